@@ -1,0 +1,29 @@
+"""Exception and warning classes raised by geo_engine, so callers can catch precisely."""
+
+__all__ = [
+    "DataIntegrityError",
+    "GeoEngineError",
+    "GeoEngineWarning",
+    "MissingSourceError",
+    "SourceFormatError",
+]
+
+
+class GeoEngineError(Exception):
+    """Base class of every error geo_engine raises on purpose."""
+
+
+class MissingSourceError(GeoEngineError, FileNotFoundError):
+    """A raw source file or a curated data file that a step needs is not there."""
+
+
+class SourceFormatError(GeoEngineError, ValueError):
+    """A source file is there but its content is not what the step expects (columns, codes, CRS)."""
+
+
+class DataIntegrityError(GeoEngineError, ValueError):
+    """Curated data does not match its manifest (checksum, feature count, missing entry)."""
+
+
+class GeoEngineWarning(UserWarning):
+    """Something was done to the data that the user should know about (repairs, drops)."""

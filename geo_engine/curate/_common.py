@@ -1,0 +1,245 @@
+"""Shared pieces of the data rebuild: the build context, dataset records and writers."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from geo_engine._errors import MissingSourceError, SourceFormatError
+from geo_engine.curate.sources import SOURCES, SourceRef
+
+__all__ = [
+    "BuildContext",
+    "Dataset",
+    "normalize_name",
+    "require_columns",
+]
+
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "index": False}
+"""Options for every Parquet file the rebuild writes (compact and deterministic)."""
+
+PERU_BOUNDS = (-81.5, -18.5, -68.5, 0.1)
+"""Rough lon/lat box of Peru (west, south, east, north), used to sanity-check coordinates."""
+
+
+def normalize_name(value: object) -> str:
+    """Return a place name folded for matching: ASCII, upper case, single spaces.
+
+    Accents are removed, ``Ñ`` becomes ``N``, punctuation becomes a space and runs of spaces are
+    collapsed.
+
+    Parameters
+    ----------
+    value : object
+        A name; ``None``/NaN give an empty string.
+
+    Returns
+    -------
+    str
+        The folded name.
+
+    Examples
+    --------
+    >>> normalize_name("  San Martín de Porres ")
+    'SAN MARTIN DE PORRES'
+    >>> normalize_name("Ñuñoa-Alta")
+    'NUNOA ALTA'
+    """
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    text = unicodedata.normalize("NFKD", str(value))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).upper()
+    text = re.sub(r"[^A-Z0-9]+", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def require_columns(frame: pd.DataFrame, columns: list[str], *, file: str) -> None:
+    """Raise :class:`SourceFormatError` naming the file and the missing columns, if any.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Table read from ``file``.
+    columns : list of str
+        Columns the step needs.
+    file : str
+        Name of the file, for the message.
+    """
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        msg = (
+            f"{file}: missing column(s) {missing}; found {list(frame.columns)[:20]}. "
+            "Restore the original file or update the rebuild step."
+        )
+        raise SourceFormatError(msg)
+
+
+@dataclass
+class Dataset:
+    """One curated file and what the manifest says about it.
+
+    Attributes
+    ----------
+    id : str
+        Short identifier (``districts``, ``mining_production``…), unique in the manifest.
+    title : str
+        Human title.
+    file : str
+        Path relative to the data folder, e.g. ``peru/districts.parquet``.
+    sources : list of SourceRef
+        Raw inputs.
+    licence : str
+        Licence of the curated file (the most restrictive of its inputs).
+    vintage : str
+        Period the values describe.
+    processing : list of str
+        What was done to the sources, one sentence per step.
+    report : dict
+        Figures of the build (counts repaired, match rates…), recorded in the manifest.
+    """
+
+    id: str
+    title: str
+    file: str
+    sources: list[SourceRef]
+    licence: str
+    vintage: str
+    processing: list[str]
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BuildContext:
+    """State handed from one rebuild step to the next.
+
+    Attributes
+    ----------
+    src : Path
+        Raw-data folder (with ``peru/`` and ``latam/``).
+    out : Path
+        Folder the curated files are written to (a temporary folder during a rebuild).
+    region : str
+        Region sub-folder written by this build.
+    frames : dict
+        Curated frames later steps may reuse (``districts`` is set by the admin step).
+    """
+
+    src: Path
+    out: Path
+    region: str = "peru"
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def source(self, key: str) -> Path:
+        """Return the path of a raw source by its :data:`~geo_engine.curate.sources.SOURCES` key.
+
+        Raises
+        ------
+        MissingSourceError
+            If the file does not exist, naming it and the folder searched.
+        """
+        ref = SOURCES[key]
+        path = self.src / ref.file
+        if not path.is_file():
+            msg = (
+                f"raw source {ref.file!r} ({key}) not found under {self.src}. "
+                f"Point --from at the raw-data folder that holds it (origin: {ref.origin})."
+            )
+            raise MissingSourceError(msg)
+        return path
+
+    def target(self, name: str) -> tuple[Path, str]:
+        """Return the absolute output path of ``name`` and its path relative to the data folder."""
+        rel = f"{self.region}/{name}"
+        path = self.out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path, rel
+
+    def write_table(self, frame: pd.DataFrame, name: str) -> str:
+        """Write a table as zstd-compressed Parquet (GeoParquet for a GeoDataFrame).
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame or geopandas.GeoDataFrame
+            What to write; the row order is kept as given (callers sort first).
+        name : str
+            File name inside the region folder, ending in ``.parquet``.
+
+        Returns
+        -------
+        str
+            Path relative to the data folder, for :attr:`Dataset.file`.
+        """
+        path, rel = self.target(name)
+        frame = frame.reset_index(drop=True)
+        if isinstance(frame, gpd.GeoDataFrame):
+            if frame.crs is None or frame.crs.to_epsg() != 4326:
+                msg = f"{name}: curated layers are stored in EPSG:4326, got {frame.crs}"
+                raise SourceFormatError(msg)
+            frame.to_parquet(path, schema_version="1.0.0", **PARQUET_OPTIONS)
+        else:
+            frame.to_parquet(path, **PARQUET_OPTIONS)
+        return rel
+
+
+def points_frame(
+    frame: pd.DataFrame, *, lon: str = "longitude", lat: str = "latitude"
+) -> gpd.GeoDataFrame:
+    """Return a point GeoDataFrame in EPSG:4326 from longitude/latitude columns.
+
+    The coordinate columns are kept; rows with missing coordinates get an empty (None) geometry.
+    """
+    geometry = gpd.points_from_xy(frame[lon], frame[lat], crs="EPSG:4326")
+    return gpd.GeoDataFrame(frame.copy(), geometry=geometry, crs="EPSG:4326")
+
+
+def assign_district(points: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> pd.Series:
+    """Return the 6-digit district code of the district polygon containing each point.
+
+    Points on no district polygon (offshore, outside Peru, or inside one of the districts without
+    geometry) get ``<NA>``; a point on a shared border takes the lowest code, so the result is
+    deterministic.
+
+    Parameters
+    ----------
+    points : geopandas.GeoDataFrame
+        Points in EPSG:4326.
+    districts : geopandas.GeoDataFrame
+        The curated districts (``district_code`` and geometry, EPSG:4326).
+
+    Returns
+    -------
+    pandas.Series
+        String codes aligned with ``points.index``.
+    """
+    polys = districts.loc[districts.geometry.notna(), ["district_code", "geometry"]]
+    pts = gpd.GeoDataFrame(geometry=points.geometry.values, crs=points.crs)
+    joined = gpd.sjoin(pts, polys, how="left", predicate="intersects")
+    codes = joined.groupby(level=0)["district_code"].min()
+    out = pd.Series(codes.reindex(range(len(points))).to_numpy(), index=points.index)
+    return out.astype("string")
+
+
+def clip_to_country(frame: gpd.GeoDataFrame, country: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Clip features to the national outline (lines and polygons cut, points filtered).
+
+    Parameters
+    ----------
+    frame : geopandas.GeoDataFrame
+        Layer in EPSG:4326.
+    country : geopandas.GeoDataFrame
+        One-row outline of the region (``ctx.frames["country"]``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The clipped features, empty geometries dropped, index reset.
+    """
+    clipped = gpd.clip(frame, country.geometry.iloc[0])
+    clipped = clipped[~clipped.geometry.is_empty & clipped.geometry.notna()]
+    return clipped.reset_index(drop=True)

@@ -1,0 +1,51 @@
+"""Global settings: where the curated data and the cache live, and the default region.
+
+Every path the package reads or writes by default is defined here, so a user can redirect them in one
+place, either by assigning the module attributes or with environment variables:
+
+``GEO_ENGINE_DATA``
+    Folder holding the curated data (``MANIFEST.yaml`` and one sub-folder per region). Default: the
+    ``data/`` folder next to the package in a source checkout.
+``GEO_ENGINE_CACHE``
+    Folder for derived, rebuildable files (display geometries, indicator matrices). Default:
+    ``$XDG_CACHE_HOME/geo-engine`` or ``~/.cache/geo-engine``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["cache_dir", "data_dir", "default_region", "region_dir"]
+
+_PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+data_dir: Path = Path(os.environ.get("GEO_ENGINE_DATA", _PROJECT_ROOT / "data"))
+"""Folder of the curated data and its manifest."""
+
+cache_dir: Path = Path(
+    os.environ.get(
+        "GEO_ENGINE_CACHE",
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "geo-engine",
+    )
+)
+"""Folder of derived files that can always be rebuilt from ``data_dir``."""
+
+default_region: str = "peru"
+"""Region shown when none is chosen."""
+
+
+def region_dir(region: str | None = None) -> Path:
+    """Return the folder of one region's curated files.
+
+    Parameters
+    ----------
+    region : str, optional
+        Region name; :data:`default_region` when omitted.
+
+    Returns
+    -------
+    pathlib.Path
+        ``data_dir / region``.
+    """
+    return data_dir / (region or default_region)

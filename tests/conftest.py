@@ -1,0 +1,33 @@
+"""Shared fixtures: the raw-data folder (optional) and the project's data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _raw_dir() -> Path | None:
+    candidates = [os.environ.get("GEO_ENGINE_RAW"), ROOT.parent / "shared" / "data"]
+    for cand in candidates:
+        if cand and (Path(cand) / "peru").is_dir():
+            return Path(cand)
+    return None
+
+
+@pytest.fixture(scope="session")
+def raw_dir() -> Path:
+    """Raw public sources; tests that need them are skipped when they are not on this machine."""
+    path = _raw_dir()
+    if path is None:
+        pytest.skip("raw sources not found (../shared/data or $GEO_ENGINE_RAW): rebuild tests skipped")
+    return path
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The project's committed curated data."""
+    return ROOT / "data"

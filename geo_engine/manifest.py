@@ -54,6 +54,16 @@ def describe_file(path: Path) -> dict[str, Any]:
     """
     path = Path(path)
     info: dict[str, Any] = {"sha256": file_sha256(path), "bytes": path.stat().st_size}
+    try:
+        info.update(_count_features(path))
+    except Exception as exc:  # any reader error means the file is damaged
+        msg = f"{path}: cannot be read ({exc}); restore it from git or rebuild the data"
+        raise DataIntegrityError(msg) from exc
+    return info
+
+
+def _count_features(path: Path) -> dict[str, Any]:
+    info: dict[str, Any] = {}
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -163,7 +173,12 @@ def verify_manifest(data_dir: Path | None = None, *, strict: bool = True) -> lis
         if not path.is_file():
             problems.append(f"{rel}: listed in the manifest but missing")
             continue
-        actual = describe_file(path)
+        try:
+            actual = describe_file(path)
+        except DataIntegrityError:
+            problems.append(f"{rel}: sha256 {file_sha256(path)[:12]}… ≠ manifest, and the file "
+                            "cannot be read")
+            continue
         if actual["sha256"] != entry.get("sha256"):
             problems.append(f"{rel}: sha256 {actual['sha256'][:12]}… ≠ manifest "
                             f"{str(entry.get('sha256'))[:12]}…")

@@ -9,6 +9,7 @@ in. A failing step leaves the committed data untouched.
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -20,24 +21,19 @@ import yaml
 
 from geo_engine import settings
 from geo_engine.curate._common import BuildContext, Dataset
-from geo_engine.manifest import MANIFEST_NAME, describe_file
 from geo_engine.curate.sources import LICENCES
+from geo_engine.manifest import MANIFEST_NAME, describe_file
 
 __all__ = ["STEPS", "BuildContext", "Dataset", "rebuild", "render_licenses"]
 
 Step = Callable[[BuildContext], list[Dataset]]
 
 
-def _steps() -> dict[str, Step]:
-    from geo_engine.curate import admin, environment, mining, places, social
-
-    return {
-        "admin": admin.build,
-        "social": social.build,
-        "mining": mining.build,
-        "places": places.build,
-        "environment": environment.build,
-    }
+def _step(name: str) -> Step:
+    """Return the ``build`` function of the step module ``geo_engine.curate.<name>``."""
+    module = importlib.import_module(f"geo_engine.curate.{name}")
+    step: Step = module.build
+    return step
 
 
 STEPS: tuple[str, ...] = ("admin", "social", "mining", "places", "environment")
@@ -150,14 +146,13 @@ def rebuild(
         raise ValueError(msg)
     if "admin" not in chosen:
         chosen.insert(0, "admin")  # every other step needs the districts
-    registry = _steps()
     tmp = Path(tempfile.mkdtemp(prefix=".rebuild-", dir=data_dir))
     try:
         ctx = BuildContext(src=source_dir, out=tmp, region=region)
         entries: list[dict[str, Any]] = []
         for name in (s for s in STEPS if s in chosen):
             log(f"[{name}]")
-            for ds in registry[name](ctx):
+            for ds in _step(name)(ctx):
                 entry = _entry(ds, tmp)
                 entries.append(entry)
                 figures = ", ".join(f"{k}={v}" for k, v in ds.report.items())

@@ -82,8 +82,7 @@ def dissolve_units(
         attrs.reset_index(), geometry=list(geoms.reindex(attrs.index)), crs=districts.crs
     )
     repaired, _ = repair_geometries(out.geometry)
-    out = out.set_geometry(repaired)
-    return out
+    return out.set_geometry(repaired)
 
 
 def build(ctx: BuildContext) -> list[Dataset]:
@@ -183,7 +182,7 @@ def build(ctx: BuildContext) -> list[Dataset]:
             id="provinces",
             title="Provinces of Peru, dissolved from the districts",
             file=ctx.write_table(provinces, "provinces.parquet"),
-            sources=src + [SOURCES["ubigeo_provincia"]],
+            sources=[*src, SOURCES["ubigeo_provincia"]],
             processing=[
                 "Union of the district polygons by the first 4 digits of the ubigeo (the provided "
                 "province file has messy attributes and is not used).",
@@ -197,7 +196,7 @@ def build(ctx: BuildContext) -> list[Dataset]:
             id="departments",
             title="Departments of Peru, dissolved from the districts",
             file=ctx.write_table(departments, "departments.parquet"),
-            sources=src + [SOURCES["ubigeo_departamento"]],
+            sources=[*src, SOURCES["ubigeo_departamento"]],
             processing=[
                 "Union of the district polygons by the first 2 digits of the ubigeo.",
                 "area_km2 is the sum of the district areas.",

@@ -1,0 +1,67 @@
+import geopandas as gpd
+import pytest
+import shapely
+from shapely.geometry import Polygon, box
+
+from geo_engine.curate import admin
+from geo_engine.curate._common import BuildContext
+
+
+def _districts():
+    geoms = [box(0, 0, 1, 1), box(1, 0, 2, 1), box(0, 1, 1, 2), None]
+    return gpd.GeoDataFrame(
+        {
+            "district_code": ["010101", "010102", "010201", "010202"],
+            "province_code": ["0101", "0101", "0102", "0102"],
+            "province": ["A", "A", "B", "B"],
+            "department_code": ["01"] * 4,
+            "department": ["D"] * 4,
+            "area_km2": [1.0, 1.0, 1.0, 5.0],
+            "has_geometry": [True, True, True, False],
+        },
+        geometry=geoms,
+        crs="EPSG:4326",
+    )
+
+
+def test_repair_counts_and_fixes_a_bowtie():
+    bowtie = Polygon([(0, 0), (1, 1), (1, 0), (0, 1), (0, 0)])
+    series = gpd.GeoSeries([bowtie, box(0, 0, 1, 1), None], crs="EPSG:4326")
+    fixed, n = admin.repair_geometries(series)
+    assert n == 1
+    assert fixed.iloc[0].is_valid
+    assert fixed.iloc[0].geom_type in {"Polygon", "MultiPolygon"}
+    assert fixed.iloc[2] is None
+
+
+def test_dissolve_keeps_units_without_geometry():
+    out = admin.dissolve_units(_districts(), code="province_code",
+                               name_columns=["province", "department_code"])
+    assert out["province_code"].tolist() == ["0101", "0102"]
+    assert out["n_districts"].tolist() == [2, 2]
+    assert out["n_districts_without_geometry"].tolist() == [0, 1]
+    assert out["area_km2"].tolist() == [2.0, 6.0]
+    assert shapely.equals(out.geometry.iloc[0], box(0, 0, 2, 1))
+    assert out.is_valid.all()
+
+
+def test_missing_source_names_the_file(tmp_path):
+    ctx = BuildContext(src=tmp_path, out=tmp_path / "out")
+    with pytest.raises(FileNotFoundError, match=r"peru_distrital_simple\.geojson.*--from"):
+        admin.build(ctx)
+
+
+def test_real_admin_units(raw_dir, tmp_path):
+    ctx = BuildContext(src=raw_dir, out=tmp_path)
+    datasets = {d.id: d for d in admin.build(ctx)}
+    districts = ctx.frames["districts"]
+    assert len(districts) == 1834
+    assert districts["district_code"].is_unique
+    assert (~districts["has_geometry"]).sum() == 8
+    assert {"070105", "150137"} <= set(districts.loc[~districts["has_geometry"], "district_code"])
+    assert districts.loc[districts["has_geometry"]].is_valid.all()
+    assert datasets["districts"].report["invalid_repaired"] >= 0
+    # Peru is about 1.285 million km²
+    assert 1.2e6 < districts["area_km2"].sum() < 1.35e6
+    assert len(ctx.frames["country"]) == 1
+    assert len(gpd.read_parquet(tmp_path / "peru" / "departments.parquet")) == 25

@@ -1,0 +1,44 @@
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import box
+
+from geo_engine.maps import NO_DATA_COLOUR, choropleth_map, escape_text_columns
+
+
+@pytest.fixture
+def units():
+    return gpd.GeoDataFrame(
+        {"name": ["<script>alert(1)</script>", "Ok"], "value": [10.0, None]},
+        geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)],
+        crs="EPSG:4326",
+    )
+
+
+def test_escape_text_columns_leaves_numbers(units):
+    out = escape_text_columns(units, ["name", "value"])
+    assert out.loc[0, "name"] == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert units.loc[0, "name"].startswith("<script>")  # input not changed
+    assert pd.isna(out.loc[1, "value"])
+
+
+def test_map_escapes_tooltips_and_greys_missing(units):
+    html = choropleth_map(units, column="value", caption="Value (%)", tooltip_fields=["name"],
+                          tooltip_aliases=["Name"]).get_root().render()
+    assert "<script>alert(1)</script>" not in html
+    assert "\\u0026lt;script\\u0026gt;alert(1)" in html  # &lt;script&gt; inside the GeoJSON
+    assert NO_DATA_COLOUR in html
+    assert "Value (%)" in html
+
+
+def test_map_formats_numbers(units):
+    html = choropleth_map(units, column="value", caption="V", tooltip_fields=["value"],
+                          tooltip_aliases=["V"], formats={"value": ".1f"}).get_root().render()
+    assert '"value": "10.0"' in html
+    assert '"value": "no data"' in html
+
+
+def test_map_refuses_other_crs(units):
+    with pytest.raises(ValueError, match=r"EPSG:4326.*to_crs"):
+        choropleth_map(units.to_crs(3857), column="value", caption="V", tooltip_fields=["name"],
+                       tooltip_aliases=["N"])

@@ -7,7 +7,7 @@ from streamlit_folium import st_folium
 
 from geo_engine import __version__
 from geo_engine.datasets import dataset_sources, display_districts
-from geo_engine.maps import choropleth_map
+from geo_engine.maps import choropleth_map, use_local_assets
 
 st.set_page_config(page_title="Territorial Opportunity Platform", layout="wide")
 
@@ -31,7 +31,7 @@ fmap = choropleth_map(
                      "Population 2020"],
     formats={"poverty_2018_pct": ".1f", "hdi_2019": ".3f", "population_2020": ",.0f"},
 )
-st_folium(fmap, height=640, use_container_width=True, returned_objects=[], key="poverty_map")
+st_folium(use_local_assets(fmap), height=640, use_container_width=True, returned_objects=[], key="poverty_map")
 
 n_missing = int(districts["poverty_2018_pct"].isna().sum())
 st.caption(f"{len(districts):,} districts drawn; {n_missing} without a poverty value (grey). "
@@ -40,7 +40,7 @@ st.caption(f"{len(districts):,} districts drawn; {n_missing} without a poverty v
 st.subheader("Data sources")
 rows = dataset_sources(["districts", "district_indicators", "population"])
 st.dataframe(
-    [{"Dataset": r["dataset"], "Publisher": r["publisher"], "From": r["origin"],
+    [{"Publisher": r["publisher"], "Used for": r["dataset"], "From": r["origin"],
       "Licence": r["licence"], "Vintage": r["vintage"]} for r in rows],
     hide_index=True, width="stretch",
 )

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from geo_engine.maps import NO_DATA_COLOUR, choropleth_map, escape_text_columns
+from geo_engine.maps import NO_DATA_COLOUR, choropleth_map, escape_text_columns, use_local_assets
 
 
 @pytest.fixture
@@ -42,3 +42,20 @@ def test_map_refuses_other_crs(units):
     with pytest.raises(ValueError, match=r"EPSG:4326.*to_crs"):
         choropleth_map(units.to_crs(3857), column="value", caption="V", tooltip_fields=["name"],
                        tooltip_aliases=["N"])
+
+
+def test_legend_is_plain_html_with_ticks(units):
+    html = choropleth_map(units, column="value", caption="Poverty <2018> (%)",
+                          tooltip_fields=["name"], tooltip_aliases=["N"]).get_root().render()
+    assert "Poverty &lt;2018&gt; (%)" in html
+    assert "linear-gradient(to right, #ffffcc" in html
+    assert "d3.min.js" not in html
+
+
+def test_local_assets_replace_the_cdn(units):
+    fmap = choropleth_map(units, column="value", caption="V", tooltip_fields=["name"],
+                          tooltip_aliases=["N"])
+    html = use_local_assets(fmap).get_root().render()
+    assert "/app/static/vendor/leaflet-1.9.3/leaflet.js" in html
+    assert "cdn.jsdelivr.net/npm/leaflet" not in html
+    assert "jquery" not in html

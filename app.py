@@ -31,7 +31,9 @@ fmap = choropleth_map(
                      "Population 2020"],
     formats={"poverty_2018_pct": ".1f", "hdi_2019": ".3f", "population_2020": ",.0f"},
 )
-st_folium(use_local_assets(fmap), height=640, use_container_width=True, returned_objects=[], key="poverty_map")
+st_folium(
+    use_local_assets(fmap), height=640, use_container_width=True, returned_objects=[], key="poverty_map"
+)
 
 n_missing = int(districts["poverty_2018_pct"].isna().sum())
 st.caption(f"{len(districts):,} districts drawn; {n_missing} without a poverty value (grey). "

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 import branca.colormap as cm
 import folium
-from branca.element import MacroElement, Template
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from branca.element import MacroElement, Template
 
 __all__ = ["LOCAL_ASSETS", "choropleth_map", "escape_text_columns", "use_local_assets"]
 

@@ -1,0 +1,747 @@
+"""Rebuild step for mining: units matched to districts, production per district, large mines.
+
+Three files come out of this step:
+
+``mining_units.parquet``
+    The mining units (mines, refineries, smelters) of the MINEM statistics as compiled by
+    Fineprint, each matched to a 6-digit district code through its region, province and district
+    names (with a small table of verified aliases for the names that do not match directly).
+``mining_production.parquet``
+    Yearly production of those units, converted to tonnes, grouped into commodity groups and summed
+    per district. Mine output and processing (refinery and smelter) output are kept apart in the
+    ``stage`` column, because a refinery treats concentrates that a mine has already reported.
+``large_mines.parquet``
+    The large Peruvian mines of the Fineprint compilation, as points with their district.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from geo_engine._errors import GeoEngineError, SourceFormatError
+from geo_engine.curate._common import (
+    PERU_BOUNDS,
+    BuildContext,
+    Dataset,
+    assign_district,
+    normalize_name,
+    points_frame,
+    require_columns,
+)
+from geo_engine.curate.sources import SOURCES
+
+__all__ = [
+    "COMMODITY_GROUPS",
+    "DISTRICT_ALIASES",
+    "MATERIAL_GROUP",
+    "MEAN_WINDOW",
+    "PRODUCTION_SHEETS",
+    "UNIT_TO_TONNES",
+    "build",
+    "commodity_group",
+    "district_lookup",
+    "district_production",
+    "load_production",
+    "match_districts",
+    "to_tonnes",
+    "unit_districts",
+    "unit_provinces",
+]
+
+LICENCE = "GPL-3.0"
+"""Licence of every file of this step (the licence of the repository the tables come from)."""
+
+VINTAGE = "2001–2019"
+"""Years covered by the MINEM unit and production tables."""
+
+MEAN_WINDOW: tuple[int, int] = (2015, 2019)
+"""First and last year (inclusive) of the window over which ``mean_2015_2019_t`` is averaged."""
+
+PRODUCTION_SHEETS: dict[str, str] = {
+    "mining_sheet_com": "mine",
+    "mining_sheet_min": "mine",
+    "mining_sheet_coal": "mine",
+    "mining_processing": "processing",
+}
+"""Production tables (keys of :data:`~geo_engine.curate.sources.SOURCES`) and their stage.
+
+``mine`` is what leaves the mine: metal content of concentrates and doré (``sheet_com``),
+non-metallic minerals (``sheet_min``) and coal (``sheet_coal``). ``processing`` is the output of
+refineries and smelters (``processing``), which treat concentrates already counted at the mine, so
+the two stages must never be added together.
+"""
+
+UNIT_TO_TONNES: dict[str, float] = {
+    "t": 1.0,
+    "kg": 1e-3,
+    "g": 1e-6,
+}
+"""Factors converting a mass unit (``unit_id`` of the production tables) to metric tonnes.
+
+The Peruvian tables come already converted to tonnes (``t``) by the compilation; the other mass
+units are listed so that a future version stays convertible. Records in any other unit are left
+out and counted in the report, never guessed.
+"""
+
+COMMODITY_GROUPS: dict[str, tuple[str, ...]] = {
+    # gold and silver: fine metal content
+    "precious_metals": ("Me.Au", "Me.Ag"),
+    "copper": ("Me.Cu",),
+    "zinc": ("Me.Zn",),
+    "lead": ("Me.Pb",),
+    "iron": ("Me.Fe",),
+    "tin": ("Me.Sn",),
+    "molybdenum": ("Me.Mo",),
+    # arsenic, bismuth, cadmium, manganese, tungsten (metal content) and one record of chromium
+    # ore (O.Cr, ore tonnage)
+    "other_metals": ("Me.As", "Me.Bi", "Me.Cd", "Me.Mn", "Me.W", "O.Cr"),
+    # used as they come out of the ground in building: sand and gravel, common (brick) clay,
+    # marble and travertine, sandstone, ornamental stone, igneous rock, slate
+    "construction_minerals": (
+        "M.sag", "M.coc", "M.mat", "M.sas", "M.orn", "M.ign", "M.sla",
+    ),
+    # the other non-metallic minerals and mineral compounds, including the feedstock of cement
+    # and lime (limestone, calcite, marl and shell, dolomite, chalk, lime), phosphate rock
+    # (Nm.PO), silica (Nm.SiO2), borates and boric acid, salt, sulphates, clays for industry
+    # (kaolin, bentonite, fire clay, potter clay), barite, talc, feldspar, diatomite, mica,
+    # abrasives (pozzolan, pumice), asbestos, graphite, iron-oxide pigments and silicates n.e.c.
+    "industrial_minerals": (
+        "M.lim", "M.cal", "M.mas", "M.dol", "M.cha", "Me.CaO", "Nm.PO", "Nm.SiO2", "M.bor",
+        "Me.H3BO3", "M.sal", "Me.CaSO4", "Me.MgSO4", "M.kao", "M.ben", "M.fic", "M.poc",
+        "M.bar", "M.tal", "M.fel", "M.dia", "M.mic", "M.abr", "M.asb", "M.gra", "M.irp", "M.osm",
+    ),
+    # anthracite and other bituminous coal
+    "coal": ("F.ant", "F.obc"),
+}
+"""Commodity groups and the compilation's ``material_id`` values they hold.
+
+Built from every ``material_id`` present in the four Peruvian production tables (18 in
+``sheet_com``, 29 in ``sheet_min``, 2 in ``sheet_coal``, 7 in ``processing``). Names follow the
+compilation's material list (e.g. ``M.sag`` sand and gravel, ``M.coc`` common clay, ``M.osm``
+silicate minerals n.e.c., ``F.obc`` other bituminous coal). Metals are reported as metal content,
+minerals and coal as the tonnage produced, so tonnes are only comparable within a group.
+"""
+
+MATERIAL_GROUP: dict[str, str] = {m: g for g, ids in COMMODITY_GROUPS.items() for m in ids}
+"""``material_id`` → commodity group (the inverse of :data:`COMMODITY_GROUPS`)."""
+
+DISTRICT_ALIASES: dict[tuple[str, str, str], str] = {
+    # The district layer spells the province of 051005 "VICTOR FAFARDO" (typo for Victor Fajardo).
+    ("AYACUCHO", "VICTOR FAJARDO", "CANARIA"): "051005",
+    # The 2007 layer names 131103 "COMPIN" (capital MARMOT); the INEI ubigeo table names it MARMOT.
+    ("LA LIBERTAD", "GRAN CHIMU", "MARMOT"): "131103",
+    # Castillo Grande (ubigeo 100608) was created after the 2007 limits. The ubigeo table puts its
+    # capital inside the 2007 polygon of 100601 Rupa-Rupa, and today's Rupa-Rupa (266.5 km²) plus
+    # Castillo Grande (106.1 km²) make up the 2007 Rupa-Rupa polygon (381 km²): it was split off.
+    ("HUANUCO", "LEONCIO PRADO", "CASTILLO GRANDE"): "100601",
+    # Province written "Nasca" (current spelling) where the layer has NAZCA (1103).
+    ("ICA", "NASCA", "MARCONA"): "110304",
+    ("ICA", "NASCA", "VISTA ALEGRE"): "110305",
+    # Province written with both spellings, "Nazca, Nasca" (one province, not two).
+    ("ICA", "NAZCA NASCA", "EL INGENIO"): "110303",
+    ("ICA", "NAZCA NASCA", "MARCONA"): "110304",
+    ("ICA", "NAZCA NASCA", "VISTA ALEGRE"): "110305",
+    # ... and the district too: "Nazca, Nasca" is the one district 110301 NAZCA.
+    ("ICA", "NAZCA NASCA", "NAZCA NASCA"): "110301",
+    # "Espinar, Yauri": district Espinar and its capital Yauri (layer capital "ESPINAR (YAURI)").
+    ("CUSCO", "ESPINAR", "ESPINAR YAURI"): "080801",
+    # Province listed as "Oyon, Cajatambo", district Oyon: the only district OYON is 150901, in
+    # province Oyon (Cajatambo has none of that name).
+    ("LIMA", "OYON CAJATAMBO", "OYON"): "150901",
+}
+"""Verified aliases: normalised (region, province, district) of the source → district code.
+
+Only names checked by hand against the district layer and the INEI ubigeo table are listed. Units
+whose province or district field lists several places ("Huay-Huay, Yauli", "Inambari, Laberinto")
+or whose district name exists in more than one of the listed provinces (Huachocolpa is both 090106
+and 090707) cannot be placed in one district and keep a missing code.
+"""
+
+_UNIT_COLUMNS = ["temp_fac_id", "mine_fac", "type_facility", "region", "province", "district"]
+_SHEET_COLUMNS = ["temp_fac_id", "material_id", "year", "unit_id", "value"]
+_LARGE_COLUMNS = [
+    "mine_fac", "country", "latitude", "longitude", "mine_or_processing", "commodities_products",
+]
+
+
+def _key(region: object, province: object, district: object) -> tuple[str, str, str]:
+    return (normalize_name(region), normalize_name(province), normalize_name(district))
+
+
+def district_lookup(districts: pd.DataFrame) -> dict[tuple[str, str, str], str]:
+    """Return normalised (department, province, district) names → district code.
+
+    Parameters
+    ----------
+    districts : pandas.DataFrame
+        The curated districts (``district_code``, ``department``, ``province``, ``district``).
+
+    Returns
+    -------
+    dict
+        One entry per name triple; a triple shared by several codes is left out (ambiguous).
+    """
+    codes: dict[tuple[str, str, str], set[str]] = {}
+    for code, dep, prov, dist in zip(
+        districts["district_code"], districts["department"], districts["province"],
+        districts["district"], strict=True,
+    ):
+        codes.setdefault(_key(dep, prov, dist), set()).add(str(code))
+    return {k: next(iter(v)) for k, v in codes.items() if len(v) == 1}
+
+
+def match_districts(
+    units: pd.DataFrame,
+    districts: pd.DataFrame,
+    aliases: dict[tuple[str, str, str], str] | None = None,
+) -> pd.DataFrame:
+    """Match units to district codes by their normalised region, province and district names.
+
+    An exact match of the three normalised names comes first (``match_method`` ``"name"``); the
+    remaining units are looked up in ``aliases`` (``"alias"``); the others keep a missing code.
+    For those, ``candidate_codes`` lists the districts named by the unit when its fields list
+    several places ("Huay-Huay, Yauli"): every listed (region, province, district) combination
+    that exists, so a user can see where the unit lies without a single district being chosen.
+
+    Parameters
+    ----------
+    units : pandas.DataFrame
+        With ``region``, ``province`` and ``district`` name columns.
+    districts : pandas.DataFrame
+        The curated districts (see :func:`district_lookup`).
+    aliases : dict, optional
+        Normalised name triple → district code; :data:`DISTRICT_ALIASES` by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Aligned with ``units.index``: ``district_code``, ``match_method`` and
+        ``candidate_codes`` (codes separated by ``;``, only for unmatched units), nullable strings.
+
+    Raises
+    ------
+    SourceFormatError
+        If an alias points to a code that is not among the districts.
+    """
+    aliases = DISTRICT_ALIASES if aliases is None else aliases
+    known = set(districts["district_code"].astype(str))
+    stale = {k: v for k, v in aliases.items() if v not in known}
+    if stale:
+        msg = f"district alias(es) point to codes not in the districts table: {stale}"
+        raise SourceFormatError(msg)
+    lookup = district_lookup(districts)
+    keys = [
+        _key(r, p, d)
+        for r, p, d in zip(units["region"], units["province"], units["district"], strict=True)
+    ]
+    by_name = [lookup.get(k) for k in keys]
+    by_alias = [
+        None if n is not None else aliases.get(k) for k, n in zip(keys, by_name, strict=True)
+    ]
+    code = [n if n is not None else a for n, a in zip(by_name, by_alias, strict=True)]
+    method = [
+        "name" if n is not None else ("alias" if a is not None else None)
+        for n, a in zip(by_name, by_alias, strict=True)
+    ]
+    candidates = [
+        None if c is not None else _candidates(r, p, d, lookup)
+        for c, r, p, d in zip(
+            code, units["region"], units["province"], units["district"], strict=True
+        )
+    ]
+    return pd.DataFrame(
+        {
+            "district_code": pd.array(code, dtype="string"),
+            "match_method": pd.array(method, dtype="string"),
+            "candidate_codes": pd.array(candidates, dtype="string"),
+        },
+        index=units.index,
+    )
+
+
+def _split(value: object) -> list[str]:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return []
+    return [part for part in (normalize_name(v) for v in str(value).split(",")) if part]
+
+
+def _candidates(
+    region: object, province: object, district: object,
+    lookup: dict[tuple[str, str, str], str],
+) -> str | None:
+    codes = {
+        lookup[(r, p, d)]
+        for r in _split(region)
+        for p in _split(province)
+        for d in _split(district)
+        if (r, p, d) in lookup
+    }
+    return ";".join(sorted(codes)) if codes else None
+
+
+def unit_districts(units: pd.DataFrame) -> pd.Series:
+    """Return one district code per ``unit_id`` (for joining production records).
+
+    A ``unit_id`` can appear on several rows of the unit table (the same plant listed as refinery
+    and smelter); it gets its code once, so production is never joined twice. A ``unit_id`` whose
+    rows disagree on the code gets a missing code.
+
+    Parameters
+    ----------
+    units : pandas.DataFrame
+        With ``unit_id`` and ``district_code``.
+
+    Returns
+    -------
+    pandas.Series
+        Nullable string codes indexed by unique ``unit_id``.
+    """
+    grouped = units.groupby("unit_id", sort=True)["district_code"]
+    n_codes = grouped.nunique(dropna=False)
+    first = grouped.first()
+    return first.where(n_codes == 1).astype("string")
+
+
+def unit_provinces(units: pd.DataFrame) -> pd.Series:
+    """Return the 4-digit province code of each unit where it is certain.
+
+    That is the province of ``district_code``, or, for an unmatched unit, the province shared by
+    all its ``candidate_codes``; missing otherwise.
+
+    Parameters
+    ----------
+    units : pandas.DataFrame
+        With ``district_code`` and ``candidate_codes`` as returned by :func:`match_districts`.
+
+    Returns
+    -------
+    pandas.Series
+        Nullable string codes aligned with ``units.index``.
+    """
+
+    def one_province(codes: object) -> str | None:
+        if not isinstance(codes, str):
+            return None
+        provinces = {c[:4] for c in codes.split(";")}
+        return provinces.pop() if len(provinces) == 1 else None
+
+    from_candidates = units["candidate_codes"].map(one_province).astype("string")
+    return units["district_code"].str[:4].fillna(from_candidates).astype("string")
+
+
+def commodity_group(material_ids: pd.Series) -> pd.Series:
+    """Return the commodity group of each ``material_id`` (missing when not in the mapping).
+
+    Parameters
+    ----------
+    material_ids : pandas.Series
+        Compilation material codes such as ``Me.Au`` or ``M.lim``.
+
+    Returns
+    -------
+    pandas.Series
+        Group names (nullable strings), see :data:`COMMODITY_GROUPS`.
+    """
+    return material_ids.map(MATERIAL_GROUP).astype("string")
+
+
+def to_tonnes(values: pd.Series, units: pd.Series) -> pd.Series:
+    """Convert quantities to metric tonnes with :data:`UNIT_TO_TONNES`.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Quantities.
+    units : pandas.Series
+        Their ``unit_id``, aligned with ``values``.
+
+    Returns
+    -------
+    pandas.Series
+        Tonnes (float); missing where the unit is not a known mass unit.
+    """
+    factor = units.map(UNIT_TO_TONNES).astype("float64")
+    return values.astype("float64") * factor
+
+
+def load_production(ctx: BuildContext) -> pd.DataFrame:
+    """Read the four production tables into one long frame with their stage.
+
+    Parameters
+    ----------
+    ctx : BuildContext
+        Gives the raw files.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit_id``, ``material_id``, ``year`` (int), ``unit`` (source ``unit_id``), ``value``,
+        ``sheet`` (the :data:`PRODUCTION_SHEETS` key) and ``stage``.
+    """
+    frames = []
+    for key, stage in PRODUCTION_SHEETS.items():
+        raw = pd.read_csv(ctx.source(key))
+        require_columns(raw, _SHEET_COLUMNS, file=SOURCES[key].file)
+        year = pd.to_numeric(raw["year"], errors="coerce")
+        bad_year = year.isna() | (year % 1 != 0)
+        if bad_year.any():
+            msg = f"{SOURCES[key].file}: {int(bad_year.sum())} row(s) without a valid year"
+            raise SourceFormatError(msg)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "unit_id": raw["temp_fac_id"].astype("string"),
+                    "material_id": raw["material_id"].astype("string"),
+                    "year": year.astype("int64"),
+                    "unit": raw["unit_id"].astype("string"),
+                    "value": pd.to_numeric(raw["value"], errors="coerce").astype("float64"),
+                    "sheet": key,
+                    "stage": stage,
+                }
+            )
+        )
+    out = pd.concat(frames, ignore_index=True)
+    out["sheet"] = out["sheet"].astype("string")
+    out["stage"] = out["stage"].astype("string")
+    return out
+
+
+def district_production(
+    records: pd.DataFrame, *, window: tuple[int, int] = MEAN_WINDOW
+) -> pd.DataFrame:
+    """Aggregate production records per district, commodity group and stage.
+
+    Parameters
+    ----------
+    records : pandas.DataFrame
+        One row per unit, material and year with ``district_code``, ``commodity_group``,
+        ``stage``, ``unit_id``, ``year`` and ``value_t`` (tonnes). Rows with a missing district,
+        group or value are ignored.
+    window : tuple of int, default (2015, 2019)
+        First and last year of the averaging window.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``district_code``, ``commodity_group``, ``stage``, ``first_year``, ``latest_year`` (latest
+        year with records), ``production_latest_t`` (district total of that year),
+        ``mean_2015_2019_t`` (mean of the yearly district totals over every year of the window, a
+        year without records counting as 0), ``n_years_2015_2019`` (years of the window with
+        records) and ``n_units`` (distinct ``unit_id`` with records in any year), sorted by
+        district, group and stage. The two window columns are named after ``window``.
+
+    Notes
+    -----
+    Stages are never summed together, so refinery output does not add to the mine output it
+    comes from. A group without any record in the window has ``mean_2015_2019_t`` 0 and
+    ``n_years_2015_2019`` 0.
+    """
+    keys = ["district_code", "commodity_group", "stage"]
+    start, end = window
+    mean_col, years_col = f"mean_{start}_{end}_t", f"n_years_{start}_{end}"
+    rec = records.dropna(subset=[*keys, "value_t"])
+    if rec.empty:
+        columns = [*keys, "first_year", "latest_year", "production_latest_t", mean_col, years_col,
+                   "n_units"]
+        return pd.DataFrame({c: pd.Series(dtype="string" if c in keys else "float64")
+                             for c in columns})
+    yearly = rec.groupby([*keys, "year"], sort=True)["value_t"].sum().reset_index()
+    grouped = yearly.groupby(keys, sort=True)
+    out = grouped["year"].agg(first_year="min", latest_year="max")
+    latest = yearly.merge(out["latest_year"].reset_index(), on=keys)
+    latest = latest[latest["year"] == latest["latest_year"]].set_index(keys)["value_t"]
+    out["production_latest_t"] = latest
+    years = list(range(start, end + 1))
+    in_window = yearly[yearly["year"].between(start, end)]
+    wide = in_window.pivot_table(index=keys, columns="year", values="value_t", aggfunc="sum")
+    wide = wide.reindex(index=out.index, columns=years).fillna(0.0)
+    out[mean_col] = wide.mean(axis=1)
+    n_years = in_window.groupby(keys)["year"].nunique()
+    out[years_col] = n_years.reindex(out.index).fillna(0).astype("int64")
+    out["n_units"] = rec.groupby(keys)["unit_id"].nunique().reindex(out.index).astype("int64")
+    out = out.reset_index()
+    for col in keys:
+        out[col] = out[col].astype("string")
+    out["first_year"] = out["first_year"].astype("int64")
+    out["latest_year"] = out["latest_year"].astype("int64")
+    return out.sort_values(keys).reset_index(drop=True)
+
+
+def _read_units(ctx: BuildContext) -> pd.DataFrame:
+    raw = pd.read_csv(ctx.source("mining_facilities"))
+    require_columns(raw, _UNIT_COLUMNS, file=SOURCES["mining_facilities"].file)
+    return pd.DataFrame(
+        {
+            "unit_id": raw["temp_fac_id"].astype("string"),
+            "name": raw["mine_fac"].astype("string"),
+            "facility_type": raw["type_facility"].astype("string"),
+            "region": raw["region"].astype("string"),
+            "province": raw["province"].astype("string"),
+            "district": raw["district"].astype("string"),
+        }
+    )
+
+
+def _share(part: float, whole: float) -> float:
+    return round(float(part) / float(whole), 4) if whole else 0.0
+
+
+def _units_dataset(
+    ctx: BuildContext, units: pd.DataFrame, production: pd.DataFrame
+) -> tuple[pd.DataFrame, Dataset]:
+    districts = ctx.frames["districts"]
+    units = pd.concat([units, match_districts(units, districts)], axis=1)
+    units.insert(units.columns.get_loc("match_method"), "province_code", unit_provinces(units))
+    years = production.groupby("unit_id")["year"].agg(["min", "max"])
+    units["first_year"] = units["unit_id"].map(years["min"]).astype("Int64")
+    units["last_year"] = units["unit_id"].map(years["max"]).astype("Int64")
+    units = units.sort_values(["unit_id", "facility_type"]).reset_index(drop=True)
+
+    n = len(units)
+    n_name = int((units["match_method"] == "name").sum())
+    n_alias = int((units["match_method"] == "alias").sum())
+    unmatched = units[units["district_code"].isna()]
+    several = unmatched["province"].str.contains(",") | unmatched["district"].str.contains(",")
+    n_several = int(several.sum())
+    n_cand = int(unmatched["candidate_codes"].notna().sum())
+    n_one_province = int(unmatched["province_code"].notna().sum())
+    n_unique = int(units["unit_id"].nunique())
+    rate = _share(n_name + n_alias, n)
+    report: dict[str, Any] = {
+        "units": n,
+        "unique_unit_ids": n_unique,
+        "matched": n_name + n_alias,
+        "matched_by_name": n_name,
+        "matched_by_alias": n_alias,
+        "match_rate": rate,
+        "aliases_defined": len(DISTRICT_ALIASES),
+        "unmatched": len(unmatched),
+        "unmatched_listing_several_places": n_several,
+        "unmatched_with_candidates": n_cand,
+        "unmatched_candidates_in_one_province": n_one_province,
+        "units_without_production_records": int(units["first_year"].isna().sum()),
+    }
+    processing = [
+        f"Kept the {n} units of the source; unit_id is the source's temp_fac_id, which is shared "
+        f"by {n - n_unique} pairs of rows (the same plant listed with two facility types), so rows "
+        "are sorted by unit_id and facility_type.",
+        "Matched region, province and district names (accents, case and punctuation folded) to "
+        f"the district layer: {n_name} units by name and {n_alias} through "
+        f"{len(DISTRICT_ALIASES)} verified aliases (spelling variants, a typo in the layer, a "
+        f"district created after 2007), a match rate of {rate:.1%}.",
+        f"{len(unmatched)} units keep a missing district_code: {n_several} of these list several "
+        "provinces or districts in one field, which no single code can represent, and no "
+        f"district was guessed. For {n_cand} of them candidate_codes lists the existing districts "
+        "named in those fields.",
+        "province_code is the first 4 digits of district_code or, for an unmatched unit whose "
+        f"candidate districts all lie in one province ({n_one_province} units), that province.",
+        "first_year and last_year are the first and last year with any production record of the "
+        "unit_id in the four production tables (missing when it has none).",
+    ]
+    dataset = Dataset(
+        id="mining_units",
+        title="Mining units of Peru (mines, refineries, smelters) with their district",
+        file=ctx.write_table(units, "mining_units.parquet"),
+        sources=[SOURCES["mining_facilities"], SOURCES["districts"]],
+        licence=LICENCE,
+        vintage=VINTAGE,
+        processing=processing,
+        report=report,
+    )
+    return units, dataset
+
+
+def _production_dataset(
+    ctx: BuildContext, units: pd.DataFrame, production: pd.DataFrame
+) -> Dataset:
+    prod = production.copy()
+    n_records = len(prod)
+    prod["value_t"] = to_tonnes(prod["value"], prod["unit"])
+    prod["commodity_group"] = commodity_group(prod["material_id"])
+    bad_unit = prod["value_t"].isna() & prod["value"].notna()
+    bad_value = prod["value"].isna() | (prod["value"] < 0)
+    ungrouped = prod["commodity_group"].isna()
+    excluded = bad_unit | bad_value | ungrouped
+    prod = prod[~excluded].copy()
+    codes = unit_districts(units)
+    prod["district_code"] = prod["unit_id"].map(codes).astype("string")
+    table = district_production(prod)
+
+    lost = prod["district_code"].isna()
+    share_records = _share(int(lost.sum()), len(prod))
+    by_stage: dict[str, float] = {}
+    for stage, part in prod.groupby("stage", sort=True):
+        by_stage[str(stage)] = _share(int(part["district_code"].isna().sum()), len(part))
+    tonnes_by_group: dict[str, float] = {}
+    mine = prod[prod["stage"] == "mine"]
+    for group, part in mine.groupby("commodity_group", sort=True):
+        tonnes_by_group[str(group)] = _share(
+            part.loc[part["district_code"].isna(), "value_t"].sum(), part["value_t"].sum()
+        )
+    share_tonnes = _share(prod.loc[lost, "value_t"].sum(), prod["value_t"].sum())
+    unit_ids = sorted(str(u) for u in production["unit"].dropna().unique())
+    zero = int((prod["value_t"] == 0).sum())
+    start, end = MEAN_WINDOW
+    report: dict[str, Any] = {
+        "records": n_records,
+        "records_used": len(prod),
+        "records_excluded_unit": int(bad_unit.sum()),
+        "records_excluded_value": int(bad_value.sum()),
+        "records_excluded_material": int((ungrouped & ~bad_unit & ~bad_value).sum()),
+        "unmapped_material_ids": sorted(
+            str(m) for m in production.loc[ungrouped, "material_id"].unique()
+        ),
+        "source_units": unit_ids,
+        "records_with_zero_value": zero,
+        "records_without_district": int(lost.sum()),
+        "share_records_without_district": share_records,
+        "share_records_without_district_by_stage": by_stage,
+        "share_tonnes_without_district": share_tonnes,
+        "share_mine_tonnes_without_district_by_group": tonnes_by_group,
+        "rows": len(table),
+        "districts": int(table["district_code"].nunique()),
+        "commodity_groups": sorted(str(g) for g in table["commodity_group"].unique()),
+    }
+    n_other = int((ungrouped & ~bad_unit & ~bad_value).sum())
+    processing = [
+        f"Stacked the yearly unit production of the four tables ({n_records} records): sheet_com "
+        "(metal content), sheet_min (non-metallic minerals) and sheet_coal are mine output (stage "
+        "'mine'), the processing table is refinery and smelter output (stage 'processing'); the "
+        "two stages are never added together, as refineries treat concentrates already counted "
+        "at the mines.",
+        f"All values are in units {unit_ids}; converted to tonnes with documented factors (t=1, "
+        f"kg=0.001, g=1e-6); {int(bad_unit.sum())} records in other units, "
+        f"{int(bad_value.sum())} with a missing or negative value and {n_other} with an unmapped "
+        "material were left out.",
+        f"Grouped the material codes into {len(COMMODITY_GROUPS)} commodity groups "
+        f"({', '.join(COMMODITY_GROUPS)}); metals are metal content, minerals and coal the "
+        "tonnage produced, so tonnes compare only within a group.",
+        "Each record takes the district of its unit from mining_units (once per unit_id, so units "
+        f"listed twice are not counted twice); {int(lost.sum())} records ({share_records:.1%}) "
+        "belong to units without a district and are not in the table.",
+        "Per district, group and stage: latest_year is the latest year with records and "
+        "production_latest_t the district total of that year; mean_2015_2019_t is the mean of the "
+        f"yearly district totals over the {end - start + 1} years {start}–{end}, a year without "
+        "any record counting as 0 (n_years_2015_2019 says how many years had records); n_units "
+        "counts distinct unit_id with records in any year. Spelling variants of one plant's name "
+        "in different years count as separate units.",
+    ]
+    return Dataset(
+        id="mining_production",
+        title="Mining production per district, commodity group and stage (tonnes)",
+        file=ctx.write_table(table, "mining_production.parquet"),
+        sources=[SOURCES[k] for k in PRODUCTION_SHEETS] + [SOURCES["mining_facilities"]],
+        licence=LICENCE,
+        vintage=VINTAGE,
+        processing=processing,
+        report=report,
+    )
+
+
+def _large_mines_dataset(ctx: BuildContext) -> Dataset:
+    raw = pd.read_csv(ctx.source("large_mines"))
+    require_columns(raw, _LARGE_COLUMNS, file=SOURCES["large_mines"].file)
+    pe = raw[raw["country"] == "Peru"].reset_index(drop=True)
+    west, south, east, north = PERU_BOUNDS
+    lon = pd.to_numeric(pe["longitude"], errors="coerce")
+    lat = pd.to_numeric(pe["latitude"], errors="coerce")
+    in_box = lon.between(west, east) & lat.between(south, north)
+    if not in_box.all():
+        bad = pe.loc[~in_box, "mine_fac"].tolist()
+        msg = f"{SOURCES['large_mines'].file}: Peruvian mines outside Peru's bounds: {bad}"
+        raise SourceFormatError(msg)
+
+    def text(col: str) -> pd.Series:
+        if col in pe:
+            return pe[col].astype("string")
+        return pd.Series(pd.NA, index=pe.index, dtype="string")
+
+    def year(col: str) -> pd.Series:
+        if col in pe:
+            return pd.to_numeric(pe[col], errors="coerce").round().astype("Int64")
+        return pd.Series(pd.NA, index=pe.index, dtype="Int64")
+
+    frame = pd.DataFrame(
+        {
+            "name": text("mine_fac"),
+            "other_names": text("mine_other_names"),
+            "facility": text("mine_or_processing"),
+            "commodities": text("commodities_products"),
+            "facility_types": text("mining_facility_types"),
+            "status": text("activity_status"),
+            "status_year": year("year_activity_status"),
+            "production_start": year("production_start"),
+            "production_end": year("production_end"),
+            "region": text("region"),
+            "province": text("province"),
+            "district": text("district"),
+            "source": text("source"),
+            "longitude": lon.astype("float64"),
+            "latitude": lat.astype("float64"),
+        }
+    )
+    points = points_frame(frame)
+    points.insert(
+        points.columns.get_loc("longitude"),
+        "district_code",
+        assign_district(points, ctx.frames["districts"]),
+    )
+    points = points.sort_values("name").reset_index(drop=True)
+    n_in = int(points["district_code"].notna().sum())
+    outside = points.loc[points["district_code"].isna(), "name"].tolist()
+    n_status = int(points["status"].notna().sum())
+    n_proc = int((points["facility"] != "Mine").sum())
+    processing = [
+        f"Kept the {len(points)} rows with country 'Peru' ({n_proc} of them a processing plant "
+        "rather than a mine); coordinates as given, all inside Peru's bounding box.",
+        "Columns renamed (name, commodities, facility, status…); missing values stay missing (the "
+        f"status is given for {n_status} of them only).",
+        f"district_code is the district polygon containing the point: {n_in} of {len(points)} "
+        "fall inside one; the rest keep a missing code.",
+    ]
+    return Dataset(
+        id="large_mines",
+        title="Large mines of Peru (points) with commodities and district",
+        file=ctx.write_table(points, "large_mines.parquet"),
+        sources=[SOURCES["large_mines"], SOURCES["districts"]],
+        licence=LICENCE,
+        vintage=SOURCES["large_mines"].vintage,
+        processing=processing,
+        report={
+            "large_mines": len(points),
+            "in_district": n_in,
+            "outside_districts": outside,
+            "with_status": n_status,
+            "processing_plants": n_proc,
+        },
+    )
+
+
+def build(ctx: BuildContext) -> list[Dataset]:
+    """Curate the mining units, district production and large mines.
+
+    Needs ``ctx.frames["districts"]`` from the admin step.
+
+    Parameters
+    ----------
+    ctx : BuildContext
+        Build state (raw folder, output folder, districts).
+
+    Returns
+    -------
+    list of Dataset
+        ``mining_units``, ``mining_production`` and ``large_mines``.
+    """
+    if "districts" not in ctx.frames:
+        msg = "the mining step needs the districts: run geo_engine.curate.admin.build(ctx) first"
+        raise GeoEngineError(msg)
+    production = load_production(ctx)
+    units, units_ds = _units_dataset(ctx, _read_units(ctx), production)
+    return [
+        units_ds,
+        _production_dataset(ctx, units, production),
+        _large_mines_dataset(ctx),
+    ]
+

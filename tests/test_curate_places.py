@@ -1,0 +1,296 @@
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import box
+
+from geo_engine._errors import SourceFormatError
+from geo_engine.curate import admin, places
+from geo_engine.curate._common import PERU_BOUNDS, BuildContext, points_frame
+
+# about 1.11 km per 0.01 degree of latitude
+
+
+def _points(rows, **columns):
+    frame = pd.DataFrame(rows, columns=["name", "longitude", "latitude"])
+    for key, values in columns.items():
+        frame[key] = values
+    return points_frame(frame).drop(columns=["longitude", "latitude"])
+
+
+# --- coordinates -----------------------------------------------------------------------------
+
+
+def test_classify_coordinates_per_row():
+    lat = pd.Series(["-12.05", "-77.03", "", "-70669172", "0", "abc", "-12.1"])
+    lon = pd.Series(["-77.03", "-12.05", "-77.0", "-13.89", "-77.0", "-77.0", " -76.9 "])
+    out = places.classify_coordinates(lat, lon)
+    assert out["coord_fix"].tolist() == [
+        "as_given", "swapped", pd.NA, pd.NA, pd.NA, pd.NA, "as_given",
+    ]
+    assert out["drop_reason"].tolist() == [
+        pd.NA, pd.NA, "missing", "outside_box", "zero", "unparsable", pd.NA,
+    ]
+    assert out.loc[0, ["longitude", "latitude"]].tolist() == [-77.03, -12.05]
+    assert out.loc[1, ["longitude", "latitude"]].tolist() == [-77.03, -12.05]
+    assert out.loc[2:5, "longitude"].isna().all()
+    assert out.loc[6, "longitude"] == pytest.approx(-76.9)
+
+
+def test_classify_coordinates_ambiguous_in_overlapping_box():
+    out = places.classify_coordinates(pd.Series([2.0]), pd.Series([1.0]), bounds=(-10, -10, 10, 10))
+    assert out["drop_reason"].tolist() == ["ambiguous"]
+    assert out["longitude"].isna().all()
+
+
+def test_peru_box_cannot_be_ambiguous():
+    west, south, east, north = PERU_BOUNDS
+    assert north < west or east < south  # lon and lat ranges do not overlap
+
+
+def test_tourism_category_keys_and_unknown_label():
+    assert places.tourism_category("1. SITIOS NATURALES") == "natural_sites"
+    assert places.tourism_category("3. FOLCLORE") == "folklore"
+    assert places.tourism_category(
+        "4. REALIZACIONES TÉCNICAS, CIENTÍFICAS Y ARTÍSTICAS CONTEMPORÁNEAS"
+    ) == "technical_scientific_achievements"
+    assert places.tourism_category("") is None
+    with pytest.raises(SourceFormatError, match=r"tourism\.csv: unknown tourism category"):
+        places.tourism_category("6. GASTRONOMÍA", file="tourism.csv")
+
+
+# --- names and matching ------------------------------------------------------------------------
+
+
+def test_name_helpers():
+    assert places.port_name_key("Puerto del Callao") == "CALLAO"
+    assert places.port_name_key("Bahía de Matarani") == "MATARANI"
+    assert places.name_similarity("Chincha Alta", "Chincha") == 1.0
+    assert places.name_similarity("Nasca", "Nazca") == pytest.approx(0.8)
+    assert places.name_similarity("Lima", "") == 0.0
+    assert places.name_similarity("Ica", "Ilo") < places.TOWN_NAME_SIMILARITY
+
+
+def test_match_points_is_one_to_one_nearest_first():
+    left = _points([("a", -77.0, -12.0), ("b", -77.0, -12.02)])
+    right = _points([("c", -77.0, -12.01)])
+    pairs = places.match_points(left, right, near_km=5, name_km=0)
+    # a and b are both about 1.1 km from c: only one of them gets it
+    assert len(pairs) == 1
+    assert pairs.loc[0, "right"] == 0
+    assert pairs.loc[0, "rule"] == "distance"
+    assert pairs.loc[0, "distance_km"] == pytest.approx(1.1, abs=0.05)
+
+
+def test_match_points_empty_input():
+    left = _points([("a", -77.0, -12.0)])
+    pairs = places.match_points(left, left.iloc[:0], near_km=5, name_km=5)
+    assert pairs.empty
+    assert list(pairs.columns) == ["left", "right", "distance_km", "rule"]
+
+
+# --- ports ---------------------------------------------------------------------------------------
+
+
+def _wpi(rows, sizes, indexes):
+    return _points(
+        rows,
+        alternate_name=pd.array([pd.NA] * len(rows), dtype="string"),
+        harbour_size=sizes,
+        harbour_type=["Coastal (Breakwater)"] * len(rows),
+        wpi_index=pd.array(indexes, dtype="Int64"),
+        locode=[f"PE{i:03d}" for i in indexes],
+    )
+
+
+def test_dedupe_ports_by_distance_and_by_name():
+    ne = _points(
+        [("Callao", -77.1418, -12.0453), ("Chimbote", -78.60, -9.00), ("Pisco", -76.22, -13.73)],
+        scalerank=[8, 7, 7],
+    )
+    wpi = _wpi(
+        [("Puerto Del Callao", -77.15, -12.05),  # ~1 km: same port by distance
+         ("Puerto De Chimbote", -78.60, -9.10),  # ~11 km, same name key: same port by name
+         ("Salaverry", -78.98, -8.23)],  # WPI only
+        ["medium", "very small", "very small"],
+        [14950, 15030, 15050],
+    )
+    out = places.dedupe_ports(ne, wpi)
+    assert len(out) == 4  # 3 + 3 - 2 merged
+    assert out.crs.to_epsg() == 4326
+    rows = out.set_index("name")
+    callao = rows.loc["Puerto Del Callao"]
+    assert callao["sources"] == "natural_earth+wpi"
+    assert callao["harbour_size"] == "medium"
+    assert callao["ne_name"] == "Callao"
+    assert callao["match_rule"] == "distance"
+    assert callao["position_source"] == "natural_earth"
+    assert callao.geometry.x == pytest.approx(-77.1418)
+    assert rows.loc["Puerto De Chimbote", "match_rule"] == "name"
+    assert rows.loc["Salaverry", "sources"] == "wpi"
+    pisco = rows.loc["Pisco"]
+    assert pisco["sources"] == "natural_earth"
+    assert pd.isna(pisco["harbour_size"])  # not invented
+    assert pd.isna(pisco["wpi_index"])
+
+
+def test_dedupe_ports_far_different_names_stay_apart():
+    ne = _points([("Mollendo", -72.01, -17.03)], scalerank=[7])
+    wpi = _wpi([("Bahia De Matarani", -72.117, -17.0)], ["small"], [14860])  # ~11 km
+    out = places.dedupe_ports(ne, wpi)
+    assert len(out) == 2
+    assert out["match_rule"].isna().all()
+
+
+def test_dedupe_ports_missing_column_names_the_source():
+    ne = _points([("Callao", -77.14, -12.05)], scalerank=[8])
+    wpi = _points([("Callao", -77.15, -12.05)])
+    with pytest.raises(SourceFormatError, match=r"World Port Index: missing column.*harbour_size"):
+        places.dedupe_ports(ne, wpi)
+
+
+# --- towns ---------------------------------------------------------------------------------------
+
+
+def _ne_towns(rows, gids, pops):
+    n = len(rows)
+    return _points(
+        rows,
+        geonameid=pd.array(gids, dtype="Int64"),
+        pop_max=pd.array(pops, dtype="Int64"),
+        pop_min=pd.array(pops, dtype="Int64"),
+        featurecla=["Populated place"] * n,
+        adm1name=["X"] * n,
+    )
+
+
+def _gn_towns(rows, gids, pops):
+    return _points(
+        rows,
+        geonameid=pd.array(gids, dtype="Int64"),
+        population=pd.array(pops, dtype="Int64"),
+        admin1code=["01"] * len(rows),
+    )
+
+
+def test_dedupe_towns_rules_and_population():
+    ne = _ne_towns(
+        [("Lima", -77.05, -12.05),  # same GeoNames id
+         ("Nasca", -74.94, -14.83),  # 1 km from "Nazca", similar name
+         ("Casma", -78.21, -9.44),  # 11 km from "Casma", identical name
+         ("Olmos", -79.75, -5.98),  # 1 km from "Motupe": different name, not merged
+         ("Gueppi", -75.23, -0.12)],  # Natural Earth only
+        [3936456, None, None, None, None],
+        [8012000, 23556, 30000, 9800, 10],
+    )
+    gn = _gn_towns(
+        [("Lima", -77.03, -12.04), ("Nazca", -74.94, -14.84), ("Casma", -78.30, -9.475),
+         ("Motupe", -79.75, -5.99), ("Pueblo", -70.0, -15.0)],
+        [3936456, 3934356, 3698680, 3694569, 1],
+        [7737002, 23556, None, 13681, None],
+    )
+    out = places.dedupe_towns(ne, gn)
+    assert len(out) == 7  # 5 + 5 - 3 merged
+    rows = out.set_index("name")
+    assert rows.loc["Lima", "match_rule"] == "geonameid"
+    assert rows.loc["Lima", "population"] == 7737002
+    assert rows.loc["Lima", "population_ne"] == 8012000
+    assert rows.loc["Lima", "population_source"] == "geonames"
+    assert rows.loc["Nazca", "match_rule"] == "distance_and_name"
+    assert rows.loc["Nazca", "ne_name"] == "Nasca"
+    casma = rows.loc["Casma"]
+    assert casma["match_rule"] == "name"
+    assert casma["match_distance_km"] > places.TOWN_MATCH_KM
+    assert pd.isna(casma["population_geonames"])
+    assert casma["population"] == 30000
+    assert casma["population_source"] == "natural_earth"
+    assert rows.loc["Motupe", "sources"] == "geonames"
+    assert rows.loc["Olmos", "sources"] == "natural_earth"
+    assert rows.loc["Gueppi", "population_source"] == "natural_earth"
+    assert pd.isna(rows.loc["Pueblo", "population"])  # unknown stays unknown
+    assert pd.isna(rows.loc["Pueblo", "population_source"])
+
+
+def test_dedupe_towns_needs_population_column():
+    ne = _ne_towns([("Lima", -77.05, -12.05)], [1], [5])
+    gn = _points([("Lima", -77.05, -12.05)], geonameid=[1], admin1code=["01"])
+    with pytest.raises(SourceFormatError, match=r"GeoNames cities: missing column.*population"):
+        places.dedupe_towns(ne, gn)
+
+
+# --- districts -----------------------------------------------------------------------------------
+
+
+def test_nearest_district_within_limit_only():
+    districts = gpd.GeoDataFrame(
+        {"district_code": ["150101", "150102", "070105"]},
+        geometry=[box(-77.0, -12.1, -76.9, -12.0), box(-76.9, -12.1, -76.8, -12.0), None],
+        crs="EPSG:4326",
+    )
+    pts = _points([("in", -76.95, -12.05), ("coast", -77.01, -12.05), ("sea", -77.2, -12.05)])
+    pts.index = [10, 11, 12]
+    codes, dist = places.nearest_district(pts, districts, max_km=5)
+    assert codes.tolist() == ["150101", "150101", pd.NA]
+    assert dist.loc[10] == 0.0
+    assert 0.9 < dist.loc[11] < 1.3
+    assert np.isnan(dist.loc[12])
+
+
+def test_build_needs_admin_frames(tmp_path):
+    ctx = BuildContext(src=tmp_path, out=tmp_path / "out")
+    with pytest.raises(SourceFormatError, match="run the admin step first"):
+        places.build(ctx)
+
+
+# --- real data -----------------------------------------------------------------------------------
+
+
+def test_real_places(raw_dir, tmp_path):
+    ctx = BuildContext(src=raw_dir, out=tmp_path)
+    admin.build(ctx)
+    datasets = {d.id: d for d in places.build(ctx)}
+    assert set(datasets) == {"ports", "airports", "towns", "peaks", "heritage_sites",
+                             "tourism_resources"}
+    west, south, east, north = PERU_BOUNDS
+    frames = {}
+    for key, ds in datasets.items():
+        frame = gpd.read_parquet(tmp_path / ds.file)
+        frames[key] = frame
+        assert frame.crs.to_epsg() == 4326, key
+        assert len(frame) > 0, key
+        x, y = frame.geometry.x, frame.geometry.y
+        assert x.between(west, east).all(), key
+        assert y.between(south, north).all(), key
+        assert "district_code" in frame, key
+        codes = frame["district_code"].dropna()
+        assert codes.str.fullmatch(r"\d{6}").all(), key
+
+    tour = datasets["tourism_resources"].report
+    assert tour["rows_read"] == 6006
+    assert tour["kept"] + tour["dropped"] == 6006
+    assert tour["kept_as_given"] + tour["swapped"] == tour["kept"] == len(frames["tourism_resources"])
+    assert tour["swapped"] >= 5000
+    assert tour["dropped"] == sum(v for k, v in tour.items() if k.startswith("dropped_"))
+    assert frames["tourism_resources"]["resource_code"].is_unique
+    assert set(frames["tourism_resources"]["category"].dropna()) <= set(
+        places.TOURISM_CATEGORIES.values())
+
+    ports = datasets["ports"].report
+    assert ports["ports"] == ports["ne_ports_in_peru"] + ports["wpi_ports_in_peru"] - ports[
+        "duplicates_merged"]
+    assert ports["duplicates_merged"] >= 3
+    callao = frames["ports"].set_index("locode").loc["PECLL"]
+    assert callao["harbour_size"] == "medium"
+    assert callao["district_code"] == "070101"
+
+    assert len(frames["airports"]) >= 150
+    assert frames["airports"]["icao"].is_unique
+    lima = frames["airports"].set_index("iata").loc["LIM"]
+    assert lima["ne_type"] == "major"
+
+    towns = datasets["towns"].report
+    assert towns["towns"] == (towns["ne_places_in_peru"] + towns["geonames_places_in_peru"]
+                              - towns["duplicates_merged"])
+    assert frames["towns"].set_index("name").loc["Lima", "population"] > 5_000_000
+    assert len(frames["heritage_sites"]) >= 10
+    assert "Nevado Huascarán" in set(frames["peaks"]["name"])

@@ -4,6 +4,7 @@ __all__ = [
     "DataIntegrityError",
     "GeoEngineError",
     "GeoEngineWarning",
+    "GridSizeError",
     "MissingSourceError",
     "SourceFormatError",
 ]
@@ -27,3 +28,7 @@ class DataIntegrityError(GeoEngineError, ValueError):
 
 class GeoEngineWarning(UserWarning):
     """Something was done to the data that the user should know about (repairs, drops)."""
+
+
+class GridSizeError(GeoEngineError, ValueError):
+    """A grid would have more cells than allowed; choose a coarser resolution or force it."""

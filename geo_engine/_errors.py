@@ -7,6 +7,7 @@ __all__ = [
     "GridSizeError",
     "MissingSourceError",
     "SourceFormatError",
+    "SpecError",
 ]
 
 
@@ -32,3 +33,7 @@ class GeoEngineWarning(UserWarning):
 
 class GridSizeError(GeoEngineError, ValueError):
     """A grid would have more cells than allowed; choose a coarser resolution or force it."""
+
+
+class SpecError(GeoEngineError, ValueError):
+    """A layer or profile spec file is invalid; the message names the file, layer and field."""

@@ -115,6 +115,94 @@ def data_prepare(data_dir: DataDir = None) -> None:
     typer.echo(f"ready: {len(districts)} districts cached in {settings.cache_dir}")
 
 
+@app.command("layers")
+def layers_list(
+    layers: Annotated[
+        Path | None, typer.Option("--layers", help="Spec file or folder (default: shipped specs).")
+    ] = None,
+    region: Annotated[str, typer.Option(help="Region whose shipped specs to list.")] = "peru",
+) -> None:
+    """List the layer specs: id, kind, method, theme, units and title."""
+    from geo_engine.layers import load_layers
+
+    try:
+        specs = load_layers(layers, region=region)
+    except GeoEngineError as exc:
+        _fail(exc)
+    for s in specs:
+        typer.echo(f"{s.id:<28} {s.kind:<9} {s.method:<10} {s.theme:<15} {s.units:<20} {s.title.en}")
+    typer.echo(f"{len(specs)} layers")
+
+
+@app.command("validate")
+def validate(
+    file: Annotated[Path, typer.Argument(help="A layer spec YAML file (or folder) to check.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Check a layer spec file: fields, methods and parameters, and that each source exists."""
+    from geo_engine.layers import load_layers
+
+    try:
+        specs = load_layers(file)
+    except GeoEngineError as exc:
+        _fail(exc)
+    base = Path(data_dir or settings.data_dir)
+    missing = [f"{s.id}: source {s.source_path(base)} not found" for s in specs
+               if not s.source_path(base).exists()]
+    if missing:
+        for line in missing:
+            typer.secho(f"  {line}", fg=typer.colors.RED, err=True)
+        _fail(FileNotFoundError(f"{len(missing)} of {len(specs)} layers have no source file"))
+    typer.echo(f"ok: {len(specs)} layers valid in {file}")
+
+
+@app.command("build")
+def build(
+    resolution: Annotated[int, typer.Option(help="H3 resolution, 3 (coarse) to 10 (fine).")] = 7,
+    region: Annotated[str, typer.Option(help="Region of the curated data.")] = "peru",
+    layers: Annotated[
+        Path | None, typer.Option("--layers", help="Spec file or folder (default: shipped specs).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the matrix here (.parquet or .csv).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Allow very large grids; overwrite --out.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore and do not write the cache.")]
+    = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Build the indicator matrix (cells x layers of raw values) and optionally write it."""
+    from rich.progress import Progress
+
+    from geo_engine.export import write_matrix
+    from geo_engine.indicators import build_indicators
+
+    if out is not None and out.exists() and not force:
+        _fail(FileExistsError(f"{out} exists; pass --force to overwrite it"))
+    try:
+        with Progress(transient=True) as bar:
+            task = bar.add_task("layers", total=None)
+
+            def progress(layer_id: str, i: int, n: int) -> None:
+                bar.update(task, total=n, completed=i, description=f"layer {layer_id}")
+
+            matrix = build_indicators(region=region, resolution=resolution, layers=layers,
+                                      data_dir=data_dir, use_cache=not no_cache, force=force,
+                                      progress=progress)
+    except (GeoEngineError, ValueError) as exc:
+        _fail(exc)
+    report = matrix.attrs["report"]
+    state = "from cache" if matrix.attrs["cache_hit"] else f"built in {report['seconds']:.1f} s"
+    typer.echo(f"{len(matrix):,} cells x {len(report['layers'])} layers at resolution "
+               f"{resolution} ({state})")
+    for layer_id, info in report["layers"].items():
+        for message in info["warnings"]:
+            typer.secho(f"  warning: {layer_id}: {message}", fg=typer.colors.YELLOW)
+    if out is not None:
+        write_matrix(matrix, out)
+        typer.echo(f"wrote {out}")
+
+
 @app.command("app")
 def run_app(
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,

@@ -176,7 +176,7 @@ def build_grid(
     counts = np.bincount(owner, minlength=len(units))
     empty = np.flatnonzero(counts == 0)
     added = taken = failed = 0
-    for idx in empty:
+    for idx in (int(i) for i in empty):
         geom = units.geometry.iloc[idx]
         point = geom.representative_point()
         first_choice = np.uint64(h3n.latlng_to_cell(point.y, point.x, resolution))

@@ -1,0 +1,312 @@
+"""Build the indicator matrix: every layer of a region as one raw value per H3 cell, cached on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo_engine import __version__, settings
+from geo_engine._errors import GeoEngineWarning, MissingSourceError, SourceFormatError, SpecError
+from geo_engine.grid import build_grid
+from geo_engine.ingest.table import centre_weights, table_to_cells
+from geo_engine.layers import LayerSpec, load_layers
+from geo_engine.manifest import file_sha256
+
+__all__ = [
+    "GRID_COLUMNS",
+    "build_indicators",
+    "cache_key",
+    "compute_layer",
+    "read_table",
+    "read_vector",
+    "region_units",
+]
+
+GRID_COLUMNS = ("h3", "lat", "lon", "area_km2", "district_code", "province_code", "department_code",
+                "centre_inside")
+"""Columns of the matrix that describe the cells rather than a layer."""
+
+CACHE_FORMAT = 1
+"""Bumped whenever the way values are computed changes, so old caches are not reused."""
+
+Progress = Callable[[str, int, int], None]
+
+
+def region_units(region: str = "peru", *, data_dir: Path | None = None) -> gpd.GeoDataFrame:
+    """Return the admin units a region's grid is built on (its curated districts).
+
+    Parameters
+    ----------
+    region : str, default "peru"
+        Region folder in the data folder.
+    data_dir : pathlib.Path, optional
+        Defaults to :data:`geo_engine.settings.data_dir`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Districts with ``district_code``, ``province_code``, ``department_code``.
+    """
+    path = Path(data_dir or settings.data_dir) / region / "districts.parquet"
+    if not path.is_file():
+        msg = (f"region {region!r}: {path} not found; the region's data folder needs a "
+               "districts.parquet (or build from a boundary file)")
+        raise MissingSourceError(msg)
+    return gpd.read_parquet(path)
+
+
+def _apply_filter(frame: pd.DataFrame, spec: LayerSpec) -> pd.DataFrame:
+    if not spec.filter:
+        return frame
+    try:
+        mask = frame.eval(spec.filter, engine="python")
+    except Exception as exc:
+        msg = (f"layer {spec.id!r}: filter {spec.filter!r} failed on {spec.source} ({exc}); "
+               f"columns are {list(frame.columns)[:25]}")
+        raise SpecError(msg) from exc
+    if not pd.api.types.is_bool_dtype(mask):
+        msg = f"layer {spec.id!r}: filter {spec.filter!r} must give true/false per row"
+        raise SpecError(msg)
+    return frame[mask.fillna(False).to_numpy(dtype=bool)]
+
+
+def read_vector(path: Path) -> gpd.GeoDataFrame:
+    """Read a vector file (GeoParquet, GeoPackage, GeoJSON, shapefile…); refuse one without CRS."""
+    if not path.is_file():
+        msg = f"{path}: layer source not found; check `source` in the layer spec"
+        raise MissingSourceError(msg)
+    frame = gpd.read_parquet(path) if path.suffix == ".parquet" else gpd.read_file(path)
+    if frame.crs is None:
+        msg = f"{path}: no CRS; set one (e.g. `ogr2ogr -a_srs EPSG:4326`) before using it"
+        raise SourceFormatError(msg)
+    return frame
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read an admin table from Parquet, or CSV with every column as text.
+
+    CSV columns stay text so that codes keep their leading zeros; the value column is converted
+    to numbers when the layer is computed.
+    """
+    if not path.is_file():
+        msg = f"{path}: table source not found; check `source` in the layer spec"
+        raise MissingSourceError(msg)
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, dtype=str)
+
+
+class _Sources:
+    """Reads each source once per build and remembers derived weights."""
+
+    def __init__(self, data_dir: Path, region: str) -> None:
+        self.data_dir = data_dir
+        self.region = region
+        self._frames: dict[Path, pd.DataFrame] = {}
+        self._weights: np.ndarray | None = None
+
+    def vector(self, spec: LayerSpec) -> gpd.GeoDataFrame:
+        path = spec.source_path(self.data_dir)
+        if path not in self._frames:
+            self._frames[path] = read_vector(path)
+        return _apply_filter(self._frames[path], spec)
+
+    def table(self, spec: LayerSpec) -> pd.DataFrame:
+        path = spec.source_path(self.data_dir)
+        if path not in self._frames:
+            self._frames[path] = read_table(path)
+        return _apply_filter(self._frames[path], spec)
+
+    def centre_weights(self, grid: pd.DataFrame) -> np.ndarray | None:
+        if self._weights is None:
+            from geo_engine.ingest.vector import points_to_cells
+
+            path = self.data_dir / self.region / "populated_centres.parquet"
+            if not path.is_file():
+                return None
+            centres = read_vector(path)
+            urban = centres["urban"].to_numpy(dtype=bool)
+            self._weights = centre_weights(
+                points_to_cells(grid, centres[urban], method="count"),
+                points_to_cells(grid, centres[~urban], method="count"),
+                urban_weight=settings.urban_centre_weight,
+            )
+        return self._weights
+
+
+def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.ndarray:
+    """Return the raw values of one layer for every cell of ``grid``."""
+    p = spec.params
+    if spec.kind == "raster":
+        from geo_engine.ingest import raster  # type: ignore[attr-defined]
+
+        path = spec.source_path(sources.data_dir)
+        if not path.is_file():
+            msg = f"layer {spec.id!r}: raster {path} not found; check `source`"
+            raise MissingSourceError(msg)
+        return raster.raster_to_cells(grid, path, method=spec.method, classes=p.get("classes"),
+                                      mode=p.get("mode", "auto"), band=p.get("band", 1))
+    if spec.kind == "table":
+        table = sources.table(spec)
+        weights = None
+        if spec.method == "extensive" and p.get("weights", "centres") == "centres":
+            weights = sources.centre_weights(grid)
+            if weights is None:
+                warnings.warn(f"layer {spec.id!r}: no populated centres for the region; split by "
+                              "area instead", GeoEngineWarning, stacklevel=2)
+        level = p.get("level", "district_code")
+        return table_to_cells(grid, table, column=p["column"], key=p.get("key", level),
+                              level=level, method=spec.method, weights=weights, name=spec.source)
+    from geo_engine.ingest import vector
+
+    features = sources.vector(spec)
+    if spec.method == "distance":
+        return vector.distance_to_nearest(grid, features, max_km=p.get("max_km"))
+    if spec.kind == "points":
+        if spec.method == "density":
+            return vector.kernel_density(grid, features, bandwidth_km=p["bandwidth_km"],
+                                         column=p.get("column"))
+        return vector.points_to_cells(grid, features, method=spec.method, column=p.get("column"))
+    if spec.kind == "lines":
+        return vector.lines_to_cells(grid, features, method=spec.method)
+    return vector.polygons_to_cells(grid, features, method=spec.method, column=p.get("column"),
+                                    classes=p.get("classes"), class_column=p.get("class_column"),
+                                    repair=True)
+
+
+def cache_key(*, units_hash: str, resolution: int, specs: Sequence[LayerSpec],
+              data_dir: Path) -> str:
+    """Return the hash that identifies an indicator matrix.
+
+    It covers the region's units, the resolution, every layer spec, the checksum of every source
+    file, the dasymetric weight setting, the cache format and the package version, so a change in
+    any of them builds a new matrix.
+    """
+    sources = sorted({str(s.source_path(data_dir)) for s in specs})
+    payload = {
+        "format": CACHE_FORMAT,
+        "version": __version__,
+        "units": units_hash,
+        "resolution": resolution,
+        "specs": [s.model_dump(mode="json") for s in specs],
+        "sources": {p: file_sha256(Path(p)) if Path(p).is_file() else None for p in sources},
+        "urban_centre_weight": settings.urban_centre_weight,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _units_hash(units: gpd.GeoDataFrame) -> str:
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(units.drop(columns="geometry"), index=False).values)
+    digest.update(b"".join(g.wkb if g is not None else b"-" for g in units.geometry))
+    return digest.hexdigest()
+
+
+def build_indicators(
+    *,
+    region: str = "peru",
+    resolution: int = 7,
+    layers: str | Path | Sequence[LayerSpec] | None = None,
+    units: gpd.GeoDataFrame | None = None,
+    data_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Return the indicator matrix of a region: cells × layers of raw values.
+
+    Parameters
+    ----------
+    region : str, default "peru"
+        Region whose curated units and layer specs are used by default.
+    resolution : int, default 7
+        H3 resolution (3–10).
+    layers : path or sequence of LayerSpec, optional
+        A YAML file/folder of specs, or specs; the region's shipped specs by default.
+    units : geopandas.GeoDataFrame, optional
+        Admin units of a custom region (``district_code`` column); the region's districts by
+        default.
+    data_dir : pathlib.Path, optional
+        Base folder for relative layer sources; :data:`geo_engine.settings.data_dir` by default.
+    cache_dir : pathlib.Path, optional
+        :data:`geo_engine.settings.cache_dir` by default.
+    use_cache : bool, default True
+        Reuse a matrix built from identical inputs; write the new one otherwise.
+    force : bool, default False
+        Build grids larger than :data:`geo_engine.grid.MAX_CELLS`.
+    progress : callable, optional
+        Called as ``progress(layer_id, i, n)`` before each layer.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`GRID_COLUMNS` then one float64 column per layer id, one row per cell sorted by
+        ``h3``; NaN where a source has no data. ``attrs`` holds ``cache_path``, ``cache_hit`` and
+        ``report`` (grid figures, seconds and warnings per layer).
+    """
+    data_dir = Path(data_dir or settings.data_dir)
+    cache_dir = Path(cache_dir or settings.cache_dir)
+    specs = list(layers) if isinstance(layers, Sequence) and not isinstance(layers, str) \
+        else load_layers(layers, region=region)
+    units = region_units(region, data_dir=data_dir) if units is None else units
+    key = cache_key(units_hash=_units_hash(units), resolution=resolution, specs=specs,
+                    data_dir=data_dir)
+    path = cache_dir / "indicators" / f"{region}-r{resolution}-{key[:16]}.parquet"
+    if use_cache and path.is_file():
+        matrix = pd.read_parquet(path)
+        matrix.attrs.update(cache_path=str(path), cache_hit=True,
+                            report=json.loads(path.with_suffix(".json").read_text()))
+        return matrix
+
+    t0 = time.perf_counter()
+    grid = build_grid(units, resolution=resolution, force=force, repair=True)
+    report: dict[str, Any] = {"grid": {**grid.attrs["report"],
+                                       "seconds": round(time.perf_counter() - t0, 3)},
+                              "layers": {}}
+    sources = _Sources(data_dir, region)
+    columns: dict[str, np.ndarray] = {}
+    for i, spec in enumerate(specs):
+        if progress:
+            progress(spec.id, i, len(specs))
+        t = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", GeoEngineWarning)
+            values = np.asarray(compute_layer(spec, grid, sources), dtype=float)
+        if values.shape != (len(grid),):
+            msg = f"layer {spec.id!r}: got {values.shape} values for {len(grid)} cells"
+            raise RuntimeError(msg)
+        columns[spec.id] = values
+        messages = [str(w.message) for w in caught if issubclass(w.category, GeoEngineWarning)]
+        for other in (w for w in caught if not issubclass(w.category, GeoEngineWarning)):
+            warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
+        for message in messages:
+            warnings.warn(f"layer {spec.id!r}: {message}", GeoEngineWarning, stacklevel=2)
+        report["layers"][spec.id] = {
+            "seconds": round(time.perf_counter() - t, 3),
+            "cells_with_value": int(np.isfinite(values).sum()),
+            "warnings": messages,
+        }
+    if progress:
+        progress("", len(specs), len(specs))
+    report["seconds"] = round(time.perf_counter() - t0, 3)
+    grid_cols = [c for c in GRID_COLUMNS if c in grid]
+    matrix = pd.concat([grid[grid_cols].reset_index(drop=True),
+                        pd.DataFrame(columns, index=range(len(grid)))], axis=1)
+    if use_cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        matrix.to_parquet(tmp, compression="zstd", index=False)
+        path.with_suffix(".json").write_text(json.dumps(report, indent=1))
+        tmp.replace(path)  # the matrix appears only once complete
+    matrix.attrs.update(cache_path=str(path), cache_hit=False, report=report)
+    return matrix

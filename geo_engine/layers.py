@@ -1,0 +1,225 @@
+"""Declarative layer specs: load, validate and list the YAML files of ``layers/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from geo_engine._errors import SpecError
+
+__all__ = [
+    "KINDS",
+    "METHODS",
+    "LayerSpec",
+    "Title",
+    "Transform",
+    "default_layers_path",
+    "load_layers",
+]
+
+KINDS = ("raster", "points", "lines", "polygons", "table")
+"""Kinds of source a layer can read."""
+
+METHODS: dict[str, dict[str, tuple[str, ...]]] = {
+    "raster": {"mean": (), "sum": (), "min": (), "max": (), "majority": (), "share": ("classes",)},
+    "points": {"count": (), "sum": ("column",), "max": ("column",), "density": ("bandwidth_km",),
+               "distance": ()},
+    "lines": {"length": (), "distance": ()},
+    "polygons": {"share": (), "intensive": ("column",), "extensive": ("column",), "distance": ()},
+    "table": {"intensive": ("column",), "extensive": ("column",)},
+}
+"""Methods allowed for each kind, with the parameters each method requires."""
+
+OPTIONAL_PARAMS: dict[str, tuple[str, ...]] = {
+    "raster": ("mode", "band", "classes"),
+    "points": ("column", "bandwidth_km", "max_km"),
+    "lines": ("max_km",),
+    "polygons": ("column", "classes", "class_column", "max_km"),
+    "table": ("column", "key", "level", "weights", "format"),
+}
+"""Parameters each kind accepts besides the required ones."""
+
+
+class Title(BaseModel):
+    """A title in Spanish and English."""
+
+    model_config = ConfigDict(extra="forbid")
+    es: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class Transform(BaseModel):
+    """Optional transform applied to raw values before normalisation.
+
+    ``log1p`` takes ``log(1 + x)`` (for skewed counts and amounts); ``cap`` clips values above the
+    given percentile (computed over the cells with a value).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["log1p", "cap"]
+    percentile: float | None = Field(default=None, gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _percentile_for_cap(self) -> Transform:
+        if self.kind == "cap" and self.percentile is None:
+            msg = "transform `cap` needs `percentile` (e.g. 99)"
+            raise ValueError(msg)
+        return self
+
+
+class LayerSpec(BaseModel):
+    """One spatial variable: where it comes from and how it becomes one number per cell.
+
+    Attributes
+    ----------
+    id : str
+        Unique snake_case identifier; the column name in the indicator matrix.
+    title : Title
+        Spanish and English titles.
+    theme : {"resource", "infrastructure", "social", "environment"}
+    kind : {"raster", "points", "lines", "polygons", "table"}
+    source : str
+        File path, relative to the data folder (``peru/ports.parquet``) or absolute.
+    dataset : str, optional
+        Id of the dataset in ``MANIFEST.yaml`` (provenance: source, licence, vintage).
+    method : str
+        One of :data:`METHODS` for the kind.
+    params : dict
+        Method parameters (``column``, ``classes``, ``bandwidth_km``, ``level``…).
+    filter : str, optional
+        A pandas query applied to the features or rows before ingest
+        (``"harbour_size in ['large', 'medium']"``).
+    units : str
+        Units of the raw value (``km``, ``% of population``, ``count``…).
+    direction : {"benefit", "cost"}
+        Whether more is more favourable (benefit) or less (cost).
+    transform : Transform, optional
+    description : str, optional
+        What the layer measures and why, in a sentence or two.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=48)
+    title: Title
+    theme: Literal["resource", "infrastructure", "social", "environment"]
+    kind: Literal["raster", "points", "lines", "polygons", "table"]
+    source: str = Field(min_length=1)
+    dataset: str | None = None
+    method: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    filter: str | None = None
+    units: str = Field(min_length=1)
+    direction: Literal["benefit", "cost"]
+    transform: Transform | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _method_fits_kind(self) -> LayerSpec:
+        allowed = METHODS[self.kind]
+        if self.method not in allowed:
+            msg = (f"method {self.method!r} is not available for kind {self.kind!r}; "
+                   f"use one of {sorted(allowed)}")
+            raise ValueError(msg)
+        missing = [p for p in allowed[self.method] if p not in self.params]
+        if missing:
+            msg = f"method {self.method!r} needs params {missing}"
+            raise ValueError(msg)
+        known = set(allowed[self.method]) | set(OPTIONAL_PARAMS[self.kind])
+        unknown = sorted(set(self.params) - known)
+        if unknown:
+            msg = f"unknown params {unknown} for kind {self.kind!r}; allowed: {sorted(known)}"
+            raise ValueError(msg)
+        return self
+
+    def source_path(self, data_dir: Path) -> Path:
+        """Return the absolute path of the source (relative paths are under ``data_dir``)."""
+        path = Path(self.source)
+        return path if path.is_absolute() else Path(data_dir) / path
+
+
+def default_layers_path(region: str = "peru") -> Path:
+    """Return the folder of the shipped layer specs of a region (``layers/<region>/``)."""
+    return Path(__file__).resolve().parents[1] / "layers" / region
+
+
+def _spec_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.glob("*.y*ml") if p.is_file())
+        if not files:
+            msg = f"{path}: no .yaml layer files in this folder"
+            raise SpecError(msg)
+        return files
+    if not path.is_file():
+        msg = f"{path}: layer spec file not found"
+        raise SpecError(msg)
+    return [path]
+
+
+def _format_errors(file: Path, where: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(layer)"
+        value = err.get("input")
+        shown = "" if isinstance(value, dict) else f" (value: {value!r})"
+        lines.append(f"{file}: {where}: field `{loc}`: {err['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def load_layers(path: str | Path | None = None, *, region: str = "peru") -> list[LayerSpec]:
+    """Load and validate layer specs from a YAML file or a folder of YAML files.
+
+    A file holds either a list of layers or a mapping with a ``layers`` list.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path, optional
+        A ``.yaml`` file or a folder; the shipped specs of ``region`` by default.
+    region : str, default "peru"
+        Region whose shipped specs are used when ``path`` is omitted.
+
+    Returns
+    -------
+    list of LayerSpec
+        In file order, files sorted by name.
+
+    Raises
+    ------
+    SpecError
+        On unreadable YAML, a field that fails validation (the message names the file, the
+        layer, the field, the value and what is expected) or duplicate ids.
+    """
+    root = Path(path) if path is not None else default_layers_path(region)
+    specs: list[LayerSpec] = []
+    problems: list[str] = []
+    seen: dict[str, Path] = {}
+    for file in _spec_files(root):
+        try:
+            doc = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            problems.append(f"{file}: not valid YAML ({exc})")
+            continue
+        items = doc.get("layers") if isinstance(doc, dict) else doc
+        if not isinstance(items, list):
+            problems.append(f"{file}: expected a list of layers or a mapping with `layers:`")
+            continue
+        for n, item in enumerate(items, start=1):
+            where = f"layer {item.get('id', f'#{n}')!r}" if isinstance(item, dict) else f"item #{n}"
+            if not isinstance(item, dict):
+                problems.append(f"{file}: {where}: expected a mapping of fields")
+                continue
+            try:
+                spec = LayerSpec.model_validate(item)
+            except ValidationError as exc:
+                problems.append(_format_errors(file, where, exc))
+                continue
+            if spec.id in seen:
+                problems.append(f"{file}: {where}: duplicate id, first defined in {seen[spec.id]}")
+                continue
+            seen[spec.id] = file
+            specs.append(spec)
+    if problems:
+        raise SpecError("invalid layer specs:\n" + "\n".join(problems))
+    return specs

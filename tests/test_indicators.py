@@ -1,0 +1,109 @@
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import box
+
+from geo_engine._errors import MissingSourceError, SpecError
+from geo_engine.indicators import GRID_COLUMNS, build_indicators, read_table
+from geo_engine.layers import LayerSpec
+
+TITLE = {"es": "x", "en": "x"}
+
+
+@pytest.fixture
+def region(tmp_path):
+    units = gpd.GeoDataFrame(
+        {"district_code": ["010101", "010102"], "province_code": ["0101", "0101"],
+         "department_code": ["01", "01"]},
+        geometry=[box(-77.3, -12.3, -77.0, -12.0), box(-77.0, -12.3, -76.7, -12.0)],
+        crs="EPSG:4326",
+    )
+    table = pd.DataFrame({"code": ["010101", "010102"], "rate": [10.0, 30.0],
+                          "people": [1000.0, 3000.0], "kind": ["a", "b"]})
+    table.to_parquet(tmp_path / "table.parquet")
+    table.to_csv(tmp_path / "table.csv", index=False)
+    return units, tmp_path
+
+
+def _spec(**kw):
+    base = {"id": "rate", "title": TITLE, "theme": "social", "kind": "table",
+            "source": "table.parquet", "method": "intensive",
+            "params": {"column": "rate", "key": "code", "level": "district_code"},
+            "units": "%", "direction": "benefit"}
+    return LayerSpec(**{**base, **kw})
+
+
+def _specs():
+    return [
+        _spec(),
+        _spec(id="people", method="extensive",
+              params={"column": "people", "key": "code", "level": "district_code",
+                      "weights": "area"}),
+        _spec(id="rate_b", filter="kind == 'b'", source="table.csv"),
+    ]
+
+
+def test_matrix_columns_and_values(region, tmp_path):
+    units, data = region
+    m = build_indicators(region="t", resolution=6, layers=_specs(), units=units, data_dir=data,
+                         cache_dir=tmp_path / "cache")
+    assert list(m.columns) == [*GRID_COLUMNS, "rate", "people", "rate_b"]
+    assert m["h3"].is_monotonic_increasing
+    by_unit = m.groupby("district_code")
+    assert by_unit["rate"].first().tolist() == [10.0, 30.0]
+    assert by_unit["people"].sum().tolist() == pytest.approx([1000.0, 3000.0])
+    assert m.loc[m["district_code"] == "010101", "rate_b"].isna().all()
+    assert (m.loc[m["district_code"] == "010102", "rate_b"] == 30.0).all()
+    assert m.attrs["cache_hit"] is False
+    assert set(m.attrs["report"]["layers"]) == {"rate", "people", "rate_b"}
+
+
+def test_cache_reuse_and_invalidation(region, tmp_path):
+    units, data = region
+    kw = {"region": "t", "resolution": 6, "units": units, "data_dir": data,
+          "cache_dir": tmp_path / "cache"}
+    first = build_indicators(layers=_specs(), **kw)
+    again = build_indicators(layers=_specs(), **kw)
+    assert again.attrs["cache_hit"] is True
+    pd.testing.assert_frame_equal(first, again)
+    # a changed source file builds anew
+    pd.DataFrame({"code": ["010101", "010102"], "rate": [11.0, 30.0], "people": [1.0, 2.0],
+                  "kind": ["a", "b"]}).to_parquet(data / "table.parquet")
+    changed = build_indicators(layers=_specs(), **kw)
+    assert changed.attrs["cache_hit"] is False
+    assert changed.groupby("district_code")["rate"].first().tolist() == [11.0, 30.0]
+    # a changed spec builds anew
+    other = build_indicators(layers=[_spec(units="per cent")], **kw)
+    assert other.attrs["cache_hit"] is False
+    assert len(list((tmp_path / "cache" / "indicators").glob("*.parquet"))) == 3
+    assert not list((tmp_path / "cache" / "indicators").glob("*.tmp"))
+
+
+def test_failed_build_leaves_no_cache(region, tmp_path):
+    units, data = region
+    with pytest.raises(MissingSourceError, match=r"nothing\.parquet"):
+        build_indicators(region="t", resolution=6, units=units, data_dir=data,
+                         layers=[_spec(), _spec(id="bad", source="nothing.parquet")],
+                         cache_dir=tmp_path / "cache")
+    assert not list((tmp_path / "cache").rglob("*.parquet"))
+
+
+def test_bad_filter_names_layer(region, tmp_path):
+    units, data = region
+    with pytest.raises(SpecError, match=r"layer 'rate': filter 'nope > 1' failed"):
+        build_indicators(region="t", resolution=6, units=units, data_dir=data,
+                         layers=[_spec(filter="nope > 1")], cache_dir=tmp_path / "cache")
+
+
+def test_csv_codes_keep_leading_zeros(tmp_path):
+    (tmp_path / "t.csv").write_text("code,v\n010101,1.5\n")
+    assert read_table(tmp_path / "t.csv")["code"].tolist() == ["010101"]
+
+
+def test_no_cache_mode_writes_nothing(region, tmp_path):
+    units, data = region
+    m = build_indicators(region="t", resolution=5, layers=_specs()[:1], units=units, data_dir=data,
+                         cache_dir=tmp_path / "cache", use_cache=False)
+    assert np.isfinite(m["rate"]).all()
+    assert not (tmp_path / "cache").exists()

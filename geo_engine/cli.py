@@ -166,6 +166,14 @@ def build(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the matrix here (.parquet or .csv).")
     ] = None,
+    boundary: Annotated[
+        Path | None,
+        typer.Option("--boundary", help="Boundary file of your own region (any vector format); "
+                     "then --layers is required and relative sources are read from its folder."),
+    ] = None,
+    code_column: Annotated[
+        str, typer.Option("--code-column", help="Unique unit code column of --boundary.")
+    ] = "district_code",
     force: Annotated[bool, typer.Option(help="Allow very large grids; overwrite --out.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore and do not write the cache.")]
     = False,
@@ -179,6 +187,23 @@ def build(
 
     if out is not None and out.exists() and not force:
         _fail(FileExistsError(f"{out} exists; pass --force to overwrite it"))
+    units = None
+    if boundary is not None:
+        from geo_engine.indicators import read_vector
+
+        if layers is None:
+            _fail(ValueError("--boundary needs --layers (the shipped layers describe Peru)"))
+        try:
+            units = read_vector(boundary)
+        except GeoEngineError as exc:
+            _fail(exc)
+        if code_column not in units:
+            _fail(KeyError(f"{boundary}: no column {code_column!r}; columns are "
+                           f"{list(units.columns)[:20]}; name the unit code with --code-column"))
+        units = units.rename(columns={code_column: "district_code"})
+        units["district_code"] = units["district_code"].astype(str)
+        region = boundary.stem
+        data_dir = data_dir or boundary.resolve().parent
     try:
         with Progress(transient=True) as bar:
             task = bar.add_task("layers", total=None)
@@ -187,7 +212,7 @@ def build(
                 bar.update(task, total=n, completed=i, description=f"layer {layer_id}")
 
             matrix = build_indicators(region=region, resolution=resolution, layers=layers,
-                                      data_dir=data_dir, use_cache=not no_cache, force=force,
+                                      units=units, data_dir=data_dir, use_cache=not no_cache, force=force,
                                       progress=progress)
     except (GeoEngineError, ValueError) as exc:
         _fail(exc)

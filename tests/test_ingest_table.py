@@ -58,6 +58,12 @@ def test_unmatched_codes_warn_with_examples(grid, table):
                        method="extensive")
 
 
+def test_empty_table_warns_and_is_nan(grid, table):
+    with pytest.warns(GeoEngineWarning, match="no rows"):
+        out = table_to_cells(grid, table.iloc[:0], column="rate", key="code", level="district_code")
+    assert np.isnan(out).all()
+
+
 def test_units_without_row_are_nan(grid, table):
     out = table_to_cells(grid, table.iloc[:1], column="rate", key="code", level="district_code")
     assert np.isnan(out[3:]).all()

@@ -116,6 +116,10 @@ def table_to_cells(
                "(or filter it)")
         raise SourceFormatError(msg)
     per_unit = pd.Series(values.to_numpy(), index=codes.to_numpy())
+    if per_unit.empty:
+        warnings.warn(f"{name}: the table has no rows (after filtering); all values NaN",
+                      GeoEngineWarning, stacklevel=2)
+        return np.full(len(grid), np.nan)
 
     cell_codes = grid[level].astype("string")
     unit_index, units = pd.factorize(cell_codes, use_na_sentinel=True)

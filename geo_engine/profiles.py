@@ -1,0 +1,192 @@
+"""Scoring profiles: which layers, with what weights, aggregation, constraints and missing-data policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from geo_engine._errors import SpecError
+from geo_engine.layers import Title
+
+__all__ = [
+    "AGGREGATIONS",
+    "MISSING_POLICIES",
+    "Aggregation",
+    "Constraint",
+    "Normalization",
+    "Profile",
+    "ProfileLayer",
+    "default_profiles_path",
+    "load_profile",
+    "load_profiles",
+]
+
+AGGREGATIONS = ("wlc", "wgm", "owa", "topsis")
+"""Weighted linear combination, weighted geometric mean, ordered weighted averaging, TOPSIS."""
+
+MISSING_POLICIES = ("exclude", "worst", "impute_admin")
+"""What a profile does with a cell that has no value for a layer."""
+
+
+class Normalization(BaseModel):
+    """How a layer is scaled to [0, 1] (see :func:`geo_engine.normalize.normalize`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    method: Literal["minmax", "percentile", "zscore", "fuzzy"] = "minmax"
+    winsorize: tuple[float, float] | None = None
+    fuzzy_shape: Literal["linear", "sigmoid", "jshaped"] = "linear"
+    fuzzy_points: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _fuzzy_points(self) -> Normalization:
+        if self.method == "fuzzy" and not self.fuzzy_points:
+            msg = "fuzzy normalization needs `fuzzy_points` (2 or 4 values in the layer's units)"
+            raise ValueError(msg)
+        return self
+
+
+class Aggregation(BaseModel):
+    """How normalized layers combine into one score.
+
+    ``owa`` takes either ``orness`` in [0, 1] (0 = the worst layer decides, 0.5 = WLC, 1 = the best
+    layer decides) or explicit ``order_weights`` (one per layer, best value first).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    method: Literal["wlc", "wgm", "owa", "topsis"] = "wlc"
+    orness: float | None = Field(default=None, ge=0, le=1)
+    order_weights: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _owa_parameters(self) -> Aggregation:
+        if self.method == "owa" and self.orness is None and self.order_weights is None:
+            msg = "owa needs `orness` (0–1) or `order_weights`"
+            raise ValueError(msg)
+        if self.order_weights is not None and (
+            any(w < 0 for w in self.order_weights) or sum(self.order_weights) <= 0
+        ):
+            msg = "`order_weights` must be non-negative and not all zero"
+            raise ValueError(msg)
+        return self
+
+
+class ProfileLayer(BaseModel):
+    """A layer in a profile, with its weight and the reason for it."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    weight: float = Field(ge=0)
+    rationale: str = Field(min_length=1)
+    direction: Literal["benefit", "cost"] | None = None
+    normalization: Normalization | None = None
+    missing: Literal["exclude", "worst", "impute_admin"] | None = None
+
+
+class Constraint(BaseModel):
+    """A mask on raw values: cells that fail it are excluded before normalization."""
+
+    model_config = ConfigDict(extra="forbid")
+    layer: str
+    op: Literal["<", "<=", ">", ">=", "==", "!="]
+    value: float
+    rationale: str = Field(min_length=1)
+
+
+class Profile(BaseModel):
+    """A scoring recipe (``layers/profiles/*.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: Title
+    description: str = Field(min_length=1)
+    kind: Literal["engine", "inclusion", "family", "custom"] = "custom"
+    aggregation: Aggregation = Field(default_factory=Aggregation)
+    normalization: Normalization = Field(default_factory=Normalization)
+    missing: Literal["exclude", "worst", "impute_admin"] = "worst"
+    layers: list[ProfileLayer] = Field(min_length=1)
+    constraints: list[Constraint] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _weights(self) -> Profile:
+        ids = [layer.id for layer in self.layers]
+        dups = sorted({i for i in ids if ids.count(i) > 1})
+        if dups:
+            msg = f"layers listed twice: {dups}"
+            raise ValueError(msg)
+        if sum(layer.weight for layer in self.layers) <= 0:
+            msg = "all weights are zero; give at least one layer a positive weight"
+            raise ValueError(msg)
+        ow = self.aggregation.order_weights
+        if ow is not None and len(ow) != len(self.layers):
+            msg = f"`order_weights` has {len(ow)} values for {len(self.layers)} layers"
+            raise ValueError(msg)
+        return self
+
+    def weights(self) -> dict[str, float]:
+        """Return the layer weights normalized to sum to 1."""
+        total = sum(layer.weight for layer in self.layers)
+        return {layer.id: layer.weight / total for layer in self.layers}
+
+    def check_layers(self, available: set[str], *, source: str = "profile") -> None:
+        """Raise :class:`SpecError` if the profile names layers that are not available."""
+        named = [layer.id for layer in self.layers] + [c.layer for c in self.constraints]
+        unknown = sorted({n for n in named if n not in available})
+        if unknown:
+            msg = (f"{source}: profile {self.id!r} names unknown layers {unknown}; available: "
+                   f"{sorted(available)}")
+            raise SpecError(msg)
+
+
+def default_profiles_path(region: str = "peru") -> Path:
+    """Return the folder of the shipped profiles of a region (``layers/<region>/profiles``)."""
+    return Path(__file__).resolve().parents[1] / "layers" / region / "profiles"
+
+
+def _errors(path: Path, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(profile)"
+        value = err.get("input")
+        shown = "" if isinstance(value, dict | list) else f" (value: {value!r})"
+        lines.append(f"{path}: key `{loc}`: {err['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Load and validate one profile file; errors name the file, the key and the allowed values."""
+    path = Path(path)
+    if not path.is_file():
+        msg = f"{path}: profile file not found"
+        raise SpecError(msg)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        msg = f"{path}: not valid YAML ({exc})"
+        raise SpecError(msg) from exc
+    if not isinstance(doc, dict):
+        msg = f"{path}: a profile is a mapping with id, title, description, layers…"
+        raise SpecError(msg)
+    try:
+        return Profile.model_validate(doc)
+    except ValidationError as exc:
+        raise SpecError(f"invalid profile:\n{_errors(path, exc)}") from exc
+
+
+def load_profiles(path: str | Path | None = None, *, region: str = "peru") -> dict[str, Profile]:
+    """Load every profile of a folder (the region's shipped profiles by default), keyed by id."""
+    root = Path(path) if path is not None else default_profiles_path(region)
+    files = sorted(root.glob("*.y*ml")) if root.is_dir() else [root]
+    profiles: dict[str, Profile] = {}
+    for file in files:
+        profile = load_profile(file)
+        if profile.id in profiles:
+            msg = f"{file}: profile id {profile.id!r} is used twice"
+            raise SpecError(msg)
+        profiles[profile.id] = profile
+    if not profiles:
+        msg = f"{root}: no profile files"
+        raise SpecError(msg)
+    return profiles

@@ -1,0 +1,72 @@
+import pytest
+import yaml
+
+from geo_engine._errors import SpecError
+from geo_engine.profiles import Profile, load_profile, load_profiles
+
+GOOD = {
+    "id": "tourism",
+    "title": {"es": "Turismo", "en": "Tourism"},
+    "description": "Nature and heritage tourism.",
+    "layers": [
+        {"id": "heritage_sites", "weight": 2, "rationale": "Heritage draws visitors."},
+        {"id": "distance_town_50k", "weight": 1, "rationale": "Visitors arrive through towns."},
+    ],
+}
+
+
+def _write(tmp_path, doc, name="p.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_weights_are_normalized(tmp_path):
+    profile = load_profile(_write(tmp_path, GOOD))
+    assert profile.weights() == pytest.approx({"heritage_sites": 2 / 3, "distance_town_50k": 1 / 3})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"layers": [{"id": "a", "weight": -1, "rationale": "r"}]},
+         r"key `layers.0.weight`: Input should be greater than or equal to 0"),
+        ({"layers": [{"id": "a", "weight": 0, "rationale": "r"}]}, "all weights are zero"),
+        ({"aggregation": {"method": "mean"}},
+         r"key `aggregation.method`: Input should be 'wlc', 'wgm', 'owa' or 'topsis'"),
+        ({"aggregation": {"method": "owa"}}, "owa needs `orness`"),
+        ({"missing": "zero"}, r"key `missing`: Input should be 'exclude', 'worst' or 'impute_admin'"),
+        ({"layers": [{"id": "a", "weight": 1}]}, r"key `layers.0.rationale`: Field required"),
+        ({"constraints": [{"layer": "a", "op": "~", "value": 1, "rationale": "r"}]},
+         r"key `constraints.0.op`"),
+        ({"normalization": {"method": "fuzzy"}}, "needs `fuzzy_points`"),
+    ],
+)
+def test_bad_profiles_name_file_and_key(tmp_path, change, message):
+    path = _write(tmp_path, {**GOOD, **change})
+    with pytest.raises(SpecError, match=message) as info:
+        load_profile(path)
+    assert str(path) in str(info.value)
+
+
+def test_unknown_layer_is_named():
+    profile = Profile.model_validate(GOOD)
+    with pytest.raises(SpecError, match=r"unknown layers \['heritage_sites'\]"):
+        profile.check_layers({"distance_town_50k"}, source="m")
+
+
+def test_folder_and_duplicates(tmp_path):
+    _write(tmp_path, GOOD, "a.yaml")
+    assert list(load_profiles(tmp_path)) == ["tourism"]
+    _write(tmp_path, GOOD, "b.yaml")
+    with pytest.raises(SpecError, match="used twice"):
+        load_profiles(tmp_path)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(SpecError, match="not found"):
+        load_profile(tmp_path / "none.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- just\n- a list\n")
+    with pytest.raises(SpecError, match="a profile is a mapping"):
+        load_profile(bad)

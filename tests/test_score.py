@@ -1,0 +1,129 @@
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from geo_engine._errors import SpecError
+from geo_engine.profiles import Aggregation, Profile
+from geo_engine.score import WGM_FLOOR, aggregate, owa_order_weights, prepare, score_profile
+
+TITLE = {"es": "x", "en": "x"}
+
+
+def _profile(layers, **kw):
+    return Profile(id="p", title=TITLE, description="test", layers=[
+        {"id": i, "weight": w, "rationale": "r"} for i, w in layers], **kw)
+
+
+@pytest.fixture
+def matrix():
+    return pd.DataFrame({
+        "district_code": ["a", "a", "b", "b"],
+        "province_code": ["p"] * 4,
+        "x": [0.0, 5.0, 10.0, np.nan],
+        "y": [10.0, 0.0, 5.0, 5.0],
+        "z": [np.nan, np.nan, np.nan, np.nan],
+    })
+
+
+def test_wlc_by_hand(matrix):
+    res = score_profile(matrix, _profile([("x", 1), ("y", 3)]))
+    # normalized x = 0, .5, 1, missing->0 ; y = 1, 0, .5, .5 ; weights .25/.75
+    np.testing.assert_allclose(res.score, [0.75, 0.125, 0.625, 0.375])
+    np.testing.assert_allclose(res.contributions.sum(axis=1), res.score)
+    assert res.weights == {"x": 0.25, "y": 0.75}
+
+
+def test_wgm_by_hand_and_log_contributions():
+    v = np.array([[0.5, 1.0], [0.0, 1.0]])
+    score, contrib, space = aggregate(v, np.array([0.5, 0.5]), Aggregation(method="wgm"))
+    assert space == "log"
+    np.testing.assert_allclose(score, [np.sqrt(0.5), np.sqrt(WGM_FLOOR)])
+    np.testing.assert_allclose(np.exp(contrib.sum(axis=1)), score)
+
+
+def test_owa_extremes_and_neutral():
+    v = np.array([[0.2, 0.8, 0.5]])
+    w = np.full(3, 1 / 3)
+    s_and, _, _ = aggregate(v, w, Aggregation(method="owa", orness=0.0))
+    s_or, _, _ = aggregate(v, w, Aggregation(method="owa", orness=1.0))
+    s_mid, c, _ = aggregate(v, w, Aggregation(method="owa", orness=0.5))
+    assert s_and[0] == pytest.approx(0.2)
+    assert s_or[0] == pytest.approx(0.8)
+    assert s_mid[0] == pytest.approx(0.5)
+    assert c.sum() == pytest.approx(s_mid[0])
+    np.testing.assert_allclose(owa_order_weights(4, orness=0.5), [0.25] * 4)
+
+
+def test_topsis_by_hand():
+    v = np.array([[1.0, 1.0], [0.0, 0.0], [1.0, 0.0]])
+    score, contrib, _ = aggregate(v, np.array([0.5, 0.5]), Aggregation(method="topsis"))
+    np.testing.assert_allclose(score, [1.0, 0.0, 0.5])
+    np.testing.assert_allclose(contrib.sum(axis=1), score)
+
+
+def test_constraints_and_missing_policies(matrix):
+    p = _profile([("x", 1), ("y", 1)],
+                 constraints=[{"layer": "y", "op": ">", "value": 0, "rationale": "r"}])
+    res = score_profile(matrix, p)
+    assert np.isnan(res.score[1])
+    assert res.prepared.report["excluded_by_constraint_y"] == 1
+    # normalization only over eligible cells: y in {10, 5, 5} -> 1, 0, 0
+    np.testing.assert_allclose(res.prepared.values[:, 1], [1, np.nan, 0, 0])
+    excl = Profile.model_validate({**p.model_dump(), "missing": "exclude"})
+    assert np.isnan(score_profile(matrix, excl).score[3])
+    imp = Profile.model_validate({**p.model_dump(), "missing": "impute_admin"})
+    # x missing in district b: imputed with the mean of b (10) -> normalized 1
+    assert score_profile(matrix, imp).prepared.values[3, 0] == pytest.approx(1.0)
+
+
+def test_cells_without_any_value_are_reported_not_zero(matrix):
+    res = score_profile(matrix, _profile([("z", 1)]))
+    assert np.isnan(res.score).all()
+    assert res.prepared.report["excluded_no_data"] == 4
+
+
+def test_weight_override_and_errors(matrix):
+    p = _profile([("x", 1), ("y", 1)])
+    prep = prepare(matrix, p)
+    res = score_profile(matrix, p, weights={"x": 0}, prepared=prep)
+    np.testing.assert_allclose(res.score, prep.values[:, 1])
+    with pytest.raises(ValueError, match=r"not in profile 'p': \['nope'\]"):
+        score_profile(matrix, p, weights={"nope": 1})
+    with pytest.raises(ValueError, match="non-negative"):
+        score_profile(matrix, p, weights={"x": -1})
+    with pytest.raises(ValueError, match="all weights are zero"):
+        score_profile(matrix, p, weights={"x": 0, "y": 0})
+    with pytest.raises(SpecError, match=r"unknown layers \['w'\]"):
+        score_profile(matrix, _profile([("w", 1)]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    v=arrays(np.float64, (6, 3), elements=st.floats(0, 1)),
+    w=arrays(np.float64, 3, elements=st.floats(0.01, 10)),
+    method=st.sampled_from(["wlc", "owa", "topsis", "wgm"]),
+    orness=st.floats(0, 1),
+)
+def test_scores_in_unit_interval_and_contributions_exact(v, w, method, orness):
+    w = w / w.sum()
+    agg = Aggregation(method=method, orness=orness if method == "owa" else None)
+    score, contrib, space = aggregate(v, w, agg)
+    assert ((score >= -1e-12) & (score <= 1 + 1e-12)).all()
+    total = np.exp(contrib.sum(axis=1)) if space == "log" else contrib.sum(axis=1)
+    np.testing.assert_allclose(total, score, atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(v=arrays(np.float64, (5, 3), elements=st.floats(0, 1)),
+       w=arrays(np.float64, 3, elements=st.floats(0.01, 10)),
+       row=st.integers(0, 4), col=st.integers(0, 2), bump=st.floats(0, 1))
+def test_wlc_monotone_in_a_benefit_layer(v, w, row, col, bump):
+    w = w / w.sum()
+    before, _, _ = aggregate(v, w, Aggregation())
+    v2 = v.copy()
+    v2[row, col] = min(1.0, v2[row, col] + bump)
+    after, _, _ = aggregate(v2, w, Aggregation())
+    assert after[row] >= before[row] - 1e-12

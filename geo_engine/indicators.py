@@ -164,7 +164,12 @@ def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.
                 warnings.warn(f"layer {spec.id!r}: no populated centres for the region; split by "
                               "area instead", GeoEngineWarning, stacklevel=2)
         level = p.get("level", "district_code")
-        return table_to_cells(grid, table, column=p["column"], key=p.get("key", level),
+        key = p.get("key", level)
+        if "aggregate" in p:  # several rows per unit (e.g. one per crop): combine them first
+            values = pd.to_numeric(table[p["column"]], errors="coerce")
+            table = (values.groupby(table[key].astype("string")).agg(p["aggregate"])
+                     .rename(p["column"]).rename_axis(key).reset_index())
+        return table_to_cells(grid, table, column=p["column"], key=key,
                               level=level, method=spec.method, weights=weights, name=spec.source)
     from geo_engine.ingest import vector
 

@@ -38,7 +38,7 @@ OPTIONAL_PARAMS: dict[str, tuple[str, ...]] = {
     "points": ("column", "bandwidth_km", "max_km"),
     "lines": ("max_km",),
     "polygons": ("column", "classes", "class_column", "max_km"),
-    "table": ("column", "key", "level", "weights", "format"),
+    "table": ("column", "key", "level", "weights", "aggregate"),
 }
 """Parameters each kind accepts besides the required ones."""
 
@@ -132,6 +132,13 @@ class LayerSpec(BaseModel):
         if unknown:
             msg = f"unknown params {unknown} for kind {self.kind!r}; allowed: {sorted(known)}"
             raise ValueError(msg)
+        checks = {"aggregate": {"sum", "mean", "max"}, "weights": {"centres", "area"},
+                  "mode": {"auto", "fast", "exact"}}
+        for param, allowed_values in checks.items():
+            if param in self.params and self.params[param] not in allowed_values:
+                msg = (f"params.{param} was {self.params[param]!r} but must be one of "
+                       f"{sorted(allowed_values)}")
+                raise ValueError(msg)
         return self
 
     def source_path(self, data_dir: Path) -> Path:

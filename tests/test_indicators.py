@@ -107,3 +107,17 @@ def test_no_cache_mode_writes_nothing(region, tmp_path):
                          cache_dir=tmp_path / "cache", use_cache=False)
     assert np.isfinite(m["rate"]).all()
     assert not (tmp_path / "cache").exists()
+
+
+def test_rows_per_unit_are_aggregated_when_asked(region, tmp_path):
+    units, data = region
+    pd.DataFrame({"code": ["010101", "010101", "010102"], "t": [1.0, 2.0, 5.0]}).to_parquet(
+        data / "long.parquet")
+    spec = _spec(id="t", source="long.parquet", method="extensive",
+                 params={"column": "t", "key": "code", "level": "district_code",
+                         "weights": "area", "aggregate": "sum"})
+    m = build_indicators(region="t", resolution=6, layers=[spec], units=units, data_dir=data,
+                         cache_dir=tmp_path / "cache")
+    assert m.groupby("district_code")["t"].sum().tolist() == pytest.approx([3.0, 5.0])
+    with pytest.raises(ValueError, match=r"params.aggregate was 'median'"):
+        _spec(params={"column": "t", "key": "code", "aggregate": "median"})

@@ -1,0 +1,162 @@
+"""Explain scores: per-layer contributions, top drivers, and what it would take to reach the top decile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from geo_engine.score import ScoreResult, aggregate
+
+__all__ = ["Requirement", "contributions", "drivers", "top_threshold", "what_it_takes"]
+
+
+def contributions(result: ScoreResult, cell: int) -> pd.DataFrame:
+    """Return the decomposition of one cell's score, largest contribution first.
+
+    Parameters
+    ----------
+    result : ScoreResult
+    cell : int
+        Row position in the matrix.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``layer``, ``weight``, ``normalized`` and ``contribution``; the contributions add up to the
+        score (or to its logarithm when ``result.contribution_space`` is ``"log"``).
+    """
+    prep = result.prepared
+    frame = pd.DataFrame({
+        "layer": prep.layer_ids,
+        "weight": [result.weights[i] for i in prep.layer_ids],
+        "normalized": prep.values[cell],
+        "contribution": result.contributions.iloc[cell].to_numpy(),
+    })
+    return frame.sort_values("contribution", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def drivers(result: ScoreResult, *, top: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+    r"""Return, per cell, the layers that pull its score most above and below the average cell.
+
+    Returns
+    -------
+    tuple of (up, down)
+        Two frames with columns ``1..top`` holding layer ids (None when fewer layers push that way).
+
+    Notes
+    -----
+    A layer's pull is :math:`c_{ij} - \bar c_j`, its contribution in the cell minus its mean
+    contribution over scored cells; positive pulls lift the cell above the average score.
+    """
+    c = result.contributions.to_numpy(dtype=float)
+    pull = c - np.nanmean(c, axis=0, keepdims=True) if np.isfinite(c).any() else c
+    names = np.array(result.contributions.columns, dtype=object)
+    k = min(top, len(names))
+    filled = np.where(np.isnan(pull), 0.0, pull)
+    up_idx = np.argsort(-filled, axis=1, kind="stable")[:, :k]
+    down_idx = np.argsort(filled, axis=1, kind="stable")[:, :k]
+    rows = np.arange(len(c))[:, None]
+    up = np.where(filled[rows, up_idx] > 0, names[up_idx], None)
+    down = np.where(filled[rows, down_idx] < 0, names[down_idx], None)
+    cols = [str(i + 1) for i in range(k)]
+    index = result.contributions.index
+    return pd.DataFrame(up, columns=cols, index=index), pd.DataFrame(down, columns=cols, index=index)
+
+
+def top_threshold(result: ScoreResult, *, quantile: float = 0.9) -> float:
+    """Return the score at the given quantile of the scored cells (0.9 = top decile)."""
+    if not 0 < quantile < 1:
+        msg = f"`quantile` was {quantile} but must be in (0, 1)"
+        raise ValueError(msg)
+    finite = result.score[np.isfinite(result.score)]
+    return float(np.quantile(finite, quantile)) if finite.size else np.nan
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """The smallest change of one layer that lifts a cell to a target score.
+
+    Attributes
+    ----------
+    layer : str
+    normalized_from, normalized_to : float
+        The layer's normalized value now and the one needed.
+    raw_from : float
+        The raw value now.
+    raw_to : float or None
+        A raw value that reaches ``normalized_to``: that of the scored cell with the lowest
+        normalized value at or above it (None if no cell has it).
+    """
+
+    layer: str
+    normalized_from: float
+    normalized_to: float
+    raw_from: float
+    raw_to: float | None
+
+
+def what_it_takes(
+    result: ScoreResult, matrix: pd.DataFrame, cell: int, *, quantile: float = 0.9,
+    tolerance: float = 1e-6,
+) -> list[Requirement]:
+    """Return, for each layer alone, the smallest improvement that puts a cell in the top group.
+
+    Parameters
+    ----------
+    result : ScoreResult
+    matrix : pandas.DataFrame
+        The indicator matrix the result was computed from (for raw values).
+    cell : int
+        Row position.
+    quantile : float, default 0.9
+        Target: the score at this quantile (top decile).
+    tolerance : float
+        Precision of the search on the normalized value.
+
+    Returns
+    -------
+    list of Requirement
+        Feasible single-layer changes, smallest normalized change first; empty when the cell is
+        already in the top group, is not scored, or no single layer can lift it.
+
+    Notes
+    -----
+    Every aggregation is non-decreasing in each normalized value, so the needed value is found
+    by bisection on that layer alone (other layers and the weights fixed). For WLC it equals
+    :math:`s_i + (T - S) / w_i`.
+    """
+    score = result.score[cell]
+    target = top_threshold(result, quantile=quantile)
+    if not np.isfinite(score) or score >= target:
+        return []
+    prep = result.prepared
+    row = prep.values[cell].copy()
+    w = np.array([result.weights[i] for i in prep.layer_ids])
+    agg = prep.profile.aggregation
+
+    def score_with(j: int, value: float) -> float:
+        trial = row.copy()
+        trial[j] = value
+        if agg.method == "topsis":  # ideal and anti-ideal come from all scored cells
+            values = prep.values[prep.eligible].copy()
+            values = np.vstack([values, trial])
+            return float(aggregate(values, w, agg)[0][-1])
+        return float(aggregate(trial[None, :], w, agg)[0][0])
+
+    out: list[Requirement] = []
+    for j, layer in enumerate(prep.layer_ids):
+        if w[j] <= 0 or score_with(j, 1.0) < target:
+            continue
+        lo, hi = row[j], 1.0
+        while hi - lo > tolerance:
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if score_with(j, mid) < target else (lo, mid)
+        raw = matrix[layer].to_numpy(dtype=float)
+        column = prep.values[:, j]
+        reach = prep.eligible & (column >= hi) & np.isfinite(raw)
+        raw_to = float(raw[reach][np.argmin(column[reach])]) if reach.any() else None
+        out.append(Requirement(layer=layer, normalized_from=float(row[j]), normalized_to=hi,
+                               raw_from=float(raw[cell]), raw_to=raw_to))
+    return sorted(out, key=lambda r: r.normalized_to - r.normalized_from)

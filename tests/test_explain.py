@@ -1,0 +1,73 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from geo_engine.explain import contributions, drivers, top_threshold, what_it_takes
+from geo_engine.profiles import Profile
+from geo_engine.score import score_profile
+
+
+def _matrix(n=20, seed=1):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"a": rng.uniform(0, 10, n), "b": rng.uniform(0, 1, n),
+                         "c": rng.uniform(5, 6, n)})
+
+
+def _profile(method="wlc", **agg):
+    return Profile.model_validate({
+        "id": "p", "title": {"es": "p", "en": "p"}, "description": "d",
+        "aggregation": {"method": method, **agg},
+        "layers": [{"id": "a", "weight": 2, "rationale": "r"},
+                   {"id": "b", "weight": 1, "rationale": "r"},
+                   {"id": "c", "weight": 1, "rationale": "r"}]})
+
+
+def test_contributions_sum_to_score():
+    m = _matrix()
+    res = score_profile(m, _profile())
+    for cell in range(len(m)):
+        table = contributions(res, cell)
+        assert table["contribution"].sum() == pytest.approx(res.score[cell])
+        assert table["contribution"].is_monotonic_decreasing
+
+
+def test_drivers_up_and_down():
+    m = pd.DataFrame({"a": [0.0, 10.0, 5.0], "b": [1.0, 0.0, 0.5], "c": [0.0, 1.0, 0.5]})
+    up, down = drivers(score_profile(m, _profile()), top=2)
+    assert up.loc[1, "1"] == "a"
+    assert down.loc[0, "1"] == "a"
+    assert up.loc[2].isna().all()  # the average cell is pulled neither way
+
+
+@pytest.mark.parametrize(("method", "agg"), [("wlc", {}), ("wgm", {}), ("owa", {"orness": 0.7}),
+                                             ("topsis", {})])
+def test_what_it_takes_reaches_the_top_decile(method, agg):
+    m = _matrix(50)
+    res = score_profile(m, _profile(method, **agg))
+    target = top_threshold(res)
+    below = np.where(res.score < target, res.score, -np.inf)
+    cell = int(np.argmax(below))  # the best cell still outside the top decile
+    reqs = what_it_takes(res, m, cell)
+    assert reqs
+    for r in reqs:
+        assert r.normalized_to >= r.normalized_from
+        assert r.normalized_to <= 1.0
+    if method == "wlc":
+        a = reqs[[r.layer for r in reqs].index("a")] if "a" in [r.layer for r in reqs] else None
+        if a is not None:
+            expected = a.normalized_from + (target - res.score[cell]) / res.weights["a"]
+            assert a.normalized_to == pytest.approx(expected, abs=1e-5)
+
+
+def test_no_single_layer_can_lift_the_worst_cell():
+    m = _matrix(50)
+    res = score_profile(m, _profile())
+    assert what_it_takes(res, m, int(np.nanargmin(res.score))) == []
+
+
+def test_what_it_takes_is_empty_at_the_top():
+    m = _matrix()
+    res = score_profile(m, _profile())
+    assert what_it_takes(res, m, int(np.nanargmax(res.score))) == []
+    with pytest.raises(ValueError, match=r"must be in \(0, 1\)"):
+        top_threshold(res, quantile=1.5)

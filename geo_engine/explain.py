@@ -58,8 +58,9 @@ def drivers(result: ScoreResult, *, top: int = 3) -> tuple[pd.DataFrame, pd.Data
     up_idx = np.argsort(-filled, axis=1, kind="stable")[:, :k]
     down_idx = np.argsort(filled, axis=1, kind="stable")[:, :k]
     rows = np.arange(len(c))[:, None]
-    up = np.where(filled[rows, up_idx] > 0, names[up_idx], None)
-    down = np.where(filled[rows, down_idx] < 0, names[down_idx], None)
+    none = np.array(None, dtype=object)
+    up = np.where(filled[rows, up_idx] > 0, names[up_idx], none)
+    down = np.where(filled[rows, down_idx] < 0, names[down_idx], none)
     cols = [str(i + 1) for i in range(k)]
     index = result.contributions.index
     return pd.DataFrame(up, columns=cols, index=index), pd.DataFrame(down, columns=cols, index=index)

@@ -1,0 +1,97 @@
+"""Roll cell scores up to districts, provinces and departments, and rank them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["LEVELS", "RANK_BY", "rollup"]
+
+LEVELS = {"district": "district_code", "province": "province_code",
+          "department": "department_code"}
+"""Admin levels and the grid column holding their code."""
+
+RANK_BY = ("pop_weighted_mean", "mean", "max", "share_pop_top")
+"""Statistics a roll-up can be ranked by."""
+
+
+def rollup(
+    matrix: pd.DataFrame,
+    score: np.ndarray,
+    *,
+    level: str = "district",
+    population: str | np.ndarray = "population_2020",
+    quantile: float = 0.9,
+    rank_by: str = "pop_weighted_mean",
+) -> pd.DataFrame:
+    r"""Summarize a cell score per admin unit and rank the units.
+
+    Parameters
+    ----------
+    matrix : pandas.DataFrame
+        Indicator matrix with the admin code columns of :data:`LEVELS`.
+    score : numpy.ndarray
+        One score per cell (NaN = not scored).
+    level : {"district", "province", "department"}
+    population : str or numpy.ndarray, default "population_2020"
+        Column of ``matrix`` or array with the population of each cell.
+    quantile : float, default 0.9
+        Cells at or above this quantile of the scored cells are "top" (top decile).
+    rank_by : str, default "pop_weighted_mean"
+        One of :data:`RANK_BY`; rank 1 is the highest.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit: ``code``, ``cells``, ``cells_scored``, ``population``, ``mean``,
+        ``max``, ``pop_weighted_mean``, ``population_top``, ``share_pop_top`` and ``rank``, sorted
+        by rank.
+
+    Notes
+    -----
+    ``pop_weighted_mean`` is :math:`\sum_c p_c s_c / \sum_c p_c` over scored cells;
+    ``share_pop_top`` is the population living in top cells over the unit's population. The
+    population column sums to the cells' total: nothing is lost or added by the roll-up.
+    """
+    if level not in LEVELS:
+        msg = f"`level` was {level!r} but must be one of {list(LEVELS)}"
+        raise ValueError(msg)
+    if rank_by not in RANK_BY:
+        msg = f"`rank_by` was {rank_by!r} but must be one of {list(RANK_BY)}"
+        raise ValueError(msg)
+    if not 0 < quantile < 1:
+        msg = f"`quantile` was {quantile} but must be in (0, 1)"
+        raise ValueError(msg)
+    column = LEVELS[level]
+    if column not in matrix:
+        msg = f"the matrix has no {column!r} column for level {level!r}"
+        raise KeyError(msg)
+    s = np.asarray(score, dtype=float)
+    pop = (matrix[population].to_numpy(dtype=float) if isinstance(population, str)
+           else np.asarray(population, dtype=float))
+    pop = np.where(np.isfinite(pop), pop, 0.0)
+    scored = np.isfinite(s)
+    threshold = np.quantile(s[scored], quantile) if scored.any() else np.inf
+    top = scored & (s >= threshold)
+    frame = pd.DataFrame({
+        "code": matrix[column].to_numpy(),
+        "cells": 1,
+        "cells_scored": scored.astype(int),
+        "population": pop,
+        "s": np.where(scored, s, np.nan),
+        "ps": np.where(scored, pop * np.where(scored, s, 0.0), 0.0),
+        "p_scored": np.where(scored, pop, 0.0),
+        "population_top": np.where(top, pop, 0.0),
+    })
+    g = frame.groupby("code", sort=True)
+    out = g[["cells", "cells_scored", "population", "ps", "p_scored", "population_top"]].sum()
+    out["mean"] = g["s"].mean()
+    out["max"] = g["s"].max()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["pop_weighted_mean"] = np.where(out["p_scored"] > 0, out["ps"] / out["p_scored"],
+                                            out["mean"])
+        out["share_pop_top"] = np.where(out["population"] > 0,
+                                        out["population_top"] / out["population"], np.nan)
+    out = out.drop(columns=["ps", "p_scored"]).reset_index()
+    out["rank"] = out[rank_by].rank(ascending=False, method="min", na_option="bottom").astype(int)
+    return out.sort_values(["rank", "code"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,58 @@
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geo_engine.rollup import rollup
+
+
+@pytest.fixture
+def matrix():
+    return pd.DataFrame({
+        "district_code": ["a", "a", "b", "b", "c"],
+        "province_code": ["p", "p", "p", "p", "q"],
+        "department_code": ["d"] * 5,
+        "population_2020": [100.0, 300.0, 50.0, np.nan, 10.0],
+    })
+
+
+def test_district_rollup_by_hand(matrix):
+    score = np.array([0.2, 0.6, 1.0, np.nan, 0.1])
+    out = rollup(matrix, score, level="district").set_index("code")
+    assert out.loc["a", "mean"] == pytest.approx(0.4)
+    assert out.loc["a", "pop_weighted_mean"] == pytest.approx((20 + 180) / 400)
+    assert out.loc["b", "cells_scored"] == 1
+    assert out.loc["b", "share_pop_top"] == 1.0  # its only scored cell is the top one
+    assert out.loc["b", "rank"] == 1
+    assert out["population"].sum() == pytest.approx(460.0)
+
+
+def test_other_levels_and_rank_by(matrix):
+    score = np.array([0.2, 0.6, 1.0, 0.5, 0.1])
+    prov = rollup(matrix, score, level="province", rank_by="max")
+    assert prov["code"].tolist() == ["p", "q"]
+    dep = rollup(matrix, score, level="department")
+    assert dep.loc[0, "cells"] == 5
+
+
+@pytest.mark.parametrize(("kw", "message"), [
+    ({"level": "region"}, "`level` was 'region'"),
+    ({"rank_by": "median"}, "`rank_by` was 'median'"),
+    ({"quantile": 0}, "`quantile` was 0"),
+])
+def test_errors(matrix, kw, message):
+    with pytest.raises(ValueError, match=message):
+        rollup(matrix, np.zeros(5), **kw)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.floats(0, 1e5), st.floats(0, 1)),
+                min_size=1, max_size=30))
+def test_population_totals_preserved(rows):
+    m = pd.DataFrame({"district_code": [r[0] for r in rows],
+                      "population_2020": [r[1] for r in rows]})
+    out = rollup(m, np.array([r[2] for r in rows]))
+    assert out["population"].sum() == pytest.approx(m["population_2020"].sum())
+    assert out["population_top"].sum() <= out["population"].sum() + 1e-6
+    assert out["share_pop_top"].dropna().between(0, 1).all()

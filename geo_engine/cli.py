@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
+from rich.progress import Progress
 
 from geo_engine import __version__, settings
 from geo_engine._errors import GeoEngineError
@@ -180,8 +182,6 @@ def build(
     data_dir: DataDir = None,
 ) -> None:
     """Build the indicator matrix (cells x layers of raw values) and optionally write it."""
-    from rich.progress import Progress
-
     from geo_engine.export import write_matrix
     from geo_engine.indicators import build_indicators
 
@@ -226,6 +226,142 @@ def build(
     if out is not None:
         write_matrix(matrix, out)
         typer.echo(f"wrote {out}")
+
+
+Resolution = Annotated[int, typer.Option(help="H3 resolution, 3 (coarse) to 10 (fine).")]
+Region = Annotated[str, typer.Option(help="Region of the curated data.")]
+ProfileName = Annotated[str, typer.Option("--profile", help="Profile id (see `geo-engine profiles`).")]
+Force = Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")]
+
+
+def _check_out(out: Path, force: bool, allowed: tuple[str, ...]) -> None:
+    if out.suffix.lower() not in allowed:
+        _fail(ValueError(f"{out.name}: the output must end in one of {', '.join(allowed)}"))
+    if out.exists() and not force:
+        _fail(FileExistsError(f"{out} exists; pass --force to overwrite it"))
+
+
+def _run(region: str, resolution: int, data_dir: Path | None):  # returns a pipeline Run
+    from geo_engine.pipeline import run
+
+    with Progress(transient=True) as bar:
+        bar.add_task(f"scoring {region} at resolution {resolution}", total=None)
+        return run(region=region, resolution=resolution, data_dir=data_dir)
+
+
+@app.command("profiles")
+def profiles_list(region: Region = "peru") -> None:
+    """List the scoring profiles: id, kind, aggregation, number of layers and title."""
+    from geo_engine.profiles import load_profiles
+
+    try:
+        profiles = load_profiles(region=region)
+    except GeoEngineError as exc:
+        _fail(exc)
+    for p in profiles.values():
+        typer.echo(f"{p.id:<26} {p.kind:<8} {p.aggregation.method:<7} {len(p.layers):>3} layers  "
+                   f"{p.title.en}")
+
+
+@app.command("score")
+def score(
+    profile: ProfileName,
+    out: Annotated[Path, typer.Option("--out", help="Output file: .geojson, .gpkg, .csv or .parquet.")],
+    resolution: Resolution = 7,
+    region: Region = "peru",
+    force: Force = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Score every cell with a profile and write score, rank, dual model and contributions."""
+    from geo_engine.export import CELL_FORMATS, write_cells
+    from geo_engine.outputs import cell_table
+
+    _check_out(out, force, CELL_FORMATS)
+    try:
+        result = _run(region, resolution, data_dir)
+        table = cell_table(result.matrix, profile=result.profile(profile), specs=result.specs,
+                           dual=result.dual, names=result.names)
+        write_cells(table, out)
+    except (GeoEngineError, KeyError, ValueError) as exc:
+        _fail(exc)
+    scored = int(table["score"].notna().sum())
+    typer.echo(f"wrote {out}: {len(table):,} cells, {scored:,} scored with profile {profile!r}")
+
+
+@app.command("sensitivity")
+def sensitivity_cmd(
+    profile: ProfileName,
+    out: Annotated[Path, typer.Option("--out", help="Output .parquet or .csv.")],
+    draws: Annotated[int, typer.Option(help="Weight vectors drawn.")] = 1000,
+    concentration: Annotated[float, typer.Option(help="Dirichlet concentration (larger = closer "
+                                                 "to the profile's weights).")] = 50.0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    resolution: Resolution = 7,
+    region: Region = "peru",
+    force: Force = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Probability of each cell being in the top decile when the weights are uncertain."""
+    from geo_engine.export import write_matrix
+    from geo_engine.sensitivity import sensitivity
+
+    _check_out(out, force, (".parquet", ".csv"))
+    try:
+        result = _run(region, resolution, data_dir)
+        base = result.dual.results[result.profile(profile).id]
+        table = sensitivity(base, draws=draws, concentration=concentration, seed=seed)
+    except (GeoEngineError, KeyError, ValueError) as exc:
+        _fail(exc)
+    frame = pd.concat([result.matrix[["h3"]], table.rename(columns={"p_top": "p_top_decile"})],
+                      axis=1)
+    write_matrix(frame, out)
+    typer.echo(f"wrote {out}: {draws} draws, mean Spearman correlation with the base ranking "
+               f"{table.attrs['spearman_mean']:.3f}")
+
+
+@app.command("rank")
+def rank_cmd(
+    profile: ProfileName,
+    out: Annotated[Path, typer.Option("--out", help="Output .csv or .parquet.")],
+    level: Annotated[str, typer.Option(help="district, province or department.")] = "district",
+    rank_by: Annotated[str, typer.Option(help="pop_weighted_mean, mean, max or "
+                                         "share_pop_top.")] = "pop_weighted_mean",
+    resolution: Resolution = 7,
+    region: Region = "peru",
+    force: Force = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Rank districts, provinces or departments by a profile's score."""
+    from geo_engine.rollup import rollup
+
+    _check_out(out, force, (".csv", ".parquet"))
+    try:
+        result = _run(region, resolution, data_dir)
+        ranked = rollup(result.matrix, result.dual.results[result.profile(profile).id].score,
+                        level=level, rank_by=rank_by)
+    except (GeoEngineError, KeyError, ValueError) as exc:
+        _fail(exc)
+    names = _level_names(result.names, level)
+    if names is not None:
+        ranked = ranked.merge(names, on="code", how="left")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".csv":
+        ranked.to_csv(out, index=False)
+    else:
+        ranked.to_parquet(out, index=False)
+    typer.echo(f"wrote {out}: {len(ranked)} {level}s ranked by {rank_by}")
+
+
+def _level_names(names: pd.DataFrame, level: str) -> pd.DataFrame | None:
+    if "district" not in names:
+        return None
+    frame = names.assign(province_code=names["district_code"].str[:4],
+                         department_code=names["district_code"].str[:2])
+    key = {"district": "district_code", "province": "province_code",
+           "department": "department_code"}[level]
+    cols = {"district": ["district", "province", "department"],
+            "province": ["province", "department"], "department": ["department"]}[level]
+    return frame[[key, *cols]].drop_duplicates(key).rename(columns={key: "code"})
 
 
 @app.command("app")

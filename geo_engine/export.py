@@ -1,4 +1,4 @@
-"""Write results to files: the indicator matrix as Parquet or CSV, atomically."""
+"""Write results to files (Parquet, CSV, GeoJSON, GeoPackage), atomically and GIS-ready."""
 
 from __future__ import annotations
 
@@ -6,11 +6,15 @@ import os
 import tempfile
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 
-from geo_engine.grid import h3_to_str
+from geo_engine.grid import cell_polygons, h3_to_str
 
-__all__ = ["write_matrix"]
+__all__ = ["CELL_FORMATS", "write_cells", "write_matrix"]
+
+CELL_FORMATS = (".geojson", ".gpkg", ".parquet", ".csv")
+"""File types :func:`write_cells` writes, chosen by the file name's extension."""
 
 
 def write_matrix(matrix: pd.DataFrame, path: str | Path) -> Path:
@@ -48,3 +52,58 @@ def write_matrix(matrix: pd.DataFrame, path: str | Path) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _atomic(path: Path, write: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()  # GDAL drivers want to create the file themselves
+    try:
+        write(tmp)  # type: ignore[operator]
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_cells(table: pd.DataFrame, path: str | Path, *, layer: str = "cells") -> Path:
+    """Write a per-cell table with hexagon geometries; the format follows the extension.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        With ``h3`` (uint64) and any columns; object columns are written as text.
+    path : str or pathlib.Path
+        ``.geojson`` (RFC 7946: WGS84 lon/lat, counter-clockwise exterior rings), ``.gpkg``
+        (layer ``layer``), ``.parquet`` (GeoParquet) or ``.csv`` (no geometry; ``h3`` and the
+        centre ``lat``/``lon``). Written to a temporary file, then renamed.
+    layer : str, default "cells"
+        GeoPackage layer name.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    path = Path(path)
+    if path.suffix.lower() not in CELL_FORMATS:
+        msg = f"cannot write {path.name}: use one of {', '.join(CELL_FORMATS)}"
+        raise ValueError(msg)
+    out = table.copy()
+    out["h3"] = h3_to_str(out["h3"])
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].astype("string")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _atomic(path, lambda p: out.to_csv(p, index=False))
+    gdf = gpd.GeoDataFrame(out, geometry=cell_polygons(table["h3"]).to_numpy(), crs="EPSG:4326")
+    if suffix == ".parquet":
+        return _atomic(path, lambda p: gdf.to_parquet(p, compression="zstd", index=False))
+    if suffix == ".gpkg":
+        return _atomic(path, lambda p: gdf.to_file(p, layer=layer, driver="GPKG",
+                                                  engine="pyogrio"))
+    return _atomic(path, lambda p: gdf.to_file(p, driver="GeoJSON", engine="pyogrio",
+                                              layer_options={"RFC7946": "YES",
+                                                             "COORDINATE_PRECISION": 6}))

@@ -102,7 +102,7 @@ class Profile(BaseModel):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: Title
     description: str = Field(min_length=1)
-    kind: Literal["engine", "inclusion", "family", "custom"] = "custom"
+    kind: Literal["engine", "need", "access", "family", "custom"] = "custom"
     aggregation: Aggregation = Field(default_factory=Aggregation)
     normalization: Normalization = Field(default_factory=Normalization)
     missing: Literal["exclude", "worst", "impute_admin"] = "worst"

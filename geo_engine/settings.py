@@ -16,7 +16,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["cache_dir", "data_dir", "default_region", "region_dir", "urban_centre_weight"]
+__all__ = [
+    "cache_dir",
+    "data_dir",
+    "default_region",
+    "hub_reach_km",
+    "region_dir",
+    "urban_centre_weight",
+]
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,4 +63,11 @@ urban_centre_weight: float = 90.0
 The 2017 census counted 79.3 % of Peru's population as urban and 20.7 % as rural, living in 3,747
 urban and 91,175 rural populated centres: the mean urban centre is (0.793 / 3,747) /
 (0.207 / 91,175) ≈ 93 times as populous as the mean rural one; rounded down to 90.
+"""
+
+hub_reach_km: float = 100.0
+"""Distance (km) over which the linkage of a poor place to an engine hub fades to zero.
+
+About two hours by road in the Andes: the range within which a local supplier can serve a mine or
+plant daily. Replaced by travel time once travel times are available.
 """

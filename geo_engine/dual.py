@@ -1,0 +1,212 @@
+"""The dual integrated model: engine and inclusion scores, niche families, typology and linkage."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo_engine import settings
+from geo_engine.layers import LayerSpec
+from geo_engine.profiles import Profile
+from geo_engine.score import ScoreResult, score_profile
+
+__all__ = ["TYPOLOGY", "DualResult", "dual_model", "family_table", "typology"]
+
+TYPOLOGY = ("engine_hub", "inclusion_niche", "dual_zone", "latent")
+"""The four classes of the typology, from the engine and inclusion scores."""
+
+
+@dataclass(frozen=True)
+class DualResult:
+    """Every output of the dual model for one indicator matrix.
+
+    Attributes
+    ----------
+    engine, need, access, niche, inclusion : numpy.ndarray
+        Scores per cell in [0, 1] (NaN where not scored). ``niche`` is the best family score.
+    families : pandas.DataFrame
+        One column per family profile.
+    best_family : numpy.ndarray of object
+        Id of the best family per cell (None where no family scored).
+    niche_margin : numpy.ndarray
+        Best family score minus the second best.
+    typology : numpy.ndarray of object
+        One of :data:`TYPOLOGY` (None where engine or inclusion is missing).
+    hub_distance_km : numpy.ndarray
+        Great-circle distance from the cell centre to the nearest engine-hub or dual-zone cell.
+    linkage : numpy.ndarray
+        Supplier / SKIE potential of high-need cells near hubs (0 elsewhere).
+    thresholds : dict
+        Score thresholds used (``engine``, ``inclusion``, ``need``) and the quantiles behind them.
+    results : dict
+        The :class:`~geo_engine.score.ScoreResult` of every profile, for explanations.
+    """
+
+    engine: np.ndarray
+    need: np.ndarray
+    access: np.ndarray
+    niche: np.ndarray
+    inclusion: np.ndarray
+    families: pd.DataFrame
+    best_family: np.ndarray
+    niche_margin: np.ndarray
+    typology: np.ndarray
+    hub_distance_km: np.ndarray
+    linkage: np.ndarray
+    thresholds: dict[str, float]
+    results: dict[str, ScoreResult] = field(default_factory=dict)
+
+    def frame(self) -> pd.DataFrame:
+        """Return the per-cell outputs as one DataFrame (same row order as the matrix)."""
+        out = pd.DataFrame({
+            "engine": self.engine, "inclusion": self.inclusion, "need": self.need,
+            "access": self.access, "niche": self.niche, "typology": self.typology,
+            "niche_family": self.best_family, "niche_margin": self.niche_margin,
+            "hub_distance_km": self.hub_distance_km, "linkage": self.linkage,
+        }, index=self.families.index)
+        return pd.concat([out, self.families.add_prefix("family_")], axis=1)
+
+
+def family_table(scores: Mapping[str, np.ndarray], index: pd.Index) -> tuple[
+        pd.DataFrame, np.ndarray, np.ndarray]:
+    """Return family scores as a frame, the best family per cell and its margin to the second.
+
+    Ties go to the family listed first; cells where no family scored get None and NaN.
+    """
+    table = pd.DataFrame(dict(scores), index=index)
+    values = table.to_numpy(dtype=float)
+    filled = np.where(np.isnan(values), -np.inf, values)
+    order = np.argsort(-filled, axis=1, kind="stable")
+    rows = np.arange(len(table))
+    best_val = filled[rows, order[:, 0]]
+    second = filled[rows, order[:, 1]] if values.shape[1] > 1 else np.full(len(table), -np.inf)
+    names = np.array(table.columns, dtype=object)
+    best = np.where(np.isfinite(best_val), names[order[:, 0]], np.array(None, dtype=object))
+    margin = np.where(np.isfinite(best_val),
+                      best_val - np.where(np.isfinite(second), second, 0.0), np.nan)
+    return table, best, margin
+
+
+def _threshold(score: np.ndarray, quantile: float, name: str) -> float:
+    if not 0 <= quantile <= 1:
+        msg = f"`{name}_quantile` was {quantile} but must be in [0, 1] (2/3 = top tercile)"
+        raise ValueError(msg)
+    finite = score[np.isfinite(score)]
+    return float(np.quantile(finite, quantile)) if finite.size else np.nan
+
+
+def typology(engine: np.ndarray, inclusion: np.ndarray, *, engine_threshold: float,
+             inclusion_threshold: float) -> np.ndarray:
+    """Classify cells: engine hub, inclusion niche, dual zone (both high) or latent (neither).
+
+    A cell is high on a score when it is at or above that score's threshold.
+    """
+    hi_e = engine >= engine_threshold
+    hi_i = inclusion >= inclusion_threshold
+    out = np.select([hi_e & hi_i, hi_e, hi_i], ["dual_zone", "engine_hub", "inclusion_niche"],
+                    "latent").astype(object)
+    out[~(np.isfinite(engine) & np.isfinite(inclusion))] = None
+    return out
+
+
+def dual_model(
+    matrix: pd.DataFrame,
+    profiles: Mapping[str, Profile],
+    *,
+    specs: Mapping[str, LayerSpec] | None = None,
+    weights: Mapping[str, Mapping[str, float]] | None = None,
+    engine_quantile: float = 2 / 3,
+    inclusion_quantile: float = 2 / 3,
+    need_quantile: float = 2 / 3,
+    hub_reach_km: float | None = None,
+    results: Mapping[str, ScoreResult] | None = None,
+) -> DualResult:
+    r"""Score the engine, the need, the access and every niche family, then combine them.
+
+    Parameters
+    ----------
+    matrix : pandas.DataFrame
+        Indicator matrix with ``lat`` and ``lon``.
+    profiles : mapping
+        Profiles by id; needs kinds ``engine``, ``need``, ``access`` and at least one ``family``.
+    specs : mapping, optional
+        Layer specs by id.
+    weights : mapping, optional
+        Weight overrides per profile id (``{"engine": {"large_mines": 3}}``).
+    engine_quantile, inclusion_quantile, need_quantile : float, default 2/3
+        Quantiles (in [0, 1]) of the scored cells that make a score "high" (top tercile).
+    hub_reach_km : float, optional
+        Distance at which linkage to a hub fades to 0; :data:`geo_engine.settings.hub_reach_km`.
+    results : mapping, optional
+        Score results to reuse by profile id (re-weighting one profile re-scores only it).
+
+    Returns
+    -------
+    DualResult
+
+    Notes
+    -----
+    Inclusion is the geometric mean of niche potential (the best family score), need and
+    access: :math:`I = (N \cdot P \cdot A)^{1/3}`. A product, so that a poor place without any
+    niche asset, or a rich place with assets, cannot score high.
+
+    Linkage (Pérez's componentization of value chains): for high-need cells,
+    :math:`L = P \cdot \max(0, 1 - d/R)` with :math:`d` the distance to the nearest engine-hub or
+    dual-zone cell and :math:`R` the reach; 0 for other cells.
+    """
+    reach = settings.hub_reach_km if hub_reach_km is None else hub_reach_km
+    if reach <= 0:
+        msg = f"`hub_reach_km` was {reach} but must be positive"
+        raise ValueError(msg)
+    by_kind: dict[str, list[Profile]] = {}
+    for p in profiles.values():
+        by_kind.setdefault(p.kind, []).append(p)
+    for kind in ("engine", "need", "access", "family"):
+        if kind not in by_kind:
+            msg = f"the dual model needs a profile of kind {kind!r}; got kinds {sorted(by_kind)}"
+            raise ValueError(msg)
+    specs = dict(specs or {})
+    done: dict[str, ScoreResult] = dict(results or {})
+    for p in profiles.values():
+        if p.id not in done and p.kind in {"engine", "need", "access", "family"}:
+            done[p.id] = score_profile(matrix, p, specs=specs,
+                                       weights=dict((weights or {}).get(p.id, {})) or None)
+    engine = done[by_kind["engine"][0].id].score
+    need = done[by_kind["need"][0].id].score
+    access = done[by_kind["access"][0].id].score
+    families, best, margin = family_table({p.id: done[p.id].score for p in by_kind["family"]},
+                                          matrix.index)
+    niche = families.max(axis=1, skipna=True).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        inclusion = np.cbrt(niche * need * access)
+    t_e = _threshold(engine, engine_quantile, "engine")
+    t_i = _threshold(inclusion, inclusion_quantile, "inclusion")
+    t_n = _threshold(need, need_quantile, "need")
+    types = typology(engine, inclusion, engine_threshold=t_e, inclusion_threshold=t_i)
+    hubs = np.isin(types, ["engine_hub", "dual_zone"])
+    distance = np.full(len(matrix), np.nan)
+    if hubs.any():
+        from geo_engine.ingest.vector import distance_to_nearest
+
+        points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(matrix.loc[hubs, "lon"],
+                                                              matrix.loc[hubs, "lat"]),
+                                  crs="EPSG:4326")
+        distance = distance_to_nearest(matrix, points)
+    with np.errstate(invalid="ignore"):
+        high_need = need >= t_n
+        linkage = np.where(high_need, need * np.clip(1 - distance / reach, 0, 1), 0.0)
+    linkage = np.where(np.isfinite(need) & np.isfinite(distance), linkage, np.nan)
+    thresholds: dict[str, Any] = {
+        "engine": t_e, "inclusion": t_i, "need": t_n, "engine_quantile": engine_quantile,
+        "inclusion_quantile": inclusion_quantile, "need_quantile": need_quantile,
+        "hub_reach_km": reach,
+    }
+    return DualResult(engine=engine, need=need, access=access, niche=niche, inclusion=inclusion,
+                      families=families, best_family=best, niche_margin=margin, typology=types,
+                      hub_distance_km=distance, linkage=linkage, thresholds=thresholds,
+                      results=done)

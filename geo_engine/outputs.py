@@ -1,0 +1,96 @@
+"""Assemble the per-cell output table of a profile: score, rank, dual model, names and contributions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from geo_engine.dual import DualResult
+from geo_engine.layers import LayerSpec
+from geo_engine.profiles import Profile
+from geo_engine.score import ScoreResult, score_profile
+
+__all__ = ["admin_names", "cell_table", "score_rank"]
+
+POPULATION_LAYER = "population_2020"
+"""Layer holding the people living in each cell (dasymetric split of the district estimate)."""
+POVERTY_LAYER = "poverty_2018"
+"""Layer holding the poverty rate (%) of each cell's district."""
+
+
+def score_rank(score: np.ndarray) -> np.ndarray:
+    """Return ranks (1 = highest score, ties share the best rank); NaN for unscored cells."""
+    s = pd.Series(score)
+    return s.rank(ascending=False, method="min").to_numpy()
+
+
+def admin_names(districts: pd.DataFrame) -> pd.DataFrame:
+    """Return district, province and department names keyed by ``district_code``."""
+    cols = [c for c in ("district_code", "district", "province", "department") if c in districts]
+    return pd.DataFrame(districts[cols]).drop_duplicates("district_code")
+
+
+def cell_table(
+    matrix: pd.DataFrame,
+    *,
+    profile: Profile,
+    specs: Mapping[str, LayerSpec] | None = None,
+    dual: DualResult | None = None,
+    names: pd.DataFrame | None = None,
+    result: ScoreResult | None = None,
+) -> pd.DataFrame:
+    """Return one row per cell with the profile's score and everything a user reads next to it.
+
+    Parameters
+    ----------
+    matrix : pandas.DataFrame
+        Indicator matrix.
+    profile : Profile
+        The profile whose score and contributions are reported.
+    specs : mapping, optional
+        Layer specs by id.
+    dual : DualResult, optional
+        Adds ``engine``, ``inclusion``, ``need``, ``access``, ``typology``, ``niche_family``,
+        ``niche_margin``, ``hub_distance_km`` and ``linkage``.
+    names : pandas.DataFrame, optional
+        :func:`admin_names` output, adds ``district``, ``province``, ``department``.
+    result : ScoreResult, optional
+        Reuse a score result of ``profile``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``h3``, ``lat``, ``lon``, admin codes and names, ``score``, ``rank``, the dual-model
+        columns, ``population``, ``poverty_rate`` and ``contrib_<layer>`` per profile layer (in log
+        space for a geometric mean, see ``attrs["contribution_space"]``).
+    """
+    if result is None:
+        result = dual.results.get(profile.id) if dual is not None else None
+    if result is None:
+        result = score_profile(matrix, profile, specs=dict(specs or {}))
+    base = [c for c in ("h3", "lat", "lon", "area_km2", "district_code", "province_code",
+                        "department_code") if c in matrix]
+    out = matrix[base].copy()
+    if names is not None:
+        out = out.merge(names, on="district_code", how="left", validate="many_to_one")
+        out.index = matrix.index
+    out["score"] = result.score
+    out["rank"] = score_rank(result.score)
+    if dual is not None:
+        frame = dual.frame()
+        for col in ("engine", "inclusion", "need", "access", "typology", "niche_family",
+                    "niche_margin", "hub_distance_km", "linkage"):
+            out[col] = frame[col].to_numpy()
+    out["population"] = (matrix[POPULATION_LAYER].to_numpy(dtype=float)
+                         if POPULATION_LAYER in matrix else np.nan)
+    out["poverty_rate"] = (matrix[POVERTY_LAYER].to_numpy(dtype=float)
+                           if POVERTY_LAYER in matrix else np.nan)
+    contrib = result.contributions.add_prefix("contrib_")
+    contrib.index = out.index
+    out = pd.concat([out, contrib], axis=1)
+    out.attrs.update(profile=profile.id, weights=result.weights,
+                     contribution_space=result.contribution_space,
+                     aggregation=profile.aggregation.method)
+    return out

@@ -147,7 +147,7 @@ def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.
     """Return the raw values of one layer for every cell of ``grid``."""
     p = spec.params
     if spec.kind == "raster":
-        from geo_engine.ingest import raster  # type: ignore[attr-defined]
+        from geo_engine.ingest import raster
 
         path = spec.source_path(sources.data_dir)
         if not path.is_file():

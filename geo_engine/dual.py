@@ -15,7 +15,7 @@ from geo_engine.layers import LayerSpec
 from geo_engine.profiles import Profile
 from geo_engine.score import ScoreResult, score_profile
 
-__all__ = ["TYPOLOGY", "DualResult", "dual_model", "family_table", "typology"]
+__all__ = ["TYPOLOGY", "DualResult", "dual_model", "family_table", "standing", "typology"]
 
 TYPOLOGY = ("engine_hub", "inclusion_niche", "dual_zone", "latent")
 """The four classes of the typology, from the engine and inclusion scores."""
@@ -28,13 +28,16 @@ class DualResult:
     Attributes
     ----------
     engine, need, access, niche, inclusion : numpy.ndarray
-        Scores per cell in [0, 1] (NaN where not scored). ``niche`` is the best family score.
+        Scores per cell in [0, 1] (NaN where not scored). ``niche`` is the standing of the cell
+        in its best family (see :func:`family_table`).
     families : pandas.DataFrame
-        One column per family profile.
+        Raw score of every family profile.
+    family_standing : pandas.DataFrame
+        Percentile standing of the cell in every family.
     best_family : numpy.ndarray of object
         Id of the best family per cell (None where no family scored).
     niche_margin : numpy.ndarray
-        Best family score minus the second best.
+        Standing in the best family minus standing in the second best.
     typology : numpy.ndarray of object
         One of :data:`TYPOLOGY` (None where engine or inclusion is missing).
     hub_distance_km : numpy.ndarray
@@ -53,6 +56,7 @@ class DualResult:
     niche: np.ndarray
     inclusion: np.ndarray
     families: pd.DataFrame
+    family_standing: pd.DataFrame
     best_family: np.ndarray
     niche_margin: np.ndarray
     typology: np.ndarray
@@ -72,14 +76,34 @@ class DualResult:
         return pd.concat([out, self.families.add_prefix("family_")], axis=1)
 
 
-def family_table(scores: Mapping[str, np.ndarray], index: pd.Index) -> tuple[
-        pd.DataFrame, np.ndarray, np.ndarray]:
-    """Return family scores as a frame, the best family per cell and its margin to the second.
+def standing(score: np.ndarray) -> np.ndarray:
+    """Return each cell's percentile standing in (0, 1] among scored cells (1 = the highest).
 
-    Ties go to the family listed first; cells where no family scored get None and NaN.
+    Ties share their mean rank; NaN stays NaN.
+    """
+    return pd.Series(score).rank(pct=True, method="average").to_numpy()
+
+
+def family_table(scores: Mapping[str, np.ndarray], index: pd.Index) -> tuple[
+        pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
+    """Compare niche families cell by cell.
+
+    Families are compared on their *standing* — the cell's percentile among all cells for that
+    family — rather than on raw scores, whose spread differs from one family to another (a
+    family of distance layers scores high almost everywhere, one of density layers low almost
+    everywhere). The best family of a cell is the one where it stands highest relative to the
+    rest of the territory: its comparative advantage.
+
+    Returns
+    -------
+    tuple
+        ``(scores, standings, best, margin)``: raw family scores, standings in (0, 1], the best
+        family id per cell (ties go to the family listed first; None where none scored) and the
+        margin of its standing over the second best.
     """
     table = pd.DataFrame(dict(scores), index=index)
-    values = table.to_numpy(dtype=float)
+    stand = pd.DataFrame({k: standing(v) for k, v in table.items()}, index=index)
+    values = stand.to_numpy(dtype=float)
     filled = np.where(np.isnan(values), -np.inf, values)
     order = np.argsort(-filled, axis=1, kind="stable")
     rows = np.arange(len(table))
@@ -89,7 +113,7 @@ def family_table(scores: Mapping[str, np.ndarray], index: pd.Index) -> tuple[
     best = np.where(np.isfinite(best_val), names[order[:, 0]], np.array(None, dtype=object))
     margin = np.where(np.isfinite(best_val),
                       best_val - np.where(np.isfinite(second), second, 0.0), np.nan)
-    return table, best, margin
+    return table, stand, best, margin
 
 
 def _threshold(score: np.ndarray, quantile: float, name: str) -> float:
@@ -151,8 +175,8 @@ def dual_model(
 
     Notes
     -----
-    Inclusion is the geometric mean of niche potential (the best family score), need and
-    access: :math:`I = (N \cdot P \cdot A)^{1/3}`. A product, so that a poor place without any
+    Inclusion is the geometric mean of niche potential (the cell's standing in its best family),
+    need and access: :math:`I = (N \cdot P \cdot A)^{1/3}`. A product, so that a poor place without any
     niche asset, or a rich place with assets, cannot score high.
 
     Linkage (Pérez's componentization of value chains): for high-need cells,
@@ -179,9 +203,9 @@ def dual_model(
     engine = done[by_kind["engine"][0].id].score
     need = done[by_kind["need"][0].id].score
     access = done[by_kind["access"][0].id].score
-    families, best, margin = family_table({p.id: done[p.id].score for p in by_kind["family"]},
-                                          matrix.index)
-    niche = families.max(axis=1, skipna=True).to_numpy(dtype=float)
+    families, standings, best, margin = family_table(
+        {p.id: done[p.id].score for p in by_kind["family"]}, matrix.index)
+    niche = standings.max(axis=1, skipna=True).to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
         inclusion = np.cbrt(niche * need * access)
     t_e = _threshold(engine, engine_quantile, "engine")
@@ -207,6 +231,7 @@ def dual_model(
         "hub_reach_km": reach,
     }
     return DualResult(engine=engine, need=need, access=access, niche=niche, inclusion=inclusion,
-                      families=families, best_family=best, niche_margin=margin, typology=types,
+                      families=families, family_standing=standings, best_family=best,
+                      niche_margin=margin, typology=types,
                       hub_distance_km=distance, linkage=linkage, thresholds=thresholds,
                       results=done)

@@ -1,0 +1,109 @@
+import h3
+import numpy as np
+import pandas as pd
+import pytest
+
+from geo_engine.dual import TYPOLOGY, dual_model, family_table, standing, typology
+from geo_engine.profiles import Profile
+
+
+def _p(pid, kind, layers):
+    return Profile.model_validate({
+        "id": pid, "kind": kind, "title": {"es": pid, "en": pid}, "description": "d",
+        "layers": [{"id": lid, "weight": 1, "rationale": "r"} for lid in layers]})
+
+
+@pytest.fixture
+def matrix():
+    rng = np.random.default_rng(0)
+    n = 60
+    lat = np.repeat(np.linspace(-12, -11, 6), 10)
+    lon = np.tile(np.linspace(-77, -76, 10), 6)
+    cells = np.array([h3.str_to_int(h3.latlng_to_cell(a, b, 7)) for a, b in zip(lat, lon, strict=True)],
+                     dtype=np.uint64)
+    lat, lon = zip(*(h3.cell_to_latlng(h3.int_to_str(int(c))) for c in cells), strict=True)
+    return pd.DataFrame({
+        "h3": cells, "lat": lat, "lon": lon,
+        "district_code": ["d"] * n,
+        "mines": rng.random(n), "poverty": rng.random(n), "road_km": rng.random(n) * 50,
+        "crops": rng.random(n), "sites": rng.random(n),
+    }).sort_values("h3", ignore_index=True)
+
+
+@pytest.fixture
+def profiles():
+    return {
+        "engine": _p("engine", "engine", ["mines"]),
+        "need": _p("need", "need", ["poverty"]),
+        "access": Profile.model_validate({
+            **_p("access", "access", ["road_km"]).model_dump(),
+            "layers": [{"id": "road_km", "weight": 1, "rationale": "r", "direction": "cost"}]}),
+        "agro": _p("agro", "family", ["crops"]),
+        "tourism": _p("tourism", "family", ["sites"]),
+    }
+
+
+def test_inclusion_is_geometric_mean_and_typology_thresholds(matrix, profiles):
+    res = dual_model(matrix, profiles)
+    np.testing.assert_allclose(res.inclusion, np.cbrt(res.niche * res.need * res.access))
+    t = res.thresholds
+    hi_e, hi_i = res.engine >= t["engine"], res.inclusion >= t["inclusion"]
+    expected = np.where(hi_e & hi_i, "dual_zone", np.where(hi_e, "engine_hub",
+                        np.where(hi_i, "inclusion_niche", "latent")))
+    assert (res.typology == expected).all()
+    assert set(res.typology) <= set(TYPOLOGY)
+    # top tercile by default
+    assert hi_e.mean() == pytest.approx(1 / 3, abs=0.02)
+
+
+def test_no_niche_or_no_need_cannot_score_high(matrix, profiles):
+    matrix.loc[0, ["crops", "sites"]] = 0.0  # no niche asset at all
+    matrix.loc[0, "poverty"] = 1.0
+    matrix.loc[1, "poverty"] = 0.0  # rich place with the best assets
+    matrix.loc[1, ["crops", "sites"]] = 1.0
+    res = dual_model(matrix, profiles)
+    high = np.quantile(res.inclusion, 2 / 3)
+    assert res.inclusion[1] == 0.0
+    assert res.inclusion[0] < high
+
+
+def test_best_family_and_margin(matrix, profiles):
+    res = dual_model(matrix, profiles)
+    st = res.family_standing
+    best = st.idxmax(axis=1).to_numpy()
+    assert (res.best_family == best).all()
+    second = np.sort(st.to_numpy(), axis=1)[:, -2]
+    np.testing.assert_allclose(res.niche_margin, st.max(axis=1) - second)
+    assert (res.niche_margin >= 0).all()
+
+
+def test_linkage_only_for_high_need_near_hubs(matrix, profiles):
+    res = dual_model(matrix, profiles, hub_reach_km=50)
+    high_need = res.need >= res.thresholds["need"]
+    assert (res.linkage[~high_need] == 0).all()
+    hubs = np.isin(res.typology, ["engine_hub", "dual_zone"])
+    assert (res.hub_distance_km[hubs] == pytest.approx(0.0, abs=1e-6))
+    assert (res.linkage <= res.need + 1e-12).all()
+    far = high_need & (res.hub_distance_km >= 50)
+    assert (res.linkage[far] == 0).all()
+
+
+def test_family_table_ties_and_missing():
+    scores = {"a": np.array([0.1, np.nan, 0.5]), "b": np.array([0.2, np.nan, 0.5])}
+    _, st, best, margin = family_table(scores, pd.RangeIndex(3))
+    assert best[1] is None
+    assert np.isnan(margin[1])
+    np.testing.assert_allclose(standing(np.array([1.0, 3.0, 2.0])), [1 / 3, 1, 2 / 3])
+
+
+def test_typology_missing_and_errors(matrix, profiles):
+    t = typology(np.array([np.nan, 0.9]), np.array([0.5, 0.1]), engine_threshold=0.5,
+                 inclusion_threshold=0.5)
+    assert t[0] is None
+    assert t[1] == "engine_hub"
+    with pytest.raises(ValueError, match=r"`engine_quantile` was 1.5"):
+        dual_model(matrix, profiles, engine_quantile=1.5)
+    with pytest.raises(ValueError, match="needs a profile of kind 'family'"):
+        dual_model(matrix, {k: v for k, v in profiles.items() if v.kind != "family"})
+    with pytest.raises(ValueError, match="`hub_reach_km` was 0"):
+        dual_model(matrix, profiles, hub_reach_km=0)

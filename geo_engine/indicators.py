@@ -174,16 +174,17 @@ def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.
     from geo_engine.ingest import vector
 
     features = sources.vector(spec)
+    method: Any = spec.method  # validated against the kind by LayerSpec
     if spec.method == "distance":
         return vector.distance_to_nearest(grid, features, max_km=p.get("max_km"))
     if spec.kind == "points":
         if spec.method == "density":
             return vector.kernel_density(grid, features, bandwidth_km=p["bandwidth_km"],
                                          column=p.get("column"))
-        return vector.points_to_cells(grid, features, method=spec.method, column=p.get("column"))
+        return vector.points_to_cells(grid, features, method=method, column=p.get("column"))
     if spec.kind == "lines":
-        return vector.lines_to_cells(grid, features, method=spec.method)
-    return vector.polygons_to_cells(grid, features, method=spec.method, column=p.get("column"),
+        return vector.lines_to_cells(grid, features, method=method)
+    return vector.polygons_to_cells(grid, features, method=method, column=p.get("column"),
                                     classes=p.get("classes"), class_column=p.get("class_column"),
                                     repair=True)
 

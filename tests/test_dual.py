@@ -90,7 +90,7 @@ def test_linkage_only_for_high_need_near_hubs(matrix, profiles):
 
 def test_family_table_ties_and_missing():
     scores = {"a": np.array([0.1, np.nan, 0.5]), "b": np.array([0.2, np.nan, 0.5])}
-    _, st, best, margin = family_table(scores, pd.RangeIndex(3))
+    _, _standings, best, margin = family_table(scores, pd.RangeIndex(3))
     assert best[1] is None
     assert np.isnan(margin[1])
     np.testing.assert_allclose(standing(np.array([1.0, 3.0, 2.0])), [1 / 3, 1, 2 / 3])

@@ -23,9 +23,10 @@ run: $(VENV)/.run-installed
 	$(BIN)/geo-engine data prepare
 	$(BIN)/python -m streamlit run app.py --server.headless true --server.port $(PORT)
 
-## test: set up .venv, install .[dev], run ruff and pytest
+## test: set up .venv, install .[dev], run ruff, mypy and pytest
 test: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev-installed

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -12,7 +15,7 @@ import typer
 from rich.progress import Progress
 
 from geo_engine import __version__, settings
-from geo_engine._errors import GeoEngineError
+from geo_engine._errors import GeoEngineError, GeoEngineWarning
 
 __all__ = ["app", "main"]
 
@@ -32,6 +35,23 @@ DataDir = Annotated[
     typer.Option("--data-dir", help="Curated data folder (default: the project's data/).",
                  file_okay=False),
 ]
+
+
+@contextlib.contextmanager
+def _report_warnings() -> Iterator[None]:
+    """Print the package's warnings as plain lines (once each) instead of Python warnings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", GeoEngineWarning)
+        try:
+            yield
+        finally:
+            seen: set[str] = set()
+            for w in caught:
+                if issubclass(w.category, GeoEngineWarning) and str(w.message) not in seen:
+                    seen.add(str(w.message))
+                    typer.secho(f"warning: {w.message}", fg=typer.colors.YELLOW, err=True)
+                elif not issubclass(w.category, GeoEngineWarning):
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _fail(exc: Exception) -> NoReturn:
@@ -205,7 +225,7 @@ def build(
         region = boundary.stem
         data_dir = data_dir or boundary.resolve().parent
     try:
-        with Progress(transient=True) as bar:
+        with _report_warnings(), Progress(transient=True) as bar:
             task = bar.add_task("layers", total=None)
 
             def progress(layer_id: str, i: int, n: int) -> None:
@@ -220,9 +240,6 @@ def build(
     state = "from cache" if matrix.attrs["cache_hit"] else f"built in {report['seconds']:.1f} s"
     typer.echo(f"{len(matrix):,} cells x {len(report['layers'])} layers at resolution "
                f"{resolution} ({state})")
-    for layer_id, info in report["layers"].items():
-        for message in info["warnings"]:
-            typer.secho(f"  warning: {layer_id}: {message}", fg=typer.colors.YELLOW)
     if out is not None:
         write_matrix(matrix, out)
         typer.echo(f"wrote {out}")
@@ -244,7 +261,7 @@ def _check_out(out: Path, force: bool, allowed: tuple[str, ...]) -> None:
 def _run(region: str, resolution: int, data_dir: Path | None):  # returns a pipeline Run
     from geo_engine.pipeline import run
 
-    with Progress(transient=True) as bar:
+    with _report_warnings(), Progress(transient=True) as bar:
         bar.add_task(f"scoring {region} at resolution {resolution}", total=None)
         return run(region=region, resolution=resolution, data_dir=data_dir)
 

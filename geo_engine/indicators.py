@@ -17,7 +17,7 @@ import pandas as pd
 from geo_engine import __version__, settings
 from geo_engine._errors import GeoEngineWarning, MissingSourceError, SourceFormatError, SpecError
 from geo_engine.grid import build_grid
-from geo_engine.ingest.table import centre_weights, table_to_cells
+from geo_engine.ingest.table import centre_allocation, table_to_cells
 from geo_engine.layers import LayerSpec, load_layers
 from geo_engine.manifest import file_sha256
 
@@ -106,13 +106,14 @@ def read_table(path: Path) -> pd.DataFrame:
 
 
 class _Sources:
-    """Reads each source once per build and remembers derived weights."""
+    """Reads each source once per build and remembers derived allocations."""
 
-    def __init__(self, data_dir: Path, region: str) -> None:
+    def __init__(self, data_dir: Path, region: str, units: gpd.GeoDataFrame) -> None:
         self.data_dir = data_dir
         self.region = region
+        self.units = units
         self._frames: dict[Path, pd.DataFrame] = {}
-        self._weights: np.ndarray | None = None
+        self._allocations: dict[tuple[str, bool], pd.DataFrame] = {}
 
     def vector(self, spec: LayerSpec) -> gpd.GeoDataFrame:
         path = spec.source_path(self.data_dir)
@@ -126,21 +127,47 @@ class _Sources:
             self._frames[path] = read_table(path)
         return _apply_filter(self._frames[path], spec)
 
-    def centre_weights(self, grid: pd.DataFrame) -> np.ndarray | None:
-        if self._weights is None:
-            from geo_engine.ingest.vector import points_to_cells
+    def _level_codes(self, district_codes: pd.Series, level: str) -> pd.Series:
+        """Map district codes to codes of ``level`` (by the units' table, else by prefix)."""
+        codes = district_codes.astype("string")
+        if level == "district_code" or level not in self.units:
+            return codes
+        lookup = self.units.set_index("district_code")[level].astype("string")
+        lookup = lookup[~lookup.index.duplicated()]
+        mapped = codes.map(lookup)
+        lengths = lookup.str.len().unique()
+        if len(lengths) == 1 and (lookup.index.str[: lengths[0]] == lookup.to_numpy()).all():
+            mapped = mapped.fillna(codes.str[: int(lengths[0])])  # hierarchical codes (ubigeo)
+        return mapped
 
-            path = self.data_dir / self.region / "populated_centres.parquet"
-            if not path.is_file():
-                return None
-            centres = read_vector(path)
-            urban = centres["urban"].to_numpy(dtype=bool)
-            self._weights = centre_weights(
-                points_to_cells(grid, centres[urban], method="count"),
-                points_to_cells(grid, centres[~urban], method="count"),
-                urban_weight=settings.urban_centre_weight,
-            )
-        return self._weights
+    def allocation(self, grid: pd.DataFrame, level: str, *, centres: bool) -> pd.DataFrame:
+        """Return where admin totals fall: populated centres (if asked) and a point per unit."""
+        from geo_engine.ingest.vector import point_positions
+
+        key = (level, centres)
+        if key in self._allocations:
+            return self._allocations[key]
+        parts = []
+        path = self.data_dir / self.region / "populated_centres.parquet"
+        if centres and path.is_file():
+            pts = read_vector(path)
+            parts.append(centre_allocation(
+                self._level_codes(pts["district_code"], level).to_numpy(),
+                point_positions(grid, pts.geometry.y.to_numpy(), pts.geometry.x.to_numpy()),
+                pts["urban"].to_numpy(dtype=bool), urban_weight=settings.urban_centre_weight))
+        elif centres:
+            warnings.warn("no populated centres for the region; totals split by area instead",
+                          GeoEngineWarning, stacklevel=3)
+        # last resort for units owning no cell: the cell under a point inside the unit
+        has_geom = self.units.geometry.notna() & ~self.units.geometry.is_empty
+        units = self.units[has_geom]
+        rep = units.geometry.representative_point()
+        parts.append(pd.DataFrame({
+            "unit": self._level_codes(units["district_code"], level).to_numpy(),
+            "cell": point_positions(grid, rep.y.to_numpy(), rep.x.to_numpy()),
+            "weight": 1.0, "priority": 2}).query("cell >= 0"))
+        self._allocations[key] = pd.concat(parts, ignore_index=True)
+        return self._allocations[key]
 
 
 def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.ndarray:
@@ -157,20 +184,19 @@ def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.
                                       mode=p.get("mode", "auto"), band=p.get("band", 1))
     if spec.kind == "table":
         table = sources.table(spec)
-        weights = None
-        if spec.method == "extensive" and p.get("weights", "centres") == "centres":
-            weights = sources.centre_weights(grid)
-            if weights is None:
-                warnings.warn(f"layer {spec.id!r}: no populated centres for the region; split by "
-                              "area instead", GeoEngineWarning, stacklevel=2)
         level = p.get("level", "district_code")
+        allocation = None
+        if spec.method == "extensive":
+            allocation = sources.allocation(grid, level,
+                                            centres=p.get("weights", "centres") == "centres")
         key = p.get("key", level)
         if "aggregate" in p:  # several rows per unit (e.g. one per crop): combine them first
             values = pd.to_numeric(table[p["column"]], errors="coerce")
             table = (values.groupby(table[key].astype("string")).agg(p["aggregate"])
                      .rename(p["column"]).rename_axis(key).reset_index())
         return table_to_cells(grid, table, column=p["column"], key=key,
-                              level=level, method=spec.method, weights=weights, name=spec.source)
+                              level=level, method=spec.method, allocation=allocation,
+                              name=spec.source)
     from geo_engine.ingest import vector
 
     features = sources.vector(spec)
@@ -279,7 +305,7 @@ def build_indicators(
     report: dict[str, Any] = {"grid": {**grid.attrs["report"],
                                        "seconds": round(time.perf_counter() - t0, 3)},
                               "layers": {}}
-    sources = _Sources(data_dir, region)
+    sources = _Sources(data_dir, region, units)
     columns: dict[str, np.ndarray] = {}
     for i, spec in enumerate(specs):
         if progress:

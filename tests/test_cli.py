@@ -129,3 +129,51 @@ def test_build_boundary_errors(tmp_path):
     assert "--code-column" in result.output
     result = runner.invoke(app, ["build", "--boundary", str(tmp_path / "region.gpkg")])
     assert "--boundary needs --layers" in result.output
+
+
+def test_profiles_lists_dual_model():
+    result = runner.invoke(app, ["profiles"])
+    assert result.exit_code == 0, result.output
+    for pid in ("engine", "need", "access", "nature_heritage_tourism"):
+        assert pid in result.output
+
+
+def test_score_sensitivity_rank_on_peru(tmp_path, monkeypatch):
+    import geopandas as gpd
+    import pandas as pd
+
+    monkeypatch.setattr("geo_engine.settings.cache_dir", tmp_path / "cache")
+    out = tmp_path / "tourism.gpkg"
+    r = runner.invoke(app, ["score", "--profile", "nature_heritage_tourism", "--resolution", "5",
+                            "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    cells = gpd.read_file(out)
+    for col in ("h3", "score", "rank", "engine", "inclusion", "typology", "niche_family",
+                "niche_margin", "district_code", "district", "province", "department",
+                "population", "poverty_rate", "contrib_tourism_natural"):
+        assert col in cells.columns, col
+    contrib = cells.filter(like="contrib_").sum(axis=1)
+    assert (contrib - cells["score"]).abs().max() < 1e-9
+
+    sens = tmp_path / "sens.parquet"
+    r = runner.invoke(app, ["sensitivity", "--profile", "engine", "--resolution", "5",
+                            "--draws", "30", "--out", str(sens)])
+    assert r.exit_code == 0, r.output
+    table = pd.read_parquet(sens)
+    assert list(table.columns[:4]) == ["h3", "p_top_decile", "rank_median", "rank_iqr"]
+
+    ranked = tmp_path / "prov.csv"
+    r = runner.invoke(app, ["rank", "--profile", "engine", "--level", "province",
+                            "--resolution", "5", "--out", str(ranked)])
+    assert r.exit_code == 0, r.output
+    prov = pd.read_csv(ranked, dtype={"code": str})
+    assert len(prov) >= 190
+    assert prov["rank"].min() == 1
+    assert "province" in prov.columns
+
+    r = runner.invoke(app, ["score", "--profile", "nope", "--resolution", "5",
+                            "--out", str(tmp_path / "x.csv")])
+    assert r.exit_code == 1
+    assert "no profile 'nope'" in r.output
+    r = runner.invoke(app, ["score", "--profile", "engine", "--out", str(tmp_path / "x.shp")])
+    assert "must end in one of" in r.output

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo_engine._errors import GeoEngineWarning, SourceFormatError
-from geo_engine.ingest.table import centre_weights, table_to_cells
+from geo_engine.ingest.table import centre_allocation, table_to_cells
 
 
 @pytest.fixture
@@ -36,24 +36,45 @@ def test_extensive_by_area(grid, table):
     np.testing.assert_allclose(out, [25, 25, 50, 50, 7])
 
 
-def test_extensive_by_weights_falls_back_to_area(grid, table):
-    w = np.array([0.0, 3.0, 1.0, 0.0, 0.0])
+def test_extensive_by_centres_falls_back_to_area(grid, table):
+    # unit 01 has a rural centre in cell 1 and an urban one in cell 2; 02 and 03 have none
+    alloc = centre_allocation(np.array(["01", "01", "01"]), np.array([1, 2, -1]),
+                              np.array([False, True, True]), urban_weight=3)
     out = table_to_cells(grid, table, column="pop", key="code", level="district_code",
-                         method="extensive", weights=w)
-    # unit 01: weights 0,3,1; units 02 and 03 weigh nothing: split by area
-    np.testing.assert_allclose(out, [0, 75, 25, 50, 7])
+                         method="extensive", allocation=alloc)
+    np.testing.assert_allclose(out, [0, 25, 75, 50, 7])
 
 
-def test_centre_weights():
-    np.testing.assert_array_equal(centre_weights(np.array([1, 0]), np.array([2, 5]),
-                                                 urban_weight=90), [92, 5])
+def test_small_unit_places_its_total_on_its_centres_cell(grid):
+    # unit 04 owns no cell but has a centre in cell 0 (owned by 01)
+    table = pd.DataFrame({"code": ["01", "04"], "pop": [10.0, 5.0]})
+    alloc = centre_allocation(np.array(["04"]), np.array([0]), np.array([False]), urban_weight=9)
+    out = table_to_cells(grid, table, column="pop", key="code", level="district_code",
+                         method="extensive", allocation=alloc)
+    assert np.nansum(out) == pytest.approx(15.0)
+    assert out[0] == pytest.approx(5.0 + 10.0 / 4)
+    assert np.isnan(out[3:]).all()  # units 02, 03 have no row
+
+
+def test_representative_point_is_the_last_resort(grid):
+    table = pd.DataFrame({"code": ["09"], "pop": [4.0]})
+    alloc = pd.DataFrame({"unit": ["09"], "cell": [4], "weight": [1.0], "priority": [2]})
+    out = table_to_cells(grid, table, column="pop", key="code", level="district_code",
+                         method="extensive", allocation=alloc)
+    assert out[4] == 4.0
+
+
+def test_centre_allocation():
+    a = centre_allocation(np.array(["a", "a", "b"]), np.array([0, 0, -1]),
+                          np.array([True, False, True]), urban_weight=90)
+    assert a.to_dict("list") == {"unit": ["a"], "cell": [0], "weight": [91.0], "priority": [0]}
     with pytest.raises(ValueError, match="must be positive"):
-        centre_weights(np.zeros(1), np.zeros(1), urban_weight=0)
+        centre_allocation(np.array(["a"]), np.array([0]), np.array([True]), urban_weight=0)
 
 
 def test_unmatched_codes_warn_with_examples(grid, table):
     extra = pd.concat([table, pd.DataFrame({"code": ["99"], "rate": [1.0], "pop": [5.0]})])
-    with pytest.warns(GeoEngineWarning, match=r"1 codes of 'code' match no unit.*'99'.*5 not placed"):
+    with pytest.warns(GeoEngineWarning, match=r"1 codes of 'code' have no cell.*'99'.*5 not placed"):
         table_to_cells(grid, extra, column="pop", key="code", level="district_code",
                        method="extensive")
 
@@ -87,9 +108,10 @@ def test_bad_method_and_weights(grid, table):
     with pytest.raises(ValueError, match="must be 'intensive' or 'extensive'"):
         table_to_cells(grid, table, column="rate", key="code", level="district_code",
                        method="sum")
+    bad = pd.DataFrame({"unit": ["01"], "cell": [0], "weight": [-1.0], "priority": [0]})
     with pytest.raises(ValueError, match="non-negative"):
         table_to_cells(grid, table, column="pop", key="code", level="district_code",
-                       method="extensive", weights=np.array([-1.0, 0, 0, 0, 0]))
+                       method="extensive", allocation=bad)
 
 
 @settings(max_examples=60, deadline=None)
@@ -104,9 +126,12 @@ def test_dasymetric_totals_preserved(units, weights, totals):
                          "district_code": [f"u{u}" for u in units]})
     table = pd.DataFrame({"code": [f"u{i}" for i in range(5)], "v": totals})
     present = sorted(set(units))
+    # centres of each unit in its own cells, with the drawn weights (some zero)
+    alloc = pd.DataFrame({"unit": grid["district_code"], "cell": np.arange(n),
+                          "weight": weights[:n], "priority": 0})
     with pytest.warns(GeoEngineWarning) if len(present) < 5 else contextlib.nullcontext():
         out = table_to_cells(grid, table, column="v", key="code", level="district_code",
-                             method="extensive", weights=np.array(weights[:n]))
+                             method="extensive", allocation=alloc)
     sums = pd.Series(out).groupby(grid["district_code"]).sum()
     for u in present:
         assert sums[f"u{u}"] == pytest.approx(totals[u], rel=1e-9, abs=1e-6)

@@ -9,31 +9,53 @@ import pandas as pd
 
 from geo_engine._errors import GeoEngineWarning, SourceFormatError
 
-__all__ = ["centre_weights", "table_to_cells"]
+__all__ = ["ALLOCATION_COLUMNS", "centre_allocation", "table_to_cells"]
+
+ALLOCATION_COLUMNS = ("unit", "cell", "weight", "priority")
+"""Columns of an allocation table: admin code, grid row, weight, and priority (lower first)."""
 
 
-def centre_weights(
-    urban_counts: np.ndarray, rural_counts: np.ndarray, *, urban_weight: float
-) -> np.ndarray:
-    """Return dasymetric weights per cell from counts of urban and rural populated centres.
+def centre_allocation(
+    units: np.ndarray, cells: np.ndarray, urban: np.ndarray, *, urban_weight: float
+) -> pd.DataFrame:
+    """Return allocation pairs from populated centres: each centre weighs on the cell it lies in.
 
     Parameters
     ----------
-    urban_counts, rural_counts : numpy.ndarray
-        Number of urban and rural centres in each cell (aligned with the grid).
+    units : numpy.ndarray
+        Admin code of each centre (at the level of the table to spread).
+    cells : numpy.ndarray
+        Grid row of each centre, -1 when outside the grid (dropped).
+    urban : numpy.ndarray of bool
+        Whether each centre is urban.
     urban_weight : float
         How many rural centres one urban centre counts for
         (:data:`geo_engine.settings.urban_centre_weight`).
 
     Returns
     -------
-    numpy.ndarray
-        ``rural + urban_weight * urban`` per cell, float64.
+    pandas.DataFrame
+        :data:`ALLOCATION_COLUMNS`, priority 0, summed per (unit, cell).
     """
     if urban_weight <= 0:
         msg = f"`urban_weight` was {urban_weight} but must be positive"
         raise ValueError(msg)
-    return np.asarray(rural_counts, float) + urban_weight * np.asarray(urban_counts, float)
+    cells = np.asarray(cells)
+    keep = cells >= 0
+    frame = pd.DataFrame({
+        "unit": pd.Series(np.asarray(units)[keep], dtype="string"),
+        "cell": cells[keep].astype(np.int64),
+        "weight": np.where(np.asarray(urban, dtype=bool)[keep], urban_weight, 1.0),
+    })
+    frame = frame.dropna(subset=["unit"]).groupby(["unit", "cell"], as_index=False)["weight"].sum()
+    frame["priority"] = 0
+    return frame
+
+
+def _owned_cells(grid: pd.DataFrame, level: str) -> pd.DataFrame:
+    return pd.DataFrame({"unit": grid[level].astype("string").to_numpy(),
+                         "cell": np.arange(len(grid), dtype=np.int64),
+                         "weight": grid["area_km2"].to_numpy(dtype=float), "priority": 1})
 
 
 def table_to_cells(
@@ -44,7 +66,7 @@ def table_to_cells(
     key: str,
     level: str,
     method: str = "intensive",
-    weights: np.ndarray | None = None,
+    allocation: pd.DataFrame | None = None,
     name: str = "table",
 ) -> np.ndarray:
     r"""Return one value per cell from a table keyed by an admin code.
@@ -64,18 +86,21 @@ def table_to_cells(
         Column of ``grid`` holding the codes ``key`` refers to (``district_code``,
         ``province_code``…).
     method : {"intensive", "extensive"}
-        ``intensive`` copies the unit's value to each of its cells (rates, indices). ``extensive``
-        splits the unit's total among its cells in proportion to ``weights`` (counts, amounts).
-    weights : numpy.ndarray, optional
-        Non-negative weight per cell for ``extensive``; cell area when omitted. A unit whose cells
-        all weigh 0 is split by area.
+        ``intensive`` copies the unit's value to each cell it owns (rates, indices). ``extensive``
+        splits the unit's total among cells (counts, amounts).
+    allocation : pandas.DataFrame, optional
+        For ``extensive``: pairs (:data:`ALLOCATION_COLUMNS`) saying on which cells each unit's
+        total falls and with what weight, e.g. :func:`centre_allocation`. For each unit the pairs
+        of the lowest priority with a positive total weight are used; the cells the unit owns,
+        weighted by area, are added with priority 1.
     name : str
         Name of the source, for messages.
 
     Returns
     -------
     numpy.ndarray
-        float64 per cell; NaN for cells whose unit has no row or no value.
+        float64 per cell; NaN for cells whose unit has no row or no value (intensive), and for
+        cells that receive nothing while their own unit has no value (extensive).
 
     Raises
     ------
@@ -90,9 +115,11 @@ def table_to_cells(
 
     Notes
     -----
-    Dasymetric split: for a unit :math:`u` with total :math:`V_u` and cells :math:`c \in C_u` with
-    weights :math:`w_c`, the cell value is :math:`V_u\, w_c / \sum_{c' \in C_u} w_{c'}`, so the
-    cell values of every unit that has cells add up to :math:`V_u` exactly (up to floating point).
+    Dasymetric split: for a unit :math:`u` with total :math:`V_u` and allocation pairs
+    :math:`(u, c, w_{uc})`, cell :math:`c` receives :math:`\sum_u V_u\, w_{uc} / \sum_{c'} w_{uc'}`.
+    The values placed for every unit that has at least one pair add up to :math:`V_u` exactly
+    (up to floating point), whatever the resolution: a unit too small to own a cell still
+    places its total on the cells where its populated centres are.
     """
     if method not in {"intensive", "extensive"}:
         msg = f"`method` was {method!r} but must be 'intensive' or 'extensive'"
@@ -113,7 +140,7 @@ def table_to_cells(
     if len(dups):
         msg = (f"{name}: {dups.nunique()} codes in {key!r} appear more than once, e.g. "
                f"{sorted(dups.unique())[:5]}; aggregate the table to one row per unit first "
-               "(or filter it)")
+               "(params.aggregate) or filter it")
         raise SourceFormatError(msg)
     per_unit = pd.Series(values.to_numpy(), index=codes.to_numpy())
     if per_unit.empty:
@@ -123,37 +150,53 @@ def table_to_cells(
 
     cell_codes = grid[level].astype("string")
     unit_index, units = pd.factorize(cell_codes, use_na_sentinel=True)
-    known = set(units)
+    known = set(units) | (set(allocation["unit"]) if allocation is not None else set())
     unmatched = [c for c in per_unit.index if c not in known]
-    if len(unmatched) == len(per_unit) and len(per_unit):
+    if len(unmatched) == len(per_unit):
         msg = (f"{name}: none of the {len(per_unit)} codes in {key!r} matches the grid's {level!r} "
                f"(e.g. table {list(per_unit.index[:3])} vs grid {list(units[:3])}); check the code "
                "format (zero-padding) and the admin level")
         raise SourceFormatError(msg)
-    if unmatched:
-        lost = float(np.nansum(per_unit.loc[unmatched])) if method == "extensive" else None
-        extra = f" (a total of {lost:,.6g} not placed)" if lost else ""
-        warnings.warn(f"{name}: {len(unmatched)} codes of {key!r} match no unit of the grid, e.g. "
-                      f"{unmatched[:5]}{extra}", GeoEngineWarning, stacklevel=2)
 
-    unit_values = per_unit.reindex(units).to_numpy(dtype=float)
-    out = np.full(len(grid), np.nan)
-    has_unit = unit_index >= 0
     if method == "intensive":
+        if unmatched:
+            warnings.warn(f"{name}: {len(unmatched)} codes of {key!r} match no unit of the grid, "
+                          f"e.g. {unmatched[:5]}", GeoEngineWarning, stacklevel=2)
+        out = np.full(len(grid), np.nan)
+        has_unit = unit_index >= 0
+        unit_values = per_unit.reindex(units).to_numpy(dtype=float)
         out[has_unit] = unit_values[unit_index[has_unit]]
         return out
 
-    w = np.asarray(grid["area_km2"] if weights is None else weights, dtype=float)
-    if w.shape != (len(grid),) or np.any(w < 0) or not np.all(np.isfinite(w)):
-        msg = "`weights` must be a finite, non-negative array with one value per grid cell"
-        raise ValueError(msg)
-    n_units = len(units)
-    idx = unit_index[has_unit]
-    total_w = np.bincount(idx, weights=w[has_unit], minlength=n_units)
-    area = grid["area_km2"].to_numpy(dtype=float)[has_unit]
-    total_area = np.bincount(idx, weights=area, minlength=n_units)
-    by_area = total_w[idx] <= 0
-    share = np.where(by_area, area / total_area[idx],
-                     w[has_unit] / np.where(total_w[idx] > 0, total_w[idx], 1.0))
-    out[has_unit] = unit_values[idx] * share
+    pairs = _owned_cells(grid, level)
+    if allocation is not None:
+        missing_cols = [c for c in ALLOCATION_COLUMNS if c not in allocation]
+        if missing_cols:
+            msg = f"`allocation` lacks columns {missing_cols}"
+            raise ValueError(msg)
+        if (allocation["weight"] < 0).any() or not np.isfinite(allocation["weight"]).all():
+            msg = "`allocation` weights must be finite and non-negative"
+            raise ValueError(msg)
+        pairs = pd.concat([allocation[list(ALLOCATION_COLUMNS)], pairs], ignore_index=True)
+    pairs = pairs[pairs["weight"] > 0]
+    pairs = pairs.assign(unit=pairs["unit"].astype("string"))
+    pairs = pairs[pairs["unit"].isin(per_unit.index)]
+    best = pairs.groupby("unit")["priority"].transform("min")
+    pairs = pairs[pairs["priority"] == best]
+    share = pairs["weight"] / pairs.groupby("unit")["weight"].transform("sum")
+    amount = per_unit.reindex(pairs["unit"].to_numpy()).to_numpy(dtype=float) * share.to_numpy()
+    placed_units = set(pairs["unit"])
+    lost = [c for c in per_unit.index if c not in placed_units and np.isfinite(per_unit[c])]
+    if lost:
+        total = float(np.nansum(per_unit.loc[lost]))
+        warnings.warn(f"{name}: {len(lost)} codes of {key!r} have no cell to receive their value, "
+                      f"e.g. {lost[:5]} (a total of {total:,.6g} not placed)", GeoEngineWarning,
+                      stacklevel=2)
+    cells = pairs["cell"].to_numpy(dtype=np.int64)
+    ok = np.isfinite(amount)
+    out = np.bincount(cells[ok], weights=amount[ok], minlength=len(grid)).astype(float)
+    # a cell that received nothing and whose own unit has no value stays unknown, not 0
+    received = np.bincount(cells[ok], minlength=len(grid)) > 0
+    own = per_unit.reindex(cell_codes.to_numpy()).to_numpy(dtype=float)
+    out[~received & ~np.isfinite(own)] = np.nan
     return out

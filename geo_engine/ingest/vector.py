@@ -48,6 +48,7 @@ __all__ = [
     "equal_area_crs",
     "kernel_density",
     "lines_to_cells",
+    "point_positions",
     "points_to_cells",
     "polygons_to_cells",
 ]
@@ -744,6 +745,31 @@ def _densify_sphere(lon: np.ndarray, lat: np.ndarray, owner: np.ndarray,
 # --------------------------------------------------------------------------------------------
 # public functions
 # --------------------------------------------------------------------------------------------
+
+
+def point_positions(grid: pd.DataFrame, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Return the grid row of the cell holding each lat/lon point, -1 for points outside the grid.
+
+    Parameters
+    ----------
+    grid : pandas.DataFrame
+        The grid (sorted ``h3``).
+    lat, lon : numpy.ndarray
+        Coordinates in degrees (WGS 84); NaN coordinates give -1.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        One row position per point, aligned with the input.
+    """
+    g = _check_grid(grid)
+    lat = np.asarray(lat, dtype=float)
+    lon = np.asarray(lon, dtype=float)
+    out = np.full(len(lat), -1, dtype=np.int64)
+    ok = np.isfinite(lat) & np.isfinite(lon)
+    if ok.any() and g.size:
+        out[ok] = _positions(g, _latlng_to_cells(lat[ok], lon[ok], g.resolution))
+    return out
 
 
 def points_to_cells(

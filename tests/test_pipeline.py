@@ -1,0 +1,52 @@
+"""End to end on the shipped Peru data at a coarse resolution."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from geo_engine._errors import GeoEngineWarning
+from geo_engine.pipeline import run
+
+
+@pytest.fixture(scope="module")
+def peru(tmp_path_factory):
+    import geo_engine.settings as s
+
+    old = s.cache_dir
+    s.cache_dir = tmp_path_factory.mktemp("cache")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", GeoEngineWarning)
+            result = run(resolution=5)
+    finally:
+        s.cache_dir = old
+    # at resolution 5 many small districts hold no cell centre: the grid says so
+    assert any("could not get a cell" in str(w.message) for w in caught)
+    return result
+
+
+def test_every_profile_scored(peru):
+    assert {"engine", "need", "access"} <= set(peru.profiles)
+    assert len([p for p in peru.profiles.values() if p.kind == "family"]) == 8
+    for pid, result in peru.dual.results.items():
+        finite = result.score[np.isfinite(result.score)]
+        assert finite.size > 0.9 * len(peru.matrix), pid
+        assert ((finite >= 0) & (finite <= 1)).all(), pid
+
+
+def test_every_layer_has_values(peru):
+    for layer_id in peru.specs:
+        assert np.isfinite(peru.matrix[layer_id]).any(), layer_id
+
+
+def test_population_preserved_and_names(peru):
+    # cells hold the districts' population except districts without a cell at this resolution
+    total = peru.matrix["population_2020"].sum()
+    assert 3.0e7 < total < 3.45e7
+    assert {"district", "province", "department"} <= set(peru.names.columns)
+
+
+def test_unknown_profile_lists_known(peru):
+    with pytest.raises(KeyError, match="known: "):
+        peru.profile("nope")

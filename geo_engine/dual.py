@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -79,9 +78,20 @@ class DualResult:
 def standing(score: np.ndarray) -> np.ndarray:
     """Return each cell's percentile standing in (0, 1] among scored cells (1 = the highest).
 
-    Ties share their mean rank; NaN stays NaN.
+    The standing is the share of scored cells with a score at or below the cell's (ties share
+    the highest standing of their group); NaN stays NaN.
     """
-    return pd.Series(score).rank(pct=True, method="average").to_numpy()
+    s = np.asarray(score, dtype=float)
+    ok = np.flatnonzero(np.isfinite(s))
+    out = np.full(s.shape, np.nan)
+    if ok.size:
+        order = np.argsort(s[ok], kind="stable")
+        ordered = s[ok][order]
+        # end position (1-based) of each run of equal values, repeated over the run
+        ends = np.r_[np.flatnonzero(np.diff(ordered) != 0), ordered.size - 1] + 1
+        runs = np.diff(np.r_[0, ends])
+        out[ok[order]] = np.repeat(ends, runs) / ordered.size
+    return out
 
 
 def family_table(scores: Mapping[str, np.ndarray], index: pd.Index) -> tuple[
@@ -215,12 +225,10 @@ def dual_model(
     hubs = np.isin(types, ["engine_hub", "dual_zone"])
     distance = np.full(len(matrix), np.nan)
     if hubs.any():
-        from geo_engine.ingest.vector import distance_to_nearest
+        from geo_engine.ingest.vector import nearest_km
 
-        points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(matrix.loc[hubs, "lon"],
-                                                              matrix.loc[hubs, "lat"]),
-                                  crs="EPSG:4326")
-        distance = distance_to_nearest(matrix, points)
+        lat, lon = matrix["lat"].to_numpy(dtype=float), matrix["lon"].to_numpy(dtype=float)
+        distance = nearest_km(lat, lon, lat[hubs], lon[hubs])
     with np.errstate(invalid="ignore"):
         high_need = need >= t_n
         linkage = np.where(high_need, need * np.clip(1 - distance / reach, 0, 1), 0.0)

@@ -48,6 +48,7 @@ __all__ = [
     "equal_area_crs",
     "kernel_density",
     "lines_to_cells",
+    "nearest_km",
     "point_positions",
     "points_to_cells",
     "polygons_to_cells",
@@ -745,6 +746,21 @@ def _densify_sphere(lon: np.ndarray, lat: np.ndarray, owner: np.ndarray,
 # --------------------------------------------------------------------------------------------
 # public functions
 # --------------------------------------------------------------------------------------------
+
+
+def nearest_km(lat: np.ndarray, lon: np.ndarray, to_lat: np.ndarray, to_lon: np.ndarray,
+               ) -> np.ndarray:
+    """Return the great-circle distance (km) from each point to the nearest target point.
+
+    A KD-tree on unit vectors (chord distances converted to arcs), as
+    :func:`distance_to_nearest` uses for points; NaN when there is no target.
+    """
+    lat = np.asarray(lat, dtype=float)
+    if len(to_lat) == 0:
+        return np.full(len(lat), np.nan)
+    tree = cKDTree(_unit_vectors(np.asarray(to_lat, dtype=float), np.asarray(to_lon, dtype=float)))
+    chord, _ = tree.query(_unit_vectors(lat, np.asarray(lon, dtype=float)))
+    return _arc_km(chord)
 
 
 def point_positions(grid: pd.DataFrame, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:

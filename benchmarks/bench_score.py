@@ -1,0 +1,76 @@
+"""Scoring benchmarks on the Peru indicator matrix: re-score, dual model, sensitivity, memory.
+
+Run from the project root::
+
+    python benchmarks/bench_score.py [--resolution 7] [--draws 1000]
+
+Figures to reach at resolution 7 (~218,000 cells, all default layers): re-score one profile after
+the matrix is loaded < 50 ms; all families + dual model + typology < 0.5 s; 1,000-draw
+sensitivity < 10 s; memory < 2 GB. Each figure is the best of a few runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+import warnings
+
+import numpy as np
+
+from geo_engine._errors import GeoEngineWarning
+from geo_engine.dual import dual_model
+from geo_engine.indicators import build_indicators
+from geo_engine.layers import load_layers
+from geo_engine.profiles import load_profiles
+from geo_engine.score import prepare, score_profile
+from geo_engine.sensitivity import sensitivity
+
+
+def best_of(fn, repeat: int = 5) -> tuple[float, object]:
+    """Return the fastest wall time of ``repeat`` calls and the last result."""
+    times, out = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return min(times), out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--resolution", type=int, default=7)
+    parser.add_argument("--draws", type=int, default=1000)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore", GeoEngineWarning)
+
+    specs = {s.id: s for s in load_layers()}
+    matrix = build_indicators(resolution=args.resolution, layers=list(specs.values()))
+    profiles = load_profiles()
+    print(f"== Peru res {args.resolution}: {len(matrix):,} cells x {len(specs)} layers "
+          f"(matrix {'from cache' if matrix.attrs['cache_hit'] else 'built'})")
+
+    engine = profiles["engine"]
+    t_prep, prep = best_of(lambda: prepare(matrix, engine, specs=specs))
+    weights = {layer.id: float(i + 1) for i, layer in enumerate(engine.layers)}
+    t_rescore, _ = best_of(lambda: score_profile(matrix, engine, weights=weights, prepared=prep), 20)
+    print(f"   engine ({len(engine.layers)} layers): prepare {t_prep * 1e3:7.1f} ms, "
+          f"re-score with new weights {t_rescore * 1e3:6.1f} ms   (target < 50 ms)")
+
+    t_dual, dual = best_of(lambda: dual_model(matrix, profiles, specs=specs), 3)
+    print(f"   all {len(profiles)} profiles (8 families) + dual model + typology + linkage, "
+          f"from raw values: {t_dual:.3f} s   (target < 0.5 s)")
+    types, counts = np.unique(dual.typology.astype(str), return_counts=True)
+    print("   typology: " + ", ".join(f"{t} {c:,}" for t, c in zip(types, counts, strict=True)))
+
+    t0 = time.perf_counter()
+    sens = sensitivity(dual.results["engine"], draws=args.draws, seed=0)
+    t_sens = time.perf_counter() - t0
+    print(f"   sensitivity, {args.draws} draws (kappa 50): {t_sens:.2f} s   (target < 10 s); "
+          f"mean Spearman with the base ranking {sens.attrs['spearman_mean']:.3f}")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+    print(f"   peak memory of this run: {rss:.2f} GB   (target < 2 GB)")
+
+
+if __name__ == "__main__":
+    main()

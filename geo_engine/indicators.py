@@ -180,8 +180,12 @@ def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.
         if not path.is_file():
             msg = f"layer {spec.id!r}: raster {path} not found; check `source`"
             raise MissingSourceError(msg)
+        options = {"mode": p.get("mode", "auto"), "band": p.get("band", 1)}
+        if spec.method == "range":  # relief: highest minus lowest value in the cell
+            return (raster.raster_to_cells(grid, path, method="max", **options)
+                    - raster.raster_to_cells(grid, path, method="min", **options))
         return raster.raster_to_cells(grid, path, method=spec.method, classes=p.get("classes"),
-                                      mode=p.get("mode", "auto"), band=p.get("band", 1))
+                                      **options)
     if spec.kind == "table":
         table = sources.table(spec)
         level = p.get("level", "district_code")
@@ -191,8 +195,12 @@ def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.
                                             centres=p.get("weights", "centres") == "centres")
         key = p.get("key", level)
         if "aggregate" in p:  # several rows per unit (e.g. one per crop): combine them first
-            values = pd.to_numeric(table[p["column"]], errors="coerce")
-            table = (values.groupby(table[key].astype("string")).agg(p["aggregate"])
+            if p["aggregate"] == "count":  # rows per unit with a value in the column
+                values = table[p["column"]].notna().astype(float)
+            else:
+                values = pd.to_numeric(table[p["column"]], errors="coerce")
+            how = "sum" if p["aggregate"] == "count" else p["aggregate"]
+            table = (values.groupby(table[key].astype("string")).agg(how)
                      .rename(p["column"]).rename_axis(key).reset_index())
         return table_to_cells(grid, table, column=p["column"], key=key,
                               level=level, method=spec.method, allocation=allocation,

@@ -24,7 +24,8 @@ KINDS = ("raster", "points", "lines", "polygons", "table")
 """Kinds of source a layer can read."""
 
 METHODS: dict[str, dict[str, tuple[str, ...]]] = {
-    "raster": {"mean": (), "sum": (), "min": (), "max": (), "majority": (), "share": ("classes",)},
+    "raster": {"mean": (), "sum": (), "min": (), "max": (), "range": (), "majority": (),
+               "share": ("classes",)},
     "points": {"count": (), "sum": ("column",), "max": ("column",), "density": ("bandwidth_km",),
                "distance": ()},
     "lines": {"length": (), "distance": ()},
@@ -132,7 +133,7 @@ class LayerSpec(BaseModel):
         if unknown:
             msg = f"unknown params {unknown} for kind {self.kind!r}; allowed: {sorted(known)}"
             raise ValueError(msg)
-        checks = {"aggregate": {"sum", "mean", "max"}, "weights": {"centres", "area"},
+        checks = {"aggregate": {"sum", "mean", "max", "count"}, "weights": {"centres", "area"},
                   "mode": {"auto", "fast", "exact"}}
         for param, allowed_values in checks.items():
             if param in self.params and self.params[param] not in allowed_values:

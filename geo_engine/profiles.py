@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from geo_engine._errors import SpecError
 from geo_engine.layers import Title
@@ -108,6 +108,7 @@ class Profile(BaseModel):
     missing: Literal["exclude", "worst", "impute_admin"] = "worst"
     layers: list[ProfileLayer] = Field(min_length=1)
     constraints: list[Constraint] = Field(default_factory=list)
+    _source: str = PrivateAttr(default="profile")
 
     @model_validator(mode="after")
     def _weights(self) -> Profile:
@@ -130,13 +131,19 @@ class Profile(BaseModel):
         total = sum(layer.weight for layer in self.layers)
         return {layer.id: layer.weight / total for layer in self.layers}
 
-    def check_layers(self, available: set[str], *, source: str = "profile") -> None:
-        """Raise :class:`SpecError` if the profile names layers that are not available."""
-        named = [layer.id for layer in self.layers] + [c.layer for c in self.constraints]
-        unknown = sorted({n for n in named if n not in available})
+    def check_layers(self, available: set[str], *, source: str = "the indicator matrix") -> None:
+        """Raise :class:`SpecError` if the profile names layers that are not available.
+
+        The message names the profile's file (when loaded from one), the keys and the layers
+        ``source`` offers.
+        """
+        unknown = [f"layers.{i}.id = {layer.id!r}" for i, layer in enumerate(self.layers)
+                   if layer.id not in available]
+        unknown += [f"constraints.{i}.layer = {c.layer!r}" for i, c in enumerate(self.constraints)
+                    if c.layer not in available]
         if unknown:
-            msg = (f"{source}: profile {self.id!r} names unknown layers {unknown}; available: "
-                   f"{sorted(available)}")
+            msg = (f"{self._source}: profile {self.id!r} names layers that {source} does not have: "
+                   f"{'; '.join(unknown)}; available: {sorted(available)}")
             raise SpecError(msg)
 
 
@@ -170,9 +177,11 @@ def load_profile(path: str | Path) -> Profile:
         msg = f"{path}: a profile is a mapping with id, title, description, layers…"
         raise SpecError(msg)
     try:
-        return Profile.model_validate(doc)
+        profile = Profile.model_validate(doc)
     except ValidationError as exc:
         raise SpecError(f"invalid profile:\n{_errors(path, exc)}") from exc
+    profile._source = str(path)
+    return profile
 
 
 def load_profiles(path: str | Path | None = None, *, region: str = "peru") -> dict[str, Profile]:

@@ -116,7 +116,7 @@ def prepare(
     least favourable value.
     """
     specs = specs or {}
-    profile.check_layers(set(matrix.columns), source="indicator matrix")
+    profile.check_layers(set(matrix.columns))
     n = len(matrix)
     eligible = np.ones(n, dtype=bool)
     report: dict[str, Any] = {"cells": n}

@@ -121,3 +121,33 @@ def test_rows_per_unit_are_aggregated_when_asked(region, tmp_path):
     assert m.groupby("district_code")["t"].sum().tolist() == pytest.approx([3.0, 5.0])
     with pytest.raises(ValueError, match=r"params.aggregate was 'median'"):
         _spec(params={"column": "t", "key": "code", "aggregate": "median"})
+
+
+def test_count_aggregate_and_raster_range(region, tmp_path):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    units, data = region
+    pd.DataFrame({"code": ["010101", "010101", "010102"], "name": ["m1", "m2", "m3"]}).to_parquet(
+        data / "units.parquet")
+    elev = np.arange(60 * 40, dtype="float32").reshape(40, 60)
+    with rasterio.open(data / "dem.tif", "w", driver="GTiff", width=60, height=40, count=1,
+                       dtype="float32", crs="EPSG:4326", nodata=-9999,
+                       transform=from_origin(-77.3, -12.0, 0.01, 0.01)) as ds:
+        ds.write(elev, 1)
+    specs = [
+        _spec(id="n_units", source="units.parquet", method="extensive",
+              params={"column": "name", "key": "code", "level": "district_code",
+                      "weights": "area", "aggregate": "count"}),
+        LayerSpec(id="relief", title=TITLE, theme="environment", kind="raster", source="dem.tif",
+                  method="range", units="m", direction="benefit"),
+        LayerSpec(id="top", title=TITLE, theme="environment", kind="raster", source="dem.tif",
+                  method="max", units="m", direction="benefit"),
+    ]
+    m = build_indicators(region="t", resolution=6, layers=specs, units=units, data_dir=data,
+                         cache_dir=tmp_path / "cache")
+    assert m.groupby("district_code")["n_units"].sum().tolist() == pytest.approx([2.0, 1.0])
+    ok = m["relief"].notna()
+    assert ok.any()
+    assert (m.loc[ok, "relief"] >= 0).all()
+    assert (m.loc[ok, "relief"] <= m.loc[ok, "top"]).all()

@@ -49,10 +49,16 @@ def test_bad_profiles_name_file_and_key(tmp_path, change, message):
     assert str(path) in str(info.value)
 
 
-def test_unknown_layer_is_named():
-    profile = Profile.model_validate(GOOD)
-    with pytest.raises(SpecError, match=r"unknown layers \['heritage_sites'\]"):
-        profile.check_layers({"distance_town_50k"}, source="m")
+def test_unknown_layer_names_file_and_key(tmp_path):
+    path = _write(tmp_path, {**GOOD, "constraints": [
+        {"layer": "nope", "op": ">", "value": 0, "rationale": "r"}]})
+    profile = load_profile(path)
+    with pytest.raises(SpecError, match=r"p\.yaml: profile 'tourism'.*layers\.0\.id = 'heritage_sites'"
+                       r".*constraints\.0\.layer = 'nope'") as info:
+        profile.check_layers({"distance_town_50k"})
+    assert "available: ['distance_town_50k']" in str(info.value)
+    with pytest.raises(SpecError, match="profile 'tourism'"):
+        Profile.model_validate(GOOD).check_layers(set())
 
 
 def test_folder_and_duplicates(tmp_path):

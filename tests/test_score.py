@@ -96,7 +96,7 @@ def test_weight_override_and_errors(matrix):
         score_profile(matrix, p, weights={"x": -1})
     with pytest.raises(ValueError, match="all weights are zero"):
         score_profile(matrix, p, weights={"x": 0, "y": 0})
-    with pytest.raises(SpecError, match=r"unknown layers \['w'\]"):
+    with pytest.raises(SpecError, match=r"layers\.0\.id = 'w'"):
         score_profile(matrix, _profile([("w", 1)]))
 
 

@@ -170,6 +170,20 @@ class _Sources:
         return self._allocations[key]
 
 
+def _overlaps(features: gpd.GeoDataFrame, grid: pd.DataFrame) -> bool:
+    """Whether the features' extent meets the grid's (cell centres padded by about a cell)."""
+    import h3
+
+    if not len(grid):
+        return False
+    pad = 2 * h3.average_hexagon_edge_length(h3.get_resolution(format(int(grid["h3"].iloc[0]), "x")),
+                                             unit="km") / 111.0
+    west, south, east, north = features.to_crs(4326).total_bounds
+    lat, lon = grid["lat"].to_numpy(), grid["lon"].to_numpy()
+    return bool(west <= lon.max() + pad and east >= lon.min() - pad
+                and south <= lat.max() + pad and north >= lat.min() - pad)
+
+
 def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.ndarray:
     """Return the raw values of one layer for every cell of ``grid``."""
     p = spec.params
@@ -209,6 +223,10 @@ def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.
 
     features = sources.vector(spec)
     method: Any = spec.method  # validated against the kind by LayerSpec
+    if spec.method != "distance" and len(features) and not _overlaps(features, grid):
+        warnings.warn(f"layer {spec.id!r}: {spec.source} does not overlap the region (check its "
+                      "CRS and extent); all values NaN", GeoEngineWarning, stacklevel=2)
+        return np.full(len(grid), np.nan)
     if spec.method == "distance":
         return vector.distance_to_nearest(grid, features, max_km=p.get("max_km"))
     if spec.kind == "points":

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from geo_engine._errors import MissingSourceError, SpecError
+from geo_engine._errors import GeoEngineWarning, MissingSourceError, SpecError
 from geo_engine.indicators import GRID_COLUMNS, build_indicators, read_table
 from geo_engine.layers import LayerSpec
 
@@ -151,3 +151,15 @@ def test_count_aggregate_and_raster_range(region, tmp_path):
     assert ok.any()
     assert (m.loc[ok, "relief"] >= 0).all()
     assert (m.loc[ok, "relief"] <= m.loc[ok, "top"]).all()
+
+
+def test_layer_outside_the_region_warns_and_is_nan(region, tmp_path):
+    units, data = region
+    gpd.GeoDataFrame({"v": [1.0]}, geometry=[box(10, 10, 11, 11)], crs="EPSG:4326").to_parquet(
+        data / "far.parquet")
+    spec = LayerSpec(id="far", title=TITLE, theme="environment", kind="polygons",
+                     source="far.parquet", method="share", units="share", direction="benefit")
+    with pytest.warns(GeoEngineWarning, match=r"far\.parquet does not overlap the region"):
+        m = build_indicators(region="t", resolution=6, layers=[spec], units=units, data_dir=data,
+                             cache_dir=tmp_path / "cache")
+    assert m["far"].isna().all()

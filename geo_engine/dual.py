@@ -94,7 +94,8 @@ def standing(score: np.ndarray) -> np.ndarray:
     return out
 
 
-def family_table(scores: Mapping[str, np.ndarray], index: pd.Index) -> tuple[
+def family_table(scores: Mapping[str, np.ndarray], index: pd.Index,
+                 standings: Mapping[str, np.ndarray] | None = None) -> tuple[
         pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
     """Compare niche families cell by cell.
 
@@ -112,7 +113,9 @@ def family_table(scores: Mapping[str, np.ndarray], index: pd.Index) -> tuple[
         margin of its standing over the second best.
     """
     table = pd.DataFrame(dict(scores), index=index)
-    stand = pd.DataFrame({k: standing(v) for k, v in table.items()}, index=index)
+    known = standings or {}
+    stand = pd.DataFrame({k: known[k] if k in known else standing(v.to_numpy())
+                          for k, v in table.items()}, index=index)
     values = stand.to_numpy(dtype=float)
     filled = np.where(np.isnan(values), -np.inf, values)
     order = np.argsort(-filled, axis=1, kind="stable")
@@ -214,7 +217,8 @@ def dual_model(
     need = done[by_kind["need"][0].id].score
     access = done[by_kind["access"][0].id].score
     families, standings, best, margin = family_table(
-        {p.id: done[p.id].score for p in by_kind["family"]}, matrix.index)
+        {p.id: done[p.id].score for p in by_kind["family"]}, matrix.index,
+        {p.id: done[p.id].standing for p in by_kind["family"]})
     niche = standings.max(axis=1, skipna=True).to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
         inclusion = np.cbrt(niche * need * access)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +77,13 @@ class ScoreResult:
     contribution_space: str
     weights: dict[str, float]
     prepared: Prepared
+
+    @functools.cached_property
+    def standing(self) -> np.ndarray:
+        """Percentile standing of each cell among scored cells (computed once)."""
+        from geo_engine.dual import standing
+
+        return standing(self.score)
 
 
 def _impute_admin(raw: np.ndarray, matrix: pd.DataFrame) -> np.ndarray:

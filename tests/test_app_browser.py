@@ -1,0 +1,78 @@
+"""The app in a real browser: streamlit serves it, headless Chromium opens it and clicks a hexagon."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (Debian package `chromium`)")
+    pytest.importorskip("playwright")
+    port = _free_port()
+    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    env = {**os.environ, "GEO_ENGINE_CACHE": str(tmp_path_factory.mktemp("cache"))}
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+             "--server.port", str(port), "--server.headless", "true",
+             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.5)
+    else:
+        proc.terminate()
+        pytest.fail(f"streamlit did not start: {log.read_text()[-2000:]}")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_map_draws_hexagons_and_a_click_opens_the_card(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    shot = tmp_path / "app.png"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        start = time.time()
+        page.goto(server)
+        frame = page.frame_locator("iframe[title='streamlit_folium.st_folium']").first
+        hexes = frame.locator("path.leaflet-interactive")
+        hexes.first.wait_for(timeout=240_000)
+        first_map = time.time() - start
+        assert hexes.count() > 1000  # Peru at a display resolution of ~4,700 hexagons
+        assert frame.locator(".ge-legend").count() == 1
+        box = page.locator("iframe[title='streamlit_folium.st_folium']").first.bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.55)
+        page.get_by_text("Ficha de la celda").first.wait_for(timeout=120_000)
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert shot.stat().st_size > 50_000
+    print(f"first map in {first_map:.1f} s (cold cache); screenshot: {shot}")

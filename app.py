@@ -7,6 +7,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -18,6 +19,7 @@ from geo_engine.display import DIVERGING, SEQUENTIAL, hex_map
 from geo_engine.explore import (
     INCLUSION,
     Output,
+    boundaries,
     categories,
     cell_at,
     cell_card,
@@ -62,6 +64,12 @@ def prepared(resolution: int, profile_id: str, constraints: tuple[bool, ...]) ->
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeoEngineWarning)  # already reported by load_run
         return prepare(r.matrix, with_constraints(r.profile(profile_id), constraints), specs=r.specs)
+
+
+@st.cache_resource(show_spinner=False)
+def outlines(department: str) -> gpd.GeoDataFrame:
+    """Return department outlines, or the districts of the focused department."""
+    return boundaries(department or None)
 
 
 @st.cache_data(show_spinner=False)
@@ -154,6 +162,7 @@ def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vm
         cats = type(cats)(colours={cats.labels[k]: c for k, c in cats.colours.items()},
                           labels={v: v for v in cats.labels.values()})
     fmap = hex_map(frame, column="value", caption=caption or output.label, tooltip=tooltip,
+                   boundaries=outlines(dep),
                    formats={"value": ".3f" if cats is None and output.kind != "layer" else ",.4g",
                             "population": ",.0f", "poverty": ".1f"} if cats is None
                    else {"population": ",.0f", "poverty": ".1f"},

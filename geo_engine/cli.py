@@ -124,17 +124,26 @@ def data_rebuild(
 
 
 @data_app.command("prepare")
-def data_prepare(data_dir: DataDir = None) -> None:
-    """Check the data and build the display cache the app uses (fast when already there)."""
+def data_prepare(
+    data_dir: DataDir = None,
+    resolution: Annotated[int, typer.Option(help="Resolution the app opens with.")] = 7,
+) -> None:
+    """Check the data and build the caches the app uses (fast when already there)."""
     from geo_engine.datasets import display_districts
+    from geo_engine.indicators import build_indicators
     from geo_engine.manifest import verify_manifest
 
     try:
         verify_manifest(data_dir)
         districts = display_districts(data_dir=data_dir)
+        with _report_warnings(), Progress(transient=True) as bar:
+            bar.add_task(f"indicator matrix at resolution {resolution}", total=None)
+            matrix = build_indicators(resolution=resolution, data_dir=data_dir)
     except GeoEngineError as exc:
         _fail(exc)
-    typer.echo(f"ready: {len(districts)} districts cached in {settings.cache_dir}")
+    state = "was cached" if matrix.attrs["cache_hit"] else "built"
+    typer.echo(f"ready: {len(districts)} district outlines and the resolution-{resolution} "
+               f"indicator matrix ({len(matrix):,} cells, {state}) in {settings.cache_dir}")
 
 
 @app.command("layers")

@@ -6,10 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import geopandas as gpd
 import h3
 import numpy as np
 import pandas as pd
 
+from geo_engine.datasets import display_districts
 from geo_engine.display import CategoricalLegend, display_resolution, to_parent
 from geo_engine.dual import TYPOLOGY, DualResult, dual_model, standing
 from geo_engine.explain import Requirement, contributions, what_it_takes
@@ -23,6 +25,7 @@ __all__ = [
     "INCLUSION",
     "Output",
     "Scenario",
+    "boundaries",
     "categories",
     "cell_at",
     "cell_card",
@@ -204,6 +207,18 @@ def map_frame(
     names = (sc.table["district"] if "district" in sc.table else sc.table["district_code"]).to_numpy()
     frame["district"] = np.where(found, names[pos], None)
     return frame, res
+
+
+def boundaries(department: str | None = None) -> gpd.GeoDataFrame:
+    """Return reference outlines for the map: departments, or the districts of one department.
+
+    Built from the display-simplified districts (shared borders kept), cached on disk.
+    """
+    districts = display_districts()
+    if department:
+        return districts[districts["department_code"] == department][["district", "geometry"]]
+    merged = districts.dissolve(by="department_code", method="coverage")
+    return merged.reset_index()[["department_code", "geometry"]]
 
 
 def categories(output: Output, run: Run, lang: str) -> CategoricalLegend | None:

@@ -1,0 +1,78 @@
+import h3
+import numpy as np
+import pandas as pd
+import pytest
+
+from geo_engine.display import (
+    MAX_POLYGONS,
+    CategoricalLegend,
+    display_resolution,
+    hex_map,
+    hexagon_rings,
+    to_parent,
+)
+
+
+@pytest.fixture
+def cells():
+    parent = h3.latlng_to_cell(-12.0, -77.0, 5)
+    kids = sorted(h3.str_to_int(c) for c in h3.cell_to_children(parent, 6))
+    return pd.DataFrame({"h3": np.array(kids, dtype=np.uint64),
+                         "area_km2": [1.0, 1.0, 2.0, 1.0, 1.0, 1.0, 1.0],
+                         "v": [0.0, 1.0, 2.0, np.nan, 1.0, 1.0, 1.0],
+                         "cat": ["a", "b", "b", None, "a", "a", "c"],
+                         "pop": [1.0, 2.0, 3.0, 4.0, np.nan, 0.0, 0.0]})
+
+
+def test_to_parent_weighted_mean_mode_and_sums(cells):
+    out = to_parent(cells, resolution=5, numeric=["v"], categorical=["cat"], sums=["pop"])
+    assert len(out) == 1
+    assert out.loc[0, "n_children"] == 7
+    # (0 + 1 + 2*2 + 1 + 1 + 1) / (1 + 1 + 2 + 1 + 1 + 1)
+    assert out.loc[0, "v"] == pytest.approx(8 / 7)
+    assert out.loc[0, "cat"] == "a"  # a covers 3, b covers 3 (1 + 2): tie goes to the first
+    assert out.loc[0, "pop"] == 10.0
+
+
+def test_to_parent_same_resolution_and_errors(cells):
+    same = to_parent(cells, resolution=6, numeric=["v"])
+    assert same["h3"].tolist() == cells["h3"].tolist()
+    assert np.isnan(same.loc[3, "v"])
+    with pytest.raises(ValueError, match="`resolution` was 7"):
+        to_parent(cells, resolution=7)
+
+
+def test_display_resolution():
+    assert display_resolution(218_678, 7) == 5
+    assert display_resolution(20_000, 7) == 7
+    assert display_resolution(MAX_POLYGONS + 1, 6) == 5
+
+
+def test_rings_are_closed_lon_lat(cells):
+    rings = hexagon_rings(cells["h3"].to_numpy())
+    assert len(rings) == 7
+    assert rings[0][0] == rings[0][-1]
+    lon, lat = rings[0][0]
+    assert -78 < lon < -76
+    assert -13 < lat < -11
+
+
+def test_hex_map_continuous_and_categorical(cells):
+    html = hex_map(cells.assign(name=["<b>x</b>"] * 7), column="v", caption="Score (0–1)",
+                   tooltip={"name": "Name", "v": "V"}, formats={"v": ".2f"}).get_root().render()
+    assert "<b>x</b>" not in html
+    assert "Score (0–1)" in html
+    assert "no data" in html
+    legend = CategoricalLegend.build(["a", "b", "c"], {"a": "Alpha"})
+    html = hex_map(cells, column="cat", caption="Kind", tooltip={"cat": "Kind"},
+                   categories=legend).get_root().render()
+    assert "Alpha" in html
+    assert "#E69F00" in html
+
+
+def test_hex_map_refuses_too_many(cells):
+    big = pd.concat([cells] * (MAX_POLYGONS // 7 + 1), ignore_index=True)
+    with pytest.raises(ValueError, match="aggregate to a coarser resolution"):
+        hex_map(big, column="v", caption="c", tooltip={"v": "V"})
+    with pytest.raises(ValueError, match="at most 8 categories"):
+        CategoricalLegend.build(list("abcdefghi"))

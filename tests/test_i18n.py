@@ -1,0 +1,28 @@
+import re
+from pathlib import Path
+
+import pytest
+
+from geo_engine.i18n import LANGUAGES, MESSAGES, t
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_message_in_every_language():
+    for key, texts in MESSAGES.items():
+        assert set(texts) == set(LANGUAGES), key
+        fields = {lang: set(re.findall(r"{(\w+)", text)) for lang, text in texts.items()}
+        assert fields["es"] == fields["en"], key
+
+
+def test_format_and_unknown_key():
+    assert t("stable_core", "en", n=1200, pop=3.5e4) == "Stable core: 1,200 cells, 35,000 people"
+    assert t("district", "fr") == "District"  # falls back to English
+    with pytest.raises(KeyError, match="no message 'nope'"):
+        t("nope", "es")
+
+
+def test_app_uses_only_catalogued_keys():
+    used = set(re.findall(r"""\bt\(\s*f?["']([a-z_{}]+)["']""", (ROOT / "app.py").read_text()))
+    static = {k for k in used if "{" not in k}
+    assert static <= set(MESSAGES), static - set(MESSAGES)

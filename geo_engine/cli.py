@@ -345,6 +345,41 @@ def sensitivity_cmd(
                f"{table.attrs['spearman_mean']:.3f}")
 
 
+@app.command("access")
+def access_cmd(
+    to: Annotated[str, typer.Option("--to", help="towns10k, towns50k, towns500k, ports, airports "
+                                    "or hubs (engine hubs of the dual model).")],
+    out: Annotated[Path, typer.Option("--out", help="Output .parquet or .csv (h3, minutes).")],
+    resolution: Resolution = 7,
+    region: Region = "peru",
+    max_minutes: Annotated[float | None, typer.Option(help="Leave cells farther than this "
+                                                      "unreached (NaN).")] = None,
+    force: Force = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Travel time (minutes) from every cell to the nearest destination of a set."""
+    import numpy as np
+
+    from geo_engine.access import access_minutes
+
+    _check_out(out, force, (".parquet", ".csv"))
+    try:
+        result = _run(region, resolution, data_dir)
+        hubs = (np.isin(result.dual.typology, ["engine_hub", "dual_zone"]) if to == "hubs"
+                else None)
+        with _report_warnings():
+            minutes = access_minutes(result.matrix, to=to, data_dir=data_dir, region=region,
+                                     hubs=hubs, max_minutes=max_minutes)
+    except (GeoEngineError, KeyError, ValueError) as exc:
+        _fail(exc)
+    from geo_engine.export import write_matrix
+
+    write_matrix(pd.DataFrame({"h3": result.matrix["h3"], "minutes": minutes}), out)
+    reached = np.isfinite(minutes)
+    typer.echo(f"wrote {out}: {int(reached.sum()):,} of {len(minutes):,} cells reached; median "
+               f"{np.nanmedian(minutes):,.0f} min")
+
+
 @app.command("rank")
 def rank_cmd(
     profile: ProfileName,

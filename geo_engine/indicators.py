@@ -229,6 +229,11 @@ def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.
         return np.full(len(grid), np.nan)
     if spec.method == "distance":
         return vector.distance_to_nearest(grid, features, max_km=p.get("max_km"))
+    if spec.method == "travel_time":
+        from geo_engine import access
+
+        friction = access.region_friction(grid, data_dir=sources.data_dir, region=sources.region)
+        return access.travel_time(grid, friction, features, max_minutes=p.get("max_minutes"))
     if spec.kind == "points":
         if spec.method == "density":
             return vector.kernel_density(grid, features, bandwidth_km=p["bandwidth_km"],

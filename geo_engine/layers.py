@@ -27,7 +27,7 @@ METHODS: dict[str, dict[str, tuple[str, ...]]] = {
     "raster": {"mean": (), "sum": (), "min": (), "max": (), "range": (), "majority": (),
                "share": ("classes",)},
     "points": {"count": (), "sum": ("column",), "max": ("column",), "density": ("bandwidth_km",),
-               "distance": ()},
+               "distance": (), "travel_time": ()},
     "lines": {"length": (), "distance": ()},
     "polygons": {"share": (), "intensive": ("column",), "extensive": ("column",), "distance": ()},
     "table": {"intensive": ("column",), "extensive": ("column",)},
@@ -36,7 +36,7 @@ METHODS: dict[str, dict[str, tuple[str, ...]]] = {
 
 OPTIONAL_PARAMS: dict[str, tuple[str, ...]] = {
     "raster": ("mode", "band", "classes"),
-    "points": ("column", "bandwidth_km", "max_km"),
+    "points": ("column", "bandwidth_km", "max_km", "max_minutes"),
     "lines": ("max_km",),
     "polygons": ("column", "classes", "class_column", "max_km"),
     "table": ("column", "key", "level", "weights", "aggregate"),

@@ -177,3 +177,19 @@ def test_score_sensitivity_rank_on_peru(tmp_path, monkeypatch):
     assert "no profile 'nope'" in r.output
     r = runner.invoke(app, ["score", "--profile", "engine", "--out", str(tmp_path / "x.shp")])
     assert "must end in one of" in r.output
+
+
+def test_access_command(tmp_path, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setattr("geo_engine.settings.cache_dir", tmp_path / "cache")
+    out = tmp_path / "ports.csv"
+    r = runner.invoke(app, ["access", "--to", "ports", "--resolution", "5", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["h3", "minutes"]
+    assert table["minutes"].min() == 0
+    r = runner.invoke(app, ["access", "--to", "volcanoes", "--resolution", "5",
+                            "--out", str(tmp_path / "v.csv")])
+    assert r.exit_code == 1
+    assert "volcanoes" in r.output

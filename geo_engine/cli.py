@@ -380,6 +380,42 @@ def access_cmd(
                f"{np.nanmedian(minutes):,.0f} min")
 
 
+@app.command("clusters")
+def clusters_cmd(
+    profile: ProfileName,
+    out: Annotated[Path, typer.Option("--out", help="Output .geojson, .gpkg, .parquet or .csv.")],
+    resolution: Resolution = 7,
+    region: Region = "peru",
+    permutations: Annotated[int, typer.Option(help="Permutations of the Gi* test.")] = 999,
+    fdr: Annotated[float, typer.Option(help="False-discovery rate (Benjamini-Hochberg).")] = 0.05,
+    min_cells: Annotated[int, typer.Option(help="Smallest cluster, in cells.")] = 5,
+    seed: Annotated[int, typer.Option(help="Random seed of the permutations.")] = 0,
+    force: Force = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Significant hot-spot clusters of a profile's score (Getis-Ord Gi*), profiled and ranked."""
+    from geo_engine.clusters import find_clusters
+    from geo_engine.export import CELL_FORMATS, write_features
+
+    _check_out(out, force, CELL_FORMATS)
+    try:
+        result = _run(region, resolution, data_dir)
+        scored = result.dual.results[result.profile(profile).id]
+        m = result.matrix
+        with _report_warnings():
+            found = find_clusters(
+                m, scored.score, profile=profile, contributions=scored.contributions,
+                minutes_to_town50k=m["travel_town_50k"].to_numpy() if "travel_town_50k" in m else None,
+                minutes_to_port=m["travel_port"].to_numpy() if "travel_port" in m else None,
+                permutations=permutations, fdr=fdr, min_cells=min_cells, seed=seed,
+                names=result.names)
+    except (GeoEngineError, KeyError, ValueError) as exc:
+        _fail(exc)
+    write_features(found, out, layer="clusters")
+    typer.echo(f"wrote {out}: {len(found)} clusters of {profile!r} (Gi*, {permutations} "
+               f"permutations, FDR {fdr})")
+
+
 @app.command("rank")
 def rank_cmd(
     profile: ProfileName,

@@ -11,7 +11,7 @@ import pandas as pd
 
 from geo_engine.grid import cell_polygons, h3_to_str
 
-__all__ = ["CELL_FORMATS", "write_cells", "write_matrix"]
+__all__ = ["CELL_FORMATS", "write_cells", "write_features", "write_matrix"]
 
 CELL_FORMATS = (".geojson", ".gpkg", ".parquet", ".csv")
 """File types :func:`write_cells` writes, chosen by the file name's extension."""
@@ -95,15 +95,35 @@ def write_cells(table: pd.DataFrame, path: str | Path, *, layer: str = "cells") 
     for col in out.columns:
         if out[col].dtype == object:
             out[col] = out[col].astype("string")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
+    if path.suffix.lower() == ".csv":
         return _atomic(path, lambda p: out.to_csv(p, index=False))
     gdf = gpd.GeoDataFrame(out, geometry=cell_polygons(table["h3"]).to_numpy(), crs="EPSG:4326")
+    return write_features(gdf, path, layer=layer)
+
+
+def write_features(features: gpd.GeoDataFrame, path: str | Path, *, layer: str = "features") -> Path:
+    """Write a GeoDataFrame (e.g. dissolved clusters) by extension, atomically, in EPSG:4326.
+
+    ``.geojson`` follows RFC 7946; ``.csv`` drops the geometry and keeps the attributes.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in CELL_FORMATS:
+        msg = f"cannot write {path.name}: use one of {', '.join(CELL_FORMATS)}"
+        raise ValueError(msg)
+    gdf = features.to_crs(4326) if features.crs is not None else features.set_crs(4326)
+    for col in gdf.columns:
+        if col != gdf.geometry.name and gdf[col].dtype == object:
+            gdf[col] = gdf[col].astype("string")
+    if suffix == ".csv":
+        return _atomic(path, lambda p: pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+                       .to_csv(p, index=False))
     if suffix == ".parquet":
         return _atomic(path, lambda p: gdf.to_parquet(p, compression="zstd", index=False))
     if suffix == ".gpkg":
         return _atomic(path, lambda p: gdf.to_file(p, layer=layer, driver="GPKG",
                                                   engine="pyogrio"))
     return _atomic(path, lambda p: gdf.to_file(p, driver="GeoJSON", engine="pyogrio",
+                                              layer=path.stem,
                                               layer_options={"RFC7946": "YES",
                                                              "COORDINATE_PRECISION": 6}))

@@ -193,3 +193,20 @@ def test_access_command(tmp_path, monkeypatch):
                             "--out", str(tmp_path / "v.csv")])
     assert r.exit_code == 1
     assert "volcanoes" in r.output
+
+
+def test_clusters_command(tmp_path, monkeypatch):
+    import geopandas as gpd
+
+    monkeypatch.setattr("geo_engine.settings.cache_dir", tmp_path / "cache")
+    out = tmp_path / "clusters.gpkg"
+    r = runner.invoke(app, ["clusters", "--profile", "nature_heritage_tourism", "--resolution", "6",
+                            "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    found = gpd.read_file(out)
+    for col in ("cluster_id", "profile", "n_cells", "area_km2", "population", "poor_population",
+                "mean_score", "districts", "rank", "fdr", "permutations"):
+        assert col in found.columns, col
+    assert len(found) > 0
+    assert found.is_valid.all()
+    assert found["rank"].tolist() == sorted(found["rank"])

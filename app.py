@@ -18,6 +18,7 @@ from geo_engine._errors import GeoEngineWarning
 from geo_engine.display import DIVERGING, SEQUENTIAL, hex_map
 from geo_engine.explore import (
     INCLUSION,
+    Clusters,
     Output,
     boundaries,
     categories,
@@ -29,9 +30,10 @@ from geo_engine.explore import (
     output_options,
     parse_location,
     scenario,
+    scenario_clusters,
     with_constraints,
 )
-from geo_engine.export import write_cells
+from geo_engine.export import write_cells, write_features
 from geo_engine.i18n import LANGUAGES, t
 from geo_engine.manifest import load_manifest
 from geo_engine.maps import use_local_assets
@@ -136,12 +138,34 @@ departments = (R.names.assign(code=R.names["district_code"].str[:2])
 dep_labels = {"": t("all_country", lang),
               **dict(zip(departments["code"], departments["department"], strict=True))}
 dep = st.sidebar.selectbox(t("focus", lang), list(dep_labels), format_func=dep_labels.get, key="dep")
+show_clusters = st.sidebar.toggle(t("show_clusters", lang), value=True, key="show_clusters",
+                                  help=t("clusters_help", lang))
+
+
+def current_clusters() -> Clusters | None:
+    """Return the clusters of the current scenario, computed once per weights and constraints."""
+    if not show_clusters:
+        return None
+    key = (resolution, profile_id, tuple(sorted(weights.items())), enabled)
+    store = st.session_state.setdefault("_clusters", {})
+    if key not in store:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GeoEngineWarning)  # "no cluster" is shown as text
+            store.clear()
+            store[key] = scenario_clusters(R, SC)
+    return store[key]
 
 
 def _file_bytes(frame: pd.DataFrame, suffix: str) -> bytes:
     """Write the drawn hexagons in one format and return the bytes (run on download only)."""
     with tempfile.TemporaryDirectory() as tmp:
         return write_cells(frame, Path(tmp) / f"map{suffix}").read_bytes()
+
+
+def _shorten(names: str, most: int = 8) -> str:
+    """Return at most ``most`` comma-separated names, then an ellipsis with the count left."""
+    parts = [p.strip() for p in names.split(",") if p.strip()]
+    return ", ".join(parts[:most]) + (f" … (+{len(parts) - most})" if len(parts) > most else "")
 
 
 def _select_typed() -> None:
@@ -151,8 +175,14 @@ def _select_typed() -> None:
         st.session_state["selected"] = location
 
 
+def _features_bytes(features: gpd.GeoDataFrame, suffix: str) -> bytes:
+    """Write polygons (clusters) in one format and return the bytes (run on download only)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return write_features(features, Path(tmp) / f"clusters{suffix}").read_bytes()
+
+
 def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vmin=None,
-         vmax=None, caption: str | None = None) -> dict | None:
+         vmax=None, caption: str | None = None, clusters: Clusters | None = None) -> dict | None:
     """Draw hexagons coloured by ``value`` and return the click state."""
     cats = categories(output, R, lang)
     tooltip = {"district": t("district", lang), "value": output.label,
@@ -161,8 +191,11 @@ def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vm
         frame = frame.assign(value=[cats.labels.get(v, v) if v else None for v in frame["value"]])
         cats = type(cats)(colours={cats.labels[k]: c for k, c in cats.colours.items()},
                           labels={v: v for v in cats.labels.values()})
+    outline = clusters.table if clusters is not None and len(clusters.table) else None
     fmap = hex_map(frame, column="value", caption=caption or output.label, tooltip=tooltip,
-                   boundaries=outlines(dep),
+                   boundaries=outlines(dep), outlines=outline,
+                   outline_tooltip={"cluster_id": t("cluster", lang),
+                                    "poor_population": t("poor_population", lang)},
                    formats={"value": ".3f" if cats is None and output.kind != "layer" else ",.4g",
                             "population": ",.0f", "poverty": ".1f"} if cats is None
                    else {"population": ",.0f", "poverty": ".1f"},
@@ -177,7 +210,11 @@ def map_tab() -> None:
     options = output_options(R, lang)
     chosen = st.selectbox(t("show", lang), options, format_func=lambda o: o.label, key="output")
     frame, shown_res = map_frame(R, SC, chosen, department=dep or None)
-    state = draw(frame, chosen, key="main_map")
+    found = current_clusters()
+    state = draw(frame, chosen, key="main_map", clusters=found)
+    if found is not None:
+        st.caption(t("clusters_note", lang, n=len(found.table),
+                     cells=int(found.cells["significant"].sum())))
     st.caption(t("map_note", lang, n=len(frame), res=shown_res,
                  cells=int(frame["n_children"].sum()), grid_res=resolution))
     excluded = int(np.isnan(SC.table["score"].to_numpy(dtype=float)).sum())
@@ -208,6 +245,15 @@ def map_tab() -> None:
         st.info(t("card_none", lang))
     else:
         card = cell_card(R, SC, row, lang)
+        cluster_id = found.cells["cluster_id"].iloc[row] if found is not None else pd.NA
+        if found is not None and not pd.isna(cluster_id):
+            c = found.table.set_index("cluster_id").loc[int(cluster_id)]
+            st.subheader(t("cluster_card", lang, id=int(cluster_id), n=int(c["n_cells"]),
+                           pop=float(c["population"]), poor=float(c["poor_population"])))
+            st.markdown(t("cluster_line", lang, rank=int(c["rank"]), score=float(c["mean_score"]),
+                          layers=c["top_layers"], town=float(c["median_minutes_town50k"]),
+                          port=float(c["median_minutes_port"]),
+                          districts=_shorten(str(c["districts"]))))
         st.subheader(t("card_title", lang, h3=card["h3"]))
         st.markdown(" · ".join(card["names"].values()))
         cols = st.columns(len(card["scores"]))
@@ -246,8 +292,22 @@ def map_tab() -> None:
 def rankings_tab() -> None:
     """Rank districts, provinces or departments by the current score."""
     c1, c2 = st.columns(2)
-    level = c1.selectbox(t("rank_level", lang), list(LEVELS),
+    level = c1.selectbox(t("rank_level", lang), ["cluster", *LEVELS],
                          format_func=lambda k: t(k, lang), key="rank_level")
+    if level == "cluster":
+        found = current_clusters()
+        if found is None:
+            st.info(t("show_clusters", lang))
+            return
+        table = pd.DataFrame(found.table.drop(columns="geometry"))
+        st.dataframe(table, hide_index=True, width="stretch")
+        st.download_button(t("download_csv", lang), table.to_csv(index=False).encode(),
+                           file_name="clusters.csv", key="dl_clusters", on_click="ignore")
+        st.download_button(t("download_geojson", lang),
+                           data=functools.partial(_features_bytes, found.table, ".geojson"),
+                           file_name="clusters.geojson", key="dl_clusters_geojson",
+                           on_click="ignore")
+        return
     rank_by = c2.selectbox(t("rank_by", lang), list(RANK_BY), key="rank_by")
     ranked = rollup(R.matrix, SC.table["score"].to_numpy(dtype=float), level=level, rank_by=rank_by)
     names = R.names.assign(province_code=R.names["district_code"].str[:4],

@@ -23,6 +23,7 @@ from geo_engine.score import Prepared, ScoreResult, prepare, score_profile
 
 __all__ = [
     "INCLUSION",
+    "Clusters",
     "Output",
     "Scenario",
     "boundaries",
@@ -35,6 +36,7 @@ __all__ = [
     "output_options",
     "parse_location",
     "scenario",
+    "scenario_clusters",
     "with_constraints",
 ]
 
@@ -207,6 +209,34 @@ def map_frame(
     names = (sc.table["district"] if "district" in sc.table else sc.table["district_code"]).to_numpy()
     frame["district"] = np.where(found, names[pos], None)
     return frame, res
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """Hot-spot clusters of a scenario: per-cell tests and one profiled polygon per cluster."""
+
+    cells: pd.DataFrame
+    table: gpd.GeoDataFrame
+
+
+def scenario_clusters(run: Run, sc: Scenario, *, permutations: int = 999, fdr: float = 0.05,
+                      min_cells: int = 5, seed: int = 0) -> Clusters:
+    """Find the significant hot-spot clusters of a scenario's score (Gi*, FDR-controlled).
+
+    An empty result (no significant cluster) is valid: ``table`` then has no rows.
+    """
+    from geo_engine.clusters import hot_spots, summarize_clusters
+
+    m = run.matrix
+    score = sc.table["score"].to_numpy(dtype=float)
+    cells = hot_spots(m, score, permutations=permutations, fdr=fdr, min_cells=min_cells, seed=seed)
+    table = summarize_clusters(
+        m, cells, profile=sc.profile_id,
+        contributions=sc.result.contributions if sc.result is not None else None,
+        minutes_to_town50k=m["travel_town_50k"].to_numpy() if "travel_town_50k" in m else None,
+        minutes_to_port=m["travel_port"].to_numpy() if "travel_port" in m else None,
+        names=run.names)
+    return Clusters(cells=cells, table=table)
 
 
 def boundaries(department: str | None = None) -> gpd.GeoDataFrame:

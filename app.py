@@ -138,7 +138,7 @@ departments = (R.names.assign(code=R.names["district_code"].str[:2])
 dep_labels = {"": t("all_country", lang),
               **dict(zip(departments["code"], departments["department"], strict=True))}
 dep = st.sidebar.selectbox(t("focus", lang), list(dep_labels), format_func=dep_labels.get, key="dep")
-show_clusters = st.sidebar.toggle(t("show_clusters", lang), value=True, key="show_clusters",
+show_clusters = st.sidebar.toggle(t("show_clusters", lang), value=False, key="show_clusters",
                                   help=t("clusters_help", lang))
 
 
@@ -217,11 +217,11 @@ def map_tab() -> None:
                      cells=int(found.cells["significant"].sum())))
     st.caption(t("map_note", lang, n=len(frame), res=shown_res,
                  cells=int(frame["n_children"].sum()), grid_res=resolution))
-    excluded = int(np.isnan(SC.table["score"].to_numpy(dtype=float)).sum())
+    excluded = int(np.isnan(np.asarray(SC.score, dtype=float)).sum())
     if excluded:
         st.caption(t("excluded", lang, n=excluded))
 
-    top = rollup(R.matrix, SC.table["score"].to_numpy(dtype=float), level="district").head(5)
+    top = rollup(R.matrix, np.asarray(SC.score, dtype=float), level="district").head(5)
     top = top.merge(R.names, left_on="code", right_on="district_code", how="left")
     st.markdown(f"**{t('top_districts', lang)}**")
     top = top.assign(pop_weighted_mean=top["pop_weighted_mean"].round(3),
@@ -309,7 +309,7 @@ def rankings_tab() -> None:
                            on_click="ignore")
         return
     rank_by = c2.selectbox(t("rank_by", lang), list(RANK_BY), key="rank_by")
-    ranked = rollup(R.matrix, SC.table["score"].to_numpy(dtype=float), level=level, rank_by=rank_by)
+    ranked = rollup(R.matrix, np.asarray(SC.score, dtype=float), level=level, rank_by=rank_by)
     names = R.names.assign(province_code=R.names["district_code"].str[:4],
                            department_code=R.names["district_code"].str[:2])
     key_col = LEVELS[level]
@@ -359,7 +359,7 @@ def sensitivity_tab() -> None:
             draw(p_frame, p_out, key="sens_map", vmin=0, vmax=1)
             core = sens["p_top"].to_numpy() >= 0.9
             st.write(t("stable_core", lang, n=int(core.sum()),
-                       pop=float(SC.table["population"].to_numpy()[core].sum())))
+                       pop=float(np.nansum(R.matrix["population_2020"].to_numpy()[core]))))
             st.write(t("spearman", lang, rho=sens.attrs["spearman_mean"]))
 
 def data_tab() -> None:

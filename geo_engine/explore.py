@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ from geo_engine.display import CategoricalLegend, display_resolution, to_parent
 from geo_engine.dual import TYPOLOGY, DualResult, dual_model, standing
 from geo_engine.explain import Requirement, contributions, what_it_takes
 from geo_engine.i18n import t
-from geo_engine.outputs import POPULATION_LAYER, cell_table
+from geo_engine.outputs import POPULATION_LAYER, POVERTY_LAYER, cell_table
 from geo_engine.pipeline import Run
 from geo_engine.profiles import Profile
 from geo_engine.score import Prepared, ScoreResult, prepare, score_profile
@@ -31,6 +32,7 @@ __all__ = [
     "cell_at",
     "cell_card",
     "difference",
+    "district_names",
     "map_frame",
     "movers",
     "output_options",
@@ -54,13 +56,46 @@ def with_constraints(profile: Profile, enabled: Sequence[bool]) -> Profile:
 
 @dataclass
 class Scenario:
-    """One scoring scenario: a profile with weights and constraints, and the dual model around it."""
+    """One scoring scenario: a profile with weights and constraints, and the dual model around it.
 
+    The profile's own score is computed at once; the dual model (engine, inclusion, typology,
+    families, linkage) and the full per-cell table only when first asked for, so re-weighting a
+    profile while its score is on the map costs milliseconds.
+    """
+
+    run: Run
     profile_id: str
     result: ScoreResult | None
-    dual: DualResult
-    table: pd.DataFrame
+    results: dict[str, ScoreResult]
+    engine_quantile: float = 2 / 3
+    inclusion_quantile: float = 2 / 3
     weights: dict[str, float] = field(default_factory=dict)
+
+    @functools.cached_property
+    def dual(self) -> DualResult:
+        """The dual model with this scenario's score in place of the profile's default one."""
+        return dual_model(self.run.matrix, self.run.profiles, specs=self.run.specs,
+                          results=self.results, engine_quantile=self.engine_quantile,
+                          inclusion_quantile=self.inclusion_quantile)
+
+    @property
+    def score(self) -> np.ndarray:
+        """The scenario's score per cell (the inclusion score for :data:`INCLUSION`)."""
+        return self.dual.inclusion if self.result is None else self.result.score
+
+    @functools.cached_property
+    def table(self) -> pd.DataFrame:
+        """Per-cell outputs (:func:`geo_engine.outputs.cell_table`) of this scenario."""
+        run = self.run
+        base = run.profiles["engine"] if self.result is None else run.profile(self.profile_id)
+        table = cell_table(run.matrix, profile=base, dual=self.dual, names=run.names,
+                           result=self.results.get(base.id) if self.result is None else self.result)
+        if self.result is None:
+            table["score"] = self.dual.inclusion
+            table["rank"] = pd.Series(self.dual.inclusion).rank(ascending=False,
+                                                                method="min").to_numpy()
+            table = table.drop(columns=[c for c in table.columns if c.startswith("contrib_")])
+        return table
 
 
 def scenario(
@@ -73,11 +108,10 @@ def scenario(
     inclusion_quantile: float = 2 / 3,
     prepared: Prepared | None = None,
 ) -> Scenario:
-    """Re-score one profile with new weights/constraints and recompute the dual model around it.
+    """Re-score one profile with new weights/constraints; the dual model follows on demand.
 
     The other profiles keep their scores from ``run``; only the chosen profile is re-aggregated
-    (and re-normalized only when its constraints change), so this costs a fraction of a second at
-    country scale.
+    (and re-normalized only when its constraints change).
 
     Parameters
     ----------
@@ -106,16 +140,8 @@ def scenario(
         prep = prepared or prepare(run.matrix, profile, specs=run.specs)
         result = score_profile(run.matrix, profile, weights=dict(weights or {}), prepared=prep)
         results[profile_id] = result
-    dual = dual_model(run.matrix, run.profiles, specs=run.specs, results=results,
-                      engine_quantile=engine_quantile, inclusion_quantile=inclusion_quantile)
-    base = run.profiles["engine"] if profile_id == INCLUSION else run.profile(profile_id)
-    table = cell_table(run.matrix, profile=base, dual=dual, names=run.names,
-                       result=results.get(base.id))
-    if profile_id == INCLUSION:
-        table["score"] = dual.inclusion
-        table["rank"] = pd.Series(dual.inclusion).rank(ascending=False, method="min").to_numpy()
-        table = table.drop(columns=[c for c in table.columns if c.startswith("contrib_")])
-    return Scenario(profile_id=profile_id, result=result, dual=dual, table=table,
+    return Scenario(run=run, profile_id=profile_id, result=result, results=results,
+                    engine_quantile=engine_quantile, inclusion_quantile=inclusion_quantile,
                     weights=dict(result.weights) if result is not None else {})
 
 
@@ -153,12 +179,14 @@ def output_options(run: Run, lang: str, *, extra: Sequence[Output] = ()) -> list
     return out
 
 
-def _values(sc: Scenario, run: Run, output: Output) -> pd.Series:
+def _values(sc: Scenario, run: Run, output: Output) -> np.ndarray:
     if output.key.startswith("layer:"):
-        return run.matrix[output.key.split(":", 1)[1]]
+        return run.matrix[output.key.split(":", 1)[1]].to_numpy()
     if output.key.startswith("family_"):
-        return sc.dual.families[output.key.removeprefix("family_")]
-    return sc.table[output.key]
+        return sc.dual.families[output.key.removeprefix("family_")].to_numpy()
+    if output.key == "score":
+        return sc.score
+    return sc.table[output.key].to_numpy()
 
 
 def map_frame(
@@ -189,9 +217,9 @@ def map_frame(
     cells = pd.DataFrame({
         "h3": run.matrix["h3"].to_numpy(),
         "area_km2": run.matrix["area_km2"].to_numpy(),
-        "value": np.asarray(values) if values is not None else _values(sc, run, output).to_numpy(),
-        "population": sc.table["population"].to_numpy(),
-        "poverty": sc.table["poverty_rate"].to_numpy(),
+        "value": np.asarray(values) if values is not None else _values(sc, run, output),
+        "population": _column(run, POPULATION_LAYER),
+        "poverty": _column(run, POVERTY_LAYER),
     })
     if department:
         cells = cells[run.matrix["department_code"].to_numpy() == department]
@@ -206,8 +234,8 @@ def map_frame(
                        for c in frame["h3"]], dtype=np.uint64)
     pos = np.clip(np.searchsorted(ids, centre), 0, len(ids) - 1)
     found = ids[pos] == centre
-    names = (sc.table["district"] if "district" in sc.table else sc.table["district_code"]).to_numpy()
-    frame["district"] = np.where(found, names[pos], None)
+    names = district_names(run)
+    frame["district"] = np.where(found, names[pos], np.array(None, dtype=object))
     return frame, res
 
 
@@ -228,7 +256,7 @@ def scenario_clusters(run: Run, sc: Scenario, *, permutations: int = 999, fdr: f
     from geo_engine.clusters import hot_spots, summarize_clusters
 
     m = run.matrix
-    score = sc.table["score"].to_numpy(dtype=float)
+    score = np.asarray(sc.score, dtype=float)
     cells = hot_spots(m, score, permutations=permutations, fdr=fdr, min_cells=min_cells, seed=seed)
     table = summarize_clusters(
         m, cells, profile=sc.profile_id,
@@ -249,6 +277,20 @@ def boundaries(department: str | None = None) -> gpd.GeoDataFrame:
         return districts[districts["department_code"] == department][["district", "geometry"]]
     merged = districts.dissolve(by="department_code", method="coverage")
     return merged.reset_index()[["department_code", "geometry"]]
+
+
+def _column(run: Run, layer: str) -> np.ndarray:
+    return (run.matrix[layer].to_numpy(dtype=float) if layer in run.matrix
+            else np.full(len(run.matrix), np.nan))
+
+
+def district_names(run: Run) -> np.ndarray:
+    """Return the district name of every cell of the run (its code where no name is known)."""
+    codes = run.matrix["district_code"].astype("string")
+    if "district" not in run.names:
+        return codes.to_numpy(dtype=object)
+    lookup = run.names.set_index("district_code")["district"]
+    return codes.map(lookup).fillna(codes).to_numpy(dtype=object)
 
 
 def categories(output: Output, run: Run, lang: str) -> CategoricalLegend | None:
@@ -376,10 +418,9 @@ def cell_card(run: Run, sc: Scenario, row: int, lang: str) -> dict[str, Any]:
 def difference(a: Scenario, b: Scenario, *, by: str = "score") -> np.ndarray:
     """Per-cell change from scenario A to B: score difference, or standing (percentile) change."""
     if by == "score":
-        return b.table["score"].to_numpy(dtype=float) - a.table["score"].to_numpy(dtype=float)
+        return np.asarray(b.score, dtype=float) - np.asarray(a.score, dtype=float)
     if by == "rank":
-        return standing(b.table["score"].to_numpy(dtype=float)) - standing(
-            a.table["score"].to_numpy(dtype=float))
+        return standing(np.asarray(b.score, dtype=float)) - standing(np.asarray(a.score, dtype=float))
     msg = f"`by` was {by!r} but must be 'score' or 'rank'"
     raise ValueError(msg)
 

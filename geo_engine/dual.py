@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,8 @@ class DualResult:
         One of :data:`TYPOLOGY` (None where engine or inclusion is missing).
     hub_distance_km : numpy.ndarray
         Great-circle distance from the cell centre to the nearest engine-hub or dual-zone cell.
+    hub_minutes : numpy.ndarray
+        Travel time to the nearest hub (NaN when travel times were not computed).
     linkage : numpy.ndarray
         Supplier / SKIE potential of high-need cells near hubs (0 elsewhere).
     thresholds : dict
@@ -60,6 +62,7 @@ class DualResult:
     niche_margin: np.ndarray
     typology: np.ndarray
     hub_distance_km: np.ndarray
+    hub_minutes: np.ndarray
     linkage: np.ndarray
     thresholds: dict[str, float]
     results: dict[str, ScoreResult] = field(default_factory=dict)
@@ -70,7 +73,8 @@ class DualResult:
             "engine": self.engine, "inclusion": self.inclusion, "need": self.need,
             "access": self.access, "niche": self.niche, "typology": self.typology,
             "niche_family": self.best_family, "niche_margin": self.niche_margin,
-            "hub_distance_km": self.hub_distance_km, "linkage": self.linkage,
+            "hub_distance_km": self.hub_distance_km, "hub_minutes": self.hub_minutes,
+            "linkage": self.linkage,
         }, index=self.families.index)
         return pd.concat([out, self.families.add_prefix("family_")], axis=1)
 
@@ -162,6 +166,8 @@ def dual_model(
     need_quantile: float = 2 / 3,
     hub_reach_km: float | None = None,
     results: Mapping[str, ScoreResult] | None = None,
+    hub_minutes: Callable[[np.ndarray], np.ndarray] | None = None,
+    hub_reach_minutes: float | None = None,
 ) -> DualResult:
     r"""Score the engine, the need, the access and every niche family, then combine them.
 
@@ -181,6 +187,12 @@ def dual_model(
         Distance at which linkage to a hub fades to 0; :data:`geo_engine.settings.hub_reach_km`.
     results : mapping, optional
         Score results to reuse by profile id (re-weighting one profile re-scores only it).
+    hub_minutes : callable, optional
+        Given the boolean mask of hub cells, returns the travel time (minutes) from every cell to
+        the nearest hub (:func:`geo_engine.access.travel_time`). When given, linkage fades with
+        travel time over ``hub_reach_minutes`` instead of with distance.
+    hub_reach_minutes : float, optional
+        :data:`geo_engine.settings.hub_reach_minutes` by default.
 
     Returns
     -------
@@ -193,8 +205,9 @@ def dual_model(
     niche asset, or a rich place with assets, cannot score high.
 
     Linkage (Pérez's componentization of value chains): for high-need cells,
-    :math:`L = P \cdot \max(0, 1 - d/R)` with :math:`d` the distance to the nearest engine-hub or
-    dual-zone cell and :math:`R` the reach; 0 for other cells.
+    :math:`L = P \cdot \max(0, 1 - d/R)` with :math:`d` the travel time (or, without
+    ``hub_minutes``, the great-circle distance) to the nearest engine-hub or dual-zone cell and
+    :math:`R` the reach; 0 for other cells.
     """
     reach = settings.hub_reach_km if hub_reach_km is None else hub_reach_km
     if reach <= 0:
@@ -233,17 +246,24 @@ def dual_model(
 
         lat, lon = matrix["lat"].to_numpy(dtype=float), matrix["lon"].to_numpy(dtype=float)
         distance = nearest_km(lat, lon, lat[hubs], lon[hubs])
+    minutes = np.full(len(matrix), np.nan)
+    reach_min = settings.hub_reach_minutes if hub_reach_minutes is None else hub_reach_minutes
+    if hub_minutes is not None and hubs.any():
+        minutes = np.asarray(hub_minutes(hubs), dtype=float)
+    gap, limit = (minutes, reach_min) if hub_minutes is not None else (distance, reach)
     with np.errstate(invalid="ignore"):
         high_need = need >= t_n
-        linkage = np.where(high_need, need * np.clip(1 - distance / reach, 0, 1), 0.0)
-    linkage = np.where(np.isfinite(need) & np.isfinite(distance), linkage, np.nan)
+        linkage = np.where(high_need, need * np.clip(1 - gap / limit, 0, 1), 0.0)
+    linkage = np.where(np.isfinite(need) & np.isfinite(gap), linkage, np.nan)
     thresholds: dict[str, Any] = {
         "engine": t_e, "inclusion": t_i, "need": t_n, "engine_quantile": engine_quantile,
         "inclusion_quantile": inclusion_quantile, "need_quantile": need_quantile,
-        "hub_reach_km": reach,
+        "hub_reach_km": reach, "hub_reach_minutes": reach_min,
+        "linkage_by": "travel time" if hub_minutes is not None else "distance",
     }
     return DualResult(engine=engine, need=need, access=access, niche=niche, inclusion=inclusion,
                       families=families, family_standing=standings, best_family=best,
                       niche_margin=margin, typology=types,
-                      hub_distance_km=distance, linkage=linkage, thresholds=thresholds,
+                      hub_distance_km=distance, hub_minutes=minutes, linkage=linkage,
+                      thresholds=thresholds,
                       results=done)

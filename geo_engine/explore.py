@@ -76,7 +76,8 @@ class Scenario:
         """The dual model with this scenario's score in place of the profile's default one."""
         return dual_model(self.run.matrix, self.run.profiles, specs=self.run.specs,
                           results=self.results, engine_quantile=self.engine_quantile,
-                          inclusion_quantile=self.inclusion_quantile)
+                          inclusion_quantile=self.inclusion_quantile,
+                          hub_minutes=self.run.hub_minutes)
 
     @property
     def score(self) -> np.ndarray:

@@ -53,7 +53,7 @@ def cell_table(
         Layer specs by id.
     dual : DualResult, optional
         Adds ``engine``, ``inclusion``, ``need``, ``access``, ``typology``, ``niche_family``,
-        ``niche_margin``, ``hub_distance_km`` and ``linkage``.
+        ``niche_margin``, ``hub_distance_km``, ``hub_minutes`` and ``linkage``.
     names : pandas.DataFrame, optional
         :func:`admin_names` output, adds ``district``, ``province``, ``department``.
     result : ScoreResult, optional
@@ -81,7 +81,7 @@ def cell_table(
     if dual is not None:
         frame = dual.frame()
         for col in ("engine", "inclusion", "need", "access", "typology", "niche_family",
-                    "niche_margin", "hub_distance_km", "linkage"):
+                    "niche_margin", "hub_distance_km", "hub_minutes", "linkage"):
             out[col] = frame[col].to_numpy()
     out["population"] = (matrix[POPULATION_LAYER].to_numpy(dtype=float)
                          if POPULATION_LAYER in matrix else np.nan)

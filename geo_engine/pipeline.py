@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from geo_engine import settings
@@ -40,6 +42,7 @@ class Run:
     profiles: dict[str, Profile]
     dual: DualResult
     names: pd.DataFrame
+    hub_minutes: Callable[[np.ndarray], np.ndarray] | None = None
 
     def profile(self, profile_id: str) -> Profile:
         """Return a profile by id; the error lists the known ids."""
@@ -79,8 +82,26 @@ def run(
     matrix = build_indicators(region=region, resolution=resolution, layers=list(specs.values()),
                               data_dir=data_dir, force=force)
     profs = load_profiles(profiles, region=region)
-    dual = dual_model(matrix, profs, specs=specs)
+    hub_minutes = _hub_minutes(matrix, data_dir=data_dir, region=region)
+    dual = dual_model(matrix, profs, specs=specs, hub_minutes=hub_minutes)
     districts = data_dir / region / "districts.parquet"
     names = (admin_names(pd.read_parquet(districts)) if districts.is_file()
              else pd.DataFrame({"district_code": pd.Series(dtype="string")}))
-    return Run(matrix=matrix, specs=specs, profiles=profs, dual=dual, names=names)
+    return Run(matrix=matrix, specs=specs, profiles=profs, dual=dual, names=names,
+               hub_minutes=hub_minutes)
+
+
+def _hub_minutes(matrix: pd.DataFrame, *, data_dir: Path, region: str
+                 ) -> Callable[[np.ndarray], np.ndarray] | None:
+    """Return a function giving travel times to hub cells, or None without a region's terrain."""
+    if not (data_dir / region / "elevation.tif").is_file():
+        return None
+
+    def minutes(hubs: np.ndarray) -> np.ndarray:
+        from geo_engine.access import region_friction, travel_time
+
+        friction = region_friction(matrix, data_dir=data_dir, region=region)
+        targets = matrix["h3"].to_numpy()[np.asarray(hubs, dtype=bool)]
+        return travel_time(matrix, friction, targets)
+
+    return minutes

@@ -21,6 +21,7 @@ __all__ = [
     "data_dir",
     "default_region",
     "hub_reach_km",
+    "hub_reach_minutes",
     "region_dir",
     "urban_centre_weight",
 ]
@@ -70,4 +71,10 @@ hub_reach_km: float = 100.0
 
 About two hours by road in the Andes: the range within which a local supplier can serve a mine or
 plant daily. Replaced by travel time once travel times are available.
+"""
+
+hub_reach_minutes: float = 120.0
+"""Travel time (minutes) over which the linkage of a poor place to an engine hub fades to zero.
+
+Two hours: a daily return trip for a supplier or a technician serving a mine or plant.
 """

@@ -115,3 +115,13 @@ def test_standing_matches_pandas_rank_max():
     s[::17] = np.nan
     expected = pd.Series(s).rank(method="max", pct=True).to_numpy()
     np.testing.assert_allclose(standing(s), expected)
+
+
+def test_linkage_by_travel_time_when_given(matrix, profiles):
+    minutes = np.linspace(0, 300, len(matrix))
+    res = dual_model(matrix, profiles, hub_minutes=lambda hubs: minutes, hub_reach_minutes=120)
+    assert res.thresholds["linkage_by"] == "travel time"
+    np.testing.assert_allclose(res.hub_minutes, minutes)
+    high = res.need >= res.thresholds["need"]
+    expected = np.where(high, res.need * np.clip(1 - minutes / 120, 0, 1), 0.0)
+    np.testing.assert_allclose(res.linkage, expected)

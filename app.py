@@ -31,6 +31,7 @@ from geo_engine.explore import (
     parse_location,
     scenario,
     scenario_clusters,
+    typology_change,
     with_constraints,
 )
 from geo_engine.export import write_cells, write_features
@@ -324,17 +325,36 @@ def rankings_tab() -> None:
 def compare_tab() -> None:
     """Compare the current scenario with another profile."""
     c1, c2, c3 = st.columns(3)
-    c1.markdown(f"**{t('compare_a', lang)}**: {profile_id}")
-    other = c2.selectbox(t("compare_b", lang), [p for p in profile_ids if p != profile_id],
-                         key="compare_b")
-    by = c3.radio(t("compare_what", lang), ["score", "rank"], key="compare_by",
+    title = (t("inclusion", lang) if profile_id == INCLUSION
+             else getattr(R.profile(profile_id).title, lang, profile_id))
+    c1.markdown(f"**{t('compare_a', lang)}**: {title} ({t('weights', lang).lower()} ↖)")
+    defaults = "__defaults__"
+    choices = ([defaults] if profile_id != INCLUSION else []) + [p for p in profile_ids
+                                                                 if p != profile_id]
+    other = c2.selectbox(
+        t("compare_b", lang), choices, key="compare_b",
+        format_func=lambda p: t("same_profile_defaults", lang) if p == defaults
+        else t("inclusion", lang) if p == INCLUSION
+        else getattr(R.profiles[p].title, lang, p))
+    by = c3.radio(t("compare_what", lang), ["score", "rank", "typology"], key="compare_by",
                   format_func=lambda k: t(f"compare_{k}", lang), horizontal=True)
-    sc_b = scenario(R, profile_id=other, engine_quantile=q_engine, inclusion_quantile=q_incl)
-    change = difference(SC, sc_b, by=by)
-    diff_out = Output("difference", t(f"compare_{by}", lang), "difference")
-    diff_frame, _ = map_frame(R, SC, diff_out, values=change, department=dep or None)
-    limit = float(np.nanmax(np.abs(diff_frame["value"]))) if diff_frame["value"].notna().any() else 1.0
-    draw(diff_frame, diff_out, key="diff_map", colors=DIVERGING, vmin=-limit, vmax=limit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GeoEngineWarning)
+        sc_b = scenario(R, profile_id=profile_id if other == defaults else other,
+                        engine_quantile=q_engine, inclusion_quantile=q_incl)
+    if by == "typology":
+        classes = typology_change(SC, sc_b)
+        diff_out = Output("typology_change", t("compare_typology", lang), "categorical")
+        diff_frame, _ = map_frame(R, SC, diff_out, values=classes, department=dep or None)
+        draw(diff_frame, diff_out, key="diff_map")
+        change = np.where(classes == None, np.nan, (classes != "unchanged").astype(float))  # noqa: E711
+    else:
+        change = difference(SC, sc_b, by=by)
+        diff_out = Output("difference", t(f"compare_{by}", lang), "difference")
+        diff_frame, _ = map_frame(R, SC, diff_out, values=change, department=dep or None)
+        finite = diff_frame["value"].notna().any()
+        limit = float(np.nanmax(np.abs(diff_frame["value"]))) if finite else 1.0
+        draw(diff_frame, diff_out, key="diff_map", colors=DIVERGING, vmin=-limit, vmax=limit)
     st.markdown(f"**{t('biggest_movers', lang)}**")
     st.dataframe(movers(R, change), hide_index=True, width="stretch")
 

@@ -39,6 +39,7 @@ __all__ = [
     "parse_location",
     "scenario",
     "scenario_clusters",
+    "typology_change",
     "with_constraints",
 ]
 
@@ -298,6 +299,10 @@ def categories(output: Output, run: Run, lang: str) -> CategoricalLegend | None:
     """Return the legend of a categorical output (typology or niche family)."""
     if output.key == "typology":
         return CategoricalLegend.build(list(TYPOLOGY), {k: t(k, lang) for k in TYPOLOGY})
+    if output.key == "typology_change":
+        labels = {"unchanged": t("unchanged", lang),
+                  **{f"to_{k}": "→ " + t(k, lang) for k in TYPOLOGY}}
+        return CategoricalLegend.build(list(TYPOLOGY_CHANGE), labels)
     if output.key == "niche_family":
         fams = [p for p in run.profiles.values() if p.kind == "family"]
         return CategoricalLegend.build([p.id for p in fams],
@@ -424,6 +429,18 @@ def difference(a: Scenario, b: Scenario, *, by: str = "score") -> np.ndarray:
         return standing(np.asarray(b.score, dtype=float)) - standing(np.asarray(a.score, dtype=float))
     msg = f"`by` was {by!r} but must be 'score' or 'rank'"
     raise ValueError(msg)
+
+
+TYPOLOGY_CHANGE = ("unchanged", *(f"to_{k}" for k in TYPOLOGY))
+"""Classes of a typology comparison: unchanged, or the class the cell moved to."""
+
+
+def typology_change(a: Scenario, b: Scenario) -> np.ndarray:
+    """Per cell: ``unchanged`` or ``to_<class>`` (the typology in B); None where either is missing."""
+    ta, tb = a.dual.typology, b.dual.typology
+    out = np.where(ta == tb, "unchanged", np.char.add("to_", tb.astype(str))).astype(object)
+    out[[x is None or y is None for x, y in zip(ta, tb, strict=True)]] = None
+    return out
 
 
 def movers(run: Run, change: np.ndarray, *, top: int = 10) -> pd.DataFrame:

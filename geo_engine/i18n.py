@@ -118,6 +118,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "compare_what": {"es": "Diferencia de", "en": "Difference in"},
     "compare_score": {"es": "puntaje (B − A)", "en": "score (B − A)"},
     "compare_rank": {"es": "percentil (B − A)", "en": "percentile (B − A)"},
+    "compare_typology": {"es": "tipología (A → B)", "en": "typology (A → B)"},
+    "same_profile_defaults": {"es": "El mismo perfil con sus pesos por defecto", "en": "The same profile with its default weights"},
+    "unchanged": {"es": "sin cambio", "en": "unchanged"},
     "biggest_movers": {"es": "Los que más cambian", "en": "Biggest movers"},
     "sensitivity_intro": {
         "es": "Pesos sorteados alrededor de los elegidos (Dirichlet, concentración κ): probabilidad de que cada celda quede en el decil superior. El núcleo estable son las celdas con P ≥ 0,9.",

@@ -63,3 +63,7 @@ def test_other_tabs_run(cache, monkeypatch):
                                    "sensitivity": "Sensibilidad", "data": "Datos y método"}[tab]
         at.run()
         assert not at.exception, tab
+    at.session_state["tab"] = "Comparar escenarios"
+    at.run()
+    at.radio(key="compare_by").set_value("typology").run()
+    assert not at.exception

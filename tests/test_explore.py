@@ -99,3 +99,16 @@ def test_parse_location_and_boundaries():
     assert parse_location("100, 10") is None
     assert len(boundaries()) == 25
     assert len(boundaries("08")) > 50
+
+
+def test_typology_change(peru):
+    from geo_engine.explore import TYPOLOGY_CHANGE, typology_change
+
+    a = scenario(peru, profile_id="engine")
+    b = scenario(peru, profile_id="engine", weights={"large_mines": 20})
+    change = typology_change(a, b)
+    present = {c for c in change if c is not None}
+    assert present <= set(TYPOLOGY_CHANGE)
+    assert "unchanged" in present
+    same = typology_change(a, a)
+    assert {c for c in same if c is not None} == {"unchanged"}

@@ -299,15 +299,22 @@ def score(
     data_dir: DataDir = None,
 ) -> None:
     """Score every cell with a profile and write score, rank, dual model and contributions."""
-    from geo_engine.export import CELL_FORMATS, write_cells
+    from geo_engine.export import CELL_FORMATS, export_meta, write_cells
     from geo_engine.outputs import cell_table
 
     _check_out(out, force, CELL_FORMATS)
     try:
         result = _run(region, resolution, data_dir)
-        table = cell_table(result.matrix, profile=result.profile(profile), specs=result.specs,
+        chosen = result.profile(profile)
+        table = cell_table(result.matrix, profile=chosen, specs=result.specs,
                            dual=result.dual, names=result.names)
-        write_cells(table, out)
+        meta = export_meta(
+            profile=profile, weights=table.attrs["weights"], resolution=resolution,
+            datasets=[result.specs[lay.id].dataset for lay in chosen.layers
+                      if lay.id in result.specs and result.specs[lay.id].dataset],
+            extra={"aggregation": chosen.aggregation.method, **result.dual.thresholds},
+            data_dir=data_dir)
+        write_cells(table, out, meta=meta)
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
     scored = int(table["score"].notna().sum())

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 
 from geo_engine.grid import cell_polygons, h3_to_str
 
-__all__ = ["CELL_FORMATS", "write_cells", "write_features", "write_matrix"]
+__all__ = ["CELL_FORMATS", "export_meta", "write_cells", "write_features", "write_matrix"]
 
 CELL_FORMATS = (".geojson", ".gpkg", ".parquet", ".csv")
 """File types :func:`write_cells` writes, chosen by the file name's extension."""
@@ -68,7 +72,8 @@ def _atomic(path: Path, write: object) -> Path:
     return path
 
 
-def write_cells(table: pd.DataFrame, path: str | Path, *, layer: str = "cells") -> Path:
+def write_cells(table: pd.DataFrame, path: str | Path, *, layer: str = "cells",
+                meta: Mapping[str, Any] | None = None) -> Path:
     """Write a per-cell table with hexagon geometries; the format follows the extension.
 
     Parameters
@@ -81,6 +86,9 @@ def write_cells(table: pd.DataFrame, path: str | Path, *, layer: str = "cells") 
         centre ``lat``/``lon``). Written to a temporary file, then renamed.
     layer : str, default "cells"
         GeoPackage layer name.
+    meta : mapping, optional
+        Written as the top-level ``meta`` member of a GeoJSON file (profile, weights, sources…;
+        see :func:`export_meta`).
 
     Returns
     -------
@@ -92,19 +100,25 @@ def write_cells(table: pd.DataFrame, path: str | Path, *, layer: str = "cells") 
         raise ValueError(msg)
     out = table.copy()
     out["h3"] = h3_to_str(out["h3"])
+    for col in ("lat", "lon"):  # cell centres, to the precision of the geometry
+        if col in out:
+            out[col] = out[col].round(6)
     for col in out.columns:
         if out[col].dtype == object:
             out[col] = out[col].astype("string")
     if path.suffix.lower() == ".csv":
         return _atomic(path, lambda p: out.to_csv(p, index=False))
     gdf = gpd.GeoDataFrame(out, geometry=cell_polygons(table["h3"]).to_numpy(), crs="EPSG:4326")
-    return write_features(gdf, path, layer=layer)
+    return write_features(gdf, path, layer=layer, meta=meta)
 
 
-def write_features(features: gpd.GeoDataFrame, path: str | Path, *, layer: str = "features") -> Path:
+def write_features(features: gpd.GeoDataFrame, path: str | Path, *, layer: str = "features",
+                   meta: Mapping[str, Any] | None = None) -> Path:
     """Write a GeoDataFrame (e.g. dissolved clusters) by extension, atomically, in EPSG:4326.
 
-    ``.geojson`` follows RFC 7946; ``.csv`` drops the geometry and keeps the attributes.
+    ``.geojson`` follows RFC 7946, with ``meta`` as a top-level foreign member when given;
+    ``.gpkg`` adds or replaces the layer ``layer`` (other layers of the file are kept);
+    ``.csv`` drops the geometry and keeps the attributes.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -123,7 +137,50 @@ def write_features(features: gpd.GeoDataFrame, path: str | Path, *, layer: str =
     if suffix == ".gpkg":
         return _atomic(path, lambda p: gdf.to_file(p, layer=layer, driver="GPKG",
                                                   engine="pyogrio"))
+    options: dict[str, Any] = {"RFC7946": "YES", "COORDINATE_PRECISION": 6}
+    if meta:
+        options["FOREIGN_MEMBERS_COLLECTION"] = json.dumps({"meta": meta}, default=str)
     return _atomic(path, lambda p: gdf.to_file(p, driver="GeoJSON", engine="pyogrio",
-                                              layer=path.stem,
-                                              layer_options={"RFC7946": "YES",
-                                                             "COORDINATE_PRECISION": 6}))
+                                              layer=path.stem, layer_options=options))
+
+
+def export_meta(*, profile: str, weights: Mapping[str, float], resolution: int,
+                datasets: Sequence[str] = (), extra: Mapping[str, Any] | None = None,
+                data_dir: Path | None = None) -> dict[str, Any]:
+    """Return the provenance block written with exports: what produced the file and from what.
+
+    Parameters
+    ----------
+    profile : str
+        Profile id.
+    weights : mapping
+        Weights used (normalized).
+    resolution : int
+        H3 resolution.
+    datasets : sequence of str
+        Manifest ids of the datasets behind the profile's layers (sources and vintages listed).
+    extra : mapping, optional
+        Further settings (thresholds, permutations…), included in the hash.
+    data_dir : pathlib.Path, optional
+
+    Returns
+    -------
+    dict
+        ``software``, ``profile``, ``weights``, ``resolution``, ``settings``, ``sources`` and
+        ``config_hash`` (SHA-256 of everything above but the sources' titles, first 16 hex
+        digits), so two files with the same hash came from the same configuration.
+    """
+    from geo_engine import __version__
+    from geo_engine.manifest import dataset_entry
+
+    sources = []
+    for ds in sorted(set(datasets)):
+        entry = dataset_entry(ds, data_dir=data_dir)
+        sources.append({"dataset": ds, "title": entry["title"], "vintage": entry["vintage"],
+                        "licence": entry["licence"], "sha256": entry["sha256"]})
+    core = {"software": f"geo-engine {__version__}", "profile": profile,
+            "weights": {k: round(float(v), 6) for k, v in weights.items()},
+            "resolution": resolution, "settings": dict(extra or {}),
+            "sources": [{"dataset": s["dataset"], "sha256": s["sha256"]} for s in sources]}
+    digest = hashlib.sha256(json.dumps(core, sort_keys=True, default=str).encode()).hexdigest()
+    return {**core, "sources": sources, "config_hash": digest[:16]}

@@ -64,3 +64,27 @@ def test_bad_suffix(table, tmp_path):
         write_cells(table, tmp_path / "c.shp")
     with pytest.raises(ValueError, match=r"use a \.parquet or \.csv"):
         write_matrix(table, tmp_path / "m.xlsx")
+
+
+def test_geojson_meta_member(table, tmp_path, data_dir):
+    from geo_engine.export import export_meta
+
+    meta = export_meta(profile="agro_food", weights={"crops_tubers": 0.5, "settlements": 0.5},
+                       resolution=7, datasets=["crops_department", "populated_centres"],
+                       extra={"aggregation": "wlc"}, data_dir=data_dir)
+    assert len(meta["config_hash"]) == 16
+    again = export_meta(profile="agro_food", weights={"crops_tubers": 0.5, "settlements": 0.5},
+                        resolution=7, datasets=["populated_centres", "crops_department"],
+                        extra={"aggregation": "wlc"}, data_dir=data_dir)
+    assert again["config_hash"] == meta["config_hash"]
+    other = export_meta(profile="agro_food", weights={"crops_tubers": 1.0}, resolution=7,
+                        data_dir=data_dir)
+    assert other["config_hash"] != meta["config_hash"]
+    path = write_cells(table, tmp_path / "c.geojson", meta=meta)
+    doc = json.loads(path.read_text())
+    assert doc["meta"]["profile"] == "agro_food"
+    assert [s["dataset"] for s in doc["meta"]["sources"]] == ["crops_department",
+                                                               "populated_centres"]
+    assert doc["meta"]["software"].startswith("geo-engine ")
+    back = gpd.read_file(path)  # the foreign member does not disturb GDAL
+    assert len(back) == 7

@@ -15,7 +15,7 @@ from streamlit_folium import st_folium
 
 from geo_engine import __version__
 from geo_engine._errors import GeoEngineWarning
-from geo_engine.display import DIVERGING, SEQUENTIAL, hex_map
+from geo_engine.display import DIVERGING, SEQUENTIAL, base_map, hex_layer
 from geo_engine.explore import (
     INCLUSION,
     Clusters,
@@ -193,8 +193,8 @@ def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vm
         cats = type(cats)(colours={cats.labels[k]: c for k, c in cats.colours.items()},
                           labels={v: v for v in cats.labels.values()})
     outline = clusters.table if clusters is not None and len(clusters.table) else None
-    fmap = hex_map(frame, column="value", caption=caption or output.label, tooltip=tooltip,
-                   boundaries=outlines(dep), outlines=outline,
+    layer = hex_layer(frame, column="value", caption=caption or output.label, tooltip=tooltip,
+                   outlines=outline,
                    outline_tooltip={"cluster_id": t("cluster", lang),
                                     "poor_population": t("poor_population", lang)},
                    formats={"value": ".3f" if cats is None and output.kind != "layer" else ",.4g",
@@ -202,8 +202,13 @@ def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vm
                    else {"population": ",.0f", "poverty": ".1f"},
                    categories=cats, colors=colors, vmin=vmin, vmax=vmax,
                    no_data_label=t("no_data", lang))
-    return st_folium(use_local_assets(fmap), height=620, use_container_width=True,
-                     returned_objects=["last_clicked"], key=key)
+    # the base map stays the same while only the hexagon layer changes, so the browser swaps
+    # that layer instead of rebuilding the map (streamlit-folium's feature_group_to_add)
+    base = base_map(bounds=layer.bounds, boundaries=outlines(dep))
+    state = st_folium(use_local_assets(base), height=620, use_container_width=True,
+                      feature_group_to_add=layer.group, returned_objects=["last_clicked"], key=key)
+    st.html(f'<div style="position:relative;height:96px;">{layer.legend}</div>')
+    return state
 
 
 def map_tab() -> None:

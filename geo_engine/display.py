@@ -6,6 +6,7 @@ import functools
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import branca.colormap as cm
 import folium
@@ -16,7 +17,7 @@ import pandas as pd
 from branca.element import MacroElement, Template
 
 from geo_engine.grid import cell_polygons, h3_to_str
-from geo_engine.maps import NO_DATA_COLOUR, _Legend
+from geo_engine.maps import NO_DATA_COLOUR
 
 __all__ = [
     "CATEGORICAL",
@@ -24,7 +25,10 @@ __all__ = [
     "MAX_POLYGONS",
     "SEQUENTIAL",
     "CategoricalLegend",
+    "HexLayer",
+    "base_map",
     "display_resolution",
+    "hex_layer",
     "hex_map",
     "hexagon_rings",
     "to_parent",
@@ -196,7 +200,29 @@ def _categorical_legend_html(caption: str, legend: CategoricalLegend, no_data: s
     )
 
 
-def hex_map(
+@dataclass(frozen=True)
+class HexLayer:
+    """Hexagons ready to draw: the folium layer, its legend (HTML) and the view to fit."""
+
+    group: folium.FeatureGroup
+    legend: str
+    bounds: tuple[float, float, float, float]
+
+
+def hex_map(frame: pd.DataFrame, *, boundaries: gpd.GeoDataFrame | None = None,
+            **options: Any) -> folium.Map:
+    """Return a complete folium map: :func:`base_map` with a :func:`hex_layer` and its legend.
+
+    ``options`` are those of :func:`hex_layer`.
+    """
+    layer = hex_layer(frame, **options)
+    fmap = base_map(bounds=layer.bounds, boundaries=boundaries)
+    layer.group.add_to(fmap)
+    _HtmlBlock(layer.legend).add_to(fmap)
+    return fmap
+
+
+def hex_layer(
     frame: pd.DataFrame,
     *,
     column: str,
@@ -209,11 +235,10 @@ def hex_map(
     vmax: float | None = None,
     outlines: gpd.GeoDataFrame | None = None,
     outline_tooltip: Mapping[str, str] | None = None,
-    boundaries: gpd.GeoDataFrame | None = None,
     no_data_label: str = "no data",
     bounds: tuple[float, float, float, float] | None = None,
-) -> folium.Map:
-    """Return a folium map of hexagons coloured by one column.
+) -> HexLayer:
+    """Return a layer of hexagons coloured by one column, with its legend.
 
     Parameters
     ----------
@@ -236,8 +261,6 @@ def hex_map(
         Colour scale limits; the data's range by default.
     outlines : geopandas.GeoDataFrame, optional
         Polygons drawn as outlines over the hexagons (clusters), with ``outline_tooltip``.
-    boundaries : geopandas.GeoDataFrame, optional
-        Thin reference boundaries (districts), drawn under the hexagons' outlines.
     no_data_label : str
         Legend and tooltip text for missing values.
     bounds : tuple, optional
@@ -245,7 +268,7 @@ def hex_map(
 
     Returns
     -------
-    folium.Map
+    HexLayer
     """
     if len(frame) > MAX_POLYGONS:
         msg = (f"{len(frame):,} hexagons is more than the {MAX_POLYGONS:,} a map can draw "
@@ -286,12 +309,7 @@ def hex_map(
         lons = frame["h3"].map(lambda c: h3n.cell_to_latlng(np.uint64(c))[1]).to_numpy()
         pad = 0.3
         west, south, east, north = lons.min() - pad, lats.min() - pad, lons.max() + pad, lats.max() + pad
-    fmap = folium.Map(tiles="OpenStreetMap", control_scale=True)
-    fmap.fit_bounds([[south, west], [north, east]])
-    if boundaries is not None and len(boundaries):
-        folium.GeoJson(boundaries[["geometry"]], name="boundaries", interactive=False,
-                       style_function=lambda f: {"fill": False, "color": "#444444",
-                                                 "weight": 0.6}).add_to(fmap)
+    group = folium.FeatureGroup(name="cells")
     fields = list(tooltip)
     folium.GeoJson(
         collection, name="cells",
@@ -300,7 +318,7 @@ def hex_map(
         highlight_function=lambda f: {"weight": 2, "color": "#000000"},
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[tooltip[f] for f in fields],
                                       sticky=True),
-    ).add_to(fmap)
+    ).add_to(group)
     if outlines is not None and len(outlines):
         o_fields = list(outline_tooltip or {})
         o = outlines[[*o_fields, "geometry"]].copy()
@@ -313,10 +331,42 @@ def hex_map(
             tooltip=folium.GeoJsonTooltip(fields=o_fields,
                                           aliases=[(outline_tooltip or {})[f] for f in o_fields])
             if o_fields else None,
-        ).add_to(fmap)
-    if categories is not None:
-        _HtmlBlock(_categorical_legend_html(caption, categories, no_data_label)).add_to(fmap)
-    else:
-        _Legend(caption=caption, colors=list(colors), vmin=lo, vmax=hi,
-                no_data_label=no_data_label).add_to(fmap)
+        ).add_to(group)
+    legend = (_categorical_legend_html(caption, categories, no_data_label) if categories is not None
+              else _continuous_legend_html(caption, list(colors), lo, hi, no_data_label))
+    return HexLayer(group=group, legend=legend, bounds=(west, south, east, north))
+
+
+def base_map(*, bounds: tuple[float, float, float, float],
+             boundaries: gpd.GeoDataFrame | None = None) -> folium.Map:
+    """Return the map the hexagons are drawn on: background, view and reference outlines.
+
+    Built anew on every call but identical for the same bounds and outlines, so the browser
+    keeps it and only swaps the hexagon layer when scores change.
+    """
+    west, south, east, north = bounds
+    fmap = folium.Map(tiles="OpenStreetMap", control_scale=True)
+    fmap.fit_bounds([[south, west], [north, east]])
+    if boundaries is not None and len(boundaries):
+        folium.GeoJson(boundaries[["geometry"]], name="boundaries", interactive=False,
+                       style_function=lambda f: {"fill": False, "color": "#444444",
+                                                 "weight": 0.6}).add_to(fmap)
     return fmap
+
+
+def _continuous_legend_html(caption: str, colors: Sequence[str], lo: float, hi: float,
+                            no_data: str) -> str:
+    span = abs(hi - lo)
+    decimals = 0 if span >= 50 else 1 if span >= 5 else 2 if span >= 0.5 else 3
+    ticks = "".join(f"<span>{v:,.{decimals}f}</span>" for v in np.linspace(lo, hi, 5))
+    return (
+        '<div class="ge-legend" style="position:absolute;z-index:9999;bottom:24px;right:12px;'
+        "background:rgba(255,255,255,0.92);padding:6px 10px;border-radius:4px;font:12px sans-serif;"
+        'box-shadow:0 1px 4px rgba(0,0,0,0.3);">'
+        f'<div style="font-weight:bold;margin-bottom:4px;">{html.escape(caption)}</div>'
+        f'<div style="width:220px;height:12px;background:linear-gradient(to right, '
+        f'{", ".join(colors)});"></div>'
+        f'<div style="display:flex;justify-content:space-between;width:220px;">{ticks}</div>'
+        f'<div style="margin-top:4px;"><span style="display:inline-block;width:12px;height:12px;'
+        f'background:{NO_DATA_COLOUR};vertical-align:middle;"></span> {html.escape(no_data)}</div>'
+        "</div>")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from branca.element import MacroElement, Template
 
-from geo_engine.grid import cell_polygons, h3_to_str
+from geo_engine.grid import cell_polygons
 from geo_engine.maps import NO_DATA_COLOUR
 
 __all__ = [
@@ -62,6 +62,15 @@ def hexagon_rings(ids: np.ndarray) -> tuple[list[list[float]], ...]:
     coordinates are computed once.
     """
     return _rings_cached(np.ascontiguousarray(ids, dtype=np.uint64).tobytes())
+
+
+_CELL_STYLE = folium.JsCode(
+    "function(f) { var c = f.properties._fill;"
+    " return {fillColor: c, color: c, fillOpacity: 0.8, opacity: 0.8, weight: 1}; }")
+_CELL_HIGHLIGHT = folium.JsCode(
+    "function(f, layer) { layer.on({"
+    " mouseover: function() { layer.setStyle({weight: 2, color: '#000000'}); },"
+    " mouseout: function() { layer.setStyle({weight: 1, color: f.properties._fill}); } }); }")
 
 
 def display_resolution(n_cells: int, resolution: int, *, max_polygons: int = MAX_POLYGONS) -> int:
@@ -274,7 +283,7 @@ def hex_layer(
         msg = (f"{len(frame):,} hexagons is more than the {MAX_POLYGONS:,} a map can draw "
                "smoothly; aggregate to a coarser resolution with to_parent()")
         raise ValueError(msg)
-    shown = pd.DataFrame({"h3_id": h3_to_str(frame["h3"])})
+    shown = pd.DataFrame(index=range(len(frame)))
     for col in tooltip:
         values = frame[col]
         spec = (formats or {}).get(col)
@@ -313,9 +322,9 @@ def hex_layer(
     fields = list(tooltip)
     folium.GeoJson(
         collection, name="cells",
-        style_function=lambda f: {"fillColor": f["properties"]["_fill"], "fillOpacity": 0.8,
-                                  "color": f["properties"]["_fill"], "opacity": 0.8, "weight": 1},
-        highlight_function=lambda f: {"weight": 2, "color": "#000000"},
+        # styles read from each feature's own colour in the browser: a Python style_function
+        # would embed a lookup of every hexagon id per colour (about a third of the payload)
+        style=_CELL_STYLE, on_each_feature=_CELL_HIGHLIGHT,
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[tooltip[f] for f in fields],
                                       sticky=True),
     ).add_to(group)

@@ -17,6 +17,7 @@ from geo_engine import __version__
 from geo_engine._errors import GeoEngineWarning
 from geo_engine.display import DIVERGING, SEQUENTIAL, base_map, hex_layer
 from geo_engine.explore import (
+    CUSTOM,
     INCLUSION,
     Clusters,
     Output,
@@ -24,6 +25,7 @@ from geo_engine.explore import (
     categories,
     cell_at,
     cell_card,
+    custom_profile,
     difference,
     map_frame,
     movers,
@@ -39,6 +41,7 @@ from geo_engine.i18n import LANGUAGES, t
 from geo_engine.manifest import load_manifest
 from geo_engine.maps import use_local_assets
 from geo_engine.pipeline import Run, run
+from geo_engine.profiles import Profile
 from geo_engine.rollup import LEVELS, RANK_BY, rollup
 from geo_engine.score import Prepared, prepare
 from geo_engine.sensitivity import sensitivity
@@ -69,6 +72,16 @@ def prepared(resolution: int, profile_id: str, constraints: tuple[bool, ...]) ->
         return prepare(r.matrix, with_constraints(r.profile(profile_id), constraints), specs=r.specs)
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def prepared_custom(resolution: int, layer_ids: tuple[str, ...], aggregation: str) -> Prepared:
+    """Return normalized layers of a custom profile (kept while sliding its weights)."""
+    r = load_run(resolution)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GeoEngineWarning)
+        return prepare(r.matrix, custom_profile(list(layer_ids), aggregation=aggregation),
+                       specs=r.specs)
+
+
 @st.cache_resource(show_spinner=False)
 def outlines(department: str) -> gpd.GeoDataFrame:
     """Return department outlines, or the districts of the focused department."""
@@ -90,16 +103,30 @@ resolution = st.sidebar.selectbox(t("resolution", lang), [7, 6, 5], help=t("reso
 with st.spinner(t("loading", lang)):
     R, NOTES = load_run(resolution)
 
-profile_ids = [INCLUSION, *R.profiles]
+profile_ids = [INCLUSION, *R.profiles, CUSTOM]
 profile_id = st.sidebar.selectbox(
     t("profile", lang), profile_ids, key="profile",
     format_func=lambda p: t("inclusion", lang) if p == INCLUSION
+    else t("custom_profile", lang) if p == CUSTOM
     else getattr(R.profiles[p].title, lang, R.profiles[p].title.en))
 
 weights: dict[str, float] = {}
 enabled: tuple[bool, ...] = ()
+custom: Profile | None = None
+if profile_id == CUSTOM:
+    chosen_layers = st.sidebar.multiselect(
+        t("custom_layers", lang), list(R.specs), default=["poverty_2018", "travel_town_50k",
+                                                          "tourism_natural"],
+        format_func=lambda i: getattr(R.specs[i].title, lang, i), key="custom_layers")
+    aggregation = st.sidebar.selectbox(t("aggregation", lang), ["wlc", "wgm", "owa", "topsis"],
+                                       key="custom_agg")
+    if not chosen_layers:
+        st.sidebar.warning(t("custom_empty", lang))
+        chosen_layers = ["poverty_2018"]
+    custom = custom_profile(chosen_layers, aggregation=aggregation,
+                            title=t("custom_profile", lang))
 if profile_id != INCLUSION:
-    profile = R.profile(profile_id)
+    profile = custom or R.profile(profile_id)
     st.sidebar.subheader(t("weights", lang), help=t("weights_help", lang))
     by_theme: dict[str, list] = {}
     for layer in profile.layers:
@@ -121,11 +148,16 @@ st.sidebar.subheader(t("thresholds", lang))
 q_engine = st.sidebar.slider(t("engine_threshold", lang), 0.5, 0.95, 2 / 3, 0.01, key="q_engine")
 q_incl = st.sidebar.slider(t("inclusion_threshold", lang), 0.5, 0.95, 2 / 3, 0.01, key="q_incl")
 
-prep = None if profile_id == INCLUSION else prepared(resolution, profile_id, enabled)
+if profile_id == INCLUSION:
+    prep = None
+elif custom is not None:
+    prep = prepared_custom(resolution, tuple(lay.id for lay in custom.layers), aggregation)
+else:
+    prep = prepared(resolution, profile_id, enabled)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", GeoEngineWarning)  # constant layers etc.: already in NOTES
     SC = scenario(R, profile_id=profile_id, weights=weights, engine_quantile=q_engine,
-                  inclusion_quantile=q_incl, prepared=prep)
+                  inclusion_quantile=q_incl, prepared=prep, profile=custom)
 
 # ---------------------------------------------------------------- header
 st.title(t("app_title", lang))
@@ -213,9 +245,13 @@ def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vm
 
 def map_tab() -> None:
     """Draw the map, the clicked cell's card and the downloads."""
-    options = output_options(R, lang)
+    stored = st.session_state.get("sens")
+    sens = stored[1] if stored and stored[0] == profile_id else None
+    extra = [Output("p_top", t("p_top", lang), "probability", "0–1")] if sens is not None else []
+    options = output_options(R, lang, extra=extra)
     chosen = st.selectbox(t("show", lang), options, format_func=lambda o: o.label, key="output")
-    frame, shown_res = map_frame(R, SC, chosen, department=dep or None)
+    values = sens["p_top"].to_numpy() if chosen.key == "p_top" and sens is not None else None
+    frame, shown_res = map_frame(R, SC, chosen, department=dep or None, values=values)
     found = current_clusters()
     state = draw(frame, chosen, key="main_map", clusters=found)
     if found is not None:
@@ -331,11 +367,12 @@ def compare_tab() -> None:
     """Compare the current scenario with another profile."""
     c1, c2, c3 = st.columns(3)
     title = (t("inclusion", lang) if profile_id == INCLUSION
+             else t("custom_profile", lang) if profile_id == CUSTOM
              else getattr(R.profile(profile_id).title, lang, profile_id))
     c1.markdown(f"**{t('compare_a', lang)}**: {title} ({t('weights', lang).lower()} ↖)")
     defaults = "__defaults__"
-    choices = ([defaults] if profile_id != INCLUSION else []) + [p for p in profile_ids
-                                                                 if p != profile_id]
+    choices = ([defaults] if profile_id != INCLUSION else []) + [
+        p for p in profile_ids if p not in (profile_id, CUSTOM)]
     other = c2.selectbox(
         t("compare_b", lang), choices, key="compare_b",
         format_func=lambda p: t("same_profile_defaults", lang) if p == defaults
@@ -345,8 +382,9 @@ def compare_tab() -> None:
                   format_func=lambda k: t(f"compare_{k}", lang), horizontal=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeoEngineWarning)
-        sc_b = scenario(R, profile_id=profile_id if other == defaults else other,
-                        engine_quantile=q_engine, inclusion_quantile=q_incl)
+        same = other == defaults
+        sc_b = scenario(R, profile_id=profile_id if same else other, engine_quantile=q_engine,
+                        inclusion_quantile=q_incl, profile=custom if same else None)
     if by == "typology":
         classes = typology_change(SC, sc_b)
         diff_out = Output("typology_change", t("compare_typology", lang), "categorical")
@@ -407,7 +445,7 @@ def data_tab() -> None:
         })
     st.subheader(t("layers_table", lang))
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    if profile_id != INCLUSION:
+    if profile_id not in (INCLUSION, CUSTOM):
         st.subheader(getattr(R.profile(profile_id).title, lang, profile_id))
         st.write(R.profile(profile_id).description)
         st.dataframe(pd.DataFrame([{t("layer", lang): lay.id, t("weight", lang): lay.weight,

@@ -23,6 +23,7 @@ from geo_engine.profiles import Profile
 from geo_engine.score import Prepared, ScoreResult, prepare, score_profile
 
 __all__ = [
+    "CUSTOM",
     "INCLUSION",
     "Clusters",
     "Output",
@@ -31,6 +32,7 @@ __all__ = [
     "categories",
     "cell_at",
     "cell_card",
+    "custom_profile",
     "difference",
     "district_names",
     "map_frame",
@@ -71,6 +73,7 @@ class Scenario:
     engine_quantile: float = 2 / 3
     inclusion_quantile: float = 2 / 3
     weights: dict[str, float] = field(default_factory=dict)
+    profile: Profile | None = None
 
     @functools.cached_property
     def dual(self) -> DualResult:
@@ -89,7 +92,8 @@ class Scenario:
     def table(self) -> pd.DataFrame:
         """Per-cell outputs (:func:`geo_engine.outputs.cell_table`) of this scenario."""
         run = self.run
-        base = run.profiles["engine"] if self.result is None else run.profile(self.profile_id)
+        base = (run.profiles["engine"] if self.result is None
+                else self.profile or run.profile(self.profile_id))
         table = cell_table(run.matrix, profile=base, dual=self.dual, names=run.names,
                            result=self.results.get(base.id) if self.result is None else self.result)
         if self.result is None:
@@ -109,6 +113,7 @@ def scenario(
     engine_quantile: float = 2 / 3,
     inclusion_quantile: float = 2 / 3,
     prepared: Prepared | None = None,
+    profile: Profile | None = None,
 ) -> Scenario:
     """Re-score one profile with new weights/constraints; the dual model follows on demand.
 
@@ -128,6 +133,8 @@ def scenario(
         Typology thresholds as quantiles.
     prepared : Prepared, optional
         Reuse normalization for this profile and these constraints.
+    profile : Profile, optional
+        A profile built on the fly (a custom one); ``profile_id`` then only names it.
 
     Returns
     -------
@@ -136,7 +143,7 @@ def scenario(
     results = dict(run.dual.results)
     result = None
     if profile_id != INCLUSION:
-        profile = run.profile(profile_id)
+        profile = profile or run.profile(profile_id)
         if constraints is not None:
             profile = with_constraints(profile, constraints)
         prep = prepared or prepare(run.matrix, profile, specs=run.specs)
@@ -144,7 +151,25 @@ def scenario(
         results[profile_id] = result
     return Scenario(run=run, profile_id=profile_id, result=result, results=results,
                     engine_quantile=engine_quantile, inclusion_quantile=inclusion_quantile,
-                    weights=dict(result.weights) if result is not None else {})
+                    weights=dict(result.weights) if result is not None else {},
+                    profile=profile if profile_id != INCLUSION else None)
+
+
+CUSTOM = "custom"
+"""Id of the profile a user assembles in the app from any layers."""
+
+
+def custom_profile(layer_ids: Sequence[str], *, aggregation: str = "wlc",
+                   title: str = "Custom") -> Profile:
+    """Return a profile of the given layers with equal weights (changed later by the sliders)."""
+    agg: dict[str, Any] = {"method": aggregation}
+    if aggregation == "owa":
+        agg["orness"] = 0.5
+    return Profile.model_validate({
+        "id": CUSTOM, "kind": "custom", "title": {"es": title, "en": title},
+        "description": "Layers and weights chosen by the user.", "aggregation": agg,
+        "layers": [{"id": lid, "weight": 1.0, "rationale": "chosen by the user"}
+                   for lid in layer_ids]})
 
 
 @dataclass(frozen=True)

@@ -67,3 +67,23 @@ def test_other_tabs_run(cache, monkeypatch):
     at.run()
     at.radio(key="compare_by").set_value("typology").run()
     assert not at.exception
+
+
+def test_custom_profile_and_probability_output(cache, monkeypatch):
+    at = _app(cache, monkeypatch)
+    at.selectbox(key="profile").set_value("custom").run()
+    assert not at.exception
+    assert at.slider(key="w_custom_poverty_2018").value == 1.0
+    at.multiselect(key="custom_layers").set_value(["hdi_2019", "travel_port"]).run()
+    assert not at.exception
+    at.slider(key="w_custom_travel_port").set_value(3.0).run()
+    assert not at.exception
+    at.session_state["tab"] = "Sensibilidad"
+    at.run()
+    at.number_input(key="draws").set_value(50).run()
+    at.button(key="run_sens").click().run()
+    assert not at.exception
+    at.session_state["tab"] = "Mapa"
+    at.run()
+    labels = at.selectbox(key="output").options
+    assert "P(decil superior)" in labels

@@ -42,7 +42,7 @@ from geo_engine.manifest import load_manifest
 from geo_engine.maps import use_local_assets
 from geo_engine.pipeline import Run, run
 from geo_engine.profiles import Profile
-from geo_engine.rollup import LEVELS, RANK_BY, rollup
+from geo_engine.rollup import LEVELS, RANK_BY, rollup, with_labels
 from geo_engine.score import Prepared, prepare
 from geo_engine.sensitivity import sensitivity
 
@@ -352,13 +352,7 @@ def rankings_tab() -> None:
         return
     rank_by = c2.selectbox(t("rank_by", lang), list(RANK_BY), key="rank_by")
     ranked = rollup(R.matrix, np.asarray(SC.score, dtype=float), level=level, rank_by=rank_by)
-    names = R.names.assign(province_code=R.names["district_code"].str[:4],
-                           department_code=R.names["district_code"].str[:2])
-    key_col = LEVELS[level]
-    label_cols = {"district": ["district", "province", "department"],
-                  "province": ["province", "department"], "department": ["department"]}[level]
-    ranked = ranked.merge(names[[key_col, *label_cols]].drop_duplicates(key_col)
-                          .rename(columns={key_col: "code"}), on="code", how="left")
+    ranked = with_labels(ranked, R.matrix, R.names, level=level)
     st.dataframe(ranked, hide_index=True, width="stretch")
     st.download_button(t("download_csv", lang), ranked.to_csv(index=False).encode(),
                        file_name=f"ranking_{level}.csv", key="dl_rank", on_click="ignore")

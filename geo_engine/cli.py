@@ -436,7 +436,7 @@ def rank_cmd(
     data_dir: DataDir = None,
 ) -> None:
     """Rank districts, provinces or departments by a profile's score."""
-    from geo_engine.rollup import rollup
+    from geo_engine.rollup import rollup, with_labels
 
     _check_out(out, force, (".csv", ".parquet"))
     try:
@@ -445,27 +445,13 @@ def rank_cmd(
                         level=level, rank_by=rank_by)
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
-    names = _level_names(result.names, level)
-    if names is not None:
-        ranked = ranked.merge(names, on="code", how="left")
+    ranked = with_labels(ranked, result.matrix, result.names, level=level)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".csv":
         ranked.to_csv(out, index=False)
     else:
         ranked.to_parquet(out, index=False)
     typer.echo(f"wrote {out}: {len(ranked)} {level}s ranked by {rank_by}")
-
-
-def _level_names(names: pd.DataFrame, level: str) -> pd.DataFrame | None:
-    if "district" not in names:
-        return None
-    frame = names.assign(province_code=names["district_code"].str[:4],
-                         department_code=names["district_code"].str[:2])
-    key = {"district": "district_code", "province": "province_code",
-           "department": "department_code"}[level]
-    cols = {"district": ["district", "province", "department"],
-            "province": ["province", "department"], "department": ["department"]}[level]
-    return frame[[key, *cols]].drop_duplicates(key).rename(columns={key: "code"})
 
 
 @app.command("app")

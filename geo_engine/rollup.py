@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["LEVELS", "RANK_BY", "rollup"]
+__all__ = ["LEVELS", "RANK_BY", "rollup", "with_labels"]
 
 LEVELS = {"district": "district_code", "province": "province_code",
           "department": "department_code"}
@@ -95,3 +95,35 @@ def rollup(
     out = out.drop(columns=["ps", "p_scored"]).reset_index()
     out["rank"] = out[rank_by].rank(ascending=False, method="min", na_option="bottom").astype(int)
     return out.sort_values(["rank", "code"], kind="stable").reset_index(drop=True)
+
+
+def with_labels(ranked: pd.DataFrame, matrix: pd.DataFrame, names: pd.DataFrame, *,
+                level: str) -> pd.DataFrame:
+    """Add the unit's name and its parents' names to a :func:`rollup` table.
+
+    Parameters
+    ----------
+    ranked : pandas.DataFrame
+        :func:`rollup` output for ``level``.
+    matrix : pandas.DataFrame
+        The matrix rolled up (for the codes of each level).
+    names : pandas.DataFrame
+        ``district_code`` with ``district``, ``province``, ``department`` names; returned
+        unchanged when it has no names (custom regions).
+    level : {"district", "province", "department"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``ranked`` with the name columns of ``level`` and the levels above it.
+    """
+    if "district" not in names:
+        return ranked
+    codes = [c for c in LEVELS.values() if c in matrix]
+    units = matrix[codes].drop_duplicates("district_code").merge(names, on="district_code",
+                                                                 how="left")
+    labels = {"district": ["district", "province", "department"],
+              "province": ["province", "department"], "department": ["department"]}[level]
+    key = LEVELS[level]
+    table = units[[key, *[c for c in labels if c in units]]].drop_duplicates(key)
+    return ranked.merge(table.rename(columns={key: "code"}), on="code", how="left")

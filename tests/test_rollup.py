@@ -56,3 +56,15 @@ def test_population_totals_preserved(rows):
     assert out["population"].sum() == pytest.approx(m["population_2020"].sum())
     assert out["population_top"].sum() <= out["population"].sum() + 1e-6
     assert out["share_pop_top"].dropna().between(0, 1).all()
+
+
+def test_with_labels(matrix):
+    from geo_engine.rollup import with_labels
+
+    names = pd.DataFrame({"district_code": ["a", "b", "c"], "district": ["A", "B", "C"],
+                          "province": ["P", "P", "Q"], "department": ["D", "D", "D"]})
+    ranked = rollup(matrix, np.array([0.2, 0.6, 1.0, 0.5, 0.1]), level="province")
+    out = with_labels(ranked, matrix, names, level="province")
+    assert out.set_index("code")["province"].to_dict() == {"p": "P", "q": "Q"}
+    assert "district" not in out
+    assert with_labels(ranked, matrix, names[["district_code"]], level="province") is ranked

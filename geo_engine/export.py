@@ -117,8 +117,8 @@ def write_features(features: gpd.GeoDataFrame, path: str | Path, *, layer: str =
     """Write a GeoDataFrame (e.g. dissolved clusters) by extension, atomically, in EPSG:4326.
 
     ``.geojson`` follows RFC 7946, with ``meta`` as a top-level foreign member when given;
-    ``.gpkg`` adds or replaces the layer ``layer`` (other layers of the file are kept);
-    ``.csv`` drops the geometry and keeps the attributes.
+    ``.gpkg`` holds one layer named ``layer`` (the file is replaced as a whole); ``.csv`` drops
+    the geometry and keeps the attributes.
     """
     path = Path(path)
     suffix = path.suffix.lower()

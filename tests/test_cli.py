@@ -147,7 +147,14 @@ def test_score_sensitivity_rank_on_peru(tmp_path, monkeypatch):
     r = runner.invoke(app, ["score", "--profile", "nature_heritage_tourism", "--resolution", "5",
                             "--out", str(out)])
     assert r.exit_code == 0, r.output
-    cells = gpd.read_file(out)
+    import pyogrio
+
+    assert [name for name, _ in pyogrio.list_layers(out)][:1] == ["cells"]
+    assert "districts" in [name for name, _ in pyogrio.list_layers(out)]
+    districts = gpd.read_file(out, layer="districts")
+    assert len(districts) > 1000  # districts holding cells at resolution 5
+    assert {"pop_weighted_mean", "rank", "district"} <= set(districts.columns)
+    cells = gpd.read_file(out, layer="cells")
     for col in ("h3", "score", "rank", "engine", "inclusion", "typology", "niche_family",
                 "niche_margin", "district_code", "district", "province", "department",
                 "population", "poverty_rate", "contrib_tourism_natural"):

@@ -459,6 +459,61 @@ def clusters_cmd(
                f"permutations, FDR {fdr})")
 
 
+@app.command("brief")
+def brief_cmd(
+    profile: ProfileName,
+    out: Annotated[Path, typer.Option("--out", help="Output .html file.")],
+    district: Annotated[str | None, typer.Option("--district", help="District code (ubigeo).")]
+    = None,
+    cluster: Annotated[int | None, typer.Option("--cluster", help="Cluster id from "
+                                                "`geo-engine clusters` (same profile).")] = None,
+    lang: Annotated[str, typer.Option(help="es or en.")] = "es",
+    resolution: Resolution = 7,
+    region: Region = "peru",
+    force: Force = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Write a printable one-page brief (HTML) on a district or a cluster: map, figures, sources."""
+    import numpy as np
+
+    from geo_engine.brief import brief_html
+
+    _check_out(out, force, (".html",))
+    if (district is None) == (cluster is None):
+        _fail(ValueError("give exactly one of --district CODE or --cluster ID"))
+    try:
+        result = _run(region, resolution, data_dir)
+        chosen = result.profile(profile)
+        m = result.matrix
+        if district is not None:
+            rows = m["district_code"].astype(str).to_numpy() == district
+            if not rows.any():
+                _fail(KeyError(f"no cells for district {district!r} at resolution {resolution}; "
+                               "check the 6-digit code, or use a finer resolution"))
+            names = result.names.set_index("district_code")
+            title = (" · ".join(str(names.loc[district, c]) for c in ("district", "province",
+                                                                      "department"))
+                     if district in names.index and "district" in names else district)
+        else:
+            from geo_engine.clusters import hot_spots
+
+            with _report_warnings():
+                cells = hot_spots(m, result.dual.results[chosen.id].score)
+            rows = (cells["cluster_id"] == cluster).fillna(False).to_numpy(dtype=bool)
+            if not rows.any():
+                found = sorted(int(c) for c in cells["cluster_id"].dropna().unique())
+                _fail(KeyError(f"no cluster {cluster} for profile {profile!r}; clusters are "
+                               f"{found[:20]}"))
+            title = f"{'Clúster' if lang == 'es' else 'Cluster'} {cluster}"
+        html = brief_html(result, profile_id=chosen.id, rows=np.asarray(rows), title=title,
+                          lang=lang)
+    except (GeoEngineError, KeyError, ValueError) as exc:
+        _fail(exc)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    typer.echo(f"wrote {out}")
+
+
 @app.command("rank")
 def rank_cmd(
     profile: ProfileName,

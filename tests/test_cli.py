@@ -217,3 +217,20 @@ def test_clusters_command(tmp_path, monkeypatch):
     assert len(found) > 0
     assert found.is_valid.all()
     assert found["rank"].tolist() == sorted(found["rank"])
+
+
+def test_brief_command(tmp_path, monkeypatch):
+    monkeypatch.setattr("geo_engine.settings.cache_dir", tmp_path / "cache")
+    out = tmp_path / "cusco.html"
+    r = runner.invoke(app, ["brief", "--profile", "engine", "--district", "080101",
+                            "--resolution", "6", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    page = out.read_text(encoding="utf-8")
+    assert "CUSCO · CUSCO · CUSCO" in page
+    r = runner.invoke(app, ["brief", "--profile", "engine", "--resolution", "6",
+                            "--out", str(tmp_path / "x.html")])
+    assert "exactly one of --district CODE or --cluster ID" in r.output
+    r = runner.invoke(app, ["brief", "--profile", "engine", "--district", "999999",
+                            "--resolution", "6", "--out", str(tmp_path / "y.html")])
+    assert r.exit_code == 1
+    assert "no cells for district '999999'" in r.output

@@ -15,6 +15,7 @@ from streamlit_folium import st_folium
 
 from geo_engine import __version__
 from geo_engine._errors import GeoEngineWarning
+from geo_engine.brief import brief_html
 from geo_engine.display import DIVERGING, SEQUENTIAL, base_map, hex_layer
 from geo_engine.explore import (
     CUSTOM,
@@ -208,6 +209,13 @@ def _select_typed() -> None:
         st.session_state["selected"] = location
 
 
+def _brief_bytes(district_code: str, title: str) -> bytes:
+    """Return the printable brief of a district for the current profile (run on download only)."""
+    rows = R.matrix["district_code"].astype(str).to_numpy() == district_code
+    return brief_html(R, profile_id=profile_id, rows=rows, title=title, lang=lang,
+                      result=SC.result).encode()
+
+
 def _features_bytes(features: gpd.GeoDataFrame, suffix: str) -> bytes:
     """Write polygons (clusters) in one format and return the bytes (run on download only)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -297,6 +305,13 @@ def map_tab() -> None:
                           port=float(c["median_minutes_port"]),
                           districts=_shorten(str(c["districts"]))))
         st.subheader(t("card_title", lang, h3=card["h3"]))
+        if profile_id in R.profiles:
+            code = str(R.matrix["district_code"].iloc[row])
+            st.download_button(
+                t("download_brief", lang),
+                data=functools.partial(_brief_bytes, code, " · ".join(card["names"].values())),
+                file_name=f"brief_{code}.html", mime="text/html", key="dl_brief",
+                on_click="ignore")
         st.markdown(" · ".join(card["names"].values()))
         cols = st.columns(len(card["scores"]))
         for col, (label, value) in zip(cols, card["scores"].items(), strict=True):

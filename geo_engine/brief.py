@@ -15,6 +15,7 @@ from geo_engine.display import SEQUENTIAL, hexagon_rings
 from geo_engine.i18n import t
 from geo_engine.manifest import dataset_entry
 from geo_engine.pipeline import Run
+from geo_engine.score import ScoreResult
 
 __all__ = ["brief_html", "cells_svg"]
 
@@ -127,7 +128,7 @@ def _mode(values: Sequence[object]) -> object:
 
 
 def brief_html(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: str = "es",
-               extra: Sequence[tuple[str, str]] = ()) -> str:
+               extra: Sequence[tuple[str, str]] = (), result: ScoreResult | None = None) -> str:
     """Return a one-page HTML brief about a set of cells (a district or a cluster).
 
     Parameters
@@ -142,6 +143,8 @@ def brief_html(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang:
     lang : {"es", "en"}
     extra : sequence of (label, value)
         Further figures to list first.
+    result : ScoreResult, optional
+        The profile's score with other weights (e.g. the app's sliders); the run's by default.
 
     Returns
     -------
@@ -155,7 +158,7 @@ def brief_html(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang:
         msg = "the brief has no cells: check the district code or cluster id"
         raise ValueError(msg)
     profile = run.profile(profile_id)
-    result = run.dual.results[profile_id]
+    result = result if result is not None else run.dual.results[profile_id]
     score = result.score[idx]
     pop = m["population_2020"].to_numpy(dtype=float)[idx] if "population_2020" in m else np.zeros(idx.size)
     pov = m["poverty_2018"].to_numpy(dtype=float)[idx] if "poverty_2018" in m else np.full(idx.size, np.nan)

@@ -56,6 +56,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "custom_layers": {"es": "Capas del perfil propio", "en": "Layers of the custom profile"},
     "custom_empty": {"es": "Elija al menos una capa.", "en": "Choose at least one layer."},
     "aggregation": {"es": "Agregación", "en": "Aggregation"},
+    "download_brief": {"es": "Descargar la ficha del distrito (HTML imprimible)", "en": "Download the district brief (printable HTML)"},
     "no_data": {"es": "sin datos", "en": "no data"},
     "score": {"es": "Puntaje", "en": "Score"},
     "engine": {"es": "Motor de crecimiento", "en": "Engine of growth"},

@@ -271,8 +271,8 @@ def map_tab() -> None:
     if excluded:
         st.caption(t("excluded", lang, n=excluded))
 
-    top = rollup(R.matrix, np.asarray(SC.score, dtype=float), level="district").head(5)
-    top = top.merge(R.names, left_on="code", right_on="district_code", how="left")
+    top = with_labels(rollup(R.matrix, np.asarray(SC.score, dtype=float), level="district").head(5),
+                      R.matrix, R.names, level="district")
     st.markdown(f"**{t('top_districts', lang)}**")
     top = top.assign(pop_weighted_mean=top["pop_weighted_mean"].round(3),
                      population=top["population"].round(0).astype("Int64"))

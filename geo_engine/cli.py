@@ -8,7 +8,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import pandas as pd
 import typer
@@ -315,10 +315,16 @@ def score(
             extra={"aggregation": chosen.aggregation.method, **result.dual.thresholds},
             data_dir=data_dir)
         if out.suffix.lower() == ".gpkg":  # cells, clusters and districts in one file
+            import geopandas as gpd
+
+            from geo_engine.outputs import geopackage_layers
+
+            polygons = Path(data_dir or settings.data_dir) / region / "districts.parquet"
             with _report_warnings():
-                layers = _score_layers(result, table, chosen,
-                                       districts_file=Path(data_dir or settings.data_dir) / region
-                                       / "districts.parquet")
+                layers = geopackage_layers(
+                    result.matrix, table, result.dual.results[chosen.id], profile=chosen.id,
+                    names=result.names,
+                    districts=gpd.read_parquet(polygons) if polygons.is_file() else None)
             write_geopackage(layers, out)
         else:
             write_cells(table, out, meta=meta)
@@ -326,35 +332,6 @@ def score(
         _fail(exc)
     scored = int(table["score"].notna().sum())
     typer.echo(f"wrote {out}: {len(table):,} cells, {scored:,} scored with profile {profile!r}")
-
-
-def _score_layers(result: Any, table: pd.DataFrame, profile: Any, *,
-                  districts_file: Path) -> dict[str, Any]:
-    """Return the GeoPackage layers of a scored profile: cells, its clusters, its districts."""
-    import geopandas as gpd
-
-    from geo_engine.clusters import find_clusters
-    from geo_engine.grid import cell_polygons, h3_to_str
-    from geo_engine.rollup import rollup, with_labels
-
-    cells = table.copy()
-    cells["h3"] = h3_to_str(cells["h3"])
-    cells = gpd.GeoDataFrame(cells, geometry=cell_polygons(table["h3"]).to_numpy(), crs=4326)
-    m = result.matrix
-    scored = result.dual.results[profile.id]
-    found = find_clusters(
-        m, scored.score, profile=profile.id, contributions=scored.contributions,
-        minutes_to_town50k=m["travel_town_50k"].to_numpy() if "travel_town_50k" in m else None,
-        minutes_to_port=m["travel_port"].to_numpy() if "travel_port" in m else None,
-        names=result.names)
-    ranked = with_labels(rollup(m, scored.score, level="district"), m, result.names,
-                         level="district")
-    if not districts_file.is_file():
-        return {"cells": cells, "clusters": found}
-    districts = gpd.read_parquet(districts_file)[["district_code", "geometry"]].rename(
-        columns={"district_code": "code"})
-    districts = districts[districts.geometry.notna()].merge(ranked, on="code", how="inner")
-    return {"cells": cells, "clusters": found, "districts": districts}
 
 
 @app.command("sensitivity")
@@ -437,7 +414,7 @@ def clusters_cmd(
     data_dir: DataDir = None,
 ) -> None:
     """Significant hot-spot clusters of a profile's score (Getis-Ord Gi*), profiled and ranked."""
-    from geo_engine.clusters import find_clusters
+    from geo_engine.clusters import find_clusters, travel_minutes
     from geo_engine.export import CELL_FORMATS, write_features
 
     _check_out(out, force, CELL_FORMATS)
@@ -448,10 +425,8 @@ def clusters_cmd(
         with _report_warnings():
             found = find_clusters(
                 m, scored.score, profile=profile, contributions=scored.contributions,
-                minutes_to_town50k=m["travel_town_50k"].to_numpy() if "travel_town_50k" in m else None,
-                minutes_to_port=m["travel_port"].to_numpy() if "travel_port" in m else None,
                 permutations=permutations, fdr=fdr, min_cells=min_cells, seed=seed,
-                names=result.names)
+                names=result.names, **travel_minutes(m))
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
     write_features(found, out, layer="clusters")

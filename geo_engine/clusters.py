@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from typing import TypedDict
 
 import geopandas as gpd
 import h3.api.numpy_int as h3n
@@ -23,13 +24,34 @@ __all__ = [
     "CLUSTER_COLUMNS",
     "PERMUTATION_BLOCK",
     "RANK_CRITERIA",
+    "TravelMinutes",
     "benjamini_hochberg",
     "find_clusters",
     "gi_star",
     "h3_adjacency",
     "hot_spots",
     "summarize_clusters",
+    "travel_minutes",
 ]
+
+TRAVEL_LAYERS = {"minutes_to_town50k": "travel_town_50k", "minutes_to_port": "travel_port"}
+"""Matrix layers whose medians profile each cluster (None when a region lacks them)."""
+
+
+class TravelMinutes(TypedDict):
+    """Travel-time arguments of :func:`summarize_clusters`."""
+
+    minutes_to_town50k: np.ndarray | None
+    minutes_to_port: np.ndarray | None
+
+
+def travel_minutes(matrix: pd.DataFrame) -> TravelMinutes:
+    """Return the travel-time arguments of :func:`summarize_clusters` from an indicator matrix."""
+    def column(layer: str) -> np.ndarray | None:
+        return matrix[layer].to_numpy() if layer in matrix else None
+
+    return TravelMinutes(minutes_to_town50k=column(TRAVEL_LAYERS["minutes_to_town50k"]),
+                         minutes_to_port=column(TRAVEL_LAYERS["minutes_to_port"]))
 
 CELL_COLUMNS = ("h3", "score", "z", "p_value", "q_value", "significant", "cluster_id")
 """Columns of :func:`hot_spots`, one row per cell."""

@@ -280,7 +280,7 @@ def scenario_clusters(run: Run, sc: Scenario, *, permutations: int = 999, fdr: f
 
     An empty result (no significant cluster) is valid: ``table`` then has no rows.
     """
-    from geo_engine.clusters import hot_spots, summarize_clusters
+    from geo_engine.clusters import hot_spots, summarize_clusters, travel_minutes
 
     m = run.matrix
     score = np.asarray(sc.score, dtype=float)
@@ -288,9 +288,7 @@ def scenario_clusters(run: Run, sc: Scenario, *, permutations: int = 999, fdr: f
     table = summarize_clusters(
         m, cells, profile=sc.profile_id,
         contributions=sc.result.contributions if sc.result is not None else None,
-        minutes_to_town50k=m["travel_town_50k"].to_numpy() if "travel_town_50k" in m else None,
-        minutes_to_port=m["travel_port"].to_numpy() if "travel_port" in m else None,
-        names=run.names)
+        names=run.names, **travel_minutes(m))
     return Clusters(cells=cells, table=table)
 
 

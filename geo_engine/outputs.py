@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -12,7 +13,7 @@ from geo_engine.layers import LayerSpec
 from geo_engine.profiles import Profile
 from geo_engine.score import ScoreResult, score_profile
 
-__all__ = ["admin_names", "cell_table", "score_rank"]
+__all__ = ["admin_names", "cell_table", "geopackage_layers", "score_rank"]
 
 POPULATION_LAYER = "population_2020"
 """Layer holding the people living in each cell (dasymetric split of the district estimate)."""
@@ -94,3 +95,56 @@ def cell_table(
                      contribution_space=result.contribution_space,
                      aggregation=profile.aggregation.method)
     return out
+
+
+def geopackage_layers(
+    matrix: pd.DataFrame,
+    table: pd.DataFrame,
+    result: ScoreResult,
+    *,
+    profile: str,
+    names: pd.DataFrame,
+    districts: gpd.GeoDataFrame | None = None,
+) -> dict[str, gpd.GeoDataFrame]:
+    """Return the layers of a scored profile for one GeoPackage: cells, clusters, districts.
+
+    Parameters
+    ----------
+    matrix : pandas.DataFrame
+        Indicator matrix.
+    table : pandas.DataFrame
+        :func:`cell_table` of the profile.
+    result : ScoreResult
+        The profile's score (for its clusters and the district ranking).
+    profile : str
+        Profile id.
+    names : pandas.DataFrame
+        :func:`admin_names`.
+    districts : geopandas.GeoDataFrame, optional
+        District polygons (``district_code``); without them there is no ``districts`` layer.
+
+    Returns
+    -------
+    dict
+        ``cells`` (hexagons), ``clusters`` (:func:`geo_engine.clusters.find_clusters`) and, with
+        polygons, ``districts`` ranked by :func:`geo_engine.rollup.rollup`.
+    """
+    from geo_engine.clusters import find_clusters, travel_minutes
+    from geo_engine.grid import cell_polygons, h3_to_str
+    from geo_engine.rollup import rollup, with_labels
+
+    cells = table.assign(h3=h3_to_str(table["h3"]))
+    layers = {
+        "cells": gpd.GeoDataFrame(cells, geometry=cell_polygons(table["h3"]).to_numpy(),
+                                  crs="EPSG:4326"),
+        "clusters": find_clusters(matrix, result.score, profile=profile,
+                                  contributions=result.contributions, names=names,
+                                  **travel_minutes(matrix)),
+    }
+    if districts is not None:
+        ranked = with_labels(rollup(matrix, result.score, level="district"), matrix, names,
+                             level="district")
+        polygons = districts.loc[districts.geometry.notna(), ["district_code", "geometry"]]
+        layers["districts"] = polygons.rename(columns={"district_code": "code"}).merge(
+            ranked, on="code", how="inner")
+    return layers

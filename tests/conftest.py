@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import pytest
+
+from geo_engine._errors import GeoEngineWarning
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,3 +34,20 @@ def raw_dir() -> Path:
 def data_dir() -> Path:
     """The project's committed curated data."""
     return ROOT / "data"
+
+
+@pytest.fixture(scope="session")
+def peru(tmp_path_factory):
+    """The shipped Peru data run end to end at resolution 5, with its own cache folder."""
+    import geo_engine.settings as s
+    from geo_engine.pipeline import run
+
+    old = s.cache_dir
+    s.cache_dir = tmp_path_factory.mktemp("cache")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GeoEngineWarning)
+            result = run(resolution=5)
+    finally:
+        s.cache_dir = old
+    return result

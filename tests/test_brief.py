@@ -1,25 +1,7 @@
-import warnings
-
 import numpy as np
 import pytest
 
-from geo_engine._errors import GeoEngineWarning
 from geo_engine.brief import brief_html, cells_svg
-from geo_engine.pipeline import run
-
-
-@pytest.fixture(scope="module")
-def peru(tmp_path_factory):
-    import geo_engine.settings as s
-
-    old = s.cache_dir
-    s.cache_dir = tmp_path_factory.mktemp("cache")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", GeoEngineWarning)
-            yield run(resolution=5)
-    finally:
-        s.cache_dir = old
 
 
 def test_district_brief_is_escaped_and_complete(peru):

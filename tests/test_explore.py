@@ -1,9 +1,6 @@
-import warnings
-
 import numpy as np
 import pytest
 
-from geo_engine._errors import GeoEngineWarning
 from geo_engine.explore import (
     INCLUSION,
     boundaries,
@@ -18,21 +15,6 @@ from geo_engine.explore import (
     scenario,
     with_constraints,
 )
-from geo_engine.pipeline import run
-
-
-@pytest.fixture(scope="module")
-def peru(tmp_path_factory):
-    import geo_engine.settings as s
-
-    old = s.cache_dir
-    s.cache_dir = tmp_path_factory.mktemp("cache")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", GeoEngineWarning)
-            yield run(resolution=5)
-    finally:
-        s.cache_dir = old
 
 
 def test_scenario_reweights_one_profile(peru):

@@ -8,7 +8,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import pandas as pd
 import typer
@@ -16,6 +16,9 @@ from rich.progress import Progress
 
 from geo_engine import __version__, settings
 from geo_engine._errors import GeoEngineError, GeoEngineWarning
+
+if TYPE_CHECKING:
+    from geo_engine.pipeline import Run
 
 __all__ = ["app", "main"]
 
@@ -110,14 +113,17 @@ def data_rebuild(
     step: Annotated[
         list[str] | None,
         typer.Option("--step", help="Run only this step (repeatable): admin, social, mining, "
-                     "places, environment."),
+                     "places, environment for peru; brazil for brazil."),
     ] = None,
+    region: Annotated[
+        str, typer.Option(help="Region to rebuild: peru or brazil (other regions are kept).")
+    ] = "peru",
 ) -> None:
-    """Rebuild the curated Peru data from the raw sources; the old files stay until all succeed."""
+    """Rebuild a region's curated data from the raw sources; the old files stay until all succeed."""
     from geo_engine.curate import rebuild
 
     try:
-        entries = rebuild(source, data_dir=data_dir, steps=step)
+        entries = rebuild(source, data_dir=data_dir, region=region, steps=step)
     except (GeoEngineError, ValueError, ImportError) as exc:
         _fail(exc)
     typer.echo(f"rebuilt {len(entries)} datasets into {data_dir or settings.data_dir}")
@@ -151,13 +157,15 @@ def layers_list(
     layers: Annotated[
         Path | None, typer.Option("--layers", help="Spec file or folder (default: shipped specs).")
     ] = None,
-    region: Annotated[str, typer.Option(help="Region whose shipped specs to list.")] = "peru",
+    region: Annotated[str, typer.Option(help="Region id or region file whose specs to list.")]
+    = "peru",
 ) -> None:
     """List the layer specs: id, kind, method, theme, units and title."""
     from geo_engine.layers import load_layers
+    from geo_engine.region import load_region
 
     try:
-        specs = load_layers(layers, region=region)
+        specs = load_layers(layers or load_region(region).layers)
     except GeoEngineError as exc:
         _fail(exc)
     for s in specs:
@@ -187,24 +195,37 @@ def validate(
     typer.echo(f"ok: {len(specs)} layers valid in {file}")
 
 
+Resolution = Annotated[int | None, typer.Option(help="H3 resolution, 3 (coarse) to 10 (fine); the "
+                                                "region's default (Peru 7) if omitted.")]
+Region = Annotated[str, typer.Option(help="Region id (peru, brazil) or the path of your region file.")]
+ProfileName = Annotated[str, typer.Option("--profile", help="Profile id (see `geo-engine profiles`).")]
+Force = Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")]
+
+
 @app.command("build")
 def build(
-    resolution: Annotated[int, typer.Option(help="H3 resolution, 3 (coarse) to 10 (fine).")] = 7,
-    region: Annotated[str, typer.Option(help="Region of the curated data.")] = "peru",
+    resolution: Annotated[int | None, typer.Option(help="H3 resolution, 3 (coarse) to 10 (fine); "
+                                                   "the region's default if omitted.")] = None,
+    region: Annotated[str, typer.Option(help="Region id (peru, brazil) or your region file.")]
+    = "peru",
     layers: Annotated[
-        Path | None, typer.Option("--layers", help="Spec file or folder (default: shipped specs).")
+        Path | None, typer.Option("--layers", help="Spec file or folder (default: the region's).")
     ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the matrix here (.parquet or .csv).")
     ] = None,
     boundary: Annotated[
         Path | None,
-        typer.Option("--boundary", help="Boundary file of your own region (any vector format); "
-                     "then --layers is required and relative sources are read from its folder."),
+        typer.Option("--boundary", help="Boundary file of your own region (GeoJSON, GeoPackage, "
+                     "zipped shapefile, GeoParquet…); then --layers is required and relative "
+                     "sources are read from the boundary's folder."),
     ] = None,
     code_column: Annotated[
         str, typer.Option("--code-column", help="Unique unit code column of --boundary.")
     ] = "district_code",
+    name_column: Annotated[
+        str | None, typer.Option("--name-column", help="Unit name column of --boundary.")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Allow very large grids; overwrite --out.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore and do not write the cache.")]
     = False,
@@ -213,35 +234,31 @@ def build(
     """Build the indicator matrix (cells x layers of raw values) and optionally write it."""
     from geo_engine.export import write_matrix
     from geo_engine.indicators import build_indicators
+    from geo_engine.region import Region, load_region
 
     if out is not None and out.exists() and not force:
         _fail(FileExistsError(f"{out} exists; pass --force to overwrite it"))
-    units = None
-    if boundary is not None:
-        from geo_engine.indicators import read_vector
-
-        if layers is None:
-            _fail(ValueError("--boundary needs --layers (the shipped layers describe Peru)"))
-        try:
-            units = read_vector(boundary)
-        except GeoEngineError as exc:
-            _fail(exc)
-        if code_column not in units:
-            _fail(KeyError(f"{boundary}: no column {code_column!r}; columns are "
-                           f"{list(units.columns)[:20]}; name the unit code with --code-column"))
-        units = units.rename(columns={code_column: "district_code"})
-        units["district_code"] = units["district_code"].astype(str)
-        region = boundary.stem
-        data_dir = data_dir or boundary.resolve().parent
     try:
+        if boundary is not None:
+            if layers is None:
+                _fail(ValueError("--boundary needs --layers (the shipped layers describe Peru)"))
+            base = Path(data_dir) if data_dir else boundary.resolve().parent
+            reg = Region(id=_region_id(boundary.stem), title=boundary.stem, file=None, data_dir=base,
+                         boundary=boundary, layers=layers, profiles=base / "profiles",
+                         code_column=code_column, name_column=name_column)
+        else:
+            reg = load_region(region, data_dir=data_dir)
+        units = reg.units()
+        resolution = reg.resolution if resolution is None else resolution
         with _report_warnings(), Progress(transient=True) as bar:
             task = bar.add_task("layers", total=None)
 
             def progress(layer_id: str, i: int, n: int) -> None:
                 bar.update(task, total=n, completed=i, description=f"layer {layer_id}")
 
-            matrix = build_indicators(region=region, resolution=resolution, layers=layers,
-                                      units=units, data_dir=data_dir, use_cache=not no_cache, force=force,
+            matrix = build_indicators(region=reg.id, resolution=resolution,
+                                      layers=layers or reg.layers, units=units,
+                                      data_dir=reg.data_dir, use_cache=not no_cache, force=force,
                                       progress=progress)
     except (GeoEngineError, ValueError) as exc:
         _fail(exc)
@@ -254,10 +271,74 @@ def build(
         typer.echo(f"wrote {out}")
 
 
-Resolution = Annotated[int, typer.Option(help="H3 resolution, 3 (coarse) to 10 (fine).")]
-Region = Annotated[str, typer.Option(help="Region of the curated data.")]
-ProfileName = Annotated[str, typer.Option("--profile", help="Profile id (see `geo-engine profiles`).")]
-Force = Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")]
+def _region_id(stem: str) -> str:
+    """Turn a file name into a region id (lowercase letters, digits, - and _)."""
+    import re
+
+    return re.sub(r"[^a-z0-9_-]+", "-", stem.lower()).strip("-")[:63] or "region"
+
+
+region_app = typer.Typer(help="Your own region: write and check a region file.",
+                         no_args_is_help=True)
+app.add_typer(region_app, name="region")
+
+
+@region_app.command("new")
+def region_new(
+    out: Annotated[Path, typer.Argument(help="Region file to write, e.g. myregion/region.yaml.")],
+    boundary: Annotated[Path, typer.Option("--boundary", help="Admin polygons (GeoJSON, GeoPackage, "
+                                           "zipped shapefile, GeoParquet…).")],
+    code_column: Annotated[str, typer.Option("--code-column", help="Unique unit code column.")],
+    layers: Annotated[Path, typer.Option("--layers", help="Layer spec file or folder.")],
+    name_column: Annotated[str | None, typer.Option("--name-column", help="Unit name column.")]
+    = None,
+    profiles: Annotated[Path | None, typer.Option("--profiles", help="Profile folder.")] = None,
+    region_id: Annotated[str | None, typer.Option("--id", help="Region id (default: from the "
+                                                  "boundary file name).")] = None,
+    resolution: Annotated[int, typer.Option(help="Default H3 resolution.")] = 7,
+    force: Force = False,
+) -> None:
+    """Write a region file for your boundary and layers (checked before it is written)."""
+    from geo_engine.region import write_region
+
+    try:
+        reg = write_region(out, region_id=region_id or _region_id(boundary.stem), boundary=boundary,
+                           code_column=code_column, name_column=name_column, layers=layers,
+                           profiles=profiles, resolution=resolution, force=force)
+    except (GeoEngineError, FileExistsError) as exc:
+        _fail(exc)
+    typer.echo(f"wrote {out}: region {reg.id!r}; use it as --region {out}")
+
+
+@region_app.command("show")
+def region_show(
+    region: Annotated[str, typer.Argument(help="Region id or region file.")] = "peru",
+    data_dir: DataDir = None,
+) -> None:
+    """Check a region and print its units, layers and profiles."""
+    from geo_engine.layers import load_layers
+    from geo_engine.profiles import load_profiles
+    from geo_engine.region import load_region
+
+    try:
+        reg = load_region(region, data_dir=data_dir)
+        with _report_warnings():
+            units = reg.units()
+        specs = load_layers(reg.layers)
+        profiles = load_profiles(reg.profiles) if reg.profiles.exists() else {}
+    except (GeoEngineError, ValueError) as exc:
+        _fail(exc)
+    missing = [s.id for s in specs if not s.source_path(reg.data_dir).exists()]
+    kinds = sorted({p.kind for p in profiles.values()})
+    typer.echo(f"region {reg.id}: {reg.title}")
+    typer.echo(f"  units     {len(units):,} from {reg.boundary}")
+    typer.echo(f"  layers    {len(specs)} from {reg.layers}"
+               + (f"; sources missing: {', '.join(missing)}" if missing else ""))
+    typer.echo(f"  profiles  {len(profiles)} ({', '.join(kinds) or 'none'}) from {reg.profiles}")
+    lacking = [k for k in ("engine", "need", "access", "family") if k not in kinds]
+    if lacking:
+        typer.echo(f"  no profile of kind {', '.join(lacking)}: those dual-model scores stay missing")
+    typer.echo(f"  resolution {reg.resolution} by default; data folder {reg.data_dir}")
 
 
 def _check_out(out: Path, force: bool, allowed: tuple[str, ...]) -> None:
@@ -267,21 +348,27 @@ def _check_out(out: Path, force: bool, allowed: tuple[str, ...]) -> None:
         _fail(FileExistsError(f"{out} exists; pass --force to overwrite it"))
 
 
-def _run(region: str, resolution: int, data_dir: Path | None):  # returns a pipeline Run
+def _run(region: str, resolution: int | None, data_dir: Path | None) -> Run:
     from geo_engine.pipeline import run
 
     with _report_warnings(), Progress(transient=True) as bar:
-        bar.add_task(f"scoring {region} at resolution {resolution}", total=None)
-        return run(region=region, resolution=resolution, data_dir=data_dir)
+        bar.add_task(f"scoring {region}", total=None)
+        result = run(region=region, resolution=resolution, data_dir=data_dir)
+    if result.dual.missing:
+        typer.secho(f"note: region {result.region.id!r} has no profile of kind "
+                    f"{', '.join(result.dual.missing)}; the dual-model scores that need "
+                    "them are left missing", fg=typer.colors.YELLOW, err=True)
+    return result
 
 
 @app.command("profiles")
 def profiles_list(region: Region = "peru") -> None:
     """List the scoring profiles: id, kind, aggregation, number of layers and title."""
     from geo_engine.profiles import load_profiles
+    from geo_engine.region import load_region
 
     try:
-        profiles = load_profiles(region=region)
+        profiles = load_profiles(load_region(region).profiles)
     except GeoEngineError as exc:
         _fail(exc)
     for p in profiles.values():
@@ -293,7 +380,7 @@ def profiles_list(region: Region = "peru") -> None:
 def score(
     profile: ProfileName,
     out: Annotated[Path, typer.Option("--out", help="Output file: .geojson, .gpkg, .csv or .parquet.")],
-    resolution: Resolution = 7,
+    resolution: Resolution = None,
     region: Region = "peru",
     force: Force = False,
     data_dir: DataDir = None,
@@ -305,26 +392,29 @@ def score(
     _check_out(out, force, CELL_FORMATS)
     try:
         result = _run(region, resolution, data_dir)
+        resolution = result.region.resolution if resolution is None else resolution
         chosen = result.profile(profile)
         table = cell_table(result.matrix, profile=chosen, specs=result.specs,
                            dual=result.dual, names=result.names)
         meta = export_meta(
             profile=profile, weights=table.attrs["weights"], resolution=resolution,
-            datasets=[result.specs[lay.id].dataset for lay in chosen.layers
-                      if lay.id in result.specs and result.specs[lay.id].dataset],
-            extra={"aggregation": chosen.aggregation.method, **result.dual.thresholds},
-            data_dir=data_dir)
+            datasets=[ds for lay in chosen.layers if result.region.shipped
+                      and lay.id in result.specs and (ds := result.specs[lay.id].dataset)],
+            extra={"aggregation": chosen.aggregation.method, **result.dual.thresholds,
+                   "region": result.region.id,
+                   **({} if result.region.shipped else {"layer_sources": {
+                       lay.id: result.specs[lay.id].source for lay in chosen.layers
+                       if lay.id in result.specs}})},
+            data_dir=result.region.data_dir)
         if out.suffix.lower() == ".gpkg":  # cells, clusters and districts in one file
             import geopandas as gpd
 
             from geo_engine.outputs import geopackage_layers
 
-            polygons = Path(data_dir or settings.data_dir) / region / "districts.parquet"
             with _report_warnings():
                 layers = geopackage_layers(
                     result.matrix, table, result.dual.results[chosen.id], profile=chosen.id,
-                    names=result.names,
-                    districts=gpd.read_parquet(polygons) if polygons.is_file() else None)
+                    names=result.names, districts=gpd.GeoDataFrame(result.region.units()))
             write_geopackage(layers, out)
         else:
             write_cells(table, out, meta=meta)
@@ -342,7 +432,7 @@ def sensitivity_cmd(
     concentration: Annotated[float, typer.Option(help="Dirichlet concentration (larger = closer "
                                                  "to the profile's weights).")] = 50.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    resolution: Resolution = 7,
+    resolution: Resolution = None,
     region: Region = "peru",
     force: Force = False,
     data_dir: DataDir = None,
@@ -370,7 +460,7 @@ def access_cmd(
     to: Annotated[str, typer.Option("--to", help="towns10k, towns50k, towns500k, ports, airports "
                                     "or hubs (engine hubs of the dual model).")],
     out: Annotated[Path, typer.Option("--out", help="Output .parquet or .csv (h3, minutes).")],
-    resolution: Resolution = 7,
+    resolution: Resolution = None,
     region: Region = "peru",
     max_minutes: Annotated[float | None, typer.Option(help="Leave cells farther than this "
                                                       "unreached (NaN).")] = None,
@@ -388,7 +478,8 @@ def access_cmd(
         hubs = (np.isin(result.dual.typology, ["engine_hub", "dual_zone"]) if to == "hubs"
                 else None)
         with _report_warnings():
-            minutes = access_minutes(result.matrix, to=to, data_dir=data_dir, region=region,
+            minutes = access_minutes(result.matrix, to=to, data_dir=result.region.data_dir,
+                                     region=result.region.id,
                                      hubs=hubs, max_minutes=max_minutes)
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
@@ -404,7 +495,7 @@ def access_cmd(
 def clusters_cmd(
     profile: ProfileName,
     out: Annotated[Path, typer.Option("--out", help="Output .geojson, .gpkg, .parquet or .csv.")],
-    resolution: Resolution = 7,
+    resolution: Resolution = None,
     region: Region = "peru",
     permutations: Annotated[int, typer.Option(help="Permutations of the Gi* test.")] = 999,
     fdr: Annotated[float, typer.Option(help="False-discovery rate (Benjamini-Hochberg).")] = 0.05,
@@ -443,7 +534,7 @@ def brief_cmd(
     cluster: Annotated[int | None, typer.Option("--cluster", help="Cluster id from "
                                                 "`geo-engine clusters` (same profile).")] = None,
     lang: Annotated[str, typer.Option(help="es or en.")] = "es",
-    resolution: Resolution = 7,
+    resolution: Resolution = None,
     region: Region = "peru",
     force: Force = False,
     data_dir: DataDir = None,
@@ -458,6 +549,7 @@ def brief_cmd(
         _fail(ValueError("give exactly one of --district CODE or --cluster ID"))
     try:
         result = _run(region, resolution, data_dir)
+        resolution = result.region.resolution if resolution is None else resolution
         chosen = result.profile(profile)
         m = result.matrix
         if district is not None:
@@ -496,7 +588,7 @@ def rank_cmd(
     level: Annotated[str, typer.Option(help="district, province or department.")] = "district",
     rank_by: Annotated[str, typer.Option(help="pop_weighted_mean, mean, max or "
                                          "share_pop_top.")] = "pop_weighted_mean",
-    resolution: Resolution = 7,
+    resolution: Resolution = None,
     region: Region = "peru",
     force: Force = False,
     data_dir: DataDir = None,

@@ -49,6 +49,9 @@ class DualResult:
         Score thresholds used (``engine``, ``inclusion``, ``need``) and the quantiles behind them.
     results : dict
         The :class:`~geo_engine.score.ScoreResult` of every profile, for explanations.
+    missing : tuple of str
+        Profile kinds the region has no profile for (``need`` …): their scores, and what depends
+        on them, are NaN.
     """
 
     engine: np.ndarray
@@ -66,6 +69,7 @@ class DualResult:
     linkage: np.ndarray
     thresholds: dict[str, float]
     results: dict[str, ScoreResult] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
 
     def frame(self) -> pd.DataFrame:
         """Return the per-cell outputs as one DataFrame (same row order as the matrix)."""
@@ -120,6 +124,8 @@ def family_table(scores: Mapping[str, np.ndarray], index: pd.Index,
     known = standings or {}
     stand = pd.DataFrame({k: known[k] if k in known else standing(v.to_numpy())
                           for k, v in table.items()}, index=index)
+    if table.shape[1] == 0:
+        return table, stand, np.full(len(table), None, dtype=object), np.full(len(table), np.nan)
     values = stand.to_numpy(dtype=float)
     filled = np.where(np.isnan(values), -np.inf, values)
     order = np.argsort(-filled, axis=1, kind="stable")
@@ -168,6 +174,7 @@ def dual_model(
     results: Mapping[str, ScoreResult] | None = None,
     hub_minutes: Callable[[np.ndarray], np.ndarray] | None = None,
     hub_reach_minutes: float | None = None,
+    partial: bool = False,
 ) -> DualResult:
     r"""Score the engine, the need, the access and every niche family, then combine them.
 
@@ -193,6 +200,10 @@ def dual_model(
         travel time over ``hub_reach_minutes`` instead of with distance.
     hub_reach_minutes : float, optional
         :data:`geo_engine.settings.hub_reach_minutes` by default.
+    partial : bool, default False
+        Accept profiles lacking a kind (a region without poverty data has no ``need``): the
+        missing scores are NaN, and so is everything computed from them (listed in
+        ``DualResult.missing``). Otherwise a missing kind is an error.
 
     Returns
     -------
@@ -216,22 +227,23 @@ def dual_model(
     by_kind: dict[str, list[Profile]] = {}
     for p in profiles.values():
         by_kind.setdefault(p.kind, []).append(p)
-    for kind in ("engine", "need", "access", "family"):
-        if kind not in by_kind:
-            msg = f"the dual model needs a profile of kind {kind!r}; got kinds {sorted(by_kind)}"
-            raise ValueError(msg)
+    missing = tuple(k for k in ("engine", "need", "access", "family") if k not in by_kind)
+    if missing and not partial:
+        msg = f"the dual model needs a profile of kind {missing[0]!r}; got kinds {sorted(by_kind)}"
+        raise ValueError(msg)
     specs = dict(specs or {})
     done: dict[str, ScoreResult] = dict(results or {})
     for p in profiles.values():
         if p.id not in done and p.kind in {"engine", "need", "access", "family"}:
             done[p.id] = score_profile(matrix, p, specs=specs,
                                        weights=dict((weights or {}).get(p.id, {})) or None)
-    engine = done[by_kind["engine"][0].id].score
-    need = done[by_kind["need"][0].id].score
-    access = done[by_kind["access"][0].id].score
+    def kind_score(kind: str) -> np.ndarray:
+        return done[by_kind[kind][0].id].score if kind in by_kind else np.full(len(matrix), np.nan)
+
+    engine, need, access = kind_score("engine"), kind_score("need"), kind_score("access")
     families, standings, best, margin = family_table(
-        {p.id: done[p.id].score for p in by_kind["family"]}, matrix.index,
-        {p.id: done[p.id].standing for p in by_kind["family"]})
+        {p.id: done[p.id].score for p in by_kind.get("family", [])}, matrix.index,
+        {p.id: done[p.id].standing for p in by_kind.get("family", [])})
     niche = standings.max(axis=1, skipna=True).to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
         inclusion = np.cbrt(niche * need * access)
@@ -266,4 +278,4 @@ def dual_model(
                       niche_margin=margin, typology=types,
                       hub_distance_km=distance, hub_minutes=minutes, linkage=linkage,
                       thresholds=thresholds,
-                      results=done)
+                      results=done, missing=missing)

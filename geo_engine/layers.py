@@ -155,7 +155,7 @@ def default_layers_path(region: str = "peru") -> Path:
 
 def _spec_files(path: Path) -> list[Path]:
     if path.is_dir():
-        files = sorted(p for p in path.glob("*.y*ml") if p.is_file())
+        files = sorted(p for p in path.glob("*.y*ml") if p.is_file() and p.name != "region.yaml")
         if not files:
             msg = f"{path}: no .yaml layer files in this folder"
             raise SpecError(msg)

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geo_engine import settings
 from geo_engine.dual import DualResult, dual_model
 from geo_engine.indicators import build_indicators
 from geo_engine.layers import LayerSpec, load_layers
 from geo_engine.outputs import admin_names
 from geo_engine.profiles import Profile, load_profiles
+from geo_engine.region import Region, load_region
 
 __all__ = ["Run", "run"]
 
@@ -34,7 +34,11 @@ class Run:
     dual : DualResult
         Engine, inclusion, families, typology and linkage with the profiles' own weights.
     names : pandas.DataFrame
-        District, province and department names by district code (empty for custom regions).
+        District, province and department names by district code (unit names for a user's region).
+    region : Region
+        The region it was computed for.
+    hub_minutes : callable, optional
+        Travel time to given hub cells (regions with a terrain raster only).
     """
 
     matrix: pd.DataFrame
@@ -42,6 +46,7 @@ class Run:
     profiles: dict[str, Profile]
     dual: DualResult
     names: pd.DataFrame
+    region: Region
     hub_minutes: Callable[[np.ndarray], np.ndarray] | None = None
 
     def profile(self, profile_id: str) -> Profile:
@@ -54,8 +59,8 @@ class Run:
 
 def run(
     *,
-    region: str = "peru",
-    resolution: int = 7,
+    region: str | Path | Region = "peru",
+    resolution: int | None = None,
     data_dir: Path | None = None,
     layers: str | Path | None = None,
     profiles: str | Path | None = None,
@@ -65,30 +70,35 @@ def run(
 
     Parameters
     ----------
-    region : str, default "peru"
-    resolution : int, default 7
+    region : str, pathlib.Path or Region, default "peru"
+        A shipped region id or one's own region file (see :mod:`geo_engine.region`).
+    resolution : int, optional
+        H3 resolution; the region's default (7 for Peru) when omitted.
     data_dir : pathlib.Path, optional
+        Data folder of shipped regions (a region file's own ``data_dir`` otherwise).
     layers, profiles : path, optional
-        Spec file/folder and profile folder; the region's shipped ones by default.
+        Spec file/folder and profile folder; the region's own by default.
     force : bool, default False
         Allow very large grids.
 
     Returns
     -------
     Run
+        ``dual.missing`` lists the dual-model parts the region's profiles cannot score.
     """
-    data_dir = Path(data_dir or settings.data_dir)
-    specs = {s.id: s for s in load_layers(layers, region=region)}
-    matrix = build_indicators(region=region, resolution=resolution, layers=list(specs.values()),
-                              data_dir=data_dir, force=force)
-    profs = load_profiles(profiles, region=region)
-    hub_minutes = _hub_minutes(matrix, data_dir=data_dir, region=region)
-    dual = dual_model(matrix, profs, specs=specs, hub_minutes=hub_minutes)
-    districts = data_dir / region / "districts.parquet"
-    names = (admin_names(pd.read_parquet(districts)) if districts.is_file()
+    reg = load_region(region, data_dir=data_dir)
+    resolution = reg.resolution if resolution is None else resolution
+    specs = {s.id: s for s in load_layers(layers or reg.layers)}
+    units = reg.units()
+    matrix = build_indicators(region=reg.id, resolution=resolution, layers=list(specs.values()),
+                              units=units, data_dir=reg.data_dir, force=force)
+    profs = load_profiles(profiles or reg.profiles)
+    hub_minutes = _hub_minutes(matrix, data_dir=reg.data_dir, region=reg.id)
+    dual = dual_model(matrix, profs, specs=specs, hub_minutes=hub_minutes, partial=True)
+    names = (admin_names(pd.DataFrame(units)) if "district" in units
              else pd.DataFrame({"district_code": pd.Series(dtype="string")}))
     return Run(matrix=matrix, specs=specs, profiles=profs, dual=dual, names=names,
-               hub_minutes=hub_minutes)
+               hub_minutes=hub_minutes, region=reg)
 
 
 def _hub_minutes(matrix: pd.DataFrame, *, data_dir: Path, region: str

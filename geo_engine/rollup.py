@@ -51,7 +51,9 @@ def rollup(
     -----
     ``pop_weighted_mean`` is :math:`\sum_c p_c s_c / \sum_c p_c` over scored cells;
     ``share_pop_top`` is the population living in top cells over the unit's population. The
-    population column sums to the cells' total: nothing is lost or added by the roll-up.
+    population column sums to the cells' total: nothing is lost or added by the roll-up. Where a
+    unit has no population (or the region has no population layer), population figures are NaN
+    and ``pop_weighted_mean`` equals ``mean``.
     """
     if level not in LEVELS:
         msg = f"`level` was {level!r} but must be one of {list(LEVELS)}"
@@ -67,9 +69,13 @@ def rollup(
         msg = f"the matrix has no {column!r} column for level {level!r}"
         raise KeyError(msg)
     s = np.asarray(score, dtype=float)
-    pop = (matrix[population].to_numpy(dtype=float) if isinstance(population, str)
-           else np.asarray(population, dtype=float))
-    pop = np.where(np.isfinite(pop), pop, 0.0)
+    if isinstance(population, str):  # a region without a population layer: counts stay missing
+        pop = (matrix[population].to_numpy(dtype=float) if population in matrix
+               else np.full(len(matrix), np.nan))
+    else:
+        pop = np.asarray(population, dtype=float)
+    known_pop = np.isfinite(pop).any()
+    pop = np.where(np.isfinite(pop), pop, 0.0 if known_pop else np.nan)
     scored = np.isfinite(s)
     threshold = np.quantile(s[scored], quantile) if scored.any() else np.inf
     top = scored & (s >= threshold)
@@ -84,7 +90,7 @@ def rollup(
         "population_top": np.where(top, pop, 0.0),
     })
     g = frame.groupby("code", sort=True)
-    out = g[["cells", "cells_scored", "population", "ps", "p_scored", "population_top"]].sum()
+    out = g[["cells", "cells_scored", "population", "ps", "p_scored", "population_top"]].sum(min_count=1)
     out["mean"] = g["s"].mean()
     out["max"] = g["s"].max()
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -1,0 +1,256 @@
+"""Regions: shipped ids, one's own region file, and a user's region end to end (CLI)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+from shapely.geometry import Point, box
+from typer.testing import CliRunner
+
+from geo_engine._errors import SourceFormatError, SpecError
+from geo_engine.cli import app
+from geo_engine.pipeline import run
+from geo_engine.region import load_region, shipped_regions, write_region
+
+runner = CliRunner()
+
+_LAYERS = """\
+layers:
+  - id: town_people
+    title: {es: Población de pueblos, en: People in towns}
+    theme: social
+    kind: points
+    source: towns.geojson
+    method: sum
+    params: {column: people}
+    units: people
+    direction: benefit
+  - id: distance_town
+    title: {es: Distancia a un pueblo, en: Distance to a town}
+    theme: infrastructure
+    kind: points
+    source: towns.geojson
+    method: distance
+    units: km
+    direction: cost
+  - id: height
+    title: {es: Altura, en: Height}
+    theme: environment
+    kind: raster
+    source: height.tif
+    method: mean
+    units: m
+    direction: benefit
+  - id: poverty
+    title: {es: Pobreza, en: Poverty}
+    theme: social
+    kind: table
+    source: poverty.csv
+    method: intensive
+    params: {column: poor_pct, key: code, level: district_code}
+    units: "%"
+    direction: benefit
+"""
+
+_PROFILES = {
+    "engine": ("engine", "height", "Higher ground holds the (made-up) ore in this test."),
+    "need": ("need", "poverty", "Poverty is the need."),
+    "access": ("access", "distance_town", "Towns are the markets."),
+    "family_towns": ("family", "town_people", "People make a market for crafts."),
+}
+
+
+def _profile(pid: str, kind: str, layer: str, why: str) -> str:
+    return textwrap.dedent(f"""\
+        id: {pid}
+        kind: {kind}
+        title: {{es: "{pid}", en: "{pid}"}}
+        description: test profile
+        aggregation: {{method: wlc}}
+        layers:
+          - id: {layer}
+            weight: 1
+            rationale: {why}
+        """)
+
+
+@pytest.fixture
+def own_region(tmp_path, monkeypatch):
+    """A 2×2 block of units in the Bolivian Altiplano with points, a raster, a table and profiles."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    monkeypatch.setattr("geo_engine.settings.cache_dir", tmp_path / "cache")
+    folder = tmp_path / "mine"
+    (folder / "profiles").mkdir(parents=True)
+    units = gpd.GeoDataFrame(
+        {"CODE": ["N1", "N2", "S1", "S2"], "NAME": ["Norte <b>1</b>", "Norte 2", "Sur 1", "Sur 2"]},
+        geometry=[box(-66.0, -17.0, -65.7, -16.7), box(-65.7, -17.0, -65.4, -16.7),
+                  box(-66.0, -17.3, -65.7, -17.0), box(-65.7, -17.3, -65.4, -17.0)],
+        crs="EPSG:4326")
+    units.to_file(folder / "units.geojson")
+    gpd.GeoDataFrame({"people": [5000, 200, 80_000]},
+                     geometry=[Point(-65.85, -16.85), Point(-65.5, -16.8), Point(-65.55, -17.2)],
+                     crs="EPSG:4326").to_file(folder / "towns.geojson")
+    data = np.linspace(3000, 4200, 40 * 40, dtype="float32").reshape(40, 40)
+    with rasterio.open(folder / "height.tif", "w", driver="GTiff", width=40, height=40, count=1,
+                       dtype="float32", crs="EPSG:4326",
+                       transform=from_origin(-66.05, -16.65, 0.0175, 0.0175)) as dst:
+        dst.write(data, 1)
+    pd.DataFrame({"code": ["N1", "N2", "S1", "S2"], "poor_pct": [20.0, 45.0, 60.0, 35.0]}).to_csv(
+        folder / "poverty.csv", index=False)
+    (folder / "layers.yaml").write_text(_LAYERS, encoding="utf-8")
+    for pid, (kind, layer, why) in _PROFILES.items():
+        (folder / "profiles" / f"{pid}.yaml").write_text(_profile(pid, kind, layer, why))
+    return folder
+
+
+def test_shipped_regions_resolve():
+    assert "peru" in shipped_regions()
+    peru = load_region("peru")
+    assert peru.shipped
+    assert peru.resolution == 7
+    assert peru.boundary.name == "districts.parquet"
+    assert (peru.profiles / "engine.yaml").is_file()
+
+
+def test_unknown_region_names_the_fix(tmp_path):
+    with pytest.raises(SpecError, match=r"neither a shipped region .*peru.*geo-engine region new"):
+        load_region(str(tmp_path / "nowhere.yaml"))
+
+
+def test_invalid_region_file_names_key_and_value(tmp_path):
+    bad = tmp_path / "region.yaml"
+    bad.write_text("id: Bad Id\nboundary: x.gpkg\nresolution: 12\n")
+    with pytest.raises(SpecError) as err:
+        load_region(tmp_path)  # a folder holding region.yaml
+    text = str(err.value)
+    assert "key `id`" in text
+    assert "'Bad Id'" in text
+    assert "key `resolution`" in text
+
+
+def test_units_errors_name_file_column_and_fix(own_region):
+    reg = write_region(own_region / "region.yaml", region_id="mine",
+                       boundary=own_region / "units.geojson", code_column="CODE",
+                       name_column="NAME", layers=own_region / "layers.yaml")
+    with pytest.raises(SourceFormatError, match=r"no column 'nope'.*set `code_column` in"):
+        load_region(reg.file).__class__(**{**reg.__dict__, "code_column": "nope"}).units()
+    dup = gpd.read_file(own_region / "units.geojson")
+    dup.loc[1, "CODE"] = "N1"
+    dup.to_file(own_region / "dup.geojson")
+    with pytest.raises(SourceFormatError, match=r"repeats codes \['N1'\]"):
+        reg.__class__(**{**reg.__dict__, "boundary": own_region / "dup.geojson"}).units()
+
+
+def test_write_region_refuses_overwrite_and_leaves_nothing_on_error(own_region):
+    out = own_region / "region.yaml"
+    with pytest.raises(SourceFormatError):
+        write_region(out, region_id="mine", boundary=own_region / "units.geojson",
+                     code_column="WRONG", layers=own_region / "layers.yaml")
+    assert not out.exists()
+    assert not list(own_region.glob(".*.tmp"))
+    write_region(out, region_id="mine", boundary=own_region / "units.geojson", code_column="CODE",
+                 layers=own_region / "layers.yaml")
+    before = out.read_text()
+    with pytest.raises(FileExistsError, match="--force"):
+        write_region(out, region_id="other", boundary=own_region / "units.geojson",
+                     code_column="CODE", layers=own_region / "layers.yaml")
+    assert out.read_text() == before
+    assert "boundary: units.geojson" in before  # relative: the folder can be moved
+
+
+def test_own_region_pipeline(own_region):
+    write_region(own_region / "region.yaml", region_id="mine", boundary=own_region / "units.geojson",
+                 code_column="CODE", name_column="NAME", layers=own_region / "layers.yaml",
+                 resolution=7)
+    result = run(region=own_region / "region.yaml")
+    m = result.matrix
+    assert result.region.id == "mine"
+    assert not result.region.shipped
+    assert set(m["district_code"]) == {"N1", "N2", "S1", "S2"}
+    assert m["town_people"].sum() == pytest.approx(85_200)
+    by_unit = m.groupby("district_code")["poverty"].first()
+    assert by_unit.to_dict() == {"N1": 20.0, "N2": 45.0, "S1": 60.0, "S2": 35.0}
+    assert m["height"].between(3000, 4200).all()
+    assert result.dual.missing == ()
+    assert np.isfinite(result.dual.inclusion).all()
+    assert set(result.names["district"]) == {"Norte <b>1</b>", "Norte 2", "Sur 1", "Sur 2"}
+
+
+def test_region_without_need_profile_leaves_inclusion_missing(own_region):
+    (own_region / "profiles" / "need.yaml").unlink()
+    write_region(own_region / "region.yaml", region_id="mine", boundary=own_region / "units.geojson",
+                 code_column="CODE", layers=own_region / "layers.yaml", resolution=6)
+    result = run(region=own_region / "region.yaml")
+    assert result.dual.missing == ("need",)
+    assert np.isnan(result.dual.need).all()
+    assert np.isnan(result.dual.inclusion).all()
+    assert np.isfinite(result.dual.engine).all()
+    assert all(t is None for t in result.dual.typology)
+
+
+def test_own_region_cli_end_to_end(own_region, tmp_path):
+    region = own_region / "region.yaml"
+    r = runner.invoke(app, ["region", "new", str(region), "--boundary", str(own_region / "units.geojson"),
+                            "--code-column", "CODE", "--name-column", "NAME", "--layers",
+                            str(own_region / "layers.yaml"), "--resolution", "7", "--id", "mine"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["region", "show", str(region)])
+    assert r.exit_code == 0, r.output
+    assert "units     4" in r.output
+    assert "layers    4" in r.output
+    assert runner.invoke(app, ["build", "--region", str(region)]).exit_code == 0
+
+    gpkg = tmp_path / "out" / "engine.gpkg"
+    r = runner.invoke(app, ["score", "--region", str(region), "--profile", "engine",
+                            "--out", str(gpkg)])
+    assert r.exit_code == 0, r.output
+    layers = [name for name, _ in pyogrio.list_layers(gpkg)]
+    assert layers == ["cells", "clusters", "districts"]
+    cells = gpd.read_file(gpkg, layer="cells")
+    units = gpd.read_file(gpkg, layer="districts")
+    assert set(units["code"]) == {"N1", "N2", "S1", "S2"}
+    assert cells["score"].notna().all()
+    info = subprocess.run(["ogrinfo", "-ro", "-so", str(gpkg), "cells"], capture_output=True,
+                          text=True, check=False)
+    if info.returncode == 0:  # gdal-bin present (CI installs it)
+        assert f"Feature Count: {len(cells)}" in info.stdout
+
+    geojson = tmp_path / "out" / "engine.geojson"
+    r = runner.invoke(app, ["score", "--region", str(region), "--profile", "engine",
+                            "--out", str(geojson)])
+    assert r.exit_code == 0, r.output
+    meta = json.loads(geojson.read_text())["meta"]
+    assert meta["settings"]["region"] == "mine"
+    assert meta["settings"]["layer_sources"] == {"height": "height.tif"}
+
+    clusters = tmp_path / "out" / "clusters.geojson"
+    r = runner.invoke(app, ["clusters", "--region", str(region), "--profile", "engine",
+                            "--permutations", "99", "--min-cells", "3", "--out", str(clusters)])
+    assert r.exit_code == 0, r.output
+    found = gpd.read_file(clusters)
+    assert len(found) >= 1
+    assert found.geometry.is_valid.all()
+
+    ranked = tmp_path / "out" / "rank.csv"
+    r = runner.invoke(app, ["rank", "--region", str(region), "--profile", "need", "--out",
+                            str(ranked)])
+    assert r.exit_code == 0, r.output
+    table = pd.read_csv(ranked)
+    assert table.iloc[0]["code"] == "S1"  # the poorest unit ranks first on need
+
+    brief = tmp_path / "out" / "brief.html"
+    r = runner.invoke(app, ["brief", "--region", str(region), "--profile", "engine",
+                            "--district", "N1", "--out", str(brief)])
+    assert r.exit_code == 0, r.output
+    page = brief.read_text()
+    assert "Norte &lt;b&gt;1&lt;/b&gt;" in page
+    assert "<b>1</b>" not in page

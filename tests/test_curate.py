@@ -67,7 +67,8 @@ def test_rebuild_reproduces_committed_data(raw_dir, data_dir, tmp_path):
     rebuild(raw_dir, data_dir=target, log=lambda _: None)
     assert verify_manifest(target) == []
     built = {e["file"]: e for e in load_manifest(target)["datasets"]}
-    committed = {e["file"]: e for e in load_manifest(data_dir)["datasets"]}
+    committed = {e["file"]: e for e in load_manifest(data_dir)["datasets"]
+                 if e["file"].startswith("peru/")}  # other regions are rebuilt on their own
     assert built.keys() == committed.keys()
     for rel, entry in committed.items():
         assert built[rel]["features"] == entry["features"], rel

@@ -1,10 +1,11 @@
-"""Rebuild the curated default dataset in ``data/`` from the raw public sources.
+"""Rebuild the curated data of a region in ``data/`` from the raw public sources.
 
 The rebuild reads a raw-data folder (``peru/`` and ``latam/`` sub-folders, as documented in the
-project's data notes) and the data shipped in a few registry packages, runs one step per dataset
-family, writes every file into a temporary folder next to the data folder, records checksums,
-counts and provenance in ``MANIFEST.yaml`` and ``LICENSES.md``, and only then swaps the new files
-in. A failing step leaves the committed data untouched.
+project's data notes) and the data shipped in a few registry packages, runs the steps of one region
+(:data:`REGION_STEPS`: one step per dataset family for Peru, a single step for Brazil), writes every
+file into a temporary folder next to the data folder, records checksums, counts and provenance in
+``MANIFEST.yaml`` and ``LICENSES.md``, and only then swaps the new files in. A failing step leaves
+the committed data untouched; the manifest entries of the other regions are kept as they are.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from geo_engine.curate._common import BuildContext, Dataset
 from geo_engine.curate.sources import LICENCES
 from geo_engine.manifest import MANIFEST_NAME, describe_file
 
-__all__ = ["STEPS", "BuildContext", "Dataset", "rebuild", "render_licenses"]
+__all__ = ["REGION_STEPS", "STEPS", "BuildContext", "Dataset", "rebuild", "render_licenses"]
 
 Step = Callable[[BuildContext], list[Dataset]]
 
@@ -37,7 +38,14 @@ def _step(name: str) -> Step:
 
 
 STEPS: tuple[str, ...] = ("admin", "social", "mining", "places", "environment")
-"""Rebuild steps in the order they run (``admin`` first: the others use its districts)."""
+"""Rebuild steps of Peru in the order they run (``admin`` first: the others use its districts)."""
+
+REGION_STEPS: dict[str, tuple[str, ...]] = {
+    "peru": STEPS,
+    "brazil": ("brazil",),
+}
+"""Rebuild steps of each region, in the order they run; the first one always runs (the others need
+the admin units it makes)."""
 
 
 def _entry(ds: Dataset, out: Path) -> dict[str, Any]:
@@ -119,9 +127,9 @@ def rebuild(
     data_dir : pathlib.Path, optional
         Data folder to update; :data:`geo_engine.settings.data_dir` by default.
     region : str, default "peru"
-        Region sub-folder to rebuild.
+        Region sub-folder to rebuild, a key of :data:`REGION_STEPS`.
     steps : sequence of str, optional
-        Subset of :data:`STEPS` to run (for development); all by default. With a subset the
+        Subset of the region's steps to run (for development); all by default. With a subset the
         region folder is not replaced, only the files those steps write.
     log : callable, default print
         Receives one line per step and per figure worth reporting.
@@ -136,21 +144,25 @@ def rebuild(
     Files are written to a temporary folder inside ``data_dir``; the manifest is written last and
     the swap is a rename of the region folder, so the data folder is never left half-written.
     """
+    if region not in REGION_STEPS:
+        msg = f"unknown region {region!r}; known: {sorted(REGION_STEPS)}"
+        raise ValueError(msg)
     source_dir = Path(source_dir)
     data_dir = Path(data_dir or settings.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    chosen = list(steps) if steps is not None else list(STEPS)
-    unknown = [s for s in chosen if s not in STEPS]
+    region_steps = REGION_STEPS[region]
+    chosen = list(steps) if steps is not None else list(region_steps)
+    unknown = [s for s in chosen if s not in region_steps]
     if unknown:
-        msg = f"unknown step(s) {unknown}; known: {list(STEPS)}"
+        msg = f"unknown step(s) {unknown}; known: {list(region_steps)}"
         raise ValueError(msg)
-    if "admin" not in chosen:
-        chosen.insert(0, "admin")  # every other step needs the districts
+    if region_steps[0] not in chosen:
+        chosen.insert(0, region_steps[0])  # every other step needs the admin units
     tmp = Path(tempfile.mkdtemp(prefix=".rebuild-", dir=data_dir))
     try:
         ctx = BuildContext(src=source_dir, out=tmp, region=region)
         entries: list[dict[str, Any]] = []
-        for name in (s for s in STEPS if s in chosen):
+        for name in (s for s in region_steps if s in chosen):
             log(f"[{name}]")
             for ds in _step(name)(ctx):
                 entry = _entry(ds, tmp)

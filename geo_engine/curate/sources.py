@@ -1,4 +1,4 @@
-"""Catalogue of the raw public sources the default Peru dataset is curated from.
+"""Catalogue of the raw public sources the curated data (Peru, Brazil) are made from.
 
 Each :class:`SourceRef` names where a raw file came from (repository @ commit and path, or a registry
 package and version), its licence and vintage, as recorded in the raw-data notes that come with the
@@ -157,7 +157,11 @@ SOURCES: dict[str, SourceRef] = {
         "ne_10m_geography_regions_elevation_points.geojson",
         "ne_10m_geography_regions_elevation_points",
     ),
-    "ne_admin1": _ne("ne_50m_admin_1_states_provinces.geojson", "ne_50m_admin_1_states_provinces"),
+    "ne_admin1": SourceRef(
+        "latam/ne_50m_admin_1_states_provinces.geojson", _NE,
+        "50m/cultural/ne_50m_admin_1_states_provinces", "PDDL-NaturalEarth", "Natural Earth 5.x",
+        "Natural Earth",
+    ),
     "wpi": SourceRef(
         "latam/world_port_index.csv", "JamesRexMiller4/shapely_tut@429d844", "WPI.csv",
         "public-domain-NGA", "World Port Index (c. 2019)", "US NGA",
@@ -219,9 +223,10 @@ LICENCES: dict[str, dict[str, str]] = {
     "GPL-3.0": {
         "name": "GNU General Public License v3.0",
         "url": "https://www.gnu.org/licenses/gpl-3.0.html",
-        "notice": "The repository these tables were taken from is GPL-3.0. The underlying figures are "
-        "official statistics of the Peruvian government; derived files are redistributed under "
-        "GPL-3.0 with this attribution.",
+        "notice": "The repositories these tables were taken from are GPL-3.0. The underlying figures "
+        "are official statistics of the Peruvian government (mining, crops) or were compiled from "
+        "company reports (large mines); derived files are redistributed under GPL-3.0 with this "
+        "attribution.",
     },
     "CC-BY-SA-4.0": {
         "name": "Creative Commons Attribution-ShareAlike 4.0",

@@ -1,10 +1,17 @@
-"""Printable one-page briefs (HTML) for a district or a cluster: map, scores, drivers, people, sources."""
+"""Printable one-page briefs (HTML or PDF) for a district or a cluster: map, scores, drivers, sources."""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import importlib.util
+import io
+import re
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -17,7 +24,10 @@ from geo_engine.manifest import dataset_entry
 from geo_engine.pipeline import Run
 from geo_engine.score import ScoreResult
 
-__all__ = ["brief_html", "cells_svg"]
+if TYPE_CHECKING:
+    from fpdf import FPDF
+
+__all__ = ["BriefContent", "brief_content", "brief_html", "brief_pdf", "cells_svg"]
 
 _TEMPLATE = Environment(autoescape=select_autoescape(default=True)).from_string("""
 <!DOCTYPE html>
@@ -46,8 +56,8 @@ _TEMPLATE = Environment(autoescape=select_autoescape(default=True)).from_string(
 <h2>{{ labels.sources }}</h2>
 <table>
 <tr><th>{{ labels.dataset }}</th><th>{{ labels.vintage }}</th><th>{{ labels.licence }}</th></tr>
-{% for s in sources %}
-<tr><td>{{ s.title }}</td><td>{{ s.vintage }}</td><td>{{ s.licence }}</td></tr>
+{% for dataset, vintage, licence in sources %}
+<tr><td>{{ dataset }}</td><td>{{ vintage }}</td><td>{{ licence }}</td></tr>
 {% endfor %}</table>
 <h2>{{ labels.caveats }}</h2>
 <ul>{% for c in caveats %}<li>{{ c }}</li>{% endfor %}</ul>
@@ -127,9 +137,44 @@ def _mode(values: Sequence[object]) -> object:
     return s.value_counts().index[0] if len(s) else None
 
 
-def brief_html(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: str = "es",
-               extra: Sequence[tuple[str, str]] = (), result: ScoreResult | None = None) -> str:
-    """Return a one-page HTML brief about a set of cells (a district or a cluster).
+@dataclass(frozen=True)
+class BriefContent:
+    """Everything a brief shows, computed once and rendered as HTML or PDF.
+
+    Attributes
+    ----------
+    lang : str
+        Language of the labels (``"es"`` or ``"en"``).
+    title, subtitle : str
+        Heading (district or cluster name) and the profile line under it.
+    svg : str
+        Map of the cells coloured by score (see :func:`cells_svg`).
+    figures, drivers : tuple of (label, value)
+        Key figures, then the layers' mean contributions to the score, largest first.
+    sources : tuple of (dataset, vintage, licence)
+        Datasets of the profile's layers, from the data manifest.
+    caveats : tuple of str
+    footer : str
+        Version, date and platform name.
+    labels : mapping of str to str
+        Headings and column names in ``lang``.
+    """
+
+    lang: str
+    title: str
+    subtitle: str
+    svg: str
+    figures: tuple[tuple[str, str], ...]
+    drivers: tuple[tuple[str, str], ...]
+    sources: tuple[tuple[str, str, str], ...]
+    caveats: tuple[str, ...]
+    footer: str
+    labels: Mapping[str, str]
+
+
+def brief_content(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: str = "es",
+                  extra: Sequence[tuple[str, str]] = (), result: ScoreResult | None = None) -> BriefContent:
+    """Compute what a brief about a set of cells (a district or a cluster) shows.
 
     Parameters
     ----------
@@ -139,7 +184,7 @@ def brief_html(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang:
     rows : numpy.ndarray
         Matrix rows of the cells (positions or a boolean mask).
     title : str
-        Heading (the district or cluster name); escaped like every other value.
+        Heading (the district or cluster name), kept as plain text: each renderer escapes it.
     lang : {"es", "en"}
     extra : sequence of (label, value)
         Further figures to list first.
@@ -148,8 +193,12 @@ def brief_html(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang:
 
     Returns
     -------
-    str
-        Self-contained HTML (inline SVG map, no script, every value HTML-escaped).
+    BriefContent
+
+    Raises
+    ------
+    ValueError
+        If ``rows`` selects no cell.
     """
     labels = _LABELS.get(lang, _LABELS["en"])
     m = run.matrix
@@ -180,19 +229,217 @@ def brief_html(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang:
             figures.append((label, _fmt(float(np.nanmedian(m[col].to_numpy()[idx])))))
     titles = {s.id: getattr(s.title, lang, s.title.en) for s in run.specs.values()}
     contrib = result.contributions.iloc[idx].mean(axis=0).sort_values(ascending=False)
-    drivers = [(titles.get(k, k), f"{v:.3f}") for k, v in contrib.items()]
+    drivers = tuple((str(titles.get(k, k)), f"{v:.3f}") for k, v in contrib.items())
     datasets = sorted({str(run.specs[lay.id].dataset) for lay in profile.layers
                        if lay.id in run.specs and run.specs[lay.id].dataset})
-    sources = []
+    sources: list[tuple[str, str, str]] = []
     for ds in datasets:
         try:
-            sources.append(dataset_entry(ds))
+            entry = dataset_entry(ds)
         except KeyError:
             continue
+        sources.append((str(entry.get("title", "")), str(entry.get("vintage", "")),
+                        str(entry.get("licence", ""))))
     subtitle = f"{t('profile', lang)}: {getattr(profile.title, lang, profile.id)}"
     footer = (f"geo-engine {__version__} · {datetime.now(UTC):%Y-%m-%d} · "
               f"{html.unescape(t('app_title', lang))}")
-    return _TEMPLATE.render(
-        lang=lang, title=title, subtitle=subtitle, labels=labels, figures=figures,
-        drivers=drivers, sources=sources, caveats=_CAVEATS.get(lang, _CAVEATS["en"]),
-        svg=cells_svg(m["h3"].to_numpy()[idx], score), footer=footer)
+    return BriefContent(
+        lang=lang, title=title, subtitle=subtitle, svg=cells_svg(m["h3"].to_numpy()[idx], score),
+        figures=tuple((str(k), str(v)) for k, v in figures), drivers=drivers,
+        sources=tuple(sources), caveats=tuple(_CAVEATS.get(lang, _CAVEATS["en"])),
+        footer=footer, labels=labels)
+
+
+def brief_html(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: str = "es",
+               extra: Sequence[tuple[str, str]] = (), result: ScoreResult | None = None) -> str:
+    """Return a one-page HTML brief about a set of cells (a district or a cluster).
+
+    Parameters
+    ----------
+    run, profile_id, rows, title, lang, extra, result
+        As in :func:`brief_content`.
+
+    Returns
+    -------
+    str
+        Self-contained HTML (inline SVG map, no script, every value HTML-escaped).
+    """
+    c = brief_content(run, profile_id=profile_id, rows=rows, title=title, lang=lang, extra=extra,
+                      result=result)
+    return _TEMPLATE.render(lang=c.lang, title=c.title, subtitle=c.subtitle, labels=c.labels,
+                            figures=c.figures, drivers=c.drivers, sources=c.sources, caveats=c.caveats,
+                            svg=c.svg, footer=c.footer)
+
+
+_FONT_DIRS: tuple[str, ...] = (
+    "/usr/share/fonts/truetype/dejavu",  # Debian, Ubuntu (fonts-dejavu-core)
+    "/usr/share/fonts/dejavu-sans-fonts",  # Fedora, RHEL
+    "/usr/share/fonts/TTF",  # Arch
+    "/usr/share/fonts/dejavu",  # Alpine, openSUSE
+    "/usr/local/share/fonts/dejavu",  # FreeBSD
+)
+"""Folders searched for DejaVuSans.ttf after matplotlib's copy (when matplotlib is installed)."""
+
+# Core-font fallback: look-alikes for the few characters of our texts outside Windows-1252.
+_CP1252_SUBSTITUTES = str.maketrans({"″": '"', "′": "'", "−": "-", "≥": ">=", "≤": "<=", "→": "->"})
+_THOUSANDS = re.compile(r"(\d) (\d{3})\b")  # "50 000": its space becomes a no-break space in the PDF
+
+
+def _dejavu() -> tuple[Path, Path] | None:
+    """Return DejaVu Sans regular and bold (bold may be the regular file), or None when absent."""
+    folders = []
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is not None and spec.origin:  # found without importing matplotlib
+        folders.append(Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf")
+    folders += [Path(f) for f in _FONT_DIRS]
+    for folder in folders:
+        regular = folder / "DejaVuSans.ttf"
+        if regular.is_file():
+            bold = folder / "DejaVuSans-Bold.ttf"
+            return regular, bold if bold.is_file() else regular
+    return None
+
+
+def _to_cp1252(text: str) -> str:
+    """Return ``text`` with every character outside Windows-1252 replaced by a look-alike or "?"."""
+    out = []
+    for ch in text.translate(_CP1252_SUBSTITUTES):
+        try:
+            ch.encode("cp1252")
+        except UnicodeEncodeError:
+            base = unicodedata.normalize("NFKD", ch).encode("cp1252", "ignore").decode("cp1252")
+            ch = base or "?"
+        out.append(ch)
+    return "".join(out)
+
+
+def _pdf_document(c: BriefContent, *, size: float) -> FPDF:
+    """Lay the brief out on A4 portrait pages with body text of ``size`` points."""
+    from fpdf import FPDF
+    from fpdf.fonts import FontFace
+
+    fonts = _dejavu()
+    family = "helvetica" if fonts is None else "dejavu"
+    encode: Callable[[str], str] = _to_cp1252 if fonts is None else str
+
+    def text(value: str) -> str:  # plain text, with "50 000" kept on one line
+        return encode(_THOUSANDS.sub("\\1\u00a0\\2", value))
+
+    class _Brief(FPDF):
+        def footer(self) -> None:
+            self.set_y(-11)
+            self.set_font(family, "", 7)
+            self.set_text_color(110)
+            self.cell(0, 4, text(c.footer), align="L")
+
+    pdf = _Brief(orientation="portrait", unit="mm", format="A4")
+    pdf.set_margins(14, 12, 14)
+    pdf.set_auto_page_break(auto=True, margin=14)
+    pdf.set_lang(c.lang)
+    if fonts is None:
+        pdf.core_fonts_encoding = "cp1252"
+    else:
+        pdf.add_font(family, "", fonts[0])
+        pdf.add_font(family, "B", fonts[1])
+    pdf.set_title(text(c.title))
+    pdf.set_creator(f"geo-engine {__version__}")
+    pdf.add_page()
+    width = pdf.epw
+    line = size * 0.5  # mm per line of text
+    bold_face = FontFace(emphasis="BOLD", fill_color=None)
+
+    def heading(label: str, x: float | None = None) -> None:
+        pdf.set_font(family, "B", size + 2)
+        pdf.set_text_color(30)
+        if x is not None:
+            pdf.set_x(x)
+        pdf.cell(0, line + 2, text(label), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(family, "", size)
+
+    def fit(values: Sequence[str], most: float, *, bold: bool = False) -> float:
+        """Return the width of a column as wide as its longest value, at most ``most``."""
+        pdf.set_font(family, "B" if bold else "", size)
+        longest = max((pdf.get_string_width(text(v)) for v in values), default=0.0)
+        return min(longest + 2.5, most)
+
+    def table(rows: Sequence[Sequence[str]], shares: Sequence[float], *, head: bool, right: int | None = None,
+              x: float | None = None, span: float = width) -> None:
+        pdf.set_font(family, "", size)
+        pdf.set_draw_color(210)
+        pdf.set_line_width(0.2)
+        align = ["LEFT"] * len(shares)
+        if right is not None:
+            align[right] = "RIGHT"
+        if x is not None:
+            pdf.set_x(x)
+        with pdf.table(width=span, col_widths=tuple(shares), align="LEFT",
+                       text_align=tuple(align), borders_layout="HORIZONTAL_LINES",
+                       first_row_as_headings=head, headings_style=bold_face, line_height=line,
+                       padding=(0.6, 1.5, 0.6, 0), markdown=False) as grid:
+            for values in rows:
+                grid.row([text(v) for v in values])
+
+    pdf.set_font(family, "B", 17)
+    pdf.set_text_color(20)
+    pdf.multi_cell(0, 7.5, text(c.title), align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(family, "", size + 1)
+    pdf.set_text_color(90)
+    pdf.multi_cell(0, line + 1, text(c.subtitle), align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    top, side, gap = pdf.get_y(), 72.0, 8.0
+    pdf.image(io.BytesIO(c.svg.encode("utf-8")), x=pdf.l_margin, y=top, w=side, h=side)
+    right_x, rest = pdf.l_margin + side + gap, width - side - gap
+    pdf.set_y(top)
+    heading(c.labels["figures"], x=right_x)
+    value_w = fit([v for _, v in c.figures], rest * 0.45)
+    table(c.figures, (rest - value_w, value_w), head=False, right=1, x=right_x, span=rest)
+    pdf.set_y(max(pdf.get_y(), top + side) + 3)
+    heading(c.labels["drivers"])
+    table([(c.labels["layer"], c.labels["contribution"]), *c.drivers], (0.8, 0.2),
+          head=True, right=1)
+    pdf.ln(3)
+    heading(c.labels["sources"])
+    licence_w = fit([c.labels["licence"], *(s[2] for s in c.sources)], width * 0.2, bold=True)
+    table([(c.labels["dataset"], c.labels["vintage"], c.labels["licence"]), *c.sources],
+          (width * 0.72 - licence_w, width * 0.28, licence_w), head=True)
+    pdf.ln(3)
+    heading(c.labels["caveats"])
+    pdf.set_text_color(30)
+    for caveat in c.caveats:
+        pdf.cell(4, line, text("•"))
+        pdf.multi_cell(0, line, text(caveat), align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(0.6)
+    return pdf
+
+
+def brief_pdf(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: str = "es",
+              extra: Sequence[tuple[str, str]] = (), result: ScoreResult | None = None) -> bytes:
+    """Return a printable PDF brief (A4 portrait, one page where possible) about a set of cells.
+
+    Parameters
+    ----------
+    run, profile_id, rows, title, lang, extra, result
+        As in :func:`brief_content`.
+
+    Returns
+    -------
+    bytes
+        The PDF: the same map, figures, drivers, sources, caveats and footer as :func:`brief_html`.
+        Names are written as plain text, never interpreted as markup.
+
+    Notes
+    -----
+    Text is set in DejaVu Sans, embedded as a subset, so any character of the names prints. The font is
+    taken from matplotlib when it is installed, else from the usual system folders (Debian and Ubuntu
+    package ``fonts-dejavu-core``). Without it the PDF uses the core Helvetica font in Windows-1252,
+    which covers Spanish (á, ñ, ü, ·, —); other characters are replaced by a look-alike or "?".
+
+    The body text starts at 9 pt and shrinks, down to 7 pt, while the brief does not fit one page.
+    """
+    c = brief_content(run, profile_id=profile_id, rows=rows, title=title, lang=lang, extra=extra,
+                      result=result)
+    for size in (9.0, 8.0, 7.0):
+        pdf = _pdf_document(c, size=size)
+        if pdf.pages_count == 1:
+            break
+    return bytes(pdf.output())

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from geo_engine.brief import brief_html, cells_svg
+from geo_engine.brief import brief_content, brief_html, brief_pdf, cells_svg
 
 
 def test_district_brief_is_escaped_and_complete(peru):
@@ -34,3 +34,88 @@ def test_svg_scales_and_marks_missing():
     assert svg.count("<path ") == 7
     assert "#bdbdbd" in svg
     assert cells_svg(np.array([], dtype=np.uint64), np.array([])).startswith("<svg")
+
+
+def _pdf_text(data: bytes) -> tuple[int, str]:
+    """Return the page count and the text of a PDF (opened strictly), whitespace collapsed."""
+    import io
+
+    pypdf = pytest.importorskip("pypdf")
+    reader = pypdf.PdfReader(io.BytesIO(data), strict=True)
+    text = " ".join(page.extract_text() for page in reader.pages)
+    return len(reader.pages), " ".join(text.split())  # lines joined, no-break spaces as spaces
+
+
+def _district_title(run, code: str) -> str:
+    names = run.names.set_index("district_code")
+    return " · ".join(str(names.loc[code, c]) for c in ("district", "province", "department"))
+
+
+def test_pdf_brief_of_a_district_is_one_readable_page(peru):
+    rows = peru.matrix["district_code"].astype(str).to_numpy() == "040206"
+    title = _district_title(peru, "040206")
+    assert title == "OCOÑA · CAMANA · AREQUIPA"
+    data = brief_pdf(peru, profile_id="nature_heritage_tourism", rows=rows, title=title, lang="es")
+    assert data.startswith(b"%PDF-")
+    assert data.rstrip().endswith(b"%%EOF")
+    pages, text = _pdf_text(data)
+    assert pages == 1
+    for expected in (title, "Perfil: Turismo de naturaleza y patrimonio", "Cifras", "Población",
+                     "Superficie (km²)", "UNESCO World Heritage sites in Peru", "Advertencias",
+                     "geo-engine"):
+        assert expected in text, expected
+
+
+def test_pdf_brief_writes_names_as_plain_text(peru):
+    rows = peru.matrix["department_code"].to_numpy() == "08"
+    title = "<script>alert(1)</script> **Cusco** — Ñuñoa"
+    data = brief_pdf(peru, profile_id="engine", rows=rows, title=title, lang="en")
+    assert b"/JavaScript" not in data
+    _, text = _pdf_text(data)
+    assert title in text
+    assert "Caveats" in text
+
+
+def test_pdf_brief_content_matches_the_html(peru):
+    rows = peru.matrix["district_code"].astype(str).to_numpy() == "040206"
+    content = brief_content(peru, profile_id="engine", rows=rows, title="Cusco", lang="en",
+                            extra=[("Rank among districts", "3")])
+    assert content.figures[0] == ("Rank among districts", "3")
+    assert content.svg.count("<path ") == int(rows.sum())
+    page = brief_html(peru, profile_id="engine", rows=rows, title="Cusco", lang="en",
+                      extra=[("Rank among districts", "3")])
+    _, text = _pdf_text(brief_pdf(peru, profile_id="engine", rows=rows, title="Cusco", lang="en",
+                                   extra=[("Rank among districts", "3")]))
+    for label, _value in content.figures:
+        assert label in page
+        assert label in text
+    for dataset, vintage, _licence in content.sources:
+        assert dataset in page
+        assert dataset in text
+        assert vintage in text
+    for layer, value in content.drivers:
+        assert f"{layer} {value}" in text
+
+
+def test_pdf_brief_without_a_unicode_font_uses_helvetica(peru, monkeypatch):
+    import geo_engine.brief as brief
+
+    monkeypatch.setattr(brief, "_dejavu", lambda: None)
+    rows = peru.matrix["district_code"].astype(str).to_numpy() == "040206"
+    data = brief_pdf(peru, profile_id="engine", rows=rows, title="OCOÑA — Łódź ″", lang="es")
+    assert b"/Helvetica" in data
+    assert b"/FontFile2" not in data  # no embedded TrueType font
+    _, text = _pdf_text(data)
+    assert 'OCOÑA — ?ódz "' in text
+
+
+@pytest.mark.parametrize(("raw", "printed"), [
+    ("Cañón · Güe — ñ", "Cañón · Güe — ñ"),
+    ("30″ ≥ 1", '30" >= 1'),
+    ("Łódź", "?ódz"),
+    ("日本", "??"),
+])
+def test_core_font_fallback_keeps_spanish(raw, printed):
+    from geo_engine.brief import _to_cp1252
+
+    assert _to_cp1252(raw) == printed

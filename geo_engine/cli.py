@@ -528,7 +528,7 @@ def clusters_cmd(
 @app.command("brief")
 def brief_cmd(
     profile: ProfileName,
-    out: Annotated[Path, typer.Option("--out", help="Output .html file.")],
+    out: Annotated[Path, typer.Option("--out", help="Output .html or .pdf file.")],
     district: Annotated[str | None, typer.Option("--district", help="District code (ubigeo).")]
     = None,
     cluster: Annotated[int | None, typer.Option("--cluster", help="Cluster id from "
@@ -539,12 +539,12 @@ def brief_cmd(
     force: Force = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Write a printable one-page brief (HTML) on a district or a cluster: map, figures, sources."""
+    """Write a printable one-page brief (HTML or PDF) on a district or a cluster: map, figures, sources."""
     import numpy as np
 
-    from geo_engine.brief import brief_html
+    from geo_engine.brief import brief_html, brief_pdf
 
-    _check_out(out, force, (".html",))
+    _check_out(out, force, (".html", ".pdf"))
     if (district is None) == (cluster is None):
         _fail(ValueError("give exactly one of --district CODE or --cluster ID"))
     try:
@@ -572,12 +572,15 @@ def brief_cmd(
                 _fail(KeyError(f"no cluster {cluster} for profile {profile!r}; clusters are "
                                f"{found[:20]}"))
             title = f"{'Clúster' if lang == 'es' else 'Cluster'} {cluster}"
-        html = brief_html(result, profile_id=chosen.id, rows=np.asarray(rows), title=title,
-                          lang=lang)
+        render = brief_pdf if out.suffix.lower() == ".pdf" else brief_html
+        page = render(result, profile_id=chosen.id, rows=np.asarray(rows), title=title, lang=lang)
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html, encoding="utf-8")
+    if isinstance(page, bytes):
+        out.write_bytes(page)
+    else:
+        out.write_text(page, encoding="utf-8")
     typer.echo(f"wrote {out}")
 
 

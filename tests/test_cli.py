@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from geo_engine import __version__
@@ -234,3 +235,16 @@ def test_brief_command(tmp_path, monkeypatch):
                             "--resolution", "6", "--out", str(tmp_path / "y.html")])
     assert r.exit_code == 1
     assert "no cells for district '999999'" in r.output
+    r = runner.invoke(app, ["brief", "--profile", "engine", "--district", "080101",
+                            "--resolution", "6", "--out", str(tmp_path / "cusco.docx")])
+    assert r.exit_code == 1
+    assert "cusco.docx: the output must end in one of .html, .pdf" in r.output
+    pdf = tmp_path / "cusco.pdf"
+    r = runner.invoke(app, ["brief", "--profile", "engine", "--district", "080101",
+                            "--resolution", "6", "--out", str(pdf)])
+    assert r.exit_code == 0, r.output
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    pypdf = pytest.importorskip("pypdf")
+    reader = pypdf.PdfReader(pdf)
+    assert len(reader.pages) == 1
+    assert "CUSCO · CUSCO · CUSCO" in reader.pages[0].extract_text()

@@ -84,7 +84,8 @@ def run(
     Returns
     -------
     Run
-        ``dual.missing`` lists the dual-model parts the region's profiles cannot score.
+        ``dual.missing`` lists the dual-model parts the region's profiles cannot score (all of
+        them for a region without a profiles folder, whose ``profiles`` is then empty).
     """
     reg = load_region(region, data_dir=data_dir)
     resolution = reg.resolution if resolution is None else resolution
@@ -92,7 +93,9 @@ def run(
     units = reg.units()
     matrix = build_indicators(region=reg.id, resolution=resolution, layers=list(specs.values()),
                               units=units, data_dir=reg.data_dir, force=force)
-    profs = load_profiles(profiles or reg.profiles)
+    # a region without a profiles folder has no profiles: only custom profiles score it
+    profs = (load_profiles(profiles or reg.profiles)
+             if profiles is not None or reg.profiles.exists() else {})
     hub_minutes = _hub_minutes(matrix, data_dir=reg.data_dir, region=reg.id)
     dual = dual_model(matrix, profs, specs=specs, hub_minutes=hub_minutes, partial=True)
     names = (admin_names(pd.DataFrame(units)) if "district" in units

@@ -1,0 +1,226 @@
+"""Keep a user's uploaded files in a folder named by their content, and build a region from them.
+
+The app hands over what a user uploaded (a boundary, data files, a layers YAML and optional
+profiles) as names and bytes. :func:`save_uploads` checks every name and size, then writes the files
+into ``<root>/<digest>/`` (profiles into its ``profiles/`` sub-folder), where the digest covers
+every name and byte: the same files always land in the same folder, so the indicator matrix built
+from them is found again in the cache. Archives are stored as they are: the readers open a zipped
+shapefile themselves. :func:`build_region` then writes the region file over those files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from geo_engine._errors import GeoEngineError
+from geo_engine.manifest import file_sha256
+from geo_engine.region import Region, load_region, write_region
+
+__all__ = [
+    "MAX_UPLOAD_BYTES",
+    "UPLOAD_SUFFIXES",
+    "UploadError",
+    "boundary_columns",
+    "build_region",
+    "region_id_from",
+    "safe_name",
+    "save_uploads",
+    "uploaded_files",
+]
+
+MAX_UPLOAD_BYTES = 200 * 2**20
+"""Largest file accepted (200 MiB), the same as ``server.maxUploadSize`` in ``.streamlit/config.toml``."""
+
+UPLOAD_SUFFIXES = frozenset({".geojson", ".json", ".gpkg", ".zip", ".parquet", ".tif", ".tiff",
+                             ".csv", ".yaml", ".yml"})
+"""File types a region can be built from: boundaries, layer sources, spec and profile files."""
+
+PROFILES = "profiles"
+"""Sub-folder of an upload folder holding the profile files."""
+
+
+class UploadError(GeoEngineError, ValueError):
+    """An uploaded file is refused: unsafe name, unknown type, too large or a clashing name."""
+
+
+def safe_name(name: str) -> str:
+    """Return ``name`` when it is a plain file name of a known type; raise otherwise.
+
+    Raises
+    ------
+    UploadError
+        For a name with a folder part (``/`` or a backslash), ``..``, a leading dot, a control
+        character, or a type outside :data:`UPLOAD_SUFFIXES`.
+
+    Examples
+    --------
+    >>> safe_name("units.geojson")
+    'units.geojson'
+    """
+    if not name or name != Path(name).name or "/" in name or "\\" in name:
+        msg = f"file name {name!r} has a folder part; upload the file itself (e.g. units.geojson)"
+        raise UploadError(msg)
+    if ".." in name or name.startswith("."):
+        msg = f"file name {name!r} starts with a dot or holds '..'; rename the file"
+        raise UploadError(msg)
+    if any(ord(c) < 32 for c in name):
+        msg = f"file name {name!r} holds a control character; rename the file"
+        raise UploadError(msg)
+    if Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
+        msg = (f"file {name!r}: type {Path(name).suffix or '(none)'} is not accepted; use one of "
+               f"{', '.join(sorted(UPLOAD_SUFFIXES))}")
+        raise UploadError(msg)
+    return name
+
+
+def _check(files: Mapping[str, bytes], max_bytes: int) -> None:
+    for name, data in files.items():
+        safe_name(name)
+        if len(data) > max_bytes:
+            msg = (f"file {name!r} is {len(data) / 2**20:,.1f} MiB, more than the "
+                   f"{max_bytes / 2**20:,.0f} MiB accepted; clip it to the region or compress it")
+            raise UploadError(msg)
+    lower = [n.lower() for n in files]
+    clash = sorted({n for n in lower if lower.count(n) > 1})
+    if clash:
+        msg = f"two uploaded files are named {clash[0]!r} (names are compared ignoring case); rename one"
+        raise UploadError(msg)
+
+
+def save_uploads(
+    files: Mapping[str, bytes],
+    root: Path,
+    *,
+    profiles: Mapping[str, bytes] | None = None,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+) -> Path:
+    """Write uploaded files into a folder named by their content and return the folder.
+
+    Parameters
+    ----------
+    files : mapping of str to bytes
+        File name → content: the boundary, the data files and the layers YAML.
+    root : pathlib.Path
+        Parent of the upload folders (the app uses ``settings.cache_dir / "uploads"``).
+    profiles : mapping of str to bytes, optional
+        Profile files, written to the ``profiles/`` sub-folder.
+    max_bytes : int, default MAX_UPLOAD_BYTES
+        Largest file accepted.
+
+    Returns
+    -------
+    pathlib.Path
+        ``root / <first 16 hex digits of the SHA-256 of every name and content>``; the same files
+        give the same folder, which is then not written again.
+
+    Raises
+    ------
+    UploadError
+        For an unsafe name, an unknown type, a file above ``max_bytes``, or two files of the
+        same name; nothing is written then.
+    """
+    profiles = dict(profiles or {})
+    _check(files, max_bytes)
+    _check(profiles, max_bytes)
+    digest = hashlib.sha256()
+    for role, group in (("file", files), ("profile", profiles)):
+        for name in sorted(group):
+            data = group[name]
+            digest.update(f"{role}\0{name}\0{len(data)}\0".encode())
+            digest.update(data)
+    folder = Path(root) / digest.hexdigest()[:16]
+    if folder.is_dir():
+        return folder
+    Path(root).mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".upload-", dir=root))
+    try:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        if profiles:
+            (tmp / PROFILES).mkdir()
+            for name, data in profiles.items():
+                (tmp / PROFILES / name).write_bytes(data)
+        tmp.replace(folder)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not folder.is_dir():  # another session may have written the same folder meanwhile
+            raise
+    return folder
+
+
+def region_id_from(name: str) -> str:
+    """Return a region id made from a file name (lowercase letters, digits, ``-`` and ``_``).
+
+    Examples
+    --------
+    >>> region_id_from("Bolivia Municipios (2024).geojson")
+    'bolivia-municipios-2024'
+    """
+    stem = Path(name).name.split(".")[0].lower()
+    slug = re.sub(r"[^a-z0-9_-]+", "-", stem).strip("-_")[:63]
+    return slug or "my-region"
+
+
+def boundary_columns(path: Path) -> dict[str, bool]:
+    """Return the columns of a boundary file and whether each could be the unit code.
+
+    A column could be the code when every unit has a value and no value repeats.
+    """
+    from geo_engine.indicators import read_vector
+
+    frame = read_vector(Path(path))
+    out = {}
+    for col in frame.columns:
+        if col == frame.geometry.name:
+            continue
+        values = frame[col]
+        out[str(col)] = bool(values.notna().all() and not values.astype(str).duplicated().any())
+    return out
+
+
+def build_region(
+    folder: Path,
+    *,
+    region_id: str,
+    boundary: str,
+    code_column: str,
+    layers: str,
+    name_column: str | None = None,
+    resolution: int = 6,
+) -> Region:
+    """Write (or reuse) the region file of an upload folder and return the region.
+
+    The file is named by the choices made (``region-<digest>.yaml``), so choosing other columns
+    or another resolution gives another region rather than a stale one. The ``profiles/``
+    sub-folder is the region's profiles when it exists; without it the region has none.
+
+    Raises
+    ------
+    SpecError, SourceFormatError, MissingSourceError
+        As :func:`geo_engine.region.write_region`: bad id, missing column, repeated codes…
+    """
+    folder = Path(folder)
+    choice = f"{region_id}\0{boundary}\0{code_column}\0{name_column or ''}\0{layers}\0{resolution}"
+    out = folder / f"region-{hashlib.sha256(choice.encode()).hexdigest()[:12]}.yaml"
+    if out.is_file():
+        return load_region(out)
+    profiles = folder / PROFILES
+    return write_region(out, region_id=region_id, boundary=folder / safe_name(boundary),
+                        code_column=code_column, name_column=name_column or None,
+                        layers=folder / safe_name(layers),
+                        profiles=profiles if profiles.is_dir() else None, resolution=resolution)
+
+
+def uploaded_files(folder: Path) -> pd.DataFrame:
+    """Return every file of an upload folder with its size and SHA-256 (the app's provenance table)."""
+    rows = [{"file": p.relative_to(folder).as_posix(), "bytes": p.stat().st_size,
+             "sha256": file_sha256(p)}
+            for p in sorted(Path(folder).rglob("*")) if p.is_file()]
+    return pd.DataFrame(rows, columns=["file", "bytes", "sha256"])

@@ -559,7 +559,7 @@ def brief_cmd(
                                "check the 6-digit code, or use a finer resolution"))
             names = result.names.set_index("district_code")
             title = (" · ".join(str(names.loc[district, c]) for c in ("district", "province",
-                                                                      "department"))
+                                                                      "department") if c in names)
                      if district in names.index and "district" in names else district)
         else:
             from geo_engine.clusters import hot_spots

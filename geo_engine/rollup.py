@@ -87,7 +87,7 @@ def rollup(
         "s": np.where(scored, s, np.nan),
         "ps": np.where(scored, pop * np.where(scored, s, 0.0), 0.0),
         "p_scored": np.where(scored, pop, 0.0),
-        "population_top": np.where(top, pop, 0.0),
+        "population_top": np.where(top, pop, 0.0 if known_pop else np.nan),
     })
     g = frame.groupby("code", sort=True)
     out = g[["cells", "cells_scored", "population", "ps", "p_scored", "population_top"]].sum(min_count=1)

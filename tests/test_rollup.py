@@ -68,3 +68,12 @@ def test_with_labels(matrix):
     assert out.set_index("code")["province"].to_dict() == {"p": "P", "q": "Q"}
     assert "district" not in out
     assert with_labels(ranked, matrix, names[["district_code"]], level="province") is ranked
+
+
+def test_without_population_layer_counts_stay_missing(matrix):
+    out = rollup(matrix.drop(columns="population_2020"), np.array([0.2, 0.8, 0.5, np.nan, 0.1]),
+                 level="district")
+    assert out["population"].isna().all()
+    assert out["population_top"].isna().all()
+    assert out["share_pop_top"].isna().all()
+    assert np.allclose(out["pop_weighted_mean"], out["mean"], equal_nan=True)

@@ -87,18 +87,49 @@ _LABELS = {
 }
 
 _CAVEATS = {
-    "es": ["Los valores de pobreza, IDH y vulnerabilidad son del distrito entero, iguales en todas "
-           "sus celdas.",
-           "La población y la producción se reparten entre celdas según los centros poblados o el "
-           "área: son estimaciones, no mediciones por celda.",
-           "Los tiempos de viaje usan solo la red vial nacional: fuera de ella son tiempos a pie.",
-           "Un puntaje alto indica potencial según las capas y pesos elegidos, no una decisión."],
-    "en": ["Poverty, HDI and food vulnerability are district values, the same in every cell.",
-           "Population and production are spread over cells by populated centres or area: "
-           "estimates, not per-cell measurements.",
-           "Travel times know only the national road network: off it they are walking times.",
-           "A high score shows potential under the chosen layers and weights, not a decision."],
+    "es": {"unit_values": "Los valores por unidad administrativa (pobreza, IDH, vulnerabilidad) son "
+                          "de la unidad entera, iguales en todas sus celdas.",
+           "split": "La población y la producción se reparten entre celdas según los centros "
+                    "poblados o el área: son estimaciones, no mediciones por celda.",
+           "travel": "Los tiempos de viaje usan solo la red vial nacional: fuera de ella son "
+                     "tiempos a pie.",
+           "missing": "Esta región no tiene perfil de tipo {kinds}: lo que depende de él "
+                      "(inclusión, tipología, vínculo) queda vacío, no estimado.",
+           "score": "Un puntaje alto indica potencial según las capas y pesos elegidos, no una "
+                    "decisión."},
+    "en": {"unit_values": "Values given per admin unit (poverty, HDI, food vulnerability) are the "
+                          "same in every cell of the unit.",
+           "split": "Population and production are spread over cells by populated centres or "
+                    "area: estimates, not per-cell measurements.",
+           "travel": "Travel times know only the national road network: off it they are walking "
+                     "times.",
+           "missing": "This region has no {kinds} profile: what depends on it (inclusion, "
+                      "typology, linkage) is left empty, not estimated.",
+           "score": "A high score shows potential under the chosen layers and weights, not a "
+                    "decision."},
 }
+
+
+_OWN_FILE = {"es": "archivo propio", "en": "own file"}
+
+
+def _caveats(run: Run, lang: str) -> tuple[str, ...]:
+    """Return the caveats that apply to the region's layers and profiles."""
+    text = _CAVEATS.get(lang, _CAVEATS["en"])
+    kinds = {s.kind for s in run.specs.values()}
+    methods = {s.method for s in run.specs.values()}
+    out = []
+    if "table" in kinds:
+        out.append(text["unit_values"])
+    if "population_2020" in run.matrix or any(s.params.get("weights") == "centres"
+                                              for s in run.specs.values()):
+        out.append(text["split"])
+    if "travel_time" in methods:
+        out.append(text["travel"])
+    if run.dual.missing:
+        out.append(text["missing"].format(kinds=", ".join(run.dual.missing)))
+    out.append(text["score"])
+    return tuple(out)
 
 
 def cells_svg(ids: np.ndarray, values: np.ndarray, *, width: int = 420, height: int = 420,
@@ -209,16 +240,18 @@ def brief_content(run: Run, *, profile_id: str, rows: np.ndarray, title: str, la
     profile = run.profile(profile_id)
     result = result if result is not None else run.dual.results[profile_id]
     score = result.score[idx]
-    pop = m["population_2020"].to_numpy(dtype=float)[idx] if "population_2020" in m else np.zeros(idx.size)
-    pov = m["poverty_2018"].to_numpy(dtype=float)[idx] if "poverty_2018" in m else np.full(idx.size, np.nan)
-    poor = float(np.nansum(pop * pov / 100))
+    nan = np.full(idx.size, np.nan)
+    pop = m["population_2020"].to_numpy(dtype=float)[idx] if "population_2020" in m else nan
+    pov = m["poverty_2018"].to_numpy(dtype=float)[idx] if "poverty_2018" in m else nan
+    people = float(np.nansum(pop)) if np.isfinite(pop).any() else np.nan  # no layer: unknown, not 0
+    poor = float(np.nansum(pop * pov / 100)) if np.isfinite(pop * pov).any() else np.nan
     families = run.dual.best_family[idx]
     fam = _mode(list(families))
     typ = _mode(list(run.dual.typology[idx]))
     figures = [*extra,
                (labels["cells"], f"{idx.size:,}"),
                (labels["area"], _fmt(float(m["area_km2"].to_numpy()[idx].sum()))),
-               (t("population", lang), _fmt(float(np.nansum(pop)))),
+               (t("population", lang), _fmt(people)),
                (labels["poor"], _fmt(poor)),
                (labels["mean_score"], _fmt(float(np.nanmean(score)), 3)),
                (labels["typology"], t(str(typ), lang) if typ else "—"),
@@ -240,13 +273,18 @@ def brief_content(run: Run, *, profile_id: str, rows: np.ndarray, title: str, la
             continue
         sources.append((str(entry.get("title", "")), str(entry.get("vintage", "")),
                         str(entry.get("licence", ""))))
+    if not run.region.shipped:  # one's own files: name them, their provenance is the user's
+        own = _OWN_FILE.get(lang, _OWN_FILE["en"])
+        files = sorted({Path(run.specs[lay.id].source).name for lay in profile.layers
+                        if lay.id in run.specs})
+        sources += [(name, "—", own) for name in files]
     subtitle = f"{t('profile', lang)}: {getattr(profile.title, lang, profile.id)}"
     footer = (f"geo-engine {__version__} · {datetime.now(UTC):%Y-%m-%d} · "
               f"{html.unescape(t('app_title', lang))}")
     return BriefContent(
         lang=lang, title=title, subtitle=subtitle, svg=cells_svg(m["h3"].to_numpy()[idx], score),
         figures=tuple((str(k), str(v)) for k, v in figures), drivers=drivers,
-        sources=tuple(sources), caveats=tuple(_CAVEATS.get(lang, _CAVEATS["en"])),
+        sources=tuple(sources), caveats=_caveats(run, lang),
         footer=footer, labels=labels)
 
 

@@ -254,3 +254,19 @@ def test_own_region_cli_end_to_end(own_region, tmp_path):
     page = brief.read_text()
     assert "Norte &lt;b&gt;1&lt;/b&gt;" in page
     assert "<b>1</b>" not in page
+
+
+def test_brief_of_own_region_says_what_is_missing(own_region):
+    from geo_engine.brief import brief_html
+
+    (own_region / "profiles" / "need.yaml").unlink()
+    write_region(own_region / "region.yaml", region_id="mine", boundary=own_region / "units.geojson",
+                 code_column="CODE", name_column="NAME", layers=own_region / "layers.yaml",
+                 resolution=6)
+    result = run(region=own_region / "region.yaml")
+    rows = result.matrix["district_code"].to_numpy() == "S1"
+    page = brief_html(result, profile_id="engine", rows=rows, title="Sur 1", lang="en")
+    assert "This region has no need profile" in page
+    assert "height.tif" in page
+    assert "own file" in page
+    assert "national road network" not in page  # no travel-time layer in this region

@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 
 from geo_engine import __version__, settings
-from geo_engine._errors import GeoEngineWarning, MissingSourceError, SourceFormatError, SpecError
+from geo_engine._errors import GeoEngineWarning, MissingSourceError, SpecError
 from geo_engine.grid import build_grid
 from geo_engine.ingest.table import centre_allocation, table_to_cells
 from geo_engine.layers import LayerSpec, load_layers
 from geo_engine.manifest import file_sha256
+from geo_engine.safe_read import read_table_file, read_vector_file
 
 __all__ = [
     "GRID_COLUMNS",
@@ -80,29 +81,27 @@ def _apply_filter(frame: pd.DataFrame, spec: LayerSpec) -> pd.DataFrame:
 
 
 def read_vector(path: Path) -> gpd.GeoDataFrame:
-    """Read a vector file (GeoParquet, GeoPackage, GeoJSON, shapefile…); refuse one without CRS."""
+    """Read a vector file (GeoParquet, GeoPackage, GeoJSON, shapefile, a ZIP of one…); refuse one without CRS.
+
+    The checks of :func:`geo_engine.safe_read.read_vector_file` apply (size, archive, CRS, geometries).
+    """
     if not path.is_file():
         msg = f"{path}: layer source not found; check `source` in the layer spec"
         raise MissingSourceError(msg)
-    frame = gpd.read_parquet(path) if path.suffix == ".parquet" else gpd.read_file(path)
-    if frame.crs is None:
-        msg = f"{path}: no CRS; set one (e.g. `ogr2ogr -a_srs EPSG:4326`) before using it"
-        raise SourceFormatError(msg)
-    return frame
+    return read_vector_file(path)
 
 
 def read_table(path: Path) -> pd.DataFrame:
     """Read an admin table from Parquet, or CSV with every column as text.
 
     CSV columns stay text so that codes keep their leading zeros; the value column is converted
-    to numbers when the layer is computed.
+    to numbers when the layer is computed. The checks of :func:`geo_engine.safe_read.read_table_file`
+    apply (size, binary content, encoding: a CSV that is not UTF-8 is decoded with a warning).
     """
     if not path.is_file():
         msg = f"{path}: table source not found; check `source` in the layer spec"
         raise MissingSourceError(msg)
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    return pd.read_csv(path, dtype=str)
+    return read_table_file(path)
 
 
 class _Sources:

@@ -22,6 +22,15 @@ __all__ = [
     "default_region",
     "hub_reach_km",
     "hub_reach_minutes",
+    "max_archive_bytes",
+    "max_archive_members",
+    "max_compression_ratio",
+    "max_feature_vertices",
+    "max_raster_bytes",
+    "max_raster_pixels",
+    "max_table_bytes",
+    "max_vector_bytes",
+    "max_vertices",
     "region_dir",
     "urban_centre_weight",
 ]
@@ -78,3 +87,48 @@ hub_reach_minutes: float = 120.0
 
 Two hours: a daily return trip for a supplier or a technician serving a mine or plant.
 """
+
+# --- limits on user-supplied files (checked by geo_engine.safe_read) -------------------------------
+
+max_vector_bytes: int = 2 * 2**30
+"""Largest vector file read (2 GiB): GeoPackage, GeoJSON, shapefile (.shp), GeoParquet, or a ZIP of one.
+
+A file is loaded whole, taking a few times its size in memory: the limit keeps that within an
+ordinary computer while leaving room for a country's full road network. Clip a larger file to the
+region first, or raise the limit.
+"""
+
+max_table_bytes: int = 2**30
+"""Largest admin table read (1 GiB of CSV or Parquet); every CSV cell is held as text in memory."""
+
+max_raster_bytes: int = 4 * 2**30
+"""Largest raster file read (4 GiB); rasters are read window by window, so size costs time, not memory.
+
+A 1″ (30 m) grid over Peru's extent holds about 3·10⁹ pixels (6 GB as 16-bit integers before
+compression), which a compressed GeoTIFF brings under this limit.
+"""
+
+max_raster_pixels: int = 10**11
+"""Largest raster (width × height) opened: a global 100 m grid (~7·10¹⁰ pixels) passes.
+
+Mostly a guard against a corrupt header announcing absurd dimensions.
+"""
+
+max_archive_members: int = 1_000
+"""Most members a ZIP may hold; a zipped dataset (a shapefile and its siblings) has a handful."""
+
+max_archive_bytes: int = 4 * 2**30
+"""Largest total size a ZIP may expand to (4 GiB: a shapefile's .shp and .dbf of up to 2 GiB each)."""
+
+max_compression_ratio: float = 200.0
+"""Largest expansion (uncompressed / compressed size) allowed for a ZIP member above 1 MiB, and overall.
+
+Deflate cannot exceed about 1,030:1, which zip bombs approach; real data compresses far less
+(GeoJSON 5–20:1; a shapefile's .dbf of blank-padded text fields up to about 100:1).
+"""
+
+max_feature_vertices: int = 10_000_000
+"""Most vertices one feature may have: the most detailed national outlines have a few million."""
+
+max_vertices: int = 100_000_000
+"""Most vertices a vector file may have in all (about 1.6 GB of coordinates once loaded)."""

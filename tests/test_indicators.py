@@ -1,11 +1,13 @@
+import zipfile
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from geo_engine._errors import GeoEngineWarning, MissingSourceError, SpecError
-from geo_engine.indicators import GRID_COLUMNS, build_indicators, read_table
+from geo_engine._errors import GeoEngineWarning, MissingSourceError, SourceFormatError, SpecError
+from geo_engine.indicators import GRID_COLUMNS, build_indicators, read_table, read_vector
 from geo_engine.layers import LayerSpec
 
 TITLE = {"es": "x", "en": "x"}
@@ -99,6 +101,28 @@ def test_bad_filter_names_layer(region, tmp_path):
 def test_csv_codes_keep_leading_zeros(tmp_path):
     (tmp_path / "t.csv").write_text("code,v\n010101,1.5\n")
     assert read_table(tmp_path / "t.csv")["code"].tolist() == ["010101"]
+
+
+def test_read_table_non_utf8_csv_warns(tmp_path):
+    (tmp_path / "t.csv").write_bytes("code,name\n010101,Cañete\n".encode("cp1252"))
+    with pytest.warns(GeoEngineWarning, match=r"t\.csv is not UTF-8; read it as cp1252"):
+        assert read_table(tmp_path / "t.csv")["name"].tolist() == ["Cañete"]
+
+
+def test_read_vector_reads_a_zipped_shapefile_and_refuses_a_bomb(region, tmp_path):
+    units, _ = region
+    units[["district_code", "geometry"]].rename(columns={"district_code": "code"}).to_file(
+        tmp_path / "units.shp")
+    with zipfile.ZipFile(tmp_path / "units.zip", "w") as zf:
+        for part in tmp_path.glob("units.*"):
+            if part.suffix != ".zip":
+                zf.write(part, f"units/{part.name}")
+    frame = read_vector(tmp_path / "units.zip")
+    assert frame["code"].tolist() == ["010101", "010102"]
+    with zipfile.ZipFile(tmp_path / "bomb.zip", "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("units.geojson", bytes(4 * 2**20))
+    with pytest.raises(SourceFormatError, match=r"bomb\.zip: member 'units\.geojson' expands"):
+        read_vector(tmp_path / "bomb.zip")
 
 
 def test_no_cache_mode_writes_nothing(region, tmp_path):

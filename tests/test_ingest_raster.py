@@ -445,6 +445,14 @@ def test_not_a_raster(tmp_path, grid7):
         raster_to_cells(grid7, path)
 
 
+def test_truncated_raster(tmp_path, grid7):
+    path = write_tif(tmp_path / "full.tif", np.ones((SIZE, SIZE)))
+    data = path.read_bytes()
+    (tmp_path / "cut.tif").write_bytes(data[: len(data) // 2])
+    with pytest.raises(SourceFormatError, match=r"cut\.tif: its pixels cannot be read .*truncated"):
+        raster_to_cells(grid7, tmp_path / "cut.tif")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

@@ -98,6 +98,19 @@ def test_points_any_crs_and_outside_points_warn(seven):
     np.testing.assert_array_equal(a, b)
 
 
+def test_swapped_points_warn(region_grid):
+    rng = np.random.default_rng(3)
+    lon, lat = rng.uniform(-77.2, -76.9, 20), rng.uniform(-12.2, -11.9, 20)
+    swapped = gdf([Point(y, x) for x, y in zip(lon, lat, strict=True)])
+    with pytest.warns(GeoEngineWarning, match=r"look swapped in the features: 100% of the points fall "
+                      "in the region once exchanged, 0% as given"):
+        distance_to_nearest(region_grid, swapped)
+    with pytest.warns(GeoEngineWarning, match=r"look swapped in the points"):
+        kernel_density(region_grid, swapped, bandwidth_km=5)
+    right = gdf([Point(x, y) for x, y in zip(lon, lat, strict=True)])
+    assert np.nanmax(distance_to_nearest(region_grid, right)) < 30  # no warning as given
+
+
 def test_points_counts_equal_sjoin(region_grid):
     rng = np.random.default_rng(7)
     xy = rng.uniform([-77.2, -12.2], [-76.9, -11.9], (2_000, 2))

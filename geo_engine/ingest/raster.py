@@ -44,6 +44,7 @@ from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 
 from geo_engine._errors import GeoEngineWarning, MissingSourceError, SourceFormatError
+from geo_engine.safe_read import check_raster
 
 try:  # optional accelerator: hexagon vertices from h3ronpy (the same vertices as the h3 loop)
     import pyarrow as pa
@@ -142,7 +143,8 @@ def raster_to_cells(
     MissingSourceError
         If ``source`` does not exist.
     SourceFormatError
-        If ``source`` is not a raster, has no CRS, or (``exact``) is rotated.
+        If ``source`` is not a raster, is truncated or too large
+        (:func:`geo_engine.safe_read.check_raster`), has no CRS, or (``exact``) is rotated.
     ValueError
         If ``method``, ``mode``, ``classes`` or ``band`` is not acceptable.
     KeyError
@@ -313,6 +315,7 @@ def _check_path(source: str | os.PathLike[str]) -> Path:
 
 
 def _open(path: Path) -> Any:
+    check_raster(path)  # size, dimensions, CRS, and a truncated file refused before any work
     try:
         return rasterio.open(path)
     except RasterioIOError as exc:

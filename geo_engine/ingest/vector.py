@@ -8,7 +8,8 @@ measured in the equal-area CRS returned by :func:`equal_area_crs`. Nothing is me
 
 Rows without geometry are dropped with a :class:`~geo_engine._errors.GeoEngineWarning`; an empty
 layer warns and returns the documented "no feature" value (0 for counts, sums, lengths, densities
-and shares; NaN for maxima, distances and intensive values).
+and shares; NaN for maxima, distances and intensive values). Points that fall in the grid's extent
+only once longitude and latitude are exchanged warn too (:func:`geo_engine.safe_read.check_lonlat`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pyproj import Geod, Transformer
 from scipy.spatial import cKDTree
 
 from geo_engine._errors import GeoEngineWarning
+from geo_engine.safe_read import check_lonlat
 
 try:  # optional accelerator: vectorised H3 indexing and cell outlines (same results as h3 loops)
     import pyarrow as pa
@@ -143,6 +145,14 @@ def _check_features(features: gpd.GeoDataFrame, *, what: str,
     if not features.crs.equals("EPSG:4326"):
         features = features.to_crs(4326)
     return features, features.geometry.to_numpy()
+
+
+def _check_swapped(g: _Grid, geoms: np.ndarray, *, what: str) -> None:
+    """Warn when points lie in the grid's extent only once longitude and latitude are exchanged."""
+    points = geoms[shapely.get_type_id(geoms) == 0]
+    if g.size and len(points):
+        check_lonlat(shapely.get_x(points), shapely.get_y(points), source=f"the {what}",
+                     bounds=(g.lon.min(), g.lat.min(), g.lon.max(), g.lat.max()))
 
 
 def _values(features: gpd.GeoDataFrame, column: str, *, what: str) -> np.ndarray:
@@ -838,6 +848,7 @@ def points_to_cells(
         raise ValueError(msg)
     g = _check_grid(grid)
     feats, geoms = _check_features(points, what="points", allowed=_POINT_TYPES)
+    _check_swapped(g, geoms, what="points")
     values = _values(feats, column, what="points") if column is not None else np.ones(len(geoms))
     empty = np.full(g.size, np.nan) if method == "max" else np.zeros(g.size)
     if len(geoms) == 0:
@@ -906,6 +917,7 @@ def kernel_density(
         raise ValueError(msg)
     g = _check_grid(grid)
     feats, geoms = _check_features(points, what="points", allowed=_POINT_TYPES)
+    _check_swapped(g, geoms, what="points")
     weights = (_values(feats, column, what="points") if column is not None
                else np.ones(len(geoms)))
     missing = np.isnan(weights)
@@ -984,6 +996,7 @@ def distance_to_nearest(
     g = _check_grid(grid)
     _, geoms = _check_features(features, what="features",
                                allowed=_POINT_TYPES | {"MultiPoint"} | _LINE_TYPES | _POLYGON_TYPES)
+    _check_swapped(g, geoms, what="features")
     out = np.full(g.size, np.nan)
     if len(geoms) == 0:
         _warn_empty("features", "a distance of NaN")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from geo_engine import __version__, settings
-from geo_engine._errors import GeoEngineWarning, MissingSourceError, SpecError
+from geo_engine._errors import GeoEngineWarning, MissingSourceError, SourceFormatError, SpecError
 from geo_engine.grid import build_grid
 from geo_engine.ingest.table import centre_allocation, table_to_cells
 from geo_engine.layers import LayerSpec, load_layers
@@ -27,6 +27,7 @@ __all__ = [
     "build_indicators",
     "cache_key",
     "compute_layer",
+    "points_from_table",
     "read_table",
     "read_vector",
     "region_units",
@@ -36,7 +37,7 @@ GRID_COLUMNS = ("h3", "lat", "lon", "area_km2", "district_code", "province_code"
                 "centre_inside")
 """Columns of the matrix that describe the cells rather than a layer."""
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 """Bumped whenever the way values are computed changes, so old caches are not reused."""
 
 Progress = Callable[[str, int, int], None]
@@ -63,6 +64,80 @@ def region_units(region: str = "peru", *, data_dir: Path | None = None) -> gpd.G
                "districts.parquet (or build from a boundary file)")
         raise MissingSourceError(msg)
     return gpd.read_parquet(path)
+
+
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+"""Sources read as tables; a points layer takes its positions from latitude/longitude columns."""
+
+_LAT_NAMES = ("lat", "latitude", "latitud", "y")
+_LON_NAMES = ("lon", "lng", "long", "longitude", "longitud", "x")
+
+
+def points_from_table(frame: pd.DataFrame, spec: LayerSpec, path: Path) -> gpd.GeoDataFrame:
+    """Return the points of a table with latitude/longitude columns (WGS 84 degrees).
+
+    The columns are ``params.lat_column``/``params.lon_column``, or found by name (lat, latitude,
+    latitud, y / lon, lng, longitude, longitud, x; any case). Rows without coordinates are dropped
+    with a warning; text that is not a number, or degrees out of range, is an error naming the
+    rows.
+    """
+    if spec.kind != "points":
+        msg = (f"layer {spec.id!r}: {path.name} is a table; a {spec.kind} layer needs a vector file "
+               "(GeoPackage, GeoJSON, shapefile…); tables can give points (kind: points) or values "
+               "per admin unit (kind: table)")
+        raise SpecError(msg)
+    lower = {str(c).strip().lower(): c for c in frame.columns}
+
+    def column(param: str, names: tuple[str, ...]) -> str:
+        if param in spec.params:
+            name = str(spec.params[param])
+            if name not in frame:
+                msg = (f"{path}: no column {name!r} (`params.{param}` of layer {spec.id!r}); "
+                       f"columns are {list(frame.columns)[:25]}")
+                raise SourceFormatError(msg)
+            return name
+        for n in names:
+            if n in lower:
+                return str(lower[n])
+        msg = (f"{path}: no latitude/longitude columns found for points layer {spec.id!r} (looked "
+               f"for {', '.join(names)}); columns are {list(frame.columns)[:25]}; name them with "
+               f"`params: {{lat_column: ..., lon_column: ...}}`")
+        raise SourceFormatError(msg)
+
+    lat_col, lon_col = column("lat_column", _LAT_NAMES), column("lon_column", _LON_NAMES)
+    coords = {}
+    for col in (lat_col, lon_col):
+        text = frame[col].astype("string").str.strip().str.replace(",", ".", regex=False)
+        values = pd.to_numeric(text, errors="coerce")
+        bad = values.isna() & text.notna() & (text != "")
+        if bad.any():
+            rows = (np.flatnonzero(bad.to_numpy()) + 2)[:5].tolist()  # +2: header and 1-based lines
+            msg = (f"{path}: column {col!r} holds text that is not a number on lines {rows} "
+                   f"(e.g. {text[bad].iloc[0]!r}); write decimal degrees such as -12.05")
+            raise SourceFormatError(msg)
+        coords[col] = values.to_numpy(dtype=float)
+    lat, lon = coords[lat_col], coords[lon_col]
+    out_of_range = (np.abs(lat) > 90) | (np.abs(lon) > 180)
+    if out_of_range.any():
+        rows = (np.flatnonzero(out_of_range) + 2)[:5].tolist()
+        msg = (f"{path}: latitude/longitude out of range on lines {rows} (latitude {lat_col!r} must "
+               f"be within ±90, longitude {lon_col!r} within ±180): are they projected metres, or "
+               "swapped? Write WGS 84 decimal degrees")
+        raise SourceFormatError(msg)
+    missing = np.isnan(lat) | np.isnan(lon)
+    if missing.any():
+        warnings.warn(f"{path.name}: {int(missing.sum())} of {len(frame)} rows have no "
+                      f"{lat_col!r}/{lon_col!r} and were left out", GeoEngineWarning, stacklevel=3)
+    keep = ~missing
+    attrs = frame[keep].drop(columns=[lat_col, lon_col]).reset_index(drop=True)
+    for col in attrs.columns:  # numbers become numbers (for sums and filters); codes stay text
+        text = attrs[col].astype("string").str.strip()
+        numbers = pd.to_numeric(text, errors="coerce")
+        given = text.notna() & (text != "")
+        if given.any() and numbers[given].notna().all() and not text.str.match(r"^0\d").any():
+            attrs[col] = numbers.astype(float)
+    return gpd.GeoDataFrame(attrs, geometry=gpd.points_from_xy(lon[keep], lat[keep]),
+                            crs="EPSG:4326")
 
 
 def _apply_filter(frame: pd.DataFrame, spec: LayerSpec) -> pd.DataFrame:
@@ -117,7 +192,10 @@ class _Sources:
     def vector(self, spec: LayerSpec) -> gpd.GeoDataFrame:
         path = spec.source_path(self.data_dir)
         if path not in self._frames:
-            self._frames[path] = read_vector(path)
+            if path.suffix.lower() in TEXT_SUFFIXES:
+                self._frames[path] = points_from_table(read_table(path), spec, path)
+            else:
+                self._frames[path] = read_vector(path)
         return _apply_filter(self._frames[path], spec)
 
     def table(self, spec: LayerSpec) -> pd.DataFrame:

@@ -36,7 +36,7 @@ METHODS: dict[str, dict[str, tuple[str, ...]]] = {
 
 OPTIONAL_PARAMS: dict[str, tuple[str, ...]] = {
     "raster": ("mode", "band", "classes"),
-    "points": ("column", "bandwidth_km", "max_km", "max_minutes"),
+    "points": ("column", "bandwidth_km", "max_km", "max_minutes", "lat_column", "lon_column"),
     "lines": ("max_km",),
     "polygons": ("column", "classes", "class_column", "max_km"),
     "table": ("column", "key", "level", "weights", "aggregate"),

@@ -14,7 +14,7 @@ import pytest
 from shapely.geometry import Point, box
 from typer.testing import CliRunner
 
-from geo_engine._errors import SourceFormatError, SpecError
+from geo_engine._errors import GeoEngineWarning, SourceFormatError, SpecError
 from geo_engine.cli import app
 from geo_engine.pipeline import run
 from geo_engine.region import load_region, shipped_regions, write_region
@@ -40,6 +40,15 @@ layers:
     method: distance
     units: km
     direction: cost
+  - id: market_count
+    title: {es: Mercados, en: Markets}
+    theme: infrastructure
+    kind: points
+    source: markets.csv
+    method: count
+    filter: stalls >= 10
+    units: count
+    direction: benefit
   - id: height
     title: {es: Altura, en: Height}
     theme: environment
@@ -106,6 +115,9 @@ def own_region(tmp_path, monkeypatch):
         dst.write(data, 1)
     pd.DataFrame({"code": ["N1", "N2", "S1", "S2"], "poor_pct": [20.0, 45.0, 60.0, 35.0]}).to_csv(
         folder / "poverty.csv", index=False)
+    (folder / "markets.csv").write_text(  # points from latitude/longitude columns
+        "nombre;Latitud;Longitud;stalls\nFeria Ñuñoa;-16.85;-65.85;40\nPuesto;-16.8;-65.5;3\n"
+        "Feria Sur;-17.2;-65.55;25\n", encoding="utf-8")
     (folder / "layers.yaml").write_text(_LAYERS, encoding="utf-8")
     for pid, (kind, layer, why) in _PROFILES.items():
         (folder / "profiles" / f"{pid}.yaml").write_text(_profile(pid, kind, layer, why))
@@ -171,7 +183,15 @@ def test_own_region_pipeline(own_region):
     write_region(own_region / "region.yaml", region_id="mine", boundary=own_region / "units.geojson",
                  code_column="CODE", name_column="NAME", layers=own_region / "layers.yaml",
                  resolution=7)
-    result = run(region=own_region / "region.yaml")
+    # a CSV saved in Windows encoding, with a row that has no place
+    (own_region / "markets.csv").write_bytes(
+        "nombre;Latitud;Longitud;stalls\nFeria Ñuñoa;-16.85;-65.85;40\nPuesto;-16.8;-65.5;3\n"
+        "Sin lugar;;;12\nFeria Sur;-17.2;-65.55;25\n".encode("cp1252"))
+    with pytest.warns(GeoEngineWarning) as caught:
+        result = run(region=own_region / "region.yaml")
+    messages = " ".join(str(w.message) for w in caught)
+    assert "markets.csv is not UTF-8; read it as cp1252" in messages
+    assert "1 of 4 rows have no 'Latitud'/'Longitud'" in messages
     m = result.matrix
     assert result.region.id == "mine"
     assert not result.region.shipped
@@ -180,6 +200,7 @@ def test_own_region_pipeline(own_region):
     by_unit = m.groupby("district_code")["poverty"].first()
     assert by_unit.to_dict() == {"N1": 20.0, "N2": 45.0, "S1": 60.0, "S2": 35.0}
     assert m["height"].between(3000, 4200).all()
+    assert m["market_count"].sum() == 2  # 2 markets of 10+ stalls; the one without a place left out
     assert result.dual.missing == ()
     assert np.isfinite(result.dual.inclusion).all()
     assert set(result.names["district"]) == {"Norte <b>1</b>", "Norte 2", "Sur 1", "Sur 2"}
@@ -206,7 +227,7 @@ def test_own_region_cli_end_to_end(own_region, tmp_path):
     r = runner.invoke(app, ["region", "show", str(region)])
     assert r.exit_code == 0, r.output
     assert "units     4" in r.output
-    assert "layers    4" in r.output
+    assert "layers    5" in r.output
     assert runner.invoke(app, ["build", "--region", str(region)]).exit_code == 0
 
     gpkg = tmp_path / "out" / "engine.gpkg"
@@ -270,3 +291,51 @@ def test_brief_of_own_region_says_what_is_missing(own_region):
     assert "height.tif" in page
     assert "own file" in page
     assert "national road network" not in page  # no travel-time layer in this region
+
+
+def test_readme_worked_example_runs(tmp_path):
+    """The README's bring-your-own-region example, run as written (Brazil from shipped data)."""
+    import os
+    import re
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Your own region"):]
+    script = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    assert "geo-engine region new" in script
+    (tmp_path / "data").symlink_to(root / "data")
+    (tmp_path / "layers").symlink_to(root / "layers")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "GEO_ENGINE_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, check=False, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert [name for name, _ in pyogrio.list_layers(tmp_path / "brazil_engine.gpkg")] == [
+        "cells", "clusters", "districts"]
+    states = pd.read_csv(tmp_path / "states.csv")
+    assert len(states) == 27
+    assert (tmp_path / "sp.pdf").read_bytes().startswith(b"%PDF")
+    assert "no profile of kind need" in done.stderr
+
+
+def test_points_from_a_table_name_bad_rows(own_region):
+    from geo_engine.indicators import points_from_table
+    from geo_engine.layers import load_layers
+
+    spec = next(s for s in load_layers(own_region / "layers.yaml") if s.id == "market_count")
+    bad = pd.DataFrame({"lat": ["-16.8", "abc"], "lon": ["-65.5", "-65.6"]})
+    with pytest.raises(SourceFormatError, match=r"column 'lat' holds text .* lines \[3\]"):
+        points_from_table(bad, spec, own_region / "m.csv")
+    projected = pd.DataFrame({"lat": ["8150000"], "lon": ["250000"]})
+    with pytest.raises(SourceFormatError, match=r"out of range on lines \[2\].*projected metres"):
+        points_from_table(projected, spec, own_region / "m.csv")
+    with pytest.raises(SourceFormatError, match=r"no latitude/longitude columns .*lat_column"):
+        points_from_table(pd.DataFrame({"a": ["1"]}), spec, own_region / "m.csv")
+    decimal_comma = points_from_table(pd.DataFrame({"Lat": ["-16,8"], "LNG": ["-65,5"],
+                                                    "code": ["010"], "n": ["7"]}),
+                                      spec, own_region / "m.csv")
+    assert decimal_comma.geometry.iloc[0].coords[0] == (-65.5, -16.8)
+    assert decimal_comma["code"].iloc[0] == "010"  # codes keep their leading zero
+    assert decimal_comma["n"].iloc[0] == 7.0

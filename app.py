@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import functools
+import re
 import tempfile
 import warnings
 from pathlib import Path
 
 import geopandas as gpd
+import h3
 import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geo_engine import __version__
-from geo_engine._errors import GeoEngineWarning
+from geo_engine import __version__, settings
+from geo_engine._errors import GeoEngineError, GeoEngineWarning
 from geo_engine.brief import brief_html
 from geo_engine.display import DIVERGING, SEQUENTIAL, base_map, hex_layer
 from geo_engine.explore import (
@@ -27,66 +29,81 @@ from geo_engine.explore import (
     cell_at,
     cell_card,
     custom_profile,
+    default_layers,
     difference,
     map_frame,
     movers,
     output_options,
     parse_location,
+    region_title,
     scenario,
     scenario_clusters,
     typology_change,
+    unavailable,
+    unit_outlines,
     with_constraints,
 )
 from geo_engine.export import write_cells, write_features
 from geo_engine.i18n import LANGUAGES, t
 from geo_engine.manifest import load_manifest
 from geo_engine.maps import use_local_assets
+from geo_engine.outputs import POPULATION_LAYER, POVERTY_LAYER
 from geo_engine.pipeline import Run, run
 from geo_engine.profiles import Profile
+from geo_engine.region import load_region, shipped_regions
 from geo_engine.rollup import LEVELS, RANK_BY, rollup, with_labels
 from geo_engine.score import Prepared, prepare
 from geo_engine.sensitivity import sensitivity
+from geo_engine.uploads import boundary_columns, build_region, region_id_from, save_uploads, uploaded_files
 
 st.set_page_config(page_title="Territorial Opportunity Platform", layout="wide")
 
 
-@st.cache_resource(show_spinner=False)
-def load_run(resolution: int) -> tuple[Run, list[str]]:
-    """Return the region's matrix and base scores (built once per resolution, then cached).
+@st.cache_resource(show_spinner=False, max_entries=8)
+def load_run(region: str, resolution: int) -> tuple[Run, list[str]]:
+    """Return a region's matrix and base scores (built once per region and resolution, then cached).
 
-    The data notes the build raises (units without a cell, codes that match nothing…) are
-    returned as text, to be shown in the app rather than as Python warnings.
+    ``region`` is a shipped id or the path of a region file. The data notes the build raises
+    (units without a cell, codes that match nothing…) are returned as text, to be shown in the
+    app rather than as Python warnings.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", GeoEngineWarning)
-        result = run(resolution=resolution)
+        result = run(region=region, resolution=resolution)
     notes = sorted({str(w.message) for w in caught if issubclass(w.category, GeoEngineWarning)})
     return result, notes
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def prepared(resolution: int, profile_id: str, constraints: tuple[bool, ...]) -> Prepared:
+def prepared(region: str, resolution: int, profile_id: str, constraints: tuple[bool, ...]) -> Prepared:
     """Return normalized layers of a profile with the chosen constraints (kept while sliding weights)."""
-    r = load_run(resolution)[0]
+    r = load_run(region, resolution)[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeoEngineWarning)  # already reported by load_run
         return prepare(r.matrix, with_constraints(r.profile(profile_id), constraints), specs=r.specs)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def prepared_custom(resolution: int, layer_ids: tuple[str, ...], aggregation: str) -> Prepared:
+def prepared_custom(region: str, resolution: int, layer_ids: tuple[str, ...],
+                    aggregation: str) -> Prepared:
     """Return normalized layers of a custom profile (kept while sliding its weights)."""
-    r = load_run(resolution)[0]
+    r = load_run(region, resolution)[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeoEngineWarning)
         return prepare(r.matrix, custom_profile(list(layer_ids), aggregation=aggregation),
                        specs=r.specs)
 
 
-@st.cache_resource(show_spinner=False)
-def outlines(department: str) -> gpd.GeoDataFrame:
-    """Return department outlines, or the districts of the focused department."""
-    return boundaries(department or None)
+@st.cache_resource(show_spinner=False, max_entries=16)
+def outlines(region: str, department: str) -> gpd.GeoDataFrame:
+    """Return the outlines drawn under the hexagons: departments (or units), or one department's units.
+
+    Peru draws its display-ready districts; any other region its own units, simplified.
+    """
+    reg = load_region(region)
+    if reg.shipped and reg.id == "peru":
+        return boundaries(department or None)
+    return unit_outlines(reg.units(), department=department or None)
 
 
 @st.cache_data(show_spinner=False)
@@ -95,18 +112,184 @@ def manifest_table() -> pd.DataFrame:
     return pd.DataFrame(load_manifest()["datasets"])
 
 
+@st.cache_data(show_spinner=False)
+def region_label(region: str, lang: str) -> str:
+    """Return the title of a shipped region in ``lang`` (its id when the region file is unreadable)."""
+    try:
+        return region_title(region, lang)
+    except GeoEngineError:
+        return region
+
+
+@st.cache_data(show_spinner=False)
+def resolution_choices(region: str) -> list[int]:
+    """Return the region's default resolution and the two coarser ones."""
+    default = load_region(region).resolution
+    return [r for r in (default, default - 1, default - 2) if r >= 3]
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def columns_of(path: str) -> dict[str, bool]:
+    """Return the columns of an uploaded boundary file (cached: its folder is named by its content)."""
+    return boundary_columns(Path(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def upload_listing(folder: str) -> pd.DataFrame:
+    """Return the files of an upload folder with sizes and SHA-256."""
+    return uploaded_files(Path(folder))
+
+
+def _message(exc: Exception) -> str:
+    """Return an error's message for the user (the class name too when it is not one of ours)."""
+    return str(exc) if isinstance(exc, GeoEngineError) else f"{type(exc).__name__}: {exc}"
+
+
+def _area(res: int) -> str:
+    area = h3.average_hexagon_area(res, "km^2")
+    return f"{area:,.0f}" if area >= 10 else f"{area:.1f}"
+
+
+REGION_STATE = ("profile", "custom_layers", "dep", "focus_unit", "output", "compare_b", "compare_by",
+                "rank_level", "selected", "_last_click", "find_cell", "sens", "_clusters")
+"""Session keys whose values belong to one region: cleared when another region is shown."""
+
+ss = st.session_state
+user_regions: dict[str, str] = ss.setdefault("user_regions", {})  # region file → title
+
+
+def _build_region(folder: Path, boundary: str, layers: str) -> None:
+    """Write the region file of the uploads and switch the app to it (a button's callback)."""
+    try:
+        region = build_region(folder, region_id=str(ss.get("up_id", "")).strip(), boundary=boundary,
+                              code_column=ss["up_code"], name_column=ss.get("up_name") or None,
+                              layers=layers, resolution=int(ss.get("up_res", 6)))
+    except Exception as exc:  # the user's files: any reader may fail, never show a traceback
+        ss["_upload_error"] = _message(exc)
+        return
+    key = str(region.file)
+    ss["user_regions"] = {**ss.get("user_regions", {}), key: region.id}
+    ss["region"] = key
+    ss["resolution"] = region.resolution
+
+
+def uploads_panel(lang: str) -> None:
+    """Sidebar: upload a boundary, data files, a layers YAML and profiles, and build a region."""
+    with st.sidebar.expander(t("own_region", lang)):
+        st.caption(t("own_region_help", lang))
+        boundary = st.file_uploader(t("upload_boundary", lang), key="up_boundary",
+                                    type=["geojson", "json", "gpkg", "zip", "parquet"])
+        data = st.file_uploader(t("upload_data", lang), accept_multiple_files=True, key="up_data",
+                                type=["tif", "tiff", "geojson", "json", "gpkg", "zip", "parquet", "csv"])
+        layers = st.file_uploader(t("upload_layers", lang), type=["yaml", "yml"], key="up_layers")
+        profiles = st.file_uploader(t("upload_profiles", lang), type=["yaml", "yml"],
+                                    accept_multiple_files=True, key="up_profiles")
+        error = ss.pop("_upload_error", None)
+        if error:
+            st.error(error)
+        if boundary is None:
+            return
+        parts = [boundary, *(data or []), *([layers] if layers is not None else [])]
+        ids = tuple(f.file_id for f in [*parts, *(profiles or [])])
+        saved = ss.get("_upload_folder")
+        if saved is None or saved[0] != ids:
+            files: dict[str, bytes] = {}
+            for f in parts:
+                if f.name in files and files[f.name] != f.getvalue():
+                    st.error(t("upload_clash", lang, name=f.name))
+                    return
+                files[f.name] = f.getvalue()
+            try:
+                folder = save_uploads(files, settings.cache_dir / "uploads",
+                                      profiles={f.name: f.getvalue() for f in profiles or []})
+            except (GeoEngineError, OSError) as exc:
+                st.error(_message(exc))
+                return
+            ss["_upload_folder"] = saved = (ids, folder)
+        folder = saved[1]
+        try:
+            columns = columns_of(str(folder / boundary.name))
+        except Exception as exc:  # the user's file: any reader may fail, never show a traceback
+            st.error(_message(exc))
+            return
+        if not columns:
+            st.error(t("region_error_first", lang, region=boundary.name, error="no attribute columns"))
+            return
+        codes = sorted(columns, key=lambda c: (not columns[c],
+                                              re.search(r"cod|id|ubigeo", c, re.IGNORECASE) is None))
+        st.selectbox(t("code_column", lang), codes, key="up_code")
+        names = ["", *[c for c in columns if c != ss.get("up_code", codes[0])]]
+        guess = next((i for i, c in enumerate(names) if re.search(r"name|nom", c, re.IGNORECASE)), 0)
+        st.selectbox(t("name_column", lang), names, index=guess, key="up_name",
+                     format_func=lambda c: c or t("no_name_column", lang))
+        st.text_input(t("region_id", lang), value=region_id_from(boundary.name), key="up_id",
+                      help=t("region_id_help", lang))
+        st.selectbox(t("resolution", lang), [5, 6, 7, 8], index=1, key="up_res",
+                     format_func=lambda r: t("resolution_option", lang, res=r, area=_area(r)))
+        if layers is None:
+            st.caption(t("upload_need_layers", lang))
+        st.button(t("build_region", lang), key="up_build", disabled=layers is None, type="primary",
+                  on_click=_build_region,
+                  args=(folder, boundary.name, layers.name if layers is not None else ""))
+
+
+def _load_failed(region: str, resolution: int, exc: Exception, lang: str) -> None:
+    """Show why a region did not load and go back to the last one that did (or stop)."""
+    label = user_regions.get(region) or region_label(region, lang)
+    good = ss.get("_good")
+    if region in user_regions and region not in ss.get("_loaded", set()):
+        user_regions.pop(region)  # it never loaded: do not offer it again
+    if good is not None and good != (region, resolution):
+        ss["_region_error"] = t("region_error", lang, region=label, error=_message(exc))
+        ss["_revert"] = good
+        st.rerun()
+    st.error(t("region_error_first", lang, region=label, error=_message(exc)))
+    st.stop()
+
+
 # ---------------------------------------------------------------- sidebar
 lang = st.sidebar.selectbox("Idioma · Language", list(LANGUAGES), format_func=LANGUAGES.get,
                             key="lang")
-st.sidebar.selectbox(t("region", lang), ["Perú" if lang == "es" else "Peru"], key="region")
-resolution = st.sidebar.selectbox(t("resolution", lang), [7, 6, 5], help=t("resolution_help", lang),
+if "_revert" in ss:  # the last region failed to load: show the one before it
+    ss["region"], ss["resolution"] = ss.pop("_revert")
+shipped = sorted(shipped_regions(), key=lambda r: (r != settings.default_region, r))
+REGION = st.sidebar.selectbox(
+    t("region", lang), [*shipped, *user_regions], key="region",
+    format_func=lambda r: t("uploaded_region", lang, title=user_regions[r]) if r in user_regions
+    else region_label(r, lang))
+if "_region_error" in ss:
+    st.sidebar.error(ss.pop("_region_error"))
+try:
+    res_choices = resolution_choices(REGION)
+except Exception as exc:  # a region file that no longer loads
+    _load_failed(REGION, 0, exc, lang)
+if ss.get("resolution") not in res_choices:  # another region's: the nearest of this one's
+    current = ss.get("resolution")
+    ss["resolution"] = (min(res_choices, key=lambda r: abs(r - current)) if isinstance(current, int)
+                        else res_choices[0])
+resolution = st.sidebar.selectbox(t("resolution", lang), res_choices, help=t("resolution_help", lang),
+                                  format_func=lambda r: t("resolution_option", lang, res=r,
+                                                          area=_area(r)),
                                   key="resolution")
-with st.spinner(t("loading", lang)):
-    R, NOTES = load_run(resolution)
+uploads_panel(lang)
+try:
+    with st.spinner(t("loading", lang)):
+        R, NOTES = load_run(REGION, resolution)
+except Exception as exc:  # shipped data or the user's files: show the message, keep the last region
+    _load_failed(REGION, resolution, exc, lang)
+ss["_good"] = (REGION, resolution)
+ss.setdefault("_loaded", set()).add(REGION)
+if ss.get("_shown_region", REGION) != REGION:  # another region: its own profiles, layers, units
+    for key in [k for k in ss if k in REGION_STATE or str(k).startswith(("w_", "c_"))]:
+        del ss[key]
+ss["_shown_region"] = REGION
+SKIP = unavailable(R)
+UNIT = "district" if {"province_code", "department_code"} & set(R.matrix.columns) else "unit"
 
-profile_ids = [INCLUSION, *R.profiles, CUSTOM]
+profile_ids = [*([INCLUSION] if "inclusion" not in SKIP else []), *R.profiles, CUSTOM]
 profile_id = st.sidebar.selectbox(
     t("profile", lang), profile_ids, key="profile",
+    index=profile_ids.index("engine") if "inclusion" in SKIP and "engine" in profile_ids else 0,
     format_func=lambda p: t("inclusion", lang) if p == INCLUSION
     else t("custom_profile", lang) if p == CUSTOM
     else getattr(R.profiles[p].title, lang, R.profiles[p].title.en))
@@ -115,15 +298,15 @@ weights: dict[str, float] = {}
 enabled: tuple[bool, ...] = ()
 custom: Profile | None = None
 if profile_id == CUSTOM:
+    start = default_layers(R)
     chosen_layers = st.sidebar.multiselect(
-        t("custom_layers", lang), list(R.specs), default=["poverty_2018", "travel_town_50k",
-                                                          "tourism_natural"],
+        t("custom_layers", lang), list(R.specs), default=start,
         format_func=lambda i: getattr(R.specs[i].title, lang, i), key="custom_layers")
     aggregation = st.sidebar.selectbox(t("aggregation", lang), ["wlc", "wgm", "owa", "topsis"],
                                        key="custom_agg")
     if not chosen_layers:
         st.sidebar.warning(t("custom_empty", lang))
-        chosen_layers = ["poverty_2018"]
+        chosen_layers = start[:1]
     custom = custom_profile(chosen_layers, aggregation=aggregation,
                             title=t("custom_profile", lang))
 if profile_id != INCLUSION:
@@ -145,16 +328,18 @@ if profile_id != INCLUSION:
         enabled = tuple(st.sidebar.checkbox(f"{c.layer} {c.op} {c.value:g}", value=True,
                                             key=f"c_{profile_id}_{i}", help=c.rationale)
                         for i, c in enumerate(profile.constraints))
-st.sidebar.subheader(t("thresholds", lang))
-q_engine = st.sidebar.slider(t("engine_threshold", lang), 0.5, 0.95, 2 / 3, 0.01, key="q_engine")
-q_incl = st.sidebar.slider(t("inclusion_threshold", lang), 0.5, 0.95, 2 / 3, 0.01, key="q_incl")
+q_engine = q_incl = 2 / 3
+if "typology" not in SKIP:  # the thresholds only split the typology
+    st.sidebar.subheader(t("thresholds", lang))
+    q_engine = st.sidebar.slider(t("engine_threshold", lang), 0.5, 0.95, 2 / 3, 0.01, key="q_engine")
+    q_incl = st.sidebar.slider(t("inclusion_threshold", lang), 0.5, 0.95, 2 / 3, 0.01, key="q_incl")
 
 if profile_id == INCLUSION:
     prep = None
 elif custom is not None:
-    prep = prepared_custom(resolution, tuple(lay.id for lay in custom.layers), aggregation)
+    prep = prepared_custom(REGION, resolution, tuple(lay.id for lay in custom.layers), aggregation)
 else:
-    prep = prepared(resolution, profile_id, enabled)
+    prep = prepared(REGION, resolution, profile_id, enabled)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", GeoEngineWarning)  # constant layers etc.: already in NOTES
     SC = scenario(R, profile_id=profile_id, weights=weights, engine_quantile=q_engine,
@@ -163,15 +348,33 @@ with warnings.catch_warnings():
 # ---------------------------------------------------------------- header
 st.title(t("app_title", lang))
 st.caption(t("app_subtitle", lang))
+if R.dual.missing:
+    st.info(t("no_profiles", lang) if not R.profiles
+            else "\n\n".join(t(f"missing_{kind}", lang) for kind in R.dual.missing))
 # only the open tab runs (on_change="rerun"), so a hidden tab costs nothing
 tabs = st.tabs([t("tab_map", lang), t("tab_rankings", lang), t("tab_compare", lang),
                 t("tab_sensitivity", lang), t("tab_data", lang)], key="tab", on_change="rerun")
 
-departments = (R.names.assign(code=R.names["district_code"].str[:2])
-               .drop_duplicates("code").sort_values("department"))
-dep_labels = {"": t("all_country", lang),
-              **dict(zip(departments["code"], departments["department"], strict=True))}
-dep = st.sidebar.selectbox(t("focus", lang), list(dep_labels), format_func=dep_labels.get, key="dep")
+dep = unit = ""
+if "department_code" in R.matrix:
+    departments = (R.matrix[["district_code", "department_code"]].drop_duplicates("district_code")
+                   .merge(R.names, on="district_code", how="left").drop_duplicates("department_code"))
+    shown = (departments["department"] if "department" in departments
+             else departments["department_code"]).fillna(departments["department_code"])
+    dep_labels = {"": t("all_country", lang),
+                  **dict(sorted(zip(departments["department_code"].astype(str), shown.astype(str),
+                                    strict=True), key=lambda kv: kv[1]))}
+    dep = st.sidebar.selectbox(t("focus", lang), list(dep_labels), format_func=dep_labels.get,
+                               key="dep")
+elif R.matrix["district_code"].nunique() <= 200:  # few units: focus on one of them
+    codes = sorted(R.matrix["district_code"].astype(str).unique())
+    named = (R.names.set_index(R.names["district_code"].astype(str))["district"].to_dict()
+             if "district" in R.names else {})
+    unit_labels = {"": t("all_region", lang), **dict(sorted(((c, str(named.get(c, c))) for c in codes),
+                                                            key=lambda kv: kv[1]))}
+    unit = st.sidebar.selectbox(t("focus_unit", lang), list(unit_labels),
+                                format_func=unit_labels.get, key="focus_unit")
+FOCUS = {"department": dep or None, "unit": unit or None}
 show_clusters = st.sidebar.toggle(t("show_clusters", lang), value=False, key="show_clusters",
                                   help=t("clusters_help", lang))
 
@@ -180,7 +383,7 @@ def current_clusters() -> Clusters | None:
     """Return the clusters of the current scenario, computed once per weights and constraints."""
     if not show_clusters:
         return None
-    key = (resolution, profile_id, tuple(sorted(weights.items())), enabled)
+    key = (REGION, resolution, profile_id, tuple(sorted(weights.items())), enabled)
     store = st.session_state.setdefault("_clusters", {})
     if key not in store:
         with warnings.catch_warnings():
@@ -194,6 +397,11 @@ def _file_bytes(frame: pd.DataFrame, suffix: str) -> bytes:
     """Write the drawn hexagons in one format and return the bytes (run on download only)."""
     with tempfile.TemporaryDirectory() as tmp:
         return write_cells(frame, Path(tmp) / f"map{suffix}").read_bytes()
+
+
+def _num(value: float, spec: str = ",.0f") -> str:
+    """Format a number, or "—" when it is missing."""
+    return format(value, spec) if np.isfinite(value) else "—"
 
 
 def _shorten(names: str, most: int = 8) -> str:
@@ -226,8 +434,11 @@ def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vm
          vmax=None, caption: str | None = None, clusters: Clusters | None = None) -> dict | None:
     """Draw hexagons coloured by ``value`` and return the click state."""
     cats = categories(output, R, lang)
-    tooltip = {"district": t("district", lang), "value": output.label,
-               "population": t("population", lang), "poverty": t("poverty", lang)}
+    tooltip = {"district": t(UNIT, lang), "value": output.label}
+    if POPULATION_LAYER in R.matrix:
+        tooltip["population"] = t("population", lang)
+    if POVERTY_LAYER in R.matrix:
+        tooltip["poverty"] = t("poverty", lang)
     if cats is not None:
         frame = frame.assign(value=[cats.labels.get(v, v) if v else None for v in frame["value"]])
         cats = type(cats)(colours={cats.labels[k]: c for k, c in cats.colours.items()},
@@ -244,7 +455,7 @@ def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vm
                    no_data_label=t("no_data", lang))
     # the base map stays the same while only the hexagon layer changes, so the browser swaps
     # that layer instead of rebuilding the map (streamlit-folium's feature_group_to_add)
-    base = base_map(bounds=layer.bounds, boundaries=outlines(dep))
+    base = base_map(bounds=layer.bounds, boundaries=outlines(REGION, dep))
     state = st_folium(use_local_assets(base), height=620, use_container_width=True,
                       feature_group_to_add=layer.group, returned_objects=["last_clicked"], key=key)
     st.html(f'<div style="position:relative;height:96px;">{layer.legend}</div>')
@@ -259,7 +470,7 @@ def map_tab() -> None:
     options = output_options(R, lang, extra=extra)
     chosen = st.selectbox(t("show", lang), options, format_func=lambda o: o.label, key="output")
     values = sens["p_top"].to_numpy() if chosen.key == "p_top" and sens is not None else None
-    frame, shown_res = map_frame(R, SC, chosen, department=dep or None, values=values)
+    frame, shown_res = map_frame(R, SC, chosen, values=values, **FOCUS)
     found = current_clusters()
     state = draw(frame, chosen, key="main_map", clusters=found)
     if found is not None:
@@ -273,12 +484,14 @@ def map_tab() -> None:
 
     top = with_labels(rollup(R.matrix, np.asarray(SC.score, dtype=float), level="district").head(5),
                       R.matrix, R.names, level="district")
-    st.markdown(f"**{t('top_districts', lang)}**")
+    st.markdown(f"**{t('top_districts' if UNIT == 'district' else 'top_units', lang)}**")
     top = top.assign(pop_weighted_mean=top["pop_weighted_mean"].round(3),
                      population=top["population"].round(0).astype("Int64"))
-    st.dataframe(top[["district", "province", "department", "pop_weighted_mean", "population"]]
-                 .rename(columns={"district": t("district", lang), "province": t("province", lang),
-                                  "department": t("department", lang),
+    columns = [c for c in ("district", "province", "department") if c in top] or ["code"]
+    columns += ["pop_weighted_mean", *(["population"] if top["population"].notna().any() else [])]
+    st.dataframe(top[columns]
+                 .rename(columns={"district": t(UNIT, lang), "province": t("province", lang),
+                                  "department": t("department", lang), "code": t("code", lang),
                                   "pop_weighted_mean": t("score", lang),
                                   "population": t("population", lang)}),
                  hide_index=True, width="stretch", key="top_districts")
@@ -287,8 +500,9 @@ def map_tab() -> None:
     if clicked and clicked != st.session_state.get("_last_click"):
         st.session_state["_last_click"] = clicked
         st.session_state["selected"] = (clicked["lat"], clicked["lng"])
+    centre = R.matrix[["lat", "lon"]].median()
     st.text_input(t("find_cell", lang), key="find_cell", on_change=_select_typed,
-                  placeholder="-13.52, -71.97")
+                  placeholder=f"{centre['lat']:.2f}, {centre['lon']:.2f}")
     selected = st.session_state.get("selected")
     row = cell_at(R, *selected) if selected else None
     if row is None:
@@ -299,10 +513,11 @@ def map_tab() -> None:
         if found is not None and not pd.isna(cluster_id):
             c = found.table.set_index("cluster_id").loc[int(cluster_id)]
             st.subheader(t("cluster_card", lang, id=int(cluster_id), n=int(c["n_cells"]),
-                           pop=float(c["population"]), poor=float(c["poor_population"])))
+                           pop=_num(float(c["population"])),
+                           poor=_num(float(c["poor_population"]))))
             st.markdown(t("cluster_line", lang, rank=int(c["rank"]), score=float(c["mean_score"]),
-                          layers=c["top_layers"], town=float(c["median_minutes_town50k"]),
-                          port=float(c["median_minutes_port"]),
+                          layers=c["top_layers"], town=_num(float(c["median_minutes_town50k"])),
+                          port=_num(float(c["median_minutes_port"])),
                           districts=_shorten(str(c["districts"]))))
         st.subheader(t("card_title", lang, h3=card["h3"]))
         if profile_id in R.profiles:
@@ -316,9 +531,12 @@ def map_tab() -> None:
         cols = st.columns(len(card["scores"]))
         for col, (label, value) in zip(cols, card["scores"].items(), strict=True):
             col.metric(label, "—" if not np.isfinite(value) else f"{value:.2f}")
-        st.markdown(f"**{t('typology', lang)}:** {card['typology'] or '—'} · "
-                    f"**{t('population', lang)}:** {card['population']:,.0f} · "
-                    f"**{t('poverty', lang)}:** {card['poverty']:.1f}")
+        facts = [f"**{t('population', lang)}:** {_num(card['population'])}"]
+        if "typology" not in SKIP:
+            facts.insert(0, f"**{t('typology', lang)}:** {card['typology'] or '—'}")
+        if POVERTY_LAYER in R.matrix:
+            facts.append(f"**{t('poverty', lang)}:** {_num(card['poverty'], '.1f')}")
+        st.markdown(" · ".join(facts))
         if card["family"]:
             st.markdown(t("best_family_line", lang, family=card["family"], margin=card["margin"]))
         if card["contributions"] is not None:
@@ -349,8 +567,10 @@ def map_tab() -> None:
 def rankings_tab() -> None:
     """Rank districts, provinces or departments by the current score."""
     c1, c2 = st.columns(2)
-    level = c1.selectbox(t("rank_level", lang), ["cluster", *LEVELS],
-                         format_func=lambda k: t(k, lang), key="rank_level")
+    levels = [k for k, col in LEVELS.items() if col in R.matrix]
+    level = c1.selectbox(t("rank_level", lang), ["cluster", *levels],
+                         format_func=lambda k: t(UNIT if k == "district" else k, lang),
+                         key="rank_level")
     if level == "cluster":
         found = current_clusters()
         if found is None:
@@ -387,7 +607,8 @@ def compare_tab() -> None:
         format_func=lambda p: t("same_profile_defaults", lang) if p == defaults
         else t("inclusion", lang) if p == INCLUSION
         else getattr(R.profiles[p].title, lang, p))
-    by = c3.radio(t("compare_what", lang), ["score", "rank", "typology"], key="compare_by",
+    kinds = ["score", "rank", *(["typology"] if "typology" not in SKIP else [])]
+    by = c3.radio(t("compare_what", lang), kinds, key="compare_by",
                   format_func=lambda k: t(f"compare_{k}", lang), horizontal=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeoEngineWarning)
@@ -397,13 +618,13 @@ def compare_tab() -> None:
     if by == "typology":
         classes = typology_change(SC, sc_b)
         diff_out = Output("typology_change", t("compare_typology", lang), "categorical")
-        diff_frame, _ = map_frame(R, SC, diff_out, values=classes, department=dep or None)
+        diff_frame, _ = map_frame(R, SC, diff_out, values=classes, **FOCUS)
         draw(diff_frame, diff_out, key="diff_map")
         change = np.where(classes == None, np.nan, (classes != "unchanged").astype(float))  # noqa: E711
     else:
         change = difference(SC, sc_b, by=by)
         diff_out = Output("difference", t(f"compare_{by}", lang), "difference")
-        diff_frame, _ = map_frame(R, SC, diff_out, values=change, department=dep or None)
+        diff_frame, _ = map_frame(R, SC, diff_out, values=change, **FOCUS)
         finite = diff_frame["value"].notna().any()
         limit = float(np.nanmax(np.abs(diff_frame["value"]))) if finite else 1.0
         draw(diff_frame, diff_out, key="diff_map", colors=DIVERGING, vmin=-limit, vmax=limit)
@@ -426,19 +647,22 @@ def sensitivity_tab() -> None:
         if stored and stored[0] == profile_id:
             sens = stored[1]
             p_out = Output("p_top", t("p_top", lang), "probability")
-            p_frame, _ = map_frame(R, SC, p_out, values=sens["p_top"].to_numpy(),
-                                   department=dep or None)
+            p_frame, _ = map_frame(R, SC, p_out, values=sens["p_top"].to_numpy(), **FOCUS)
             draw(p_frame, p_out, key="sens_map", vmin=0, vmax=1)
             core = sens["p_top"].to_numpy() >= 0.9
-            st.write(t("stable_core", lang, n=int(core.sum()),
-                       pop=float(np.nansum(R.matrix["population_2020"].to_numpy()[core]))))
+            if POPULATION_LAYER in R.matrix:
+                st.write(t("stable_core", lang, n=int(core.sum()), pop=float(
+                    np.nansum(R.matrix[POPULATION_LAYER].to_numpy(dtype=float)[core]))))
+            else:
+                st.write(t("stable_core_cells", lang, n=int(core.sum())))
             st.write(t("spearman", lang, rho=sens.attrs["spearman_mean"]))
 
 def data_tab() -> None:
     """Layers with their sources, and the method in plain language."""
     st.subheader(t("method_title", lang))
     st.markdown(t("method_text", lang))
-    manifest = manifest_table().set_index("id")
+    manifest = (manifest_table().set_index("id") if R.region.shipped
+                else pd.DataFrame(index=pd.Index([], name="id")))
     rows = []
     for spec in R.specs.values():
         entry = manifest.loc[spec.dataset] if spec.dataset in manifest.index else None
@@ -461,11 +685,17 @@ def data_tab() -> None:
                                     t("rationale", lang): lay.rationale}
                                    for lay in R.profile(profile_id).layers]),
                      hide_index=True, width="stretch")
+    if not R.region.shipped and R.region.file is not None:
+        st.subheader(t("uploaded_files", lang))
+        st.dataframe(upload_listing(str(R.region.file.parent)).rename(columns={
+            "file": t("file", lang), "bytes": t("size_bytes", lang)}), hide_index=True,
+            width="stretch", key="uploaded_files")
     if NOTES:
         with st.expander(t("data_notes", lang, n=len(NOTES))):
             for note in NOTES:
                 st.write("• " + note)
-    st.caption(f"geo-engine {__version__} · data/MANIFEST.yaml · data/LICENSES.md")
+    st.caption(f"geo-engine {__version__} · data/MANIFEST.yaml · data/LICENSES.md" if R.region.shipped
+               else f"geo-engine {__version__} · {R.region.file}")
 
 
 for tab, render in zip(tabs, (map_tab, rankings_tab, compare_tab, sensitivity_tab, data_tab),

@@ -5,12 +5,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import h3
 import numpy as np
 import pandas as pd
+import shapely
+import yaml
 
 from geo_engine.datasets import display_districts
 from geo_engine.display import CategoricalLegend, display_resolution, to_parent
@@ -33,20 +36,45 @@ __all__ = [
     "cell_at",
     "cell_card",
     "custom_profile",
+    "default_layers",
     "difference",
     "district_names",
     "map_frame",
     "movers",
     "output_options",
     "parse_location",
+    "region_title",
     "scenario",
     "scenario_clusters",
     "typology_change",
+    "unavailable",
+    "unit_outlines",
     "with_constraints",
 ]
 
 INCLUSION = "inclusion"
 """Pseudo-profile id for the dual model's inclusion score."""
+
+NEEDS = {
+    "engine": ("engine",),
+    "need": ("need",),
+    "access": ("access",),
+    "niche_family": ("family",),
+    "inclusion": ("need", "access", "family"),
+    "typology": ("engine", "need", "access", "family"),
+    "linkage": ("engine", "need", "access", "family"),
+}
+"""Dual-model outputs and the profile kinds each is computed from."""
+
+
+def unavailable(run: Run) -> frozenset[str]:
+    """Return the dual-model outputs the run cannot compute (a profile kind they need is missing).
+
+    Examples: a region without poverty data has no ``need`` profile, so ``need``, ``inclusion``,
+    ``typology`` and ``linkage`` are unavailable.
+    """
+    missing = set(run.dual.missing)
+    return frozenset(k for k, kinds in NEEDS.items() if missing.intersection(kinds))
 
 
 def with_constraints(profile: Profile, enabled: Sequence[bool]) -> Profile:
@@ -81,7 +109,7 @@ class Scenario:
         return dual_model(self.run.matrix, self.run.profiles, specs=self.run.specs,
                           results=self.results, engine_quantile=self.engine_quantile,
                           inclusion_quantile=self.inclusion_quantile,
-                          hub_minutes=self.run.hub_minutes)
+                          hub_minutes=self.run.hub_minutes, partial=True)
 
     @property
     def score(self) -> np.ndarray:
@@ -92,7 +120,7 @@ class Scenario:
     def table(self) -> pd.DataFrame:
         """Per-cell outputs (:func:`geo_engine.outputs.cell_table`) of this scenario."""
         run = self.run
-        base = (run.profiles["engine"] if self.result is None
+        base = (next(p for p in run.profiles.values() if p.kind == "engine") if self.result is None
                 else self.profile or run.profile(self.profile_id))
         table = cell_table(run.matrix, profile=base, dual=self.dual, names=run.names,
                            result=self.results.get(base.id) if self.result is None else self.result)
@@ -172,6 +200,20 @@ def custom_profile(layer_ids: Sequence[str], *, aggregation: str = "wlc",
                    for lid in layer_ids]})
 
 
+def default_layers(run: Run, *, most: int = 3) -> list[str]:
+    """Return the layers a custom profile starts from: the first layer of each theme, up to ``most``.
+
+    Themes are taken social first, then infrastructure, resource and environment, so the start
+    mixes need, access and assets whatever region is shown.
+    """
+    first: dict[str, str] = {}
+    for spec in run.specs.values():
+        first.setdefault(spec.theme, spec.id)
+    order = ["social", "infrastructure", "resource", "environment"]
+    themes = sorted(first, key=lambda th: order.index(th) if th in order else len(order))
+    return [first[th] for th in themes][:most]
+
+
 @dataclass(frozen=True)
 class Output:
     """Something the map can be coloured by."""
@@ -183,7 +225,10 @@ class Output:
 
 
 def output_options(run: Run, lang: str, *, extra: Sequence[Output] = ()) -> list[Output]:
-    """Return every output the map offers: scores, typology, family, family scores, raw layers."""
+    """Return every output the map offers: scores, typology, family, family scores, raw layers.
+
+    Dual-model outputs the run cannot compute (:func:`unavailable`) are left out.
+    """
     out = [
         Output("score", t("score", lang), "score", "0–1"),
         Output("engine", t("engine", lang), "score", "0–1"),
@@ -194,6 +239,8 @@ def output_options(run: Run, lang: str, *, extra: Sequence[Output] = ()) -> list
         Output("niche_family", t("niche_family", lang), "categorical"),
         Output("linkage", t("linkage", lang), "score", "0–1"),
     ]
+    skip = unavailable(run)
+    out = [o for o in out if o.key not in skip]
     for p in run.profiles.values():
         if p.kind == "family":
             name = getattr(p.title, lang, p.title.en)
@@ -222,6 +269,7 @@ def map_frame(
     output: Output,
     *,
     department: str | None = None,
+    unit: str | None = None,
     values: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """Return the hexagons to draw for an output, aggregated to a resolution the map can hold.
@@ -232,6 +280,8 @@ def map_frame(
     output : Output
     department : str, optional
         Department code to focus on (its cells only, at the finest resolution that fits).
+    unit : str, optional
+        Unit (``district_code``) to focus on, likewise.
     values : numpy.ndarray, optional
         Per-cell values overriding the output's own (sensitivity, differences).
 
@@ -250,6 +300,8 @@ def map_frame(
     })
     if department:
         cells = cells[run.matrix["department_code"].to_numpy() == department]
+    if unit:
+        cells = cells[run.matrix["district_code"].astype(str).to_numpy() == unit]
     ids = run.matrix["h3"].to_numpy(dtype=np.uint64)
     grid_res = h3.get_resolution(format(int(ids[0]), "x"))
     res = display_resolution(len(cells), grid_res)
@@ -302,6 +354,61 @@ def boundaries(department: str | None = None) -> gpd.GeoDataFrame:
         return districts[districts["department_code"] == department][["district", "geometry"]]
     merged = districts.dissolve(by="department_code", method="coverage")
     return merged.reset_index()[["department_code", "geometry"]]
+
+
+def unit_outlines(units: gpd.GeoDataFrame, *, department: str | None = None,
+                  tolerance: float = 1 / 4000) -> gpd.GeoDataFrame:
+    """Return reference outlines of any region's units, simplified for drawing, in EPSG:4326.
+
+    Parameters
+    ----------
+    units : geopandas.GeoDataFrame
+        :meth:`geo_engine.region.Region.units`.
+    department : str, optional
+        Keep the units of this ``department_code`` only; otherwise units are merged into their
+        departments when the region has department codes.
+    tolerance : float, default 1/4000
+        Simplification tolerance as a share of the region's diagonal (500 m over 2,000 km).
+
+    Notes
+    -----
+    Polygons are simplified together (:func:`shapely.coverage_simplify`, so shared borders stay
+    shared) in a Lambert azimuthal equal-area projection centred on the region, which keeps the
+    tolerance in metres anywhere on Earth. Boundaries that are not a clean coverage (overlaps)
+    are simplified one polygon at a time instead.
+    """
+    frame = units[units.geometry.notna() & ~units.geometry.is_empty]
+    if department and "department_code" in frame:
+        frame = frame[frame["department_code"].astype(str) == department]
+    elif "department_code" in frame and frame["department_code"].notna().all():
+        frame = frame.dissolve(by="department_code").reset_index()
+    frame = frame[[frame.geometry.name]].to_crs(4326)
+    if frame.empty:
+        return frame
+    west, south, east, north = frame.total_bounds
+    laea = (f"+proj=laea +lat_0={(south + north) / 2:.4f} +lon_0={(west + east) / 2:.4f} "
+            "+x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs")
+    metric = frame.geometry.to_crs(laea)
+    x0, y0, x1, y1 = metric.total_bounds
+    tol = float(np.hypot(x1 - x0, y1 - y0)) * tolerance
+    try:
+        simple = shapely.coverage_simplify(metric.to_numpy(), tol)
+    except shapely.errors.GEOSException:
+        simple = shapely.simplify(metric.to_numpy(), tol, preserve_topology=True)
+    return gpd.GeoDataFrame(geometry=gpd.GeoSeries(simple, crs=laea).to_crs(4326).to_numpy(),
+                            crs=4326)
+
+
+def region_title(region: str | Path, lang: str) -> str:
+    """Return the title of a region (shipped id or region file) in ``lang``, from its region file."""
+    from geo_engine.region import load_region
+
+    reg = load_region(region)
+    doc = yaml.safe_load(reg.file.read_text(encoding="utf-8")) if reg.file else None
+    title = doc.get("title") if isinstance(doc, dict) else None
+    if isinstance(title, dict):
+        return str(title.get(lang) or title.get("en") or reg.title)
+    return str(title or reg.title)
 
 
 def _column(run: Run, layer: str) -> np.ndarray:
@@ -390,14 +497,12 @@ def cell_card(run: Run, sc: Scenario, row: int, lang: str) -> dict[str, Any]:
     family = dual.best_family[row]
     fam_title = (getattr(run.profiles[family].title, lang, run.profiles[family].title.en)
                  if family else None)
-    scores = {
-        t("score", lang): float(table["score"]),
-        t("engine", lang): float(dual.engine[row]),
-        t("inclusion", lang): float(dual.inclusion[row]),
-        t("need", lang): float(dual.need[row]),
-        t("access", lang): float(dual.access[row]),
-        t("linkage", lang): float(dual.linkage[row]),
-    }
+    skip = unavailable(run)
+    scores = {t("score", lang): float(table["score"])}
+    for key, values in (("engine", dual.engine), ("inclusion", dual.inclusion),
+                        ("need", dual.need), ("access", dual.access), ("linkage", dual.linkage)):
+        if key not in skip:
+            scores[t(key, lang)] = float(values[row])
     card: dict[str, Any] = {
         "h3": h3_id,
         "names": {k: str(table[k]) for k in ("district", "province", "department") if k in table},

@@ -1,9 +1,14 @@
 """The Streamlit app under Streamlit's AppTest (no browser)."""
 
+import json
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_uploads import PROFILES, region_files
+
+from geo_engine.region import shipped_regions
+from geo_engine.uploads import build_region, save_uploads
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 
@@ -87,3 +92,119 @@ def test_custom_profile_and_probability_output(cache, monkeypatch):
     at.run()
     labels = at.selectbox(key="output").options
     assert "P(decil superior)" in labels
+
+
+# ---------------------------------------------------------------- other regions
+
+
+def _own(tmp_path, *, profiles=True, files=None) -> str:
+    folder = save_uploads(files or region_files(tmp_path), tmp_path / "uploads",
+                          profiles=PROFILES if profiles else None)
+    region = build_region(folder, region_id="altiplano", boundary="altiplano units.geojson",
+                          code_column="CODE", name_column="NAME", layers="layers.yaml",
+                          resolution=6)
+    return str(region.file)
+
+
+def _own_app(cache, monkeypatch, region: str, **state):
+    monkeypatch.setattr("geo_engine.settings.cache_dir", cache)
+    at = AppTest.from_file(str(APP), default_timeout=240)
+    at.session_state["lang"] = "en"
+    at.session_state["user_regions"] = {region: "altiplano"}
+    at.session_state["region"] = region
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def _hexagons(at) -> int:
+    """Return how many hexagons the map component was given."""
+    maps = [e for e in at.main if getattr(e, "type", "") == "component_instance"]
+    assert maps, "no map drawn"
+    return json.loads(maps[0].proto.json_args)["feature_group"].count('"Polygon"')
+
+
+def test_own_region_without_need_profile(cache, monkeypatch, tmp_path):
+    region = _own(tmp_path)
+    at = _own_app(cache, monkeypatch, region)
+    assert not at.exception
+    assert at.selectbox(key="region").value == region
+    assert at.selectbox(key="region").options[-1] == "altiplano (uploaded)"
+    assert at.selectbox(key="resolution").value == 6
+    assert at.selectbox(key="resolution").options[0].startswith("6 (≈ 36 km²")
+    profile = at.selectbox(key="profile")
+    assert profile.value == "engine"  # inclusion needs a need profile
+    assert "Inclusion" not in profile.options
+    assert any("no need profile" in i.value for i in at.info)
+    outputs = at.selectbox(key="output").options
+    assert "Engine of growth" in outputs
+    assert not {"Inclusion", "Need", "Typology", "Linkage to engines"} & set(outputs)
+    assert _hexagons(at) > 50
+    top = at.dataframe[0].value
+    assert list(top.columns) == ["Unit", "Score"]  # no population layer: no population column
+    assert set(top["Unit"]) == {"Norte 1", "Norte 2", "Sur 1", "Sur 2"}
+    assert "q_engine" not in at.session_state  # no typology: no typology thresholds
+    at.text_input(key="find_cell").input("-16.85, -65.85").run()
+    assert not at.exception
+    assert any(s.value.startswith("Card of cell") for s in at.subheader)
+    assert "**Population:** —" in [m.value for m in at.markdown]
+    assert [m.label for m in at.metric] == ["Score", "Engine of growth", "Market access"]
+    for tab in ("Rankings", "Compare scenarios", "Sensitivity", "Data & method"):
+        at.session_state["tab"] = tab
+        at.run()
+        assert not at.exception, tab
+    files = next(d.value for d in at.dataframe if "sha256" in d.value)
+    assert {"layers.yaml", "height.tif", "profiles/engine.yaml"} <= set(files["File"])
+    assert files["sha256"].str.len().eq(64).all()
+
+
+def test_own_region_without_profiles_starts_on_a_custom_profile(cache, monkeypatch, tmp_path):
+    region = _own(tmp_path, profiles=False)
+    at = _own_app(cache, monkeypatch, region)
+    assert not at.exception
+    assert at.selectbox(key="profile").options == ["Custom profile"]
+    assert at.multiselect(key="custom_layers").value == ["town_people", "distance_town", "height"]
+    assert any("has no profiles" in i.value for i in at.info)
+    assert _hexagons(at) > 50
+    at.slider(key="w_custom_height").set_value(4.0).run()
+    assert not at.exception
+    at.toggle(key="show_clusters").set_value(True).run()
+    assert not at.exception
+
+
+def test_a_region_that_does_not_load_keeps_the_previous_one(cache, monkeypatch, tmp_path):
+    files = region_files(tmp_path)
+    del files["height.tif"]  # the layers YAML names it: the build fails
+    broken = _own(tmp_path, files=files)
+    at = _app(cache, monkeypatch)
+    at.session_state["user_regions"] = {broken: "altiplano"}  # as the build button does
+    at.run()
+    at.session_state["region"] = broken
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="region").value == "peru"
+    errors = [e.value for e in at.sidebar.error]
+    assert any("could not be loaded" in e or "No se pudo cargar" in e for e in errors), errors
+    assert any("height.tif" in e for e in errors)
+    assert broken not in at.session_state["user_regions"]  # it never loaded: not offered again
+
+
+@pytest.mark.skipif("brazil" not in shipped_regions(), reason="layers/brazil not curated here")
+def test_switching_to_brazil(cache, monkeypatch):
+    at = _app(cache, monkeypatch)
+    at.selectbox(key="profile").set_value("engine").run()
+    at.selectbox(key="lang").set_value("en").run()
+    at.selectbox(key="region").set_value("brazil").run()
+    assert not at.exception
+    assert at.selectbox(key="region").options[:2] == ["Peru (districts)", "Brazil (states)"]
+    assert [o.split(" ")[0] for o in at.selectbox(key="resolution").options] == ["5", "4", "3"]
+    at.selectbox(key="resolution").set_value(3).run()
+    assert not at.exception
+    assert any("no need profile" in i.value for i in at.info)
+    assert at.selectbox(key="profile").value == "engine"
+    assert _hexagons(at) > 100
+    assert at.selectbox(key="focus_unit").options[0] == "Whole region"
+    at.selectbox(key="region").set_value("peru").run()
+    assert at.selectbox(key="resolution").value == 5  # 3 is not one of Peru's: the nearest
+    assert not at.exception
+    assert at.selectbox(key="profile").value == "inclusion"

@@ -150,11 +150,29 @@ def _area(res: int) -> str:
     return f"{area:,.0f}" if area >= 10 else f"{area:.1f}"
 
 
-REGION_STATE = ("profile", "custom_layers", "dep", "focus_unit", "output", "compare_b", "compare_by",
-                "rank_level", "selected", "_last_click", "find_cell", "sens", "_clusters")
-"""Session keys whose values belong to one region: cleared when another region is shown."""
+# session keys that are not widgets and belong to one region: cleared when another is shown (a
+# bare string here would be drawn on the page by Streamlit's magic, hence a comment)
+REGION_STATE = ("selected", "_last_click", "sens", "_clusters")
 
 ss = st.session_state
+FRESH = RELABEL = False  # another region is shown / labels changed (set once the region loads)
+
+
+def _settle(key: str, options: list, default: object, *, same=None) -> None:
+    """Give a keyed widget a value among ``options`` before it is drawn, and make the browser show it.
+
+    Streamlit knows a keyed widget by its key alone: when its options or their labels change
+    (another region, another language) the browser keeps the label it showed last. A value
+    assigned through the session state is sent to the browser again, so it shows the right one.
+    ``same(option, value)`` matches the stored value to this run's options (``==`` by default).
+    """
+    current = ss.get(key)
+    match = next((o for o in options
+                  if current is not None and (same(o, current) if same else o == current)), None)
+    if FRESH or match is None:
+        ss[key] = default
+    elif RELABEL:
+        ss[key] = match
 user_regions: dict[str, str] = ss.setdefault("user_regions", {})  # region file → title
 
 
@@ -217,14 +235,19 @@ def uploads_panel(lang: str) -> None:
             return
         codes = sorted(columns, key=lambda c: (not columns[c],
                                               re.search(r"cod|id|ubigeo", c, re.IGNORECASE) is None))
+        _settle("up_code", codes, codes[0])
         st.selectbox(t("code_column", lang), codes, key="up_code")
-        names = ["", *[c for c in columns if c != ss.get("up_code", codes[0])]]
-        guess = next((i for i, c in enumerate(names) if re.search(r"name|nom", c, re.IGNORECASE)), 0)
-        st.selectbox(t("name_column", lang), names, index=guess, key="up_name",
+        names = ["", *[c for c in columns if c != ss["up_code"]]]
+        guess = next((c for c in names if re.search(r"name|nom", c, re.IGNORECASE)), "")
+        _settle("up_name", names, guess)
+        st.selectbox(t("name_column", lang), names, key="up_name",
                      format_func=lambda c: c or t("no_name_column", lang))
-        st.text_input(t("region_id", lang), value=region_id_from(boundary.name), key="up_id",
-                      help=t("region_id_help", lang))
-        st.selectbox(t("resolution", lang), [5, 6, 7, 8], index=1, key="up_res",
+        if "up_id" not in ss or ss.get("_up_boundary") != boundary.name:
+            ss["up_id"] = region_id_from(boundary.name)  # a new boundary: an id from its name
+            ss["_up_boundary"] = boundary.name
+        st.text_input(t("region_id", lang), key="up_id", help=t("region_id_help", lang))
+        _settle("up_res", [5, 6, 7, 8], 6)
+        st.selectbox(t("resolution", lang), [5, 6, 7, 8], key="up_res",
                      format_func=lambda r: t("resolution_option", lang, res=r, area=_area(r)))
         if layers is None:
             st.caption(t("upload_need_layers", lang))
@@ -250,9 +273,12 @@ def _load_failed(region: str, resolution: int, exc: Exception, lang: str) -> Non
 # ---------------------------------------------------------------- sidebar
 lang = st.sidebar.selectbox("Idioma · Language", list(LANGUAGES), format_func=LANGUAGES.get,
                             key="lang")
+RELABEL = ss.get("_lang_shown", lang) != lang
+ss["_lang_shown"] = lang
 if "_revert" in ss:  # the last region failed to load: show the one before it
     ss["region"], ss["resolution"] = ss.pop("_revert")
 shipped = sorted(shipped_regions(), key=lambda r: (r != settings.default_region, r))
+_settle("region", [*shipped, *user_regions], shipped[0])
 REGION = st.sidebar.selectbox(
     t("region", lang), [*shipped, *user_regions], key="region",
     format_func=lambda r: t("uploaded_region", lang, title=user_regions[r]) if r in user_regions
@@ -263,10 +289,9 @@ try:
     res_choices = resolution_choices(REGION)
 except Exception as exc:  # a region file that no longer loads
     _load_failed(REGION, 0, exc, lang)
-if ss.get("resolution") not in res_choices:  # another region's: the nearest of this one's
-    current = ss.get("resolution")
-    ss["resolution"] = (min(res_choices, key=lambda r: abs(r - current)) if isinstance(current, int)
-                        else res_choices[0])
+current = ss.get("resolution")  # when it is another region's: the nearest of this one's
+_settle("resolution", res_choices, min(res_choices, key=lambda r: abs(r - current))
+        if isinstance(current, int) else res_choices[0])
 resolution = st.sidebar.selectbox(t("resolution", lang), res_choices, help=t("resolution_help", lang),
                                   format_func=lambda r: t("resolution_option", lang, res=r,
                                                           area=_area(r)),
@@ -279,17 +304,22 @@ except Exception as exc:  # shipped data or the user's files: show the message, 
     _load_failed(REGION, resolution, exc, lang)
 ss["_good"] = (REGION, resolution)
 ss.setdefault("_loaded", set()).add(REGION)
-if ss.get("_shown_region", REGION) != REGION:  # another region: its own profiles, layers, units
-    for key in [k for k in ss if k in REGION_STATE or str(k).startswith(("w_", "c_"))]:
+FRESH = ss.get("_shown_region", REGION) != REGION  # another region: its profiles, layers, units
+RELABEL = RELABEL or FRESH
+if FRESH:
+    for key in [k for k in ss if k in REGION_STATE]:
         del ss[key]
+    ss["find_cell"] = ""
 ss["_shown_region"] = REGION
 SKIP = unavailable(R)
 UNIT = "district" if {"province_code", "department_code"} & set(R.matrix.columns) else "unit"
 
-profile_ids = [*([INCLUSION] if "inclusion" not in SKIP else []), *R.profiles, CUSTOM]
+# the default first: inclusion, or else the engine profile, or else a custom one
+profile_ids = [*([INCLUSION] if "inclusion" not in SKIP else []),
+               *sorted(R.profiles, key=lambda p: p != "engine"), CUSTOM]
+_settle("profile", profile_ids, profile_ids[0])
 profile_id = st.sidebar.selectbox(
     t("profile", lang), profile_ids, key="profile",
-    index=profile_ids.index("engine") if "inclusion" in SKIP and "engine" in profile_ids else 0,
     format_func=lambda p: t("inclusion", lang) if p == INCLUSION
     else t("custom_profile", lang) if p == CUSTOM
     else getattr(R.profiles[p].title, lang, R.profiles[p].title.en))
@@ -299,8 +329,12 @@ enabled: tuple[bool, ...] = ()
 custom: Profile | None = None
 if profile_id == CUSTOM:
     start = default_layers(R)
+    if FRESH or "custom_layers" not in ss:
+        ss["custom_layers"] = start
+    elif RELABEL:
+        ss["custom_layers"] = [i for i in ss["custom_layers"] if i in R.specs]
     chosen_layers = st.sidebar.multiselect(
-        t("custom_layers", lang), list(R.specs), default=start,
+        t("custom_layers", lang), list(R.specs),
         format_func=lambda i: getattr(R.specs[i].title, lang, i), key="custom_layers")
     aggregation = st.sidebar.selectbox(t("aggregation", lang), ["wlc", "wgm", "owa", "topsis"],
                                        key="custom_agg")
@@ -321,11 +355,17 @@ if profile_id != INCLUSION:
             for layer in layers:
                 spec = R.specs.get(layer.id)
                 label = getattr(spec.title, lang, spec.title.en) if spec else layer.id
-                weights[layer.id] = st.slider(label, 0.0, 5.0, float(layer.weight), 0.1,
-                                              key=f"w_{profile_id}_{layer.id}", help=layer.rationale)
+                key = f"w_{profile_id}_{layer.id}"
+                if FRESH or key not in ss:
+                    ss[key] = float(layer.weight)
+                weights[layer.id] = st.slider(label, 0.0, 5.0, step=0.1, key=key,
+                                              help=layer.rationale)
     if profile.constraints:
         st.sidebar.subheader(t("constraints", lang))
-        enabled = tuple(st.sidebar.checkbox(f"{c.layer} {c.op} {c.value:g}", value=True,
+        for i in range(len(profile.constraints)):
+            if FRESH or f"c_{profile_id}_{i}" not in ss:
+                ss[f"c_{profile_id}_{i}"] = True
+        enabled = tuple(st.sidebar.checkbox(f"{c.layer} {c.op} {c.value:g}",
                                             key=f"c_{profile_id}_{i}", help=c.rationale)
                         for i, c in enumerate(profile.constraints))
 q_engine = q_incl = 2 / 3
@@ -364,6 +404,7 @@ if "department_code" in R.matrix:
     dep_labels = {"": t("all_country", lang),
                   **dict(sorted(zip(departments["department_code"].astype(str), shown.astype(str),
                                     strict=True), key=lambda kv: kv[1]))}
+    _settle("dep", list(dep_labels), "")
     dep = st.sidebar.selectbox(t("focus", lang), list(dep_labels), format_func=dep_labels.get,
                                key="dep")
 elif R.matrix["district_code"].nunique() <= 200:  # few units: focus on one of them
@@ -372,6 +413,7 @@ elif R.matrix["district_code"].nunique() <= 200:  # few units: focus on one of t
              if "district" in R.names else {})
     unit_labels = {"": t("all_region", lang), **dict(sorted(((c, str(named.get(c, c))) for c in codes),
                                                             key=lambda kv: kv[1]))}
+    _settle("focus_unit", list(unit_labels), "")
     unit = st.sidebar.selectbox(t("focus_unit", lang), list(unit_labels),
                                 format_func=unit_labels.get, key="focus_unit")
 FOCUS = {"department": dep or None, "unit": unit or None}
@@ -468,6 +510,7 @@ def map_tab() -> None:
     sens = stored[1] if stored and stored[0] == profile_id else None
     extra = [Output("p_top", t("p_top", lang), "probability", "0–1")] if sens is not None else []
     options = output_options(R, lang, extra=extra)
+    _settle("output", options, options[0], same=lambda o, v: o.key == v.key)
     chosen = st.selectbox(t("show", lang), options, format_func=lambda o: o.label, key="output")
     values = sens["p_top"].to_numpy() if chosen.key == "p_top" and sens is not None else None
     frame, shown_res = map_frame(R, SC, chosen, values=values, **FOCUS)
@@ -568,6 +611,7 @@ def rankings_tab() -> None:
     """Rank districts, provinces or departments by the current score."""
     c1, c2 = st.columns(2)
     levels = [k for k, col in LEVELS.items() if col in R.matrix]
+    _settle("rank_level", ["cluster", *levels], "cluster")
     level = c1.selectbox(t("rank_level", lang), ["cluster", *levels],
                          format_func=lambda k: t(UNIT if k == "district" else k, lang),
                          key="rank_level")
@@ -602,12 +646,14 @@ def compare_tab() -> None:
     defaults = "__defaults__"
     choices = ([defaults] if profile_id != INCLUSION else []) + [
         p for p in profile_ids if p not in (profile_id, CUSTOM)]
+    _settle("compare_b", choices, choices[0] if choices else None)
     other = c2.selectbox(
         t("compare_b", lang), choices, key="compare_b",
         format_func=lambda p: t("same_profile_defaults", lang) if p == defaults
         else t("inclusion", lang) if p == INCLUSION
         else getattr(R.profiles[p].title, lang, p))
     kinds = ["score", "rank", *(["typology"] if "typology" not in SKIP else [])]
+    _settle("compare_by", kinds, "score")
     by = c3.radio(t("compare_what", lang), kinds, key="compare_by",
                   format_func=lambda k: t(f"compare_{k}", lang), horizontal=True)
     with warnings.catch_warnings():

@@ -140,9 +140,13 @@ def upload_listing(folder: str) -> pd.DataFrame:
     return uploaded_files(Path(folder))
 
 
-def _message(exc: Exception) -> str:
-    """Return an error's message for the user (the class name too when it is not one of ours)."""
-    return str(exc) if isinstance(exc, GeoEngineError) else f"{type(exc).__name__}: {exc}"
+def _message(exc: Exception, folder: Path | None = None) -> str:
+    """Return an error's message for the user (the class name too when it is not one of ours).
+
+    Paths inside ``folder`` (an upload folder) are shown as the file names the user knows.
+    """
+    text = str(exc) if isinstance(exc, GeoEngineError) else f"{type(exc).__name__}: {exc}"
+    return text.replace(f"{folder}/", "") if folder is not None else text
 
 
 def _area(res: int) -> str:
@@ -183,7 +187,7 @@ def _build_region(folder: Path, boundary: str, layers: str) -> None:
                               code_column=ss["up_code"], name_column=ss.get("up_name") or None,
                               layers=layers, resolution=int(ss.get("up_res", 6)))
     except Exception as exc:  # the user's files: any reader may fail, never show a traceback
-        ss["_upload_error"] = _message(exc)
+        ss["_upload_error"] = _message(exc, folder)
         return
     key = str(region.file)
     ss["user_regions"] = {**ss.get("user_regions", {}), key: region.id}
@@ -193,7 +197,8 @@ def _build_region(folder: Path, boundary: str, layers: str) -> None:
 
 def uploads_panel(lang: str) -> None:
     """Sidebar: upload a boundary, data files, a layers YAML and profiles, and build a region."""
-    with st.sidebar.expander(t("own_region", lang)):
+    busy = ss.get("up_boundary") is not None or "_upload_error" in ss
+    with st.sidebar.expander(t("own_region", lang), expanded=busy):
         st.caption(t("own_region_help", lang))
         boundary = st.file_uploader(t("upload_boundary", lang), key="up_boundary",
                                     type=["geojson", "json", "gpkg", "zip", "parquet"])
@@ -228,7 +233,7 @@ def uploads_panel(lang: str) -> None:
         try:
             columns = columns_of(str(folder / boundary.name))
         except Exception as exc:  # the user's file: any reader may fail, never show a traceback
-            st.error(_message(exc))
+            st.error(_message(exc, folder))
             return
         if not columns:
             st.error(t("region_error_first", lang, region=boundary.name, error="no attribute columns"))
@@ -259,14 +264,15 @@ def uploads_panel(lang: str) -> None:
 def _load_failed(region: str, resolution: int, exc: Exception, lang: str) -> None:
     """Show why a region did not load and go back to the last one that did (or stop)."""
     label = user_regions.get(region) or region_label(region, lang)
+    folder = Path(region).parent if region in user_regions else None
     good = ss.get("_good")
     if region in user_regions and region not in ss.get("_loaded", set()):
         user_regions.pop(region)  # it never loaded: do not offer it again
     if good is not None and good != (region, resolution):
-        ss["_region_error"] = t("region_error", lang, region=label, error=_message(exc))
+        ss["_region_error"] = t("region_error", lang, region=label, error=_message(exc, folder))
         ss["_revert"] = good
         st.rerun()
-    st.error(t("region_error_first", lang, region=label, error=_message(exc)))
+    st.error(t("region_error_first", lang, region=label, error=_message(exc, folder)))
     st.stop()
 
 
@@ -722,8 +728,11 @@ def data_tab() -> None:
             t("licence", lang): entry["licence"] if entry is not None else "",
             t("vintage", lang): entry["vintage"] if entry is not None else "",
         })
+    table = pd.DataFrame(rows)
+    if not R.region.shipped:  # one's own files: no manifest, so no licence or vintage to show
+        table = table.drop(columns=[t("licence", lang), t("vintage", lang)])
     st.subheader(t("layers_table", lang))
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.dataframe(table, hide_index=True, width="stretch")
     if profile_id not in (INCLUSION, CUSTOM):
         st.subheader(getattr(R.profile(profile_id).title, lang, profile_id))
         st.write(R.profile(profile_id).description)

@@ -76,3 +76,79 @@ def test_map_draws_hexagons_and_a_click_opens_the_card(server, tmp_path):
         browser.close()
     assert shot.stat().st_size > 50_000
     print(f"first map in {first_map:.1f} s (cold cache); screenshot: {shot}")
+
+
+def _launch(p):
+    return p.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--no-first-run"])
+
+
+def _hexagons(page):
+    frame = page.frame_locator("iframe[title='streamlit_folium.st_folium']").first
+    return frame.locator("path.leaflet-interactive")
+
+
+def _choose(page, label: str, option: str) -> None:
+    page.locator(f"div[data-testid='stSelectbox']:has(label:has-text('{label}'))").first.click()
+    page.get_by_role("option", name=option, exact=True).first.click()
+
+
+def _idle(page) -> None:
+    time.sleep(1.5)  # let the rerun start before waiting for it to end
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                           timeout=240_000)
+
+
+@pytest.mark.skipif(not (ROOT / "layers" / "brazil" / "region.yaml").is_file(),
+                    reason="layers/brazil not curated here")
+def test_switching_to_brazil_redraws_the_map_and_says_what_is_missing(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = _launch(p)
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page.goto(server)
+        _hexagons(page).first.wait_for(timeout=240_000)
+        _choose(page, "Idioma", "English")
+        _idle(page)
+        _choose(page, "Region", "Brazil (states)")
+        _idle(page)
+        page.get_by_text("This region has no need profile").first.wait_for(timeout=240_000)
+        _hexagons(page).first.wait_for(timeout=240_000)
+        assert _hexagons(page).count() > 1000
+        # no inclusion without need: the engine profile is shown first
+        assert page.get_by_role("combobox", name="Profile").input_value() == "Engines of growth"
+        assert page.locator("[data-testid='stException']").count() == 0
+        browser.close()
+
+
+def test_uploading_files_builds_a_region(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+    from test_uploads import PROFILES, region_files
+
+    for name, data in {**region_files(tmp_path), **PROFILES}.items():
+        (tmp_path / name).write_bytes(data)
+    with sync_playwright() as p:
+        browser = _launch(p)
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page.goto(server)
+        _hexagons(page).first.wait_for(timeout=240_000)
+        _choose(page, "Idioma", "English")
+        _idle(page)
+        page.get_by_text("Your own region").click()
+        uploads = page.locator("section[data-testid='stSidebar'] input[type='file']")
+        for index, names in enumerate((["altiplano units.geojson"], ["towns.geojson", "height.tif"],
+                                       ["layers.yaml"], list(PROFILES))):
+            uploads.nth(index).set_input_files([str(tmp_path / n) for n in names])
+            _idle(page)
+        page.get_by_role("button", name="Build the region").click()
+        _idle(page)
+        page.get_by_text("This region has no need profile").first.wait_for(timeout=240_000)
+        assert (page.get_by_role("combobox", name="Region").input_value()
+                == "altiplano-units (uploaded)")
+        _hexagons(page).first.wait_for(timeout=240_000)
+        assert 50 < _hexagons(page).count() < 1000  # the 2×2 units at resolution 6, not Peru
+        assert page.locator("[data-testid='stException']").count() == 0
+        browser.close()

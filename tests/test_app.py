@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_uploads import PROFILES, region_files
 
-from geo_engine.region import shipped_regions
+from geo_engine.region import load_region, shipped_regions
 from geo_engine.uploads import build_region, save_uploads
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
@@ -202,8 +202,14 @@ def test_switching_to_brazil(cache, monkeypatch):
     assert not at.exception
     assert any("no need profile" in i.value for i in at.info)
     assert at.selectbox(key="profile").value == "engine"
-    assert _hexagons(at) > 100
+    whole = _hexagons(at)
+    assert whole > 100
     assert at.selectbox(key="focus_unit").options[0] == "Whole region"
+    units = load_region("brazil").units()
+    code = units.loc[units["district"] == "Minas Gerais", "district_code"].iloc[0]
+    at.selectbox(key="focus_unit").set_value(code).run()
+    assert not at.exception
+    assert 0 < _hexagons(at) < whole
     at.selectbox(key="region").set_value("peru").run()
     assert at.selectbox(key="resolution").value == 5  # 3 is not one of Peru's: the nearest
     assert not at.exception

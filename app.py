@@ -6,7 +6,9 @@ import functools
 import re
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn
 
 import geopandas as gpd
 import h3
@@ -162,7 +164,8 @@ ss = st.session_state
 FRESH = RELABEL = False  # another region is shown / labels changed (set once the region loads)
 
 
-def _settle(key: str, options: list, default: object, *, same=None) -> None:
+def _settle(key: str, options: list, default: object, *,
+            same: Callable[[Any, Any], bool] | None = None) -> None:
     """Give a keyed widget a value among ``options`` before it is drawn, and make the browser show it.
 
     Streamlit knows a keyed widget by its key alone: when its options or their labels change
@@ -177,6 +180,8 @@ def _settle(key: str, options: list, default: object, *, same=None) -> None:
         ss[key] = default
     elif RELABEL:
         ss[key] = match
+
+
 user_regions: dict[str, str] = ss.setdefault("user_regions", {})  # region file → title
 
 
@@ -236,7 +241,7 @@ def uploads_panel(lang: str) -> None:
             st.error(_message(exc, folder))
             return
         if not columns:
-            st.error(t("region_error_first", lang, region=boundary.name, error="no attribute columns"))
+            st.error(t("no_columns", lang, name=boundary.name))
             return
         codes = sorted(columns, key=lambda c: (not columns[c],
                                               re.search(r"cod|id|ubigeo", c, re.IGNORECASE) is None))
@@ -261,7 +266,7 @@ def uploads_panel(lang: str) -> None:
                   args=(folder, boundary.name, layers.name if layers is not None else ""))
 
 
-def _load_failed(region: str, resolution: int, exc: Exception, lang: str) -> None:
+def _load_failed(region: str, resolution: int, exc: Exception, lang: str) -> NoReturn:
     """Show why a region did not load and go back to the last one that did (or stop)."""
     label = user_regions.get(region) or region_label(region, lang)
     folder = Path(region).parent if region in user_regions else None

@@ -41,6 +41,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "upload_profiles": {"es": "Perfiles (YAML, opcional)", "en": "Profiles (YAML, optional)"},
     "upload_clash": {"es": "Dos archivos distintos se llaman {name}: cambie el nombre de uno.", "en": "Two different files are named {name}: rename one."},
     "upload_need_layers": {"es": "Suba también el YAML de capas para construir la región.", "en": "Upload the layers YAML too, to build the region."},
+    "no_columns": {"es": "{name} no tiene columnas de atributos: hace falta al menos el código de cada unidad.", "en": "{name} has no attribute columns: at least each unit's code is needed."},
     "code_column": {"es": "Columna del código de cada unidad", "en": "Column of each unit's code"},
     "name_column": {"es": "Columna del nombre", "en": "Column of the name"},
     "no_name_column": {"es": "(sin nombres)", "en": "(no names)"},

@@ -683,7 +683,8 @@ def compare_tab() -> None:
         diff_out = Output("difference", t(f"compare_{by}", lang), "difference")
         diff_frame, _ = map_frame(R, SC, diff_out, values=change, **FOCUS)
         finite = diff_frame["value"].notna().any()
-        limit = float(np.nanmax(np.abs(diff_frame["value"]))) if finite else 1.0
+        # no change anywhere (B = A) draws the scale's neutral middle, not its lowest colour
+        limit = (float(np.nanmax(np.abs(diff_frame["value"]))) if finite else 0.0) or 1.0
         draw(diff_frame, diff_out, key="diff_map", colors=DIVERGING, vmin=-limit, vmax=limit)
     st.markdown(f"**{t('biggest_movers', lang)}**")
     st.dataframe(movers(R, change), hide_index=True, width="stretch")

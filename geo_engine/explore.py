@@ -572,12 +572,16 @@ def typology_change(a: Scenario, b: Scenario) -> np.ndarray:
 
 
 def movers(run: Run, change: np.ndarray, *, top: int = 10) -> pd.DataFrame:
-    """Return the districts whose mean change is largest in absolute value."""
-    frame = pd.DataFrame({"district_code": run.matrix["district_code"].to_numpy(),
-                          "change": change, "population": run.matrix[POPULATION_LAYER].to_numpy()
-                          if POPULATION_LAYER in run.matrix else np.nan})
-    g = frame.groupby("district_code").agg(change=("change", "mean"),
-                                            population=("population", "sum")).reset_index()
+    """Return the districts whose mean change is largest in absolute value.
+
+    Without a population layer the table has no population column.
+    """
+    frame = pd.DataFrame({"district_code": run.matrix["district_code"].to_numpy(), "change": change})
+    sums = {}
+    if POPULATION_LAYER in run.matrix:
+        frame["population"] = run.matrix[POPULATION_LAYER].to_numpy()
+        sums["population"] = ("population", "sum")
+    g = frame.groupby("district_code").agg(change=("change", "mean"), **sums).reset_index()
     g = g.merge(run.names, on="district_code", how="left")
     g["abs"] = g["change"].abs()
     return g.sort_values("abs", ascending=False).drop(columns="abs").head(top).reset_index(drop=True)

@@ -19,7 +19,7 @@ from streamlit_folium import st_folium
 
 from geo_engine import __version__, settings
 from geo_engine._errors import GeoEngineError, GeoEngineWarning
-from geo_engine.brief import brief_html
+from geo_engine.brief import brief_html, brief_pdf
 from geo_engine.display import DIVERGING, SEQUENTIAL, base_map, hex_layer
 from geo_engine.explore import (
     CUSTOM,
@@ -470,9 +470,12 @@ def _select_typed() -> None:
         st.session_state["selected"] = location
 
 
-def _brief_bytes(district_code: str, title: str) -> bytes:
-    """Return the printable brief of a district for the current profile (run on download only)."""
+def _brief_bytes(district_code: str, title: str, fmt: str = "html") -> bytes:
+    """Return the printable brief (HTML or PDF) of a unit for the current profile (on download)."""
     rows = R.matrix["district_code"].astype(str).to_numpy() == district_code
+    if fmt == "pdf":
+        return brief_pdf(R, profile_id=profile_id, rows=rows, title=title, lang=lang,
+                         result=SC.result)
     return brief_html(R, profile_id=profile_id, rows=rows, title=title, lang=lang,
                       result=SC.result).encode()
 
@@ -576,10 +579,16 @@ def map_tab() -> None:
         st.subheader(t("card_title", lang, h3=card["h3"]))
         if profile_id in R.profiles:
             code = str(R.matrix["district_code"].iloc[row])
-            st.download_button(
-                t("download_brief", lang),
-                data=functools.partial(_brief_bytes, code, " · ".join(card["names"].values())),
+            title = " · ".join(card["names"].values())
+            left, right = st.columns(2)
+            left.download_button(
+                t("download_brief", lang), data=functools.partial(_brief_bytes, code, title),
                 file_name=f"brief_{code}.html", mime="text/html", key="dl_brief",
+                on_click="ignore")
+            right.download_button(
+                t("download_brief_pdf", lang),
+                data=functools.partial(_brief_bytes, code, title, "pdf"),
+                file_name=f"brief_{code}.pdf", mime="application/pdf", key="dl_brief_pdf",
                 on_click="ignore")
         st.markdown(" · ".join(card["names"].values()))
         cols = st.columns(len(card["scores"]))

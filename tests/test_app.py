@@ -58,6 +58,10 @@ def test_selecting_a_cell_shows_its_card(cache, monkeypatch):
     assert any(s.value.startswith("Ficha de la celda") for s in at.subheader)
     assert any("CUSCO" in m.value for m in at.markdown)
     assert len(at.dataframe) >= 2  # top districts and the card's layer values
+    buttons = at.get("download_button")
+    labels = [b.proto.label for b in buttons]
+    assert "Ficha de la unidad (HTML imprimible)" in labels
+    assert "Ficha de la unidad (PDF, A4)" in labels
 
 
 def test_other_tabs_run(cache, monkeypatch):

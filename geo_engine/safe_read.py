@@ -31,6 +31,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.affinity
 
 from geo_engine import settings
 from geo_engine._errors import GeoEngineError, GeoEngineWarning, MissingSourceError, SourceFormatError
@@ -491,6 +492,18 @@ def _in_degrees(bounds: np.ndarray) -> bool:
     return bool(west >= -180 - tol and east <= 180 + tol and south >= -90 - tol and north <= 90 + tol)
 
 
+def _wrap_east(geom: Any) -> Any:
+    """Bring a geometry with longitudes in 180–360 back to -180–180, splitting it at 180°."""
+    if geom is None or geom.is_empty or shapely.bounds(geom)[2] <= 180:
+        return geom
+    west = shapely.clip_by_rect(geom, -180, -90, 180, 90)
+    east = shapely.affinity.translate(shapely.clip_by_rect(geom, 180, -90, 360, 90), xoff=-360)
+    parts = [p for p in (west, east) if not p.is_empty]
+    if len(parts) == 1:
+        return parts[0]
+    return shapely.union(parts[0], parts[1]) if geom.geom_type != "Point" else parts[0]
+
+
 def _check_coordinates(frame: gpd.GeoDataFrame, geoms: np.ndarray, name: str) -> gpd.GeoDataFrame:
     """Check coordinates against the CRS; swap x/y when they are plainly (latitude, longitude)."""
     present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
@@ -513,6 +526,12 @@ def _check_coordinates(frame: gpd.GeoDataFrame, geoms: np.ndarray, name: str) ->
                 "read them as x = longitude, y = latitude. Swap the coordinate columns in the file "
                 "to silence this warning", GeoEngineWarning, stacklevel=3)
             return _replace_geometry(frame, shapely.transform(geoms, lambda xy: xy[:, ::-1]))
+        if total[0] >= -180 and total[2] <= 360 and total[1] >= -90 and total[3] <= 90:
+            warnings.warn(
+                f"longitudes of {name} run beyond 180° ({extent}): read as 0–360° and brought to "
+                "-180–180 (features across 180° split in two). To silence this, convert the file "
+                "(e.g. `ogr2ogr -wrapdateline out.gpkg FILE`)", GeoEngineWarning, stacklevel=3)
+            return _replace_geometry(frame, np.array([_wrap_east(g) for g in geoms], dtype=object))
         msg = (f"{name}: coordinates span {extent}, outside longitude -180 to 180 and latitude -90 to "
                f"90, although the declared CRS ({crs.name}) is in degrees: they are probably "
                "projected (metres) and the CRS wrong. Assign the right one, e.g. "

@@ -339,3 +339,31 @@ def test_points_from_a_table_name_bad_rows(own_region):
     assert decimal_comma.geometry.iloc[0].coords[0] == (-65.5, -16.8)
     assert decimal_comma["code"].iloc[0] == "010"  # codes keep their leading zero
     assert decimal_comma["n"].iloc[0] == 7.0
+
+
+def test_region_across_the_antimeridian_in_0_to_360_longitudes(tmp_path, monkeypatch):
+    """Pacific data often give longitudes 0–360: units and points either side of 180° still meet."""
+    monkeypatch.setattr("geo_engine.settings.cache_dir", tmp_path / "cache")
+
+    def feature(code, x0, x1):
+        ring = [[x0, -17.2], [x1, -17.2], [x1, -16.6], [x0, -16.6], [x0, -17.2]]
+        return {"type": "Feature", "properties": {"code": code},
+                "geometry": {"type": "Polygon", "coordinates": [ring]}}
+
+    (tmp_path / "units.geojson").write_text(json.dumps(
+        {"type": "FeatureCollection", "features": [feature("W", 179.4, 180.3),
+                                                   feature("E", 180.3, 180.8)]}))
+    (tmp_path / "towns.csv").write_text("name,lat,lon,people\nA,-16.9,179.9,100\nB,-16.9,-179.5,50\n")
+    (tmp_path / "layers.yaml").write_text(_LAYERS.split("  - id: market_count")[0].replace(
+        "towns.geojson", "towns.csv"))
+    with pytest.warns(GeoEngineWarning, match="longitudes of .*units.geojson run beyond 180"):
+        write_region(tmp_path / "region.yaml", region_id="fiji", boundary=tmp_path / "units.geojson",
+                     code_column="code", layers=tmp_path / "layers.yaml", resolution=6)
+    with pytest.warns(GeoEngineWarning, match="run beyond 180"):
+        result = run(region=tmp_path / "region.yaml")
+    m = result.matrix
+    assert set(m["district_code"]) == {"W", "E"}
+    assert m["lon"].min() < -179.5
+    assert m["lon"].max() > 179.5  # cells on both sides of 180°
+    assert m["town_people"].sum() == 150
+    assert m["distance_town"].max() < 100  # distances measured across 180°, not around the world

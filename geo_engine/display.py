@@ -52,11 +52,19 @@ CATEGORICAL = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00",
 def _rings_cached(key: bytes) -> tuple[list[list[float]], ...]:
     ids = np.frombuffer(key, dtype=np.uint64)
     polys = cell_polygons(ids)
-    return tuple([[round(x, 5), round(y, 5)] for x, y in p.exterior.coords] for p in polys)
+    rings = [np.asarray(p.exterior.coords) for p in polys]
+    if any(r[:, 0].max() - r[:, 0].min() > 180 for r in rings):
+        # cells across the antimeridian: draw the region east of 180° so it stays in one piece
+        for r in rings:
+            r[r[:, 0] < 0, 0] += 360
+    return tuple([[round(float(x), 5), round(float(y), 5)] for x, y in r] for r in rings)
 
 
 def hexagon_rings(ids: np.ndarray) -> tuple[list[list[float]], ...]:
     """Return each cell's boundary as a closed lon/lat ring (5 decimals, ~1 m), cached per id set.
+
+    When some cell crosses the antimeridian, negative longitudes are given as 180–360° so that
+    the region is drawn in one piece (web maps accept longitudes beyond 180°).
 
     The same hexagons are redrawn on every re-scoring; only their colours change, so their
     coordinates are computed once.
@@ -316,6 +324,8 @@ def hex_layer(
     else:
         lats = frame["h3"].map(lambda c: h3n.cell_to_latlng(np.uint64(c))[0]).to_numpy()
         lons = frame["h3"].map(lambda c: h3n.cell_to_latlng(np.uint64(c))[1]).to_numpy()
+        if any(x > 180 for r in rings for x, _ in r):  # drawn east of 180° (see hexagon_rings)
+            lons = np.where(lons < 0, lons + 360, lons)
         pad = 0.3
         west, south, east, north = lons.min() - pad, lats.min() - pad, lons.max() + pad, lats.max() + pad
     group = folium.FeatureGroup(name="cells")

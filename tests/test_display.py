@@ -7,6 +7,7 @@ from geo_engine.display import (
     MAX_POLYGONS,
     CategoricalLegend,
     display_resolution,
+    hex_layer,
     hex_map,
     hexagon_rings,
     to_parent,
@@ -76,3 +77,20 @@ def test_hex_map_refuses_too_many(cells):
         hex_map(big, column="v", caption="c", tooltip={"v": "V"})
     with pytest.raises(ValueError, match="at most 8 categories"):
         CategoricalLegend.build(list("abcdefghi"))
+
+
+def test_rings_across_the_antimeridian_are_drawn_in_one_piece():
+    import h3.api.numpy_int as h3n
+
+
+    west = h3n.latlng_to_cell(-16.9, 179.99, 5)
+    ids = np.array(sorted({int(c) for c in h3n.grid_disk(west, 2)}), dtype=np.uint64)
+    rings = hexagon_rings(ids)
+    xs = np.array([x for r in rings for x, _ in r])
+    assert xs.min() > 170
+    assert xs.max() < 190
+    assert max(max(x for x, _ in r) - min(x for x, _ in r) for r in rings) < 5
+    layer = hex_layer(pd.DataFrame({"h3": ids, "v": np.arange(len(ids), dtype=float)}), column="v",
+                      caption="V", tooltip={"v": "V"})
+    west_b, _, east_b, _ = layer.bounds
+    assert 170 < west_b < east_b < 190

@@ -130,9 +130,16 @@ def test_uploading_files_builds_a_region(server, tmp_path):
 
     for name, data in {**region_files(tmp_path), **PROFILES}.items():
         (tmp_path / name).write_bytes(data)
+    # a unit name that would run script if it were ever inserted as HTML
+    hostile = '<img src=x onerror="window.__pwned=1;alert(1)">Norte<script>window.__pwned=2</script>'
+    units_file = tmp_path / "altiplano units.geojson"
+    units_file.write_text(units_file.read_text(encoding="utf-8").replace("Norte 1", hostile.replace(
+        '"', '\\"')), encoding="utf-8")
+    dialogs: list[str] = []
     with sync_playwright() as p:
         browser = _launch(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.goto(server)
         _hexagons(page).first.wait_for(timeout=240_000)
         _choose(page, "Idioma", "English")
@@ -151,4 +158,20 @@ def test_uploading_files_builds_a_region(server, tmp_path):
         _hexagons(page).first.wait_for(timeout=240_000)
         assert 50 < _hexagons(page).count() < 1000  # the 2×2 units at resolution 6, not Peru
         assert page.locator("[data-testid='stException']").count() == 0
+        # hover hexagons of the hostile unit (tooltips), open its card: the name stays text
+        hexes = _hexagons(page)
+        for i in range(0, hexes.count(), 7):
+            hexes.nth(i).hover(force=True)
+        box = page.get_by_label("Go to a location (lat, lon) or H3 cell")
+        box.fill("-16.85, -65.85")
+        box.press("Enter")
+        _idle(page)
+        page.get_by_text("Card of cell").first.wait_for(timeout=60_000)
+        page.mouse.wheel(0, 600)
+        time.sleep(1)
+        frame = page.frame(name=None, url=lambda u: "st_folium" in u or "component" in u)
+        assert dialogs == []
+        assert page.evaluate("() => window.__pwned") is None
+        if frame is not None:
+            assert frame.evaluate("() => window.__pwned") is None
         browser.close()

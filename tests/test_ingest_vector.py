@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 from shapely.geometry import LineString, MultiPoint, Point, Polygon, box
@@ -461,6 +461,10 @@ small_box = st.tuples(st.floats(-77.3, -76.8), st.floats(-12.3, -11.8), st.float
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(boxes=st.lists(small_box, min_size=1, max_size=6))
+# a box corner 1.3 cm outside an H3 cell but inside its projected hexagon: its boundary pieces in
+# that cell did not close up and the 30 % overlap came out as 0
+@example(boxes=[(-77.0, -12.203125, 0.125, 0.1953125),
+                (-77.07272045254723, -12.038294965473893, 0.18308208830974765, 0.037245188695843444)])
 def test_property_shares_within_zero_and_one(region_grid, boxes):
     feats = gdf([box(x, y, x + w, y + h) for x, y, w, h in boxes], v=[3.0] * len(boxes))
     share = polygons_to_cells(region_grid, feats)

@@ -7,8 +7,15 @@ import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from geo_engine._errors import GeoEngineWarning
+
+# Property tests draw the same examples on every run, so that a result never depends on luck;
+# `HYPOTHESIS_PROFILE=explore pytest` searches with fresh random examples instead.
+hypothesis_settings.register_profile("repeatable", derandomize=True)
+hypothesis_settings.register_profile("explore", derandomize=False, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 ROOT = Path(__file__).resolve().parents[1]
 

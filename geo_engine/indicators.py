@@ -261,6 +261,23 @@ def _overlaps(features: gpd.GeoDataFrame, grid: pd.DataFrame) -> bool:
                 and south <= lat.max() + pad and north >= lat.min() - pad)
 
 
+def _swapped_points(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
+    """Return point features with x and y exchanged, or None when that cannot be meant.
+
+    Only for points in a geographic CRS whose y values would all be valid longitudes and whose x
+    values valid latitudes.
+    """
+    if features.crs is None or not features.crs.is_geographic:
+        return None
+    geoms = features.geometry
+    if not (geoms.geom_type == "Point").all():
+        return None
+    x, y = geoms.x.to_numpy(), geoms.y.to_numpy()
+    if np.nanmax(np.abs(x)) > 90:
+        return None
+    return features.set_geometry(gpd.points_from_xy(y, x, crs=features.crs))
+
+
 def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.ndarray:
     """Return the raw values of one layer for every cell of ``grid``."""
     p = spec.params
@@ -300,10 +317,18 @@ def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.
 
     features = sources.vector(spec)
     method: Any = spec.method  # validated against the kind by LayerSpec
-    if spec.method != "distance" and len(features) and not _overlaps(features, grid):
-        warnings.warn(f"layer {spec.id!r}: {spec.source} does not overlap the region (check its "
-                      "CRS and extent); all values NaN", GeoEngineWarning, stacklevel=2)
-        return np.full(len(grid), np.nan)
+    if len(features) and not _overlaps(features, grid):
+        swapped = _swapped_points(features)
+        if swapped is not None and _overlaps(swapped, grid):
+            warnings.warn(f"{spec.source}: latitude and longitude look swapped (the points fall in "
+                          "the region only with them exchanged); read them exchanged. Swap the "
+                          "columns in the file (or name them with params lat_column/lon_column) "
+                          "to silence this", GeoEngineWarning, stacklevel=2)
+            features = swapped
+        elif spec.method != "distance":
+            warnings.warn(f"{spec.source} does not overlap the region (check its CRS and extent); "
+                          "all values NaN", GeoEngineWarning, stacklevel=2)
+            return np.full(len(grid), np.nan)
     if spec.method == "distance":
         return vector.distance_to_nearest(grid, features, max_km=p.get("max_km"))
     if spec.method == "travel_time":

@@ -187,3 +187,20 @@ def test_layer_outside_the_region_warns_and_is_nan(region, tmp_path):
         m = build_indicators(region="t", resolution=6, layers=[spec], units=units, data_dir=data,
                              cache_dir=tmp_path / "cache")
     assert m["far"].isna().all()
+
+
+def test_points_with_latitude_and_longitude_swapped_are_read_exchanged(region, tmp_path):
+    units, data = region
+    inside = units.geometry.representative_point()
+    lat, lon = inside.y.to_numpy(), inside.x.to_numpy()
+    # the file says lat but holds longitudes, and the other way round
+    swapped = "\n".join(f"p{i},{x},{y}" for i, (y, x) in enumerate(zip(lat, lon, strict=True)))
+    (data / "swapped.csv").write_text("name,lat,lon\n" + swapped + "\n")
+    specs = [LayerSpec(id=f"pts_{m}", title=TITLE, theme="infrastructure", kind="points",
+                       source="swapped.csv", method=m, units="u", direction="benefit")
+             for m in ("count", "distance")]
+    with pytest.warns(GeoEngineWarning, match=r"swapped\.csv: latitude and longitude look swapped"):
+        m = build_indicators(region="t", resolution=6, layers=specs, units=units, data_dir=data,
+                             cache_dir=tmp_path / "cache")
+    assert m["pts_count"].sum() == len(lat)
+    assert m["pts_distance"].min() < 10

@@ -17,7 +17,7 @@ import pandas as pd
 from geo_engine import __version__, settings
 from geo_engine._errors import GeoEngineWarning, MissingSourceError, SourceFormatError, SpecError
 from geo_engine.grid import build_grid
-from geo_engine.ingest.table import centre_allocation, table_to_cells
+from geo_engine.ingest.table import centre_allocation, table_to_cells, to_numbers
 from geo_engine.layers import LayerSpec, load_layers
 from geo_engine.manifest import file_sha256
 from geo_engine.safe_read import read_table_file, read_vector_file
@@ -306,7 +306,7 @@ def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.
             if p["aggregate"] == "count":  # rows per unit with a value in the column
                 values = table[p["column"]].notna().astype(float)
             else:
-                values = pd.to_numeric(table[p["column"]], errors="coerce")
+                values = to_numbers(table[p["column"]], name=spec.source, column=p["column"])
             how = "sum" if p["aggregate"] == "count" else p["aggregate"]
             table = (values.groupby(table[key].astype("string")).agg(how)
                      .rename(p["column"]).rename_axis(key).reset_index())

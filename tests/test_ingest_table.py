@@ -137,3 +137,17 @@ def test_dasymetric_totals_preserved(units, weights, totals):
         assert sums[f"u{u}"] == pytest.approx(totals[u], rel=1e-9, abs=1e-6)
     assert (out >= 0).all()
 
+
+
+def test_to_numbers_reads_decimal_commas_with_a_warning():
+    from geo_engine.ingest.table import to_numbers
+
+    with pytest.warns(GeoEngineWarning, match=r"decimal comma \('45,5' read as 45.5\)"):
+        out = to_numbers(pd.Series(["45,5", "30", None, " 2,25 "]), name="t.csv", column="pobreza")
+    assert out.tolist()[:2] == [45.5, 30.0]
+    assert np.isnan(out.iloc[2])
+    assert out.iloc[3] == 2.25
+    # with decimal points present a comma is not a decimal mark: the value is refused
+    with pytest.raises(SourceFormatError, match=r"'1,5'; write plain numbers"):
+        to_numbers(pd.Series(["1.5", "1,5"]), name="t.csv", column="x")
+    assert to_numbers(pd.Series([1, 2]), name="t.csv", column="x").tolist() == [1.0, 2.0]

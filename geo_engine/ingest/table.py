@@ -9,10 +9,45 @@ import pandas as pd
 
 from geo_engine._errors import GeoEngineWarning, SourceFormatError
 
-__all__ = ["ALLOCATION_COLUMNS", "centre_allocation", "table_to_cells"]
+__all__ = ["ALLOCATION_COLUMNS", "centre_allocation", "table_to_cells", "to_numbers"]
 
 ALLOCATION_COLUMNS = ("unit", "cell", "weight", "priority")
 """Columns of an allocation table: admin code, grid row, weight, and priority (lower first)."""
+
+
+_DECIMAL_COMMA = r"^\s*[+-]?\d+,\d+\s*$"
+
+
+def to_numbers(values: pd.Series, *, name: str, column: str) -> pd.Series:
+    """Convert a column of a table to numbers; text that is not a number is an error.
+
+    Numbers written with a decimal comma (``45,5``, usual in Spanish and Portuguese spreadsheets)
+    are read as such, with a warning, when no value of the column uses a decimal point.
+
+    Raises
+    ------
+    SourceFormatError
+        Naming the file, the column, how many values are not numbers and the first of them.
+    """
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype(float)
+    text = values.astype("string").str.strip()
+    commas = text.str.match(_DECIMAL_COMMA).fillna(False)
+    if commas.any() and not text.str.contains(".", regex=False).fillna(False).any():
+        example = text[commas].iloc[0]
+        warnings.warn(f"{name}: column {column!r} uses a decimal comma ({example!r} read as "
+                      f"{example.replace(',', '.')}); write a decimal point to silence this",
+                      GeoEngineWarning, stacklevel=3)
+        text = text.str.replace(",", ".", regex=False)
+    numbers = pd.to_numeric(text.replace("", pd.NA), errors="coerce")
+    bad = numbers.isna() & text.notna() & (text != "")
+    if bad.any():
+        example = values[bad].iloc[0]
+        msg = (f"{name}: column {column!r} must be numeric; {int(bad.sum())} values are not, "
+               f"e.g. {example!r}; write plain numbers (no units, thousands separators or notes) "
+               "and leave unknown values empty")
+        raise SourceFormatError(msg)
+    return numbers.astype(float)
 
 
 def centre_allocation(
@@ -128,13 +163,7 @@ def table_to_cells(
         if col not in frame:
             msg = f"{what}: no column {col!r}; columns are {list(frame.columns)[:25]}"
             raise SourceFormatError(msg)
-    values = pd.to_numeric(table[column], errors="coerce")
-    bad = values.isna() & table[column].notna()
-    if bad.any():
-        example = table.loc[bad, column].iloc[0]
-        msg = (f"{name}: column {column!r} must be numeric; {int(bad.sum())} values are not, "
-               f"e.g. {example!r}")
-        raise SourceFormatError(msg)
+    values = to_numbers(table[column], name=name, column=column)
     codes = table[key].astype("string")
     dups = codes[codes.duplicated(keep=False)]
     if len(dups):

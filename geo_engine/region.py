@@ -133,6 +133,8 @@ class Region:
             msg = (f"{self.boundary}: {int(codes.isna().sum())} units have no {self.code_column!r}; "
                    "every unit needs a code (fill them, or choose another `code_column`)")
             raise SourceFormatError(msg)
+        if pd.api.types.is_float_dtype(codes) and (codes % 1 == 0).all():
+            codes = codes.astype("int64")  # 101.0 from a shapefile's numeric field is code "101"
         codes = codes.astype(str).str.strip()
         dup = codes[codes.duplicated()].unique()
         if len(dup):

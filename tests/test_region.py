@@ -367,3 +367,13 @@ def test_region_across_the_antimeridian_in_0_to_360_longitudes(tmp_path, monkeyp
     assert m["lon"].max() > 179.5  # cells on both sides of 180°
     assert m["town_people"].sum() == 150
     assert m["distance_town"].max() < 100  # distances measured across 180°, not around the world
+
+
+def test_numeric_codes_of_a_boundary_match_the_text_codes_of_a_table(own_region):
+    units = gpd.read_file(own_region / "units.geojson")
+    units["NUM"] = [1.0, 2.0, 3.0, 4.0]  # shapefiles and spreadsheets often store codes as reals
+    units.to_file(own_region / "num.geojson")
+    reg = write_region(own_region / "region.yaml", region_id="mine",
+                       boundary=own_region / "num.geojson", code_column="NUM",
+                       layers=own_region / "layers.yaml")
+    assert reg.units()["district_code"].tolist() == ["1", "2", "3", "4"]

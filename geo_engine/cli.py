@@ -326,6 +326,8 @@ def region_show(
             units = reg.units()
         specs = load_layers(reg.layers)
         profiles = load_profiles(reg.profiles) if reg.profiles.exists() else {}
+        for profile in profiles.values():
+            profile.check_layers({s.id for s in specs}, source=f"the layer specs ({reg.layers})")
     except (GeoEngineError, ValueError) as exc:
         _fail(exc)
     missing = [s.id for s in specs if not s.source_path(reg.data_dir).exists()]

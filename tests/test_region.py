@@ -377,3 +377,14 @@ def test_numeric_codes_of_a_boundary_match_the_text_codes_of_a_table(own_region)
                        boundary=own_region / "num.geojson", code_column="NUM",
                        layers=own_region / "layers.yaml")
     assert reg.units()["district_code"].tolist() == ["1", "2", "3", "4"]
+
+
+def test_region_show_finds_a_profile_naming_an_unknown_layer(own_region):
+    (own_region / "profiles" / "bad.yaml").write_text(_profile("bad", "family", "no_such_layer", "x"))
+    write_region(own_region / "region.yaml", region_id="mine", boundary=own_region / "units.geojson",
+                 code_column="CODE", layers=own_region / "layers.yaml",
+                 profiles=own_region / "profiles")
+    r = runner.invoke(app, ["region", "show", str(own_region / "region.yaml")])
+    assert r.exit_code == 1
+    assert "profile 'bad' names layers that the layer specs" in r.output
+    assert "'no_such_layer'" in r.output

@@ -470,9 +470,8 @@ def _select_typed() -> None:
         st.session_state["selected"] = location
 
 
-def _brief_bytes(district_code: str, title: str, fmt: str = "html") -> bytes:
-    """Return the printable brief (HTML or PDF) of a unit for the current profile (on download)."""
-    rows = R.matrix["district_code"].astype(str).to_numpy() == district_code
+def _brief_bytes(rows: np.ndarray, title: str, fmt: str = "html") -> bytes:
+    """Return the printable brief (HTML or PDF) of some cells for the current profile (on download)."""
     if fmt == "pdf":
         return brief_pdf(R, profile_id=profile_id, rows=rows, title=title, lang=lang,
                          result=SC.result)
@@ -576,18 +575,33 @@ def map_tab() -> None:
                           layers=c["top_layers"], town=_num(float(c["median_minutes_town50k"])),
                           port=_num(float(c["median_minutes_port"])),
                           districts=_shorten(str(c["districts"]))))
+            if profile_id in R.profiles:
+                members = (found.cells["cluster_id"] == cluster_id).fillna(False).to_numpy(dtype=bool)
+                name = t("cluster_brief_title", lang, id=int(cluster_id))
+                left, right = st.columns(2)
+                left.download_button(
+                    t("download_cluster_brief", lang),
+                    data=functools.partial(_brief_bytes, members, name),
+                    file_name=f"brief_cluster_{int(cluster_id)}.html", mime="text/html",
+                    key="dl_cluster_brief", on_click="ignore")
+                right.download_button(
+                    t("download_cluster_brief_pdf", lang),
+                    data=functools.partial(_brief_bytes, members, name, "pdf"),
+                    file_name=f"brief_cluster_{int(cluster_id)}.pdf", mime="application/pdf",
+                    key="dl_cluster_brief_pdf", on_click="ignore")
         st.subheader(t("card_title", lang, h3=card["h3"]))
         if profile_id in R.profiles:
             code = str(R.matrix["district_code"].iloc[row])
             title = " · ".join(card["names"].values())
+            unit = R.matrix["district_code"].astype(str).to_numpy() == code
             left, right = st.columns(2)
             left.download_button(
-                t("download_brief", lang), data=functools.partial(_brief_bytes, code, title),
+                t("download_brief", lang), data=functools.partial(_brief_bytes, unit, title),
                 file_name=f"brief_{code}.html", mime="text/html", key="dl_brief",
                 on_click="ignore")
             right.download_button(
                 t("download_brief_pdf", lang),
-                data=functools.partial(_brief_bytes, code, title, "pdf"),
+                data=functools.partial(_brief_bytes, unit, title, "pdf"),
                 file_name=f"brief_{code}.pdf", mime="application/pdf", key="dl_brief_pdf",
                 on_click="ignore")
         st.markdown(" · ".join(card["names"].values()))

@@ -218,3 +218,27 @@ def test_switching_to_brazil(cache, monkeypatch):
     assert at.selectbox(key="resolution").value == 5  # 3 is not one of Peru's: the nearest
     assert not at.exception
     assert at.selectbox(key="profile").value == "inclusion"
+
+
+def test_a_cell_in_a_cluster_offers_the_cluster_brief(cache, monkeypatch, tmp_path):
+    import warnings
+
+    from geo_engine._errors import GeoEngineWarning
+    from geo_engine.explore import scenario, scenario_clusters
+    from geo_engine.pipeline import run
+
+    region = _own(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GeoEngineWarning)
+        r = run(region=region)
+        found = scenario_clusters(r, scenario(r, profile_id="engine"))
+    members = found.cells["cluster_id"].notna().to_numpy()
+    assert members.any(), "the test region should have a significant engine cluster"
+    lat, lon = r.matrix.loc[members, ["lat", "lon"]].iloc[0]
+    at = _own_app(cache, monkeypatch, region, profile="engine", show_clusters=True)
+    at.text_input(key="find_cell").input(f"{lat:.6f}, {lon:.6f}").run()
+    assert not at.exception
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Cluster brief (printable HTML)" in labels
+    assert "Cluster brief (PDF, A4)" in labels
+    assert "Unit brief (PDF, A4)" in labels

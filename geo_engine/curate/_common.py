@@ -15,14 +15,23 @@ from geo_engine._errors import MissingSourceError, SourceFormatError
 from geo_engine.curate.sources import SOURCES, SourceRef
 
 __all__ = [
+    "METRIC_CRS",
     "BuildContext",
     "Dataset",
+    "blank_to_na",
+    "finish_points",
     "normalize_name",
+    "outline_km",
+    "read_geojson",
     "require_columns",
+    "value_counts",
 ]
 
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "index": False}
 """Options for every Parquet file the rebuild writes (compact and deterministic)."""
+
+METRIC_CRS = "ESRI:102033"
+"""South America Albers Equal Area Conic: the metric CRS in which the rebuild measures distances."""
 
 PERU_BOUNDS = (-81.5, -18.5, -68.5, 0.1)
 """Rough lon/lat box of Peru (west, south, east, north), used to sanity-check coordinates."""
@@ -243,3 +252,53 @@ def clip_to_country(frame: gpd.GeoDataFrame, country: gpd.GeoDataFrame) -> gpd.G
     clipped = gpd.clip(frame, country.geometry.iloc[0])
     clipped = clipped[~clipped.geometry.is_empty & clipped.geometry.notna()]
     return clipped.reset_index(drop=True)
+
+
+def blank_to_na(values: pd.Series) -> pd.Series:
+    """Return text with surrounding white space removed and empty strings as missing."""
+    text = values.astype("string").str.strip()
+    return text.mask(text.eq(""))
+
+
+def value_counts(values: pd.Series) -> dict[str, int]:
+    """Return ``{value: count}`` sorted by value, for build reports."""
+    return {str(k): int(v) for k, v in values.value_counts().sort_index().items()}
+
+
+def read_geojson(ctx: BuildContext, key: str, columns: list[str]) -> gpd.GeoDataFrame:
+    """Read a registered vector source in EPSG:4326, checking that it has ``columns``."""
+    frame = gpd.read_file(ctx.source(key), engine="pyogrio")
+    require_columns(frame, columns, file=SOURCES[key].file)
+    if frame.crs is None:
+        frame = frame.set_crs("EPSG:4326")
+    elif frame.crs.to_epsg() != 4326:
+        frame = frame.to_crs("EPSG:4326")
+    return frame
+
+
+def outline_km(frame: gpd.GeoDataFrame, country: gpd.GeoDataFrame) -> pd.Series:
+    """Return each feature's distance to the national outline in km (0 inside), in METRIC_CRS.
+
+    Parameters
+    ----------
+    frame : geopandas.GeoDataFrame
+        Features in any CRS.
+    country : geopandas.GeoDataFrame
+        One-row national outline.
+
+    Returns
+    -------
+    pandas.Series
+        Distances rounded to metres, aligned with ``frame.index``.
+    """
+    outline = country.to_crs(METRIC_CRS).geometry.iloc[0]
+    return (frame.geometry.to_crs(METRIC_CRS).distance(outline) / 1000.0).round(3)
+
+
+def finish_points(frame: gpd.GeoDataFrame, first: list[str]) -> gpd.GeoDataFrame:
+    """Add lon/lat columns from the point geometry and put ``first`` first, geometry last."""
+    frame = frame.copy()
+    frame["longitude"] = frame.geometry.x.round(6)
+    frame["latitude"] = frame.geometry.y.round(6)
+    rest = [c for c in frame.columns if c not in first and c != "geometry"]
+    return frame[[*first, *rest, "geometry"]]

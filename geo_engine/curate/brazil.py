@@ -28,18 +28,24 @@ import shapely
 
 from geo_engine._errors import SourceFormatError
 from geo_engine.curate._common import (
+    METRIC_CRS,
     BuildContext,
     Dataset,
-    clip_to_country,
+    blank_to_na,
+    finish_points,
+    outline_km,
     points_frame,
+    read_geojson,
     require_columns,
+    value_counts,
 )
 from geo_engine.curate.admin import EQUAL_AREA_CRS, repair_geometries
-from geo_engine.curate.environment import geodesic_length_km
+from geo_engine.curate.environment import clip_rivers, lakes_touching, read_rivers
+from geo_engine.curate.mining import mine_fields
 from geo_engine.curate.places import (
-    METRIC_CRS,
     PORT_MATCH_KM,
     PORT_NAME_MATCH_KM,
+    country_ports,
     dedupe_ports,
     nearest_district,
 )
@@ -55,7 +61,6 @@ __all__ = [
     "build",
     "facility_flags",
     "nearest_state",
-    "outline_km",
 ]
 
 REGION = "brazil"
@@ -88,8 +93,6 @@ _NE_LICENCE = "PDDL-NaturalEarth"
 _NE_VINTAGE = "Natural Earth 5.x"
 _STATE_COLUMNS = ["adm1_code", "iso_3166_2", "name", "type_en", "postal", "code_hasc", "gn_id",
                   "adm0_a3"]
-_RIVER_COLUMNS = ["rivernum", "name", "name_en", "name_alt", "featurecla", "scalerank",
-                  "min_zoom", "min_label"]
 _LAKE_COLUMNS = ["name", "name_abb", "name_alt", "dam_name", "featurecla", "scalerank",
                  "min_zoom", "min_label"]
 _MINE_COLUMNS = ["mine_fac", "country", "latitude", "longitude", "mine_or_processing",
@@ -101,24 +104,6 @@ _MINE_COLUMNS = ["mine_fac", "country", "latitude", "longitude", "mine_or_proces
 # --------------------------------------------------------------------------------------------
 
 
-def outline_km(frame: gpd.GeoDataFrame, country: gpd.GeoDataFrame) -> pd.Series:
-    """Return each feature's distance to the national outline in km (0 inside).
-
-    Parameters
-    ----------
-    frame : geopandas.GeoDataFrame
-        Features in any CRS.
-    country : geopandas.GeoDataFrame
-        One-row national outline.
-
-    Returns
-    -------
-    pandas.Series
-        Distances rounded to metres, measured in :data:`~geo_engine.curate.places.METRIC_CRS`
-        (South America Albers), aligned with ``frame.index``.
-    """
-    outline = country.to_crs(METRIC_CRS).geometry.iloc[0]
-    return (frame.geometry.to_crs(METRIC_CRS).distance(outline) / 1000.0).round(3)
 
 
 def nearest_state(
@@ -179,29 +164,10 @@ def facility_flags(facility: pd.Series) -> pd.DataFrame:
                          "has_processing": has({"refinery", "smelter"})})
 
 
-def _text(values: pd.Series) -> pd.Series:
-    """Return text with surrounding white space (tabs too) removed and empty strings missing."""
-    text = values.astype("string").str.strip()
-    return text.mask(text.eq(""))
 
 
-def _read_geojson(ctx: BuildContext, key: str, columns: list[str]) -> gpd.GeoDataFrame:
-    frame = gpd.read_file(ctx.source(key), engine="pyogrio")
-    require_columns(frame, columns, file=SOURCES[key].file)
-    if frame.crs is None:
-        frame = frame.set_crs("EPSG:4326")
-    elif frame.crs.to_epsg() != 4326:
-        frame = frame.to_crs("EPSG:4326")
-    return frame
 
 
-def _finish(frame: gpd.GeoDataFrame, first: list[str]) -> gpd.GeoDataFrame:
-    """Add lon/lat columns from the point geometry and put ``first`` first, geometry last."""
-    frame = frame.copy()
-    frame["longitude"] = frame.geometry.x.round(6)
-    frame["latitude"] = frame.geometry.y.round(6)
-    rest = [c for c in frame.columns if c not in first and c != "geometry"]
-    return frame[[*first, *rest, "geometry"]]
 
 
 def _with_state(frame: gpd.GeoDataFrame, states: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -222,8 +188,6 @@ def _state_report(frame: gpd.GeoDataFrame, label: str = "name") -> dict[str, obj
     }
 
 
-def _counts(values: pd.Series) -> dict[str, int]:
-    return {str(k): int(v) for k, v in values.value_counts().sort_index().items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,7 +197,7 @@ def _counts(values: pd.Series) -> dict[str, int]:
 
 def _states(ctx: BuildContext) -> tuple[Dataset, gpd.GeoDataFrame, gpd.GeoDataFrame]:
     ref = SOURCES["ne_admin1"]
-    raw = _read_geojson(ctx, "ne_admin1", _STATE_COLUMNS)
+    raw = read_geojson(ctx, "ne_admin1", _STATE_COLUMNS)
     chosen = raw[raw["adm0_a3"].astype("string").eq(COUNTRY_A3).fillna(False)]
     chosen = chosen.reset_index(drop=True)
     if chosen.empty:
@@ -287,7 +251,7 @@ def _states(ctx: BuildContext) -> tuple[Dataset, gpd.GeoDataFrame, gpd.GeoDataFr
         report={
             "states": len(states),
             "invalid_repaired": n_repaired,
-            "by_type": _counts(states["type"]),
+            "by_type": value_counts(states["type"]),
             "area_km2_total": round(total_km2, 1),
         },
     )
@@ -298,7 +262,7 @@ def _places(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataFra
     ref = SOURCES["ne_places"]
     cols = ["NAME", "NAME_PT", "ADM0_A3", "ADM1NAME", "FEATURECLA", "POP_MAX", "POP_MIN",
             "GEONAMEID", "SCALERANK"]
-    raw = _read_geojson(ctx, "ne_places", cols)
+    raw = read_geojson(ctx, "ne_places", cols)
     is_br = raw["ADM0_A3"].astype("string").eq(COUNTRY_A3).fillna(False)
     br = raw[is_br].reset_index(drop=True)
     others = raw[~is_br]
@@ -308,7 +272,7 @@ def _places(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataFra
     places = gpd.GeoDataFrame(
         {
             "name": br["NAME"].astype("string"),
-            "name_pt": _text(br["NAME_PT"]),
+            "name_pt": blank_to_na(br["NAME_PT"]),
             "population": population.mask(population <= 0),
             "population_min": pd.to_numeric(br["POP_MIN"]).astype("Int64"),
             "feature_class": br["FEATURECLA"].astype("string"),
@@ -323,7 +287,7 @@ def _places(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataFra
     places["_x"] = places.geometry.x
     places = places.sort_values(["population", "name", "_x"], ascending=[False, True, True],
                                 na_position="last").drop(columns="_x").reset_index(drop=True)
-    places = _finish(places, ["name", "population", "feature_class", "adm1_code"])
+    places = finish_points(places, ["name", "population", "feature_class", "adm1_code"])
     smallest = places.nsmallest(3, "population")
     pop = places["population"]
     return Dataset(
@@ -356,7 +320,7 @@ def _places(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataFra
             "population_500k_plus": int((pop >= 500_000).sum()),
             "smallest": [f"{n}: {p}" for n, p in smallest[["name", "population"]]
                          .itertuples(index=False)],
-            "by_feature_class": _counts(places["feature_class"]),
+            "by_feature_class": value_counts(places["feature_class"]),
             "foreign_places_inside_outline": sorted(foreign_inside["NAME"].astype(str)),
             **_state_report(places),
         },
@@ -365,7 +329,7 @@ def _places(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataFra
 
 def _airports(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataFrame) -> Dataset:
     ref = SOURCES["ne_airports"]
-    raw = _read_geojson(ctx, "ne_airports", ["type", "name", "abbrev", "location", "gps_code",
+    raw = read_geojson(ctx, "ne_airports", ["type", "name", "abbrev", "location", "gps_code",
                                              "iata_code", "scalerank", "wikipedia"])
     raw["outline_km"] = outline_km(raw, country)
     chosen = raw[raw["outline_km"] <= AIRPORT_OUTLINE_KM].reset_index(drop=True)
@@ -373,19 +337,19 @@ def _airports(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataF
     airports = gpd.GeoDataFrame(
         {
             "name": chosen["name"].astype("string"),
-            "iata": _text(chosen["iata_code"]),
-            "icao": _text(chosen["gps_code"]),
-            "type": _text(chosen["type"]),
-            "location": _text(chosen["location"]),
+            "iata": blank_to_na(chosen["iata_code"]),
+            "icao": blank_to_na(chosen["gps_code"]),
+            "type": blank_to_na(chosen["type"]),
+            "location": blank_to_na(chosen["location"]),
             "ne_scalerank": pd.to_numeric(chosen["scalerank"]).astype("Int64"),
-            "wikipedia": _text(chosen["wikipedia"]),
+            "wikipedia": blank_to_na(chosen["wikipedia"]),
         },
         geometry=chosen.geometry.to_numpy(),
         crs="EPSG:4326",
     )
     airports = _with_state(airports, states)
     airports = airports.sort_values(["icao", "name"]).reset_index(drop=True)
-    airports = _finish(airports, ["name", "iata", "icao", "type", "adm1_code"])
+    airports = finish_points(airports, ["name", "iata", "icao", "type", "adm1_code"])
     excluded = "; ".join(f"{n} ({k:.1f} km)" for n, k in
                          near[["name", "outline_km"]].itertuples(index=False))
     return Dataset(
@@ -408,7 +372,7 @@ def _airports(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataF
         ],
         report={
             "airports": len(airports),
-            "by_type": _counts(airports["type"]),
+            "by_type": value_counts(airports["type"]),
             "with_iata": int(airports["iata"].notna().sum()),
             "foreign_within_50km_excluded": [str(n) for n in near["name"]],
             **_state_report(airports),
@@ -417,39 +381,14 @@ def _airports(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataF
 
 
 def _ports(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataFrame) -> Dataset:
-    ne_raw = _read_geojson(ctx, "ne_ports", ["name", "scalerank"])
-    ne_raw["outline_km"] = outline_km(ne_raw, country)
-    ne = ne_raw[ne_raw["outline_km"] <= PORT_OUTLINE_KM].reset_index(drop=True)
-    ne_near = ne_raw[(ne_raw["outline_km"] > PORT_OUTLINE_KM) & (ne_raw["outline_km"] <= 30)]
-    ne = ne.assign(name=ne["name"].astype("string"), scalerank=ne["scalerank"].astype("Int64"))
-
-    wpi_file = SOURCES["wpi"].file
-    raw = pd.read_csv(ctx.source("wpi"), low_memory=False)
-    cols = ["World Port Index Number", "Main Port Name", "Alternate Port Name", "UN/LOCODE",
-            "Country Code", "Harbor Size", "Harbor Type", "Latitude", "Longitude"]
-    require_columns(raw, cols, file=wpi_file)
-    is_br = _text(raw["Country Code"]).eq(COUNTRY_NAME).fillna(False)
-    br = raw[is_br].reset_index(drop=True)
-    wpi = points_frame(
-        pd.DataFrame({
-            "name": _text(br["Main Port Name"]),
-            "alternate_name": _text(br["Alternate Port Name"]),
-            "harbour_size": _text(br["Harbor Size"]).str.lower(),
-            "harbour_type": _text(br["Harbor Type"]),
-            "wpi_index": pd.to_numeric(br["World Port Index Number"]).astype("Int64"),
-            "locode": _text(br["UN/LOCODE"]).str.replace(" ", "", regex=False),
-            "longitude": pd.to_numeric(br["Longitude"]),
-            "latitude": pd.to_numeric(br["Latitude"]),
-        }),
-    ).drop(columns=["longitude", "latitude"])
-    foreign = points_frame(raw[~is_br], lon="Longitude", lat="Latitude")
-    foreign_near = foreign[outline_km(foreign, country) <= 30]
+    found = country_ports(ctx, country, COUNTRY_NAME, keep_km=PORT_OUTLINE_KM, near_km=30)
+    ne, ne_near, wpi, foreign_near = found.ne, found.ne_near, found.wpi, found.foreign_near
 
     ports = dedupe_ports(ne, wpi)
     ports = _with_state(ports, states)
     ports["outline_km"] = outline_km(ports, country)
     ports = ports.sort_values(["name", "wpi_index"], na_position="last").reset_index(drop=True)
-    ports = _finish(ports, ["name", "sources", "harbour_size", "harbour_type", "wpi_index",
+    ports = finish_points(ports, ["name", "sources", "harbour_size", "harbour_type", "wpi_index",
                             "locode", "adm1_code"])
     merged = ports[ports["sources"].eq("natural_earth+wpi")]
     offshore = "; ".join(f"{n} ({k:.1f} km offshore)" for n, k in
@@ -495,7 +434,7 @@ def _ports(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataFram
                              merged[["ne_name", "name", "match_distance_km"]]
                              .itertuples(index=False)],
             "ports": len(ports),
-            "harbour_size_counts": _counts(ports["harbour_size"]),
+            "harbour_size_counts": value_counts(ports["harbour_size"]),
             "foreign_within_30km_excluded": sorted(
                 [f"{n} (Natural Earth)" for n in ne_near["name"]]
                 + [f"{n} (WPI, {c})" for n, c in
@@ -530,7 +469,7 @@ def _heritage(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataF
     sites = _with_state(sites, states)
     sites["outline_km"] = outline_km(sites, country)
     sites = sites.sort_values("name").reset_index(drop=True)
-    sites = _finish(sites, ["unique_number", "name", "category", "in_danger", "states",
+    sites = finish_points(sites, ["unique_number", "name", "category", "in_danger", "states",
                             "adm1_code"])
     offshore = sites[sites["adm1_code"].isna()]
     offshore_text = "; ".join(f"{n} ({k:.0f} km offshore)" for n, k in
@@ -556,7 +495,7 @@ def _heritage(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataF
         ],
         report={
             "sites": len(sites),
-            "by_category": _counts(sites["category"]),
+            "by_category": value_counts(sites["category"]),
             "in_danger": int(sites["in_danger"].sum()),
             "foreign_sites_inside_outline_not_added": sorted(
                 foreign_inside["name_en"].astype(str)),
@@ -576,38 +515,14 @@ def _large_mines(ctx: BuildContext, states: gpd.GeoDataFrame) -> Dataset:
     no_coords = sorted(br.loc[~located, "mine_fac"].astype(str).str.strip())
     br, lon, lat = br[located].reset_index(drop=True), lon[located], lat[located]
 
-    def text(col: str) -> pd.Series:
-        if col in br:
-            return _text(br[col])
-        return pd.Series(pd.NA, index=br.index, dtype="string")
-
-    def year(col: str) -> pd.Series:
-        if col in br:
-            return pd.to_numeric(br[col], errors="coerce").round().astype("Int64")
-        return pd.Series(pd.NA, index=br.index, dtype="Int64")
-
-    frame = pd.DataFrame({
-        "name": text("mine_fac"),
-        "other_names": text("mine_other_names"),
-        "facility": text("mine_or_processing"),
-        "commodities": text("commodities_products"),
-        "facility_types": text("mining_facility_types"),
-        "status": text("activity_status"),
-        "status_year": year("year_activity_status"),
-        "production_start": year("production_start"),
-        "production_end": year("production_end"),
-        "source_state": text("state"),
-        "municipality": text("location_municipality"),
-        "source": text("source"),
-        "source_url": text("source_url"),
-        "longitude": lon.to_numpy(dtype="float64"),
-        "latitude": lat.to_numpy(dtype="float64"),
-    })
+    frame = mine_fields(br, lon, lat, text=blank_to_na,
+                        extra={"source_state": "state", "municipality": "location_municipality",
+                               "source": "source", "source_url": "source_url"})
     frame = pd.concat([frame, facility_flags(frame["facility"])], axis=1)
     mines = points_frame(frame).drop(columns=["longitude", "latitude"])
     mines = _with_state(mines, states)
     mines = mines.sort_values(["name", "facility"]).reset_index(drop=True)
-    mines = _finish(mines, ["name", "facility", "has_mine", "has_processing", "commodities",
+    mines = finish_points(mines, ["name", "facility", "has_mine", "has_processing", "commodities",
                             "status", "adm1_code"])
     return Dataset(
         id="brazil_large_mines",
@@ -644,18 +559,8 @@ def _large_mines(ctx: BuildContext, states: gpd.GeoDataFrame) -> Dataset:
 
 def _rivers(ctx: BuildContext, country: gpd.GeoDataFrame) -> Dataset:
     ref = SOURCES["ne_rivers"]
-    raw = _read_geojson(ctx, "ne_rivers", _RIVER_COLUMNS)[[*_RIVER_COLUMNS, "geometry"]]
-    raw = raw.assign(length_source_km=geodesic_length_km(raw.geometry))
-    rivers = clip_to_country(raw, country)
-    rivers = rivers[rivers.geometry.geom_type.isin(["LineString", "MultiLineString"])].copy()
-    for col in ["name", "name_en", "name_alt", "featurecla"]:
-        rivers[col] = _text(rivers[col])
-    rivers["rivernum"] = rivers["rivernum"].astype("int64")
-    rivers["length_km"] = geodesic_length_km(rivers.geometry)
-    rivers["n_parts"] = shapely.get_num_geometries(rivers.geometry.to_numpy()).astype("int64")
-    rivers = rivers.sort_values(["scalerank", "rivernum", "featurecla"], kind="stable")
-    rivers = rivers[[*_RIVER_COLUMNS, "length_km", "length_source_km", "n_parts", "geometry"]]
-    rivers = rivers.reset_index(drop=True)
+    raw = read_rivers(ctx)
+    rivers = clip_rivers(raw, country)
     invalid = int((~rivers.geometry.is_valid).sum())
     return Dataset(
         id="brazil_rivers",
@@ -679,22 +584,16 @@ def _rivers(ctx: BuildContext, country: gpd.GeoDataFrame) -> Dataset:
             "features": len(rivers),
             "unnamed": int(rivers["name"].isna().sum()),
             "length_km_total": round(float(rivers["length_km"].sum()), 1),
-            "featurecla": _counts(rivers["featurecla"]),
+            "featurecla": value_counts(rivers["featurecla"]),
         },
     )
 
 
 def _lakes(ctx: BuildContext, country: gpd.GeoDataFrame) -> Dataset:
     ref = SOURCES["ne_lakes"]
-    raw = _read_geojson(ctx, "ne_lakes", _LAKE_COLUMNS)[[*_LAKE_COLUMNS, "geometry"]]
-    outline = country.geometry.iloc[0]
-    touching = raw[raw.geometry.intersects(outline)].copy()
-    lakes = touching[touching.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
-    geoms, n_repaired = repair_geometries(lakes.geometry)
-    lakes = lakes.set_geometry(geoms)
-    for col in ["name", "name_abb", "name_alt", "dam_name", "featurecla"]:
-        lakes[col] = _text(lakes[col])
-    lakes["area_km2"] = lakes.geometry.to_crs(EQUAL_AREA_CRS).area / 1e6
+    raw = read_geojson(ctx, "ne_lakes", _LAKE_COLUMNS)[[*_LAKE_COLUMNS, "geometry"]]
+    _, lakes, n_repaired = lakes_touching(
+        raw, country, text=["name", "name_abb", "name_alt", "dam_name", "featurecla"])
     inside = lakes.geometry.to_crs(EQUAL_AREA_CRS).intersection(
         country.to_crs(EQUAL_AREA_CRS).geometry.iloc[0]).area / 1e6
     lakes["share_in_outline"] = (inside / lakes["area_km2"]).clip(upper=1.0).round(4)
@@ -723,7 +622,7 @@ def _lakes(ctx: BuildContext, country: gpd.GeoDataFrame) -> Dataset:
         ],
         report={
             "features": len(lakes),
-            "by_featurecla": _counts(lakes["featurecla"]),
+            "by_featurecla": value_counts(lakes["featurecla"]),
             "invalid_repaired": n_repaired,
             "area_km2_total": round(float(lakes["area_km2"].sum()), 1),
             "shared_with_neighbours": [f"{n} ({s:.0%} in Brazil)" for n, s in

@@ -41,8 +41,10 @@ from geo_engine._errors import MissingSourceError, SourceFormatError
 from geo_engine.curate._common import (
     BuildContext,
     Dataset,
+    blank_to_na,
     clip_to_country,
     normalize_name,
+    read_geojson,
     require_columns,
 )
 from geo_engine.curate.admin import EQUAL_AREA_CRS, repair_geometries
@@ -62,18 +64,22 @@ __all__ = [
     "KOPPEN_NODATA",
     "KOPPEN_REFERENCE_POINTS",
     "RASTER_MARGIN_DEG",
+    "RIVER_COLUMNS",
     "STRICT_CATEGORY_KEYS",
     "RasterWindow",
     "annual_totals",
     "build",
     "category_key",
+    "clip_rivers",
     "complete_year_mean",
     "crop_groups_for",
     "department_codes",
     "fits_int16",
     "geodesic_length_km",
     "inside_mask",
+    "lakes_touching",
     "mask_outside",
+    "read_rivers",
     "read_window",
     "strict_protection",
     "write_geotiff",
@@ -262,8 +268,9 @@ GTIFF_OPTIONS: dict[str, Any] = {
 
 _GEOD = Geod(ellps="WGS84")
 
-_RIVER_COLUMNS = ["rivernum", "name", "name_en", "name_alt", "featurecla", "scalerank",
-                  "min_zoom", "min_label"]
+RIVER_COLUMNS = ["rivernum", "name", "name_en", "name_alt", "featurecla", "scalerank",
+                 "min_zoom", "min_label"]
+"""Natural Earth river columns the curated river layers keep."""
 _LAKE_COLUMNS = ["name", "name_abb", "name_alt", "featurecla", "scalerank", "min_zoom",
                  "min_label"]
 _CROPLAND_DROPPED = ["Cod_Inter", "Cod_Nac", "Nombre", "Num_Hoja", "Fuente", "Escala",
@@ -693,9 +700,6 @@ def write_geotiff(
 # --------------------------------------------------------------------------------------------------
 
 
-def _empty_to_na(series: pd.Series) -> pd.Series:
-    text = series.astype("string").str.strip()
-    return text.mask(text == "")
 
 
 def _protected_areas(ctx: BuildContext) -> Dataset:
@@ -788,28 +792,61 @@ def _protected_areas(ctx: BuildContext) -> Dataset:
 
 
 def _read_ne(ctx: BuildContext, key: str, columns: list[str]) -> gpd.GeoDataFrame:
-    ref = SOURCES[key]
-    raw = gpd.read_file(ctx.source(key), engine="pyogrio")
-    require_columns(raw, columns, file=ref.file)
-    if raw.crs is None or raw.crs.to_epsg() != 4326:
-        raw = raw.set_crs(4326) if raw.crs is None else raw.to_crs(4326)
-    return raw[[*columns, "geometry"]]
+    return read_geojson(ctx, key, columns)[[*columns, "geometry"]]
 
 
-def _rivers(ctx: BuildContext) -> Dataset:
-    ref = SOURCES["ne_rivers"]
-    raw = _read_ne(ctx, "ne_rivers", _RIVER_COLUMNS)
-    raw = raw.assign(length_source_km=geodesic_length_km(raw.geometry))
-    rivers = clip_to_country(raw, ctx.frames["country"])
+def read_rivers(ctx: BuildContext) -> gpd.GeoDataFrame:
+    """Read Natural Earth rivers with the kept columns and ``length_source_km``."""
+    raw = _read_ne(ctx, "ne_rivers", RIVER_COLUMNS)
+    return raw.assign(length_source_km=geodesic_length_km(raw.geometry))
+
+
+def clip_rivers(raw: gpd.GeoDataFrame, country: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Clip :func:`read_rivers` to a national outline: lines, clean names, lengths, parts.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        :data:`RIVER_COLUMNS`, ``length_km`` (geodesic, of the clipped line),
+        ``length_source_km``, ``n_parts`` and geometry, sorted by scalerank, rivernum.
+    """
+    rivers = clip_to_country(raw, country)
     rivers = rivers[rivers.geometry.geom_type.isin(["LineString", "MultiLineString"])].copy()
     for col in ["name", "name_en", "name_alt", "featurecla"]:
-        rivers[col] = _empty_to_na(rivers[col])
+        rivers[col] = blank_to_na(rivers[col])
     rivers["rivernum"] = rivers["rivernum"].astype("int64")
     rivers["length_km"] = geodesic_length_km(rivers.geometry)
     rivers["n_parts"] = shapely.get_num_geometries(rivers.geometry.to_numpy()).astype("int64")
     rivers = rivers.sort_values(["scalerank", "rivernum", "featurecla"], kind="stable")
-    cols = [*_RIVER_COLUMNS, "length_km", "length_source_km", "n_parts", "geometry"]
-    rivers = rivers[cols].reset_index(drop=True)
+    cols = [*RIVER_COLUMNS, "length_km", "length_source_km", "n_parts", "geometry"]
+    return rivers[cols].reset_index(drop=True)
+
+
+def lakes_touching(raw: gpd.GeoDataFrame, country: gpd.GeoDataFrame, *, text: list[str]
+                   ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, int]:
+    """Return the lakes that meet a national outline, whole (not clipped), repaired.
+
+    Returns
+    -------
+    tuple
+        ``(touching, lakes, n_repaired)``: every feature meeting the outline; its polygons with
+        the ``text`` columns cleaned and ``area_km2`` (equal-area, whole lake); how many
+        polygons were repaired.
+    """
+    touching = raw[raw.geometry.intersects(country.geometry.iloc[0])].copy()
+    lakes = touching[touching.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+    geoms, n_repaired = repair_geometries(lakes.geometry)
+    lakes = lakes.set_geometry(geoms)
+    for col in text:
+        lakes[col] = blank_to_na(lakes[col])
+    lakes["area_km2"] = lakes.geometry.to_crs(EQUAL_AREA_CRS).area / 1e6
+    return touching, lakes, n_repaired
+
+
+def _rivers(ctx: BuildContext) -> Dataset:
+    ref = SOURCES["ne_rivers"]
+    raw = read_rivers(ctx)
+    rivers = clip_rivers(raw, ctx.frames["country"])
     invalid = int((~rivers.geometry.is_valid).sum())
     border = rivers.loc[rivers["n_parts"] > 3, "name"].dropna().tolist()
     return Dataset(
@@ -846,17 +883,11 @@ def _rivers(ctx: BuildContext) -> Dataset:
 def _lakes(ctx: BuildContext) -> Dataset:
     ref = SOURCES["ne_lakes"]
     raw = _read_ne(ctx, "ne_lakes", _LAKE_COLUMNS)
-    outline = ctx.frames["country"].geometry.iloc[0]
-    touching = raw[raw.geometry.intersects(outline)].copy()
+    touching, lakes, n_repaired = lakes_touching(
+        raw, ctx.frames["country"], text=["name", "name_abb", "name_alt", "featurecla"])
     slivers = clip_to_country(touching, ctx.frames["country"])
     sliver_km2 = float(slivers.geometry.to_crs(EQUAL_AREA_CRS).area.sum() / 1e6)
     n_slivers = int(shapely.get_num_geometries(slivers.geometry.to_numpy()).sum())
-    lakes = touching[touching.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
-    geoms, n_repaired = repair_geometries(lakes.geometry)
-    lakes = lakes.set_geometry(geoms)
-    for col in ["name", "name_abb", "name_alt", "featurecla"]:
-        lakes[col] = _empty_to_na(lakes[col])
-    lakes["area_km2"] = lakes.geometry.to_crs(EQUAL_AREA_CRS).area / 1e6
     lakes = lakes.sort_values(["scalerank", "name"], kind="stable")
     lakes = lakes[[*_LAKE_COLUMNS, "area_km2", "geometry"]].reset_index(drop=True)
     names = [str(n) for n in lakes["name"].dropna()]
@@ -907,11 +938,11 @@ def _roads(ctx: BuildContext) -> Dataset:
             "system": raw["system"].astype("string"),
             "network": raw["system"].map({"perpe": "national", "persf": "urban_expressway"})
             .astype("string"),
-            "banner": _empty_to_na(raw["banner"]),
-            "abbrev": _empty_to_na(raw["abbrev"]) if "abbrev" in raw else pd.NA,
-            "city": _empty_to_na(raw["city"]),
-            "first_wpt": _empty_to_na(raw["first_wpt"]) if "first_wpt" in raw else pd.NA,
-            "last_wpt": _empty_to_na(raw["last_wpt"]) if "last_wpt" in raw else pd.NA,
+            "banner": blank_to_na(raw["banner"]),
+            "abbrev": blank_to_na(raw["abbrev"]) if "abbrev" in raw else pd.NA,
+            "city": blank_to_na(raw["city"]),
+            "first_wpt": blank_to_na(raw["first_wpt"]) if "first_wpt" in raw else pd.NA,
+            "last_wpt": blank_to_na(raw["last_wpt"]) if "last_wpt" in raw else pd.NA,
             "length_km_source": raw["length_km"].astype("float64"),
         },
         geometry=raw.geometry.to_numpy(),

@@ -16,8 +16,10 @@ Three files come out of this step:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from geo_engine._errors import GeoEngineError, SourceFormatError
@@ -45,6 +47,7 @@ __all__ = [
     "district_production",
     "load_production",
     "match_districts",
+    "mine_fields",
     "to_tonnes",
     "unit_districts",
     "unit_provinces",
@@ -640,6 +643,54 @@ def _production_dataset(
     )
 
 
+_MINE_TEXT = {"name": "mine_fac", "other_names": "mine_other_names",
+              "facility": "mine_or_processing", "commodities": "commodities_products",
+              "facility_types": "mining_facility_types", "status": "activity_status"}
+_MINE_YEARS = {"status_year": "year_activity_status", "production_start": "production_start",
+               "production_end": "production_end"}
+
+
+def mine_fields(rows: pd.DataFrame, lon: pd.Series, lat: pd.Series, *,
+                text: Callable[[pd.Series], pd.Series], extra: Mapping[str, str]) -> pd.DataFrame:
+    """Return the curated columns of rows of the large-mines list.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Rows of the list (one country), index reset.
+    lon, lat : pandas.Series
+        Their coordinates, in the same order.
+    text : callable
+        How text columns are cleaned (e.g. blanks to missing).
+    extra : mapping
+        Further text columns, ``{curated name: source column}``, placed after the years.
+
+    Returns
+    -------
+    pandas.DataFrame
+        name, other_names, facility, commodities, facility_types, status (text), status_year,
+        production_start, production_end (integers), the ``extra`` columns, longitude and
+        latitude; a column the list lacks comes out missing.
+    """
+    def column(col: str) -> pd.Series:
+        if col in rows:
+            return text(rows[col])
+        return pd.Series(pd.NA, index=rows.index, dtype="string")
+
+    def year(col: str) -> pd.Series:
+        if col in rows:
+            return pd.to_numeric(rows[col], errors="coerce").round().astype("Int64")
+        return pd.Series(pd.NA, index=rows.index, dtype="Int64")
+
+    return pd.DataFrame({
+        **{name: column(col) for name, col in _MINE_TEXT.items()},
+        **{name: year(col) for name, col in _MINE_YEARS.items()},
+        **{name: column(col) for name, col in extra.items()},
+        "longitude": np.asarray(lon, dtype="float64"),
+        "latitude": np.asarray(lat, dtype="float64"),
+    }, index=rows.index)
+
+
 def _large_mines_dataset(ctx: BuildContext) -> Dataset:
     raw = pd.read_csv(ctx.source("large_mines"))
     require_columns(raw, _LARGE_COLUMNS, file=SOURCES["large_mines"].file)
@@ -653,35 +704,9 @@ def _large_mines_dataset(ctx: BuildContext) -> Dataset:
         msg = f"{SOURCES['large_mines'].file}: Peruvian mines outside Peru's bounds: {bad}"
         raise SourceFormatError(msg)
 
-    def text(col: str) -> pd.Series:
-        if col in pe:
-            return pe[col].astype("string")
-        return pd.Series(pd.NA, index=pe.index, dtype="string")
-
-    def year(col: str) -> pd.Series:
-        if col in pe:
-            return pd.to_numeric(pe[col], errors="coerce").round().astype("Int64")
-        return pd.Series(pd.NA, index=pe.index, dtype="Int64")
-
-    frame = pd.DataFrame(
-        {
-            "name": text("mine_fac"),
-            "other_names": text("mine_other_names"),
-            "facility": text("mine_or_processing"),
-            "commodities": text("commodities_products"),
-            "facility_types": text("mining_facility_types"),
-            "status": text("activity_status"),
-            "status_year": year("year_activity_status"),
-            "production_start": year("production_start"),
-            "production_end": year("production_end"),
-            "region": text("region"),
-            "province": text("province"),
-            "district": text("district"),
-            "source": text("source"),
-            "longitude": lon.astype("float64"),
-            "latitude": lat.astype("float64"),
-        }
-    )
+    frame = mine_fields(pe, lon, lat, text=lambda v: v.astype("string"),
+                        extra={"region": "region", "province": "province",
+                               "district": "district", "source": "source"})
     points = points_frame(frame)
     points.insert(
         points.columns.get_loc("longitude"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
@@ -19,12 +20,17 @@ import pandas as pd
 
 from geo_engine._errors import SourceFormatError
 from geo_engine.curate._common import (
+    METRIC_CRS,
     PERU_BOUNDS,
     BuildContext,
     Dataset,
     assign_district,
+    blank_to_na,
+    finish_points,
     normalize_name,
+    outline_km,
     points_frame,
+    read_geojson,
     require_columns,
 )
 from geo_engine.curate.sources import SOURCES, package_source
@@ -32,7 +38,6 @@ from geo_engine.curate.sources import SOURCES, package_source
 __all__ = [
     "AIRPORT_MATCH_KM",
     "GEONAMES_MIN_POPULATION",
-    "METRIC_CRS",
     "NEAREST_DISTRICT_KM",
     "PORT_MATCH_KM",
     "PORT_NAME_MATCH_KM",
@@ -41,8 +46,10 @@ __all__ = [
     "TOWN_MATCH_KM",
     "TOWN_NAME_MATCH_KM",
     "TOWN_NAME_SIMILARITY",
+    "CountryPorts",
     "build",
     "classify_coordinates",
+    "country_ports",
     "dedupe_ports",
     "dedupe_towns",
     "match_points",
@@ -52,8 +59,6 @@ __all__ = [
     "tourism_category",
 ]
 
-METRIC_CRS = "ESRI:102033"
-"""South America Albers Equal Area Conic: the metric CRS every distance of this step is taken in."""
 
 PORT_OUTLINE_KM = 5.0
 """Natural Earth ports (which carry no country) are kept within this distance of Peru's outline.
@@ -380,12 +385,6 @@ def nearest_district(
     return codes.astype("string"), dist
 
 
-def _blank_to_na(values: pd.Series) -> pd.Series:
-    """Return text with surrounding spaces removed and empty strings as missing."""
-    text = values.astype("string").str.strip()
-    return text.mask(text.eq(""))
-
-
 def dedupe_ports(ne: gpd.GeoDataFrame, wpi: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Merge Natural Earth and World Port Index ports into one row per port.
 
@@ -570,68 +569,83 @@ def dedupe_towns(ne: gpd.GeoDataFrame, gn: gpd.GeoDataFrame) -> gpd.GeoDataFrame
 # --------------------------------------------------------------------------------------------
 
 
-def _read_geojson(ctx: BuildContext, key: str, columns: list[str]) -> gpd.GeoDataFrame:
-    frame = gpd.read_file(ctx.source(key), engine="pyogrio")
-    require_columns(frame, columns, file=SOURCES[key].file)
-    if frame.crs is None:
-        frame = frame.set_crs("EPSG:4326")
-    elif frame.crs.to_epsg() != 4326:
-        frame = frame.to_crs("EPSG:4326")
-    return frame
 
 
-def _outline_km(points: gpd.GeoDataFrame, country: gpd.GeoDataFrame) -> pd.Series:
-    """Return each point's distance to the national outline in km (0 inside), in METRIC_CRS."""
-    outline = country.to_crs(METRIC_CRS).geometry.iloc[0]
-    metric = points.geometry.to_crs(METRIC_CRS)
-    return (metric.distance(outline) / 1000.0).round(3)
 
 
-def _finish(frame: gpd.GeoDataFrame, first: list[str]) -> gpd.GeoDataFrame:
-    """Add lon/lat columns from the geometry and put ``first`` columns first, geometry last."""
-    frame = frame.copy()
-    frame["longitude"] = frame.geometry.x.round(6)
-    frame["latitude"] = frame.geometry.y.round(6)
-    rest = [c for c in frame.columns if c not in first and c not in {"geometry"}]
-    return frame[[*first, *rest, "geometry"]]
+
+
+@dataclass(frozen=True)
+class CountryPorts:
+    """The port sources of one country, before they are merged by :func:`dedupe_ports`.
+
+    Attributes
+    ----------
+    ne : geopandas.GeoDataFrame
+        Natural Earth ports (no country field) within ``keep_km`` of the outline, with
+        ``outline_km``.
+    ne_near : geopandas.GeoDataFrame
+        Natural Earth ports beyond ``keep_km`` but within ``near_km`` (left out, reported).
+    wpi : geopandas.GeoDataFrame
+        World Port Index ports whose country field is the country.
+    foreign_near : geopandas.GeoDataFrame
+        World Port Index ports of other countries within ``near_km`` (left out, reported).
+    """
+
+    ne: gpd.GeoDataFrame
+    ne_near: gpd.GeoDataFrame
+    wpi: gpd.GeoDataFrame
+    foreign_near: gpd.GeoDataFrame
+
+
+_WPI_COLUMNS = ["World Port Index Number", "Main Port Name", "Alternate Port Name", "UN/LOCODE",
+                "Country Code", "Harbor Size", "Harbor Type", "Latitude", "Longitude"]
+
+
+def country_ports(ctx: BuildContext, country: gpd.GeoDataFrame, country_name: str, *,
+                  keep_km: float, near_km: float) -> CountryPorts:
+    """Read Natural Earth and World Port Index ports of one country.
+
+    Natural Earth ports are kept by distance to the outline (``keep_km``), World Port Index
+    ports by their country field (``country_name``, as the index writes it).
+    """
+    ne_raw = read_geojson(ctx, "ne_ports", ["name", "scalerank"])
+    ne_raw["outline_km"] = outline_km(ne_raw, country)
+    ne = ne_raw[ne_raw["outline_km"] <= keep_km].reset_index(drop=True)
+    ne_near = ne_raw[(ne_raw["outline_km"] > keep_km) & (ne_raw["outline_km"] <= near_km)]
+    ne = ne.assign(name=ne["name"].astype("string"), scalerank=ne["scalerank"].astype("Int64"))
+
+    raw = pd.read_csv(ctx.source("wpi"), low_memory=False)
+    require_columns(raw, _WPI_COLUMNS, file=SOURCES["wpi"].file)
+    ours = blank_to_na(raw["Country Code"]).eq(country_name).fillna(False)
+    rows = raw[ours].reset_index(drop=True)
+    wpi = points_frame(
+        pd.DataFrame({
+            "name": blank_to_na(rows["Main Port Name"]),
+            "alternate_name": blank_to_na(rows["Alternate Port Name"]),
+            "harbour_size": blank_to_na(rows["Harbor Size"]).str.lower(),
+            "harbour_type": blank_to_na(rows["Harbor Type"]),
+            "wpi_index": pd.to_numeric(rows["World Port Index Number"]).astype("Int64"),
+            "locode": blank_to_na(rows["UN/LOCODE"]).str.replace(" ", "", regex=False),
+            "longitude": pd.to_numeric(rows["Longitude"]),
+            "latitude": pd.to_numeric(rows["Latitude"]),
+        }),
+    ).drop(columns=["longitude", "latitude"])
+    foreign = points_frame(raw[~ours], lon="Longitude", lat="Latitude")
+    foreign_near = foreign[outline_km(foreign, country) <= near_km]
+    return CountryPorts(ne=ne, ne_near=ne_near, wpi=wpi, foreign_near=foreign_near)
 
 
 def _ports(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDataFrame) -> Dataset:
-    ne_raw = _read_geojson(ctx, "ne_ports", ["name", "scalerank"])
-    ne_raw["outline_km"] = _outline_km(ne_raw, country)
-    ne = ne_raw[ne_raw["outline_km"] <= PORT_OUTLINE_KM].reset_index(drop=True)
-    ne_near = ne_raw[(ne_raw["outline_km"] > PORT_OUTLINE_KM) & (ne_raw["outline_km"] <= 20)]
-    ne = ne.assign(name=ne["name"].astype("string"), scalerank=ne["scalerank"].astype("Int64"))
-
-    wpi_file = SOURCES["wpi"].file
-    raw = pd.read_csv(ctx.source("wpi"), low_memory=False)
-    cols = ["World Port Index Number", "Main Port Name", "Alternate Port Name", "UN/LOCODE",
-            "Country Code", "Harbor Size", "Harbor Type", "Latitude", "Longitude"]
-    require_columns(raw, cols, file=wpi_file)
-    country_name = _blank_to_na(raw["Country Code"])
-    peru = raw[country_name.eq("Peru").fillna(False)].reset_index(drop=True)
-    wpi = points_frame(
-        pd.DataFrame({
-            "name": _blank_to_na(peru["Main Port Name"]),
-            "alternate_name": _blank_to_na(peru["Alternate Port Name"]),
-            "harbour_size": _blank_to_na(peru["Harbor Size"]).str.lower(),
-            "harbour_type": _blank_to_na(peru["Harbor Type"]),
-            "wpi_index": pd.to_numeric(peru["World Port Index Number"]).astype("Int64"),
-            "locode": _blank_to_na(peru["UN/LOCODE"]).str.replace(" ", "", regex=False),
-            "longitude": pd.to_numeric(peru["Longitude"]),
-            "latitude": pd.to_numeric(peru["Latitude"]),
-        }),
-    ).drop(columns=["longitude", "latitude"])
-    raw_all = points_frame(raw, lon="Longitude", lat="Latitude")
-    foreign = raw_all[~country_name.eq("Peru").fillna(False)]
-    foreign_near = foreign[_outline_km(foreign, country) <= 20]
+    found = country_ports(ctx, country, "Peru", keep_km=PORT_OUTLINE_KM, near_km=20)
+    ne, ne_near, wpi, foreign_near = found.ne, found.ne_near, found.wpi, found.foreign_near
 
     ports = dedupe_ports(ne, wpi)
     codes, dist = nearest_district(ports, districts, max_km=NEAREST_DISTRICT_KM)
     ports["district_code"] = codes
     ports["district_distance_km"] = dist
     ports = ports.sort_values(["name", "wpi_index"], na_position="last").reset_index(drop=True)
-    ports = _finish(ports, ["name", "sources", "harbour_size", "harbour_type", "wpi_index",
+    ports = finish_points(ports, ["name", "sources", "harbour_size", "harbour_type", "wpi_index",
                             "locode", "district_code"])
     merged = ports[ports["sources"].eq("natural_earth+wpi")]
     by_fallback = int((ports["district_distance_km"] > 0).sum())
@@ -695,11 +709,11 @@ def _airports(
     pe = table[table["country"].eq("PE")].reset_index(drop=True)
     airports = points_frame(
         pd.DataFrame({
-            "icao": _blank_to_na(pe["icao"]),
-            "iata": _blank_to_na(pe["iata"]),
-            "name": _blank_to_na(pe["name"]),
-            "city": _blank_to_na(pe["city"]),
-            "subd": _blank_to_na(pe["subd"]),
+            "icao": blank_to_na(pe["icao"]),
+            "iata": blank_to_na(pe["iata"]),
+            "name": blank_to_na(pe["name"]),
+            "city": blank_to_na(pe["city"]),
+            "subd": blank_to_na(pe["subd"]),
             "elevation_ft": pd.to_numeric(pe["elevation"]).astype("float64"),
             "longitude": pd.to_numeric(pe["lon"]),
             "latitude": pd.to_numeric(pe["lat"]),
@@ -707,8 +721,8 @@ def _airports(
     ).drop(columns=["longitude", "latitude"])
     airports["elevation_m"] = (airports["elevation_ft"] * 0.3048).round(1)
 
-    ne = _read_geojson(ctx, "ne_airports", ["type", "name", "scalerank", "gps_code", "iata_code"])
-    ne = ne.assign(gps_code=_blank_to_na(ne["gps_code"]), iata_code=_blank_to_na(ne["iata_code"]),
+    ne = read_geojson(ctx, "ne_airports", ["type", "name", "scalerank", "gps_code", "iata_code"])
+    ne = ne.assign(gps_code=blank_to_na(ne["gps_code"]), iata_code=blank_to_na(ne["iata_code"]),
                    name=ne["name"].astype("string"))
     match_ne: dict[int, tuple[int, str]] = {}
     used: set[int] = set()
@@ -739,12 +753,12 @@ def _airports(
     airports["district_code"] = codes
     airports["district_distance_km"] = dist
     airports = airports.sort_values("icao").reset_index(drop=True)
-    airports = _finish(airports, ["icao", "iata", "name", "city", "subd", "elevation_ft",
+    airports = finish_points(airports, ["icao", "iata", "name", "city", "subd", "elevation_ft",
                                   "elevation_m", "ne_type", "ne_scalerank", "district_code"])
     ver = version("airportsdata")
     pkg = package_source("airportsdata", "airportsdata/airports.csv", licence="MIT",
                          vintage=f"release {ver}", publisher="airportsdata project (mborsetti)")
-    near_peru = ne[_outline_km(ne, country) <= NEAREST_DISTRICT_KM]
+    near_peru = ne[outline_km(ne, country) <= NEAREST_DISTRICT_KM]
     unmatched_near = sorted(set(near_peru["name"].astype(str)) - set(airports["ne_name"].dropna()))
     report = {
         "airports": len(airports),
@@ -796,7 +810,7 @@ def _load_geonames() -> tuple[pd.DataFrame, int]:
         "geonameid": pd.to_numeric(pe["geonameid"]).astype("Int64"),
         "name": pe["name"].astype("string"),
         "population": population.mask(population <= 0),  # GeoNames writes 0 for "unknown"
-        "admin1code": _blank_to_na(pe["admin1code"]),
+        "admin1code": blank_to_na(pe["admin1code"]),
         "longitude": pd.to_numeric(pe["longitude"]),
         "latitude": pd.to_numeric(pe["latitude"]),
     })
@@ -804,7 +818,7 @@ def _load_geonames() -> tuple[pd.DataFrame, int]:
 
 
 def _towns(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDataFrame) -> Dataset:
-    raw = _read_geojson(ctx, "ne_places", ["NAME", "ADM0_A3", "ADM1NAME", "FEATURECLA",
+    raw = read_geojson(ctx, "ne_places", ["NAME", "ADM0_A3", "ADM1NAME", "FEATURECLA",
                                            "POP_MAX", "POP_MIN", "GEONAMEID"])
     pe = raw[raw["ADM0_A3"].astype("string").eq("PER").fillna(False)].reset_index(drop=True)
     gid = pd.to_numeric(pe["GEONAMEID"]).round().astype("Int64")
@@ -825,13 +839,13 @@ def _towns(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDataF
     towns = towns.sort_values(["population", "name", "geonameid", "_x"],
                               ascending=[False, True, True, True], na_position="last")
     towns = towns.drop(columns="_x")
-    towns = _finish(towns.reset_index(drop=True),
+    towns = finish_points(towns.reset_index(drop=True),
                     ["name", "population", "population_source", "population_geonames",
                      "population_ne", "geonameid", "sources", "district_code"])
     rules = towns["match_rule"].value_counts()
     ne_only = towns[towns["sources"].eq("natural_earth")]
     fallback = towns[towns["population_source"].eq("natural_earth")]
-    off = _outline_km(towns, country)
+    off = outline_km(towns, country)
     outside = towns[off > 0].assign(km=off[off > 0])
     report = {
         "ne_places_in_peru": len(ne),
@@ -889,8 +903,8 @@ def _towns(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDataF
 
 
 def _peaks(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDataFrame) -> Dataset:
-    raw = _read_geojson(ctx, "ne_peaks", ["name", "featurecla", "elevation", "scalerank"])
-    outline = _outline_km(raw, country)
+    raw = read_geojson(ctx, "ne_peaks", ["name", "featurecla", "elevation", "scalerank"])
+    outline = outline_km(raw, country)
     inside = raw[outline.eq(0)].reset_index(drop=True)
     peaks = gpd.GeoDataFrame({
         "name": inside["name"].astype("string"),
@@ -901,7 +915,7 @@ def _peaks(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDataF
     peaks["district_code"] = assign_district(peaks, districts)
     peaks = peaks.sort_values(["elevation_m", "name"], ascending=[False, True]).reset_index(
         drop=True)
-    peaks = _finish(peaks, ["name", "feature_class", "elevation_m", "district_code"])
+    peaks = finish_points(peaks, ["name", "feature_class", "elevation_m", "district_code"])
     near = raw[(outline > 0) & (outline <= 50)]
     return Dataset(
         id="peaks",
@@ -935,7 +949,7 @@ def _heritage(
     sites = points_frame(raw)
     states = raw["states_name_en"].fillna("")
     listed = states.str.split(",").apply(lambda s: "Peru" in [x.strip() for x in s])
-    inside = _outline_km(sites, country).eq(0)
+    inside = outline_km(sites, country).eq(0)
     keep = listed | inside
     chosen = raw[keep]
     geoms = sites.geometry[keep]
@@ -951,7 +965,7 @@ def _heritage(
     }, geometry=geoms.to_numpy(), crs="EPSG:4326")
     heritage["district_code"] = assign_district(heritage, districts)
     heritage = heritage.sort_values("name").reset_index(drop=True)
-    heritage = _finish(heritage, ["unique_number", "name", "category", "in_danger", "states",
+    heritage = finish_points(heritage, ["unique_number", "name", "category", "in_danger", "states",
                                   "district_code"])
     qhapaq = raw[raw["name_en"].astype("string").str.contains("Qhapaq", case=False, na=False)]
     qhapaq_note = [f"{n} listed for {s} (unique_number {u})" for n, s, u in
@@ -1000,30 +1014,30 @@ def _tourism(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDat
     reasons = coords["drop_reason"].value_counts()
     keep = coords["drop_reason"].isna()
     kept = raw[keep]
-    labels = _blank_to_na(kept["CATEGORÍA"])
+    labels = blank_to_na(kept["CATEGORÍA"])
     frame = pd.DataFrame({
         "resource_code": pd.to_numeric(kept["CODIGO DEL RECURSO"]).astype("Int64"),
-        "name": _blank_to_na(kept["NOMBRE DEL RECURSO"]),
+        "name": blank_to_na(kept["NOMBRE DEL RECURSO"]),
         "category": pd.array([tourism_category(v, file=file) for v in labels], dtype="string"),
         "category_label": labels,
-        "type": _blank_to_na(kept["TIPO DE CATEGORÍA"]),
-        "subtype": _blank_to_na(kept["SUB TIPO CATEGORÍA"]),
-        "region": _blank_to_na(kept["REGIÓN"]),
-        "province": _blank_to_na(kept["PROVINCIA"]),
-        "district": _blank_to_na(kept["DISTRITO"]),
-        "url": _blank_to_na(kept["URL"]) if "URL" in kept else pd.NA,
+        "type": blank_to_na(kept["TIPO DE CATEGORÍA"]),
+        "subtype": blank_to_na(kept["SUB TIPO CATEGORÍA"]),
+        "region": blank_to_na(kept["REGIÓN"]),
+        "province": blank_to_na(kept["PROVINCIA"]),
+        "district": blank_to_na(kept["DISTRITO"]),
+        "url": blank_to_na(kept["URL"]) if "URL" in kept else pd.NA,
         "coord_fix": coords.loc[keep, "coord_fix"],
         "longitude": coords.loc[keep, "longitude"],
         "latitude": coords.loc[keep, "latitude"],
     })
     resources = points_frame(frame)
-    outline_km = _outline_km(resources, country)
-    resources["in_outline"] = outline_km.eq(0).astype("boolean")
+    off_km = outline_km(resources, country)
+    resources["in_outline"] = off_km.eq(0).astype("boolean")
     resources["district_code"] = assign_district(resources, districts)
     resources = resources.sort_values("resource_code").reset_index(drop=True)
     first = ["resource_code", "name", "category", "category_label", "type", "subtype", "region",
              "province", "district", "district_code", "coord_fix", "in_outline"]
-    resources = _finish(resources, first)
+    resources = finish_points(resources, first)
     # check: the department of the assigned district against the region named in the source
     dept = districts.set_index("district_code")["department"].map(normalize_name)
     assigned = resources["district_code"].map(dept)
@@ -1039,8 +1053,8 @@ def _tourism(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDat
         "swapped": int(coords["coord_fix"].eq("swapped").sum()),
         "dropped": int((~keep).sum()),
         **drop_counts,
-        "outside_outline": int((outline_km > 0).sum()),
-        "outside_outline_over_20km": int((outline_km > 20).sum()),
+        "outside_outline": int((off_km > 0).sum()),
+        "outside_outline_over_20km": int((off_km > 20).sum()),
         "without_district": int(resources["district_code"].isna().sum()),
         "region_agrees_with_district_department": agree,
         "region_compared": int(comparable.sum()),

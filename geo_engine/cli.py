@@ -394,7 +394,7 @@ def score(
     _check_out(out, force, CELL_FORMATS)
     try:
         result = _run(region, resolution, data_dir)
-        resolution = result.region.resolution if resolution is None else resolution
+        resolution = result.resolution
         chosen = result.profile(profile)
         table = cell_table(result.matrix, profile=chosen, specs=result.specs,
                            dual=result.dual, names=result.names)
@@ -415,7 +415,7 @@ def score(
 
             with _report_warnings():
                 layers = geopackage_layers(
-                    result.matrix, table, result.dual.results[chosen.id], profile=chosen.id,
+                    result.matrix, table, result.scored(chosen.id), profile=chosen.id,
                     names=result.names, districts=gpd.GeoDataFrame(result.region.units()))
             write_geopackage(layers, out)
         else:
@@ -446,7 +446,7 @@ def sensitivity_cmd(
     _check_out(out, force, (".parquet", ".csv"))
     try:
         result = _run(region, resolution, data_dir)
-        base = result.dual.results[result.profile(profile).id]
+        base = result.scored(profile)
         table = sensitivity(base, draws=draws, concentration=concentration, seed=seed)
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
@@ -513,7 +513,7 @@ def clusters_cmd(
     _check_out(out, force, CELL_FORMATS)
     try:
         result = _run(region, resolution, data_dir)
-        scored = result.dual.results[result.profile(profile).id]
+        scored = result.scored(profile)
         m = result.matrix
         with _report_warnings():
             found = find_clusters(
@@ -551,7 +551,7 @@ def brief_cmd(
         _fail(ValueError("give exactly one of --district CODE or --cluster ID"))
     try:
         result = _run(region, resolution, data_dir)
-        resolution = result.region.resolution if resolution is None else resolution
+        resolution = result.resolution
         chosen = result.profile(profile)
         m = result.matrix
         if district is not None:
@@ -567,7 +567,7 @@ def brief_cmd(
             from geo_engine.clusters import hot_spots
 
             with _report_warnings():
-                cells = hot_spots(m, result.dual.results[chosen.id].score)
+                cells = hot_spots(m, result.scored(chosen.id).score)
             rows = (cells["cluster_id"] == cluster).fillna(False).to_numpy(dtype=bool)
             if not rows.any():
                 found = sorted(int(c) for c in cells["cluster_id"].dropna().unique())
@@ -604,8 +604,8 @@ def rank_cmd(
     _check_out(out, force, (".csv", ".parquet"))
     try:
         result = _run(region, resolution, data_dir)
-        ranked = rollup(result.matrix, result.dual.results[result.profile(profile).id].score,
-                        level=level, rank_by=rank_by)
+        ranked = rollup(result.matrix, result.scored(profile).score, level=level,
+                        rank_by=rank_by)
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
     ranked = with_labels(ranked, result.matrix, result.names, level=level)

@@ -303,7 +303,7 @@ def map_frame(
     if unit:
         cells = cells[run.matrix["district_code"].astype(str).to_numpy() == unit]
     ids = run.matrix["h3"].to_numpy(dtype=np.uint64)
-    grid_res = h3.get_resolution(format(int(ids[0]), "x"))
+    grid_res = run.resolution
     res = display_resolution(len(cells), grid_res)
     categorical = output.kind == "categorical"
     frame = to_parent(cells, resolution=res, numeric=["poverty"] if categorical else ["value", "poverty"],
@@ -467,8 +467,7 @@ def parse_location(text: str) -> tuple[float, float] | None:
 def cell_at(run: Run, lat: float, lon: float) -> int | None:
     """Return the matrix row of the grid cell under a point, or None outside the grid."""
     ids = run.matrix["h3"].to_numpy(dtype=np.uint64)
-    res = h3.get_resolution(format(int(ids[0]), "x"))
-    cell = np.uint64(h3.str_to_int(h3.latlng_to_cell(lat, lon, res)))
+    cell = np.uint64(h3.str_to_int(h3.latlng_to_cell(lat, lon, run.resolution)))
     pos = int(np.searchsorted(ids, cell))
     return pos if pos < len(ids) and ids[pos] == cell else None
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import h3
 import numpy as np
 import pandas as pd
 
@@ -15,6 +16,7 @@ from geo_engine.layers import LayerSpec, load_layers
 from geo_engine.outputs import admin_names
 from geo_engine.profiles import Profile, load_profiles
 from geo_engine.region import Region, load_region
+from geo_engine.score import ScoreResult
 
 __all__ = ["Run", "run"]
 
@@ -55,6 +57,17 @@ class Run:
             msg = f"no profile {profile_id!r}; known: {sorted(self.profiles)}"
             raise KeyError(msg)
         return self.profiles[profile_id]
+
+    def scored(self, profile_id: str) -> ScoreResult:
+        """Return a profile's score result (with its own weights); the error lists the known ids."""
+        return self.dual.results[self.profile(profile_id).id]
+
+    @property
+    def resolution(self) -> int:
+        """H3 resolution of the grid (the region's default for an empty grid)."""
+        if not len(self.matrix):
+            return self.region.resolution
+        return int(h3.get_resolution(format(int(self.matrix["h3"].iloc[0]), "x")))
 
 
 def run(

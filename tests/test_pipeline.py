@@ -50,3 +50,10 @@ def test_population_preserved_and_names(peru):
 def test_unknown_profile_lists_known(peru):
     with pytest.raises(KeyError, match="known: "):
         peru.profile("nope")
+
+
+def test_scored_and_resolution(peru):
+    assert peru.resolution == 5
+    assert peru.scored("engine") is peru.dual.results["engine"]
+    with pytest.raises(KeyError, match="no profile 'nope'; known:"):
+        peru.scored("nope")

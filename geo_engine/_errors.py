@@ -1,5 +1,7 @@
 """Exception and warning classes raised by geo_engine, so callers can catch precisely."""
 
+from typing import Any
+
 __all__ = [
     "DataIntegrityError",
     "GeoEngineError",
@@ -8,6 +10,7 @@ __all__ = [
     "MissingSourceError",
     "SourceFormatError",
     "SpecError",
+    "validation_lines",
 ]
 
 
@@ -37,3 +40,19 @@ class GridSizeError(GeoEngineError, ValueError):
 
 class SpecError(GeoEngineError, ValueError):
     """A layer or profile spec file is invalid; the message names the file, layer and field."""
+
+
+def validation_lines(exc: Any, *, prefix: str, whole: str, word: str = "key",
+                     hide: tuple[type, ...] = (dict, list)) -> str:
+    """Return a pydantic ``ValidationError`` as one line per problem: where, what, which value.
+
+    Each line reads ``{prefix}: {word} `a.b`: message (value: ...)``; ``whole`` names the
+    location of errors about the whole object, and values of the ``hide`` types are not shown.
+    """
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or whole
+        value = err.get("input")
+        shown = "" if isinstance(value, hide) else f" (value: {value!r})"
+        lines.append(f"{prefix}: {word} `{loc}`: {err['msg']}{shown}")
+    return "\n".join(lines)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from geo_engine._errors import SpecError
+from geo_engine._errors import SpecError, validation_lines
 
 __all__ = [
     "KINDS",
@@ -166,16 +166,6 @@ def _spec_files(path: Path) -> list[Path]:
     return [path]
 
 
-def _format_errors(file: Path, where: str, exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(layer)"
-        value = err.get("input")
-        shown = "" if isinstance(value, dict) else f" (value: {value!r})"
-        lines.append(f"{file}: {where}: field `{loc}`: {err['msg']}{shown}")
-    return "\n".join(lines)
-
-
 def load_layers(path: str | Path | None = None, *, region: str = "peru") -> list[LayerSpec]:
     """Load and validate layer specs from a YAML file or a folder of YAML files.
 
@@ -221,7 +211,8 @@ def load_layers(path: str | Path | None = None, *, region: str = "peru") -> list
             try:
                 spec = LayerSpec.model_validate(item)
             except ValidationError as exc:
-                problems.append(_format_errors(file, where, exc))
+                problems.append(validation_lines(exc, prefix=f"{file}: {where}", whole="(layer)",
+                                                 word="field", hide=(dict,)))
                 continue
             if spec.id in seen:
                 problems.append(f"{file}: {where}: duplicate id, first defined in {seen[spec.id]}")

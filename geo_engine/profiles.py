@@ -8,7 +8,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from geo_engine._errors import SpecError
+from geo_engine._errors import SpecError, validation_lines
 from geo_engine.layers import Title
 
 __all__ = [
@@ -152,16 +152,6 @@ def default_profiles_path(region: str = "peru") -> Path:
     return Path(__file__).resolve().parents[1] / "layers" / region / "profiles"
 
 
-def _errors(path: Path, exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(profile)"
-        value = err.get("input")
-        shown = "" if isinstance(value, dict | list) else f" (value: {value!r})"
-        lines.append(f"{path}: key `{loc}`: {err['msg']}{shown}")
-    return "\n".join(lines)
-
-
 def load_profile(path: str | Path) -> Profile:
     """Load and validate one profile file; errors name the file, the key and the allowed values."""
     path = Path(path)
@@ -179,7 +169,8 @@ def load_profile(path: str | Path) -> Profile:
     try:
         profile = Profile.model_validate(doc)
     except ValidationError as exc:
-        raise SpecError(f"invalid profile:\n{_errors(path, exc)}") from exc
+        raise SpecError("invalid profile:\n" + validation_lines(exc, prefix=str(path),
+                                                           whole="(profile)")) from exc
     profile._source = str(path)
     return profile
 

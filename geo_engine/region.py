@@ -34,7 +34,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from geo_engine import settings
-from geo_engine._errors import MissingSourceError, SourceFormatError, SpecError
+from geo_engine._errors import MissingSourceError, SourceFormatError, SpecError, validation_lines
 from geo_engine.layers import Title
 
 __all__ = ["REGION_FILE", "Region", "RegionSpec", "load_region", "shipped_regions", "write_region"]
@@ -184,13 +184,8 @@ def _read_spec(file: Path) -> RegionSpec:
     try:
         return RegionSpec.model_validate(doc)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"]) or "(region)"
-            value = err.get("input")
-            shown = "" if isinstance(value, dict | list) else f" (value: {value!r})"
-            lines.append(f"{file}: key `{loc}`: {err['msg']}{shown}")
-        raise SpecError("invalid region file:\n" + "\n".join(lines)) from exc
+        raise SpecError("invalid region file:\n" + validation_lines(exc, prefix=str(file),
+                                                                   whole="(region)")) from exc
 
 
 def load_region(region: str | Path | Region, *, data_dir: Path | None = None) -> Region:

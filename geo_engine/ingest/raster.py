@@ -40,7 +40,6 @@ from exactextract.feature import Feature, FeatureSource
 from exactextract.raster import RasterSource
 from exactextract.writer import Writer
 from pyproj import CRS, Transformer
-from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 
 from geo_engine._errors import GeoEngineWarning, MissingSourceError, SourceFormatError
@@ -315,12 +314,8 @@ def _check_path(source: str | os.PathLike[str]) -> Path:
 
 
 def _open(path: Path) -> Any:
-    check_raster(path)  # size, dimensions, CRS, and a truncated file refused before any work
-    try:
-        return rasterio.open(path)
-    except RasterioIOError as exc:
-        msg = f"{path} is not a raster GDAL can read: {exc}"
-        raise SourceFormatError(msg) from exc
+    check_raster(path)  # unreadable, size, dimensions, CRS, truncation: refused before any work
+    return rasterio.open(path)
 
 
 def _is_sorted(ids: npt.NDArray[np.uint64]) -> bool:
@@ -352,11 +347,7 @@ class _Layer:
         ):
             msg = f"`band` was {band!r} but {path.name} has bands 1 to {src.count}"
             raise ValueError(msg)
-        if src.crs is None:
-            msg = (f"raster {path} has no CRS; assign the right one, e.g. "
-                   f"`rio edit-info --crs EPSG:4326 {path}` or `gdal_edit.py -a_srs EPSG:4326 {path}`")
-            raise SourceFormatError(msg)
-        crs = CRS.from_wkt(src.crs.to_wkt())
+        crs = CRS.from_wkt(src.crs.to_wkt())  # a raster without CRS is refused by check_raster
         geographic = crs.to_epsg() == 4326
         return cls(
             src=src,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import textwrap
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
-from shapely.geometry import Point, box
+from test_uploads import LAYERS as UPLOAD_LAYERS
+from test_uploads import profile_yaml, region_files
 from typer.testing import CliRunner
 
 from geo_engine._errors import GeoEngineWarning, SourceFormatError, SpecError
@@ -21,25 +21,7 @@ from geo_engine.region import load_region, shipped_regions, write_region
 
 runner = CliRunner()
 
-_LAYERS = """\
-layers:
-  - id: town_people
-    title: {es: Población de pueblos, en: People in towns}
-    theme: social
-    kind: points
-    source: towns.geojson
-    method: sum
-    params: {column: people}
-    units: people
-    direction: benefit
-  - id: distance_town
-    title: {es: Distancia a un pueblo, en: Distance to a town}
-    theme: infrastructure
-    kind: points
-    source: towns.geojson
-    method: distance
-    units: km
-    direction: cost
+_LAYERS = UPLOAD_LAYERS + """\
   - id: market_count
     title: {es: Mercados, en: Markets}
     theme: infrastructure
@@ -48,14 +30,6 @@ layers:
     method: count
     filter: stalls >= 10
     units: count
-    direction: benefit
-  - id: height
-    title: {es: Altura, en: Height}
-    theme: environment
-    kind: raster
-    source: height.tif
-    method: mean
-    units: m
     direction: benefit
   - id: poverty
     title: {es: Pobreza, en: Poverty}
@@ -67,60 +41,32 @@ layers:
     units: "%"
     direction: benefit
 """
+"""The uploads' layers (points, a raster) plus CSV points by latitude/longitude and a table."""
 
-_PROFILES = {
-    "engine": ("engine", "height", "Higher ground holds the (made-up) ore in this test."),
-    "need": ("need", "poverty", "Poverty is the need."),
-    "access": ("access", "distance_town", "Towns are the markets."),
-    "family_towns": ("family", "town_people", "People make a market for crafts."),
-}
-
-
-def _profile(pid: str, kind: str, layer: str, why: str) -> str:
-    return textwrap.dedent(f"""\
-        id: {pid}
-        kind: {kind}
-        title: {{es: "{pid}", en: "{pid}"}}
-        description: test profile
-        aggregation: {{method: wlc}}
-        layers:
-          - id: {layer}
-            weight: 1
-            rationale: {why}
-        """)
+_PROFILES = {"engine": ("engine", "height"), "need": ("need", "poverty"),
+             "access": ("access", "distance_town"), "family_towns": ("family", "town_people")}
 
 
 @pytest.fixture
 def own_region(tmp_path, monkeypatch):
     """A 2×2 block of units in the Bolivian Altiplano with points, a raster, a table and profiles."""
-    import rasterio
-    from rasterio.transform import from_origin
-
     monkeypatch.setattr("geo_engine.settings.cache_dir", tmp_path / "cache")
     folder = tmp_path / "mine"
     (folder / "profiles").mkdir(parents=True)
-    units = gpd.GeoDataFrame(
-        {"CODE": ["N1", "N2", "S1", "S2"], "NAME": ["Norte <b>1</b>", "Norte 2", "Sur 1", "Sur 2"]},
-        geometry=[box(-66.0, -17.0, -65.7, -16.7), box(-65.7, -17.0, -65.4, -16.7),
-                  box(-66.0, -17.3, -65.7, -17.0), box(-65.7, -17.3, -65.4, -17.0)],
-        crs="EPSG:4326")
-    units.to_file(folder / "units.geojson")
-    gpd.GeoDataFrame({"people": [5000, 200, 80_000]},
-                     geometry=[Point(-65.85, -16.85), Point(-65.5, -16.8), Point(-65.55, -17.2)],
-                     crs="EPSG:4326").to_file(folder / "towns.geojson")
-    data = np.linspace(3000, 4200, 40 * 40, dtype="float32").reshape(40, 40)
-    with rasterio.open(folder / "height.tif", "w", driver="GTiff", width=40, height=40, count=1,
-                       dtype="float32", crs="EPSG:4326",
-                       transform=from_origin(-66.05, -16.65, 0.0175, 0.0175)) as dst:
-        dst.write(data, 1)
+    files = region_files(tmp_path)
+    # a unit name holding markup, to check it stays text
+    files["units.geojson"] = files.pop("altiplano units.geojson").replace(b'"Norte 1"',
+                                                                          b'"Norte <b>1</b>"')
+    files["layers.yaml"] = _LAYERS.encode()
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
     pd.DataFrame({"code": ["N1", "N2", "S1", "S2"], "poor_pct": [20.0, 45.0, 60.0, 35.0]}).to_csv(
         folder / "poverty.csv", index=False)
     (folder / "markets.csv").write_text(  # points from latitude/longitude columns
         "nombre;Latitud;Longitud;stalls\nFeria Ñuñoa;-16.85;-65.85;40\nPuesto;-16.8;-65.5;3\n"
         "Feria Sur;-17.2;-65.55;25\n", encoding="utf-8")
-    (folder / "layers.yaml").write_text(_LAYERS, encoding="utf-8")
-    for pid, (kind, layer, why) in _PROFILES.items():
-        (folder / "profiles" / f"{pid}.yaml").write_text(_profile(pid, kind, layer, why))
+    for pid, (kind, layer) in _PROFILES.items():
+        (folder / "profiles" / f"{pid}.yaml").write_bytes(profile_yaml(pid, kind, layer))
     return folder
 
 
@@ -354,7 +300,7 @@ def test_region_across_the_antimeridian_in_0_to_360_longitudes(tmp_path, monkeyp
         {"type": "FeatureCollection", "features": [feature("W", 179.4, 180.3),
                                                    feature("E", 180.3, 180.8)]}))
     (tmp_path / "towns.csv").write_text("name,lat,lon,people\nA,-16.9,179.9,100\nB,-16.9,-179.5,50\n")
-    (tmp_path / "layers.yaml").write_text(_LAYERS.split("  - id: market_count")[0].replace(
+    (tmp_path / "layers.yaml").write_text(_LAYERS.split("  - id: height")[0].replace(
         "towns.geojson", "towns.csv"))
     with pytest.warns(GeoEngineWarning, match="longitudes of .*units.geojson run beyond 180"):
         write_region(tmp_path / "region.yaml", region_id="fiji", boundary=tmp_path / "units.geojson",
@@ -380,7 +326,7 @@ def test_numeric_codes_of_a_boundary_match_the_text_codes_of_a_table(own_region)
 
 
 def test_region_show_finds_a_profile_naming_an_unknown_layer(own_region):
-    (own_region / "profiles" / "bad.yaml").write_text(_profile("bad", "family", "no_such_layer", "x"))
+    (own_region / "profiles" / "bad.yaml").write_bytes(profile_yaml("bad", "family", "no_such_layer"))
     write_region(own_region / "region.yaml", region_id="mine", boundary=own_region / "units.geojson",
                  code_column="CODE", layers=own_region / "layers.yaml",
                  profiles=own_region / "profiles")

@@ -55,7 +55,8 @@ layers:
 """
 
 
-def _profile(pid: str, kind: str, layer: str) -> bytes:
+def profile_yaml(pid: str, kind: str, layer: str) -> bytes:
+    """A one-layer profile file."""
     return textwrap.dedent(f"""\
         id: {pid}
         kind: {kind}
@@ -69,9 +70,9 @@ def _profile(pid: str, kind: str, layer: str) -> bytes:
         """).encode()
 
 
-PROFILES = {"engine.yaml": _profile("engine", "engine", "height"),
-            "access.yaml": _profile("access", "access", "distance_town"),
-            "family_towns.yaml": _profile("family_towns", "family", "town_people")}
+PROFILES = {"engine.yaml": profile_yaml("engine", "engine", "height"),
+            "access.yaml": profile_yaml("access", "access", "distance_town"),
+            "family_towns.yaml": profile_yaml("family_towns", "family", "town_people")}
 """Every kind but need: the region has no poverty data."""
 
 

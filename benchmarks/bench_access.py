@@ -16,30 +16,17 @@ graph and friction with the edge-cost formula, with the largest difference from 
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from _timing import best_of, peak_rss_gb
 
 from geo_engine import access
 from geo_engine._errors import GeoEngineWarning
 from geo_engine.indicators import build_indicators
 from geo_engine.ingest.vector import point_positions
-
-
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    """Return the wall time of one call and its result."""
-    t = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t, out
-
-
-def peak_rss_gb() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
 
 
 def networkx_minutes(graph_km: Any, friction: access.Friction, sources: np.ndarray) -> tuple[float, float,
@@ -83,12 +70,12 @@ def main() -> None:
 
     access._GRAPHS.clear()  # from cold: no cached graph or friction
     access._FRICTIONS.clear()
-    t_graph, graph_km = timed(lambda: access.cell_graph(matrix))
-    t_speed, friction = timed(lambda: access.region_friction(matrix))
-    t_dest, towns = timed(lambda: access.destinations("towns50k"))
-    t_time, minutes = timed(lambda: access.travel_time(matrix, friction, towns))
+    t_graph, graph_km = best_of(lambda: access.cell_graph(matrix))
+    t_speed, friction = best_of(lambda: access.region_friction(matrix))
+    t_dest, towns = best_of(lambda: access.destinations("towns50k"))
+    t_time, minutes = best_of(lambda: access.travel_time(matrix, friction, towns))
     total = t_graph + t_speed + t_dest + t_time
-    t_again = min(timed(lambda: access.travel_time(matrix, friction, towns))[0] for _ in range(3))
+    t_again, _ = best_of(lambda: access.travel_time(matrix, friction, towns), 3)
     rss = peak_rss_gb()
     degree = np.bincount(np.diff(graph_km.indptr))
     print(f"   neighbour graph ({graph_km.nnz // 2:,} edges; cells by neighbour count "

@@ -13,29 +13,15 @@ on the first ``--peer-cells`` cells when given, or skipped with ``--no-peer``.
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 import warnings
 
 import numpy as np
+from _timing import best_of, peak_rss_gb
 
 from geo_engine._errors import GeoEngineWarning
 from geo_engine.clusters import gi_star, h3_adjacency, hot_spots, summarize_clusters
 from geo_engine.pipeline import run
-
-
-def best_of(fn, repeat: int = 3) -> tuple[float, object]:
-    """Return the fastest wall time of ``repeat`` calls and the last result."""
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
-
-
-def peak_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
 
 
 def main() -> None:
@@ -55,26 +41,26 @@ def main() -> None:
     score = result.score
     print(f"== Peru res {args.resolution}: {len(matrix):,} cells, profile {args.profile} "
           f"({np.isfinite(score).sum():,} scored), run() {time.perf_counter() - t0:.1f} s; "
-          f"memory before clustering {peak_gb():.2f} GB")
+          f"memory before clustering {peak_rss_gb():.2f} GB")
 
-    t_adj, adj = best_of(lambda: h3_adjacency(matrix))
+    t_adj, adj = best_of(lambda: h3_adjacency(matrix), 3)
     degree = np.bincount(np.diff(adj.indptr), minlength=7)
     print(f"   adjacency: {t_adj:6.2f} s   ({adj.nnz:,} links; cells by degree 0-6: {degree.tolist()})")
 
-    t_gi, _ = best_of(lambda: gi_star(score, adj, permutations=args.permutations, seed=0))
+    t_gi, _ = best_of(lambda: gi_star(score, adj, permutations=args.permutations, seed=0), 3)
     print(f"   Gi* z + {args.permutations} conditional permutations: {t_gi:6.2f} s")
     t_hot, cells = best_of(lambda: hot_spots(matrix, score, permutations=args.permutations,
-                                             seed=0, adjacency=adj))
+                                             seed=0, adjacency=adj), 3)
     print(f"   hot spots (Gi* + BH FDR + components): {t_hot:6.2f} s   "
           f"{cells.attrs['n_significant']:,} significant hot cells, "
           f"{cells.attrs['n_clusters']} clusters of >= {cells.attrs['min_cells']} cells "
           f"({cells.attrs['n_clustered']:,} cells)")
     t_sum, clusters = best_of(lambda: summarize_clusters(
-        matrix, cells, profile=args.profile, contributions=result.contributions, names=r.names))
+        matrix, cells, profile=args.profile, contributions=result.contributions, names=r.names), 3)
     print(f"   cluster profiles + dissolved polygons: {t_sum:6.2f} s")
     total = t_adj + t_hot + t_sum
     print(f"   total for one profile: {total:6.2f} s   (target < 20 s)")
-    print(f"   peak memory: {peak_gb():.2f} GB   (target < 2 GB)")
+    print(f"   peak memory: {peak_rss_gb():.2f} GB   (target < 2 GB)")
     print(f"   polygons valid: {bool(clusters.is_valid.all())}; "
           f"types: {clusters.geom_type.value_counts().to_dict()}")
 
@@ -107,7 +93,8 @@ def main() -> None:
         peer = G_Local(peer_score, w, transform="B", star=True, permutations=args.permutations,
                        seed=0, n_jobs=1, keep_simulations=False)
         t_peer = time.perf_counter() - t
-    t_ours, ours = best_of(lambda: gi_star(peer_score, peer_adj, permutations=args.permutations, seed=0))
+    t_ours, ours = best_of(lambda: gi_star(peer_score, peer_adj, permutations=args.permutations, seed=0),
+                           3)
     same_z = float(np.max(np.abs(ours["z"].to_numpy() - peer.Zs)))
     label = "full grid" if n_peer == len(matrix) else f"first {n_peer:,} cells (subset)"
     print(f"   peer esda G_Local(star=True), {label}, {args.permutations} permutations, one process "

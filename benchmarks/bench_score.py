@@ -12,11 +12,11 @@ sensitivity < 10 s; memory < 2 GB. Each figure is the best of a few runs.
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 import warnings
 
 import numpy as np
+from _timing import best_of, peak_rss_gb
 
 from geo_engine._errors import GeoEngineWarning
 from geo_engine.dual import dual_model
@@ -25,16 +25,6 @@ from geo_engine.layers import load_layers
 from geo_engine.profiles import load_profiles
 from geo_engine.score import prepare, score_profile
 from geo_engine.sensitivity import sensitivity
-
-
-def best_of(fn, repeat: int = 5) -> tuple[float, object]:
-    """Return the fastest wall time of ``repeat`` calls and the last result."""
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
 
 
 def main() -> None:
@@ -51,7 +41,7 @@ def main() -> None:
           f"(matrix {'from cache' if matrix.attrs['cache_hit'] else 'built'})")
 
     engine = profiles["engine"]
-    t_prep, prep = best_of(lambda: prepare(matrix, engine, specs=specs))
+    t_prep, prep = best_of(lambda: prepare(matrix, engine, specs=specs), 5)
     weights = {layer.id: float(i + 1) for i, layer in enumerate(engine.layers)}
     t_rescore, _ = best_of(lambda: score_profile(matrix, engine, weights=weights, prepared=prep), 20)
     print(f"   engine ({len(engine.layers)} layers): prepare {t_prep * 1e3:7.1f} ms, "
@@ -68,7 +58,7 @@ def main() -> None:
     t_sens = time.perf_counter() - t0
     print(f"   sensitivity, {args.draws} draws (kappa 50): {t_sens:.2f} s   (target < 10 s); "
           f"mean Spearman with the base ranking {sens.attrs['spearman_mean']:.3f}")
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+    rss = peak_rss_gb()
     print(f"   peak memory of this run: {rss:.2f} GB   (target < 2 GB)")
 
 

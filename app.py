@@ -33,6 +33,7 @@ from geo_engine.explore import (
     custom_profile,
     default_layers,
     difference,
+    focus_choices,
     map_frame,
     movers,
     output_options,
@@ -407,23 +408,14 @@ tabs = st.tabs([t("tab_map", lang), t("tab_rankings", lang), t("tab_compare", la
                 t("tab_sensitivity", lang), t("tab_data", lang)], key="tab", on_change="rerun")
 
 dep = unit = ""
-if "department_code" in R.matrix:
-    departments = (R.matrix[["district_code", "department_code"]].drop_duplicates("district_code")
-                   .merge(R.names, on="district_code", how="left").drop_duplicates("department_code"))
-    shown = (departments["department"] if "department" in departments
-             else departments["department_code"]).fillna(departments["department_code"])
-    dep_labels = {"": t("all_country", lang),
-                  **dict(sorted(zip(departments["department_code"].astype(str), shown.astype(str),
-                                    strict=True), key=lambda kv: kv[1]))}
+focus_kind, focus_labels = focus_choices(R)
+if focus_kind == "department":
+    dep_labels = {"": t("all_country", lang), **focus_labels}
     _settle("dep", list(dep_labels), "")
     dep = st.sidebar.selectbox(t("focus", lang), list(dep_labels), format_func=dep_labels.get,
                                key="dep")
-elif R.matrix["district_code"].nunique() <= 200:  # few units: focus on one of them
-    codes = sorted(R.matrix["district_code"].astype(str).unique())
-    named = (R.names.set_index(R.names["district_code"].astype(str))["district"].to_dict()
-             if "district" in R.names else {})
-    unit_labels = {"": t("all_region", lang), **dict(sorted(((c, str(named.get(c, c))) for c in codes),
-                                                            key=lambda kv: kv[1]))}
+elif focus_kind == "unit":
+    unit_labels = {"": t("all_region", lang), **focus_labels}
     _settle("focus_unit", list(unit_labels), "")
     unit = st.sidebar.selectbox(t("focus_unit", lang), list(unit_labels),
                                 format_func=unit_labels.get, key="focus_unit")

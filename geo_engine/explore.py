@@ -39,6 +39,7 @@ __all__ = [
     "default_layers",
     "difference",
     "district_names",
+    "focus_choices",
     "map_frame",
     "movers",
     "output_options",
@@ -354,6 +355,33 @@ def boundaries(department: str | None = None) -> gpd.GeoDataFrame:
         return districts[districts["department_code"] == department][["district", "geometry"]]
     merged = districts.dissolve(by="department_code", method="coverage")
     return merged.reset_index()[["department_code", "geometry"]]
+
+
+MAX_FOCUS_UNITS = 200
+"""A region without departments offers to focus on one of its units when it has at most this many."""
+
+
+def focus_choices(run: Run) -> tuple[str | None, dict[str, str]]:
+    """Return what a map can focus on: ``("department" | "unit" | None, {code: label})``.
+
+    Departments when the grid has them (labelled by name, else code), otherwise the units of a
+    region with at most :data:`MAX_FOCUS_UNITS` of them; labels sorted alphabetically.
+    """
+    m = run.matrix
+    if "department_code" in m:
+        deps = (m[["district_code", "department_code"]].drop_duplicates("district_code")
+                .merge(run.names, on="district_code", how="left").drop_duplicates("department_code"))
+        shown = (deps["department"] if "department" in deps
+                 else deps["department_code"]).fillna(deps["department_code"])
+        pairs = zip(deps["department_code"].astype(str), shown.astype(str), strict=True)
+        return "department", dict(sorted(pairs, key=lambda kv: kv[1]))
+    if m["district_code"].nunique() <= MAX_FOCUS_UNITS:
+        codes = sorted(m["district_code"].astype(str).unique())
+        named = (run.names.set_index(run.names["district_code"].astype(str))["district"].to_dict()
+                 if "district" in run.names else {})
+        return "unit", dict(sorted(((c, str(named.get(c, c))) for c in codes),
+                                   key=lambda kv: kv[1]))
+    return None, {}
 
 
 def unit_outlines(units: gpd.GeoDataFrame, *, department: str | None = None,

@@ -8,6 +8,7 @@ from geo_engine.explore import (
     cell_at,
     cell_card,
     difference,
+    focus_choices,
     map_frame,
     movers,
     output_options,
@@ -94,3 +95,11 @@ def test_typology_change(peru):
     assert "unchanged" in present
     same = typology_change(a, a)
     assert {c for c in same if c is not None} == {"unchanged"}
+
+
+def test_focus_choices_are_departments_by_name(peru):
+    kind, labels = focus_choices(peru)
+    assert kind == "department"
+    assert len(labels) == 25
+    assert labels["08"] == "CUSCO"
+    assert list(labels.values()) == sorted(labels.values())

@@ -20,7 +20,7 @@ from geo_engine.grid import build_grid
 from geo_engine.ingest.table import centre_allocation, table_to_cells, to_numbers
 from geo_engine.layers import LayerSpec, load_layers
 from geo_engine.manifest import file_sha256
-from geo_engine.safe_read import read_table_file, read_vector_file
+from geo_engine.safe_read import looks_swapped, read_table_file, read_vector_file
 
 __all__ = [
     "GRID_COLUMNS",
@@ -261,21 +261,21 @@ def _overlaps(features: gpd.GeoDataFrame, grid: pd.DataFrame) -> bool:
                 and south <= lat.max() + pad and north >= lat.min() - pad)
 
 
-def _swapped_points(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
-    """Return point features with x and y exchanged, or None when that cannot be meant.
+def _swapped_points(features: gpd.GeoDataFrame, grid: pd.DataFrame) -> gpd.GeoDataFrame | None:
+    """Return point features with x and y exchanged when they fit the grid only that way.
 
-    Only for points in a geographic CRS whose y values would all be valid longitudes and whose x
-    values valid latitudes.
+    Only for points in a geographic CRS; the rule is :func:`geo_engine.safe_read.looks_swapped`
+    against the grid's extent.
     """
     if features.crs is None or not features.crs.is_geographic:
         return None
     geoms = features.geometry
-    if not (geoms.geom_type == "Point").all():
+    if not len(grid) or not (geoms.geom_type == "Point").all():
         return None
     x, y = geoms.x.to_numpy(), geoms.y.to_numpy()
-    if np.nanmax(np.abs(x)) > 90:
-        return None
-    return features.set_geometry(gpd.points_from_xy(y, x, crs=features.crs))
+    lat, lon = grid["lat"].to_numpy(), grid["lon"].to_numpy()
+    swapped, _, _ = looks_swapped(x, y, bounds=(lon.min(), lat.min(), lon.max(), lat.max()))
+    return features.set_geometry(gpd.points_from_xy(y, x, crs=features.crs)) if swapped else None
 
 
 def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.ndarray:
@@ -318,8 +318,8 @@ def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.
     features = sources.vector(spec)
     method: Any = spec.method  # validated against the kind by LayerSpec
     if len(features) and not _overlaps(features, grid):
-        swapped = _swapped_points(features)
-        if swapped is not None and _overlaps(swapped, grid):
+        swapped = _swapped_points(features, grid)
+        if swapped is not None:
             warnings.warn(f"{spec.source}: latitude and longitude look swapped (the points fall in "
                           "the region only with them exchanged); read them exchanged. Swap the "
                           "columns in the file (or name them with params lat_column/lon_column) "

@@ -43,6 +43,7 @@ __all__ = [
     "check_lonlat",
     "check_raster",
     "extract_archive",
+    "looks_swapped",
     "read_csv_file",
     "read_table_file",
     "read_vector_file",
@@ -620,9 +621,9 @@ def read_vector_file(path: str | Path, *, limits: Limits | None = None) -> gpd.G
     return frame
 
 
-def check_lonlat(lon: np.ndarray, lat: np.ndarray, *, bounds: tuple[float, float, float, float],
-                 source: str) -> bool:
-    r"""Warn when points fall in a region only once their longitude and latitude are exchanged.
+def looks_swapped(lon: np.ndarray, lat: np.ndarray, *, bounds: tuple[float, float, float, float]
+                  ) -> tuple[bool, float, float]:
+    r"""Whether points fall in a region only once their longitude and latitude are exchanged.
 
     Parameters
     ----------
@@ -630,6 +631,42 @@ def check_lonlat(lon: np.ndarray, lat: np.ndarray, *, bounds: tuple[float, float
         Point coordinates as given (x taken as longitude, y as latitude), in degrees.
     bounds : tuple of float
         The region's extent ``(west, south, east, north)`` in degrees.
+
+    Returns
+    -------
+    tuple
+        ``(swapped, as_given, exchanged)``: the verdict and the shares of the (finite) points
+        inside ``bounds`` as given and once exchanged.
+
+    Notes
+    -----
+    With :math:`s_{xy}` the share as given and :math:`s_{yx}` the share once exchanged, the
+    points look swapped when :math:`s_{yx} \ge 0.5 > s_{xy}`: most points are in the region only
+    when exchanged. A region symmetric about the diagonal (where both shares are high) never is.
+    """
+    x = np.asarray(lon, dtype=float)
+    y = np.asarray(lat, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        return False, 0.0, 0.0
+    x, y = x[ok], y[ok]
+    west, south, east, north = bounds
+
+    def share(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.mean((a >= west) & (a <= east) & (b >= south) & (b <= north)))
+
+    as_given, exchanged = share(x, y), share(y, x)
+    return exchanged >= 0.5 > as_given, as_given, exchanged
+
+
+def check_lonlat(lon: np.ndarray, lat: np.ndarray, *, bounds: tuple[float, float, float, float],
+                 source: str) -> bool:
+    """Warn when points fall in a region only once their longitude and latitude are exchanged.
+
+    Parameters
+    ----------
+    lon, lat, bounds
+        As in :func:`looks_swapped`.
     source : str
         What the points are (a file name), for the message.
 
@@ -638,32 +675,13 @@ def check_lonlat(lon: np.ndarray, lat: np.ndarray, *, bounds: tuple[float, float
     bool
         True (after a :class:`~geo_engine._errors.GeoEngineWarning`) when the coordinates look
         swapped; the points are not changed.
-
-    Notes
-    -----
-    With :math:`s_{xy}` the share of the (finite) points inside ``bounds`` as given and
-    :math:`s_{yx}` the share inside once exchanged, the points look swapped when
-    :math:`s_{yx} \ge 0.5 > s_{xy}`: most points are in the region only when exchanged. A region
-    symmetric about the diagonal (where both shares are high) never warns.
     """
-    x = np.asarray(lon, dtype=float)
-    y = np.asarray(lat, dtype=float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    if not ok.any():
-        return False
-    x, y = x[ok], y[ok]
-    west, south, east, north = bounds
-
-    def share(a: np.ndarray, b: np.ndarray) -> float:
-        return float(np.mean((a >= west) & (a <= east) & (b >= south) & (b <= north)))
-
-    as_given, exchanged = share(x, y), share(y, x)
-    if exchanged >= 0.5 > as_given:
+    swapped, as_given, exchanged = looks_swapped(lon, lat, bounds=bounds)
+    if swapped:
         warnings.warn(f"latitude and longitude look swapped in {source}: {exchanged:.0%} of the points "
                       f"fall in the region once exchanged, {as_given:.0%} as given; swap them (x must "
                       "be the longitude, y the latitude)", GeoEngineWarning, stacklevel=3)
-        return True
-    return False
+    return swapped
 
 
 # --------------------------------------------------------------------------------------------

@@ -53,11 +53,11 @@ from geo_engine.maps import use_local_assets
 from geo_engine.outputs import POPULATION_LAYER, POVERTY_LAYER
 from geo_engine.pipeline import Run, run
 from geo_engine.profiles import Profile
-from geo_engine.region import load_region, shipped_regions
+from geo_engine.region import load_region, region_id_from, shipped_regions
 from geo_engine.rollup import LEVELS, RANK_BY, rollup, with_labels
 from geo_engine.score import Prepared, prepare
 from geo_engine.sensitivity import sensitivity
-from geo_engine.uploads import boundary_columns, build_region, region_id_from, save_uploads, uploaded_files
+from geo_engine.uploads import boundary_columns, build_region, save_uploads, uploaded_files
 
 st.set_page_config(page_title="Territorial Opportunity Platform", layout="wide")
 

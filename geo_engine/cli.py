@@ -234,7 +234,7 @@ def build(
     """Build the indicator matrix (cells x layers of raw values) and optionally write it."""
     from geo_engine.export import write_matrix
     from geo_engine.indicators import build_indicators
-    from geo_engine.region import Region, load_region
+    from geo_engine.region import Region, load_region, region_id_from
 
     if out is not None and out.exists() and not force:
         _fail(FileExistsError(f"{out} exists; pass --force to overwrite it"))
@@ -243,7 +243,7 @@ def build(
             if layers is None:
                 _fail(ValueError("--boundary needs --layers (the shipped layers describe Peru)"))
             base = Path(data_dir) if data_dir else boundary.resolve().parent
-            reg = Region(id=_region_id(boundary.stem), title=boundary.stem, file=None, data_dir=base,
+            reg = Region(id=region_id_from(boundary.name), title=boundary.stem, file=None, data_dir=base,
                          boundary=boundary, layers=layers, profiles=base / "profiles",
                          code_column=code_column, name_column=name_column)
         else:
@@ -271,13 +271,6 @@ def build(
         typer.echo(f"wrote {out}")
 
 
-def _region_id(stem: str) -> str:
-    """Turn a file name into a region id (lowercase letters, digits, - and _)."""
-    import re
-
-    return re.sub(r"[^a-z0-9_-]+", "-", stem.lower()).strip("-")[:63] or "region"
-
-
 region_app = typer.Typer(help="Your own region: write and check a region file.",
                          no_args_is_help=True)
 app.add_typer(region_app, name="region")
@@ -299,10 +292,10 @@ def region_new(
     force: Force = False,
 ) -> None:
     """Write a region file for your boundary and layers (checked before it is written)."""
-    from geo_engine.region import write_region
+    from geo_engine.region import region_id_from, write_region
 
     try:
-        reg = write_region(out, region_id=region_id or _region_id(boundary.stem), boundary=boundary,
+        reg = write_region(out, region_id=region_id or region_id_from(boundary.name), boundary=boundary,
                            code_column=code_column, name_column=name_column, layers=layers,
                            profiles=profiles, resolution=resolution, force=force)
     except (GeoEngineError, FileExistsError) as exc:

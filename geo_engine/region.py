@@ -37,7 +37,8 @@ from geo_engine import settings
 from geo_engine._errors import MissingSourceError, SourceFormatError, SpecError, validation_lines
 from geo_engine.layers import Title
 
-__all__ = ["REGION_FILE", "Region", "RegionSpec", "load_region", "shipped_regions", "write_region"]
+__all__ = ["REGION_FILE", "Region", "RegionSpec", "load_region", "region_id_from", "shipped_regions",
+           "write_region"]
 
 REGION_FILE = "region.yaml"
 """Name of the region description inside a region folder."""
@@ -159,6 +160,19 @@ class Region:
         from geo_engine.outputs import admin_names
 
         return admin_names(pd.DataFrame(self.units() if units is None else units))
+
+
+def region_id_from(name: str) -> str:
+    """Return a region id made from a file name (lowercase letters, digits, ``-`` and ``_``).
+
+    Examples
+    --------
+    >>> region_id_from("Bolivia Municipios (2024).geojson")
+    'bolivia-municipios-2024'
+    """
+    stem = Path(name).name.split(".")[0].lower()
+    slug = re.sub(r"[^a-z0-9_-]+", "-", stem).strip("-_")[:63]
+    return slug or "my-region"
 
 
 def shipped_regions() -> list[str]:

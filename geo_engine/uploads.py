@@ -11,7 +11,6 @@ shapefile themselves. :func:`build_region` then writes the region file over thos
 from __future__ import annotations
 
 import hashlib
-import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -29,7 +28,6 @@ __all__ = [
     "UploadError",
     "boundary_columns",
     "build_region",
-    "region_id_from",
     "safe_name",
     "save_uploads",
     "uploaded_files",
@@ -153,19 +151,6 @@ def save_uploads(
         if not folder.is_dir():  # another session may have written the same folder meanwhile
             raise
     return folder
-
-
-def region_id_from(name: str) -> str:
-    """Return a region id made from a file name (lowercase letters, digits, ``-`` and ``_``).
-
-    Examples
-    --------
-    >>> region_id_from("Bolivia Municipios (2024).geojson")
-    'bolivia-municipios-2024'
-    """
-    stem = Path(name).name.split(".")[0].lower()
-    slug = re.sub(r"[^a-z0-9_-]+", "-", stem).strip("-_")[:63]
-    return slug or "my-region"
 
 
 def boundary_columns(path: Path) -> dict[str, bool]:

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from geo_engine._errors import GeoEngineWarning, SourceFormatError, SpecError
 from geo_engine.cli import app
 from geo_engine.pipeline import run
-from geo_engine.region import load_region, shipped_regions, write_region
+from geo_engine.region import load_region, region_id_from, shipped_regions, write_region
 
 runner = CliRunner()
 
@@ -334,3 +334,8 @@ def test_region_show_finds_a_profile_naming_an_unknown_layer(own_region):
     assert r.exit_code == 1
     assert "profile 'bad' names layers that the layer specs" in r.output
     assert "'no_such_layer'" in r.output
+
+
+def test_region_id_from_a_file_name():
+    assert region_id_from("altiplano units.geojson") == "altiplano-units"
+    assert region_id_from("__.zip") == "my-region"

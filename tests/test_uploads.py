@@ -19,7 +19,6 @@ from geo_engine.uploads import (
     UploadError,
     boundary_columns,
     build_region,
-    region_id_from,
     safe_name,
     save_uploads,
     uploaded_files,
@@ -159,9 +158,7 @@ def test_same_contents_same_folder(files, tmp_path):
     assert listing["sha256"].str.fullmatch(r"[0-9a-f]{64}").all()
 
 
-def test_region_id_and_boundary_columns(files, tmp_path):
-    assert region_id_from("altiplano units.geojson") == "altiplano-units"
-    assert region_id_from("__.zip") == "my-region"
+def test_boundary_columns(files, tmp_path):
     folder = save_uploads(files, tmp_path / "uploads")
     assert boundary_columns(folder / "altiplano units.geojson") == {
         "CODE": True, "NAME": True, "ZONE": False}

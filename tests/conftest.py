@@ -58,3 +58,10 @@ def peru(tmp_path_factory):
     finally:
         s.cache_dir = old
     return result
+
+
+def pytest_collection_modifyitems(config, items):
+    """Give every hostile-input test a time limit, so that a hang fails instead of blocking the run."""
+    for item in items:
+        if item.get_closest_marker("hostile") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(60))

@@ -178,16 +178,15 @@ def validate(
     file: Annotated[Path, typer.Argument(help="A layer spec YAML file (or folder) to check.")],
     data_dir: DataDir = None,
 ) -> None:
-    """Check a layer spec file: fields, methods and parameters, and that each source exists."""
-    from geo_engine.layers import load_layers
+    """Check a layer spec file: fields, methods, parameters, filters, and each source in the data folder."""
+    from geo_engine.layers import load_layers, source_paths
 
     try:
         specs = load_layers(file)
+        paths = source_paths(specs, Path(data_dir or settings.data_dir))
     except GeoEngineError as exc:
         _fail(exc)
-    base = Path(data_dir or settings.data_dir)
-    missing = [f"{s.id}: source {s.source_path(base)} not found" for s in specs
-               if not s.source_path(base).exists()]
+    missing = [f"{layer}: source {path} not found" for layer, path in paths.items() if not path.exists()]
     if missing:
         for line in missing:
             typer.secho(f"  {line}", fg=typer.colors.RED, err=True)
@@ -309,7 +308,7 @@ def region_show(
     data_dir: DataDir = None,
 ) -> None:
     """Check a region and print its units, layers and profiles."""
-    from geo_engine.layers import load_layers
+    from geo_engine.layers import load_layers, source_paths
     from geo_engine.profiles import load_profiles
     from geo_engine.region import load_region
 
@@ -318,12 +317,13 @@ def region_show(
         with _report_warnings():
             units = reg.units()
         specs = load_layers(reg.layers)
+        paths = source_paths(specs, reg.data_dir)
         profiles = load_profiles(reg.profiles) if reg.profiles.exists() else {}
         for profile in profiles.values():
             profile.check_layers({s.id for s in specs}, source=f"the layer specs ({reg.layers})")
     except (GeoEngineError, ValueError) as exc:
         _fail(exc)
-    missing = [s.id for s in specs if not s.source_path(reg.data_dir).exists()]
+    missing = [layer for layer, path in paths.items() if not path.exists()]
     kinds = sorted({p.kind for p in profiles.values()})
     typer.echo(f"region {reg.id}: {reg.title}")
     typer.echo(f"  units     {len(units):,} from {reg.boundary}")

@@ -13,7 +13,6 @@ import h3
 import numpy as np
 import pandas as pd
 import shapely
-import yaml
 
 from geo_engine.datasets import display_districts
 from geo_engine.display import CategoricalLegend, display_resolution, to_parent
@@ -24,6 +23,7 @@ from geo_engine.outputs import POPULATION_LAYER, POVERTY_LAYER, cell_table
 from geo_engine.pipeline import Run
 from geo_engine.profiles import Profile
 from geo_engine.score import Prepared, ScoreResult, prepare, score_profile
+from geo_engine.yaml_io import load_yaml
 
 __all__ = [
     "CUSTOM",
@@ -432,7 +432,7 @@ def region_title(region: str | Path, lang: str) -> str:
     from geo_engine.region import load_region
 
     reg = load_region(region)
-    doc = yaml.safe_load(reg.file.read_text(encoding="utf-8")) if reg.file else None
+    doc = load_yaml(reg.file, what="region file") if reg.file else None
     title = doc.get("title") if isinstance(doc, dict) else None
     if isinstance(title, dict):
         return str(title.get(lang) or title.get("en") or reg.title)

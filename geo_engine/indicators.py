@@ -16,9 +16,10 @@ import pandas as pd
 
 from geo_engine import __version__, settings
 from geo_engine._errors import GeoEngineWarning, MissingSourceError, SourceFormatError, SpecError
+from geo_engine.filters import parse_filter
 from geo_engine.grid import build_grid
 from geo_engine.ingest.table import centre_allocation, table_to_cells, to_numbers
-from geo_engine.layers import LayerSpec, load_layers
+from geo_engine.layers import GRID_COLUMNS, LayerSpec, load_layers
 from geo_engine.manifest import file_sha256
 from geo_engine.safe_read import looks_swapped, read_table_file, read_vector_file
 
@@ -32,10 +33,6 @@ __all__ = [
     "read_vector",
     "region_units",
 ]
-
-GRID_COLUMNS = ("h3", "lat", "lon", "area_km2", "district_code", "province_code", "department_code",
-                "centre_inside")
-"""Columns of the matrix that describe the cells rather than a layer."""
 
 CACHE_FORMAT = 2
 """Bumped whenever the way values are computed changes, so old caches are not reused."""
@@ -141,18 +138,15 @@ def points_from_table(frame: pd.DataFrame, spec: LayerSpec, path: Path) -> gpd.G
 
 
 def _apply_filter(frame: pd.DataFrame, spec: LayerSpec) -> pd.DataFrame:
+    """Return the rows of ``frame`` that pass the layer's filter (see :mod:`geo_engine.filters`)."""
     if not spec.filter:
         return frame
     try:
-        mask = frame.eval(spec.filter, engine="python")
-    except Exception as exc:
-        msg = (f"layer {spec.id!r}: filter {spec.filter!r} failed on {spec.source} ({exc}); "
-               f"columns are {list(frame.columns)[:25]}")
+        mask = parse_filter(spec.filter).evaluate(frame)
+    except SpecError as exc:
+        msg = f"{spec.where}: {exc} (source {spec.source})"
         raise SpecError(msg) from exc
-    if not pd.api.types.is_bool_dtype(mask):
-        msg = f"layer {spec.id!r}: filter {spec.filter!r} must give true/false per row"
-        raise SpecError(msg)
-    return frame[mask.fillna(False).to_numpy(dtype=bool)]
+    return frame[mask]
 
 
 def read_vector(path: Path) -> gpd.GeoDataFrame:

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import math
+import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from geo_engine._errors import SpecError, validation_lines
+from geo_engine.filters import parse_filter
+from geo_engine.yaml_io import load_yaml
 
 __all__ = [
+    "GRID_COLUMNS",
     "KINDS",
     "METHODS",
     "LayerSpec",
@@ -18,7 +31,15 @@ __all__ = [
     "Transform",
     "default_layers_path",
     "load_layers",
+    "source_paths",
 ]
+
+GRID_COLUMNS = ("h3", "lat", "lon", "area_km2", "district_code", "province_code", "department_code",
+                "centre_inside")
+"""Columns of the indicator matrix that describe the cells rather than a layer."""
+
+RESERVED_IDS = (*GRID_COLUMNS, "geometry")
+"""Names a layer id may not take: the matrix's cell columns, and the geometry of exported cells."""
 
 KINDS = ("raster", "points", "lines", "polygons", "table")
 """Kinds of source a layer can read."""
@@ -83,7 +104,8 @@ class LayerSpec(BaseModel):
     theme : {"resource", "infrastructure", "social", "environment"}
     kind : {"raster", "points", "lines", "polygons", "table"}
     source : str
-        File path, relative to the data folder (``peru/ports.parquet``) or absolute.
+        File path, relative to the data folder (``peru/ports.parquet``); an absolute path or a link
+        must also lead inside that folder (see :meth:`source_path`).
     dataset : str, optional
         Id of the dataset in ``MANIFEST.yaml`` (provenance: source, licence, vintage).
     method : str
@@ -91,8 +113,8 @@ class LayerSpec(BaseModel):
     params : dict
         Method parameters (``column``, ``classes``, ``bandwidth_km``, ``level``…).
     filter : str, optional
-        A pandas query applied to the features or rows before ingest
-        (``"harbour_size in ['large', 'medium']"``).
+        A condition on the features or rows, applied before ingest
+        (``"harbour_size in ['large', 'medium']"``); the grammar of :mod:`geo_engine.filters`.
     units : str
         Units of the raw value (``km``, ``% of population``, ``count``…).
     direction : {"benefit", "cost"}
@@ -107,7 +129,7 @@ class LayerSpec(BaseModel):
     title: Title
     theme: Literal["resource", "infrastructure", "social", "environment"]
     kind: Literal["raster", "points", "lines", "polygons", "table"]
-    source: str = Field(min_length=1)
+    source: str = Field(min_length=1, max_length=1024)
     dataset: str | None = None
     method: str
     params: dict[str, Any] = Field(default_factory=dict)
@@ -116,6 +138,36 @@ class LayerSpec(BaseModel):
     direction: Literal["benefit", "cost"]
     transform: Transform | None = None
     description: str | None = None
+    _file: Path | None = PrivateAttr(default=None)
+
+    @field_validator("id")
+    @classmethod
+    def _not_a_grid_column(cls, value: str) -> str:
+        if value in RESERVED_IDS:
+            msg = (f"id {value!r} is the name of a column of the grid ({', '.join(RESERVED_IDS)}); "
+                   f"rename the layer, e.g. {value}_layer")
+            raise ValueError(msg)
+        return value
+
+    @field_validator("source")
+    @classmethod
+    def _plain_path(cls, value: str) -> str:
+        if any(ord(c) < 32 for c in value):
+            msg = "source holds a control character; write a plain file path such as ports.parquet"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("filter")
+    @classmethod
+    def _filter_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_filter(value)  # a SpecError is a ValueError: reported as this field's error
+        return value
+
+    @property
+    def where(self) -> str:
+        """Where the layer is defined, for messages: ``"layers/x.yaml: layer 'ports'"``."""
+        return f"{self._file}: layer {self.id!r}" if self._file else f"layer {self.id!r}"
 
     @model_validator(mode="after")
     def _method_fits_kind(self) -> LayerSpec:
@@ -140,12 +192,37 @@ class LayerSpec(BaseModel):
                 msg = (f"params.{param} was {self.params[param]!r} but must be one of "
                        f"{sorted(allowed_values)}")
                 raise ValueError(msg)
+        odd = sorted(k for k, v in self.params.items() if isinstance(v, float) and not math.isfinite(v))
+        if odd:
+            msg = f"params {odd} must be finite numbers (not .inf or .nan); write e.g. 50"
+            raise ValueError(msg)
         return self
 
     def source_path(self, data_dir: Path) -> Path:
-        """Return the absolute path of the source (relative paths are under ``data_dir``)."""
-        path = Path(self.source)
-        return path if path.is_absolute() else Path(data_dir) / path
+        """Return the resolved path of the source, which must lie inside ``data_dir``.
+
+        Relative paths are under ``data_dir``; ``..``, absolute paths and links are followed and
+        must still end inside it.
+
+        Raises
+        ------
+        SpecError
+            When the source leads outside ``data_dir``; the message names the spec file, the
+            layer, the source, the folder and the fix.
+        """
+        root = Path(data_dir).resolve()
+        given = Path(self.source)
+        path = given if given.is_absolute() else root / given
+        resolved = path.resolve()
+        if resolved.is_relative_to(root):
+            return resolved
+        if Path(os.path.normpath(path)).is_relative_to(root):
+            how = f"is a link to {str(resolved)!r}, which lies outside the data folder {root}"
+        else:
+            how = f"leads outside the data folder {root}"
+        msg = (f"{self.where}: source {self.source!r} {how}; sources are read only inside that folder: "
+               f"put the file there and write its path relative to it (e.g. {given.name!r})")
+        raise SpecError(msg)
 
 
 def default_layers_path(region: str = "peru") -> Path:
@@ -164,6 +241,26 @@ def _spec_files(path: Path) -> list[Path]:
         msg = f"{path}: layer spec file not found"
         raise SpecError(msg)
     return [path]
+
+
+def source_paths(specs: Iterable[LayerSpec], data_dir: Path) -> dict[str, Path]:
+    """Return the source path of every layer (:meth:`LayerSpec.source_path`), keyed by layer id.
+
+    Raises
+    ------
+    SpecError
+        Listing every layer whose source leads outside ``data_dir``.
+    """
+    paths: dict[str, Path] = {}
+    problems = []
+    for spec in specs:
+        try:
+            paths[spec.id] = spec.source_path(data_dir)
+        except SpecError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise SpecError("\n".join(problems))
+    return paths
 
 
 def load_layers(path: str | Path | None = None, *, region: str = "peru") -> list[LayerSpec]:
@@ -186,8 +283,9 @@ def load_layers(path: str | Path | None = None, *, region: str = "peru") -> list
     Raises
     ------
     SpecError
-        On unreadable YAML, a field that fails validation (the message names the file, the
-        layer, the field, the value and what is expected) or duplicate ids.
+        On unreadable YAML (see :func:`geo_engine.yaml_io.load_yaml`), a field that fails
+        validation (the message names the file, the layer, the field, the value and what is
+        expected) or duplicate ids.
     """
     root = Path(path) if path is not None else default_layers_path(region)
     specs: list[LayerSpec] = []
@@ -195,9 +293,9 @@ def load_layers(path: str | Path | None = None, *, region: str = "peru") -> list
     seen: dict[str, Path] = {}
     for file in _spec_files(root):
         try:
-            doc = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            problems.append(f"{file}: not valid YAML ({exc})")
+            doc = load_yaml(file, what="layer spec")
+        except SpecError as exc:
+            problems.append(str(exc))
             continue
         items = doc.get("layers") if isinstance(doc, dict) else doc
         if not isinstance(items, list):
@@ -218,6 +316,7 @@ def load_layers(path: str | Path | None = None, *, region: str = "peru") -> list
                 problems.append(f"{file}: {where}: duplicate id, first defined in {seen[spec.id]}")
                 continue
             seen[spec.id] = file
+            spec._file = file
             specs.append(spec)
     if problems:
         raise SpecError("invalid layer specs:\n" + "\n".join(problems))

@@ -6,10 +6,9 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from geo_engine import settings
-from geo_engine._errors import DataIntegrityError, MissingSourceError
+from geo_engine._errors import DataIntegrityError, MissingSourceError, SpecError
+from geo_engine.yaml_io import load_yaml
 
 __all__ = [
     "MANIFEST_NAME",
@@ -105,6 +104,8 @@ def load_manifest(data_dir: Path | None = None) -> dict[str, Any]:
     ------
     MissingSourceError
         If the folder has no manifest.
+    DataIntegrityError
+        If it cannot be read as YAML (see :func:`geo_engine.yaml_io.load_yaml`).
     """
     data_dir = Path(data_dir or settings.data_dir)
     path = data_dir / MANIFEST_NAME
@@ -114,8 +115,10 @@ def load_manifest(data_dir: Path | None = None) -> dict[str, Any]:
             "or rebuild it with `geo-engine data rebuild --from RAW_FOLDER`."
         )
         raise MissingSourceError(msg)
-    with path.open(encoding="utf-8") as fh:
-        manifest: dict[str, Any] = yaml.safe_load(fh)
+    try:
+        manifest: dict[str, Any] = load_yaml(path, what="manifest")
+    except SpecError as exc:
+        raise DataIntegrityError(str(exc)) from exc
     return manifest
 
 

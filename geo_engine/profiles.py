@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from geo_engine._errors import SpecError, validation_lines
 from geo_engine.layers import Title
+from geo_engine.yaml_io import load_yaml
 
 __all__ = [
     "AGGREGATIONS",
@@ -34,7 +44,7 @@ MISSING_POLICIES = ("exclude", "worst", "impute_admin")
 class Normalization(BaseModel):
     """How a layer is scaled to [0, 1] (see :func:`geo_engine.normalize.normalize`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     method: Literal["minmax", "percentile", "zscore", "fuzzy"] = "minmax"
     winsorize: tuple[float, float] | None = None
     fuzzy_shape: Literal["linear", "sigmoid", "jshaped"] = "linear"
@@ -55,7 +65,7 @@ class Aggregation(BaseModel):
     layer decides) or explicit ``order_weights`` (one per layer, best value first).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     method: Literal["wlc", "wgm", "owa", "topsis"] = "wlc"
     orness: float | None = Field(default=None, ge=0, le=1)
     order_weights: list[float] | None = None
@@ -78,17 +88,26 @@ class ProfileLayer(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     id: str
-    weight: float = Field(ge=0)
+    weight: float
     rationale: str = Field(min_length=1)
     direction: Literal["benefit", "cost"] | None = None
     normalization: Normalization | None = None
     missing: Literal["exclude", "worst", "impute_admin"] | None = None
 
+    @field_validator("weight")
+    @classmethod
+    def _finite_weight(cls, value: float, info: ValidationInfo) -> float:
+        if not math.isfinite(value) or value < 0:
+            msg = (f"layer {info.data.get('id', '?')!r}: weight {value} is not a finite number ≥ 0; "
+                   "write a plain number such as 1 or 0.5 (0 leaves the layer out)")
+            raise ValueError(msg)
+        return value
+
 
 class Constraint(BaseModel):
     """A mask on raw values: cells that fail it are excluded before normalization."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     layer: str
     op: Literal["<", "<=", ">", ">=", "==", "!="]
     value: float
@@ -155,14 +174,7 @@ def default_profiles_path(region: str = "peru") -> Path:
 def load_profile(path: str | Path) -> Profile:
     """Load and validate one profile file; errors name the file, the key and the allowed values."""
     path = Path(path)
-    if not path.is_file():
-        msg = f"{path}: profile file not found"
-        raise SpecError(msg)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        msg = f"{path}: not valid YAML ({exc})"
-        raise SpecError(msg) from exc
+    doc = load_yaml(path, what="profile")
     if not isinstance(doc, dict):
         msg = f"{path}: a profile is a mapping with id, title, description, layers…"
         raise SpecError(msg)

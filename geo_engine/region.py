@@ -30,12 +30,12 @@ from typing import Literal
 
 import geopandas as gpd
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from geo_engine import settings
 from geo_engine._errors import MissingSourceError, SourceFormatError, SpecError, validation_lines
 from geo_engine.layers import Title
+from geo_engine.yaml_io import dump_yaml, load_yaml
 
 __all__ = ["REGION_FILE", "Region", "RegionSpec", "load_region", "region_id_from", "shipped_regions",
            "write_region"]
@@ -187,11 +187,7 @@ def _title(spec: RegionSpec) -> str:
 
 
 def _read_spec(file: Path) -> RegionSpec:
-    try:
-        doc = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        msg = f"{file}: cannot read the region file ({exc})"
-        raise SpecError(msg) from exc
+    doc = load_yaml(file, what="region file")
     if not isinstance(doc, dict):
         msg = f"{file}: a region file is a mapping with id, boundary, code_column, layers…"
         raise SpecError(msg)
@@ -299,7 +295,7 @@ def write_region(
     if profiles is not None:
         doc["profiles"] = rel(profiles)
     text = ("# Region file of the Territorial Opportunity Platform: see `geo-engine region --help`.\n"
-            + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+            + dump_yaml(doc))
     tmp = out.with_name(f".{out.name}.tmp")
     base.mkdir(parents=True, exist_ok=True)
     tmp.write_text(text, encoding="utf-8")

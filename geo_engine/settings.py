@@ -26,8 +26,10 @@ __all__ = [
     "max_archive_members",
     "max_compression_ratio",
     "max_feature_vertices",
+    "max_filter_chars",
     "max_raster_bytes",
     "max_raster_pixels",
+    "max_spec_bytes",
     "max_table_bytes",
     "max_vector_bytes",
     "max_vertices",
@@ -132,3 +134,15 @@ max_feature_vertices: int = 10_000_000
 
 max_vertices: int = 100_000_000
 """Most vertices a vector file may have in all (about 1.6 GB of coordinates once loaded)."""
+
+# --- limits on user-supplied specs (layer specs, profiles, region files) -----------------------------
+
+max_spec_bytes: int = 2**20
+"""Largest YAML file read as a layer spec, profile, region file or manifest (1 MiB).
+
+The largest shipped spec file is about 11 KB and the manifest about 60 KB; the limit keeps a
+hostile or mistaken file (a data dump saved as .yaml) from being parsed at all.
+"""
+
+max_filter_chars: int = 1_000
+"""Longest layer ``filter`` accepted (characters); the shipped filters have at most about 110."""

@@ -248,3 +248,54 @@ def test_brief_command(tmp_path, monkeypatch):
     reader = pypdf.PdfReader(pdf)
     assert len(reader.pages) == 1
     assert "CUSCO · CUSCO · CUSCO" in reader.pages[0].extract_text()
+
+
+def _one_layer(source: str, extra: str = "") -> str:
+    return ("layers:\n  - id: share\n    title: {es: Cuota, en: Share}\n    theme: social\n"
+            f"    kind: table\n    source: {source}\n    method: intensive\n"
+            "    params: {column: share, key: unit, level: district_code}\n"
+            f"    units: share\n    direction: benefit\n{extra}")
+
+
+@pytest.mark.hostile
+def test_validate_and_build_refuse_a_yaml_bomb_quickly(tmp_path, monkeypatch):
+    import time
+
+    from test_yaml_io import bomb_layers
+
+    monkeypatch.setattr("geo_engine.settings.cache_dir", tmp_path / "cache")
+    _boundary(tmp_path)
+    (tmp_path / "bomb.yaml").write_text(bomb_layers())
+    start = time.perf_counter()
+    for args in (["validate", str(tmp_path / "bomb.yaml"), "--data-dir", str(tmp_path)],
+                 ["build", "--boundary", str(tmp_path / "region.gpkg"), "--code-column", "code",
+                  "--layers", str(tmp_path / "bomb.yaml")]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, result.output
+        assert "bomb.yaml, line 1: the layer spec uses a YAML anchor" in result.output
+        assert "Traceback" not in result.output
+    assert time.perf_counter() - start < 10
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize(("source", "extra", "message"), [
+    ("../../../../../../etc/passwd", "", "source '../../../../../../etc/passwd' leads outside the data "
+                                         "folder"),
+    ("/etc/passwd", "", "source '/etc/passwd' leads outside the data folder"),
+    ("t.csv", "    filter: \"@pd.read_csv('/etc/passwd')\"\n", "uses '@'"),
+])
+def test_validate_refuses_what_build_refuses(tmp_path, monkeypatch, source, extra, message):
+    monkeypatch.setattr("geo_engine.settings.cache_dir", tmp_path / "cache")
+    _boundary(tmp_path)
+    spec = tmp_path / "hostile.yaml"
+    spec.write_text(_one_layer(source, extra))
+    for args in (["validate", str(spec), "--data-dir", str(tmp_path)],
+                 ["build", "--boundary", str(tmp_path / "region.gpkg"), "--code-column", "code",
+                  "--layers", str(spec)]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, result.output
+        assert f"{spec}: layer 'share'" in result.output
+        assert message in result.output
+        assert "Traceback" not in result.output
+    good = runner.invoke(app, ["validate", str(tmp_path / "layers.yaml"), "--data-dir", str(tmp_path)])
+    assert good.exit_code == 0, good.output

@@ -93,7 +93,8 @@ def test_failed_build_leaves_no_cache(region, tmp_path):
 
 def test_bad_filter_names_layer(region, tmp_path):
     units, data = region
-    with pytest.raises(SpecError, match=r"layer 'rate': filter 'nope > 1' failed"):
+    with pytest.raises(SpecError, match=r"layer 'rate': filter 'nope > 1' names column 'nope' that the "
+                       r"data does not have; columns are \['code', 'rate'"):
         build_indicators(region="t", resolution=6, units=units, data_dir=data,
                          layers=[_spec(filter="nope > 1")], cache_dir=tmp_path / "cache")
 
@@ -204,3 +205,30 @@ def test_points_with_latitude_and_longitude_swapped_are_read_exchanged(region, t
                              cache_dir=tmp_path / "cache")
     assert m["pts_count"].sum() == len(lat)
     assert m["pts_distance"].min() < 10
+
+
+@pytest.mark.hostile
+def test_a_source_outside_the_data_folder_is_not_read(region, tmp_path, monkeypatch):
+    units, data = region
+    secret = tmp_path.parent / f"{tmp_path.name}-secret.csv"
+    secret.write_text("code,rate\n010101,99\n")
+    read = []
+    monkeypatch.setattr("geo_engine.indicators.read_table_file", lambda p: read.append(p))
+    for source in (f"../{secret.name}", str(secret)):
+        with pytest.raises(SpecError, match=rf"layer 'rate': source '{source}' leads outside the data "
+                           r"folder"):
+            build_indicators(region="t", resolution=6, units=units, data_dir=data,
+                             layers=[_spec(source=source)], cache_dir=tmp_path / "cache")
+    assert read == []
+
+
+@pytest.mark.hostile
+def test_a_filter_that_skipped_validation_is_still_refused(region, tmp_path, monkeypatch):
+    """Even a spec built without validation cannot run code through its filter."""
+    units, data = region
+    monkeypatch.chdir(tmp_path)
+    spec = _spec().model_copy(update={"filter": "@settings.os.system('touch X')"})
+    with pytest.raises(SpecError, match=r"layer 'rate': filter .* uses '@'"):
+        build_indicators(region="t", resolution=6, units=units, data_dir=data, layers=[spec],
+                         cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "X").exists()

@@ -30,7 +30,8 @@ def test_weights_are_normalized(tmp_path):
     ("change", "message"),
     [
         ({"layers": [{"id": "a", "weight": -1, "rationale": "r"}]},
-         r"key `layers.0.weight`: Input should be greater than or equal to 0"),
+         r"key `layers.0.weight`: .*layer 'a': weight -1.0 is not a finite number ≥ 0; write a plain "
+         r"number such as 1"),
         ({"layers": [{"id": "a", "weight": 0, "rationale": "r"}]}, "all weights are zero"),
         ({"aggregation": {"method": "mean"}},
          r"key `aggregation.method`: Input should be 'wlc', 'wgm', 'owa' or 'topsis'"),
@@ -76,3 +77,31 @@ def test_missing_and_malformed_files(tmp_path):
     bad.write_text("- just\n- a list\n")
     with pytest.raises(SpecError, match="a profile is a mapping"):
         load_profile(bad)
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("weight", [".inf", ".nan", "-.inf", "-0.5", "'inf'"])
+def test_weights_must_be_finite_and_not_negative(tmp_path, weight):
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(GOOD, allow_unicode=True).replace("weight: 2", f"weight: {weight}"),
+                    encoding="utf-8")
+    with pytest.raises(SpecError, match=rf"{path}: key `layers\.0\.weight`: .*layer 'heritage_sites': "
+                       r"weight -?(inf|nan|0\.5) is not a finite number ≥ 0; write a plain number such "
+                       r"as 1 or 0\.5 \(0 leaves the layer out\)"):
+        load_profile(path)
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize(("change", "key"), [
+    ({"constraints": [{"layer": "heritage_sites", "op": ">", "value": float("nan"), "rationale": "r"}]},
+     "constraints.0.value"),
+    ({"aggregation": {"method": "owa", "orness": float("nan")}}, "aggregation.orness"),
+    ({"aggregation": {"method": "owa", "order_weights": [1.0, float("inf")]}},
+     "aggregation.order_weights.1"),
+    ({"normalization": {"method": "fuzzy", "fuzzy_points": [0.0, float("inf")]}},
+     "normalization.fuzzy_points.1"),
+])
+def test_other_numbers_must_be_finite(tmp_path, change, key):
+    path = _write(tmp_path, {**GOOD, **change})
+    with pytest.raises(SpecError, match=rf"key `{key}`: Input should be a finite number"):
+        load_profile(path)

@@ -339,3 +339,15 @@ def test_region_show_finds_a_profile_naming_an_unknown_layer(own_region):
 def test_region_id_from_a_file_name():
     assert region_id_from("altiplano units.geojson") == "altiplano-units"
     assert region_id_from("__.zip") == "my-region"
+
+
+@pytest.mark.hostile
+def test_region_show_refuses_a_source_outside_the_region_folder(own_region):
+    layers = own_region / "layers.yaml"
+    layers.write_text(layers.read_text().replace("source: poverty.csv", "source: ../../poverty.csv"))
+    write_region(own_region / "region.yaml", region_id="mine", boundary=own_region / "units.geojson",
+                 code_column="CODE", layers=layers)
+    r = runner.invoke(app, ["region", "show", str(own_region / "region.yaml")])
+    assert r.exit_code == 1
+    assert (f"{layers}: layer 'poverty': source '../../poverty.csv' leads outside the data folder "
+            f"{own_region}") in r.output

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from geo_engine._errors import GeoEngineWarning, SourceFormatError
+from geo_engine._errors import GeoEngineWarning, SourceFormatError, SpecError
 from geo_engine.pipeline import run
 from geo_engine.uploads import (
     UploadError,
@@ -225,3 +225,17 @@ def test_wrong_column_is_refused_with_the_columns(files, tmp_path):
                      code_column="ZONE", layers="layers.yaml")
     assert [p.name for p in folder.glob("region-*.yaml")] == []
     assert pd.Index([p.name for p in folder.iterdir()]).str.startswith(".").sum() == 0
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("source", ["../../../../../../../../etc/passwd", "/etc/passwd", "../towns.geojson"])
+def test_uploaded_layers_cannot_read_outside_their_folder(files, tmp_path, source):
+    layers = LAYERS.replace("source: towns.geojson", f"source: {source}", 1)
+    (tmp_path / "uploads").mkdir()
+    (tmp_path / "uploads" / "towns.geojson").write_bytes(files["towns.geojson"])  # beside the folder
+    folder = save_uploads({**files, "layers.yaml": layers.encode()}, tmp_path / "uploads")
+    region = build_region(folder, region_id="altiplano", boundary="altiplano units.geojson",
+                          code_column="CODE", layers="layers.yaml", resolution=5)
+    with pytest.raises(SpecError, match=rf"layers\.yaml: layer 'town_people': source '{source}' leads "
+                       rf"outside the data folder {folder}"):
+        run(region=region.file)

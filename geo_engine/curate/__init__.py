@@ -18,12 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from geo_engine import settings
 from geo_engine.curate._common import BuildContext, Dataset
 from geo_engine.curate.sources import LICENCES
 from geo_engine.manifest import MANIFEST_NAME, describe_file
+from geo_engine.yaml_io import dump_yaml, load_yaml
 
 __all__ = ["REGION_STEPS", "STEPS", "BuildContext", "Dataset", "rebuild", "render_licenses"]
 
@@ -184,7 +183,7 @@ def _install(
     manifest_path = data_dir / MANIFEST_NAME
     old: list[dict[str, Any]] = []
     if manifest_path.is_file():
-        old = yaml.safe_load(manifest_path.read_text(encoding="utf-8")).get("datasets", [])
+        old = load_yaml(manifest_path, what="manifest").get("datasets", [])
     new_files = {e["file"] for e in entries}
     if full:
         kept = [e for e in old if not e["file"].startswith(f"{region}/")]
@@ -201,7 +200,7 @@ def _install(
         "datasets": datasets,
     }
     (tmp / MANIFEST_NAME).write_text(
-        yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True, width=100), encoding="utf-8"
+        dump_yaml(manifest, width=100), encoding="utf-8"
     )
     (tmp / "LICENSES.md").write_text(render_licenses(datasets), encoding="utf-8")
     target = data_dir / region

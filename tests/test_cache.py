@@ -1,4 +1,6 @@
 import json
+import threading
+import time
 
 import pandas as pd
 import pytest
@@ -97,3 +99,21 @@ def test_the_lock_of_a_killed_build_is_released(tmp_path, sigkill_at):
     path = tmp_path / "x.parquet"
     sigkill_at(_HOLD, str(path), line="locked")
     assert cached(path, _builder([])).hit is False  # does not wait for the dead process
+
+
+def test_threads_of_one_process_build_an_entry_once(tmp_path):
+    """The app's sessions are threads of one server process: they share the lock too."""
+    calls = []
+
+    def slow():
+        time.sleep(0.3)
+        return _builder(calls)()
+
+    hits = []
+    threads = [threading.Thread(target=lambda: hits.append(cached(tmp_path / "x.parquet", slow).hit))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (sorted(hits), len(calls)) == ([False, True, True], 1)

@@ -57,7 +57,14 @@ from geo_engine.region import load_region, region_id_from, shipped_regions
 from geo_engine.rollup import LEVELS, RANK_BY, rollup, with_labels
 from geo_engine.score import Prepared, prepare
 from geo_engine.sensitivity import sensitivity
-from geo_engine.uploads import boundary_columns, build_region, save_uploads, uploaded_files
+from geo_engine.uploads import (
+    boundary_columns,
+    build_region,
+    charge_uploads,
+    cleanup_uploads,
+    save_uploads,
+    uploaded_files,
+)
 
 st.set_page_config(page_title="Territorial Opportunity Platform", layout="wide")
 
@@ -201,6 +208,13 @@ def _build_region(folder: Path, boundary: str, layers: str) -> None:
     ss["resolution"] = region.resolution
 
 
+UPLOADS = settings.cache_dir / "uploads"
+"""Parent of the upload folders; those older than ``settings.upload_max_age_hours`` are removed
+when a session starts."""
+if "_uploads_swept" not in ss:
+    ss["_uploads_swept"] = cleanup_uploads(UPLOADS)
+
+
 def uploads_panel(lang: str) -> None:
     """Sidebar: upload a boundary, data files, a layers YAML and profiles, and build a region."""
     busy = ss.get("up_boundary") is not None or "_upload_error" in ss
@@ -221,16 +235,18 @@ def uploads_panel(lang: str) -> None:
         parts = [boundary, *(data or []), *([layers] if layers is not None else [])]
         ids = tuple(f.file_id for f in [*parts, *(profiles or [])])
         saved = ss.get("_upload_folder")
-        if saved is None or saved[0] != ids:
+        if saved is None or saved[0] != ids or not saved[1].is_dir():  # new files, or swept
             files: dict[str, bytes] = {}
             for f in parts:
                 if f.name in files and files[f.name] != f.getvalue():
                     st.error(t("upload_clash", lang, name=f.name))
                     return
                 files[f.name] = f.getvalue()
+            extra = {f.name: f.getvalue() for f in profiles or []}
             try:
-                folder = save_uploads(files, settings.cache_dir / "uploads",
-                                      profiles={f.name: f.getvalue() for f in profiles or []})
+                ss["_upload_spent"] = charge_uploads(ss.get("_upload_spent", {}),
+                                                     [*files.items(), *extra.items()])
+                folder = save_uploads(files, UPLOADS, profiles=extra)
             except (GeoEngineError, OSError) as exc:
                 st.error(_message(exc))
                 return

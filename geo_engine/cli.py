@@ -135,11 +135,14 @@ def data_prepare(
     resolution: Annotated[int, typer.Option(help="Resolution the app opens with.")] = 7,
 ) -> None:
     """Check the data and build the caches the app uses (fast when already there)."""
+    from geo_engine.curate import recover_rebuild
     from geo_engine.datasets import display_districts
     from geo_engine.indicators import build_indicators
     from geo_engine.manifest import verify_manifest
 
     try:
+        for line in recover_rebuild(data_dir):
+            typer.echo(line)
         verify_manifest(data_dir)
         districts = display_districts(data_dir=data_dir)
         with _report_warnings(), Progress(transient=True) as bar:

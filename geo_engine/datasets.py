@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import pandas as pd
@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import shapely
 
 from geo_engine import settings
+from geo_engine._cache import cached
 from geo_engine.manifest import dataset_entry, dataset_path
 
 __all__ = [
@@ -99,25 +100,22 @@ def display_districts(
     Polygons are simplified together with :func:`shapely.coverage_simplify` in
     :data:`DISPLAY_CRS`, so neighbouring districts keep a shared border (no gaps or slivers). The
     cache file name carries the checksum of the districts file and of the indicators, so a data
-    rebuild invalidates it.
+    rebuild invalidates it; a damaged cache file is rebuilt with a warning.
     """
     cache_dir = Path(cache_dir or settings.cache_dir)
     keys = [dataset_entry(i, data_dir=data_dir)["sha256"][:12]
             for i in ("districts", "district_indicators", "population")]
-    path = cache_dir / "display" / f"districts-{'-'.join(keys)}-{int(tolerance_m)}m.parquet"
-    if path.is_file():
-        return gpd.read_parquet(path)
-    table = district_table(data_dir=data_dir)
-    table = table[table.geometry.notna()].reset_index(drop=True)
-    metric = table.geometry.to_crs(DISPLAY_CRS)
-    simple = shapely.coverage_simplify(metric.to_numpy(), tolerance_m)
-    table = table.set_geometry(gpd.GeoSeries(simple, crs=DISPLAY_CRS).to_crs(4326).to_numpy())
-    table = table.set_crs(4326, allow_override=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    table.to_parquet(tmp, compression="zstd", index=False)
-    tmp.replace(path)
-    return table
+    path = cache_dir / "display" / f"districts-v2-{'-'.join(keys)}-{int(tolerance_m)}m.parquet"
+
+    def build() -> tuple[pd.DataFrame, dict[str, Any]]:
+        table = district_table(data_dir=data_dir)
+        table = table[table.geometry.notna()].reset_index(drop=True)
+        metric = table.geometry.to_crs(DISPLAY_CRS)
+        simple = shapely.coverage_simplify(metric.to_numpy(), tolerance_m)
+        table = table.set_geometry(gpd.GeoSeries(simple, crs=DISPLAY_CRS).to_crs(4326).to_numpy())
+        return table.set_crs(4326, allow_override=True), {}
+
+    return cast(gpd.GeoDataFrame, cached(path, build, read=gpd.read_parquet).frame)
 
 
 def dataset_sources(dataset_ids: list[str], *, data_dir: Path | None = None) -> list[dict[str, Any]]:

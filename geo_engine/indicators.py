@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from geo_engine import __version__, settings
+from geo_engine._cache import cached
 from geo_engine._errors import GeoEngineWarning, MissingSourceError, SourceFormatError, SpecError
 from geo_engine.filters import parse_filter
 from geo_engine.grid import build_grid
@@ -34,7 +35,7 @@ __all__ = [
     "region_units",
 ]
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 """Bumped whenever the way values are computed changes, so old caches are not reused."""
 
 Progress = Callable[[str, int, int], None]
@@ -400,7 +401,10 @@ def build_indicators(
     cache_dir : pathlib.Path, optional
         :data:`geo_engine.settings.cache_dir` by default.
     use_cache : bool, default True
-        Reuse a matrix built from identical inputs; write the new one otherwise.
+        Reuse a matrix built from identical inputs; write the new one otherwise. A cached matrix
+        is checked against the checksum in its sidecar: a damaged one is rebuilt with a
+        :class:`GeoEngineWarning`. Concurrent builds of one matrix build it once (see
+        :mod:`geo_engine._cache`).
     force : bool, default False
         Build grids larger than :data:`geo_engine.grid.MAX_CELLS`.
     progress : callable, optional
@@ -421,12 +425,21 @@ def build_indicators(
     key = cache_key(units_hash=_units_hash(units), resolution=resolution, specs=specs,
                     data_dir=data_dir)
     path = cache_dir / "indicators" / f"{region}-r{resolution}-{key[:16]}.parquet"
-    if use_cache and path.is_file():
-        matrix = pd.read_parquet(path)
-        matrix.attrs.update(cache_path=str(path), cache_hit=True,
-                            report=json.loads(path.with_suffix(".json").read_text()))
-        return matrix
 
+    def build() -> tuple[pd.DataFrame, dict[str, Any]]:
+        return _compute_matrix(specs, units, resolution=resolution, data_dir=data_dir,
+                               region=region, force=force, progress=progress)
+
+    matrix, report, hit = cached(path, build) if use_cache else (*build(), False)
+    matrix.attrs.update(cache_path=str(path), cache_hit=hit, report=report)
+    return matrix
+
+
+def _compute_matrix(
+    specs: Sequence[LayerSpec], units: gpd.GeoDataFrame, *, resolution: int, data_dir: Path,
+    region: str, force: bool, progress: Progress | None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Build the grid and every layer's column; return the matrix and its build report."""
     t0 = time.perf_counter()
     grid = build_grid(units, resolution=resolution, force=force, repair=True)
     report: dict[str, Any] = {"grid": {**grid.attrs["report"],
@@ -461,11 +474,4 @@ def build_indicators(
     grid_cols = [c for c in GRID_COLUMNS if c in grid]
     matrix = pd.concat([grid[grid_cols].reset_index(drop=True),
                         pd.DataFrame(columns, index=range(len(grid)))], axis=1)
-    if use_cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        matrix.to_parquet(tmp, compression="zstd", index=False)
-        path.with_suffix(".json").write_text(json.dumps(report, indent=1))
-        tmp.replace(path)  # the matrix appears only once complete
-    matrix.attrs.update(cache_path=str(path), cache_hit=False, report=report)
-    return matrix
+    return matrix, report

@@ -163,7 +163,9 @@ def verify_manifest(data_dir: Path | None = None, *, strict: bool = True) -> lis
     -------
     list of str
         One line per problem (empty when everything matches): missing files, files not in the
-        manifest, checksum or feature-count mismatches.
+        manifest, checksum or feature-count mismatches. Hidden entries at the top of the folder
+        (``.rebuild-*``, ``.rebuild.lock``: what a rebuild writes while it runs) are not data and
+        are not checked.
     """
     data_dir = Path(data_dir or settings.data_dir)
     manifest = load_manifest(data_dir)
@@ -191,6 +193,8 @@ def verify_manifest(data_dir: Path | None = None, *, strict: bool = True) -> lis
             )
     for path in sorted(data_dir.rglob("*")):
         rel = path.relative_to(data_dir).as_posix()
+        if rel.startswith("."):  # a rebuild's temporary folder, backup or lock: not data
+            continue
         if path.is_file() and rel not in listed and rel not in METADATA_FILES:
             problems.append(f"{rel}: file in the data folder but not in the manifest")
     if problems and strict:

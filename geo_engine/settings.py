@@ -31,9 +31,12 @@ __all__ = [
     "max_raster_pixels",
     "max_spec_bytes",
     "max_table_bytes",
+    "max_upload_bytes_per_session",
+    "max_uploads_per_session",
     "max_vector_bytes",
     "max_vertices",
     "region_dir",
+    "upload_max_age_hours",
     "urban_centre_weight",
 ]
 
@@ -146,3 +149,21 @@ hostile or mistaken file (a data dump saved as .yaml) from being parsed at all.
 
 max_filter_chars: int = 1_000
 """Longest layer ``filter`` accepted (characters); the shipped filters have at most about 110."""
+
+# --- uploads to the app (checked by geo_engine.uploads) --------------------------------------------
+
+max_uploads_per_session: int = 50
+"""Most files one browser session of the app may upload in all (a region needs a handful)."""
+
+max_upload_bytes_per_session: int = 2**30
+"""Most bytes one browser session of the app may upload in all (1 GiB; one file is at most 200 MiB).
+
+With :data:`max_uploads_per_session`, this bounds the disk one visitor can fill; a file uploaded
+again (same name and content) is not counted twice.
+"""
+
+upload_max_age_hours: float = 24.0
+"""Age after which uploaded files are removed from the cache folder (checked when a session starts).
+
+A region built from uploads stays usable for that long after its files were last uploaded.
+"""

@@ -6,18 +6,29 @@ into ``<root>/<digest>/`` (profiles into its ``profiles/`` sub-folder), where th
 every name and byte: the same files always land in the same folder, so the indicator matrix built
 from them is found again in the cache. Archives are stored as they are: the readers open a zipped
 shapefile themselves. :func:`build_region` then writes the region file over those files.
+
+A server bounds what one visitor can store: :func:`charge_uploads` keeps a session's total within
+:data:`~geo_engine.settings.max_uploads_per_session` files and
+:data:`~geo_engine.settings.max_upload_bytes_per_session` bytes, and :func:`cleanup_uploads`
+removes upload folders older than :data:`~geo_engine.settings.upload_max_age_hours`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
 
+from geo_engine import settings
 from geo_engine._errors import GeoEngineError
 from geo_engine.manifest import file_sha256
 from geo_engine.region import Region, load_region, write_region
@@ -28,6 +39,8 @@ __all__ = [
     "UploadError",
     "boundary_columns",
     "build_region",
+    "charge_uploads",
+    "cleanup_uploads",
     "safe_name",
     "save_uploads",
     "uploaded_files",
@@ -135,6 +148,8 @@ def save_uploads(
             digest.update(data)
     folder = Path(root) / digest.hexdigest()[:16]
     if folder.is_dir():
+        with contextlib.suppress(OSError):
+            os.utime(folder)  # used again: its age starts over (see cleanup_uploads)
         return folder
     Path(root).mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".upload-", dir=root))
@@ -151,6 +166,106 @@ def save_uploads(
         if not folder.is_dir():  # another session may have written the same folder meanwhile
             raise
     return folder
+
+
+def charge_uploads(
+    spent: Mapping[str, int],
+    files: Iterable[tuple[str, bytes]],
+    *,
+    max_files: int | None = None,
+    max_bytes: int | None = None,
+) -> dict[str, int]:
+    """Return a session's record of uploads with ``files`` added; refuse them beyond its budget.
+
+    Parameters
+    ----------
+    spent : mapping of str to int
+        What the session uploaded so far (``{}`` at first): one key per distinct file (its name
+        and the SHA-256 of its content) → its size in bytes. Not changed.
+    files : iterable of (str, bytes)
+        The files about to be saved, as (name, content) pairs.
+    max_files : int, optional
+        Most distinct files per session; :data:`geo_engine.settings.max_uploads_per_session`
+        by default.
+    max_bytes : int, optional
+        Most bytes per session; :data:`geo_engine.settings.max_upload_bytes_per_session` by
+        default.
+
+    Returns
+    -------
+    dict
+        The new record. A file already in ``spent`` (same name and content: the same upload seen
+        again on a rerun, or uploaded twice) is not counted again.
+
+    Raises
+    ------
+    UploadError
+        When the session's files would then number more than ``max_files`` or weigh more than
+        ``max_bytes``; the message gives both figures and the setting to raise.
+    """
+    max_files = settings.max_uploads_per_session if max_files is None else max_files
+    max_bytes = settings.max_upload_bytes_per_session if max_bytes is None else max_bytes
+    record = dict(spent)
+    for name, data in files:
+        record[f"{name}\0{hashlib.sha256(data).hexdigest()}"] = len(data)
+    total = sum(record.values())
+    if len(record) > max_files:
+        msg = (f"upload refused: this session would have sent {len(record)} files, more than the "
+               f"{max_files} allowed per session (setting max_uploads_per_session); open the app "
+               "in a new session or ask its administrator to raise the limit")
+        raise UploadError(msg)
+    if total > max_bytes:
+        new = total - sum(spent.values())
+        msg = (f"upload refused: this session would have sent {_size(total)} ({_size(new)} in "
+               f"these files), more than the {_size(max_bytes)} allowed per session (setting "
+               "max_upload_bytes_per_session); open the app in a new session or ask its "
+               "administrator to raise the limit")
+        raise UploadError(msg)
+    return record
+
+
+def _size(n: int) -> str:
+    return f"{n:,} byte{'' if n == 1 else 's'}" if n < 2**20 else f"{n / 2**20:,.1f} MiB"
+
+
+_UPLOAD_FOLDER = re.compile(r"[0-9a-f]{16}|\.upload-.+")
+"""Names of what :func:`save_uploads` writes in its root: a content digest, or a temporary folder."""
+
+
+def cleanup_uploads(root: Path, *, max_age: timedelta | None = None) -> list[Path]:
+    """Remove the upload folders of ``root`` last written or used more than ``max_age`` ago.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        Parent of the upload folders (as given to :func:`save_uploads`).
+    max_age : datetime.timedelta, optional
+        :data:`geo_engine.settings.upload_max_age_hours` by default.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The folders removed. Only folders :func:`save_uploads` makes are considered (named by
+        16 hex digits, or its ``.upload-*`` temporary folders); other entries and symbolic links
+        are left alone, and a folder that cannot be removed is skipped.
+    """
+    age = max_age if max_age is not None else timedelta(hours=settings.upload_max_age_hours)
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    cutoff = time.time() - age.total_seconds()
+    removed = []
+    for entry in sorted(root.iterdir()):
+        if not _UPLOAD_FOLDER.fullmatch(entry.name) or entry.is_symlink() or not entry.is_dir():
+            continue
+        try:
+            if entry.stat().st_mtime >= cutoff:
+                continue
+            shutil.rmtree(entry)
+        except OSError:  # removed by another session meanwhile, or not ours to remove
+            continue
+        removed.append(entry)
+    return removed
 
 
 def boundary_columns(path: Path) -> dict[str, bool]:

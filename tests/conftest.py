@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -58,6 +61,19 @@ def peru(tmp_path_factory):
     finally:
         s.cache_dir = old
     return result
+
+
+@pytest.fixture
+def sigkill_at():
+    """Return ``run(script, *args, line=...)``: run a Python script, SIGKILL it once it prints ``line``."""
+    def run(script: str, *args: str, line: str) -> None:
+        child = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout.readline().strip() == line
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+    return run
 
 
 def pytest_collection_modifyitems(config, items):

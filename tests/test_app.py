@@ -1,6 +1,9 @@
 """The Streamlit app under Streamlit's AppTest (no browser)."""
 
 import json
+import os
+import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -8,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from test_uploads import PROFILES, region_files
 
 from geo_engine.region import load_region, shipped_regions
-from geo_engine.uploads import build_region, save_uploads
+from geo_engine.uploads import MAX_UPLOAD_BYTES, build_region, save_uploads
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 
@@ -23,6 +26,21 @@ def _app(cache, monkeypatch, resolution=5):
     at = AppTest.from_file(str(APP), default_timeout=240)
     at.session_state["resolution"] = resolution
     return at.run()
+
+
+def test_server_config_hides_error_details_and_developer_menu():
+    from streamlit import config
+
+    text = (APP.parent / ".streamlit" / "config.toml").read_text(encoding="utf-8")
+    conf = tomllib.loads(text)
+    assert conf["client"] == {"showErrorDetails": "none", "toolbarMode": "viewer"}
+    assert conf["server"]["enableStaticServing"] is True
+    assert conf["server"]["maxUploadSize"] * 2**20 == MAX_UPLOAD_BYTES
+    assert conf["browser"]["gatherUsageStats"] is False
+    # the installed Streamlit knows these keys and values
+    assert "none" in {o.value for o in config.ShowErrorDetailsConfigOptions}
+    assert {"client.showErrorDetails", "client.toolbarMode"} <= set(config.get_config_options())
+    assert '"viewer"' in config.get_config_options()["client.toolbarMode"].description
 
 
 def test_app_runs_in_spanish_by_default(cache, monkeypatch):
@@ -191,6 +209,26 @@ def test_a_region_that_does_not_load_keeps_the_previous_one(cache, monkeypatch, 
     assert any("could not be loaded" in e or "No se pudo cargar" in e for e in errors), errors
     assert any("height.tif" in e for e in errors)
     assert broken not in at.session_state["user_regions"]  # it never loaded: not offered again
+
+
+@pytest.mark.hostile
+def test_uploads_beyond_the_session_budget_are_refused_and_old_ones_swept(cache, monkeypatch,
+                                                                          tmp_path):
+    old = cache / "uploads" / "0123456789abcdef"
+    old.mkdir(parents=True)
+    os.utime(old, (time.time() - 25 * 3600,) * 2)
+    monkeypatch.setattr("geo_engine.settings.max_upload_bytes_per_session", 2**20)
+    boundary = region_files(tmp_path)["altiplano units.geojson"]
+    at = _app(cache, monkeypatch)
+    assert not old.exists()  # older than upload_max_age_hours: removed when the session started
+    at.file_uploader(key="up_boundary").upload("units.geojson", boundary).run()
+    assert not at.exception
+    assert at.selectbox(key="up_code").options  # within the budget: read
+    at.file_uploader(key="up_data").upload("big.tif", bytes(2**20)).run()
+    assert not at.exception
+    errors = [e.value for e in at.sidebar.error]
+    assert any("allowed per session (setting max_upload_bytes_per_session)" in e for e in errors)
+    assert not list((cache / "uploads").glob("*/big.tif"))
 
 
 @pytest.mark.skipif("brazil" not in shipped_regions(), reason="layers/brazil not curated here")

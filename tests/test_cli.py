@@ -53,6 +53,25 @@ def test_data_check_fails_on_tampered_data(data_dir, tmp_path):
     assert "peru/districts.parquet: sha256" in result.output
 
 
+@pytest.mark.hostile
+def test_prepare_cleans_what_a_killed_rebuild_left(data_dir, tmp_path, monkeypatch):
+    import shutil
+
+    from geo_engine import settings
+
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy)
+    (copy / ".rebuild-k1ll3d" / "peru").mkdir(parents=True)
+    (copy / ".rebuild-k1ll3d" / "peru" / "districts.parquet").write_bytes(b"half a file")
+    monkeypatch.setattr(settings, "cache_dir", tmp_path / "cache")
+    result = runner.invoke(app, ["data", "check", "--data-dir", str(copy)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["data", "prepare", "--data-dir", str(copy), "--resolution", "4"])
+    assert result.exit_code == 0, result.output
+    assert "removed .rebuild-k1ll3d, the temporary folder of an interrupted rebuild" in result.output
+    assert not (copy / ".rebuild-k1ll3d").exists()
+
+
 def test_missing_manifest_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["data", "list", "--data-dir", str(tmp_path)])
     assert result.exit_code == 1

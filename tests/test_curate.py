@@ -1,4 +1,6 @@
+import contextlib
 import shutil
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -6,9 +8,12 @@ import pandas as pd
 import pytest
 import rasterio
 import yaml
+from filelock import FileLock
 
+from geo_engine import curate
 from geo_engine._errors import MissingSourceError
-from geo_engine.curate import STEPS, rebuild, render_licenses
+from geo_engine.curate import LOCK_NAME, STEPS, Dataset, rebuild, recover_rebuild, render_licenses
+from geo_engine.curate.sources import SourceRef
 from geo_engine.manifest import load_manifest, verify_manifest
 
 
@@ -25,7 +30,7 @@ def test_failed_rebuild_leaves_data_untouched(tmp_path):
     before = {p: p.read_bytes() for p in data.rglob("*") if p.is_file()}
     with pytest.raises(MissingSourceError, match=r"peru_distrital_simple\.geojson"):
         rebuild(tmp_path / "empty", data_dir=data, log=lambda _: None)
-    after = {p: p.read_bytes() for p in data.rglob("*") if p.is_file()}
+    after = {p: p.read_bytes() for p in data.rglob("*") if p.is_file() and p.name != LOCK_NAME}
     assert before == after
     assert not list(data.glob(".rebuild-*"))
 
@@ -89,3 +94,164 @@ def test_partial_rebuild_keeps_other_entries(raw_dir, tmp_path):
     assert ids == ["departments", "districts", "other", "provinces"]
     assert (target / "peru" / "other.parquet").read_bytes() == b"x"
     shutil.rmtree(target)
+
+
+# ---- interrupted rebuilds: what a kill at each stage leaves must not break `data prepare` ----
+
+class Killed(BaseException):
+    """Stands for the process being killed: nothing after it runs (not even `finally` clean-ups)."""
+
+
+def _fake_step(file, version):
+    def build(ctx):
+        (ctx.out / ctx.region).mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"v": [version]}).to_parquet(ctx.out / file)
+        source = SourceRef(file="raw.csv", origin="owner/repo@1", origin_path=f"raw-v{version}.csv",
+                           licence="MIT", vintage="2024", publisher="INEI")
+        return [Dataset(id=Path(file).stem, title=file, file=file, sources=[source], licence="MIT",
+                        vintage="2024", processing=[])]
+    return build
+
+
+@pytest.fixture
+def fake_steps(monkeypatch):
+    """Peru rebuilt by two tiny steps writing peru/a.parquet and peru/b.parquet; returns a setter."""
+    monkeypatch.setitem(curate.REGION_STEPS, "peru", ("one", "two"))
+
+    def use(version):
+        steps = {"one": _fake_step("peru/a.parquet", version),
+                 "two": _fake_step("peru/b.parquet", version)}
+        monkeypatch.setattr(curate, "_step", steps.__getitem__)
+    return use
+
+
+def _version(data, name="a"):
+    return int(pd.read_parquet(data / "peru" / f"{name}.parquet")["v"].iloc[0])
+
+
+def _kill_at(monkeypatch, n, error=Killed):
+    """Make the n-th folder or file move (rename/replace) of the install raise ``error``."""
+    calls = {"n": 0}
+    for name in ("rename", "replace"):
+        real = getattr(Path, name)
+
+        def move(self, target, _real=real):
+            calls["n"] += 1
+            if calls["n"] == n:
+                raise error("killed")
+            return _real(self, target)
+        monkeypatch.setattr(Path, name, move)
+
+
+# killed 0: in a step; 1, 2, 3: before the install moves the old folder out, the new one in, the
+# manifest in (the commit); 4: after the commit, before the licences are moved and the rest removed
+@pytest.mark.hostile
+@pytest.mark.parametrize("moves", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("steps", [None, ["one"]])
+def test_a_killed_rebuild_is_undone_or_finished_by_recover(fake_steps, monkeypatch, tmp_path, moves,
+                                                           steps):
+    data = tmp_path / "data"
+    fake_steps(1)
+    rebuild(tmp_path, data_dir=data, log=lambda _: None)
+    fake_steps(2)
+    with monkeypatch.context() as m:
+        m.setattr(curate, "_settle", lambda tmp, data_dir: "")  # a kill skips every clean-up
+        if moves == 0:  # half-way through a step's files
+            m.setattr(curate, "_entry", lambda ds, out: (_ for _ in ()).throw(Killed()))
+        elif moves < 4:
+            _kill_at(m, moves)
+        with contextlib.suppress(Killed):
+            rebuild(tmp_path, data_dir=data, steps=steps, log=lambda _: None)
+    assert list(data.glob(".rebuild-*"))
+    assert verify_manifest(data, strict=False) == [] or moves in (2, 3)  # mid-swap: region out of step
+    lines = recover_rebuild(data)
+    assert len(lines) == 1
+    assert "interrupted rebuild" in lines[0]
+    assert verify_manifest(data) == []
+    assert not list(data.glob(".rebuild-*"))
+    assert _version(data) == (2 if moves == 4 else 1)
+    assert _version(data, "b") == (2 if moves == 4 and steps is None else 1)
+    licences = render_licenses(load_manifest(data)["datasets"])
+    assert (data / "LICENSES.md").read_text(encoding="utf-8") == licences
+    assert recover_rebuild(data) == []
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("moves", [1, 2, 3])
+def test_a_failed_install_puts_the_old_data_back(fake_steps, monkeypatch, tmp_path, moves):
+    data = tmp_path / "data"
+    fake_steps(1)
+    rebuild(tmp_path, data_dir=data, log=lambda _: None)
+    fake_steps(2)
+    with monkeypatch.context() as m:
+        _kill_at(m, moves, error=OSError)
+        with pytest.raises(OSError, match="killed"):
+            rebuild(tmp_path, data_dir=data, log=lambda _: None)
+    assert verify_manifest(data) == []
+    assert _version(data) == 1
+    assert not list(data.glob(".rebuild-*"))
+
+
+def test_partial_rebuild_keeps_the_files_no_step_wrote(fake_steps, tmp_path):
+    data = tmp_path / "data"
+    fake_steps(1)
+    rebuild(tmp_path, data_dir=data, log=lambda _: None)
+    fake_steps(2)
+    rebuild(tmp_path, data_dir=data, steps=["one"], log=lambda _: None)
+    assert (_version(data), _version(data, "b")) == (2, 1)
+    assert verify_manifest(data) == []
+
+
+def test_recover_puts_back_a_backup_of_an_earlier_version(tmp_path):
+    data = tmp_path / "data"
+    (data / ".peru.old").mkdir(parents=True)
+    (data / ".peru.old" / "a.parquet").write_bytes(b"old")
+    (data / ".brazil.old").mkdir()
+    (data / "brazil").mkdir()
+    assert len(recover_rebuild(data)) == 2
+    assert (data / "peru" / "a.parquet").read_bytes() == b"old"
+    assert sorted(p.name for p in data.iterdir()) == [".rebuild.lock", "brazil", "peru"]
+
+
+def test_recover_leaves_a_running_rebuild_alone(tmp_path):
+    data = tmp_path / "data"
+    (data / ".rebuild-x").mkdir(parents=True)
+    with FileLock(data / LOCK_NAME):
+        assert recover_rebuild(data) == [f"a rebuild of {data} is running: its temporary files are "
+                                         "left alone"]
+    assert (data / ".rebuild-x").is_dir()
+    assert recover_rebuild(tmp_path / "nothing") == []
+
+
+_CHILD = """
+import sys, time
+from pathlib import Path
+import pandas as pd
+from geo_engine import curate
+from geo_engine.curate import Dataset, rebuild
+
+def build(ctx):
+    (ctx.out / "peru").mkdir()
+    pd.DataFrame({"v": [2]}).to_parquet(ctx.out / "peru" / "a.parquet")
+    print("writing", flush=True)
+    time.sleep(60)
+
+curate.REGION_STEPS["peru"] = ("one",)
+curate._step = lambda name: build
+rebuild(Path(sys.argv[1]), data_dir=Path(sys.argv[1]), log=lambda _: None)
+"""
+
+
+@pytest.mark.hostile
+def test_a_rebuild_killed_with_sigkill_leaves_data_that_checks_and_prepares(fake_steps, tmp_path,
+                                                                            sigkill_at):
+    data = tmp_path / "data"
+    fake_steps(1)
+    rebuild(tmp_path, data_dir=data, log=lambda _: None)
+    sigkill_at(_CHILD, str(data), line="writing")
+    assert list(data.glob(".rebuild-*/peru/a.parquet"))
+    assert verify_manifest(data) == []  # `data check` ignores what the rebuild left
+    assert len(recover_rebuild(data)) == 1  # `data prepare` removes it (the lock died with it)
+    assert sorted(p.name for p in data.iterdir()) == [".rebuild.lock", "LICENSES.md",
+                                                      "MANIFEST.yaml", "peru"]
+    assert _version(data) == 1

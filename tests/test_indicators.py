@@ -1,4 +1,9 @@
+import json
+import subprocess
+import sys
+import time
 import zipfile
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -232,3 +237,82 @@ def test_a_filter_that_skipped_validation_is_still_refused(region, tmp_path, mon
         build_indicators(region="t", resolution=6, units=units, data_dir=data, layers=[spec],
                          cache_dir=tmp_path / "cache")
     assert not (tmp_path / "X").exists()
+
+
+_CHILD = """
+import json, sys, time
+from pathlib import Path
+import geopandas as gpd
+from geo_engine.indicators import build_indicators
+from geo_engine.layers import LayerSpec
+
+units, specs, data, cache, out, ready, go = sys.argv[1:]
+Path(ready).touch()
+while not Path(go).exists():
+    time.sleep(0.01)
+m = build_indicators(region="t", resolution=6, units=gpd.read_parquet(units), data_dir=Path(data),
+                     layers=[LayerSpec(**s) for s in json.loads(Path(specs).read_text())],
+                     cache_dir=Path(cache), progress=lambda *_: time.sleep(0.3))
+m.to_parquet(out)
+print(m.attrs["cache_hit"])
+"""
+
+
+@pytest.mark.hostile
+def test_two_processes_building_one_matrix_both_succeed(region, tmp_path):
+    units, data = region
+    units.to_parquet(tmp_path / "units.parquet")
+    (tmp_path / "specs.json").write_text(json.dumps([s.model_dump(mode="json") for s in _specs()]))
+    children = [
+        subprocess.Popen([sys.executable, "-c", _CHILD, str(tmp_path / "units.parquet"),
+                          str(tmp_path / "specs.json"), str(data), str(tmp_path / "cache"),
+                          str(tmp_path / f"out{i}.parquet"), str(tmp_path / f"ready{i}"),
+                          str(tmp_path / "go")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+        for i in range(2)]
+    while not all((tmp_path / f"ready{i}").exists() for i in range(2)):
+        assert all(c.poll() is None for c in children), children[0].communicate()
+        time.sleep(0.01)
+    (tmp_path / "go").touch()  # both start building at once
+    results = [c.communicate() for c in children]
+    assert [c.returncode for c in children] == [0, 0], results
+    assert sorted(out.strip() for out, _ in results) == ["False", "True"]  # built once, then read
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out0.parquet"),
+                                  pd.read_parquet(tmp_path / "out1.parquet"))
+    left = sorted(p.suffix for p in (tmp_path / "cache" / "indicators").iterdir())
+    assert left == [".json", ".lock", ".parquet"]  # no temporary file is left
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _flip_a_byte(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize(("damage", "problem"), [
+    (lambda p: _truncate(p), r"\.parquet is [\d,]+ bytes, the sidecar says"),
+    (lambda p: _flip_a_byte(p), r"the SHA-256 of .*\.parquet differs from the sidecar's"),
+    (lambda p: p.unlink(), r"\.parquet is missing"),
+    (lambda p: p.with_suffix(".json").unlink(), r"its sidecar .*\.json is missing"),
+    (lambda p: p.with_suffix(".json").write_text('{"format": 1, "sha2'), r"is not valid JSON"),
+    (lambda p: p.with_suffix(".json").write_text("[]"), r"is not a format-1 cache record"),
+    (lambda p: p.with_suffix(".json").write_bytes(b"\xff\xfe\x00"), r"is not valid JSON"),
+])
+def test_a_damaged_cached_matrix_is_rebuilt_with_a_warning(region, tmp_path, damage, problem):
+    units, data = region
+    kw = {"region": "t", "resolution": 6, "layers": _specs(), "units": units, "data_dir": data,
+          "cache_dir": tmp_path / "cache"}
+    first = build_indicators(**kw)
+    damage(Path(first.attrs["cache_path"]))
+    with pytest.warns(GeoEngineWarning, match=r"cache entry .*t-r6-\w+\.parquet is damaged \(.*" + problem):
+        again = build_indicators(**kw)
+    assert again.attrs["cache_hit"] is False
+    pd.testing.assert_frame_equal(first, again)
+    third = build_indicators(**kw)  # the rebuilt entry is whole again
+    assert third.attrs["cache_hit"] is True
+    assert third.attrs["report"]["layers"].keys() == first.attrs["report"]["layers"].keys()

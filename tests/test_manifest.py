@@ -66,6 +66,17 @@ def test_verify_reports_changed_and_unlisted_files(tiny_data):
         verify_manifest(tiny_data)
 
 
+@pytest.mark.hostile
+def test_verify_ignores_what_an_unfinished_rebuild_leaves(tiny_data):
+    (tiny_data / ".rebuild-x1y2" / "r").mkdir(parents=True)
+    (tiny_data / ".rebuild-x1y2" / "r" / "t.parquet").write_bytes(b"half a file")
+    (tiny_data / ".rebuild.lock").write_bytes(b"")
+    assert verify_manifest(tiny_data) == []
+    (tiny_data / "r" / ".hidden.csv").write_text("x\n")  # hidden inside a region is still reported
+    assert verify_manifest(tiny_data, strict=False) == [
+        "r/.hidden.csv: file in the data folder but not in the manifest"]
+
+
 def test_verify_reports_missing_file(tiny_data):
     (tiny_data / "r" / "t.parquet").unlink()
     assert verify_manifest(tiny_data, strict=False) == [

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
 import textwrap
+import time
 import warnings
 import zipfile
+from datetime import timedelta
 
 import geopandas as gpd
 import numpy as np
@@ -19,6 +22,8 @@ from geo_engine.uploads import (
     UploadError,
     boundary_columns,
     build_region,
+    charge_uploads,
+    cleanup_uploads,
     safe_name,
     save_uploads,
     uploaded_files,
@@ -239,3 +244,71 @@ def test_uploaded_layers_cannot_read_outside_their_folder(files, tmp_path, sourc
     with pytest.raises(SpecError, match=rf"layers\.yaml: layer 'town_people': source '{source}' leads "
                        rf"outside the data folder {folder}"):
         run(region=region.file)
+
+
+# ---------------------------------------------------------------- a session's budget, old uploads
+
+
+@pytest.mark.hostile
+def test_a_session_cannot_upload_more_than_its_budget(monkeypatch):
+    monkeypatch.setattr("geo_engine.settings.max_uploads_per_session", 3)
+    monkeypatch.setattr("geo_engine.settings.max_upload_bytes_per_session", 100)
+    spent = charge_uploads({}, [("a.csv", b"x" * 40), ("b.csv", b"y" * 40)])
+    assert sum(spent.values()) == 80
+    assert charge_uploads(spent, [("a.csv", b"x" * 40)]) == spent  # the same file again is free
+    with pytest.raises(UploadError, match=r"would have sent 101 bytes \(21 bytes in these files\), more "
+                                          r"than the 100 bytes allowed per session \(setting "
+                                          r"max_upload_bytes_per_session\)"):
+        charge_uploads(spent, [("c.csv", b"z" * 21)])
+    spent = charge_uploads(spent, [("c.csv", b"z" * 20)])
+    with pytest.raises(UploadError, match=r"would have sent 4 files, more than the 3 allowed per "
+                                          r"session \(setting max_uploads_per_session\)"):
+        charge_uploads(spent, [("d.csv", b"")])
+    with pytest.raises(UploadError, match="4 files"):  # renaming a file makes it another file
+        charge_uploads(spent, [("renamed.csv", b"x" * 40)])
+
+
+@pytest.mark.hostile
+def test_the_budget_counts_many_small_files_one_by_one():
+    files = [(f"f{i}.csv", str(i).encode()) for i in range(1000)]
+    with pytest.raises(UploadError, match="1000 files, more than the 50 allowed"):
+        charge_uploads({}, files)
+    with pytest.raises(UploadError, match=r"1,024\.0 MiB \(1 byte in these files\), more than the "
+                                          r"1,024\.0 MiB allowed"):
+        charge_uploads({"earlier": 2**30}, [("one.csv", b"1")])
+
+
+def _age(path, hours):
+    old = time.time() - hours * 3600
+    os.utime(path, (old, old))
+
+
+@pytest.mark.hostile
+def test_old_uploads_are_removed_and_the_rest_left_alone(files, tmp_path):
+    root = tmp_path / "uploads"
+    old = save_uploads(files, root)
+    recent = save_uploads({"x.csv": b"code\n1\n"}, root)
+    unfinished = root / ".upload-k1ll3d"
+    unfinished.mkdir()
+    other = root / "0123456789abcdef.keep"  # not a name save_uploads makes
+    other.mkdir()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (root / "aaaaaaaaaaaaaaaa").symlink_to(outside, target_is_directory=True)
+    for path in (old, unfinished, other, root / "aaaaaaaaaaaaaaaa", outside):
+        _age(path, 25)
+    assert cleanup_uploads(root, max_age=timedelta(hours=24)) == [unfinished, old]
+    assert recent.is_dir()
+    assert other.is_dir()
+    assert outside.is_dir()
+    assert cleanup_uploads(tmp_path / "nothing") == []
+
+
+def test_saving_the_same_files_again_makes_the_folder_young(files, tmp_path, monkeypatch):
+    monkeypatch.setattr("geo_engine.settings.upload_max_age_hours", 1.0)
+    folder = save_uploads(files, tmp_path / "uploads")
+    _age(folder, 2)
+    assert save_uploads(files, tmp_path / "uploads") == folder
+    assert cleanup_uploads(tmp_path / "uploads") == []
+    _age(folder, 2)
+    assert cleanup_uploads(tmp_path / "uploads") == [folder]

@@ -42,19 +42,24 @@ DataDir = Annotated[
 
 @contextlib.contextmanager
 def _report_warnings() -> Iterator[None]:
-    """Print the package's warnings as plain lines (once each) instead of Python warnings."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", GeoEngineWarning)
-        try:
+    """Print the package's warnings as plain lines (once each) instead of Python warnings.
+
+    Other warnings (numpy, shapely, pyogrio…) are passed on as Python warnings once the recording
+    has stopped: re-emitted while recording, each would be appended to the list being read.
+    """
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", GeoEngineWarning)
             yield
-        finally:
-            seen: set[str] = set()
-            for w in caught:
-                if issubclass(w.category, GeoEngineWarning) and str(w.message) not in seen:
-                    seen.add(str(w.message))
-                    typer.secho(f"warning: {w.message}", fg=typer.colors.YELLOW, err=True)
-                elif not issubclass(w.category, GeoEngineWarning):
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    finally:
+        seen: set[str] = set()
+        for w in list(caught):
+            if not issubclass(w.category, GeoEngineWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            elif str(w.message) not in seen:
+                seen.add(str(w.message))
+                typer.secho(f"warning: {w.message}", fg=typer.colors.YELLOW, err=True)
 
 
 def _fail(exc: Exception) -> NoReturn:

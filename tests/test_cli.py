@@ -248,3 +248,29 @@ def test_brief_command(tmp_path, monkeypatch):
     reader = pypdf.PdfReader(pdf)
     assert len(reader.pages) == 1
     assert "CUSCO · CUSCO · CUSCO" in reader.pages[0].extract_text()
+
+
+@pytest.mark.hostile
+def test_third_party_warning_is_passed_on_once_without_a_hang(monkeypatch):
+    import warnings
+
+    import numpy as np
+
+    from geo_engine._errors import GeoEngineWarning
+    from geo_engine.region import Region
+
+    units = Region.units
+
+    def noisy(self):
+        np.log(np.array([-1.0]))  # numpy's RuntimeWarning, as shapely's and pyogrio's reach the CLI
+        warnings.warn("2 units have no cell", GeoEngineWarning, stacklevel=2)
+        return units(self)
+
+    monkeypatch.setattr(Region, "units", noisy)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = runner.invoke(app, ["region", "show", "peru"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("warning: 2 units have no cell") == 1
+    passed_on = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert [str(w.message) for w in passed_on] == ["invalid value encountered in log"]

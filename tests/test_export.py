@@ -1,5 +1,4 @@
 import json
-import shutil
 import subprocess
 
 import geopandas as gpd
@@ -7,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import system_tool
 
 from geo_engine.export import write_cells, write_matrix
 from geo_engine.grid import h3_to_str
@@ -50,11 +50,11 @@ def test_geojson_is_rfc7946(table, tmp_path):
     assert -13 < lat < -11
 
 
-@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo is not installed")
 @pytest.mark.parametrize("suffix", [".geojson", ".gpkg"])
 def test_ogrinfo_opens_exports(table, tmp_path, suffix):
+    ogrinfo = system_tool("ogrinfo", "gdal-bin")
     path = write_cells(table, tmp_path / f"c{suffix}")
-    out = subprocess.run(["ogrinfo", "-so", "-al", str(path)], capture_output=True, text=True,
+    out = subprocess.run([ogrinfo, "-so", "-al", str(path)], capture_output=True, text=True,
                          check=True).stdout
     assert "Feature Count: 7" in out
 

@@ -88,3 +88,37 @@ def test_geojson_meta_member(table, tmp_path, data_dir):
     assert doc["meta"]["software"].startswith("geo-engine ")
     back = gpd.read_file(path)  # the foreign member does not disturb GDAL
     assert len(back) == 7
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg", ".parquet", ".csv"])
+def test_existing_export_is_kept_without_force(table, tmp_path, suffix):
+    from geo_engine._errors import OutputExistsError
+
+    path = write_cells(table, tmp_path / f"c{suffix}", force=False)
+    before = path.read_bytes()
+    with pytest.raises(OutputExistsError, match=rf"c\{suffix} exists; pass --force to overwrite it"):
+        write_cells(table.iloc[:2], path, force=False)
+    assert path.read_bytes() == before
+    write_cells(table.iloc[:2], path, force=True)
+    assert path.read_bytes() != before
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+@pytest.mark.hostile
+def test_geopackage_error_leaves_nothing_behind(table, tmp_path, monkeypatch):
+    import pyogrio.errors
+
+    from geo_engine._errors import OutputError
+    from geo_engine.export import write_geopackage
+
+    def refused(*args, **kwargs):
+        raise pyogrio.errors.DataSourceError("sqlite3_open(...) failed: disk I/O error")
+
+    gdf = gpd.GeoDataFrame({"a": [1]}, geometry=gpd.points_from_xy([0], [0]), crs=4326)
+    monkeypatch.setattr(gpd.GeoDataFrame, "to_file", refused)
+    with pytest.raises(OutputError, match=r"cannot write .*x\.gpkg: sqlite3_open\(\.\.\.\) failed"):
+        write_geopackage({"cells": gdf}, tmp_path / "x.gpkg")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="every layer is empty"):
+        write_geopackage({"cells": gdf.iloc[:0]}, tmp_path / "x.gpkg")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -97,7 +98,7 @@ def write_table(table: pd.DataFrame, path: str | Path, *, force: bool = True) ->
         if path.suffix.lower() == ".parquet":
             table.to_parquet(tmp, compression="zstd", index=False)
         else:
-            csv_safe(table).to_csv(tmp, index=False)
+            _to_csv(table, tmp)
     return path
 
 
@@ -144,7 +145,18 @@ def csv_safe(table: pd.DataFrame) -> pd.DataFrame:
 
 def to_csv_bytes(table: pd.DataFrame) -> bytes:
     """Return a table as UTF-8 CSV without its index, made safe by :func:`csv_safe` (downloads)."""
-    return csv_safe(table).to_csv(index=False).encode("utf-8")
+    buffer = io.BytesIO()
+    _to_csv(table, buffer)
+    return buffer.getvalue()
+
+
+def _to_csv(table: pd.DataFrame, target: Path | io.BytesIO) -> None:
+    """Write the CSV of :func:`csv_safe`'s copy, with RFC 4180 line ends (CR LF).
+
+    With CR LF as the line end, a value holding a carriage return is quoted instead of
+    breaking its row in two.
+    """
+    csv_safe(table).to_csv(target, index=False, encoding="utf-8", lineterminator="\r\n")
 
 
 def _safe_cell(value: Any) -> Any:

@@ -378,3 +378,26 @@ def test_two_commands_racing_for_one_new_output_do_not_overwrite(own_region_file
     assert result.exit_code == 1
     assert "rank.csv exists; pass --force to overwrite it" in result.output
     assert out.read_text() == "the other run's ranking"
+
+
+@pytest.mark.hostile
+def test_rank_csv_escapes_a_unit_name_that_is_a_formula(own_region, tmp_path):  # noqa: F811
+    import csv
+    import io
+
+    from geo_engine.region import write_region
+
+    units = own_region / "units.geojson"
+    units.write_text(units.read_text(encoding="utf-8").replace(
+        "Sur 1", '=HYPERLINK(\\"http://evil.example\\",\\"Sur 1\\")'), encoding="utf-8")
+    region = write_region(own_region / "region.yaml", region_id="mine", boundary=units,
+                          code_column="CODE", name_column="NAME", layers=own_region / "layers.yaml",
+                          resolution=6).file
+    out = tmp_path / "rank.csv"
+    r = runner.invoke(app, ["rank", "--region", str(region), "--profile", "need", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(io.StringIO(out.read_bytes().decode("utf-8"), newline="")))
+    names = {row["code"]: next(v for k, v in row.items() if k not in ("code",) and "Sur" in str(v))
+             for row in rows if row["code"] == "S1"}
+    assert names == {"S1": '\'=HYPERLINK("http://evil.example","Sur 1")'}
+    assert float(rows[0]["rank"]) == 1

@@ -122,3 +122,45 @@ def test_geopackage_error_leaves_nothing_behind(table, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ValueError, match="every layer is empty"):
         write_geopackage({"cells": gdf.iloc[:0]}, tmp_path / "x.gpkg")
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"]
+"""Text a spreadsheet would run as a formula when it opens a CSV (OWASP CSV injection)."""
+
+
+@pytest.mark.hostile
+def test_csv_safe_escapes_formulas_but_not_numbers():
+    from geo_engine.export import csv_safe
+
+    frame = pd.DataFrame({"name": [*FORMULAS, "Lima", None], "value": [-1.5, 2, -3, 0, 1, 1, -7, 1.0],
+                          "label": pd.array([*FORMULAS, "Lima", None], dtype="string"),
+                          "kind": pd.Categorical(["-x", "ok", "-x", "ok", "ok", "ok", "ok", "ok"]),
+                          "=1+1": range(8)})
+    safe = csv_safe(frame)
+    expected = ["'" + f for f in FORMULAS] + ["Lima"]
+    assert safe["name"].tolist()[:7] == expected
+    assert safe["name"].isna().tolist()[-1]
+    assert safe["label"].tolist()[:7] == expected
+    assert safe["label"].dtype == "string"
+    assert safe["kind"].tolist()[:2] == ["'-x", "ok"]
+    assert safe["value"].tolist() == frame["value"].tolist()  # negative numbers stay numbers
+    assert list(safe.columns) == ["name", "value", "label", "kind", "'=1+1"]
+    assert frame["name"].iloc[0] == FORMULAS[0]  # the input is not changed
+
+
+@pytest.mark.hostile
+def test_every_csv_writer_escapes_formulas(table, tmp_path):
+    import csv
+    import io
+
+    from geo_engine.export import to_csv_bytes, write_table
+
+    table = table.assign(typology=[*FORMULAS, "latent"], delta=np.linspace(-1, 1, 7))
+    written = [write_cells(table, tmp_path / "cells.csv").read_bytes(),
+               write_matrix(table, tmp_path / "matrix.csv").read_bytes(),
+               write_table(table.drop(columns="h3"), tmp_path / "t.csv").read_bytes(),
+               to_csv_bytes(table)]
+    for data in written:
+        rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
+        assert [r["typology"] for r in rows] == ["'" + f for f in FORMULAS] + ["latent"]
+        assert float(rows[0]["delta"]) == -1.0  # a number, unquoted

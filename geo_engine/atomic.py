@@ -150,6 +150,9 @@ def atomic_output(path: str | os.PathLike[str], *, force: bool) -> Iterator[Path
         raise output_error(path, exc) from exc
     try:
         yield tmp
+        if not tmp.is_file():
+            msg = f"cannot write {path}: the writer produced no file; nothing was changed"
+            raise OutputError(msg)
         with tmp.open("rb") as written:
             os.fsync(written.fileno())
         _publish(tmp, path, force=force)

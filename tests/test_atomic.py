@@ -201,3 +201,12 @@ def test_a_failing_writer_leaves_its_side_files_nowhere(tmp_path):
     with pytest.raises(RuntimeError, match="boom"):
         _write_half(out, then=boom)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_writer_that_writes_nothing_changes_nothing(tmp_path):
+    out = tmp_path / "m.csv"
+    out.write_text("old")
+    with pytest.raises(OutputError, match=r"m\.csv: the writer produced no file; nothing was changed"), \
+            atomic_output(out, force=True):
+        pass
+    assert out.read_text() == "old"

@@ -20,7 +20,7 @@ from streamlit_folium import st_folium
 from geo_engine import __version__, settings
 from geo_engine._errors import GeoEngineError, GeoEngineWarning
 from geo_engine.brief import brief_html, brief_pdf
-from geo_engine.display import DIVERGING, SEQUENTIAL, base_map, hex_layer
+from geo_engine.display import DIVERGING, SEQUENTIAL, base_map, escape_markdown, hex_layer
 from geo_engine.explore import (
     CUSTOM,
     INCLUSION,
@@ -46,7 +46,7 @@ from geo_engine.explore import (
     unit_outlines,
     with_constraints,
 )
-from geo_engine.export import write_cells, write_features
+from geo_engine.export import to_csv_bytes, write_cells, write_features
 from geo_engine.i18n import LANGUAGES, t
 from geo_engine.manifest import load_manifest
 from geo_engine.maps import use_local_assets
@@ -153,10 +153,11 @@ def upload_listing(folder: str) -> pd.DataFrame:
 def _message(exc: Exception, folder: Path | None = None) -> str:
     """Return an error's message for the user (the class name too when it is not one of ours).
 
-    Paths inside ``folder`` (an upload folder) are shown as the file names the user knows.
+    Paths inside ``folder`` (an upload folder) are shown as the file names the user knows. The
+    message quotes the user's names and values, so it is escaped for Markdown.
     """
     text = str(exc) if isinstance(exc, GeoEngineError) else f"{type(exc).__name__}: {exc}"
-    return text.replace(f"{folder}/", "") if folder is not None else text
+    return escape_markdown(text.replace(f"{folder}/", "") if folder is not None else text)
 
 
 def _area(res: int) -> str:
@@ -239,7 +240,7 @@ def uploads_panel(lang: str) -> None:
             files: dict[str, bytes] = {}
             for f in parts:
                 if f.name in files and files[f.name] != f.getvalue():
-                    st.error(t("upload_clash", lang, name=f.name))
+                    st.error(t("upload_clash", lang, name=escape_markdown(f.name)))
                     return
                 files[f.name] = f.getvalue()
             extra = {f.name: f.getvalue() for f in profiles or []}
@@ -258,7 +259,7 @@ def uploads_panel(lang: str) -> None:
             st.error(_message(exc, folder))
             return
         if not columns:
-            st.error(t("no_columns", lang, name=boundary.name))
+            st.error(t("no_columns", lang, name=escape_markdown(boundary.name)))
             return
         codes = sorted(columns, key=lambda c: (not columns[c],
                                               re.search(r"cod|id|ubigeo", c, re.IGNORECASE) is None))
@@ -285,7 +286,7 @@ def uploads_panel(lang: str) -> None:
 
 def _load_failed(region: str, resolution: int, exc: Exception, lang: str) -> NoReturn:
     """Show why a region did not load and go back to the last one that did (or stop)."""
-    label = user_regions.get(region) or region_label(region, lang)
+    label = escape_markdown(user_regions.get(region) or region_label(region, lang))
     folder = Path(region).parent if region in user_regions else None
     good = ss.get("_good")
     if region in user_regions and region not in ss.get("_loaded", set()):
@@ -386,15 +387,16 @@ if profile_id != INCLUSION:
                 key = f"w_{profile_id}_{layer.id}"
                 if FRESH or key not in ss:
                     ss[key] = float(layer.weight)
-                weights[layer.id] = st.slider(label, 0.0, 5.0, step=0.1, key=key,
-                                              help=layer.rationale)
+                weights[layer.id] = st.slider(escape_markdown(label), 0.0, 5.0, step=0.1, key=key,
+                                              help=escape_markdown(layer.rationale) or None)
     if profile.constraints:
         st.sidebar.subheader(t("constraints", lang))
         for i in range(len(profile.constraints)):
             if FRESH or f"c_{profile_id}_{i}" not in ss:
                 ss[f"c_{profile_id}_{i}"] = True
-        enabled = tuple(st.sidebar.checkbox(f"{c.layer} {c.op} {c.value:g}",
-                                            key=f"c_{profile_id}_{i}", help=c.rationale)
+        enabled = tuple(st.sidebar.checkbox(escape_markdown(f"{c.layer} {c.op} {c.value:g}"),
+                                            key=f"c_{profile_id}_{i}",
+                                            help=escape_markdown(c.rationale) or None)
                         for i, c in enumerate(profile.constraints))
 q_engine = q_incl = 2 / 3
 if "typology" not in SKIP:  # the thresholds only split the typology
@@ -580,9 +582,10 @@ def map_tab() -> None:
                            pop=_num(float(c["population"])),
                            poor=_num(float(c["poor_population"]))))
             st.markdown(t("cluster_line", lang, rank=int(c["rank"]), score=float(c["mean_score"]),
-                          layers=c["top_layers"], town=_num(float(c["median_minutes_town50k"])),
+                          layers=escape_markdown(c["top_layers"]),
+                          town=_num(float(c["median_minutes_town50k"])),
                           port=_num(float(c["median_minutes_port"])),
-                          districts=_shorten(str(c["districts"]))))
+                          districts=escape_markdown(_shorten(str(c["districts"])))))
             if profile_id in R.profiles:
                 members = (found.cells["cluster_id"] == cluster_id).fillna(False).to_numpy(dtype=bool)
                 name = t("cluster_brief_title", lang, id=int(cluster_id))
@@ -612,7 +615,7 @@ def map_tab() -> None:
                 data=functools.partial(_brief_bytes, unit, title, "pdf"),
                 file_name=f"brief_{code}.pdf", mime="application/pdf", key="dl_brief_pdf",
                 on_click="ignore")
-        st.markdown(" · ".join(card["names"].values()))
+        st.markdown(" · ".join(escape_markdown(name) for name in card["names"].values()))
         cols = st.columns(len(card["scores"]))
         for col, (label, value) in zip(cols, card["scores"].items(), strict=True):
             col.metric(label, "—" if not np.isfinite(value) else f"{value:.2f}")
@@ -623,7 +626,8 @@ def map_tab() -> None:
             facts.append(f"**{t('poverty', lang)}:** {_num(card['poverty'], '.1f')}")
         st.markdown(" · ".join(facts))
         if card["family"]:
-            st.markdown(t("best_family_line", lang, family=card["family"], margin=card["margin"]))
+            st.markdown(t("best_family_line", lang, family=escape_markdown(card["family"]),
+                          margin=card["margin"]))
         if card["contributions"] is not None:
             st.markdown(f"**{t('contributions', lang)}**")
             if card["space"] == "log":
@@ -638,7 +642,7 @@ def map_tab() -> None:
                 st.write(t("already_top", lang))
             elif card["requirements"]:
                 for line in card["requirements"]:
-                    st.write("• " + line)
+                    st.write("• " + escape_markdown(line))
             else:
                 st.write(t("no_single_change", lang))
 
@@ -664,7 +668,7 @@ def rankings_tab() -> None:
             return
         table = pd.DataFrame(found.table.drop(columns="geometry"))
         st.dataframe(table, hide_index=True, width="stretch")
-        st.download_button(t("download_csv", lang), table.to_csv(index=False).encode(),
+        st.download_button(t("download_csv", lang), to_csv_bytes(table),
                            file_name="clusters.csv", key="dl_clusters", on_click="ignore")
         st.download_button(t("download_geojson", lang),
                            data=functools.partial(_features_bytes, found.table, ".geojson"),
@@ -675,7 +679,7 @@ def rankings_tab() -> None:
     ranked = rollup(R.matrix, np.asarray(SC.score, dtype=float), level=level, rank_by=rank_by)
     ranked = with_labels(ranked, R.matrix, R.names, level=level)
     st.dataframe(ranked, hide_index=True, width="stretch")
-    st.download_button(t("download_csv", lang), ranked.to_csv(index=False).encode(),
+    st.download_button(t("download_csv", lang), to_csv_bytes(ranked),
                        file_name=f"ranking_{level}.csv", key="dl_rank", on_click="ignore")
 
 def compare_tab() -> None:
@@ -684,7 +688,7 @@ def compare_tab() -> None:
     title = (t("inclusion", lang) if profile_id == INCLUSION
              else t("custom_profile", lang) if profile_id == CUSTOM
              else getattr(R.profile(profile_id).title, lang, profile_id))
-    c1.markdown(f"**{t('compare_a', lang)}**: {title} ({t('weights', lang).lower()} ↖)")
+    c1.markdown(f"**{t('compare_a', lang)}**: {escape_markdown(title)} ({t('weights', lang).lower()} ↖)")
     defaults = "__defaults__"
     choices = ([defaults] if profile_id != INCLUSION else []) + [
         p for p in profile_ids if p not in (profile_id, CUSTOM)]
@@ -771,8 +775,8 @@ def data_tab() -> None:
     st.subheader(t("layers_table", lang))
     st.dataframe(table, hide_index=True, width="stretch")
     if profile_id not in (INCLUSION, CUSTOM):
-        st.subheader(getattr(R.profile(profile_id).title, lang, profile_id))
-        st.write(R.profile(profile_id).description)
+        st.subheader(escape_markdown(getattr(R.profile(profile_id).title, lang, profile_id)))
+        st.write(escape_markdown(R.profile(profile_id).description))
         st.dataframe(pd.DataFrame([{t("layer", lang): lay.id, t("weight", lang): lay.weight,
                                     t("rationale", lang): lay.rationale}
                                    for lay in R.profile(profile_id).layers]),
@@ -785,9 +789,9 @@ def data_tab() -> None:
     if NOTES:
         with st.expander(t("data_notes", lang, n=len(NOTES))):
             for note in NOTES:
-                st.write("• " + note)
+                st.write("• " + escape_markdown(note))
     st.caption(f"geo-engine {__version__} · data/MANIFEST.yaml · data/LICENSES.md" if R.region.shipped
-               else f"geo-engine {__version__} · {R.region.file}")
+               else f"geo-engine {__version__} · {escape_markdown(R.region.file)}")
 
 
 for tab, render in zip(tabs, (map_tab, rankings_tab, compare_tab, sensitivity_tab, data_tab),

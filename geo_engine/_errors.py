@@ -8,6 +8,8 @@ __all__ = [
     "GeoEngineWarning",
     "GridSizeError",
     "MissingSourceError",
+    "OutputError",
+    "OutputExistsError",
     "SourceFormatError",
     "SpecError",
     "validation_lines",
@@ -36,6 +38,14 @@ class GeoEngineWarning(UserWarning):
 
 class GridSizeError(GeoEngineError, ValueError):
     """A grid would have more cells than allowed; choose a coarser resolution or force it."""
+
+
+class OutputError(GeoEngineError, OSError):
+    """An output file cannot be written (folder, permission, disk space, name); says which and the fix."""
+
+
+class OutputExistsError(OutputError, FileExistsError):
+    """The output file exists and overwriting it was not asked for (``--force``)."""
 
 
 class SpecError(GeoEngineError, ValueError):

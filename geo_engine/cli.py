@@ -6,7 +6,7 @@ import contextlib
 import subprocess
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -42,19 +42,24 @@ DataDir = Annotated[
 
 @contextlib.contextmanager
 def _report_warnings() -> Iterator[None]:
-    """Print the package's warnings as plain lines (once each) instead of Python warnings."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", GeoEngineWarning)
-        try:
+    """Print the package's warnings as plain lines (once each) instead of Python warnings.
+
+    Other warnings (numpy, shapely, pyogrio…) are passed on as Python warnings once the recording
+    has stopped: re-emitted while recording, each would be appended to the list being read.
+    """
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", GeoEngineWarning)
             yield
-        finally:
-            seen: set[str] = set()
-            for w in caught:
-                if issubclass(w.category, GeoEngineWarning) and str(w.message) not in seen:
-                    seen.add(str(w.message))
-                    typer.secho(f"warning: {w.message}", fg=typer.colors.YELLOW, err=True)
-                elif not issubclass(w.category, GeoEngineWarning):
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    finally:
+        seen: set[str] = set()
+        for w in list(caught):
+            if not issubclass(w.category, GeoEngineWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            elif str(w.message) not in seen:
+                seen.add(str(w.message))
+                typer.secho(f"warning: {w.message}", fg=typer.colors.YELLOW, err=True)
 
 
 def _fail(exc: Exception) -> NoReturn:
@@ -234,12 +239,12 @@ def build(
     data_dir: DataDir = None,
 ) -> None:
     """Build the indicator matrix (cells x layers of raw values) and optionally write it."""
-    from geo_engine.export import write_matrix
+    from geo_engine.export import TABLE_FORMATS, write_matrix
     from geo_engine.indicators import build_indicators
     from geo_engine.region import Region, load_region, region_id_from
 
-    if out is not None and out.exists() and not force:
-        _fail(FileExistsError(f"{out} exists; pass --force to overwrite it"))
+    if out is not None:
+        _check_out(out, force, TABLE_FORMATS)
     try:
         if boundary is not None:
             if layers is None:
@@ -269,7 +274,7 @@ def build(
     typer.echo(f"{len(matrix):,} cells x {len(report['layers'])} layers at resolution "
                f"{resolution} ({state})")
     if out is not None:
-        write_matrix(matrix, out)
+        _write(lambda: write_matrix(matrix, out, force=force))
         typer.echo(f"wrote {out}")
 
 
@@ -340,10 +345,21 @@ def region_show(
 
 
 def _check_out(out: Path, force: bool, allowed: tuple[str, ...]) -> None:
-    if out.suffix.lower() not in allowed:
-        _fail(ValueError(f"{out.name}: the output must end in one of {', '.join(allowed)}"))
-    if out.exists() and not force:
-        _fail(FileExistsError(f"{out} exists; pass --force to overwrite it"))
+    """Stop before any computation when ``out`` could not be written (type, folder, existing file)."""
+    from geo_engine.atomic import check_output
+
+    try:
+        check_output(out, force=force, suffixes=allowed)
+    except GeoEngineError as exc:
+        _fail(exc)
+
+
+def _write(write: Callable[[], object]) -> None:
+    """Run a writer; a file that cannot be written (full disk, raced by another run) ends in one line."""
+    try:
+        write()
+    except GeoEngineError as exc:
+        _fail(exc)
 
 
 def _run(region: str, resolution: int | None, data_dir: Path | None) -> Run:
@@ -413,9 +429,9 @@ def score(
                 layers = geopackage_layers(
                     result.matrix, table, result.scored(chosen.id), profile=chosen.id,
                     names=result.names, districts=gpd.GeoDataFrame(result.region.units()))
-            write_geopackage(layers, out)
+            write_geopackage(layers, out, force=force)
         else:
-            write_cells(table, out, meta=meta)
+            write_cells(table, out, meta=meta, force=force)
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
     scored = int(table["score"].notna().sum())
@@ -436,10 +452,10 @@ def sensitivity_cmd(
     data_dir: DataDir = None,
 ) -> None:
     """Probability of each cell being in the top decile when the weights are uncertain."""
-    from geo_engine.export import write_matrix
+    from geo_engine.export import TABLE_FORMATS, write_matrix
     from geo_engine.sensitivity import sensitivity
 
-    _check_out(out, force, (".parquet", ".csv"))
+    _check_out(out, force, TABLE_FORMATS)
     try:
         result = _run(region, resolution, data_dir)
         base = result.scored(profile)
@@ -448,7 +464,7 @@ def sensitivity_cmd(
         _fail(exc)
     frame = pd.concat([result.matrix[["h3"]], table.rename(columns={"p_top": "p_top_decile"})],
                       axis=1)
-    write_matrix(frame, out)
+    _write(lambda: write_matrix(frame, out, force=force))
     typer.echo(f"wrote {out}: {draws} draws, mean Spearman correlation with the base ranking "
                f"{table.attrs['spearman_mean']:.3f}")
 
@@ -469,8 +485,9 @@ def access_cmd(
     import numpy as np
 
     from geo_engine.access import access_minutes
+    from geo_engine.export import TABLE_FORMATS, write_matrix
 
-    _check_out(out, force, (".parquet", ".csv"))
+    _check_out(out, force, TABLE_FORMATS)
     try:
         result = _run(region, resolution, data_dir)
         hubs = (np.isin(result.dual.typology, ["engine_hub", "dual_zone"]) if to == "hubs"
@@ -481,9 +498,8 @@ def access_cmd(
                                      hubs=hubs, max_minutes=max_minutes)
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
-    from geo_engine.export import write_matrix
-
-    write_matrix(pd.DataFrame({"h3": result.matrix["h3"], "minutes": minutes}), out)
+    _write(lambda: write_matrix(pd.DataFrame({"h3": result.matrix["h3"], "minutes": minutes}), out,
+                                force=force))
     reached = np.isfinite(minutes)
     typer.echo(f"wrote {out}: {int(reached.sum()):,} of {len(minutes):,} cells reached; median "
                f"{np.nanmedian(minutes):,.0f} min")
@@ -518,7 +534,7 @@ def clusters_cmd(
                 names=result.names, **travel_minutes(m))
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
-    write_features(found, out, layer="clusters")
+    _write(lambda: write_features(found, out, layer="clusters", force=force))
     typer.echo(f"wrote {out}: {len(found)} clusters of {profile!r} (Gi*, {permutations} "
                f"permutations, FDR {fdr})")
 
@@ -541,6 +557,7 @@ def brief_cmd(
     import numpy as np
 
     from geo_engine.brief import brief_html, brief_pdf
+    from geo_engine.export import write_document
 
     _check_out(out, force, (".html", ".pdf"))
     if (district is None) == (cluster is None):
@@ -574,11 +591,7 @@ def brief_cmd(
         page = render(result, profile_id=chosen.id, rows=np.asarray(rows), title=title, lang=lang)
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(page, bytes):
-        out.write_bytes(page)
-    else:
-        out.write_text(page, encoding="utf-8")
+    _write(lambda: write_document(page, out, force=force))
     typer.echo(f"wrote {out}")
 
 
@@ -595,9 +608,10 @@ def rank_cmd(
     data_dir: DataDir = None,
 ) -> None:
     """Rank districts, provinces or departments by a profile's score."""
+    from geo_engine.export import TABLE_FORMATS, write_table
     from geo_engine.rollup import rollup, with_labels
 
-    _check_out(out, force, (".csv", ".parquet"))
+    _check_out(out, force, TABLE_FORMATS)
     try:
         result = _run(region, resolution, data_dir)
         ranked = rollup(result.matrix, result.scored(profile).score, level=level,
@@ -605,11 +619,7 @@ def rank_cmd(
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
     ranked = with_labels(ranked, result.matrix, result.names, level=level)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".csv":
-        ranked.to_csv(out, index=False)
-    else:
-        ranked.to_parquet(out, index=False)
+    _write(lambda: write_table(ranked, out, force=force))
     typer.echo(f"wrote {out}: {len(ranked)} {level}s ranked by {rank_by}")
 
 

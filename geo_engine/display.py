@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ __all__ = [
     "HexLayer",
     "base_map",
     "display_resolution",
+    "escape_markdown",
     "hex_layer",
     "hex_map",
     "hexagon_rings",
@@ -46,6 +48,35 @@ DIVERGING = ("#2166ac", "#92c5de", "#f7f7f7", "#f4a582", "#b2182b")
 CATEGORICAL = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
                "#000000")
 """Okabe–Ito palette: eight colours distinguishable with the common colour-vision deficiencies."""
+
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=])")
+"""Characters that Markdown, GitHub's extensions or Streamlit give a meaning (links, images, emphasis,
+lists, tables, autolinks, HTML, entities, maths, colours)."""
+
+
+def escape_markdown(text: object) -> str:
+    r"""Return ``text`` so that Streamlit's Markdown shows it as typed, never as a link or image.
+
+    Parameters
+    ----------
+    text : object
+        A name, title, file name or message that holds the user's text (converted with ``str``).
+
+    Returns
+    -------
+    str
+        Every punctuation character Markdown reads is escaped with a backslash, and line breaks
+        and runs of spaces become one space (the text stays one inline run: no heading, list,
+        quote or code block).
+
+    Examples
+    --------
+    >>> print(escape_markdown("![x](http://evil/x.png)"))
+    \!\[x\]\(http\://evil/x\.png\)
+    """
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", re.sub(r"\s+", " ", str(text)))
+
 
 
 @functools.lru_cache(maxsize=16)

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from geo_engine import settings
 from geo_engine._errors import MissingSourceError, SourceFormatError, SpecError, validation_lines
+from geo_engine.atomic import atomic_output, check_output
 from geo_engine.layers import Title
 from geo_engine.yaml_io import dump_yaml, load_yaml
 
@@ -269,15 +270,14 @@ def write_region(
 
     Raises
     ------
-    FileExistsError
-        When ``out`` exists and not ``force``.
+    OutputExistsError
+        When ``out`` exists and not ``force`` (a ``FileExistsError``).
+    OutputError
+        When ``out`` cannot be written (folder, permission, full disk, name too long).
     SpecError, SourceFormatError, MissingSourceError
         When the result does not load: the file is not left behind.
     """
-    out = Path(out)
-    if out.exists() and not force:
-        msg = f"{out} exists; pass --force to overwrite it"
-        raise FileExistsError(msg)
+    out = check_output(out, force=force)
     if not Path(boundary).is_file():
         msg = f"{boundary}: boundary file not found"
         raise MissingSourceError(msg)
@@ -296,15 +296,9 @@ def write_region(
         doc["profiles"] = rel(profiles)
     text = ("# Region file of the Territorial Opportunity Platform: see `geo-engine region --help`.\n"
             + dump_yaml(doc))
-    tmp = out.with_name(f".{out.name}.tmp")
-    base.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(text, encoding="utf-8")
-    try:
+    with atomic_output(out, force=force) as tmp:  # checked in the folder it is written to
+        tmp.write_text(text, encoding="utf-8")
         spec = _read_spec(tmp)
         region = load_region(tmp)
         region.units()  # the boundary and its columns must load
-    except Exception:
-        tmp.unlink(missing_ok=True)
-        raise
-    tmp.replace(out)
     return dataclasses.replace(region, file=out, id=spec.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +38,26 @@ def raw_dir() -> Path:
     path = _raw_dir()
     if path is None:
         pytest.skip("raw sources not found (../shared/data or $GEO_ENGINE_RAW): rebuild tests skipped")
+    return path
+
+
+REQUIRE_TOOLS = os.environ.get("GEO_ENGINE_REQUIRE_TOOLS") == "1"
+"""Set by .ci/run, which installs the system programs: there a missing one fails instead of skipping."""
+
+
+def system_tool(name: str, package: str) -> str:
+    """Return the path of a system program a test needs, or skip the test with the package to install.
+
+    The quick start asks only for Python and make, so a test that calls GDAL's ``ogrinfo`` or a
+    browser skips on a machine without them; continuous integration installs them and, with
+    ``GEO_ENGINE_REQUIRE_TOOLS=1``, fails rather than skips when one is missing.
+    """
+    path = shutil.which(name)
+    if path is None:
+        reason = f"{name} is not installed (Debian package `{package}`)"
+        if REQUIRE_TOOLS:
+            pytest.fail(f"{reason}, but GEO_ENGINE_REQUIRE_TOOLS=1 says it must be")
+        pytest.skip(reason)
     return path
 
 

@@ -207,7 +207,7 @@ def test_a_region_that_does_not_load_keeps_the_previous_one(cache, monkeypatch, 
     assert at.selectbox(key="region").value == "peru"
     errors = [e.value for e in at.sidebar.error]
     assert any("could not be loaded" in e or "No se pudo cargar" in e for e in errors), errors
-    assert any("height.tif" in e for e in errors)
+    assert any(r"height\.tif" in e for e in errors)  # the file name, escaped for Markdown
     assert broken not in at.session_state["user_regions"]  # it never loaded: not offered again
 
 
@@ -280,3 +280,20 @@ def test_a_cell_in_a_cluster_offers_the_cluster_brief(cache, monkeypatch, tmp_pa
     assert "Cluster brief (printable HTML)" in labels
     assert "Cluster brief (PDF, A4)" in labels
     assert "Unit brief (PDF, A4)" in labels
+
+
+@pytest.mark.hostile
+def test_a_unit_name_with_markdown_shows_as_text(cache, monkeypatch, tmp_path):
+    from geo_engine.display import escape_markdown
+
+    hostile = "Norte ![x](http://evil.example/x.png) [click](javascript:alert(1)) **1**"
+    files = region_files(tmp_path)
+    files["altiplano units.geojson"] = files["altiplano units.geojson"].replace(
+        b'"Norte 1"', json.dumps(hostile).encode())
+    at = _own_app(cache, monkeypatch, _own(tmp_path, files=files))
+    at.text_input(key="find_cell").input("-16.85, -65.85").run()  # a cell of that unit
+    assert not at.exception
+    shown = [m.value for m in at.markdown if "Norte" in m.value]
+    assert shown == [escape_markdown(hostile)]
+    assert "](" not in shown[0]
+    assert "**" not in shown[0]

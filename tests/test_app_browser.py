@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import system_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -25,8 +26,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (Debian package `chromium`)")
+    system_tool("chromium", "chromium")
     pytest.importorskip("playwright")
     port = _free_port()
     log = tmp_path_factory.mktemp("server") / "streamlit.log"

@@ -1,7 +1,11 @@
+import errno
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from test_region import own_region  # noqa: F401  (fixture: a small region of one's own)
 from typer.testing import CliRunner
 
 from geo_engine import __version__
@@ -318,3 +322,152 @@ def test_validate_refuses_what_build_refuses(tmp_path, monkeypatch, source, extr
         assert "Traceback" not in result.output
     good = runner.invoke(app, ["validate", str(tmp_path / "layers.yaml"), "--data-dir", str(tmp_path)])
     assert good.exit_code == 0, good.output
+
+
+@pytest.mark.hostile
+def test_third_party_warning_is_passed_on_once_without_a_hang(monkeypatch):
+    import warnings
+
+    import numpy as np
+
+    from geo_engine._errors import GeoEngineWarning
+    from geo_engine.region import Region
+
+    units = Region.units
+
+    def noisy(self):
+        np.log(np.array([-1.0]))  # numpy's RuntimeWarning, as shapely's and pyogrio's reach the CLI
+        warnings.warn("2 units have no cell", GeoEngineWarning, stacklevel=2)
+        return units(self)
+
+    monkeypatch.setattr(Region, "units", noisy)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = runner.invoke(app, ["region", "show", "peru"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("warning: 2 units have no cell") == 1
+    passed_on = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert [str(w.message) for w in passed_on] == ["invalid value encountered in log"]
+
+
+def _write_then_fill_the_disk(self, path, *args, **kwargs):
+    """Stand-in for a writer on a full disk: starts the file, then fails as the system does."""
+    with open(path, "wb") as f:  # noqa: PTH123  (Path's own writers are patched in some tests)
+        f.write(b"half a fi")
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def _full_for_briefs(write):
+    """Wrap a ``Path`` writer so that it fails as on a full disk for brief files only."""
+    def full(self, data, *args, **kwargs):
+        if "brief" not in self.name:  # the caches the run writes on the way
+            return write(self, data, *args, **kwargs)
+        return _write_then_fill_the_disk(self, self)
+
+    return full
+
+
+@pytest.fixture
+def own_region_file(own_region):  # noqa: F811  (the fixture imported from test_region)
+    from geo_engine.region import write_region
+
+    return write_region(own_region / "region.yaml", region_id="mine",
+                        boundary=own_region / "units.geojson", code_column="CODE", name_column="NAME",
+                        layers=own_region / "layers.yaml", resolution=6).file
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize(("out", "message"), [
+    ("results/m.parquet", r"results/m\.parquet: a part of its folder path is a file, not a folder"),
+    ("m.xlsx", r"m\.xlsx: the output must end in one of \.parquet, \.csv"),
+    ("x" * 300 + ".csv", r"x\.csv: the file name is too long; choose a shorter name"),
+])
+def test_unwritable_output_is_refused_before_the_build(tmp_path, monkeypatch, out, message):
+    def never(*args, **kwargs):
+        raise AssertionError("the build ran although its output cannot be written")
+
+    monkeypatch.setattr("geo_engine.indicators.build_indicators", never)
+    _boundary(tmp_path)
+    (tmp_path / "results").write_text("a file where a folder is expected")
+    result = runner.invoke(app, ["build", "--boundary", str(tmp_path / "region.gpkg"), "--code-column",
+                                 "code", "--layers", str(tmp_path / "layers.yaml"),
+                                 "--out", str(tmp_path / out)])
+    assert result.exit_code == 1
+    assert re.search(f"^error: .*{message}", result.output), result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.hostile
+def test_rank_on_a_full_disk_keeps_the_old_file(own_region_file, tmp_path, monkeypatch):
+    import pandas as pd
+
+    out = tmp_path / "rank.csv"
+    args = ["rank", "--region", str(own_region_file), "--profile", "need", "--out", str(out)]
+    assert runner.invoke(app, args).exit_code == 0
+    old = out.read_bytes()
+    monkeypatch.setattr(pd.DataFrame, "to_csv", _write_then_fill_the_disk)
+    result = runner.invoke(app, [*args, "--force"])
+    assert result.exit_code == 1
+    assert re.fullmatch(r"error: cannot write .*rank\.csv: the disk is full; free some space or "
+                        r"write to another disk; the existing file is unchanged", result.output.strip())
+    assert out.read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("suffix", [".html", ".pdf"])
+def test_brief_on_a_full_disk_keeps_the_old_file(own_region_file, tmp_path, monkeypatch, suffix):
+    out = tmp_path / f"brief{suffix}"
+    out.write_bytes(b"the brief of last week")
+    args = ["brief", "--region", str(own_region_file), "--profile", "engine", "--district", "N1",
+            "--out", str(out), "--force"]
+    for name in ("write_text", "write_bytes"):
+        monkeypatch.setattr(Path, name, _full_for_briefs(getattr(Path, name)))
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert re.fullmatch(rf"error: cannot write .*brief\{suffix}: the disk is full; .* the existing "
+                        r"file is unchanged", result.output.strip())
+    assert out.read_bytes() == b"the brief of last week"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_two_commands_racing_for_one_new_output_do_not_overwrite(own_region_file, tmp_path,
+                                                                  monkeypatch):
+    from geo_engine import atomic
+
+    out = tmp_path / "rank.csv"
+    publish = atomic._publish
+
+    def other_run_finishes_first(tmp, path, *, force):
+        path.write_text("the other run's ranking")
+        publish(tmp, path, force=force)
+
+    monkeypatch.setattr(atomic, "_publish", other_run_finishes_first)
+    result = runner.invoke(app, ["rank", "--region", str(own_region_file), "--profile", "need",
+                                 "--out", str(out)])
+    assert result.exit_code == 1
+    assert "rank.csv exists; pass --force to overwrite it" in result.output
+    assert out.read_text() == "the other run's ranking"
+
+
+@pytest.mark.hostile
+def test_rank_csv_escapes_a_unit_name_that_is_a_formula(own_region, tmp_path):  # noqa: F811
+    import csv
+    import io
+
+    from geo_engine.region import write_region
+
+    units = own_region / "units.geojson"
+    units.write_text(units.read_text(encoding="utf-8").replace(
+        "Sur 1", '=HYPERLINK(\\"http://evil.example\\",\\"Sur 1\\")'), encoding="utf-8")
+    region = write_region(own_region / "region.yaml", region_id="mine", boundary=units,
+                          code_column="CODE", name_column="NAME", layers=own_region / "layers.yaml",
+                          resolution=6).file
+    out = tmp_path / "rank.csv"
+    r = runner.invoke(app, ["rank", "--region", str(region), "--profile", "need", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(io.StringIO(out.read_bytes().decode("utf-8"), newline="")))
+    names = {row["code"]: next(v for k, v in row.items() if k not in ("code",) and "Sur" in str(v))
+             for row in rows if row["code"] == "S1"}
+    assert names == {"S1": '\'=HYPERLINK("http://evil.example","Sur 1")'}
+    assert float(rows[0]["rank"]) == 1

@@ -1,12 +1,18 @@
+import html
+import re
+
 import h3
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from geo_engine.display import (
     MAX_POLYGONS,
     CategoricalLegend,
     display_resolution,
+    escape_markdown,
     hex_layer,
     hex_map,
     hexagon_rings,
@@ -94,3 +100,37 @@ def test_rings_across_the_antimeridian_are_drawn_in_one_piece():
                       caption="V", tooltip={"v": "V"})
     west_b, _, east_b, _ = layer.bounds
     assert 170 < west_b < east_b < 190
+
+
+def _rendered(markdown: str) -> str:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown)
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("name", [
+    "![x](http://evil/x.png)",
+    "[click](javascript:alert(1))",
+    "<img src=x onerror=alert(1)>",
+    "**Lima** _centro_ `code` ~~no~~ $x^2$ &lt;",
+    "# Heading\n- item\n> quote\n    code",
+    "1. first | a | b |",
+    "http://evil.example www.evil.example a@evil.example",
+])
+def test_escaped_names_render_as_their_own_text(name):
+    page = _rendered(escape_markdown(name))
+    for tag in ("<a", "<img", "<strong", "<em", "<code", "<h1", "<li", "<blockquote", "<del",
+                "<table", "<pre"):
+        assert tag not in page, page
+    text = re.sub(r"</?p>", "", page).strip()
+    assert html.unescape(text) == " ".join(name.split())
+
+
+@given(st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40)
+       .filter(lambda s: s.strip()))
+def test_any_escaped_text_is_one_paragraph_of_itself(text):
+    page = _rendered(escape_markdown(text)).strip()
+    assert page.startswith("<p>")
+    assert page.endswith("</p>")
+    assert html.unescape(page[3:-4]) == " ".join(text.split())

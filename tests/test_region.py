@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+from conftest import system_tool
 from test_uploads import LAYERS as UPLOAD_LAYERS
 from test_uploads import profile_yaml, region_files
 from typer.testing import CliRunner
@@ -186,10 +187,6 @@ def test_own_region_cli_end_to_end(own_region, tmp_path):
     units = gpd.read_file(gpkg, layer="districts")
     assert set(units["code"]) == {"N1", "N2", "S1", "S2"}
     assert cells["score"].notna().all()
-    info = subprocess.run(["ogrinfo", "-ro", "-so", str(gpkg), "cells"], capture_output=True,
-                          text=True, check=False)
-    if info.returncode == 0:  # gdal-bin present (CI installs it)
-        assert f"Feature Count: {len(cells)}" in info.stdout
 
     geojson = tmp_path / "out" / "engine.geojson"
     r = runner.invoke(app, ["score", "--region", str(region), "--profile", "engine",
@@ -221,6 +218,19 @@ def test_own_region_cli_end_to_end(own_region, tmp_path):
     page = brief.read_text()
     assert "Norte &lt;b&gt;1&lt;/b&gt;" in page
     assert "<b>1</b>" not in page
+
+
+def test_own_region_geopackage_opens_in_ogrinfo(own_region, tmp_path):
+    ogrinfo = system_tool("ogrinfo", "gdal-bin")
+    region = own_region / "region.yaml"
+    write_region(region, region_id="mine", boundary=own_region / "units.geojson", code_column="CODE",
+                 name_column="NAME", layers=own_region / "layers.yaml", resolution=6)
+    gpkg = tmp_path / "engine.gpkg"
+    r = runner.invoke(app, ["score", "--region", str(region), "--profile", "engine", "--out", str(gpkg)])
+    assert r.exit_code == 0, r.output
+    info = subprocess.run([ogrinfo, "-ro", "-so", str(gpkg), "cells"], capture_output=True, text=True,
+                          check=True)
+    assert f"Feature Count: {len(gpd.read_file(gpkg, layer='cells'))}" in info.stdout
 
 
 def test_brief_of_own_region_says_what_is_missing(own_region):
@@ -255,7 +265,8 @@ def test_readme_worked_example_runs(tmp_path):
     (tmp_path / "layers").symlink_to(root / "layers")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "GEO_ENGINE_CACHE": str(tmp_path / "cache")}
-    done = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, env=env, capture_output=True,
+    bash = system_tool("bash", "bash")
+    done = subprocess.run([bash, "-e", "-c", script], cwd=tmp_path, env=env, capture_output=True,
                           text=True, check=False, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert [name for name, _ in pyogrio.list_layers(tmp_path / "brazil_engine.gpkg")] == [

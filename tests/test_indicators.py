@@ -237,23 +237,3 @@ def test_suitable_weights_place_totals_in_the_band_and_warn_on_fallback(region, 
     assert (east["crop"] > 0).sum() == 1  # all of it on the one cell with a centre in the band
     west = m[m["district_code"] == "010101"]
     assert (west["crop"] > 0).all()  # no cell in the band: over its cropland
-
-
-@pytest.mark.parametrize(
-    ("params", "message"),
-    [
-        ({"weights": "suitable"}, "described by params.suitability"),
-        ({"suitability": {"cropland": True, "source": "cropland map"}}, "needs params.weights"),
-        ({"weights": "suitable", "suitability": {"source": "no condition at all"}},
-         "needs `elevation_m"),
-        ({"weights": "suitable", "suitability": {"elevation_m": [2000, 600],
-                                                 "source": "a reversed band"}},
-         "low end must be below"),
-        ({"weights": "suitable", "suitability": {"elevation_m": [600, 2000]}}, "source"),
-        ({"weights": "suitable", "suitability": {"elevation_m": [600, 2000], "slope": 3,
-                                                 "source": "an unknown key"}}, "slope"),
-    ],
-)
-def test_suitability_params_are_validated(params, message):
-    with pytest.raises(ValueError, match=message):
-        _spec(method="extensive", params={"column": "people", "key": "code", **params})

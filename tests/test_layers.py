@@ -15,6 +15,9 @@ GOOD = {
     "direction": "cost",
 }
 
+TABLE = {**GOOD, "id": "crop", "theme": "resource", "kind": "table", "source": "t.parquet",
+         "method": "extensive", "units": "t"}
+
 
 def _write(tmp_path, layers, name="layers.yaml"):
     path = tmp_path / name
@@ -92,3 +95,32 @@ def test_shipped_specs_are_valid_and_cover_every_kind(data_dir):
 def test_model_can_be_built_in_code():
     spec = LayerSpec(**{**GOOD, "kind": "raster", "method": "share", "params": {"classes": [1]}})
     assert spec.params == {"classes": [1]}
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"weights": "suitable"}, "described by params.suitability"),
+        ({"suitability": {"cropland": True, "source": "cropland map"}}, "needs params.weights"),
+        ({"weights": "suitable", "suitability": {"source": "no condition at all"}},
+         "needs `elevation_m"),
+        ({"weights": "suitable", "suitability": {"elevation_m": [2000, 600],
+                                                 "source": "a reversed band"}},
+         "low end must be below"),
+        ({"weights": "suitable", "suitability": {"elevation_m": [600, 2000]}}, "source"),
+        ({"weights": "suitable", "suitability": {"elevation_m": [600, 2000], "slope": 3,
+                                                 "source": "an unknown key"}}, "slope"),
+    ],
+)
+def test_suitability_params_are_validated(params, message):
+    spec = {**TABLE, "params": {"column": "t", "key": "code", **params}}
+    with pytest.raises(ValueError, match=message):
+        LayerSpec(**spec)
+
+
+def test_suitability_band_may_be_open_ended():
+    params = {"column": "t", "weights": "suitable",
+              "suitability": {"elevation_m": [None, 1200], "cropland": True, "centres": True,
+                              "source": "an open lower end"}}
+    assert LayerSpec(**{**TABLE, "params": params}).params["suitability"]["elevation_m"] == [
+        None, 1200]

@@ -283,6 +283,8 @@ def build(ctx: BuildContext) -> list[Dataset]:
         "districts_without_crop_rows": int(table["vbp_total_ksol"].isna().sum()),
         "districts_without_area": int(table["agricultural_area_2018_ha"].isna().sum()),
         "districts_without_producers": int(table["producers_2024"].isna().sum()),
+        "sugar_cane_t": round(float(crops.loc[crops["CULTIVO"].map(normalize_name)
+                                              .str.startswith("CANA DE AZUCAR"), _TONNES].sum())),
         "vbp_total_2023_million_sol": round(float(crops[_VBP].sum()) / 1e3, 1),
         "vbp_placed_2023_million_sol": round(float(table["vbp_total_ksol"].sum()) / 1e3, 1),
     }
@@ -295,6 +297,11 @@ def build(ctx: BuildContext) -> list[Dataset]:
         "(MIDAGRI's volume-index weights) is kept as vbp_total_ksol_2007_prices.",
         "The source has no native-potato line: PAPA is all potatoes (in the tubers group); the "
         "native-tuber niche is oca, olluco and mashua.",
+        "The source has no line for sugar cane for sugar: only cane for alcohol, chancaca and "
+        f"fresh use ({report['sugar_cane_t']:,} t in all, mostly Amazonas, Loreto, Cajamarca and "
+        "Piura), against 10.6 Mt a year in MINAGRI's 2011–2015 department series, mostly La "
+        "Libertad, Lambayeque and Lima. "
+        "The industrial group therefore leaves out the coastal sugar estates.",
         "A district listed in the crop table but without a given crop has 0 for it; a district "
         f"not listed at all ({report['districts_without_crop_rows']}, mostly the urban districts "
         "of Lima, Callao and other cities, and part of Yauyos and Talara) keeps missing values: "

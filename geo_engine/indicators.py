@@ -19,8 +19,15 @@ from geo_engine._cache import cached
 from geo_engine._errors import GeoEngineWarning, MissingSourceError, SourceFormatError, SpecError
 from geo_engine.filters import parse_filter
 from geo_engine.grid import build_grid
-from geo_engine.ingest.table import centre_allocation, table_to_cells, to_numbers
-from geo_engine.layers import GRID_COLUMNS, LayerSpec, load_layers
+from geo_engine.ingest.table import (
+    CROPLAND_PRIORITY,
+    centre_allocation,
+    placement_priority,
+    suitable_allocation,
+    table_to_cells,
+    to_numbers,
+)
+from geo_engine.layers import GRID_COLUMNS, LayerSpec, Suitability, load_layers
 from geo_engine.manifest import file_sha256
 from geo_engine.safe_read import looks_swapped, read_table_file, read_vector_file
 
@@ -35,7 +42,7 @@ __all__ = [
     "region_units",
 ]
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 """Bumped whenever the way values are computed changes, so old caches are not reused."""
 
 Progress = Callable[[str, int, int], None]
@@ -183,6 +190,7 @@ class _Sources:
         self.units = units
         self._frames: dict[Path, pd.DataFrame] = {}
         self._allocations: dict[tuple[str, bool], pd.DataFrame] = {}
+        self._cell_values: dict[str, np.ndarray] = {}
 
     def vector(self, spec: LayerSpec) -> gpd.GeoDataFrame:
         path = spec.source_path(self.data_dir)
@@ -241,6 +249,75 @@ class _Sources:
         self._allocations[key] = pd.concat(parts, ignore_index=True)
         return self._allocations[key]
 
+    def _region_file(self, name: str, what: str) -> Path:
+        path = self.data_dir / self.region / name
+        if not path.is_file():
+            msg = (f"{path} not found: spreading totals by suitability (params.weights "
+                   f"`suitable`) needs the region's {what}")
+            raise MissingSourceError(msg)
+        return path
+
+    def cell_elevation(self, grid: pd.DataFrame) -> np.ndarray:
+        """Return the mean elevation (m) of every cell, read once per build."""
+        if "elevation" not in self._cell_values:
+            from geo_engine.ingest.raster import raster_to_cells
+
+            path = self._region_file("elevation.tif", "elevation raster")
+            self._cell_values["elevation"] = raster_to_cells(grid, path, method="mean")
+        return self._cell_values["elevation"]
+
+    def cell_cropland(self, grid: pd.DataFrame) -> np.ndarray:
+        """Return the cropland share (%) of every cell, read once per build."""
+        if "cropland" not in self._cell_values:
+            from geo_engine.ingest.vector import polygons_to_cells
+
+            path = self._region_file("cropland_grid.parquet", "cropland grid")
+            self._cell_values["cropland"] = polygons_to_cells(
+                grid, read_vector(path), method="intensive", column="percent_cropland",
+                repair=True)
+        return self._cell_values["cropland"]
+
+    def cell_centres(self, grid: pd.DataFrame) -> np.ndarray:
+        """Return the number of populated centres in every cell, counted once per build."""
+        if "centres" not in self._cell_values:
+            from geo_engine.ingest.vector import point_positions
+
+            pts = read_vector(self._region_file("populated_centres.parquet", "populated centres"))
+            cells = point_positions(grid, pts.geometry.y.to_numpy(), pts.geometry.x.to_numpy())
+            self._cell_values["centres"] = np.bincount(cells[cells >= 0], minlength=len(grid))
+        return self._cell_values["centres"]
+
+    def suitable_allocation(self, grid: pd.DataFrame, level: str,
+                            suitability: Suitability) -> pd.DataFrame:
+        """Return where a crop's totals fall: cells in its elevation band (and on cropland)."""
+        suitable = np.ones(len(grid), dtype=bool)
+        if suitability.elevation_m is not None:
+            low, high = suitability.elevation_m
+            elevation = self.cell_elevation(grid)
+            with np.errstate(invalid="ignore"):
+                suitable = ((elevation >= (-np.inf if low is None else low))
+                            & (elevation <= (np.inf if high is None else high)))
+        cropland = self.cell_cropland(grid) if suitability.cropland else None
+        centres = self.cell_centres(grid) if suitability.centres else None
+        pairs = suitable_allocation(grid[level].to_numpy(), area=grid["area_km2"].to_numpy(),
+                                    suitable=suitable, cropland=cropland, centres=centres)
+        return pd.concat([pairs, self.allocation(grid, level, centres=False)], ignore_index=True)
+
+
+def _warn_fallbacks(allocation: pd.DataFrame, table: pd.DataFrame, *, key: str, column: str,
+                    name: str) -> None:
+    """Warn how many units with a total had no suitable cell and fell back."""
+    values = to_numbers(table[column], name=name, column=column)
+    units = pd.Index(table.loc[values.fillna(0).to_numpy() > 0, key].astype("string").unique())
+    best = placement_priority(allocation, units).fillna(np.inf)
+    for chosen, what in ((best[best == CROPLAND_PRIORITY],
+                          "spread over their cropland at any elevation"),
+                         (best[best > CROPLAND_PRIORITY], "spread over their cells by area")):
+        if len(chosen):
+            warnings.warn(f"{name}: {len(chosen)} of {len(units)} districts with a value have no "
+                          f"cell where the crop can grow ({what}), e.g. "
+                          f"{sorted(chosen.index)[:5]}", GeoEngineWarning, stacklevel=3)
+
 
 def _overlaps(features: gpd.GeoDataFrame, grid: pd.DataFrame) -> bool:
     """Whether the features' extent meets the grid's (cell centres padded by about a cell)."""
@@ -293,9 +370,12 @@ def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.
         table = sources.table(spec)
         level = p.get("level", "district_code")
         allocation = None
-        if spec.method == "extensive":
-            allocation = sources.allocation(grid, level,
-                                            centres=p.get("weights", "centres") == "centres")
+        weights = p.get("weights", "centres")
+        if spec.method == "extensive" and weights == "suitable":
+            allocation = sources.suitable_allocation(
+                grid, level, Suitability.model_validate(p["suitability"]))
+        elif spec.method == "extensive":
+            allocation = sources.allocation(grid, level, centres=weights == "centres")
         key = p.get("key", level)
         if "aggregate" in p:  # several rows per unit (e.g. one per crop): combine them first
             if p["aggregate"] == "count":  # rows per unit with a value in the column
@@ -305,6 +385,8 @@ def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.
             how = "sum" if p["aggregate"] == "count" else p["aggregate"]
             table = (values.groupby(table[key].astype("string")).agg(how)
                      .rename(p["column"]).rename_axis(key).reset_index())
+        if allocation is not None and weights == "suitable":
+            _warn_fallbacks(allocation, table, key=key, column=p["column"], name=spec.source)
         return table_to_cells(grid, table, column=p["column"], key=key,
                               level=level, method=spec.method, allocation=allocation,
                               name=spec.source)
@@ -343,15 +425,21 @@ def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.
                                     repair=True)
 
 
+AUXILIARY_FILES = ("populated_centres.parquet", "elevation.tif", "cropland_grid.parquet")
+"""Files of a region's data folder that layers read besides their own source (to place totals)."""
+
+
 def cache_key(*, units_hash: str, resolution: int, specs: Sequence[LayerSpec],
-              data_dir: Path) -> str:
+              data_dir: Path, region: str | None = None) -> str:
     """Return the hash that identifies an indicator matrix.
 
     It covers the region's units, the resolution, every layer spec, the checksum of every source
-    file, the dasymetric weight setting, the cache format and the package version, so a change in
-    any of them builds a new matrix.
+    file and of the region's :data:`AUXILIARY_FILES`, the dasymetric weight setting, the cache
+    format and the package version, so a change in any of them builds a new matrix.
     """
-    sources = sorted({str(s.source_path(data_dir)) for s in specs})
+    sources = sorted({str(s.source_path(data_dir)) for s in specs}
+                     | ({str(Path(data_dir) / region / name) for name in AUXILIARY_FILES}
+                        if region else set()))
     payload = {
         "format": CACHE_FORMAT,
         "version": __version__,
@@ -422,7 +510,7 @@ def build_indicators(
     specs = list(layers) if isinstance(layers, Sequence) and not isinstance(layers, str) \
         else load_layers(layers, region=region)
     units = region_units(region, data_dir=data_dir) if units is None else units
-    key = cache_key(units_hash=_units_hash(units), resolution=resolution, specs=specs,
+    key = cache_key(units_hash=_units_hash(units), resolution=resolution, specs=specs, region=region,
                     data_dir=data_dir)
     path = cache_dir / "indicators" / f"{region}-r{resolution}-{key[:16]}.parquet"
 

@@ -27,6 +27,7 @@ __all__ = [
     "KINDS",
     "METHODS",
     "LayerSpec",
+    "Suitability",
     "Title",
     "Transform",
     "default_layers_path",
@@ -60,7 +61,7 @@ OPTIONAL_PARAMS: dict[str, tuple[str, ...]] = {
     "points": ("column", "bandwidth_km", "max_km", "max_minutes", "lat_column", "lon_column"),
     "lines": ("max_km",),
     "polygons": ("column", "classes", "class_column", "max_km"),
-    "table": ("column", "key", "level", "weights", "aggregate"),
+    "table": ("column", "key", "level", "weights", "aggregate", "suitability"),
 }
 """Parameters each kind accepts besides the required ones."""
 
@@ -89,6 +90,38 @@ class Transform(BaseModel):
         if self.kind == "cap" and self.percentile is None:
             msg = "transform `cap` needs `percentile` (e.g. 99)"
             raise ValueError(msg)
+        return self
+
+
+class Suitability(BaseModel):
+    """Where a crop can grow, for spreading a district's production (``params.weights: suitable``).
+
+    A cell qualifies when its mean elevation lies in ``elevation_m`` (either end may be ``null``:
+    open) and, with ``cropland: true``, the cropland map records farmland in it; with
+    ``centres: true`` the qualifying cells holding populated centres take the total first, split
+    by their number of centres. ``source`` says where the band comes from and why.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    elevation_m: tuple[float | None, float | None] | None = None
+    cropland: bool = False
+    centres: bool = False
+    source: str = Field(min_length=10)
+
+    @model_validator(mode="after")
+    def _some_condition(self) -> Suitability:
+        if self.elevation_m is None and not self.cropland:
+            msg = "suitability needs `elevation_m: [low, high]`, `cropland: true`, or both"
+            raise ValueError(msg)
+        if self.elevation_m is not None:
+            low, high = self.elevation_m
+            if low is None and high is None:
+                msg = "suitability `elevation_m` needs at least one bound (use null for an open end)"
+                raise ValueError(msg)
+            if low is not None and high is not None and low >= high:
+                msg = (f"suitability `elevation_m` was [{low}, {high}]: the low end must be below "
+                       "the high end")
+                raise ValueError(msg)
         return self
 
 
@@ -185,7 +218,8 @@ class LayerSpec(BaseModel):
         if unknown:
             msg = f"unknown params {unknown} for kind {self.kind!r}; allowed: {sorted(known)}"
             raise ValueError(msg)
-        checks = {"aggregate": {"sum", "mean", "max", "count"}, "weights": {"centres", "area"},
+        checks = {"aggregate": {"sum", "mean", "max", "count"},
+                  "weights": {"centres", "area", "suitable"},
                   "mode": {"auto", "fast", "exact"}}
         for param, allowed_values in checks.items():
             if param in self.params and self.params[param] not in allowed_values:
@@ -196,6 +230,27 @@ class LayerSpec(BaseModel):
         if odd:
             msg = f"params {odd} must be finite numbers (not .inf or .nan); write e.g. 50"
             raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _suitability_goes_with_weights(self) -> LayerSpec:
+        suitable = self.params.get("weights") == "suitable"
+        if suitable and (self.method != "extensive" or "suitability" not in self.params):
+            msg = ("params.weights `suitable` spreads a total (method `extensive`) over the cells "
+                   "described by params.suitability: {elevation_m: [low, high], cropland: true, "
+                   "source: ...}")
+            raise ValueError(msg)
+        if "suitability" in self.params:
+            if not suitable:
+                msg = "params.suitability needs params.weights `suitable`"
+                raise ValueError(msg)
+            try:
+                Suitability.model_validate(self.params["suitability"])
+            except ValidationError as exc:
+                problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(suitability)'}: "
+                                     f"{e['msg']}" for e in exc.errors())
+                msg = f"params.suitability is not valid: {problems}"
+                raise ValueError(msg) from None
         return self
 
     def source_path(self, data_dir: Path) -> Path:

@@ -13,22 +13,6 @@ from geo_engine._errors import SourceFormatError
 from geo_engine.curate import admin, environment
 from geo_engine.curate._common import BuildContext
 
-# the 55 crop names of the MINAGRI monthly production table (agri_data_P_TOTAL)
-SOURCE_CROPS = [
-    "ajo", "algodón rama", "arroz cáscara", "arveja grano", "arveja grano seco",
-    "arveja grano verde", "cacao", "café", "camote", "caña de azúcar", "cañihua", "cebada grano",
-    "cebolla", "chocho", "chocho tarhui", "espárrago", "frijol castilla", "frijol de palo",
-    "frijol grano seco", "frijol loctao", "garbanzo", "haba grano", "haba grano seco",
-    "haba grano verde", "kiwicha", "lenteja", "limón", "mandarina", "mango", "manzana",
-    "marigold", "mashua", "maíz amarillo duro", "maíz amiláceo", "maíz choclo", "naranja", "oca",
-    "olluco", "pallar", "pallar grano seco", "palma aceitera", "palta", "papa", "papaya", "piña",
-    "plátano", "quinua", "sorgo grano", "soya", "tarhui", "tomate", "trigo", "uva", "yuca",
-    "zarandaja",
-]
-
-
-# --- protected areas --------------------------------------------------------------------------
-
 
 def test_category_key_is_stable_ascii():
     assert environment.category_key("Área de Conservación Privada") == "area_de_conservacion_privada"
@@ -48,92 +32,6 @@ def test_strict_rule_needs_an_indirect_use_category_of_the_national_system():
 
 
 # --- crops ------------------------------------------------------------------------------------
-
-
-def test_every_source_crop_has_a_documented_group():
-    groups = environment.crop_groups_for(SOURCE_CROPS)
-    assert len(SOURCE_CROPS) == 55
-    assert set(groups) == set(SOURCE_CROPS)
-    assert set(groups.values()) <= set(environment.CROP_GROUP_DESCRIPTIONS)
-    assert groups["café"] == "coffee_cacao"
-    assert groups["papa"] == "tubers"
-    assert groups["caña de azúcar"] == "industrial"
-
-
-def test_crop_groups_ignore_case_and_accents():
-    groups = environment.crop_groups_for(["ARROZ CÁSCARA", "MAIZ AMILACEO"])
-    assert groups == {"ARROZ CÁSCARA": "cereals", "MAIZ AMILACEO": "cereals"}
-
-
-def test_unmapped_crops_are_named():
-    with pytest.raises(SourceFormatError, match=r"without a crop group: \['alfalfa', 'kale'\]"):
-        environment.crop_groups_for(["papa", "kale", "alfalfa"])
-
-
-def test_renamed_series_stay_in_their_group():
-    for old, new in environment.CROP_SERIES.items():
-        assert environment.CROP_GROUPS[old] == environment.CROP_GROUPS[new]
-
-
-def _monthly(values_by_year):
-    rows = []
-    for year, values in values_by_year.items():
-        for month, value in enumerate(values, start=1):
-            rows.append({"department_code": "01", "crop": "papa", "year": year, "month": month,
-                         "value": value})
-    return pd.DataFrame(rows)
-
-
-def test_annual_mean_uses_complete_years_only():
-    monthly = _monthly({
-        2010: [100.0] * 12,                       # outside the period
-        2011: [1.0] * 12,                         # 12
-        2012: [2.0] * 11 + [-1.0],                # 21: a negative revision is kept in the sum
-        2013: [5.0] * 6,                          # 6 months only: partial, left out
-        2014: [1.0] * 11 + [np.nan],              # a missing month: partial
-        2015: [-3.0] * 12,                        # negative total: left out
-    })
-    annual = environment.annual_totals(monthly, keys=["department_code", "crop"], value="value")
-    row = annual.set_index("year").loc[2012]
-    assert row["total"] == 21.0
-    assert row["n_months"] == 12
-    assert annual.set_index("year").loc[2014, "n_months"] == 11
-    out = environment.complete_year_mean(annual, keys=["department_code", "crop"],
-                                         years=(2011, 2015))
-    assert len(out) == 1
-    first = out.iloc[0]
-    assert first["mean"] == pytest.approx(16.5)
-    assert first["years_with_data"] == 2
-    assert first["years_partial"] == 2
-    assert first["years_negative"] == 1
-
-
-def test_annual_mean_is_missing_without_a_complete_year():
-    monthly = _monthly({2014: [1.0] * 7})
-    annual = environment.annual_totals(monthly, keys=["department_code", "crop"], value="value")
-    out = environment.complete_year_mean(annual, keys=["department_code", "crop"],
-                                         years=(2011, 2015))
-    assert math.isnan(out.iloc[0]["mean"])
-    assert out.iloc[0]["years_with_data"] == 0
-    assert out.iloc[0]["years_partial"] == 1
-
-
-def test_duplicated_months_are_refused():
-    monthly = pd.concat([_monthly({2011: [1.0] * 12}), _monthly({2011: [1.0]})])
-    with pytest.raises(SourceFormatError, match="duplicated monthly rows"):
-        environment.annual_totals(monthly, keys=["department_code", "crop"], value="value")
-
-
-def test_department_names_match_after_folding():
-    departments = pd.DataFrame({"department_code": ["07", "15", "22", "22"],
-                                "department": ["CALLAO", "LIMA", "SAN MARTIN", "SAN MARTIN"]})
-    names = pd.Series(["San Martín", "Lima Metropolitana", "Lima", "Callao", "Total Nacional"])
-    codes = environment.department_codes(names, departments)
-    assert codes.iloc[:4].tolist() == ["22", "15", "15", "07"]
-    assert pd.isna(codes.iloc[4])
-
-
-# --- rasters ----------------------------------------------------------------------------------
 
 
 def _tiny_raster(path, *, nodata=0):
@@ -235,8 +133,7 @@ def test_real_environment_layers(raw_dir, tmp_path):
     admin.build(ctx)
     datasets = {d.id: d for d in environment.build(ctx)}
     assert set(datasets) == {"protected_areas", "rivers", "lakes", "roads_national",
-                             "crops_department", "crops_main_department", "climate_koppen",
-                             "elevation", "cropland_grid"}
+                             "climate_koppen", "elevation", "cropland_grid"}
     folder = tmp_path / "peru"
 
     areas = gpd.read_parquet(folder / "protected_areas.parquet")
@@ -262,24 +159,6 @@ def test_real_environment_layers(raw_dir, tmp_path):
     assert {"Ucayali", "Marañón", "Huallaga"} <= set(rivers["name"].dropna())
     assert (rivers["length_km"] <= rivers["length_source_km"] + 1e-6).all()
     assert "Lago Titicaca" in set(lakes["name"])
-
-    crops = pd.read_parquet(folder / "crops_department.parquet")
-    assert crops["crop_group"].notna().all()
-    assert crops["department_code"].nunique() == 25
-    assert not crops.duplicated(["department_code", "crop"]).any()
-    assert datasets["crops_department"].report["unmatched_regions"] == []
-    assert (crops["production_mean_2011_2015_t"].dropna() >= 0).all()
-    assert crops.loc[crops["production_mean_2011_2015_t"].isna(), "years_with_data"].eq(0).all()
-    potato = crops.loc[crops["crop"] == "papa", "production_mean_2011_2015_t"].sum()
-    assert 4.0e6 < potato < 5.0e6  # Peru harvested 4.1–4.7 Mt of potatoes a year in 2011–2015
-    raw_crops = pd.read_csv(raw_dir / "peru" / "agri_data_P_TOTAL.csv.gz", usecols=["product"])
-    assert set(environment.crop_groups_for(raw_crops["product"].unique())) == set(SOURCE_CROPS)
-
-    main = pd.read_parquet(folder / "crops_main_department.parquet")
-    assert main["crop"].nunique() == 6
-    assert main["department_code"].nunique() == 24  # no Callao in the source
-    prices = main["farmgate_price_mean_pen_per_kg"].dropna()
-    assert ((prices > 0.1) & (prices < 5)).all()
 
     for name in ("climate_koppen.tif", "elevation.tif"):
         with rasterio.open(folder / name) as ds:

@@ -69,21 +69,21 @@ def test_bad_suffix(table, tmp_path):
 def test_geojson_meta_member(table, tmp_path, data_dir):
     from geo_engine.export import export_meta
 
-    meta = export_meta(profile="agro_food", weights={"crops_tubers": 0.5, "settlements": 0.5},
-                       resolution=7, datasets=["crops_department", "populated_centres"],
+    meta = export_meta(profile="agro_food", weights={"crop_value_tubers": 0.5, "settlements": 0.5},
+                       resolution=7, datasets=["crops_district", "populated_centres"],
                        extra={"aggregation": "wlc"}, data_dir=data_dir)
     assert len(meta["config_hash"]) == 16
-    again = export_meta(profile="agro_food", weights={"crops_tubers": 0.5, "settlements": 0.5},
-                        resolution=7, datasets=["populated_centres", "crops_department"],
+    again = export_meta(profile="agro_food", weights={"crop_value_tubers": 0.5, "settlements": 0.5},
+                        resolution=7, datasets=["populated_centres", "crops_district"],
                         extra={"aggregation": "wlc"}, data_dir=data_dir)
     assert again["config_hash"] == meta["config_hash"]
-    other = export_meta(profile="agro_food", weights={"crops_tubers": 1.0}, resolution=7,
+    other = export_meta(profile="agro_food", weights={"crop_value_tubers": 1.0}, resolution=7,
                         data_dir=data_dir)
     assert other["config_hash"] != meta["config_hash"]
     path = write_cells(table, tmp_path / "c.geojson", meta=meta)
     doc = json.loads(path.read_text())
     assert doc["meta"]["profile"] == "agro_food"
-    assert [s["dataset"] for s in doc["meta"]["sources"]] == ["crops_department",
+    assert [s["dataset"] for s in doc["meta"]["sources"]] == ["crops_district",
                                                                "populated_centres"]
     assert doc["meta"]["software"].startswith("geo-engine ")
     back = gpd.read_file(path)  # the foreign member does not disturb GDAL

@@ -316,3 +316,49 @@ def test_a_damaged_cached_matrix_is_rebuilt_with_a_warning(region, tmp_path, dam
     third = build_indicators(**kw)  # the rebuilt entry is whole again
     assert third.attrs["cache_hit"] is True
     assert third.attrs["report"]["layers"].keys() == first.attrs["report"]["layers"].keys()
+
+
+def test_suitable_weights_place_totals_in_the_band_and_warn_on_fallback(region, tmp_path):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    units, data = region
+    folder = data / "t"
+    folder.mkdir()
+    # elevation rises eastwards from 0 m to 3,000 m: district 010101 (west) lies below 1,500 m
+    elev = np.tile(np.linspace(0, 3000, 60, dtype="float32"), (40, 1))
+    with rasterio.open(folder / "elevation.tif", "w", driver="GTiff", width=60, height=40, count=1,
+                       dtype="float32", crs="EPSG:4326", nodata=-9999,
+                       transform=from_origin(-77.3, -12.0, 0.01, 0.01)) as ds:
+        ds.write(elev, 1)
+    gpd.GeoDataFrame({"percent_cropland": [4.0]}, geometry=[box(-77.4, -12.4, -76.6, -11.9)],
+                     crs="EPSG:4326").to_parquet(folder / "cropland_grid.parquet")
+    gpd.GeoDataFrame({"urban": [False]}, geometry=gpd.points_from_xy([-76.75], [-12.15]),
+                     crs="EPSG:4326").to_parquet(folder / "populated_centres.parquet")
+    spec = _spec(id="crop", method="extensive",
+                 params={"column": "people", "key": "code", "level": "district_code",
+                         "weights": "suitable",
+                         "suitability": {"elevation_m": [1500, 2800], "cropland": True,
+                                         "centres": True, "source": "a test band, 1,500-2,800 m"}})
+    with pytest.warns(GeoEngineWarning, match=r"1 of 2 districts .* cropland at any elevation"):
+        m = build_indicators(region="t", resolution=7, layers=[spec], units=units, data_dir=data,
+                             cache_dir=tmp_path / "cache")
+    sums = m.groupby("district_code")["crop"].sum()
+    assert sums.tolist() == pytest.approx([1000.0, 3000.0])
+    east = m[m["district_code"] == "010102"]
+    assert (east["crop"] > 0).sum() == 1  # all of it on the one cell with a centre in the band
+    west = m[m["district_code"] == "010101"]
+    assert (west["crop"] > 0).all()  # no cell in the band: over its cropland
+
+
+def test_cache_key_covers_the_files_that_place_totals(tmp_path):
+    from geo_engine.indicators import AUXILIARY_FILES, cache_key
+
+    (tmp_path / "t").mkdir()
+    kw = {"units_hash": "u", "resolution": 6, "specs": [_spec()], "data_dir": tmp_path, "region": "t"}
+    before = cache_key(**kw)
+    for name in AUXILIARY_FILES:
+        (tmp_path / "t" / name).write_bytes(b"version 1")
+        changed = cache_key(**kw)
+        assert changed != before, name
+        before = changed

@@ -7,7 +7,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo_engine._errors import GeoEngineWarning, SourceFormatError
-from geo_engine.ingest.table import centre_allocation, table_to_cells
+from geo_engine.ingest.table import (
+    CROPLAND_PRIORITY,
+    SUITABLE_PRIORITY,
+    centre_allocation,
+    placement_priority,
+    suitable_allocation,
+    table_to_cells,
+)
 
 
 @pytest.fixture
@@ -151,3 +158,49 @@ def test_to_numbers_reads_decimal_commas_with_a_warning():
     with pytest.raises(SourceFormatError, match=r"'1,5'; write plain numbers"):
         to_numbers(pd.Series(["1.5", "1,5"]), name="t.csv", column="x")
     assert to_numbers(pd.Series([1, 2]), name="t.csv", column="x").tolist() == [1.0, 2.0]
+
+
+# --- suitability-aware placement ----------------------------------------------------------------
+
+# six cells: district 01 owns cells 0-3, district 02 owns 4-5, district 03 owns no cell
+_UNITS = np.array(["01", "01", "01", "01", "02", "02"])
+_AREA = np.array([1.0, 1.0, 2.0, 1.0, 1.0, 3.0])
+
+
+@pytest.mark.parametrize(
+    ("suitable", "cropland", "centres", "expected"),
+    [
+        # band + cropland + centres: 01's total on its qualifying cells with centres (1 and 2, by
+        # count); 02 has no qualifying cell with a centre: its qualifying cells by cropland area
+        ([0, 1, 1, 0, 1, 1], [5, 5, 5, 5, 5, 10], [0, 1, 3, 0, 0, 0],
+         [0, 25, 75, 0, 200 * 0.05 / (0.05 + 0.3), 200 * 0.3 / (0.05 + 0.3)]),
+        # no qualifying cell in 02: its cropland cells at any elevation (cell 5 only)
+        ([0, 1, 0, 0, 0, 0], [5, 5, 5, 5, 0, 10], None, [0, 100, 0, 0, 0, 200]),
+        # no cropland at all in 02: its cells by area (table_to_cells' own fallback)
+        ([1, 1, 1, 1, 1, 1], [5, 5, 5, 5, 0, np.nan], None, [20, 20, 40, 20, 50, 150]),
+        # elevation band only (no cropland): qualifying cells by area
+        ([0, 0, 1, 1, 1, 0], None, None, [0, 0, 200 / 3, 100 / 3, 200, 0]),
+    ],
+    ids=["band-cropland-centres", "cropland-fallback", "area-fallback", "band-only"],
+)
+def test_suitable_allocation_keeps_each_district_total(suitable, cropland, centres, expected):
+    grid = pd.DataFrame({"h3": np.arange(6, dtype=np.uint64), "area_km2": _AREA,
+                         "district_code": _UNITS})
+    table = pd.DataFrame({"code": ["01", "02"], "v": [100.0, 200.0]})
+    alloc = suitable_allocation(
+        _UNITS, area=_AREA, suitable=np.array(suitable, dtype=bool),
+        cropland=None if cropland is None else np.array(cropland, dtype=float),
+        centres=None if centres is None else np.array(centres))
+    out = table_to_cells(grid, table, column="v", key="code", level="district_code",
+                         method="extensive", allocation=alloc)
+    np.testing.assert_allclose(out, expected)
+    np.testing.assert_allclose([out[:4].sum(), out[4:].sum()], [100.0, 200.0])
+
+
+def test_placement_priority_names_each_units_tier():
+    alloc = suitable_allocation(_UNITS, area=_AREA, suitable=np.array([0, 1, 0, 0, 0, 0], bool),
+                                cropland=np.array([5, 5, 5, 5, 0, 10.0]))
+    best = placement_priority(alloc, pd.Index(["01", "02", "03"]))
+    assert best["01"] == SUITABLE_PRIORITY
+    assert best["02"] == CROPLAND_PRIORITY
+    assert np.isnan(best["03"])

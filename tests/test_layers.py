@@ -18,6 +18,9 @@ GOOD = {
     "direction": "cost",
 }
 
+TABLE = {**GOOD, "id": "crop", "theme": "resource", "kind": "table", "source": "t.parquet",
+         "method": "extensive", "units": "t"}
+
 
 def _write(tmp_path, layers, name="layers.yaml"):
     path = tmp_path / name
@@ -197,3 +200,32 @@ def test_fuzz_spec_loader_gives_only_spec_errors(tmp_path, text):
     except SpecError:
         return
     assert all(isinstance(s, LayerSpec) for s in specs)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"weights": "suitable"}, "described by params.suitability"),
+        ({"suitability": {"cropland": True, "source": "cropland map"}}, "needs params.weights"),
+        ({"weights": "suitable", "suitability": {"source": "no condition at all"}},
+         "needs `elevation_m"),
+        ({"weights": "suitable", "suitability": {"elevation_m": [2000, 600],
+                                                 "source": "a reversed band"}},
+         "low end must be below"),
+        ({"weights": "suitable", "suitability": {"elevation_m": [600, 2000]}}, "source"),
+        ({"weights": "suitable", "suitability": {"elevation_m": [600, 2000], "slope": 3,
+                                                 "source": "an unknown key"}}, "slope"),
+    ],
+)
+def test_suitability_params_are_validated(params, message):
+    spec = {**TABLE, "params": {"column": "t", "key": "code", **params}}
+    with pytest.raises(ValueError, match=message):
+        LayerSpec(**spec)
+
+
+def test_suitability_band_may_be_open_ended():
+    params = {"column": "t", "weights": "suitable",
+              "suitability": {"elevation_m": [None, 1200], "cropland": True, "centres": True,
+                              "source": "an open lower end"}}
+    assert LayerSpec(**{**TABLE, "params": params}).params["suitability"]["elevation_m"] == [
+        None, 1200]

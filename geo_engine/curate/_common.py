@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geo_engine._errors import MissingSourceError, SourceFormatError
@@ -20,6 +21,7 @@ __all__ = [
     "Dataset",
     "blank_to_na",
     "finish_points",
+    "map_to_2007_districts",
     "normalize_name",
     "outline_km",
     "read_geojson",
@@ -302,3 +304,73 @@ def finish_points(frame: gpd.GeoDataFrame, first: list[str]) -> gpd.GeoDataFrame
     frame["latitude"] = frame.geometry.y.round(6)
     rest = [c for c in frame.columns if c not in first and c != "geometry"]
     return frame[[*first, *rest, "geometry"]]
+
+
+def map_to_2007_districts(
+    codes: pd.Series,
+    *,
+    ubigeo: pd.DataFrame,
+    districts: gpd.GeoDataFrame,
+    centres: pd.DataFrame,
+    names: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Return the district of the 2007 map each INEI district code falls in, and how it was found.
+
+    A code of the map is its own district (``on_map``). A code created after 2007 goes to the 2007
+    district of its province nearest to its capital (0 km when the capital lies inside), at the
+    latitude/longitude of the ubigeo table (``capital_point``; among all districts when the
+    province itself is newer than 2007, as Putumayo is). Without coordinates, it goes to the one
+    2007 district of the province whose populated centres bear the new district's name
+    (``capital_name``: new districts are named after their capital). Anything else stays
+    unmapped (``<NA>``, method ``unmapped``); nothing is guessed.
+
+    Parameters
+    ----------
+    codes : pandas.Series
+        6-digit INEI codes (current codification); repeats are allowed.
+    ubigeo : pandas.DataFrame
+        The ubigeo district table (``inei``, ``distrito``, ``latitude``, ``longitude``).
+    districts : geopandas.GeoDataFrame
+        The curated 2007 districts (``district_code``, geometry).
+    centres : pandas.DataFrame
+        Populated centres of the 2017 frame (``inei_distrito``, ``ccpp``).
+    names : pandas.Series, optional
+        District names by code, from the source table, for codes the ubigeo table lacks.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by each distinct code, sorted: ``district_code`` (2007), ``method`` and
+        ``capital_km`` (distance from the capital to the chosen polygon, ``capital_point`` only).
+    """
+    distinct = pd.Index(codes.astype("string").dropna().unique()).sort_values()
+    on_map = set(districts["district_code"])
+    out = pd.DataFrame({"district_code": pd.Series(pd.NA, index=distinct, dtype="string"),
+                        "method": "unmapped", "capital_km": np.nan}, index=distinct)
+    known = distinct.isin(on_map)
+    out.loc[known, "district_code"] = distinct[known]
+    out.loc[known, "method"] = "on_map"
+    table = ubigeo.dropna(subset=["inei"]).drop_duplicates("inei").set_index("inei")
+    new = table.reindex(distinct[~known])
+    polys = districts.loc[districts.geometry.notna(), ["district_code", "geometry"]]
+    polys = polys.to_crs(METRIC_CRS)
+    provinces = set(polys["district_code"].str[:4])
+    for code, row in new[new[["latitude", "longitude"]].notna().all(axis=1)].iterrows():
+        point = gpd.GeoSeries(gpd.points_from_xy([float(row["longitude"])],
+                                                 [float(row["latitude"])]), crs="EPSG:4326")
+        cands = polys[polys["district_code"].str[:4] == code[:4]] if code[:4] in provinces \
+            else polys
+        km = cands.distance(point.to_crs(METRIC_CRS).iloc[0]) / 1000.0
+        best = km.sort_values(kind="stable").index[0]
+        out.loc[code, ["district_code", "method", "capital_km"]] = [
+            cands.loc[best, "district_code"], "capital_point", round(float(km[best]), 3)]
+    names = centres.assign(_name=centres["ccpp"].map(normalize_name))
+    names = names[names["inei_distrito"].isin(on_map)]
+    for code in out.index[out["method"] == "unmapped"]:
+        name = normalize_name(table["distrito"].get(code, None if names is None
+                                                    else names.get(code)))
+        hits = names.loc[(names["inei_distrito"].str[:4] == code[:4]) & (names["_name"] == name),
+                         "inei_distrito"].unique()
+        if name and len(hits) == 1:
+            out.loc[code, ["district_code", "method"]] = [hits[0], "capital_name"]
+    return out

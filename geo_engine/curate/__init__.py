@@ -51,7 +51,8 @@ def _step(name: str) -> Step:
     return step
 
 
-STEPS: tuple[str, ...] = ("admin", "social", "mining", "places", "environment", "agriculture")
+STEPS: tuple[str, ...] = ("admin", "social", "mining", "places", "environment", "agriculture",
+                          "forests", "fisheries", "energy")
 """Rebuild steps of Peru in the order they run (``admin`` first: the others use its districts)."""
 
 REGION_STEPS: dict[str, tuple[str, ...]] = {

@@ -24,6 +24,7 @@ __all__ = [
     "map_to_2007_districts",
     "normalize_name",
     "outline_km",
+    "parent_2007_district",
     "read_geojson",
     "require_columns",
     "value_counts",
@@ -373,4 +374,60 @@ def map_to_2007_districts(
                          "inei_distrito"].unique()
         if name and len(hits) == 1:
             out.loc[code, ["district_code", "method"]] = [hits[0], "capital_name"]
+    return out
+
+
+def parent_2007_district(
+    codes: pd.Series,
+    districts: gpd.GeoDataFrame,
+    *,
+    centres: gpd.GeoDataFrame,
+    capitals: gpd.GeoDataFrame,
+) -> pd.DataFrame:
+    """Return the district of the 2007 map each current INEI district code belongs to.
+
+    A code on the map is its own parent. A district created after 2007 takes the map district that
+    holds most of its populated centres (ties: the lowest code), or, when it has none, the one
+    holding its capital; otherwise it stays unmapped.
+
+    Parameters
+    ----------
+    codes : pandas.Series
+        Current 6-digit INEI district codes (duplicates allowed).
+    districts : geopandas.GeoDataFrame
+        The curated 2007 districts (``district_code``, geometry).
+    centres : geopandas.GeoDataFrame
+        Populated-centre points with the current code of their district in ``district_code``.
+    capitals : geopandas.GeoDataFrame
+        One capital point per current code (``district_code``); rows without geometry are ignored.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per distinct code: ``code``, ``district_code`` (the 2007 parent, ``<NA>`` when
+        unmapped) and ``how`` (``same``, ``centres``, ``capital`` or ``unmapped``).
+    """
+    on_map = set(districts["district_code"])
+    out = pd.DataFrame({"code": sorted(set(codes.dropna().astype(str)))})
+    out["district_code"] = out["code"].where(out["code"].isin(on_map)).astype("string")
+    out["how"] = np.where(out["district_code"].notna(), "same", "unmapped")
+    new = set(out.loc[out["district_code"].isna(), "code"])
+    pts = centres[centres["district_code"].isin(new) & centres.geometry.notna()]
+    if len(pts):
+        votes = pd.DataFrame({"code": pts["district_code"].to_numpy(),
+                              "parent": assign_district(pts, districts).to_numpy()}).dropna()
+        votes = votes.groupby(["code", "parent"]).size().rename("n").reset_index()
+        votes = votes.sort_values(["code", "n", "parent"], ascending=[True, False, True])
+        best = votes.drop_duplicates("code").set_index("code")["parent"]
+        hit = out["code"].isin(best.index) & out["district_code"].isna()
+        out.loc[hit, "district_code"] = out.loc[hit, "code"].map(best)
+        out.loc[hit, "how"] = "centres"
+    caps = capitals[capitals["district_code"].isin(new) & capitals.geometry.notna()]
+    caps = caps[~caps.geometry.is_empty]
+    if len(caps):
+        parent = pd.Series(assign_district(caps, districts).to_numpy(),
+                           index=caps["district_code"].to_numpy()).dropna()
+        hit = out["code"].isin(parent.index) & out["district_code"].isna()
+        out.loc[hit, "district_code"] = out.loc[hit, "code"].map(parent)
+        out.loc[hit, "how"] = "capital"
     return out

@@ -39,6 +39,7 @@ __all__ = [
     "AIRPORT_MATCH_KM",
     "GEONAMES_MIN_POPULATION",
     "NEAREST_DISTRICT_KM",
+    "PORT_LANDING_SITE_KM",
     "PORT_MATCH_KM",
     "PORT_NAME_MATCH_KM",
     "PORT_OUTLINE_KM",
@@ -55,7 +56,9 @@ __all__ = [
     "match_points",
     "name_similarity",
     "nearest_district",
+    "port_functions",
     "port_name_key",
+    "read_landing_sites",
     "tourism_category",
 ]
 
@@ -66,6 +69,9 @@ PORT_OUTLINE_KM = 5.0
 Coastal ports sit on or just off the polygon edge (Matarani: 0.13 km); Arica, the nearest foreign
 port, lies 15 km beyond it.
 """
+
+PORT_LANDING_SITE_KM = 7.0
+"""A port with one of IMARPE's fishing landing sites this close has ``function`` 'fishing'."""
 
 NEAREST_DISTRICT_KM = 5.0
 """Ports and airports outside every district polygon take the nearest district within this distance."""
@@ -385,6 +391,73 @@ def nearest_district(
     return codes.astype("string"), dist
 
 
+def read_landing_sites(ctx: BuildContext) -> pd.DataFrame:
+    """Return IMARPE's landing sites: ``name``, ``zone``, ``important``, ``longitude``, ``latitude``.
+
+    Coordinates are checked with :func:`classify_coordinates` (``coord_fix``, ``drop_reason``):
+    swapped pairs are read exchanged, pairs outside Peru's box in both orders get NaN.
+    """
+    ref = SOURCES["imarpe_coves"]
+    raw = pd.read_csv(ctx.source("imarpe_coves"), dtype="string")
+    require_columns(raw, ["name", "lon", "lat", "area", "importance"], file=ref.file)
+    coords = classify_coordinates(raw["lat"], raw["lon"])
+    return pd.DataFrame({
+        "name": blank_to_na(raw["name"]),
+        "zone": blank_to_na(raw["area"]).str.lower(),
+        "important": pd.to_numeric(raw["importance"]).fillna(0).astype(int).eq(1),
+        "longitude": coords["longitude"],
+        "latitude": coords["latitude"],
+        "coord_fix": coords["coord_fix"],
+        "drop_reason": coords["drop_reason"],
+    })
+
+
+def port_functions(ports: gpd.GeoDataFrame, wpi: pd.DataFrame, sites: gpd.GeoDataFrame
+                   ) -> tuple[pd.Series, pd.Series]:
+    """Return each port's function (fishing, oil_terminal, cargo) and its distance to a landing site.
+
+    Rules, in order: a World Port Index name with "Oil Terminal" → ``oil_terminal``; an IMARPE
+    landing site within :data:`PORT_LANDING_SITE_KM` → ``fishing``; a WPI port with an oil-terminal
+    depth but no cargo-pier depth (tankers only) → ``oil_terminal``; otherwise ``cargo``.
+
+    Parameters
+    ----------
+    ports : geopandas.GeoDataFrame
+        Output of :func:`dedupe_ports` (``wpi_index``, points in EPSG:4326).
+    wpi : pandas.DataFrame
+        Raw World Port Index rows (``World Port Index Number``, ``Main Port Name``,
+        ``Cargo Pier Depth (m)``, ``Oil Terminal Depth (m)``).
+    sites : geopandas.GeoDataFrame
+        Landing-site points in EPSG:4326.
+
+    Returns
+    -------
+    tuple of (pandas.Series, pandas.Series)
+        ``function`` (string) and ``landing_site_km`` (km to the nearest site, in
+        :data:`METRIC_CRS`), aligned with ``ports.index``.
+
+    Notes
+    -----
+    The index's "Harbor Use" and facility fields (solid bulk, oil terminal…) are "Unknown" for
+    nearly every Peruvian port, so mineral terminals cannot be told apart from general cargo.
+    """
+    info = wpi.set_index(pd.to_numeric(wpi["World Port Index Number"], errors="coerce"))
+    info = info[~info.index.duplicated()].reindex(ports["wpi_index"].astype("float64"))
+    name = info["Main Port Name"].map(normalize_name).to_numpy()
+    pier = pd.to_numeric(info["Cargo Pier Depth (m)"], errors="coerce").to_numpy()
+    oil = pd.to_numeric(info["Oil Terminal Depth (m)"], errors="coerce").to_numpy()
+    px, py = _metric_xy(ports)
+    sx, sy = _metric_xy(sites)
+    dist = np.hypot(px[:, None] - sx[None, :], py[:, None] - sy[None, :]).min(axis=1) / 1000.0
+    named_oil = np.array([isinstance(n, str) and "OIL TERMINAL" in n for n in name])
+    tanker_only = (pier == 0) & (oil > 0)
+    function = np.where(named_oil, "oil_terminal",
+                        np.where(dist <= PORT_LANDING_SITE_KM, "fishing",
+                                 np.where(tanker_only, "oil_terminal", "cargo")))
+    return (pd.Series(function, index=ports.index, dtype="string"),
+            pd.Series(dist.round(3), index=ports.index, dtype="float64"))
+
+
 def dedupe_ports(ne: gpd.GeoDataFrame, wpi: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Merge Natural Earth and World Port Index ports into one row per port.
 
@@ -644,9 +717,12 @@ def _ports(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDataF
     codes, dist = nearest_district(ports, districts, max_km=NEAREST_DISTRICT_KM)
     ports["district_code"] = codes
     ports["district_distance_km"] = dist
+    sites = read_landing_sites(ctx).dropna(subset=["longitude", "latitude"])
+    ports["function"], ports["landing_site_km"] = port_functions(
+        ports, pd.read_csv(ctx.source("wpi"), low_memory=False), points_frame(sites))
     ports = ports.sort_values(["name", "wpi_index"], na_position="last").reset_index(drop=True)
-    ports = finish_points(ports, ["name", "sources", "harbour_size", "harbour_type", "wpi_index",
-                            "locode", "district_code"])
+    ports = finish_points(ports, ["name", "sources", "function", "harbour_size", "harbour_type",
+                                  "wpi_index", "locode", "district_code"])
     merged = ports[ports["sources"].eq("natural_earth+wpi")]
     by_fallback = int((ports["district_distance_km"] > 0).sum())
     report = {
@@ -664,6 +740,8 @@ def _ports(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDataF
                foreign_near[["Main Port Name", "Country Code"]].itertuples(index=False)]),
         "harbour_size_counts": {str(k): int(v) for k, v in
                                 ports["harbour_size"].value_counts().sort_index().items()},
+        "function_counts": {str(k): int(v) for k, v in
+                            ports["function"].value_counts().sort_index().items()},
     }
     excluded = "".join(
         f"; {n}, {k:.0f} km beyond it, is left out" for n, k in
@@ -673,8 +751,8 @@ def _ports(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDataF
         id="ports",
         title="Sea and river ports of Peru (Natural Earth and World Port Index)",
         file=ctx.write_table(ports, "ports.parquet"),
-        sources=[SOURCES["ne_ports"], SOURCES["wpi"]],
-        licence=_NE_LICENCE,
+        sources=[SOURCES["ne_ports"], SOURCES["wpi"], SOURCES["imarpe_coves"]],
+        licence="GPL-2.0",  # function and landing_site_km derive from IMARPE's GPL-2 table
         vintage=f"{_NE_VINTAGE}; {SOURCES['wpi'].vintage}",
         processing=[
             "World Port Index ports kept where the country field is 'Peru'; Natural Earth ports "
@@ -691,6 +769,11 @@ def _ports(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDataF
             "district_code is the district polygon containing the port or, for ports just off the "
             f"coastline, the nearest district within {NEAREST_DISTRICT_KM:g} km (distance in "
             f"{METRIC_CRS}, recorded in district_distance_km).",
+            "function: 'oil_terminal' where the WPI name says 'Oil Terminal'; 'fishing' where "
+            f"one of IMARPE's landing sites (caletas) lies within {PORT_LANDING_SITE_KM:g} km "
+            "(landing_site_km); 'oil_terminal' where WPI gives an oil-terminal depth and no "
+            "cargo-pier depth; else 'cargo'. WPI's harbour-use and facility fields are 'Unknown' "
+            "for Peru, so mineral terminals (San Nicolás, Huarmey) cannot be told from cargo.",
             "The World Port Index is a US government work in the public domain "
             "(public-domain-NGA); Natural Earth is public domain too and asks for credit.",
         ],

@@ -59,6 +59,9 @@ _MINEM = "MINEM (Ministry of Energy and Mines of Peru) statistics"
 _FIDT = "CarloEduardo/FIDT_2024@77e13b9"
 _FIDT_XLSX = "01. Input/00. Dataset/08. MIDAGRI/2024 11.05 BD informaci n SEIA.xlsx"
 _MIDAGRI = "MIDAGRI (Ministry of Agrarian Development and Irrigation of Peru), delivered to MEF"
+_DEFOREST = "pipaber/xgboost_deforestation@04b3706cbec46c68ce55d3729fc2836068a1da31"
+_RSNIFFS = "PaulESantos/rsniffs@d917a31148946e6ca3e5a52c3b25d3595dc373cf"
+_GPPD = "wri/global-power-plant-database@7a91cfbb2a4e272597acbc00506d61fc1ec73b3d"
 
 
 def _ne(file: str, what: str) -> SourceRef:
@@ -177,6 +180,51 @@ SOURCES: dict[str, SourceRef] = {
         "latam/whc_sites_2019.csv", "Abzalov50/travel_challenge@15b9010",
         "whc-sites-2019-light.csv", "UNESCO-data", "2019", "UNESCO World Heritage Centre",
     ),
+    # peru/gapfill: forests, fisheries, power plants (the land-and-water evidence of issue 12)
+    "ubigeo_crosswalk": SourceRef(
+        "peru/gapfill/crosswalk/ubigeo_distrito_aumentado.csv", "jmcastagnetto/ubigeo-peru-aumentado"
+        "@a783fa66effb16fa8f3321b49a3d5e71cab15a5c", "ubigeo_distrito.csv", "MIT", "2013–2020",
+        "INEI, RENIEC (compiled)",
+    ),
+    "geobosques": SourceRef(
+        "peru/gapfill/forest/geobosques_district_forest_loss_2001_2024.csv", _DEFOREST,
+        "Bosque_y_perdida_de_bosques_por_Distrito_al_2024_curated.csv", "none-stated",
+        "2001–2024", "MINAM Geobosques (Programa Nacional de Conservación de Bosques)",
+    ),
+    "mapbiomas_cip": SourceRef(
+        "peru/gapfill/forest/cip_amazon_district_year_mapbiomas_lulc_2001_2020.csv", _DEFOREST,
+        "deforestation_dataset_PERU.csv (column subset)", "none-stated", "2001–2020",
+        "CIP/CGIAR (Quispe et al. 2022) from MapBiomas Perú (CC BY 4.0)",
+    ),
+    "serfor_concessions": SourceRef(
+        "peru/gapfill/forest/serfor_concesiones_forestales_vigentes.csv", _RSNIFFS,
+        "raw_data/APP_CONCESIONES_FORESTALES_SIR.xlsx", "MIT", "c. 2025",
+        "SERFOR (SNIFFS public statistics)",
+    ),
+    "serfor_centres": SourceRef(
+        "peru/gapfill/forest/serfor_centros_transformacion_primaria.csv", _RSNIFFS,
+        "raw_data/CENTROS_TRANSFORMACION_PRIMARIA.xlsx", "MIT", "2016–2025",
+        "SERFOR (SNIFFS public statistics)",
+    ),
+    "serfor_permits": SourceRef(
+        "peru/gapfill/forest/serfor_permisos_forestales.csv", _RSNIFFS,
+        "raw_data/PERMISOS_FORESTALES.xlsx", "MIT", "2016–2025",
+        "SERFOR (SNIFFS public statistics)",
+    ),
+    "imarpe_coves": SourceRef(
+        "peru/gapfill/fisheries/imarpe_portData_77_caletas.csv",
+        "imarpe/imarpe@9e4a12157edebb3857143ab3fd1fda618c558b97", "data/portData.RData",
+        "GPL-2.0", "c. 2015", "IMARPE (Instituto del Mar del Perú)",
+    ),
+    "gppd_wri": SourceRef(
+        "peru/gapfill/power/gppd_wri_peru.csv", _GPPD, "raw_source_files/WRI/Peru.csv",
+        "CC-BY-4.0", "2015", "WRI Global Power Plant Database (from MINEM 2015)",
+    ),
+    "gppd_geodb_cdm": SourceRef(
+        "peru/gapfill/power/gppd_source_geodb_cdmdb_peru.csv", _GPPD,
+        "source_databases_csv/database_GEODB.csv + database_CDMDB.csv (Peru rows)",
+        "CC-BY-4.0", "c. 2017", "WRI Global Power Plant Database (GEODB, UNFCCC CDM)",
+    ),
 }
 """Raw files by short key."""
 
@@ -288,8 +336,15 @@ LICENCES: dict[str, dict[str, str]] = {
         "name": "No licence stated by the repository the file was taken from",
         "url": "n/a (the repository has no licence text)",
         "notice": "The redistributing repository states no licence. The figures are official "
-        "public statistics of the Peruvian government, used with attribution to the publisher "
-        "named with each source; no other terms were found.",
+        "public statistics of the Peruvian government (MIDAGRI, MINAM Geobosques, SERFOR, SERNANP, "
+        "INEI, MTC) or a research dataset built on MapBiomas Perú (CC BY 4.0), used with "
+        "attribution to the publisher named with each source; no other terms were found.",
+    },
+    "GPL-2.0": {
+        "name": "GNU General Public License v2.0",
+        "url": "https://www.gnu.org/licenses/old-licenses/gpl-2.0.html",
+        "notice": "IMARPE's R package that ships the landing-site table is GPL-2; the derived file is "
+        "redistributed under the same terms with this attribution.",
     },
 }
 """Licence identifiers used in :data:`SOURCES`, with name, URL and a short notice."""

@@ -57,16 +57,20 @@ _REMOTE = re.compile(r"^(?:/vsi|[A-Za-z][A-Za-z0-9+.-]+:/)|/vsicurl|://")
 _WS = b" \t\r\n"
 
 
-def _json_string(word: str) -> bytes:
-    r"""Return a pattern for a JSON string equal to ``word`` in any case, letters maybe ``\u``-escaped.
+def _json_name(word: str) -> re.Pattern[bytes]:
+    r"""Return a pattern for the start of a JSON string that GDAL takes as the member name ``word``.
 
-    json-c, which GDAL parses GeoJSON with, also takes single quotes, and a NUL ends a name in C.
+    GDAL compares names in any case and as C strings, which end at a NUL: ``"CRS"``,
+    ``"\u0063rs"`` and ``"crs\u0000anything"`` are all ``crs``. The pattern ends after the
+    letters, before the closing quote or a NUL, so that a match is short however long the string.
+    (GDAL's GeoJSON reader refuses single quotes and comments, which JSON does not have.)
     """
     letters = "".join(rf"(?:{c}|\\u00(?:{ord(c.lower()):02x}|{ord(c.upper()):02x}))" for c in word)
-    return rf"[\"']{letters}(?:\\u0000|\x00)*[\"']".encode()
+    return re.compile(rf'"{letters}(?="|\\u0000|\x00)'.encode(), re.IGNORECASE)
 
 
-_CRS_NAME = re.compile(_json_string("crs"), re.IGNORECASE)
+_CRS_NAME = _json_name("crs")
+_STRING_END = re.compile(rb'(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
 def check_local(path: Path, name: str) -> None:
@@ -174,25 +178,34 @@ def _check_crs_members(path: Path, name: str) -> None:
     """
     tail = b""
     offset = 0
+    done = -1  # where the last name checked starts: the tail may show it again
     with path.open("rb") as f, path.open("rb") as follow:
         while chunk := f.read(2**20):
             buf = tail + chunk
             start = offset - len(tail)
-            for m in _CRS_NAME.finditer(buf):
-                if m.end() > len(tail):  # a match inside the tail was seen with the previous chunk
-                    follow.seek(start + m.end())
-                    _check_crs_value(follow.read(_HEAD), name, start + m.start())
             offset += len(chunk)
-            tail = buf[-64:]
+            tail = buf[-64:]  # longer than any match, so that none is cut in two
+            lower = buf.lower()
+            if b"crs" not in lower and b"\\u00" not in lower:
+                continue  # the usual chunk: no "crs" however written, skipped at memory speed
+            for m in _CRS_NAME.finditer(buf):
+                if start + m.start() > done:
+                    done = start + m.start()
+                    follow.seek(start + m.end())
+                    _check_crs_value(follow.read(_HEAD), name, done)
 
 
 def _check_crs_value(after: bytes, name: str, at: int) -> None:
-    text = after.lstrip(_WS)
-    if text[:1] in (b",", b"}", b"]"):
-        return  # the string is a value, not a member name
+    """Check what follows a string read as ``crs`` (``after``, from its letters on)."""
     unchecked = (f"{name}: the \"crs\" member at byte {at:,} cannot be checked (not plain JSON, or "
                  "too long); refused: remove it (GeoJSON is longitude/latitude in WGS 84) or write "
                  "it as {\"type\": \"name\", \"properties\": {\"name\": \"EPSG:4326\"}}")
+    end = _STRING_END.match(after)
+    if end is None:
+        raise SourceFormatError(unchecked)
+    text = after[end.end():].lstrip(_WS)
+    if text[:1] in (b",", b"}", b"]"):
+        return  # the string is a value, not a member name
     if text[:1] != b":":
         raise SourceFormatError(unchecked)
     value = text[1:].lstrip(_WS)

@@ -103,14 +103,23 @@ def test_a_real_geopackage_passes(tmp_path):
     '{"t\\u0079pe": "\\u006Cink", "properties": {"href": "http://example.org/crs"}}',
     '{"type\\u0000": "link", "properties": {"href": "http://example.org/crs"}}',
 ])
-@pytest.mark.parametrize("key", ['"crs"', '"CRS"', '"\\u0063rs"', '"c\\u0052s"', "'crs'",
-                                 '"crs\\u0000"'])
+@pytest.mark.parametrize("key", ['"crs"', '"CRS"', '"\\u0063rs"', '"c\\u0052s"',
+                                 '"crs\\u0000"', '"crs\\u0000 \\" ignored by C"'])
 def test_a_crs_link_gdal_would_fetch_is_refused(tmp_path, crs, key):
     text = collection(crs).replace('"crs"', key, 1)
     path = write(tmp_path, "units.geojson", text)
     with pytest.raises(SourceFormatError, match=r"units\.geojson: its \"crs\" is a link .*that GDAL "
                        r"would fetch from the network; refused: remove the member"):
         check_content(path, "vector", path.name)
+
+
+@pytest.mark.hostile
+def test_a_crs_link_inside_a_geometry_is_refused(tmp_path):
+    point = {**POINT, "geometry": {"type": "Point", "coordinates": [-77, -12], "crs": {
+        "type": "link", "properties": {"href": "http://example.org/crs"}}}}
+    text = json.dumps({"type": "FeatureCollection", "features": [POINT, point]})
+    with pytest.raises(SourceFormatError, match=r"its \"crs\" is a link \('http://example\.org/crs'\)"):
+        check_content(write(tmp_path, "units.geojson", text), "vector", "units.geojson")
 
 
 @pytest.mark.hostile
@@ -124,10 +133,11 @@ def test_a_crs_member_that_cannot_be_checked_is_refused(tmp_path, after):
         check_content(path, "vector", path.name)
 
 
-def test_a_crs_link_beyond_the_first_chunk_is_found(tmp_path):
-    for pad in range(2**20 - 40, 2**20 + 5, 3):  # the name straddles the 1 MiB chunk boundary
-        link = '{"type": "link", "properties": {"href": "http://example.org/crs"}}'
-        text = '{"type": "FeatureCollection", "pad": "' + "x" * pad + '", "crs": ' + link + "}"
+@pytest.mark.parametrize("key", ['"crs"', '"\\u0063\\u0072\\u0073"', '"crs' + "\\u0000" * 500 + '"'])
+def test_a_crs_link_beyond_the_first_chunk_is_found(tmp_path, key):
+    link = '{"type": "link", "properties": {"href": "http://example.org/crs"}}'
+    for pad in range(2**20 - 60, 2**20 + 5, 4):  # the name straddles the 1 MiB chunk boundary
+        text = '{"type": "FeatureCollection", "pad": "' + "x" * pad + '", ' + key + ": " + link + "}"
         path = write(tmp_path, "units.geojson", text)
         with pytest.raises(SourceFormatError, match="is a link"):
             check_content(path, "vector", path.name)
@@ -140,7 +150,8 @@ def test_a_crs_link_beyond_the_first_chunk_is_found(tmp_path):
     "null",
 ])
 def test_named_crs_and_link_words_in_the_data_pass(tmp_path, crs):
-    text = collection(crs, features=3).replace('"Point"', '"Point", "note": "crs"', 1)
+    note = '"note": "crs", "text": "the \'crs\' and \\"CRS\\" words", '
+    text = collection(crs, features=3).replace('"Point", ', '"Point", ' + note, 1)
     check_content(write(tmp_path, "units.geojson", text), "vector", "units.geojson")
 
 

@@ -8,14 +8,15 @@ and rasterio alike, which read these options from the environment) cannot reach 
 pyogrio's GDAL has no driver that only reads other sources, runs programs or talks to servers.
 
 Nothing in the platform reads data over the network, so these options cost nothing; they change
-GDAL only, not Python's own HTTP clients.
+GDAL only, not Python's own HTTP clients. They are not a wall: libcurl still connects directly to
+hosts that the ``no_proxy`` environment variable lists, which is why the content checks come first.
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["OFFLINE_OPTIONS", "SKIPPED_DRIVERS", "keep_gdal_offline"]
+__all__ = ["OFFLINE_OPTIONS", "SKIPPED_DRIVERS", "keep_gdal_offline", "skip_reference_drivers"]
 
 OFFLINE_OPTIONS = {
     # every HTTP(S) request of GDAL goes to a proxy whose scheme libcurl refuses before connecting
@@ -39,14 +40,22 @@ SKIPPED_DRIVERS = (
 
 
 def keep_gdal_offline() -> None:
-    """Set :data:`OFFLINE_OPTIONS` for every GDAL and deregister :data:`SKIPPED_DRIVERS` from pyogrio's.
+    """Set :data:`OFFLINE_OPTIONS` in the environment, for every GDAL of the process.
 
     GDAL reads configuration options from the environment when it needs them, so the options
-    hold for pyogrio and rasterio whenever they are imported. The drivers are skipped through
-    pyogrio's own ``GDAL_SKIP`` option (added to any the environment gives), not the
-    environment's: rasterio's GDAL, which has none of them, would log a warning for each.
+    hold for pyogrio and rasterio whenever they are imported. Run on importing :mod:`geo_engine`.
     """
     os.environ.update(OFFLINE_OPTIONS)
+
+
+def skip_reference_drivers() -> None:
+    """Deregister :data:`SKIPPED_DRIVERS` (and those ``GDAL_SKIP`` names) from pyogrio's GDAL.
+
+    Run on importing :mod:`geo_engine.safe_read`, which reads every user file (and imports
+    geopandas, hence pyogrio, anyway). The drivers are skipped through pyogrio's own
+    ``GDAL_SKIP`` option, not the environment's: rasterio's GDAL, which has none of them, would
+    log a warning for each.
+    """
     import pyogrio
     from pyogrio import core
 

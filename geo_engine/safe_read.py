@@ -3,7 +3,9 @@
 Every reader here either returns a usable result or raises a :class:`~geo_engine._errors.GeoEngineError`
 subclass whose message names the file, the problem and the fix: :class:`MissingSourceError` when the
 file is not there, :class:`SourceFormatError` for everything wrong with its content (too large, empty,
-corrupt or truncated, a hostile archive, no or wrong CRS, too many vertices). Problems that can be
+corrupt or truncated, not what its name says or a recipe GDAL would follow, a hostile archive, no or
+wrong CRS, too many vertices). GDAL sees a file only once :mod:`geo_engine._content` has matched
+its first bytes to its suffix, and rasters are opened with the GTiff driver only. Problems that can be
 repaired without guessing are repaired with a :class:`~geo_engine._errors.GeoEngineWarning` (a CSV
 that is not UTF-8, latitude and longitude swapped, features crossing the antimeridian).
 
@@ -36,6 +38,7 @@ import shapely.affinity
 from geo_engine import settings
 from geo_engine._content import check_content, check_local
 from geo_engine._errors import GeoEngineError, GeoEngineWarning, MissingSourceError, SourceFormatError
+from geo_engine._gdal import skip_reference_drivers
 
 __all__ = [
     "VECTOR_SUFFIXES",
@@ -60,6 +63,8 @@ GeoPackage (``ogr2ogr out.gpkg FILE.kml``).
 """
 
 Kind = Literal["vector", "table", "raster", "archive"]
+
+skip_reference_drivers()  # no OGR VRT, GDALG or web-service driver in the GDAL that reads vectors
 
 _RATIO_MIN_BYTES = 2**20
 """Members smaller than this (1 MiB) are not held to the compression-ratio limit."""

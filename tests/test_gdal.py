@@ -7,8 +7,8 @@ import pyogrio
 import pytest
 import rasterio
 
-import geo_engine  # noqa: F401  (importing the package sets the options)
-from geo_engine._gdal import OFFLINE_OPTIONS, SKIPPED_DRIVERS, keep_gdal_offline
+import geo_engine.safe_read  # noqa: F401  (importing the package and the reader sets it all)
+from geo_engine._gdal import OFFLINE_OPTIONS, SKIPPED_DRIVERS, skip_reference_drivers
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def no_proxy_bypass(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-def test_importing_the_package_sets_the_options():
+def test_importing_the_reader_sets_the_options_and_skips_the_drivers():
     for key, value in OFFLINE_OPTIONS.items():
         assert os.environ[key] == value
     drivers = pyogrio.list_drivers()
@@ -28,12 +28,12 @@ def test_importing_the_package_sets_the_options():
 
 def test_drivers_the_environment_skips_stay_skipped(monkeypatch):
     monkeypatch.setenv("GDAL_SKIP", "PCIDSK,S57")
-    keep_gdal_offline()
+    skip_reference_drivers()
     drivers = pyogrio.list_drivers()
     assert not {"PCIDSK", "S57", "OGR_VRT", "GDALG"} & set(drivers)
     assert os.environ["GDAL_SKIP"] == "PCIDSK,S57"  # the environment itself is left alone
     monkeypatch.undo()
-    keep_gdal_offline()
+    skip_reference_drivers()
     assert "S57" in pyogrio.list_drivers()
 
 

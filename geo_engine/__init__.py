@@ -9,6 +9,9 @@ from geo_engine._errors import (
     GeoEngineWarning,
     MissingSourceError,
 )
+from geo_engine._gdal import keep_gdal_offline
+
+keep_gdal_offline()
 
 try:
     __version__ = version("geo-engine")

@@ -75,6 +75,7 @@ from geo_engine.ingest.vector import (
     point_positions,
     polygons_to_cells,
 )
+from geo_engine.safe_read import open_raster
 
 __all__ = [
     "DESTINATION_SETS",
@@ -565,10 +566,7 @@ def _terrain_raster(elevation: str | os.PathLike[str], g: _Grid, table: SpeedTab
     if not path.is_file():
         msg = f"elevation raster {path} not found; pass the path of a DEM (e.g. data/peru/elevation.tif)"
         raise MissingSourceError(msg)
-    with rasterio.open(path) as src:
-        if src.crs is None:
-            msg = f"elevation raster {path} has no CRS; assign one (e.g. EPSG:4326) before using it"
-            raise SourceFormatError(msg)
+    with open_raster(path) as src:  # a GeoTIFF with a CRS, checked like every user raster
         t = src.transform
         if t.b != 0 or t.d != 0:
             msg = f"elevation raster {path} is rotated; warp it to a north-up grid first (gdalwarp)"

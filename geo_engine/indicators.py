@@ -29,7 +29,7 @@ from geo_engine.ingest.table import (
 )
 from geo_engine.layers import GRID_COLUMNS, LayerSpec, Suitability, load_layers
 from geo_engine.manifest import file_sha256
-from geo_engine.safe_read import looks_swapped, read_table_file, read_vector_file
+from geo_engine.safe_read import drop_missing_geometries, looks_swapped, read_table_file, read_vector_file
 
 __all__ = [
     "GRID_COLUMNS",
@@ -198,7 +198,7 @@ class _Sources:
             if path.suffix.lower() in TEXT_SUFFIXES:
                 self._frames[path] = points_from_table(read_table(path), spec, path)
             else:
-                self._frames[path] = read_vector(path)
+                self._frames[path] = drop_missing_geometries(read_vector(path), source=str(path))
         return _apply_filter(self._frames[path], spec)
 
     def table(self, spec: LayerSpec) -> pd.DataFrame:

@@ -24,16 +24,24 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from geo_engine import settings
-from geo_engine._errors import MissingSourceError, SourceFormatError, SpecError, validation_lines
+from geo_engine._errors import (
+    GeoEngineWarning,
+    MissingSourceError,
+    SourceFormatError,
+    SpecError,
+    validation_lines,
+)
 from geo_engine.atomic import atomic_output, check_output
 from geo_engine.layers import Title
 from geo_engine.yaml_io import dump_yaml, load_yaml
@@ -113,12 +121,22 @@ class Region:
         Raises
         ------
         SourceFormatError
-            When a named column is missing, or codes are empty or repeated; the message names the
-            file, the column, the offending values and the fix.
+            When the boundary holds no unit, or units that are not polygons (points, lines); when a
+            named column is missing, or codes are empty or repeated; the message names the file,
+            the column, the offending values and the fix.
+
+        Warns
+        -----
+        GeoEngineWarning
+            When units have no geometry (null or empty), naming their codes: they get no cells.
         """
         from geo_engine.indicators import read_vector
 
         frame = read_vector(self.boundary)
+        if not len(frame):
+            msg = (f"{self.boundary} holds no units (no features: an empty FeatureCollection or "
+                   "layer); point `boundary` to the file with the admin units' polygons")
+            raise SourceFormatError(msg)
         wanted = {self.code_column: "code_column"}
         if self.name_column:
             wanted[self.name_column] = "name_column"
@@ -143,6 +161,7 @@ class Region:
             msg = (f"{self.boundary}: column {self.code_column!r} repeats codes {list(dup[:10])}; "
                    "codes must be unique (dissolve the units first, or choose another `code_column`)")
             raise SourceFormatError(msg)
+        _check_unit_geometries(frame.geometry, codes, self.boundary)
         rename = {self.code_column: "district_code"}
         if self.name_column:
             rename[self.name_column] = "district"
@@ -161,6 +180,29 @@ class Region:
         from geo_engine.outputs import admin_names
 
         return admin_names(pd.DataFrame(self.units() if units is None else units))
+
+
+def _check_unit_geometries(geoms: gpd.GeoSeries, codes: pd.Series, boundary: Path) -> None:
+    """Refuse units that are not polygons; warn about units without geometry, naming their codes."""
+    present = (geoms.notna() & ~geoms.is_empty).to_numpy()
+    kinds = geoms.geom_type.to_numpy()
+    wrong = present & ~np.isin(kinds, ["Polygon", "MultiPolygon"])
+    if wrong.any():
+        found = ", ".join(f"{n} {k}" for k, n in pd.Series(kinds[wrong]).value_counts().items())
+        msg = (f"{boundary}: a boundary needs polygons (the areas of the admin units), but it holds "
+               f"{found} (e.g. unit {codes.to_numpy()[wrong][0]!r}); point `boundary` to the units' "
+               "polygons: points or lines cannot be divided into cells")
+        raise SourceFormatError(msg)
+    if not present.any():
+        msg = (f"{boundary}: no unit has a geometry (all are null or empty); export the boundary "
+               "again with its polygons")
+        raise SourceFormatError(msg)
+    if not present.all():
+        missing = codes.to_numpy()[~present]
+        listing = ", ".join(map(str, missing[:10])) + (", …" if len(missing) > 10 else "")
+        warnings.warn(f"{boundary}: {len(missing)} units have no geometry (null or empty) and get no "
+                      f"cells: {listing}; add their polygons to the file to map them",
+                      GeoEngineWarning, stacklevel=3)
 
 
 def region_id_from(name: str) -> str:

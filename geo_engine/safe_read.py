@@ -3,7 +3,9 @@
 Every reader here either returns a usable result or raises a :class:`~geo_engine._errors.GeoEngineError`
 subclass whose message names the file, the problem and the fix: :class:`MissingSourceError` when the
 file is not there, :class:`SourceFormatError` for everything wrong with its content (too large, empty,
-corrupt or truncated, a hostile archive, no or wrong CRS, too many vertices). Problems that can be
+corrupt or truncated, not what its name says or a recipe GDAL would follow, a hostile archive, no or
+wrong CRS, too many vertices). GDAL sees a file only once :mod:`geo_engine._content` has matched
+its first bytes to its suffix, and rasters are opened with the GTiff driver only. Problems that can be
 repaired without guessing are repaired with a :class:`~geo_engine._errors.GeoEngineWarning` (a CSV
 that is not UTF-8, latitude and longitude swapped, features crossing the antimeridian).
 
@@ -34,7 +36,9 @@ import shapely
 import shapely.affinity
 
 from geo_engine import settings
+from geo_engine._content import check_content, check_local
 from geo_engine._errors import GeoEngineError, GeoEngineWarning, MissingSourceError, SourceFormatError
+from geo_engine._gdal import skip_reference_drivers
 
 __all__ = [
     "VECTOR_SUFFIXES",
@@ -42,17 +46,25 @@ __all__ = [
     "check_file",
     "check_lonlat",
     "check_raster",
+    "drop_missing_geometries",
     "extract_archive",
     "looks_swapped",
+    "open_raster",
     "read_csv_file",
     "read_table_file",
     "read_vector_file",
 ]
 
-VECTOR_SUFFIXES = (".shp", ".geojson", ".gpkg", ".parquet", ".fgb", ".kml", ".gml", ".json")
-"""Files taken as the vector dataset of a ZIP archive (``.json`` only when nothing else is there)."""
+VECTOR_SUFFIXES = (".shp", ".geojson", ".gpkg", ".parquet", ".fgb", ".json")
+"""Files taken as the vector dataset of a ZIP archive (``.json`` only when nothing else is there).
+
+KML and GML are not read: GML may name schemas to fetch, and both convert losslessly to a
+GeoPackage (``ogr2ogr out.gpkg FILE.kml``).
+"""
 
 Kind = Literal["vector", "table", "raster", "archive"]
+
+skip_reference_drivers()  # no OGR VRT, GDALG or web-service driver in the GDAL that reads vectors
 
 _RATIO_MIN_BYTES = 2**20
 """Members smaller than this (1 MiB) are not held to the compression-ratio limit."""
@@ -147,6 +159,7 @@ _CLIP_HINTS = {
 
 
 def _check_file(path: Path, kind: Kind, limits: Limits, name: str) -> None:
+    check_local(path, name)
     if not path.exists():
         msg = f"{name}: {kind} file not found; check the path"
         raise MissingSourceError(msg)
@@ -196,8 +209,8 @@ def check_file(path: str | Path, *, kind: Kind, limits: Limits | None = None) ->
     MissingSourceError
         If nothing is at ``path``.
     SourceFormatError
-        If ``path`` is a folder, is empty, is larger than the limit, or is a shapefile whose
-        ``.shx`` or ``.dbf`` is missing.
+        If ``path`` is a URL or a GDAL virtual path (``/vsicurl/…``), is a folder, is empty, is
+        larger than the limit, or is a shapefile whose ``.shx`` or ``.dbf`` is missing.
     """
     if kind not in _LIMIT_NAMES:
         msg = f"`kind` was {kind!r} but is expected to be one of {list(_LIMIT_NAMES)}"
@@ -283,7 +296,8 @@ def _find_dataset(path: Path, files: list[Path], root: Path) -> Path:
     if not found:
         listing = ", ".join(names[:10]) + (", …" if len(names) > 10 else "")
         msg = (f"{path} holds no vector dataset (a .shp with its .shx and .dbf, .geojson, .gpkg, "
-               f".parquet, .fgb, .kml or .gml); it holds: {listing or 'nothing'}")
+               f".parquet or .fgb; convert KML or GML with `ogr2ogr out.gpkg FILE`); it holds: "
+               f"{listing or 'nothing'}")
         raise SourceFormatError(msg)
     listing = ", ".join(sorted(f.relative_to(root).as_posix() for f in found))
     msg = (f"{path} holds {len(found)} datasets ({listing}); unzip it and point `source` to the one "
@@ -386,17 +400,29 @@ def _remove(files: list[Path]) -> None:
 
 
 def _read_vector(path: Path, name: str) -> gpd.GeoDataFrame:
-    """Read with geopandas; turn any failure of the underlying library into a SourceFormatError."""
+    """Read a vector file whose content fits its name, as 2D geometries, empty ones missing.
+
+    Any failure of the underlying library becomes a SourceFormatError.
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        msg = (f"{name} has no geometry column: a CSV is read as a table; use it in a `table` layer "
+               "(values by admin code) or a `points` layer (latitude/longitude columns)")
+        raise SourceFormatError(msg)
+    check_content(path, "vector", name)
     try:
-        if path.suffix.lower() == ".parquet":
+        if suffix == ".parquet":
             frame = gpd.read_parquet(path)
         else:
-            frame = gpd.read_file(path, engine="pyogrio")
+            layer = _only_layer(path, name) if suffix == ".gpkg" else None
+            with warnings.catch_warnings():  # GDAL's note on XYZM coordinates: Z and M are dropped
+                warnings.filterwarnings("ignore", "OGRGeoJSONReadRaw.*too many members",
+                                        RuntimeWarning)
+                frame = gpd.read_file(path.resolve(), engine="pyogrio", layer=layer, force_2d=True)
     except GeoEngineError:
         raise
     except Exception as exc:
-        inspect = ("" if path.suffix.lower() == ".parquet"
-                   else "inspect it with `ogrinfo -so FILE`, and ")
+        inspect = "" if suffix == ".parquet" else "inspect it with `ogrinfo -so FILE`, and "
         msg = (f"{name} cannot be read as a vector dataset: {_detail(exc)}. The file may be "
                f"truncated or corrupt: {inspect}download or export it again")
         raise SourceFormatError(msg) from exc
@@ -404,7 +430,67 @@ def _read_vector(path: Path, name: str) -> gpd.GeoDataFrame:
         msg = (f"{name} has no geometry column; a table without geometry goes in a `table` layer, "
                "or add geometry (e.g. `ogr2ogr -oo X_POSSIBLE_NAMES=lon -oo Y_POSSIBLE_NAMES=lat`)")
         raise SourceFormatError(msg)
+    return _flat(frame)
+
+
+def _only_layer(path: Path, name: str) -> str | None:
+    """Return the one layer with geometry of a multi-layer file; refuse a file with several."""
+    import pyogrio
+
+    layers = pyogrio.list_layers(path.resolve())
+    spatial = [str(n) for n, geometry in layers if geometry is not None]
+    if len(spatial) > 1:
+        listing = ", ".join(spatial[:20]) + (", …" if len(spatial) > 20 else "")
+        msg = (f"{name} holds {len(spatial)} layers ({listing}); which one? Export it to a file of "
+               f"its own and point to that, e.g. `ogr2ogr out.gpkg {path.name} {spatial[0]}`")
+        raise SourceFormatError(msg)
+    if spatial:
+        return spatial[0]
+    return str(layers[0][0]) if len(layers) else None
+
+
+def _flat(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Drop Z and M coordinates (and the height axis of a 3D CRS); make empty geometries missing."""
+    geoms = frame.geometry.to_numpy()
+    deep = shapely.get_coordinate_dimension(geoms) > 2
+    empty = shapely.is_empty(geoms)
+    if deep.any() or empty.any():
+        geoms = shapely.force_2d(geoms)
+        geoms[empty] = None
+        frame = _replace_geometry(frame, geoms)
+    crs = frame.crs
+    if crs is not None and len(crs.axis_info) > 2:
+        frame = frame.set_crs(crs.to_2d(), allow_override=True)
     return frame
+
+
+def drop_missing_geometries(frame: gpd.GeoDataFrame, *, source: str) -> gpd.GeoDataFrame:
+    """Return the features that have a geometry, warning with the count of those left out.
+
+    Parameters
+    ----------
+    frame : geopandas.GeoDataFrame
+        Features, as :func:`read_vector_file` returns them (empty geometries are missing).
+    source : str
+        What the features are (a file name), for the message.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The rows whose geometry is neither missing nor empty (``frame`` itself when all are).
+
+    Warns
+    -----
+    GeoEngineWarning
+        When features were left out, with their number.
+    """
+    missing = frame.geometry.isna().to_numpy() | frame.geometry.is_empty.to_numpy()
+    if not missing.any():
+        return frame
+    warnings.warn(f"{source}: {int(missing.sum())} of {len(frame)} features have no geometry (null or "
+                  "empty) and were left out; drop or fix them in the file to silence this",
+                  GeoEngineWarning, stacklevel=2)
+    return frame[~missing]
 
 
 def _sequences(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -567,24 +653,29 @@ def read_vector_file(path: str | Path, *, limits: Limits | None = None) -> gpd.G
     Parameters
     ----------
     path : str or pathlib.Path
-        GeoParquet (``.parquet``), a ZIP archive holding one vector dataset (``.zip``, see
-        :func:`extract_archive`), or any vector format GDAL reads (GeoPackage, GeoJSON,
-        shapefile, FlatGeobuf…).
+        GeoPackage (``.gpkg``), GeoJSON (``.geojson``, ``.json``), shapefile (``.shp``),
+        FlatGeobuf (``.fgb``), GeoParquet (``.parquet``), or a ZIP archive holding one of them
+        (``.zip``, see :func:`extract_archive`).
     limits : Limits, optional
         Defaults to the limits in :mod:`geo_engine.settings`.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        The features in their own CRS; geometries repaired as the warnings say.
+        The features in their own CRS, in two dimensions (Z and M coordinates are dropped, and so
+        is the height axis of a 3D CRS); empty geometries (an empty GeometryCollection…) are
+        missing; geometries repaired as the warnings say.
 
     Raises
     ------
     MissingSourceError
         If the file does not exist.
     SourceFormatError
-        If the file (or archive) fails :func:`check_file` or :func:`extract_archive`; cannot be
-        read (corrupt, truncated, not a vector format); has no geometry column or no CRS; has
+        If the file (or archive) fails :func:`check_file` or :func:`extract_archive`; is of
+        another type, or its content is not what its name says, or is a recipe GDAL would follow
+        (a VRT, a GDALG file, a GeoJSON whose CRS is a link: see
+        :func:`geo_engine._content.check_content`); holds several layers with geometry (a
+        GeoPackage); cannot be read (corrupt, truncated); has no geometry column or no CRS; has
         non-finite coordinates; has coordinates outside ±180°/±90° in a geographic CRS (a wrong
         CRS) or within them in a projected CRS (degrees declared as metres); or has more vertices
         than the limits.
@@ -832,58 +923,93 @@ def read_table_file(path: str | Path, *, limits: Limits | None = None) -> pd.Dat
 # --------------------------------------------------------------------------------------------
 
 
-def check_raster(path: str | Path, *, limits: Limits | None = None) -> None:
-    """Check that a user-supplied raster opens, has a CRS, sane dimensions and readable pixels.
+def open_raster(path: str | Path, *, limits: Limits | None = None) -> Any:
+    """Open a user-supplied GeoTIFF with GDAL's GTiff driver only, after checking it; the caller closes it.
 
     Parameters
     ----------
     path : str or pathlib.Path
-        A raster file GDAL reads (GeoTIFF…).
+        A GeoTIFF (``.tif`` or ``.tiff``; a Cloud-Optimised GeoTIFF is one).
     limits : Limits, optional
         Defaults to the limits in :mod:`geo_engine.settings`.
+
+    Returns
+    -------
+    rasterio.io.DatasetReader
+        The open raster.
 
     Raises
     ------
     MissingSourceError
         If the file does not exist.
     SourceFormatError
-        If it fails :func:`check_file`; is not a raster GDAL can read; has no band, no CRS, or more
-        pixels than the limit; or its first or last pixel of a band cannot be read (a truncated
-        file usually opens, since its header is whole, and fails there).
+        If it fails :func:`check_file`; is not a GeoTIFF by its name or its content (a VRT named
+        ``.tif`` is refused before GDAL sees it, see :func:`geo_engine._content.check_content`);
+        cannot be opened; has no band, no CRS, or more pixels than the limit; or its first or last
+        pixel of a band cannot be read (a truncated file usually opens, since its header is whole,
+        and fails there).
     """
     import rasterio
-    from rasterio.windows import Window
 
     limits = limits or Limits()
     path = Path(path)
     _check_file(path, "raster", limits, str(path))
+    check_content(path, "raster", str(path))
     try:
-        src = rasterio.open(path)
+        src = rasterio.open(path.resolve(), driver="GTiff")
     except Exception as exc:
         msg = (f"{path} is not a raster GDAL can read: {_detail(exc)}; it may be truncated or "
                "corrupt: inspect it with `gdalinfo FILE`")
         raise SourceFormatError(msg) from exc
-    with src:
-        pixels = int(src.width) * int(src.height)
-        if pixels > limits.max_raster_pixels:
-            msg = (f"raster {path} is {src.width:,} × {src.height:,} pixels, above the limit of "
-                   f"{limits.max_raster_pixels:,}; clip it to the region first (e.g. "
-                   "`gdal_translate -projwin W N E S FILE out.tif`) or raise "
-                   "geo_engine.settings.max_raster_pixels")
-            raise SourceFormatError(msg)
-        if src.count == 0 or pixels == 0:
-            msg = f"raster {path} has no pixels or no band; export it again"
-            raise SourceFormatError(msg)
-        if src.crs is None:
-            msg = (f"raster {path} has no CRS; assign the right one, e.g. "
-                   f"`rio edit-info --crs EPSG:4326 {path}` or `gdal_edit.py -a_srs EPSG:4326 {path}`")
-            raise SourceFormatError(msg)
-        try:
-            for band in range(1, src.count + 1):
-                src.read(band, window=Window(0, 0, 1, 1))
-                src.read(band, window=Window(src.width - 1, src.height - 1, 1, 1))
-        except Exception as exc:
-            msg = (f"raster {path}: its pixels cannot be read ({_detail(exc)}); the file is probably "
-                   "truncated or corrupt: download or export it again (`gdalinfo -checksum FILE` "
-                   "shows the damage)")
-            raise SourceFormatError(msg) from exc
+    try:
+        _check_dataset(src, path, limits)
+    except BaseException:
+        src.close()
+        raise
+    return src
+
+
+def check_raster(path: str | Path, *, limits: Limits | None = None) -> None:
+    """Check that a user-supplied raster opens, has a CRS, sane dimensions and readable pixels.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A GeoTIFF.
+    limits : Limits, optional
+        Defaults to the limits in :mod:`geo_engine.settings`.
+
+    Raises
+    ------
+    MissingSourceError, SourceFormatError
+        As :func:`open_raster`.
+    """
+    open_raster(path, limits=limits).close()
+
+
+def _check_dataset(src: Any, path: Path, limits: Limits) -> None:
+    from rasterio.windows import Window
+
+    pixels = int(src.width) * int(src.height)
+    if pixels > limits.max_raster_pixels:
+        msg = (f"raster {path} is {src.width:,} × {src.height:,} pixels, above the limit of "
+               f"{limits.max_raster_pixels:,}; clip it to the region first (e.g. "
+               "`gdal_translate -projwin W N E S FILE out.tif`) or raise "
+               "geo_engine.settings.max_raster_pixels")
+        raise SourceFormatError(msg)
+    if src.count == 0 or pixels == 0:
+        msg = f"raster {path} has no pixels or no band; export it again"
+        raise SourceFormatError(msg)
+    if src.crs is None:
+        msg = (f"raster {path} has no CRS; assign the right one, e.g. "
+               f"`rio edit-info --crs EPSG:4326 {path}` or `gdal_edit.py -a_srs EPSG:4326 {path}`")
+        raise SourceFormatError(msg)
+    try:
+        for band in range(1, src.count + 1):
+            src.read(band, window=Window(0, 0, 1, 1))
+            src.read(band, window=Window(src.width - 1, src.height - 1, 1, 1))
+    except Exception as exc:
+        msg = (f"raster {path}: its pixels cannot be read ({_detail(exc)}); the file is probably "
+               "truncated or corrupt: download or export it again (`gdalinfo -checksum FILE` "
+               "shows the damage)")
+        raise SourceFormatError(msg) from exc

@@ -123,3 +123,34 @@ def step_reproduces(raw_dir, data_dir, tmp_path):
             assert entry["features"] == committed[entry["file"]]["features"], entry["file"]
 
     return check
+
+
+@pytest.fixture
+def listener():
+    """A local HTTP server recording every request: hostile files point GDAL at it, and it must stay idle.
+
+    Yields the server's base URL and the list of paths requested.
+    """
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        do_HEAD = do_GET  # noqa: N815  (the name http.server looks up)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", hits
+    finally:
+        server.shutdown()
+        server.server_close()

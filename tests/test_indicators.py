@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 import time
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -193,6 +194,25 @@ def test_layer_outside_the_region_warns_and_is_nan(region, tmp_path):
         m = build_indicators(region="t", resolution=6, layers=[spec], units=units, data_dir=data,
                              cache_dir=tmp_path / "cache")
     assert m["far"].isna().all()
+
+
+@pytest.mark.hostile
+def test_layer_features_without_geometry_are_dropped_with_a_count(region, tmp_path):
+    units, data = region
+    point = {"type": "Point", "coordinates": [-77.1, -12.1, 3000.0, 7.0]}  # XYZM: read as 2D
+    features = [point, point, {"type": "GeometryCollection", "geometries": []}, None]
+    (data / "wells.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"n": i}, "geometry": g} for i, g in enumerate(features)]}))
+    spec = LayerSpec(id="wells", title=TITLE, theme="infrastructure", kind="points",
+                     source="wells.geojson", method="count", units="count", direction="benefit")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = build_indicators(region="t", resolution=6, layers=[spec], units=units, data_dir=data,
+                             cache_dir=tmp_path / "cache")
+    assert [str(w.message) for w in caught] == [
+        f"layer 'wells': {data / 'wells.geojson'}: 2 of 4 features have no geometry (null or "
+        "empty) and were left out; drop or fix them in the file to silence this"]
+    assert m["wells"].sum() == 2
 
 
 def test_points_with_latitude_and_longitude_swapped_are_read_exchanged(region, tmp_path):

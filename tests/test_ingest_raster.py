@@ -277,6 +277,20 @@ def test_no_overlap_warns_and_returns_nan(noisy):
     assert np.isnan(got).all()
 
 
+@pytest.mark.hostile
+@pytest.mark.parametrize(("data", "nodata"), [(np.full((SIZE, SIZE), np.nan, "float32"), None),
+                                              (np.zeros((SIZE, SIZE), "uint8"), 0)])
+@pytest.mark.parametrize("mode", ["fast", "exact"])
+def test_a_raster_without_valid_pixels_warns(tmp_path, data, nodata, mode):
+    path = write_tif(tmp_path / "blank.tif", data, nodata=nodata)
+    grid = grid_in(WEST + 0.05, SOUTH + 0.05, EAST - 0.05, NORTH - 0.05, 7)
+    with pytest.warns(GeoEngineWarning, match=r"layer blank\.tif: no valid pixel over the region "
+                      r"\(every pixel there is no-data or NaN\), so all values are NaN; check it with "
+                      r"`gdalinfo -stats FILE`.*gdal_edit\.py -unsetnodata"):
+        got = raster_to_cells(grid, path, mode=mode)
+    assert np.isnan(got).all()
+
+
 def test_empty_grid(noisy):
     path, _, _ = noisy
     got = raster_to_cells(pd.DataFrame({"h3": np.array([], dtype=np.uint64)}), path)

@@ -109,6 +109,55 @@ def test_units_errors_name_file_column_and_fix(own_region):
         reg.__class__(**{**reg.__dict__, "boundary": own_region / "dup.geojson"}).units()
 
 
+def _boundary(own_region, name, features):
+    (own_region / name).write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"CODE": code}, "geometry": geometry}
+        for code, geometry in features]}))
+    return own_region / name
+
+
+def _square(west, south):
+    return {"type": "Polygon", "coordinates": [[[west, south], [west + 0.3, south],
+                                                [west + 0.3, south + 0.3], [west, south]]]}
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize(("features", "match"), [
+    ([], r"empty\.geojson holds no units \(no features: an empty FeatureCollection or layer\); "
+         r"point `boundary` to the file with the admin units' polygons"),
+    ([("P1", {"type": "Point", "coordinates": [-65.8, -16.8]}),
+      ("P2", {"type": "Point", "coordinates": [-65.5, -16.8]})],
+     r"empty\.geojson: a boundary needs polygons .*but it holds 2 Point \(e\.g\. unit 'P1'\); "
+     r"point `boundary` to the units' polygons"),
+    ([("A", _square(-66.0, -17.0)), ("L", {"type": "LineString", "coordinates": [[-65, -17], [-65, -16]]})],
+     r"a boundary needs polygons .*1 LineString \(e\.g\. unit 'L'\)"),
+    ([("A", None), ("B", {"type": "GeometryCollection", "geometries": []})],
+     r"empty\.geojson: no unit has a geometry \(all are null or empty\)"),
+])
+def test_a_boundary_without_polygons_is_refused(own_region, features, match):
+    path = _boundary(own_region, "empty.geojson", features)
+    with pytest.raises(SourceFormatError, match=match):
+        write_region(own_region / "region.yaml", region_id="mine", boundary=path, code_column="CODE",
+                     layers=own_region / "layers.yaml")
+    assert not (own_region / "region.yaml").exists()
+
+
+@pytest.mark.hostile
+def test_units_without_geometry_are_named_and_get_no_cells(own_region):
+    path = _boundary(own_region, "holes.geojson", [
+        ("N1", _square(-66.0, -17.0)), ("N2", _square(-65.7, -17.0)), ("X1", None),
+        ("X2", {"type": "GeometryCollection", "geometries": []}),
+        ("X3", {"type": "Polygon", "coordinates": []})])
+    with pytest.warns(GeoEngineWarning, match=r"holes\.geojson: 3 units have no geometry \(null or "
+                      r"empty\) and get no cells: X1, X2, X3; add their polygons"):
+        write_region(own_region / "region.yaml", region_id="mine", boundary=path, code_column="CODE",
+                     layers=own_region / "layers.yaml", resolution=6)
+    with pytest.warns(GeoEngineWarning) as caught:  # the southern towns fall outside too
+        result = run(region=own_region / "region.yaml")
+    assert any("3 units have no geometry" in str(w.message) for w in caught)
+    assert set(result.matrix["district_code"]) == {"N1", "N2"}
+
+
 def test_write_region_refuses_overwrite_and_leaves_nothing_on_error(own_region):
     out = own_region / "region.yaml"
     with pytest.raises(SourceFormatError):

@@ -1,5 +1,6 @@
 import io
 import json
+import socket
 import struct
 import tempfile
 import warnings
@@ -23,6 +24,7 @@ from geo_engine.safe_read import (
     check_file,
     check_lonlat,
     check_raster,
+    drop_missing_geometries,
     extract_archive,
     read_csv_file,
     read_table_file,
@@ -420,6 +422,181 @@ def test_read_table_file_parquet(tmp_path):
         read_table_file(tmp_path / "cut.parquet")
     (tmp_path / "t.csv").write_text("code\n01\n")
     assert read_table_file(tmp_path / "t.csv")["code"].tolist() == ["01"]
+
+
+# --- files that are not what their name says: refused before GDAL sees them, with no network ---
+
+
+def _vrt(source: str) -> str:
+    return ('<VRTDataset rasterXSize="10" rasterYSize="1"><VRTRasterBand dataType="Byte" band="1" '
+            f'subClass="VRTRawRasterBand"><SourceFilename relativetoVRT="0">{source}</SourceFilename>'
+            '</VRTRasterBand></VRTDataset>')
+
+
+def _ogr_vrt(source: str) -> str:
+    return (f'<OGRVRTDataSource><OGRVRTLayer name="a"><SrcDataSource>{source}</SrcDataSource>'
+            '</OGRVRTLayer></OGRVRTDataSource>')
+
+
+HOSTILE = {  # name: (content for a server at {base}, reader, what the message says the file is)
+    "passwd.tif": (_vrt("/etc/passwd"), check_raster, "a GDAL VRT"),
+    "remote.tif": (_vrt("/vsicurl/{base}/dem.tif"), check_raster, "a GDAL VRT"),
+    "passwd.geojson": (_ogr_vrt("/etc/passwd"), read_vector_file, "an OGR VRT"),
+    "remote.fgb": (_ogr_vrt("/vsicurl/{base}/roads.fgb"), read_vector_file, "an OGR VRT"),
+    "remote.gpkg": (_vrt("/vsicurl/{base}/dem.tif"), read_vector_file, "a GDAL VRT"),
+    "command.geojson": (json.dumps({"type": "gdal_streamed_alg", "command_line":
+                                    "gdal vector pipeline ! read /vsicurl/{base}/a.geojson ! write "
+                                    "--of stream streamed_dataset"}), read_vector_file, "a GDALG file"),
+}
+
+
+@pytest.fixture
+def no_connect(monkeypatch):
+    """Make any connection attempt from Python fail loudly (GDAL's own is watched by `listener`)."""
+    tried = []
+
+    def refuse(self, address):
+        tried.append(address)
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    yield tried
+    assert tried == []
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_recipes_named_as_data_are_refused_without_network(tmp_path, listener, no_connect, name):
+    base, hits = listener
+    content, reader, what = HOSTILE[name]
+    (tmp_path / name).write_text(content.replace("{base}", base))
+    suffix = name.rpartition(".")[2]
+    with pytest.raises(SourceFormatError, match=rf"{name} is named \.{suffix} but is {what} .*"
+                       r"refused, since GDAL would follow it: point to the data itself"):
+        reader(tmp_path / name)
+    write_zip(tmp_path / "data.zip", {name: content.replace("{base}", base)})
+    if reader is read_vector_file:
+        with pytest.raises(SourceFormatError, match=rf"data\.zip \(member {name}\) is named"):
+            read_vector_file(tmp_path / "data.zip")
+    assert hits == []
+
+
+@pytest.mark.hostile
+def test_a_geojson_whose_crs_is_a_link_is_refused_without_network(tmp_path, listener, no_connect):
+    base, hits = listener
+    link = {"type": "link", "properties": {"href": f"{base}/crs", "type": "proj4"}}
+    (tmp_path / "units.geojson").write_text(geojson([Point(-77, -12)], crs=link))
+    with pytest.raises(SourceFormatError, match=r"units\.geojson: its \"crs\" is a link "
+                       r"\('http://127\.0\.0\.1:\d+/crs'\) that GDAL would fetch"):
+        read_vector_file(tmp_path / "units.geojson")
+    assert hits == []
+
+
+@pytest.mark.hostile
+def test_urls_and_virtual_paths_are_not_opened(listener, no_connect):
+    base, hits = listener
+    with pytest.raises(SourceFormatError, match=r"a URL or a GDAL virtual path"):
+        read_vector_file(f"/vsicurl/{base}/units.geojson")
+    with pytest.raises(SourceFormatError, match=r"a URL or a GDAL virtual path"):
+        check_raster(f"{base}/dem.tif")
+    assert hits == []
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".json", ".gpkg", ".shp", ".fgb", ".parquet"])
+def test_every_allowed_vector_format_reads(tmp_path, suffix):
+    path = tmp_path / f"units{suffix}"
+    if suffix == ".json":
+        path.write_text("\ufeff\n" + squares().to_json())  # a byte-order mark and a blank line
+    else:
+        write_vector(squares(), path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert sorted(read_vector_file(path)["code"]) == ["00", "01", "02"]  # FlatGeobuf reorders
+
+
+def test_a_bigtiff_reads(tmp_path):
+    data = np.ones((8, 8), dtype="uint8")
+    profile = {"driver": "GTiff", "height": 8, "width": 8, "count": 1, "dtype": "uint8",
+               "crs": "EPSG:4326", "transform": Affine(0.01, 0, -77, 0, -0.01, -12), "BIGTIFF": "YES"}
+    with rasterio.open(tmp_path / "big.tif", "w", **profile) as dst:
+        dst.write(data, 1)
+    assert (tmp_path / "big.tif").read_bytes()[:4] == b"II+\x00"
+    check_raster(tmp_path / "big.tif")
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("suffix", [".kml", ".gml"])
+def test_kml_and_gml_are_refused_with_the_conversion(tmp_path, suffix):
+    path = tmp_path / f"places{suffix}"
+    path.write_text("<kml/>")
+    with pytest.raises(SourceFormatError, match=rf"type \{suffix} is not read; .*`ogr2ogr out\.gpkg "
+                       rf"places\{suffix}`"):
+        read_vector_file(path)
+    write_zip(tmp_path / "places.zip", {f"places{suffix}": "<kml/>"})
+    with pytest.raises(SourceFormatError, match=r"holds no vector dataset .*convert KML or GML"):
+        read_vector_file(tmp_path / "places.zip")
+
+
+# --- layers and dimensions -----------------------------------------------------------------------
+
+
+@pytest.mark.hostile
+def test_a_geopackage_with_several_layers_asks_which(tmp_path):
+    path = tmp_path / "gadm.gpkg"
+    for layer in ("ADM_0", "ADM_1", "ADM_2"):
+        squares().to_file(path, layer=layer)
+    with pytest.raises(SourceFormatError, match=r"gadm\.gpkg holds 3 layers \(ADM_0, ADM_1, ADM_2\); "
+                       r"which one\? Export it to a file of its own .*`ogr2ogr out\.gpkg gadm\.gpkg "
+                       r"ADM_0`"):
+        read_vector_file(path)
+
+
+def test_a_geopackage_with_one_layer_and_a_table_reads_the_layer(tmp_path):
+    import pyogrio
+
+    path = tmp_path / "units.gpkg"
+    squares().to_file(path, layer="units")
+    pyogrio.write_dataframe(pd.DataFrame({"x": [1, 2]}), path, layer="notes")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "more than one layer" warning either
+        assert len(read_vector_file(path)) == 3
+
+
+def _features(*geometries):
+    return json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"i": i}, "geometry": g} for i, g in enumerate(geometries)]})
+
+
+@pytest.mark.hostile
+def test_z_and_m_coordinates_are_dropped(tmp_path):
+    ring = [[-77, -12, 1, 2], [-76, -12, 1, 2], [-76, -11, 1, 2], [-77, -12, 1, 2]]
+    (tmp_path / "xyzm.geojson").write_text(_features({"type": "Point", "coordinates": [-77, -12, 5, 7]},
+                                                     {"type": "Polygon", "coordinates": [ring]}))
+    (tmp_path / "xyz.geojson").write_text(_features({"type": "Point", "coordinates": [-77, -12, 5]}))
+    gpd.GeoDataFrame(geometry=[shapely.from_wkt("POINT ZM (-77 -12 3 4)")], crs=4979).to_parquet(
+        tmp_path / "xyzm.parquet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nor GDAL's note on the coordinates it ignores
+        frames = [read_vector_file(tmp_path / n) for n in ("xyzm.geojson", "xyz.geojson", "xyzm.parquet")]
+    for frame in frames:
+        assert not frame.has_z.any()
+        assert (shapely.get_coordinate_dimension(frame.geometry.to_numpy()) == 2).all()
+        assert frame.crs.to_epsg() == 4326  # WGS 84 3D (EPSG:4979) loses its height axis too
+    assert frames[0].geometry.iloc[1].equals(Polygon([(-77, -12), (-76, -12), (-76, -11)]))
+
+
+@pytest.mark.hostile
+def test_empty_geometries_are_missing_and_dropped_with_a_count(tmp_path):
+    (tmp_path / "mixed.geojson").write_text(_features(
+        {"type": "GeometryCollection", "geometries": []}, {"type": "Point", "coordinates": [-77, -12]},
+        None, {"type": "Polygon", "coordinates": []}))
+    frame = read_vector_file(tmp_path / "mixed.geojson")
+    assert frame.geometry.isna().tolist() == [True, False, True, True]
+    with pytest.warns(GeoEngineWarning, match=r"mixed\.geojson: 3 of 4 features have no geometry "
+                      r"\(null or empty\) and were left out"):
+        kept = drop_missing_geometries(frame, source="mixed.geojson")
+    assert kept["i"].tolist() == [1]
+    assert drop_missing_geometries(kept, source="x") is kept
 
 
 # --- rasters -------------------------------------------------------------------------------------

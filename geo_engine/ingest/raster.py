@@ -32,7 +32,6 @@ import h3.api.numpy_int as h3n
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import rasterio
 import shapely
 from affine import Affine
 from exactextract import exact_extract
@@ -43,7 +42,7 @@ from pyproj import CRS, Transformer
 from rasterio.windows import Window
 
 from geo_engine._errors import GeoEngineWarning, MissingSourceError, SourceFormatError
-from geo_engine.safe_read import check_raster
+from geo_engine.safe_read import open_raster
 
 try:  # optional accelerator: hexagon vertices from h3ronpy (the same vertices as the h3 loop)
     import pyarrow as pa
@@ -143,7 +142,7 @@ def raster_to_cells(
         If ``source`` does not exist.
     SourceFormatError
         If ``source`` is not a raster, is truncated or too large
-        (:func:`geo_engine.safe_read.check_raster`), has no CRS, or (``exact``) is rotated.
+        (:func:`geo_engine.safe_read.open_raster`), has no CRS, or (``exact``) is rotated.
     ValueError
         If ``method``, ``mode``, ``classes`` or ``band`` is not acceptable.
     KeyError
@@ -152,7 +151,8 @@ def raster_to_cells(
     Warns
     -----
     GeoEngineWarning
-        If the raster does not overlap any cell; every value is then NaN.
+        If the raster does not overlap any cell, or has no valid pixel over them (all no-data or
+        NaN); every value is then NaN.
 
     Notes
     -----
@@ -262,6 +262,11 @@ def raster_to_cells(
                 stat[empty] = _centre_sample(ids[part][empty], values, valid, win, layer, method,
                                              class_values)
             out[part] = stat
+    if np.isnan(out).all():
+        warnings.warn(f"layer {path.name}: no valid pixel over the region (every pixel there is "
+                      "no-data or NaN), so all values are NaN; check it with `gdalinfo -stats "
+                      "FILE`: if 0 or another real value is declared as no-data by mistake, "
+                      "`gdal_edit.py -unsetnodata FILE` removes it", GeoEngineWarning, stacklevel=2)
     return out
 
 
@@ -314,8 +319,7 @@ def _check_path(source: str | os.PathLike[str]) -> Path:
 
 
 def _open(path: Path) -> Any:
-    check_raster(path)  # unreadable, size, dimensions, CRS, truncation: refused before any work
-    return rasterio.open(path)
+    return open_raster(path)  # GTiff only; unreadable, size, dimensions, CRS, truncation refused
 
 
 def _is_sorted(ids: npt.NDArray[np.uint64]) -> bool:
@@ -347,7 +351,7 @@ class _Layer:
         ):
             msg = f"`band` was {band!r} but {path.name} has bands 1 to {src.count}"
             raise ValueError(msg)
-        crs = CRS.from_wkt(src.crs.to_wkt())  # a raster without CRS is refused by check_raster
+        crs = CRS.from_wkt(src.crs.to_wkt())  # a raster without CRS is refused by open_raster
         geographic = crs.to_epsg() == 4326
         return cls(
             src=src,

@@ -221,9 +221,15 @@ def _acquire(path: Path) -> FileLock:
 
 
 def _temporary(path: Path, made: list[Path]) -> Path:
-    """Create a uniquely named empty file beside ``path``, record it in ``made`` and return it."""
+    """Return a unique unused name beside ``path``, recorded in ``made``.
+
+    The name is reserved with ``mkstemp`` and freed again, so that the writer creates the file
+    with the usual permissions (``mkstemp``'s own file is readable by its owner only, which would
+    shut out other users sharing the cache).
+    """
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    Path(name).unlink()
     made.append(Path(name))
     return Path(name)
 

@@ -117,3 +117,15 @@ def test_threads_of_one_process_build_an_entry_once(tmp_path):
     for t in threads:
         t.join()
     assert (sorted(hits), len(calls)) == ([False, True, True], 1)
+
+
+def test_cache_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        write_entry(tmp_path / "m.parquet", pd.DataFrame({"a": [1.0]}), {})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.parquet").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "m.json").stat().st_mode & 0o777 == 0o644

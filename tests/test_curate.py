@@ -75,7 +75,8 @@ def test_rebuild_reproduces_committed_data(raw_dir, data_dir, tmp_path):
         if built[rel]["sha256"] != entry["sha256"]:
             _same_content(target / rel, data_dir / rel)
     assert {e["id"] for e in built.values()} >= {"districts", "district_indicators"}
-    assert set(STEPS) == {"admin", "social", "mining", "places", "environment"}
+    assert set(STEPS) == {"admin", "social", "mining", "places", "environment", "services",
+                          "tourism"}
 
 
 def test_partial_rebuild_keeps_other_entries(raw_dir, tmp_path):

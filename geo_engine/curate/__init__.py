@@ -37,7 +37,7 @@ def _step(name: str) -> Step:
     return step
 
 
-STEPS: tuple[str, ...] = ("admin", "social", "mining", "places", "environment")
+STEPS: tuple[str, ...] = ("admin", "social", "mining", "places", "environment", "services", "tourism")
 """Rebuild steps of Peru in the order they run (``admin`` first: the others use its districts)."""
 
 REGION_STEPS: dict[str, tuple[str, ...]] = {

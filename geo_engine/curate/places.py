@@ -1038,6 +1038,12 @@ def _tourism(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDat
     first = ["resource_code", "name", "category", "category_label", "type", "subtype", "region",
              "province", "district", "district_code", "coord_fix", "in_outline"]
     resources = finish_points(resources, first)
+    # survey effort: a region's entries weigh (average entries per region) / (its entries),
+    # bounded to [0.5, 2] so that the smallest region (Callao, 33 entries) is not inflated 6-fold
+    region = resources["region"].map(normalize_name)
+    effort = len(resources) / region.nunique() / region.map(region.value_counts())
+    resources.insert(resources.columns.get_loc("coord_fix"), "effort_weight",
+                     effort.clip(0.5, 2.0).round(4))
     # check: the department of the assigned district against the region named in the source
     dept = districts.set_index("district_code")["department"].map(normalize_name)
     assigned = resources["district_code"].map(dept)
@@ -1080,6 +1086,12 @@ def _tourism(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDat
             "category is a stable key of the five MINCETUR categories (natural_sites, "
             "cultural_manifestations, folklore, technical_scientific_achievements, "
             "scheduled_events); the Spanish label is kept in category_label.",
+            "effort_weight = (entries per region on average) / (entries of the point's "
+            "region), bounded to 0.5–2: the regional surveys listed very different numbers of "
+            "entries (Lima 620 and Junín 483 kept, Callao 33), and the file has no hierarchy "
+            "(jerarquía) to tell major sites from minor ones. The weight evens out survey "
+            "effort; the bounds (a judgment, not data) keep one entry of the smallest region "
+            "from counting six times.",
             f"in_outline is false for {report['outside_outline']} points off the district "
             "polygons (islands, beaches, Lake Titicaca, which the polygons leave out); they are "
             "kept, with no district_code.",

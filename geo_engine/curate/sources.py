@@ -56,6 +56,7 @@ _WEATHER = "3wen/weather-peru@1663dc8"
 _MAPPROMPT = "jmcastagnetto/my_map_prompt_monday@b28a351"
 _NE = "martynafford/natural-earth-geojson@0b9a6ce"
 _MINEM = "MINEM (Ministry of Energy and Mines of Peru) statistics"
+_FIDT = "CarloEduardo/FIDT_2024@77e13b9"
 
 
 def _ne(file: str, what: str) -> SourceRef:
@@ -170,6 +171,28 @@ SOURCES: dict[str, SourceRef] = {
         "latam/whc_sites_2019.csv", "Abzalov50/travel_challenge@15b9010",
         "whc-sites-2019-light.csv", "UNESCO-data", "2019", "UNESCO World Heritage Centre",
     ),
+    # peru/gapfill: services, connectivity and visits (the social evidence of issue 12)
+    "ubigeo_crosswalk": SourceRef(
+        "peru/gapfill/crosswalk/ubigeo_distrito_aumentado.csv", "jmcastagnetto/ubigeo-peru-aumentado"
+        "@a783fa66effb16fa8f3321b49a3d5e71cab15a5c", "ubigeo_distrito.csv", "MIT", "2013–2020",
+        "INEI, RENIEC (compiled)",
+    ),
+    "fidt_services": SourceRef(
+        "peru/gapfill/access/fidt2024_district_services_access.csv", _FIDT,
+        "03. Output/Data_Warehouse_distrito.dta (column subset)", "none-stated", "2017; 2023",
+        "INEI (Censos Nacionales 2017), MTC 2023, compiled by MEF for the FIDT 2024",
+    ),
+    "mtc_mobile": SourceRef(
+        "peru/gapfill/access/fidt2024_mtc_mobile_internet_coverage_district.csv", _FIDT,
+        "01. Input/08. Telecomunicación rural/Cobertura de internet movil.dta", "none-stated",
+        "2023", "MTC (Ministry of Transport and Communications of Peru)",
+    ),
+    "sernanp_visits": SourceRef(
+        "peru/gapfill/tourism/sernanp_anp_visits_2022_2023.csv",
+        "jorcabes/app-dashboard_sernanp@d70c9e10ed9f5609265549fcfc22381ffb3b4381",
+        "SERNANPdataset_Turismo.csv", "none-stated", "Jan 2022–Nov 2023",
+        "SERNANP via datosabiertos.gob.pe",
+    ),
 }
 """Raw files by short key."""
 
@@ -276,6 +299,18 @@ LICENCES: dict[str, dict[str, str]] = {
         "url": "https://github.com/psirusteam/2022PERsae",
         "notice": "Night-time lights (NOAA, public domain), land cover (Copernicus, free and open), "
         "census shares (INEI). Used with attribution.",
+    },
+    "none-stated": {
+        "name": "No licence stated by the repository the file was taken from",
+        "url": "n/a (the repository has no licence text)",
+        "notice": "The redistributing repository states no licence. The figures are official "
+        "public statistics of the Peruvian government, used with attribution to the publisher "
+        "named with each source; no other terms were found.",
+    },
+    "CC-BY-4.0-WorldBank": {
+        "name": "Creative Commons Attribution 4.0 (World Bank data)",
+        "url": "https://www.worldbank.org/en/about/legal/terms-of-use-for-datasets",
+        "notice": "World Bank Commodity Price Data (Pink Sheet), attribution required.",
     },
 }
 """Licence identifiers used in :data:`SOURCES`, with name, URL and a short notice."""

@@ -149,7 +149,7 @@ PRICE_REF = SourceRef(
     file="peru/(no raw file: the PRICES table in geo_engine/curate/mining.py)",
     origin="World Bank Commodity Price Data (The Pink Sheet)",
     origin_path="CMO-Historical-Data-Annual.xlsx (annual averages, nominal USD)",
-    licence="CC-BY-4.0-WorldBank",
+    licence="CC-BY-4.0",  # the World Bank's terms of use for its datasets
     vintage="2015–2019",
     publisher="World Bank",
 )

@@ -307,10 +307,5 @@ LICENCES: dict[str, dict[str, str]] = {
         "public statistics of the Peruvian government, used with attribution to the publisher "
         "named with each source; no other terms were found.",
     },
-    "CC-BY-4.0-WorldBank": {
-        "name": "Creative Commons Attribution 4.0 (World Bank data)",
-        "url": "https://www.worldbank.org/en/about/legal/terms-of-use-for-datasets",
-        "notice": "World Bank Commodity Price Data (Pink Sheet), attribution required.",
-    },
 }
 """Licence identifiers used in :data:`SOURCES`, with name, URL and a short notice."""

@@ -288,6 +288,27 @@ def test_build_needs_the_districts(tmp_path: Path) -> None:
         mining.build(ctx)
 
 
+def test_units_are_located_at_the_large_mine_of_their_name_and_department() -> None:
+    units = pd.DataFrame({"name": ["Antamina N° 1", "Pierina I", "Ilo", "Antaminas"],
+                          "region": ["Ancash", "Arequipa", "Moquegua", "Ancash"]})
+    mines = pd.DataFrame({"name": ["Antamina", "Pierina", "ILO"],
+                          "facility": ["Mine", "Mine", "Refinery, Smelter"],
+                          "district_code": ["021014", "020105", "180303"],
+                          "longitude": [-77.04, -77.59, -71.36], "latitude": [-9.57, -9.46, -17.5]})
+    districts = pd.DataFrame({"district_code": ["021014", "020105", "180303"],
+                              "department": ["ANCASH", "ANCASH", "MOQUEGUA"]})
+    out = mining.locate_at_large_mines(units, mines, districts)
+    assert out["site"].tolist()[0] == "Antamina"
+    assert out.loc[0, "site_district_code"] == "021014"
+    # another department, a processing plant, a longer word: not located
+    assert out["site"].iloc[1:].isna().all()
+
+
+def report_prod_copper(datasets: dict) -> float:
+    return datasets["mining_production"].report["share_mine_tonnes_without_district_by_group"][
+        "copper"]
+
+
 # --- the real sources ---------------------------------------------------------------------------
 
 
@@ -308,7 +329,12 @@ def test_build_from_raw_sources(raw_dir: Path, tmp_path: Path) -> None:
     report = datasets["mining_units"].report
     assert report["match_rate"] >= 0.95
     assert report["matched_by_alias"] == int((units["match_method"] == "alias").sum()) > 0
-    assert set(units["match_method"].dropna()) == {"name", "alias"}
+    assert set(units["match_method"].dropna()) == {"name", "alias", "large_mine"}
+    cerro_verde = units.set_index("name").loc["Cerro Verde 1,2,3"]
+    assert cerro_verde["site"] == "Cerro Verde"
+    assert cerro_verde["district_code"] == "040127"
+    # copper output without a district fell from 23 % to 2 % once the units were located
+    assert report_prod_copper(datasets) < 0.05
 
     prod = pd.read_parquet(tmp_path / datasets["mining_production"].file)
     assert set(prod["district_code"]) <= codes

@@ -50,6 +50,7 @@ __all__ = [
     "district_lookup",
     "district_production",
     "load_production",
+    "locate_at_large_mines",
     "match_districts",
     "mine_fields",
     "price_per_tonne",
@@ -413,6 +414,52 @@ def _candidates(
     return ";".join(sorted(codes)) if codes else None
 
 
+def locate_at_large_mines(
+    units: pd.DataFrame, mines: pd.DataFrame, districts: pd.DataFrame
+) -> pd.DataFrame:
+    """Return the large mine (name and coordinates) each unit belongs to, where one does.
+
+    A unit belongs to a mine when its folded name is the mine's folded name, or starts with it
+    followed by a space (``Antamina N° 1``, ``Toquepala 1``), and the district holding the mine's
+    point lies in the department the unit names (``Pierina I`` of Arequipa is not Pierina of
+    Ancash). Processing plants of the list are not candidates.
+
+    Parameters
+    ----------
+    units : pandas.DataFrame
+        With ``name`` and ``region`` (department name).
+    mines : pandas.DataFrame
+        The curated large mines (``name``, ``district_code``, ``longitude``, ``latitude``).
+    districts : pandas.DataFrame
+        The curated districts (``district_code``, ``department``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Aligned with ``units.index``: ``site`` (the mine's name), ``longitude``, ``latitude`` and
+        ``site_district_code``, missing where the unit belongs to no listed mine.
+    """
+    department = districts.set_index("district_code")["department"].map(normalize_name)
+    # mines only: a quarry named "Ilo" is not the Ilo smelter
+    listed = mines[mines["facility"].eq("Mine")].dropna(subset=["district_code"]).assign(
+        key=lambda m: m["name"].map(normalize_name),
+        dep=lambda m: m["district_code"].map(department))
+    rows: list[tuple[object, object, object, object]] = []
+    for name, region in zip(units["name"], units["region"], strict=True):
+        key, dep = normalize_name(name), normalize_name(region)
+        same = [key == k or key.startswith(k + " ") for k in listed["key"]]
+        hit = listed[np.asarray(same, dtype=bool) & (listed["dep"] == dep).to_numpy()]
+        if len(hit) == 1:
+            m = hit.iloc[0]
+            rows.append((m["name"], m["longitude"], m["latitude"], m["district_code"]))
+        else:
+            rows.append((pd.NA, np.nan, np.nan, pd.NA))
+    out = pd.DataFrame(rows, index=units.index,
+                       columns=["site", "longitude", "latitude", "site_district_code"])
+    return out.astype({"site": "string", "longitude": "float64", "latitude": "float64",
+                       "site_district_code": "string"})
+
+
 def unit_districts(units: pd.DataFrame) -> pd.Series:
     """Return one district code per ``unit_id`` (for joining production records).
 
@@ -632,10 +679,16 @@ def _share(part: float, whole: float) -> float:
 
 
 def _units_dataset(
-    ctx: BuildContext, units: pd.DataFrame, production: pd.DataFrame
+    ctx: BuildContext, units: pd.DataFrame, production: pd.DataFrame, mines: pd.DataFrame
 ) -> tuple[pd.DataFrame, Dataset]:
     districts = ctx.frames["districts"]
     units = pd.concat([units, match_districts(units, districts)], axis=1)
+    sites = locate_at_large_mines(units, mines, districts)
+    units = pd.concat([units, sites], axis=1)
+    filled = units["district_code"].isna() & sites["site_district_code"].notna()
+    units.loc[filled, "district_code"] = units.loc[filled, "site_district_code"]
+    units.loc[filled, "match_method"] = "large_mine"
+    units = units.drop(columns="site_district_code")
     units.insert(units.columns.get_loc("match_method"), "province_code", unit_provinces(units))
     years = production.groupby("unit_id")["year"].agg(["min", "max"])
     units["first_year"] = units["unit_id"].map(years["min"]).astype("Int64")
@@ -645,19 +698,23 @@ def _units_dataset(
     n = len(units)
     n_name = int((units["match_method"] == "name").sum())
     n_alias = int((units["match_method"] == "alias").sum())
+    n_site = int((units["match_method"] == "large_mine").sum())
+    n_located = int(units["site"].notna().sum())
     unmatched = units[units["district_code"].isna()]
     several = unmatched["province"].str.contains(",") | unmatched["district"].str.contains(",")
     n_several = int(several.sum())
     n_cand = int(unmatched["candidate_codes"].notna().sum())
     n_one_province = int(unmatched["province_code"].notna().sum())
     n_unique = int(units["unit_id"].nunique())
-    rate = _share(n_name + n_alias, n)
+    rate = _share(n_name + n_alias + n_site, n)
     report: dict[str, Any] = {
         "units": n,
         "unique_unit_ids": n_unique,
-        "matched": n_name + n_alias,
+        "matched": n_name + n_alias + n_site,
         "matched_by_name": n_name,
         "matched_by_alias": n_alias,
+        "matched_by_large_mine_point": n_site,
+        "located_at_large_mine": n_located,
         "match_rate": rate,
         "aliases_defined": len(DISTRICT_ALIASES),
         "unmatched": len(unmatched),
@@ -673,7 +730,13 @@ def _units_dataset(
         "Matched region, province and district names (accents, case and punctuation folded) to "
         f"the district layer: {n_name} units by name and {n_alias} through "
         f"{len(DISTRICT_ALIASES)} verified aliases (spelling variants, a typo in the layer, a "
-        f"district created after 2007), a match rate of {rate:.1%}.",
+        f"district created after 2007) and {n_site} more through the coordinates of the large "
+        f"mine they belong to, a match rate of {rate:.1%}.",
+        f"{n_located} units are located at a large mine (site, longitude, latitude): the unit's "
+        "folded name is the mine's name, or starts with it followed by a number or label "
+        "(Antamina N° 1, Toquepala 1), and the mine lies in the unit's department. A unit whose "
+        "names list several districts (Cerro Verde, Constancia, La Arena) takes the district "
+        "holding the mine's point.",
         f"{len(unmatched)} units keep a missing district_code: {n_several} of these list several "
         "provinces or districts in one field, which no single code can represent, and no "
         f"district was guessed. For {n_cand} of them candidate_codes lists the existing districts "
@@ -843,7 +906,7 @@ def _counts(values: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in values.value_counts().sort_index().items()}
 
 
-def _large_mines_dataset(ctx: BuildContext) -> Dataset:
+def _large_mines_dataset(ctx: BuildContext) -> tuple[pd.DataFrame, Dataset]:
     raw = pd.read_csv(ctx.source("large_mines"))
     require_columns(raw, _LARGE_COLUMNS, file=SOURCES["large_mines"].file)
     pe = raw[raw["country"] == "Peru"].reset_index(drop=True)
@@ -896,7 +959,7 @@ def _large_mines_dataset(ctx: BuildContext) -> Dataset:
         f"district_code is the district polygon containing the point: {n_in} of {len(points)} "
         "fall inside one; the rest keep a missing code.",
     ]
-    return Dataset(
+    return points, Dataset(
         id="large_mines",
         title="Large mines of Peru (points) with commodities and district",
         file=ctx.write_table(points, "large_mines.parquet"),
@@ -933,10 +996,7 @@ def build(ctx: BuildContext) -> list[Dataset]:
     """
     require_districts(ctx, "mining")
     production = load_production(ctx)
-    units, units_ds = _units_dataset(ctx, _read_units(ctx), production)
-    return [
-        units_ds,
-        _production_dataset(ctx, units, production),
-        _large_mines_dataset(ctx),
-    ]
+    mines, mines_ds = _large_mines_dataset(ctx)
+    units, units_ds = _units_dataset(ctx, _read_units(ctx), production, mines)
+    return [units_ds, _production_dataset(ctx, units, production), mines_ds]
 

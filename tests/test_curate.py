@@ -81,7 +81,7 @@ def test_rebuild_reproduces_committed_data(raw_dir, data_dir, tmp_path):
             _same_content(target / rel, data_dir / rel)
     assert {e["id"] for e in built.values()} >= {"districts", "district_indicators"}
     assert {"admin", "social", "mining", "places", "environment", "agriculture", "forests",
-            "fisheries", "energy"} <= set(STEPS)
+            "fisheries", "energy", "services", "tourism"} <= set(STEPS)
 
 
 def test_partial_rebuild_keeps_other_entries(raw_dir, tmp_path):

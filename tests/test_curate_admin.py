@@ -51,6 +51,24 @@ def test_missing_source_names_the_file(tmp_path):
         admin.build(ctx)
 
 
+def test_official_names_fix_typos_and_keep_accents_and_exceptions():
+    import pandas as pd
+
+    frame = pd.DataFrame({
+        "district_code": ["200110", "080907", "150101"], "district": ["LA UNION", "KIMBIRI", "LIMA"],
+        "province_code": ["2001", "0809", "1501"], "province": ["PUIRA", "LA MAR", "LIMA"],
+        "department_code": ["20", "08", "15"], "department": ["PIURA", "CUSCO", "LIMA"],
+    })
+    refs = {"district": pd.Series({"200110": "LA UNIÓN", "080907": "QUIMBIRI", "150101": "LIMA"}),
+            "province": pd.Series({"2001": "PIURA", "0809": "LA MAR", "1501": "LIMA"}),
+            "department": pd.Series({"20": "PIURA", "08": "CUSCO"})}
+    out, fixes = admin.official_names(frame, refs)
+    assert fixes == [{"level": "province", "code": "2001", "layer": "PUIRA", "ubigeo": "PIURA"}]
+    assert out["province"].tolist() == ["PIURA", "LA MAR", "LIMA"]
+    assert out["district"].tolist() == ["LA UNION", "KIMBIRI", "LIMA"]  # accents only: kept
+    assert frame["province"].iloc[0] == "PUIRA"  # the input is not changed
+
+
 def test_real_admin_units(raw_dir, tmp_path):
     ctx = BuildContext(src=raw_dir, out=tmp_path)
     datasets = {d.id: d for d in admin.build(ctx)}
@@ -64,4 +82,7 @@ def test_real_admin_units(raw_dir, tmp_path):
     # Peru is about 1.285 million km²
     assert 1.2e6 < districts["area_km2"].sum() < 1.35e6
     assert len(ctx.frames["country"]) == 1
+    assert not districts["province"].isin(["PUIRA", "VICTOR FAFARDO"]).any()
+    assert {f["layer"] for f in datasets["districts"].report["name_fixes"]} >= {
+        "PUIRA", "VICTOR FAFARDO", "SANTA CRUZ DE TOLED"}
     assert len(gpd.read_parquet(tmp_path / "peru" / "departments.parquet")) == 25

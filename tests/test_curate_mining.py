@@ -175,6 +175,32 @@ def test_window_mean_counts_years_without_records_as_zero() -> None:
     assert zn["latest_year"] == 2010
 
 
+def test_prices_turn_gold_ounces_and_iron_content_into_usd_per_tonne() -> None:
+    ids = pd.Series(["Me.Au", "Me.Cu", "Me.Fe", "Me.Mo", "Me.Cu"])
+    years = pd.Series([2019, 2015, 2019, 2019, 2020])
+    price = mining.price_per_tonne(ids, years)
+    assert price[0] == pytest.approx(1392.6 * 32_150.7466)
+    assert price[1] == 5510.5
+    assert price[2] == pytest.approx(93.8 / 0.62)
+    assert price[3:].isna().all()  # no molybdenum price; no 2020 price
+
+
+def test_value_is_the_window_total_of_priced_records_over_five_years() -> None:
+    records = _records(
+        [
+            ("040101", "precious_metals", "mine", "u1", 2015, 1.0),
+            ("040101", "precious_metals", "mine", "u2", 2016, 10.0),
+            ("040102", "zinc", "mine", "u3", 2010, 7.0),
+        ]
+    )
+    records["value_usd"] = [1000.0, float("nan"), 5.0]  # the second record has no price
+    out = district_production(records).set_index(["district_code", "commodity_group"])
+    au = out.loc[("040101", "precious_metals")]
+    assert au["mean_2015_2019_value_usd"] == pytest.approx(1000.0 / 5)
+    assert au["share_priced_2015_2019"] == pytest.approx(1 / 11, abs=1e-4)
+    assert out.loc[("040102", "zinc"), "mean_2015_2019_value_usd"] == 0.0
+
+
 def test_mine_and_processing_output_are_never_added_together() -> None:
     records = _records(
         [
@@ -262,6 +288,27 @@ def test_build_needs_the_districts(tmp_path: Path) -> None:
         mining.build(ctx)
 
 
+def test_units_are_located_at_the_large_mine_of_their_name_and_department() -> None:
+    units = pd.DataFrame({"name": ["Antamina N° 1", "Pierina I", "Ilo", "Antaminas"],
+                          "region": ["Ancash", "Arequipa", "Moquegua", "Ancash"]})
+    mines = pd.DataFrame({"name": ["Antamina", "Pierina", "ILO"],
+                          "facility": ["Mine", "Mine", "Refinery, Smelter"],
+                          "district_code": ["021014", "020105", "180303"],
+                          "longitude": [-77.04, -77.59, -71.36], "latitude": [-9.57, -9.46, -17.5]})
+    districts = pd.DataFrame({"district_code": ["021014", "020105", "180303"],
+                              "department": ["ANCASH", "ANCASH", "MOQUEGUA"]})
+    out = mining.locate_at_large_mines(units, mines, districts)
+    assert out["site"].tolist()[0] == "Antamina"
+    assert out.loc[0, "site_district_code"] == "021014"
+    # another department, a processing plant, a longer word: not located
+    assert out["site"].iloc[1:].isna().all()
+
+
+def report_prod_copper(datasets: dict) -> float:
+    return datasets["mining_production"].report["share_mine_tonnes_without_district_by_group"][
+        "copper"]
+
+
 # --- the real sources ---------------------------------------------------------------------------
 
 
@@ -282,7 +329,12 @@ def test_build_from_raw_sources(raw_dir: Path, tmp_path: Path) -> None:
     report = datasets["mining_units"].report
     assert report["match_rate"] >= 0.95
     assert report["matched_by_alias"] == int((units["match_method"] == "alias").sum()) > 0
-    assert set(units["match_method"].dropna()) == {"name", "alias"}
+    assert set(units["match_method"].dropna()) == {"name", "alias", "large_mine"}
+    cerro_verde = units.set_index("name").loc["Cerro Verde 1,2,3"]
+    assert cerro_verde["site"] == "Cerro Verde"
+    assert cerro_verde["district_code"] == "040127"
+    # copper output without a district fell from 23 % to 2 % once the units were located
+    assert report_prod_copper(datasets) < 0.05
 
     prod = pd.read_parquet(tmp_path / datasets["mining_production"].file)
     assert set(prod["district_code"]) <= codes
@@ -294,7 +346,16 @@ def test_build_from_raw_sources(raw_dir: Path, tmp_path: Path) -> None:
     assert 0 <= share < 0.5
 
     mines = gpd.read_parquet(tmp_path / datasets["large_mines"].file)
-    assert len(mines) == 43
+    assert len(mines) == 43 + len(mining.MINE_ADDITIONS)
+    status = mines.assign(name=mines["name"].str.strip()).set_index("name")["status_checked"]
+    assert status[["Conga", "Tia Maria"]].eq("project").all()
+    assert status["Pierina"] == "closed"
+    assert status["ILO"] == "processing"
+    assert status[["Cerro Corona", "Marcona", "Cerro Lindo", "Antamina"]].eq("operating").all()
+    assert set(mining.MINE_STATUS) <= set(status.index)
+    ilo = prod.set_index(["district_code", "commodity_group"]).loc[("180303", "copper")]
+    assert ilo["stage"] == "processing"
+    assert ilo["mean_2015_2019_value_usd"] > 3e9
     assert mines.crs.to_epsg() == 4326
     assert set(mines["district_code"].dropna()) <= codes
     assert datasets["large_mines"].report["in_district"] == int(mines["district_code"].notna().sum())

@@ -274,6 +274,10 @@ def test_real_places(raw_dir, tmp_path):
     assert frames["tourism_resources"]["resource_code"].is_unique
     assert set(frames["tourism_resources"]["category"].dropna()) <= set(
         places.TOURISM_CATEGORIES.values())
+    # survey effort: heavily surveyed regions weigh less per entry; the others weigh 1
+    weight = frames["tourism_resources"].groupby("region")["effort_weight"].first()
+    assert weight.between(0, 1).all()
+    assert weight["Junín"] < weight["Puno"] < weight["Amazonas"] == 1.0
 
     ports = datasets["ports"].report
     assert ports["ports"] == ports["ne_ports_in_peru"] + ports["wpi_ports_in_peru"] - ports[

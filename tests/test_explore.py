@@ -20,10 +20,10 @@ from geo_engine.explore import (
 
 def test_scenario_reweights_one_profile(peru):
     base = scenario(peru, profile_id="engine")
-    heavier = scenario(peru, profile_id="engine", weights={"large_mines": 10})
+    heavier = scenario(peru, profile_id="engine", weights={"operating_mines": 10})
     assert not np.allclose(base.table["score"], heavier.table["score"], equal_nan=True)
     np.testing.assert_allclose(base.dual.need, heavier.dual.need, equal_nan=True)
-    assert heavier.weights["large_mines"] > base.weights["large_mines"]
+    assert heavier.weights["operating_mines"] > base.weights["operating_mines"]
 
 
 def test_inclusion_pseudo_profile(peru):
@@ -88,7 +88,7 @@ def test_typology_change(peru):
     from geo_engine.explore import TYPOLOGY_CHANGE, typology_change
 
     a = scenario(peru, profile_id="engine")
-    b = scenario(peru, profile_id="engine", weights={"large_mines": 20})
+    b = scenario(peru, profile_id="engine", weights={"operating_mines": 20})
     change = typology_change(a, b)
     present = {c for c in change if c is not None}
     assert present <= set(TYPOLOGY_CHANGE)

@@ -52,7 +52,7 @@ def _step(name: str) -> Step:
 
 
 STEPS: tuple[str, ...] = ("admin", "social", "mining", "places", "environment", "agriculture",
-                          "forests", "fisheries", "energy")
+                          "forests", "fisheries", "energy", "services", "tourism")
 """Rebuild steps of Peru in the order they run (``admin`` first: the others use its districts)."""
 
 REGION_STEPS: dict[str, tuple[str, ...]] = {

@@ -12,7 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo_engine._errors import MissingSourceError, SourceFormatError
+from geo_engine._errors import GeoEngineError, MissingSourceError, SourceFormatError
 from geo_engine.curate.sources import SOURCES, SourceRef
 
 __all__ = [
@@ -25,8 +25,11 @@ __all__ = [
     "normalize_name",
     "outline_km",
     "parent_2007_district",
+    "parent_district_by_capital",
+    "read_capitals",
     "read_geojson",
     "require_columns",
+    "require_districts",
     "value_counts",
 ]
 
@@ -431,3 +434,58 @@ def parent_2007_district(
         out.loc[hit, "district_code"] = out.loc[hit, "code"].map(parent)
         out.loc[hit, "how"] = "capital"
     return out
+
+
+def parent_district_by_capital(
+    codes: pd.Series, *, capitals: pd.DataFrame, districts: gpd.GeoDataFrame
+) -> pd.DataFrame:
+    """Return the district of the 2007 map each current INEI district code belongs to.
+
+    A code on the map is its own parent (``how`` = ``same``); a district created after 2007 goes
+    to the map district whose polygon holds its capital (``capital``); the others stay unmapped.
+
+    Parameters
+    ----------
+    codes : pandas.Series
+        Current 6-digit INEI codes (repeats allowed).
+    capitals : pandas.DataFrame
+        The ubigeo crosswalk: ``inei``, ``latitude``, ``longitude`` of each district's capital.
+    districts : geopandas.GeoDataFrame
+        The curated 2007 districts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per distinct code, sorted: ``code``, ``district_code`` (``<NA>`` when unmapped)
+        and ``how``.
+    """
+    out = pd.DataFrame({"code": sorted(set(codes.dropna().astype(str)))})
+    on_map = out["code"].isin(set(districts["district_code"]))
+    out["district_code"] = out["code"].where(on_map).astype("string")
+    out["how"] = np.where(on_map, "same", "unmapped")
+    caps = capitals.drop_duplicates("inei").set_index("inei").reindex(out.loc[~on_map, "code"])
+    caps = caps.dropna(subset=["latitude", "longitude"])
+    if len(caps):
+        parent = assign_district(points_frame(caps.reset_index()), districts)
+        parent.index = caps.index
+        hit = out["code"].isin(parent.dropna().index) & ~on_map
+        out.loc[hit, "district_code"] = out.loc[hit, "code"].map(parent)
+        out.loc[hit, "how"] = "capital"
+    return out
+
+
+def require_districts(ctx: BuildContext, step: str) -> gpd.GeoDataFrame:
+    """Return the admin step's districts, or raise naming the step that needs them."""
+    if "districts" not in ctx.frames:
+        msg = f"the {step} step needs the districts: run geo_engine.curate.admin.build(ctx) first"
+        raise GeoEngineError(msg)
+    districts: gpd.GeoDataFrame = ctx.frames["districts"]
+    return districts
+
+
+def read_capitals(ctx: BuildContext) -> pd.DataFrame:
+    """Read the ubigeo crosswalk (district capitals, area, 2020 density) with text codes."""
+    capitals = pd.read_csv(ctx.source("ubigeo_crosswalk"), dtype={"inei": "string"})
+    require_columns(capitals, ["inei", "latitude", "longitude", "pob_densidad_2020", "superficie"],
+                    file=SOURCES["ubigeo_crosswalk"].file)
+    return capitals

@@ -6,10 +6,19 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from geo_engine.curate._common import BuildContext, Dataset, require_columns
+from geo_engine.curate._common import BuildContext, Dataset, normalize_name, require_columns
 from geo_engine.curate.sources import SOURCES
 
-__all__ = ["EQUAL_AREA_CRS", "build", "dissolve_units", "repair_geometries"]
+__all__ = [
+    "EQUAL_AREA_CRS", "KEEP_LAYER_NAMES", "build", "dissolve_units", "official_names",
+    "repair_geometries",
+]
+
+KEEP_LAYER_NAMES: dict[str, str] = {
+    "080907": "KIMBIRI is the spelling of INEI and of the district's municipality; the ubigeo "
+    "table writes QUIMBIRI",
+}
+"""District codes whose layer name is kept although the ubigeo table differs, with the reason."""
 
 EQUAL_AREA_CRS = "ESRI:102033"
 """South America Albers Equal Area Conic, used for every area computed in this step."""
@@ -44,6 +53,49 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
         return geom
     parts = [g for g in shapely.get_parts(geom) if g.geom_type in {"Polygon", "MultiPolygon"}]
     return shapely.union_all(parts)
+
+
+def official_names(
+    districts: pd.DataFrame, references: dict[str, pd.Series]
+) -> tuple[pd.DataFrame, list[dict[str, str]]]:
+    """Replace district, province and department names by those of the INEI ubigeo tables.
+
+    The 2007 layer has typos ("PUIRA" for Piura, "VICTOR FAFARDO" for Victor Fajardo), a truncated
+    name ("SANTA CRUZ DE TOLED") and a few old names; the ubigeo tables are the reference. Names that
+    differ only in accents, case or punctuation are left as they are; a code the reference lacks,
+    or one in :data:`KEEP_LAYER_NAMES`, keeps its layer name.
+
+    Parameters
+    ----------
+    districts : pandas.DataFrame
+        With ``district_code``, ``district``, ``province_code``, ``province``,
+        ``department_code`` and ``department``.
+    references : dict
+        ``{"district": names by 6-digit code, "province": by 4-digit code, "department": by
+        2-digit code}``.
+
+    Returns
+    -------
+    tuple of (pandas.DataFrame, list of dict)
+        A copy with the names fixed, and one record per changed (level, code): ``level``,
+        ``code``, ``layer`` (old name) and ``ubigeo`` (new name).
+    """
+    out = districts.copy()
+    fixes: list[dict[str, str]] = []
+    for level, ref in references.items():
+        code_col = f"{level}_code"
+        official = out[code_col].map(ref).astype("string")
+        if level == "district":
+            official = official.mask(out[code_col].isin(list(KEEP_LAYER_NAMES)))
+        differs = official.notna() & (
+            out[level].map(normalize_name) != official.map(normalize_name)
+        )
+        changed = out.loc[differs, [code_col, level]].drop_duplicates()
+        for code, old in zip(changed[code_col], changed[level], strict=True):
+            fixes.append({"level": level, "code": str(code), "layer": str(old),
+                          "ubigeo": str(ref[code])})
+        out[level] = out[level].mask(differs, official).astype("string")
+    return out, fixes
 
 
 def dissolve_units(
@@ -128,6 +180,9 @@ def build(ctx: BuildContext) -> list[Dataset]:
         geometry=geoms.to_numpy(),
         crs="EPSG:4326",
     )
+    districts, name_fixes = official_names(districts, {
+        "district": ubigeo["distrito"], "province": prov_names, "department": dep_names,
+    })
     districts["has_geometry"] = districts.geometry.notna()
     area = districts.geometry.to_crs(EQUAL_AREA_CRS).area / 1e6
     official = districts["district_code"].map(ubigeo["superficie"]).astype("float64")
@@ -166,7 +221,13 @@ def build(ctx: BuildContext) -> list[Dataset]:
             sources=src,
             processing=[
                 "Kept IDDIST (6-digit INEI ubigeo) as district_code; province and department codes "
-                "are its first 4 and 2 digits; names as in the source.",
+                "are its first 4 and 2 digits.",
+                "Names checked against the INEI ubigeo tables (district, province, department) "
+                "after folding accents, case and punctuation; the "
+                f"{len(name_fixes)} that differ (typos such as PUIRA for PIURA and VICTOR FAFARDO "
+                "for VICTOR FAJARDO, a truncated name, old names) take the ubigeo name; "
+                "report.name_fixes lists each one. Kept on purpose: "
+                + "; ".join(f"{k}: {v}" for k, v in KEEP_LAYER_NAMES.items()) + ".",
                 f"Repaired {n_repaired} invalid polygons with shapely.make_valid (polygonal parts kept).",
                 f"{len(missing)} districts have no geometry in the source and keep has_geometry=false "
                 "with a null geometry; no polygon was invented.",
@@ -175,6 +236,7 @@ def build(ctx: BuildContext) -> list[Dataset]:
                 "area_official_km2.",
             ],
             report={"districts": len(districts), "invalid_repaired": n_repaired,
+                    "name_fixes": name_fixes,
                     "without_geometry": len(missing), "without_geometry_codes": missing},
             **common,
         ),

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo_engine._errors import GeoEngineError, SourceFormatError
+from geo_engine._errors import SourceFormatError
 from geo_engine.curate._common import (
     PERU_BOUNDS,
     BuildContext,
@@ -31,14 +31,18 @@ from geo_engine.curate._common import (
     normalize_name,
     points_frame,
     require_columns,
+    require_districts,
 )
-from geo_engine.curate.sources import SOURCES
+from geo_engine.curate.sources import SOURCES, SourceRef
 
 __all__ = [
     "COMMODITY_GROUPS",
     "DISTRICT_ALIASES",
     "MATERIAL_GROUP",
     "MEAN_WINDOW",
+    "MINE_STATUS",
+    "PRICES",
+    "PRICE_SOURCE",
     "PRODUCTION_SHEETS",
     "UNIT_TO_TONNES",
     "build",
@@ -46,8 +50,10 @@ __all__ = [
     "district_lookup",
     "district_production",
     "load_production",
+    "locate_at_large_mines",
     "match_districts",
     "mine_fields",
+    "price_per_tonne",
     "to_tonnes",
     "unit_districts",
     "unit_provinces",
@@ -130,11 +136,73 @@ minerals and coal as the tonnage produced, so tonnes are only comparable within 
 MATERIAL_GROUP: dict[str, str] = {m: g for g, ids in COMMODITY_GROUPS.items() for m in ids}
 """``material_id`` → commodity group (the inverse of :data:`COMMODITY_GROUPS`)."""
 
+TROY_OZ_PER_TONNE = 32_150.7466
+"""Troy ounces in one metric tonne (1 troy ounce = 31.1034768 g)."""
+
+PRICE_SOURCE = (
+    "World Bank Commodity Price Data (The Pink Sheet), annual average prices in nominal US "
+    "dollars, CMO-Historical-Data-Annual.xlsx: gold and silver (USD/troy oz), copper, zinc, lead, "
+    "tin (USD/t, LME), iron ore (USD/dry t, fines 62% Fe, CFR China), phosphate rock (USD/t)"
+)
+"""Where :data:`PRICES` come from."""
+
+PRICE_REF = SourceRef(
+    file="peru/(no raw file: the PRICES table in geo_engine/curate/mining.py)",
+    origin="World Bank Commodity Price Data (The Pink Sheet)",
+    origin_path="CMO-Historical-Data-Annual.xlsx (annual averages, nominal USD)",
+    licence="CC-BY-4.0",  # the World Bank's terms of use for its datasets
+    vintage="2015–2019",
+    publisher="World Bank",
+)
+"""Provenance of the price table, recorded with the production file."""
+
+PRICES: dict[str, dict[int, float]] = {
+    # USD per troy ounce
+    "Me.Au": {2015: 1160.1, 2016: 1248.0, 2017: 1257.6, 2018: 1269.2, 2019: 1392.6},
+    "Me.Ag": {2015: 15.68, 2016: 17.14, 2017: 17.05, 2018: 15.71, 2019: 16.21},
+    # USD per tonne of metal
+    "Me.Cu": {2015: 5510.5, 2016: 4867.9, 2017: 6169.9, 2018: 6529.8, 2019: 6010.1},
+    "Me.Zn": {2015: 1931.7, 2016: 2090.0, 2017: 2890.9, 2018: 2922.0, 2019: 2549.9},
+    "Me.Pb": {2015: 1787.8, 2016: 1866.7, 2017: 2314.6, 2018: 2240.2, 2019: 1996.8},
+    "Me.Sn": {2015: 16066.6, 2016: 17933.8, 2017: 20061.0, 2018: 20145.3, 2019: 18660.7},
+    # USD per dry tonne of ore at 62% Fe; the iron records are Fe content (see PRICE_PER_TONNE)
+    "Me.Fe": {2015: 55.8, 2016: 58.4, 2017: 71.8, 2018: 69.8, 2019: 93.8},
+    # USD per tonne of phosphate rock
+    "Nm.PO": {2015: 117.5, 2016: 112.2, 2017: 89.7, 2018: 88.0, 2019: 88.0},
+}
+"""Annual average prices 2015–2019 per ``material_id``, in the units of :data:`PRICE_SOURCE`.
+
+Typed in from the World Bank's annual price table (the rebuild stays offline); the figures are
+rounded to one decimal. Materials without a price (molybdenum, the minor metals, the construction
+and other industrial minerals, coal) keep a missing value in USD; the Pink Sheet does not quote
+them, and no other price was guessed.
+"""
+
+
+def price_per_tonne(material_ids: pd.Series, years: pd.Series) -> pd.Series:
+    """Return the USD price of one tonne of each material in each year (missing when unpriced).
+
+    Parameters
+    ----------
+    material_ids : pandas.Series
+        Compilation material codes.
+    years : pandas.Series
+        Production years, aligned.
+
+    Returns
+    -------
+    pandas.Series
+        USD per tonne: gold and silver converted from troy ounces (x :data:`TROY_OZ_PER_TONNE`);
+        iron valued per tonne of Fe content as ore at 62% Fe (price / 0.62).
+    """
+    factor = {"Me.Au": TROY_OZ_PER_TONNE, "Me.Ag": TROY_OZ_PER_TONNE, "Me.Fe": 1 / 0.62}
+    prices = [
+        PRICES.get(str(m), {}).get(int(y), float("nan")) * factor.get(str(m), 1.0)
+        for m, y in zip(material_ids, years, strict=True)
+    ]
+    return pd.Series(prices, index=material_ids.index, dtype="float64")
+
 DISTRICT_ALIASES: dict[tuple[str, str, str], str] = {
-    # The district layer spells the province of 051005 "VICTOR FAFARDO" (typo for Victor Fajardo).
-    ("AYACUCHO", "VICTOR FAJARDO", "CANARIA"): "051005",
-    # The 2007 layer names 131103 "COMPIN" (capital MARMOT); the INEI ubigeo table names it MARMOT.
-    ("LA LIBERTAD", "GRAN CHIMU", "MARMOT"): "131103",
     # Castillo Grande (ubigeo 100608) was created after the 2007 limits. The ubigeo table puts its
     # capital inside the 2007 polygon of 100601 Rupa-Rupa, and today's Rupa-Rupa (266.5 km²) plus
     # Castillo Grande (106.1 km²) make up the 2007 Rupa-Rupa polygon (381 km²): it was split off.
@@ -160,6 +228,68 @@ Only names checked by hand against the district layer and the INEI ubigeo table 
 whose province or district field lists several places ("Huay-Huay, Yauli", "Inambari, Laberinto")
 or whose district name exists in more than one of the listed provinces (Huachocolpa is both 090106
 and 090707) cannot be placed in one district and keep a missing code.
+"""
+
+MINE_STATUS: dict[str, tuple[str, str]] = {
+    "Conga": ("project", "Newmont/Yanacocha suspended the project in 2011-2012 after protests; "
+              "it never operated"),
+    "Tia Maria": ("project", "Southern Copper's construction licence (2019) was suspended; it "
+                  "never operated"),
+    "Zafranal": ("project", "Teck/Mitsubishi copper-gold project; environmental study approved 2023, "
+                 "not built"),
+    "Haquira": ("project", "First Quantum copper project in advanced exploration (the source's "
+                "status, 2018)"),
+    "Pierina": ("closed", "Barrick ended mining in 2013; the site is under its closure plan"),
+    "La Zanja": ("closed", "Buenaventura stopped mining in 2020 (closure)"),
+    "Breapampa": ("closed", "production ended 2015 (the source's production_end)"),
+    "Alpamarca": ("closed", "production ended 2018 (the source's production_end)"),
+    "Quiruvilca": ("closed", "abandoned by its operator in 2018"),
+    "ILO": ("processing", "Southern Peru's smelter and refinery at Ilo: processing, not a mine"),
+    "Poracota": ("not_confirmed", "last listed in Buenaventura's 2013 report"),
+    "Recuperada": ("not_confirmed", "last listed in Buenaventura's 2013 report"),
+    "Antapite": ("not_confirmed", "last listed in Buenaventura's 2013 report"),
+    "Shila-Paula": ("not_confirmed", "last listed in Buenaventura's 2013 report"),
+    "Ishihuinca": ("not_confirmed", "last listed in Buenaventura's 2011 report"),
+    "Pucarrajo": ("not_confirmed", "last listed in Buenaventura's 2003 report"),
+    "Mallay": ("not_confirmed", "last listed in Buenaventura's 2017 report"),
+    "Tajo Norte": ("not_confirmed", "El Brocal's open pit; current activity not checked"),
+    "Cerro de Pasco": ("not_confirmed", "Volcan's Cerro de Pasco unit; current activity of the "
+                       "open pit not checked"),
+}
+"""Status of the listed large mines that are not operating (or not confirmed), with the reason.
+
+Checked by hand against public knowledge (company annual reports and the news of the events
+named); every other mine of the list is ``operating`` (producing in 2019 according to the
+source's own company reports and still producing in 2023, including Lagunas Norte, restarted by
+Boroo after 2019–2021, and Uchucchacua, restarted by Buenaventura in 2023). ``not_confirmed``
+mines are left out of the operating layer: being listed in an old report is not evidence of work
+today.
+"""
+
+_ADDED_COLUMNS = ("name", "commodities", "operator", "production_start", "longitude", "latitude",
+                  "reference")
+MINE_ADDITIONS: tuple[dict[str, Any], ...] = tuple(dict(zip(_ADDED_COLUMNS, row, strict=True)) for row in (
+    ("Cerro Corona", "Copper, Gold", "Gold Fields La Cima", 2008, -78.6189, -6.7600,
+     "Gold Fields technical report (as quoted in a public audit of mine coordinates); a second "
+     "public list gives -78.6256, -6.7604"),
+    ("Marcona", "Iron ore", "Shougang Hierro Perú", 1953, -75.2229, -15.2697,
+     "public list of Peruvian open-pit mines (one source only; medium confidence, inside the "
+     "district of Marcona)"),
+    ("Cerro Lindo", "Zinc, Copper, Lead, Silver", "Nexa Resources", 2007, -75.9921, -13.0779,
+     "Mindat and the trade press (UTM); a second public list gives -75.9785, -13.0798"),
+    ("Toromocho", "Copper, Molybdenum, Silver", "Minera Chinalco Perú", 2013, -76.141, -11.608,
+     "Toromocho environmental impact study (MEIA); a second public list gives -76.1440, -11.6071"),
+    ("Mina Justa", "Copper", "Marcobre (Minsur)", 2021, -75.0620, -15.1590,
+     "Mina Justa environmental impact study (SENACE) as quoted in a public audit of mine "
+     "coordinates"),
+    ("San Rafael", "Tin", "Minsur", 1977, -70.318, -14.229,
+     "two academic sources as quoted in a public audit of mine coordinates (another public list "
+     "gives -70.4916, -14.1335: medium confidence)"),
+))
+"""Large operating mines missing from the compilation, with coordinates from public documents.
+
+Cerro Corona, Marcona and Cerro Lindo were named as missing in issue 12; Toromocho, Mina Justa and
+San Rafael (Peru's only tin mine) are among the country's largest producers and were missing too.
 """
 
 _UNIT_COLUMNS = ["temp_fac_id", "mine_fac", "type_facility", "region", "province", "district"]
@@ -282,6 +412,52 @@ def _candidates(
         if (r, p, d) in lookup
     }
     return ";".join(sorted(codes)) if codes else None
+
+
+def locate_at_large_mines(
+    units: pd.DataFrame, mines: pd.DataFrame, districts: pd.DataFrame
+) -> pd.DataFrame:
+    """Return the large mine (name and coordinates) each unit belongs to, where one does.
+
+    A unit belongs to a mine when its folded name is the mine's folded name, or starts with it
+    followed by a space (``Antamina N° 1``, ``Toquepala 1``), and the district holding the mine's
+    point lies in the department the unit names (``Pierina I`` of Arequipa is not Pierina of
+    Ancash). Processing plants of the list are not candidates.
+
+    Parameters
+    ----------
+    units : pandas.DataFrame
+        With ``name`` and ``region`` (department name).
+    mines : pandas.DataFrame
+        The curated large mines (``name``, ``district_code``, ``longitude``, ``latitude``).
+    districts : pandas.DataFrame
+        The curated districts (``district_code``, ``department``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Aligned with ``units.index``: ``site`` (the mine's name), ``longitude``, ``latitude`` and
+        ``site_district_code``, missing where the unit belongs to no listed mine.
+    """
+    department = districts.set_index("district_code")["department"].map(normalize_name)
+    # mines only: a quarry named "Ilo" is not the Ilo smelter
+    listed = mines[mines["facility"].eq("Mine")].dropna(subset=["district_code"]).assign(
+        key=lambda m: m["name"].map(normalize_name),
+        dep=lambda m: m["district_code"].map(department))
+    rows: list[tuple[object, object, object, object]] = []
+    for name, region in zip(units["name"], units["region"], strict=True):
+        key, dep = normalize_name(name), normalize_name(region)
+        same = [key == k or key.startswith(k + " ") for k in listed["key"]]
+        hit = listed[np.asarray(same, dtype=bool) & (listed["dep"] == dep).to_numpy()]
+        if len(hit) == 1:
+            m = hit.iloc[0]
+            rows.append((m["name"], m["longitude"], m["latitude"], m["district_code"]))
+        else:
+            rows.append((pd.NA, np.nan, np.nan, pd.NA))
+    out = pd.DataFrame(rows, index=units.index,
+                       columns=["site", "longitude", "latitude", "site_district_code"])
+    return out.astype({"site": "string", "longitude": "float64", "latitude": "float64",
+                       "site_district_code": "string"})
 
 
 def unit_districts(units: pd.DataFrame) -> pd.Series:
@@ -433,7 +609,10 @@ def district_production(
         ``mean_2015_2019_t`` (mean of the yearly district totals over every year of the window, a
         year without records counting as 0), ``n_years_2015_2019`` (years of the window with
         records) and ``n_units`` (distinct ``unit_id`` with records in any year), sorted by
-        district, group and stage. The two window columns are named after ``window``.
+        district, group and stage. The window columns are named after ``window``. When the
+        records have a ``value_usd`` column, ``mean_2015_2019_value_usd`` is the window's total
+        value of the priced records / the number of years (missing when none is priced, 0 without
+        output) and ``share_priced_2015_2019`` the share of the window's tonnes that had a price.
 
     Notes
     -----
@@ -461,6 +640,14 @@ def district_production(
     wide = in_window.pivot_table(index=keys, columns="year", values="value_t", aggfunc="sum")
     wide = wide.reindex(index=out.index, columns=years).fillna(0.0)
     out[mean_col] = wide.mean(axis=1)
+    if "value_usd" in rec:  # USD at yearly prices; materials without a price stay out
+        window_rec = rec[rec["year"].between(start, end)]
+        priced = window_rec.dropna(subset=["value_usd"])
+        usd = priced.groupby(keys)["value_usd"].sum() / len(years)
+        out[f"mean_{start}_{end}_value_usd"] = usd.reindex(out.index).mask(out[mean_col] == 0, 0.0)
+        tonnes = window_rec.groupby(keys)["value_t"].sum()
+        share = priced.groupby(keys)["value_t"].sum().reindex(tonnes.index).fillna(0.0) / tonnes
+        out[f"share_priced_{start}_{end}"] = share.where(tonnes > 0).reindex(out.index).round(4)
     n_years = in_window.groupby(keys)["year"].nunique()
     out[years_col] = n_years.reindex(out.index).fillna(0).astype("int64")
     out["n_units"] = rec.groupby(keys)["unit_id"].nunique().reindex(out.index).astype("int64")
@@ -492,10 +679,16 @@ def _share(part: float, whole: float) -> float:
 
 
 def _units_dataset(
-    ctx: BuildContext, units: pd.DataFrame, production: pd.DataFrame
+    ctx: BuildContext, units: pd.DataFrame, production: pd.DataFrame, mines: pd.DataFrame
 ) -> tuple[pd.DataFrame, Dataset]:
     districts = ctx.frames["districts"]
     units = pd.concat([units, match_districts(units, districts)], axis=1)
+    sites = locate_at_large_mines(units, mines, districts)
+    units = pd.concat([units, sites], axis=1)
+    filled = units["district_code"].isna() & sites["site_district_code"].notna()
+    units.loc[filled, "district_code"] = units.loc[filled, "site_district_code"]
+    units.loc[filled, "match_method"] = "large_mine"
+    units = units.drop(columns="site_district_code")
     units.insert(units.columns.get_loc("match_method"), "province_code", unit_provinces(units))
     years = production.groupby("unit_id")["year"].agg(["min", "max"])
     units["first_year"] = units["unit_id"].map(years["min"]).astype("Int64")
@@ -505,19 +698,23 @@ def _units_dataset(
     n = len(units)
     n_name = int((units["match_method"] == "name").sum())
     n_alias = int((units["match_method"] == "alias").sum())
+    n_site = int((units["match_method"] == "large_mine").sum())
+    n_located = int(units["site"].notna().sum())
     unmatched = units[units["district_code"].isna()]
     several = unmatched["province"].str.contains(",") | unmatched["district"].str.contains(",")
     n_several = int(several.sum())
     n_cand = int(unmatched["candidate_codes"].notna().sum())
     n_one_province = int(unmatched["province_code"].notna().sum())
     n_unique = int(units["unit_id"].nunique())
-    rate = _share(n_name + n_alias, n)
+    rate = _share(n_name + n_alias + n_site, n)
     report: dict[str, Any] = {
         "units": n,
         "unique_unit_ids": n_unique,
-        "matched": n_name + n_alias,
+        "matched": n_name + n_alias + n_site,
         "matched_by_name": n_name,
         "matched_by_alias": n_alias,
+        "matched_by_large_mine_point": n_site,
+        "located_at_large_mine": n_located,
         "match_rate": rate,
         "aliases_defined": len(DISTRICT_ALIASES),
         "unmatched": len(unmatched),
@@ -533,7 +730,13 @@ def _units_dataset(
         "Matched region, province and district names (accents, case and punctuation folded) to "
         f"the district layer: {n_name} units by name and {n_alias} through "
         f"{len(DISTRICT_ALIASES)} verified aliases (spelling variants, a typo in the layer, a "
-        f"district created after 2007), a match rate of {rate:.1%}.",
+        f"district created after 2007) and {n_site} more through the coordinates of the large "
+        f"mine they belong to, a match rate of {rate:.1%}.",
+        f"{n_located} units are located at a large mine (site, longitude, latitude): the unit's "
+        "folded name is the mine's name, or starts with it followed by a number or label "
+        "(Antamina N° 1, Toquepala 1), and the mine lies in the unit's department. A unit whose "
+        "names list several districts (Cerro Verde, Constancia, La Arena) takes the district "
+        "holding the mine's point.",
         f"{len(unmatched)} units keep a missing district_code: {n_several} of these list several "
         "provinces or districts in one field, which no single code can represent, and no "
         f"district was guessed. For {n_cand} of them candidate_codes lists the existing districts "
@@ -570,6 +773,7 @@ def _production_dataset(
     prod = prod[~excluded].copy()
     codes = unit_districts(units)
     prod["district_code"] = prod["unit_id"].map(codes).astype("string")
+    prod["value_usd"] = prod["value_t"] * price_per_tonne(prod["material_id"], prod["year"])
     table = district_production(prod)
 
     lost = prod["district_code"].isna()
@@ -630,12 +834,19 @@ def _production_dataset(
         "any record counting as 0 (n_years_2015_2019 says how many years had records); n_units "
         "counts distinct unit_id with records in any year. Spelling variants of one plant's name "
         "in different years count as separate units.",
+        "Valued in USD at the annual average price of each record's year: "
+        f"{PRICE_SOURCE}. Gold and silver tonnes x 32,150.7466 troy oz; iron records (Fe content) "
+        "at the ore price / 0.62. mean_2015_2019_value_usd is the window's value / 5 years; "
+        f"{', '.join(sorted(PRICES))} are priced, the others (molybdenum, minor metals, "
+        "construction and most industrial minerals, coal) are not, so share_priced_2015_2019 "
+        "tells how much of the tonnage the value covers. Processing output (refined copper, zinc, "
+        "lead, tin, gold, silver) is valued the same way and kept apart by its stage.",
     ]
     return Dataset(
         id="mining_production",
         title="Mining production per district, commodity group and stage (tonnes)",
         file=ctx.write_table(table, "mining_production.parquet"),
-        sources=[SOURCES[k] for k in PRODUCTION_SHEETS] + [SOURCES["mining_facilities"]],
+        sources=[SOURCES[k] for k in PRODUCTION_SHEETS] + [SOURCES["mining_facilities"], PRICE_REF],
         licence=LICENCE,
         vintage=VINTAGE,
         processing=processing,
@@ -691,7 +902,11 @@ def mine_fields(rows: pd.DataFrame, lon: pd.Series, lat: pd.Series, *,
     }, index=rows.index)
 
 
-def _large_mines_dataset(ctx: BuildContext) -> Dataset:
+def _counts(values: pd.Series) -> dict[str, int]:
+    return {str(k): int(v) for k, v in values.value_counts().sort_index().items()}
+
+
+def _large_mines_dataset(ctx: BuildContext) -> tuple[pd.DataFrame, Dataset]:
     raw = pd.read_csv(ctx.source("large_mines"))
     require_columns(raw, _LARGE_COLUMNS, file=SOURCES["large_mines"].file)
     pe = raw[raw["country"] == "Peru"].reset_index(drop=True)
@@ -707,6 +922,17 @@ def _large_mines_dataset(ctx: BuildContext) -> Dataset:
     frame = mine_fields(pe, lon, lat, text=lambda v: v.astype("string"),
                         extra={"region": "region", "province": "province",
                                "district": "district", "source": "source"})
+    checked = [MINE_STATUS.get(str(n).strip(), ("operating", "producing in 2019 and 2023"))
+               for n in frame["name"]]
+    at = frame.columns.get_loc("status") + 1
+    frame.insert(at, "status_checked", pd.array([c[0] for c in checked], dtype="string"))
+    frame.insert(at + 1, "status_note", pd.array([c[1] for c in checked], dtype="string"))
+    added = pd.DataFrame(list(MINE_ADDITIONS)).rename(columns={"reference": "source"})
+    added["facility"] = "Mine"
+    added["status_checked"] = "operating"
+    added["status_note"] = "added: missing from the compilation"
+    added["production_start"] = added["production_start"].astype("Int64")
+    frame = pd.concat([frame, added.drop(columns=["operator"])], ignore_index=True)
     points = points_frame(frame)
     points.insert(
         points.columns.get_loc("longitude"),
@@ -719,14 +945,21 @@ def _large_mines_dataset(ctx: BuildContext) -> Dataset:
     n_status = int(points["status"].notna().sum())
     n_proc = int((points["facility"] != "Mine").sum())
     processing = [
-        f"Kept the {len(points)} rows with country 'Peru' ({n_proc} of them a processing plant "
+        f"Kept the {len(pe)} rows with country 'Peru' ({n_proc} of them a processing plant "
         "rather than a mine); coordinates as given, all inside Peru's bounding box.",
         "Columns renamed (name, commodities, facility, status…); missing values stay missing (the "
-        f"status is given for {n_status} of them only).",
+        f"source gives a status for {n_status} of them only).",
+        "status_checked: every mine checked by hand against public knowledge (MINE_STATUS in "
+        f"curate/mining.py, with reasons in status_note): {_counts(points['status_checked'])}. "
+        "Conga and Tía María never operated, Pierina is closed, the Ilo smelter/refinery is "
+        "processing; mines only listed in old reports are not_confirmed.",
+        f"Added {len(MINE_ADDITIONS)} operating mines missing from the list "
+        f"({', '.join(m['name'] for m in MINE_ADDITIONS)}) with coordinates from the public "
+        "documents named in their source column.",
         f"district_code is the district polygon containing the point: {n_in} of {len(points)} "
         "fall inside one; the rest keep a missing code.",
     ]
-    return Dataset(
+    return points, Dataset(
         id="large_mines",
         title="Large mines of Peru (points) with commodities and district",
         file=ctx.write_table(points, "large_mines.parquet"),
@@ -740,6 +973,8 @@ def _large_mines_dataset(ctx: BuildContext) -> Dataset:
             "outside_districts": outside,
             "with_status": n_status,
             "processing_plants": n_proc,
+            "status_checked": _counts(points["status_checked"]),
+            "added": [m["name"] for m in MINE_ADDITIONS],
         },
     )
 
@@ -759,14 +994,9 @@ def build(ctx: BuildContext) -> list[Dataset]:
     list of Dataset
         ``mining_units``, ``mining_production`` and ``large_mines``.
     """
-    if "districts" not in ctx.frames:
-        msg = "the mining step needs the districts: run geo_engine.curate.admin.build(ctx) first"
-        raise GeoEngineError(msg)
+    require_districts(ctx, "mining")
     production = load_production(ctx)
-    units, units_ds = _units_dataset(ctx, _read_units(ctx), production)
-    return [
-        units_ds,
-        _production_dataset(ctx, units, production),
-        _large_mines_dataset(ctx),
-    ]
+    mines, mines_ds = _large_mines_dataset(ctx)
+    units, units_ds = _units_dataset(ctx, _read_units(ctx), production, mines)
+    return [units_ds, _production_dataset(ctx, units, production), mines_ds]
 

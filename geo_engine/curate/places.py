@@ -1121,6 +1121,12 @@ def _tourism(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDat
     first = ["resource_code", "name", "category", "category_label", "type", "subtype", "region",
              "province", "district", "district_code", "coord_fix", "in_outline"]
     resources = finish_points(resources, first)
+    # survey effort: entries of a region that listed more than the average region weigh
+    # (average entries per region) / (its entries); the others weigh 1 (not inflated)
+    region = resources["region"].map(normalize_name)
+    effort = len(resources) / region.nunique() / region.map(region.value_counts())
+    resources.insert(resources.columns.get_loc("coord_fix"), "effort_weight",
+                     effort.clip(upper=1.0).round(4))
     # check: the department of the assigned district against the region named in the source
     dept = districts.set_index("district_code")["department"].map(normalize_name)
     assigned = resources["district_code"].map(dept)
@@ -1163,6 +1169,13 @@ def _tourism(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDat
             "category is a stable key of the five MINCETUR categories (natural_sites, "
             "cultural_manifestations, folklore, technical_scientific_achievements, "
             "scheduled_events); the Spanish label is kept in category_label.",
+            "effort_weight = (entries per region on average) / (entries of the point's "
+            "region), at most 1: the regional surveys listed very different numbers of entries "
+            "(Lima 620 and Junín 483 kept, Callao 33), and the file has no hierarchy "
+            "(jerarquía) to tell major sites from minor ones. Regions that listed more than "
+            "the average are scaled down to the average total; regions that listed fewer keep "
+            "weight 1, since inflating the entries they have cannot restore the ones they "
+            "missed.",
             f"in_outline is false for {report['outside_outline']} points off the district "
             "polygons (islands, beaches, Lake Titicaca, which the polygons leave out); they are "
             "kept, with no district_code.",

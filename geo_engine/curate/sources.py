@@ -180,7 +180,7 @@ SOURCES: dict[str, SourceRef] = {
         "latam/whc_sites_2019.csv", "Abzalov50/travel_challenge@15b9010",
         "whc-sites-2019-light.csv", "UNESCO-data", "2019", "UNESCO World Heritage Centre",
     ),
-    # peru/gapfill: forests, fisheries, power plants (the land-and-water evidence of issue 12)
+    # peru/gapfill: forests, fisheries, power plants
     "ubigeo_crosswalk": SourceRef(
         "peru/gapfill/crosswalk/ubigeo_distrito_aumentado.csv", "jmcastagnetto/ubigeo-peru-aumentado"
         "@a783fa66effb16fa8f3321b49a3d5e71cab15a5c", "ubigeo_distrito.csv", "MIT", "2013–2020",
@@ -224,6 +224,23 @@ SOURCES: dict[str, SourceRef] = {
         "peru/gapfill/power/gppd_source_geodb_cdmdb_peru.csv", _GPPD,
         "source_databases_csv/database_GEODB.csv + database_CDMDB.csv (Peru rows)",
         "CC-BY-4.0", "c. 2017", "WRI Global Power Plant Database (GEODB, UNFCCC CDM)",
+    ),
+    # peru/gapfill: services, connectivity and visits
+    "fidt_services": SourceRef(
+        "peru/gapfill/access/fidt2024_district_services_access.csv", _FIDT,
+        "03. Output/Data_Warehouse_distrito.dta (column subset)", "none-stated", "2017; 2023",
+        "INEI (Censos Nacionales 2017), MTC 2023, compiled by MEF for the FIDT 2024",
+    ),
+    "mtc_mobile": SourceRef(
+        "peru/gapfill/access/fidt2024_mtc_mobile_internet_coverage_district.csv", _FIDT,
+        "01. Input/08. Telecomunicación rural/Cobertura de internet movil.dta", "none-stated",
+        "2023", "MTC (Ministry of Transport and Communications of Peru)",
+    ),
+    "sernanp_visits": SourceRef(
+        "peru/gapfill/tourism/sernanp_anp_visits_2022_2023.csv",
+        "jorcabes/app-dashboard_sernanp@d70c9e10ed9f5609265549fcfc22381ffb3b4381",
+        "SERNANPdataset_Turismo.csv", "none-stated", "Jan 2022–Nov 2023",
+        "SERNANP via datosabiertos.gob.pe",
     ),
 }
 """Raw files by short key."""

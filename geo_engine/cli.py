@@ -168,16 +168,22 @@ def layers_list(
     region: Annotated[str, typer.Option(help="Region id or region file whose specs to list.")]
     = "peru",
 ) -> None:
-    """List the layer specs: id, kind, method, theme, units and title."""
+    """List the layer specs: id, kind, method, theme, units and title, then source and vintage."""
+    from geo_engine.datasets import layer_provenance
     from geo_engine.layers import load_layers
     from geo_engine.region import load_region
 
     try:
-        specs = load_layers(layers or load_region(region).layers)
+        reg = load_region(region)
+        specs = load_layers(layers or reg.layers)
     except GeoEngineError as exc:
         _fail(exc)
+    origin = layer_provenance(specs, data_dir=reg.data_dir).set_index("id")
     for s in specs:
         typer.echo(f"{s.id:<28} {s.kind:<9} {s.method:<10} {s.theme:<15} {s.units:<20} {s.title.en}")
+        src = origin.loc[s.id]
+        when = f", {src['vintage']}" if pd.notna(src["vintage"]) else ""
+        typer.echo(f"{'':<28} source: {src['publisher']}{when}")
     typer.echo(f"{len(specs)} layers")
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import geopandas as gpd
 import pandas as pd
@@ -12,13 +13,18 @@ import shapely
 
 from geo_engine import settings
 from geo_engine._cache import cached
+from geo_engine._errors import GeoEngineError
 from geo_engine.manifest import dataset_entry, dataset_path
+
+if TYPE_CHECKING:
+    from geo_engine.layers import LayerSpec
 
 __all__ = [
     "DISPLAY_CRS",
     "dataset_sources",
     "display_districts",
     "district_table",
+    "layer_provenance",
     "read_dataset",
 ]
 
@@ -134,3 +140,30 @@ def dataset_sources(dataset_ids: list[str], *, data_dir: Path | None = None) -> 
             seen.add(key)
             out.append({"dataset": entry["title"], **src})
     return out
+
+
+def layer_provenance(specs: Sequence[LayerSpec], *, data_dir: Path | None = None) -> pd.DataFrame:
+    """Return where each layer's data come from: one row per spec, in the order given.
+
+    Columns: ``id``, ``dataset`` (the manifest id, or missing), ``publisher`` (the publishers of
+    the dataset's sources, joined with "; "), ``vintage`` and ``licence`` of the dataset. A layer
+    without a ``dataset``, or whose dataset the manifest lacks (your own files), shows its source
+    file as the publisher and leaves vintage and licence missing: nothing is guessed.
+    """
+    rows = []
+    for spec in specs:
+        entry = None
+        if spec.dataset:
+            try:
+                entry = dataset_entry(spec.dataset, data_dir=data_dir)
+            except (GeoEngineError, KeyError):  # no manifest, or not in it: your own files
+                entry = None
+        if entry is None:
+            rows.append({"id": spec.id, "dataset": spec.dataset, "publisher": spec.source,
+                         "vintage": None, "licence": None})
+            continue
+        publishers = list(dict.fromkeys(str(src.get("publisher") or src.get("origin"))
+                                        for src in entry["sources"]))
+        rows.append({"id": spec.id, "dataset": spec.dataset, "publisher": "; ".join(publishers),
+                     "vintage": str(entry["vintage"]), "licence": str(entry["licence"])})
+    return pd.DataFrame(rows, columns=["id", "dataset", "publisher", "vintage", "licence"])

@@ -87,6 +87,10 @@ def test_layers_lists_shipped_specs():
     assert result.exit_code == 0, result.output
     assert "poverty_2018" in result.output
     assert "distance_port" in result.output
+    lines = result.output.splitlines()
+    coffee = next(i for i, line in enumerate(lines) if line.startswith("crop_value_coffee "))
+    assert lines[coffee + 1].split()[:2] == ["source:", "MIDAGRI"]
+    assert "2023" in lines[coffee + 1]
 
 
 def test_validate_good_and_bad(tmp_path, data_dir):

@@ -2,7 +2,13 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from geo_engine.datasets import dataset_sources, display_districts, district_table, read_dataset
+from geo_engine.datasets import (
+    dataset_sources,
+    display_districts,
+    district_table,
+    layer_provenance,
+    read_dataset,
+)
 
 
 def test_read_dataset_returns_geodataframe_for_geoparquet(data_dir):
@@ -40,3 +46,21 @@ def test_sources_are_listed_once(data_dir):
     origins = [(r["origin"], r["origin_path"]) for r in rows]
     assert len(origins) == len(set(origins))
     assert any("peru-geojson" in r["origin"] for r in rows)
+
+
+def test_layer_provenance_names_publisher_and_vintage_or_leaves_them_missing(data_dir):
+    from geo_engine.layers import LayerSpec
+
+    base = {"title": {"es": "x", "en": "x"}, "theme": "social", "kind": "points", "method": "count",
+            "units": "n", "direction": "benefit"}
+    specs = [LayerSpec(id="visits", source="peru/protected_area_visits.parquet",
+                       dataset="protected_area_visits", **base),
+             LayerSpec(id="mine", source="my_points.geojson", **base),
+             LayerSpec(id="gone", source="x.parquet", dataset="no_such_dataset", **base)]
+    table = layer_provenance(specs, data_dir=data_dir)
+    assert table["id"].tolist() == ["visits", "mine", "gone"]
+    assert "SERNANP" in table.loc[0, "publisher"]
+    assert table.loc[0, "vintage"] == "Jan 2022–Nov 2023"
+    assert table.loc[1, "publisher"] == "my_points.geojson"
+    assert table.loc[1:, "vintage"].isna().all()
+    assert table.loc[1:, "licence"].isna().all()

@@ -17,6 +17,7 @@ Three files come out of this step:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ __all__ = [
     "MEAN_WINDOW",
     "MINE_STATUS",
     "PRICES",
+    "PRICE_FILE",
     "PRICE_SOURCE",
     "PRODUCTION_SHEETS",
     "UNIT_TO_TONNES",
@@ -49,6 +51,7 @@ __all__ = [
     "commodity_group",
     "district_lookup",
     "district_production",
+    "load_prices",
     "load_production",
     "locate_at_large_mines",
     "match_districts",
@@ -139,43 +142,60 @@ MATERIAL_GROUP: dict[str, str] = {m: g for g, ids in COMMODITY_GROUPS.items() fo
 TROY_OZ_PER_TONNE = 32_150.7466
 """Troy ounces in one metric tonne (1 troy ounce = 31.1034768 g)."""
 
+PRICE_FILE = "prices_worldbank_cmo.csv"
+"""Price table shipped with this module: rows of the World Bank annual price workbook."""
+
 PRICE_SOURCE = (
     "World Bank Commodity Price Data (The Pink Sheet), annual average prices in nominal US "
-    "dollars, CMO-Historical-Data-Annual.xlsx: gold and silver (USD/troy oz), copper, zinc, lead, "
-    "tin (USD/t, LME), iron ore (USD/dry t, fines 62% Fe, CFR China), phosphate rock (USD/t)"
+    "dollars, CMO-Historical-Data-Annual.xlsx (release of 2 June 2023), sheet 'Annual Prices "
+    "(Nominal)': gold and silver (USD/troy oz, London fixing), copper, zinc, lead, tin (USD/t, "
+    "LME), iron ore (USD/dry t, fines 62% Fe, CFR China), phosphate rock (USD/t, f.o.b. North "
+    "Africa)"
 )
 """Where :data:`PRICES` come from."""
 
 PRICE_REF = SourceRef(
-    file="peru/(no raw file: the PRICES table in geo_engine/curate/mining.py)",
-    origin="World Bank Commodity Price Data (The Pink Sheet)",
-    origin_path="CMO-Historical-Data-Annual.xlsx (annual averages, nominal USD)",
+    file=f"geo_engine/curate/{PRICE_FILE} (rows copied from the workbook; no raw-folder file)",
+    origin="zachjoachim7/Volume3PortfolioPorject2@e8449f01729147d6239ae8dee8f816dbb9a13c50",
+    origin_path="CMO-Historical-Data-Annual.xlsx, sheet 'Annual Prices (Nominal)' (World Bank "
+    "Pink Sheet, updated 2023-06-02); the redistributing repository states no licence",
     licence="CC-BY-4.0",  # the World Bank's terms of use for its datasets
     vintage="2015–2019",
     publisher="World Bank",
 )
-"""Provenance of the price table, recorded with the production file."""
+"""Provenance of the price table, recorded with the production file.
 
-PRICES: dict[str, dict[int, float]] = {
-    # USD per troy ounce
-    "Me.Au": {2015: 1160.1, 2016: 1248.0, 2017: 1257.6, 2018: 1269.2, 2019: 1392.6},
-    "Me.Ag": {2015: 15.68, 2016: 17.14, 2017: 17.05, 2018: 15.71, 2019: 16.21},
-    # USD per tonne of metal
-    "Me.Cu": {2015: 5510.5, 2016: 4867.9, 2017: 6169.9, 2018: 6529.8, 2019: 6010.1},
-    "Me.Zn": {2015: 1931.7, 2016: 2090.0, 2017: 2890.9, 2018: 2922.0, 2019: 2549.9},
-    "Me.Pb": {2015: 1787.8, 2016: 1866.7, 2017: 2314.6, 2018: 2240.2, 2019: 1996.8},
-    "Me.Sn": {2015: 16066.6, 2016: 17933.8, 2017: 20061.0, 2018: 20145.3, 2019: 18660.7},
-    # USD per dry tonne of ore at 62% Fe; the iron records are Fe content (see PRICE_PER_TONNE)
-    "Me.Fe": {2015: 55.8, 2016: 58.4, 2017: 71.8, 2018: 69.8, 2019: 93.8},
-    # USD per tonne of phosphate rock
-    "Nm.PO": {2015: 117.5, 2016: 112.2, 2017: 89.7, 2018: 88.0, 2019: 88.0},
-}
+The same 2015–2019 values are in the later release vendored by
+``SarathSabu/A6@95a60786f4929a3efa20b5a1f5c9a7ae2edffec8`` (``CMO-Historical-Data-Annual.xlsx``).
+"""
+
+
+def load_prices() -> dict[str, dict[int, float]]:
+    """Return the annual average prices of :data:`PRICE_FILE` by ``material_id`` and year.
+
+    Returns
+    -------
+    dict
+        ``{material_id: {year: price}}`` in the units of :data:`PRICE_SOURCE`, exactly as the
+        World Bank workbook stores them.
+    """
+    path = resources.files("geo_engine.curate") / PRICE_FILE
+    with resources.as_file(path) as file:
+        table = pd.read_csv(file, comment="#", dtype={"material_id": "string"})
+    require_columns(table, ["material_id", "series", "unit", "year", "price"], file=PRICE_FILE)
+    return {str(m): {int(y): float(v) for y, v in zip(part["year"], part["price"], strict=True)}
+            for m, part in table.groupby("material_id", sort=True)}
+
+
+PRICES: dict[str, dict[int, float]] = load_prices()
 """Annual average prices 2015–2019 per ``material_id``, in the units of :data:`PRICE_SOURCE`.
 
-Typed in from the World Bank's annual price table (the rebuild stays offline); the figures are
-rounded to one decimal. Materials without a price (molybdenum, the minor metals, the construction
-and other industrial minerals, coal) keep a missing value in USD; the Pink Sheet does not quote
-them, and no other price was guessed.
+Read from :data:`PRICE_FILE`, the rows of the World Bank's annual workbook for gold, silver,
+copper, zinc, lead, tin, iron ore and phosphate rock. Materials without a price (molybdenum, the
+minor metals, the construction and other industrial minerals, coal) keep a missing value in USD:
+the Pink Sheet quotes no molybdenum, minor metal or building mineral, and its coal series are
+thermal coal (Australia, South Africa, Colombia), not the anthracite mined in Peru; no other price
+was guessed.
 """
 
 

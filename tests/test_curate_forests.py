@@ -1,10 +1,7 @@
-import geopandas as gpd
 import pandas as pd
 import pytest
-from shapely.geometry import Point, box
 
 from geo_engine._errors import SourceFormatError
-from geo_engine.curate._common import parent_2007_district
 from geo_engine.curate.forests import NAME_VARIANTS, match_district_names, parse_thousands
 
 
@@ -41,23 +38,6 @@ def test_names_match_with_accents_spaces_and_variants():
     assert codes.tolist()[:3] == ["110301", "080907", "120604"]
     assert pd.isna(codes.iloc[3])  # two districts at once: left unmatched
     assert NAME_VARIANTS["NASCA"] == "NAZCA"
-
-
-def test_new_districts_fold_into_their_2007_parent():
-    districts = gpd.GeoDataFrame({"district_code": ["010101", "010102"]},
-                                 geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs="EPSG:4326")
-    centres = gpd.GeoDataFrame({"district_code": ["010199", "010199", "010199"]},
-                               geometry=[Point(1.5, 0.5), Point(1.6, 0.5), Point(0.5, 0.5)],
-                               crs="EPSG:4326")
-    capitals = gpd.GeoDataFrame({"district_code": ["010198"]}, geometry=[Point(0.2, 0.2)],
-                                crs="EPSG:4326")
-    out = parent_2007_district(pd.Series(["010101", "010199", "010198", "010197"]), districts,
-                               centres=centres, capitals=capitals).set_index("code")
-    assert out.loc["010101", "how"] == "same"
-    assert (out.loc["010199", "district_code"], out.loc["010199", "how"]) == ("010102", "centres")
-    assert (out.loc["010198", "district_code"], out.loc["010198", "how"]) == ("010101", "capital")
-    assert pd.isna(out.loc["010197", "district_code"])
-    assert out.loc["010197", "how"] == "unmapped"
 
 
 @pytest.mark.needs_shared

@@ -179,10 +179,20 @@ def test_prices_turn_gold_ounces_and_iron_content_into_usd_per_tonne() -> None:
     ids = pd.Series(["Me.Au", "Me.Cu", "Me.Fe", "Me.Mo", "Me.Cu"])
     years = pd.Series([2019, 2015, 2019, 2019, 2020])
     price = mining.price_per_tonne(ids, years)
-    assert price[0] == pytest.approx(1392.6 * 32_150.7466)
-    assert price[1] == 5510.5
-    assert price[2] == pytest.approx(93.8 / 0.62)
+    assert price[0] == pytest.approx(1392.498333 * 32_150.7466)
+    assert price[1] == 5510.456667
+    assert price[2] == pytest.approx(93.849167 / 0.62)
     assert price[3:].isna().all()  # no molybdenum price; no 2020 price
+
+
+def test_price_table_holds_the_world_bank_rows_for_every_priced_material_and_year() -> None:
+    assert sorted(mining.PRICES) == ["Me.Ag", "Me.Au", "Me.Cu", "Me.Fe", "Me.Pb", "Me.Sn", "Me.Zn",
+                                     "Nm.PO"]
+    start, end = mining.MEAN_WINDOW
+    assert all(sorted(years) == list(range(start, end + 1)) for years in mining.PRICES.values())
+    # World Bank, CMO-Historical-Data-Annual.xlsx (2 June 2023), Annual Prices (Nominal)
+    assert mining.PRICES["Nm.PO"][2015] == 120.314583
+    assert mining.PRICES["Me.Ag"][2016] == 17.14675
 
 
 def test_value_is_the_window_total_of_priced_records_over_five_years() -> None:
@@ -351,7 +361,8 @@ def test_build_from_raw_sources(raw_dir: Path, tmp_path: Path) -> None:
     assert status[["Conga", "Tia Maria"]].eq("project").all()
     assert status["Pierina"] == "closed"
     assert status["ILO"] == "processing"
-    assert status[["Cerro Corona", "Marcona", "Cerro Lindo", "Antamina"]].eq("operating").all()
+    assert status[["Cerro Corona", "Toromocho", "San Rafael", "Antamina"]].eq("operating").all()
+    assert "Marcona" not in status.index  # no public coordinate found: left out, not guessed
     assert set(mining.MINE_STATUS) <= set(status.index)
     ilo = prod.set_index(["district_code", "commodity_group"]).loc[("180303", "copper")]
     assert ilo["stage"] == "processing"

@@ -5,7 +5,7 @@ from shapely.geometry import box
 
 from geo_engine._errors import GeoEngineError
 from geo_engine.curate import admin, services
-from geo_engine.curate._common import BuildContext, parent_district_by_capital
+from geo_engine.curate._common import BuildContext, parent_2007_district
 from geo_engine.manifest import describe_file, load_manifest
 
 OPS = services.OPERATORS
@@ -50,10 +50,12 @@ def test_new_districts_fold_into_their_2007_parent_population_weighted():
     capitals = pd.DataFrame({"inei": ["010101", "010102", "010199", "010198"],
                              "latitude": [-6.5, -6.5, -6.2, None],
                              "longitude": [-77.5, -76.5, -76.2, None]})
-    parents = parent_district_by_capital(pd.Series(["010101", "010102", "010199", "010198"]),
-                                         capitals=capitals, districts=_districts())
-    assert parents.set_index("code")["how"].to_dict() == {
-        "010101": "same", "010102": "same", "010198": "unmapped", "010199": "capital"}
+    no_centres = pd.DataFrame(columns=["inei_distrito", "ccpp", "longitude", "latitude"])
+    parents = parent_2007_district(pd.Series(["010101", "010102", "010199", "010198"]),
+                                   districts=_districts(), centres=no_centres,
+                                   capitals=capitals.assign(distrito=["A", "B", "C", "D"]))
+    assert parents["method"].to_dict() == {
+        "010101": "on_map", "010102": "on_map", "010198": "unmapped", "010199": "capital_point"}
     table = services.district_services(
         _services(["010101", "010102", "010199"], [0.1, 0.2, 0.5], [0.5, 0.5, 1.0],
                   [0.2, 0.4, 0.1]),

@@ -17,16 +17,17 @@ from geo_engine.curate.sources import SOURCES, SourceRef
 
 __all__ = [
     "METRIC_CRS",
+    "PARENT_METHODS",
     "BuildContext",
     "Dataset",
     "blank_to_na",
+    "describe_parents",
     "finish_points",
-    "map_to_2007_districts",
     "normalize_name",
     "outline_km",
     "parent_2007_district",
-    "parent_district_by_capital",
     "read_capitals",
+    "read_centres",
     "read_geojson",
     "require_columns",
     "require_districts",
@@ -310,168 +311,134 @@ def finish_points(frame: gpd.GeoDataFrame, first: list[str]) -> gpd.GeoDataFrame
     return frame[[*first, *rest, "geometry"]]
 
 
-def map_to_2007_districts(
-    codes: pd.Series,
-    *,
-    ubigeo: pd.DataFrame,
-    districts: gpd.GeoDataFrame,
-    centres: pd.DataFrame,
-    names: pd.Series | None = None,
-) -> pd.DataFrame:
-    """Return the district of the 2007 map each INEI district code falls in, and how it was found.
-
-    A code of the map is its own district (``on_map``). A code created after 2007 goes to the 2007
-    district of its province nearest to its capital (0 km when the capital lies inside), at the
-    latitude/longitude of the ubigeo table (``capital_point``; among all districts when the
-    province itself is newer than 2007, as Putumayo is). Without coordinates, it goes to the one
-    2007 district of the province whose populated centres bear the new district's name
-    (``capital_name``: new districts are named after their capital). Anything else stays
-    unmapped (``<NA>``, method ``unmapped``); nothing is guessed.
-
-    Parameters
-    ----------
-    codes : pandas.Series
-        6-digit INEI codes (current codification); repeats are allowed.
-    ubigeo : pandas.DataFrame
-        The ubigeo district table (``inei``, ``distrito``, ``latitude``, ``longitude``).
-    districts : geopandas.GeoDataFrame
-        The curated 2007 districts (``district_code``, geometry).
-    centres : pandas.DataFrame
-        Populated centres of the 2017 frame (``inei_distrito``, ``ccpp``).
-    names : pandas.Series, optional
-        District names by code, from the source table, for codes the ubigeo table lacks.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by each distinct code, sorted: ``district_code`` (2007), ``method`` and
-        ``capital_km`` (distance from the capital to the chosen polygon, ``capital_point`` only).
-    """
-    distinct = pd.Index(codes.astype("string").dropna().unique()).sort_values()
-    on_map = set(districts["district_code"])
-    out = pd.DataFrame({"district_code": pd.Series(pd.NA, index=distinct, dtype="string"),
-                        "method": "unmapped", "capital_km": np.nan}, index=distinct)
-    known = distinct.isin(on_map)
-    out.loc[known, "district_code"] = distinct[known]
-    out.loc[known, "method"] = "on_map"
-    table = ubigeo.dropna(subset=["inei"]).drop_duplicates("inei").set_index("inei")
-    new = table.reindex(distinct[~known])
-    polys = districts.loc[districts.geometry.notna(), ["district_code", "geometry"]]
-    polys = polys.to_crs(METRIC_CRS)
-    provinces = set(polys["district_code"].str[:4])
-    for code, row in new[new[["latitude", "longitude"]].notna().all(axis=1)].iterrows():
-        point = gpd.GeoSeries(gpd.points_from_xy([float(row["longitude"])],
-                                                 [float(row["latitude"])]), crs="EPSG:4326")
-        cands = polys[polys["district_code"].str[:4] == code[:4]] if code[:4] in provinces \
-            else polys
-        km = cands.distance(point.to_crs(METRIC_CRS).iloc[0]) / 1000.0
-        best = km.sort_values(kind="stable").index[0]
-        out.loc[code, ["district_code", "method", "capital_km"]] = [
-            cands.loc[best, "district_code"], "capital_point", round(float(km[best]), 3)]
-    names = centres.assign(_name=centres["ccpp"].map(normalize_name))
-    names = names[names["inei_distrito"].isin(on_map)]
-    for code in out.index[out["method"] == "unmapped"]:
-        name = normalize_name(table["distrito"].get(code, None if names is None
-                                                    else names.get(code)))
-        hits = names.loc[(names["inei_distrito"].str[:4] == code[:4]) & (names["_name"] == name),
-                         "inei_distrito"].unique()
-        if name and len(hits) == 1:
-            out.loc[code, ["district_code", "method"]] = [hits[0], "capital_name"]
-    return out
+PARENT_METHODS = ("on_map", "centres", "capital_point", "capital_name", "unmapped")
+"""How :func:`parent_2007_district` placed a code, in the order the rules are tried."""
 
 
 def parent_2007_district(
     codes: pd.Series,
-    districts: gpd.GeoDataFrame,
     *,
-    centres: gpd.GeoDataFrame,
-    capitals: gpd.GeoDataFrame,
+    districts: gpd.GeoDataFrame,
+    centres: pd.DataFrame,
+    capitals: pd.DataFrame,
+    names: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Return the district of the 2007 map each current INEI district code belongs to.
 
-    A code on the map is its own parent. A district created after 2007 takes the map district that
-    holds most of its populated centres (ties: the lowest code), or, when it has none, the one
-    holding its capital; otherwise it stays unmapped.
+    The one rule of the rebuild for districts created after the 2007 limits; the first that
+    applies wins:
+
+    1. ``on_map``: a code of the 2007 map is its own district.
+    2. ``centres``: the 2007 district holding most of the new district's populated centres
+       (2017 census frame, ties to the lowest code). A district split off one parent has all
+       its centres there; one carved from several goes whole to the largest share.
+    3. ``capital_point``: the 2007 district holding its capital (the crosswalk's latitude and
+       longitude) or, when the point falls outside every polygon of the simplified outlines,
+       the nearest 2007 district of its own province (of all districts when the province
+       itself is newer than 2007, as Putumayo is); ``capital_km`` gives that distance.
+    4. ``capital_name``: without coordinates, the 2007 district holding the populated centres
+       of its province that bear the district's folded name (new districts are named after
+       their capital), when they all lie in one (a centre off the outlines counts by its own
+       code when that is a 2007 code).
+    5. ``unmapped``: nothing else is guessed; the code keeps ``<NA>``.
 
     Parameters
     ----------
     codes : pandas.Series
-        Current 6-digit INEI district codes (duplicates allowed).
+        Current 6-digit INEI codes (repeats and missing values allowed).
     districts : geopandas.GeoDataFrame
         The curated 2007 districts (``district_code``, geometry).
-    centres : geopandas.GeoDataFrame
-        Populated-centre points with the current code of their district in ``district_code``.
-    capitals : geopandas.GeoDataFrame
-        One capital point per current code (``district_code``); rows without geometry are ignored.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per distinct code: ``code``, ``district_code`` (the 2007 parent, ``<NA>`` when
-        unmapped) and ``how`` (``same``, ``centres``, ``capital`` or ``unmapped``).
-    """
-    on_map = set(districts["district_code"])
-    out = pd.DataFrame({"code": sorted(set(codes.dropna().astype(str)))})
-    out["district_code"] = out["code"].where(out["code"].isin(on_map)).astype("string")
-    out["how"] = np.where(out["district_code"].notna(), "same", "unmapped")
-    new = set(out.loc[out["district_code"].isna(), "code"])
-    pts = centres[centres["district_code"].isin(new) & centres.geometry.notna()]
-    if len(pts):
-        votes = pd.DataFrame({"code": pts["district_code"].to_numpy(),
-                              "parent": assign_district(pts, districts).to_numpy()}).dropna()
-        votes = votes.groupby(["code", "parent"]).size().rename("n").reset_index()
-        votes = votes.sort_values(["code", "n", "parent"], ascending=[True, False, True])
-        best = votes.drop_duplicates("code").set_index("code")["parent"]
-        hit = out["code"].isin(best.index) & out["district_code"].isna()
-        out.loc[hit, "district_code"] = out.loc[hit, "code"].map(best)
-        out.loc[hit, "how"] = "centres"
-    caps = capitals[capitals["district_code"].isin(new) & capitals.geometry.notna()]
-    caps = caps[~caps.geometry.is_empty]
-    if len(caps):
-        parent = pd.Series(assign_district(caps, districts).to_numpy(),
-                           index=caps["district_code"].to_numpy()).dropna()
-        hit = out["code"].isin(parent.index) & out["district_code"].isna()
-        out.loc[hit, "district_code"] = out.loc[hit, "code"].map(parent)
-        out.loc[hit, "how"] = "capital"
-    return out
-
-
-def parent_district_by_capital(
-    codes: pd.Series, *, capitals: pd.DataFrame, districts: gpd.GeoDataFrame
-) -> pd.DataFrame:
-    """Return the district of the 2007 map each current INEI district code belongs to.
-
-    A code on the map is its own parent (``how`` = ``same``); a district created after 2007 goes
-    to the map district whose polygon holds its capital (``capital``); the others stay unmapped.
-
-    Parameters
-    ----------
-    codes : pandas.Series
-        Current 6-digit INEI codes (repeats allowed).
+    centres : pandas.DataFrame
+        Populated centres (:func:`read_centres`): ``inei_distrito``, ``ccpp``, ``longitude``,
+        ``latitude``.
     capitals : pandas.DataFrame
-        The ubigeo crosswalk: ``inei``, ``latitude``, ``longitude`` of each district's capital.
-    districts : geopandas.GeoDataFrame
-        The curated 2007 districts.
+        The ubigeo crosswalk (:func:`read_capitals`): ``inei``, ``distrito``, ``latitude``,
+        ``longitude``.
+    names : pandas.Series, optional
+        District names by code for codes the crosswalk lacks (e.g. from the source table).
 
     Returns
     -------
     pandas.DataFrame
-        One row per distinct code, sorted: ``code``, ``district_code`` (``<NA>`` when unmapped)
-        and ``how``.
+        Indexed by each distinct code (``code``, sorted): ``district_code`` (2007 parent,
+        ``<NA>`` when unmapped), ``method`` (one of :data:`PARENT_METHODS`) and ``capital_km``
+        (rule 3: distance from the capital to the chosen polygon, 0 inside).
     """
-    out = pd.DataFrame({"code": sorted(set(codes.dropna().astype(str)))})
-    on_map = out["code"].isin(set(districts["district_code"]))
-    out["district_code"] = out["code"].where(on_map).astype("string")
-    out["how"] = np.where(on_map, "same", "unmapped")
-    caps = capitals.drop_duplicates("inei").set_index("inei").reindex(out.loc[~on_map, "code"])
-    caps = caps.dropna(subset=["latitude", "longitude"])
-    if len(caps):
-        parent = assign_district(points_frame(caps.reset_index()), districts)
-        parent.index = caps.index
-        hit = out["code"].isin(parent.dropna().index) & ~on_map
-        out.loc[hit, "district_code"] = out.loc[hit, "code"].map(parent)
-        out.loc[hit, "how"] = "capital"
+    distinct = pd.Index(sorted(set(codes.dropna().astype(str))), name="code")
+    out = pd.DataFrame({"district_code": pd.Series(pd.NA, index=distinct, dtype="string"),
+                        "method": "unmapped", "capital_km": np.nan}, index=distinct)
+    on_map = distinct.isin(set(districts["district_code"]))
+    out.loc[on_map, "district_code"] = distinct[on_map]
+    out.loc[on_map, "method"] = "on_map"
+
+    pts = centres[centres["inei_distrito"].isin(set(_unmapped(out)))].dropna(subset=["longitude",
+                                                                             "latitude"])
+    if len(pts):
+        votes = pd.DataFrame({"code": pts["inei_distrito"].to_numpy(),
+                              "parent": assign_district(points_frame(pts), districts).to_numpy()})
+        votes = votes.dropna().groupby(["code", "parent"]).size().rename("n").reset_index()
+        best = votes.sort_values(["code", "n", "parent"], ascending=[True, False, True])
+        best = best.drop_duplicates("code").set_index("code")["parent"]
+        out.loc[best.index, "district_code"] = best.astype("string")
+        out.loc[best.index, "method"] = "centres"
+
+    table = capitals.dropna(subset=["inei"]).drop_duplicates("inei").set_index("inei")
+    caps = table.reindex(_unmapped(out))[["longitude", "latitude"]].dropna()
+    _place(out, caps, districts, "capital_point")
+
+    named = pd.Series(table["distrito"]).reindex(_unmapped(out))
+    if names is not None:
+        named = named.fillna(names.reindex(named.index))
+    folded = named.dropna().map(normalize_name)
+    wanted = pd.DataFrame({"code": folded.index, "province": folded.index.str[:4],
+                           "name": folded.to_numpy()})
+    spots = centres.assign(province=centres["inei_distrito"].str[:4],
+                           name=centres["ccpp"].map(normalize_name, na_action="ignore"))
+    found = wanted.merge(spots, on=["province", "name"])
+    if len(found):
+        inside = assign_district(points_frame(found), districts)
+        own = found["inei_distrito"].where(found["inei_distrito"].isin(set(districts["district_code"])))
+        found["parent"] = inside.fillna(own.astype("string"))
+        parents = found.dropna(subset=["parent"]).groupby("code")["parent"].unique()
+        single = parents[parents.map(len) == 1].map(lambda v: v[0])
+        out.loc[single.index, "district_code"] = single.astype("string")
+        out.loc[single.index, "method"] = "capital_name"
     return out
+
+
+def describe_parents(parents: pd.DataFrame) -> str:
+    """Return the manifest sentence on how :func:`parent_2007_district` placed the codes."""
+    n = {m: int((parents["method"] == m).sum()) for m in PARENT_METHODS}
+    return (f"Current district codes mapped to the 2007 map by one rule (parent_2007_district): "
+            f"{n['on_map']} codes are on it; of the {len(parents) - n['on_map']} created after "
+            f"2007, {n['centres']} go to the 2007 district holding most of their populated "
+            f"centres (2017 census frame), {n['capital_point']} to the one holding their capital "
+            "(ubigeo crosswalk coordinates; the nearest district of their province when the point "
+            "falls outside the simplified outlines), "
+            f"{n['capital_name']} to the one holding the populated centres bearing their name, and "
+            f"{n['unmapped']} could not be placed (their rows are dropped, nothing is guessed).")
+
+
+def _unmapped(out: pd.DataFrame) -> pd.Index:
+    return out.index[out["method"] == "unmapped"]
+
+
+def _place(out: pd.DataFrame, points: pd.DataFrame, districts: gpd.GeoDataFrame,
+           method: str) -> None:
+    """Set the 2007 district of each code of ``points`` (its polygon, else nearest in province)."""
+    if points.empty:
+        return
+    polys = districts.loc[districts.geometry.notna(), ["district_code", "geometry"]]
+    polys = polys.to_crs(METRIC_CRS)
+    provinces = set(polys["district_code"].str[:4])
+    where = points_frame(points.astype("float64")).to_crs(METRIC_CRS)
+    for code, point in zip(points.index, where.geometry, strict=True):
+        cands = polys[polys["district_code"].str[:4] == code[:4]] if code[:4] in provinces \
+            else polys
+        km = cands.distance(point) / 1000.0
+        best = km.sort_values(kind="stable").index[0]
+        out.loc[code, ["district_code", "method", "capital_km"]] = [
+            cands.loc[best, "district_code"], method, round(float(km[best]), 3)]
 
 
 def require_districts(ctx: BuildContext, step: str) -> gpd.GeoDataFrame:
@@ -486,6 +453,14 @@ def require_districts(ctx: BuildContext, step: str) -> gpd.GeoDataFrame:
 def read_capitals(ctx: BuildContext) -> pd.DataFrame:
     """Read the ubigeo crosswalk (district capitals, area, 2020 density) with text codes."""
     capitals = pd.read_csv(ctx.source("ubigeo_crosswalk"), dtype={"inei": "string"})
-    require_columns(capitals, ["inei", "latitude", "longitude", "pob_densidad_2020", "superficie"],
+    require_columns(capitals, ["inei", "distrito", "latitude", "longitude", "pob_densidad_2020",
+                               "superficie"],
                     file=SOURCES["ubigeo_crosswalk"].file)
     return capitals
+
+
+def read_centres(ctx: BuildContext) -> pd.DataFrame:
+    """Read the populated centres (2017 census frame): text codes and names, float positions."""
+    centres = pd.read_csv(ctx.source("centros_poblados"), dtype="string",
+                          usecols=["inei_distrito", "ccpp", "latitude", "longitude"])
+    return centres.astype({"latitude": "float64", "longitude": "float64"})

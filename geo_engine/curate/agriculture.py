@@ -5,7 +5,7 @@ production (VBP) of 2023 by crop group and for the niche crops the families scor
 Andean grains and tubers, maca, sacha inchi, camu-camu, avocado, grapes, asparagus, mango, banana,
 the agro-export crops), the tonnes of those niche crops, the agricultural area of 2018 and the
 number of agrarian producers of 2024. Districts created after 2007 are summed into the 2007
-district that holds them (:func:`~geo_engine.curate._common.map_to_2007_districts`).
+district that holds them (:func:`~geo_engine.curate._common.parent_2007_district`).
 
 Values are in thousands of soles at current 2023 prices (``VBP_CORRIENTE``): with a single year
 there is no growth to measure, and current prices rank crops by what they earned their growers in
@@ -24,8 +24,11 @@ from geo_engine._errors import SourceFormatError
 from geo_engine.curate._common import (
     BuildContext,
     Dataset,
-    map_to_2007_districts,
+    describe_parents,
     normalize_name,
+    parent_2007_district,
+    read_capitals,
+    read_centres,
     require_columns,
 )
 from geo_engine.curate.sources import SOURCES
@@ -226,7 +229,7 @@ def _match_report(frame: pd.DataFrame, parents: pd.DataFrame) -> dict[str, Any]:
     method = frame["UBIGEO"].map(parents["method"])
     return {"rows": len(frame),
             "rows_matched": int((method == "on_map").sum()),
-            "rows_mapped_to_2007_parent": int(method.isin(["capital_point", "capital_name"]).sum()),
+            "rows_mapped_to_2007_parent": int((~method.isin(["on_map", "unmapped"])).sum()),
             "rows_dropped": int((method == "unmapped").sum()),
             "source_districts": int(frame["UBIGEO"].nunique())}
 
@@ -244,18 +247,12 @@ def build(ctx: BuildContext) -> list[Dataset]:
         msg = f"{SOURCES['midagri_crops_2023'].file}: a district lists a crop twice"
         raise SourceFormatError(msg)
     groups = crop_groups_for(crops["CULTIVO"])
-    ubigeo = pd.read_csv(ctx.source("ubigeo_distrito"), dtype={"inei": "string"},
-                         na_values=["S.I."])
-    require_columns(ubigeo, ["inei", "distrito", "latitude", "longitude"],
-                    file=SOURCES["ubigeo_distrito"].file)
-    centres = pd.read_csv(ctx.source("centros_poblados"), dtype="string",
-                          usecols=["inei_distrito", "ccpp"])
-    all_codes = pd.concat([t["UBIGEO"] for t in (crops, area, producers)])
     source_names = pd.concat([t[["UBIGEO", "DISTRITO"]] for t in (crops, area, producers)
                               if "DISTRITO" in t]).drop_duplicates("UBIGEO")
-    parents = map_to_2007_districts(all_codes, ubigeo=ubigeo, districts=districts,
-                                    centres=centres,
-                                    names=source_names.set_index("UBIGEO")["DISTRITO"])
+    all_codes = pd.concat([t["UBIGEO"] for t in (crops, area, producers)])
+    parents = parent_2007_district(all_codes, districts=districts, centres=read_centres(ctx),
+                                   capitals=read_capitals(ctx),
+                                   names=source_names.set_index("UBIGEO")["DISTRITO"])
     for frame in (crops, area, producers):
         frame["district_code"] = frame["UBIGEO"].map(parents["district_code"]).astype("string")
     table = district_table(crops, area, producers, districts["district_code"])
@@ -270,6 +267,7 @@ def build(ctx: BuildContext) -> list[Dataset]:
         "crops_by_group": {str(g): int(n) for g, n in
                            crops.groupby(groups.to_numpy())["CULTIVO"].nunique().items()},
         "codes_after_2007": len(new),
+        "codes_after_2007_by_centres": int((new["method"] == "centres").sum()),
         "codes_after_2007_by_capital_point": int((new["method"] == "capital_point").sum()),
         "codes_after_2007_by_capital_name": int((new["method"] == "capital_name").sum()),
         "codes_after_2007_unmapped": new.index[new["method"] == "unmapped"].tolist(),
@@ -306,17 +304,8 @@ def build(ctx: BuildContext) -> list[Dataset]:
         f"not listed at all ({report['districts_without_crop_rows']}, mostly the urban districts "
         "of Lima, Callao and other cities, and part of Yauyos and Talara) keeps missing values: "
         "the table does not say whether they grew nothing or were not reported.",
-        "Districts created after 2007 were summed into the 2007 district of their province "
-        "nearest to their capital (ubigeo table latitude/longitude; 0 km when inside, "
-        f"{report['codes_after_2007_by_capital_point']} codes; a capital outside every polygon "
-        "of its province, from the simplified 2007 outlines, is listed with its distance) or, "
-        "without coordinates, the one 2007 district of the province whose populated centres bear "
-        f"their name ({report['codes_after_2007_by_capital_name']} codes); "
-        f"{len(report['codes_after_2007_unmapped'])} codes could not be placed and their rows "
-        f"were dropped ({dropped} crop rows). Codes of a province created after 2007 (Putumayo) "
-        "go to the 2007 district holding their capital. source_codes lists the codes summed into "
-        "a district that received any. A district carved from several 2007 districts goes whole "
-        "to the one holding its capital.",
+        describe_parents(parents) + f" In the crop table {dropped} rows were dropped. "
+        "source_codes lists the codes summed into a district that received any.",
         "Agricultural area 2018 (Mapa Nacional de Superficie Agrícola) and territorial area in "
         "hectares, and the number of agrarian producers 2024, summed the same way.",
     ]
@@ -326,7 +315,7 @@ def build(ctx: BuildContext) -> list[Dataset]:
         "agricultural area 2018, producers 2024 (MIDAGRI)",
         file=ctx.write_table(table, "crops_district.parquet"),
         sources=[SOURCES["midagri_crops_2023"], SOURCES["midagri_area_2018"],
-                 SOURCES["midagri_producers_2024"], SOURCES["ubigeo_distrito"],
+                 SOURCES["midagri_producers_2024"], SOURCES["ubigeo_crosswalk"],
                  SOURCES["centros_poblados"]],
         licence="none-stated",
         vintage="2023 (crops); 2018 (agricultural area); 2024 (producers)",

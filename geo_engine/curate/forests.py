@@ -17,9 +17,11 @@ from geo_engine.curate._common import (
     BuildContext,
     Dataset,
     blank_to_na,
+    describe_parents,
     normalize_name,
     parent_2007_district,
-    points_frame,
+    read_capitals,
+    read_centres,
     require_columns,
     value_counts,
 )
@@ -134,23 +136,13 @@ def crosswalk_parents(ctx: BuildContext) -> pd.DataFrame:
     """Return the ubigeo crosswalk with folded names and each district's 2007 parent.
 
     Columns: ``inei`` (current code), ``dep``, ``prov``, ``dist`` (folded names), ``district_code``
-    (2007 parent, ``<NA>`` when unmapped) and ``how`` (see
+    (2007 parent, ``<NA>`` when unmapped) and ``method`` (see
     :func:`~geo_engine.curate._common.parent_2007_district`).
     """
-    file = SOURCES["ubigeo_crosswalk"].file
-    xw = pd.read_csv(ctx.source("ubigeo_crosswalk"), dtype={"inei": "string"})
-    require_columns(xw, ["inei", "departamento", "provincia", "distrito", "latitude", "longitude"],
-                    file=file)
-    xw = xw.dropna(subset=["inei"]).reset_index(drop=True)
-    ccpp = pd.read_csv(ctx.source("centros_poblados"), dtype="string",
-                       usecols=["inei_distrito", "ccpp", "latitude", "longitude"])
-    centres = points_frame(
-        pd.DataFrame({"district_code": ccpp["inei_distrito"],
-                      "longitude": ccpp["longitude"].astype("float64"),
-                      "latitude": ccpp["latitude"].astype("float64")}))
-    capitals = points_frame(_capital_points(xw, ccpp))
-    parents = parent_2007_district(xw["inei"], ctx.frames["districts"], centres=centres,
-                                   capitals=capitals).set_index("code")
+    xw = read_capitals(ctx).dropna(subset=["inei"]).reset_index(drop=True)
+    require_columns(xw, ["departamento", "provincia"], file=SOURCES["ubigeo_crosswalk"].file)
+    parents = parent_2007_district(xw["inei"], districts=ctx.frames["districts"],
+                                   centres=read_centres(ctx), capitals=xw)
     out = pd.DataFrame({
         "inei": xw["inei"],
         "dep": xw["departamento"].map(normalize_name, na_action="ignore"),
@@ -158,31 +150,8 @@ def crosswalk_parents(ctx: BuildContext) -> pd.DataFrame:
         "dist": xw["distrito"].map(normalize_name, na_action="ignore"),
     })
     out["district_code"] = out["inei"].map(parents["district_code"]).astype("string")
-    out["how"] = out["inei"].map(parents["how"])
+    out["method"] = out["inei"].map(parents["method"])
     return out
-
-
-def _capital_points(xw: pd.DataFrame, ccpp: pd.DataFrame) -> pd.DataFrame:
-    """Return a capital position per district: the crosswalk's, else a namesake populated centre.
-
-    Districts created after the 2017 census frame have neither centres nor, often, capital
-    coordinates in the crosswalk; most are named after their capital, so the one populated centre
-    of the same province with the district's (folded) name stands in, when there is exactly one.
-    """
-    given = xw.loc[xw["latitude"].notna() & xw["longitude"].notna(),
-                   ["inei", "longitude", "latitude"]]
-    names = pd.DataFrame({"province": ccpp["inei_distrito"].str[:4],
-                          "name": ccpp["ccpp"].map(normalize_name, na_action="ignore"),
-                          "longitude": ccpp["longitude"].astype("float64"),
-                          "latitude": ccpp["latitude"].astype("float64")})
-    names = names.drop_duplicates(["province", "name"], keep=False)  # unique namesakes only
-    todo = xw.loc[~xw["inei"].isin(given["inei"]), ["inei", "distrito"]]
-    todo = todo.assign(province=todo["inei"].str[:4],
-                       name=todo["distrito"].map(normalize_name, na_action="ignore"))
-    found = todo.merge(names, on=["province", "name"])[["inei", "longitude", "latitude"]]
-    both = pd.concat([given, found], ignore_index=True)
-    return both.rename(columns={"inei": "district_code"}).astype({"longitude": "float64",
-                                                                  "latitude": "float64"})
 
 
 def match_district_names(frame: pd.DataFrame, columns: list[str], crosswalk: pd.DataFrame
@@ -229,10 +198,10 @@ def _to_parents(codes: pd.Series, crosswalk: pd.DataFrame, on_map: set[str]) -> 
 
 def _join_report(codes: pd.Series, parents: pd.Series, crosswalk: pd.DataFrame
                  ) -> dict[str, object]:
-    how = codes.map(crosswalk.set_index("inei")["how"])
+    method = codes.map(crosswalk.set_index("inei")["method"])
     unmapped = sorted(set(codes[parents.isna() & codes.notna()]))
     return {"rows": len(codes), "matched": int(codes.notna().sum()),
-            "mapped_to_2007_parent": int(how.isin(["centres", "capital"]).sum()),
+            "mapped_to_2007_parent": int(method.isin(["centres", "capital_point", "capital_name"]).sum()),
             "dropped": int(parents.isna().sum()), "dropped_unmapped_codes": unmapped}
 
 
@@ -279,11 +248,9 @@ def _geobosques(ctx: BuildContext, crosswalk: pd.DataFrame) -> Dataset:
         processing=[
             "Numbers are written with thousands commas and a decimal point ('2,403.72'); parsed "
             "strictly (any other format stops the rebuild).",
-            "UBIGEO (current INEI code) folded into its district of the 2007 map: districts "
-            "created after 2007 go to the map district holding most of their populated centres "
-            "(2017 census frame), else the one holding their capital (crosswalk coordinates, or "
-            "the province's only populated centre with the district's name); hectares summed. "
-            "The rest are dropped (report: dropped).",
+            "UBIGEO (current INEI code) folded into its district of the 2007 map, hectares "
+            "summed; rows of codes that cannot be placed are dropped (report: dropped). "
+            + describe_parents(crosswalk),
             "Geobosques monitors the humid Amazon forest (bosque húmedo amazónico) only. Districts "
             "outside its set (geobosques_monitored=false) get 0 ha of humid Amazon forest and 0 "
             "loss: they have none of that forest. This is NOT 0 forest: the dry forests of the "

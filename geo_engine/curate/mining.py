@@ -17,6 +17,7 @@ Three files come out of this step:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ __all__ = [
     "MEAN_WINDOW",
     "MINE_STATUS",
     "PRICES",
+    "PRICE_FILE",
     "PRICE_SOURCE",
     "PRODUCTION_SHEETS",
     "UNIT_TO_TONNES",
@@ -49,6 +51,7 @@ __all__ = [
     "commodity_group",
     "district_lookup",
     "district_production",
+    "load_prices",
     "load_production",
     "locate_at_large_mines",
     "match_districts",
@@ -139,43 +142,60 @@ MATERIAL_GROUP: dict[str, str] = {m: g for g, ids in COMMODITY_GROUPS.items() fo
 TROY_OZ_PER_TONNE = 32_150.7466
 """Troy ounces in one metric tonne (1 troy ounce = 31.1034768 g)."""
 
+PRICE_FILE = "prices_worldbank_cmo.csv"
+"""Price table shipped with this module: rows of the World Bank annual price workbook."""
+
 PRICE_SOURCE = (
     "World Bank Commodity Price Data (The Pink Sheet), annual average prices in nominal US "
-    "dollars, CMO-Historical-Data-Annual.xlsx: gold and silver (USD/troy oz), copper, zinc, lead, "
-    "tin (USD/t, LME), iron ore (USD/dry t, fines 62% Fe, CFR China), phosphate rock (USD/t)"
+    "dollars, CMO-Historical-Data-Annual.xlsx (release of 2 June 2023), sheet 'Annual Prices "
+    "(Nominal)': gold and silver (USD/troy oz, London fixing), copper, zinc, lead, tin (USD/t, "
+    "LME), iron ore (USD/dry t, fines 62% Fe, CFR China), phosphate rock (USD/t, f.o.b. North "
+    "Africa)"
 )
 """Where :data:`PRICES` come from."""
 
 PRICE_REF = SourceRef(
-    file="peru/(no raw file: the PRICES table in geo_engine/curate/mining.py)",
-    origin="World Bank Commodity Price Data (The Pink Sheet)",
-    origin_path="CMO-Historical-Data-Annual.xlsx (annual averages, nominal USD)",
+    file=f"geo_engine/curate/{PRICE_FILE} (rows copied from the workbook; no raw-folder file)",
+    origin="zachjoachim7/Volume3PortfolioPorject2@e8449f01729147d6239ae8dee8f816dbb9a13c50",
+    origin_path="CMO-Historical-Data-Annual.xlsx, sheet 'Annual Prices (Nominal)' (World Bank "
+    "Pink Sheet, updated 2023-06-02); the redistributing repository states no licence",
     licence="CC-BY-4.0",  # the World Bank's terms of use for its datasets
     vintage="2015–2019",
     publisher="World Bank",
 )
-"""Provenance of the price table, recorded with the production file."""
+"""Provenance of the price table, recorded with the production file.
 
-PRICES: dict[str, dict[int, float]] = {
-    # USD per troy ounce
-    "Me.Au": {2015: 1160.1, 2016: 1248.0, 2017: 1257.6, 2018: 1269.2, 2019: 1392.6},
-    "Me.Ag": {2015: 15.68, 2016: 17.14, 2017: 17.05, 2018: 15.71, 2019: 16.21},
-    # USD per tonne of metal
-    "Me.Cu": {2015: 5510.5, 2016: 4867.9, 2017: 6169.9, 2018: 6529.8, 2019: 6010.1},
-    "Me.Zn": {2015: 1931.7, 2016: 2090.0, 2017: 2890.9, 2018: 2922.0, 2019: 2549.9},
-    "Me.Pb": {2015: 1787.8, 2016: 1866.7, 2017: 2314.6, 2018: 2240.2, 2019: 1996.8},
-    "Me.Sn": {2015: 16066.6, 2016: 17933.8, 2017: 20061.0, 2018: 20145.3, 2019: 18660.7},
-    # USD per dry tonne of ore at 62% Fe; the iron records are Fe content (see PRICE_PER_TONNE)
-    "Me.Fe": {2015: 55.8, 2016: 58.4, 2017: 71.8, 2018: 69.8, 2019: 93.8},
-    # USD per tonne of phosphate rock
-    "Nm.PO": {2015: 117.5, 2016: 112.2, 2017: 89.7, 2018: 88.0, 2019: 88.0},
-}
+The same 2015–2019 values are in the later release vendored by
+``SarathSabu/A6@95a60786f4929a3efa20b5a1f5c9a7ae2edffec8`` (``CMO-Historical-Data-Annual.xlsx``).
+"""
+
+
+def load_prices() -> dict[str, dict[int, float]]:
+    """Return the annual average prices of :data:`PRICE_FILE` by ``material_id`` and year.
+
+    Returns
+    -------
+    dict
+        ``{material_id: {year: price}}`` in the units of :data:`PRICE_SOURCE`, exactly as the
+        World Bank workbook stores them.
+    """
+    path = resources.files("geo_engine.curate") / PRICE_FILE
+    with resources.as_file(path) as file:
+        table = pd.read_csv(file, comment="#", dtype={"material_id": "string"})
+    require_columns(table, ["material_id", "series", "unit", "year", "price"], file=PRICE_FILE)
+    return {str(m): {int(y): float(v) for y, v in zip(part["year"], part["price"], strict=True)}
+            for m, part in table.groupby("material_id", sort=True)}
+
+
+PRICES: dict[str, dict[int, float]] = load_prices()
 """Annual average prices 2015–2019 per ``material_id``, in the units of :data:`PRICE_SOURCE`.
 
-Typed in from the World Bank's annual price table (the rebuild stays offline); the figures are
-rounded to one decimal. Materials without a price (molybdenum, the minor metals, the construction
-and other industrial minerals, coal) keep a missing value in USD; the Pink Sheet does not quote
-them, and no other price was guessed.
+Read from :data:`PRICE_FILE`, the rows of the World Bank's annual workbook for gold, silver,
+copper, zinc, lead, tin, iron ore and phosphate rock. Materials without a price (molybdenum, the
+minor metals, the construction and other industrial minerals, coal) keep a missing value in USD:
+the Pink Sheet quotes no molybdenum, minor metal or building mineral, and its coal series are
+thermal coal (Australia, South Africa, Colombia), not the anthracite mined in Peru; no other price
+was guessed.
 """
 
 
@@ -231,19 +251,22 @@ and 090707) cannot be placed in one district and keep a missing code.
 """
 
 MINE_STATUS: dict[str, tuple[str, str]] = {
-    "Conga": ("project", "Newmont/Yanacocha suspended the project in 2011-2012 after protests; "
-              "it never operated"),
-    "Tia Maria": ("project", "Southern Copper's construction licence (2019) was suspended; it "
-                  "never operated"),
-    "Zafranal": ("project", "Teck/Mitsubishi copper-gold project; environmental study approved 2023, "
-                 "not built"),
+    "Conga": ("project", "Newmont suspended the project on 29 November 2011 after protests "
+              "(Associated Press, Reuters 2011-11-30); it never operated"),
+    "Tia Maria": ("project", "the construction licence of July 2019 was suspended by MINEM in "
+                  "August 2019 (Reuters 2019-08-09, mining.com); it never operated"),
+    "Zafranal": ("project", "Teck/Mitsubishi copper-gold project; environmental study approved by "
+                 "SENACE in May 2023 (Teck, mining.com), not built"),
     "Haquira": ("project", "First Quantum copper project in advanced exploration (the source's "
                 "status, 2018)"),
-    "Pierina": ("closed", "Barrick ended mining in 2013; the site is under its closure plan"),
-    "La Zanja": ("closed", "Buenaventura stopped mining in 2020 (closure)"),
+    "Pierina": ("closed", "Barrick decided in August 2013 to accelerate closure; only residual "
+                "leach-pad gold since, the site under its closure plan (barrick.com, mine closure)"),
+    "La Zanja": ("not_confirmed", "restarted by Buenaventura in June 2020 after the COVID-19 "
+                 "stop (proactivo.com.pe); the end of mining could not be confirmed"),
     "Breapampa": ("closed", "production ended 2015 (the source's production_end)"),
     "Alpamarca": ("closed", "production ended 2018 (the source's production_end)"),
-    "Quiruvilca": ("closed", "abandoned by its operator in 2018"),
+    "Quiruvilca": ("closed", "abandoned by its operator in January 2018 without its closure plan "
+                   "(MINEM via energiminas.com; es.wikipedia.org/wiki/Mina_Quiruvilca)"),
     "ILO": ("processing", "Southern Peru's smelter and refinery at Ilo: processing, not a mine"),
     "Poracota": ("not_confirmed", "last listed in Buenaventura's 2013 report"),
     "Recuperada": ("not_confirmed", "last listed in Buenaventura's 2013 report"),
@@ -252,44 +275,51 @@ MINE_STATUS: dict[str, tuple[str, str]] = {
     "Ishihuinca": ("not_confirmed", "last listed in Buenaventura's 2011 report"),
     "Pucarrajo": ("not_confirmed", "last listed in Buenaventura's 2003 report"),
     "Mallay": ("not_confirmed", "last listed in Buenaventura's 2017 report"),
-    "Tajo Norte": ("not_confirmed", "El Brocal's open pit; current activity not checked"),
+    "Tajo Norte": ("not_confirmed", "El Brocal's open pit; Buenaventura notified MINEM of a "
+                   "temporary suspension of its mining for up to three years (marketscreener, "
+                   "company notice)"),
     "Cerro de Pasco": ("not_confirmed", "Volcan's Cerro de Pasco unit; current activity of the "
                        "open pit not checked"),
 }
 """Status of the listed large mines that are not operating (or not confirmed), with the reason.
 
-Checked by hand against public knowledge (company annual reports and the news of the events
-named); every other mine of the list is ``operating`` (producing in 2019 according to the
-source's own company reports and still producing in 2023, including Lagunas Norte, restarted by
-Boroo after 2019–2021, and Uchucchacua, restarted by Buenaventura in 2023). ``not_confirmed``
-mines are left out of the operating layer: being listed in an old report is not evidence of work
-today.
+Each reason names the public source it rests on (news agencies, company notices, the source's
+own production years and report years). Every other mine of the list keeps ``operating``, which
+rests only on the source (company reports up to about 2019) and was not checked against a later
+document; its ``status_note`` says so. ``not_confirmed`` mines are left out of the operating
+layer: being listed in an old report is not evidence of work today.
 """
+
+_DEFAULT_NOTE = "producing about 2019 by the source's company reports; not checked later"
 
 _ADDED_COLUMNS = ("name", "commodities", "operator", "production_start", "longitude", "latitude",
                   "reference")
 MINE_ADDITIONS: tuple[dict[str, Any], ...] = tuple(dict(zip(_ADDED_COLUMNS, row, strict=True)) for row in (
-    ("Cerro Corona", "Copper, Gold", "Gold Fields La Cima", 2008, -78.6189, -6.7600,
-     "Gold Fields technical report (as quoted in a public audit of mine coordinates); a second "
-     "public list gives -78.6256, -6.7604"),
-    ("Marcona", "Iron ore", "Shougang Hierro Perú", 1953, -75.2229, -15.2697,
-     "public list of Peruvian open-pit mines (one source only; medium confidence, inside the "
-     "district of Marcona)"),
-    ("Cerro Lindo", "Zinc, Copper, Lead, Silver", "Nexa Resources", 2007, -75.9921, -13.0779,
-     "Mindat and the trade press (UTM); a second public list gives -75.9785, -13.0798"),
-    ("Toromocho", "Copper, Molybdenum, Silver", "Minera Chinalco Perú", 2013, -76.141, -11.608,
-     "Toromocho environmental impact study (MEIA); a second public list gives -76.1440, -11.6071"),
-    ("Mina Justa", "Copper", "Marcobre (Minsur)", 2021, -75.0620, -15.1590,
-     "Mina Justa environmental impact study (SENACE) as quoted in a public audit of mine "
-     "coordinates"),
-    ("San Rafael", "Tin", "Minsur", 1977, -70.318, -14.229,
-     "two academic sources as quoted in a public audit of mine coordinates (another public list "
-     "gives -70.4916, -14.1335: medium confidence)"),
+    ("Cerro Corona", "Copper, Gold", "Gold Fields La Cima", 2008, -78.6167, -6.7500,
+     "Gold Fields Annual Report 2017, Cerro Corona asset fundamentals: deposit centred at 6°45'S, "
+     "78°37'W (goldfields.com/reports/annual-report-2017/minerals/"
+     "cerro-corona-mine-asset-fundamentals.php); given to the minute (about 1 km)"),
+    ("Toromocho", "Copper, Molybdenum, Silver", "Minera Chinalco Perú", 2013, -76.1433, -11.6089,
+     "PorterGeo deposit database, Morococha District - Toromocho: 11°36'32\"S, 76°8'36\"W "
+     "(portergeo.com.au/database/mineinfo.asp?mineid=mn1318); start of operations: Peruvian "
+     "Times, December 2013"),
+    ("Mina Justa", "Copper", "Marcobre (Minsur)", 2021, -75.0667, -15.1333,
+     "Baxter et al. (Chariot Resources), The Marcona Copper Project - Mina Justa Prospect: centre "
+     "of the project at about 15°08'S, 75°04'W (the claims, not the pit; about 2 km); commercial "
+     "production mid-2021 (Minsur interview, GBR Peru Mining 2021)"),
+    ("San Rafael", "Tin", "Minsur", 1977, -70.3217, -14.2328,
+     "PorterGeo deposit database, San Rafael: 14°13'58\"S, 70°19'18\"W "
+     "(portergeo.com.au/database/mineinfo.asp?mineid=mn714); operating since October 1977 (Minsur)"),
 ))
 """Large operating mines missing from the compilation, with coordinates from public documents.
 
-Cerro Corona, Marcona and Cerro Lindo were named as missing in issue 12; Toromocho, Mina Justa and
-San Rafael (Peru's only tin mine) are among the country's largest producers and were missing too.
+Each row cites where its point and start year come from. Cerro Corona was named as missing in
+issue 12; Toromocho, Mina Justa and San Rafael (Peru's only tin mine) are among the country's
+largest producers and were missing too. Marcona (Shougang's iron mine) and Cerro Lindo (Nexa),
+also named in issue 12, are left out: no public document with their coordinates was found (only
+the town of San Juan de Marcona and the centre of the whole Marcona–Mina Justa district), and no
+point was guessed. Their output is in ``mining_production`` through the MINEM units, matched by
+district name (Marcona 110304, Chavín 110203).
 """
 
 _UNIT_COLUMNS = ["temp_fac_id", "mine_fac", "type_facility", "region", "province", "district"]
@@ -922,7 +952,7 @@ def _large_mines_dataset(ctx: BuildContext) -> tuple[pd.DataFrame, Dataset]:
     frame = mine_fields(pe, lon, lat, text=lambda v: v.astype("string"),
                         extra={"region": "region", "province": "province",
                                "district": "district", "source": "source"})
-    checked = [MINE_STATUS.get(str(n).strip(), ("operating", "producing in 2019 and 2023"))
+    checked = [MINE_STATUS.get(str(n).strip(), ("operating", _DEFAULT_NOTE))
                for n in frame["name"]]
     at = frame.columns.get_loc("status") + 1
     frame.insert(at, "status_checked", pd.array([c[0] for c in checked], dtype="string"))
@@ -930,7 +960,7 @@ def _large_mines_dataset(ctx: BuildContext) -> tuple[pd.DataFrame, Dataset]:
     added = pd.DataFrame(list(MINE_ADDITIONS)).rename(columns={"reference": "source"})
     added["facility"] = "Mine"
     added["status_checked"] = "operating"
-    added["status_note"] = "added: missing from the compilation"
+    added["status_note"] = "added: missing from the compilation; see the source column"
     added["production_start"] = added["production_start"].astype("Int64")
     frame = pd.concat([frame, added.drop(columns=["operator"])], ignore_index=True)
     points = points_frame(frame)
@@ -949,13 +979,15 @@ def _large_mines_dataset(ctx: BuildContext) -> tuple[pd.DataFrame, Dataset]:
         "rather than a mine); coordinates as given, all inside Peru's bounding box.",
         "Columns renamed (name, commodities, facility, status…); missing values stay missing (the "
         f"source gives a status for {n_status} of them only).",
-        "status_checked: every mine checked by hand against public knowledge (MINE_STATUS in "
-        f"curate/mining.py, with reasons in status_note): {_counts(points['status_checked'])}. "
-        "Conga and Tía María never operated, Pierina is closed, the Ilo smelter/refinery is "
-        "processing; mines only listed in old reports are not_confirmed.",
+        f"status_checked: {_counts(points['status_checked'])}. The {len(MINE_STATUS)} mines of "
+        "MINE_STATUS in curate/mining.py carry a reason citing its public source in status_note "
+        "(Conga and Tía María never operated, Pierina and Quiruvilca closed, the Ilo "
+        "smelter/refinery is processing; mines only listed in old reports are not_confirmed); "
+        "the others keep 'operating' from the source alone (about 2019), not checked later.",
         f"Added {len(MINE_ADDITIONS)} operating mines missing from the list "
         f"({', '.join(m['name'] for m in MINE_ADDITIONS)}) with coordinates from the public "
-        "documents named in their source column.",
+        "documents named in their source column. Marcona and Cerro Lindo are not added: no "
+        "public document giving their coordinates was found, and no point was guessed.",
         f"district_code is the district polygon containing the point: {n_in} of {len(points)} "
         "fall inside one; the rest keep a missing code.",
     ]

@@ -17,8 +17,10 @@ import pandas as pd
 from geo_engine.curate._common import (
     BuildContext,
     Dataset,
-    parent_district_by_capital,
+    describe_parents,
+    parent_2007_district,
     read_capitals,
+    read_centres,
     require_columns,
     require_districts,
 )
@@ -101,8 +103,8 @@ def fold_to_parents(
     table : pandas.DataFrame
         From :func:`district_services`, indexed by current code.
     parents : pandas.DataFrame
-        From :func:`~geo_engine.curate._common.parent_district_by_capital` (``code``,
-        ``district_code``).
+        From :func:`~geo_engine.curate._common.parent_2007_district` (indexed by ``code``,
+        with ``district_code``).
     population : pandas.Series
         Population 2020 by current code, the weights.
 
@@ -118,7 +120,7 @@ def fold_to_parents(
     operator count is the largest of the parts. A parent made of one code keeps its values
     unchanged (weights do not matter then), even where its population is unknown.
     """
-    frame = table.join(parents.set_index("code")["district_code"], how="inner")
+    frame = table.join(parents["district_code"], how="inner")
     frame = frame.dropna(subset=["district_code"])
     pop = population.reindex(frame.index).astype("float64")
     rural_pop = pop * frame["rural_population_share"]
@@ -156,7 +158,8 @@ def build(ctx: BuildContext) -> list[Dataset]:
     capitals = read_capitals(ctx)
 
     table = district_services(services, mobile)
-    parents = parent_district_by_capital(services["ubigeo"], capitals=capitals, districts=districts)
+    parents = parent_2007_district(services["ubigeo"], districts=districts,
+                                   centres=read_centres(ctx), capitals=capitals)
     cap = capitals.drop_duplicates("inei").set_index("inei")
     # "S.I." (sin información) marks values the compilers did not have
     population = (pd.to_numeric(cap["pob_densidad_2020"], errors="coerce")
@@ -167,16 +170,18 @@ def build(ctx: BuildContext) -> list[Dataset]:
     out["n_source_codes"] = out["n_source_codes"].fillna(0).astype("int64")
     out = out.reset_index()
 
-    how = parents["how"].value_counts()
+    method = parents["method"]
     repeated = {c: int(services.groupby(services["ubigeo"].str[:4])[c].nunique().max())
                 for c in NOT_DISTRICT if c in services}
     n_no_rural = int(table["rural_population_share"].eq(0).sum())
     report: dict[str, Any] = {
         "source_rows": len(services),
-        "codes_on_map": int(how.get("same", 0)),
-        "codes_mapped_to_2007_parent": int(how.get("capital", 0)),
-        "codes_dropped_unmapped": int(how.get("unmapped", 0)),
-        "dropped_codes": parents.loc[parents["how"] == "unmapped", "code"].tolist(),
+        "codes_on_map": int((method == "on_map").sum()),
+        "codes_mapped_to_2007_parent": int((~method.isin(["on_map", "unmapped"])).sum()),
+        "codes_mapped_by_method": {m: int((method == m).sum())
+                                   for m in ("centres", "capital_point", "capital_name")},
+        "codes_dropped_unmapped": int((method == "unmapped").sum()),
+        "dropped_codes": parents.index[method == "unmapped"].tolist(),
         "districts": len(out),
         "districts_without_values": int((out["n_source_codes"] == 0).sum()),
         "districts_folded_from_several_codes": int((out["n_source_codes"] > 1).sum()),
@@ -196,11 +201,8 @@ def build(ctx: BuildContext) -> list[Dataset]:
         "Mobile internet 2023 (MTC): mobile_operators_2023 counts the four operators (Bitel, "
         "Entel, Claro, Telefónica) covering any urban or rural populated centre of the district; "
         "mobile_centres_2023 is the number of populated centres covered (urban plus rural).",
-        f"Current codes map to the 2007 map: {int(how.get('same', 0))} are on it, "
-        f"{int(how.get('capital', 0))} districts created after 2007 go to the 2007 district "
-        "holding their capital (ubigeo crosswalk coordinates), "
-        f"{int(how.get('unmapped', 0))} could not be placed and were dropped. Parents combine "
-        "their parts: rates population-weighted (2020 population of the ubigeo table; rural "
+        describe_parents(parents) + " Parents combine their parts: rates population-weighted "
+        "(2020 population of the ubigeo table; rural "
         "rates by rural population), centres summed, the largest operator count kept.",
     ]
     return [
@@ -209,7 +211,8 @@ def build(ctx: BuildContext) -> list[Dataset]:
             title="District services 2017 (water, sewer, rural electricity, phone, internet, "
             "schooling) and mobile-internet coverage 2023",
             file=ctx.write_table(out, "district_services.parquet"),
-            sources=[SOURCES["fidt_services"], SOURCES["mtc_mobile"], SOURCES["ubigeo_crosswalk"]],
+            sources=[SOURCES["fidt_services"], SOURCES["mtc_mobile"], SOURCES["ubigeo_crosswalk"],
+                     SOURCES["centros_poblados"]],
             licence="none-stated",
             vintage="2017; 2023",
             processing=processing,

@@ -24,10 +24,12 @@ from geo_engine.curate._common import (
     BuildContext,
     Dataset,
     assign_district,
+    describe_parents,
     normalize_name,
-    parent_district_by_capital,
+    parent_2007_district,
     points_frame,
     read_capitals,
+    read_centres,
     require_columns,
     require_districts,
 )
@@ -189,9 +191,9 @@ def build(ctx: BuildContext) -> list[Dataset]:
     areas = visits_by_area(raw)
     shapes = _match_polygons(areas, polygons)
     areas["matched_polygon"] = shapes.notna()
-    parents = parent_district_by_capital(areas["ubigeo"], capitals=capitals, districts=districts)
-    areas["district_code"] = areas["ubigeo"].map(
-        parents.set_index("code")["district_code"]).astype("string")
+    parents = parent_2007_district(areas["ubigeo"], districts=districts,
+                                   centres=read_centres(ctx), capitals=capitals)
+    areas["district_code"] = areas["ubigeo"].map(parents["district_code"]).astype("string")
     cap = capitals.drop_duplicates("inei").set_index("inei")
     lon = areas["ubigeo"].map(cap["longitude"]).astype("float64")
     lat = areas["ubigeo"].map(cap["latitude"]).astype("float64")
@@ -217,8 +219,9 @@ def build(ctx: BuildContext) -> list[Dataset]:
         "polygon_match_rate": round(n_match / n_areas, 4) if n_areas else 0.0,
         "unmatched": points.loc[~points["matched_polygon"], "anp"].tolist(),
         "placed_at": {str(k): int(v) for k, v in points["placed_at"].value_counts().items()},
-        "ubigeo_mapped_to_2007_parent": int((parents["how"] == "capital").sum()),
-        "ubigeo_unmapped": int((parents["how"] == "unmapped").sum()),
+        "ubigeo_mapped_to_2007_parent": int(
+            (~parents["method"].isin(["on_map", "unmapped"])).sum()),
+        "ubigeo_unmapped": int((parents["method"] == "unmapped").sum()),
         "visits_total": int(points["visits_total"].sum()),
         "inventory_entries_per_region": effort,
     }
@@ -231,9 +234,10 @@ def build(ctx: BuildContext) -> list[Dataset]:
         "SH, SN, BP, RVS, RP, RC) and folded name without the leading article; areas in several "
         f"polygons take their union. {n_match} of {n_areas} matched.",
         "Placed each area at the capital of the district SERNANP gives (ubigeo zero-padded, "
-        "mapped to the 2007 district; the gateway where visits are registered), or, without a "
+        "mapped to its 2007 district as said next; the gateway where visits are registered), or, without a "
         "ubigeo (Paracas, the guano islands), at a point inside the matched polygon, whose "
         "district is then the one containing that point.",
+        describe_parents(parents),
         "Only visits to SERNANP areas: the Machu Picchu figures are the sanctuary's trails and "
         "Amazon access that SERNANP ticketed, not the citadel (Ministry of Culture); sites outside "
         "protected areas (Kuélap, Colca, Nasca) have no visits here.",
@@ -250,7 +254,8 @@ def build(ctx: BuildContext) -> list[Dataset]:
             "gateway points",
             file=ctx.write_table(points, "protected_area_visits.parquet"),
             sources=[SOURCES["sernanp_visits"], SOURCES["protected_areas"],
-                     SOURCES["ubigeo_crosswalk"], SOURCES["tourism"]],
+                     SOURCES["ubigeo_crosswalk"], SOURCES["tourism"],
+                     SOURCES["centros_poblados"]],
             licence="CC-BY-SA-4.0",
             vintage="Jan 2022–Nov 2023",
             processing=processing,

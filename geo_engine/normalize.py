@@ -169,6 +169,11 @@ def decay(values: np.ndarray, *, half: float) -> np.ndarray:
     cell of the region: a cell 5 km from a port scores 0.93 and one 50 km away 0.50 with
     :math:`h` = 50 km, wherever the most remote island lies.
 
+    The score halves with every further :math:`h`, however far the cell already is: in a sum
+    (``wlc``) remote cells all add about 0, but in a product (``wgm``, the inclusion score) two
+    remote cells 8 and 10 hours from a town differ by a factor of 4 at :math:`h` = 1 hour, so a
+    decayed access term ranks remote cells more than a min–max one did.
+
     Examples
     --------
     >>> decay(np.array([0.0, 60.0, 120.0]), half=60).tolist()

@@ -10,11 +10,21 @@ from typing import Literal
 import numpy as np
 from scipy.special import ndtr
 
+from geo_engine import settings
 from geo_engine._errors import GeoEngineWarning
 
-__all__ = ["FUZZY_SHAPES", "METHODS", "fuzzy_membership", "normalize", "transform"]
+__all__ = [
+    "FUZZY_SHAPES",
+    "METHODS",
+    "decay",
+    "dominant_tail",
+    "fuzzy_membership",
+    "normalize",
+    "robust_limits",
+    "transform",
+]
 
-METHODS = ("minmax", "percentile", "zscore", "fuzzy")
+METHODS = ("minmax", "percentile", "zscore", "fuzzy", "decay")
 """Scaling methods of :func:`normalize`."""
 
 FUZZY_SHAPES = ("linear", "sigmoid", "jshaped")
@@ -134,6 +144,163 @@ def _shape(t: np.ndarray, shape: str) -> np.ndarray:
     return t if shape == "linear" else np.sin(t * np.pi / 2) ** 2
 
 
+def decay(values: np.ndarray, *, half: float) -> np.ndarray:
+    r"""Return the exponential decay score of distances or travel times: 1 at 0, 0.5 at ``half``.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Distances or travel times, ≥ 0, in the layer's units (km, minutes); NaN = no data.
+    half : float
+        Half-distance: the value at which the score is 0.5, in the same units (> 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        Scores in (0, 1], strictly decreasing in the value; NaN where the value is NaN.
+
+    Notes
+    -----
+    :math:`s(x) = 2^{-x/h} = e^{-x \ln 2 / h}` with :math:`h` the half-distance: :math:`s(0) = 1`,
+    :math:`s(h) = 1/2`, :math:`s(2h) = 1/4`, :math:`s(3h) = 1/8`. Exponential rather than logistic
+    decay: one parameter, the steepest loss close to the facility (the first kilometres of a new road
+    or the first hour of travel cost the most, relative to what is reached), and a score that never
+    reaches 0, so that remote cells still differ. Unlike min–max it does not depend on the farthest
+    cell of the region: a cell 5 km from a port scores 0.93 and one 50 km away 0.50 with
+    :math:`h` = 50 km, wherever the most remote island lies.
+
+    The score halves with every further :math:`h`, however far the cell already is: in a sum
+    (``wlc``) remote cells all add about 0, but in a product (``wgm``, the inclusion score) two
+    remote cells 8 and 10 hours from a town differ by a factor of 4 at :math:`h` = 1 hour, so a
+    decayed access term ranks remote cells more than a min–max one did.
+
+    Examples
+    --------
+    >>> decay(np.array([0.0, 60.0, 120.0]), half=60).tolist()
+    [1.0, 0.5, 0.25]
+    """
+    if not (np.isfinite(half) and half > 0):
+        msg = f"decay `half` was {half!r} but must be a positive number in the layer's units"
+        raise ValueError(msg)
+    x = np.asarray(values, dtype=float)
+    finite = x[np.isfinite(x)]
+    if finite.size and finite.min() < 0:
+        msg = (f"decay needs distances or travel times ≥ 0; the smallest value is {finite.min():g}"
+               "; use minmax or fuzzy for a layer that can be negative")
+        raise ValueError(msg)
+    return np.exp2(-x / half)
+
+
+def robust_limits(values: np.ndarray, *, percentiles: tuple[float, float] | None = None,
+                  skewness: float | None = None) -> tuple[float, float] | None:
+    r"""Return the winsorizing limits of a skewed layer, or None when it needs none.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Finite values of the eligible cells (after the transform).
+    percentiles : (float, float), optional
+        Low and high percentiles; :data:`geo_engine.settings.robust_percentiles` by default.
+    skewness : float, optional
+        Absolute sample skewness above which the layer is winsorized;
+        :data:`geo_engine.settings.robust_skewness` by default.
+
+    Returns
+    -------
+    (float, float) or None
+        The values to clip at, or None when the layer is not skewed, when there are too few
+        cells for each clipped tail to hold a whole cell, or when the two limits coincide.
+
+    Notes
+    -----
+    The rule of ``winsorize: auto``. With :math:`g = m_3 / m_2^{3/2}` the sample skewness
+    (:math:`m_k` the central moments), a layer with :math:`|g| >` ``skewness`` is clipped to its
+    percentiles :math:`[P_{lo}, P_{hi}]` before min–max scaling.
+
+    A *zero-inflated* layer — more than half of the cells at its minimum, as a crop value, a
+    count of settlements or a share of protected land is — is judged on the cells above the
+    minimum only: their skewness decides, only the upper end is clipped (at :math:`P_{hi}` of
+    those cells), and the minimum stays. Otherwise the 99th percentile of all cells would fall
+    inside the few cells that have the thing and turn an amount into mere presence (a district
+    with a few vines would equal Ica's vineyards).
+
+    The percentiles need at least :math:`100 / \min(lo, 100 - hi)` cells (100 for the 1st–99th)
+    so that each clipped tail holds a whole cell.
+    """
+    lo, hi = settings.robust_percentiles if percentiles is None else percentiles
+    limit = settings.robust_skewness if skewness is None else skewness
+    v = np.asarray(values, dtype=float)
+    tail = min(lo, 100 - hi)
+    if tail <= 0 or v.size == 0:
+        return None
+    floor = v.min()
+    inflated = np.count_nonzero(v > floor) < v.size / 2
+    judged = v[v > floor] if inflated else v
+    if judged.size < 100 / tail:
+        return None
+    d = judged - judged.mean()
+    sq = d * d
+    m2 = float(sq.mean())
+    if m2 == 0 or abs(float(np.mean(sq * d))) / m2**1.5 <= limit:
+        return None
+    if inflated:
+        return float(floor), float(np.percentile(judged, hi))
+    p_lo, p_hi = np.percentile(v, [lo, hi])
+    return (float(p_lo), float(p_hi)) if p_hi > p_lo else None
+
+
+def dominant_tail(values: np.ndarray, *, tail: float | None = None,
+                  share: float | None = None) -> tuple[str, int, float] | None:
+    r"""Say whether a few extreme cells hold most of a min–max range.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Finite values that are about to be min–max scaled.
+    tail : float, optional
+        Share of cells in each tail; :data:`geo_engine.settings.dominance_tail` (0.1 %) by default.
+    share : float, optional
+        Largest share of the range the tail may span; :data:`geo_engine.settings.dominance_share`.
+
+    Returns
+    -------
+    (str, int, float) or None
+        ``("top" or "bottom", cells in the tail, share of the range it spans)``, or None.
+
+    Notes
+    -----
+    With the :math:`n` values sorted, :math:`v_{(1)} \le \dots \le v_{(n)}`, range
+    :math:`R = v_{(n)} - v_{(1)}` and :math:`k = \lceil \text{tail} \cdot n \rceil`, the top tail
+    spans :math:`U = v_{(n)} - v_{(n-k)}` and the bottom tail :math:`B = v_{(k+1)} - v_{(1)}`. A
+    tail dominates when it spans more than ``share`` of :math:`R` while the other cells still
+    vary (:math:`v_{(n-k)} > v_{(k+1)}`: a layer that is 0 but for a few cells is a presence
+    layer, not a squeezed one). Checked only with at least :math:`1/\text{tail}` cells (1,000),
+    so that the tail is a small share of the cells and not one cell of a small sample.
+    """
+    tail = settings.dominance_tail if tail is None else tail
+    share = settings.dominance_share if share is None else share
+    v = np.asarray(values, dtype=float)
+    n = v.size
+    if n < 1 / tail:
+        return None
+    k = int(np.ceil(tail * n))
+    lo, hi = float(v.min()), float(v.max())
+    span = hi - lo
+    # a tail can only dominate if at most k cells lie beyond `share` of the range from its end:
+    # two counts settle the common case without sorting
+    if span <= 0 or (np.count_nonzero(v >= hi - share * span) > k
+                     and np.count_nonzero(v <= lo + share * span) > k):
+        return None
+    kth = [k, n - 1 - k]
+    lo_in, hi_in = np.partition(v, kth)[kth]
+    if hi_in <= lo_in:
+        return None
+    top, bottom = (hi - hi_in) / span, (lo_in - lo) / span
+    if max(top, bottom) <= share:
+        return None
+    return ("top", k, float(top)) if top >= bottom else ("bottom", k, float(bottom))
+
+
 def normalize(
     values: np.ndarray,
     *,
@@ -141,9 +308,10 @@ def normalize(
     method: str = "minmax",
     transform_kind: str | None = None,
     transform_percentile: float | None = None,
-    winsorize: tuple[float, float] | None = None,
+    winsorize: tuple[float, float] | Literal["auto"] | None = "auto",
     fuzzy_shape: str = "linear",
     fuzzy_points: Sequence[float] | None = None,
+    half: float | None = None,
     mask: np.ndarray | None = None,
     name: str = "layer",
 ) -> np.ndarray:
@@ -155,17 +323,24 @@ def normalize(
         Raw values, one per cell (NaN = no data).
     direction : {"benefit", "cost"}
         For ``cost`` layers the scaled value is inverted (:math:`1 - s`).
-    method : {"minmax", "percentile", "zscore", "fuzzy"}
-        ``minmax``: :math:`(x - \min)/(\max - \min)`, optionally winsorized at percentiles;
+    method : {"minmax", "percentile", "zscore", "fuzzy", "decay"}
+        ``minmax``: :math:`(x - \min)/(\max - \min)`, winsorized as ``winsorize`` says;
         ``percentile``: rank among eligible cells scaled to [0, 1] (ties share the mean rank);
         ``zscore``: standard score squashed by the normal CDF :math:`\Phi(z)`;
-        ``fuzzy``: :func:`fuzzy_membership` with ``fuzzy_shape`` and ``fuzzy_points``.
+        ``fuzzy``: :func:`fuzzy_membership` with ``fuzzy_shape`` and ``fuzzy_points``;
+        ``decay``: :func:`decay` with half-distance ``half`` — for a ``cost`` layer (a distance or
+        a travel time) the score is :math:`2^{-x/h}`; for a ``benefit`` layer it is the
+        saturating :math:`1 - 2^{-x/h}` (half of the benefit at ``half``).
     transform_kind, transform_percentile
         Optional :func:`transform` applied first (``log1p`` or ``cap``).
-    winsorize : (float, float), optional
-        Lower and upper percentiles for ``minmax`` (e.g. ``(2, 98)``).
+    winsorize : (float, float), "auto" or None, default "auto"
+        For ``minmax``: lower and upper percentiles to clip at (e.g. ``(2, 98)``); ``"auto"``
+        clips skewed layers at :data:`geo_engine.settings.robust_percentiles` (the rule is
+        :func:`robust_limits`); None scales the plain range.
     fuzzy_shape, fuzzy_points
         For ``method="fuzzy"``; points in the layer's units (after the transform).
+    half : float, optional
+        For ``method="decay"``: the half-distance in the layer's units (after the transform).
     mask : numpy.ndarray of bool, optional
         Cells that remain eligible after the profile's constraints. Statistics (min, max,
         percentiles, mean, sd) are computed over them only and other cells get NaN.
@@ -177,11 +352,18 @@ def normalize(
     numpy.ndarray
         float64 in [0, 1]; NaN where the raw value is NaN or the cell is not eligible.
 
+    Warns
+    -----
+    GeoEngineWarning
+        When a layer is constant over the eligible cells, and when min–max is left with a range
+        that the top or bottom 0.1 % of the cells dominate (:func:`dominant_tail`).
+
     Notes
     -----
     Order of operations, always: constraints decide ``mask`` → transform → scaling over the
     eligible cells → direction. A layer that does not vary among the eligible cells gets
-    :data:`CONSTANT_VALUE` everywhere (it cannot discriminate) and a warning.
+    :data:`CONSTANT_VALUE` everywhere (it cannot discriminate) and a warning. ``decay`` and
+    ``fuzzy`` use no statistic of the cells: a cell's score depends on its own value only.
     """
     if direction not in ("benefit", "cost"):
         msg = f"`direction` was {direction!r} but must be 'benefit' or 'cost'"
@@ -192,6 +374,13 @@ def normalize(
     x = transform(values, kind=transform_kind, percentile=transform_percentile, mask=mask)
     ok = _eligible(x, mask)
     out = np.full(x.shape, np.nan)
+    if method == "decay":
+        if half is None:
+            msg = f"{name}: decay normalization needs `half`, the half-distance in the layer's units"
+            raise ValueError(msg)
+        d = decay(x[ok], half=half)
+        out[ok] = d if direction == "cost" else 1.0 - d
+        return out
     if not ok.any():
         return out
     v = x[ok]
@@ -208,12 +397,8 @@ def normalize(
         if np.ptp(v) == 0:
             s = np.full(v.size, CONSTANT_VALUE)
     else:
-        if method == "minmax" and winsorize is not None:
-            lo, hi = winsorize
-            if not 0 <= lo < hi <= 100:
-                msg = f"{name}: `winsorize` was {winsorize} but needs 0 <= low < high <= 100"
-                raise ValueError(msg)
-            v = np.clip(v, *np.percentile(v, [lo, hi]))
+        if method == "minmax":
+            v = _winsorized(v, winsorize, name=name)
         spread = np.ptp(v) if method == "minmax" else np.std(v)
         if spread == 0:
             warnings.warn(f"{name}: constant over the eligible cells; scaled to {CONSTANT_VALUE}",
@@ -226,3 +411,32 @@ def normalize(
     s = np.clip(s, 0.0, 1.0)
     out[ok] = 1.0 - s if direction == "cost" else s
     return out
+
+
+def _winsorized(v: np.ndarray, winsorize: tuple[float, float] | str | None, *,
+                name: str) -> np.ndarray:
+    """Clip values before min–max as ``winsorize`` asks, and warn if a tail still dominates."""
+    if winsorize == "auto":
+        limits = robust_limits(v)
+        if limits is not None:
+            v = np.clip(v, *limits)
+    elif winsorize is not None:
+        if isinstance(winsorize, str) or len(winsorize) != 2:
+            msg = f"{name}: `winsorize` was {winsorize!r} but must be 'auto', None or (low, high)"
+            raise ValueError(msg)
+        lo, hi = winsorize
+        if not 0 <= lo < hi <= 100:
+            msg = f"{name}: `winsorize` was {winsorize} but needs 0 <= low < high <= 100"
+            raise ValueError(msg)
+        v = np.clip(v, *np.percentile(v, [lo, hi]))
+    dominated = dominant_tail(v)
+    if dominated is not None:
+        end, k, part = dominated
+        warnings.warn(
+            f"{name}: the {end} {settings.dominance_tail:.1%} of cells ({k:,} of {v.size:,}, "
+            f"e.g. one island or one unit) span {part:.0%} of its range, so min–max squeezes the "
+            f"other cells into {1 - part:.0%} of [0, 1]; clip it with `winsorize: [low, high]` "
+            "percentiles, score it with `fuzzy` points in its own units, or use `decay` for a "
+            "distance",
+            GeoEngineWarning, stacklevel=3)
+    return v

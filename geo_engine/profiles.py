@@ -42,18 +42,37 @@ MISSING_POLICIES = ("exclude", "worst", "impute_admin")
 
 
 class Normalization(BaseModel):
-    """How a layer is scaled to [0, 1] (see :func:`geo_engine.normalize.normalize`)."""
+    """How a layer is scaled to [0, 1] (see :func:`geo_engine.normalize.normalize`).
+
+    ``winsorize`` (min–max only): ``auto`` (the default) clips skewed layers at the 1st and 99th
+    percentiles (:func:`geo_engine.normalize.robust_limits`), ``[low, high]`` clips every layer at
+    those percentiles, ``null`` keeps the plain range. ``decay`` turns a distance or travel time
+    into :math:`2^{-x/h}` with ``half`` = :math:`h` in the layer's units, and needs a
+    ``rationale`` for the half-distance chosen.
+    """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    method: Literal["minmax", "percentile", "zscore", "fuzzy"] = "minmax"
-    winsorize: tuple[float, float] | None = None
+    method: Literal["minmax", "percentile", "zscore", "fuzzy", "decay"] = "minmax"
+    winsorize: tuple[float, float] | Literal["auto"] | None = "auto"
     fuzzy_shape: Literal["linear", "sigmoid", "jshaped"] = "linear"
     fuzzy_points: list[float] | None = None
+    half: float | None = Field(default=None, gt=0)
+    rationale: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
-    def _fuzzy_points(self) -> Normalization:
+    def _method_parameters(self) -> Normalization:
         if self.method == "fuzzy" and not self.fuzzy_points:
             msg = "fuzzy normalization needs `fuzzy_points` (2 or 4 values in the layer's units)"
+            raise ValueError(msg)
+        if self.method == "decay" and (self.half is None or self.rationale is None):
+            msg = ("decay normalization needs `half` (the distance or travel time, in the layer's "
+                   "units, at which the score is 0.5) and a `rationale` for it")
+            raise ValueError(msg)
+        if self.method != "decay" and self.half is not None:
+            msg = f"`half` is a parameter of method 'decay', not of {self.method!r}"
+            raise ValueError(msg)
+        if isinstance(self.winsorize, tuple) and not 0 <= self.winsorize[0] < self.winsorize[1] <= 100:
+            msg = f"`winsorize` was {list(self.winsorize)} but needs 0 <= low < high <= 100"
             raise ValueError(msg)
         return self
 

@@ -160,7 +160,7 @@ def prepare(
             raws[j], direction=direction, method=norm.method,
             transform_kind=t.kind if t else None, transform_percentile=t.percentile if t else None,
             winsorize=norm.winsorize, fuzzy_shape=norm.fuzzy_shape, fuzzy_points=norm.fuzzy_points,
-            mask=eligible, name=layer.id,
+            half=norm.half, mask=eligible, name=layer.id,
         )
         values[:, j] = np.where(eligible & np.isnan(s), 0.0, s)
     report["eligible"] = int(eligible.sum())

@@ -20,6 +20,8 @@ __all__ = [
     "cache_dir",
     "data_dir",
     "default_region",
+    "dominance_share",
+    "dominance_tail",
     "hub_reach_km",
     "hub_reach_minutes",
     "max_archive_bytes",
@@ -36,6 +38,8 @@ __all__ = [
     "max_vector_bytes",
     "max_vertices",
     "region_dir",
+    "robust_percentiles",
+    "robust_skewness",
     "upload_max_age_hours",
     "urban_centre_weight",
 ]
@@ -91,6 +95,34 @@ hub_reach_minutes: float = 120.0
 """Travel time (minutes) over which the linkage of a poor place to an engine hub fades to zero.
 
 Two hours: a daily return trip for a supplier or a technician serving a mine or plant.
+"""
+
+# --- normalization (checked by geo_engine.normalize) -------------------------------------------
+
+robust_percentiles: tuple[float, float] = (1.0, 99.0)
+"""Percentiles at which a skewed layer is winsorized before min–max scaling (``winsorize: auto``).
+
+The 1st and 99th: the extreme 1 % of cells at each end share the end value, so that one remote
+island, one city or one large district no longer squeezes the other 99 % into a corner of [0, 1].
+"""
+
+robust_skewness: float = 2.0
+"""Sample skewness (absolute) above which ``winsorize: auto`` winsorizes a layer before min–max.
+
+A skewness beyond 2 is the usual mark of a substantial departure from normality (West, Finch and
+Curran 1995, "Structural equation models with nonnormal variables", in R. H. Hoyle (ed.),
+*Structural Equation Modeling*, Sage, pp. 56–75). It is measured after the layer's transform, so
+a count already taken to ``log1p`` is judged on its logarithm.
+"""
+
+dominance_tail: float = 0.001
+"""Share of cells (0.1 %) whose hold on a min–max range is checked (see ``dominance_share``)."""
+
+dominance_share: float = 0.5
+"""Share of a min–max range that the top or bottom ``dominance_tail`` of cells may span without a warning.
+
+When the top 0.1 % of cells (one island, one unit copied to a few hundred cells) span more than
+half of the range, min–max squeezes the other 99.9 % into less than half of [0, 1].
 """
 
 # --- limits on user-supplied files (checked by geo_engine.safe_read) -------------------------------

@@ -34,10 +34,11 @@ def test_inclusion_pseudo_profile(peru):
 
 def test_constraints_toggle(peru):
     profile = peru.profile("engine")
-    assert with_constraints(profile, [True]) is profile
-    assert with_constraints(profile, [False]).constraints == []
+    n = len(profile.constraints)
+    assert with_constraints(profile, [True] * n) is profile
+    assert with_constraints(profile, [False] * n).constraints == []
     on = scenario(peru, profile_id="engine")
-    off = scenario(peru, profile_id="engine", constraints=[False])
+    off = scenario(peru, profile_id="engine", constraints=[False] * n)
     assert np.isnan(on.table["score"]).sum() > np.isnan(off.table["score"]).sum()
 
 

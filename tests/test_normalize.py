@@ -5,7 +5,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from geo_engine._errors import GeoEngineWarning
-from geo_engine.normalize import fuzzy_membership, normalize, transform
+from geo_engine.normalize import (
+    decay,
+    dominant_tail,
+    fuzzy_membership,
+    normalize,
+    robust_limits,
+    transform,
+)
 
 X = np.array([0.0, 5.0, 10.0, np.nan])
 
@@ -122,3 +129,159 @@ def test_benefit_is_monotone(x):
     ok = np.isfinite(x)
     order = np.argsort(x[ok], kind="stable")
     assert (np.diff(out[ok][order]) >= -1e-12).all()
+
+
+# --- decay ----------------------------------------------------------------------------------------
+
+halves = st.floats(1e-3, 1e6)
+distances = arrays(np.float64, st.integers(1, 50), elements=st.floats(0, 1e7))
+
+
+@given(halves)
+def test_decay_is_one_at_zero_and_half_at_the_half_distance(half):
+    out = normalize(np.array([0.0, half, 2 * half]), method="decay", half=half, direction="cost")
+    np.testing.assert_allclose(out, [1.0, 0.5, 0.25], rtol=1e-12)
+    benefit = normalize(np.array([0.0, half]), method="decay", half=half, direction="benefit")
+    np.testing.assert_allclose(benefit, [0.0, 0.5], atol=1e-12)
+
+
+@given(distances, halves)
+def test_decay_falls_with_distance_and_stays_in_unit_interval(x, half):
+    out = normalize(x, method="decay", half=half, direction="cost")
+    assert ((out > 0) | (x > 700 * half)).all()
+    assert (out <= 1).all()
+    order = np.argsort(x, kind="stable")
+    assert (np.diff(out[order]) <= 0).all()
+    # strictly lower where the distance is larger and the score has not underflowed
+    a, b = np.sort(x)[:-1], np.sort(x)[1:]
+    strict = (b > a * (1 + 1e-9)) & (b - a > half * 1e-9) & (b < 500 * half)
+    assert (np.diff(out[order])[strict] < 0).all()
+
+
+@given(distances, halves, st.floats(0, 1e9))
+def test_decay_of_a_cell_does_not_depend_on_the_others(x, half, outlier):
+    # unlike min–max, a remote island added to the region changes no one else's score
+    out = normalize(x, method="decay", half=half, direction="cost")
+    more = normalize(np.append(x, outlier), method="decay", half=half, direction="cost")
+    np.testing.assert_array_equal(more[:-1], out)
+
+
+def test_decay_keeps_nan_mask_and_direction():
+    x = np.array([0.0, 60.0, np.nan, 120.0])
+    out = normalize(x, method="decay", half=60, direction="cost",
+                    mask=np.array([True, True, True, False]))
+    np.testing.assert_allclose(out, [1.0, 0.5, np.nan, np.nan])
+    assert decay(np.array([30.0]), half=60)[0] == pytest.approx(2 ** -0.5)
+
+
+def test_decay_separates_near_cells_that_min_max_squeezes():
+    # a port 5 km away and one 50 km away, in a country whose farthest cell is 750 km away
+    x = np.r_[5.0, 50.0, np.linspace(0, 750, 1000)]
+    minmax = normalize(x, direction="cost", winsorize=None)
+    decayed = normalize(x, method="decay", half=50, direction="cost")
+    assert minmax[0] - minmax[1] == pytest.approx(0.06)
+    assert decayed[0] - decayed[1] == pytest.approx(2 ** -0.1 - 0.5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"half": None}, "decay normalization needs `half`"),
+        ({"half": 0.0}, r"decay `half` was 0\.0 but must be a positive number"),
+        ({"half": float("nan")}, "decay `half` was nan"),
+    ],
+)
+def test_decay_parameter_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        normalize(np.array([1.0]), method="decay", direction="cost", **kwargs)
+
+
+def test_decay_refuses_negative_distances():
+    with pytest.raises(ValueError, match=r"decay needs distances or travel times ≥ 0; the smallest "
+                                         r"value is -3"):
+        normalize(np.array([-3.0, 4.0]), method="decay", half=10, direction="cost")
+
+
+# --- robust min–max -------------------------------------------------------------------------------
+
+def test_robust_limits_clip_a_skewed_layer_at_the_percentiles():
+    x = np.r_[np.linspace(0, 1, 999), 100.0]
+    limits = robust_limits(x)
+    assert limits == pytest.approx(tuple(np.percentile(x, [1, 99])))
+    # the same spread without the outlier is not skewed: left alone
+    assert robust_limits(np.linspace(0, 1, 1000)) is None
+
+
+def test_robust_limits_of_a_zero_inflated_layer_keep_its_minimum():
+    # 900 cells without the crop, 100 with an amount skewed by one large producer
+    x = np.r_[np.zeros(900), np.linspace(1, 2, 99), 50.0]
+    lo, hi = robust_limits(x)
+    assert lo == 0.0
+    assert hi == pytest.approx(np.percentile(x[x > 0], 99))
+    # an unskewed amount among the cells that have it is left alone, however many zeros there are
+    assert robust_limits(np.r_[np.zeros(9000), np.linspace(1, 2, 1000)]) is None
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.r_[np.linspace(0, 1, 98), 100.0],  # too few cells for a 1 % tail to hold a cell
+        np.r_[-5.0, np.ones(998), 50.0],  # skewed, but the 1st and 99th percentiles coincide
+        np.ones(500),  # constant
+        np.r_[np.zeros(990), 1.0, np.linspace(2, 3, 9)],  # too few cells above the minimum
+    ],
+)
+def test_robust_limits_none(x):
+    assert robust_limits(x) is None
+
+
+def test_minmax_is_robust_by_default_and_plain_on_request():
+    x = np.r_[np.linspace(0, 1, 999), 100.0]
+    auto = normalize(x)
+    assert auto[499] == pytest.approx(0.5, abs=0.01)
+    assert auto[-1] == 1.0
+    with pytest.warns(GeoEngineWarning, match=r"the top 0\.1% of cells \(1 of 1,000, e\.g\. one "
+                                              r"island or one unit\) span 99% of its range"):
+        plain = normalize(x, winsorize=None)
+    assert plain[499] == pytest.approx(0.005, abs=0.001)
+
+
+def test_explicit_winsorize_errors():
+    with pytest.raises(ValueError, match=r"`winsorize` was 'always' but must be 'auto', None"):
+        normalize(X, winsorize="always")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"needs 0 <= low < high <= 100"):
+        normalize(X, winsorize=(50, 10))
+
+
+# --- dominance warning ----------------------------------------------------------------------------
+
+def test_dominant_tail_by_its_definition():
+    x = np.r_[np.linspace(0, 1, 999), 3.0]  # n = 1,000, k = 1
+    end, k, part = dominant_tail(x)
+    assert (end, k) == ("top", 1)
+    assert part == pytest.approx(2 / 3)
+    assert dominant_tail(-x)[0] == "bottom"
+    # exactly half of the range is allowed
+    assert dominant_tail(np.r_[np.linspace(0, 1, 999), 2.0]) is None
+    # k grows with n: 2,000 cells -> the top 2 cells form the tail
+    two = np.r_[np.linspace(0, 1, 1998), 5.0, 5.0]
+    assert dominant_tail(two)[:2] == ("top", 2)
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.r_[np.linspace(0, 1, 998), 3.0],  # fewer than 1,000 cells
+        np.r_[np.zeros(999), 1.0],  # a presence layer: the other cells do not vary
+        np.linspace(0, 1, 5000),  # no tail
+    ],
+)
+def test_no_dominant_tail(x):
+    assert dominant_tail(x) is None
+
+
+def test_no_dominance_warning_after_winsorizing_or_for_other_methods():
+    x = np.r_[np.linspace(0, 1, 999), 100.0]
+    for kwargs in ({"winsorize": (1, 99)}, {"method": "percentile"},
+                   {"method": "decay", "half": 1.0, "direction": "cost"}):
+        normalize(x, **kwargs)  # filterwarnings = error: any warning fails

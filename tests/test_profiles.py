@@ -41,6 +41,15 @@ def test_weights_are_normalized(tmp_path):
         ({"constraints": [{"layer": "a", "op": "~", "value": 1, "rationale": "r"}]},
          r"key `constraints.0.op`"),
         ({"normalization": {"method": "fuzzy"}}, "needs `fuzzy_points`"),
+        ({"normalization": {"method": "decay"}}, "decay normalization needs `half`"),
+        ({"normalization": {"method": "decay", "half": 60}}, "and a `rationale` for it"),
+        ({"normalization": {"method": "decay", "half": 0, "rationale": "r"}},
+         r"key `normalization.half`: Input should be greater than 0"),
+        ({"normalization": {"method": "minmax", "half": 60}},
+         "`half` is a parameter of method 'decay', not of 'minmax'"),
+        ({"normalization": {"winsorize": [99, 1]}}, r"`winsorize` was \[99\.0, 1\.0\] but needs"),
+        ({"normalization": {"winsorize": "always"}},
+         r"key `normalization.winsorize.*Input should be 'auto'"),
     ],
 )
 def test_bad_profiles_name_file_and_key(tmp_path, change, message):
@@ -105,3 +114,56 @@ def test_other_numbers_must_be_finite(tmp_path, change, key):
     path = _write(tmp_path, {**GOOD, **change})
     with pytest.raises(SpecError, match=rf"key `{key}`: Input should be a finite number"):
         load_profile(path)
+
+
+def test_normalization_defaults_and_per_layer_decay(tmp_path):
+    decayed = {"method": "decay", "half": 60, "rationale": "An hour to market."}
+    doc = {**GOOD, "normalization": {"winsorize": None},
+           "layers": [GOOD["layers"][0], {**GOOD["layers"][1], "normalization": decayed}]}
+    profile = load_profile(_write(tmp_path, doc))
+    assert profile.normalization.winsorize is None
+    assert profile.layers[0].normalization is None
+    assert profile.layers[1].normalization.half == 60
+    assert Profile.model_validate(GOOD).normalization.winsorize == "auto"
+
+
+DISTANCE_METHODS = ("distance", "travel_time")
+
+
+@pytest.mark.parametrize("region", ["peru", "brazil"])
+def test_shipped_distances_decay_with_a_reason(region):
+    from geo_engine.layers import load_layers
+    from geo_engine.region import load_region
+
+    specs = {s.id: s for s in load_layers(load_region(region).layers)}
+    seen = 0
+    for profile in load_profiles(region=region).values():
+        for layer in profile.layers:
+            if specs[layer.id].method not in DISTANCE_METHODS:
+                continue
+            norm = layer.normalization
+            where = f"{region}/{profile.id}/{layer.id}"
+            assert norm is not None, where
+            assert norm.method in ("decay", "fuzzy"), where  # absolute, never min-max
+            assert norm.rationale, where
+            figure = norm.half if norm.method == "decay" else (norm.fuzzy_points or [None])[-1]
+            assert figure is not None, where
+            assert str(int(figure)) in norm.rationale, where  # the reason names the figure
+            seen += 1
+    assert seen >= 10
+
+
+RESERVES = {"protected_national_reserve", "protected_landscape_reserve", "protected_communal_reserve"}
+
+
+def test_extraction_profiles_leave_reserves_out_and_others_keep_them():
+    profiles = load_profiles(region="peru")
+    for pid in ("engine", "mining_materials"):
+        assert {c.layer for c in profiles[pid].constraints} >= RESERVES, pid
+    for pid in ("nature_heritage_tourism", "forestry_wood", "energy_environment"):
+        constrained = {c.layer for c in profiles[pid].constraints}
+        assert not constrained & (RESERVES | {"protected_national"}), pid
+    # reserves are assets of the families that use them sustainably
+    assert "protected_national" in {layer.id for layer in profiles["nature_heritage_tourism"].layers}
+    assert {"protected_communal_reserve", "protected_national_reserve"} <= {
+        layer.id for layer in profiles["forestry_wood"].layers}

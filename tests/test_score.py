@@ -127,3 +127,15 @@ def test_wlc_monotone_in_a_benefit_layer(v, w, row, col, bump):
     v2[row, col] = min(1.0, v2[row, col] + bump)
     after, _, _ = aggregate(v2, w, Aggregation())
     assert after[row] >= before[row] - 1e-12
+
+
+def test_per_layer_decay_override(matrix):
+    p = Profile(id="p", title=TITLE, description="test", layers=[
+        {"id": "x", "weight": 1, "rationale": "r", "direction": "cost",
+         "normalization": {"method": "decay", "half": 5, "rationale": "half at 5"}},
+        {"id": "y", "weight": 1, "rationale": "r"}])
+    values = prepare(matrix, p).values
+    # x = 0, 5, 10 km -> 1, 1/2, 1/4; the missing value gets the worst score
+    np.testing.assert_allclose(values[:, 0], [1.0, 0.5, 0.25, 0.0])
+    # y keeps the profile's min–max
+    np.testing.assert_allclose(values[:, 1], [1.0, 0.0, 0.5, 0.5])

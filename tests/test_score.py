@@ -127,3 +127,19 @@ def test_wlc_monotone_in_a_benefit_layer(v, w, row, col, bump):
     v2[row, col] = min(1.0, v2[row, col] + bump)
     after, _, _ = aggregate(v2, w, Aggregation())
     assert after[row] >= before[row] - 1e-12
+
+
+def test_gate_no_resource_no_score_whatever_the_proximity():
+    m = pd.DataFrame({"ore": [0.0, 0.0, 5e7, 2e9], "port_km": [0.0, 1.0, 300.0, 500.0],
+                      "district_code": ["a", "b", "c", "d"]})
+    p = Profile(id="engine", title=TITLE, description="t", layers=[
+        {"id": "ore", "weight": 1, "rationale": "r"},
+        {"id": "port_km", "weight": 5, "rationale": "r", "direction": "cost"}],
+        gate=[{"layer": "ore", "threshold": 1e7, "full": 1e9, "rationale": "r"}])
+    res = score_profile(m, p)
+    assert res.score[:2].tolist() == [0, 0]  # next to the port, no resource
+    assert res.score[2] > 0
+    assert res.prepared.gate.tolist()[3] == 1
+    np.testing.assert_allclose(res.contributions.sum(axis=1), res.score)
+    wgm = score_profile(m, p.model_copy(update={"aggregation": Aggregation(method="wgm")}))
+    np.testing.assert_allclose(np.exp(wgm.contributions.sum(axis=1)), wgm.score)

@@ -50,6 +50,7 @@ __all__ = [
     "equal_area_crs",
     "kernel_density",
     "lines_to_cells",
+    "nearest",
     "nearest_km",
     "point_positions",
     "points_to_cells",
@@ -773,12 +774,21 @@ def nearest_km(lat: np.ndarray, lon: np.ndarray, to_lat: np.ndarray, to_lon: np.
     A KD-tree on unit vectors (chord distances converted to arcs), as
     :func:`distance_to_nearest` uses for points; NaN when there is no target.
     """
+    return nearest(lat, lon, to_lat, to_lon)[0]
+
+
+def nearest(lat: np.ndarray, lon: np.ndarray, to_lat: np.ndarray, to_lon: np.ndarray,
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Return the distance (km) to the nearest target point and that target's position.
+
+    As :func:`nearest_km`; the position is -1 (and the distance NaN) when there is no target.
+    """
     lat = np.asarray(lat, dtype=float)
     if len(to_lat) == 0:
-        return np.full(len(lat), np.nan)
+        return np.full(len(lat), np.nan), np.full(len(lat), -1, dtype=np.intp)
     tree = cKDTree(_unit_vectors(np.asarray(to_lat, dtype=float), np.asarray(to_lon, dtype=float)))
-    chord, _ = tree.query(_unit_vectors(lat, np.asarray(lon, dtype=float)))
-    return _arc_km(chord)
+    chord, index = tree.query(_unit_vectors(lat, np.asarray(lon, dtype=float)))
+    return _arc_km(chord), np.asarray(index, dtype=np.intp)
 
 
 SNAP_KM = 10.0

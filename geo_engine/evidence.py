@@ -81,11 +81,30 @@ def item_strengths(matrix: pd.DataFrame, items: Sequence[Evidence]) -> np.ndarra
 
             lat, lon = matrix["lat"].to_numpy(dtype=float), matrix["lon"].to_numpy(dtype=float)
             src = np.flatnonzero(own > 0)
-            km, idx = nearest(lat, lon, lat[src], lon[src])
+            todo = _candidates(lat, lon, own > 0, item.within_km)
+            km, idx = nearest(lat[todo], lon[todo], lat[src], lon[src], max_km=item.within_km)
             near = own[src][np.maximum(idx, 0)] * np.clip(1 - km / item.within_km, 0, 1)
-            own = np.maximum(own, np.where(idx >= 0, near, 0.0))
+            own[todo] = np.where(idx >= 0, near, 0.0)
         out[:, k] = own
     return out
+
+
+def _candidates(lat: np.ndarray, lon: np.ndarray, src: np.ndarray, km: float) -> np.ndarray:
+    """Positions of the cells without evidence that may lie within ``km`` of a source cell.
+
+    Cells are binned on a lat/lon grid at least ``km`` wide (at the widest latitude present);
+    only those in a source's bin or one of its eight neighbours can be that close, so the
+    nearest-neighbour search skips the rest of the country.
+    """
+    step_lat = km / 111.0
+    step_lon = step_lat / max(np.cos(np.radians(np.nanmax(np.abs(lat)))), 0.05)
+    i = np.floor(lat / step_lat).astype(np.int64)
+    j = np.floor(lon / step_lon).astype(np.int64)
+    span = int(j.max() - j.min()) + 3
+    key = (i - i.min() + 1) * span + (j - j.min() + 1)
+    near = np.unique((key[src][:, None]
+                      + np.array([di * span + dj for di in (-1, 0, 1) for dj in (-1, 0, 1)])).ravel())
+    return np.flatnonzero(np.isin(key, near) & ~src)
 
 
 def evidence_strength(matrix: pd.DataFrame, items: Sequence[Evidence]) -> np.ndarray:

@@ -126,7 +126,8 @@ def what_it_takes(
     -----
     Every aggregation is non-decreasing in each normalized value, so the needed value is found
     by bisection on that layer alone (other layers and the weights fixed). For WLC it equals
-    :math:`s_i + (T - S) / w_i`.
+    :math:`s_i + (T - S) / w_i`. A gated profile's score is multiplied by the cell's gate
+    (:func:`geo_engine.score.score_profile`): without a resource within reach, no layer helps.
     """
     score = result.score[cell]
     target = top_threshold(result, quantile=quantile)
@@ -136,6 +137,7 @@ def what_it_takes(
     row = prep.values[cell].copy()
     w = np.array([result.weights[i] for i in prep.layer_ids])
     agg = prep.profile.aggregation
+    gate = 1.0 if prep.gate is None else float(prep.gate[cell])  # no layer lifts a closed gate
 
     def score_with(j: int, value: float) -> float:
         trial = row.copy()
@@ -143,8 +145,8 @@ def what_it_takes(
         if agg.method == "topsis":  # ideal and anti-ideal come from all scored cells
             values = prep.values[prep.eligible].copy()
             values = np.vstack([values, trial])
-            return float(aggregate(values, w, agg)[0][-1])
-        return float(aggregate(trial[None, :], w, agg)[0][0])
+            return gate * float(aggregate(values, w, agg)[0][-1])
+        return gate * float(aggregate(trial[None, :], w, agg)[0][0])
 
     out: list[Requirement] = []
     for j, layer in enumerate(prep.layer_ids):

@@ -97,6 +97,8 @@ def sensitivity(
         block = weights[start:start + batch]
         scores = block @ values.T if wlc else np.vstack(
             [aggregate(values, w, prep.profile.aggregation)[0] for w in block])
+        if prep.gate is not None:  # a gated profile: no resource, no score, whatever the weights
+            scores = scores * prep.gate[ok]
         for j, s in enumerate(scores):
             order = np.argsort(s)
             ranks[start + j, order] = coded_rank

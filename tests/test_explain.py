@@ -71,3 +71,13 @@ def test_what_it_takes_is_empty_at_the_top():
     assert what_it_takes(res, m, int(np.nanargmax(res.score))) == []
     with pytest.raises(ValueError, match=r"must be in \(0, 1\)"):
         top_threshold(res, quantile=1.5)
+
+
+def test_what_it_takes_cannot_open_a_closed_gate():
+    m = pd.DataFrame({"ore": [0.0, 5e7, 1e8, 2e8, 3e8] * 4, "port_km": np.linspace(0, 100, 20)})
+    p = Profile(id="engine", title={"es": "e", "en": "e"}, description="d", layers=[
+        {"id": "ore", "weight": 1, "rationale": "r"},
+        {"id": "port_km", "weight": 1, "rationale": "r", "direction": "cost"}],
+        gate=[{"layer": "ore", "threshold": 1e7, "rationale": "r"}])
+    res = score_profile(m, p)
+    assert what_it_takes(res, m, 0) == []  # next to the port, no ore: no single layer helps

@@ -100,7 +100,7 @@ def sensitivity(
         if prep.gate is not None:  # a gated profile: no resource, no score, whatever the weights
             scores = scores * prep.gate[ok]
         for j, s in enumerate(scores):
-            order = np.argsort(s)
+            order = np.argsort(s, kind="stable")  # ties (a gate's zeros) keep the base order
             ranks[start + j, order] = coded_rank
             top[order[cut:]] += 1
             rank[order] = descending

@@ -628,6 +628,8 @@ def map_tab() -> None:
         if card["family"]:
             st.markdown(t("best_family_line", lang, family=escape_markdown(card["family"]),
                           margin=card["margin"]))
+        if card["why"]:
+            st.markdown(escape_markdown(card["why"]))
         if card["contributions"] is not None:
             st.markdown(f"**{t('contributions', lang)}**")
             if card["space"] == "log":

@@ -19,6 +19,7 @@ from jinja2 import Environment, select_autoescape
 
 from geo_engine import __version__
 from geo_engine.display import SEQUENTIAL, hexagon_rings
+from geo_engine.explain import why
 from geo_engine.i18n import t
 from geo_engine.manifest import dataset_entry
 from geo_engine.pipeline import Run
@@ -43,6 +44,7 @@ _TEMPLATE = Environment(autoescape=select_autoescape(default=True)).from_string(
 </style></head><body>
 <h1>{{ title }}</h1>
 <div class="sub">{{ subtitle }}</div>
+{% if why %}<p><b>{{ labels.why }}:</b> {{ why }}</p>{% endif %}
 <div class="grid">
  <div>{{ svg | safe }}</div>
  <div>
@@ -74,7 +76,8 @@ _LABELS = {
            "town": "Mediana de viaje a una ciudad de 50 000+ (min)",
            "port": "Mediana de viaje a un puerto (min)", "family": "Familia de nicho más frecuente",
            "typology": "Tipología más frecuente", "rank": "Puesto entre distritos",
-           "district": "Distrito", "cluster": "Clúster"},
+           "district": "Distrito", "cluster": "Clúster",
+           "why": "Por qué, en su celda más poblada"},
     "en": {"figures": "Figures", "drivers": "What drives the score (mean contribution)",
            "layer": "Layer", "contribution": "Contribution", "sources": "Sources",
            "dataset": "Dataset", "vintage": "Vintage", "licence": "Licence",
@@ -83,7 +86,8 @@ _LABELS = {
            "town": "Median travel to a town of 50,000+ (min)",
            "port": "Median travel to a port (min)", "family": "Most frequent niche family",
            "typology": "Most frequent typology", "rank": "Rank among districts",
-           "district": "District", "cluster": "Cluster"},
+           "district": "District", "cluster": "Cluster",
+           "why": "Why, in its most populous cell"},
 }
 
 _CAVEATS = {
@@ -189,6 +193,9 @@ class BriefContent:
         Version, date and platform name.
     labels : mapping of str to str
         Headings and column names in ``lang``.
+    why : str
+        The niche's evidence, the need and the reach in words, for the unit's most populous
+        cell (:func:`geo_engine.explain.why`; empty without niche families).
     """
 
     lang: str
@@ -201,6 +208,7 @@ class BriefContent:
     caveats: tuple[str, ...]
     footer: str
     labels: Mapping[str, str]
+    why: str = ""
 
 
 def brief_content(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: str = "es",
@@ -285,7 +293,15 @@ def brief_content(run: Run, *, profile_id: str, rows: np.ndarray, title: str, la
         lang=lang, title=title, subtitle=subtitle, svg=cells_svg(m["h3"].to_numpy()[idx], score),
         figures=tuple((str(k), str(v)) for k, v in figures), drivers=drivers,
         sources=tuple(sources), caveats=_caveats(run, lang),
-        footer=footer, labels=labels)
+        footer=footer, labels=labels, why=_why(run, idx, pop, lang))
+
+
+def _why(run: Run, idx: np.ndarray, pop: np.ndarray, lang: str) -> str:
+    """:func:`geo_engine.explain.why` for the most populous of the cells (the first without data)."""
+    if "family" in run.dual.missing:
+        return ""
+    row = int(idx[np.nanargmax(pop)]) if np.isfinite(pop).any() else int(idx[0])
+    return why(run.dual, run.matrix, row, profiles=run.profiles, specs=run.specs, lang=lang)
 
 
 def brief_html(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: str = "es",
@@ -306,7 +322,7 @@ def brief_html(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang:
                       result=result)
     return _TEMPLATE.render(lang=c.lang, title=c.title, subtitle=c.subtitle, labels=c.labels,
                             figures=c.figures, drivers=c.drivers, sources=c.sources, caveats=c.caveats,
-                            svg=c.svg, footer=c.footer)
+                            svg=c.svg, footer=c.footer, why=c.why)
 
 
 _FONT_DIRS: tuple[str, ...] = (
@@ -423,6 +439,10 @@ def _pdf_document(c: BriefContent, *, size: float) -> FPDF:
     pdf.set_font(family, "", size + 1)
     pdf.set_text_color(90)
     pdf.multi_cell(0, line + 1, text(c.subtitle), align="L", new_x="LMARGIN", new_y="NEXT")
+    if c.why:
+        pdf.set_text_color(30)
+        pdf.multi_cell(0, line, text(f"{c.labels['why']}: {c.why}"), align="L", new_x="LMARGIN",
+                       new_y="NEXT")
     pdf.ln(2)
     top, side, gap = pdf.get_y(), 72.0, 8.0
     pdf.image(io.BytesIO(c.svg.encode("utf-8")), x=pdf.l_margin, y=top, w=side, h=side)

@@ -27,24 +27,28 @@ class DualResult:
     Attributes
     ----------
     engine, need, access, niche, inclusion : numpy.ndarray
-        Scores per cell in [0, 1] (NaN where not scored). ``niche`` is the standing of the cell
-        in its best family (see :func:`family_table`).
+        Scores per cell in [0, 1] (NaN where not scored). ``niche`` is the strongest *evidence*
+        of a niche over the families (0 = no evidenced niche; see :mod:`geo_engine.evidence`);
+        for a family without an ``evidence`` section its percentile standing stands in.
     families : pandas.DataFrame
         Raw score of every family profile.
     family_standing : pandas.DataFrame
         Percentile standing of the cell in every family.
     best_family : numpy.ndarray of object
-        Id of the best family per cell (None where no family scored).
+        Id of the best family per cell: the strongest evidence, standing breaking ties (None
+        where no family has evidence).
     niche_margin : numpy.ndarray
-        Standing in the best family minus standing in the second best.
+        Evidence of the best family minus that of the second best.
     typology : numpy.ndarray of object
         One of :data:`TYPOLOGY` (None where engine or inclusion is missing).
     hub_distance_km : numpy.ndarray
-        Great-circle distance from the cell centre to the nearest engine-hub or dual-zone cell.
+        Great-circle distance from the cell centre to the nearest hub: a real engine site (the
+        engine profile's ``hubs``: operating mines, smelters, ports, agro-export cores), or an
+        engine-hub or dual-zone cell when the engine profile declares no hubs.
     hub_minutes : numpy.ndarray
         Travel time to the nearest hub (NaN when travel times were not computed).
     linkage : numpy.ndarray
-        Supplier / SKIE potential of high-need cells near hubs (0 elsewhere).
+        Supplier / SKIE potential of high-need cells within reach of a hub (0 elsewhere).
     thresholds : dict
         Score thresholds used (``engine``, ``inclusion``, ``need``) and the quantiles behind them.
     results : dict
@@ -103,22 +107,28 @@ def standing(score: np.ndarray) -> np.ndarray:
 
 
 def family_table(scores: Mapping[str, np.ndarray], index: pd.Index,
-                 standings: Mapping[str, np.ndarray] | None = None) -> tuple[
+                 standings: Mapping[str, np.ndarray] | None = None,
+                 evidence: Mapping[str, np.ndarray] | None = None) -> tuple[
         pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
     """Compare niche families cell by cell.
 
     Families are compared on their *standing* — the cell's percentile among all cells for that
     family — rather than on raw scores, whose spread differs from one family to another (a
     family of distance layers scores high almost everywhere, one of density layers low almost
-    everywhere). The best family of a cell is the one where it stands highest relative to the
-    rest of the territory: its comparative advantage.
+    everywhere). Without ``evidence``, the best family of a cell is the one where it stands
+    highest relative to the rest of the territory: its comparative advantage.
+
+    With ``evidence`` (strength in [0, 1] per family, see :mod:`geo_engine.evidence`), only
+    families with evidence in the cell compete: the best family is the one with the strongest
+    evidence (to 0.001), the standing breaking ties; a cell with no evidence in any family has
+    no best family (None) and the margin is the best family's evidence minus the second's.
 
     Returns
     -------
     tuple
         ``(scores, standings, best, margin)``: raw family scores, standings in (0, 1], the best
         family id per cell (ties go to the family listed first; None where none scored) and the
-        margin of its standing over the second best.
+        margin of its standing (or evidence) over the second best.
     """
     table = pd.DataFrame(dict(scores), index=index)
     known = standings or {}
@@ -128,15 +138,32 @@ def family_table(scores: Mapping[str, np.ndarray], index: pd.Index,
         return table, stand, np.full(len(table), None, dtype=object), np.full(len(table), np.nan)
     values = stand.to_numpy(dtype=float)
     filled = np.where(np.isnan(values), -np.inf, values)
-    order = np.argsort(-filled, axis=1, kind="stable")
     rows = np.arange(len(table))
-    best_val = filled[rows, order[:, 0]]
-    second = filled[rows, order[:, 1]] if values.shape[1] > 1 else np.full(len(table), -np.inf)
     names = np.array(table.columns, dtype=object)
+    if evidence is not None:
+        ev = np.column_stack([np.asarray(evidence[k], dtype=float) for k in table.columns])
+        ev = np.where(np.isfinite(ev), ev, 0.0)
+        tie = 9e-4 * np.where(np.isfinite(filled), filled, 0)  # below one step of the rounding
+        key = np.where(ev > 0, np.round(ev, 3) + tie, -np.inf)
+        order = np.argsort(-key, axis=1, kind="stable")
+        top = ev[rows, order[:, 0]]
+        second = ev[rows, order[:, 1]] if ev.shape[1] > 1 else np.zeros(len(table))
+        best = np.where(top > 0, names[order[:, 0]], np.array(None, dtype=object))
+        return table, stand, best, top - second
+    order = np.argsort(-filled, axis=1, kind="stable")
+    best_val = filled[rows, order[:, 0]]
+    second_val = (filled[rows, order[:, 1]] if values.shape[1] > 1
+                  else np.full(len(table), -np.inf))
     best = np.where(np.isfinite(best_val), names[order[:, 0]], np.array(None, dtype=object))
     margin = np.where(np.isfinite(best_val),
-                      best_val - np.where(np.isfinite(second), second, 0.0), np.nan)
+                      best_val - np.where(np.isfinite(second_val), second_val, 0.0), np.nan)
     return table, stand, best, margin
+
+
+def _family_evidence(result: ScoreResult) -> np.ndarray:
+    """Evidence of a family's niche: its ``evidence`` section, else (legacy) its standing."""
+    ev = result.prepared.evidence
+    return result.standing if ev is None else ev
 
 
 def _threshold(score: np.ndarray, quantile: float, name: str) -> float:
@@ -151,10 +178,12 @@ def typology(engine: np.ndarray, inclusion: np.ndarray, *, engine_threshold: flo
              inclusion_threshold: float) -> np.ndarray:
     """Classify cells: engine hub, inclusion niche, dual zone (both high) or latent (neither).
 
-    A cell is high on a score when it is at or above that score's threshold.
+    A cell is high on a score when it is above 0 and at or above that score's threshold (a
+    gated score is 0 for many cells: a threshold of 0 does not make them high).
     """
-    hi_e = engine >= engine_threshold
-    hi_i = inclusion >= inclusion_threshold
+    with np.errstate(invalid="ignore"):
+        hi_e = (engine >= engine_threshold) & (engine > 0)
+        hi_i = (inclusion >= inclusion_threshold) & (inclusion > 0)
     out = np.select([hi_e & hi_i, hi_e, hi_i], ["dual_zone", "engine_hub", "inclusion_niche"],
                     "latent").astype(object)
     out[~(np.isfinite(engine) & np.isfinite(inclusion))] = None
@@ -211,14 +240,20 @@ def dual_model(
 
     Notes
     -----
-    Inclusion is the geometric mean of niche potential (the cell's standing in its best family),
-    need and access: :math:`I = (N \cdot P \cdot A)^{1/3}`. A product, so that a poor place without any
-    niche asset, or a rich place with assets, cannot score high.
+    Inclusion is the evidence of a niche times the geometric mean of need and access:
+    :math:`I = E \cdot \sqrt{P \cdot A}`, with :math:`E` the strongest evidence over the
+    families (:func:`geo_engine.evidence.evidence_strength`: 0 without evidence, 0.5 at a
+    family's threshold, 1 at its ``full`` level). A cell with no evidenced niche has inclusion 0
+    (not NaN: it was scored, and nothing there yet fights poverty); a poor place without a niche,
+    or a rich place with one, cannot score high. :math:`E` stands outside the root so that a
+    niche barely at its threshold halves inclusion instead of trimming it: relative standing
+    only picks the best family, it is never evidence by itself.
 
     Linkage (Pérez's componentization of value chains): for high-need cells,
     :math:`L = P \cdot \max(0, 1 - d/R)` with :math:`d` the travel time (or, without
-    ``hub_minutes``, the great-circle distance) to the nearest engine-hub or dual-zone cell and
-    :math:`R` the reach; 0 for other cells.
+    ``hub_minutes``, the great-circle distance) to the nearest hub — a real engine site of the
+    engine profile's ``hubs`` (or, without them, an engine-hub or dual-zone cell) — and
+    :math:`R` the reach; 0 for other cells. A poor place far from every operation gets 0.
     """
     reach = settings.hub_reach_km if hub_reach_km is None else hub_reach_km
     if reach <= 0:
@@ -241,17 +276,22 @@ def dual_model(
         return done[by_kind[kind][0].id].score if kind in by_kind else np.full(len(matrix), np.nan)
 
     engine, need, access = kind_score("engine"), kind_score("need"), kind_score("access")
+    fams = by_kind.get("family", [])
+    evidence = {p.id: _family_evidence(done[p.id]) for p in fams}
     families, standings, best, margin = family_table(
-        {p.id: done[p.id].score for p in by_kind.get("family", [])}, matrix.index,
-        {p.id: done[p.id].standing for p in by_kind.get("family", [])})
-    niche = standings.max(axis=1, skipna=True).to_numpy(dtype=float)
+        {p.id: done[p.id].score for p in fams}, matrix.index,
+        {p.id: done[p.id].standing for p in fams}, evidence if fams else None)
+    niche = (np.column_stack(list(evidence.values())).max(axis=1) if fams
+             else np.full(len(matrix), np.nan))
     with np.errstate(invalid="ignore"):
-        inclusion = np.cbrt(niche * need * access)
+        inclusion = niche * np.sqrt(need * access)
     t_e = _threshold(engine, engine_quantile, "engine")
     t_i = _threshold(inclusion, inclusion_quantile, "inclusion")
     t_n = _threshold(need, need_quantile, "need")
     types = typology(engine, inclusion, engine_threshold=t_e, inclusion_threshold=t_i)
-    hubs = np.isin(types, ["engine_hub", "dual_zone"])
+    sites = done[by_kind["engine"][0].id].prepared.hubs if "engine" in by_kind else None
+    hubs = (np.asarray(sites, dtype=bool) if sites is not None
+            else np.isin(types, ["engine_hub", "dual_zone"]))
     distance = np.full(len(matrix), np.nan)
     if hubs.any():
         from geo_engine.ingest.vector import nearest_km
@@ -272,6 +312,8 @@ def dual_model(
         "inclusion_quantile": inclusion_quantile, "need_quantile": need_quantile,
         "hub_reach_km": reach, "hub_reach_minutes": reach_min,
         "linkage_by": "travel time" if hub_minutes is not None else "distance",
+        "hubs_by": "real sites" if sites is not None else "engine score",
+        "hub_cells": int(hubs.sum()),
     }
     return DualResult(engine=engine, need=need, access=access, niche=niche, inclusion=inclusion,
                       families=families, family_standing=standings, best_family=best,

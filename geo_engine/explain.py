@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from geo_engine.evidence import evidence_measure, item_strengths
+from geo_engine.i18n import t
 from geo_engine.score import ScoreResult, aggregate
 
-__all__ = ["Requirement", "contributions", "drivers", "top_threshold", "what_it_takes"]
+if TYPE_CHECKING:
+    from geo_engine.dual import DualResult
+    from geo_engine.layers import LayerSpec
+    from geo_engine.profiles import Profile
+
+__all__ = ["Requirement", "contributions", "drivers", "top_threshold", "what_it_takes", "why"]
+
 
 
 def contributions(result: ScoreResult, cell: int) -> pd.DataFrame:
@@ -126,7 +136,8 @@ def what_it_takes(
     -----
     Every aggregation is non-decreasing in each normalized value, so the needed value is found
     by bisection on that layer alone (other layers and the weights fixed). For WLC it equals
-    :math:`s_i + (T - S) / w_i`.
+    :math:`s_i + (T - S) / w_i`. A gated profile's score is multiplied by the cell's gate
+    (:func:`geo_engine.score.score_profile`): without a resource within reach, no layer helps.
     """
     score = result.score[cell]
     target = top_threshold(result, quantile=quantile)
@@ -136,6 +147,7 @@ def what_it_takes(
     row = prep.values[cell].copy()
     w = np.array([result.weights[i] for i in prep.layer_ids])
     agg = prep.profile.aggregation
+    gate = 1.0 if prep.gate is None else float(prep.gate[cell])  # no layer lifts a closed gate
 
     def score_with(j: int, value: float) -> float:
         trial = row.copy()
@@ -143,8 +155,8 @@ def what_it_takes(
         if agg.method == "topsis":  # ideal and anti-ideal come from all scored cells
             values = prep.values[prep.eligible].copy()
             values = np.vstack([values, trial])
-            return float(aggregate(values, w, agg)[0][-1])
-        return float(aggregate(trial[None, :], w, agg)[0][0])
+            return gate * float(aggregate(values, w, agg)[0][-1])
+        return gate * float(aggregate(trial[None, :], w, agg)[0][0])
 
     out: list[Requirement] = []
     for j, layer in enumerate(prep.layer_ids):
@@ -161,3 +173,86 @@ def what_it_takes(
         out.append(Requirement(layer=layer, normalized_from=float(row[j]), normalized_to=hi,
                                raw_from=float(raw[cell]), raw_to=raw_to))
     return sorted(out, key=lambda r: r.normalized_to - r.normalized_from)
+
+
+def _num(value: float) -> str:
+    if not np.isfinite(value):
+        return "—"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
+
+
+def _title(spec: LayerSpec | None, layer: str, lang: str) -> str:
+    return getattr(spec.title, lang, spec.title.en) if spec is not None else layer
+
+
+def _around(matrix: pd.DataFrame, row: int, km: float) -> tuple[pd.DataFrame, int]:
+    """Return the rows that can matter to one cell's evidence, and the cell's position there.
+
+    Those within ``km`` (a lat/lon box) and every row of their districts (district totals stay
+    whole).
+    """
+    if "lat" not in matrix or "district_code" not in matrix:
+        return matrix, row
+    lat, lon = matrix["lat"].to_numpy(dtype=float), matrix["lon"].to_numpy(dtype=float)
+    dlat = km / 111.0 + 0.01
+    dlon = dlat / max(np.cos(np.radians(abs(lat[row]) + dlat)), 0.05)
+    box = (np.abs(lat - lat[row]) <= dlat) & (np.abs(lon - lon[row]) <= dlon)
+    codes = matrix["district_code"].to_numpy()
+    keep = np.isin(codes, np.unique(codes[box])) | box
+    return matrix.iloc[np.flatnonzero(keep)], int(np.count_nonzero(keep[:row]))
+
+
+def why(dual: DualResult, matrix: pd.DataFrame, row: int, *, profiles: Mapping[str, Profile],
+        specs: Mapping[str, LayerSpec], lang: str = "en") -> str:
+    """Say in one or two plain sentences why a cell scores as it does: niche, need and reach.
+
+    Parameters
+    ----------
+    dual : DualResult
+    matrix : pandas.DataFrame
+        The indicator matrix the dual model was computed from.
+    row : int
+        Row position of the cell.
+    profiles, specs : mapping
+        Profiles and layer specs by id (titles, evidence thresholds).
+    lang : {"es", "en"}
+
+    Returns
+    -------
+    str
+        The evidence that gives the cell its niche (the strongest item of its best family, with
+        the value and the threshold), then the need (the need profile's heaviest layer), the
+        reach (the access profile's heaviest layer) and the travel time to the nearest engine
+        site. Parts whose profile is missing are left out.
+    """
+    family = dual.best_family[row]
+    first = t("why_none", lang)
+    if family is not None and family in profiles and profiles[family].evidence:
+        prof = profiles[family]
+        local, at = _around(matrix, row, max(e.within_km or 0 for e in prof.evidence))
+        strengths = item_strengths(local, prof.evidence)[at]
+        item = prof.evidence[int(np.argmax(strengths))]
+        value = float(evidence_measure(local, item)[at])
+        met = value >= item.threshold if item.op == ">=" else value <= item.threshold
+        spec = specs.get(item.layer)
+        where = "here" if met or item.within_km is None else "there"
+        fields = {"family": getattr(prof.title, lang, prof.title.en),
+                  "layer": _title(spec, item.layer, lang),
+                  "value": _num(value if where == "here" else item.threshold),
+                  "units": spec.units if spec is not None else "",
+                  "per": t(f"why_{where}_{item.per}", lang), "threshold": _num(item.threshold),
+                  "km": _num(item.within_km or 0)}
+        first = t("why_niche" if where == "here" else "why_near", lang, **fields)
+    parts = []
+    for kind in ("need", "access"):
+        of_kind = next((p for p in profiles.values() if p.kind == kind), None)
+        if of_kind is None:
+            continue
+        layer = max(of_kind.layers, key=lambda lay: lay.weight).id
+        if layer in matrix:
+            spec = specs.get(layer)
+            parts.append(f"{_title(spec, layer, lang)}: {_num(float(matrix[layer].iloc[row]))} "
+                          f"{spec.units if spec is not None else ''}".rstrip())
+    if np.isfinite(dual.hub_minutes[row]):
+        parts.append(t("why_hub", lang, minutes=_num(float(dual.hub_minutes[row]))))
+    return f"{first}." + (f" {'; '.join(parts)}." if parts else "")

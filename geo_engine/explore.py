@@ -17,7 +17,7 @@ import shapely
 from geo_engine.datasets import display_districts
 from geo_engine.display import CategoricalLegend, display_resolution, to_parent
 from geo_engine.dual import TYPOLOGY, DualResult, dual_model, standing
-from geo_engine.explain import Requirement, contributions, what_it_takes
+from geo_engine.explain import Requirement, contributions, what_it_takes, why
 from geo_engine.i18n import t
 from geo_engine.outputs import POPULATION_LAYER, POVERTY_LAYER, cell_table
 from geo_engine.pipeline import Run
@@ -513,7 +513,9 @@ def cell_card(run: Run, sc: Scenario, row: int, lang: str) -> dict[str, Any]:
     -------
     dict
         ``h3``, ``names`` (district, province, department), ``scores`` (label → value),
-        ``typology``, ``family`` and ``margin``, ``contributions`` (DataFrame: layer, weight,
+        ``typology``, ``family`` and ``margin``, ``why`` (a sentence on the niche's evidence,
+        the need and the reach, :func:`geo_engine.explain.why`; None without niche families),
+        ``contributions`` (DataFrame: layer, weight,
         normalized, contribution), ``space`` ("score" or "log"), ``raw`` (DataFrame: layer, value,
         units, source), ``requirements`` (list of text lines), ``top`` (already in the top
         decile).
@@ -537,6 +539,8 @@ def cell_card(run: Run, sc: Scenario, row: int, lang: str) -> dict[str, Any]:
         "typology": t(dual.typology[row], lang) if dual.typology[row] else None,
         "family": fam_title,
         "margin": float(dual.niche_margin[row]),
+        "why": (None if "family" in dual.missing
+                else why(dual, run.matrix, row, profiles=run.profiles, specs=run.specs, lang=lang)),
         "population": float(table["population"]),
         "poverty": float(table["poverty_rate"]),
         "space": "score",

@@ -172,6 +172,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "es": "Mejor familia: **{family}** (margen {margin:.2f} sobre la segunda)",
         "en": "Best family: **{family}** (margin {margin:.2f} over the second)",
     },
+    "why_niche": {"es": "Nicho en {family}: {layer} es {value} {units}{per} (evidencia desde {threshold})", "en": "Niche in {family}: {layer} is {value} {units}{per} (evidence from {threshold})"},
+    "why_near": {"es": "Nicho en {family}: {layer} de {value} {units}{per} o más a menos de {km} km", "en": "Niche in {family}: {layer} of {value} {units}{per} or more within {km} km"},
+    "why_none": {"es": "Aún no hay evidencia de un nicho aquí: ninguna familia alcanza su umbral", "en": "No evidence of a niche here yet: no family reaches its threshold"},
+    "why_hub": {"es": "el sitio motor más cercano (mina, fundición, puerto, núcleo agroexportador) está a {minutes} minutos", "en": "the nearest engine site (mine, smelter, port, agro-export core) is {minutes} minutes away"},
+    "why_here_cell": {"es": " aquí", "en": " here"},
+    "why_here_km2": {"es": " por km² aquí", "en": " per km² here"},
+    "why_here_district": {"es": " en el distrito", "en": " in the district"},
+    "why_there_cell": {"es": "", "en": ""},
+    "why_there_km2": {"es": " por km²", "en": " per km²"},
+    "why_there_district": {"es": " en un distrito", "en": " in a district"},
     "rank_level": {"es": "Nivel", "en": "Level"},
     "rank_by": {"es": "Ordenar por", "en": "Rank by"},
     "download_csv": {"es": "Descargar CSV", "en": "Download CSV"},
@@ -205,22 +215,26 @@ MESSAGES: dict[str, dict[str, str]] = {
             "de arriba hacia abajo (industrias de procesos basadas en recursos, competitivas a escala global) y "
             "luchadores contra la pobreza de abajo hacia arriba (clústeres de nicho en lugares pobres, basados en "
             "ventajas locales). Cada hexágono recibe un puntaje **motor** (dotación de recursos a escala, enlaces "
-            "con mercados globales, capacidades) y un puntaje de **inclusión** = raíz cúbica de (potencial de nicho "
-            "× necesidad × acceso): un lugar pobre sin activos, o uno rico con activos, no puede puntuar alto. La "
-            "**tipología** cruza ambos (tercil superior por defecto). La **familia de nicho** es aquella en la que "
-            "la celda se ubica más alto respecto del resto del territorio. El **encadenamiento** marca lugares "
-            "pobres al alcance de polos motores: oportunidades de proveedores y servicios intensivos en "
+            "con mercados globales, capacidades; sin un recurso a escala al alcance, no hay motor) y un puntaje de "
+            "**inclusión** = evidencia de un nicho × √(necesidad × acceso): la evidencia es un nivel absoluto "
+            "(producción, visitas, concesiones, caletas, permisos…) con umbrales declarados en cada perfil; un "
+            "lugar pobre sin nicho evidenciado, o uno rico con nicho, no puede puntuar alto. La **tipología** "
+            "cruza ambos (tercil superior por defecto). La **familia de nicho** es la de evidencia más fuerte. "
+            "El **encadenamiento** marca lugares pobres al alcance de operaciones motoras reales (minas en "
+            "operación, fundiciones, puertos, núcleos agroexportadores): oportunidades de proveedores y servicios intensivos en "
             "conocimiento. Cada puntaje se descompone exactamente en contribuciones por capa."
         ),
         "en": (
             "Carlota Pérez (CEPAL Review 100, 2010) argues for a **dual integrated model**: top-down engines of "
             "growth (resource-based process industries, competitive globally) and bottom-up poverty fighters "
             "(niche clusters in poor places, built on local advantages). Each hexagon gets an **engine** score "
-            "(resource endowment at scale, links to global markets, capabilities) and an **inclusion** score = "
-            "cube root of (niche potential × need × access): a poor place without assets, or a rich one with "
-            "them, cannot score high. The **typology** crosses both (top tercile by default). The **niche "
-            "family** is the one where the cell stands highest relative to the rest of the territory. "
-            "**Linkage** marks poor places within reach of engine hubs: supplier and knowledge-service "
+            "(resource endowment at scale, links to global markets, capabilities; no resource at scale within "
+            "reach, no engine) and an **inclusion** score = evidence of a niche × √(need × access): evidence "
+            "is an absolute level (production, visits, concessions, landing sites, permits…) with thresholds "
+            "declared in each profile; a poor place without an evidenced niche, or a rich one with one, cannot "
+            "score high. The **typology** crosses both (top tercile by default). The **niche family** is the "
+            "one with the strongest evidence. **Linkage** marks poor places within reach of real engine "
+            "operations (operating mines, smelters, ports, agro-export cores): supplier and knowledge-service "
             "opportunities. Every score decomposes exactly into per-layer contributions."
         ),
     },

@@ -26,6 +26,7 @@ __all__ = [
     "MISSING_POLICIES",
     "Aggregation",
     "Constraint",
+    "Evidence",
     "Normalization",
     "Profile",
     "ProfileLayer",
@@ -133,6 +134,45 @@ class Constraint(BaseModel):
     rationale: str = Field(min_length=1)
 
 
+class Evidence(BaseModel):
+    """An absolute level of one layer that is evidence of an activity or of its assets.
+
+    Used three ways by a profile: ``evidence`` (a niche family exists where the level is met),
+    ``gate`` (the profile's score is multiplied by the strength of the evidence: no resource, no
+    score) and ``hubs`` (the cells where the level is met are real operations, for linkage).
+    ``threshold`` and ``full`` are in the layer's own units, per ``per``:
+
+    - ``cell``: the cell's value as the matrix holds it (shares, densities, distances…);
+    - ``km2``: the cell's value divided by its area — for extensive layers spread over cells
+      (production value, hectares), a density that does not depend on the H3 resolution;
+    - ``district``: the sum of the layer over the cell's district — the district total of the
+      source, for counts spread among cells (centres, permits, mining units).
+
+    See :func:`geo_engine.evidence.evidence_strength` for the strength in [0, 1].
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    layer: str
+    op: Literal[">=", "<="] = ">="
+    threshold: float = Field(gt=0)
+    full: float | None = Field(default=None, gt=0)
+    per: Literal["cell", "km2", "district"] = "cell"
+    within_km: float | None = Field(default=None, gt=0)
+    rationale: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _full_beyond_threshold(self) -> Evidence:
+        if self.full is not None and (
+            (self.op == ">=" and self.full <= self.threshold)
+            or (self.op == "<=" and self.full >= self.threshold)
+        ):
+            side = "above" if self.op == ">=" else "below"
+            msg = (f"evidence {self.layer!r}: `full` ({self.full}) must be {side} `threshold` "
+                   f"({self.threshold}) for op {self.op!r}")
+            raise ValueError(msg)
+        return self
+
+
 class Profile(BaseModel):
     """A scoring recipe (``layers/profiles/*.yaml``)."""
 
@@ -146,6 +186,9 @@ class Profile(BaseModel):
     missing: Literal["exclude", "worst", "impute_admin"] = "worst"
     layers: list[ProfileLayer] = Field(min_length=1)
     constraints: list[Constraint] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    gate: list[Evidence] = Field(default_factory=list)
+    hubs: list[Evidence] = Field(default_factory=list)
     _source: str = PrivateAttr(default="profile")
 
     @model_validator(mode="after")
@@ -179,6 +222,10 @@ class Profile(BaseModel):
                    if layer.id not in available]
         unknown += [f"constraints.{i}.layer = {c.layer!r}" for i, c in enumerate(self.constraints)
                     if c.layer not in available]
+        unknown += [f"{key}.{i}.layer = {e.layer!r}"
+                    for key, items in (("evidence", self.evidence), ("gate", self.gate),
+                                       ("hubs", self.hubs))
+                    for i, e in enumerate(items) if e.layer not in available]
         if unknown:
             msg = (f"{self._source}: profile {self.id!r} names layers that {source} does not have: "
                    f"{'; '.join(unknown)}; available: {sorted(available)}")

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geo_engine.evidence import evidence_met, evidence_strength
 from geo_engine.layers import LayerSpec
 from geo_engine.normalize import normalize
 from geo_engine.profiles import Aggregation, Profile
@@ -46,6 +47,12 @@ class Prepared:
         Cells that pass every constraint and missing-data rule.
     report : dict
         Cells excluded per reason.
+    evidence : numpy.ndarray, optional
+        Strength of the profile's ``evidence`` per cell in [0, 1] (None without that section).
+    gate : numpy.ndarray, optional
+        Strength of the profile's ``gate`` per cell, multiplying its score (None: no gate).
+    hubs : numpy.ndarray of bool, optional
+        Cells that are real operations by the profile's ``hubs`` (None without that section).
     """
 
     profile: Profile
@@ -53,6 +60,9 @@ class Prepared:
     values: np.ndarray
     eligible: np.ndarray
     report: dict[str, Any] = field(default_factory=dict)
+    evidence: np.ndarray | None = None
+    gate: np.ndarray | None = None
+    hubs: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -121,7 +131,8 @@ def prepare(
     with policy ``exclude``, cells missing that layer are excluded; (4) ``impute_admin`` fills a
     missing raw value with the mean of its district, else province, else department; (5) every
     layer is normalized over the eligible cells; (6) remaining gaps (policy ``worst``) get 0, the
-    least favourable value.
+    least favourable value. The ``evidence``, ``gate`` and ``hubs`` sections are measured on the
+    raw values (:mod:`geo_engine.evidence`), once, so that re-weighting does not repeat them.
     """
     specs = specs or {}
     profile.check_layers(set(matrix.columns))
@@ -164,8 +175,11 @@ def prepare(
         )
         values[:, j] = np.where(eligible & np.isnan(s), 0.0, s)
     report["eligible"] = int(eligible.sum())
-    return Prepared(profile=profile, layer_ids=ids, values=values, eligible=eligible,
-                    report=report)
+    return Prepared(
+        profile=profile, layer_ids=ids, values=values, eligible=eligible, report=report,
+        evidence=evidence_strength(matrix, profile.evidence) if profile.evidence else None,
+        gate=evidence_strength(matrix, profile.gate) if profile.gate else None,
+        hubs=evidence_met(matrix, profile.hubs) if profile.hubs else None)
 
 
 def owa_order_weights(n: int, *, orness: float) -> np.ndarray:
@@ -287,7 +301,7 @@ def score_profile(
     weights: dict[str, float] | None = None,
     prepared: Prepared | None = None,
 ) -> ScoreResult:
-    """Score every cell of an indicator matrix with a profile.
+    r"""Score every cell of an indicator matrix with a profile.
 
     Parameters
     ----------
@@ -306,6 +320,13 @@ def score_profile(
     Returns
     -------
     ScoreResult
+
+    Notes
+    -----
+    A profile with a ``gate`` multiplies its aggregated score by the gate's strength
+    :math:`g \in [0, 1]` (no resource within reach: score 0, whatever the other layers), and the
+    contributions with it: they still add up to the score (in log space each layer gets
+    :math:`w_i \log g`, adding up to :math:`\log S`).
     """
     prep = prepared if prepared is not None else prepare(matrix, profile, specs=specs)
     raw_w = {layer.id: layer.weight for layer in profile.layers}
@@ -325,6 +346,11 @@ def score_profile(
         raise ValueError(msg)
     w = np.array([raw_w[i] / total for i in prep.layer_ids])
     score, contrib, space = aggregate(prep.values, w, profile.aggregation, prep.eligible)
+    if prep.gate is not None:
+        score = score * prep.gate
+        with np.errstate(divide="ignore"):
+            contrib = (contrib * prep.gate[:, None] if space == "score"
+                       else contrib + w[None, :] * np.log(prep.gate)[:, None])
     return ScoreResult(
         score=score,
         contributions=pd.DataFrame(contrib, columns=prep.layer_ids, index=matrix.index),

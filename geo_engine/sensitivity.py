@@ -97,8 +97,10 @@ def sensitivity(
         block = weights[start:start + batch]
         scores = block @ values.T if wlc else np.vstack(
             [aggregate(values, w, prep.profile.aggregation)[0] for w in block])
+        if prep.gate is not None:  # a gated profile: no resource, no score, whatever the weights
+            scores = scores * prep.gate[ok]
         for j, s in enumerate(scores):
-            order = np.argsort(s)
+            order = np.argsort(s, kind="stable")  # ties (a gate's zeros) keep the base order
             ranks[start + j, order] = coded_rank
             top[order[cut:]] += 1
             rank[order] = descending

@@ -14,6 +14,7 @@ def test_district_brief_is_escaped_and_complete(peru):
     assert page.count("<path ") == int(rows.sum())
     assert "UNESCO World Heritage sites in Peru" in page
     assert "Caveats" in page
+    assert "Why, in its most populous cell:" in page  # the niche, need and reach in words
 
 
 def test_spanish_labels_and_empty_selection(peru):

@@ -45,7 +45,7 @@ def profiles():
 
 def test_inclusion_is_geometric_mean_and_typology_thresholds(matrix, profiles):
     res = dual_model(matrix, profiles)
-    np.testing.assert_allclose(res.inclusion, np.cbrt(res.niche * res.need * res.access))
+    np.testing.assert_allclose(res.inclusion, res.niche * np.sqrt(res.need * res.access))
     t = res.thresholds
     hi_e, hi_i = res.engine >= t["engine"], res.inclusion >= t["inclusion"]
     expected = np.where(hi_e & hi_i, "dual_zone", np.where(hi_e, "engine_hub",
@@ -125,3 +125,44 @@ def test_linkage_by_travel_time_when_given(matrix, profiles):
     high = res.need >= res.thresholds["need"]
     expected = np.where(high, res.need * np.clip(1 - minutes / 120, 0, 1), 0.0)
     np.testing.assert_allclose(res.linkage, expected)
+
+
+def _with(profile, **sections):
+    return Profile.model_validate({**profile.model_dump(), **sections})
+
+
+def _ev(layer, threshold, **kw):
+    return {"layer": layer, "threshold": threshold, "rationale": "r", **kw}
+
+
+def test_no_evidence_no_inclusion_whatever_the_need(matrix, profiles):
+    profiles = {**profiles,
+                "agro": _with(profiles["agro"], evidence=[_ev("crops", 0.5)]),
+                "tourism": _with(profiles["tourism"], evidence=[_ev("sites", 0.9)])}
+    matrix.loc[0, ["crops", "sites", "poverty"]] = [0.1, 0.1, 1.0]  # the poorest, no evidence
+    res = dual_model(matrix, profiles)
+    none = (matrix["crops"] < 0.5) & (matrix["sites"] < 0.9)
+    assert (res.inclusion[none] == 0).all()
+    assert (res.niche[none] == 0).all()
+    assert all(f is None for f in res.best_family[none])
+    assert (res.inclusion[~none] > 0).all()
+    assert res.typology[0] != "inclusion_niche"
+    # the best family is the evidenced one, even when the other stands higher
+    only_agro = (matrix["crops"] >= 0.5) & (matrix["sites"] < 0.9)
+    assert (res.best_family[only_agro] == "agro").all()
+    np.testing.assert_allclose(res.niche_margin[only_agro], 1.0)
+
+
+def test_linkage_needs_a_real_site_within_reach(matrix, profiles):
+    matrix["mine_here"] = 0.0
+    matrix.loc[0, "mine_here"] = 1.0
+    engine = _with(profiles["engine"], hubs=[_ev("mine_here", 1)])
+    res = dual_model(matrix, {**profiles, "engine": engine}, hub_reach_km=30)
+    assert res.thresholds["hub_cells"] == 1
+    assert res.hub_distance_km[0] == pytest.approx(0.0, abs=1e-6)
+    high_need = res.need >= res.thresholds["need"]
+    far = res.hub_distance_km >= 30
+    assert (high_need & far).any()
+    assert (res.linkage[far] == 0).all()  # poor but far from every operation: no linkage
+    near = high_need & (res.hub_distance_km < 15)
+    assert (res.linkage[near] > 0).all()

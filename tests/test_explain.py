@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from geo_engine.explain import contributions, drivers, top_threshold, what_it_takes
-from geo_engine.profiles import Profile
+from geo_engine.profiles import Evidence, Profile
 from geo_engine.score import score_profile
 
 
@@ -71,3 +71,50 @@ def test_what_it_takes_is_empty_at_the_top():
     assert what_it_takes(res, m, int(np.nanargmax(res.score))) == []
     with pytest.raises(ValueError, match=r"must be in \(0, 1\)"):
         top_threshold(res, quantile=1.5)
+
+
+def test_what_it_takes_cannot_open_a_closed_gate():
+    m = pd.DataFrame({"ore": [0.0, 5e7, 1e8, 2e8, 3e8] * 4, "port_km": np.linspace(0, 100, 20)})
+    p = Profile(id="engine", title={"es": "e", "en": "e"}, description="d", layers=[
+        {"id": "ore", "weight": 1, "rationale": "r"},
+        {"id": "port_km", "weight": 1, "rationale": "r", "direction": "cost"}],
+        gate=[{"layer": "ore", "threshold": 1e7, "rationale": "r"}])
+    res = score_profile(m, p)
+    assert what_it_takes(res, m, 0) == []  # next to the port, no ore: no single layer helps
+
+
+def _why_case():
+    from geo_engine.dual import dual_model
+
+    n = 12
+    m = pd.DataFrame({
+        "lat": np.linspace(-12, -11.5, n), "lon": np.full(n, -77.0), "area_km2": 5.0,
+        "district_code": ["a"] * 6 + ["b"] * 6,
+        "coffee": [0, 0, 0, 500, 1000, 0, 0, 0, 0, 0, 0, 0], "poverty": np.linspace(10, 70, n),
+        "minutes": np.linspace(30, 300, n), "ore": np.arange(n, dtype=float)})
+
+    def prof(pid, kind, layer, **kw):
+        return Profile.model_validate({
+            "id": pid, "kind": kind, "title": {"es": f"{pid} es", "en": f"{pid} en"},
+            "description": "d", "layers": [{"id": layer, "weight": 1, "rationale": "r", **kw}]})
+
+    coffee = prof("coffee", "family", "coffee").model_copy(update={"evidence": [Evidence(
+        layer="coffee", per="km2", threshold=40, full=200, rationale="r")]})
+    profiles = {"engine": prof("engine", "engine", "ore"), "need": prof("need", "need", "poverty"),
+                "access": prof("access", "access", "minutes", direction="cost"), "coffee": coffee}
+    return m, profiles, dual_model(m, profiles)
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_why_names_the_evidence_the_need_and_the_reach(lang):
+    from geo_engine.explain import why
+
+    m, profiles, dual = _why_case()
+    text = why(dual, m, 4, profiles=profiles, specs={}, lang=lang)
+    assert f"coffee {lang}" in text  # the family
+    assert "200" in text  # 1,000 over 5 km²
+    assert "40" in text  # the threshold
+    assert "poverty" in text
+    assert "minutes" in text
+    none = why(dual, m, 0, profiles=profiles, specs={}, lang=lang)
+    assert none.startswith("No evidence" if lang == "en" else "Aún no hay evidencia")

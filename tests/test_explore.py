@@ -57,6 +57,7 @@ def test_outputs_frames_and_card(peru):
     row = cell_at(peru, -13.52, -71.97)
     card = cell_card(peru, sc, row, "en")
     assert card["names"]["department"] == "CUSCO"
+    assert "Monetary poverty 2018" in card["why"]
     assert card["contributions"]["contribution"].sum() == pytest.approx(sc.table["score"].iloc[row])
     assert set(card["raw"].columns) == {"layer", "value", "units", "source"}
     assert cell_at(peru, 40.0, 10.0) is None

@@ -627,3 +627,14 @@ def test_points_just_outside_the_grid_go_to_the_nearest_cell(seven):
         counts = points_to_cells(grid, gdf([near, far]))
     assert counts.sum() == 1
     assert counts[far_west] == 1 or np.argmax(counts) in np.argsort(grid["lon"].to_numpy())[:20]
+
+
+def test_nearest_gives_distance_and_position():
+    km, idx = vector.nearest(np.array([0.0, 0.0]), np.array([0.0, 10.0]),
+                             np.array([0.0, 0.0]), np.array([9.0, 0.5]))
+    assert idx.tolist() == [1, 0]
+    np.testing.assert_allclose(km, vector.nearest_km(np.array([0.0, 0.0]), np.array([0.0, 10.0]),
+                                                     np.array([0.0, 0.0]), np.array([9.0, 0.5])))
+    none_km, none_idx = vector.nearest(np.array([1.0]), np.array([1.0]), np.array([]), np.array([]))
+    assert np.isnan(none_km[0])
+    assert none_idx[0] == -1

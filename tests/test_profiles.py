@@ -50,6 +50,11 @@ def test_weights_are_normalized(tmp_path):
         ({"normalization": {"winsorize": [99, 1]}}, r"`winsorize` was \[99\.0, 1\.0\] but needs"),
         ({"normalization": {"winsorize": "always"}},
          r"key `normalization.winsorize.*Input should be 'auto'"),
+        ({"evidence": [{"layer": "a", "threshold": 0, "rationale": "r"}]},
+         r"key `evidence.0.threshold`: Input should be greater than 0"),
+        ({"gate": [{"layer": "a", "threshold": 1, "per": "ha", "rationale": "r"}]},
+         r"key `gate.0.per`: Input should be 'cell', 'km2' or 'district'"),
+        ({"hubs": [{"layer": "a", "threshold": 1}]}, r"key `hubs.0.rationale`: Field required"),
     ],
 )
 def test_bad_profiles_name_file_and_key(tmp_path, change, message):
@@ -114,6 +119,13 @@ def test_other_numbers_must_be_finite(tmp_path, change, key):
     path = _write(tmp_path, {**GOOD, **change})
     with pytest.raises(SpecError, match=rf"key `{key}`: Input should be a finite number"):
         load_profile(path)
+
+
+def test_evidence_layers_are_checked_too(tmp_path):
+    doc = {**GOOD, "evidence": [{"layer": "visits", "threshold": 1, "rationale": "r"}]}
+    profile = load_profile(_write(tmp_path, doc))
+    with pytest.raises(SpecError, match=r"evidence\.0\.layer = 'visits'"):
+        profile.check_layers({"heritage_sites", "distance_town_50k"})
 
 
 def test_normalization_defaults_and_per_layer_decay(tmp_path):

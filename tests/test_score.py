@@ -139,3 +139,19 @@ def test_per_layer_decay_override(matrix):
     np.testing.assert_allclose(values[:, 0], [1.0, 0.5, 0.25, 0.0])
     # y keeps the profile's min–max
     np.testing.assert_allclose(values[:, 1], [1.0, 0.0, 0.5, 0.5])
+
+
+def test_gate_no_resource_no_score_whatever_the_proximity():
+    m = pd.DataFrame({"ore": [0.0, 0.0, 5e7, 2e9], "port_km": [0.0, 1.0, 300.0, 500.0],
+                      "district_code": ["a", "b", "c", "d"]})
+    p = Profile(id="engine", title=TITLE, description="t", layers=[
+        {"id": "ore", "weight": 1, "rationale": "r"},
+        {"id": "port_km", "weight": 5, "rationale": "r", "direction": "cost"}],
+        gate=[{"layer": "ore", "threshold": 1e7, "full": 1e9, "rationale": "r"}])
+    res = score_profile(m, p)
+    assert res.score[:2].tolist() == [0, 0]  # next to the port, no resource
+    assert res.score[2] > 0
+    assert res.prepared.gate.tolist()[3] == 1
+    np.testing.assert_allclose(res.contributions.sum(axis=1), res.score)
+    wgm = score_profile(m, p.model_copy(update={"aggregation": Aggregation(method="wgm")}))
+    np.testing.assert_allclose(np.exp(wgm.contributions.sum(axis=1)), wgm.score)

@@ -63,3 +63,15 @@ def test_zero_weights_stay_zero_and_other_aggregations_run():
 def test_bad_arguments(kw, message):
     with pytest.raises(ValueError, match=message):
         sensitivity(_result(), **kw)
+
+
+def test_gated_profile_keeps_its_gate_in_every_draw():
+    m = pd.DataFrame({"ore": np.r_[np.zeros(50), np.linspace(2e7, 1e9, 50)],
+                      "port_km": np.linspace(0, 500, 100)})
+    p = Profile(id="engine", title={"es": "e", "en": "e"}, description="d", layers=[
+        {"id": "ore", "weight": 1, "rationale": "r"},
+        {"id": "port_km", "weight": 1, "rationale": "r", "direction": "cost"}],
+        gate=[{"layer": "ore", "threshold": 1e7, "rationale": "r"}])
+    out = sensitivity(score_profile(m, p), draws=50, seed=1)
+    assert (out["p_top"].to_numpy()[:50] == 0).all()  # no resource: never in the top decile
+    assert out.attrs["spearman_mean"] > 0.8

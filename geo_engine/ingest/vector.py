@@ -50,6 +50,7 @@ __all__ = [
     "equal_area_crs",
     "kernel_density",
     "lines_to_cells",
+    "nearest",
     "nearest_km",
     "point_positions",
     "points_to_cells",
@@ -773,12 +774,27 @@ def nearest_km(lat: np.ndarray, lon: np.ndarray, to_lat: np.ndarray, to_lon: np.
     A KD-tree on unit vectors (chord distances converted to arcs), as
     :func:`distance_to_nearest` uses for points; NaN when there is no target.
     """
+    return nearest(lat, lon, to_lat, to_lon)[0]
+
+
+def nearest(lat: np.ndarray, lon: np.ndarray, to_lat: np.ndarray, to_lon: np.ndarray, *,
+            max_km: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return the distance (km) to the nearest target point and that target's position.
+
+    As :func:`nearest_km`; the position is -1 (and the distance NaN) when there is no target,
+    or none within ``max_km`` (a bounded search, much faster when few points are near).
+    """
     lat = np.asarray(lat, dtype=float)
+    none = np.full(len(lat), np.nan), np.full(len(lat), -1, dtype=np.intp)
     if len(to_lat) == 0:
-        return np.full(len(lat), np.nan)
+        return none
     tree = cKDTree(_unit_vectors(np.asarray(to_lat, dtype=float), np.asarray(to_lon, dtype=float)))
-    chord, _ = tree.query(_unit_vectors(lat, np.asarray(lon, dtype=float)))
-    return _arc_km(chord)
+    bound = np.inf if max_km is None else _chord(max_km)
+    chord, index = tree.query(_unit_vectors(lat, np.asarray(lon, dtype=float)),
+                              distance_upper_bound=bound)
+    found = np.isfinite(chord)
+    return (np.where(found, _arc_km(np.where(found, chord, 0.0)), np.nan),
+            np.where(found, index, -1).astype(np.intp))
 
 
 SNAP_KM = 10.0

@@ -240,12 +240,14 @@ def dual_model(
 
     Notes
     -----
-    Inclusion is the evidence of a niche times the geometric mean of need and access:
-    :math:`I = E \cdot \sqrt{P \cdot A}`, with :math:`E` the strongest evidence over the
+    Inclusion is the evidence of a niche times a weighted geometric product of need and access:
+    :math:`I = E \cdot P^{a} \cdot A^{b}` (:data:`geo_engine.settings.inclusion_need_exponent`
+    :math:`a = 0.5`, :data:`~geo_engine.settings.inclusion_access_exponent` :math:`b = 0.2`:
+    need leads, reach brakes), with :math:`E` the strongest evidence over the
     families (:func:`geo_engine.evidence.evidence_strength`: 0 without evidence, 0.5 at a
     family's threshold, 1 at its ``full`` level). A cell with no evidenced niche has inclusion 0
     (not NaN: it was scored, and nothing there yet fights poverty); a poor place without a niche,
-    or a rich place with one, cannot score high. :math:`E` stands outside the root so that a
+    or a rich place with one, cannot score high. :math:`E` stands outside the powers so that a
     niche barely at its threshold halves inclusion instead of trimming it: relative standing
     only picks the best family, it is never evidence by itself.
 
@@ -284,7 +286,8 @@ def dual_model(
     niche = (np.column_stack(list(evidence.values())).max(axis=1) if fams
              else np.full(len(matrix), np.nan))
     with np.errstate(invalid="ignore"):
-        inclusion = niche * np.sqrt(need * access)
+        inclusion = (niche * need ** settings.inclusion_need_exponent
+                     * access ** settings.inclusion_access_exponent)
     t_e = _threshold(engine, engine_quantile, "engine")
     t_i = _threshold(inclusion, inclusion_quantile, "inclusion")
     t_n = _threshold(need, need_quantile, "need")

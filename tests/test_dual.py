@@ -45,7 +45,7 @@ def profiles():
 
 def test_inclusion_is_geometric_mean_and_typology_thresholds(matrix, profiles):
     res = dual_model(matrix, profiles)
-    np.testing.assert_allclose(res.inclusion, res.niche * np.sqrt(res.need * res.access))
+    np.testing.assert_allclose(res.inclusion, res.niche * res.need ** 0.5 * res.access ** 0.2)
     t = res.thresholds
     hi_e, hi_i = res.engine >= t["engine"], res.inclusion >= t["inclusion"]
     expected = np.where(hi_e & hi_i, "dual_zone", np.where(hi_e, "engine_hub",

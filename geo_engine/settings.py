@@ -23,9 +23,9 @@ __all__ = [
     "dominance_share",
     "dominance_tail",
     "hub_reach_km",
+    "hub_reach_minutes",
     "inclusion_access_exponent",
     "inclusion_need_exponent",
-    "hub_reach_minutes",
     "max_archive_bytes",
     "max_archive_members",
     "max_compression_ratio",
@@ -100,7 +100,7 @@ Two hours: a daily return trip for a supplier or a technician serving a mine or 
 """
 
 inclusion_need_exponent: float = 0.5
-"""Exponent of need in inclusion, :math:`I = E \\cdot P^{a} \\cdot A^{b}` (:func:`geo_engine.dual.dual_model`).
+"""Exponent of need in inclusion: :math:`I = E \\cdot P^{a} \\cdot A^{b}` (see ``dual_model``).
 
 Need counts more than reach: a poverty fighter is for poor people first. With ``a = 0.5`` and
 ``b = 0.2`` (Peru, resolution 7) inclusion correlates 0.71 with :math:`\\sqrt{P A}` across cells

@@ -209,9 +209,9 @@ def _build_region(folder: Path, boundary: str, layers: str) -> None:
     ss["resolution"] = region.resolution
 
 
+# Parent of the upload folders; those older than ``settings.upload_max_age_hours`` are removed
+# when a session starts. (No bare string here: Streamlit would draw it on the page.)
 UPLOADS = settings.cache_dir / "uploads"
-"""Parent of the upload folders; those older than ``settings.upload_max_age_hours`` are removed
-when a session starts."""
 if "_uploads_swept" not in ss:
     ss["_uploads_swept"] = cleanup_uploads(UPLOADS)
 

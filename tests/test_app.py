@@ -298,3 +298,17 @@ def test_a_unit_name_with_markdown_shows_as_text(cache, monkeypatch, tmp_path):
     assert shown == [escape_markdown(hostile)]
     assert "](" not in shown[0]
     assert "**" not in shown[0]
+
+
+def test_no_bare_strings_that_streamlit_would_draw():
+    """Streamlit's "magic" writes any bare expression of app.py on the page: only the docstring may be one."""
+    import ast
+
+    tree = ast.parse((Path(__file__).resolve().parents[1] / "app.py").read_text(encoding="utf-8"))
+    bare = [node.lineno for node in ast.walk(tree)
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)]
+    docstrings = {tree.body[0].lineno} | {
+        f.body[0].lineno for f in ast.walk(tree)
+        if isinstance(f, ast.FunctionDef | ast.ClassDef) and f.body and isinstance(f.body[0], ast.Expr)}
+    assert [line for line in bare if line not in docstrings] == []

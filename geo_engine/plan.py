@@ -21,6 +21,7 @@ mathematical programming problems. *Applied Mathematics and Computation* 213(2),
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Sequence
@@ -312,7 +313,7 @@ def _undominated(problem: CoverProblem, cov: csr_array) -> IntArray:
 
 def solve_cover(problem: CoverProblem, *, growth_floor: float | None = None,
                 growth_tiebreak: float = 0.0, time_limit: float | None = None,
-                mip_rel_gap: float = 1e-6) -> Plan:
+                mip_rel_gap: float = 1e-6, initial: npt.ArrayLike | None = None) -> Plan:
     r"""Return the sites that cover the most demand, solved exactly as an integer program.
 
     Parameters
@@ -327,6 +328,10 @@ def solve_cover(problem: CoverProblem, *, growth_floor: float | None = None,
         Seconds HiGHS may take; the best solution found is returned with its ``mip_gap``.
     mip_rel_gap : float, default 1e-6
         Relative gap at which HiGHS stops.
+    initial : array_like of int, optional
+        Sites of a plan known to meet the constraints, handed to HiGHS as its first incumbent
+        (through ``highspy``, which :func:`scipy.optimize.milp` does not expose): a time-limited
+        solve then always has a plan, and prunes from the start.
 
     Returns
     -------
@@ -393,23 +398,75 @@ def solve_cover(problem: CoverProblem, *, growth_floor: float | None = None,
     lb[np.searchsorted(kept, list(problem.include))] = 1
     ub[np.flatnonzero(np.isin(kept, list(problem.exclude)))] = 0
     objective = -np.r_[np.zeros(m), demand + growth_tiebreak * grow]
-    options: dict[str, float | bool] = {"mip_rel_gap": mip_rel_gap, "disp": False}
-    if time_limit is not None:
-        options["time_limit"] = float(time_limit)
-    res = milp(objective, integrality=np.r_[np.ones(m), np.zeros(k)], bounds=Bounds(lb, ub),
-               constraints=LinearConstraint(csr_array(vstack(rows)), np.concatenate(lo),
-                                            np.concatenate(hi)),
-               options=options)
-    if res.x is None:
-        msg = (f"no choice of sites meets the constraints ({res.message.strip()}); loosen the "
+    integrality = np.r_[np.ones(m), np.zeros(k)]
+    a, row_lo, row_hi = csr_array(vstack(rows)), np.concatenate(lo), np.concatenate(hi)
+    first = None if initial is None else _initial(kept, cov, initial)
+    if first is None:
+        options: dict[str, float | bool] = {"mip_rel_gap": mip_rel_gap, "disp": False}
+        if time_limit is not None:
+            options["time_limit"] = float(time_limit)
+        res = milp(objective, integrality=integrality, bounds=Bounds(lb, ub),
+                   constraints=LinearConstraint(a, row_lo, row_hi), options=options)
+        x, gap, message = res.x, float(getattr(res, "mip_gap", 0.0) or 0.0), res.message
+    else:
+        x, gap, message = _highs_from(objective, integrality, lb, ub, a, row_lo, row_hi, first,
+                                      time_limit=time_limit, mip_rel_gap=mip_rel_gap)
+    if x is None:
+        msg = (f"no choice of sites meets the constraints ({message.strip()}); loosen the "
                "minimum distance, the per-department cap, the budget or the growth floor, or "
                "shorten the must-include list")
         raise InfeasiblePlanError(msg)
-    chosen = kept[np.flatnonzero(res.x[:m] > 0.5)]
+    chosen = kept[np.flatnonzero(x[:m] > 0.5)]
     plan = _evaluate(problem, chosen, method="milp", seconds=time.perf_counter() - start)
-    gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
     return Plan(sites=plan.sites, demand=plan.demand, growth=plan.growth, method="milp",
                 seconds=plan.seconds, mip_gap=gap, marginal=plan.marginal)
+
+
+def _initial(kept: IntArray, cov: csr_array, sites: npt.ArrayLike) -> FloatArray | None:
+    """Return the variables (x, y) of a plan over the reduced problem, or None if a site was dropped."""
+    at = np.searchsorted(kept, np.asarray(sites, dtype=np.int64))
+    if at.size and (at.max() >= kept.size or (kept[at] != np.asarray(sites)).any()):
+        return None
+    x = np.zeros(cov.shape[0])
+    x[at] = 1.0
+    y = np.minimum(cov.T @ x, 1.0)
+    return np.r_[x, y]
+
+
+def _highs_from(objective: FloatArray, integrality: FloatArray, lb: FloatArray, ub: FloatArray,
+                a: csr_array, row_lo: FloatArray, row_hi: FloatArray, x0: FloatArray, *,
+                time_limit: float | None, mip_rel_gap: float) -> tuple[FloatArray | None, float, str]:
+    """Solve the program with HiGHS (highspy) from a known feasible solution; (x, gap, status)."""
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(time_limit))
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = len(objective), a.shape[0]
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = objective, lb, ub
+    lp.row_lower_ = np.where(np.isfinite(row_lo), row_lo, -inf)
+    lp.row_upper_ = np.where(np.isfinite(row_hi), row_hi, inf)
+    csc = a.tocsc()
+    csc.sort_indices()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_ = csc.indptr, csc.indices
+    lp.a_matrix_.value_ = csc.data.astype(float)
+    lp.integrality_ = [highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous
+                       for v in integrality]
+    h.passModel(lp)
+    start = highspy.HighsSolution()
+    start.col_value = list(x0)
+    h.setSolution(start)
+    h.run()
+    status = h.getModelStatus()
+    info = h.getInfo()
+    if info.primal_solution_status != 2:  # kSolutionStatusFeasible
+        return None, math.nan, h.modelStatusToString(status)
+    return np.asarray(h.getSolution().col_value), float(info.mip_gap), h.modelStatusToString(status)
 
 
 def _evaluate(problem: CoverProblem, chosen: npt.ArrayLike, *, method: str, seconds: float) -> Plan:
@@ -549,25 +606,32 @@ def pareto_front(problem: CoverProblem, *, points: int = 10, time_limit: float |
     total_d = max(float(problem.demand.sum()), 1e-12)
     total_g = max(float(problem.growth.sum()), 1e-12)
     delta = 1e-4 * total_d / total_g
-    swapped = CoverProblem(**{**problem.__dict__, "demand": problem.growth,
-                              "growth": problem.demand})
+    swapped = dataclasses.replace(problem, demand=problem.growth, growth=problem.demand)
 
-    def solve(p: CoverProblem, tiebreak: float, floor: float | None = None) -> Plan:
+    def solve(p: CoverProblem, tiebreak: float, floor: float | None = None,
+              initial: IntArray | None = None) -> Plan:
         return solve_cover(p, growth_floor=floor, growth_tiebreak=tiebreak, mip_rel_gap=mip_rel_gap,
-                           time_limit=None if floor is None else time_limit)
+                           time_limit=None if floor is None else time_limit, initial=initial)
 
     best_growth = solve(swapped, 1e-4 * total_g / total_d)
     first = solve(problem, delta)
     floors = np.linspace(first.growth, best_growth.demand, points)
     plans = [first]
     used = [float(first.growth)]
+    last = _evaluate(problem, best_growth.sites, method="milp", seconds=best_growth.seconds)
+    last = dataclasses.replace(last, mip_gap=best_growth.mip_gap)
+    known = [last]  # the best-growth plan meets every floor: a first incumbent for each
     for eps in floors[1:-1]:
+        floor = float(eps) * (1 - 1e-9)
+        start = max((p for p in known if p.growth >= floor), key=lambda p: p.demand)
         try:
-            plans.append(solve(problem, delta, float(eps) * (1 - 1e-9)))
+            plan = solve(problem, delta, floor, start.sites)
         except InfeasiblePlanError:  # no plan found within the time limit: the point is left out
             continue
+        plans.append(plan)
+        known.append(plan)
         used.append(float(eps))
-    plans.append(_evaluate(problem, best_growth.sites, method="milp", seconds=best_growth.seconds))
+    plans.append(last)
     used.append(float(floors[-1]))
     table = pd.DataFrame({
         "point": np.arange(1, len(plans) + 1),
@@ -575,7 +639,7 @@ def pareto_front(problem: CoverProblem, *, points: int = 10, time_limit: float |
         "demand": [p.demand for p in plans],
         "growth": [p.growth for p in plans],
         "sites": [" ".join(map(str, sorted(p.sites.tolist()))) for p in plans],
-        "mip_gap": [p.mip_gap for p in plans[:-1]] + [best_growth.mip_gap],
+        "mip_gap": [p.mip_gap for p in plans],
         "seconds": [p.seconds for p in plans],
     })
     keep = ~table.duplicated(subset=["sites"])

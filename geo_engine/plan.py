@@ -361,7 +361,7 @@ def solve_cover(problem: CoverProblem, *, growth_floor: float | None = None,
     start = time.perf_counter()
     cov, demand, grow = _merge_points(problem)
     kept = _undominated(problem, cov)
-    cov = csr_array(cov[kept])
+    full, cov = cov, csr_array(cov[kept])
     m, k = cov.shape
     if k == 0:  # nothing worth covering: the must-include sites are the plan
         if not problem.feasible(problem.include):
@@ -400,7 +400,7 @@ def solve_cover(problem: CoverProblem, *, growth_floor: float | None = None,
     objective = -np.r_[np.zeros(m), demand + growth_tiebreak * grow]
     integrality = np.r_[np.ones(m), np.zeros(k)]
     a, row_lo, row_hi = csr_array(vstack(rows)), np.concatenate(lo), np.concatenate(hi)
-    first = None if initial is None else _initial(kept, cov, initial)
+    first = None if initial is None else _initial(kept, full, problem.costs, initial)
     if first is None:
         options: dict[str, float | bool] = {"mip_rel_gap": mip_rel_gap, "disp": False}
         if time_limit is not None:
@@ -422,13 +422,26 @@ def solve_cover(problem: CoverProblem, *, growth_floor: float | None = None,
                 seconds=plan.seconds, mip_gap=gap, marginal=plan.marginal)
 
 
-def _initial(kept: IntArray, cov: csr_array, sites: npt.ArrayLike) -> FloatArray | None:
-    """Return the variables (x, y) of a plan over the reduced problem, or None if a site was dropped."""
-    at = np.searchsorted(kept, np.asarray(sites, dtype=np.int64))
-    if at.size and (at.max() >= kept.size or (kept[at] != np.asarray(sites)).any()):
-        return None
-    x = np.zeros(cov.shape[0])
-    x[at] = 1.0
+def _initial(kept: IntArray, full: csr_array, cost: FloatArray, sites: npt.ArrayLike
+             ) -> FloatArray | None:
+    """Return the variables (x, y) of a plan over the reduced problem (``full``: merged, all sites).
+
+    A dropped (dominated) site is replaced by a kept one covering all it covers at no more cost;
+    None when there is none.
+    """
+    x = np.zeros(kept.size)
+    for s in np.asarray(sites, dtype=np.int64).tolist():
+        at = int(np.searchsorted(kept, s))
+        if at < kept.size and kept[at] == s:
+            x[at] = 1.0
+            continue
+        mine = full[[s]].toarray().ravel() > 0
+        holds = np.asarray(full[kept] @ mine.astype(float)).ravel() >= mine.sum()
+        ok = np.flatnonzero(holds & (cost[kept] <= cost[s]))
+        if ok.size == 0:
+            return None
+        x[ok[0]] = 1.0
+    cov = full[kept]
     y = np.minimum(cov.T @ x, 1.0)
     return np.r_[x, y]
 
@@ -566,6 +579,16 @@ def brute_force_cover(problem: CoverProblem) -> Plan:
     return _evaluate(problem, best[1], method="brute force", seconds=time.perf_counter() - start)
 
 
+def _weighted_greedy(problem: CoverProblem, scale: float, steps: int = 12) -> list[Plan]:
+    """Return greedy plans of demand + λ·growth for λ from 0.01 to 100 times ``scale``."""
+    assert problem.growth is not None
+    out = []
+    for lam in scale * np.geomspace(0.01, 100, steps):
+        mixed = dataclasses.replace(problem, demand=problem.demand + lam * problem.growth)
+        out.append(_evaluate(problem, greedy_cover(mixed).sites, method="greedy", seconds=0.0))
+    return out
+
+
 def pareto_front(problem: CoverProblem, *, points: int = 10, time_limit: float | None = 10.0,
                  mip_rel_gap: float = 1e-3) -> tuple[pd.DataFrame, list[Plan]]:
     r"""Trace the front between demand (inclusion) and growth covered, by the ε-constraint method.
@@ -620,14 +643,20 @@ def pareto_front(problem: CoverProblem, *, points: int = 10, time_limit: float |
     used = [float(first.growth)]
     last = _evaluate(problem, best_growth.sites, method="milp", seconds=best_growth.seconds)
     last = dataclasses.replace(last, mip_gap=best_growth.mip_gap)
-    known = [last]  # the best-growth plan meets every floor: a first incumbent for each
+    # incumbents: the best-growth plan meets every floor; greedy plans of demand + λ·growth
+    # cover the span between the ends
+    known = [first, last, *_weighted_greedy(problem, total_d / total_g)]
     for eps in floors[1:-1]:
         floor = float(eps) * (1 - 1e-9)
         start = max((p for p in known if p.growth >= floor), key=lambda p: p.demand)
         try:
             plan = solve(problem, delta, floor, start.sites)
-        except InfeasiblePlanError:  # no plan found within the time limit: the point is left out
-            continue
+        except InfeasiblePlanError:  # nothing found within the time limit: the known plan stands
+            plan = dataclasses.replace(start, mip_gap=math.nan)
+        if start.demand > plan.demand:  # a time-limited solve ended below a plan already known
+            bound = (plan.demand + delta * plan.growth) * (1 + plan.mip_gap)
+            gap = max(bound / (start.demand + delta * start.growth) - 1, 0.0)
+            plan = dataclasses.replace(start, mip_gap=gap, seconds=plan.seconds)
         plans.append(plan)
         known.append(plan)
         used.append(float(eps))

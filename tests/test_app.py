@@ -297,3 +297,18 @@ def test_a_unit_name_with_markdown_shows_as_text(cache, monkeypatch, tmp_path):
     assert shown == [escape_markdown(hostile)]
     assert "](" not in shown[0]
     assert "**" not in shown[0]
+
+
+def test_plan_tab_solves_and_traces_the_front(cache, monkeypatch):
+    at = _app(cache, monkeypatch)
+    at.sidebar.selectbox(key="profile").set_value("agro_food").run()
+    at.session_state["tab"] = "Plan"
+    at.run()
+    assert not at.exception
+    at.number_input(key="plan_sites").set_value(3)
+    at.button(key="plan_run").click().run()
+    assert not at.exception
+    assert any("Óptimo" in m.value for m in at.markdown)
+    at.button(key="plan_front").click().run()
+    assert not at.exception
+    assert at.selectbox(key="plan_pick").options[0]

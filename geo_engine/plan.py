@@ -653,15 +653,20 @@ def pareto_front(problem: CoverProblem, *, points: int = 10, time_limit: float |
             plan = solve(problem, delta, floor, start.sites)
         except InfeasiblePlanError:  # nothing found within the time limit: the known plan stands
             plan = dataclasses.replace(start, mip_gap=math.nan)
-        if start.demand > plan.demand:  # a time-limited solve ended below a plan already known
-            bound = (plan.demand + delta * plan.growth) * (1 + plan.mip_gap)
-            gap = max(bound / (start.demand + delta * start.growth) - 1, 0.0)
-            plan = dataclasses.replace(start, mip_gap=gap, seconds=plan.seconds)
         plans.append(plan)
         known.append(plan)
         used.append(float(eps))
     plans.append(last)
     used.append(float(floors[-1]))
+    # a time-limited solve may end below a plan found later that meets its floor too: take it,
+    # with the gap to the solve's bound
+    for i in range(1, len(plans) - 1):
+        plan, floor = plans[i], used[i] * (1 - 1e-9)
+        better = max((p for p in known if p.growth >= floor), key=lambda p: p.demand)
+        if better.demand > plan.demand:
+            bound = (plan.demand + delta * plan.growth) * (1 + plan.mip_gap)
+            gap = max(bound / (better.demand + delta * better.growth) - 1, 0.0)
+            plans[i] = dataclasses.replace(better, mip_gap=gap, seconds=plan.seconds)
     table = pd.DataFrame({
         "point": np.arange(1, len(plans) + 1),
         "growth_floor": used,

@@ -513,7 +513,11 @@ def test_plan_command_sites_and_front(tmp_path, monkeypatch):
     assert sites["rank"].tolist() == [1, 2, 3, 4]
     assert {"niche_family", "department", "demand_added", "cost", "minutes"} <= set(plan.columns)
     front = tmp_path / "front.csv"
-    r = runner.invoke(app, [*base, "--sites", "4", "--pareto", "--points", "3", "--out", str(front)])
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text("id: south\nprofile: agro_food\nweights: {crop_value_andean_grains: 3}\n"
+                        "plan: {sites: 4, candidates: 150, reach_minutes: 180}\n", encoding="utf-8")
+    r = runner.invoke(app, ["plan", "--scenario", str(scenario), "--resolution", "5", "--pareto",
+                            "--points", "3", "--out", str(front)])
     assert r.exit_code == 0, r.output
     table = pd.read_csv(front)
     assert table["growth"].is_monotonic_increasing

@@ -423,7 +423,8 @@ if R.dual.missing:
             else "\n\n".join(t(f"missing_{kind}", lang) for kind in R.dual.missing))
 # only the open tab runs (on_change="rerun"), so a hidden tab costs nothing
 tabs = st.tabs([t("tab_map", lang), t("tab_rankings", lang), t("tab_compare", lang),
-                t("tab_sensitivity", lang), t("tab_data", lang)], key="tab", on_change="rerun")
+                t("tab_sensitivity", lang), t("tab_plan", lang), t("tab_data", lang)], key="tab",
+               on_change="rerun")
 
 dep = unit = ""
 focus_kind, focus_labels = focus_choices(R)
@@ -752,6 +753,76 @@ def sensitivity_tab() -> None:
                 st.write(t("stable_core_cells", lang, n=int(core.sum())))
             st.write(t("spearman", lang, rho=sens.attrs["spearman_mean"]))
 
+def plan_tab() -> None:
+    """Where to act under a budget: the sites, their catchments and the growth–inclusion front."""
+    from geo_engine.ahp import profile_with_weights
+    from geo_engine.plan import greedy_cover, pareto_front, solve_cover
+    from geo_engine.sites import SiteOptions, region_problem, site_table
+
+    st.write(t("plan_intro", lang))
+    if profile_id == INCLUSION:
+        st.info(t("plan_needs_profile", lang))
+        return
+    base = custom or R.profile(profile_id)
+    prof = profile_with_weights(base, weights) if sum(weights.values()) > 0 else base
+    c1, c2, c3, c4, c5 = st.columns(5)
+    n = int(c1.number_input(t("plan_sites", lang), 1, 50, 12, key="plan_sites"))
+    reach = float(c2.number_input(t("plan_reach", lang), 15, 600, 120, 15, key="plan_reach"))
+    min_km = float(c3.number_input(t("plan_min_km", lang), 0, 500, 0, 5, key="plan_min_km"))
+    per_dep = int(c4.number_input(t("plan_per_department", lang), 0, 50, 0, key="plan_per_dep"))
+    niche_min = float(c5.slider(t("plan_niche_min", lang), 0.0, 1.0, 2 / 3, 0.01, key="plan_niche"))
+    opts = SiteOptions(sites=n, reach_minutes=reach, min_km=min_km, per_department=per_dep or None,
+                       candidates=1000, speed_kmh=None if R.hub_minutes is not None else 30.0)
+    key = (REGION, resolution, prof.model_dump_json(), opts, niche_min)
+    b1, b2 = st.columns(2)
+    run_plan = b1.button(t("plan_run", lang), key="plan_run")
+    run_front = b2.button(t("plan_front", lang), key="plan_front")
+    stored = ss.get("plan")
+    if (run_plan or run_front) and (stored is None or stored["key"] != key):
+        with st.spinner(t("plan_run", lang) + "…"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", GeoEngineWarning)
+            sp, scored = region_problem(R, prof, options=opts, niche_min=niche_min)
+        best, greedy = solve_cover(sp.problem), greedy_cover(sp.problem)
+        top = np.argsort(-np.nan_to_num(scored.score[sp.site_rows], nan=-1), kind="stable")[:n]
+        stored = ss["plan"] = {"key": key, "sp": sp, "plans": [best], "greedy": greedy,
+                               "top": float(sp.problem.demand[sp.problem.covered(top)].sum()),
+                               "front": None}
+    if stored is None or stored["key"] != key:
+        return
+    sp, best, greedy = stored["sp"], stored["plans"][0], stored["greedy"]
+    if run_front and stored["front"] is None:
+        with st.spinner(t("plan_front", lang) + "…"):
+            stored["front"], front_plans = pareto_front(sp.problem, points=8)
+        stored["plans"] = [best, *front_plans]
+    gap = (best.demand - greedy.demand) / best.demand if best.demand else 0.0
+    st.markdown(t("plan_result", lang, best=best.demand, greedy=greedy.demand, gap=gap, n=n,
+                  top=stored["top"]))
+    chosen = best
+    if stored["front"] is not None:
+        front = stored["front"].rename(columns={"demand": t("plan_demand", lang),
+                                                "growth": t("plan_growth", lang)})
+        st.scatter_chart(front, x=t("plan_growth", lang), y=t("plan_demand", lang))
+        labels = {0: t("plan_run", lang), **{i: f"{t('plan_point', lang)} {i}"
+                                             for i in range(1, len(stored["plans"]))}}
+        pick = st.selectbox(t("plan_point", lang), list(labels), format_func=labels.get,
+                            key="plan_pick")
+        chosen = stored["plans"][min(pick, len(stored["plans"]) - 1)]
+    table = site_table(sp, chosen, R.matrix)
+    values = np.full(len(R.matrix), np.nan)
+    values[np.searchsorted(R.matrix["h3"].to_numpy(), table["h3"].to_numpy())] = (
+        table["minutes"].fillna(0.0).to_numpy())
+    out = Output("plan_minutes", t("plan_minutes", lang), "minutes", "min")
+    frame, _ = map_frame(R, SC, out, values=values, **FOCUS)
+    draw(frame, out, key="plan_map", vmin=0, vmax=reach)
+    sites = table[table["role"] == "site"][["h3", "rank", "demand_added", "demand_reached", "lat",
+                                            "lon"]]
+    st.dataframe(sites.assign(h3=[format(int(c), "x") for c in sites["h3"]]), hide_index=True,
+                 width="stretch")
+    st.download_button("CSV", to_csv_bytes(table.assign(h3=[format(int(c), "x")
+                                                            for c in table["h3"]])),
+                       file_name="plan.csv", key="plan_csv")
+
+
 def data_tab() -> None:
     """Layers with their sources, and the method in plain language."""
     st.subheader(t("method_title", lang))
@@ -796,8 +867,8 @@ def data_tab() -> None:
                else f"geo-engine {__version__} · {escape_markdown(R.region.file)}")
 
 
-for tab, render in zip(tabs, (map_tab, rankings_tab, compare_tab, sensitivity_tab, data_tab),
-                       strict=True):
+for tab, render in zip(tabs, (map_tab, rankings_tab, compare_tab, sensitivity_tab, plan_tab,
+                             data_tab), strict=True):
     if tab.open:
         with tab:
             render()

@@ -105,6 +105,7 @@ __all__ = [
     "cell_graph",
     "cell_speeds",
     "destinations",
+    "reach_table",
     "region_friction",
     "travel_time",
     "walking_speed",
@@ -1034,6 +1035,82 @@ def _with_links(graph: _Graph, weight: FloatArray, friction: Friction) -> csr_ar
     return csr_array(base + csr_array((data[far], (row[far], col[far])), shape=(n, n)))
 
 
+def _minutes_graph(g: _Grid, graph: _Graph, speeds: Friction | npt.ArrayLike
+                   ) -> tuple[csr_array, npt.NDArray[np.bool_]]:
+    """Return the graph weighted by crossing minutes (see :func:`travel_time`) and the passable cells."""
+    friction = speeds if isinstance(speeds, Friction) else None
+    v = _check_speeds(speeds.speed_kmh if isinstance(speeds, Friction) else speeds, g.size)
+    if friction is not None and len(friction.link_rows) and not (
+            (friction.link_rows >= 0).all() and (friction.link_rows < g.size).all()):
+        msg = f"the links of `speeds` join rows outside the grid's {g.size} rows; build them on this grid"
+        raise ValueError(msg)
+    passable = np.isfinite(v) & (v > 0)
+    inv = np.divide(1.0, v, out=np.full(g.size, np.inf), where=passable)
+    weight = 30.0 * graph.km * (inv[graph.row] + inv[graph.indices])
+    if friction is None or len(friction.link_rows) == 0:
+        return graph.matrix(weight, np.isfinite(weight)), passable
+    return _with_links(graph, weight, friction), passable
+
+
+def reach_table(
+    grid: pd.DataFrame,
+    speeds: Friction | npt.ArrayLike,
+    rows: npt.ArrayLike,
+    *,
+    max_minutes: float,
+    batch: int = 32,
+) -> pd.DataFrame:
+    """Return, for each origin row, every cell reachable within ``max_minutes`` and its time.
+
+    Parameters
+    ----------
+    grid : pandas.DataFrame
+        Grid or indicator matrix (cells sorted by ``h3`` with ``lat``, ``lon``).
+    speeds : Friction or array_like
+        As in :func:`travel_time`.
+    rows : array_like of int
+        Grid rows of the origins (e.g. candidate sites).
+    max_minutes : float
+        Reach: cells farther than this are left out.
+    batch : int, default 32
+        Origins searched at once (memory: ``batch`` × cells floats).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``origin`` (position in ``rows``), ``row`` (grid row reached) and ``minutes``, one line
+        per reached pair, origins in order (each origin reaches at least itself).
+
+    Notes
+    -----
+    One Dijkstra search per origin, bounded at ``max_minutes`` (the ``limit`` of
+    :func:`scipy.sparse.csgraph.dijkstra`), over the same graph and crossing times as
+    :func:`travel_time`; times are symmetric, so this is also the time *from* each cell *to*
+    the origin.
+    """
+    if not (isinstance(max_minutes, int | float) and max_minutes > 0):
+        msg = f"`max_minutes` was {max_minutes!r} but must be a positive number of minutes"
+        raise ValueError(msg)
+    g = _check_grid(grid)
+    origins = np.asarray(rows, dtype=np.int64).ravel()
+    if origins.size and not ((origins >= 0).all() and (origins < g.size).all()):
+        msg = f"`rows` holds rows outside the grid's {g.size} rows"
+        raise ValueError(msg)
+    matrix, _ = _minutes_graph(g, _graph(g), speeds)
+    parts: list[tuple[IntArray, IntArray, FloatArray]] = []
+    for start in range(0, origins.size, max(int(batch), 1)):
+        chunk = origins[start:start + max(int(batch), 1)]
+        dist = dijkstra(matrix, directed=True, indices=chunk, limit=float(max_minutes))
+        o, r = np.nonzero(np.isfinite(dist))
+        parts.append((o + start, r, dist[o, r]))
+    if not parts:
+        return pd.DataFrame({"origin": np.empty(0, np.int64), "row": np.empty(0, np.int64),
+                             "minutes": np.empty(0)})
+    return pd.DataFrame({"origin": np.concatenate([p[0] for p in parts]),
+                         "row": np.concatenate([p[1] for p in parts]),
+                         "minutes": np.concatenate([p[2] for p in parts])})
+
+
 def travel_time(
     grid: pd.DataFrame,
     speeds: Friction | npt.ArrayLike,
@@ -1104,25 +1181,13 @@ def travel_time(
         msg = f"`max_minutes` was {max_minutes!r} but must be a positive number of minutes (or None)"
         raise ValueError(msg)
     g = _check_grid(grid)
-    friction = speeds if isinstance(speeds, Friction) else None
-    v = _check_speeds(speeds.speed_kmh if isinstance(speeds, Friction) else speeds, g.size)
-    if friction is not None and len(friction.link_rows) and not (
-            (friction.link_rows >= 0).all() and (friction.link_rows < g.size).all()):
-        msg = f"the links of `speeds` join rows outside the grid's {g.size} rows; build them on this grid"
-        raise ValueError(msg)
     graph = _graph(g)
     sources = _destination_rows(grid, g, graph, destinations, snap_km)
-    passable = np.isfinite(v) & (v > 0)
+    matrix, passable = _minutes_graph(g, graph, speeds)
     if not passable[sources].all():
         stuck = int((~passable[sources]).sum())
         warnings.warn(f"{stuck} destination cells are impassable (speed 0 or NaN); they reach only "
                       "their own cell", GeoEngineWarning, stacklevel=2)
-    inv = np.divide(1.0, v, out=np.full(g.size, np.inf), where=passable)
-    weight = 30.0 * graph.km * (inv[graph.row] + inv[graph.indices])
-    if friction is None or len(friction.link_rows) == 0:
-        matrix = graph.matrix(weight, np.isfinite(weight))
-    else:
-        matrix = _with_links(graph, weight, friction)
     limit = np.inf if max_minutes is None else float(max_minutes)
     dist = dijkstra(matrix, directed=True, indices=sources, min_only=True, limit=limit)
     return np.where(np.isfinite(dist), dist, np.nan)

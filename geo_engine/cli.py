@@ -629,6 +629,150 @@ def rank_cmd(
     typer.echo(f"wrote {out}: {len(ranked)} {level}s ranked by {rank_by}")
 
 
+weights_app = typer.Typer(help="Weights agreed by a group: AHP pairwise comparisons.",
+                          no_args_is_help=True)
+app.add_typer(weights_app, name="weights")
+
+
+@weights_app.command("ahp")
+def weights_ahp(
+    survey: Annotated[Path, typer.Argument(help="Survey YAML: criteria, participants, judgements.")],
+    out: Annotated[Path, typer.Option("--out", help="Output .yaml: a profile with the group's "
+                                      "weights (with --profile), else a weight file.")],
+    profile: Annotated[str | None, typer.Option("--profile", help="Profile whose layers the "
+                                                "criteria are.")] = None,
+    region: Region = "peru",
+    force: Force = False,
+) -> None:
+    """Weights from pairwise comparisons (Saaty's AHP): each participant's, the group's, the spread."""
+    from geo_engine.ahp import group_weights, load_survey, weights_yaml
+    from geo_engine.export import write_document
+    from geo_engine.profiles import load_profiles
+    from geo_engine.region import load_region
+
+    _check_out(out, force, (".yaml", ".yml"))
+    try:
+        chosen = None
+        if profile is not None:
+            profiles = load_profiles(load_region(region).profiles)
+            if profile not in profiles:
+                _fail(KeyError(f"no profile {profile!r}; known: {sorted(profiles)}"))
+            chosen = profiles[profile]
+        with _report_warnings():
+            result = group_weights(load_survey(survey))
+        text = weights_yaml(chosen, result, source=survey.name)
+    except (GeoEngineError, ValueError) as exc:
+        _fail(exc)
+    typer.echo(result.table.round(3).to_string())
+    for name, r in {**result.participants, "group": result.group}.items():
+        pair = f"; least consistent: {r.worst_pair[0]} vs {r.worst_pair[1]}" if r.worst_pair else ""
+        typer.echo(f"{name}: CR {r.cr:.3f}{'' if r.consistent else ' (above 0.1)'}{pair}")
+    _write(lambda: write_document(text, out, force=force))
+    typer.echo(f"wrote {out}")
+
+
+def _h3_list(text: str | None) -> list[int]:
+    return [int(v.strip(), 16) for v in (text or "").split(",") if v.strip()]
+
+
+@app.command("plan")
+def plan_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Sites and covered cells (.geojson, .gpkg, "
+                                      ".parquet, .csv); with --pareto the front (.csv, .parquet).")],
+    profile: Annotated[str | None, typer.Option("--profile", help="Profile ranking the candidate "
+                                                "sites and marking niche evidence.")] = None,
+    scenario: Annotated[Path | None, typer.Option("--scenario", help="Scenario YAML (profile, "
+                                                  "weights, constraints, plan settings).")] = None,
+    sites: Annotated[int | None, typer.Option(help="At most this many sites.")] = None,
+    budget: Annotated[float | None, typer.Option(help="At most this total cost.")] = None,
+    cost: Annotated[Path | None, typer.Option(help="Cost per site: .csv/.parquet with h3 and "
+                                              "cost (unlisted cells cannot be sites).")] = None,
+    reach: Annotated[float | None, typer.Option("--reach", "--reach-minutes", help="Travel time "
+                                                "(minutes) a site reaches [120].")] = None,
+    candidates: Annotated[int | None, typer.Option(help="Candidate sites: the best cells by "
+                                                   "score [2000].")] = None,
+    min_km: Annotated[float | None, typer.Option(help="Minimum distance between sites, km.")] = None,
+    per_department: Annotated[int | None, typer.Option(help="At most this many sites per "
+                                                       "department.")] = None,
+    include: Annotated[str | None, typer.Option(help="H3 ids that must be sites, comma-separated.")] = None,
+    exclude: Annotated[str | None, typer.Option(help="H3 ids that may not be sites.")] = None,
+    niche_min: Annotated[float | None, typer.Option(help="Standing in the profile from which a "
+                                                    "cell has niche evidence [0.667].")] = None,
+    demand_column: Annotated[str, typer.Option(help="Column of poor people per cell (computed "
+                                               "from poverty × population if absent).")] = "poor_population",
+    speed_kmh: Annotated[float | None, typer.Option(help="Measure reach as distance at this "
+                                                    "speed instead of travel time.")] = None,
+    pareto: Annotated[bool, typer.Option("--pareto", help="Write the growth–inclusion front "
+                                         "instead of one plan.")] = False,
+    points: Annotated[int, typer.Option(help="Points of the front.")] = 10,
+    resolution: Resolution = None,
+    region: Region = "peru",
+    force: Force = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Where to act under a budget: sites reaching the most poor people with a niche (exact MILP)."""
+    from geo_engine.export import CELL_FORMATS, TABLE_FORMATS, write_cells, write_table
+    from geo_engine.plan import greedy_cover, pareto_front, solve_cover
+    from geo_engine.safe_read import read_table_file
+    from geo_engine.scenario import PlanSettings, apply_scenario, load_scenario
+    from geo_engine.sites import SiteOptions, region_problem, site_costs, site_table
+
+    _check_out(out, force, TABLE_FORMATS if pareto else CELL_FORMATS)
+    try:
+        scen = load_scenario(scenario) if scenario is not None else None
+        base = scen.plan if scen is not None else PlanSettings()
+        name = profile or (scen.profile if scen is not None else None)
+        if name is None:
+            _fail(ValueError("give --profile (or a --scenario that names one)"))
+        result = _run(region, resolution, data_dir)
+        chosen = result.profile(name)
+        if scen is not None:
+            chosen = apply_scenario(chosen, scen)
+        options = SiteOptions(
+            sites=sites if sites is not None else base.sites,
+            budget=budget if budget is not None else base.budget,
+            reach_minutes=reach if reach is not None else base.reach_minutes,
+            candidates=candidates if candidates is not None else base.candidates,
+            min_km=min_km if min_km is not None else base.min_km,
+            per_department=per_department if per_department is not None else base.per_department,
+            include=_h3_list(include), exclude=_h3_list(exclude), speed_kmh=speed_kmh)
+        if options.sites is None and options.budget is None:
+            _fail(ValueError("give --sites, --budget (with --cost), or both"))
+        costs = (site_costs(result.matrix, read_table_file(cost), source=str(cost))
+                 if cost is not None else None)
+        with _report_warnings(), Progress(transient=True) as bar:
+            bar.add_task("reach of the candidate sites", total=None)
+            sp, scored = region_problem(
+                result, chosen, options=options, cost=costs, demand_column=demand_column,
+                niche_min=niche_min if niche_min is not None else base.niche_min)
+        if pareto:
+            with Progress(transient=True) as bar:
+                bar.add_task(f"front of {points} points (ε-constraint)", total=None)
+                front, _ = pareto_front(sp.problem, points=points)
+        else:
+            best = solve_cover(sp.problem)
+            greedy = greedy_cover(sp.problem)
+    except (GeoEngineError, KeyError, ValueError) as exc:
+        _fail(exc)
+    if pareto:
+        _write(lambda: write_table(front, out, force=force))
+        typer.echo(front[["point", "demand", "growth", "mip_gap"]].round(3).to_string(index=False))
+        typer.echo(f"wrote {out}: {len(front)} plans from most inclusion to most growth")
+        return
+    extra = pd.DataFrame({"score": scored.score, "niche_family": result.dual.best_family,
+                          "district_code": result.matrix.get("district_code")})
+    extra = extra.merge(result.names, on="district_code", how="left")
+    table = site_table(sp, best, result.matrix, extra=extra)
+    _write(lambda: write_cells(table, out, force=force))
+    total = float(sp.problem.demand.sum())
+    gap = (best.demand - greedy.demand) / best.demand if best.demand else 0.0
+    typer.echo(f"{len(best.sites)} sites reach {best.demand:,.0f} poor people with a niche "
+               f"({best.demand / max(total, 1):.1%} of those within reach of a candidate); "
+               f"greedy: {greedy.demand:,.0f} ({gap:.1%} less); solved in {best.seconds:.1f} s")
+    typer.echo(f"wrote {out}: {len(best.sites)} sites and {len(table) - len(best.sites):,} "
+               "covered cells")
+
+
 @app.command("app")
 def run_app(
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,

@@ -253,6 +253,27 @@ MESSAGES: dict[str, dict[str, str]] = {
     "theme_social": {"es": "Social", "en": "Social"},
     "theme_environment": {"es": "Ambiente", "en": "Environment"},
     "excluded": {"es": "{n:,} celdas excluidas por restricciones o falta de datos (en gris).", "en": "{n:,} cells excluded by constraints or missing data (grey)."},
+    "tab_plan": {"es": "Plan", "en": "Plan"},
+    "plan_intro": {
+        "es": "Elija hasta N sitios que alcancen, dentro de un tiempo de viaje, al mayor número de personas pobres en celdas con evidencia de nicho (problema de cobertura máxima, resuelto de forma exacta con HiGHS). Los candidatos son las mejores celdas del perfil elegido.",
+        "en": "Choose up to N sites that reach, within a travel time, the most poor people in cells with niche evidence (maximal covering problem, solved exactly with HiGHS). Candidates are the best cells of the chosen profile.",
+    },
+    "plan_needs_profile": {"es": "Elija un perfil (no «Inclusión») para planificar.", "en": "Choose a profile (not “Inclusion”) to plan."},
+    "plan_sites": {"es": "Sitios", "en": "Sites"},
+    "plan_reach": {"es": "Alcance (minutos de viaje)", "en": "Reach (travel minutes)"},
+    "plan_min_km": {"es": "Distancia mínima entre sitios (km)", "en": "Minimum distance between sites (km)"},
+    "plan_per_department": {"es": "Máximo por departamento (0 = sin límite)", "en": "Most per department (0 = no limit)"},
+    "plan_niche_min": {"es": "Evidencia de nicho: posición mínima en el perfil", "en": "Niche evidence: least standing in the profile"},
+    "plan_run": {"es": "Calcular el plan", "en": "Compute the plan"},
+    "plan_front": {"es": "Trazar el frente crecimiento–inclusión", "en": "Trace the growth–inclusion front"},
+    "plan_result": {
+        "es": "Óptimo: **{best:,.0f}** personas pobres con nicho alcanzadas · voraz: {greedy:,.0f} ({gap:.1%} menos) · las {n} mejores celdas: {top:,.0f}",
+        "en": "Optimum: **{best:,.0f}** poor people with a niche reached · greedy: {greedy:,.0f} ({gap:.1%} less) · the {n} best cells: {top:,.0f}",
+    },
+    "plan_minutes": {"es": "Minutos al sitio más cercano", "en": "Minutes to the nearest site"},
+    "plan_point": {"es": "Punto del frente", "en": "Point of the front"},
+    "plan_demand": {"es": "Personas pobres con nicho alcanzadas", "en": "Poor people with a niche reached"},
+    "plan_growth": {"es": "Potencial de motor y enlace alcanzado", "en": "Engine and linkage potential reached"},
 }
 """Message id → {language: text}; texts may hold ``str.format`` fields."""
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from geo_engine import settings
-from geo_engine._errors import SpecError
+from geo_engine._errors import SpecError, validation_lines
 
-__all__ = ["dump_yaml", "load_yaml"]
+M = TypeVar("M", bound=BaseModel)
+
+__all__ = ["dump_yaml", "load_model", "load_yaml"]
 
 
 class _AnchorError(yaml.MarkedYAMLError):
@@ -109,6 +112,24 @@ def load_yaml(path: str | Path, *, what: str) -> Any:
     except ValueError as exc:  # e.g. an integer of more digits than Python converts
         msg = f"{path}: the {what} holds a value that cannot be read ({exc}); check its numbers"
         raise SpecError(msg) from exc
+
+
+def load_model(path: str | Path, model: type[M], *, what: str, keys: str) -> M:
+    """Return a YAML mapping validated by a pydantic model; every problem on a line of its own.
+
+    ``what`` names the file for messages (``"scenario"``) and ``keys`` the keys it expects
+    (``"id, profile, weights…"``). Raises :class:`SpecError` naming the file, the key and the value.
+    """
+    path = Path(path)
+    doc = load_yaml(path, what=what)
+    if not isinstance(doc, dict):
+        msg = f"{path}: a {what} is a mapping with {keys}"
+        raise SpecError(msg)
+    try:
+        return model.model_validate(doc)
+    except ValidationError as exc:
+        raise SpecError(f"invalid {what}:\n" + validation_lines(exc, prefix=str(path),
+                                                              whole=f"({what})")) from exc
 
 
 def _line(exc: yaml.YAMLError) -> str:

@@ -312,3 +312,18 @@ def test_no_bare_strings_that_streamlit_would_draw():
         f.body[0].lineno for f in ast.walk(tree)
         if isinstance(f, ast.FunctionDef | ast.ClassDef) and f.body and isinstance(f.body[0], ast.Expr)}
     assert [line for line in bare if line not in docstrings] == []
+
+
+def test_plan_tab_solves_and_traces_the_front(cache, monkeypatch):
+    at = _app(cache, monkeypatch)
+    at.sidebar.selectbox(key="profile").set_value("agro_food").run()
+    at.session_state["tab"] = "Plan"
+    at.run()
+    assert not at.exception
+    at.number_input(key="plan_sites").set_value(3)
+    at.button(key="plan_run").click().run()
+    assert not at.exception
+    assert any("Óptimo" in m.value for m in at.markdown)
+    at.button(key="plan_front").click().run()
+    assert not at.exception
+    assert at.selectbox(key="plan_pick").options[0]

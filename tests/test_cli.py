@@ -475,3 +475,57 @@ def test_rank_csv_escapes_a_unit_name_that_is_a_formula(own_region, tmp_path):  
              for row in rows if row["code"] == "S1"}
     assert names == {"S1": '\'=HYPERLINK("http://evil.example","Sur 1")'}
     assert float(rows[0]["rank"]) == 1
+
+
+def test_weights_ahp_writes_a_profile(tmp_path):
+    import yaml
+
+    from geo_engine.profiles import load_profile, load_profiles
+
+    engine = load_profiles()["engine"]
+    w = engine.weights()
+    ids = list(w)
+    judgements = {a: {b: w[a] / w[b] for b in ids[i + 1:]} for i, a in enumerate(ids)}
+    survey = tmp_path / "survey.yaml"
+    survey.write_text(yaml.safe_dump({"criteria": ids, "participants": [
+        {"name": "planner", "judgements": judgements}]}), encoding="utf-8")
+    out = tmp_path / "my_engine.yaml"
+    r = runner.invoke(app, ["weights", "ahp", str(survey), "--profile", "engine", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "group: CR 0.000" in r.output
+    assert load_profile(out).weights() == pytest.approx(w, abs=1e-3)
+    r = runner.invoke(app, ["weights", "ahp", str(survey), "--profile", "nope",
+                            "--out", str(tmp_path / "x.yaml")])
+    assert r.exit_code == 1
+    assert "no profile 'nope'" in r.output
+
+
+def test_plan_command_sites_and_front(tmp_path, monkeypatch):
+    import geopandas as gpd
+    import pandas as pd
+
+    monkeypatch.setattr("geo_engine.settings.cache_dir", tmp_path / "cache")
+    out = tmp_path / "plan.geojson"
+    base = ["plan", "--profile", "agro_food", "--resolution", "5", "--candidates", "150",
+            "--reach", "180"]
+    r = runner.invoke(app, [*base, "--sites", "4", "--min-km", "50", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "4 sites reach" in r.output
+    plan = gpd.read_file(out)
+    sites = plan[plan["role"] == "site"]
+    assert len(sites) == 4
+    assert sites["rank"].tolist() == [1, 2, 3, 4]
+    assert {"niche_family", "department", "demand_added", "cost", "minutes"} <= set(plan.columns)
+    front = tmp_path / "front.csv"
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text("id: south\nprofile: agro_food\nweights: {crop_value_andean_grains: 3}\n"
+                        "plan: {sites: 4, candidates: 150, reach_minutes: 180}\n", encoding="utf-8")
+    r = runner.invoke(app, ["plan", "--scenario", str(scenario), "--resolution", "5", "--pareto",
+                            "--points", "3", "--out", str(front)])
+    assert r.exit_code == 0, r.output
+    table = pd.read_csv(front)
+    assert table["growth"].is_monotonic_increasing
+    r = runner.invoke(app, ["plan", "--resolution", "5", "--sites", "2",
+                            "--out", str(tmp_path / "x.geojson")])
+    assert r.exit_code == 1
+    assert "give --profile" in r.output

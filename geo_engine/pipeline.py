@@ -10,6 +10,7 @@ import h3
 import numpy as np
 import pandas as pd
 
+from geo_engine.derived import with_derived
 from geo_engine.dual import DualResult, dual_model
 from geo_engine.indicators import build_indicators
 from geo_engine.layers import LayerSpec, load_layers
@@ -28,7 +29,7 @@ class Run:
     Attributes
     ----------
     matrix : pandas.DataFrame
-        Indicator matrix.
+        Indicator matrix with the derived columns (:func:`geo_engine.derived.with_derived`).
     specs : dict
         Layer specs by id.
     profiles : dict
@@ -104,8 +105,9 @@ def run(
     resolution = reg.resolution if resolution is None else resolution
     specs = {s.id: s for s in load_layers(layers or reg.layers)}
     units = reg.units()
-    matrix = build_indicators(region=reg.id, resolution=resolution, layers=list(specs.values()),
-                              units=units, data_dir=reg.data_dir, force=force)
+    matrix = with_derived(build_indicators(region=reg.id, resolution=resolution,
+                                           layers=list(specs.values()), units=units,
+                                           data_dir=reg.data_dir, force=force))
     # a region without a profiles folder has no profiles: only custom profiles score it
     profs = (load_profiles(profiles or reg.profiles)
              if profiles is not None or reg.profiles.exists() else {})

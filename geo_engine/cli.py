@@ -205,7 +205,8 @@ def validate(
 Resolution = Annotated[int | None, typer.Option(help="H3 resolution, 3 (coarse) to 10 (fine); the "
                                                 "region's default (Peru 7) if omitted.")]
 Region = Annotated[str, typer.Option(help="Region id (peru, brazil) or the path of your region file.")]
-ProfileName = Annotated[str, typer.Option("--profile", help="Profile id (see `geo-engine profiles`).")]
+ProfileName = Annotated[str, typer.Option("--profile", help="Profile id (see `geo-engine profiles`), "
+                                          "or inclusion (the dual model's headline score).")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")]
 
 
@@ -385,6 +386,10 @@ def profiles_list(region: Region = "peru") -> None:
         profiles = load_profiles(load_region(region).profiles)
     except GeoEngineError as exc:
         _fail(exc)
+    from geo_engine.pipeline import INCLUSION, inclusion_profile
+
+    if profiles and INCLUSION not in profiles:  # the dual model's score, scored like a profile
+        profiles = {**profiles, INCLUSION: inclusion_profile()}
     for p in profiles.values():
         typer.echo(f"{p.id:<26} {p.kind:<8} {p.aggregation.method:<7} {len(p.layers):>3} layers  "
                    f"{p.title.en}")
@@ -409,7 +414,7 @@ def score(
         resolution = result.resolution
         chosen = result.profile(profile)
         table = cell_table(result.matrix, profile=chosen, specs=result.specs,
-                           dual=result.dual, names=result.names)
+                           dual=result.dual, names=result.names, result=result.scored(chosen.id))
         meta = export_meta(
             profile=profile, weights=table.attrs["weights"], resolution=resolution,
             datasets=[ds for lay in chosen.layers if result.region.shipped

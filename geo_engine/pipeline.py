@@ -17,9 +17,12 @@ from geo_engine.layers import LayerSpec, load_layers
 from geo_engine.outputs import admin_names
 from geo_engine.profiles import Profile, load_profiles
 from geo_engine.region import Region, load_region
-from geo_engine.score import ScoreResult
+from geo_engine.score import Prepared, ScoreResult, aggregate
 
-__all__ = ["Run", "run"]
+__all__ = ["INCLUSION", "Run", "inclusion_profile", "inclusion_result", "run"]
+
+INCLUSION = "inclusion"
+"""Id under which the dual model's inclusion score is scored, exported, clustered and ranked."""
 
 
 @dataclass(frozen=True)
@@ -53,14 +56,21 @@ class Run:
     hub_minutes: Callable[[np.ndarray], np.ndarray] | None = None
 
     def profile(self, profile_id: str) -> Profile:
-        """Return a profile by id; the error lists the known ids."""
+        """Return a profile by id (:data:`INCLUSION` too); the error lists the known ids."""
+        if profile_id == INCLUSION and INCLUSION not in self.profiles:
+            return inclusion_profile()
         if profile_id not in self.profiles:
-            msg = f"no profile {profile_id!r}; known: {sorted(self.profiles)}"
+            msg = f"no profile {profile_id!r}; known: {sorted([*self.profiles, INCLUSION])}"
             raise KeyError(msg)
         return self.profiles[profile_id]
 
     def scored(self, profile_id: str) -> ScoreResult:
-        """Return a profile's score result (with its own weights); the error lists the known ids."""
+        """Return a profile's score result (with its own weights); the error lists the known ids.
+
+        :data:`INCLUSION` gives the dual model's inclusion score (:func:`inclusion_result`).
+        """
+        if profile_id == INCLUSION and INCLUSION not in self.profiles:
+            return inclusion_result(self.dual)
         return self.dual.results[self.profile(profile_id).id]
 
     @property
@@ -133,3 +143,59 @@ def _hub_minutes(matrix: pd.DataFrame, *, data_dir: Path, region: str
         return travel_time(matrix, friction, targets)
 
     return minutes
+
+
+_PARTS = ("niche", "need", "access")
+
+
+def inclusion_profile() -> Profile:
+    """Return the recipe of the inclusion score as a profile: geometric mean of its three parts."""
+    why = {"niche": "standing of the cell in its best niche family",
+           "need": "the need profile's score (poverty and gaps in services)",
+           "access": "the access profile's score (reach to markets and services)"}
+    return Profile.model_validate({
+        "id": INCLUSION, "kind": "custom",
+        "title": {"es": "Inclusión", "en": "Inclusion"},
+        "description": "Poverty-fighter potential of the dual model: niche × need × access.",
+        "aggregation": {"method": "wgm"},
+        "layers": [{"id": part, "weight": 1.0, "rationale": why[part]} for part in _PARTS]})
+
+
+def inclusion_result(dual: DualResult) -> ScoreResult:
+    r"""Return the dual model's inclusion score as a :class:`ScoreResult` of :func:`inclusion_profile`.
+
+    The score is ``dual.inclusion`` itself; the "layers" are its parts (niche, need, access), so
+    the result can be exported, clustered, ranked and put through the sensitivity analysis like
+    any profile's.
+
+    Raises
+    ------
+    ValueError
+        When no cell has an inclusion score (the region lacks a need, access or family profile).
+
+    Notes
+    -----
+    With :math:`I = (P \cdot N \cdot A)^{1/3}`, the contributions are in log space,
+    :math:`\tfrac13 \log x` per part (floored at :data:`geo_engine.score.WGM_FLOOR`), and add up to
+    :math:`\log I` wherever every part is above the floor. Re-weighting draws (sensitivity) change
+    the exponents of the three parts around 1/3 each.
+    """
+    score = np.asarray(dual.inclusion, dtype=float)
+    if not np.isfinite(score).any():
+        msg = (f"no cell has an inclusion score: the region has no profile of kind "
+               f"{', '.join(dual.missing) or 'need, access or family'}; add one to its profiles")
+        raise ValueError(msg)
+    profile = inclusion_profile()
+    eligible = np.isfinite(score)
+    values = np.column_stack([np.asarray(getattr(dual, part), dtype=float) for part in _PARTS])
+    values = np.where(eligible[:, None], values, np.nan)
+    weights = profile.weights()
+    _, contrib, space = aggregate(values, np.array([weights[p] for p in _PARTS]),
+                                  profile.aggregation, eligible)
+    return ScoreResult(
+        score=score, contributions=pd.DataFrame(contrib, columns=list(_PARTS),
+                                                index=dual.families.index),
+        contribution_space=space, weights=weights,
+        prepared=Prepared(profile=profile, layer_ids=list(_PARTS), values=values,
+                          eligible=eligible, report={"cells": len(score),
+                                                     "eligible": int(eligible.sum())}))

@@ -397,6 +397,33 @@ def test_unwritable_output_is_refused_before_the_build(tmp_path, monkeypatch, ou
     assert len(result.output.strip().splitlines()) == 1
 
 
+def test_inclusion_scored_ranked_clustered_and_tested(own_region_file, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    region = ["--region", str(own_region_file), "--profile", "inclusion"]
+    r = runner.invoke(app, ["score", *region, "--out", str(tmp_path / "cells.csv")])
+    assert r.exit_code == 0, r.output
+    cells = pd.read_csv(tmp_path / "cells.csv")
+    assert np.allclose(cells["score"], cells["inclusion"], equal_nan=True)
+    assert {"contrib_niche", "contrib_need", "contrib_access", "poor_population"} <= set(cells)
+    r = runner.invoke(app, ["rank", *region, "--out", str(tmp_path / "rank.csv")])
+    assert r.exit_code == 0, r.output
+    ranked = pd.read_csv(tmp_path / "rank.csv")
+    assert {"poor_population", "poor_population_top"} <= set(ranked)
+    assert ranked["poor_population"].sum() == pytest.approx(cells["poor_population"].sum())
+    r = runner.invoke(app, ["sensitivity", *region, "--draws", "20",
+                            "--out", str(tmp_path / "sens.csv")])
+    assert r.exit_code == 0, r.output
+    assert pd.read_csv(tmp_path / "sens.csv")["p_top_decile"].between(0, 1).any()
+    r = runner.invoke(app, ["clusters", *region, "--permutations", "99", "--min-cells", "1",
+                            "--out", str(tmp_path / "clusters.csv")])
+    assert r.exit_code == 0, r.output
+    assert "clusters of 'inclusion'" in r.output
+    r = runner.invoke(app, ["profiles", "--region", str(own_region_file)])
+    assert "inclusion" in r.output
+
+
 @pytest.mark.hostile
 def test_rank_on_a_full_disk_keeps_the_old_file(own_region_file, tmp_path, monkeypatch):
     import pandas as pd

@@ -202,6 +202,24 @@ def test_score_sensitivity_rank_on_peru(tmp_path, monkeypatch):
     assert prov["rank"].min() == 1
     assert "province" in prov.columns
 
+    import json  # the validation harness on the same build
+
+    report = tmp_path / "report.json"
+    r = runner.invoke(app, ["evaluate", "--resolution", "5", "--resolutions", "",
+                            "--out", str(report)])
+    assert r.exit_code == 0, r.output
+    assert "spearman(inclusion, need) across provinces" in r.output
+    assert re.search(r"^engine\s+10\s", r.output, flags=re.MULTILINE), r.output
+    doc = json.loads(report.read_text(encoding="utf-8"))
+    assert doc["resolution"] == 5
+    rows = {row["profile"]: row for row in doc["profiles"]}
+    assert {"engine", "inclusion", "need", "forestry_wood"} <= set(rows)
+    assert 0 <= rows["engine"]["precision_at_10"] <= 1
+    assert rows["need"]["precision_at_10"] is None  # no reference for need: null, not NaN
+    r = runner.invoke(app, ["evaluate", "--resolutions", "6;7", "--out", str(tmp_path / "r.csv")])
+    assert r.exit_code == 1
+    assert "write resolutions as 6,7,8" in r.output
+
     r = runner.invoke(app, ["score", "--profile", "nope", "--resolution", "5",
                             "--out", str(tmp_path / "x.csv")])
     assert r.exit_code == 1

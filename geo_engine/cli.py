@@ -317,6 +317,7 @@ def region_show(
     data_dir: DataDir = None,
 ) -> None:
     """Check a region and print its units, layers and profiles."""
+    from geo_engine.derived import DERIVED
     from geo_engine.layers import load_layers, source_paths
     from geo_engine.profiles import load_profiles
     from geo_engine.region import load_region
@@ -329,7 +330,8 @@ def region_show(
         paths = source_paths(specs, reg.data_dir)
         profiles = load_profiles(reg.profiles) if reg.profiles.exists() else {}
         for profile in profiles.values():
-            profile.check_layers({s.id for s in specs}, source=f"the layer specs ({reg.layers})")
+            profile.check_layers({s.id for s in specs} | set(DERIVED),
+                                 source=f"the layer specs ({reg.layers}) and derived columns")
     except (GeoEngineError, ValueError) as exc:
         _fail(exc)
     missing = [layer for layer, path in paths.items() if not path.exists()]

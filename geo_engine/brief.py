@@ -18,6 +18,7 @@ import pandas as pd
 from jinja2 import Environment, select_autoescape
 
 from geo_engine import __version__
+from geo_engine.derived import poor_population
 from geo_engine.display import SEQUENTIAL, hexagon_rings
 from geo_engine.explain import why
 from geo_engine.i18n import t
@@ -250,9 +251,9 @@ def brief_content(run: Run, *, profile_id: str, rows: np.ndarray, title: str, la
     score = result.score[idx]
     nan = np.full(idx.size, np.nan)
     pop = m["population_2020"].to_numpy(dtype=float)[idx] if "population_2020" in m else nan
-    pov = m["poverty_2018"].to_numpy(dtype=float)[idx] if "poverty_2018" in m else nan
+    rate_pop = poor_population(m)[idx]
     people = float(np.nansum(pop)) if np.isfinite(pop).any() else np.nan  # no layer: unknown, not 0
-    poor = float(np.nansum(pop * pov / 100)) if np.isfinite(pop * pov).any() else np.nan
+    poor = float(np.nansum(rate_pop)) if np.isfinite(rate_pop).any() else np.nan
     families = run.dual.best_family[idx]
     fam = _mode(list(families))
     typ = _mode(list(run.dual.typology[idx]))

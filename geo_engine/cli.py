@@ -211,7 +211,8 @@ def validate(
 Resolution = Annotated[int | None, typer.Option(help="H3 resolution, 3 (coarse) to 10 (fine); the "
                                                 "region's default (Peru 7) if omitted.")]
 Region = Annotated[str, typer.Option(help="Region id (peru, brazil) or the path of your region file.")]
-ProfileName = Annotated[str, typer.Option("--profile", help="Profile id (see `geo-engine profiles`).")]
+ProfileName = Annotated[str, typer.Option("--profile", help="Profile id (see `geo-engine profiles`), "
+                                          "or inclusion (the dual model's headline score).")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")]
 
 
@@ -322,6 +323,7 @@ def region_show(
     data_dir: DataDir = None,
 ) -> None:
     """Check a region and print its units, layers and profiles."""
+    from geo_engine.derived import DERIVED
     from geo_engine.layers import load_layers, source_paths
     from geo_engine.profiles import load_profiles
     from geo_engine.region import load_region
@@ -334,7 +336,8 @@ def region_show(
         paths = source_paths(specs, reg.data_dir)
         profiles = load_profiles(reg.profiles) if reg.profiles.exists() else {}
         for profile in profiles.values():
-            profile.check_layers({s.id for s in specs}, source=f"the layer specs ({reg.layers})")
+            profile.check_layers({s.id for s in specs} | set(DERIVED),
+                                 source=f"the layer specs ({reg.layers}) and derived columns")
     except (GeoEngineError, ValueError) as exc:
         _fail(exc)
     missing = [layer for layer, path in paths.items() if not path.exists()]
@@ -391,6 +394,10 @@ def profiles_list(region: Region = "peru") -> None:
         profiles = load_profiles(load_region(region).profiles)
     except GeoEngineError as exc:
         _fail(exc)
+    from geo_engine.pipeline import INCLUSION, inclusion_profile
+
+    if profiles and INCLUSION not in profiles:  # the dual model's score, scored like a profile
+        profiles = {**profiles, INCLUSION: inclusion_profile()}
     for p in profiles.values():
         typer.echo(f"{p.id:<26} {p.kind:<8} {p.aggregation.method:<7} {len(p.layers):>3} layers  "
                    f"{p.title.en}")
@@ -415,7 +422,7 @@ def score(
         resolution = result.resolution
         chosen = result.profile(profile)
         table = cell_table(result.matrix, profile=chosen, specs=result.specs,
-                           dual=result.dual, names=result.names)
+                           dual=result.dual, names=result.names, result=result.scored(chosen.id))
         meta = export_meta(
             profile=profile, weights=table.attrs["weights"], resolution=resolution,
             datasets=[ds for lay in chosen.layers if result.region.shipped
@@ -669,6 +676,77 @@ def weights_ahp(
         typer.echo(f"{name}: CR {r.cr:.3f}{'' if r.consistent else ' (above 0.1)'}{pair}")
     _write(lambda: write_document(text, out, force=force))
     typer.echo(f"wrote {out}")
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    resolution: Resolution = None,
+    resolutions: Annotated[str, typer.Option(
+        help="Resolutions whose district ranks are compared, comma-separated (6,7,8); empty to "
+             "skip. Peru at resolution 8 is about 1.5 M cells: minutes and several GB more.")]
+    = "6,7",
+    reference: Annotated[Path | None, typer.Option(
+        "--reference", help="Reference file (default: the region's "
+        "reference/reference_clusters.yaml).", exists=True, dir_okay=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the table: .csv or .json.")]
+    = None,
+    region: Region = "peru",
+    force: Force = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Check the model against known clusters: precision@10, department lift, rank stability."""
+    from geo_engine.evaluate import evaluate, load_reference, reference_path
+
+    if out is not None:
+        _check_out(out, force, (".csv", ".json"))
+    try:
+        others = sorted({int(r) for r in resolutions.replace(" ", ",").split(",") if r.strip()})
+    except ValueError:
+        _fail(ValueError(f"--resolutions was {resolutions!r}; write resolutions as 6,7,8"))
+    try:
+        result = _run(region, resolution, data_dir)
+        ref = load_reference(reference or reference_path(result))
+        runs = [_run(region, r, data_dir) for r in others if r != result.resolution]
+        table = evaluate(result, ref, other_runs=runs)
+    except (GeoEngineError, KeyError, ValueError) as exc:
+        _fail(exc)
+    _print_evaluation(table)
+    if out is not None:
+        _write(lambda: _write_evaluation(table, out, force=force))
+        typer.echo(f"wrote {out}")
+
+
+def _print_evaluation(table: pd.DataFrame) -> None:
+    checks = table.attrs["checks"]
+    typer.echo(f"resolution {table.attrs['resolution']}; reference {table.attrs['reference']}")
+    typer.echo("  spearman(inclusion, need) across provinces, population-weighted: "
+               f"{checks['spearman_inclusion_need_provinces']:.3f}")
+    typer.echo("  spearman(inclusion, sqrt(need x access)) across cells: "
+               f"{checks['spearman_inclusion_need_access_cells']:.3f}")
+    stab = [c for c in table.columns if c.startswith("districts_r")]
+    typer.echo(f"{'profile':<26}{'ref':>4}{'p@10':>7}{'p@10 ind':>9}{'lift':>7}"
+               + "".join(f"{c.removeprefix('districts_'):>9}" for c in stab) + "  hits")
+    for pid, row in table.iterrows():
+        cells = [row["precision_at_10"], row["precision_at_10_independent"], row["department_lift"]]
+        typer.echo(f"{pid!s:<26}{row['reference_provinces']:>4}"
+                   + "".join(f"{'-' if pd.isna(v) else f'{v:.2f}':>{w}}"
+                             for v, w in zip(cells, (7, 9, 7), strict=True))
+                   + "".join(f"{'-' if pd.isna(row[c]) else f'{row[c]:.3f}':>9}" for c in stab)
+                   + f"  {row['hits']}")
+
+
+def _write_evaluation(table: pd.DataFrame, out: Path, *, force: bool) -> None:
+    import json
+
+    from geo_engine.export import write_document, write_table
+
+    if out.suffix.lower() == ".json":
+        frame = table.reset_index().astype(object).where(table.reset_index().notna(), None)
+        doc = {"resolution": table.attrs["resolution"], "reference": table.attrs["reference"],
+               "checks": table.attrs["checks"], "profiles": frame.to_dict(orient="records")}
+        write_document(json.dumps(doc, indent=1, ensure_ascii=False), out, force=force)
+    else:
+        write_table(table.reset_index(), out, force=force)
 
 
 def _h3_list(text: str | None) -> list[int]:

@@ -18,6 +18,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from geo_engine._errors import GeoEngineWarning
+from geo_engine.derived import poor_population
 
 __all__ = [
     "CELL_COLUMNS",
@@ -788,7 +789,8 @@ def _summarize(
         pop = col_values(population_column)
         population = np.bincount(labels, weights=pop, minlength=m)
         if poverty_column in matrix:
-            poor = np.bincount(labels, weights=pop * col_values(poverty_column) / 100, minlength=m)
+            rate_pop = poor_population(matrix, rate=poverty_column, population=population_column)
+            poor = np.bincount(labels, weights=np.nan_to_num(rate_pop[rows]), minlength=m)
         else:
             poor = np.full(m, np.nan)
     else:

@@ -20,7 +20,7 @@ from geo_engine.dual import TYPOLOGY, DualResult, dual_model, standing
 from geo_engine.explain import Requirement, contributions, what_it_takes, why
 from geo_engine.i18n import t
 from geo_engine.outputs import POPULATION_LAYER, POVERTY_LAYER, cell_table
-from geo_engine.pipeline import Run
+from geo_engine.pipeline import INCLUSION, Run
 from geo_engine.profiles import Profile
 from geo_engine.score import Prepared, ScoreResult, prepare, score_profile
 from geo_engine.yaml_io import load_yaml
@@ -52,9 +52,6 @@ __all__ = [
     "unit_outlines",
     "with_constraints",
 ]
-
-INCLUSION = "inclusion"
-"""Pseudo-profile id for the dual model's inclusion score."""
 
 NEEDS = {
     "engine": ("engine",),

@@ -8,17 +8,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo_engine.derived import POPULATION_LAYER, POVERTY_LAYER, poor_population
 from geo_engine.dual import DualResult
 from geo_engine.layers import LayerSpec
 from geo_engine.profiles import Profile
 from geo_engine.score import ScoreResult, score_profile
 
-__all__ = ["admin_names", "cell_table", "geopackage_layers", "score_rank"]
-
-POPULATION_LAYER = "population_2020"
-"""Layer holding the people living in each cell (dasymetric split of the district estimate)."""
-POVERTY_LAYER = "poverty_2018"
-"""Layer holding the poverty rate (%) of each cell's district."""
+__all__ = ["POPULATION_LAYER", "POVERTY_LAYER", "admin_names", "cell_table", "geopackage_layers",
+           "score_rank"]
 
 
 def score_rank(score: np.ndarray) -> np.ndarray:
@@ -64,7 +61,8 @@ def cell_table(
     -------
     pandas.DataFrame
         ``h3``, ``lat``, ``lon``, admin codes and names, ``score``, ``rank``, the dual-model
-        columns, ``population``, ``poverty_rate`` and ``contrib_<layer>`` per profile layer (in log
+        columns, ``population``, ``poverty_rate``, ``poor_population`` (rate × population, see
+        :func:`geo_engine.derived.poor_population`) and ``contrib_<layer>`` per profile layer (in log
         space for a geometric mean, see ``attrs["contribution_space"]``).
     """
     if result is None:
@@ -88,6 +86,7 @@ def cell_table(
                          if POPULATION_LAYER in matrix else np.nan)
     out["poverty_rate"] = (matrix[POVERTY_LAYER].to_numpy(dtype=float)
                            if POVERTY_LAYER in matrix else np.nan)
+    out["poor_population"] = poor_population(matrix)
     contrib = result.contributions.add_prefix("contrib_")
     contrib.index = out.index
     out = pd.concat([out, contrib], axis=1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from geo_engine.derived import poor_population
+
 __all__ = ["LEVELS", "RANK_BY", "rollup", "with_labels"]
 
 LEVELS = {"district": "district_code", "province": "province_code",
@@ -43,17 +45,19 @@ def rollup(
     Returns
     -------
     pandas.DataFrame
-        One row per unit: ``code``, ``cells``, ``cells_scored``, ``population``, ``mean``,
-        ``max``, ``pop_weighted_mean``, ``population_top``, ``share_pop_top`` and ``rank``, sorted
-        by rank.
+        One row per unit: ``code``, ``cells``, ``cells_scored``, ``population``,
+        ``poor_population``, ``mean``, ``max``, ``pop_weighted_mean``, ``population_top``,
+        ``poor_population_top``, ``share_pop_top`` and ``rank``, sorted by rank.
 
     Notes
     -----
     ``pop_weighted_mean`` is :math:`\sum_c p_c s_c / \sum_c p_c` over scored cells;
-    ``share_pop_top`` is the population living in top cells over the unit's population. The
-    population column sums to the cells' total: nothing is lost or added by the roll-up. Where a
-    unit has no population (or the region has no population layer), population figures are NaN
-    and ``pop_weighted_mean`` equals ``mean``.
+    ``share_pop_top`` is the population living in top cells over the unit's population;
+    ``poor_population`` the poor people of the unit (:func:`geo_engine.derived.poor_population`,
+    poverty rate × population per cell, summed) and ``poor_population_top`` those living in its
+    top cells. The population columns sum to the cells' totals: nothing is lost or added by the
+    roll-up. Where a unit has no population (or the region has no population or poverty layer),
+    those figures are NaN and ``pop_weighted_mean`` equals ``mean``.
     """
     if level not in LEVELS:
         msg = f"`level` was {level!r} but must be one of {list(LEVELS)}"
@@ -76,6 +80,8 @@ def rollup(
         pop = np.asarray(population, dtype=float)
     known_pop = np.isfinite(pop).any()
     pop = np.where(np.isfinite(pop), pop, 0.0 if known_pop else np.nan)
+    poor = poor_population(matrix)
+    poor = np.where(np.isfinite(poor), poor, 0.0 if np.isfinite(poor).any() else np.nan)
     scored = np.isfinite(s)
     threshold = np.quantile(s[scored], quantile) if scored.any() else np.inf
     top = scored & (s >= threshold)
@@ -88,9 +94,12 @@ def rollup(
         "ps": np.where(scored, pop * np.where(scored, s, 0.0), 0.0),
         "p_scored": np.where(scored, pop, 0.0),
         "population_top": np.where(top, pop, 0.0 if known_pop else np.nan),
+        "poor_population": poor,
+        "poor_population_top": np.where(top, poor, poor * 0.0),
     })
     g = frame.groupby("code", sort=True)
-    out = g[["cells", "cells_scored", "population", "ps", "p_scored", "population_top"]].sum(min_count=1)
+    out = g[["cells", "cells_scored", "population", "poor_population", "ps", "p_scored",
+             "population_top", "poor_population_top"]].sum(min_count=1)
     out["mean"] = g["s"].mean()
     out["max"] = g["s"].max()
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -206,6 +206,24 @@ def test_score_sensitivity_rank_on_peru(tmp_path, monkeypatch):
     assert prov["rank"].min() == 1
     assert "province" in prov.columns
 
+    import json  # the validation harness on the same build
+
+    report = tmp_path / "report.json"
+    r = runner.invoke(app, ["evaluate", "--resolution", "5", "--resolutions", "",
+                            "--out", str(report)])
+    assert r.exit_code == 0, r.output
+    assert "spearman(inclusion, need) across provinces" in r.output
+    assert re.search(r"^engine\s+10\s", r.output, flags=re.MULTILINE), r.output
+    doc = json.loads(report.read_text(encoding="utf-8"))
+    assert doc["resolution"] == 5
+    rows = {row["profile"]: row for row in doc["profiles"]}
+    assert {"engine", "inclusion", "need", "forestry_wood"} <= set(rows)
+    assert 0 <= rows["engine"]["precision_at_10"] <= 1
+    assert rows["need"]["precision_at_10"] is None  # no reference for need: null, not NaN
+    r = runner.invoke(app, ["evaluate", "--resolutions", "6;7", "--out", str(tmp_path / "r.csv")])
+    assert r.exit_code == 1
+    assert "write resolutions as 6,7,8" in r.output
+
     r = runner.invoke(app, ["score", "--profile", "nope", "--resolution", "5",
                             "--out", str(tmp_path / "x.csv")])
     assert r.exit_code == 1
@@ -399,6 +417,33 @@ def test_unwritable_output_is_refused_before_the_build(tmp_path, monkeypatch, ou
     assert result.exit_code == 1
     assert re.search(f"^error: .*{message}", result.output), result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_inclusion_scored_ranked_clustered_and_tested(own_region_file, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    region = ["--region", str(own_region_file), "--profile", "inclusion"]
+    r = runner.invoke(app, ["score", *region, "--out", str(tmp_path / "cells.csv")])
+    assert r.exit_code == 0, r.output
+    cells = pd.read_csv(tmp_path / "cells.csv")
+    assert np.allclose(cells["score"], cells["inclusion"], equal_nan=True)
+    assert {"contrib_niche", "contrib_need", "contrib_access", "poor_population"} <= set(cells)
+    r = runner.invoke(app, ["rank", *region, "--out", str(tmp_path / "rank.csv")])
+    assert r.exit_code == 0, r.output
+    ranked = pd.read_csv(tmp_path / "rank.csv")
+    assert {"poor_population", "poor_population_top"} <= set(ranked)
+    assert ranked["poor_population"].sum() == pytest.approx(cells["poor_population"].sum())
+    r = runner.invoke(app, ["sensitivity", *region, "--draws", "20",
+                            "--out", str(tmp_path / "sens.csv")])
+    assert r.exit_code == 0, r.output
+    assert pd.read_csv(tmp_path / "sens.csv")["p_top_decile"].between(0, 1).any()
+    r = runner.invoke(app, ["clusters", *region, "--permutations", "99", "--min-cells", "1",
+                            "--out", str(tmp_path / "clusters.csv")])
+    assert r.exit_code == 0, r.output
+    assert "clusters of 'inclusion'" in r.output
+    r = runner.invoke(app, ["profiles", "--region", str(own_region_file)])
+    assert "inclusion" in r.output
 
 
 @pytest.mark.hostile

@@ -60,3 +60,25 @@ def test_scored_and_resolution(peru):
     assert peru.scored("engine") is peru.dual.results["engine"]
     with pytest.raises(KeyError, match="no profile 'nope'; known:"):
         peru.scored("nope")
+
+
+def test_inclusion_scored_like_a_profile(peru):
+    from geo_engine.pipeline import INCLUSION
+    from geo_engine.score import WGM_FLOOR
+
+    inc = peru.scored(INCLUSION)
+    assert peru.profile(INCLUSION).id == INCLUSION
+    np.testing.assert_array_equal(inc.score, peru.dual.inclusion)
+    assert list(inc.contributions.columns) == ["niche", "need", "access"]
+    assert inc.contribution_space == "log"
+    d = peru.dual
+    above = np.isfinite(inc.score) & (np.fmin(np.fmin(d.niche, d.need), d.access) > WGM_FLOOR)
+    assert above.sum() > 0.25 * len(peru.matrix)  # access decays: many remote cells sit at the floor
+    logsum = inc.contributions.to_numpy()[above].sum(axis=1)
+    np.testing.assert_allclose(np.exp(logsum), inc.score[above], rtol=1e-9)
+
+
+def test_poor_population_is_a_column_of_the_run(peru):
+    m = peru.matrix
+    np.testing.assert_allclose(m["poor_population"],
+                               m["poverty_2018"] * m["population_2020"] / 100)

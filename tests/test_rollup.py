@@ -77,3 +77,16 @@ def test_without_population_layer_counts_stay_missing(matrix):
     assert out["population_top"].isna().all()
     assert out["share_pop_top"].isna().all()
     assert np.allclose(out["pop_weighted_mean"], out["mean"], equal_nan=True)
+
+
+def test_poor_population_in_the_unit_and_in_its_top_cells(matrix):
+    m = matrix.assign(poverty_2018=[10.0, 20.0, 50.0, 50.0, np.nan])
+    score = np.array([0.2, 0.6, 1.0, np.nan, 0.1])
+    out = rollup(m, score, level="district", quantile=0.5).set_index("code")
+    assert out.loc["a", "poor_population"] == pytest.approx(10 + 60)
+    assert out.loc["b", "poor_population"] == pytest.approx(25)  # the NaN cell adds nobody
+    assert out.loc["a", "poor_population_top"] == pytest.approx(60)  # its 0.6 cell is top
+    assert out.loc["b", "poor_population_top"] == pytest.approx(25)
+    assert out.loc["c", "poor_population"] == 0
+    assert out["poor_population"].sum() == pytest.approx(95)
+    assert rollup(matrix, score)["poor_population"].isna().all()  # no poverty layer: unknown

@@ -30,14 +30,19 @@ from geo_engine.explore import (
     categories,
     cell_at,
     cell_card,
+    clusters_in_focus,
     custom_profile,
     default_layers,
     difference,
     focus_choices,
+    focus_label,
+    focus_mask,
+    in_focus,
     map_frame,
     movers,
     output_options,
     parse_location,
+    province_choices,
     region_title,
     scenario,
     scenario_clusters,
@@ -299,6 +304,21 @@ def _load_failed(region: str, resolution: int, exc: Exception, lang: str) -> NoR
     st.stop()
 
 
+# ---------------------------------------------------------------- state from the URL
+URL_KEYS = {"lang": "lang", "region": "region", "res": "resolution", "profile": "profile",
+            "dep": "dep", "prov": "prov", "unit": "focus_unit"}
+"""URL parameter → session key: what a shared link restores (checked like any widget value)."""
+if "_url_read" not in ss:  # a session's first run: the link's view, if any
+    ss["_url_read"] = True
+    for name, key in URL_KEYS.items():
+        if name in st.query_params and key not in ss:
+            value = st.query_params[name]
+            ss[key] = int(value) if key == "resolution" and value.isdigit() else value
+    if "show" in st.query_params:
+        ss["_url_show"] = st.query_params["show"]
+    if "cell" in st.query_params:
+        ss["_url_cell"] = st.query_params["cell"]
+
 # ---------------------------------------------------------------- sidebar
 lang = st.sidebar.selectbox("Idioma · Language", list(LANGUAGES), format_func=LANGUAGES.get,
                             key="lang")
@@ -340,6 +360,8 @@ if FRESH:
         del ss[key]
     ss["find_cell"] = ""
 ss["_shown_region"] = REGION
+if "_url_cell" in ss:  # a shared link's cell: selected once the region is known
+    ss["selected"] = parse_location(ss.pop("_url_cell")) or ss.get("selected")
 SKIP = unavailable(R)
 UNIT = "district" if {"province_code", "department_code"} & set(R.matrix.columns) else "unit"
 
@@ -425,19 +447,28 @@ if R.dual.missing:
 tabs = st.tabs([t("tab_map", lang), t("tab_rankings", lang), t("tab_compare", lang),
                 t("tab_sensitivity", lang), t("tab_data", lang)], key="tab", on_change="rerun")
 
-dep = unit = ""
+dep = prov = unit = ""
 focus_kind, focus_labels = focus_choices(R)
 if focus_kind == "department":
     dep_labels = {"": t("all_country", lang), **focus_labels}
     _settle("dep", list(dep_labels), "")
     dep = st.sidebar.selectbox(t("focus", lang), list(dep_labels), format_func=dep_labels.get,
                                key="dep")
+    prov_labels = province_choices(R, dep)
+    if prov_labels:
+        prov_labels = {"": t("all_department", lang), **prov_labels}
+        _settle("prov", list(prov_labels), "")
+        prov = st.sidebar.selectbox(t("focus_province", lang), list(prov_labels),
+                                    format_func=prov_labels.get, key="prov")
 elif focus_kind == "unit":
     unit_labels = {"": t("all_region", lang), **focus_labels}
     _settle("focus_unit", list(unit_labels), "")
     unit = st.sidebar.selectbox(t("focus_unit", lang), list(unit_labels),
                                 format_func=unit_labels.get, key="focus_unit")
-FOCUS = {"department": dep or None, "unit": unit or None}
+FOCUS = {"department": dep or None, "province": prov or None, "unit": unit or None}
+MASK = focus_mask(R, **FOCUS)
+if not MASK.all():
+    st.info(t("in_focus", lang, what=escape_markdown(focus_label(R, lang, **FOCUS))))
 show_clusters = st.sidebar.toggle(t("show_clusters", lang), value=False, key="show_clusters",
                                   help=t("clusters_help", lang))
 
@@ -453,7 +484,7 @@ def current_clusters() -> Clusters | None:
             warnings.simplefilter("ignore", GeoEngineWarning)  # "no cluster" is shown as text
             store.clear()
             store[key] = scenario_clusters(R, SC)
-    return store[key]
+    return clusters_in_focus(store[key], MASK)
 
 
 def _file_bytes(frame: pd.DataFrame, suffix: str) -> bytes:
@@ -533,8 +564,12 @@ def map_tab() -> None:
     sens = stored[1] if stored and stored[0] == profile_id else None
     extra = [Output("p_top", t("p_top", lang), "probability", "0–1")] if sens is not None else []
     options = output_options(R, lang, extra=extra)
+    if "_url_show" in ss:  # a shared link's map output
+        wanted = ss.pop("_url_show")
+        ss["output"] = next((o for o in options if o.key == wanted), options[0])
     _settle("output", options, options[0], same=lambda o, v: o.key == v.key)
     chosen = st.selectbox(t("show", lang), options, format_func=lambda o: o.label, key="output")
+    ss["_shown_output"] = chosen.key
     values = sens["p_top"].to_numpy() if chosen.key == "p_top" and sens is not None else None
     frame, shown_res = map_frame(R, SC, chosen, values=values, **FOCUS)
     found = current_clusters()
@@ -548,8 +583,9 @@ def map_tab() -> None:
     if excluded:
         st.caption(t("excluded", lang, n=excluded))
 
-    top = with_labels(rollup(R.matrix, np.asarray(SC.score, dtype=float), level="district").head(5),
-                      R.matrix, R.names, level="district")
+    ranked = rollup(R.matrix, np.asarray(SC.score, dtype=float), level="district")
+    top = with_labels(in_focus(ranked, R, MASK, level="district").head(5), R.matrix, R.names,
+                      level="district")
     st.markdown(f"**{t('top_districts' if UNIT == 'district' else 'top_units', lang)}**")
     top = top.assign(pop_weighted_mean=top["pop_weighted_mean"].round(3),
                      population=top["population"].round(0).astype("Int64"))
@@ -677,7 +713,7 @@ def rankings_tab() -> None:
         return
     rank_by = c2.selectbox(t("rank_by", lang), list(RANK_BY), key="rank_by")
     ranked = rollup(R.matrix, np.asarray(SC.score, dtype=float), level=level, rank_by=rank_by)
-    ranked = with_labels(ranked, R.matrix, R.names, level=level)
+    ranked = with_labels(in_focus(ranked, R, MASK, level=level), R.matrix, R.names, level=level)
     st.dataframe(ranked, hide_index=True, width="stretch")
     st.download_button(t("download_csv", lang), to_csv_bytes(ranked),
                        file_name=f"ranking_{level}.csv", key="dl_rank", on_click="ignore")
@@ -722,7 +758,7 @@ def compare_tab() -> None:
         limit = (float(np.nanmax(np.abs(diff_frame["value"]))) if finite else 0.0) or 1.0
         draw(diff_frame, diff_out, key="diff_map", colors=DIVERGING, vmin=-limit, vmax=limit)
     st.markdown(f"**{t('biggest_movers', lang)}**")
-    st.dataframe(movers(R, change), hide_index=True, width="stretch")
+    st.dataframe(movers(R, change, mask=MASK), hide_index=True, width="stretch")
 
 def sensitivity_tab() -> None:
     """Probability of the top decile under uncertain weights."""
@@ -742,7 +778,7 @@ def sensitivity_tab() -> None:
             p_out = Output("p_top", t("p_top", lang), "probability")
             p_frame, _ = map_frame(R, SC, p_out, values=sens["p_top"].to_numpy(), **FOCUS)
             draw(p_frame, p_out, key="sens_map", vmin=0, vmax=1)
-            core = sens["p_top"].to_numpy() >= 0.9
+            core = (sens["p_top"].to_numpy() >= 0.9) & MASK
             if POPULATION_LAYER in R.matrix:
                 st.write(t("stable_core", lang, n=int(core.sum()), pop=float(
                     np.nansum(R.matrix[POPULATION_LAYER].to_numpy(dtype=float)[core]))))
@@ -799,3 +835,12 @@ for tab, render in zip(tabs, (map_tab, rankings_tab, compare_tab, sensitivity_ta
     if tab.open:
         with tab:
             render()
+
+# ---------------------------------------------------------------- state to the URL
+_row = cell_at(R, *ss["selected"]) if ss.get("selected") else None
+st.query_params.from_dict({k: v for k, v in {
+    "lang": lang, "region": REGION if REGION in shipped else "", "res": str(resolution),
+    "profile": profile_id, "dep": dep, "prov": prov, "unit": unit,
+    "show": ss.get("_shown_output", ""),
+    "cell": format(int(R.matrix["h3"].iloc[_row]), "x") if _row is not None else "",
+}.items() if v})

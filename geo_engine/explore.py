@@ -35,15 +35,20 @@ __all__ = [
     "categories",
     "cell_at",
     "cell_card",
+    "clusters_in_focus",
     "custom_profile",
     "default_layers",
     "difference",
     "district_names",
     "focus_choices",
+    "focus_label",
+    "focus_mask",
+    "in_focus",
     "map_frame",
     "movers",
     "output_options",
     "parse_location",
+    "province_choices",
     "region_title",
     "scenario",
     "scenario_clusters",
@@ -270,6 +275,7 @@ def map_frame(
     output: Output,
     *,
     department: str | None = None,
+    province: str | None = None,
     unit: str | None = None,
     values: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, int]:
@@ -281,6 +287,8 @@ def map_frame(
     output : Output
     department : str, optional
         Department code to focus on (its cells only, at the finest resolution that fits).
+    province : str, optional
+        Province code to focus on, likewise.
     unit : str, optional
         Unit (``district_code``) to focus on, likewise.
     values : numpy.ndarray, optional
@@ -299,10 +307,7 @@ def map_frame(
         "population": _column(run, POPULATION_LAYER),
         "poverty": _column(run, POVERTY_LAYER),
     })
-    if department:
-        cells = cells[run.matrix["department_code"].to_numpy() == department]
-    if unit:
-        cells = cells[run.matrix["district_code"].astype(str).to_numpy() == unit]
+    cells = cells[focus_mask(run, department=department, province=province, unit=unit)]
     ids = run.matrix["h3"].to_numpy(dtype=np.uint64)
     grid_res = run.resolution
     res = display_resolution(len(cells), grid_res)
@@ -345,6 +350,19 @@ def scenario_clusters(run: Run, sc: Scenario, *, permutations: int = 999, fdr: f
     return Clusters(cells=cells, table=table)
 
 
+def clusters_in_focus(found: Clusters, mask: np.ndarray) -> Clusters:
+    """Keep the clusters with at least one cell in ``mask`` (:func:`focus_mask`), ranks kept.
+
+    A cluster that crosses the focus border is kept whole: it is one place on the ground.
+    """
+    if bool(mask.all()):
+        return found
+    ids = found.cells["cluster_id"].to_numpy()[mask]
+    kept = {int(i) for i in pd.unique(ids) if not pd.isna(i)}
+    table = found.table[found.table["cluster_id"].astype(int).isin(kept)]
+    return Clusters(cells=found.cells, table=table.reset_index(drop=True))
+
+
 def boundaries(department: str | None = None) -> gpd.GeoDataFrame:
     """Return reference outlines for the map: departments, or the districts of one department.
 
@@ -382,6 +400,74 @@ def focus_choices(run: Run) -> tuple[str | None, dict[str, str]]:
         return "unit", dict(sorted(((c, str(named.get(c, c))) for c in codes),
                                    key=lambda kv: kv[1]))
     return None, {}
+
+
+def province_choices(run: Run, department: str) -> dict[str, str]:
+    """Return the provinces of one department, ``{code: name}`` sorted by name (empty without any)."""
+    m = run.matrix
+    if not department or "province_code" not in m or "department_code" not in m:
+        return {}
+    rows = m.loc[m["department_code"].astype(str) == department, ["district_code", "province_code"]]
+    rows = rows.drop_duplicates("province_code").merge(run.names, on="district_code", how="left")
+    shown = (rows["province"] if "province" in rows else rows["province_code"]).fillna(
+        rows["province_code"])
+    pairs = zip(rows["province_code"].astype(str), shown.astype(str), strict=True)
+    return dict(sorted(pairs, key=lambda kv: kv[1]))
+
+
+def focus_mask(run: Run, *, department: str | None = None, province: str | None = None,
+               unit: str | None = None) -> np.ndarray:
+    """Return which cells of the run are in focus (all of them when nothing is focused).
+
+    A province narrows its department; a unit (``district_code``) narrows both.
+    """
+    m = run.matrix
+    mask = np.ones(len(m), dtype=bool)
+    for column, code in (("department_code", department), ("province_code", province),
+                         ("district_code", unit)):
+        if code:
+            if column not in m:
+                msg = f"the grid has no {column!r} column to focus on {code!r}"
+                raise KeyError(msg)
+            mask &= m[column].astype(str).to_numpy() == str(code)
+    return mask
+
+
+def in_focus(table: pd.DataFrame, run: Run, mask: np.ndarray, *, level: str) -> pd.DataFrame:
+    """Keep the rows of a roll-up (:func:`geo_engine.rollup.rollup`) whose unit is in focus.
+
+    Units are kept when any of their cells is in ``mask``; ranks are renumbered within the focus
+    (ties share the best rank), so rank 1 is the first unit of the department in view.
+    """
+    from geo_engine.rollup import LEVELS
+
+    if bool(mask.all()):
+        return table
+    codes = set(run.matrix.loc[mask, LEVELS[level]].astype(str))
+    kept = table[table["code"].astype(str).isin(codes)].copy()
+    if "rank" in kept:
+        kept["rank"] = kept["rank"].rank(method="min").astype(int)
+    return kept.reset_index(drop=True)
+
+
+def focus_label(run: Run, lang: str, *, department: str | None = None,
+                province: str | None = None, unit: str | None = None) -> str:
+    """Return what is in focus in words: ``"Cusco (departamento) · Urubamba (provincia)"``.
+
+    The whole region's name (:func:`t` ``all_country``/``all_region``) when nothing is focused.
+    """
+    _, labels = focus_choices(run)
+    parts = []
+    if department:
+        parts.append(t("focus_department_is", lang, name=labels.get(department, department)))
+    if province:
+        name = province_choices(run, department or "").get(province, province)
+        parts.append(t("focus_province_is", lang, name=name))
+    if unit:
+        parts.append(t("focus_unit_is", lang, name=labels.get(unit, unit)))
+    if not parts:
+        return t("all_country" if "department_code" in run.matrix else "all_region", lang)
+    return " · ".join(parts)
 
 
 def unit_outlines(units: gpd.GeoDataFrame, *, department: str | None = None,
@@ -598,16 +684,20 @@ def typology_change(a: Scenario, b: Scenario) -> np.ndarray:
     return out
 
 
-def movers(run: Run, change: np.ndarray, *, top: int = 10) -> pd.DataFrame:
+def movers(run: Run, change: np.ndarray, *, top: int = 10,
+           mask: np.ndarray | None = None) -> pd.DataFrame:
     """Return the districts whose mean change is largest in absolute value.
 
-    Without a population layer the table has no population column.
+    Only the cells in ``mask`` (:func:`focus_mask`) count when it is given. Without a population
+    layer the table has no population column.
     """
     frame = pd.DataFrame({"district_code": run.matrix["district_code"].to_numpy(), "change": change})
     sums = {}
     if POPULATION_LAYER in run.matrix:
         frame["population"] = run.matrix[POPULATION_LAYER].to_numpy()
         sums["population"] = ("population", "sum")
+    if mask is not None:
+        frame = frame[mask]
     g = frame.groupby("district_code").agg(change=("change", "mean"), **sums).reset_index()
     g = g.merge(run.names, on="district_code", how="left")
     g["abs"] = g["change"].abs()

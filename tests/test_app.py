@@ -297,3 +297,37 @@ def test_a_unit_name_with_markdown_shows_as_text(cache, monkeypatch, tmp_path):
     assert shown == [escape_markdown(hostile)]
     assert "](" not in shown[0]
     assert "**" not in shown[0]
+
+
+def test_focus_filters_the_tables_and_lives_in_the_url(cache, monkeypatch):
+    at = _app(cache, monkeypatch)
+    at.selectbox(key="profile").set_value("engine").run()
+    at.selectbox(key="dep").set_value("08").run()  # Cusco
+    assert not at.exception
+    assert any("CUSCO \\(departamento\\)" in i.value for i in at.info)
+    assert set(at.dataframe[0].value["Departamento"]) == {"CUSCO"}
+    at.selectbox(key="prov").set_value("0813").run()  # Urubamba
+    assert set(at.dataframe[0].value["Provincia"]) == {"URUBAMBA"}
+    assert at.query_params["dep"] == "08"
+    assert at.query_params["prov"] == "0813"
+    assert at.query_params["profile"] == "engine"
+    at.session_state["tab"] = "Rankings"
+    at.run()
+    at.selectbox(key="rank_level").set_value("district").run()
+    assert set(at.dataframe[0].value["province"]) == {"URUBAMBA"}
+
+
+def test_a_shared_link_restores_the_view(cache, monkeypatch):
+    monkeypatch.setattr("geo_engine.settings.cache_dir", cache)
+    at = AppTest.from_file(str(APP), default_timeout=240)
+    at.session_state["resolution"] = 5
+    for key, value in {"lang": "en", "profile": "engine", "dep": "08", "show": "typology",
+                       "cell": "-13.52,-71.97"}.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="lang").value == "en"
+    assert at.selectbox(key="profile").value == "engine"
+    assert at.selectbox(key="dep").value == "08"
+    assert at.selectbox(key="output").value.key == "typology"
+    assert any(s.value.startswith("Card of cell") for s in at.subheader)

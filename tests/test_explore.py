@@ -103,3 +103,49 @@ def test_focus_choices_are_departments_by_name(peru):
     assert len(labels) == 25
     assert labels["08"] == "CUSCO"
     assert list(labels.values()) == sorted(labels.values())
+
+
+def test_focus_mask_narrows_department_then_province(peru):
+    from geo_engine.explore import focus_label, focus_mask, province_choices
+
+    everything = focus_mask(peru)
+    assert everything.all()
+    cusco = focus_mask(peru, department="08")
+    provinces = province_choices(peru, "08")
+    assert provinces["0813"] == "URUBAMBA"
+    assert list(provinces.values()) == sorted(provinces.values())
+    urubamba = focus_mask(peru, department="08", province="0813")
+    assert 0 < urubamba.sum() < cusco.sum() < len(peru.matrix)
+    assert not (urubamba & ~cusco).any()
+    assert focus_label(peru, "es", department="08", province="0813") == (
+        "CUSCO (departamento) · URUBAMBA (provincia)")
+    assert focus_label(peru, "en") == "Whole country"
+    assert province_choices(peru, "") == {}
+
+
+def test_rankings_movers_and_clusters_follow_the_focus(peru):
+    from geo_engine.explore import Clusters, clusters_in_focus, focus_mask, in_focus
+    from geo_engine.rollup import rollup
+
+    sc = scenario(peru, profile_id="engine")
+    mask = focus_mask(peru, department="08")
+    ranked = rollup(peru.matrix, np.asarray(sc.score, dtype=float), level="district")
+    local = in_focus(ranked, peru, mask, level="district")
+    assert local["code"].str.startswith("08").all()
+    assert local["rank"].iloc[0] == 1
+    assert in_focus(ranked, peru, np.ones(len(mask), dtype=bool), level="district") is ranked
+    provinces = in_focus(rollup(peru.matrix, np.asarray(sc.score, dtype=float), level="province"),
+                         peru, mask, level="province")
+    assert len(provinces) == 13  # Cusco's provinces
+    b = scenario(peru, profile_id="engine", weights={"population_2020": 10})
+    top = movers(peru, difference(sc, b), mask=mask)
+    assert top["district_code"].str.startswith("08").all()
+    import geopandas as gpd
+    import pandas as pd
+
+    cells = pd.DataFrame({"cluster_id": pd.array([pd.NA] * len(mask), dtype="Int64")})
+    inside, outside = np.flatnonzero(mask)[0], np.flatnonzero(~mask)[0]
+    cells.loc[inside, "cluster_id"], cells.loc[outside, "cluster_id"] = 1, 2
+    table = gpd.GeoDataFrame({"cluster_id": [1, 2], "rank": [2, 1]}, geometry=[None, None])
+    kept = clusters_in_focus(Clusters(cells=cells, table=table), mask)
+    assert kept.table["cluster_id"].tolist() == [1]

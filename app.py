@@ -34,6 +34,7 @@ from geo_engine.explore import (
     custom_profile,
     default_layers,
     difference,
+    find_place,
     focus_choices,
     focus_label,
     focus_mask,
@@ -42,6 +43,7 @@ from geo_engine.explore import (
     movers,
     output_options,
     parse_location,
+    place_index,
     province_choices,
     region_title,
     scenario,
@@ -121,6 +123,12 @@ def outlines(region: str, department: str) -> gpd.GeoDataFrame:
     return unit_outlines(reg.units(), department=department or None)
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def places(region: str, resolution: int) -> pd.DataFrame:
+    """Return the named units the place search looks in (built once per region and resolution)."""
+    return place_index(load_run(region, resolution)[0])
+
+
 @st.cache_data(show_spinner=False)
 def manifest_table() -> pd.DataFrame:
     """Return the provenance of every curated dataset."""
@@ -172,7 +180,7 @@ def _area(res: int) -> str:
 
 # session keys that are not widgets and belong to one region: cleared when another is shown (a
 # bare string here would be drawn on the page by Streamlit's magic, hence a comment)
-REGION_STATE = ("selected", "_last_click", "sens", "_clusters")
+REGION_STATE = ("selected", "_last_click", "sens", "_clusters", "_found")
 
 ss = st.session_state
 FRESH = RELABEL = False  # another region is shown / labels changed (set once the region loads)
@@ -505,10 +513,26 @@ def _shorten(names: str, most: int = 8) -> str:
 
 
 def _select_typed() -> None:
-    """Select the cell typed in the search box (``lat, lon`` or an H3 id)."""
-    location = parse_location(st.session_state.get("find_cell", ""))
-    if location is not None:
-        st.session_state["selected"] = location
+    """Find the place typed in the search box and open it (a callback, run before the page).
+
+    A department or province becomes the focus; a district focuses its department; every place
+    opens the card of its most populous cell (a point: the cell under it).
+    """
+    text = str(ss.get("find_cell", ""))
+    place = find_place(R, text, index=places(REGION, resolution)) if text.strip() else None
+    if place is None:
+        ss["_found"] = ("warning", t("place_not_found", lang, text=escape_markdown(text))
+                        ) if text.strip() else None
+        return
+    ss["selected"] = (place.lat, place.lon)
+    if place.kind != "point" and focus_kind == "department":
+        ss["dep"] = place.department or ""
+        ss["prov"] = place.province if place.kind == "province" else ""
+    if place.kind == "point":
+        ss["_found"] = None
+        return
+    kind = t(place.kind if place.kind != "district" else UNIT, lang).lower()
+    ss["_found"] = ("success", t("place_found", lang, name=escape_markdown(place.name), kind=kind))
 
 
 def _brief_bytes(rows: np.ndarray, title: str, fmt: str = "html") -> bytes:
@@ -602,9 +626,14 @@ def map_tab() -> None:
     if clicked and clicked != st.session_state.get("_last_click"):
         st.session_state["_last_click"] = clicked
         st.session_state["selected"] = (clicked["lat"], clicked["lng"])
+        ss.pop("_found", None)
     centre = R.matrix[["lat", "lon"]].median()
     st.text_input(t("find_cell", lang), key="find_cell", on_change=_select_typed,
-                  placeholder=f"{centre['lat']:.2f}, {centre['lon']:.2f}")
+                  placeholder=t("find_placeholder", lang, lat=f"{centre['lat']:.2f}",
+                                lon=f"{centre['lon']:.2f}"))
+    found_place = ss.get("_found")
+    if found_place:
+        getattr(st, found_place[0])(found_place[1])
     selected = st.session_state.get("selected")
     row = cell_at(R, *selected) if selected else None
     if row is None:

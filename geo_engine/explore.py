@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,7 @@ __all__ = [
     "INCLUSION",
     "Clusters",
     "Output",
+    "Place",
     "Scenario",
     "boundaries",
     "categories",
@@ -40,6 +43,7 @@ __all__ = [
     "default_layers",
     "difference",
     "district_names",
+    "find_place",
     "focus_choices",
     "focus_label",
     "focus_mask",
@@ -48,6 +52,7 @@ __all__ = [
     "movers",
     "output_options",
     "parse_location",
+    "place_index",
     "province_choices",
     "region_title",
     "scenario",
@@ -576,6 +581,127 @@ def parse_location(text: str) -> tuple[float, float] | None:
         if -90 <= lat <= 90 and -180 <= lon <= 180:
             return lat, lon
     return None
+
+
+@dataclass(frozen=True)
+class Place:
+    """A place found by :func:`find_place`: a unit (with its codes) or a point, and where to look."""
+
+    kind: str  # "department", "province", "district", "point"
+    name: str
+    lat: float
+    lon: float
+    department: str | None = None
+    province: str | None = None
+    district: str | None = None
+
+
+def _plain(text: str) -> str:
+    """Lowercase without accents or extra spaces: ``"  Apurímac "`` → ``"apurimac"``."""
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.casefold().replace("-", " ").split())
+
+
+def place_index(run: Run) -> pd.DataFrame:
+    """Return the named units :func:`find_place` searches: one row per department, province, district.
+
+    Columns: ``kind``, ``code``, ``name``, ``plain`` (the name without accents or case),
+    ``plain_province`` and ``plain_department`` (its parents, for ``"name, parent"`` queries),
+    ``department_code``, ``province_code``, ``district_code``, ``population`` and ``row`` (the
+    matrix row of its most populous cell). Empty for a region without names.
+    """
+    m = run.matrix
+    if "district" not in run.names:
+        return pd.DataFrame(columns=["kind", "code", "name", "plain", "population", "row"])
+    pop = _column(run, POPULATION_LAYER)
+    cells = pd.DataFrame({"pop": np.where(np.isfinite(pop), pop, 0.0),
+                          "rank": np.where(np.isfinite(pop), pop, -1.0)})
+    codes = [c for c in ("department_code", "province_code", "district_code") if c in m]
+    for c in codes:
+        cells[c] = m[c].astype(str).to_numpy()
+    names = run.names.astype({"district_code": str}).drop_duplicates("district_code")
+    units = cells.drop_duplicates("district_code")[codes].merge(names, on="district_code",
+                                                                 how="left")
+    frames = []
+    for kind, column in (("department", "department_code"), ("province", "province_code"),
+                         ("district", "district_code")):
+        if column not in cells or kind not in units:
+            continue
+        g = cells.groupby(column)
+        stats = pd.DataFrame({"population": g["pop"].sum(), "row": g["rank"].idxmax()})
+        rows = units.drop_duplicates(column).set_index(column).join(stats, how="inner")
+        rows = rows.reset_index()
+        frames.append(pd.DataFrame({
+            "kind": kind, "code": rows[column], "name": rows[kind].astype(str),
+            "department_code": rows.get("department_code"),
+            "province_code": rows.get("province_code") if kind != "department" else None,
+            "district_code": rows["district_code"] if kind == "district" else None,
+            "plain_province": rows["province"].map(_plain) if "province" in rows else "",
+            "plain_department": rows["department"].map(_plain) if "department" in rows else "",
+            "population": rows["population"], "row": rows["row"]}))
+    index = pd.concat(frames, ignore_index=True)
+    index["plain"] = index["name"].map(_plain)
+    return index
+
+
+def find_place(run: Run, text: str, *, cutoff: float = 0.75,
+               index: pd.DataFrame | None = None) -> Place | None:
+    """Find a department, province or district by name, or a point from ``lat, lon`` or an H3 id.
+
+    Parameters
+    ----------
+    run : Run
+    text : str
+        A name (accents, case and hyphens ignored; near misses accepted), optionally followed by
+        a comma and a parent's name to tell apart units of the same name (``"Santa Rosa, Puno"``);
+        or ``"lat, lon"``; or an H3 cell id.
+    cutoff : float, default 0.75
+        Least :class:`difflib.SequenceMatcher` ratio a near miss needs.
+    index : pandas.DataFrame, optional
+        :func:`place_index` of ``run`` (built when not given; keep it to search often).
+
+    Returns
+    -------
+    Place or None
+        None when nothing matches. A unit's point is its most populous cell (its first cell
+        without a population layer), so the card opens where people live.
+
+    Notes
+    -----
+    Exact names win over near misses; among equal names a department comes before a province
+    and a province before a district ("Cusco" is the department), then the most populous.
+    """
+    point = parse_location(text)
+    if point is not None:
+        return Place("point", text.strip(), *point)
+    parts = [_plain(p) for p in (text or "").split(",") if _plain(p)]
+    index = place_index(run) if index is None else index
+    if not parts or index.empty:
+        return None
+    pool = index
+    for parent in parts[1:]:
+        pool = pool[(pool["plain_province"] == parent) | (pool["plain_department"] == parent)]
+    wanted = parts[0]
+    if not (pool["plain"] == wanted).any():
+        close = difflib.get_close_matches(wanted, pool["plain"].unique().tolist(), n=1,
+                                          cutoff=cutoff)
+        if not close:
+            return None
+        wanted = close[0]
+    order = {"department": 0, "province": 1, "district": 2}
+    hits = pool[pool["plain"] == wanted]
+    hit = hits.assign(order=hits["kind"].map(order)).sort_values(
+        ["order", "population"], ascending=[True, False]).iloc[0]
+    at = int(hit["row"])
+
+    def code(column: str) -> str | None:
+        value = hit.get(column)
+        return str(value) if isinstance(value, str) and value else None
+
+    return Place(str(hit["kind"]), str(hit["name"]), float(run.matrix["lat"].iloc[at]),
+                 float(run.matrix["lon"].iloc[at]), department=code("department_code"),
+                 province=code("province_code"), district=code("district_code"))
 
 
 def cell_at(run: Run, lat: float, lon: float) -> int | None:

@@ -331,3 +331,15 @@ def test_a_shared_link_restores_the_view(cache, monkeypatch):
     assert at.selectbox(key="dep").value == "08"
     assert at.selectbox(key="output").value.key == "typology"
     assert any(s.value.startswith("Card of cell") for s in at.subheader)
+
+
+def test_a_place_name_opens_its_card_and_focus(cache, monkeypatch):
+    at = _app(cache, monkeypatch)
+    at.text_input(key="find_cell").input("urubamba").run()
+    assert not at.exception
+    assert at.selectbox(key="dep").value == "08"
+    assert at.selectbox(key="prov").value == "0813"
+    assert any(s.value.startswith("Ficha de la celda") for s in at.subheader)
+    assert any("URUBAMBA" in m.value for m in at.success)
+    at.text_input(key="find_cell").input("xyzzy").run()
+    assert any("No se encontró" in w.value for w in at.warning)

@@ -149,3 +149,32 @@ def test_rankings_movers_and_clusters_follow_the_focus(peru):
     table = gpd.GeoDataFrame({"cluster_id": [1, 2], "rank": [2, 1]}, geometry=[None, None])
     kept = clusters_in_focus(Clusters(cells=cells, table=table), mask)
     assert kept.table["cluster_id"].tolist() == [1]
+
+
+@pytest.mark.parametrize(("text", "kind", "name", "codes"), [
+    ("Cusco", "department", "CUSCO", ("08", None, None)),  # a department before its namesakes
+    ("  urubamba ", "province", "URUBAMBA", ("08", "0813", None)),
+    ("Apurímac", "department", "APURIMAC", ("03", None, None)),  # accents ignored
+    ("Cuzco", "department", "CUSCO", ("08", None, None)),  # a near miss
+    ("machu picchu", "district", "MACHUPICCHU", ("08", "0813", "081304")),
+    ("Santa Rosa, Puno", "district", "SANTA ROSA", ("21", "2108", "210808")),  # told apart by parent
+])
+def test_find_place_by_name(peru, text, kind, name, codes):
+    from geo_engine.explore import find_place, focus_mask
+
+    place = find_place(peru, text)
+    assert (place.kind, place.name) == (kind, name)
+    assert (place.department, place.province, place.district) == codes
+    row = cell_at(peru, place.lat, place.lon)  # the card opens inside the place
+    assert focus_mask(peru, department=codes[0], province=codes[1], unit=codes[2])[row]
+
+
+def test_find_place_by_point_or_nothing(peru):
+    from geo_engine.explore import find_place, place_index
+
+    assert find_place(peru, "-13.5, -72").kind == "point"
+    assert find_place(peru, "878b61164ffffff").kind == "point"
+    index = place_index(peru)
+    assert set(index["kind"]) == {"department", "province", "district"}
+    assert find_place(peru, "xyzzy", index=index) is None
+    assert find_place(peru, "   ", index=index) is None

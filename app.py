@@ -27,6 +27,7 @@ from geo_engine.explore import (
     Clusters,
     Output,
     boundaries,
+    card_summary,
     categories,
     cell_at,
     cell_card,
@@ -38,6 +39,7 @@ from geo_engine.explore import (
     focus_choices,
     focus_label,
     focus_mask,
+    hexagon_note,
     in_focus,
     map_frame,
     movers,
@@ -54,7 +56,7 @@ from geo_engine.explore import (
     with_constraints,
 )
 from geo_engine.export import to_csv_bytes, write_cells, write_features
-from geo_engine.i18n import LANGUAGES, t
+from geo_engine.i18n import LANGUAGES, number, numbers, t
 from geo_engine.manifest import load_manifest
 from geo_engine.maps import use_local_assets
 from geo_engine.outputs import POPULATION_LAYER, POVERTY_LAYER
@@ -74,6 +76,9 @@ from geo_engine.uploads import (
 )
 
 st.set_page_config(page_title="Territorial Opportunity Platform", layout="wide")
+# map first: less space above the title, a smaller title
+st.html("<style>.stMainBlockContainer{padding-top:2.2rem}"
+        "h1{font-size:1.9rem !important;padding-bottom:0 !important}</style>")
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -222,9 +227,9 @@ def _build_region(folder: Path, boundary: str, layers: str) -> None:
     ss["resolution"] = region.resolution
 
 
+# parent of the upload folders; those older than settings.upload_max_age_hours are removed when a
+# session starts (a comment, not a docstring: Streamlit's magic would draw a bare string)
 UPLOADS = settings.cache_dir / "uploads"
-"""Parent of the upload folders; those older than ``settings.upload_max_age_hours`` are removed
-when a session starts."""
 if "_uploads_swept" not in ss:
     ss["_uploads_swept"] = cleanup_uploads(UPLOADS)
 
@@ -313,9 +318,9 @@ def _load_failed(region: str, resolution: int, exc: Exception, lang: str) -> NoR
 
 
 # ---------------------------------------------------------------- state from the URL
+# URL parameter → session key: what a shared link restores (checked like any widget value)
 URL_KEYS = {"lang": "lang", "region": "region", "res": "resolution", "profile": "profile",
             "dep": "dep", "prov": "prov", "unit": "focus_unit"}
-"""URL parameter → session key: what a shared link restores (checked like any widget value)."""
 if "_url_read" not in ss:  # a session's first run: the link's view, if any
     ss["_url_read"] = True
     for name, key in URL_KEYS.items():
@@ -501,11 +506,6 @@ def _file_bytes(frame: pd.DataFrame, suffix: str) -> bytes:
         return write_cells(frame, Path(tmp) / f"map{suffix}").read_bytes()
 
 
-def _num(value: float, spec: str = ",.0f") -> str:
-    """Format a number, or "—" when it is missing."""
-    return format(value, spec) if np.isfinite(value) else "—"
-
-
 def _shorten(names: str, most: int = 8) -> str:
     """Return at most ``most`` comma-separated names, then an ellipsis with the count left."""
     parts = [p.strip() for p in names.split(",") if p.strip()]
@@ -554,23 +554,34 @@ def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vm
          vmax=None, caption: str | None = None, clusters: Clusters | None = None) -> dict | None:
     """Draw hexagons coloured by ``value`` and return the click state."""
     cats = categories(output, R, lang)
-    tooltip = {"district": t(UNIT, lang), "value": output.label}
+    # the tooltip shows numbers as the language writes them, and says when a hexagon is a mean
+    nodata = t("no_data", lang)
+    averaged = bool((frame["n_children"] > 1).any())
+    tooltip = {"district": t(UNIT, lang),
+               "tip_value": output.label + (f" ({t('mean', lang)})" if averaged and cats is None
+                                            else "")}
+    decimals = 3 if output.kind != "layer" else 1
+    tips = {"tip_value": frame["value"] if cats is not None
+            else numbers(frame["value"], lang, decimals=decimals, missing=nodata)}
     if POPULATION_LAYER in R.matrix:
-        tooltip["population"] = t("population", lang)
+        tooltip["tip_population"] = t("population", lang)
+        tips["tip_population"] = numbers(frame["population"], lang, missing=nodata)
     if POVERTY_LAYER in R.matrix:
-        tooltip["poverty"] = t("poverty", lang)
+        tooltip["tip_poverty"] = t("poverty", lang)
+        tips["tip_poverty"] = numbers(frame["poverty"], lang, decimals=1, missing=nodata)
+    if averaged:
+        tooltip["n_children"] = t("cells_in_hexagon", lang)
     if cats is not None:
-        frame = frame.assign(value=[cats.labels.get(v, v) if v else None for v in frame["value"]])
+        tips["tip_value"] = [cats.labels.get(v, v) if v else None for v in frame["value"]]
+        frame = frame.assign(value=tips["tip_value"])
         cats = type(cats)(colours={cats.labels[k]: c for k, c in cats.colours.items()},
                           labels={v: v for v in cats.labels.values()})
+    frame = frame.assign(**tips)
     outline = clusters.table if clusters is not None and len(clusters.table) else None
     layer = hex_layer(frame, column="value", caption=caption or output.label, tooltip=tooltip,
                    outlines=outline,
                    outline_tooltip={"cluster_id": t("cluster", lang),
                                     "poor_population": t("poor_population", lang)},
-                   formats={"value": ".3f" if cats is None and output.kind != "layer" else ",.4g",
-                            "population": ",.0f", "poverty": ".1f"} if cats is None
-                   else {"population": ",.0f", "poverty": ".1f"},
                    categories=cats, colors=colors, vmin=vmin, vmax=vmax,
                    no_data_label=t("no_data", lang))
     # the base map stays the same while only the hexagon layer changes, so the browser swaps
@@ -582,8 +593,105 @@ def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vm
     return state
 
 
+def _profile_title() -> str:
+    """Return the scored profile's name in the user's language."""
+    return (t("inclusion", lang) if profile_id == INCLUSION
+            else t("custom_profile", lang) if profile_id == CUSTOM
+            else getattr(R.profile(profile_id).title, lang, profile_id))
+
+
+def card_panel(row: int, found: Clusters | None, frame: pd.DataFrame, shown_res: int,
+               chosen: Output) -> None:
+    """Draw one cell's card: why it scores as it does, its scores, layers, briefs, its cluster."""
+    card = cell_card(R, SC, row, lang)
+    st.subheader(t("card_title", lang, h3=card["h3"]))
+    st.markdown(" · ".join(escape_markdown(name) for name in card["names"].values()))
+    for line in card_summary(R, SC, row, lang, profile_title=_profile_title()):
+        st.markdown(line)
+    note = hexagon_note(frame, shown_res, card["h3"], lang,
+                        decimals=2 if chosen.kind != "layer" else 1)
+    if note:
+        st.caption(note)
+    items = list(card["scores"].items())
+    for start in range(0, len(items), 2):  # two a row: the card is narrow, labels stay whole
+        for col, (label, value) in zip(st.columns(2), items[start:start + 2], strict=False):
+            col.metric(label, number(value, lang, decimals=2))
+    facts = [f"**{t('population', lang)}:** {number(card['population'], lang)}"]
+    if POVERTY_LAYER in R.matrix:
+        facts.append(f"**{t('poverty', lang)}:** {number(card['poverty'], lang, decimals=1)}")
+    st.markdown(" · ".join(facts))
+    if card["family"]:
+        st.markdown(t("best_family_line", lang, family=escape_markdown(card["family"]),
+                      margin=number(card["margin"], lang, decimals=2)))
+    if profile_id in R.profiles:
+        code = str(R.matrix["district_code"].iloc[row])
+        title = " · ".join(card["names"].values())
+        unit = R.matrix["district_code"].astype(str).to_numpy() == code
+        left, right = st.columns(2)
+        left.download_button(
+            t("download_brief", lang), data=functools.partial(_brief_bytes, unit, title),
+            file_name=f"brief_{code}.html", mime="text/html", key="dl_brief",
+            on_click="ignore")
+        right.download_button(
+            t("download_brief_pdf", lang),
+            data=functools.partial(_brief_bytes, unit, title, "pdf"),
+            file_name=f"brief_{code}.pdf", mime="application/pdf", key="dl_brief_pdf",
+            on_click="ignore")
+    if card["contributions"] is not None:
+        st.markdown(f"**{t('contributions', lang)}**")
+        if card["space"] == "log":
+            st.caption(t("contributions_log", lang))
+        contrib = card["contributions"]
+        st.dataframe(
+            contrib[["title", "contribution"]].rename(columns={
+                "title": t("layer", lang), "contribution": t("contribution", lang)}),
+            hide_index=True, width="stretch", key="card_contributions",
+            column_config={t("contribution", lang): st.column_config.ProgressColumn(
+                format="%.3f", min_value=float(min(0.0, contrib["contribution"].min())),
+                max_value=float(max(contrib["contribution"].max(), 1e-9)))})
+        with st.expander(t("raw_values", lang)):
+            st.dataframe(card["raw"].rename(columns={
+                "layer": t("layer", lang), "value": t("value", lang), "units": t("units", lang),
+                "source": t("source", lang)}), hide_index=True, width="stretch")
+        st.markdown(f"**{t('what_it_takes', lang)}**")
+        if card["top"]:
+            st.write(t("already_top", lang))
+        elif card["requirements"]:
+            for line in card["requirements"]:
+                st.write("• " + escape_markdown(line))
+        else:
+            st.write(t("no_single_change", lang))
+    cluster_id = found.cells["cluster_id"].iloc[row] if found is not None else pd.NA
+    if found is None or pd.isna(cluster_id) or int(cluster_id) not in set(found.table["cluster_id"]):
+        return
+    c = found.table.set_index("cluster_id").loc[int(cluster_id)]
+    st.subheader(t("cluster_card", lang, id=int(cluster_id), n=number(int(c["n_cells"]), lang),
+                   pop=number(float(c["population"]), lang),
+                   poor=number(float(c["poor_population"]), lang)))
+    st.markdown(t("cluster_line", lang, rank=int(c["rank"]),
+                  score=number(float(c["mean_score"]), lang, decimals=2),
+                  layers=escape_markdown(c["top_layers"]),
+                  town=number(float(c["median_minutes_town50k"]), lang),
+                  port=number(float(c["median_minutes_port"]), lang),
+                  districts=escape_markdown(_shorten(str(c["districts"])))))
+    if profile_id in R.profiles:
+        members = (found.cells["cluster_id"] == cluster_id).fillna(False).to_numpy(dtype=bool)
+        name = t("cluster_brief_title", lang, id=int(cluster_id))
+        left, right = st.columns(2)
+        left.download_button(
+            t("download_cluster_brief", lang),
+            data=functools.partial(_brief_bytes, members, name),
+            file_name=f"brief_cluster_{int(cluster_id)}.html", mime="text/html",
+            key="dl_cluster_brief", on_click="ignore")
+        right.download_button(
+            t("download_cluster_brief_pdf", lang),
+            data=functools.partial(_brief_bytes, members, name, "pdf"),
+            file_name=f"brief_cluster_{int(cluster_id)}.pdf", mime="application/pdf",
+            key="dl_cluster_brief_pdf", on_click="ignore")
+
+
 def map_tab() -> None:
-    """Draw the map, the clicked cell's card and the downloads."""
+    """Draw the map with the selected cell's card beside it, then the top units and downloads."""
     stored = st.session_state.get("sens")
     sens = stored[1] if stored and stored[0] == profile_id else None
     extra = [Output("p_top", t("p_top", lang), "probability", "0–1")] if sens is not None else []
@@ -592,20 +700,42 @@ def map_tab() -> None:
         wanted = ss.pop("_url_show")
         ss["output"] = next((o for o in options if o.key == wanted), options[0])
     _settle("output", options, options[0], same=lambda o, v: o.key == v.key)
-    chosen = st.selectbox(t("show", lang), options, format_func=lambda o: o.label, key="output")
+    pick, search = st.columns(2)
+    chosen = pick.selectbox(t("show", lang), options, format_func=lambda o: o.label, key="output")
     ss["_shown_output"] = chosen.key
+    centre = R.matrix[["lat", "lon"]].median()
+    search.text_input(t("find_cell", lang), key="find_cell", on_change=_select_typed,
+                      placeholder=t("find_placeholder", lang, lat=f"{centre['lat']:.2f}",
+                                    lon=f"{centre['lon']:.2f}"))
     values = sens["p_top"].to_numpy() if chosen.key == "p_top" and sens is not None else None
     frame, shown_res = map_frame(R, SC, chosen, values=values, **FOCUS)
     found = current_clusters()
-    state = draw(frame, chosen, key="main_map", clusters=found)
-    if found is not None:
-        st.caption(t("clusters_note", lang, n=len(found.table),
-                     cells=int(found.cells["significant"].sum())))
-    st.caption(t("map_note", lang, n=len(frame), res=shown_res,
-                 cells=int(frame["n_children"].sum()), grid_res=resolution))
-    excluded = int(np.isnan(np.asarray(SC.score, dtype=float)).sum())
-    if excluded:
-        st.caption(t("excluded", lang, n=excluded))
+    left, right = st.columns([3, 2], gap="medium")
+    with left:
+        state = draw(frame, chosen, key="main_map", clusters=found)
+        if found is not None:
+            st.caption(t("clusters_note", lang, n=len(found.table),
+                         cells=int(found.cells["significant"].sum())))
+        st.caption(t("map_note", lang, n=len(frame), res=shown_res,
+                     cells=int(frame["n_children"].sum()), grid_res=resolution))
+        excluded = int(np.isnan(np.asarray(SC.score, dtype=float)[MASK]).sum())
+        if excluded:
+            st.caption(t("excluded", lang, n=excluded))
+    clicked = (state or {}).get("last_clicked")
+    if clicked and clicked != st.session_state.get("_last_click"):
+        st.session_state["_last_click"] = clicked
+        st.session_state["selected"] = (clicked["lat"], clicked["lng"])
+        ss.pop("_found", None)
+    with right:
+        found_place = ss.get("_found")
+        if found_place:
+            getattr(st, found_place[0])(found_place[1])
+        selected = st.session_state.get("selected")
+        row = cell_at(R, *selected) if selected else None
+        if row is None:
+            st.info(t("card_none", lang))
+        else:
+            card_panel(row, found, frame, shown_res, chosen)
 
     ranked = rollup(R.matrix, np.asarray(SC.score, dtype=float), level="district")
     top = with_labels(in_focus(ranked, R, MASK, level="district").head(5), R.matrix, R.names,
@@ -621,95 +751,6 @@ def map_tab() -> None:
                                   "pop_weighted_mean": t("score", lang),
                                   "population": t("population", lang)}),
                  hide_index=True, width="stretch", key="top_districts")
-
-    clicked = (state or {}).get("last_clicked")
-    if clicked and clicked != st.session_state.get("_last_click"):
-        st.session_state["_last_click"] = clicked
-        st.session_state["selected"] = (clicked["lat"], clicked["lng"])
-        ss.pop("_found", None)
-    centre = R.matrix[["lat", "lon"]].median()
-    st.text_input(t("find_cell", lang), key="find_cell", on_change=_select_typed,
-                  placeholder=t("find_placeholder", lang, lat=f"{centre['lat']:.2f}",
-                                lon=f"{centre['lon']:.2f}"))
-    found_place = ss.get("_found")
-    if found_place:
-        getattr(st, found_place[0])(found_place[1])
-    selected = st.session_state.get("selected")
-    row = cell_at(R, *selected) if selected else None
-    if row is None:
-        st.info(t("card_none", lang))
-    else:
-        card = cell_card(R, SC, row, lang)
-        cluster_id = found.cells["cluster_id"].iloc[row] if found is not None else pd.NA
-        if found is not None and not pd.isna(cluster_id):
-            c = found.table.set_index("cluster_id").loc[int(cluster_id)]
-            st.subheader(t("cluster_card", lang, id=int(cluster_id), n=int(c["n_cells"]),
-                           pop=_num(float(c["population"])),
-                           poor=_num(float(c["poor_population"]))))
-            st.markdown(t("cluster_line", lang, rank=int(c["rank"]), score=float(c["mean_score"]),
-                          layers=escape_markdown(c["top_layers"]),
-                          town=_num(float(c["median_minutes_town50k"])),
-                          port=_num(float(c["median_minutes_port"])),
-                          districts=escape_markdown(_shorten(str(c["districts"])))))
-            if profile_id in R.profiles:
-                members = (found.cells["cluster_id"] == cluster_id).fillna(False).to_numpy(dtype=bool)
-                name = t("cluster_brief_title", lang, id=int(cluster_id))
-                left, right = st.columns(2)
-                left.download_button(
-                    t("download_cluster_brief", lang),
-                    data=functools.partial(_brief_bytes, members, name),
-                    file_name=f"brief_cluster_{int(cluster_id)}.html", mime="text/html",
-                    key="dl_cluster_brief", on_click="ignore")
-                right.download_button(
-                    t("download_cluster_brief_pdf", lang),
-                    data=functools.partial(_brief_bytes, members, name, "pdf"),
-                    file_name=f"brief_cluster_{int(cluster_id)}.pdf", mime="application/pdf",
-                    key="dl_cluster_brief_pdf", on_click="ignore")
-        st.subheader(t("card_title", lang, h3=card["h3"]))
-        if profile_id in R.profiles:
-            code = str(R.matrix["district_code"].iloc[row])
-            title = " · ".join(card["names"].values())
-            unit = R.matrix["district_code"].astype(str).to_numpy() == code
-            left, right = st.columns(2)
-            left.download_button(
-                t("download_brief", lang), data=functools.partial(_brief_bytes, unit, title),
-                file_name=f"brief_{code}.html", mime="text/html", key="dl_brief",
-                on_click="ignore")
-            right.download_button(
-                t("download_brief_pdf", lang),
-                data=functools.partial(_brief_bytes, unit, title, "pdf"),
-                file_name=f"brief_{code}.pdf", mime="application/pdf", key="dl_brief_pdf",
-                on_click="ignore")
-        st.markdown(" · ".join(escape_markdown(name) for name in card["names"].values()))
-        cols = st.columns(len(card["scores"]))
-        for col, (label, value) in zip(cols, card["scores"].items(), strict=True):
-            col.metric(label, "—" if not np.isfinite(value) else f"{value:.2f}")
-        facts = [f"**{t('population', lang)}:** {_num(card['population'])}"]
-        if "typology" not in SKIP:
-            facts.insert(0, f"**{t('typology', lang)}:** {card['typology'] or '—'}")
-        if POVERTY_LAYER in R.matrix:
-            facts.append(f"**{t('poverty', lang)}:** {_num(card['poverty'], '.1f')}")
-        st.markdown(" · ".join(facts))
-        if card["family"]:
-            st.markdown(t("best_family_line", lang, family=escape_markdown(card["family"]),
-                          margin=card["margin"]))
-        if card["contributions"] is not None:
-            st.markdown(f"**{t('contributions', lang)}**")
-            if card["space"] == "log":
-                st.caption(t("contributions_log", lang))
-            st.bar_chart(card["contributions"].set_index("title")["contribution"], horizontal=True)
-            st.markdown(f"**{t('raw_values', lang)}**")
-            st.dataframe(card["raw"].rename(columns={
-                "layer": t("layer", lang), "value": t("value", lang), "units": t("units", lang),
-                "source": t("source", lang)}), hide_index=True, width="stretch")
-            st.markdown(f"**{t('what_it_takes', lang)}**")
-            if card["top"]:
-                st.write(t("already_top", lang))
-            elif card["requirements"]:
-                for line in card["requirements"]:
-                    st.write("• " + escape_markdown(line))
-            else:
-                st.write(t("no_single_change", lang))
 
     st.markdown(f"**{t('downloads', lang)}**")
     out = frame.rename(columns={"value": chosen.key.replace(":", "_")})
@@ -750,9 +791,7 @@ def rankings_tab() -> None:
 def compare_tab() -> None:
     """Compare the current scenario with another profile."""
     c1, c2, c3 = st.columns(3)
-    title = (t("inclusion", lang) if profile_id == INCLUSION
-             else t("custom_profile", lang) if profile_id == CUSTOM
-             else getattr(R.profile(profile_id).title, lang, profile_id))
+    title = _profile_title()
     c1.markdown(f"**{t('compare_a', lang)}**: {escape_markdown(title)} ({t('weights', lang).lower()} ↖)")
     defaults = "__defaults__"
     choices = ([defaults] if profile_id != INCLUSION else []) + [

@@ -20,7 +20,7 @@ from geo_engine.datasets import display_districts
 from geo_engine.display import CategoricalLegend, display_resolution, to_parent
 from geo_engine.dual import TYPOLOGY, DualResult, dual_model, standing
 from geo_engine.explain import Requirement, contributions, what_it_takes
-from geo_engine.i18n import t
+from geo_engine.i18n import number, t
 from geo_engine.outputs import POPULATION_LAYER, POVERTY_LAYER, cell_table
 from geo_engine.pipeline import Run
 from geo_engine.profiles import Profile
@@ -35,6 +35,7 @@ __all__ = [
     "Place",
     "Scenario",
     "boundaries",
+    "card_summary",
     "categories",
     "cell_at",
     "cell_card",
@@ -47,6 +48,7 @@ __all__ = [
     "focus_choices",
     "focus_label",
     "focus_mask",
+    "hexagon_note",
     "in_focus",
     "map_frame",
     "movers",
@@ -786,6 +788,89 @@ def cell_card(run: Run, sc: Scenario, row: int, lang: str) -> dict[str, Any]:
                 raw_to=_fmt(r.raw_to) if r.raw_to is not None else "—",
                 units=spec.units if spec else "", n_from=r.normalized_from, n_to=r.normalized_to))
     return card
+
+
+def _top_words(quantile: float, lang: str) -> str:
+    """``2/3`` → "the top third"; ``0.9`` → "the top 10 %"."""
+    if abs(quantile - 2 / 3) < 0.005:
+        return t("top_third", lang)
+    return t("top_share", lang, share=number(100 * (1 - quantile), lang))
+
+
+def card_summary(run: Run, sc: Scenario, row: int, lang: str, *, profile_title: str = "") -> list[str]:
+    """Return one to three plain sentences saying why a cell scores as it does, thresholds stated.
+
+    Parameters
+    ----------
+    run, sc : Run, Scenario
+    row : int
+        Matrix row of the cell.
+    lang : str
+    profile_title : str, optional
+        The scored profile's name as the user sees it.
+
+    Returns
+    -------
+    list of str
+        Markdown sentences: the profile score with its rank and largest contributions (or, for the
+        inclusion score, its three factors and the weakest), then the typology with both
+        thresholds, e.g. "its engine score 0.20 is in the top third of engine scores (threshold
+        0.18)".
+    """
+    score = np.asarray(sc.score, dtype=float)
+    value = float(score[row])
+    lines = []
+    two = functools.partial(number, lang=lang, decimals=2)
+    if not np.isfinite(value):
+        lines.append(t("why_unscored", lang))
+    elif sc.result is None:
+        dual = sc.dual
+        factors = {t("niche", lang): float(dual.niche[row]), t("need", lang).lower():
+                   float(dual.need[row]), t("access", lang).lower(): float(dual.access[row])}
+        lines.append(t("why_inclusion", lang, score=two(value), niche=two(dual.niche[row]),
+                       need=two(dual.need[row]), access=two(dual.access[row]),
+                       weakest=min(factors, key=lambda k: factors[k])))
+    else:
+        scored = np.isfinite(score)
+        rank = int((score[scored] > value).sum()) + 1
+        contrib = contributions(sc.result, row)
+        titles = {s.id: getattr(s.title, lang, s.title.en) for s in run.specs.values()}
+        drivers = ", ".join(f"{titles.get(r.layer, r.layer)} ({two(r.contribution)})"
+                            for r in contrib.head(2).itertuples() if r.contribution > 0) or "—"
+        pct = 100 * rank / max(int(scored.sum()), 1)
+        lines.append(t("why_score", lang, score=two(value), profile=profile_title or sc.profile_id,
+                       rank=number(rank, lang), n=number(int(scored.sum()), lang),
+                       pct=number(pct, lang, decimals=1 if pct < 10 else 0), drivers=drivers))
+    if "typology" not in unavailable(run) and sc.dual.typology[row]:
+        dual, cuts = sc.dual, sc.dual.thresholds
+        e, i = float(dual.engine[row]), float(dual.inclusion[row])
+        top_e = _top_words(float(cuts["engine_quantile"]), lang)
+        top_i = _top_words(float(cuts["inclusion_quantile"]), lang)
+        lines.append(t(
+            "why_typology", lang, typology=t(dual.typology[row], lang), engine=two(e),
+            engine_side=t("side_in" if e >= cuts["engine"] else "side_out", lang, top=top_e),
+            engine_cut=f"≥ {two(cuts['engine'])}", inclusion=two(i),
+            inclusion_side=t("side_in" if i >= cuts["inclusion"] else "side_out", lang, top=top_i),
+            inclusion_cut=f"≥ {two(cuts['inclusion'])}"))
+    return lines
+
+
+def hexagon_note(frame: pd.DataFrame, resolution: int, h3_id: str, lang: str, *,
+                 decimals: int = 2) -> str | None:
+    """Say how the map's hexagon around a cell relates to the cell's card (None when they are one).
+
+    The map draws coarser hexagons than the grid when the grid is too fine to draw; the tooltip
+    then shows the hexagon's mean while the card shows the cell.
+    """
+    if h3.get_resolution(h3_id) <= resolution:
+        return None
+    parent = np.uint64(h3.str_to_int(h3.cell_to_parent(h3_id, resolution)))
+    hit = frame[frame["h3"].to_numpy(dtype=np.uint64) == parent]
+    if hit.empty:
+        return None
+    value = hit["value"].iloc[0]
+    shown = number(value, lang, decimals=decimals) if isinstance(value, float | int) else str(value)
+    return t("hexagon_note", lang, n=int(hit["n_children"].iloc[0]), value=shown)
 
 
 def difference(a: Scenario, b: Scenario, *, by: str = "score") -> np.ndarray:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["LANGUAGES", "MESSAGES", "t"]
+import math
+from collections.abc import Iterable
+
+__all__ = ["LANGUAGES", "MESSAGES", "number", "numbers", "t"]
 
 LANGUAGES = {"es": "Español", "en": "English"}
 """Languages of the interface."""
@@ -114,7 +117,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "clusters_note": {"es": "{n} clústeres significativos ({cells:,} celdas calientes) con contorno punteado. Haga clic dentro de uno para ver su perfil.", "en": "{n} significant clusters ({cells:,} hot cells), dashed outlines. Click inside one for its profile."},
     "cluster": {"es": "Clúster", "en": "Cluster"},
     "poor_population": {"es": "Población pobre", "en": "Poor population"},
-    "cluster_line": {"es": "Rango {rank} · puntaje medio {score:.2f} · capas principales: {layers} · mediana a una ciudad de 50 000+: {town} min, a un puerto: {port} min · unidades: {districts}", "en": "Rank {rank} · mean score {score:.2f} · top layers: {layers} · median to a town of 50,000+: {town} min, to a port: {port} min · units: {districts}"},
+    "cluster_line": {"es": "Rango {rank} · puntaje medio {score} · capas principales: {layers} · mediana a una ciudad de 50 000+: {town} min, a un puerto: {port} min · unidades: {districts}", "en": "Rank {rank} · mean score {score} · top layers: {layers} · median to a town of 50,000+: {town} min, to a port: {port} min · units: {districts}"},
     "custom_profile": {"es": "Perfil propio", "en": "Custom profile"},
     "custom_layers": {"es": "Capas del perfil propio", "en": "Layers of the custom profile"},
     "custom_empty": {"es": "Elija al menos una capa.", "en": "Choose at least one layer."},
@@ -178,8 +181,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{layer}: from {raw_from} to {raw_to} {units} (normalized {n_from:.2f} → {n_to:.2f})",
     },
     "best_family_line": {
-        "es": "Mejor familia: **{family}** (margen {margin:.2f} sobre la segunda)",
-        "en": "Best family: **{family}** (margin {margin:.2f} over the second)",
+        "es": "Mejor familia: **{family}** (margen {margin} sobre la segunda)",
+        "en": "Best family: **{family}** (margin {margin} over the second)",
     },
     "rank_level": {"es": "Nivel", "en": "Level"},
     "rank_by": {"es": "Ordenar por", "en": "Rank by"},
@@ -247,6 +250,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "theme_infrastructure": {"es": "Infraestructura", "en": "Infrastructure"},
     "theme_social": {"es": "Social", "en": "Social"},
     "theme_environment": {"es": "Ambiente", "en": "Environment"},
+    "top_share": {"es": "{share} % superior", "en": "the top {share} %"},
+    "top_third": {"es": "tercio superior", "en": "the top third"},
+    "why_typology": {"es": "**{typology}**: su puntaje motor {engine} está {engine_side} de los puntajes motor (umbral {engine_cut}) y su puntaje de inclusión {inclusion} está {inclusion_side} (umbral {inclusion_cut}).", "en": "**{typology}**: its engine score {engine} is {engine_side} of engine scores (threshold {engine_cut}) and its inclusion score {inclusion} is {inclusion_side} (threshold {inclusion_cut})."},
+    "side_in": {"es": "en el {top}", "en": "in {top}"},
+    "side_out": {"es": "fuera del {top}", "en": "outside {top}"},
+    "why_score": {"es": "Puntaje {score} en «{profile}»: puesto {rank} de {n} celdas puntuadas (dentro del {pct} % superior). Lo que más suma: {drivers}.", "en": "Score {score} on “{profile}”: rank {rank} of {n} scored cells (top {pct} %). What adds most: {drivers}."},
+    "why_inclusion": {"es": "Inclusión {score} = raíz cúbica de nicho {niche} × necesidad {need} × acceso {access}; el factor más bajo ({weakest}) es el que más la limita.", "en": "Inclusion {score} = cube root of niche {niche} × need {need} × access {access}; the lowest factor ({weakest}) holds it back most."},
+    "why_unscored": {"es": "Esta celda no tiene puntaje: una restricción la excluye o le faltan datos.", "en": "This cell has no score: a constraint excludes it or data are missing."},
+    "niche": {"es": "nicho", "en": "niche"},
+    "hexagon_note": {"es": "En el mapa esta celda está dentro de un hexágono que promedia {n} celdas ({value}); la ficha describe solo esta celda.", "en": "On the map this cell lies in a hexagon averaging {n} cells ({value}); the card describes this cell alone."},
+    "mean": {"es": "media", "en": "mean"},
+    "cells_in_hexagon": {"es": "Celdas promediadas", "en": "Cells averaged"},
     "excluded": {"es": "{n:,} celdas excluidas por restricciones o falta de datos (en gris).", "en": "{n:,} cells excluded by constraints or missing data (grey)."},
 }
 """Message id → {language: text}; texts may hold ``str.format`` fields."""
@@ -266,3 +281,40 @@ def t(key: str, lang: str, **fields: object) -> str:
         raise KeyError(msg)
     text = entry.get(lang) or entry["en"]
     return text.format(**fields) if fields else text
+
+
+def number(value: float, lang: str, *, decimals: int = 0) -> str:
+    """Return a number written the way ``lang`` writes it; "—" when it is missing.
+
+    Spanish groups thousands with a point and uses a decimal comma; English the other way round.
+
+    Examples
+    --------
+    >>> number(1234.5, "es", decimals=1), number(1234.5, "en", decimals=1)
+    ('1.234,5', '1,234.5')
+    >>> number(float("nan"), "es")
+    '—'
+    """
+    try:
+        finite = value is not None and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        finite = False
+    if not finite:
+        return "—"
+    text = f"{float(value):,.{decimals}f}"
+    if lang == "es":
+        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    return text
+
+
+def numbers(values: Iterable[object], lang: str, *, decimals: int = 0,
+            missing: str = "—") -> list[str]:
+    """Return :func:`number` of every value, ``missing`` where a value is missing.
+
+    Examples
+    --------
+    >>> numbers([1234.5, None], "es", decimals=1, missing="sin datos")
+    ['1.234,5', 'sin datos']
+    """
+    out = [number(v, lang, decimals=decimals) for v in values]  # type: ignore[arg-type]
+    return [missing if text == "—" else text for text in out]

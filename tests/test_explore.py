@@ -178,3 +178,34 @@ def test_find_place_by_point_or_nothing(peru):
     assert set(index["kind"]) == {"department", "province", "district"}
     assert find_place(peru, "xyzzy", index=index) is None
     assert find_place(peru, "   ", index=index) is None
+
+
+def test_card_summary_states_why_with_thresholds(peru):
+    from geo_engine.explore import card_summary, hexagon_note
+
+    row = cell_at(peru, -13.52, -71.97)
+    engine = scenario(peru, profile_id="engine")
+    lines = card_summary(peru, engine, row, "en", profile_title="Engines of growth")
+    assert lines[0].startswith("Score ")
+    assert "rank " in lines[0]
+    assert "What adds most" in lines[0]
+    cut = engine.dual.thresholds["engine"]
+    assert f"top third of engine scores (threshold ≥ {cut:.2f})" in lines[1]
+    es = card_summary(peru, scenario(peru, profile_id=INCLUSION), row, "es")
+    assert es[0].startswith("Inclusión ")
+    assert "raíz cúbica" in es[0]
+    assert "tercio superior" in es[1]
+    assert "," in es[1]  # decimal comma
+    typ = next(o for o in output_options(peru, "es") if o.key == "score")
+    frame, res = map_frame(peru, engine, typ)
+    h3_id = format(int(peru.matrix["h3"].iloc[row]), "x")
+    assert hexagon_note(frame, res, h3_id, "en") is None  # drawn at the grid's resolution
+    import h3
+    import pandas as pd
+
+    parent = h3.str_to_int(h3.cell_to_parent(h3_id, 4))
+    coarse = pd.DataFrame({"h3": np.array([parent], dtype=np.uint64), "value": [0.25],
+                           "n_children": [7]})
+    assert hexagon_note(coarse, 4, h3_id, "es") == (
+        "En el mapa esta celda está dentro de un hexágono que promedia 7 celdas (0,25); la ficha "
+        "describe solo esta celda.")

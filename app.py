@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import tempfile
@@ -20,10 +21,12 @@ from streamlit_folium import st_folium
 from geo_engine import __version__, settings
 from geo_engine._errors import GeoEngineError, GeoEngineWarning
 from geo_engine.brief import brief_html, brief_pdf
+from geo_engine.datasets import accent_lexicon
 from geo_engine.display import DIVERGING, SEQUENTIAL, base_map, escape_markdown, hex_layer
 from geo_engine.explore import (
     CUSTOM,
     INCLUSION,
+    RANK_CHOICES,
     Clusters,
     Output,
     boundaries,
@@ -40,13 +43,13 @@ from geo_engine.explore import (
     focus_label,
     focus_mask,
     hexagon_note,
-    in_focus,
     map_frame,
     movers,
     output_options,
     parse_location,
     place_index,
     province_choices,
+    ranking,
     region_title,
     scenario,
     scenario_clusters,
@@ -56,14 +59,15 @@ from geo_engine.explore import (
     with_constraints,
 )
 from geo_engine.export import to_csv_bytes, write_cells, write_features
-from geo_engine.i18n import LANGUAGES, number, numbers, t
+from geo_engine.i18n import COLUMNS, LANGUAGES, headers, number, numbers, proper_names, t
+from geo_engine.i18n import unit as unit_words
 from geo_engine.manifest import load_manifest
 from geo_engine.maps import use_local_assets
 from geo_engine.outputs import POPULATION_LAYER, POVERTY_LAYER
 from geo_engine.pipeline import Run, run
-from geo_engine.profiles import Profile
+from geo_engine.profiles import Profile, localized
 from geo_engine.region import load_region, region_id_from, shipped_regions
-from geo_engine.rollup import LEVELS, RANK_BY, rollup, with_labels
+from geo_engine.rollup import LEVELS
 from geo_engine.score import Prepared, prepare
 from geo_engine.sensitivity import sensitivity
 from geo_engine.uploads import (
@@ -93,7 +97,9 @@ def load_run(region: str, resolution: int) -> tuple[Run, list[str]]:
         warnings.simplefilter("always", GeoEngineWarning)
         result = run(region=region, resolution=resolution)
     notes = sorted({str(w.message) for w in caught if issubclass(w.category, GeoEngineWarning)})
-    return result, notes
+    # names shown in proper case with their accents (the official tables write bare capitals)
+    lexicon = accent_lexicon() if result.region.shipped else {}
+    return dataclasses.replace(result, names=proper_names(result.names, lexicon)), notes
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -388,6 +394,14 @@ profile_id = st.sidebar.selectbox(
     else t("custom_profile", lang) if p == CUSTOM
     else getattr(R.profiles[p].title, lang, R.profiles[p].title.en))
 
+
+
+def _layer_title(layer_id: str) -> str:
+    """Return a layer's title in the user's language (its id when it has no spec)."""
+    spec = R.specs.get(layer_id)
+    return getattr(spec.title, lang, spec.title.en) if spec else layer_id
+
+
 weights: dict[str, float] = {}
 enabled: tuple[bool, ...] = ()
 custom: Profile | None = None
@@ -423,16 +437,17 @@ if profile_id != INCLUSION:
                 if FRESH or key not in ss:
                     ss[key] = float(layer.weight)
                 weights[layer.id] = st.slider(escape_markdown(label), 0.0, 5.0, step=0.1, key=key,
-                                              help=escape_markdown(layer.rationale) or None)
+                                              help=escape_markdown(localized(layer.rationale, lang))
+                                              or None)
     if profile.constraints:
         st.sidebar.subheader(t("constraints", lang))
         for i in range(len(profile.constraints)):
             if FRESH or f"c_{profile_id}_{i}" not in ss:
                 ss[f"c_{profile_id}_{i}"] = True
-        enabled = tuple(st.sidebar.checkbox(escape_markdown(f"{c.layer} {c.op} {c.value:g}"),
-                                            key=f"c_{profile_id}_{i}",
-                                            help=escape_markdown(c.rationale) or None)
-                        for i, c in enumerate(profile.constraints))
+        enabled = tuple(st.sidebar.checkbox(
+            escape_markdown(f"{_layer_title(c.layer)} {c.op} {number(c.value, lang, decimals=2)}"),
+            key=f"c_{profile_id}_{i}", help=escape_markdown(localized(c.rationale, lang)) or None)
+            for i, c in enumerate(profile.constraints))
 q_engine = q_incl = 2 / 3
 if "typology" not in SKIP:  # the thresholds only split the typology
     st.sidebar.subheader(t("thresholds", lang))
@@ -737,19 +752,13 @@ def map_tab() -> None:
         else:
             card_panel(row, found, frame, shown_res, chosen)
 
-    ranked = rollup(R.matrix, np.asarray(SC.score, dtype=float), level="district")
-    top = with_labels(in_focus(ranked, R, MASK, level="district").head(5), R.matrix, R.names,
-                      level="district")
+    top = ranking(R, SC.score, level="district", rank_by="pop_weighted_mean", mask=MASK).head(5)
     st.markdown(f"**{t('top_districts' if UNIT == 'district' else 'top_units', lang)}**")
-    top = top.assign(pop_weighted_mean=top["pop_weighted_mean"].round(3),
-                     population=top["population"].round(0).astype("Int64"))
+    top = top.assign(pop_weighted_mean=top["pop_weighted_mean"].round(3))
     columns = [c for c in ("district", "province", "department") if c in top] or ["code"]
     columns += ["pop_weighted_mean", *(["population"] if top["population"].notna().any() else [])]
-    st.dataframe(top[columns]
-                 .rename(columns={"district": t(UNIT, lang), "province": t("province", lang),
-                                  "department": t("department", lang), "code": t("code", lang),
-                                  "pop_weighted_mean": t("score", lang),
-                                  "population": t("population", lang)}),
+    st.dataframe(headers(top[columns].rename(columns={"pop_weighted_mean": "score"}), lang,
+                         unit_key=UNIT).rename(columns={"score": t("score", lang)}),
                  hide_index=True, width="stretch", key="top_districts")
 
     st.markdown(f"**{t('downloads', lang)}**")
@@ -773,7 +782,7 @@ def rankings_tab() -> None:
             st.info(t("show_clusters", lang))
             return
         table = pd.DataFrame(found.table.drop(columns="geometry"))
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(headers(table, lang, unit_key=UNIT), hide_index=True, width="stretch")
         st.download_button(t("download_csv", lang), to_csv_bytes(table),
                            file_name="clusters.csv", key="dl_clusters", on_click="ignore")
         st.download_button(t("download_geojson", lang),
@@ -781,10 +790,18 @@ def rankings_tab() -> None:
                            file_name="clusters.geojson", key="dl_clusters_geojson",
                            on_click="ignore")
         return
-    rank_by = c2.selectbox(t("rank_by", lang), list(RANK_BY), key="rank_by")
-    ranked = rollup(R.matrix, np.asarray(SC.score, dtype=float), level=level, rank_by=rank_by)
-    ranked = with_labels(in_focus(ranked, R, MASK, level=level), R.matrix, R.names, level=level)
-    st.dataframe(ranked, hide_index=True, width="stretch")
+    choices = [c for c in RANK_CHOICES if POVERTY_LAYER in R.matrix or "poor" not in c]
+    _settle("rank_by", choices, choices[0])
+    rank_by = c2.selectbox(t("rank_by", lang), choices, key="rank_by",
+                           format_func=lambda c: t(COLUMNS[c], lang))
+    ranked = ranking(R, SC.score, level=level, rank_by=rank_by, mask=MASK)
+    if ranked["tie"].any():
+        st.caption(t("ties_note", lang))
+    shown = ranked.drop(columns=[c for c in ("poor_population", "poor_population_top")
+                                 if POVERTY_LAYER not in R.matrix and c in ranked])
+    st.dataframe(headers(shown, lang, unit_key=UNIT), hide_index=True, width="stretch",
+                 column_config={t(COLUMNS[c], lang): st.column_config.NumberColumn(
+                     format="%.3f") for c in ("mean", "max", "pop_weighted_mean", "share_pop_top")})
     st.download_button(t("download_csv", lang), to_csv_bytes(ranked),
                        file_name=f"ranking_{level}.csv", key="dl_rank", on_click="ignore")
 
@@ -826,7 +843,12 @@ def compare_tab() -> None:
         limit = (float(np.nanmax(np.abs(diff_frame["value"]))) if finite else 0.0) or 1.0
         draw(diff_frame, diff_out, key="diff_map", colors=DIVERGING, vmin=-limit, vmax=limit)
     st.markdown(f"**{t('biggest_movers', lang)}**")
-    st.dataframe(movers(R, change, mask=MASK), hide_index=True, width="stretch")
+    moved = movers(R, change, mask=MASK)
+    names = [c for c in ("district", "province", "department") if c in moved]
+    moved = moved[[*names, "district_code", "change", *[c for c in moved if c == "population"]]]
+    if "population" in moved:
+        moved = moved.assign(population=moved["population"].round(0).astype("Int64"))
+    st.dataframe(headers(moved, lang, unit_key=UNIT), hide_index=True, width="stretch")
 
 def sensitivity_tab() -> None:
     """Probability of the top decile under uncertain weights."""
@@ -867,7 +889,7 @@ def data_tab() -> None:
             t("layer", lang): getattr(spec.title, lang, spec.title.en),
             t("theme", lang): t(f"theme_{spec.theme}", lang),
             t("kind", lang): spec.kind, t("method", lang): spec.method,
-            t("units", lang): spec.units,
+            t("units", lang): unit_words(spec.units, lang),
             t("source", lang): "; ".join(s["publisher"] for s in entry["sources"])
             if entry is not None else spec.source,
             t("licence", lang): entry["licence"] if entry is not None else "",
@@ -880,9 +902,10 @@ def data_tab() -> None:
     st.dataframe(table, hide_index=True, width="stretch")
     if profile_id not in (INCLUSION, CUSTOM):
         st.subheader(escape_markdown(getattr(R.profile(profile_id).title, lang, profile_id)))
-        st.write(escape_markdown(R.profile(profile_id).description))
-        st.dataframe(pd.DataFrame([{t("layer", lang): lay.id, t("weight", lang): lay.weight,
-                                    t("rationale", lang): lay.rationale}
+        st.write(escape_markdown(localized(R.profile(profile_id).description, lang)))
+        st.dataframe(pd.DataFrame([{t("layer", lang): _layer_title(lay.id),
+                                    t("weight", lang): lay.weight,
+                                    t("rationale", lang): localized(lay.rationale, lang)}
                                    for lay in R.profile(profile_id).layers]),
                      hide_index=True, width="stretch")
     if not R.region.shipped and R.region.file is not None:

@@ -16,6 +16,7 @@ from geo_engine.manifest import dataset_entry, dataset_path
 
 __all__ = [
     "DISPLAY_CRS",
+    "accent_lexicon",
     "dataset_sources",
     "display_districts",
     "district_table",
@@ -134,3 +135,32 @@ def dataset_sources(dataset_ids: list[str], *, data_dir: Path | None = None) -> 
             seen.add(key)
             out.append({"dataset": entry["title"], **src})
     return out
+
+
+def accent_lexicon(*, data_dir: Path | None = None) -> dict[str, str]:
+    """Return how the region's place names write their accented words: ``{"JUNIN": "Junín"}``.
+
+    Read from the curated towns (GeoNames and Natural Earth names, written with their accents),
+    for writing names the official tables give in bare capitals. Empty without a towns dataset.
+    """
+    import unicodedata
+    from collections import Counter
+
+    try:
+        towns = read_dataset("towns", data_dir=data_dir)
+    except (FileNotFoundError, KeyError, ValueError):
+        return {}
+    counts: Counter[tuple[str, str]] = Counter()
+    for column in ("name", "ne_adm1name"):
+        for name in towns.get(column, pd.Series(dtype=object)).dropna().astype(str):
+            for word in name.split():
+                if word.isalpha() and not word.isascii() and word[0].isupper():
+                    bare = "".join(c for c in unicodedata.normalize("NFKD", word)
+                                   if not unicodedata.combining(c)).upper()
+                    if bare.isascii():
+                        counts[bare, word] += 1
+    best: dict[str, tuple[int, str]] = {}
+    for (bare, word), n in counts.items():
+        if n > best.get(bare, (0, ""))[0]:
+            best[bare] = (n, word)
+    return {bare: word for bare, (_, word) in best.items()}

@@ -20,7 +20,7 @@ from geo_engine.datasets import display_districts
 from geo_engine.display import CategoricalLegend, display_resolution, to_parent
 from geo_engine.dual import TYPOLOGY, DualResult, dual_model, standing
 from geo_engine.explain import Requirement, contributions, what_it_takes
-from geo_engine.i18n import number, t
+from geo_engine.i18n import number, t, unit
 from geo_engine.outputs import POPULATION_LAYER, POVERTY_LAYER, cell_table
 from geo_engine.pipeline import Run
 from geo_engine.profiles import Profile
@@ -30,6 +30,7 @@ from geo_engine.yaml_io import load_yaml
 __all__ = [
     "CUSTOM",
     "INCLUSION",
+    "RANK_CHOICES",
     "Clusters",
     "Output",
     "Place",
@@ -56,6 +57,7 @@ __all__ = [
     "parse_location",
     "place_index",
     "province_choices",
+    "ranking",
     "region_title",
     "scenario",
     "scenario_clusters",
@@ -261,7 +263,7 @@ def output_options(run: Run, lang: str, *, extra: Sequence[Output] = ()) -> list
     out.extend(extra)
     for spec in run.specs.values():
         name = getattr(spec.title, lang, spec.title.en)
-        out.append(Output(f"layer:{spec.id}", t("layer_raw", lang, name=name, units=spec.units),
+        out.append(Output(f"layer:{spec.id}", t("layer_raw", lang, name=name, units=unit(spec.units, lang)),
                           "layer", spec.units))
     return out
 
@@ -455,6 +457,84 @@ def in_focus(table: pd.DataFrame, run: Run, mask: np.ndarray, *, level: str) -> 
     if "rank" in kept:
         kept["rank"] = kept["rank"].rank(method="min").astype(int)
     return kept.reset_index(drop=True)
+
+
+RANK_CHOICES = ("poor_population_top", "poor_population", "pop_weighted_mean", "mean", "max",
+                "share_pop_top")
+"""What a targeting ranking can sort by: poor people in top cells first (see :func:`ranking`)."""
+
+
+def ranking(run: Run, score: np.ndarray, *, level: str, rank_by: str = "poor_population_top",
+            mask: np.ndarray | None = None, quantile: float = 0.9) -> pd.DataFrame:
+    """Rank admin units for targeting: poor people, poor people in top cells, mean and best score.
+
+    Parameters
+    ----------
+    run : Run
+    score : numpy.ndarray
+        One score per cell.
+    level : {"district", "province", "department"}
+    rank_by : str, default "poor_population_top"
+        One of :data:`RANK_CHOICES`; rank 1 is the highest.
+    mask : numpy.ndarray, optional
+        Cells in focus (:func:`focus_mask`): only units with a cell in it are kept.
+    quantile : float, default 0.9
+        Top cells are at or above this quantile of all scored cells of the region (so a
+        department's "top cells" are the country's top decile inside it).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Names of the unit and its parents, ``code``, ``rank``, ``tie`` (the value equals the
+        next or previous unit's), ``poor_population``, ``poor_population_top``, ``population``,
+        ``mean``, ``max``, ``pop_weighted_mean``, ``share_pop_top``, ``cells``; populations as
+        whole people.
+
+    Notes
+    -----
+    Poor people in a cell are its poverty rate (percent) × its population / 100, summed over the
+    unit (``poor_population``) and over its top cells (``poor_population_top``). Ranks are unique:
+    equal values are ordered by poor population, then population, then code, and flagged in
+    ``tie``.
+    """
+    from geo_engine.rollup import rollup, with_labels
+
+    if rank_by not in RANK_CHOICES:
+        msg = f"`rank_by` was {rank_by!r} but must be one of {list(RANK_CHOICES)}"
+        raise ValueError(msg)
+    s = np.asarray(score, dtype=float)
+    table = rollup(run.matrix, s, level=level, quantile=quantile)
+    pop, rate = _column(run, POPULATION_LAYER), _column(run, POVERTY_LAYER)
+    poor = np.where(np.isfinite(pop * rate), pop * rate / 100, 0.0)
+    scored = np.isfinite(s)
+    cut = np.quantile(s[scored], quantile) if scored.any() else np.inf
+    top = scored & (s >= cut)
+    codes = run.matrix[{"district": "district_code", "province": "province_code",
+                        "department": "department_code"}[level]].to_numpy()
+    sums = pd.DataFrame({"code": codes, "poor_population": poor,
+                         "poor_population_top": np.where(top, poor, 0.0)}).groupby("code").sum()
+    table = table.drop(columns="rank").merge(sums.reset_index(), on="code", how="left")
+    if not np.isfinite(rate).any():
+        table[["poor_population", "poor_population_top"]] = np.nan
+    table = in_focus(table, run, np.ones(len(s), dtype=bool) if mask is None else mask,
+                     level=level)
+    order = table.sort_values([rank_by, "poor_population", "population", "code"],
+                              ascending=[False, False, False, True], na_position="last",
+                              kind="stable")
+    values = order[rank_by].to_numpy(dtype=float)
+    same = np.zeros(len(values), dtype=bool)
+    if len(values) > 1:
+        equal = np.isclose(values[1:], values[:-1], rtol=0, atol=1e-12)
+        same[1:] |= equal
+        same[:-1] |= equal
+    order = order.assign(rank=np.arange(1, len(order) + 1), tie=same)
+    for column in ("population", "poor_population", "poor_population_top", "population_top"):
+        order[column] = order[column].round(0).astype("Int64")
+    order = with_labels(order.reset_index(drop=True), run.matrix, run.names, level=level)
+    names = [c for c in ("district", "province", "department") if c in order]
+    first = [*names, "code", "rank", "tie", "poor_population_top", "poor_population",
+             "population", "mean", "max", "pop_weighted_mean", "share_pop_top", "cells"]
+    return order[[c for c in first if c in order]]
 
 
 def focus_label(run: Run, lang: str, *, department: str | None = None,
@@ -714,10 +794,12 @@ def cell_at(run: Run, lat: float, lon: float) -> int | None:
     return pos if pos < len(ids) and ids[pos] == cell else None
 
 
-def _fmt(value: float) -> str:
+def _fmt(value: float, lang: str) -> str:
     if not np.isfinite(value):
         return "—"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
+    if abs(value) >= 100 or value == 0:
+        return number(value, lang)
+    return number(value, lang, decimals=max(0, 2 - int(np.floor(np.log10(abs(value))))))
 
 
 def cell_card(run: Run, sc: Scenario, row: int, lang: str) -> dict[str, Any]:
@@ -772,8 +854,8 @@ def cell_card(run: Run, sc: Scenario, row: int, lang: str) -> dict[str, Any]:
         spec = run.specs.get(lid)
         raw_rows.append({
             "layer": titles.get(lid, lid),
-            "value": _fmt(float(run.matrix[lid].iloc[row])),
-            "units": spec.units if spec else "",
+            "value": _fmt(float(run.matrix[lid].iloc[row]), lang),
+            "units": unit(spec.units, lang) if spec else "",
             "source": spec.dataset if spec and spec.dataset else (spec.source if spec else ""),
         })
     card["raw"] = pd.DataFrame(raw_rows)
@@ -784,9 +866,9 @@ def cell_card(run: Run, sc: Scenario, row: int, lang: str) -> dict[str, Any]:
         for r in reqs[:3]:
             spec = run.specs.get(r.layer)
             card["requirements"].append(t(
-                "requirement", lang, layer=titles.get(r.layer, r.layer), raw_from=_fmt(r.raw_from),
-                raw_to=_fmt(r.raw_to) if r.raw_to is not None else "—",
-                units=spec.units if spec else "", n_from=r.normalized_from, n_to=r.normalized_to))
+                "requirement", lang, layer=titles.get(r.layer, r.layer), raw_from=_fmt(r.raw_from, lang),
+                raw_to=_fmt(r.raw_to, lang) if r.raw_to is not None else "—",
+                units=unit(spec.units, lang) if spec else "", n_from=r.normalized_from, n_to=r.normalized_to))
     return card
 
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import re
+import string
+import unicodedata
+from collections.abc import Iterable, Mapping
 
-__all__ = ["LANGUAGES", "MESSAGES", "number", "numbers", "t"]
+import pandas as pd
+
+__all__ = ["COLUMNS", "LANGUAGES", "MESSAGES", "UNITS", "headers", "number", "numbers", "proper_case", "proper_names", "t", "unit"]
 
 LANGUAGES = {"es": "Español", "en": "English"}
 """Languages of the interface."""
@@ -262,6 +267,29 @@ MESSAGES: dict[str, dict[str, str]] = {
     "hexagon_note": {"es": "En el mapa esta celda está dentro de un hexágono que promedia {n} celdas ({value}); la ficha describe solo esta celda.", "en": "On the map this cell lies in a hexagon averaging {n} cells ({value}); the card describes this cell alone."},
     "mean": {"es": "media", "en": "mean"},
     "cells_in_hexagon": {"es": "Celdas promediadas", "en": "Cells averaged"},
+    "col_cells": {"es": "Celdas", "en": "Cells"},
+    "col_cells_scored": {"es": "Celdas con puntaje", "en": "Cells scored"},
+    "col_mean": {"es": "Puntaje medio", "en": "Mean score"},
+    "col_max": {"es": "Mejor puntaje", "en": "Best score"},
+    "col_pop_weighted_mean": {"es": "Puntaje medio ponderado por población", "en": "Population-weighted mean score"},
+    "col_population_top": {"es": "Población en celdas del decil superior", "en": "Population in top-decile cells"},
+    "col_share_pop_top": {"es": "Parte de la población en celdas del decil superior", "en": "Share of population in top-decile cells"},
+    "col_poor_population_top": {"es": "Población pobre en celdas del decil superior", "en": "Poor population in top-decile cells"},
+    "col_tie": {"es": "Empate", "en": "Tie"},
+    "ties_note": {"es": "Las unidades marcadas con «Empate» tienen el mismo valor que su vecina; se ordenan por población pobre, luego por población.", "en": "Units marked “Tie” have the same value as their neighbour; they are ordered by poor population, then population."},
+    "col_provinces": {"es": "Provincias", "en": "Provinces"},
+    "col_departments": {"es": "Departamentos", "en": "Departments"},
+    "col_lat": {"es": "Latitud del centro", "en": "Centre latitude"},
+    "col_lon": {"es": "Longitud del centro", "en": "Centre longitude"},
+    "col_fdr": {"es": "Tasa de falsos descubrimientos", "en": "False discovery rate"},
+    "col_permutations": {"es": "Permutaciones", "en": "Permutations"},
+    "col_rank": {"es": "Puesto", "en": "Rank"},
+    "col_change": {"es": "Cambio medio", "en": "Mean change"},
+    "col_area_km2": {"es": "Área (km²)", "en": "Area (km²)"},
+    "col_top_layers": {"es": "Capas principales", "en": "Top layers"},
+    "col_districts": {"es": "Distritos", "en": "Districts"},
+    "col_minutes_town": {"es": "Mediana de minutos a una ciudad de 50 000+", "en": "Median minutes to a town of 50,000+"},
+    "col_minutes_port": {"es": "Mediana de minutos a un puerto", "en": "Median minutes to a port"},
     "excluded": {"es": "{n:,} celdas excluidas por restricciones o falta de datos (en gris).", "en": "{n:,} cells excluded by constraints or missing data (grey)."},
 }
 """Message id → {language: text}; texts may hold ``str.format`` fields."""
@@ -280,7 +308,20 @@ def t(key: str, lang: str, **fields: object) -> str:
         msg = f"no message {key!r} in the catalogue"
         raise KeyError(msg)
     text = entry.get(lang) or entry["en"]
-    return text.format(**fields) if fields else text
+    return _Formatter(lang).format(text, **fields) if fields else text
+
+
+class _Formatter(string.Formatter):
+    """``str.format`` that writes numbers the language's way (Spanish: ``1.234,5``)."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    def format_field(self, value: object, format_spec: str) -> str:
+        text = super().format_field(value, format_spec)
+        if self.lang == "es" and isinstance(value, int | float) and not isinstance(value, bool):
+            text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+        return text
 
 
 def number(value: float, lang: str, *, decimals: int = 0) -> str:
@@ -318,3 +359,110 @@ def numbers(values: Iterable[object], lang: str, *, decimals: int = 0,
     """
     out = [number(v, lang, decimals=decimals) for v in values]  # type: ignore[arg-type]
     return [missing if text == "—" else text for text in out]
+
+
+UNITS: dict[str, str] = {
+    "share of cell": "fracción de la celda",
+    "minutes": "minutos",
+    "count": "número",
+    "resources per km²": "recursos por km²",
+    "people": "personas",
+    "t/year (fine metal)": "t/año (metal fino)",
+    "t/year": "t/año",
+    "share 0–1": "fracción 0–1",
+    "index 0–1": "índice 0–1",
+    "centres": "centros",
+    "MW per km²": "MW por km²",
+    "% of population": "% de la población",
+    "% of area": "% del área",
+    "sites per km²": "sitios por km²",
+    "producers": "productores",
+    "permits": "permisos",
+    "ha (5 years)": "ha (5 años)",
+    "thousand S/ (2023)": "miles de S/ (2023)",
+    "class code (1 A tropical, 2 B arid, 3 C temperate, 4 D cold, 5 E polar)":
+        "código de clase (1 A tropical, 2 B árido, 3 C templado, 4 D frío, 5 E polar)",
+    "DMSP digital number (province sum)": "número digital DMSP (suma provincial)",
+}
+"""Layer units (as the layer specs write them, in English) → Spanish."""
+
+
+def unit(text: str, lang: str) -> str:
+    """Return a layer's units in ``lang`` (unchanged when not catalogued, or in English)."""
+    return UNITS.get(text, text) if lang == "es" else text
+
+
+COLUMNS: dict[str, str] = {
+    "code": "code", "district": "district", "province": "province", "department": "department",
+    "district_code": "code", "cells": "col_cells", "cells_scored": "col_cells_scored",
+    "population": "population", "mean": "col_mean", "max": "col_max",
+    "pop_weighted_mean": "col_pop_weighted_mean", "population_top": "col_population_top",
+    "share_pop_top": "col_share_pop_top", "rank": "col_rank", "change": "col_change",
+    "poor_population": "poor_population", "poor_population_top": "col_poor_population_top",
+    "cluster_id": "cluster", "tie": "col_tie", "provinces": "col_provinces",
+    "departments": "col_departments", "centroid_lat": "col_lat", "centroid_lon": "col_lon",
+    "fdr": "col_fdr", "permutations": "col_permutations", "n_cells": "col_cells", "area_km2": "col_area_km2",
+    "mean_score": "col_mean", "max_score": "col_max", "poverty_rate": "poverty",
+    "top_layers": "col_top_layers", "districts": "col_districts",
+    "median_minutes_town50k": "col_minutes_town", "median_minutes_port": "col_minutes_port",
+    "profile": "profile", "unit": "unit", "file": "file", "bytes": "size_bytes",
+}
+"""Output column → catalogue message of its header."""
+
+
+def headers(frame: pd.DataFrame, lang: str, *, unit_key: str = "district") -> pd.DataFrame:
+    """Return ``frame`` with its known columns renamed to headers in ``lang`` (:data:`COLUMNS`).
+
+    ``unit_key`` names the finest level (``"unit"`` for a region without districts).
+    """
+    keys = {**COLUMNS, "district": unit_key}
+    return frame.rename(columns={c: t(keys[c], lang) for c in frame.columns if c in keys})
+
+
+_SMALL_WORDS = {"de", "del", "la", "las", "los", "el", "y", "e", "en"}
+
+
+def _bare(word: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
+
+
+def proper_case(name: str, accents: Mapping[str, str] | None = None) -> str:
+    """Return a name written in capitals (``"SAN MARTIN DE PORRES"``) in proper case.
+
+    Parameters
+    ----------
+    name : str
+    accents : mapping, optional
+        Bare capital word → the word as written with its accents (``"JUNIN"`` → ``"Junín"``),
+        e.g. from the names of towns. Words not in it are capitalized as they are.
+
+    Examples
+    --------
+    >>> proper_case("SAN MARTIN DE PORRES", {"MARTIN": "Martín"})
+    'San Martín de Porres'
+    >>> proper_case("Lima")
+    'Lima'
+    """
+    if not isinstance(name, str) or name != name.upper():
+        return name
+    accents = accents or {}
+    words = re.split(r"(\s+|-)", name)
+    out = []
+    for i, word in enumerate(words):
+        low = word.lower()
+        if i > 0 and low in _SMALL_WORDS:
+            out.append(low)
+        else:
+            found = accents.get(_bare(word)) or word.capitalize()
+            out.append(re.sub(r"cion$", "ción", found))  # Spanish -ción always bears its accent
+    return "".join(out)
+
+
+def proper_names(names: pd.DataFrame, accents: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Return a copy of a names table with its name columns (not codes) in :func:`proper_case`."""
+    out = names.copy()
+    for column in ("district", "province", "department"):
+        if column in out:
+            out[column] = [proper_case(v, accents) for v in out[column]]
+    return out

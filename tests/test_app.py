@@ -381,3 +381,18 @@ def test_every_tab_in_spanish_has_no_english_or_code_names(cache, monkeypatch):
             at.button(key="run_sens").click().run()
         bad += [(tab, x) for x in _visible_headers(at) if CODE_NAME.match(x) or ENGLISH.search(x)]
     assert bad == [], "\n".join(map(str, bad))
+
+
+def test_rankings_sort_by_poor_people_with_labels_in_the_language(cache, monkeypatch):
+    at = _app(cache, monkeypatch)
+    at.selectbox(key="profile").set_value("agro_food").run()
+    at.session_state["tab"] = "Rankings"
+    at.run()
+    at.selectbox(key="rank_level").set_value("province").run()
+    assert at.selectbox(key="rank_by").value == "poor_population_top"
+    assert at.selectbox(key="rank_by").options[0] == "Población pobre en celdas del decil superior"
+    table = at.dataframe[0].value
+    assert table["Puesto"].tolist()[:3] == [1, 2, 3]
+    assert table["Población pobre en celdas del decil superior"].is_monotonic_decreasing
+    assert {"Provincia", "Departamento", "Población pobre", "Puntaje medio",
+            "Mejor puntaje"} <= set(table.columns)

@@ -209,3 +209,36 @@ def test_card_summary_states_why_with_thresholds(peru):
     assert hexagon_note(coarse, 4, h3_id, "es") == (
         "En el mapa esta celda está dentro de un hexágono que promedia 7 celdas (0,25); la ficha "
         "describe solo esta celda.")
+
+
+def test_ranking_for_targeting_counts_poor_people(peru):
+    from geo_engine.explore import RANK_CHOICES, focus_mask, ranking
+
+    sc = scenario(peru, profile_id="agro_food")
+    table = ranking(peru, sc.score, level="department")
+    assert table["rank"].tolist() == list(range(1, 26))  # unique ranks, ties broken
+    assert table["poor_population_top"].is_monotonic_decreasing
+    pop = peru.matrix["population_2020"].to_numpy(dtype=float)
+    rate = peru.matrix["poverty_2018"].to_numpy(dtype=float)
+    expected = np.nansum(pop * rate / 100)
+    assert abs(int(table["poor_population"].sum()) - expected) <= 25  # rounded per unit
+    assert (table["poor_population_top"] <= table["poor_population"]).all()
+    assert str(table["population"].dtype) == "Int64"
+    local = ranking(peru, sc.score, level="province", rank_by="max",
+                    mask=focus_mask(peru, department="08"))
+    assert set(local["department"]) == {"CUSCO"}
+    assert local["max"].is_monotonic_decreasing
+    assert local["rank"].iloc[0] == 1
+    assert set(RANK_CHOICES) <= set(local.columns)
+    with pytest.raises(ValueError, match="`rank_by` was 'nope'"):
+        ranking(peru, sc.score, level="district", rank_by="nope")
+
+
+def test_ranking_flags_ties(peru):
+    from geo_engine.explore import ranking
+
+    flat = np.full(len(peru.matrix), 0.5)
+    table = ranking(peru, flat, level="department", rank_by="mean")
+    assert table["tie"].all()
+    assert table["rank"].tolist() == list(range(1, 26))
+    assert table["poor_population"].is_monotonic_decreasing  # ties ordered by poor people

@@ -508,7 +508,7 @@ def current_clusters() -> Clusters | None:
     key = (REGION, resolution, profile_id, tuple(sorted(weights.items())), enabled)
     store = st.session_state.setdefault("_clusters", {})
     if key not in store:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), st.spinner(t("busy_clusters", lang), show_time=True):
             warnings.simplefilter("ignore", GeoEngineWarning)  # "no cluster" is shown as text
             store.clear()
             store[key] = scenario_clusters(R, SC)
@@ -723,7 +723,8 @@ def map_tab() -> None:
                       placeholder=t("find_placeholder", lang, lat=f"{centre['lat']:.2f}",
                                     lon=f"{centre['lon']:.2f}"))
     values = sens["p_top"].to_numpy() if chosen.key == "p_top" and sens is not None else None
-    frame, shown_res = map_frame(R, SC, chosen, values=values, **FOCUS)
+    with st.spinner(t("busy_map", lang), show_time=True):
+        frame, shown_res = map_frame(R, SC, chosen, values=values, **FOCUS)
     found = current_clusters()
     left, right = st.columns([3, 2], gap="medium")
     with left:
@@ -823,7 +824,7 @@ def compare_tab() -> None:
     _settle("compare_by", kinds, "score")
     by = c3.radio(t("compare_what", lang), kinds, key="compare_by",
                   format_func=lambda k: t(f"compare_{k}", lang), horizontal=True)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), st.spinner(t("busy_compare", lang), show_time=True):
         warnings.simplefilter("ignore", GeoEngineWarning)
         same = other == defaults
         sc_b = scenario(R, profile_id=profile_id if same else other, engine_quantile=q_engine,
@@ -860,8 +861,9 @@ def sensitivity_tab() -> None:
         draws = c1.number_input(t("draws", lang), 50, 2000, 200, 50, key="draws")
         kappa = c2.number_input(t("concentration", lang), 1.0, 1000.0, 50.0, 10.0, key="kappa")
         if st.button(t("run_sensitivity", lang), key="run_sens"):
-            st.session_state["sens"] = (profile_id, sensitivity(SC.result, draws=int(draws),
-                                                                concentration=float(kappa)))
+            with st.spinner(t("busy_sensitivity", lang, n=int(draws)), show_time=True):
+                st.session_state["sens"] = (profile_id, sensitivity(
+                    SC.result, draws=int(draws), concentration=float(kappa)))
         stored = st.session_state.get("sens")
         if stored and stored[0] == profile_id:
             sens = stored[1]

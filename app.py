@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import tempfile
@@ -20,24 +21,35 @@ from streamlit_folium import st_folium
 from geo_engine import __version__, settings
 from geo_engine._errors import GeoEngineError, GeoEngineWarning
 from geo_engine.brief import brief_html, brief_pdf
+from geo_engine.datasets import accent_lexicon
 from geo_engine.display import DIVERGING, SEQUENTIAL, base_map, escape_markdown, hex_layer
 from geo_engine.explore import (
     CUSTOM,
     INCLUSION,
+    RANK_CHOICES,
     Clusters,
     Output,
     boundaries,
+    card_summary,
     categories,
     cell_at,
     cell_card,
+    clusters_in_focus,
     custom_profile,
     default_layers,
     difference,
+    find_place,
     focus_choices,
+    focus_label,
+    focus_mask,
+    hexagon_note,
     map_frame,
     movers,
     output_options,
     parse_location,
+    place_index,
+    province_choices,
+    ranking,
     region_title,
     scenario,
     scenario_clusters,
@@ -47,14 +59,15 @@ from geo_engine.explore import (
     with_constraints,
 )
 from geo_engine.export import to_csv_bytes, write_cells, write_features
-from geo_engine.i18n import LANGUAGES, t
+from geo_engine.i18n import COLUMNS, LANGUAGES, headers, number, numbers, proper_names, t
+from geo_engine.i18n import unit as unit_words
 from geo_engine.manifest import load_manifest
 from geo_engine.maps import use_local_assets
 from geo_engine.outputs import POPULATION_LAYER, POVERTY_LAYER
 from geo_engine.pipeline import Run, run
-from geo_engine.profiles import Profile
+from geo_engine.profiles import Profile, localized
 from geo_engine.region import load_region, region_id_from, shipped_regions
-from geo_engine.rollup import LEVELS, RANK_BY, rollup, with_labels
+from geo_engine.rollup import LEVELS
 from geo_engine.score import Prepared, prepare
 from geo_engine.sensitivity import sensitivity
 from geo_engine.uploads import (
@@ -67,6 +80,9 @@ from geo_engine.uploads import (
 )
 
 st.set_page_config(page_title="Territorial Opportunity Platform", layout="wide")
+# map first: less space above the title, a smaller title
+st.html("<style>.stMainBlockContainer{padding-top:2.2rem}"
+        "h1{font-size:1.9rem !important;padding-bottom:0 !important}</style>")
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -81,7 +97,9 @@ def load_run(region: str, resolution: int) -> tuple[Run, list[str]]:
         warnings.simplefilter("always", GeoEngineWarning)
         result = run(region=region, resolution=resolution)
     notes = sorted({str(w.message) for w in caught if issubclass(w.category, GeoEngineWarning)})
-    return result, notes
+    # names shown in proper case with their accents (the official tables write bare capitals)
+    lexicon = accent_lexicon() if result.region.shipped else {}
+    return dataclasses.replace(result, names=proper_names(result.names, lexicon)), notes
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -114,6 +132,12 @@ def outlines(region: str, department: str) -> gpd.GeoDataFrame:
     if reg.shipped and reg.id == "peru":
         return boundaries(department or None)
     return unit_outlines(reg.units(), department=department or None)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def places(region: str, resolution: int) -> pd.DataFrame:
+    """Return the named units the place search looks in (built once per region and resolution)."""
+    return place_index(load_run(region, resolution)[0])
 
 
 @st.cache_data(show_spinner=False)
@@ -167,7 +191,7 @@ def _area(res: int) -> str:
 
 # session keys that are not widgets and belong to one region: cleared when another is shown (a
 # bare string here would be drawn on the page by Streamlit's magic, hence a comment)
-REGION_STATE = ("selected", "_last_click", "sens", "_clusters")
+REGION_STATE = ("selected", "_last_click", "sens", "_clusters", "_found")
 
 ss = st.session_state
 FRESH = RELABEL = False  # another region is shown / labels changed (set once the region loads)
@@ -299,6 +323,21 @@ def _load_failed(region: str, resolution: int, exc: Exception, lang: str) -> NoR
     st.stop()
 
 
+# ---------------------------------------------------------------- state from the URL
+# URL parameter → session key: what a shared link restores (checked like any widget value)
+URL_KEYS = {"lang": "lang", "region": "region", "res": "resolution", "profile": "profile",
+            "dep": "dep", "prov": "prov", "unit": "focus_unit"}
+if "_url_read" not in ss:  # a session's first run: the link's view, if any
+    ss["_url_read"] = True
+    for name, key in URL_KEYS.items():
+        if name in st.query_params and key not in ss:
+            value = st.query_params[name]
+            ss[key] = int(value) if key == "resolution" and value.isdigit() else value
+    if "show" in st.query_params:
+        ss["_url_show"] = st.query_params["show"]
+    if "cell" in st.query_params:
+        ss["_url_cell"] = st.query_params["cell"]
+
 # ---------------------------------------------------------------- sidebar
 lang = st.sidebar.selectbox("Idioma · Language", list(LANGUAGES), format_func=LANGUAGES.get,
                             key="lang")
@@ -340,6 +379,8 @@ if FRESH:
         del ss[key]
     ss["find_cell"] = ""
 ss["_shown_region"] = REGION
+if "_url_cell" in ss:  # a shared link's cell: selected once the region is known
+    ss["selected"] = parse_location(ss.pop("_url_cell")) or ss.get("selected")
 SKIP = unavailable(R)
 UNIT = "district" if {"province_code", "department_code"} & set(R.matrix.columns) else "unit"
 
@@ -352,6 +393,14 @@ profile_id = st.sidebar.selectbox(
     format_func=lambda p: t("inclusion", lang) if p == INCLUSION
     else t("custom_profile", lang) if p == CUSTOM
     else getattr(R.profiles[p].title, lang, R.profiles[p].title.en))
+
+
+
+def _layer_title(layer_id: str) -> str:
+    """Return a layer's title in the user's language (its id when it has no spec)."""
+    spec = R.specs.get(layer_id)
+    return getattr(spec.title, lang, spec.title.en) if spec else layer_id
+
 
 weights: dict[str, float] = {}
 enabled: tuple[bool, ...] = ()
@@ -388,16 +437,17 @@ if profile_id != INCLUSION:
                 if FRESH or key not in ss:
                     ss[key] = float(layer.weight)
                 weights[layer.id] = st.slider(escape_markdown(label), 0.0, 5.0, step=0.1, key=key,
-                                              help=escape_markdown(layer.rationale) or None)
+                                              help=escape_markdown(localized(layer.rationale, lang))
+                                              or None)
     if profile.constraints:
         st.sidebar.subheader(t("constraints", lang))
         for i in range(len(profile.constraints)):
             if FRESH or f"c_{profile_id}_{i}" not in ss:
                 ss[f"c_{profile_id}_{i}"] = True
-        enabled = tuple(st.sidebar.checkbox(escape_markdown(f"{c.layer} {c.op} {c.value:g}"),
-                                            key=f"c_{profile_id}_{i}",
-                                            help=escape_markdown(c.rationale) or None)
-                        for i, c in enumerate(profile.constraints))
+        enabled = tuple(st.sidebar.checkbox(
+            escape_markdown(f"{_layer_title(c.layer)} {c.op} {number(c.value, lang, decimals=2)}"),
+            key=f"c_{profile_id}_{i}", help=escape_markdown(localized(c.rationale, lang)) or None)
+            for i, c in enumerate(profile.constraints))
 q_engine = q_incl = 2 / 3
 if "typology" not in SKIP:  # the thresholds only split the typology
     st.sidebar.subheader(t("thresholds", lang))
@@ -426,19 +476,28 @@ tabs = st.tabs([t("tab_map", lang), t("tab_rankings", lang), t("tab_compare", la
                 t("tab_sensitivity", lang), t("tab_plan", lang), t("tab_data", lang)], key="tab",
                on_change="rerun")
 
-dep = unit = ""
+dep = prov = unit = ""
 focus_kind, focus_labels = focus_choices(R)
 if focus_kind == "department":
     dep_labels = {"": t("all_country", lang), **focus_labels}
     _settle("dep", list(dep_labels), "")
     dep = st.sidebar.selectbox(t("focus", lang), list(dep_labels), format_func=dep_labels.get,
                                key="dep")
+    prov_labels = province_choices(R, dep)
+    if prov_labels:
+        prov_labels = {"": t("all_department", lang), **prov_labels}
+        _settle("prov", list(prov_labels), "")
+        prov = st.sidebar.selectbox(t("focus_province", lang), list(prov_labels),
+                                    format_func=prov_labels.get, key="prov")
 elif focus_kind == "unit":
     unit_labels = {"": t("all_region", lang), **focus_labels}
     _settle("focus_unit", list(unit_labels), "")
     unit = st.sidebar.selectbox(t("focus_unit", lang), list(unit_labels),
                                 format_func=unit_labels.get, key="focus_unit")
-FOCUS = {"department": dep or None, "unit": unit or None}
+FOCUS = {"department": dep or None, "province": prov or None, "unit": unit or None}
+MASK = focus_mask(R, **FOCUS)
+if not MASK.all():
+    st.info(t("in_focus", lang, what=escape_markdown(focus_label(R, lang, **FOCUS))))
 show_clusters = st.sidebar.toggle(t("show_clusters", lang), value=False, key="show_clusters",
                                   help=t("clusters_help", lang))
 
@@ -450,22 +509,17 @@ def current_clusters() -> Clusters | None:
     key = (REGION, resolution, profile_id, tuple(sorted(weights.items())), enabled)
     store = st.session_state.setdefault("_clusters", {})
     if key not in store:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), st.spinner(t("busy_clusters", lang), show_time=True):
             warnings.simplefilter("ignore", GeoEngineWarning)  # "no cluster" is shown as text
             store.clear()
             store[key] = scenario_clusters(R, SC)
-    return store[key]
+    return clusters_in_focus(store[key], MASK)
 
 
 def _file_bytes(frame: pd.DataFrame, suffix: str) -> bytes:
     """Write the drawn hexagons in one format and return the bytes (run on download only)."""
     with tempfile.TemporaryDirectory() as tmp:
         return write_cells(frame, Path(tmp) / f"map{suffix}").read_bytes()
-
-
-def _num(value: float, spec: str = ",.0f") -> str:
-    """Format a number, or "—" when it is missing."""
-    return format(value, spec) if np.isfinite(value) else "—"
 
 
 def _shorten(names: str, most: int = 8) -> str:
@@ -475,10 +529,26 @@ def _shorten(names: str, most: int = 8) -> str:
 
 
 def _select_typed() -> None:
-    """Select the cell typed in the search box (``lat, lon`` or an H3 id)."""
-    location = parse_location(st.session_state.get("find_cell", ""))
-    if location is not None:
-        st.session_state["selected"] = location
+    """Find the place typed in the search box and open it (a callback, run before the page).
+
+    A department or province becomes the focus; a district focuses its department; every place
+    opens the card of its most populous cell (a point: the cell under it).
+    """
+    text = str(ss.get("find_cell", ""))
+    place = find_place(R, text, index=places(REGION, resolution)) if text.strip() else None
+    if place is None:
+        ss["_found"] = ("warning", t("place_not_found", lang, text=escape_markdown(text))
+                        ) if text.strip() else None
+        return
+    ss["selected"] = (place.lat, place.lon)
+    if place.kind != "point" and focus_kind == "department":
+        ss["dep"] = place.department or ""
+        ss["prov"] = place.province if place.kind == "province" else ""
+    if place.kind == "point":
+        ss["_found"] = None
+        return
+    kind = t(place.kind if place.kind != "district" else UNIT, lang).lower()
+    ss["_found"] = ("success", t("place_found", lang, name=escape_markdown(place.name), kind=kind))
 
 
 def _brief_bytes(rows: np.ndarray, title: str, fmt: str = "html") -> bytes:
@@ -500,23 +570,34 @@ def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vm
          vmax=None, caption: str | None = None, clusters: Clusters | None = None) -> dict | None:
     """Draw hexagons coloured by ``value`` and return the click state."""
     cats = categories(output, R, lang)
-    tooltip = {"district": t(UNIT, lang), "value": output.label}
+    # the tooltip shows numbers as the language writes them, and says when a hexagon is a mean
+    nodata = t("no_data", lang)
+    averaged = bool((frame["n_children"] > 1).any())
+    tooltip = {"district": t(UNIT, lang),
+               "tip_value": output.label + (f" ({t('mean', lang)})" if averaged and cats is None
+                                            else "")}
+    decimals = 3 if output.kind != "layer" else 1
+    tips = {"tip_value": frame["value"] if cats is not None
+            else numbers(frame["value"], lang, decimals=decimals, missing=nodata)}
     if POPULATION_LAYER in R.matrix:
-        tooltip["population"] = t("population", lang)
+        tooltip["tip_population"] = t("population", lang)
+        tips["tip_population"] = numbers(frame["population"], lang, missing=nodata)
     if POVERTY_LAYER in R.matrix:
-        tooltip["poverty"] = t("poverty", lang)
+        tooltip["tip_poverty"] = t("poverty", lang)
+        tips["tip_poverty"] = numbers(frame["poverty"], lang, decimals=1, missing=nodata)
+    if averaged:
+        tooltip["n_children"] = t("cells_in_hexagon", lang)
     if cats is not None:
-        frame = frame.assign(value=[cats.labels.get(v, v) if v else None for v in frame["value"]])
+        tips["tip_value"] = [cats.labels.get(v, v) if v else None for v in frame["value"]]
+        frame = frame.assign(value=tips["tip_value"])
         cats = type(cats)(colours={cats.labels[k]: c for k, c in cats.colours.items()},
                           labels={v: v for v in cats.labels.values()})
+    frame = frame.assign(**tips)
     outline = clusters.table if clusters is not None and len(clusters.table) else None
     layer = hex_layer(frame, column="value", caption=caption or output.label, tooltip=tooltip,
                    outlines=outline,
                    outline_tooltip={"cluster_id": t("cluster", lang),
                                     "poor_population": t("poor_population", lang)},
-                   formats={"value": ".3f" if cats is None and output.kind != "layer" else ",.4g",
-                            "population": ",.0f", "poverty": ".1f"} if cats is None
-                   else {"population": ",.0f", "poverty": ".1f"},
                    categories=cats, colors=colors, vmin=vmin, vmax=vmax,
                    no_data_label=t("no_data", lang))
     # the base map stays the same while only the hexagon layer changes, so the browser swaps
@@ -528,126 +609,161 @@ def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vm
     return state
 
 
+def _profile_title() -> str:
+    """Return the scored profile's name in the user's language."""
+    return (t("inclusion", lang) if profile_id == INCLUSION
+            else t("custom_profile", lang) if profile_id == CUSTOM
+            else getattr(R.profile(profile_id).title, lang, profile_id))
+
+
+def card_panel(row: int, found: Clusters | None, frame: pd.DataFrame, shown_res: int,
+               chosen: Output) -> None:
+    """Draw one cell's card: why it scores as it does, its scores, layers, briefs, its cluster."""
+    card = cell_card(R, SC, row, lang)
+    st.subheader(t("card_title", lang, h3=card["h3"]))
+    st.markdown(" · ".join(escape_markdown(name) for name in card["names"].values()))
+    for line in card_summary(R, SC, row, lang, profile_title=_profile_title()):
+        st.markdown(line)
+    note = hexagon_note(frame, shown_res, card["h3"], lang,
+                        decimals=2 if chosen.kind != "layer" else 1)
+    if note:
+        st.caption(note)
+    items = list(card["scores"].items())
+    for start in range(0, len(items), 2):  # two a row: the card is narrow, labels stay whole
+        for col, (label, value) in zip(st.columns(2), items[start:start + 2], strict=False):
+            col.metric(label, number(value, lang, decimals=2))
+    facts = [f"**{t('population', lang)}:** {number(card['population'], lang)}"]
+    if POVERTY_LAYER in R.matrix:
+        facts.append(f"**{t('poverty', lang)}:** {number(card['poverty'], lang, decimals=1)}")
+    st.markdown(" · ".join(facts))
+    if card["family"]:
+        st.markdown(t("best_family_line", lang, family=escape_markdown(card["family"]),
+                      margin=number(card["margin"], lang, decimals=2)))
+    if card["why"]:
+        st.markdown(escape_markdown(card["why"]))
+    if profile_id in R.profiles:
+        code = str(R.matrix["district_code"].iloc[row])
+        title = " · ".join(card["names"].values())
+        unit = R.matrix["district_code"].astype(str).to_numpy() == code
+        left, right = st.columns(2)
+        left.download_button(
+            t("download_brief", lang), data=functools.partial(_brief_bytes, unit, title),
+            file_name=f"brief_{code}.html", mime="text/html", key="dl_brief",
+            on_click="ignore")
+        right.download_button(
+            t("download_brief_pdf", lang),
+            data=functools.partial(_brief_bytes, unit, title, "pdf"),
+            file_name=f"brief_{code}.pdf", mime="application/pdf", key="dl_brief_pdf",
+            on_click="ignore")
+    if card["contributions"] is not None:
+        st.markdown(f"**{t('contributions', lang)}**")
+        if card["space"] == "log":
+            st.caption(t("contributions_log", lang))
+        contrib = card["contributions"]
+        st.dataframe(
+            contrib[["title", "contribution"]].rename(columns={
+                "title": t("layer", lang), "contribution": t("contribution", lang)}),
+            hide_index=True, width="stretch", key="card_contributions",
+            column_config={t("contribution", lang): st.column_config.ProgressColumn(
+                format="%.3f", min_value=float(min(0.0, contrib["contribution"].min())),
+                max_value=float(max(contrib["contribution"].max(), 1e-9)))})
+        with st.expander(t("raw_values", lang)):
+            st.dataframe(card["raw"].rename(columns={
+                "layer": t("layer", lang), "value": t("value", lang), "units": t("units", lang),
+                "source": t("source", lang)}), hide_index=True, width="stretch")
+        st.markdown(f"**{t('what_it_takes', lang)}**")
+        if card["top"]:
+            st.write(t("already_top", lang))
+        elif card["requirements"]:
+            for line in card["requirements"]:
+                st.write("• " + escape_markdown(line))
+        else:
+            st.write(t("no_single_change", lang))
+    cluster_id = found.cells["cluster_id"].iloc[row] if found is not None else pd.NA
+    if found is None or pd.isna(cluster_id) or int(cluster_id) not in set(found.table["cluster_id"]):
+        return
+    c = found.table.set_index("cluster_id").loc[int(cluster_id)]
+    st.subheader(t("cluster_card", lang, id=int(cluster_id), n=number(int(c["n_cells"]), lang),
+                   pop=number(float(c["population"]), lang),
+                   poor=number(float(c["poor_population"]), lang)))
+    st.markdown(t("cluster_line", lang, rank=int(c["rank"]),
+                  score=number(float(c["mean_score"]), lang, decimals=2),
+                  layers=escape_markdown(c["top_layers"]),
+                  town=number(float(c["median_minutes_town50k"]), lang),
+                  port=number(float(c["median_minutes_port"]), lang),
+                  districts=escape_markdown(_shorten(str(c["districts"])))))
+    if profile_id in R.profiles:
+        members = (found.cells["cluster_id"] == cluster_id).fillna(False).to_numpy(dtype=bool)
+        name = t("cluster_brief_title", lang, id=int(cluster_id))
+        left, right = st.columns(2)
+        left.download_button(
+            t("download_cluster_brief", lang),
+            data=functools.partial(_brief_bytes, members, name),
+            file_name=f"brief_cluster_{int(cluster_id)}.html", mime="text/html",
+            key="dl_cluster_brief", on_click="ignore")
+        right.download_button(
+            t("download_cluster_brief_pdf", lang),
+            data=functools.partial(_brief_bytes, members, name, "pdf"),
+            file_name=f"brief_cluster_{int(cluster_id)}.pdf", mime="application/pdf",
+            key="dl_cluster_brief_pdf", on_click="ignore")
+
+
 def map_tab() -> None:
-    """Draw the map, the clicked cell's card and the downloads."""
+    """Draw the map with the selected cell's card beside it, then the top units and downloads."""
     stored = st.session_state.get("sens")
     sens = stored[1] if stored and stored[0] == profile_id else None
     extra = [Output("p_top", t("p_top", lang), "probability", "0–1")] if sens is not None else []
     options = output_options(R, lang, extra=extra)
+    if "_url_show" in ss:  # a shared link's map output
+        wanted = ss.pop("_url_show")
+        ss["output"] = next((o for o in options if o.key == wanted), options[0])
     _settle("output", options, options[0], same=lambda o, v: o.key == v.key)
-    chosen = st.selectbox(t("show", lang), options, format_func=lambda o: o.label, key="output")
+    pick, search = st.columns(2)
+    chosen = pick.selectbox(t("show", lang), options, format_func=lambda o: o.label, key="output")
+    ss["_shown_output"] = chosen.key
+    centre = R.matrix[["lat", "lon"]].median()
+    search.text_input(t("find_cell", lang), key="find_cell", on_change=_select_typed,
+                      placeholder=t("find_placeholder", lang, lat=f"{centre['lat']:.2f}",
+                                    lon=f"{centre['lon']:.2f}"))
     values = sens["p_top"].to_numpy() if chosen.key == "p_top" and sens is not None else None
-    frame, shown_res = map_frame(R, SC, chosen, values=values, **FOCUS)
+    with st.spinner(t("busy_map", lang), show_time=True):
+        frame, shown_res = map_frame(R, SC, chosen, values=values, **FOCUS)
     found = current_clusters()
-    state = draw(frame, chosen, key="main_map", clusters=found)
-    if found is not None:
-        st.caption(t("clusters_note", lang, n=len(found.table),
-                     cells=int(found.cells["significant"].sum())))
-    st.caption(t("map_note", lang, n=len(frame), res=shown_res,
-                 cells=int(frame["n_children"].sum()), grid_res=resolution))
-    excluded = int(np.isnan(np.asarray(SC.score, dtype=float)).sum())
-    if excluded:
-        st.caption(t("excluded", lang, n=excluded))
-
-    top = with_labels(rollup(R.matrix, np.asarray(SC.score, dtype=float), level="district").head(5),
-                      R.matrix, R.names, level="district")
-    st.markdown(f"**{t('top_districts' if UNIT == 'district' else 'top_units', lang)}**")
-    top = top.assign(pop_weighted_mean=top["pop_weighted_mean"].round(3),
-                     population=top["population"].round(0).astype("Int64"))
-    columns = [c for c in ("district", "province", "department") if c in top] or ["code"]
-    columns += ["pop_weighted_mean", *(["population"] if top["population"].notna().any() else [])]
-    st.dataframe(top[columns]
-                 .rename(columns={"district": t(UNIT, lang), "province": t("province", lang),
-                                  "department": t("department", lang), "code": t("code", lang),
-                                  "pop_weighted_mean": t("score", lang),
-                                  "population": t("population", lang)}),
-                 hide_index=True, width="stretch", key="top_districts")
-
+    left, right = st.columns([3, 2], gap="medium")
+    with left:
+        state = draw(frame, chosen, key="main_map", clusters=found)
+        if found is not None:
+            st.caption(t("clusters_note", lang, n=len(found.table),
+                         cells=int(found.cells["significant"].sum())))
+        st.caption(t("map_note", lang, n=len(frame), res=shown_res,
+                     cells=int(frame["n_children"].sum()), grid_res=resolution))
+        excluded = int(np.isnan(np.asarray(SC.score, dtype=float)[MASK]).sum())
+        if excluded:
+            st.caption(t("excluded", lang, n=excluded))
     clicked = (state or {}).get("last_clicked")
     if clicked and clicked != st.session_state.get("_last_click"):
         st.session_state["_last_click"] = clicked
         st.session_state["selected"] = (clicked["lat"], clicked["lng"])
-    centre = R.matrix[["lat", "lon"]].median()
-    st.text_input(t("find_cell", lang), key="find_cell", on_change=_select_typed,
-                  placeholder=f"{centre['lat']:.2f}, {centre['lon']:.2f}")
-    selected = st.session_state.get("selected")
-    row = cell_at(R, *selected) if selected else None
-    if row is None:
-        st.info(t("card_none", lang))
-    else:
-        card = cell_card(R, SC, row, lang)
-        cluster_id = found.cells["cluster_id"].iloc[row] if found is not None else pd.NA
-        if found is not None and not pd.isna(cluster_id):
-            c = found.table.set_index("cluster_id").loc[int(cluster_id)]
-            st.subheader(t("cluster_card", lang, id=int(cluster_id), n=int(c["n_cells"]),
-                           pop=_num(float(c["population"])),
-                           poor=_num(float(c["poor_population"]))))
-            st.markdown(t("cluster_line", lang, rank=int(c["rank"]), score=float(c["mean_score"]),
-                          layers=escape_markdown(c["top_layers"]),
-                          town=_num(float(c["median_minutes_town50k"])),
-                          port=_num(float(c["median_minutes_port"])),
-                          districts=escape_markdown(_shorten(str(c["districts"])))))
-            if profile_id in R.profiles:
-                members = (found.cells["cluster_id"] == cluster_id).fillna(False).to_numpy(dtype=bool)
-                name = t("cluster_brief_title", lang, id=int(cluster_id))
-                left, right = st.columns(2)
-                left.download_button(
-                    t("download_cluster_brief", lang),
-                    data=functools.partial(_brief_bytes, members, name),
-                    file_name=f"brief_cluster_{int(cluster_id)}.html", mime="text/html",
-                    key="dl_cluster_brief", on_click="ignore")
-                right.download_button(
-                    t("download_cluster_brief_pdf", lang),
-                    data=functools.partial(_brief_bytes, members, name, "pdf"),
-                    file_name=f"brief_cluster_{int(cluster_id)}.pdf", mime="application/pdf",
-                    key="dl_cluster_brief_pdf", on_click="ignore")
-        st.subheader(t("card_title", lang, h3=card["h3"]))
-        if profile_id in R.profiles:
-            code = str(R.matrix["district_code"].iloc[row])
-            title = " · ".join(card["names"].values())
-            unit = R.matrix["district_code"].astype(str).to_numpy() == code
-            left, right = st.columns(2)
-            left.download_button(
-                t("download_brief", lang), data=functools.partial(_brief_bytes, unit, title),
-                file_name=f"brief_{code}.html", mime="text/html", key="dl_brief",
-                on_click="ignore")
-            right.download_button(
-                t("download_brief_pdf", lang),
-                data=functools.partial(_brief_bytes, unit, title, "pdf"),
-                file_name=f"brief_{code}.pdf", mime="application/pdf", key="dl_brief_pdf",
-                on_click="ignore")
-        st.markdown(" · ".join(escape_markdown(name) for name in card["names"].values()))
-        cols = st.columns(len(card["scores"]))
-        for col, (label, value) in zip(cols, card["scores"].items(), strict=True):
-            col.metric(label, "—" if not np.isfinite(value) else f"{value:.2f}")
-        facts = [f"**{t('population', lang)}:** {_num(card['population'])}"]
-        if "typology" not in SKIP:
-            facts.insert(0, f"**{t('typology', lang)}:** {card['typology'] or '—'}")
-        if POVERTY_LAYER in R.matrix:
-            facts.append(f"**{t('poverty', lang)}:** {_num(card['poverty'], '.1f')}")
-        st.markdown(" · ".join(facts))
-        if card["family"]:
-            st.markdown(t("best_family_line", lang, family=escape_markdown(card["family"]),
-                          margin=card["margin"]))
-        if card["why"]:
-            st.markdown(escape_markdown(card["why"]))
-        if card["contributions"] is not None:
-            st.markdown(f"**{t('contributions', lang)}**")
-            if card["space"] == "log":
-                st.caption(t("contributions_log", lang))
-            st.bar_chart(card["contributions"].set_index("title")["contribution"], horizontal=True)
-            st.markdown(f"**{t('raw_values', lang)}**")
-            st.dataframe(card["raw"].rename(columns={
-                "layer": t("layer", lang), "value": t("value", lang), "units": t("units", lang),
-                "source": t("source", lang)}), hide_index=True, width="stretch")
-            st.markdown(f"**{t('what_it_takes', lang)}**")
-            if card["top"]:
-                st.write(t("already_top", lang))
-            elif card["requirements"]:
-                for line in card["requirements"]:
-                    st.write("• " + escape_markdown(line))
-            else:
-                st.write(t("no_single_change", lang))
+        ss.pop("_found", None)
+    with right:
+        found_place = ss.get("_found")
+        if found_place:
+            getattr(st, found_place[0])(found_place[1])
+        selected = st.session_state.get("selected")
+        row = cell_at(R, *selected) if selected else None
+        if row is None:
+            st.info(t("card_none", lang))
+        else:
+            card_panel(row, found, frame, shown_res, chosen)
+
+    top = ranking(R, SC.score, level="district", rank_by="pop_weighted_mean", mask=MASK).head(5)
+    st.markdown(f"**{t('top_districts' if UNIT == 'district' else 'top_units', lang)}**")
+    top = top.assign(pop_weighted_mean=top["pop_weighted_mean"].round(3))
+    columns = [c for c in ("district", "province", "department") if c in top] or ["code"]
+    columns += ["pop_weighted_mean", *(["population"] if top["population"].notna().any() else [])]
+    st.dataframe(headers(top[columns].rename(columns={"pop_weighted_mean": "score"}), lang,
+                         unit_key=UNIT).rename(columns={"score": t("score", lang)}),
+                 hide_index=True, width="stretch", key="top_districts")
 
     st.markdown(f"**{t('downloads', lang)}**")
     out = frame.rename(columns={"value": chosen.key.replace(":", "_")})
@@ -670,7 +786,7 @@ def rankings_tab() -> None:
             st.info(t("show_clusters", lang))
             return
         table = pd.DataFrame(found.table.drop(columns="geometry"))
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(headers(table, lang, unit_key=UNIT), hide_index=True, width="stretch")
         st.download_button(t("download_csv", lang), to_csv_bytes(table),
                            file_name="clusters.csv", key="dl_clusters", on_click="ignore")
         st.download_button(t("download_geojson", lang),
@@ -678,19 +794,25 @@ def rankings_tab() -> None:
                            file_name="clusters.geojson", key="dl_clusters_geojson",
                            on_click="ignore")
         return
-    rank_by = c2.selectbox(t("rank_by", lang), list(RANK_BY), key="rank_by")
-    ranked = rollup(R.matrix, np.asarray(SC.score, dtype=float), level=level, rank_by=rank_by)
-    ranked = with_labels(ranked, R.matrix, R.names, level=level)
-    st.dataframe(ranked, hide_index=True, width="stretch")
+    choices = [c for c in RANK_CHOICES if POVERTY_LAYER in R.matrix or "poor" not in c]
+    _settle("rank_by", choices, choices[0])
+    rank_by = c2.selectbox(t("rank_by", lang), choices, key="rank_by",
+                           format_func=lambda c: t(COLUMNS[c], lang))
+    ranked = ranking(R, SC.score, level=level, rank_by=rank_by, mask=MASK)
+    if ranked["tie"].any():
+        st.caption(t("ties_note", lang))
+    shown = ranked.drop(columns=[c for c in ("poor_population", "poor_population_top")
+                                 if POVERTY_LAYER not in R.matrix and c in ranked])
+    st.dataframe(headers(shown, lang, unit_key=UNIT), hide_index=True, width="stretch",
+                 column_config={t(COLUMNS[c], lang): st.column_config.NumberColumn(
+                     format="%.3f") for c in ("mean", "max", "pop_weighted_mean", "share_pop_top")})
     st.download_button(t("download_csv", lang), to_csv_bytes(ranked),
                        file_name=f"ranking_{level}.csv", key="dl_rank", on_click="ignore")
 
 def compare_tab() -> None:
     """Compare the current scenario with another profile."""
     c1, c2, c3 = st.columns(3)
-    title = (t("inclusion", lang) if profile_id == INCLUSION
-             else t("custom_profile", lang) if profile_id == CUSTOM
-             else getattr(R.profile(profile_id).title, lang, profile_id))
+    title = _profile_title()
     c1.markdown(f"**{t('compare_a', lang)}**: {escape_markdown(title)} ({t('weights', lang).lower()} ↖)")
     defaults = "__defaults__"
     choices = ([defaults] if profile_id != INCLUSION else []) + [
@@ -705,7 +827,7 @@ def compare_tab() -> None:
     _settle("compare_by", kinds, "score")
     by = c3.radio(t("compare_what", lang), kinds, key="compare_by",
                   format_func=lambda k: t(f"compare_{k}", lang), horizontal=True)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), st.spinner(t("busy_compare", lang), show_time=True):
         warnings.simplefilter("ignore", GeoEngineWarning)
         same = other == defaults
         sc_b = scenario(R, profile_id=profile_id if same else other, engine_quantile=q_engine,
@@ -725,7 +847,12 @@ def compare_tab() -> None:
         limit = (float(np.nanmax(np.abs(diff_frame["value"]))) if finite else 0.0) or 1.0
         draw(diff_frame, diff_out, key="diff_map", colors=DIVERGING, vmin=-limit, vmax=limit)
     st.markdown(f"**{t('biggest_movers', lang)}**")
-    st.dataframe(movers(R, change), hide_index=True, width="stretch")
+    moved = movers(R, change, mask=MASK)
+    names = [c for c in ("district", "province", "department") if c in moved]
+    moved = moved[[*names, "district_code", "change", *[c for c in moved if c == "population"]]]
+    if "population" in moved:
+        moved = moved.assign(population=moved["population"].round(0).astype("Int64"))
+    st.dataframe(headers(moved, lang, unit_key=UNIT), hide_index=True, width="stretch")
 
 def sensitivity_tab() -> None:
     """Probability of the top decile under uncertain weights."""
@@ -737,15 +864,16 @@ def sensitivity_tab() -> None:
         draws = c1.number_input(t("draws", lang), 50, 2000, 200, 50, key="draws")
         kappa = c2.number_input(t("concentration", lang), 1.0, 1000.0, 50.0, 10.0, key="kappa")
         if st.button(t("run_sensitivity", lang), key="run_sens"):
-            st.session_state["sens"] = (profile_id, sensitivity(SC.result, draws=int(draws),
-                                                                concentration=float(kappa)))
+            with st.spinner(t("busy_sensitivity", lang, n=int(draws)), show_time=True):
+                st.session_state["sens"] = (profile_id, sensitivity(
+                    SC.result, draws=int(draws), concentration=float(kappa)))
         stored = st.session_state.get("sens")
         if stored and stored[0] == profile_id:
             sens = stored[1]
             p_out = Output("p_top", t("p_top", lang), "probability")
             p_frame, _ = map_frame(R, SC, p_out, values=sens["p_top"].to_numpy(), **FOCUS)
             draw(p_frame, p_out, key="sens_map", vmin=0, vmax=1)
-            core = sens["p_top"].to_numpy() >= 0.9
+            core = (sens["p_top"].to_numpy() >= 0.9) & MASK
             if POPULATION_LAYER in R.matrix:
                 st.write(t("stable_core", lang, n=int(core.sum()), pop=float(
                     np.nansum(R.matrix[POPULATION_LAYER].to_numpy(dtype=float)[core]))))
@@ -836,7 +964,7 @@ def data_tab() -> None:
             t("layer", lang): getattr(spec.title, lang, spec.title.en),
             t("theme", lang): t(f"theme_{spec.theme}", lang),
             t("kind", lang): spec.kind, t("method", lang): spec.method,
-            t("units", lang): spec.units,
+            t("units", lang): unit_words(spec.units, lang),
             t("source", lang): "; ".join(s["publisher"] for s in entry["sources"])
             if entry is not None else spec.source,
             t("licence", lang): entry["licence"] if entry is not None else "",
@@ -849,9 +977,10 @@ def data_tab() -> None:
     st.dataframe(table, hide_index=True, width="stretch")
     if profile_id not in (INCLUSION, CUSTOM):
         st.subheader(escape_markdown(getattr(R.profile(profile_id).title, lang, profile_id)))
-        st.write(escape_markdown(R.profile(profile_id).description))
-        st.dataframe(pd.DataFrame([{t("layer", lang): lay.id, t("weight", lang): lay.weight,
-                                    t("rationale", lang): lay.rationale}
+        st.write(escape_markdown(localized(R.profile(profile_id).description, lang)))
+        st.dataframe(pd.DataFrame([{t("layer", lang): _layer_title(lay.id),
+                                    t("weight", lang): lay.weight,
+                                    t("rationale", lang): localized(lay.rationale, lang)}
                                    for lay in R.profile(profile_id).layers]),
                      hide_index=True, width="stretch")
     if not R.region.shipped and R.region.file is not None:
@@ -872,3 +1001,12 @@ for tab, render in zip(tabs, (map_tab, rankings_tab, compare_tab, sensitivity_ta
     if tab.open:
         with tab:
             render()
+
+# ---------------------------------------------------------------- state to the URL
+_row = cell_at(R, *ss["selected"]) if ss.get("selected") else None
+st.query_params.from_dict({k: v for k, v in {
+    "lang": lang, "region": REGION if REGION in shipped else "", "res": str(resolution),
+    "profile": profile_id, "dep": dep, "prov": prov, "unit": unit,
+    "show": ss.get("_shown_output", ""),
+    "cell": format(int(R.matrix["h3"].iloc[_row]), "x") if _row is not None else "",
+}.items() if v})

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DISPLAY_CRS",
+    "accent_lexicon",
     "dataset_sources",
     "display_districts",
     "district_table",
@@ -167,3 +168,32 @@ def layer_provenance(specs: Sequence[LayerSpec], *, data_dir: Path | None = None
         rows.append({"id": spec.id, "dataset": spec.dataset, "publisher": "; ".join(publishers),
                      "vintage": str(entry["vintage"]), "licence": str(entry["licence"])})
     return pd.DataFrame(rows, columns=["id", "dataset", "publisher", "vintage", "licence"])
+
+
+def accent_lexicon(*, data_dir: Path | None = None) -> dict[str, str]:
+    """Return how the region's place names write their accented words: ``{"JUNIN": "Junín"}``.
+
+    Read from the curated towns (GeoNames and Natural Earth names, written with their accents),
+    for writing names the official tables give in bare capitals. Empty without a towns dataset.
+    """
+    import unicodedata
+    from collections import Counter
+
+    try:
+        towns = read_dataset("towns", data_dir=data_dir)
+    except (FileNotFoundError, KeyError, ValueError):
+        return {}
+    counts: Counter[tuple[str, str]] = Counter()
+    for column in ("name", "ne_adm1name"):
+        for name in towns.get(column, pd.Series(dtype=object)).dropna().astype(str):
+            for word in name.split():
+                if word.isalpha() and not word.isascii() and word[0].isupper():
+                    bare = "".join(c for c in unicodedata.normalize("NFKD", word)
+                                   if not unicodedata.combining(c)).upper()
+                    if bare.isascii():
+                        counts[bare, word] += 1
+    best: dict[str, tuple[int, str]] = {}
+    for (bare, word), n in counts.items():
+        if n > best.get(bare, (0, ""))[0]:
+            best[bare] = (n, word)
+    return {bare: word for bare, (_, word) in best.items()}

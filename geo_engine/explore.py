@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +20,7 @@ from geo_engine.datasets import display_districts
 from geo_engine.display import CategoricalLegend, display_resolution, to_parent
 from geo_engine.dual import TYPOLOGY, DualResult, dual_model, standing
 from geo_engine.explain import Requirement, contributions, what_it_takes, why
-from geo_engine.i18n import t
+from geo_engine.i18n import number, t, unit
 from geo_engine.outputs import POPULATION_LAYER, POVERTY_LAYER, cell_table
 from geo_engine.pipeline import INCLUSION, Run
 from geo_engine.profiles import Profile
@@ -28,22 +30,34 @@ from geo_engine.yaml_io import load_yaml
 __all__ = [
     "CUSTOM",
     "INCLUSION",
+    "RANK_CHOICES",
     "Clusters",
     "Output",
+    "Place",
     "Scenario",
     "boundaries",
+    "card_summary",
     "categories",
     "cell_at",
     "cell_card",
+    "clusters_in_focus",
     "custom_profile",
     "default_layers",
     "difference",
     "district_names",
+    "find_place",
     "focus_choices",
+    "focus_label",
+    "focus_mask",
+    "hexagon_note",
+    "in_focus",
     "map_frame",
     "movers",
     "output_options",
     "parse_location",
+    "place_index",
+    "province_choices",
+    "ranking",
     "region_title",
     "scenario",
     "scenario_clusters",
@@ -246,7 +260,7 @@ def output_options(run: Run, lang: str, *, extra: Sequence[Output] = ()) -> list
     out.extend(extra)
     for spec in run.specs.values():
         name = getattr(spec.title, lang, spec.title.en)
-        out.append(Output(f"layer:{spec.id}", t("layer_raw", lang, name=name, units=spec.units),
+        out.append(Output(f"layer:{spec.id}", t("layer_raw", lang, name=name, units=unit(spec.units, lang)),
                           "layer", spec.units))
     return out
 
@@ -267,6 +281,7 @@ def map_frame(
     output: Output,
     *,
     department: str | None = None,
+    province: str | None = None,
     unit: str | None = None,
     values: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, int]:
@@ -278,6 +293,8 @@ def map_frame(
     output : Output
     department : str, optional
         Department code to focus on (its cells only, at the finest resolution that fits).
+    province : str, optional
+        Province code to focus on, likewise.
     unit : str, optional
         Unit (``district_code``) to focus on, likewise.
     values : numpy.ndarray, optional
@@ -296,10 +313,7 @@ def map_frame(
         "population": _column(run, POPULATION_LAYER),
         "poverty": _column(run, POVERTY_LAYER),
     })
-    if department:
-        cells = cells[run.matrix["department_code"].to_numpy() == department]
-    if unit:
-        cells = cells[run.matrix["district_code"].astype(str).to_numpy() == unit]
+    cells = cells[focus_mask(run, department=department, province=province, unit=unit)]
     ids = run.matrix["h3"].to_numpy(dtype=np.uint64)
     grid_res = run.resolution
     res = display_resolution(len(cells), grid_res)
@@ -342,6 +356,19 @@ def scenario_clusters(run: Run, sc: Scenario, *, permutations: int = 999, fdr: f
     return Clusters(cells=cells, table=table)
 
 
+def clusters_in_focus(found: Clusters, mask: np.ndarray) -> Clusters:
+    """Keep the clusters with at least one cell in ``mask`` (:func:`focus_mask`), ranks kept.
+
+    A cluster that crosses the focus border is kept whole: it is one place on the ground.
+    """
+    if bool(mask.all()):
+        return found
+    ids = found.cells["cluster_id"].to_numpy()[mask]
+    kept = {int(i) for i in pd.unique(ids) if not pd.isna(i)}
+    table = found.table[found.table["cluster_id"].astype(int).isin(kept)]
+    return Clusters(cells=found.cells, table=table.reset_index(drop=True))
+
+
 def boundaries(department: str | None = None) -> gpd.GeoDataFrame:
     """Return reference outlines for the map: departments, or the districts of one department.
 
@@ -379,6 +406,153 @@ def focus_choices(run: Run) -> tuple[str | None, dict[str, str]]:
         return "unit", dict(sorted(((c, str(named.get(c, c))) for c in codes),
                                    key=lambda kv: kv[1]))
     return None, {}
+
+
+def province_choices(run: Run, department: str) -> dict[str, str]:
+    """Return the provinces of one department, ``{code: name}`` sorted by name (empty without any)."""
+    m = run.matrix
+    if not department or "province_code" not in m or "department_code" not in m:
+        return {}
+    rows = m.loc[m["department_code"].astype(str) == department, ["district_code", "province_code"]]
+    rows = rows.drop_duplicates("province_code").merge(run.names, on="district_code", how="left")
+    shown = (rows["province"] if "province" in rows else rows["province_code"]).fillna(
+        rows["province_code"])
+    pairs = zip(rows["province_code"].astype(str), shown.astype(str), strict=True)
+    return dict(sorted(pairs, key=lambda kv: kv[1]))
+
+
+def focus_mask(run: Run, *, department: str | None = None, province: str | None = None,
+               unit: str | None = None) -> np.ndarray:
+    """Return which cells of the run are in focus (all of them when nothing is focused).
+
+    A province narrows its department; a unit (``district_code``) narrows both.
+    """
+    m = run.matrix
+    mask = np.ones(len(m), dtype=bool)
+    for column, code in (("department_code", department), ("province_code", province),
+                         ("district_code", unit)):
+        if code:
+            if column not in m:
+                msg = f"the grid has no {column!r} column to focus on {code!r}"
+                raise KeyError(msg)
+            mask &= m[column].astype(str).to_numpy() == str(code)
+    return mask
+
+
+def in_focus(table: pd.DataFrame, run: Run, mask: np.ndarray, *, level: str) -> pd.DataFrame:
+    """Keep the rows of a roll-up (:func:`geo_engine.rollup.rollup`) whose unit is in focus.
+
+    Units are kept when any of their cells is in ``mask``; ranks are renumbered within the focus
+    (ties share the best rank), so rank 1 is the first unit of the department in view.
+    """
+    from geo_engine.rollup import LEVELS
+
+    if bool(mask.all()):
+        return table
+    codes = set(run.matrix.loc[mask, LEVELS[level]].astype(str))
+    kept = table[table["code"].astype(str).isin(codes)].copy()
+    if "rank" in kept:
+        kept["rank"] = kept["rank"].rank(method="min").astype(int)
+    return kept.reset_index(drop=True)
+
+
+RANK_CHOICES = ("poor_population_top", "poor_population", "pop_weighted_mean", "mean", "max",
+                "share_pop_top")
+"""What a targeting ranking can sort by: poor people in top cells first (see :func:`ranking`)."""
+
+
+def ranking(run: Run, score: np.ndarray, *, level: str, rank_by: str = "poor_population_top",
+            mask: np.ndarray | None = None, quantile: float = 0.9) -> pd.DataFrame:
+    """Rank admin units for targeting: poor people, poor people in top cells, mean and best score.
+
+    Parameters
+    ----------
+    run : Run
+    score : numpy.ndarray
+        One score per cell.
+    level : {"district", "province", "department"}
+    rank_by : str, default "poor_population_top"
+        One of :data:`RANK_CHOICES`; rank 1 is the highest.
+    mask : numpy.ndarray, optional
+        Cells in focus (:func:`focus_mask`): only units with a cell in it are kept.
+    quantile : float, default 0.9
+        Top cells are at or above this quantile of all scored cells of the region (so a
+        department's "top cells" are the country's top decile inside it).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Names of the unit and its parents, ``code``, ``rank``, ``tie`` (the value equals the
+        next or previous unit's), ``poor_population``, ``poor_population_top``, ``population``,
+        ``mean``, ``max``, ``pop_weighted_mean``, ``share_pop_top``, ``cells``; populations as
+        whole people.
+
+    Notes
+    -----
+    Poor people in a cell are its poverty rate (percent) × its population / 100, summed over the
+    unit (``poor_population``) and over its top cells (``poor_population_top``). Ranks are unique:
+    equal values are ordered by poor population, then population, then code, and flagged in
+    ``tie``.
+    """
+    from geo_engine.rollup import rollup, with_labels
+
+    if rank_by not in RANK_CHOICES:
+        msg = f"`rank_by` was {rank_by!r} but must be one of {list(RANK_CHOICES)}"
+        raise ValueError(msg)
+    s = np.asarray(score, dtype=float)
+    table = rollup(run.matrix, s, level=level, quantile=quantile)
+    pop, rate = _column(run, POPULATION_LAYER), _column(run, POVERTY_LAYER)
+    poor = np.where(np.isfinite(pop * rate), pop * rate / 100, 0.0)
+    scored = np.isfinite(s)
+    cut = np.quantile(s[scored], quantile) if scored.any() else np.inf
+    top = scored & (s >= cut)
+    codes = run.matrix[{"district": "district_code", "province": "province_code",
+                        "department": "department_code"}[level]].to_numpy()
+    sums = pd.DataFrame({"code": codes, "poor_population": poor,
+                         "poor_population_top": np.where(top, poor, 0.0)}).groupby("code").sum()
+    table = (table.drop(columns=["rank", "poor_population", "poor_population_top"], errors="ignore")
+             .merge(sums.reset_index(), on="code", how="left"))
+    if not np.isfinite(rate).any():
+        table[["poor_population", "poor_population_top"]] = np.nan
+    table = in_focus(table, run, np.ones(len(s), dtype=bool) if mask is None else mask,
+                     level=level)
+    order = table.sort_values([rank_by, "poor_population", "population", "code"],
+                              ascending=[False, False, False, True], na_position="last",
+                              kind="stable")
+    values = order[rank_by].to_numpy(dtype=float)
+    same = np.zeros(len(values), dtype=bool)
+    if len(values) > 1:
+        equal = np.isclose(values[1:], values[:-1], rtol=0, atol=1e-12)
+        same[1:] |= equal
+        same[:-1] |= equal
+    order = order.assign(rank=np.arange(1, len(order) + 1), tie=same)
+    for column in ("population", "poor_population", "poor_population_top", "population_top"):
+        order[column] = order[column].round(0).astype("Int64")
+    order = with_labels(order.reset_index(drop=True), run.matrix, run.names, level=level)
+    names = [c for c in ("district", "province", "department") if c in order]
+    first = [*names, "code", "rank", "tie", "poor_population_top", "poor_population",
+             "population", "mean", "max", "pop_weighted_mean", "share_pop_top", "cells"]
+    return order[[c for c in first if c in order]]
+
+
+def focus_label(run: Run, lang: str, *, department: str | None = None,
+                province: str | None = None, unit: str | None = None) -> str:
+    """Return what is in focus in words: ``"Cusco (departamento) · Urubamba (provincia)"``.
+
+    The whole region's name (:func:`t` ``all_country``/``all_region``) when nothing is focused.
+    """
+    _, labels = focus_choices(run)
+    parts = []
+    if department:
+        parts.append(t("focus_department_is", lang, name=labels.get(department, department)))
+    if province:
+        name = province_choices(run, department or "").get(province, province)
+        parts.append(t("focus_province_is", lang, name=name))
+    if unit:
+        parts.append(t("focus_unit_is", lang, name=labels.get(unit, unit)))
+    if not parts:
+        return t("all_country" if "department_code" in run.matrix else "all_region", lang)
+    return " · ".join(parts)
 
 
 def unit_outlines(units: gpd.GeoDataFrame, *, department: str | None = None,
@@ -489,6 +663,127 @@ def parse_location(text: str) -> tuple[float, float] | None:
     return None
 
 
+@dataclass(frozen=True)
+class Place:
+    """A place found by :func:`find_place`: a unit (with its codes) or a point, and where to look."""
+
+    kind: str  # "department", "province", "district", "point"
+    name: str
+    lat: float
+    lon: float
+    department: str | None = None
+    province: str | None = None
+    district: str | None = None
+
+
+def _plain(text: str) -> str:
+    """Lowercase without accents or extra spaces: ``"  Apurímac "`` → ``"apurimac"``."""
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.casefold().replace("-", " ").split())
+
+
+def place_index(run: Run) -> pd.DataFrame:
+    """Return the named units :func:`find_place` searches: one row per department, province, district.
+
+    Columns: ``kind``, ``code``, ``name``, ``plain`` (the name without accents or case),
+    ``plain_province`` and ``plain_department`` (its parents, for ``"name, parent"`` queries),
+    ``department_code``, ``province_code``, ``district_code``, ``population`` and ``row`` (the
+    matrix row of its most populous cell). Empty for a region without names.
+    """
+    m = run.matrix
+    if "district" not in run.names:
+        return pd.DataFrame(columns=["kind", "code", "name", "plain", "population", "row"])
+    pop = _column(run, POPULATION_LAYER)
+    cells = pd.DataFrame({"pop": np.where(np.isfinite(pop), pop, 0.0),
+                          "rank": np.where(np.isfinite(pop), pop, -1.0)})
+    codes = [c for c in ("department_code", "province_code", "district_code") if c in m]
+    for c in codes:
+        cells[c] = m[c].astype(str).to_numpy()
+    names = run.names.astype({"district_code": str}).drop_duplicates("district_code")
+    units = cells.drop_duplicates("district_code")[codes].merge(names, on="district_code",
+                                                                 how="left")
+    frames = []
+    for kind, column in (("department", "department_code"), ("province", "province_code"),
+                         ("district", "district_code")):
+        if column not in cells or kind not in units:
+            continue
+        g = cells.groupby(column)
+        stats = pd.DataFrame({"population": g["pop"].sum(), "row": g["rank"].idxmax()})
+        rows = units.drop_duplicates(column).set_index(column).join(stats, how="inner")
+        rows = rows.reset_index()
+        frames.append(pd.DataFrame({
+            "kind": kind, "code": rows[column], "name": rows[kind].astype(str),
+            "department_code": rows.get("department_code"),
+            "province_code": rows.get("province_code") if kind != "department" else None,
+            "district_code": rows["district_code"] if kind == "district" else None,
+            "plain_province": rows["province"].map(_plain) if "province" in rows else "",
+            "plain_department": rows["department"].map(_plain) if "department" in rows else "",
+            "population": rows["population"], "row": rows["row"]}))
+    index = pd.concat(frames, ignore_index=True)
+    index["plain"] = index["name"].map(_plain)
+    return index
+
+
+def find_place(run: Run, text: str, *, cutoff: float = 0.75,
+               index: pd.DataFrame | None = None) -> Place | None:
+    """Find a department, province or district by name, or a point from ``lat, lon`` or an H3 id.
+
+    Parameters
+    ----------
+    run : Run
+    text : str
+        A name (accents, case and hyphens ignored; near misses accepted), optionally followed by
+        a comma and a parent's name to tell apart units of the same name (``"Santa Rosa, Puno"``);
+        or ``"lat, lon"``; or an H3 cell id.
+    cutoff : float, default 0.75
+        Least :class:`difflib.SequenceMatcher` ratio a near miss needs.
+    index : pandas.DataFrame, optional
+        :func:`place_index` of ``run`` (built when not given; keep it to search often).
+
+    Returns
+    -------
+    Place or None
+        None when nothing matches. A unit's point is its most populous cell (its first cell
+        without a population layer), so the card opens where people live.
+
+    Notes
+    -----
+    Exact names win over near misses; among equal names a department comes before a province
+    and a province before a district ("Cusco" is the department), then the most populous.
+    """
+    point = parse_location(text)
+    if point is not None:
+        return Place("point", text.strip(), *point)
+    parts = [_plain(p) for p in (text or "").split(",") if _plain(p)]
+    index = place_index(run) if index is None else index
+    if not parts or index.empty:
+        return None
+    pool = index
+    for parent in parts[1:]:
+        pool = pool[(pool["plain_province"] == parent) | (pool["plain_department"] == parent)]
+    wanted = parts[0]
+    if not (pool["plain"] == wanted).any():
+        close = difflib.get_close_matches(wanted, pool["plain"].unique().tolist(), n=1,
+                                          cutoff=cutoff)
+        if not close:
+            return None
+        wanted = close[0]
+    order = {"department": 0, "province": 1, "district": 2}
+    hits = pool[pool["plain"] == wanted]
+    hit = hits.assign(order=hits["kind"].map(order)).sort_values(
+        ["order", "population"], ascending=[True, False]).iloc[0]
+    at = int(hit["row"])
+
+    def code(column: str) -> str | None:
+        value = hit.get(column)
+        return str(value) if isinstance(value, str) and value else None
+
+    return Place(str(hit["kind"]), str(hit["name"]), float(run.matrix["lat"].iloc[at]),
+                 float(run.matrix["lon"].iloc[at]), department=code("department_code"),
+                 province=code("province_code"), district=code("district_code"))
+
+
 def cell_at(run: Run, lat: float, lon: float) -> int | None:
     """Return the matrix row of the grid cell under a point, or None outside the grid."""
     ids = run.matrix["h3"].to_numpy(dtype=np.uint64)
@@ -497,10 +792,12 @@ def cell_at(run: Run, lat: float, lon: float) -> int | None:
     return pos if pos < len(ids) and ids[pos] == cell else None
 
 
-def _fmt(value: float) -> str:
+def _fmt(value: float, lang: str) -> str:
     if not np.isfinite(value):
         return "—"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
+    if abs(value) >= 100 or value == 0:
+        return number(value, lang)
+    return number(value, lang, decimals=max(0, 2 - int(np.floor(np.log10(abs(value))))))
 
 
 def cell_card(run: Run, sc: Scenario, row: int, lang: str) -> dict[str, Any]:
@@ -559,8 +856,8 @@ def cell_card(run: Run, sc: Scenario, row: int, lang: str) -> dict[str, Any]:
         spec = run.specs.get(lid)
         raw_rows.append({
             "layer": titles.get(lid, lid),
-            "value": _fmt(float(run.matrix[lid].iloc[row])),
-            "units": spec.units if spec else "",
+            "value": _fmt(float(run.matrix[lid].iloc[row]), lang),
+            "units": unit(spec.units, lang) if spec else "",
             "source": spec.dataset if spec and spec.dataset else (spec.source if spec else ""),
         })
     card["raw"] = pd.DataFrame(raw_rows)
@@ -571,10 +868,93 @@ def cell_card(run: Run, sc: Scenario, row: int, lang: str) -> dict[str, Any]:
         for r in reqs[:3]:
             spec = run.specs.get(r.layer)
             card["requirements"].append(t(
-                "requirement", lang, layer=titles.get(r.layer, r.layer), raw_from=_fmt(r.raw_from),
-                raw_to=_fmt(r.raw_to) if r.raw_to is not None else "—",
-                units=spec.units if spec else "", n_from=r.normalized_from, n_to=r.normalized_to))
+                "requirement", lang, layer=titles.get(r.layer, r.layer), raw_from=_fmt(r.raw_from, lang),
+                raw_to=_fmt(r.raw_to, lang) if r.raw_to is not None else "—",
+                units=unit(spec.units, lang) if spec else "", n_from=r.normalized_from, n_to=r.normalized_to))
     return card
+
+
+def _top_words(quantile: float, lang: str) -> str:
+    """``2/3`` → "the top third"; ``0.9`` → "the top 10 %"."""
+    if abs(quantile - 2 / 3) < 0.005:
+        return t("top_third", lang)
+    return t("top_share", lang, share=number(100 * (1 - quantile), lang))
+
+
+def card_summary(run: Run, sc: Scenario, row: int, lang: str, *, profile_title: str = "") -> list[str]:
+    """Return one to three plain sentences saying why a cell scores as it does, thresholds stated.
+
+    Parameters
+    ----------
+    run, sc : Run, Scenario
+    row : int
+        Matrix row of the cell.
+    lang : str
+    profile_title : str, optional
+        The scored profile's name as the user sees it.
+
+    Returns
+    -------
+    list of str
+        Markdown sentences: the profile score with its rank and largest contributions (or, for the
+        inclusion score, its three factors and the weakest), then the typology with both
+        thresholds, e.g. "its engine score 0.20 is in the top third of engine scores (threshold
+        0.18)".
+    """
+    score = np.asarray(sc.score, dtype=float)
+    value = float(score[row])
+    lines = []
+    two = functools.partial(number, lang=lang, decimals=2)
+    if not np.isfinite(value):
+        lines.append(t("why_unscored", lang))
+    elif sc.result is None:
+        dual = sc.dual
+        factors = {t("niche", lang): float(dual.niche[row]), t("need", lang).lower():
+                   float(dual.need[row]), t("access", lang).lower(): float(dual.access[row])}
+        lines.append(t("why_inclusion", lang, score=two(value), niche=two(dual.niche[row]),
+                       need=two(dual.need[row]), access=two(dual.access[row]),
+                       weakest=min(factors, key=lambda k: factors[k])))
+    else:
+        scored = np.isfinite(score)
+        rank = int((score[scored] > value).sum()) + 1
+        contrib = contributions(sc.result, row)
+        titles = {s.id: getattr(s.title, lang, s.title.en) for s in run.specs.values()}
+        drivers = ", ".join(f"{titles.get(r.layer, r.layer)} ({two(r.contribution)})"
+                            for r in contrib.head(2).itertuples() if r.contribution > 0) or "—"
+        pct = 100 * rank / max(int(scored.sum()), 1)
+        lines.append(t("why_score", lang, score=two(value), profile=profile_title or sc.profile_id,
+                       rank=number(rank, lang), n=number(int(scored.sum()), lang),
+                       pct=number(pct, lang, decimals=1 if pct < 10 else 0), drivers=drivers))
+    if "typology" not in unavailable(run) and sc.dual.typology[row]:
+        dual, cuts = sc.dual, sc.dual.thresholds
+        e, i = float(dual.engine[row]), float(dual.inclusion[row])
+        top_e = _top_words(float(cuts["engine_quantile"]), lang)
+        top_i = _top_words(float(cuts["inclusion_quantile"]), lang)
+        lines.append(t(
+            "why_typology", lang, typology=t(dual.typology[row], lang), engine=two(e),
+            engine_side=t("side_in" if e >= cuts["engine"] else "side_out", lang, top=top_e),
+            engine_cut=f"≥ {two(cuts['engine'])}", inclusion=two(i),
+            inclusion_side=t("side_in" if i >= cuts["inclusion"] else "side_out", lang, top=top_i),
+            inclusion_cut=f"≥ {two(cuts['inclusion'])}"))
+    return lines
+
+
+def hexagon_note(frame: pd.DataFrame, resolution: int, h3_id: str, lang: str, *,
+                 decimals: int = 2) -> str | None:
+    """Say how the map's hexagon around a cell relates to the cell's card (None when they are one).
+
+    The map draws coarser hexagons than the grid when the grid is too fine to draw; the tooltip
+    then shows the hexagon's mean while the card shows the cell.
+    """
+    if h3.get_resolution(h3_id) <= resolution:
+        return None
+    parent = np.uint64(h3.str_to_int(h3.cell_to_parent(h3_id, resolution)))
+    hit = frame[frame["h3"].to_numpy(dtype=np.uint64) == parent]
+    if hit.empty:
+        return None
+    value = hit["value"].iloc[0]
+    shown = number(value, lang, decimals=decimals) if isinstance(value, float | int) else str(value)
+    return t("hexagon_note", lang, n=int(hit["n_children"].iloc[0]), value=shown)
 
 
 def difference(a: Scenario, b: Scenario, *, by: str = "score") -> np.ndarray:
@@ -599,16 +979,20 @@ def typology_change(a: Scenario, b: Scenario) -> np.ndarray:
     return out
 
 
-def movers(run: Run, change: np.ndarray, *, top: int = 10) -> pd.DataFrame:
+def movers(run: Run, change: np.ndarray, *, top: int = 10,
+           mask: np.ndarray | None = None) -> pd.DataFrame:
     """Return the districts whose mean change is largest in absolute value.
 
-    Without a population layer the table has no population column.
+    Only the cells in ``mask`` (:func:`focus_mask`) count when it is given. Without a population
+    layer the table has no population column.
     """
     frame = pd.DataFrame({"district_code": run.matrix["district_code"].to_numpy(), "change": change})
     sums = {}
     if POPULATION_LAYER in run.matrix:
         frame["population"] = run.matrix[POPULATION_LAYER].to_numpy()
         sums["population"] = ("population", "sum")
+    if mask is not None:
+        frame = frame[mask]
     g = frame.groupby("district_code").agg(change=("change", "mean"), **sums).reset_index()
     g = g.merge(run.names, on="district_code", how="left")
     g["abs"] = g["change"].abs()

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["LANGUAGES", "MESSAGES", "t"]
+import math
+import re
+import string
+import unicodedata
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+
+__all__ = ["COLUMNS", "LANGUAGES", "MESSAGES", "UNITS", "headers", "number", "numbers", "proper_case", "proper_names", "t", "unit"]
 
 LANGUAGES = {"es": "Español", "en": "English"}
 """Languages of the interface."""
@@ -85,6 +93,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "inclusion_threshold": {"es": "Inclusión alta desde el cuantil", "en": "High inclusion from quantile"},
     "focus": {"es": "Enfocar un departamento", "en": "Focus on a department"},
     "focus_unit": {"es": "Enfocar una unidad", "en": "Focus on a unit"},
+    "focus_province": {"es": "Enfocar una provincia", "en": "Focus on a province"},
+    "all_department": {"es": "Todo el departamento", "en": "Whole department"},
+    "focus_department_is": {"es": "{name} (departamento)", "en": "{name} (department)"},
+    "focus_province_is": {"es": "{name} (provincia)", "en": "{name} (province)"},
+    "focus_unit_is": {"es": "{name} (unidad)", "en": "{name} (unit)"},
+    "in_focus": {"es": "En foco: **{what}**. Mapa, tablas, rankings, comparaciones, sensibilidad, clústeres y descargas se limitan a esta zona.", "en": "In focus: **{what}**. Map, tables, rankings, comparisons, sensitivity, clusters and downloads are limited to this area."},
     "all_country": {"es": "Todo el país", "en": "Whole country"},
     "all_region": {"es": "Toda la región", "en": "Whole region"},
     "tab_map": {"es": "Mapa", "en": "Map"},
@@ -98,14 +112,17 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "top_districts": {"es": "Distritos con mayor puntaje (media ponderada por población)", "en": "Highest-scoring districts (population-weighted mean)"},
     "top_units": {"es": "Unidades con mayor puntaje (media ponderada por población donde se conoce)", "en": "Highest-scoring units (population-weighted mean where population is known)"},
-    "find_cell": {"es": "Ir a una ubicación (lat, lon) o celda H3", "en": "Go to a location (lat, lon) or H3 cell"},
+    "find_cell": {"es": "Buscar un lugar: distrito, provincia, departamento, «lat, lon» o celda H3", "en": "Find a place: district, province, department, “lat, lon” or H3 cell"},
+    "find_placeholder": {"es": "p. ej. Urubamba, o {lat}, {lon}", "en": "e.g. Urubamba, or {lat}, {lon}"},
+    "place_found": {"es": "Encontrado: {name} ({kind}). Su ficha está abierta y el mapa enfocado.", "en": "Found: {name} ({kind}). Its card is open and the map focused on it."},
+    "place_not_found": {"es": "No se encontró «{text}». Escriba el nombre de un distrito, provincia o departamento, «lat, lon» o una celda H3.", "en": "“{text}” was not found. Type the name of a district, province or department, “lat, lon” or an H3 cell."},
     "data_notes": {"es": "Notas sobre los datos ({n})", "en": "Notes on the data ({n})"},
     "show_clusters": {"es": "Mostrar clústeres significativos", "en": "Show significant clusters"},
     "clusters_help": {"es": "Puntos calientes Getis-Ord Gi* (999 permutaciones, FDR 5 %), agrupados en zonas contiguas de 5+ celdas.", "en": "Getis-Ord Gi* hot spots (999 permutations, FDR 5 %), grouped into contiguous zones of 5+ cells."},
     "clusters_note": {"es": "{n} clústeres significativos ({cells:,} celdas calientes) con contorno punteado. Haga clic dentro de uno para ver su perfil.", "en": "{n} significant clusters ({cells:,} hot cells), dashed outlines. Click inside one for its profile."},
     "cluster": {"es": "Clúster", "en": "Cluster"},
     "poor_population": {"es": "Población pobre", "en": "Poor population"},
-    "cluster_line": {"es": "Rango {rank} · puntaje medio {score:.2f} · capas principales: {layers} · mediana a una ciudad de 50 000+: {town} min, a un puerto: {port} min · unidades: {districts}", "en": "Rank {rank} · mean score {score:.2f} · top layers: {layers} · median to a town of 50,000+: {town} min, to a port: {port} min · units: {districts}"},
+    "cluster_line": {"es": "Rango {rank} · puntaje medio {score} · capas principales: {layers} · mediana a una ciudad de 50 000+: {town} min, a un puerto: {port} min · unidades: {districts}", "en": "Rank {rank} · mean score {score} · top layers: {layers} · median to a town of 50,000+: {town} min, to a port: {port} min · units: {districts}"},
     "custom_profile": {"es": "Perfil propio", "en": "Custom profile"},
     "custom_layers": {"es": "Capas del perfil propio", "en": "Layers of the custom profile"},
     "custom_empty": {"es": "Elija al menos una capa.", "en": "Choose at least one layer."},
@@ -169,8 +186,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{layer}: from {raw_from} to {raw_to} {units} (normalized {n_from:.2f} → {n_to:.2f})",
     },
     "best_family_line": {
-        "es": "Mejor familia: **{family}** (margen {margin:.2f} sobre la segunda)",
-        "en": "Best family: **{family}** (margin {margin:.2f} over the second)",
+        "es": "Mejor familia: **{family}** (margen {margin} sobre la segunda)",
+        "en": "Best family: **{family}** (margin {margin} over the second)",
     },
     "why_niche": {"es": "Nicho en {family}: {layer} es {value} {units}{per} (evidencia desde {threshold})", "en": "Niche in {family}: {layer} is {value} {units}{per} (evidence from {threshold})"},
     "why_near": {"es": "Nicho en {family}: {layer} de {value} {units}{per} o más a menos de {km} km", "en": "Niche in {family}: {layer} of {value} {units}{per} or more within {km} km"},
@@ -247,11 +264,50 @@ MESSAGES: dict[str, dict[str, str]] = {
     "method": {"es": "Método", "en": "Method"},
     "rationale": {"es": "Justificación", "en": "Rationale"},
     "cluster_card": {"es": "Clúster {id}: {n} celdas, {pop} personas ({poor} pobres)", "en": "Cluster {id}: {n} cells, {pop} people ({poor} poor)"},
+    "busy_clusters": {"es": "Buscando clústeres significativos (999 permutaciones)…", "en": "Finding significant clusters (999 permutations)…"},
+    "busy_sensitivity": {"es": "Sorteando {n} juegos de pesos…", "en": "Drawing {n} sets of weights…"},
+    "busy_compare": {"es": "Calculando el escenario B y la diferencia…", "en": "Computing scenario B and the difference…"},
+    "busy_map": {"es": "Dibujando el mapa…", "en": "Drawing the map…"},
     "loading": {"es": "Calculando la región (la primera vez tarda unos segundos)…", "en": "Computing the region (the first time takes a few seconds)…"},
     "theme_resource": {"es": "Recursos", "en": "Resources"},
     "theme_infrastructure": {"es": "Infraestructura", "en": "Infrastructure"},
     "theme_social": {"es": "Social", "en": "Social"},
     "theme_environment": {"es": "Ambiente", "en": "Environment"},
+    "top_share": {"es": "{share} % superior", "en": "the top {share} %"},
+    "top_third": {"es": "tercio superior", "en": "the top third"},
+    "why_typology": {"es": "**{typology}**: su puntaje motor {engine} está {engine_side} de los puntajes motor (umbral {engine_cut}) y su puntaje de inclusión {inclusion} está {inclusion_side} (umbral {inclusion_cut}).", "en": "**{typology}**: its engine score {engine} is {engine_side} of engine scores (threshold {engine_cut}) and its inclusion score {inclusion} is {inclusion_side} (threshold {inclusion_cut})."},
+    "side_in": {"es": "en el {top}", "en": "in {top}"},
+    "side_out": {"es": "fuera del {top}", "en": "outside {top}"},
+    "why_score": {"es": "Puntaje {score} en «{profile}»: puesto {rank} de {n} celdas puntuadas (dentro del {pct} % superior). Lo que más suma: {drivers}.", "en": "Score {score} on “{profile}”: rank {rank} of {n} scored cells (top {pct} %). What adds most: {drivers}."},
+    "why_inclusion": {"es": "Inclusión {score} = raíz cúbica de nicho {niche} × necesidad {need} × acceso {access}; el factor más bajo ({weakest}) es el que más la limita.", "en": "Inclusion {score} = cube root of niche {niche} × need {need} × access {access}; the lowest factor ({weakest}) holds it back most."},
+    "why_unscored": {"es": "Esta celda no tiene puntaje: una restricción la excluye o le faltan datos.", "en": "This cell has no score: a constraint excludes it or data are missing."},
+    "niche": {"es": "nicho", "en": "niche"},
+    "hexagon_note": {"es": "En el mapa esta celda está dentro de un hexágono que promedia {n} celdas ({value}); la ficha describe solo esta celda.", "en": "On the map this cell lies in a hexagon averaging {n} cells ({value}); the card describes this cell alone."},
+    "mean": {"es": "media", "en": "mean"},
+    "cells_in_hexagon": {"es": "Celdas promediadas", "en": "Cells averaged"},
+    "col_cells": {"es": "Celdas", "en": "Cells"},
+    "col_cells_scored": {"es": "Celdas con puntaje", "en": "Cells scored"},
+    "col_mean": {"es": "Puntaje medio", "en": "Mean score"},
+    "col_max": {"es": "Mejor puntaje", "en": "Best score"},
+    "col_pop_weighted_mean": {"es": "Puntaje medio ponderado por población", "en": "Population-weighted mean score"},
+    "col_population_top": {"es": "Población en celdas del decil superior", "en": "Population in top-decile cells"},
+    "col_share_pop_top": {"es": "Parte de la población en celdas del decil superior", "en": "Share of population in top-decile cells"},
+    "col_poor_population_top": {"es": "Población pobre en celdas del decil superior", "en": "Poor population in top-decile cells"},
+    "col_tie": {"es": "Empate", "en": "Tie"},
+    "ties_note": {"es": "Las unidades marcadas con «Empate» tienen el mismo valor que su vecina; se ordenan por población pobre, luego por población.", "en": "Units marked “Tie” have the same value as their neighbour; they are ordered by poor population, then population."},
+    "col_provinces": {"es": "Provincias", "en": "Provinces"},
+    "col_departments": {"es": "Departamentos", "en": "Departments"},
+    "col_lat": {"es": "Latitud del centro", "en": "Centre latitude"},
+    "col_lon": {"es": "Longitud del centro", "en": "Centre longitude"},
+    "col_fdr": {"es": "Tasa de falsos descubrimientos", "en": "False discovery rate"},
+    "col_permutations": {"es": "Permutaciones", "en": "Permutations"},
+    "col_rank": {"es": "Puesto", "en": "Rank"},
+    "col_change": {"es": "Cambio medio", "en": "Mean change"},
+    "col_area_km2": {"es": "Área (km²)", "en": "Area (km²)"},
+    "col_top_layers": {"es": "Capas principales", "en": "Top layers"},
+    "col_districts": {"es": "Distritos", "en": "Districts"},
+    "col_minutes_town": {"es": "Mediana de minutos a una ciudad de 50 000+", "en": "Median minutes to a town of 50,000+"},
+    "col_minutes_port": {"es": "Mediana de minutos a un puerto", "en": "Median minutes to a port"},
     "excluded": {"es": "{n:,} celdas excluidas por restricciones o falta de datos (en gris).", "en": "{n:,} cells excluded by constraints or missing data (grey)."},
     "tab_plan": {"es": "Plan", "en": "Plan"},
     "plan_intro": {
@@ -291,4 +347,161 @@ def t(key: str, lang: str, **fields: object) -> str:
         msg = f"no message {key!r} in the catalogue"
         raise KeyError(msg)
     text = entry.get(lang) or entry["en"]
-    return text.format(**fields) if fields else text
+    return _Formatter(lang).format(text, **fields) if fields else text
+
+
+class _Formatter(string.Formatter):
+    """``str.format`` that writes numbers the language's way (Spanish: ``1.234,5``)."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    def format_field(self, value: object, format_spec: str) -> str:
+        text = super().format_field(value, format_spec)
+        if self.lang == "es" and isinstance(value, int | float) and not isinstance(value, bool):
+            text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+        return text
+
+
+def number(value: float, lang: str, *, decimals: int = 0) -> str:
+    """Return a number written the way ``lang`` writes it; "—" when it is missing.
+
+    Spanish groups thousands with a point and uses a decimal comma; English the other way round.
+
+    Examples
+    --------
+    >>> number(1234.5, "es", decimals=1), number(1234.5, "en", decimals=1)
+    ('1.234,5', '1,234.5')
+    >>> number(float("nan"), "es")
+    '—'
+    """
+    try:
+        finite = value is not None and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        finite = False
+    if not finite:
+        return "—"
+    text = f"{float(value):,.{decimals}f}"
+    if lang == "es":
+        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    return text
+
+
+def numbers(values: Iterable[object], lang: str, *, decimals: int = 0,
+            missing: str = "—") -> list[str]:
+    """Return :func:`number` of every value, ``missing`` where a value is missing.
+
+    Examples
+    --------
+    >>> numbers([1234.5, None], "es", decimals=1, missing="sin datos")
+    ['1.234,5', 'sin datos']
+    """
+    out = [number(v, lang, decimals=decimals) for v in values]  # type: ignore[arg-type]
+    return [missing if text == "—" else text for text in out]
+
+
+UNITS: dict[str, str] = {
+    "share of cell": "fracción de la celda",
+    "minutes": "minutos",
+    "count": "número",
+    "resources per km²": "recursos por km²",
+    "people": "personas",
+    "t/year (fine metal)": "t/año (metal fino)",
+    "t/year": "t/año",
+    "share 0–1": "fracción 0–1",
+    "index 0–1": "índice 0–1",
+    "centres": "centros",
+    "MW per km²": "MW por km²",
+    "% of population": "% de la población",
+    "% of area": "% del área",
+    "sites per km²": "sitios por km²",
+    "producers": "productores",
+    "permits": "permisos",
+    "ha (5 years)": "ha (5 años)",
+    "thousand S/ (2023)": "miles de S/ (2023)",
+    "class code (1 A tropical, 2 B arid, 3 C temperate, 4 D cold, 5 E polar)":
+        "código de clase (1 A tropical, 2 B árido, 3 C templado, 4 D frío, 5 E polar)",
+    "DMSP digital number (province sum)": "número digital DMSP (suma provincial)",
+}
+"""Layer units (as the layer specs write them, in English) → Spanish."""
+
+
+def unit(text: str, lang: str) -> str:
+    """Return a layer's units in ``lang`` (unchanged when not catalogued, or in English)."""
+    return UNITS.get(text, text) if lang == "es" else text
+
+
+COLUMNS: dict[str, str] = {
+    "code": "code", "district": "district", "province": "province", "department": "department",
+    "district_code": "code", "cells": "col_cells", "cells_scored": "col_cells_scored",
+    "population": "population", "mean": "col_mean", "max": "col_max",
+    "pop_weighted_mean": "col_pop_weighted_mean", "population_top": "col_population_top",
+    "share_pop_top": "col_share_pop_top", "rank": "col_rank", "change": "col_change",
+    "poor_population": "poor_population", "poor_population_top": "col_poor_population_top",
+    "cluster_id": "cluster", "tie": "col_tie", "provinces": "col_provinces",
+    "departments": "col_departments", "centroid_lat": "col_lat", "centroid_lon": "col_lon",
+    "fdr": "col_fdr", "permutations": "col_permutations", "n_cells": "col_cells", "area_km2": "col_area_km2",
+    "mean_score": "col_mean", "max_score": "col_max", "poverty_rate": "poverty",
+    "top_layers": "col_top_layers", "districts": "col_districts",
+    "median_minutes_town50k": "col_minutes_town", "median_minutes_port": "col_minutes_port",
+    "profile": "profile", "unit": "unit", "file": "file", "bytes": "size_bytes",
+}
+"""Output column → catalogue message of its header."""
+
+
+def headers(frame: pd.DataFrame, lang: str, *, unit_key: str = "district") -> pd.DataFrame:
+    """Return ``frame`` with its known columns renamed to headers in ``lang`` (:data:`COLUMNS`).
+
+    ``unit_key`` names the finest level (``"unit"`` for a region without districts).
+    """
+    keys = {**COLUMNS, "district": unit_key}
+    return frame.rename(columns={c: t(keys[c], lang) for c in frame.columns if c in keys})
+
+
+_SMALL_WORDS = {"de", "del", "la", "las", "los", "el", "y", "e", "en"}
+
+
+def _bare(word: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
+
+
+def proper_case(name: str, accents: Mapping[str, str] | None = None) -> str:
+    """Return a name written in capitals (``"SAN MARTIN DE PORRES"``) in proper case.
+
+    Parameters
+    ----------
+    name : str
+    accents : mapping, optional
+        Bare capital word → the word as written with its accents (``"JUNIN"`` → ``"Junín"``),
+        e.g. from the names of towns. Words not in it are capitalized as they are.
+
+    Examples
+    --------
+    >>> proper_case("SAN MARTIN DE PORRES", {"MARTIN": "Martín"})
+    'San Martín de Porres'
+    >>> proper_case("Lima")
+    'Lima'
+    """
+    if not isinstance(name, str) or name != name.upper():
+        return name
+    accents = accents or {}
+    words = re.split(r"(\s+|-)", name)
+    out = []
+    for i, word in enumerate(words):
+        low = word.lower()
+        if i > 0 and low in _SMALL_WORDS:
+            out.append(low)
+        else:
+            found = accents.get(_bare(word)) or word.capitalize()
+            out.append(re.sub(r"cion$", "ción", found))  # Spanish -ción always bears its accent
+    return "".join(out)
+
+
+def proper_names(names: pd.DataFrame, accents: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Return a copy of a names table with its name columns (not codes) in :func:`proper_case`."""
+    out = names.copy()
+    for column in ("district", "province", "department"):
+        if column in out:
+            out[column] = [proper_case(v, accents) for v in out[column]]
+    return out

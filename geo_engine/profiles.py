@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -33,6 +33,7 @@ __all__ = [
     "default_profiles_path",
     "load_profile",
     "load_profiles",
+    "localized",
 ]
 
 AGGREGATIONS = ("wlc", "wgm", "owa", "topsis")
@@ -40,6 +41,23 @@ AGGREGATIONS = ("wlc", "wgm", "owa", "topsis")
 
 MISSING_POLICIES = ("exclude", "worst", "impute_admin")
 """What a profile does with a cell that has no value for a layer."""
+
+
+Text = Annotated[str, Field(min_length=1)] | Title
+"""A profile's prose: one text (English), or ``{es: …, en: …}``."""
+
+
+def localized(text: Text, lang: str) -> str:
+    """Return a profile text in ``lang`` (English when it has no such language, or is one string).
+
+    Examples
+    --------
+    >>> localized(Title(es="Cobre", en="Copper"), "es"), localized("Copper", "es")
+    ('Cobre', 'Copper')
+    """
+    if isinstance(text, Title):
+        return str(getattr(text, lang, None) or text.en)
+    return text
 
 
 class Normalization(BaseModel):
@@ -109,7 +127,7 @@ class ProfileLayer(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str
     weight: float
-    rationale: str = Field(min_length=1)
+    rationale: Text
     direction: Literal["benefit", "cost"] | None = None
     normalization: Normalization | None = None
     missing: Literal["exclude", "worst", "impute_admin"] | None = None
@@ -131,7 +149,7 @@ class Constraint(BaseModel):
     layer: str
     op: Literal["<", "<=", ">", ">=", "==", "!="]
     value: float
-    rationale: str = Field(min_length=1)
+    rationale: Text
 
 
 class Evidence(BaseModel):
@@ -179,7 +197,7 @@ class Profile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: Title
-    description: str = Field(min_length=1)
+    description: Text
     kind: Literal["engine", "need", "access", "family", "custom"] = "custom"
     aggregation: Aggregation = Field(default_factory=Aggregation)
     normalization: Normalization = Field(default_factory=Normalization)

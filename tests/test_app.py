@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import time
 import tomllib
 from pathlib import Path
@@ -74,7 +75,7 @@ def test_selecting_a_cell_shows_its_card(cache, monkeypatch):
     at.text_input(key="find_cell").input("-13.52, -71.97").run()  # Cusco
     assert not at.exception
     assert any(s.value.startswith("Ficha de la celda") for s in at.subheader)
-    assert any("CUSCO" in m.value for m in at.markdown)
+    assert any("Cusco" in m.value for m in at.markdown)
     assert len(at.dataframe) >= 2  # top districts and the card's layer values
     buttons = at.get("download_button")
     labels = [b.proto.label for b in buttons]
@@ -327,3 +328,101 @@ def test_plan_tab_solves_and_traces_the_front(cache, monkeypatch):
     at.button(key="plan_front").click().run()
     assert not at.exception
     assert at.selectbox(key="plan_pick").options[0]
+
+
+def test_focus_filters_the_tables_and_lives_in_the_url(cache, monkeypatch):
+    at = _app(cache, monkeypatch)
+    at.selectbox(key="profile").set_value("engine").run()
+    at.selectbox(key="dep").set_value("08").run()  # Cusco
+    assert not at.exception
+    assert any("Cusco \\(departamento\\)" in i.value for i in at.info)
+    assert set(at.dataframe[0].value["Departamento"]) == {"Cusco"}
+    at.selectbox(key="prov").set_value("0813").run()  # Urubamba
+    assert set(at.dataframe[0].value["Provincia"]) == {"Urubamba"}
+    assert at.query_params["dep"] == "08"
+    assert at.query_params["prov"] == "0813"
+    assert at.query_params["profile"] == "engine"
+    at.session_state["tab"] = "Rankings"
+    at.run()
+    at.selectbox(key="rank_level").set_value("district").run()
+    assert set(at.dataframe[0].value["Provincia"]) == {"Urubamba"}
+
+
+def test_a_shared_link_restores_the_view(cache, monkeypatch):
+    monkeypatch.setattr("geo_engine.settings.cache_dir", cache)
+    at = AppTest.from_file(str(APP), default_timeout=240)
+    at.session_state["resolution"] = 5
+    for key, value in {"lang": "en", "profile": "engine", "dep": "08", "show": "typology",
+                       "cell": "-13.52,-71.97"}.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="lang").value == "en"
+    assert at.selectbox(key="profile").value == "engine"
+    assert at.selectbox(key="dep").value == "08"
+    assert at.selectbox(key="output").value.key == "typology"
+    assert any(s.value.startswith("Card of cell") for s in at.subheader)
+
+
+def test_a_place_name_opens_its_card_and_focus(cache, monkeypatch):
+    at = _app(cache, monkeypatch)
+    at.text_input(key="find_cell").input("urubamba").run()
+    assert not at.exception
+    assert at.selectbox(key="dep").value == "08"
+    assert at.selectbox(key="prov").value == "0813"
+    assert any(s.value.startswith("Ficha de la celda") for s in at.subheader)
+    assert any("Urubamba" in m.value for m in at.success)
+    at.text_input(key="find_cell").input("xyzzy").run()
+    assert any("No se encontró" in w.value for w in at.warning)
+
+
+ENGLISH = re.compile(r"\b(the|of|and|score|rank|population|cells?|mean|change|layer|weight|"
+                     r"district|province|department|share|top|poor|best|to|from)\b", re.IGNORECASE)
+CODE_NAME = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
+
+
+def _visible_headers(at) -> list[str]:
+    """Table headers, subheaders, captions, bold labels and widget labels of the page."""
+    texts = [str(c) for d in at.dataframe for c in d.value.columns]
+    assert not [c for c in texts if re.fullmatch(r"[a-z0-9_]+", c)], texts  # no column codes
+    texts += [e.value for e in (*at.subheader, *at.caption)]
+    texts += [w.label for w in (*at.selectbox, *at.slider, *at.checkbox, *at.toggle, *at.radio)]
+    texts += [m for x in at.markdown for m in re.findall(r"\*\*([^*]+)\*\*", x.value)]
+    return texts
+
+
+def test_every_tab_in_spanish_has_no_english_or_code_names(cache, monkeypatch):
+    at = _app(cache, monkeypatch)
+    at.selectbox(key="profile").set_value("engine").run()
+    at.toggle(key="show_clusters").set_value(True).run()
+    at.text_input(key="find_cell").input("Urubamba").run()
+    bad = []
+    for tab in ("Mapa", "Rankings", "Comparar escenarios", "Sensibilidad", "Datos y método"):
+        at.session_state["tab"] = tab
+        at.run()
+        assert not at.exception, tab
+        if tab == "Rankings":
+            for level in ("cluster", "district", "province", "department"):
+                at.selectbox(key="rank_level").set_value(level).run()
+                bad += [(tab, level, x) for x in _visible_headers(at)
+                        if CODE_NAME.match(x) or ENGLISH.search(x)]
+        if tab == "Sensibilidad":
+            at.number_input(key="draws").set_value(50).run()
+            at.button(key="run_sens").click().run()
+        bad += [(tab, x) for x in _visible_headers(at) if CODE_NAME.match(x) or ENGLISH.search(x)]
+    assert bad == [], "\n".join(map(str, bad))
+
+
+def test_rankings_sort_by_poor_people_with_labels_in_the_language(cache, monkeypatch):
+    at = _app(cache, monkeypatch)
+    at.selectbox(key="profile").set_value("agro_food").run()
+    at.session_state["tab"] = "Rankings"
+    at.run()
+    at.selectbox(key="rank_level").set_value("province").run()
+    assert at.selectbox(key="rank_by").value == "poor_population_top"
+    assert at.selectbox(key="rank_by").options[0] == "Población pobre en celdas del decil superior"
+    table = at.dataframe[0].value
+    assert table["Puesto"].tolist()[:3] == [1, 2, 3]
+    assert table["Población pobre en celdas del decil superior"].is_monotonic_decreasing
+    assert {"Provincia", "Departamento", "Población pobre", "Puntaje medio",
+            "Mejor puntaje"} <= set(table.columns)

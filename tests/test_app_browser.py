@@ -162,7 +162,7 @@ def test_uploading_files_builds_a_region(server, tmp_path):
         hexes = _hexagons(page)
         for i in range(0, hexes.count(), 7):
             hexes.nth(i).hover(force=True)
-        box = page.get_by_label("Go to a location (lat, lon) or H3 cell")
+        box = page.get_by_label("Find a place: district, province, department, “lat, lon” or H3 cell")
         box.fill("-16.85, -65.85")
         box.press("Enter")
         _idle(page)

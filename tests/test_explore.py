@@ -105,3 +105,142 @@ def test_focus_choices_are_departments_by_name(peru):
     assert len(labels) == 25
     assert labels["08"] == "CUSCO"
     assert list(labels.values()) == sorted(labels.values())
+
+
+def test_focus_mask_narrows_department_then_province(peru):
+    from geo_engine.explore import focus_label, focus_mask, province_choices
+
+    everything = focus_mask(peru)
+    assert everything.all()
+    cusco = focus_mask(peru, department="08")
+    provinces = province_choices(peru, "08")
+    assert provinces["0813"] == "URUBAMBA"
+    assert list(provinces.values()) == sorted(provinces.values())
+    urubamba = focus_mask(peru, department="08", province="0813")
+    assert 0 < urubamba.sum() < cusco.sum() < len(peru.matrix)
+    assert not (urubamba & ~cusco).any()
+    assert focus_label(peru, "es", department="08", province="0813") == (
+        "CUSCO (departamento) · URUBAMBA (provincia)")
+    assert focus_label(peru, "en") == "Whole country"
+    assert province_choices(peru, "") == {}
+
+
+def test_rankings_movers_and_clusters_follow_the_focus(peru):
+    from geo_engine.explore import Clusters, clusters_in_focus, focus_mask, in_focus
+    from geo_engine.rollup import rollup
+
+    sc = scenario(peru, profile_id="engine")
+    mask = focus_mask(peru, department="08")
+    ranked = rollup(peru.matrix, np.asarray(sc.score, dtype=float), level="district")
+    local = in_focus(ranked, peru, mask, level="district")
+    assert local["code"].str.startswith("08").all()
+    assert local["rank"].iloc[0] == 1
+    assert in_focus(ranked, peru, np.ones(len(mask), dtype=bool), level="district") is ranked
+    provinces = in_focus(rollup(peru.matrix, np.asarray(sc.score, dtype=float), level="province"),
+                         peru, mask, level="province")
+    assert len(provinces) == 13  # Cusco's provinces
+    b = scenario(peru, profile_id="engine", weights={"population_2020": 10})
+    top = movers(peru, difference(sc, b), mask=mask)
+    assert top["district_code"].str.startswith("08").all()
+    import geopandas as gpd
+    import pandas as pd
+
+    cells = pd.DataFrame({"cluster_id": pd.array([pd.NA] * len(mask), dtype="Int64")})
+    inside, outside = np.flatnonzero(mask)[0], np.flatnonzero(~mask)[0]
+    cells.loc[inside, "cluster_id"], cells.loc[outside, "cluster_id"] = 1, 2
+    table = gpd.GeoDataFrame({"cluster_id": [1, 2], "rank": [2, 1]}, geometry=[None, None])
+    kept = clusters_in_focus(Clusters(cells=cells, table=table), mask)
+    assert kept.table["cluster_id"].tolist() == [1]
+
+
+@pytest.mark.parametrize(("text", "kind", "name", "codes"), [
+    ("Cusco", "department", "CUSCO", ("08", None, None)),  # a department before its namesakes
+    ("  urubamba ", "province", "URUBAMBA", ("08", "0813", None)),
+    ("Apurímac", "department", "APURIMAC", ("03", None, None)),  # accents ignored
+    ("Cuzco", "department", "CUSCO", ("08", None, None)),  # a near miss
+    ("machu picchu", "district", "MACHUPICCHU", ("08", "0813", "081304")),
+    ("Santa Rosa, Puno", "district", "SANTA ROSA", ("21", "2108", "210808")),  # told apart by parent
+])
+def test_find_place_by_name(peru, text, kind, name, codes):
+    from geo_engine.explore import find_place, focus_mask
+
+    place = find_place(peru, text)
+    assert (place.kind, place.name) == (kind, name)
+    assert (place.department, place.province, place.district) == codes
+    row = cell_at(peru, place.lat, place.lon)  # the card opens inside the place
+    assert focus_mask(peru, department=codes[0], province=codes[1], unit=codes[2])[row]
+
+
+def test_find_place_by_point_or_nothing(peru):
+    from geo_engine.explore import find_place, place_index
+
+    assert find_place(peru, "-13.5, -72").kind == "point"
+    assert find_place(peru, "878b61164ffffff").kind == "point"
+    index = place_index(peru)
+    assert set(index["kind"]) == {"department", "province", "district"}
+    assert find_place(peru, "xyzzy", index=index) is None
+    assert find_place(peru, "   ", index=index) is None
+
+
+def test_card_summary_states_why_with_thresholds(peru):
+    from geo_engine.explore import card_summary, hexagon_note
+
+    row = cell_at(peru, -13.52, -71.97)
+    engine = scenario(peru, profile_id="engine")
+    lines = card_summary(peru, engine, row, "en", profile_title="Engines of growth")
+    assert lines[0].startswith("Score ")
+    assert "rank " in lines[0]
+    assert "What adds most" in lines[0]
+    cut = engine.dual.thresholds["engine"]
+    assert f"top third of engine scores (threshold ≥ {cut:.2f})" in lines[1]
+    es = card_summary(peru, scenario(peru, profile_id=INCLUSION), row, "es")
+    assert es[0].startswith("Inclusión ")
+    assert "raíz cúbica" in es[0]
+    assert "tercio superior" in es[1]
+    assert "," in es[1]  # decimal comma
+    typ = next(o for o in output_options(peru, "es") if o.key == "score")
+    frame, res = map_frame(peru, engine, typ)
+    h3_id = format(int(peru.matrix["h3"].iloc[row]), "x")
+    assert hexagon_note(frame, res, h3_id, "en") is None  # drawn at the grid's resolution
+    import h3
+    import pandas as pd
+
+    parent = h3.str_to_int(h3.cell_to_parent(h3_id, 4))
+    coarse = pd.DataFrame({"h3": np.array([parent], dtype=np.uint64), "value": [0.25],
+                           "n_children": [7]})
+    assert hexagon_note(coarse, 4, h3_id, "es") == (
+        "En el mapa esta celda está dentro de un hexágono que promedia 7 celdas (0,25); la ficha "
+        "describe solo esta celda.")
+
+
+def test_ranking_for_targeting_counts_poor_people(peru):
+    from geo_engine.explore import RANK_CHOICES, focus_mask, ranking
+
+    sc = scenario(peru, profile_id="agro_food")
+    table = ranking(peru, sc.score, level="department")
+    assert table["rank"].tolist() == list(range(1, 26))  # unique ranks, ties broken
+    assert table["poor_population_top"].is_monotonic_decreasing
+    pop = peru.matrix["population_2020"].to_numpy(dtype=float)
+    rate = peru.matrix["poverty_2018"].to_numpy(dtype=float)
+    expected = np.nansum(pop * rate / 100)
+    assert abs(int(table["poor_population"].sum()) - expected) <= 25  # rounded per unit
+    assert (table["poor_population_top"] <= table["poor_population"]).all()
+    assert str(table["population"].dtype) == "Int64"
+    local = ranking(peru, sc.score, level="province", rank_by="max",
+                    mask=focus_mask(peru, department="08"))
+    assert set(local["department"]) == {"CUSCO"}
+    assert local["max"].is_monotonic_decreasing
+    assert local["rank"].iloc[0] == 1
+    assert set(RANK_CHOICES) <= set(local.columns)
+    with pytest.raises(ValueError, match="`rank_by` was 'nope'"):
+        ranking(peru, sc.score, level="district", rank_by="nope")
+
+
+def test_ranking_flags_ties(peru):
+    from geo_engine.explore import ranking
+
+    flat = np.full(len(peru.matrix), 0.5)
+    table = ranking(peru, flat, level="department", rank_by="mean")
+    assert table["tie"].all()
+    assert table["rank"].tolist() == list(range(1, 26))
+    assert table["poor_population"].is_monotonic_decreasing  # ties ordered by poor people

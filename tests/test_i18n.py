@@ -26,3 +26,14 @@ def test_app_uses_only_catalogued_keys():
     used = set(re.findall(r"""\bt\(\s*f?["']([a-z_{}]+)["']""", (ROOT / "app.py").read_text()))
     static = {k for k in used if "{" not in k}
     assert static <= set(MESSAGES), static - set(MESSAGES)
+
+
+def test_numbers_are_written_the_language_s_way():
+    from geo_engine.i18n import number, numbers
+
+    assert number(1234.5, "es", decimals=1) == "1.234,5"
+    assert number(1234.5, "en", decimals=1) == "1,234.5"
+    assert number(97704.1936, "es") == "97.704"
+    assert number(float("nan"), "en") == "—"
+    assert number("x", "en") == "—"
+    assert numbers([0.5, None], "es", decimals=2, missing="sin datos") == ["0,50", "sin datos"]

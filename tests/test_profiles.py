@@ -121,6 +121,41 @@ def test_other_numbers_must_be_finite(tmp_path, change, key):
         load_profile(path)
 
 
+@pytest.mark.parametrize("region", ["peru", "brazil"])
+def test_shipped_profiles_speak_spanish_and_english(region):
+    from pathlib import Path
+
+    from geo_engine.layers import Title
+    from geo_engine.profiles import localized
+
+    folder = Path(__file__).resolve().parents[1] / "layers" / region / "profiles"
+    for path in sorted(folder.glob("*.yaml")):
+        profile = load_profile(path)
+        texts = [profile.description, *(lay.rationale for lay in profile.layers),
+                 *(c.rationale for c in profile.constraints)]
+        both = [x for x in texts if isinstance(x, Title)]
+        assert all(isinstance(x, Title | str) for x in texts), path.name
+        assert all(localized(x, "es") != localized(x, "en") for x in both), path.name
+        assert both, f"{path.name}: no text in Spanish at all"
+
+
+def test_a_profile_text_may_be_one_english_string_or_both_languages(tmp_path):
+    from geo_engine.profiles import localized
+
+    doc = {"id": "p", "title": {"es": "P", "en": "P"}, "description": "English only",
+           "layers": [{"id": "a", "weight": 1, "rationale": {"es": "Porque sí", "en": "Because"}}]}
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    profile = load_profile(path)
+    assert localized(profile.description, "es") == "English only"
+    assert localized(profile.layers[0].rationale, "es") == "Porque sí"
+    assert localized(profile.layers[0].rationale, "fr") == "Because"
+    doc["layers"][0]["rationale"] = {"es": "Solo español"}
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    with pytest.raises(SpecError, match="rationale"):
+        load_profile(path)
+
+
 def test_evidence_layers_are_checked_too(tmp_path):
     doc = {**GOOD, "evidence": [{"layer": "visits", "threshold": 1, "rationale": "r"}]}
     profile = load_profile(_write(tmp_path, doc))

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo_engine import settings
 from geo_engine.datasets import display_districts
 from geo_engine.display import CategoricalLegend, display_resolution, to_parent
 from geo_engine.dual import TYPOLOGY, DualResult, dual_model, standing
@@ -913,6 +914,8 @@ def card_summary(run: Run, sc: Scenario, row: int, lang: str, *, profile_title: 
                    float(dual.need[row]), t("access", lang).lower(): float(dual.access[row])}
         lines.append(t("why_inclusion", lang, score=two(value), niche=two(dual.niche[row]),
                        need=two(dual.need[row]), access=two(dual.access[row]),
+                       a=number(settings.inclusion_need_exponent, lang, decimals=1),
+                       b=number(settings.inclusion_access_exponent, lang, decimals=1),
                        weakest=min(factors, key=lambda k: factors[k])))
     else:
         scored = np.isfinite(score)
@@ -932,9 +935,11 @@ def card_summary(run: Run, sc: Scenario, row: int, lang: str, *, profile_title: 
         top_i = _top_words(float(cuts["inclusion_quantile"]), lang)
         lines.append(t(
             "why_typology", lang, typology=t(dual.typology[row], lang), engine=two(e),
-            engine_side=t("side_in" if e >= cuts["engine"] else "side_out", lang, top=top_e),
+            engine_side=t("side_in" if e >= cuts["engine"] and e > 0 else "side_out", lang,
+                          top=top_e),
             engine_cut=f"≥ {two(cuts['engine'])}", inclusion=two(i),
-            inclusion_side=t("side_in" if i >= cuts["inclusion"] else "side_out", lang, top=top_i),
+            inclusion_side=t("side_in" if i >= cuts["inclusion"] and i > 0 else "side_out", lang,
+                             top=top_i),
             inclusion_cut=f"≥ {two(cuts['inclusion'])}"))
     return lines
 

@@ -279,7 +279,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "side_in": {"es": "en el {top}", "en": "in {top}"},
     "side_out": {"es": "fuera del {top}", "en": "outside {top}"},
     "why_score": {"es": "Puntaje {score} en «{profile}»: puesto {rank} de {n} celdas puntuadas (dentro del {pct} % superior). Lo que más suma: {drivers}.", "en": "Score {score} on “{profile}”: rank {rank} of {n} scored cells (top {pct} %). What adds most: {drivers}."},
-    "why_inclusion": {"es": "Inclusión {score} = raíz cúbica de nicho {niche} × necesidad {need} × acceso {access}; el factor más bajo ({weakest}) es el que más la limita.", "en": "Inclusion {score} = cube root of niche {niche} × need {need} × access {access}; the lowest factor ({weakest}) holds it back most."},
+    "why_inclusion": {"es": "Inclusión {score} = evidencia de nicho {niche} × necesidad {need}^{a} × acceso {access}^{b}; el factor más bajo ({weakest}) es el que más la limita.", "en": "Inclusion {score} = niche evidence {niche} × need {need}^{a} × access {access}^{b}; the lowest factor ({weakest}) holds it back most."},
     "why_unscored": {"es": "Esta celda no tiene puntaje: una restricción la excluye o le faltan datos.", "en": "This cell has no score: a constraint excludes it or data are missing."},
     "niche": {"es": "nicho", "en": "niche"},
     "hexagon_note": {"es": "En el mapa esta celda está dentro de un hexágono que promedia {n} celdas ({value}); la ficha describe solo esta celda.", "en": "On the map this cell lies in a hexagon averaging {n} cells ({value}); the card describes this cell alone."},

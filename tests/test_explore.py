@@ -195,7 +195,8 @@ def test_card_summary_states_why_with_thresholds(peru):
     assert f"top third of engine scores (threshold ≥ {cut:.2f})" in lines[1]
     es = card_summary(peru, scenario(peru, profile_id=INCLUSION), row, "es")
     assert es[0].startswith("Inclusión ")
-    assert "raíz cúbica" in es[0]
+    assert "× necesidad" in es[0]  # the formula, with its exponents
+    assert "^0,5" in es[0]
     assert "tercio superior" in es[1]
     assert "," in es[1]  # decimal comma
     typ = next(o for o in output_options(peru, "es") if o.key == "score")

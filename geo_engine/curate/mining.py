@@ -313,10 +313,10 @@ MINE_ADDITIONS: tuple[dict[str, Any], ...] = tuple(dict(zip(_ADDED_COLUMNS, row,
 ))
 """Large operating mines missing from the compilation, with coordinates from public documents.
 
-Each row cites where its point and start year come from. Cerro Corona was named as missing in
-issue 12; Toromocho, Mina Justa and San Rafael (Peru's only tin mine) are among the country's
+Each row cites where its point and start year come from. Cerro Corona was missing from the
+compilation; Toromocho, Mina Justa and San Rafael (Peru's only tin mine) are among the country's
 largest producers and were missing too. Marcona (Shougang's iron mine) and Cerro Lindo (Nexa),
-also named in issue 12, are left out: no public document with their coordinates was found (only
+also missing there, are left out: no public document with their coordinates was found (only
 the town of San Juan de Marcona and the centre of the whole Marcona–Mina Justa district), and no
 point was guessed. Their output is in ``mining_production`` through the MINEM units, matched by
 district name (Marcona 110304, Chavín 110203).

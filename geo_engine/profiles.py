@@ -11,15 +11,14 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from geo_engine._errors import SpecError, validation_lines
+from geo_engine._errors import SpecError
 from geo_engine.layers import Title
-from geo_engine.yaml_io import load_yaml
+from geo_engine.yaml_io import load_model
 
 __all__ = [
     "AGGREGATIONS",
@@ -257,16 +256,7 @@ def default_profiles_path(region: str = "peru") -> Path:
 
 def load_profile(path: str | Path) -> Profile:
     """Load and validate one profile file; errors name the file, the key and the allowed values."""
-    path = Path(path)
-    doc = load_yaml(path, what="profile")
-    if not isinstance(doc, dict):
-        msg = f"{path}: a profile is a mapping with id, title, description, layers…"
-        raise SpecError(msg)
-    try:
-        profile = Profile.model_validate(doc)
-    except ValidationError as exc:
-        raise SpecError("invalid profile:\n" + validation_lines(exc, prefix=str(path),
-                                                           whole="(profile)")) from exc
+    profile = load_model(path, Profile, what="profile", keys="id, title, description, layers…")
     profile._source = str(path)
     return profile
 

@@ -32,7 +32,7 @@ from typing import Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from geo_engine import settings
 from geo_engine._errors import (
@@ -40,11 +40,10 @@ from geo_engine._errors import (
     MissingSourceError,
     SourceFormatError,
     SpecError,
-    validation_lines,
 )
 from geo_engine.atomic import atomic_output, check_output
 from geo_engine.layers import Title
-from geo_engine.yaml_io import dump_yaml, load_yaml
+from geo_engine.yaml_io import dump_yaml, load_model
 
 __all__ = ["REGION_FILE", "Region", "RegionSpec", "load_region", "region_id_from", "shipped_regions",
            "write_region"]
@@ -230,15 +229,7 @@ def _title(spec: RegionSpec) -> str:
 
 
 def _read_spec(file: Path) -> RegionSpec:
-    doc = load_yaml(file, what="region file")
-    if not isinstance(doc, dict):
-        msg = f"{file}: a region file is a mapping with id, boundary, code_column, layers…"
-        raise SpecError(msg)
-    try:
-        return RegionSpec.model_validate(doc)
-    except ValidationError as exc:
-        raise SpecError("invalid region file:\n" + validation_lines(exc, prefix=str(file),
-                                                                   whole="(region)")) from exc
+    return load_model(file, RegionSpec, what="region file", keys="id, boundary, code_column, layers…")
 
 
 def load_region(region: str | Path | Region, *, data_dir: Path | None = None) -> Region:

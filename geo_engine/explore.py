@@ -501,20 +501,7 @@ def ranking(run: Run, score: np.ndarray, *, level: str, rank_by: str = "poor_pop
         msg = f"`rank_by` was {rank_by!r} but must be one of {list(RANK_CHOICES)}"
         raise ValueError(msg)
     s = np.asarray(score, dtype=float)
-    table = rollup(run.matrix, s, level=level, quantile=quantile)
-    pop, rate = _column(run, POPULATION_LAYER), _column(run, POVERTY_LAYER)
-    poor = np.where(np.isfinite(pop * rate), pop * rate / 100, 0.0)
-    scored = np.isfinite(s)
-    cut = np.quantile(s[scored], quantile) if scored.any() else np.inf
-    top = scored & (s >= cut)
-    codes = run.matrix[{"district": "district_code", "province": "province_code",
-                        "department": "department_code"}[level]].to_numpy()
-    sums = pd.DataFrame({"code": codes, "poor_population": poor,
-                         "poor_population_top": np.where(top, poor, 0.0)}).groupby("code").sum()
-    table = (table.drop(columns=["rank", "poor_population", "poor_population_top"], errors="ignore")
-             .merge(sums.reset_index(), on="code", how="left"))
-    if not np.isfinite(rate).any():
-        table[["poor_population", "poor_population_top"]] = np.nan
+    table = rollup(run.matrix, s, level=level, quantile=quantile).drop(columns="rank")
     table = in_focus(table, run, np.ones(len(s), dtype=bool) if mask is None else mask,
                      level=level)
     order = table.sort_values([rank_by, "poor_population", "population", "code"],

@@ -20,9 +20,6 @@ from streamlit_folium import st_folium
 
 from geo_engine import __version__, settings
 from geo_engine._errors import GeoEngineError, GeoEngineWarning
-from geo_engine.brief import brief_html, brief_pdf
-from geo_engine.datasets import accent_lexicon
-from geo_engine.display import DIVERGING, SEQUENTIAL, base_map, escape_markdown, hex_layer
 from geo_engine.explore import (
     CUSTOM,
     INCLUSION,
@@ -58,19 +55,13 @@ from geo_engine.explore import (
     unit_outlines,
     with_constraints,
 )
-from geo_engine.export import to_csv_bytes, write_cells, write_features
 from geo_engine.i18n import COLUMNS, LANGUAGES, headers, number, numbers, proper_names, t
 from geo_engine.i18n import unit as unit_words
-from geo_engine.manifest import load_manifest
-from geo_engine.maps import use_local_assets
-from geo_engine.outputs import POPULATION_LAYER, POVERTY_LAYER
+from geo_engine.io.datasets import accent_lexicon
+from geo_engine.io.manifest import load_manifest
 from geo_engine.pipeline import Run, run
-from geo_engine.profiles import Profile, localized
-from geo_engine.region import load_region, region_id_from, shipped_regions
-from geo_engine.rollup import LEVELS
-from geo_engine.score import Prepared, prepare
-from geo_engine.sensitivity import sensitivity
-from geo_engine.uploads import (
+from geo_engine.regions.region import load_region, region_id_from, shipped_regions
+from geo_engine.regions.uploads import (
     boundary_columns,
     build_region,
     charge_uploads,
@@ -78,6 +69,15 @@ from geo_engine.uploads import (
     save_uploads,
     uploaded_files,
 )
+from geo_engine.reporting.brief import brief_html, brief_pdf
+from geo_engine.reporting.display import DIVERGING, SEQUENTIAL, base_map, escape_markdown, hex_layer
+from geo_engine.reporting.export import to_csv_bytes, write_cells, write_features
+from geo_engine.reporting.maps import use_local_assets
+from geo_engine.reporting.outputs import POPULATION_LAYER, POVERTY_LAYER
+from geo_engine.reporting.rollup import LEVELS
+from geo_engine.scoring.profiles import Profile, localized
+from geo_engine.scoring.score import Prepared, prepare
+from geo_engine.scoring.sensitivity import sensitivity
 
 st.set_page_config(page_title="Territorial Opportunity Platform", layout="wide")
 # map first: less space above the title, a smaller title
@@ -883,9 +883,9 @@ def sensitivity_tab() -> None:
 
 def plan_tab() -> None:
     """Where to act under a budget: the sites, their catchments and the growth–inclusion front."""
-    from geo_engine.ahp import profile_with_weights
-    from geo_engine.plan import greedy_cover, pareto_front, solve_cover
-    from geo_engine.sites import SiteOptions, region_problem, site_table
+    from geo_engine.planning.ahp import profile_with_weights
+    from geo_engine.planning.plan import greedy_cover, pareto_front, solve_cover
+    from geo_engine.planning.sites import SiteOptions, region_problem, site_table
 
     st.write(t("plan_intro", lang))
     if profile_id == INCLUSION:

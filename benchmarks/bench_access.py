@@ -25,8 +25,8 @@ from _timing import best_of, peak_rss_gb
 
 from geo_engine import access
 from geo_engine._errors import GeoEngineWarning
-from geo_engine.indicators import build_indicators
 from geo_engine.ingest.vector import point_positions
+from geo_engine.matrix.indicators import build_indicators
 
 
 def networkx_minutes(graph_km: Any, friction: access.Friction, sources: np.ndarray) -> tuple[float, float,

@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 
 FULL_BUILD = """
 import json, resource, sys, tempfile, time
-from geo_engine.indicators import build_indicators
+from geo_engine.matrix.indicators import build_indicators
 t = time.perf_counter()
 m = build_indicators(resolution={res}, use_cache=False, cache_dir=tempfile.mkdtemp())
 seconds = time.perf_counter() - t

@@ -8,7 +8,7 @@ The default raster is the 30″ (≈ 925 m) elevation of Peru from the raw sourc
 (``$GEO_ENGINE_RAW/peru/elevation_30s.tif`` or ``../shared/data/peru/elevation_30s.tif``), else the
 curated ``data/peru/elevation.tif``. For each resolution, on the cells of the Peru grid, it times
 
-* building the cell polygons with :func:`geo_engine.grid.cell_polygons` (exactextract needs them);
+* building the cell polygons with :func:`geo_engine.spatial.grid.cell_polygons` (exactextract needs them);
 * exactextract ``mean`` over those polygons, with its default strategy (feature-sequential) and with
   ``strategy="raster-sequential"`` (its faster one here);
 * ``raster_to_cells(mode="fast")``, cold (hexagon vertices computed) and warm (vertices cached, as
@@ -36,9 +36,9 @@ import numpy as np
 from exactextract import exact_extract
 
 from geo_engine._errors import GeoEngineWarning
-from geo_engine.grid import build_grid, cell_polygons
 from geo_engine.ingest import raster as raster_mod
 from geo_engine.ingest.raster import raster_to_cells
+from geo_engine.spatial.grid import build_grid, cell_polygons
 
 ROOT = Path(__file__).resolve().parents[1]
 DISTRICTS = ROOT / "data" / "peru" / "districts.parquet"

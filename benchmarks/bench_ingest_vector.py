@@ -31,7 +31,6 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix, csr_matrix
 
-from geo_engine.grid import build_grid, cell_polygons
 from geo_engine.ingest.vector import (
     SNAP_KM,
     SOUTH_AMERICA_ALBERS,
@@ -40,6 +39,7 @@ from geo_engine.ingest.vector import (
     points_to_cells,
     polygons_to_cells,
 )
+from geo_engine.spatial.grid import build_grid, cell_polygons
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "peru"
 INTENSIVE = "poverty_2018_pct"

@@ -26,8 +26,8 @@ from _timing import peak_rss_gb
 from geo_engine._errors import GeoEngineWarning
 from geo_engine.access import region_friction
 from geo_engine.pipeline import run
-from geo_engine.plan import greedy_cover, pareto_front, solve_cover
-from geo_engine.sites import SiteOptions, growth_value, poor_population, site_problem
+from geo_engine.planning.plan import greedy_cover, pareto_front, solve_cover
+from geo_engine.planning.sites import SiteOptions, growth_value, poor_population, site_problem
 
 
 def main() -> None:

@@ -19,12 +19,12 @@ import numpy as np
 from _timing import best_of, peak_rss_gb
 
 from geo_engine._errors import GeoEngineWarning
-from geo_engine.dual import dual_model
-from geo_engine.indicators import build_indicators
-from geo_engine.layers import load_layers
-from geo_engine.profiles import load_profiles
-from geo_engine.score import prepare, score_profile
-from geo_engine.sensitivity import sensitivity
+from geo_engine.ingest.specs import load_layers
+from geo_engine.matrix.indicators import build_indicators
+from geo_engine.scoring.dual import dual_model
+from geo_engine.scoring.profiles import load_profiles
+from geo_engine.scoring.score import prepare, score_profile
+from geo_engine.scoring.sensitivity import sensitivity
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from geo_engine._errors import (
     GeoEngineWarning,
     MissingSourceError,
 )
-from geo_engine._gdal import keep_gdal_offline
+from geo_engine.io.gdal import keep_gdal_offline
 
 keep_gdal_offline()
 

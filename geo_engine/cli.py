@@ -76,7 +76,7 @@ def version() -> None:
 @data_app.command("list")
 def data_list(data_dir: DataDir = None) -> None:
     """List every curated dataset: id, features, licence, vintage and file."""
-    from geo_engine.manifest import load_manifest
+    from geo_engine.io.manifest import load_manifest
 
     try:
         manifest = load_manifest(data_dir)
@@ -92,7 +92,7 @@ def data_list(data_dir: DataDir = None) -> None:
 @data_app.command("check")
 def data_check(data_dir: DataDir = None) -> None:
     """Verify every file of the data folder against MANIFEST.yaml (checksum and feature count)."""
-    from geo_engine.manifest import load_manifest, verify_manifest
+    from geo_engine.io.manifest import load_manifest, verify_manifest
 
     try:
         problems = verify_manifest(data_dir, strict=False)
@@ -125,7 +125,7 @@ def data_rebuild(
     ] = "peru",
 ) -> None:
     """Rebuild a region's curated data from the raw sources; the old files stay until all succeed."""
-    from geo_engine.curate import rebuild
+    from curation import rebuild
 
     try:
         entries = rebuild(source, data_dir=data_dir, region=region, steps=step)
@@ -140,10 +140,10 @@ def data_prepare(
     resolution: Annotated[int, typer.Option(help="Resolution the app opens with.")] = 7,
 ) -> None:
     """Check the data and build the caches the app uses (fast when already there)."""
-    from geo_engine.curate import recover_rebuild
-    from geo_engine.datasets import display_districts
-    from geo_engine.indicators import build_indicators
-    from geo_engine.manifest import verify_manifest
+    from curation import recover_rebuild
+    from geo_engine.io.datasets import display_districts
+    from geo_engine.io.manifest import verify_manifest
+    from geo_engine.matrix.indicators import build_indicators
 
     try:
         for line in recover_rebuild(data_dir):
@@ -169,9 +169,9 @@ def layers_list(
     = "peru",
 ) -> None:
     """List the layer specs: id, kind, method, theme, units and title, then source and vintage."""
-    from geo_engine.datasets import layer_provenance
-    from geo_engine.layers import load_layers
-    from geo_engine.region import load_region
+    from geo_engine.ingest.specs import load_layers
+    from geo_engine.io.datasets import layer_provenance
+    from geo_engine.regions.region import load_region
 
     try:
         reg = load_region(region)
@@ -193,7 +193,7 @@ def validate(
     data_dir: DataDir = None,
 ) -> None:
     """Check a layer spec file: fields, methods, parameters, filters, and each source in the data folder."""
-    from geo_engine.layers import load_layers, source_paths
+    from geo_engine.ingest.specs import load_layers, source_paths
 
     try:
         specs = load_layers(file)
@@ -246,9 +246,9 @@ def build(
     data_dir: DataDir = None,
 ) -> None:
     """Build the indicator matrix (cells x layers of raw values) and optionally write it."""
-    from geo_engine.export import TABLE_FORMATS, write_matrix
-    from geo_engine.indicators import build_indicators
-    from geo_engine.region import Region, load_region, region_id_from
+    from geo_engine.matrix.indicators import build_indicators
+    from geo_engine.regions.region import Region, load_region, region_id_from
+    from geo_engine.reporting.export import TABLE_FORMATS, write_matrix
 
     if out is not None:
         _check_out(out, force, TABLE_FORMATS)
@@ -306,7 +306,7 @@ def region_new(
     force: Force = False,
 ) -> None:
     """Write a region file for your boundary and layers (checked before it is written)."""
-    from geo_engine.region import region_id_from, write_region
+    from geo_engine.regions.region import region_id_from, write_region
 
     try:
         reg = write_region(out, region_id=region_id or region_id_from(boundary.name), boundary=boundary,
@@ -323,10 +323,10 @@ def region_show(
     data_dir: DataDir = None,
 ) -> None:
     """Check a region and print its units, layers and profiles."""
-    from geo_engine.derived import DERIVED
-    from geo_engine.layers import load_layers, source_paths
-    from geo_engine.profiles import load_profiles
-    from geo_engine.region import load_region
+    from geo_engine.ingest.specs import load_layers, source_paths
+    from geo_engine.matrix.derived import DERIVED
+    from geo_engine.regions.region import load_region
+    from geo_engine.scoring.profiles import load_profiles
 
     try:
         reg = load_region(region, data_dir=data_dir)
@@ -355,7 +355,7 @@ def region_show(
 
 def _check_out(out: Path, force: bool, allowed: tuple[str, ...]) -> None:
     """Stop before any computation when ``out`` could not be written (type, folder, existing file)."""
-    from geo_engine.atomic import check_output
+    from geo_engine.io.atomic import check_output
 
     try:
         check_output(out, force=force, suffixes=allowed)
@@ -387,8 +387,8 @@ def _run(region: str, resolution: int | None, data_dir: Path | None) -> Run:
 @app.command("profiles")
 def profiles_list(region: Region = "peru") -> None:
     """List the scoring profiles: id, kind, aggregation, number of layers and title."""
-    from geo_engine.profiles import load_profiles
-    from geo_engine.region import load_region
+    from geo_engine.regions.region import load_region
+    from geo_engine.scoring.profiles import load_profiles
 
     try:
         profiles = load_profiles(load_region(region).profiles)
@@ -413,8 +413,8 @@ def score(
     data_dir: DataDir = None,
 ) -> None:
     """Score every cell with a profile and write score, rank, dual model and contributions."""
-    from geo_engine.export import CELL_FORMATS, export_meta, write_cells, write_geopackage
-    from geo_engine.outputs import cell_table
+    from geo_engine.reporting.export import CELL_FORMATS, export_meta, write_cells, write_geopackage
+    from geo_engine.reporting.outputs import cell_table
 
     _check_out(out, force, CELL_FORMATS)
     try:
@@ -436,7 +436,7 @@ def score(
         if out.suffix.lower() == ".gpkg":  # cells, clusters and districts in one file
             import geopandas as gpd
 
-            from geo_engine.outputs import geopackage_layers
+            from geo_engine.reporting.outputs import geopackage_layers
 
             with _report_warnings():
                 layers = geopackage_layers(
@@ -465,8 +465,8 @@ def sensitivity_cmd(
     data_dir: DataDir = None,
 ) -> None:
     """Probability of each cell being in the top decile when the weights are uncertain."""
-    from geo_engine.export import TABLE_FORMATS, write_matrix
-    from geo_engine.sensitivity import sensitivity
+    from geo_engine.reporting.export import TABLE_FORMATS, write_matrix
+    from geo_engine.scoring.sensitivity import sensitivity
 
     _check_out(out, force, TABLE_FORMATS)
     try:
@@ -498,7 +498,7 @@ def access_cmd(
     import numpy as np
 
     from geo_engine.access import access_minutes
-    from geo_engine.export import TABLE_FORMATS, write_matrix
+    from geo_engine.reporting.export import TABLE_FORMATS, write_matrix
 
     _check_out(out, force, TABLE_FORMATS)
     try:
@@ -533,7 +533,7 @@ def clusters_cmd(
 ) -> None:
     """Significant hot-spot clusters of a profile's score (Getis-Ord Gi*), profiled and ranked."""
     from geo_engine.clusters import find_clusters, travel_minutes
-    from geo_engine.export import CELL_FORMATS, write_features
+    from geo_engine.reporting.export import CELL_FORMATS, write_features
 
     _check_out(out, force, CELL_FORMATS)
     try:
@@ -569,8 +569,8 @@ def brief_cmd(
     """Write a printable one-page brief (HTML or PDF) on a district or a cluster: map, figures, sources."""
     import numpy as np
 
-    from geo_engine.brief import brief_html, brief_pdf
-    from geo_engine.export import write_document
+    from geo_engine.reporting.brief import brief_html, brief_pdf
+    from geo_engine.reporting.export import write_document
 
     _check_out(out, force, (".html", ".pdf"))
     if (district is None) == (cluster is None):
@@ -621,8 +621,8 @@ def rank_cmd(
     data_dir: DataDir = None,
 ) -> None:
     """Rank districts, provinces or departments by a profile's score."""
-    from geo_engine.export import TABLE_FORMATS, write_table
-    from geo_engine.rollup import rollup, with_labels
+    from geo_engine.reporting.export import TABLE_FORMATS, write_table
+    from geo_engine.reporting.rollup import rollup, with_labels
 
     _check_out(out, force, TABLE_FORMATS)
     try:
@@ -652,10 +652,10 @@ def weights_ahp(
     force: Force = False,
 ) -> None:
     """Weights from pairwise comparisons (Saaty's AHP): each participant's, the group's, the spread."""
-    from geo_engine.ahp import group_weights, load_survey, weights_yaml
-    from geo_engine.export import write_document
-    from geo_engine.profiles import load_profiles
-    from geo_engine.region import load_region
+    from geo_engine.planning.ahp import group_weights, load_survey, weights_yaml
+    from geo_engine.regions.region import load_region
+    from geo_engine.reporting.export import write_document
+    from geo_engine.scoring.profiles import load_profiles
 
     _check_out(out, force, (".yaml", ".yml"))
     try:
@@ -695,7 +695,7 @@ def evaluate_cmd(
     data_dir: DataDir = None,
 ) -> None:
     """Check the model against known clusters: precision@10, department lift, rank stability."""
-    from geo_engine.evaluate import evaluate, load_reference, reference_path
+    from geo_engine.reporting.evaluate import evaluate, load_reference, reference_path
 
     if out is not None:
         _check_out(out, force, (".csv", ".json"))
@@ -738,7 +738,7 @@ def _print_evaluation(table: pd.DataFrame) -> None:
 def _write_evaluation(table: pd.DataFrame, out: Path, *, force: bool) -> None:
     import json
 
-    from geo_engine.export import write_document, write_table
+    from geo_engine.reporting.export import write_document, write_table
 
     if out.suffix.lower() == ".json":
         frame = table.reset_index().astype(object).where(table.reset_index().notna(), None)
@@ -789,11 +789,11 @@ def plan_cmd(
     data_dir: DataDir = None,
 ) -> None:
     """Where to act under a budget: sites reaching the most poor people with a niche (exact MILP)."""
-    from geo_engine.export import CELL_FORMATS, TABLE_FORMATS, write_cells, write_table
-    from geo_engine.plan import greedy_cover, pareto_front, solve_cover
-    from geo_engine.safe_read import read_table_file
-    from geo_engine.scenario import PlanSettings, apply_scenario, load_scenario
-    from geo_engine.sites import SiteOptions, region_problem, site_costs, site_table
+    from geo_engine.io.safe_read import read_table_file
+    from geo_engine.planning.plan import greedy_cover, pareto_front, solve_cover
+    from geo_engine.planning.scenario import PlanSettings, apply_scenario, load_scenario
+    from geo_engine.planning.sites import SiteOptions, region_problem, site_costs, site_table
+    from geo_engine.reporting.export import CELL_FORMATS, TABLE_FORMATS, write_cells, write_table
 
     _check_out(out, force, TABLE_FORMATS if pareto else CELL_FORMATS)
     try:

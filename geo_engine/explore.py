@@ -17,16 +17,16 @@ import pandas as pd
 import shapely
 
 from geo_engine import settings
-from geo_engine.datasets import display_districts
-from geo_engine.display import CategoricalLegend, display_resolution, to_parent
-from geo_engine.dual import TYPOLOGY, DualResult, dual_model, standing
-from geo_engine.explain import Requirement, contributions, what_it_takes, why
 from geo_engine.i18n import number, t, unit
-from geo_engine.outputs import POPULATION_LAYER, POVERTY_LAYER, cell_table
+from geo_engine.io.datasets import display_districts
+from geo_engine.io.yaml_io import load_yaml
 from geo_engine.pipeline import INCLUSION, Run
-from geo_engine.profiles import Profile
-from geo_engine.score import Prepared, ScoreResult, prepare, score_profile
-from geo_engine.yaml_io import load_yaml
+from geo_engine.reporting.display import CategoricalLegend, display_resolution, to_parent
+from geo_engine.reporting.outputs import POPULATION_LAYER, POVERTY_LAYER, cell_table
+from geo_engine.scoring.dual import TYPOLOGY, DualResult, dual_model, standing
+from geo_engine.scoring.explain import Requirement, contributions, what_it_takes, why
+from geo_engine.scoring.profiles import Profile
+from geo_engine.scoring.score import Prepared, ScoreResult, prepare, score_profile
 
 __all__ = [
     "CUSTOM",
@@ -131,7 +131,7 @@ class Scenario:
 
     @functools.cached_property
     def table(self) -> pd.DataFrame:
-        """Per-cell outputs (:func:`geo_engine.outputs.cell_table`) of this scenario."""
+        """Per-cell outputs (:func:`geo_engine.reporting.outputs.cell_table`) of this scenario."""
         run = self.run
         base = (next(p for p in run.profiles.values() if p.kind == "engine") if self.result is None
                 else self.profile or run.profile(self.profile_id))
@@ -441,12 +441,12 @@ def focus_mask(run: Run, *, department: str | None = None, province: str | None 
 
 
 def in_focus(table: pd.DataFrame, run: Run, mask: np.ndarray, *, level: str) -> pd.DataFrame:
-    """Keep the rows of a roll-up (:func:`geo_engine.rollup.rollup`) whose unit is in focus.
+    """Keep the rows of a roll-up (:func:`geo_engine.reporting.rollup.rollup`) whose unit is in focus.
 
     Units are kept when any of their cells is in ``mask``; ranks are renumbered within the focus
     (ties share the best rank), so rank 1 is the first unit of the department in view.
     """
-    from geo_engine.rollup import LEVELS
+    from geo_engine.reporting.rollup import LEVELS
 
     if bool(mask.all()):
         return table
@@ -495,7 +495,7 @@ def ranking(run: Run, score: np.ndarray, *, level: str, rank_by: str = "poor_pop
     equal values are ordered by poor population, then population, then code, and flagged in
     ``tie``.
     """
-    from geo_engine.rollup import rollup, with_labels
+    from geo_engine.reporting.rollup import rollup, with_labels
 
     if rank_by not in RANK_CHOICES:
         msg = f"`rank_by` was {rank_by!r} but must be one of {list(RANK_CHOICES)}"
@@ -550,7 +550,7 @@ def unit_outlines(units: gpd.GeoDataFrame, *, department: str | None = None,
     Parameters
     ----------
     units : geopandas.GeoDataFrame
-        :meth:`geo_engine.region.Region.units`.
+        :meth:`geo_engine.regions.region.Region.units`.
     department : str, optional
         Keep the units of this ``department_code`` only; otherwise units are merged into their
         departments when the region has department codes.
@@ -588,7 +588,7 @@ def unit_outlines(units: gpd.GeoDataFrame, *, department: str | None = None,
 
 def region_title(region: str | Path, lang: str) -> str:
     """Return the title of a region (shipped id or region file) in ``lang``, from its region file."""
-    from geo_engine.region import load_region
+    from geo_engine.regions.region import load_region
 
     reg = load_region(region)
     doc = load_yaml(reg.file, what="region file") if reg.file else None
@@ -796,7 +796,7 @@ def cell_card(run: Run, sc: Scenario, row: int, lang: str) -> dict[str, Any]:
     dict
         ``h3``, ``names`` (district, province, department), ``scores`` (label → value),
         ``typology``, ``family`` and ``margin``, ``why`` (a sentence on the niche's evidence,
-        the need and the reach, :func:`geo_engine.explain.why`; None without niche families),
+        the need and the reach, :func:`geo_engine.scoring.explain.why`; None without niche families),
         ``contributions`` (DataFrame: layer, weight,
         normalized, contribution), ``space`` ("score" or "log"), ``raw`` (DataFrame: layer, value,
         units, source), ``requirements`` (list of text lines), ``top`` (already in the top

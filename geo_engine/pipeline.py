@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 
 from geo_engine import settings
-from geo_engine.derived import with_derived
-from geo_engine.dual import DualResult, dual_model
-from geo_engine.indicators import build_indicators
-from geo_engine.layers import LayerSpec, load_layers
-from geo_engine.outputs import admin_names
-from geo_engine.profiles import Profile, load_profiles
-from geo_engine.region import Region, load_region
-from geo_engine.score import Prepared, ScoreResult, aggregate
+from geo_engine.ingest.specs import LayerSpec, load_layers
+from geo_engine.matrix.derived import with_derived
+from geo_engine.matrix.indicators import build_indicators
+from geo_engine.regions.region import Region, load_region
+from geo_engine.reporting.outputs import admin_names
+from geo_engine.scoring.dual import DualResult, dual_model
+from geo_engine.scoring.profiles import Profile, load_profiles
+from geo_engine.scoring.score import Prepared, ScoreResult, aggregate
 
 __all__ = ["INCLUSION", "Run", "inclusion_profile", "inclusion_result", "run"]
 
@@ -33,7 +33,7 @@ class Run:
     Attributes
     ----------
     matrix : pandas.DataFrame
-        Indicator matrix with the derived columns (:func:`geo_engine.derived.with_derived`).
+        Indicator matrix with the derived columns (:func:`geo_engine.matrix.derived.with_derived`).
     specs : dict
         Layer specs by id.
     profiles : dict
@@ -96,7 +96,7 @@ def run(
     Parameters
     ----------
     region : str, pathlib.Path or Region, default "peru"
-        A shipped region id or one's own region file (see :mod:`geo_engine.region`).
+        A shipped region id or one's own region file (see :mod:`geo_engine.regions.region`).
     resolution : int, optional
         H3 resolution; the region's default (7 for Peru) when omitted.
     data_dir : pathlib.Path, optional
@@ -152,7 +152,7 @@ _PARTS = ("niche", "need", "access")
 def inclusion_profile() -> Profile:
     """Return the recipe of the inclusion score as a profile: a weighted geometric mean of its parts.
 
-    The weights are the exponents of :func:`geo_engine.dual.dual_model`'s inclusion (niche 1,
+    The weights are the exponents of :func:`geo_engine.scoring.dual.dual_model`'s inclusion (niche 1,
     need :data:`~geo_engine.settings.inclusion_need_exponent`, access
     :data:`~geo_engine.settings.inclusion_access_exponent`), so the profile ranks cells exactly as
     inclusion does.
@@ -191,7 +191,7 @@ def inclusion_result(dual: DualResult) -> ScoreResult:
     -----
     With :math:`I = E \cdot N^{a} \cdot A^{b}`, the contributions are in log space,
     :math:`e \log x` per part with :math:`e` its exponent (each part floored at
-    :data:`geo_engine.score.WGM_FLOOR`), and add up to :math:`\log I` wherever every part is
+    :data:`geo_engine.scoring.score.WGM_FLOOR`), and add up to :math:`\log I` wherever every part is
     above the floor. Re-weighting draws (sensitivity) change the parts' shares of the exponents;
     a weighted geometric mean normalises them to 1, which changes the score by a power but not
     the order of the cells.

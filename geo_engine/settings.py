@@ -117,7 +117,7 @@ provinces fell below Trujillo). A fifth power keeps reach as a brake — a cell 
 keeps about 0.6 of its inclusion, one 8 h away about 0.4 — without letting it outweigh need.
 """
 
-# --- normalization (checked by geo_engine.normalize) -------------------------------------------
+# --- normalization (checked by geo_engine.scoring.normalize) -------------------------------------------
 
 robust_percentiles: tuple[float, float] = (1.0, 99.0)
 """Percentiles at which a skewed layer is winsorized before min–max scaling (``winsorize: auto``).
@@ -145,7 +145,7 @@ When the top 0.1 % of cells (one island, one unit copied to a few hundred cells)
 half of the range, min–max squeezes the other 99.9 % into less than half of [0, 1].
 """
 
-# --- limits on user-supplied files (checked by geo_engine.safe_read) -------------------------------
+# --- limits on user-supplied files (checked by geo_engine.io.safe_read) -------------------------------
 
 max_vector_bytes: int = 2 * 2**30
 """Largest vector file read (2 GiB): GeoPackage, GeoJSON, shapefile (.shp), GeoParquet, or a ZIP of one.
@@ -202,7 +202,7 @@ hostile or mistaken file (a data dump saved as .yaml) from being parsed at all.
 max_filter_chars: int = 1_000
 """Longest layer ``filter`` accepted (characters); the shipped filters have at most about 110."""
 
-# --- uploads to the app (checked by geo_engine.uploads) --------------------------------------------
+# --- uploads to the app (checked by geo_engine.regions.uploads) --------------------------------------------
 
 max_uploads_per_session: int = 50
 """Most files one browser session of the app may upload in all (a region needs a handful)."""

@@ -107,8 +107,8 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def step_reproduces(raw_dir, data_dir, tmp_path):
     """Return a check that one rebuild step alone reproduces the committed files' checksums."""
-    from geo_engine.curate import rebuild
-    from geo_engine.manifest import load_manifest
+    from curation import rebuild
+    from geo_engine.io.manifest import load_manifest
 
     def check(step: str) -> None:
         target = tmp_path / "data"

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from geo_engine._errors import GeoEngineWarning, SpecError
-from geo_engine.ahp import (
+from geo_engine.planning.ahp import (
     CR_LIMIT,
     InconsistentJudgementsError,
     ahp_weights,
@@ -19,7 +19,7 @@ from geo_engine.ahp import (
     random_index,
     weights_yaml,
 )
-from geo_engine.profiles import Profile
+from geo_engine.scoring.profiles import Profile
 
 # The 3×3 example of the AHP textbooks: weights 0.637, 0.258, 0.105; λmax 3.039; CR 0.033.
 TEXTBOOK = [[1, 3, 5], [1 / 3, 1, 3], [1 / 5, 1 / 3, 1]]

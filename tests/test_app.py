@@ -11,8 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_uploads import PROFILES, region_files
 
-from geo_engine.region import load_region, shipped_regions
-from geo_engine.uploads import MAX_UPLOAD_BYTES, build_region, save_uploads
+from geo_engine.regions.region import load_region, shipped_regions
+from geo_engine.regions.uploads import MAX_UPLOAD_BYTES, build_region, save_uploads
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 
@@ -286,7 +286,7 @@ def test_a_cell_in_a_cluster_offers_the_cluster_brief(cache, monkeypatch, tmp_pa
 
 @pytest.mark.hostile
 def test_a_unit_name_with_markdown_shows_as_text(cache, monkeypatch, tmp_path):
-    from geo_engine.display import escape_markdown
+    from geo_engine.reporting.display import escape_markdown
 
     hostile = "Norte ![x](http://evil.example/x.png) [click](javascript:alert(1)) **1**"
     files = region_files(tmp_path)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from geo_engine._errors import OutputError, OutputExistsError
-from geo_engine.atomic import atomic_output, check_output
+from geo_engine.io.atomic import atomic_output, check_output
 
 
 def _leftovers(folder: Path) -> list[str]:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from geo_engine.brief import brief_content, brief_html, brief_pdf, cells_svg
+from geo_engine.reporting.brief import brief_content, brief_html, brief_pdf, cells_svg
 
 
 def test_district_brief_is_escaped_and_complete(peru):
@@ -99,7 +99,7 @@ def test_pdf_brief_content_matches_the_html(peru):
 
 
 def test_pdf_brief_without_a_unicode_font_uses_helvetica(peru, monkeypatch):
-    import geo_engine.brief as brief
+    import geo_engine.reporting.brief as brief
 
     monkeypatch.setattr(brief, "_dejavu", lambda: None)
     rows = peru.matrix["district_code"].astype(str).to_numpy() == "040206"
@@ -117,6 +117,6 @@ def test_pdf_brief_without_a_unicode_font_uses_helvetica(peru, monkeypatch):
     ("日本", "??"),
 ])
 def test_core_font_fallback_keeps_spanish(raw, printed):
-    from geo_engine.brief import _to_cp1252
+    from geo_engine.reporting.brief import _to_cp1252
 
     assert _to_cp1252(raw) == printed

@@ -5,8 +5,8 @@ import time
 import pandas as pd
 import pytest
 
-from geo_engine._cache import cached, read_entry, write_entry
 from geo_engine._errors import GeoEngineWarning
+from geo_engine.io.cache import cached, read_entry, write_entry
 
 
 def _frame():
@@ -87,7 +87,7 @@ def test_temporary_files_of_a_killed_build_are_removed(tmp_path):
 _HOLD = """
 import sys, time
 from pathlib import Path
-from geo_engine._cache import _acquire
+from geo_engine.io.cache import _acquire
 _acquire(Path(sys.argv[1]))
 print("locked", flush=True)
 time.sleep(60)

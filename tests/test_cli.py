@@ -94,7 +94,7 @@ def test_layers_lists_shipped_specs():
 
 
 def test_validate_good_and_bad(tmp_path, data_dir):
-    from geo_engine.layers import default_layers_path
+    from geo_engine.ingest.specs import default_layers_path
 
     good = default_layers_path("peru") / "social.yaml"
     result = runner.invoke(app, ["validate", str(good), "--data-dir", str(data_dir)])
@@ -353,7 +353,7 @@ def test_third_party_warning_is_passed_on_once_without_a_hang(monkeypatch):
     import numpy as np
 
     from geo_engine._errors import GeoEngineWarning
-    from geo_engine.region import Region
+    from geo_engine.regions.region import Region
 
     units = Region.units
 
@@ -391,7 +391,7 @@ def _full_for_briefs(write):
 
 @pytest.fixture
 def own_region_file(own_region):  # noqa: F811  (the fixture imported from test_region)
-    from geo_engine.region import write_region
+    from geo_engine.regions.region import write_region
 
     return write_region(own_region / "region.yaml", region_id="mine",
                         boundary=own_region / "units.geojson", code_column="CODE", name_column="NAME",
@@ -408,7 +408,7 @@ def test_unwritable_output_is_refused_before_the_build(tmp_path, monkeypatch, ou
     def never(*args, **kwargs):
         raise AssertionError("the build ran although its output cannot be written")
 
-    monkeypatch.setattr("geo_engine.indicators.build_indicators", never)
+    monkeypatch.setattr("geo_engine.matrix.indicators.build_indicators", never)
     _boundary(tmp_path)
     (tmp_path / "results").write_text("a file where a folder is expected")
     result = runner.invoke(app, ["build", "--boundary", str(tmp_path / "region.gpkg"), "--code-column",
@@ -482,7 +482,7 @@ def test_brief_on_a_full_disk_keeps_the_old_file(own_region_file, tmp_path, monk
 
 def test_two_commands_racing_for_one_new_output_do_not_overwrite(own_region_file, tmp_path,
                                                                   monkeypatch):
-    from geo_engine import atomic
+    from geo_engine.io import atomic
 
     out = tmp_path / "rank.csv"
     publish = atomic._publish
@@ -504,7 +504,7 @@ def test_rank_csv_escapes_a_unit_name_that_is_a_formula(own_region, tmp_path):  
     import csv
     import io
 
-    from geo_engine.region import write_region
+    from geo_engine.regions.region import write_region
 
     units = own_region / "units.geojson"
     units.write_text(units.read_text(encoding="utf-8").replace(
@@ -525,7 +525,7 @@ def test_rank_csv_escapes_a_unit_name_that_is_a_formula(own_region, tmp_path):  
 def test_weights_ahp_writes_a_profile(tmp_path):
     import yaml
 
-    from geo_engine.profiles import load_profile, load_profiles
+    from geo_engine.scoring.profiles import load_profile, load_profiles
 
     engine = load_profiles()["engine"]
     w = engine.weights()

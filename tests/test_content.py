@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from geo_engine._content import check_content, check_local
 from geo_engine._errors import SourceFormatError
+from geo_engine.io.content import check_content, check_local
 
 VRT = ('<VRTDataset rasterXSize="10" rasterYSize="1"><VRTRasterBand dataType="Byte" band="1" '
        'subClass="VRTRawRasterBand"><SourceFilename relativetoVRT="0">/etc/passwd</SourceFilename>'

@@ -10,11 +10,11 @@ import rasterio
 import yaml
 from filelock import FileLock
 
-from geo_engine import curate
+import curation as curate
+from curation import LOCK_NAME, STEPS, Dataset, rebuild, recover_rebuild, render_licenses
+from curation.sources import SourceRef
 from geo_engine._errors import MissingSourceError
-from geo_engine.curate import LOCK_NAME, STEPS, Dataset, rebuild, recover_rebuild, render_licenses
-from geo_engine.curate.sources import SourceRef
-from geo_engine.manifest import load_manifest, verify_manifest
+from geo_engine.io.manifest import load_manifest, verify_manifest
 
 
 def test_unknown_step_is_refused(tmp_path):
@@ -228,8 +228,8 @@ _CHILD = """
 import sys, time
 from pathlib import Path
 import pandas as pd
-from geo_engine import curate
-from geo_engine.curate import Dataset, rebuild
+import curation as curate
+from curation import Dataset, rebuild
 
 def build(ctx):
     (ctx.out / "peru").mkdir()

@@ -3,8 +3,8 @@ import pytest
 import shapely
 from shapely.geometry import Polygon, box
 
-from geo_engine.curate import admin
-from geo_engine.curate._common import BuildContext
+from curation import admin
+from curation.common import BuildContext
 
 
 def _districts():

@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
 
+from curation import agriculture, rebuild
 from geo_engine._errors import SourceFormatError
-from geo_engine.curate import agriculture, rebuild
-from geo_engine.manifest import load_manifest
+from geo_engine.io.manifest import load_manifest
 
 VBP, REAL, TONNES = "VBP_CORRIENTE 2023 (miles de S/)", "VBP_REAL (miles de S/ 2007)", "PRODUCCION (t)"
 

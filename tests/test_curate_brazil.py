@@ -12,13 +12,13 @@ import pytest
 import yaml
 from shapely.geometry import box
 
+from curation import REGION_STEPS, STEPS, rebuild
+from curation.brazil import NEAREST_STATE_KM, build, facility_flags, nearest_state
+from curation.common import BuildContext, points_frame
 from geo_engine._errors import GeoEngineWarning
-from geo_engine.curate import REGION_STEPS, STEPS, rebuild
-from geo_engine.curate._common import BuildContext, points_frame
-from geo_engine.curate.brazil import NEAREST_STATE_KM, build, facility_flags, nearest_state
-from geo_engine.layers import load_layers
-from geo_engine.manifest import load_manifest, verify_manifest
-from geo_engine.profiles import load_profile
+from geo_engine.ingest.specs import load_layers
+from geo_engine.io.manifest import load_manifest, verify_manifest
+from geo_engine.scoring.profiles import load_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ROOT / "layers" / "brazil"
@@ -237,7 +237,7 @@ def test_profiles_use_brazil_layers_and_have_no_need_profile():
 
 @pytest.mark.slow
 def test_brazil_layers_build_without_missing_values(data_dir, tmp_path):
-    from geo_engine.indicators import build_indicators
+    from geo_engine.matrix.indicators import build_indicators
 
     specs = _specs()
     units = gpd.read_parquet(data_dir / "brazil" / "states.parquet")

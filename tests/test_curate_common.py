@@ -3,8 +3,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString, box
 
-from geo_engine._errors import MissingSourceError, SourceFormatError
-from geo_engine.curate._common import (
+from curation.common import (
     BuildContext,
     assign_district,
     clip_to_country,
@@ -14,6 +13,7 @@ from geo_engine.curate._common import (
     points_frame,
     require_columns,
 )
+from geo_engine._errors import MissingSourceError, SourceFormatError
 
 
 @pytest.mark.parametrize(("raw", "folded"), [

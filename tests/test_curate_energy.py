@@ -2,7 +2,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from geo_engine.curate.energy import dedupe_plants
+from curation.energy import dedupe_plants
 
 
 def _plants(names, fuels, xs, ys):

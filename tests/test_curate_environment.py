@@ -9,9 +9,9 @@ import rasterio
 from affine import Affine
 from shapely.geometry import LineString, box
 
+from curation import admin, environment
+from curation.common import BuildContext
 from geo_engine._errors import SourceFormatError
-from geo_engine.curate import admin, environment
-from geo_engine.curate._common import BuildContext
 
 
 def test_category_key_is_stable_ascii():

@@ -2,7 +2,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from geo_engine.curate.places import port_functions
+from curation.places import port_functions
 
 
 def test_port_functions_oil_first_then_fishing_then_cargo():

@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
+from curation.forests import NAME_VARIANTS, match_district_names, parse_thousands
 from geo_engine._errors import SourceFormatError
-from geo_engine.curate.forests import NAME_VARIANTS, match_district_names, parse_thousands
 
 
 @pytest.mark.parametrize(("text", "value"), [

@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo_engine._errors import GeoEngineError, SourceFormatError
-from geo_engine.curate import admin, mining
-from geo_engine.curate._common import BuildContext
-from geo_engine.curate.mining import (
+from curation import admin, mining
+from curation.common import BuildContext
+from curation.mining import (
     COMMODITY_GROUPS,
     DISTRICT_ALIASES,
     MATERIAL_GROUP,
@@ -26,7 +25,8 @@ from geo_engine.curate.mining import (
     unit_districts,
     unit_provinces,
 )
-from geo_engine.curate.sources import SOURCES
+from curation.sources import SOURCES
+from geo_engine._errors import GeoEngineError, SourceFormatError
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
+from curation import admin, places
+from curation.common import PERU_BOUNDS, BuildContext, points_frame
 from geo_engine._errors import SourceFormatError
-from geo_engine.curate import admin, places
-from geo_engine.curate._common import PERU_BOUNDS, BuildContext, points_frame
 
 # about 1.11 km per 0.01 degree of latitude
 

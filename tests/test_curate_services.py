@@ -3,10 +3,10 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
+from curation import admin, services
+from curation.common import BuildContext, parent_2007_district
 from geo_engine._errors import GeoEngineError
-from geo_engine.curate import admin, services
-from geo_engine.curate._common import BuildContext, parent_2007_district
-from geo_engine.manifest import describe_file, load_manifest
+from geo_engine.io.manifest import describe_file, load_manifest
 
 OPS = services.OPERATORS
 

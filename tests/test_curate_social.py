@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from geo_engine.curate import admin, social
-from geo_engine.curate._common import BuildContext
+from curation import admin, social
+from curation.common import BuildContext
 
 
 def _ubigeo():

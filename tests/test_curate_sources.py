@@ -1,6 +1,6 @@
 import pytest
 
-from geo_engine.curate.sources import LICENCES, SOURCES, package_source
+from curation.sources import LICENCES, SOURCES, package_source
 
 
 def test_every_source_has_a_known_licence_and_origin():

@@ -2,10 +2,10 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
+from curation import admin, tourism
+from curation.common import BuildContext
 from geo_engine._errors import GeoEngineError
-from geo_engine.curate import admin, tourism
-from geo_engine.curate._common import BuildContext
-from geo_engine.manifest import describe_file, load_manifest
+from geo_engine.io.manifest import describe_file, load_manifest
 
 
 @pytest.mark.parametrize(("anp", "sector", "key"), [

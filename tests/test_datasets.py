@@ -2,7 +2,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from geo_engine.datasets import (
+from geo_engine.io.datasets import (
     dataset_sources,
     display_districts,
     district_table,
@@ -49,7 +49,7 @@ def test_sources_are_listed_once(data_dir):
 
 
 def test_layer_provenance_names_publisher_and_vintage_or_leaves_them_missing(data_dir):
-    from geo_engine.layers import LayerSpec
+    from geo_engine.ingest.specs import LayerSpec
 
     base = {"title": {"es": "x", "en": "x"}, "theme": "social", "kind": "points", "method": "count",
             "units": "n", "direction": "benefit"}

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo_engine.derived import POOR_POPULATION, poor_population, with_derived
+from geo_engine.matrix.derived import POOR_POPULATION, poor_population, with_derived
 
 
 def _districts(rows):
@@ -46,8 +46,8 @@ def test_with_derived_adds_the_column_only_when_it_can():
 
 
 def test_a_profile_can_use_the_derived_column():
-    from geo_engine.profiles import Profile
-    from geo_engine.score import score_profile
+    from geo_engine.scoring.profiles import Profile
+    from geo_engine.scoring.score import score_profile
 
     m = with_derived(pd.DataFrame({"poverty_2018": [10.0, 50.0, 20.0],
                                    "population_2020": [10_000.0, 100.0, 1_000.0]}))

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from geo_engine.display import (
+from geo_engine.reporting.display import (
     MAX_POLYGONS,
     CategoricalLegend,
     display_resolution,

@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo_engine.dual import TYPOLOGY, dual_model, family_table, standing, typology
-from geo_engine.profiles import Profile
+from geo_engine.scoring.dual import TYPOLOGY, dual_model, family_table, standing, typology
+from geo_engine.scoring.profiles import Profile
 
 
 def _p(pid, kind, layers):

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from geo_engine._errors import SpecError
-from geo_engine.evaluate import (
+from geo_engine.reporting.evaluate import (
     department_lift,
     district_means,
     evaluate_scores,
@@ -131,8 +131,8 @@ def test_inclusion_checks(matrix):
 def test_the_shipped_reference_is_valid_and_names_real_provinces():
     import geopandas as gpd
 
-    from geo_engine.evaluate import REFERENCE_FILE
-    from geo_engine.region import load_region
+    from geo_engine.regions.region import load_region
+    from geo_engine.reporting.evaluate import REFERENCE_FILE
 
     peru = load_region("peru")
     ref = load_reference(peru.file.parent / REFERENCE_FILE)
@@ -151,8 +151,8 @@ def test_the_shipped_reference_names_match_their_codes():
 
     import geopandas as gpd
 
-    from geo_engine.evaluate import REFERENCE_FILE
-    from geo_engine.region import load_region
+    from geo_engine.regions.region import load_region
+    from geo_engine.reporting.evaluate import REFERENCE_FILE
 
     def plain(text):
         return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().upper()

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from geo_engine.evidence import evidence_measure, evidence_met, evidence_strength, item_strengths
-from geo_engine.profiles import Evidence
+from geo_engine.scoring.evidence import evidence_measure, evidence_met, evidence_strength, item_strengths
+from geo_engine.scoring.profiles import Evidence
 
 
 def _e(**kw):

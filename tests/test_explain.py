@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo_engine.explain import contributions, drivers, top_threshold, what_it_takes
-from geo_engine.profiles import Evidence, Profile
-from geo_engine.score import score_profile
+from geo_engine.scoring.explain import contributions, drivers, top_threshold, what_it_takes
+from geo_engine.scoring.profiles import Evidence, Profile
+from geo_engine.scoring.score import score_profile
 
 
 def _matrix(n=20, seed=1):
@@ -84,7 +84,7 @@ def test_what_it_takes_cannot_open_a_closed_gate():
 
 
 def _why_case():
-    from geo_engine.dual import dual_model
+    from geo_engine.scoring.dual import dual_model
 
     n = 12
     m = pd.DataFrame({
@@ -107,7 +107,7 @@ def _why_case():
 
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_why_names_the_evidence_the_need_and_the_reach(lang):
-    from geo_engine.explain import why
+    from geo_engine.scoring.explain import why
 
     m, profiles, dual = _why_case()
     text = why(dual, m, 4, profiles=profiles, specs={}, lang=lang)

@@ -127,7 +127,7 @@ def test_focus_mask_narrows_department_then_province(peru):
 
 def test_rankings_movers_and_clusters_follow_the_focus(peru):
     from geo_engine.explore import Clusters, clusters_in_focus, focus_mask, in_focus
-    from geo_engine.rollup import rollup
+    from geo_engine.reporting.rollup import rollup
 
     sc = scenario(peru, profile_id="engine")
     mask = focus_mask(peru, department="08")

@@ -8,8 +8,8 @@ import pytest
 import shapely
 from conftest import system_tool
 
-from geo_engine.export import write_cells, write_matrix
-from geo_engine.grid import h3_to_str
+from geo_engine.reporting.export import write_cells, write_matrix
+from geo_engine.spatial.grid import h3_to_str
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_bad_suffix(table, tmp_path):
 
 
 def test_geojson_meta_member(table, tmp_path, data_dir):
-    from geo_engine.export import export_meta
+    from geo_engine.reporting.export import export_meta
 
     meta = export_meta(profile="agro_food", weights={"crop_value_tubers": 0.5, "settlements": 0.5},
                        resolution=7, datasets=["crops_district", "populated_centres"],
@@ -110,7 +110,7 @@ def test_geopackage_error_leaves_nothing_behind(table, tmp_path, monkeypatch):
     import pyogrio.errors
 
     from geo_engine._errors import OutputError
-    from geo_engine.export import write_geopackage
+    from geo_engine.reporting.export import write_geopackage
 
     def refused(*args, **kwargs):
         raise pyogrio.errors.DataSourceError("sqlite3_open(...) failed: disk I/O error")
@@ -130,7 +130,7 @@ FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)",
 
 @pytest.mark.hostile
 def test_csv_safe_escapes_formulas_but_not_numbers():
-    from geo_engine.export import csv_safe
+    from geo_engine.reporting.export import csv_safe
 
     frame = pd.DataFrame({"name": [*FORMULAS, "Lima", None], "value": [-1.5, 2, -3, 0, 1, 1, -7, 1.0],
                           "label": pd.array([*FORMULAS, "Lima", None], dtype="string"),
@@ -153,7 +153,7 @@ def test_every_csv_writer_escapes_formulas(table, tmp_path):
     import csv
     import io
 
-    from geo_engine.export import to_csv_bytes, write_table
+    from geo_engine.reporting.export import to_csv_bytes, write_table
 
     table = table.assign(typology=[*FORMULAS, "latent"], delta=np.linspace(-1, 1, 7))
     written = [write_cells(table, tmp_path / "cells.csv").read_bytes(),

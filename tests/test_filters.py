@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from geo_engine._errors import SpecError
-from geo_engine.filters import MAX_DEPTH, parse_filter
-from geo_engine.layers import default_layers_path, load_layers
+from geo_engine.ingest.filters import MAX_DEPTH, parse_filter
+from geo_engine.ingest.specs import default_layers_path, load_layers
 
 
 @pytest.fixture

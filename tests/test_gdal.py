@@ -7,8 +7,8 @@ import pyogrio
 import pytest
 import rasterio
 
-import geo_engine.safe_read  # noqa: F401  (importing the package and the reader sets it all)
-from geo_engine._gdal import OFFLINE_OPTIONS, SKIPPED_DRIVERS, skip_reference_drivers
+import geo_engine.io.safe_read  # noqa: F401  (importing the package and the reader sets it all)
+from geo_engine.io.gdal import OFFLINE_OPTIONS, SKIPPED_DRIVERS, skip_reference_drivers
 
 
 @pytest.fixture

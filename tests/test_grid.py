@@ -5,7 +5,7 @@ import pytest
 from shapely.geometry import Polygon, box
 
 from geo_engine._errors import GeoEngineWarning, GridSizeError
-from geo_engine.grid import build_grid, cell_polygons, estimate_cells, h3_to_str
+from geo_engine.spatial.grid import build_grid, cell_polygons, estimate_cells, h3_to_str
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import pytest
 from shapely.geometry import box
 
 from geo_engine._errors import GeoEngineWarning, MissingSourceError, SourceFormatError, SpecError
-from geo_engine.indicators import GRID_COLUMNS, build_indicators, read_table, read_vector
-from geo_engine.layers import LayerSpec
+from geo_engine.ingest.specs import LayerSpec
+from geo_engine.matrix.indicators import GRID_COLUMNS, build_indicators, read_table, read_vector
 
 TITLE = {"es": "x", "en": "x"}
 
@@ -238,7 +238,7 @@ def test_a_source_outside_the_data_folder_is_not_read(region, tmp_path, monkeypa
     secret = tmp_path.parent / f"{tmp_path.name}-secret.csv"
     secret.write_text("code,rate\n010101,99\n")
     read = []
-    monkeypatch.setattr("geo_engine.indicators.read_table_file", lambda p: read.append(p))
+    monkeypatch.setattr("geo_engine.matrix.indicators.read_table_file", lambda p: read.append(p))
     for source in (f"../{secret.name}", str(secret)):
         with pytest.raises(SpecError, match=rf"layer 'rate': source '{source}' leads outside the data "
                            r"folder"):
@@ -263,8 +263,8 @@ _CHILD = """
 import json, sys, time
 from pathlib import Path
 import geopandas as gpd
-from geo_engine.indicators import build_indicators
-from geo_engine.layers import LayerSpec
+from geo_engine.matrix.indicators import build_indicators
+from geo_engine.ingest.specs import LayerSpec
 
 units, specs, data, cache, out, ready, go = sys.argv[1:]
 Path(ready).touch()
@@ -372,7 +372,7 @@ def test_suitable_weights_place_totals_in_the_band_and_warn_on_fallback(region, 
 
 
 def test_cache_key_covers_the_files_that_place_totals(tmp_path):
-    from geo_engine.indicators import AUXILIARY_FILES, cache_key
+    from geo_engine.matrix.indicators import AUXILIARY_FILES, cache_key
 
     (tmp_path / "t").mkdir()
     kw = {"units_hash": "u", "resolution": 6, "specs": [_spec()], "data_dir": tmp_path, "region": "t"}

@@ -14,9 +14,9 @@ from pyproj import Transformer
 from shapely.geometry import box
 
 from geo_engine._errors import GeoEngineWarning, MissingSourceError, SourceFormatError
-from geo_engine.grid import cell_polygons
 from geo_engine.ingest import raster as raster_mod
 from geo_engine.ingest.raster import EARTH_RADIUS_KM, METHODS, raster_to_cells
+from geo_engine.spatial.grid import cell_polygons
 
 # a 0.2° x 0.2° square west of Lima, 100 x 100 pixels of 0.002° (about 220 m)
 WEST, NORTH, PIXEL, SIZE = -77.15, -11.95, 0.002, 100

@@ -12,7 +12,6 @@ from pyproj import Geod
 from shapely.geometry import LineString, MultiPoint, Point, Polygon, box
 
 from geo_engine._errors import GeoEngineWarning
-from geo_engine.grid import build_grid, cell_polygons
 from geo_engine.ingest import vector
 from geo_engine.ingest.vector import (
     EARTH_RADIUS_KM,
@@ -24,6 +23,7 @@ from geo_engine.ingest.vector import (
     points_to_cells,
     polygons_to_cells,
 )
+from geo_engine.spatial.grid import build_grid, cell_polygons
 
 GEOD = Geod(ellps="WGS84")
 LIMA = (-12.05, -77.05)  # lat, lon

@@ -4,8 +4,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geo_engine._errors import SpecError
-from geo_engine.layers import METHODS, LayerSpec, default_layers_path, load_layers, source_paths
-from geo_engine.yaml_io import dump_yaml
+from geo_engine.ingest.specs import METHODS, LayerSpec, default_layers_path, load_layers, source_paths
+from geo_engine.io.yaml_io import dump_yaml
 
 GOOD = {
     "id": "ports_distance",
@@ -87,7 +87,7 @@ def test_shipped_specs_are_valid_and_cover_every_kind(data_dir):
     assert len(specs) >= 40
     assert {s.kind for s in specs} == set(METHODS)
     assert {s.theme for s in specs} == {"resource", "infrastructure", "social", "environment"}
-    from geo_engine.manifest import load_manifest
+    from geo_engine.io.manifest import load_manifest
 
     ids = {e["id"]: e["file"] for e in load_manifest(data_dir)["datasets"]}
     for spec in specs:

@@ -6,7 +6,7 @@ import yaml
 from rasterio.transform import from_origin
 
 from geo_engine._errors import DataIntegrityError, MissingSourceError
-from geo_engine.manifest import (
+from geo_engine.io.manifest import (
     dataset_entry,
     dataset_path,
     describe_file,

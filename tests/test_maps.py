@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from geo_engine.maps import NO_DATA_COLOUR, choropleth_map, escape_text_columns, use_local_assets
+from geo_engine.reporting.maps import NO_DATA_COLOUR, choropleth_map, escape_text_columns, use_local_assets
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from geo_engine._errors import GeoEngineWarning
-from geo_engine.normalize import (
+from geo_engine.scoring.normalize import (
     decay,
     dominant_tail,
     fuzzy_membership,

@@ -1,8 +1,8 @@
 import numpy as np
 import pandas as pd
 
-from geo_engine.outputs import admin_names, cell_table, score_rank
-from geo_engine.profiles import Profile
+from geo_engine.reporting.outputs import admin_names, cell_table, score_rank
+from geo_engine.scoring.profiles import Profile
 
 
 def test_score_rank_ties_and_nan():

@@ -7,7 +7,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from scipy.sparse import csr_array
 
-from geo_engine.plan import (
+from geo_engine.planning.plan import (
     CoverProblem,
     InfeasiblePlanError,
     brute_force_cover,

@@ -2,7 +2,7 @@ import pytest
 import yaml
 
 from geo_engine._errors import SpecError
-from geo_engine.profiles import Profile, load_profile, load_profiles
+from geo_engine.scoring.profiles import Profile, load_profile, load_profiles
 
 GOOD = {
     "id": "tourism",
@@ -125,8 +125,8 @@ def test_other_numbers_must_be_finite(tmp_path, change, key):
 def test_shipped_profiles_speak_spanish_and_english(region):
     from pathlib import Path
 
-    from geo_engine.layers import Title
-    from geo_engine.profiles import localized
+    from geo_engine.ingest.specs import Title
+    from geo_engine.scoring.profiles import localized
 
     folder = Path(__file__).resolve().parents[1] / "layers" / region / "profiles"
     for path in sorted(folder.glob("*.yaml")):
@@ -140,7 +140,7 @@ def test_shipped_profiles_speak_spanish_and_english(region):
 
 
 def test_a_profile_text_may_be_one_english_string_or_both_languages(tmp_path):
-    from geo_engine.profiles import localized
+    from geo_engine.scoring.profiles import localized
 
     doc = {"id": "p", "title": {"es": "P", "en": "P"}, "description": "English only",
            "layers": [{"id": "a", "weight": 1, "rationale": {"es": "Porque sí", "en": "Because"}}]}
@@ -179,8 +179,8 @@ DISTANCE_METHODS = ("distance", "travel_time")
 
 @pytest.mark.parametrize("region", ["peru", "brazil"])
 def test_shipped_distances_decay_with_a_reason(region):
-    from geo_engine.layers import load_layers
-    from geo_engine.region import load_region
+    from geo_engine.ingest.specs import load_layers
+    from geo_engine.regions.region import load_region
 
     specs = {s.id: s for s in load_layers(load_region(region).layers)}
     seen = 0

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from geo_engine._errors import GeoEngineWarning, SourceFormatError, SpecError
 from geo_engine.cli import app
 from geo_engine.pipeline import run
-from geo_engine.region import load_region, region_id_from, shipped_regions, write_region
+from geo_engine.regions.region import load_region, region_id_from, shipped_regions, write_region
 
 runner = CliRunner()
 
@@ -283,7 +283,7 @@ def test_own_region_geopackage_opens_in_ogrinfo(own_region, tmp_path):
 
 
 def test_brief_of_own_region_says_what_is_missing(own_region):
-    from geo_engine.brief import brief_html
+    from geo_engine.reporting.brief import brief_html
 
     (own_region / "profiles" / "need.yaml").unlink()
     write_region(own_region / "region.yaml", region_id="mine", boundary=own_region / "units.geojson",
@@ -327,8 +327,8 @@ def test_readme_worked_example_runs(tmp_path):
 
 
 def test_points_from_a_table_name_bad_rows(own_region):
-    from geo_engine.indicators import points_from_table
-    from geo_engine.layers import load_layers
+    from geo_engine.ingest.specs import load_layers
+    from geo_engine.matrix.indicators import points_from_table
 
     spec = next(s for s in load_layers(own_region / "layers.yaml") if s.id == "market_count")
     bad = pd.DataFrame({"lat": ["-16.8", "abc"], "lon": ["-65.5", "-65.6"]})

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo_engine.rollup import rollup
+from geo_engine.reporting.rollup import rollup
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_population_totals_preserved(rows):
 
 
 def test_with_labels(matrix):
-    from geo_engine.rollup import with_labels
+    from geo_engine.reporting.rollup import with_labels
 
     names = pd.DataFrame({"district_code": ["a", "b", "c"], "district": ["A", "B", "C"],
                           "province": ["P", "P", "Q"], "department": ["D", "D", "D"]})

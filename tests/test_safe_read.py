@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, Polygon, box
 
 from geo_engine._errors import GeoEngineError, GeoEngineWarning, MissingSourceError, SourceFormatError
-from geo_engine.safe_read import (
+from geo_engine.io.safe_read import (
     Limits,
     check_file,
     check_lonlat,

@@ -2,8 +2,8 @@ import pytest
 import yaml
 
 from geo_engine._errors import SpecError
-from geo_engine.profiles import Profile
-from geo_engine.scenario import apply_scenario, load_scenario, scenario_yaml
+from geo_engine.planning.scenario import apply_scenario, load_scenario, scenario_yaml
+from geo_engine.scoring.profiles import Profile
 
 PROFILE = Profile.model_validate({
     "id": "agro_food", "title": {"es": "A", "en": "A"}, "description": "d",

@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from geo_engine._errors import SpecError
-from geo_engine.profiles import Aggregation, Profile
-from geo_engine.score import WGM_FLOOR, aggregate, owa_order_weights, prepare, score_profile
+from geo_engine.scoring.profiles import Aggregation, Profile
+from geo_engine.scoring.score import WGM_FLOOR, aggregate, owa_order_weights, prepare, score_profile
 
 TITLE = {"es": "x", "en": "x"}
 

@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo_engine.profiles import Profile
-from geo_engine.score import score_profile
-from geo_engine.sensitivity import sensitivity
+from geo_engine.scoring.profiles import Profile
+from geo_engine.scoring.score import score_profile
+from geo_engine.scoring.sensitivity import sensitivity
 
 
 def _result(n=200, method="wlc", seed=3, weights=(3, 2, 1)):

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from geo_engine.access import reach_table, travel_time
-from geo_engine.plan import brute_force_cover, greedy_cover, solve_cover
-from geo_engine.sites import (
+from geo_engine.planning.plan import brute_force_cover, greedy_cover, solve_cover
+from geo_engine.planning.sites import (
     SiteOptions,
     growth_value,
     poor_population,

@@ -18,7 +18,7 @@ from shapely.geometry import Point, box
 
 from geo_engine._errors import GeoEngineWarning, SourceFormatError, SpecError
 from geo_engine.pipeline import run
-from geo_engine.uploads import (
+from geo_engine.regions.uploads import (
     UploadError,
     boundary_columns,
     build_region,

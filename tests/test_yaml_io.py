@@ -8,11 +8,11 @@ import pytest
 import yaml
 
 from geo_engine._errors import DataIntegrityError, SpecError
-from geo_engine.layers import load_layers
-from geo_engine.manifest import load_manifest
-from geo_engine.profiles import load_profile
-from geo_engine.region import load_region
-from geo_engine.yaml_io import dump_yaml, load_yaml
+from geo_engine.ingest.specs import load_layers
+from geo_engine.io.manifest import load_manifest
+from geo_engine.io.yaml_io import dump_yaml, load_yaml
+from geo_engine.regions.region import load_region
+from geo_engine.scoring.profiles import load_profile
 
 BILLION_LAUGHS = "\n".join(
     ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']

@@ -14,7 +14,7 @@ Two ways of attributing pixels to cells are offered, chosen per call by ``mode``
 
 ``auto`` takes ``fast`` when a cell holds at least :data:`FAST_MIN_PIXELS_PER_CELL` pixels on
 average, ``exact`` otherwise. The hexagons are the straight-edged polygons through the H3 vertices
-(as :func:`geo_engine.grid.cell_polygons` returns them) in both modes.
+(as :func:`geo_engine.spatial.grid.cell_polygons` returns them) in both modes.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from pyproj import CRS, Transformer
 from rasterio.windows import Window
 
 from geo_engine._errors import GeoEngineWarning, MissingSourceError, SourceFormatError
-from geo_engine.safe_read import open_raster
+from geo_engine.io.safe_read import open_raster
 
 try:  # optional accelerator: hexagon vertices from h3ronpy (the same vertices as the h3 loop)
     import pyarrow as pa
@@ -112,7 +112,7 @@ def raster_to_cells(
     Parameters
     ----------
     grid : pandas.DataFrame
-        Cells in an ``h3`` column of 64-bit H3 ids (as :func:`geo_engine.grid.build_grid` returns;
+        Cells in an ``h3`` column of 64-bit H3 ids (as :func:`geo_engine.spatial.grid.build_grid` returns;
         other columns are not used). Cells may be of any resolution.
     source : str or os.PathLike
         Path of a raster file GDAL can read, in any CRS (it must have one).
@@ -142,7 +142,7 @@ def raster_to_cells(
         If ``source`` does not exist.
     SourceFormatError
         If ``source`` is not a raster, is truncated or too large
-        (:func:`geo_engine.safe_read.open_raster`), has no CRS, or (``exact``) is rotated.
+        (:func:`geo_engine.io.safe_read.open_raster`), has no CRS, or (``exact``) is rotated.
     ValueError
         If ``method``, ``mode``, ``classes`` or ``band`` is not acceptable.
     KeyError
@@ -211,7 +211,7 @@ def raster_to_cells(
     Examples
     --------
     >>> import geopandas as gpd  # doctest: +SKIP
-    >>> from geo_engine.grid import build_grid  # doctest: +SKIP
+    >>> from geo_engine.spatial.grid import build_grid  # doctest: +SKIP
     >>> grid = build_grid(gpd.read_parquet("data/peru/districts.parquet"), resolution=7)  # doctest: +SKIP
     >>> grid["elevation_m"] = raster_to_cells(grid, "data/peru/elevation.tif")  # doctest: +SKIP
     >>> grid["share_arid"] = raster_to_cells(grid, "data/peru/climate_koppen.tif", method="share",
@@ -300,7 +300,7 @@ def _check_options(
 def _grid_cells(grid: pd.DataFrame) -> npt.NDArray[np.uint64]:
     if "h3" not in grid:
         msg = (f"`grid` has no 'h3' column (columns: {list(grid.columns)[:10]}); build it with "
-               "geo_engine.grid.build_grid")
+               "geo_engine.spatial.grid.build_grid")
         raise KeyError(msg)
     try:
         return np.asarray(grid["h3"], dtype=np.uint64)
@@ -472,7 +472,7 @@ def _cell_vertices(ids: npt.NDArray[np.uint64], *, precise: bool = False) -> Flo
     vertex.
 
     ``precise`` insists on the h3 library's own vertices, bit for bit those of
-    :func:`geo_engine.grid.cell_polygons` (h3ronpy's differ by ~1e-14°, which moves exactextract's
+    :func:`geo_engine.spatial.grid.cell_polygons` (h3ronpy's differ by ~1e-14°, which moves exactextract's
     coverage-weighted means by up to ~1e-6).
     """
     key = hashlib.blake2b(ids.tobytes(), digest_size=16).digest() + bytes([precise])

@@ -197,7 +197,7 @@ def table_to_cells(
     Parameters
     ----------
     grid : pandas.DataFrame
-        The grid (:func:`geo_engine.grid.build_grid`), with the admin-code column ``level`` and
+        The grid (:func:`geo_engine.spatial.grid.build_grid`), with the admin-code column ``level`` and
         ``area_km2``.
     table : pandas.DataFrame
         One row per admin unit.

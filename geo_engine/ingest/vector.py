@@ -1,6 +1,6 @@
 """Aggregate vector features (points, lines, polygons) to the cells of an H3 grid.
 
-Every public function takes a grid from :func:`geo_engine.grid.build_grid` (cells sorted by ``h3``
+Every public function takes a grid from :func:`geo_engine.spatial.grid.build_grid` (cells sorted by ``h3``
 with their centre ``lat``/``lon``) and a GeoDataFrame in any CRS, and returns one float64 value per
 grid row, in grid order. Distances are great-circle distances in km on a sphere of radius
 :data:`EARTH_RADIUS_KM`; line lengths are geodesic lengths on the WGS 84 ellipsoid; areas are
@@ -9,7 +9,7 @@ measured in the equal-area CRS returned by :func:`equal_area_crs`. Nothing is me
 Rows without geometry are dropped with a :class:`~geo_engine._errors.GeoEngineWarning`; an empty
 layer warns and returns the documented "no feature" value (0 for counts, sums, lengths, densities
 and shares; NaN for maxima, distances and intensive values). Points that fall in the grid's extent
-only once longitude and latitude are exchanged warn too (:func:`geo_engine.safe_read.check_lonlat`).
+only once longitude and latitude are exchanged warn too (:func:`geo_engine.io.safe_read.check_lonlat`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pyproj import Geod, Transformer
 from scipy.spatial import cKDTree
 
 from geo_engine._errors import GeoEngineWarning
-from geo_engine.safe_read import check_lonlat
+from geo_engine.io.safe_read import check_lonlat
 
 try:  # optional accelerator: vectorised H3 indexing and cell outlines (same results as h3 loops)
     import pyarrow as pa
@@ -99,7 +99,7 @@ def _check_grid(grid: pd.DataFrame) -> _Grid:
         raise TypeError(msg)
     missing = [c for c in ("h3", "lat", "lon") if c not in grid]
     if missing:
-        msg = f"grid has no column(s) {missing}; build it with geo_engine.grid.build_grid"
+        msg = f"grid has no column(s) {missing}; build it with geo_engine.spatial.grid.build_grid"
         raise KeyError(msg)
     try:
         cells = grid["h3"].to_numpy(dtype=np.uint64)
@@ -188,7 +188,7 @@ def equal_area_crs(grid: pd.DataFrame) -> str:
     -------
     str
         :data:`SOUTH_AMERICA_ALBERS` when every cell centre lies within longitudes -120 to -30 and
-        latitudes -60 to 35 (the rule of :func:`geo_engine.grid.estimate_cells`), else EPSG:6933
+        latitudes -60 to 35 (the rule of :func:`geo_engine.spatial.grid.estimate_cells`), else EPSG:6933
         (WGS 84 / NSIDC EASE-Grid 2.0 Global, cylindrical equal-area).
 
     Notes
@@ -860,7 +860,7 @@ def points_to_cells(
     Parameters
     ----------
     grid : pandas.DataFrame
-        Grid from :func:`geo_engine.grid.build_grid` (sorted ``h3`` ids, ``lat``, ``lon``).
+        Grid from :func:`geo_engine.spatial.grid.build_grid` (sorted ``h3`` ids, ``lat``, ``lon``).
     points : geopandas.GeoDataFrame
         Point features in any CRS (a CRS is required). Rows without geometry are dropped with a
         warning; multi-points are refused (explode them first).
@@ -936,7 +936,7 @@ def kernel_density(
     Parameters
     ----------
     grid : pandas.DataFrame
-        Grid from :func:`geo_engine.grid.build_grid`.
+        Grid from :func:`geo_engine.spatial.grid.build_grid`.
     points : geopandas.GeoDataFrame
         Point features in any CRS; points outside the grid count too (their kernel reaches into
         it).
@@ -1013,7 +1013,7 @@ def distance_to_nearest(
     Parameters
     ----------
     grid : pandas.DataFrame
-        Grid from :func:`geo_engine.grid.build_grid`.
+        Grid from :func:`geo_engine.spatial.grid.build_grid`.
     features : geopandas.GeoDataFrame
         Points, lines or polygons (or a mix) in any CRS.
     max_km : float, optional
@@ -1094,7 +1094,7 @@ def lines_to_cells(
     Parameters
     ----------
     grid : pandas.DataFrame
-        Grid from :func:`geo_engine.grid.build_grid`.
+        Grid from :func:`geo_engine.spatial.grid.build_grid`.
     lines : geopandas.GeoDataFrame
         (Multi)line strings in any CRS.
     method : {"length"}, default "length"
@@ -1146,7 +1146,7 @@ def polygons_to_cells(
     Parameters
     ----------
     grid : pandas.DataFrame
-        Grid from :func:`geo_engine.grid.build_grid`.
+        Grid from :func:`geo_engine.spatial.grid.build_grid`.
     polygons : geopandas.GeoDataFrame
         (Multi)polygons in any CRS.
     method : {"share", "intensive", "extensive"}, default "share"

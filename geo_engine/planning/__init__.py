@@ -1,0 +1,4 @@
+"""Decision support.
+
+AHP weights, scenarios, site selection and programme plans.
+"""

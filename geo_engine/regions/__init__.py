@@ -1,0 +1,4 @@
+"""Regions.
+
+Shipped and user region files, their admin units, and uploads from the app.
+"""

@@ -1,0 +1,5 @@
+"""What leaves the platform.
+
+Cell tables, roll-ups by admin unit, maps, exports, briefs and the validation against known
+clusters.
+"""

@@ -1,0 +1,504 @@
+"""Printable one-page briefs (HTML or PDF) for a district or a cluster: map, scores, drivers, sources."""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import io
+import re
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, select_autoescape
+
+from geo_engine import __version__
+from geo_engine.i18n import t
+from geo_engine.io.manifest import dataset_entry
+from geo_engine.matrix.derived import poor_population
+from geo_engine.pipeline import Run
+from geo_engine.reporting.display import SEQUENTIAL, hexagon_rings
+from geo_engine.scoring.explain import why
+from geo_engine.scoring.score import ScoreResult
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
+
+__all__ = ["BriefContent", "brief_content", "brief_html", "brief_pdf", "cells_svg"]
+
+_TEMPLATE = Environment(autoescape=select_autoescape(default=True)).from_string("""
+<!DOCTYPE html>
+<html lang="{{ lang }}"><head><meta charset="utf-8">
+<title>{{ title }}</title>
+<style>
+ body { font: 14px/1.45 sans-serif; max-width: 900px; margin: 24px auto; color: #222; }
+ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 16px; margin: 18px 0 6px; }
+ .sub { color: #555; } table { border-collapse: collapse; width: 100%; }
+ td, th { border-bottom: 1px solid #ddd; padding: 3px 6px; text-align: left; }
+ .grid { display: flex; gap: 24px; } .grid > div { flex: 1; }
+ .note { color: #555; font-size: 12px; } @media print { body { margin: 0; } }
+</style></head><body>
+<h1>{{ title }}</h1>
+<div class="sub">{{ subtitle }}</div>
+{% if why %}<p><b>{{ labels.why }}:</b> {{ why }}</p>{% endif %}
+<div class="grid">
+ <div>{{ svg | safe }}</div>
+ <div>
+  <h2>{{ labels.figures }}</h2>
+  <table>{% for k, v in figures %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
+ </div>
+</div>
+<h2>{{ labels.drivers }}</h2>
+<table><tr><th>{{ labels.layer }}</th><th>{{ labels.contribution }}</th></tr>
+{% for k, v in drivers %}<tr><td>{{ k }}</td><td>{{ v }}</td></tr>{% endfor %}</table>
+<h2>{{ labels.sources }}</h2>
+<table>
+<tr><th>{{ labels.dataset }}</th><th>{{ labels.vintage }}</th><th>{{ labels.licence }}</th></tr>
+{% for dataset, vintage, licence in sources %}
+<tr><td>{{ dataset }}</td><td>{{ vintage }}</td><td>{{ licence }}</td></tr>
+{% endfor %}</table>
+<h2>{{ labels.caveats }}</h2>
+<ul>{% for c in caveats %}<li>{{ c }}</li>{% endfor %}</ul>
+<p class="note">{{ footer }}</p>
+</body></html>
+""")
+
+_LABELS = {
+    "es": {"figures": "Cifras", "drivers": "Lo que impulsa el puntaje (contribución media)",
+           "layer": "Capa", "contribution": "Contribución", "sources": "Fuentes",
+           "dataset": "Conjunto de datos", "vintage": "Periodo", "licence": "Licencia",
+           "caveats": "Advertencias", "cells": "Celdas H3", "area": "Superficie (km²)",
+           "mean_score": "Puntaje medio", "poor": "Población pobre (estimada)",
+           "town": "Mediana de viaje a una ciudad de 50 000+ (min)",
+           "port": "Mediana de viaje a un puerto (min)", "family": "Familia de nicho más frecuente",
+           "typology": "Tipología más frecuente", "rank": "Puesto entre distritos",
+           "district": "Distrito", "cluster": "Clúster",
+           "why": "Por qué, en su celda más poblada"},
+    "en": {"figures": "Figures", "drivers": "What drives the score (mean contribution)",
+           "layer": "Layer", "contribution": "Contribution", "sources": "Sources",
+           "dataset": "Dataset", "vintage": "Vintage", "licence": "Licence",
+           "caveats": "Caveats", "cells": "H3 cells", "area": "Area (km²)",
+           "mean_score": "Mean score", "poor": "Poor population (estimated)",
+           "town": "Median travel to a town of 50,000+ (min)",
+           "port": "Median travel to a port (min)", "family": "Most frequent niche family",
+           "typology": "Most frequent typology", "rank": "Rank among districts",
+           "district": "District", "cluster": "Cluster",
+           "why": "Why, in its most populous cell"},
+}
+
+_CAVEATS = {
+    "es": {"unit_values": "Los valores por unidad administrativa (pobreza, IDH, vulnerabilidad) son "
+                          "de la unidad entera, iguales en todas sus celdas.",
+           "split": "La población y la producción se reparten entre celdas según los centros "
+                    "poblados o el área: son estimaciones, no mediciones por celda.",
+           "travel": "Los tiempos de viaje usan solo la red vial nacional: fuera de ella son "
+                     "tiempos a pie.",
+           "missing": "Esta región no tiene perfil de tipo {kinds}: lo que depende de él "
+                      "(inclusión, tipología, vínculo) queda vacío, no estimado.",
+           "score": "Un puntaje alto indica potencial según las capas y pesos elegidos, no una "
+                    "decisión."},
+    "en": {"unit_values": "Values given per admin unit (poverty, HDI, food vulnerability) are the "
+                          "same in every cell of the unit.",
+           "split": "Population and production are spread over cells by populated centres or "
+                    "area: estimates, not per-cell measurements.",
+           "travel": "Travel times know only the national road network: off it they are walking "
+                     "times.",
+           "missing": "This region has no {kinds} profile: what depends on it (inclusion, "
+                      "typology, linkage) is left empty, not estimated.",
+           "score": "A high score shows potential under the chosen layers and weights, not a "
+                    "decision."},
+}
+
+
+_OWN_FILE = {"es": "archivo propio", "en": "own file"}
+
+
+def _caveats(run: Run, lang: str) -> tuple[str, ...]:
+    """Return the caveats that apply to the region's layers and profiles."""
+    text = _CAVEATS.get(lang, _CAVEATS["en"])
+    kinds = {s.kind for s in run.specs.values()}
+    methods = {s.method for s in run.specs.values()}
+    out = []
+    if "table" in kinds:
+        out.append(text["unit_values"])
+    if "population_2020" in run.matrix or any(s.params.get("weights") == "centres"
+                                              for s in run.specs.values()):
+        out.append(text["split"])
+    if "travel_time" in methods:
+        out.append(text["travel"])
+    if run.dual.missing:
+        out.append(text["missing"].format(kinds=", ".join(run.dual.missing)))
+    out.append(text["score"])
+    return tuple(out)
+
+
+def cells_svg(ids: np.ndarray, values: np.ndarray, *, width: int = 420, height: int = 420,
+              colors: Sequence[str] = SEQUENTIAL) -> str:
+    """Return a self-contained SVG map of hexagons coloured by value (no tiles, works offline)."""
+    import branca.colormap as cm
+
+    rings = hexagon_rings(np.asarray(ids, dtype=np.uint64))
+    if not rings:
+        return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"></svg>'
+    xs = np.array([p[0] for r in rings for p in r])
+    ys = np.array([p[1] for r in rings for p in r])
+    west, east, south, north = xs.min(), xs.max(), ys.min(), ys.max()
+    kx = np.cos(np.radians((south + north) / 2))  # keep shapes right at this latitude
+    scale = min((width - 10) / max((east - west) * kx, 1e-9), (height - 10) / max(north - south, 1e-9))
+    v = np.asarray(values, dtype=float)
+    finite = v[np.isfinite(v)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    ramp = cm.LinearColormap(list(colors), vmin=lo, vmax=hi if hi > lo else lo + 1e-9)
+    paths = []
+    for ring, value in zip(rings, v, strict=True):
+        d = " ".join(f"{'M' if i == 0 else 'L'}{5 + (x - west) * kx * scale:.1f},"
+                     f"{5 + (north - y) * scale:.1f}" for i, (x, y) in enumerate(ring))
+        fill = ramp(value) if np.isfinite(value) else "#bdbdbd"
+        paths.append(f'<path d="{d} Z" fill="{fill}" stroke="{fill}" stroke-width="0.5"/>')
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}">{"".join(paths)}</svg>')
+
+
+def _fmt(x: float, digits: int = 0) -> str:
+    return "—" if x is None or not np.isfinite(x) else f"{x:,.{digits}f}"
+
+
+def _mode(values: Sequence[object]) -> object:
+    s = pd.Series([v for v in values if v is not None], dtype=object)
+    return s.value_counts().index[0] if len(s) else None
+
+
+@dataclass(frozen=True)
+class BriefContent:
+    """Everything a brief shows, computed once and rendered as HTML or PDF.
+
+    Attributes
+    ----------
+    lang : str
+        Language of the labels (``"es"`` or ``"en"``).
+    title, subtitle : str
+        Heading (district or cluster name) and the profile line under it.
+    svg : str
+        Map of the cells coloured by score (see :func:`cells_svg`).
+    figures, drivers : tuple of (label, value)
+        Key figures, then the layers' mean contributions to the score, largest first.
+    sources : tuple of (dataset, vintage, licence)
+        Datasets of the profile's layers, from the data manifest.
+    caveats : tuple of str
+    footer : str
+        Version, date and platform name.
+    labels : mapping of str to str
+        Headings and column names in ``lang``.
+    why : str
+        The niche's evidence, the need and the reach in words, for the unit's most populous
+        cell (:func:`geo_engine.scoring.explain.why`; empty without niche families).
+    """
+
+    lang: str
+    title: str
+    subtitle: str
+    svg: str
+    figures: tuple[tuple[str, str], ...]
+    drivers: tuple[tuple[str, str], ...]
+    sources: tuple[tuple[str, str, str], ...]
+    caveats: tuple[str, ...]
+    footer: str
+    labels: Mapping[str, str]
+    why: str = ""
+
+
+def brief_content(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: str = "es",
+                  extra: Sequence[tuple[str, str]] = (), result: ScoreResult | None = None) -> BriefContent:
+    """Compute what a brief about a set of cells (a district or a cluster) shows.
+
+    Parameters
+    ----------
+    run : Run
+    profile_id : str
+        Profile whose score, drivers and sources are reported.
+    rows : numpy.ndarray
+        Matrix rows of the cells (positions or a boolean mask).
+    title : str
+        Heading (the district or cluster name), kept as plain text: each renderer escapes it.
+    lang : {"es", "en"}
+    extra : sequence of (label, value)
+        Further figures to list first.
+    result : ScoreResult, optional
+        The profile's score with other weights (e.g. the app's sliders); the run's by default.
+
+    Returns
+    -------
+    BriefContent
+
+    Raises
+    ------
+    ValueError
+        If ``rows`` selects no cell.
+    """
+    labels = _LABELS.get(lang, _LABELS["en"])
+    m = run.matrix
+    idx = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows, dtype=int)
+    if idx.size == 0:
+        msg = "the brief has no cells: check the district code or cluster id"
+        raise ValueError(msg)
+    profile = run.profile(profile_id)
+    result = result if result is not None else run.dual.results[profile_id]
+    score = result.score[idx]
+    nan = np.full(idx.size, np.nan)
+    pop = m["population_2020"].to_numpy(dtype=float)[idx] if "population_2020" in m else nan
+    rate_pop = poor_population(m)[idx]
+    people = float(np.nansum(pop)) if np.isfinite(pop).any() else np.nan  # no layer: unknown, not 0
+    poor = float(np.nansum(rate_pop)) if np.isfinite(rate_pop).any() else np.nan
+    families = run.dual.best_family[idx]
+    fam = _mode(list(families))
+    typ = _mode(list(run.dual.typology[idx]))
+    figures = [*extra,
+               (labels["cells"], f"{idx.size:,}"),
+               (labels["area"], _fmt(float(m["area_km2"].to_numpy()[idx].sum()))),
+               (t("population", lang), _fmt(people)),
+               (labels["poor"], _fmt(poor)),
+               (labels["mean_score"], _fmt(float(np.nanmean(score)), 3)),
+               (labels["typology"], t(str(typ), lang) if typ else "—"),
+               (labels["family"], getattr(run.profiles[str(fam)].title, lang, str(fam))
+                if fam else "—")]
+    for col, label in (("travel_town_50k", labels["town"]), ("travel_port", labels["port"])):
+        if col in m:
+            figures.append((label, _fmt(float(np.nanmedian(m[col].to_numpy()[idx])))))
+    titles = {s.id: getattr(s.title, lang, s.title.en) for s in run.specs.values()}
+    contrib = result.contributions.iloc[idx].mean(axis=0).sort_values(ascending=False)
+    drivers = tuple((str(titles.get(k, k)), f"{v:.3f}") for k, v in contrib.items())
+    datasets = sorted({str(run.specs[lay.id].dataset) for lay in profile.layers
+                       if lay.id in run.specs and run.specs[lay.id].dataset})
+    sources: list[tuple[str, str, str]] = []
+    for ds in datasets:
+        try:
+            entry = dataset_entry(ds)
+        except KeyError:
+            continue
+        sources.append((str(entry.get("title", "")), str(entry.get("vintage", "")),
+                        str(entry.get("licence", ""))))
+    if not run.region.shipped:  # one's own files: name them, their provenance is the user's
+        own = _OWN_FILE.get(lang, _OWN_FILE["en"])
+        files = sorted({Path(run.specs[lay.id].source).name for lay in profile.layers
+                        if lay.id in run.specs})
+        sources += [(name, "—", own) for name in files]
+    subtitle = f"{t('profile', lang)}: {getattr(profile.title, lang, profile.id)}"
+    footer = (f"geo-engine {__version__} · {datetime.now(UTC):%Y-%m-%d} · "
+              f"{html.unescape(t('app_title', lang))}")
+    return BriefContent(
+        lang=lang, title=title, subtitle=subtitle, svg=cells_svg(m["h3"].to_numpy()[idx], score),
+        figures=tuple((str(k), str(v)) for k, v in figures), drivers=drivers,
+        sources=tuple(sources), caveats=_caveats(run, lang),
+        footer=footer, labels=labels, why=_why(run, idx, pop, lang))
+
+
+def _why(run: Run, idx: np.ndarray, pop: np.ndarray, lang: str) -> str:
+    """:func:`geo_engine.scoring.explain.why` for the most populous of the cells (the first without data)."""
+    if "family" in run.dual.missing:
+        return ""
+    row = int(idx[np.nanargmax(pop)]) if np.isfinite(pop).any() else int(idx[0])
+    return why(run.dual, run.matrix, row, profiles=run.profiles, specs=run.specs, lang=lang)
+
+
+def brief_html(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: str = "es",
+               extra: Sequence[tuple[str, str]] = (), result: ScoreResult | None = None) -> str:
+    """Return a one-page HTML brief about a set of cells (a district or a cluster).
+
+    Parameters
+    ----------
+    run, profile_id, rows, title, lang, extra, result
+        As in :func:`brief_content`.
+
+    Returns
+    -------
+    str
+        Self-contained HTML (inline SVG map, no script, every value HTML-escaped).
+    """
+    c = brief_content(run, profile_id=profile_id, rows=rows, title=title, lang=lang, extra=extra,
+                      result=result)
+    return _TEMPLATE.render(lang=c.lang, title=c.title, subtitle=c.subtitle, labels=c.labels,
+                            figures=c.figures, drivers=c.drivers, sources=c.sources, caveats=c.caveats,
+                            svg=c.svg, footer=c.footer, why=c.why)
+
+
+_FONT_DIRS: tuple[str, ...] = (
+    "/usr/share/fonts/truetype/dejavu",  # Debian, Ubuntu (fonts-dejavu-core)
+    "/usr/share/fonts/dejavu-sans-fonts",  # Fedora, RHEL
+    "/usr/share/fonts/TTF",  # Arch
+    "/usr/share/fonts/dejavu",  # Alpine, openSUSE
+    "/usr/local/share/fonts/dejavu",  # FreeBSD
+)
+"""Folders searched for DejaVuSans.ttf after matplotlib's copy (when matplotlib is installed)."""
+
+# Core-font fallback: look-alikes for the few characters of our texts outside Windows-1252.
+_CP1252_SUBSTITUTES = str.maketrans({"″": '"', "′": "'", "−": "-", "≥": ">=", "≤": "<=", "→": "->"})
+_THOUSANDS = re.compile(r"(\d) (\d{3})\b")  # "50 000": its space becomes a no-break space in the PDF
+
+
+def _dejavu() -> tuple[Path, Path] | None:
+    """Return DejaVu Sans regular and bold (bold may be the regular file), or None when absent."""
+    folders = []
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is not None and spec.origin:  # found without importing matplotlib
+        folders.append(Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf")
+    folders += [Path(f) for f in _FONT_DIRS]
+    for folder in folders:
+        regular = folder / "DejaVuSans.ttf"
+        if regular.is_file():
+            bold = folder / "DejaVuSans-Bold.ttf"
+            return regular, bold if bold.is_file() else regular
+    return None
+
+
+def _to_cp1252(text: str) -> str:
+    """Return ``text`` with every character outside Windows-1252 replaced by a look-alike or "?"."""
+    out = []
+    for ch in text.translate(_CP1252_SUBSTITUTES):
+        try:
+            ch.encode("cp1252")
+        except UnicodeEncodeError:
+            base = unicodedata.normalize("NFKD", ch).encode("cp1252", "ignore").decode("cp1252")
+            ch = base or "?"
+        out.append(ch)
+    return "".join(out)
+
+
+def _pdf_document(c: BriefContent, *, size: float) -> FPDF:
+    """Lay the brief out on A4 portrait pages with body text of ``size`` points."""
+    from fpdf import FPDF
+    from fpdf.fonts import FontFace
+
+    fonts = _dejavu()
+    family = "helvetica" if fonts is None else "dejavu"
+    encode: Callable[[str], str] = _to_cp1252 if fonts is None else str
+
+    def text(value: str) -> str:  # plain text, with "50 000" kept on one line
+        return encode(_THOUSANDS.sub("\\1\u00a0\\2", value))
+
+    class _Brief(FPDF):
+        def footer(self) -> None:
+            self.set_y(-11)
+            self.set_font(family, "", 7)
+            self.set_text_color(110)
+            self.cell(0, 4, text(c.footer), align="L")
+
+    pdf = _Brief(orientation="portrait", unit="mm", format="A4")
+    pdf.set_margins(14, 12, 14)
+    pdf.set_auto_page_break(auto=True, margin=14)
+    pdf.set_lang(c.lang)
+    if fonts is None:
+        pdf.core_fonts_encoding = "cp1252"
+    else:
+        pdf.add_font(family, "", fonts[0])
+        pdf.add_font(family, "B", fonts[1])
+    pdf.set_title(text(c.title))
+    pdf.set_creator(f"geo-engine {__version__}")
+    pdf.add_page()
+    width = pdf.epw
+    line = size * 0.5  # mm per line of text
+    bold_face = FontFace(emphasis="BOLD", fill_color=None)
+
+    def heading(label: str, x: float | None = None) -> None:
+        pdf.set_font(family, "B", size + 2)
+        pdf.set_text_color(30)
+        if x is not None:
+            pdf.set_x(x)
+        pdf.cell(0, line + 2, text(label), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(family, "", size)
+
+    def fit(values: Sequence[str], most: float, *, bold: bool = False) -> float:
+        """Return the width of a column as wide as its longest value, at most ``most``."""
+        pdf.set_font(family, "B" if bold else "", size)
+        longest = max((pdf.get_string_width(text(v)) for v in values), default=0.0)
+        return min(longest + 2.5, most)
+
+    def table(rows: Sequence[Sequence[str]], shares: Sequence[float], *, head: bool, right: int | None = None,
+              x: float | None = None, span: float = width) -> None:
+        pdf.set_font(family, "", size)
+        pdf.set_draw_color(210)
+        pdf.set_line_width(0.2)
+        align = ["LEFT"] * len(shares)
+        if right is not None:
+            align[right] = "RIGHT"
+        if x is not None:
+            pdf.set_x(x)
+        with pdf.table(width=span, col_widths=tuple(shares), align="LEFT",
+                       text_align=tuple(align), borders_layout="HORIZONTAL_LINES",
+                       first_row_as_headings=head, headings_style=bold_face, line_height=line,
+                       padding=(0.6, 1.5, 0.6, 0), markdown=False) as grid:
+            for values in rows:
+                grid.row([text(v) for v in values])
+
+    pdf.set_font(family, "B", 17)
+    pdf.set_text_color(20)
+    pdf.multi_cell(0, 7.5, text(c.title), align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(family, "", size + 1)
+    pdf.set_text_color(90)
+    pdf.multi_cell(0, line + 1, text(c.subtitle), align="L", new_x="LMARGIN", new_y="NEXT")
+    if c.why:
+        pdf.set_text_color(30)
+        pdf.multi_cell(0, line, text(f"{c.labels['why']}: {c.why}"), align="L", new_x="LMARGIN",
+                       new_y="NEXT")
+    pdf.ln(2)
+    top, side, gap = pdf.get_y(), 72.0, 8.0
+    pdf.image(io.BytesIO(c.svg.encode("utf-8")), x=pdf.l_margin, y=top, w=side, h=side)
+    right_x, rest = pdf.l_margin + side + gap, width - side - gap
+    pdf.set_y(top)
+    heading(c.labels["figures"], x=right_x)
+    value_w = fit([v for _, v in c.figures], rest * 0.45)
+    table(c.figures, (rest - value_w, value_w), head=False, right=1, x=right_x, span=rest)
+    pdf.set_y(max(pdf.get_y(), top + side) + 3)
+    heading(c.labels["drivers"])
+    table([(c.labels["layer"], c.labels["contribution"]), *c.drivers], (0.8, 0.2),
+          head=True, right=1)
+    pdf.ln(3)
+    heading(c.labels["sources"])
+    licence_w = fit([c.labels["licence"], *(s[2] for s in c.sources)], width * 0.2, bold=True)
+    table([(c.labels["dataset"], c.labels["vintage"], c.labels["licence"]), *c.sources],
+          (width * 0.72 - licence_w, width * 0.28, licence_w), head=True)
+    pdf.ln(3)
+    heading(c.labels["caveats"])
+    pdf.set_text_color(30)
+    for caveat in c.caveats:
+        pdf.cell(4, line, text("•"))
+        pdf.multi_cell(0, line, text(caveat), align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(0.6)
+    return pdf
+
+
+def brief_pdf(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: str = "es",
+              extra: Sequence[tuple[str, str]] = (), result: ScoreResult | None = None) -> bytes:
+    """Return a printable PDF brief (A4 portrait, one page where possible) about a set of cells.
+
+    Parameters
+    ----------
+    run, profile_id, rows, title, lang, extra, result
+        As in :func:`brief_content`.
+
+    Returns
+    -------
+    bytes
+        The PDF: the same map, figures, drivers, sources, caveats and footer as :func:`brief_html`.
+        Names are written as plain text, never interpreted as markup.
+
+    Notes
+    -----
+    Text is set in DejaVu Sans, embedded as a subset, so any character of the names prints. The font is
+    taken from matplotlib when it is installed, else from the usual system folders (Debian and Ubuntu
+    package ``fonts-dejavu-core``). Without it the PDF uses the core Helvetica font in Windows-1252,
+    which covers Spanish (á, ñ, ü, ·, —); other characters are replaced by a look-alike or "?".
+
+    The body text starts at 9 pt and shrinks, down to 7 pt, while the brief does not fit one page.
+    """
+    c = brief_content(run, profile_id=profile_id, rows=rows, title=title, lang=lang, extra=extra,
+                      result=result)
+    for size in (9.0, 8.0, 7.0):
+        pdf = _pdf_document(c, size=size)
+        if pdf.pages_count == 1:
+            break
+    return bytes(pdf.output())

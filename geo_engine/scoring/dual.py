@@ -1,0 +1,326 @@
+"""The dual integrated model: engine and inclusion scores, niche families, typology and linkage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geo_engine import settings
+from geo_engine.ingest.specs import LayerSpec
+from geo_engine.scoring.profiles import Profile
+from geo_engine.scoring.score import ScoreResult, score_profile
+
+__all__ = ["TYPOLOGY", "DualResult", "dual_model", "family_table", "standing", "typology"]
+
+TYPOLOGY = ("engine_hub", "inclusion_niche", "dual_zone", "latent")
+"""The four classes of the typology, from the engine and inclusion scores."""
+
+
+@dataclass(frozen=True)
+class DualResult:
+    """Every output of the dual model for one indicator matrix.
+
+    Attributes
+    ----------
+    engine, need, access, niche, inclusion : numpy.ndarray
+        Scores per cell in [0, 1] (NaN where not scored). ``niche`` is the strongest *evidence*
+        of a niche over the families (0 = no evidenced niche; see :mod:`geo_engine.scoring.evidence`);
+        for a family without an ``evidence`` section its percentile standing stands in.
+    families : pandas.DataFrame
+        Raw score of every family profile.
+    family_standing : pandas.DataFrame
+        Percentile standing of the cell in every family.
+    best_family : numpy.ndarray of object
+        Id of the best family per cell: the strongest evidence, standing breaking ties (None
+        where no family has evidence).
+    niche_margin : numpy.ndarray
+        Evidence of the best family minus that of the second best.
+    typology : numpy.ndarray of object
+        One of :data:`TYPOLOGY` (None where engine or inclusion is missing).
+    hub_distance_km : numpy.ndarray
+        Great-circle distance from the cell centre to the nearest hub: a real engine site (the
+        engine profile's ``hubs``: operating mines, smelters, ports, agro-export cores), or an
+        engine-hub or dual-zone cell when the engine profile declares no hubs.
+    hub_minutes : numpy.ndarray
+        Travel time to the nearest hub (NaN when travel times were not computed).
+    linkage : numpy.ndarray
+        Supplier / SKIE potential of high-need cells within reach of a hub (0 elsewhere).
+    thresholds : dict
+        Score thresholds used (``engine``, ``inclusion``, ``need``) and the quantiles behind them.
+    results : dict
+        The :class:`~geo_engine.scoring.score.ScoreResult` of every profile, for explanations.
+    missing : tuple of str
+        Profile kinds the region has no profile for (``need`` …): their scores, and what depends
+        on them, are NaN.
+    """
+
+    engine: np.ndarray
+    need: np.ndarray
+    access: np.ndarray
+    niche: np.ndarray
+    inclusion: np.ndarray
+    families: pd.DataFrame
+    family_standing: pd.DataFrame
+    best_family: np.ndarray
+    niche_margin: np.ndarray
+    typology: np.ndarray
+    hub_distance_km: np.ndarray
+    hub_minutes: np.ndarray
+    linkage: np.ndarray
+    thresholds: dict[str, float]
+    results: dict[str, ScoreResult] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+
+    def frame(self) -> pd.DataFrame:
+        """Return the per-cell outputs as one DataFrame (same row order as the matrix)."""
+        out = pd.DataFrame({
+            "engine": self.engine, "inclusion": self.inclusion, "need": self.need,
+            "access": self.access, "niche": self.niche, "typology": self.typology,
+            "niche_family": self.best_family, "niche_margin": self.niche_margin,
+            "hub_distance_km": self.hub_distance_km, "hub_minutes": self.hub_minutes,
+            "linkage": self.linkage,
+        }, index=self.families.index)
+        return pd.concat([out, self.families.add_prefix("family_")], axis=1)
+
+
+def standing(score: np.ndarray) -> np.ndarray:
+    """Return each cell's percentile standing in (0, 1] among scored cells (1 = the highest).
+
+    The standing is the share of scored cells with a score at or below the cell's (ties share
+    the highest standing of their group); NaN stays NaN.
+    """
+    s = np.asarray(score, dtype=float)
+    ok = np.flatnonzero(np.isfinite(s))
+    out = np.full(s.shape, np.nan)
+    if ok.size:
+        order = np.argsort(s[ok], kind="stable")
+        ordered = s[ok][order]
+        # end position (1-based) of each run of equal values, repeated over the run
+        ends = np.r_[np.flatnonzero(np.diff(ordered) != 0), ordered.size - 1] + 1
+        runs = np.diff(np.r_[0, ends])
+        out[ok[order]] = np.repeat(ends, runs) / ordered.size
+    return out
+
+
+def family_table(scores: Mapping[str, np.ndarray], index: pd.Index,
+                 standings: Mapping[str, np.ndarray] | None = None,
+                 evidence: Mapping[str, np.ndarray] | None = None) -> tuple[
+        pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
+    """Compare niche families cell by cell.
+
+    Families are compared on their *standing* — the cell's percentile among all cells for that
+    family — rather than on raw scores, whose spread differs from one family to another (a
+    family of distance layers scores high almost everywhere, one of density layers low almost
+    everywhere). Without ``evidence``, the best family of a cell is the one where it stands
+    highest relative to the rest of the territory: its comparative advantage.
+
+    With ``evidence`` (strength in [0, 1] per family, see :mod:`geo_engine.scoring.evidence`), only
+    families with evidence in the cell compete: the best family is the one with the strongest
+    evidence (to 0.001), the standing breaking ties; a cell with no evidence in any family has
+    no best family (None) and the margin is the best family's evidence minus the second's.
+
+    Returns
+    -------
+    tuple
+        ``(scores, standings, best, margin)``: raw family scores, standings in (0, 1], the best
+        family id per cell (ties go to the family listed first; None where none scored) and the
+        margin of its standing (or evidence) over the second best.
+    """
+    table = pd.DataFrame(dict(scores), index=index)
+    known = standings or {}
+    stand = pd.DataFrame({k: known[k] if k in known else standing(v.to_numpy())
+                          for k, v in table.items()}, index=index)
+    if table.shape[1] == 0:
+        return table, stand, np.full(len(table), None, dtype=object), np.full(len(table), np.nan)
+    values = stand.to_numpy(dtype=float)
+    filled = np.where(np.isnan(values), -np.inf, values)
+    rows = np.arange(len(table))
+    names = np.array(table.columns, dtype=object)
+    if evidence is not None:
+        ev = np.column_stack([np.asarray(evidence[k], dtype=float) for k in table.columns])
+        ev = np.where(np.isfinite(ev), ev, 0.0)
+        tie = 9e-4 * np.where(np.isfinite(filled), filled, 0)  # below one step of the rounding
+        key = np.where(ev > 0, np.round(ev, 3) + tie, -np.inf)
+        order = np.argsort(-key, axis=1, kind="stable")
+        top = ev[rows, order[:, 0]]
+        second = ev[rows, order[:, 1]] if ev.shape[1] > 1 else np.zeros(len(table))
+        best = np.where(top > 0, names[order[:, 0]], np.array(None, dtype=object))
+        return table, stand, best, top - second
+    order = np.argsort(-filled, axis=1, kind="stable")
+    best_val = filled[rows, order[:, 0]]
+    second_val = (filled[rows, order[:, 1]] if values.shape[1] > 1
+                  else np.full(len(table), -np.inf))
+    best = np.where(np.isfinite(best_val), names[order[:, 0]], np.array(None, dtype=object))
+    margin = np.where(np.isfinite(best_val),
+                      best_val - np.where(np.isfinite(second_val), second_val, 0.0), np.nan)
+    return table, stand, best, margin
+
+
+def _family_evidence(result: ScoreResult) -> np.ndarray:
+    """Evidence of a family's niche: its ``evidence`` section, else (legacy) its standing."""
+    ev = result.prepared.evidence
+    return result.standing if ev is None else ev
+
+
+def _threshold(score: np.ndarray, quantile: float, name: str) -> float:
+    if not 0 <= quantile <= 1:
+        msg = f"`{name}_quantile` was {quantile} but must be in [0, 1] (2/3 = top tercile)"
+        raise ValueError(msg)
+    finite = score[np.isfinite(score)]
+    return float(np.quantile(finite, quantile)) if finite.size else np.nan
+
+
+def typology(engine: np.ndarray, inclusion: np.ndarray, *, engine_threshold: float,
+             inclusion_threshold: float) -> np.ndarray:
+    """Classify cells: engine hub, inclusion niche, dual zone (both high) or latent (neither).
+
+    A cell is high on a score when it is above 0 and at or above that score's threshold (a
+    gated score is 0 for many cells: a threshold of 0 does not make them high).
+    """
+    with np.errstate(invalid="ignore"):
+        hi_e = (engine >= engine_threshold) & (engine > 0)
+        hi_i = (inclusion >= inclusion_threshold) & (inclusion > 0)
+    out = np.select([hi_e & hi_i, hi_e, hi_i], ["dual_zone", "engine_hub", "inclusion_niche"],
+                    "latent").astype(object)
+    out[~(np.isfinite(engine) & np.isfinite(inclusion))] = None
+    return out
+
+
+def dual_model(
+    matrix: pd.DataFrame,
+    profiles: Mapping[str, Profile],
+    *,
+    specs: Mapping[str, LayerSpec] | None = None,
+    weights: Mapping[str, Mapping[str, float]] | None = None,
+    engine_quantile: float = 2 / 3,
+    inclusion_quantile: float = 2 / 3,
+    need_quantile: float = 2 / 3,
+    hub_reach_km: float | None = None,
+    results: Mapping[str, ScoreResult] | None = None,
+    hub_minutes: Callable[[np.ndarray], np.ndarray] | None = None,
+    hub_reach_minutes: float | None = None,
+    partial: bool = False,
+) -> DualResult:
+    r"""Score the engine, the need, the access and every niche family, then combine them.
+
+    Parameters
+    ----------
+    matrix : pandas.DataFrame
+        Indicator matrix with ``lat`` and ``lon``.
+    profiles : mapping
+        Profiles by id; needs kinds ``engine``, ``need``, ``access`` and at least one ``family``.
+    specs : mapping, optional
+        Layer specs by id.
+    weights : mapping, optional
+        Weight overrides per profile id (``{"engine": {"large_mines": 3}}``).
+    engine_quantile, inclusion_quantile, need_quantile : float, default 2/3
+        Quantiles (in [0, 1]) of the scored cells that make a score "high" (top tercile).
+    hub_reach_km : float, optional
+        Distance at which linkage to a hub fades to 0; :data:`geo_engine.settings.hub_reach_km`.
+    results : mapping, optional
+        Score results to reuse by profile id (re-weighting one profile re-scores only it).
+    hub_minutes : callable, optional
+        Given the boolean mask of hub cells, returns the travel time (minutes) from every cell to
+        the nearest hub (:func:`geo_engine.access.travel_time`). When given, linkage fades with
+        travel time over ``hub_reach_minutes`` instead of with distance.
+    hub_reach_minutes : float, optional
+        :data:`geo_engine.settings.hub_reach_minutes` by default.
+    partial : bool, default False
+        Accept profiles lacking a kind (a region without poverty data has no ``need``): the
+        missing scores are NaN, and so is everything computed from them (listed in
+        ``DualResult.missing``). Otherwise a missing kind is an error.
+
+    Returns
+    -------
+    DualResult
+
+    Notes
+    -----
+    Inclusion is the evidence of a niche times a weighted geometric product of need and access:
+    :math:`I = E \cdot P^{a} \cdot A^{b}` (:data:`geo_engine.settings.inclusion_need_exponent`
+    :math:`a = 0.5`, :data:`~geo_engine.settings.inclusion_access_exponent` :math:`b = 0.2`:
+    need leads, reach brakes), with :math:`E` the strongest evidence over the
+    families (:func:`geo_engine.scoring.evidence.evidence_strength`: 0 without evidence, 0.5 at a
+    family's threshold, 1 at its ``full`` level). A cell with no evidenced niche has inclusion 0
+    (not NaN: it was scored, and nothing there yet fights poverty); a poor place without a niche,
+    or a rich place with one, cannot score high. :math:`E` stands outside the powers so that a
+    niche barely at its threshold halves inclusion instead of trimming it: relative standing
+    only picks the best family, it is never evidence by itself.
+
+    Linkage (Pérez's componentization of value chains): for high-need cells,
+    :math:`L = P \cdot \max(0, 1 - d/R)` with :math:`d` the travel time (or, without
+    ``hub_minutes``, the great-circle distance) to the nearest hub — a real engine site of the
+    engine profile's ``hubs`` (or, without them, an engine-hub or dual-zone cell) — and
+    :math:`R` the reach; 0 for other cells. A poor place far from every operation gets 0.
+    """
+    reach = settings.hub_reach_km if hub_reach_km is None else hub_reach_km
+    if reach <= 0:
+        msg = f"`hub_reach_km` was {reach} but must be positive"
+        raise ValueError(msg)
+    by_kind: dict[str, list[Profile]] = {}
+    for p in profiles.values():
+        by_kind.setdefault(p.kind, []).append(p)
+    missing = tuple(k for k in ("engine", "need", "access", "family") if k not in by_kind)
+    if missing and not partial:
+        msg = f"the dual model needs a profile of kind {missing[0]!r}; got kinds {sorted(by_kind)}"
+        raise ValueError(msg)
+    specs = dict(specs or {})
+    done: dict[str, ScoreResult] = dict(results or {})
+    for p in profiles.values():
+        if p.id not in done and p.kind in {"engine", "need", "access", "family"}:
+            done[p.id] = score_profile(matrix, p, specs=specs,
+                                       weights=dict((weights or {}).get(p.id, {})) or None)
+    def kind_score(kind: str) -> np.ndarray:
+        return done[by_kind[kind][0].id].score if kind in by_kind else np.full(len(matrix), np.nan)
+
+    engine, need, access = kind_score("engine"), kind_score("need"), kind_score("access")
+    fams = by_kind.get("family", [])
+    evidence = {p.id: _family_evidence(done[p.id]) for p in fams}
+    families, standings, best, margin = family_table(
+        {p.id: done[p.id].score for p in fams}, matrix.index,
+        {p.id: done[p.id].standing for p in fams}, evidence if fams else None)
+    niche = (np.column_stack(list(evidence.values())).max(axis=1) if fams
+             else np.full(len(matrix), np.nan))
+    with np.errstate(invalid="ignore"):
+        inclusion = (niche * need ** settings.inclusion_need_exponent
+                     * access ** settings.inclusion_access_exponent)
+    t_e = _threshold(engine, engine_quantile, "engine")
+    t_i = _threshold(inclusion, inclusion_quantile, "inclusion")
+    t_n = _threshold(need, need_quantile, "need")
+    types = typology(engine, inclusion, engine_threshold=t_e, inclusion_threshold=t_i)
+    sites = done[by_kind["engine"][0].id].prepared.hubs if "engine" in by_kind else None
+    hubs = (np.asarray(sites, dtype=bool) if sites is not None
+            else np.isin(types, ["engine_hub", "dual_zone"]))
+    distance = np.full(len(matrix), np.nan)
+    if hubs.any():
+        from geo_engine.ingest.vector import nearest_km
+
+        lat, lon = matrix["lat"].to_numpy(dtype=float), matrix["lon"].to_numpy(dtype=float)
+        distance = nearest_km(lat, lon, lat[hubs], lon[hubs])
+    minutes = np.full(len(matrix), np.nan)
+    reach_min = settings.hub_reach_minutes if hub_reach_minutes is None else hub_reach_minutes
+    if hub_minutes is not None and hubs.any():
+        minutes = np.asarray(hub_minutes(hubs), dtype=float)
+    gap, limit = (minutes, reach_min) if hub_minutes is not None else (distance, reach)
+    with np.errstate(invalid="ignore"):
+        high_need = need >= t_n
+        linkage = np.where(high_need, need * np.clip(1 - gap / limit, 0, 1), 0.0)
+    linkage = np.where(np.isfinite(need) & np.isfinite(gap), linkage, np.nan)
+    thresholds: dict[str, Any] = {
+        "engine": t_e, "inclusion": t_i, "need": t_n, "engine_quantile": engine_quantile,
+        "inclusion_quantile": inclusion_quantile, "need_quantile": need_quantile,
+        "hub_reach_km": reach, "hub_reach_minutes": reach_min,
+        "linkage_by": "travel time" if hub_minutes is not None else "distance",
+        "hubs_by": "real sites" if sites is not None else "engine score",
+        "hub_cells": int(hubs.sum()),
+    }
+    return DualResult(engine=engine, need=need, access=access, niche=niche, inclusion=inclusion,
+                      families=families, family_standing=standings, best_family=best,
+                      niche_margin=margin, typology=types,
+                      hub_distance_km=distance, hub_minutes=minutes, linkage=linkage,
+                      thresholds=thresholds,
+                      results=done, missing=missing)

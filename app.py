@@ -57,9 +57,9 @@ from geo_engine.explore import (
 )
 from geo_engine.i18n import COLUMNS, LANGUAGES, headers, number, numbers, proper_names, t
 from geo_engine.i18n import unit as unit_words
-from geo_engine.io.datasets import accent_lexicon
 from geo_engine.io.manifest import load_manifest
 from geo_engine.pipeline import Run, run
+from geo_engine.regions.datasets import accent_lexicon
 from geo_engine.regions.region import load_region, region_id_from, shipped_regions
 from geo_engine.regions.uploads import (
     boundary_columns,

@@ -7,7 +7,7 @@ Run from the project root::
 1. District polygons to cells: ``build_grid`` + ``polygons_to_cells`` (intensive poverty rate)
    against tobler ``h3fy`` + ``area_interpolate`` (the same rate as intensive and the 2020
    population as extensive variable, ``allocate_total=False``). Both measure areas in the same
-   equal-area CRS (:func:`geo_engine.ingest.vector.equal_area_crs`). Prints both times, the ratio
+   equal-area CRS (:func:`geo_engine.spatial.crs.equal_area_crs`). Prints both times, the ratio
    (target ≥ 5×) and the largest differences on the cells both grids have (target ≤ 1e-6), against
    tobler as it is (it keeps its area table in float32) and against tobler's formulas applied to
    the same area table kept in float64.
@@ -33,12 +33,11 @@ from scipy.sparse import coo_matrix, csr_matrix
 
 from geo_engine.ingest.vector import (
     SNAP_KM,
-    SOUTH_AMERICA_ALBERS,
-    equal_area_crs,
     point_positions,
     points_to_cells,
     polygons_to_cells,
 )
+from geo_engine.spatial.crs import SOUTH_AMERICA_ALBERS, equal_area_crs
 from geo_engine.spatial.grid import build_grid, cell_polygons
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "peru"

@@ -141,9 +141,9 @@ def data_prepare(
 ) -> None:
     """Check the data and build the caches the app uses (fast when already there)."""
     from curation import recover_rebuild
-    from geo_engine.io.datasets import display_districts
     from geo_engine.io.manifest import verify_manifest
     from geo_engine.matrix.indicators import build_indicators
+    from geo_engine.regions.datasets import display_districts
 
     try:
         for line in recover_rebuild(data_dir):
@@ -170,7 +170,7 @@ def layers_list(
 ) -> None:
     """List the layer specs: id, kind, method, theme, units and title, then source and vintage."""
     from geo_engine.ingest.specs import load_layers
-    from geo_engine.io.datasets import layer_provenance
+    from geo_engine.regions.datasets import layer_provenance
     from geo_engine.regions.region import load_region
 
     try:
@@ -394,7 +394,7 @@ def profiles_list(region: Region = "peru") -> None:
         profiles = load_profiles(load_region(region).profiles)
     except GeoEngineError as exc:
         _fail(exc)
-    from geo_engine.pipeline import INCLUSION, inclusion_profile
+    from geo_engine.scoring.dual import INCLUSION, inclusion_profile
 
     if profiles and INCLUSION not in profiles:  # the dual model's score, scored like a profile
         profiles = {**profiles, INCLUSION: inclusion_profile()}

@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import h3
@@ -18,13 +18,17 @@ import shapely
 
 from geo_engine import settings
 from geo_engine.i18n import number, t, unit
-from geo_engine.io.datasets import display_districts
 from geo_engine.io.yaml_io import load_yaml
-from geo_engine.pipeline import INCLUSION, Run
+from geo_engine.regions.datasets import display_districts
+from geo_engine.scoring.dual import INCLUSION
+
+if TYPE_CHECKING:
+    from geo_engine.pipeline import Run
 from geo_engine.reporting.display import CategoricalLegend, display_resolution, to_parent
 from geo_engine.reporting.outputs import POPULATION_LAYER, POVERTY_LAYER, cell_table
-from geo_engine.scoring.dual import TYPOLOGY, DualResult, dual_model, standing
+from geo_engine.scoring.dual import TYPOLOGY, DualResult, dual_model
 from geo_engine.scoring.explain import Requirement, contributions, what_it_takes, why
+from geo_engine.scoring.normalize import standing
 from geo_engine.scoring.profiles import Profile
 from geo_engine.scoring.score import Prepared, ScoreResult, prepare, score_profile
 

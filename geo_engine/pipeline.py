@@ -10,21 +10,15 @@ import h3
 import numpy as np
 import pandas as pd
 
-from geo_engine import settings
 from geo_engine.ingest.specs import LayerSpec, load_layers
 from geo_engine.matrix.derived import with_derived
 from geo_engine.matrix.indicators import build_indicators
-from geo_engine.regions.region import Region, load_region
-from geo_engine.reporting.outputs import admin_names
-from geo_engine.scoring.dual import DualResult, dual_model
+from geo_engine.regions.region import Region, admin_names, load_region
+from geo_engine.scoring.dual import INCLUSION, DualResult, dual_model, inclusion_profile, inclusion_result
 from geo_engine.scoring.profiles import Profile, load_profiles
-from geo_engine.scoring.score import Prepared, ScoreResult, aggregate
+from geo_engine.scoring.score import ScoreResult
 
-__all__ = ["INCLUSION", "Run", "inclusion_profile", "inclusion_result", "run"]
-
-INCLUSION = "inclusion"
-"""Id under which the dual model's inclusion score is scored, exported, clustered and ranked."""
-
+__all__ = ["Run", "run"]
 
 @dataclass(frozen=True)
 class Run:
@@ -146,73 +140,4 @@ def _hub_minutes(matrix: pd.DataFrame, *, data_dir: Path, region: str
     return minutes
 
 
-_PARTS = ("niche", "need", "access")
 
-
-def inclusion_profile() -> Profile:
-    """Return the recipe of the inclusion score as a profile: a weighted geometric mean of its parts.
-
-    The weights are the exponents of :func:`geo_engine.scoring.dual.dual_model`'s inclusion (niche 1,
-    need :data:`~geo_engine.settings.inclusion_need_exponent`, access
-    :data:`~geo_engine.settings.inclusion_access_exponent`), so the profile ranks cells exactly as
-    inclusion does.
-    """
-    why = {"niche": "strength of the evidence of the cell's best niche family",
-           "need": "the need profile's score (poverty and gaps in services)",
-           "access": "the access profile's score (reach to markets and services)"}
-    return Profile.model_validate({
-        "id": INCLUSION, "kind": "custom",
-        "title": {"es": "Inclusión", "en": "Inclusion"},
-        "description": "Poverty-fighter potential of the dual model: niche × need × access.",
-        "aggregation": {"method": "wgm"},
-        "layers": [{"id": part, "weight": weight, "rationale": why[part]}
-                   for part, weight in _exponents().items()]})
-
-
-def _exponents() -> dict[str, float]:
-    """Return the exponent of each part of inclusion (niche, need, access)."""
-    return {"niche": 1.0, "need": settings.inclusion_need_exponent,
-            "access": settings.inclusion_access_exponent}
-
-
-def inclusion_result(dual: DualResult) -> ScoreResult:
-    r"""Return the dual model's inclusion score as a :class:`ScoreResult` of :func:`inclusion_profile`.
-
-    The score is ``dual.inclusion`` itself; the "layers" are its parts (niche, need, access), so
-    the result can be exported, clustered, ranked and put through the sensitivity analysis like
-    any profile's.
-
-    Raises
-    ------
-    ValueError
-        When no cell has an inclusion score (the region lacks a need, access or family profile).
-
-    Notes
-    -----
-    With :math:`I = E \cdot N^{a} \cdot A^{b}`, the contributions are in log space,
-    :math:`e \log x` per part with :math:`e` its exponent (each part floored at
-    :data:`geo_engine.scoring.score.WGM_FLOOR`), and add up to :math:`\log I` wherever every part is
-    above the floor. Re-weighting draws (sensitivity) change the parts' shares of the exponents;
-    a weighted geometric mean normalises them to 1, which changes the score by a power but not
-    the order of the cells.
-    """
-    score = np.asarray(dual.inclusion, dtype=float)
-    if not np.isfinite(score).any():
-        msg = (f"no cell has an inclusion score: the region has no profile of kind "
-               f"{', '.join(dual.missing) or 'need, access or family'}; add one to its profiles")
-        raise ValueError(msg)
-    profile = inclusion_profile()
-    eligible = np.isfinite(score)
-    values = np.column_stack([np.asarray(getattr(dual, part), dtype=float) for part in _PARTS])
-    values = np.where(eligible[:, None], values, np.nan)
-    weights = profile.weights()
-    _, contrib, space = aggregate(values, np.array([weights[p] for p in _PARTS]),
-                                  profile.aggregation, eligible)
-    contrib = contrib * sum(_exponents().values())  # normalised weights → the exponents
-    return ScoreResult(
-        score=score, contributions=pd.DataFrame(contrib, columns=list(_PARTS),
-                                                index=dual.families.index),
-        contribution_space=space, weights=weights,
-        prepared=Prepared(profile=profile, layer_ids=list(_PARTS), values=values,
-                          eligible=eligible, report={"cells": len(score),
-                                                     "eligible": int(eligible.sum())}))

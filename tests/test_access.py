@@ -26,9 +26,10 @@ from geo_engine.access import (
     travel_time,
     walking_speed,
 )
-from geo_engine.ingest.vector import EARTH_RADIUS_KM, lines_to_cells, point_positions
+from geo_engine.ingest.vector import lines_to_cells, point_positions
 from geo_engine.matrix.indicators import region_units
 from geo_engine.spatial.grid import build_grid
+from geo_engine.spatial.sphere import EARTH_RADIUS_KM
 
 LAT, LON = -8.0, -74.0  # Ucayali lowlands
 FLAT_KMH = float(walking_speed(0.0))

@@ -57,7 +57,7 @@ def test_every_layer_is_wgs84_and_valid(data_dir):
 
 @pytest.mark.parametrize("dataset", ["district_indicators", "population"])
 def test_every_district_joins(data_dir, dataset):
-    from geo_engine.io.datasets import read_dataset
+    from geo_engine.regions.datasets import read_dataset
 
     districts = read_dataset("districts", data_dir=data_dir)
     table = read_dataset(dataset, data_dir=data_dir)

@@ -2,7 +2,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from geo_engine.io.datasets import (
+from geo_engine.regions.datasets import (
     dataset_sources,
     display_districts,
     district_table,

@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo_engine.scoring.dual import TYPOLOGY, dual_model, family_table, standing, typology
+from geo_engine.scoring.dual import TYPOLOGY, dual_model, family_table, typology
+from geo_engine.scoring.normalize import standing
 from geo_engine.scoring.profiles import Profile
 
 
@@ -107,14 +108,6 @@ def test_typology_missing_and_errors(matrix, profiles):
         dual_model(matrix, {k: v for k, v in profiles.items() if v.kind != "family"})
     with pytest.raises(ValueError, match="`hub_reach_km` was 0"):
         dual_model(matrix, profiles, hub_reach_km=0)
-
-
-def test_standing_matches_pandas_rank_max():
-    rng = np.random.default_rng(5)
-    s = np.round(rng.random(500), 2)
-    s[::17] = np.nan
-    expected = pd.Series(s).rank(method="max", pct=True).to_numpy()
-    np.testing.assert_allclose(standing(s), expected)
 
 
 def test_linkage_by_travel_time_when_given(matrix, profiles):

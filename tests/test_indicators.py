@@ -14,7 +14,8 @@ from shapely.geometry import box
 
 from geo_engine._errors import GeoEngineWarning, MissingSourceError, SourceFormatError, SpecError
 from geo_engine.ingest.specs import LayerSpec
-from geo_engine.matrix.indicators import GRID_COLUMNS, build_indicators, read_table, read_vector
+from geo_engine.io.safe_read import read_vector
+from geo_engine.matrix.indicators import GRID_COLUMNS, build_indicators, read_table
 
 TITLE = {"es": "x", "en": "x"}
 

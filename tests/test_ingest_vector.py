@@ -13,17 +13,17 @@ from shapely.geometry import LineString, MultiPoint, Point, Polygon, box
 
 from geo_engine._errors import GeoEngineWarning
 from geo_engine.ingest import vector
+from geo_engine.spatial import sphere
 from geo_engine.ingest.vector import (
-    EARTH_RADIUS_KM,
-    SOUTH_AMERICA_ALBERS,
     distance_to_nearest,
-    equal_area_crs,
     kernel_density,
     lines_to_cells,
     points_to_cells,
     polygons_to_cells,
 )
+from geo_engine.spatial.crs import SOUTH_AMERICA_ALBERS, equal_area_crs
 from geo_engine.spatial.grid import build_grid, cell_polygons
+from geo_engine.spatial.sphere import EARTH_RADIUS_KM
 
 GEOD = Geod(ellps="WGS84")
 LIMA = (-12.05, -77.05)  # lat, lon
@@ -423,6 +423,7 @@ def test_without_h3ronpy_the_results_are_the_same(region_grid, tobler_case, monk
     fast = (polygons_to_cells(region_grid, feats, method="intensive", column="rate"),
             lines_to_cells(region_grid, lines), points_to_cells(region_grid, pts))
     monkeypatch.setattr(vector, "_HAS_H3RONPY", False)
+    monkeypatch.setattr(sphere, "HAS_H3RONPY", False)
     slow = (polygons_to_cells(region_grid, feats, method="intensive", column="rate"),
             lines_to_cells(region_grid, lines), points_to_cells(region_grid, pts))
     for a, b in zip(fast, slow, strict=True):

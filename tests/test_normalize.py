@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,6 +12,7 @@ from geo_engine.scoring.normalize import (
     fuzzy_membership,
     normalize,
     robust_limits,
+    standing,
     transform,
 )
 
@@ -285,3 +287,11 @@ def test_no_dominance_warning_after_winsorizing_or_for_other_methods():
     for kwargs in ({"winsorize": (1, 99)}, {"method": "percentile"},
                    {"method": "decay", "half": 1.0, "direction": "cost"}):
         normalize(x, **kwargs)  # filterwarnings = error: any warning fails
+
+
+def test_standing_matches_pandas_rank_max():
+    rng = np.random.default_rng(5)
+    s = np.round(rng.random(500), 2)
+    s[::17] = np.nan
+    expected = pd.Series(s).rank(method="max", pct=True).to_numpy()
+    np.testing.assert_allclose(standing(s), expected)

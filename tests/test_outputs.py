@@ -1,7 +1,8 @@
 import numpy as np
 import pandas as pd
 
-from geo_engine.reporting.outputs import admin_names, cell_table, score_rank
+from geo_engine.regions.region import admin_names
+from geo_engine.reporting.outputs import cell_table, score_rank
 from geo_engine.scoring.profiles import Profile
 
 

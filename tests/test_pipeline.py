@@ -63,7 +63,7 @@ def test_scored_and_resolution(peru):
 
 
 def test_inclusion_scored_like_a_profile(peru):
-    from geo_engine.pipeline import INCLUSION
+    from geo_engine.scoring.dual import INCLUSION
     from geo_engine.scoring.score import WGM_FLOOR
 
     inc = peru.scored(INCLUSION)

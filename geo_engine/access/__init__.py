@@ -21,7 +21,7 @@ Three steps, each a public function:
 
 :func:`region_friction` builds the friction from a region's curated files (cached), and
 :func:`access_minutes` chains it with a named destination set. Distances are great-circle
-distances in km on a sphere of radius :data:`geo_engine.ingest.vector.EARTH_RADIUS_KM`; slopes are
+distances in km on a sphere of radius :data:`geo_engine.spatial.sphere.EARTH_RADIUS_KM`; slopes are
 computed in metres from the raster's own pixel sizes. Nothing is measured in degrees.
 """
 
@@ -59,23 +59,25 @@ from geo_engine import settings
 from geo_engine._errors import GeoEngineWarning, MissingSourceError, SourceFormatError
 from geo_engine.ingest.raster import raster_to_cells
 from geo_engine.ingest.vector import (
-    _LINE_TYPES,
-    EARTH_RADIUS_KM,
-    _arc_km,
-    _check_features,
-    _check_grid,
-    _chord,
-    _disks,
-    _edge_km,
-    _Grid,
-    _haversine_km,
-    _positions,
-    _unit_vectors,
+    LINE_TYPES,
+    check_features,
     lines_to_cells,
     point_positions,
     polygons_to_cells,
 )
 from geo_engine.io.safe_read import open_raster
+from geo_engine.spatial.sphere import (
+    EARTH_RADIUS_KM,
+    Grid,
+    arc_km,
+    check_grid,
+    disks,
+    edge_km,
+    haversine_km,
+    km_to_chord,
+    positions,
+    unit_vectors,
+)
 
 __all__ = [
     "DESTINATION_SETS",
@@ -473,37 +475,37 @@ class _Graph:
     @cached_property
     def tree(self) -> cKDTree:
         """KD-tree of the cell centres as unit vectors (for snapping points to cells)."""
-        return cKDTree(_unit_vectors(self.lat, self.lon))
+        return cKDTree(unit_vectors(self.lat, self.lon))
 
 
 _GRAPHS: OrderedDict[bytes, _Graph] = OrderedDict()
 _GRAPH_CACHE_SIZE = 4
 
 
-def _digest(g: _Grid) -> bytes:
+def _digest(g: Grid) -> bytes:
     h = hashlib.blake2b(digest_size=16)
     for arr in (g.cells, g.lat, g.lon):
         h.update(np.ascontiguousarray(arr).tobytes())
     return h.digest()
 
 
-def _graph(g: _Grid) -> _Graph:
+def _graph(g: Grid) -> _Graph:
     key = _digest(g)
     if key in _GRAPHS:
         _GRAPHS.move_to_end(key)
         return _GRAPHS[key]
     n = g.size
     if n:
-        flat, offsets = _disks(g.cells)
+        flat, offsets = disks(g.cells)
         src = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
-        dst = _positions(g, flat)
+        dst = positions(g, flat)
         keep = (dst >= 0) & (dst != src)
         src, dst = src[keep], dst[keep]
     else:
         src = dst = np.empty(0, np.int64)
     # src is sorted (disks come cell by cell), so (src, dst) is already in CSR row order
     indptr = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=n))]).astype(np.int32)
-    km = _haversine_km(g.lat[src], g.lon[src], g.lat[dst], g.lon[dst])
+    km = haversine_km(g.lat[src], g.lon[src], g.lat[dst], g.lon[dst])
     graph = _Graph(indptr, dst.astype(np.int32), src.astype(np.int32), km, g.lat, g.lon)
     _GRAPHS[key] = graph
     while len(_GRAPHS) > _GRAPH_CACHE_SIZE:
@@ -533,7 +535,7 @@ def cell_graph(grid: pd.DataFrame) -> csr_array:
     grid. The structure is cached for the last few grids (keyed by a hash of the cells and their
     centres), so repeated travel-time runs on one grid build it once.
     """
-    graph = _graph(_check_grid(grid))
+    graph = _graph(check_grid(grid))
     return graph.matrix(graph.km.copy())
 
 
@@ -542,9 +544,9 @@ def cell_graph(grid: pd.DataFrame) -> csr_array:
 # --------------------------------------------------------------------------------------------
 
 
-def _dem_window(src: Any, g: _Grid) -> Window:
+def _dem_window(src: Any, g: Grid) -> Window:
     """Window of the DEM covering the grid's cells with a margin of two cell edges."""
-    pad = 2.0 * _edge_km(g.resolution) / (EARTH_RADIUS_KM * math.pi / 180.0)  # in degrees of latitude
+    pad = 2.0 * edge_km(g.resolution) / (EARTH_RADIUS_KM * math.pi / 180.0)  # in degrees of latitude
     coslat = max(math.cos(math.radians(float(np.abs(g.lat).max()) + pad)), 1e-6)
     bounds = (float(g.lon.min()) - pad / coslat, float(g.lat.min()) - pad,
               float(g.lon.max()) + pad / coslat, float(g.lat.max()) + pad)
@@ -561,7 +563,7 @@ def _dem_window(src: Any, g: _Grid) -> Window:
         raise SourceFormatError(msg) from err
 
 
-def _terrain_raster(elevation: str | os.PathLike[str], g: _Grid, table: SpeedTable, folder: str) -> Path:
+def _terrain_raster(elevation: str | os.PathLike[str], g: Grid, table: SpeedTable, folder: str) -> Path:
     """Write walking pace (h/km), slope and elevation of the DEM window over the grid to a GeoTIFF."""
     path = Path(elevation)
     if not path.is_file():
@@ -614,7 +616,7 @@ def _adjacent(graph: _Graph, a: IntArray, b: IntArray) -> npt.NDArray[np.bool_]:
     return out
 
 
-def _line_links(g: _Grid, graph: _Graph, geoms: np.ndarray, speed: FloatArray, max_gap_km: float
+def _line_links(g: Grid, graph: _Graph, geoms: np.ndarray, speed: FloatArray, max_gap_km: float
                 ) -> tuple[IntArray, FloatArray]:
     """Pairs of grid rows joined by a line that runs outside the grid between them, and its speed.
 
@@ -631,11 +633,11 @@ def _line_links(g: _Grid, graph: _Graph, geoms: np.ndarray, speed: FloatArray, m
     if len(coords) < 2:
         return empty
     lon, lat = coords[:, 0], coords[:, 1]
-    seg_km = _haversine_km(lat[:-1], lon[:-1], lat[1:], lon[1:])
+    seg_km = haversine_km(lat[:-1], lon[:-1], lat[1:], lon[1:])
     same = part[1:] == part[:-1]
     seg = np.flatnonzero(same)
     along = np.concatenate([[0.0], np.cumsum(np.where(same, seg_km, 0.0))])  # km from the part's start
-    step = 0.25 * _edge_km(g.resolution)
+    step = 0.25 * edge_km(g.resolution)
     n_sub = np.maximum(np.ceil(seg_km[seg] / step), 1).astype(np.int64)
     which = np.repeat(seg, n_sub)
     t = (np.arange(len(which)) - np.repeat(np.cumsum(n_sub) - n_sub, n_sub)) / np.repeat(n_sub, n_sub)
@@ -706,11 +708,11 @@ class _Lines:
 
 
 def _lines(features: gpd.GeoDataFrame, what: str) -> _Lines:
-    frame, geoms = _check_features(features, what=what, allowed=_LINE_TYPES)
+    frame, geoms = check_features(features, what=what, allowed=LINE_TYPES)
     return _Lines(frame, geoms)
 
 
-def _road_speeds(cells: pd.DataFrame, g: _Grid, graph: _Graph, roads: _Lines, table: SpeedTable,
+def _road_speeds(cells: pd.DataFrame, g: Grid, graph: _Graph, roads: _Lines, table: SpeedTable,
                  min_km: float, max_gap_km: float) -> tuple[FloatArray, IntArray, FloatArray]:
     """Fastest flat-ground road speed of each cell (0 where no road counts) and the road links."""
     line_speed = _road_line_speeds(roads.frame, table)
@@ -722,7 +724,7 @@ def _road_speeds(cells: pd.DataFrame, g: _Grid, graph: _Graph, roads: _Lines, ta
     return out, pairs, link_speed
 
 
-def _river_cells(cells: pd.DataFrame, g: _Grid, graph: _Graph, rivers: _Lines, table: SpeedTable,
+def _river_cells(cells: pd.DataFrame, g: Grid, graph: _Graph, rivers: _Lines, table: SpeedTable,
                  min_km: float, max_gap_km: float, terrain: Path
                  ) -> tuple[npt.NDArray[np.bool_], IntArray]:
     """Cells crossed by a navigable river, and the river links between them."""
@@ -765,7 +767,7 @@ def _river_cells(cells: pd.DataFrame, g: _Grid, graph: _Graph, rivers: _Lines, t
 def _town_cells(cells: pd.DataFrame, towns: gpd.GeoDataFrame, table: SpeedTable, graph: _Graph
                 ) -> npt.NDArray[np.bool_]:
     """Cells whose centre lies in a town's built-up disc, or that hold a large enough town."""
-    feats, geoms = _check_features(towns, what="towns", allowed=frozenset({"Point"}))
+    feats, geoms = check_features(towns, what="towns", allowed=frozenset({"Point"}))
     if "population" not in feats:
         msg = f"`towns` need a 'population' column; columns are {list(feats.columns)}"
         raise KeyError(msg)
@@ -779,7 +781,7 @@ def _town_cells(cells: pd.DataFrame, towns: gpd.GeoDataFrame, table: SpeedTable,
     radius_km = np.sqrt(pop / (math.pi * table.town_density_per_km2)) if table.town_density_per_km2 \
         else np.zeros(len(pop))
     chords = 2.0 * np.sin(np.minimum(radius_km / EARTH_RADIUS_KM, np.pi) / 2.0)
-    hits = graph.tree.query_ball_point(_unit_vectors(lat, lon), chords)
+    hits = graph.tree.query_ball_point(unit_vectors(lat, lon), chords)
     inside = [np.asarray(h, dtype=np.int64) for h in hits if len(h)]
     if inside:
         out[np.concatenate(inside)] = True
@@ -877,14 +879,14 @@ def cell_speeds(
     if not isinstance(table, SpeedTable):
         msg = f"`table` must be a SpeedTable, not {type(table).__name__}"
         raise TypeError(msg)
-    g = _check_grid(grid)
+    g = check_grid(grid)
     n = g.size
     road_lines = _lines(roads, "roads") if roads is not None else None
     river_lines = _lines(rivers, "rivers") if rivers is not None and table.river_kmh is not None else None
     if n == 0:
         return Friction(np.zeros(0))
     graph = _graph(g)
-    edge = _edge_km(g.resolution)
+    edge = edge_km(g.resolution)
     min_km, max_gap_km = table.min_edge_fraction * edge, table.link_max_gap_edges * edge
     cells = pd.DataFrame({"h3": g.cells, "lat": g.lat, "lon": g.lon})
     flat = float(walking_speed(0.0)) * table.walk_factor
@@ -920,7 +922,7 @@ def cell_speeds(
         speed[town] = np.maximum(speed[town], table.town_kmh)
     pairs = np.concatenate([p for p, _ in links]) if links else np.empty((0, 2), np.int64)
     link_speed = np.concatenate([v for _, v in links]) if links else np.empty(0)
-    link_km = _haversine_km(g.lat[pairs[:, 0]], g.lon[pairs[:, 0]], g.lat[pairs[:, 1]], g.lon[pairs[:, 1]])
+    link_km = haversine_km(g.lat[pairs[:, 0]], g.lon[pairs[:, 0]], g.lat[pairs[:, 1]], g.lon[pairs[:, 1]])
     return Friction(speed, pairs, link_km, link_speed)
 
 
@@ -970,7 +972,7 @@ def _cell_centres(ids: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     return latlng[:, 0], latlng[:, 1]
 
 
-def _destination_rows(grid: pd.DataFrame, g: _Grid, graph: _Graph,
+def _destination_rows(grid: pd.DataFrame, g: Grid, graph: _Graph,
                       targets: gpd.GeoDataFrame | npt.ArrayLike, snap_km: float | None) -> IntArray:
     """Grid rows of the cells holding the destinations (snapped if just outside; see travel_time)."""
     if isinstance(targets, gpd.GeoDataFrame | gpd.GeoSeries):
@@ -978,7 +980,7 @@ def _destination_rows(grid: pd.DataFrame, g: _Grid, graph: _Graph,
         if len(frame) == 0:
             lat = lon = np.empty(0)
         else:
-            _, geoms = _check_features(frame, what="destinations", allowed=frozenset({"Point"}))
+            _, geoms = check_features(frame, what="destinations", allowed=frozenset({"Point"}))
             lat, lon = shapely.get_y(geoms), shapely.get_x(geoms)
     elif isinstance(targets, pd.DataFrame):
         msg = "`destinations` must be a GeoDataFrame of points (with a CRS) or an array of H3 cell ids"
@@ -991,15 +993,15 @@ def _destination_rows(grid: pd.DataFrame, g: _Grid, graph: _Graph,
                "cells); check the filter or threshold that built the set")
         raise ValueError(msg)
     rows = point_positions(grid, lat, lon)
-    snap = SNAP_EDGES * _edge_km(g.resolution) if snap_km is None else float(snap_km)
+    snap = SNAP_EDGES * edge_km(g.resolution) if snap_km is None else float(snap_km)
     if not (math.isfinite(snap) and snap >= 0):
         msg = f"`snap_km` was {snap_km!r} but must be a distance >= 0 km (or None for the default)"
         raise ValueError(msg)
     out = rows < 0
     if out.any() and snap > 0:
-        chord, nearest = graph.tree.query(_unit_vectors(lat[out], lon[out]),
-                                          distance_upper_bound=_chord(snap))
-        near = np.isfinite(chord) & (_arc_km(np.where(np.isfinite(chord), chord, 0.0)) <= snap)
+        chord, nearest = graph.tree.query(unit_vectors(lat[out], lon[out]),
+                                          distance_upper_bound=km_to_chord(snap))
+        near = np.isfinite(chord) & (arc_km(np.where(np.isfinite(chord), chord, 0.0)) <= snap)
         rows[np.flatnonzero(out)[near]] = nearest[near]
     dropped = int((rows < 0).sum())
     if dropped == total:
@@ -1035,7 +1037,7 @@ def _with_links(graph: _Graph, weight: FloatArray, friction: Friction) -> csr_ar
     return csr_array(base + csr_array((data[far], (row[far], col[far])), shape=(n, n)))
 
 
-def _minutes_graph(g: _Grid, graph: _Graph, speeds: Friction | npt.ArrayLike
+def _minutes_graph(g: Grid, graph: _Graph, speeds: Friction | npt.ArrayLike
                    ) -> tuple[csr_array, npt.NDArray[np.bool_]]:
     """Return the graph weighted by crossing minutes (see :func:`travel_time`) and the passable cells."""
     friction = speeds if isinstance(speeds, Friction) else None
@@ -1091,7 +1093,7 @@ def reach_table(
     if not (isinstance(max_minutes, int | float) and max_minutes > 0):
         msg = f"`max_minutes` was {max_minutes!r} but must be a positive number of minutes"
         raise ValueError(msg)
-    g = _check_grid(grid)
+    g = check_grid(grid)
     origins = np.asarray(rows, dtype=np.int64).ravel()
     if origins.size and not ((origins >= 0).all() and (origins < g.size).all()):
         msg = f"`rows` holds rows outside the grid's {g.size} rows"
@@ -1180,7 +1182,7 @@ def travel_time(
     if max_minutes is not None and not (isinstance(max_minutes, int | float) and max_minutes > 0):
         msg = f"`max_minutes` was {max_minutes!r} but must be a positive number of minutes (or None)"
         raise ValueError(msg)
-    g = _check_grid(grid)
+    g = check_grid(grid)
     graph = _graph(g)
     sources = _destination_rows(grid, g, graph, destinations, snap_km)
     matrix, passable = _minutes_graph(g, graph, speeds)
@@ -1265,7 +1267,7 @@ def destinations(
                if cells.dtype.kind in "USO" else cells.ravel().astype(np.uint64))
         return gpd.GeoDataFrame({"name": [format(int(c), "x") for c in ids], "h3": ids},
                                 geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
-    from geo_engine.matrix.indicators import read_vector  # the indicator module imports much; load it late
+    from geo_engine.io.safe_read import read_vector
 
     if name in _TOWN_THRESHOLDS:
         towns = read_vector(_region_path("towns.parquet", data_dir, region))
@@ -1313,10 +1315,10 @@ def region_friction(
         few grids as long as the files are unchanged, so its arrays are read-only (copy them to
         change them).
     """
-    from geo_engine.matrix.indicators import read_vector
+    from geo_engine.io.safe_read import read_vector
 
     paths = {k: _region_path(v, data_dir, region) for k, v in _REGION_FILES.items()}
-    g = _check_grid(grid)
+    g = check_grid(grid)
     stamp = tuple((str(p), p.stat().st_mtime_ns if p.is_file() else None) for p in paths.values())
     key = (_digest(g), stamp)
     if key in _FRICTIONS:

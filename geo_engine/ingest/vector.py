@@ -14,7 +14,6 @@ only once longitude and latitude are exchanged warn too (:func:`geo_engine.io.sa
 
 from __future__ import annotations
 
-import functools
 import itertools
 import warnings
 from collections.abc import Collection
@@ -22,32 +21,42 @@ from dataclasses import dataclass
 from typing import Literal
 
 import geopandas as gpd
-import h3
 import h3.api.numpy_int as h3n
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Geod, Transformer
+from pyproj import Geod
 from scipy.spatial import cKDTree
 
 from geo_engine._errors import GeoEngineWarning
 from geo_engine.io.safe_read import check_lonlat
+from geo_engine.spatial.crs import Projection, grid_projection
+from geo_engine.spatial.sphere import (
+    EARTH_RADIUS_KM,
+    Grid,
+    arc_km,
+    check_grid,
+    disks,
+    edge_km,
+    haversine_km,
+    km_to_chord,
+    latlng_to_cells,
+    positions,
+    unit_vectors,
+)
 
 try:  # optional accelerator: vectorised H3 indexing and cell outlines (same results as h3 loops)
     import pyarrow as pa
-    from h3ronpy import grid_disk as _h3r_grid_disk
     from h3ronpy.vector import cells_to_wkb_polygons as _h3r_cells_to_wkb_polygons
-    from h3ronpy.vector import coordinates_to_cells as _h3r_coordinates_to_cells
 
     _HAS_H3RONPY = True
 except ImportError:  # pragma: no cover - exercised by monkeypatching _HAS_H3RONPY in the tests
     _HAS_H3RONPY = False
 
 __all__ = [
-    "EARTH_RADIUS_KM",
-    "SOUTH_AMERICA_ALBERS",
+    "LINE_TYPES",
+    "check_features",
     "distance_to_nearest",
-    "equal_area_crs",
     "kernel_density",
     "lines_to_cells",
     "nearest",
@@ -57,14 +66,8 @@ __all__ = [
     "polygons_to_cells",
 ]
 
-EARTH_RADIUS_KM = 6371.0088
-"""Mean Earth radius (IUGG) used for great-circle distances and kernel densities."""
 
-SOUTH_AMERICA_ALBERS = ("+proj=aea +lat_0=-32 +lon_0=-60 +lat_1=-5 +lat_2=-42 +x_0=0 +y_0=0 "
-                        "+datum=WGS84 +units=m +no_defs +type=crs")
-"""South America Albers Equal Area Conic (the parameters of ESRI:102033) on the WGS 84 datum."""
 
-_GLOBAL_EQUAL_AREA = "EPSG:6933"
 _GEOD = Geod(ellps="WGS84")
 _SAMPLE_EDGES = 0.8  # sampling step along segments, in average cell edges (a speed setting only)
 _CHUNK = 200_000  # (segment, cell) pairs clipped at once: bounds the temporary arrays to ~100 MB
@@ -72,7 +75,7 @@ _KDE_PAIRS = 5_000_000  # (cell, point) pairs handled at once by kernel_density 
 _LOOP_MAX_POLYGONS = 5_000  # beyond this, points in polygons are found with an R-tree
 
 _POINT_TYPES = frozenset({"Point"})
-_LINE_TYPES = frozenset({"LineString", "MultiLineString", "LinearRing"})
+LINE_TYPES = frozenset({"LineString", "MultiLineString", "LinearRing"})
 _POLYGON_TYPES = frozenset({"Polygon", "MultiPolygon"})
 
 
@@ -81,45 +84,11 @@ _POLYGON_TYPES = frozenset({"Polygon", "MultiPolygon"})
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Grid:
-    cells: np.ndarray  # uint64, sorted, unique
-    lat: np.ndarray
-    lon: np.ndarray
-    resolution: int
-
-    @property
-    def size(self) -> int:
-        return len(self.cells)
 
 
-def _check_grid(grid: pd.DataFrame) -> _Grid:
-    if not isinstance(grid, pd.DataFrame):
-        msg = f"`grid` must be the DataFrame returned by build_grid, not {type(grid).__name__}"
-        raise TypeError(msg)
-    missing = [c for c in ("h3", "lat", "lon") if c not in grid]
-    if missing:
-        msg = f"grid has no column(s) {missing}; build it with geo_engine.spatial.grid.build_grid"
-        raise KeyError(msg)
-    try:
-        cells = grid["h3"].to_numpy(dtype=np.uint64)
-    except (TypeError, ValueError) as err:
-        msg = f"grid column `h3` must hold uint64 H3 ids (got dtype {grid['h3'].dtype})"
-        raise ValueError(msg) from err
-    if len(cells) and not bool(np.all(cells[1:] > cells[:-1])):
-        msg = "grid cells must be unique and sorted by `h3` (as build_grid returns them)"
-        raise ValueError(msg)
-    resolution = -1
-    if len(cells):
-        res = np.unique((cells >> np.uint64(52)) & np.uint64(0xF))
-        if len(res) != 1 or not h3n.is_valid_cell(cells[0]):
-            msg = f"grid cells must be valid H3 cells of one resolution; found resolutions {res.tolist()}"
-            raise ValueError(msg)
-        resolution = int(res[0])
-    return _Grid(cells, grid["lat"].to_numpy(dtype=float), grid["lon"].to_numpy(dtype=float), resolution)
 
 
-def _check_features(features: gpd.GeoDataFrame, *, what: str,
+def check_features(features: gpd.GeoDataFrame, *, what: str,
                     allowed: frozenset[str]) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     """Return the rows with a geometry (in EPSG:4326) and their geometries; check CRS and types."""
     if not isinstance(features, gpd.GeoDataFrame):
@@ -148,7 +117,7 @@ def _check_features(features: gpd.GeoDataFrame, *, what: str,
     return features, features.geometry.to_numpy()
 
 
-def _check_swapped(g: _Grid, geoms: np.ndarray, *, what: str) -> None:
+def _check_swapped(g: Grid, geoms: np.ndarray, *, what: str) -> None:
     """Warn when points lie in the grid's extent only once longitude and latitude are exchanged."""
     points = geoms[shapely.get_type_id(geoms) == 0]
     if g.size and len(points):
@@ -176,123 +145,12 @@ def _warn_empty(what: str, result: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def equal_area_crs(grid: pd.DataFrame) -> str:
-    """Return the equal-area CRS in which areas are measured for a grid.
-
-    Parameters
-    ----------
-    grid : pandas.DataFrame
-        Grid with ``lat`` and ``lon`` columns (cell centres, degrees).
-
-    Returns
-    -------
-    str
-        :data:`SOUTH_AMERICA_ALBERS` when every cell centre lies within longitudes -120 to -30 and
-        latitudes -60 to 35 (the rule of :func:`geo_engine.spatial.grid.estimate_cells`), else EPSG:6933
-        (WGS 84 / NSIDC EASE-Grid 2.0 Global, cylindrical equal-area).
-
-    Notes
-    -----
-    :data:`SOUTH_AMERICA_ALBERS` has the projection parameters of ESRI:102033 but the WGS 84 datum.
-    ESRI:102033 is defined on SAD69, so projecting WGS 84 data to it makes PROJ apply, point by
-    point, whichever SAD69 datum shift's area of use holds the point: neighbouring points can
-    jump by ten metres or more where those areas meet (for instance near 74.0° W in southern
-    Peru), which distorts cell areas there by up to half a per cent. Keeping the WGS 84 datum
-    avoids the shift (and is about five times faster to compute); the projection stays equal-area.
-    """
-    lat = grid["lat"].to_numpy(dtype=float)
-    lon = grid["lon"].to_numpy(dtype=float)
-    if len(lat) and lon.min() > -120 and lon.max() < -30 and lat.min() > -60 and lat.max() < 35:
-        return SOUTH_AMERICA_ALBERS
-    return _GLOBAL_EQUAL_AREA
 
 
-@dataclass(frozen=True)
-class _Projection:
-    crs: str
-    fwd: Transformer
-    inv: Transformer
-
-    def forward(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x, y = self.fwd.transform(lon, lat)
-        return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-
-    def inverse(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        lon, lat = self.inv.transform(x, y)
-        return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-
-    def geometries(self, geoms: np.ndarray) -> np.ndarray:
-        """Project shapely geometries from EPSG:4326 to this CRS."""
-        def fn(xy: np.ndarray) -> np.ndarray:
-            return np.column_stack(self.forward(xy[:, 0], xy[:, 1]))
-        return np.asarray(shapely.transform(geoms, fn))
 
 
-@functools.lru_cache(maxsize=8)
-def _projection(crs: str) -> _Projection:
-    return _Projection(crs, Transformer.from_crs("EPSG:4326", crs, always_xy=True),
-                       Transformer.from_crs(crs, "EPSG:4326", always_xy=True))
 
 
-def _grid_projection(grid: pd.DataFrame) -> _Projection:
-    return _projection(equal_area_crs(grid))
-
-
-def _unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    phi = np.radians(lat)
-    lam = np.radians(lon)
-    cos_phi = np.cos(phi)
-    return np.column_stack([cos_phi * np.cos(lam), cos_phi * np.sin(lam), np.sin(phi)])
-
-
-def _chord(km: float) -> float:
-    """Chord length on the unit sphere of a great-circle distance in km."""
-    return float(2.0 * np.sin(min(km / EARTH_RADIUS_KM, np.pi) / 2.0))
-
-
-def _arc_km(chord: np.ndarray) -> np.ndarray:
-    """Great-circle distance in km of chords on the unit sphere."""
-    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.minimum(chord, 2.0) / 2.0)
-
-
-def _haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    h = (np.sin((p2 - p1) / 2) ** 2
-         + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2)
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
-
-
-def _latlng_to_cells(lat: np.ndarray, lon: np.ndarray, resolution: int) -> np.ndarray:
-    if len(lat) == 0:
-        return np.empty(0, np.uint64)
-    if _HAS_H3RONPY:
-        out = _h3r_coordinates_to_cells(np.ascontiguousarray(lat, dtype=float),
-                                        np.ascontiguousarray(lon, dtype=float), resolution)
-        return pa.array(out).to_numpy(zero_copy_only=False).astype(np.uint64)
-    return np.fromiter((h3n.latlng_to_cell(a, b, resolution) for a, b in zip(lat, lon, strict=True)),
-                       np.uint64, len(lat))
-
-
-def _disks(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return each cell's disk of radius 1 (itself and its neighbours) as flat ids and offsets."""
-    if _HAS_H3RONPY and len(cells):
-        out = pa.array(_h3r_grid_disk(pa.array(cells.astype(np.uint64)), 1, flatten=False))
-        return (out.values.to_numpy().astype(np.uint64), out.offsets.to_numpy().astype(np.int64))
-    disks = [h3n.grid_disk(c, 1) for c in cells]
-    sizes = np.fromiter(map(len, disks), np.int64, len(disks))
-    flat = np.concatenate(disks).astype(np.uint64) if disks else np.empty(0, np.uint64)
-    return flat, np.concatenate([[0], np.cumsum(sizes)])
-
-
-def _positions(g: _Grid, ids: np.ndarray) -> np.ndarray:
-    """Return the grid row of each H3 id, -1 where the cell is not in the grid."""
-    pos = np.searchsorted(g.cells, ids)
-    pos[pos >= g.size] = 0
-    return np.where(g.cells[pos] == ids, pos, -1) if g.size else np.full(len(ids), -1)
-
-
-def _edge_km(resolution: int) -> float:
-    return float(h3.average_hexagon_edge_length(resolution, unit="km"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -363,7 +221,7 @@ def _cell_rings(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return latlon[:, ::-1], counts
 
 
-def _hexagons(g: _Grid, pos: np.ndarray, proj: _Projection) -> _Hexes:
+def _hexagons(g: Grid, pos: np.ndarray, proj: Projection) -> _Hexes:
     pos = np.unique(pos)
     lonlat, counts = _cell_rings(g.cells[pos])
     x, y = proj.forward(lonlat[:, 0], lonlat[:, 1])
@@ -452,7 +310,7 @@ def _clip(a: np.ndarray, b: np.ndarray, hx: _Hexes, h: np.ndarray, tol: float) -
     return _Clip(t0, t1, inside, a_out, b_out, k_in, k_out, near_a | near_b | graze)
 
 
-def _segment_cell_pairs(a: np.ndarray, b: np.ndarray, g: _Grid, proj: _Projection,
+def _segment_cell_pairs(a: np.ndarray, b: np.ndarray, g: Grid, proj: Projection,
                         spacing_km: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return (segment, grid position) pairs that include every cell each segment touches.
 
@@ -466,10 +324,10 @@ def _segment_cell_pairs(a: np.ndarray, b: np.ndarray, g: _Grid, proj: _Projectio
     """
     if len(a) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    spacing = spacing_km or _SAMPLE_EDGES * _edge_km(g.resolution)
+    spacing = spacing_km or _SAMPLE_EDGES * edge_km(g.resolution)
     lon_a, lat_a = proj.inverse(a[:, 0], a[:, 1])
     lon_b, lat_b = proj.inverse(b[:, 0], b[:, 1])
-    length = np.maximum(_haversine_km(lat_a, lon_a, lat_b, lon_b), np.hypot(*(b - a).T) / 1000.0)
+    length = np.maximum(haversine_km(lat_a, lon_a, lat_b, lon_b), np.hypot(*(b - a).T) / 1000.0)
     n_sub = np.maximum(np.ceil(length / spacing), 1).astype(np.int64)
     inner = n_sub - 1  # samples strictly between the two ends, in order along each segment
     seg = np.repeat(np.arange(len(a)), inner)
@@ -485,12 +343,12 @@ def _segment_cell_pairs(a: np.ndarray, b: np.ndarray, g: _Grid, proj: _Projectio
     lat[slot], lon[slot] = np.concatenate([lat_a, lat_b]), np.concatenate([lon_a, lon_b])
     lat[where], lon[where] = lat_i, lon_i
     owner = np.repeat(np.arange(len(a)), n_sub + 1)
-    cells = _latlng_to_cells(lat, lon, g.resolution)
+    cells = latlng_to_cells(lat, lon, g.resolution)
     new = np.concatenate([[True], (cells[1:] != cells[:-1]) | (owner[1:] != owner[:-1])])
     owner, cells = owner[new], cells[new]
     step = np.flatnonzero(owner[1:] == owner[:-1])  # consecutive samples in two different cells
     base, inv = np.unique(cells[np.concatenate([step, step + 1])], return_inverse=True)
-    flat, offsets = _disks(base)
+    flat, offsets = disks(base)
     sizes = np.diff(offsets)
     table = np.zeros((len(base), 7), np.uint64)
     row = np.repeat(np.arange(len(base)), sizes)
@@ -499,20 +357,20 @@ def _segment_cell_pairs(a: np.ndarray, b: np.ndarray, g: _Grid, proj: _Projectio
     common = (dx[:, :, None] == dy[:, None, :]).any(axis=2) & (dx != 0)
     cand = np.concatenate([cells, dx[common]])
     cand_owner = np.concatenate([owner, np.repeat(owner[step], common.sum(axis=1))])
-    pos = _positions(g, cand)
+    pos = positions(g, cand)
     ok = pos >= 0
     keys = [cand_owner[ok] * np.int64(g.size) + pos[ok]]
     far = np.unique(owner[step[~(dx == cells[step + 1][:, None]).any(axis=1)]])  # not neighbours
-    if len(far) and spacing > 1e-3 * _edge_km(g.resolution):
+    if len(far) and spacing > 1e-3 * edge_km(g.resolution):
         seg_f, pos_f = _segment_cell_pairs(a[far], b[far], g, proj, spacing / 4)
         keys.append(far[seg_f] * np.int64(g.size) + pos_f)
     pair = np.unique(np.concatenate(keys))
     return pair // g.size, pair % g.size
 
 
-def _tolerance_m(g: _Grid) -> float:
+def _tolerance_m(g: Grid) -> float:
     """Distance (m) under which a vertex counts as lying on a cell edge: a millionth of an edge."""
-    return 1e-6 * _edge_km(g.resolution) * 1000.0
+    return 1e-6 * edge_km(g.resolution) * 1000.0
 
 
 def _cross(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -589,7 +447,7 @@ class _Overlaps:
     hexes: _Hexes
 
 
-def _overlaps(polys: np.ndarray, g: _Grid, proj: _Projection) -> _Overlaps:
+def _overlaps(polys: np.ndarray, g: Grid, proj: Projection) -> _Overlaps:
     """Return the overlap areas (m², equal-area CRS) of valid projected polygons with grid cells.
 
     Cells crossed by a polygon's boundary get the exact area of their intersection (Green's theorem
@@ -670,7 +528,7 @@ def _known_cell_areas(ov: _Overlaps) -> np.ndarray:
     return out
 
 
-def _cell_areas(ov: _Overlaps, g: _Grid, proj: _Projection) -> np.ndarray:
+def _cell_areas(ov: _Overlaps, g: Grid, proj: Projection) -> np.ndarray:
     """Return the area (m², equal-area CRS) of the cell of every overlap pair."""
     out = _known_cell_areas(ov)
     unknown = np.isnan(out)
@@ -699,7 +557,7 @@ def _make_valid(polys: np.ndarray, labels: pd.Index, *, repair: bool) -> np.ndar
     return polys
 
 
-def _clip_lengths(lines: np.ndarray, g: _Grid, proj: _Projection) -> np.ndarray:
+def _clip_lengths(lines: np.ndarray, g: Grid, proj: Projection) -> np.ndarray:
     """Return the geodesic length (km) of projected lines inside each grid cell."""
     out = np.zeros(g.size)
     a, b, _ = _line_segments(lines)
@@ -745,7 +603,7 @@ def _densify_sphere(lon: np.ndarray, lat: np.ndarray, owner: np.ndarray,
     belongs to. Consecutive vertices of a sequence are joined by great-circle arcs with points at
     most ``spacing_km`` apart (spherical linear interpolation).
     """
-    xyz = _unit_vectors(lat, lon)
+    xyz = unit_vectors(lat, lon)
     same = owner[1:] == owner[:-1]
     u, v = xyz[:-1][same], xyz[1:][same]
     cross = np.cross(u, v)
@@ -788,12 +646,12 @@ def nearest(lat: np.ndarray, lon: np.ndarray, to_lat: np.ndarray, to_lon: np.nda
     none = np.full(len(lat), np.nan), np.full(len(lat), -1, dtype=np.intp)
     if len(to_lat) == 0:
         return none
-    tree = cKDTree(_unit_vectors(np.asarray(to_lat, dtype=float), np.asarray(to_lon, dtype=float)))
-    bound = np.inf if max_km is None else _chord(max_km)
-    chord, index = tree.query(_unit_vectors(lat, np.asarray(lon, dtype=float)),
+    tree = cKDTree(unit_vectors(np.asarray(to_lat, dtype=float), np.asarray(to_lon, dtype=float)))
+    bound = np.inf if max_km is None else km_to_chord(max_km)
+    chord, index = tree.query(unit_vectors(lat, np.asarray(lon, dtype=float)),
                               distance_upper_bound=bound)
     found = np.isfinite(chord)
-    return (np.where(found, _arc_km(np.where(found, chord, 0.0)), np.nan),
+    return (np.where(found, arc_km(np.where(found, chord, 0.0)), np.nan),
             np.where(found, index, -1).astype(np.intp))
 
 
@@ -809,15 +667,15 @@ states of Brazil); dropping them would lose millions of people from a count or a
 """
 
 
-def _snap_outside(g: _Grid, pos: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+def _snap_outside(g: Grid, pos: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """Give points outside every cell the nearest cell within :data:`SNAP_KM` of its centre."""
     out = np.flatnonzero((pos < 0) & np.isfinite(lat) & np.isfinite(lon))
     if out.size == 0 or g.size == 0:
         return pos
-    reach = SNAP_KM + _edge_km(g.resolution)  # a point on a cell's far edge is an edge from its centre
-    tree = cKDTree(_unit_vectors(g.lat, g.lon))
-    chord, nearest = tree.query(_unit_vectors(lat[out], lon[out]))
-    close = _arc_km(chord) <= reach
+    reach = SNAP_KM + edge_km(g.resolution)  # a point on a cell's far edge is an edge from its centre
+    tree = cKDTree(unit_vectors(g.lat, g.lon))
+    chord, nearest = tree.query(unit_vectors(lat[out], lon[out]))
+    close = arc_km(chord) <= reach
     pos = pos.copy()
     pos[out[close]] = nearest[close]
     return pos
@@ -838,13 +696,13 @@ def point_positions(grid: pd.DataFrame, lat: np.ndarray, lon: np.ndarray) -> np.
     numpy.ndarray of int64
         One row position per point, aligned with the input.
     """
-    g = _check_grid(grid)
+    g = check_grid(grid)
     lat = np.asarray(lat, dtype=float)
     lon = np.asarray(lon, dtype=float)
     out = np.full(len(lat), -1, dtype=np.int64)
     ok = np.isfinite(lat) & np.isfinite(lon)
     if ok.any() and g.size:
-        out[ok] = _positions(g, _latlng_to_cells(lat[ok], lon[ok], g.resolution))
+        out[ok] = positions(g, latlng_to_cells(lat[ok], lon[ok], g.resolution))
     return out
 
 
@@ -896,8 +754,8 @@ def points_to_cells(
     if method != "count" and column is None:
         msg = f"method={method!r} needs `column`, the numeric column to aggregate"
         raise ValueError(msg)
-    g = _check_grid(grid)
-    feats, geoms = _check_features(points, what="points", allowed=_POINT_TYPES)
+    g = check_grid(grid)
+    feats, geoms = check_features(points, what="points", allowed=_POINT_TYPES)
     _check_swapped(g, geoms, what="points")
     values = _values(feats, column, what="points") if column is not None else np.ones(len(geoms))
     empty = np.full(g.size, np.nan) if method == "max" else np.zeros(g.size)
@@ -907,7 +765,7 @@ def points_to_cells(
     if g.size == 0:
         return empty
     lat, lon = shapely.get_y(geoms), shapely.get_x(geoms)
-    pos = _positions(g, _latlng_to_cells(lat, lon, g.resolution))
+    pos = positions(g, latlng_to_cells(lat, lon, g.resolution))
     pos = _snap_outside(g, pos, lat, lon)
     inside = pos >= 0
     if not inside.all():
@@ -968,8 +826,8 @@ def kernel_density(
             and bandwidth_km > 0):
         msg = f"`bandwidth_km` was {bandwidth_km!r} but must be a positive number of km"
         raise ValueError(msg)
-    g = _check_grid(grid)
-    feats, geoms = _check_features(points, what="points", allowed=_POINT_TYPES)
+    g = check_grid(grid)
+    feats, geoms = check_features(points, what="points", allowed=_POINT_TYPES)
     _check_swapped(g, geoms, what="points")
     weights = (_values(feats, column, what="points") if column is not None
                else np.ones(len(geoms)))
@@ -985,9 +843,9 @@ def kernel_density(
     if g.size == 0:
         return out
     h = float(bandwidth_km)
-    tree = cKDTree(_unit_vectors(shapely.get_y(geoms), shapely.get_x(geoms)))
-    centres = _unit_vectors(g.lat, g.lon)
-    radius = _chord(h)
+    tree = cKDTree(unit_vectors(shapely.get_y(geoms), shapely.get_x(geoms)))
+    centres = unit_vectors(g.lat, g.lon)
+    radius = km_to_chord(h)
     # cells in chunks of at most ~_KDE_PAIRS (cell, point) pairs, to bound memory
     near = np.asarray(tree.query_ball_point(centres, radius, return_length=True), dtype=np.int64)
     bounds = np.searchsorted(np.cumsum(near), np.arange(_KDE_PAIRS, int(near.sum()), _KDE_PAIRS))
@@ -995,7 +853,7 @@ def kernel_density(
         if len(part) == 0 or not near[part].any():
             continue
         pairs = cKDTree(centres[part]).sparse_distance_matrix(tree, radius, output_type="ndarray")
-        d = _arc_km(pairs["v"]) / h
+        d = arc_km(pairs["v"]) / h
         k = 3.0 / (np.pi * h * h) * np.clip(1.0 - d * d, 0.0, None) ** 2
         out[part] = np.bincount(pairs["i"], k * weights[pairs["j"]], minlength=len(part))
     return out
@@ -1046,9 +904,9 @@ def distance_to_nearest(
     if spacing_km is not None and not (np.isfinite(spacing_km) and spacing_km > 0):
         msg = f"`spacing_km` was {spacing_km!r} but must be a positive number of km (or None)"
         raise ValueError(msg)
-    g = _check_grid(grid)
-    _, geoms = _check_features(features, what="features",
-                               allowed=_POINT_TYPES | {"MultiPoint"} | _LINE_TYPES | _POLYGON_TYPES)
+    g = check_grid(grid)
+    _, geoms = check_features(features, what="features",
+                               allowed=_POINT_TYPES | {"MultiPoint"} | LINE_TYPES | _POLYGON_TYPES)
     _check_swapped(g, geoms, what="features")
     out = np.full(g.size, np.nan)
     if len(geoms) == 0:
@@ -1056,24 +914,24 @@ def distance_to_nearest(
         return out
     if g.size == 0:
         return out
-    spacing = spacing_km or 0.5 * _edge_km(g.resolution)
+    spacing = spacing_km or 0.5 * edge_km(g.resolution)
     parts = shapely.get_parts(geoms)
     kind = shapely.get_type_id(parts)  # 0 point, 1 line, 2 ring, 3 polygon
     points = parts[kind == 0]
     lines = parts[(kind == 1) | (kind == 2)]
     polys = parts[kind == 3]
-    clouds = [_unit_vectors(shapely.get_y(points), shapely.get_x(points))]
+    clouds = [unit_vectors(shapely.get_y(points), shapely.get_x(points))]
     for seqs in (lines, shapely.get_rings(polys)):
         if len(seqs):
             coords, owner = shapely.get_coordinates(seqs, return_index=True)
             clouds.append(_densify_sphere(coords[:, 0], coords[:, 1], owner, spacing))
     tree = cKDTree(np.vstack(clouds))
-    bound = _chord(max_km) if max_km is not None else np.inf
-    chord, _ = tree.query(_unit_vectors(g.lat, g.lon), distance_upper_bound=bound)
+    bound = km_to_chord(max_km) if max_km is not None else np.inf
+    chord, _ = tree.query(unit_vectors(g.lat, g.lon), distance_upper_bound=bound)
     found = np.isfinite(chord)
-    out[found] = _arc_km(chord[found])
+    out[found] = arc_km(chord[found])
     if len(lines):
-        proj = _grid_projection(grid)
+        proj = grid_projection(grid)
         out[_clip_lengths(proj.geometries(lines), g, proj) > 0] = 0.0
     if len(polys):
         _, inside = _points_inside(polys, g.lon, g.lat)
@@ -1120,14 +978,14 @@ def lines_to_cells(
     if method != "length":
         msg = f'`method` was "{method}" but must be "length"'
         raise ValueError(msg)
-    g = _check_grid(grid)
-    _, geoms = _check_features(lines, what="lines", allowed=_LINE_TYPES)
+    g = check_grid(grid)
+    _, geoms = check_features(lines, what="lines", allowed=LINE_TYPES)
     if len(geoms) == 0:
         _warn_empty("lines", "a length of 0")
         return np.zeros(g.size)
     if g.size == 0:
         return np.zeros(0)
-    proj = _grid_projection(grid)
+    proj = grid_projection(grid)
     return _clip_lengths(proj.geometries(geoms), g, proj)
 
 
@@ -1206,8 +1064,8 @@ def polygons_to_cells(
     if (classes is None) != (class_column is None):
         msg = "`classes` and `class_column` go together: give both or neither"
         raise ValueError(msg)
-    g = _check_grid(grid)
-    feats, geoms = _check_features(polygons, what="polygons", allowed=_POLYGON_TYPES)
+    g = check_grid(grid)
+    feats, geoms = check_features(polygons, what="polygons", allowed=_POLYGON_TYPES)
     if class_column is not None and classes is not None:
         if class_column not in feats:
             msg = f"`polygons` have no column {class_column!r}; columns are {list(feats.columns)}"
@@ -1229,7 +1087,7 @@ def polygons_to_cells(
         return nothing
     if g.size == 0:
         return nothing
-    proj = _grid_projection(grid)
+    proj = grid_projection(grid)
     projected = _make_valid(proj.geometries(geoms), feats.index, repair=repair)
     if method == "share":
         parts = shapely.get_parts(shapely.union_all(projected))

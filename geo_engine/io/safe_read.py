@@ -52,6 +52,7 @@ __all__ = [
     "open_raster",
     "read_csv_file",
     "read_table_file",
+    "read_vector",
     "read_vector_file",
 ]
 
@@ -1013,3 +1014,13 @@ def _check_dataset(src: Any, path: Path, limits: Limits) -> None:
                "truncated or corrupt: download or export it again (`gdalinfo -checksum FILE` "
                "shows the damage)")
         raise SourceFormatError(msg) from exc
+
+def read_vector(path: Path) -> gpd.GeoDataFrame:
+    """Read a vector file (GeoParquet, GeoPackage, GeoJSON, shapefile, a ZIP of one…); refuse one without CRS.
+
+    The checks of :func:`geo_engine.io.safe_read.read_vector_file` apply (size, archive, CRS, geometries).
+    """
+    if not path.is_file():
+        msg = f"{path}: layer source not found; check `source` in the layer spec"
+        raise MissingSourceError(msg)
+    return read_vector_file(path)

@@ -28,7 +28,7 @@ from geo_engine.ingest.table import (
 )
 from geo_engine.io.cache import cached
 from geo_engine.io.manifest import file_sha256
-from geo_engine.io.safe_read import drop_missing_geometries, looks_swapped, read_table_file, read_vector_file
+from geo_engine.io.safe_read import drop_missing_geometries, looks_swapped, read_table_file, read_vector
 from geo_engine.spatial.grid import build_grid
 
 __all__ = [
@@ -38,7 +38,6 @@ __all__ = [
     "compute_layer",
     "points_from_table",
     "read_table",
-    "read_vector",
     "region_units",
 ]
 
@@ -157,15 +156,6 @@ def _apply_filter(frame: pd.DataFrame, spec: LayerSpec) -> pd.DataFrame:
     return frame[mask]
 
 
-def read_vector(path: Path) -> gpd.GeoDataFrame:
-    """Read a vector file (GeoParquet, GeoPackage, GeoJSON, shapefile, a ZIP of one…); refuse one without CRS.
-
-    The checks of :func:`geo_engine.io.safe_read.read_vector_file` apply (size, archive, CRS, geometries).
-    """
-    if not path.is_file():
-        msg = f"{path}: layer source not found; check `source` in the layer spec"
-        raise MissingSourceError(msg)
-    return read_vector_file(path)
 
 
 def read_table(path: Path) -> pd.DataFrame:

@@ -35,7 +35,7 @@ from scipy.sparse import coo_array, csc_array, csr_array, hstack, identity, vsta
 from scipy.spatial import cKDTree
 
 from geo_engine._errors import GeoEngineError
-from geo_engine.ingest.vector import EARTH_RADIUS_KM
+from geo_engine.spatial.sphere import EARTH_RADIUS_KM
 
 __all__ = [
     "CoverProblem",

@@ -45,8 +45,8 @@ from geo_engine.ingest.specs import Title
 from geo_engine.io.atomic import atomic_output, check_output
 from geo_engine.io.yaml_io import dump_yaml, load_model
 
-__all__ = ["REGION_FILE", "Region", "RegionSpec", "load_region", "region_id_from", "shipped_regions",
-           "write_region"]
+__all__ = ["REGION_FILE", "Region", "RegionSpec", "admin_names", "load_region", "region_id_from",
+           "shipped_regions", "write_region"]
 
 REGION_FILE = "region.yaml"
 """Name of the region description inside a region folder."""
@@ -129,7 +129,7 @@ class Region:
         GeoEngineWarning
             When units have no geometry (null or empty), naming their codes: they get no cells.
         """
-        from geo_engine.matrix.indicators import read_vector
+        from geo_engine.io.safe_read import read_vector
 
         frame = read_vector(self.boundary)
         if not len(frame):
@@ -176,8 +176,6 @@ class Region:
 
     def names(self, units: pd.DataFrame | None = None) -> pd.DataFrame:
         """Return unit names keyed by ``district_code`` (:func:`geo_engine.reporting.outputs.admin_names`)."""
-        from geo_engine.reporting.outputs import admin_names
-
         return admin_names(pd.DataFrame(self.units() if units is None else units))
 
 
@@ -335,3 +333,8 @@ def write_region(
         region = load_region(tmp)
         region.units()  # the boundary and its columns must load
     return dataclasses.replace(region, file=out, id=spec.id)
+
+def admin_names(districts: pd.DataFrame) -> pd.DataFrame:
+    """Return district, province and department names keyed by ``district_code``."""
+    cols = [c for c in ("district_code", "district", "province", "department") if c in districts]
+    return pd.DataFrame(districts[cols]).drop_duplicates("district_code")

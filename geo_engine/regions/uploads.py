@@ -273,7 +273,7 @@ def boundary_columns(path: Path) -> dict[str, bool]:
 
     A column could be the code when every unit has a value and no value repeats.
     """
-    from geo_engine.matrix.indicators import read_vector
+    from geo_engine.io.safe_read import read_vector
 
     frame = read_vector(Path(path))
     out = {}

@@ -21,13 +21,14 @@ from geo_engine import __version__
 from geo_engine.i18n import t
 from geo_engine.io.manifest import dataset_entry
 from geo_engine.matrix.derived import poor_population
-from geo_engine.pipeline import Run
 from geo_engine.reporting.display import SEQUENTIAL, hexagon_rings
 from geo_engine.scoring.explain import why
 from geo_engine.scoring.score import ScoreResult
 
 if TYPE_CHECKING:
     from fpdf import FPDF
+
+    from geo_engine.pipeline import Run
 
 __all__ = ["BriefContent", "brief_content", "brief_html", "brief_pdf", "cells_svg"]
 

@@ -7,14 +7,17 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from geo_engine._errors import SpecError
 from geo_engine.io.yaml_io import load_yaml
-from geo_engine.pipeline import INCLUSION, Run
+from geo_engine.scoring.dual import INCLUSION
+
+if TYPE_CHECKING:
+    from geo_engine.pipeline import Run
 from geo_engine.reporting.rollup import rollup, with_labels
 
 __all__ = [

@@ -14,7 +14,7 @@ from geo_engine.scoring.dual import DualResult
 from geo_engine.scoring.profiles import Profile
 from geo_engine.scoring.score import ScoreResult, score_profile
 
-__all__ = ["POPULATION_LAYER", "POVERTY_LAYER", "admin_names", "cell_table", "geopackage_layers",
+__all__ = ["POPULATION_LAYER", "POVERTY_LAYER", "cell_table", "geopackage_layers",
            "score_rank"]
 
 
@@ -24,10 +24,6 @@ def score_rank(score: np.ndarray) -> np.ndarray:
     return s.rank(ascending=False, method="min").to_numpy()
 
 
-def admin_names(districts: pd.DataFrame) -> pd.DataFrame:
-    """Return district, province and department names keyed by ``district_code``."""
-    cols = [c for c in ("district_code", "district", "province", "department") if c in districts]
-    return pd.DataFrame(districts[cols]).drop_duplicates("district_code")
 
 
 def cell_table(

@@ -11,10 +11,12 @@ import pandas as pd
 
 from geo_engine import settings
 from geo_engine.ingest.specs import LayerSpec
+from geo_engine.scoring.normalize import standing
 from geo_engine.scoring.profiles import Profile
-from geo_engine.scoring.score import ScoreResult, score_profile
+from geo_engine.scoring.score import Prepared, ScoreResult, aggregate, score_profile
 
-__all__ = ["TYPOLOGY", "DualResult", "dual_model", "family_table", "standing", "typology"]
+__all__ = ["INCLUSION", "TYPOLOGY", "DualResult", "dual_model", "family_table", "inclusion_profile",
+           "inclusion_result", "typology"]
 
 TYPOLOGY = ("engine_hub", "inclusion_niche", "dual_zone", "latent")
 """The four classes of the typology, from the engine and inclusion scores."""
@@ -87,23 +89,6 @@ class DualResult:
         return pd.concat([out, self.families.add_prefix("family_")], axis=1)
 
 
-def standing(score: np.ndarray) -> np.ndarray:
-    """Return each cell's percentile standing in (0, 1] among scored cells (1 = the highest).
-
-    The standing is the share of scored cells with a score at or below the cell's (ties share
-    the highest standing of their group); NaN stays NaN.
-    """
-    s = np.asarray(score, dtype=float)
-    ok = np.flatnonzero(np.isfinite(s))
-    out = np.full(s.shape, np.nan)
-    if ok.size:
-        order = np.argsort(s[ok], kind="stable")
-        ordered = s[ok][order]
-        # end position (1-based) of each run of equal values, repeated over the run
-        ends = np.r_[np.flatnonzero(np.diff(ordered) != 0), ordered.size - 1] + 1
-        runs = np.diff(np.r_[0, ends])
-        out[ok[order]] = np.repeat(ends, runs) / ordered.size
-    return out
 
 
 def family_table(scores: Mapping[str, np.ndarray], index: pd.Index,
@@ -324,3 +309,78 @@ def dual_model(
                       hub_distance_km=distance, hub_minutes=minutes, linkage=linkage,
                       thresholds=thresholds,
                       results=done, missing=missing)
+
+
+_PARTS = ("niche", "need", "access")
+
+INCLUSION = "inclusion"
+"""Id under which the dual model's inclusion score is scored, exported, clustered and ranked."""
+
+
+def inclusion_profile() -> Profile:
+    """Return the recipe of the inclusion score as a profile: a weighted geometric mean of its parts.
+
+    The weights are the exponents of :func:`geo_engine.scoring.dual.dual_model`'s inclusion (niche 1,
+    need :data:`~geo_engine.settings.inclusion_need_exponent`, access
+    :data:`~geo_engine.settings.inclusion_access_exponent`), so the profile ranks cells exactly as
+    inclusion does.
+    """
+    why = {"niche": "strength of the evidence of the cell's best niche family",
+           "need": "the need profile's score (poverty and gaps in services)",
+           "access": "the access profile's score (reach to markets and services)"}
+    return Profile.model_validate({
+        "id": INCLUSION, "kind": "custom",
+        "title": {"es": "Inclusión", "en": "Inclusion"},
+        "description": "Poverty-fighter potential of the dual model: niche × need × access.",
+        "aggregation": {"method": "wgm"},
+        "layers": [{"id": part, "weight": weight, "rationale": why[part]}
+                   for part, weight in _exponents().items()]})
+
+
+def _exponents() -> dict[str, float]:
+    """Return the exponent of each part of inclusion (niche, need, access)."""
+    return {"niche": 1.0, "need": settings.inclusion_need_exponent,
+            "access": settings.inclusion_access_exponent}
+
+
+def inclusion_result(dual: DualResult) -> ScoreResult:
+    r"""Return the dual model's inclusion score as a :class:`ScoreResult` of :func:`inclusion_profile`.
+
+    The score is ``dual.inclusion`` itself; the "layers" are its parts (niche, need, access), so
+    the result can be exported, clustered, ranked and put through the sensitivity analysis like
+    any profile's.
+
+    Raises
+    ------
+    ValueError
+        When no cell has an inclusion score (the region lacks a need, access or family profile).
+
+    Notes
+    -----
+    With :math:`I = E \cdot N^{a} \cdot A^{b}`, the contributions are in log space,
+    :math:`e \log x` per part with :math:`e` its exponent (each part floored at
+    :data:`geo_engine.scoring.score.WGM_FLOOR`), and add up to :math:`\log I` wherever every part is
+    above the floor. Re-weighting draws (sensitivity) change the parts' shares of the exponents;
+    a weighted geometric mean normalises them to 1, which changes the score by a power but not
+    the order of the cells.
+    """
+    score = np.asarray(dual.inclusion, dtype=float)
+    if not np.isfinite(score).any():
+        msg = (f"no cell has an inclusion score: the region has no profile of kind "
+               f"{', '.join(dual.missing) or 'need, access or family'}; add one to its profiles")
+        raise ValueError(msg)
+    profile = inclusion_profile()
+    eligible = np.isfinite(score)
+    values = np.column_stack([np.asarray(getattr(dual, part), dtype=float) for part in _PARTS])
+    values = np.where(eligible[:, None], values, np.nan)
+    weights = profile.weights()
+    _, contrib, space = aggregate(values, np.array([weights[p] for p in _PARTS]),
+                                  profile.aggregation, eligible)
+    contrib = contrib * sum(_exponents().values())  # normalised weights → the exponents
+    return ScoreResult(
+        score=score, contributions=pd.DataFrame(contrib, columns=list(_PARTS),
+                                                index=dual.families.index),
+        contribution_space=space, weights=weights,
+        prepared=Prepared(profile=profile, layer_ids=list(_PARTS), values=values,
+                          eligible=eligible, report={"cells": len(score),
+                                                     "eligible": int(eligible.sum())}))

@@ -21,6 +21,7 @@ __all__ = [
     "fuzzy_membership",
     "normalize",
     "robust_limits",
+    "standing",
     "transform",
 ]
 
@@ -440,3 +441,21 @@ def _winsorized(v: np.ndarray, winsorize: tuple[float, float] | str | None, *,
             "distance",
             GeoEngineWarning, stacklevel=3)
     return v
+
+def standing(score: np.ndarray) -> np.ndarray:
+    """Return each cell's percentile standing in (0, 1] among scored cells (1 = the highest).
+
+    The standing is the share of scored cells with a score at or below the cell's (ties share
+    the highest standing of their group); NaN stays NaN.
+    """
+    s = np.asarray(score, dtype=float)
+    ok = np.flatnonzero(np.isfinite(s))
+    out = np.full(s.shape, np.nan)
+    if ok.size:
+        order = np.argsort(s[ok], kind="stable")
+        ordered = s[ok][order]
+        # end position (1-based) of each run of equal values, repeated over the run
+        ends = np.r_[np.flatnonzero(np.diff(ordered) != 0), ordered.size - 1] + 1
+        runs = np.diff(np.r_[0, ends])
+        out[ok[order]] = np.repeat(ends, runs) / ordered.size
+    return out

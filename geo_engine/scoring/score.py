@@ -12,7 +12,7 @@ import pandas as pd
 
 from geo_engine.ingest.specs import LayerSpec
 from geo_engine.scoring.evidence import evidence_met, evidence_strength
-from geo_engine.scoring.normalize import normalize
+from geo_engine.scoring.normalize import normalize, standing
 from geo_engine.scoring.profiles import Aggregation, Profile
 
 __all__ = [
@@ -91,8 +91,6 @@ class ScoreResult:
     @functools.cached_property
     def standing(self) -> np.ndarray:
         """Percentile standing of each cell among scored cells (computed once)."""
-        from geo_engine.scoring.dual import standing
-
         return standing(self.score)
 
 

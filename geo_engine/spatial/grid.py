@@ -12,6 +12,7 @@ import pandas as pd
 import shapely
 
 from geo_engine._errors import GeoEngineWarning, GridSizeError
+from geo_engine.spatial.crs import equal_area_crs_for
 
 __all__ = [
     "MAX_CELLS",
@@ -87,14 +88,10 @@ def estimate_cells(units: gpd.GeoDataFrame, *, resolution: int) -> int:
     if units.crs is None:
         msg = "region units have no CRS; set it before estimating the grid size"
         raise ValueError(msg)
-    area_km2 = float(units.to_crs("ESRI:102033" if _in_south_america(units) else "EPSG:6933")
-                     .geometry.area.sum()) / 1e6
+    crs = equal_area_crs_for(*(float(v) for v in units.to_crs(4326).total_bounds))
+    area_km2 = float(units.to_crs(crs).geometry.area.sum()) / 1e6
     return int(np.ceil(area_km2 / h3.average_hexagon_area(resolution, unit="km^2")))
 
-
-def _in_south_america(units: gpd.GeoDataFrame) -> bool:
-    west, south, east, north = units.to_crs(4326).total_bounds
-    return bool(west > -120 and east < -30 and south > -60 and north < 35)
 
 
 def build_grid(

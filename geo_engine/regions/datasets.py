@@ -15,12 +15,12 @@ from geo_engine import settings
 from geo_engine._errors import GeoEngineError
 from geo_engine.io.cache import cached
 from geo_engine.io.manifest import dataset_entry, dataset_path
+from geo_engine.spatial.crs import equal_area_crs_for
 
 if TYPE_CHECKING:
     from geo_engine.ingest.specs import LayerSpec
 
 __all__ = [
-    "DISPLAY_CRS",
     "accent_lexicon",
     "dataset_sources",
     "display_districts",
@@ -28,10 +28,6 @@ __all__ = [
     "layer_provenance",
     "read_dataset",
 ]
-
-DISPLAY_CRS = "ESRI:102033"
-"""Metric (equal-area) CRS in which display geometries are simplified."""
-
 
 def read_dataset(dataset_id: str, *, data_dir: Path | None = None) -> pd.DataFrame:
     """Read one curated Parquet dataset by its manifest id.
@@ -104,10 +100,11 @@ def display_districts(
 
     Notes
     -----
-    Polygons are simplified together with :func:`shapely.coverage_simplify` in
-    :data:`DISPLAY_CRS`, so neighbouring districts keep a shared border (no gaps or slivers). The
-    cache file name carries the checksum of the districts file and of the indicators, so a data
-    rebuild invalidates it; a damaged cache file is rebuilt with a warning.
+    Polygons are simplified together with :func:`shapely.coverage_simplify` in the region's
+    equal-area CRS (:func:`geo_engine.spatial.crs.equal_area_crs_for`), so neighbouring districts
+    keep a shared border (no gaps or slivers). The cache file name carries the checksum of the
+    districts file and of the indicators, so a data rebuild invalidates it; a damaged cache file is
+    rebuilt with a warning.
     """
     cache_dir = Path(cache_dir or settings.cache_dir)
     keys = [dataset_entry(i, data_dir=data_dir)["sha256"][:12]
@@ -117,9 +114,10 @@ def display_districts(
     def build() -> tuple[pd.DataFrame, dict[str, Any]]:
         table = district_table(data_dir=data_dir)
         table = table[table.geometry.notna()].reset_index(drop=True)
-        metric = table.geometry.to_crs(DISPLAY_CRS)
+        crs = equal_area_crs_for(*(float(v) for v in table.to_crs(4326).total_bounds))
+        metric = table.geometry.to_crs(crs)
         simple = shapely.coverage_simplify(metric.to_numpy(), tolerance_m)
-        table = table.set_geometry(gpd.GeoSeries(simple, crs=DISPLAY_CRS).to_crs(4326).to_numpy())
+        table = table.set_geometry(gpd.GeoSeries(simple, crs=crs).to_crs(4326).to_numpy())
         return table.set_crs(4326, allow_override=True), {}
 
     return cast(gpd.GeoDataFrame, cached(path, build, read=gpd.read_parquet).frame)

@@ -68,8 +68,7 @@ def main() -> None:
     print(f"== Peru res {args.resolution}: {len(matrix):,} cells "
           f"(matrix {'from cache' if matrix.attrs.get('cache_hit') else 'built'}; not timed)")
 
-    access._GRAPHS.clear()  # from cold: no cached graph or friction
-    access._FRICTIONS.clear()
+    access.clear_caches()  # from cold: no cached graph or friction
     t_graph, graph_km = best_of(lambda: access.cell_graph(matrix))
     t_speed, friction = best_of(lambda: access.region_friction(matrix))
     t_dest, towns = best_of(lambda: access.destinations("towns50k"))

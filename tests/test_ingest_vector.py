@@ -13,7 +13,6 @@ from shapely.geometry import LineString, MultiPoint, Point, Polygon, box
 
 from geo_engine._errors import GeoEngineWarning
 from geo_engine.ingest import vector
-from geo_engine.spatial import sphere
 from geo_engine.ingest.vector import (
     distance_to_nearest,
     kernel_density,
@@ -21,6 +20,7 @@ from geo_engine.ingest.vector import (
     points_to_cells,
     polygons_to_cells,
 )
+from geo_engine.spatial import sphere
 from geo_engine.spatial.crs import SOUTH_AMERICA_ALBERS, equal_area_crs
 from geo_engine.spatial.grid import build_grid, cell_polygons
 from geo_engine.spatial.sphere import EARTH_RADIUS_KM

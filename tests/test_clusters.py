@@ -16,7 +16,6 @@ from geo_engine._errors import GeoEngineWarning
 from geo_engine.clusters import (
     CELL_COLUMNS,
     CLUSTER_COLUMNS,
-    _exceedances,
     benjamini_hochberg,
     find_clusters,
     gi_star,
@@ -24,6 +23,7 @@ from geo_engine.clusters import (
     hot_spots,
     summarize_clusters,
 )
+from geo_engine.clusters.statistic import _exceedances
 
 CENTRE = h3.latlng_to_cell(-9.5, -75.0, 7)
 RADIUS = 25  # 1,951 cells

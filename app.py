@@ -70,9 +70,15 @@ from geo_engine.regions.uploads import (
     uploaded_files,
 )
 from geo_engine.reporting.brief import brief_html, brief_pdf
-from geo_engine.reporting.display import DIVERGING, SEQUENTIAL, base_map, escape_markdown, hex_layer
 from geo_engine.reporting.export import to_csv_bytes, write_cells, write_features
-from geo_engine.reporting.maps import use_local_assets
+from geo_engine.reporting.maps import (
+    DIVERGING,
+    SEQUENTIAL,
+    base_map,
+    escape_markdown,
+    hex_layer,
+    use_local_assets,
+)
 from geo_engine.reporting.outputs import POPULATION_LAYER, POVERTY_LAYER
 from geo_engine.reporting.rollup import LEVELS
 from geo_engine.scoring.profiles import Profile, localized

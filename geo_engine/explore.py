@@ -24,7 +24,7 @@ from geo_engine.scoring.dual import INCLUSION
 
 if TYPE_CHECKING:
     from geo_engine.pipeline import Run
-from geo_engine.reporting.display import CategoricalLegend, display_resolution, to_parent
+from geo_engine.reporting.maps import CategoricalLegend, display_resolution, to_parent
 from geo_engine.reporting.outputs import POPULATION_LAYER, POVERTY_LAYER, cell_table
 from geo_engine.scoring.dual import TYPOLOGY, DualResult, dual_model
 from geo_engine.scoring.explain import Requirement, contributions, what_it_takes, why

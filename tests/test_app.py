@@ -286,7 +286,7 @@ def test_a_cell_in_a_cluster_offers_the_cluster_brief(cache, monkeypatch, tmp_pa
 
 @pytest.mark.hostile
 def test_a_unit_name_with_markdown_shows_as_text(cache, monkeypatch, tmp_path):
-    from geo_engine.reporting.display import escape_markdown
+    from geo_engine.reporting.maps import escape_markdown
 
     hostile = "Norte ![x](http://evil.example/x.png) [click](javascript:alert(1)) **1**"
     files = region_files(tmp_path)

@@ -1,60 +1,153 @@
-import geopandas as gpd
+import html
+import re
+
+import h3
+import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import box
+from hypothesis import given
+from hypothesis import strategies as st
 
-from geo_engine.reporting.maps import NO_DATA_COLOUR, choropleth_map, escape_text_columns, use_local_assets
+from geo_engine.reporting.maps import (
+    MAX_POLYGONS,
+    CategoricalLegend,
+    base_map,
+    display_resolution,
+    escape_markdown,
+    hex_layer,
+    hexagon_rings,
+    to_parent,
+    use_local_assets,
+)
 
 
 @pytest.fixture
-def units():
-    return gpd.GeoDataFrame(
-        {"name": ["<script>alert(1)</script>", "Ok"], "value": [10.0, None]},
-        geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)],
-        crs="EPSG:4326",
-    )
+def cells():
+    parent = h3.latlng_to_cell(-12.0, -77.0, 5)
+    kids = sorted(h3.str_to_int(c) for c in h3.cell_to_children(parent, 6))
+    return pd.DataFrame({"h3": np.array(kids, dtype=np.uint64),
+                         "area_km2": [1.0, 1.0, 2.0, 1.0, 1.0, 1.0, 1.0],
+                         "v": [0.0, 1.0, 2.0, np.nan, 1.0, 1.0, 1.0],
+                         "cat": ["a", "b", "b", None, "a", "a", "c"],
+                         "pop": [1.0, 2.0, 3.0, 4.0, np.nan, 0.0, 0.0]})
 
 
-def test_escape_text_columns_leaves_numbers(units):
-    out = escape_text_columns(units, ["name", "value"])
-    assert out.loc[0, "name"] == "&lt;script&gt;alert(1)&lt;/script&gt;"
-    assert units.loc[0, "name"].startswith("<script>")  # input not changed
-    assert pd.isna(out.loc[1, "value"])
+def test_to_parent_weighted_mean_mode_and_sums(cells):
+    out = to_parent(cells, resolution=5, numeric=["v"], categorical=["cat"], sums=["pop"])
+    assert len(out) == 1
+    assert out.loc[0, "n_children"] == 7
+    # (0 + 1 + 2*2 + 1 + 1 + 1) / (1 + 1 + 2 + 1 + 1 + 1)
+    assert out.loc[0, "v"] == pytest.approx(8 / 7)
+    assert out.loc[0, "cat"] == "a"  # a covers 3, b covers 3 (1 + 2): tie goes to the first
+    assert out.loc[0, "pop"] == 10.0
 
 
-def test_map_escapes_tooltips_and_greys_missing(units):
-    html = choropleth_map(units, column="value", caption="Value (%)", tooltip_fields=["name"],
-                          tooltip_aliases=["Name"]).get_root().render()
-    assert "<script>alert(1)</script>" not in html
-    assert "\\u0026lt;script\\u0026gt;alert(1)" in html  # &lt;script&gt; inside the GeoJSON
-    assert NO_DATA_COLOUR in html
-    assert "Value (%)" in html
+def test_to_parent_same_resolution_and_errors(cells):
+    same = to_parent(cells, resolution=6, numeric=["v"])
+    assert same["h3"].tolist() == cells["h3"].tolist()
+    assert np.isnan(same.loc[3, "v"])
+    with pytest.raises(ValueError, match="`resolution` was 7"):
+        to_parent(cells, resolution=7)
 
 
-def test_map_formats_numbers(units):
-    html = choropleth_map(units, column="value", caption="V", tooltip_fields=["value"],
-                          tooltip_aliases=["V"], formats={"value": ".1f"}).get_root().render()
-    assert '"value": "10.0"' in html
-    assert '"value": "no data"' in html
+def test_display_resolution():
+    assert display_resolution(218_678, 7) == 5
+    assert display_resolution(20_000, 7) == 7
+    assert display_resolution(MAX_POLYGONS + 1, 6) == 5
 
 
-def test_map_refuses_other_crs(units):
-    with pytest.raises(ValueError, match=r"EPSG:4326.*to_crs"):
-        choropleth_map(units.to_crs(3857), column="value", caption="V", tooltip_fields=["name"],
-                       tooltip_aliases=["N"])
+def test_rings_are_closed_lon_lat(cells):
+    rings = hexagon_rings(cells["h3"].to_numpy())
+    assert len(rings) == 7
+    assert rings[0][0] == rings[0][-1]
+    lon, lat = rings[0][0]
+    assert -78 < lon < -76
+    assert -13 < lat < -11
 
 
-def test_legend_is_plain_html_with_ticks(units):
-    html = choropleth_map(units, column="value", caption="Poverty <2018> (%)",
-                          tooltip_fields=["name"], tooltip_aliases=["N"]).get_root().render()
-    assert "Poverty &lt;2018&gt; (%)" in html
-    assert "linear-gradient(to right, #ffffcc" in html
-    assert "d3.min.js" not in html
+def _map_html(frame, **options):
+    """Render the app's composition: base map, hexagon layer and its legend."""
+    layer = hex_layer(frame, **options)
+    fmap = base_map(bounds=layer.bounds)
+    layer.group.add_to(fmap)
+    return fmap.get_root().render() + layer.legend
 
 
-def test_local_assets_replace_the_cdn(units):
-    fmap = choropleth_map(units, column="value", caption="V", tooltip_fields=["name"],
-                          tooltip_aliases=["N"])
+def test_hex_layer_continuous_and_categorical(cells):
+    html = _map_html(cells.assign(name=["<b>x</b>"] * 7), column="v", caption="Score (0–1)",
+                     tooltip={"name": "Name", "v": "V"}, formats={"v": ".2f"})
+    assert "<b>x</b>" not in html
+    assert "Score (0–1)" in html
+    assert "no data" in html
+    legend = CategoricalLegend.build(["a", "b", "c"], {"a": "Alpha"})
+    html = _map_html(cells, column="cat", caption="Kind", tooltip={"cat": "Kind"}, categories=legend)
+    assert "Alpha" in html
+    assert "#E69F00" in html
+
+
+def test_hex_layer_refuses_too_many(cells):
+    big = pd.concat([cells] * (MAX_POLYGONS // 7 + 1), ignore_index=True)
+    with pytest.raises(ValueError, match="aggregate to a coarser resolution"):
+        hex_layer(big, column="v", caption="c", tooltip={"v": "V"})
+    with pytest.raises(ValueError, match="at most 8 categories"):
+        CategoricalLegend.build(list("abcdefghi"))
+
+
+def test_rings_across_the_antimeridian_are_drawn_in_one_piece():
+    import h3.api.numpy_int as h3n
+
+
+    west = h3n.latlng_to_cell(-16.9, 179.99, 5)
+    ids = np.array(sorted({int(c) for c in h3n.grid_disk(west, 2)}), dtype=np.uint64)
+    rings = hexagon_rings(ids)
+    xs = np.array([x for r in rings for x, _ in r])
+    assert xs.min() > 170
+    assert xs.max() < 190
+    assert max(max(x for x, _ in r) - min(x for x, _ in r) for r in rings) < 5
+    layer = hex_layer(pd.DataFrame({"h3": ids, "v": np.arange(len(ids), dtype=float)}), column="v",
+                      caption="V", tooltip={"v": "V"})
+    west_b, _, east_b, _ = layer.bounds
+    assert 170 < west_b < east_b < 190
+
+
+def _rendered(markdown: str) -> str:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown)
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("name", [
+    "![x](http://evil/x.png)",
+    "[click](javascript:alert(1))",
+    "<img src=x onerror=alert(1)>",
+    "**Lima** _centro_ `code` ~~no~~ $x^2$ &lt;",
+    "# Heading\n- item\n> quote\n    code",
+    "1. first | a | b |",
+    "http://evil.example www.evil.example a@evil.example",
+])
+def test_escaped_names_render_as_their_own_text(name):
+    page = _rendered(escape_markdown(name))
+    for tag in ("<a", "<img", "<strong", "<em", "<code", "<h1", "<li", "<blockquote", "<del",
+                "<table", "<pre"):
+        assert tag not in page, page
+    text = re.sub(r"</?p>", "", page).strip()
+    assert html.unescape(text) == " ".join(name.split())
+
+
+@given(st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40)
+       .filter(lambda s: s.strip()))
+def test_any_escaped_text_is_one_paragraph_of_itself(text):
+    page = _rendered(escape_markdown(text)).strip()
+    assert page.startswith("<p>")
+    assert page.endswith("</p>")
+    assert html.unescape(page[3:-4]) == " ".join(text.split())
+
+
+def test_local_assets_replace_the_cdn(cells):
+    layer = hex_layer(cells, column="v", caption="V", tooltip={"v": "V"})
+    fmap = base_map(bounds=layer.bounds)
+    layer.group.add_to(fmap)
     html = use_local_assets(fmap).get_root().render()
     assert "/app/static/vendor/leaflet-1.9.3/leaflet.js" in html
     assert "cdn.jsdelivr.net/npm/leaflet" not in html

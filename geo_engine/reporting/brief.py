@@ -21,7 +21,7 @@ from geo_engine import __version__
 from geo_engine.i18n import t
 from geo_engine.io.manifest import dataset_entry
 from geo_engine.matrix.derived import poor_population
-from geo_engine.reporting.display import SEQUENTIAL, hexagon_rings
+from geo_engine.reporting.maps import SEQUENTIAL, hexagon_rings
 from geo_engine.scoring.explain import why
 from geo_engine.scoring.score import ScoreResult
 

@@ -27,6 +27,7 @@ from geo_engine import access
 from geo_engine._errors import GeoEngineWarning
 from geo_engine.ingest.vector import point_positions
 from geo_engine.matrix.indicators import build_indicators
+from geo_engine.regions.region import load_region
 
 
 def networkx_minutes(graph_km: Any, friction: access.Friction, sources: np.ndarray) -> tuple[float, float,
@@ -64,7 +65,8 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore", GeoEngineWarning)
 
-    matrix = build_indicators(resolution=args.resolution)
+    matrix = build_indicators(resolution=args.resolution,
+                              urban_centre_weight=load_region().urban_centre_weight)
     print(f"== Peru res {args.resolution}: {len(matrix):,} cells "
           f"(matrix {'from cache' if matrix.attrs.get('cache_hit') else 'built'}; not timed)")
 

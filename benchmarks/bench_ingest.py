@@ -24,8 +24,11 @@ HERE = Path(__file__).resolve().parent
 FULL_BUILD = """
 import json, resource, sys, tempfile, time
 from geo_engine.matrix.indicators import build_indicators
+from geo_engine.regions.region import load_region
+weight = load_region().urban_centre_weight
 t = time.perf_counter()
-m = build_indicators(resolution={res}, use_cache=False, cache_dir=tempfile.mkdtemp())
+m = build_indicators(resolution={res}, use_cache=False, cache_dir=tempfile.mkdtemp(),
+                     urban_centre_weight=weight)
 seconds = time.perf_counter() - t
 rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
 print(json.dumps({{"cells": len(m), "layers": len(m.attrs["report"]["layers"]),

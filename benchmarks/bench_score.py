@@ -21,6 +21,7 @@ from _timing import best_of, peak_rss_gb
 from geo_engine._errors import GeoEngineWarning
 from geo_engine.ingest.specs import load_layers
 from geo_engine.matrix.indicators import build_indicators
+from geo_engine.regions.region import load_region
 from geo_engine.scoring.dual import dual_model
 from geo_engine.scoring.profiles import load_profiles
 from geo_engine.scoring.score import prepare, score_profile
@@ -35,7 +36,8 @@ def main() -> None:
     warnings.simplefilter("ignore", GeoEngineWarning)
 
     specs = {s.id: s for s in load_layers()}
-    matrix = build_indicators(resolution=args.resolution, layers=list(specs.values()))
+    matrix = build_indicators(resolution=args.resolution, layers=list(specs.values()),
+                              urban_centre_weight=load_region().urban_centre_weight)
     profiles = load_profiles()
     print(f"== Peru res {args.resolution}: {len(matrix):,} cells x {len(specs)} layers "
           f"(matrix {'from cache' if matrix.attrs['cache_hit'] else 'built'})")

@@ -144,6 +144,7 @@ def data_prepare(
     from geo_engine.io.manifest import verify_manifest
     from geo_engine.matrix.indicators import build_indicators
     from geo_engine.regions.datasets import display_districts
+    from geo_engine.regions.region import load_region
 
     try:
         for line in recover_rebuild(data_dir):
@@ -152,7 +153,8 @@ def data_prepare(
         districts = display_districts(data_dir=data_dir)
         with _report_warnings(), Progress(transient=True) as bar:
             bar.add_task(f"indicator matrix at resolution {resolution}", total=None)
-            matrix = build_indicators(resolution=resolution, data_dir=data_dir)
+            matrix = build_indicators(resolution=resolution, data_dir=data_dir,
+                                      urban_centre_weight=load_region().urban_centre_weight)
     except GeoEngineError as exc:
         _fail(exc)
     state = "was cached" if matrix.attrs["cache_hit"] else "built"
@@ -166,7 +168,7 @@ def layers_list(
         Path | None, typer.Option("--layers", help="Spec file or folder (default: shipped specs).")
     ] = None,
     region: Annotated[str, typer.Option(help="Region id or region file whose specs to list.")]
-    = "peru",
+    = settings.default_region,
 ) -> None:
     """List the layer specs: id, kind, method, theme, units and title, then source and vintage."""
     from geo_engine.ingest.specs import load_layers
@@ -221,7 +223,7 @@ def build(
     resolution: Annotated[int | None, typer.Option(help="H3 resolution, 3 (coarse) to 10 (fine); "
                                                    "the region's default if omitted.")] = None,
     region: Annotated[str, typer.Option(help="Region id (peru, brazil) or your region file.")]
-    = "peru",
+    = settings.default_region,
     layers: Annotated[
         Path | None, typer.Option("--layers", help="Spec file or folder (default: the region's).")
     ] = None,
@@ -273,7 +275,8 @@ def build(
             matrix = build_indicators(region=reg.id, resolution=resolution,
                                       layers=layers or reg.layers, units=units,
                                       data_dir=reg.data_dir, use_cache=not no_cache, force=force,
-                                      progress=progress)
+                                      progress=progress,
+                                      urban_centre_weight=reg.urban_centre_weight)
     except (GeoEngineError, ValueError) as exc:
         _fail(exc)
     report = matrix.attrs["report"]
@@ -303,15 +306,22 @@ def region_new(
     region_id: Annotated[str | None, typer.Option("--id", help="Region id (default: from the "
                                                   "boundary file name).")] = None,
     resolution: Annotated[int, typer.Option(help="Default H3 resolution.")] = 7,
+    unit: Annotated[str, typer.Option("--unit", help="Id of the units' level (comuna, "
+                                      "municipio…), used by `rank --level`.")] = "unit",
+    level: Annotated[list[str] | None, typer.Option(
+        "--level", help="A parent level as ID=CODE_COLUMN[:NAME_COLUMN], finest first "
+        "(repeatable, at most two), e.g. --level province=CUT_PROV:PROVINCIA.")] = None,
     force: Force = False,
 ) -> None:
     """Write a region file for your boundary and layers (checked before it is written)."""
-    from geo_engine.regions.region import region_id_from, write_region
+    from geo_engine.regions.region import parse_level, region_id_from, write_region
 
     try:
+        parents = [parse_level(text) for text in level or []]
         reg = write_region(out, region_id=region_id or region_id_from(boundary.name), boundary=boundary,
                            code_column=code_column, name_column=name_column, layers=layers,
-                           profiles=profiles, resolution=resolution, force=force)
+                           profiles=profiles, resolution=resolution, force=force,
+                           unit=unit, parents=parents)
     except (GeoEngineError, FileExistsError) as exc:
         _fail(exc)
     typer.echo(f"wrote {out}: region {reg.id!r}; use it as --region {out}")
@@ -319,7 +329,7 @@ def region_new(
 
 @region_app.command("show")
 def region_show(
-    region: Annotated[str, typer.Argument(help="Region id or region file.")] = "peru",
+    region: Annotated[str, typer.Argument(help="Region id or region file.")] = settings.default_region,
     data_dir: DataDir = None,
 ) -> None:
     """Check a region and print its units, layers and profiles."""
@@ -344,6 +354,14 @@ def region_show(
     kinds = sorted({p.kind for p in profiles.values()})
     typer.echo(f"region {reg.id}: {reg.title}")
     typer.echo(f"  units     {len(units):,} from {reg.boundary}")
+    for i, lv in enumerate(reg.levels):
+        count = (f"{units[f'{lv.slot}_code'].nunique():,}" if f"{lv.slot}_code" in units
+                 else f"{len(units):,}")
+        typer.echo(f"  level {i}   {lv.id} ({lv.label_en} / {lv.label_es}): {count} units, code "
+                   f"column {lv.code!r}" + (f", names {lv.name!r}" if lv.name else ", no names"))
+    if len(reg.levels) == 1:
+        typer.echo("  no parent level: rankings are of the units only; give parents with "
+                   "`region new --level ID=CODE_COLUMN[:NAME_COLUMN]` or `levels:` in the file")
     typer.echo(f"  layers    {len(specs)} from {reg.layers}"
                + (f"; sources missing: {', '.join(missing)}" if missing else ""))
     typer.echo(f"  profiles  {len(profiles)} ({', '.join(kinds) or 'none'}) from {reg.profiles}")
@@ -385,7 +403,7 @@ def _run(region: str, resolution: int | None, data_dir: Path | None) -> Run:
 
 
 @app.command("profiles")
-def profiles_list(region: Region = "peru") -> None:
+def profiles_list(region: Region = settings.default_region) -> None:
     """List the scoring profiles: id, kind, aggregation, number of layers and title."""
     from geo_engine.regions.region import load_region
     from geo_engine.scoring.profiles import load_profiles
@@ -408,7 +426,7 @@ def score(
     profile: ProfileName,
     out: Annotated[Path, typer.Option("--out", help="Output file: .geojson, .gpkg, .csv or .parquet.")],
     resolution: Resolution = None,
-    region: Region = "peru",
+    region: Region = settings.default_region,
     force: Force = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -460,7 +478,7 @@ def sensitivity_cmd(
                                                  "to the profile's weights).")] = 50.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     resolution: Resolution = None,
-    region: Region = "peru",
+    region: Region = settings.default_region,
     force: Force = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -488,7 +506,7 @@ def access_cmd(
                                     "or hubs (engine hubs of the dual model).")],
     out: Annotated[Path, typer.Option("--out", help="Output .parquet or .csv (h3, minutes).")],
     resolution: Resolution = None,
-    region: Region = "peru",
+    region: Region = settings.default_region,
     max_minutes: Annotated[float | None, typer.Option(help="Leave cells farther than this "
                                                       "unreached (NaN).")] = None,
     force: Force = False,
@@ -523,7 +541,7 @@ def clusters_cmd(
     profile: ProfileName,
     out: Annotated[Path, typer.Option("--out", help="Output .geojson, .gpkg, .parquet or .csv.")],
     resolution: Resolution = None,
-    region: Region = "peru",
+    region: Region = settings.default_region,
     permutations: Annotated[int, typer.Option(help="Permutations of the Gi* test.")] = 999,
     fdr: Annotated[float, typer.Option(help="False-discovery rate (Benjamini-Hochberg).")] = 0.05,
     min_cells: Annotated[int, typer.Option(help="Smallest cluster, in cells.")] = 5,
@@ -562,7 +580,7 @@ def brief_cmd(
                                                 "`geo-engine clusters` (same profile).")] = None,
     lang: Annotated[str, typer.Option(help="es or en.")] = "es",
     resolution: Resolution = None,
-    region: Region = "peru",
+    region: Region = settings.default_region,
     force: Force = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -612,28 +630,32 @@ def brief_cmd(
 def rank_cmd(
     profile: ProfileName,
     out: Annotated[Path, typer.Option("--out", help="Output .csv or .parquet.")],
-    level: Annotated[str, typer.Option(help="district, province or department.")] = "district",
+    level: Annotated[str | None, typer.Option(help="Admin level: one of the region's level ids "
+                                              "(Peru: district, province, department; see "
+                                              "`region show`); its units by default.")] = None,
     rank_by: Annotated[str, typer.Option(help="pop_weighted_mean, mean, max or "
                                          "share_pop_top.")] = "pop_weighted_mean",
     resolution: Resolution = None,
-    region: Region = "peru",
+    region: Region = settings.default_region,
     force: Force = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Rank districts, provinces or departments by a profile's score."""
+    """Rank the region's units, or the units of a parent level, by a profile's score."""
     from geo_engine.reporting.export import TABLE_FORMATS, write_table
-    from geo_engine.reporting.rollup import rollup, with_labels
+    from geo_engine.reporting.rollup import level_names, rollup, with_labels
 
     _check_out(out, force, TABLE_FORMATS)
     try:
         result = _run(region, resolution, data_dir)
-        ranked = rollup(result.matrix, result.scored(profile).score, level=level,
+        chosen = result.region.level(level or result.region.levels[0].id)
+        ranked = rollup(result.matrix, result.scored(profile).score, level=chosen.slot,
                         rank_by=rank_by)
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
-    ranked = with_labels(ranked, result.matrix, result.names, level=level)
+    ranked = with_labels(ranked, result.matrix, result.names, level=chosen.slot)
+    ranked = ranked.rename(columns=level_names(result.region.levels))
     _write(lambda: write_table(ranked, out, force=force))
-    typer.echo(f"wrote {out}: {len(ranked)} {level}s ranked by {rank_by}")
+    typer.echo(f"wrote {out}: {len(ranked)} units ({chosen.label_en}) ranked by {rank_by}")
 
 
 weights_app = typer.Typer(help="Weights agreed by a group: AHP pairwise comparisons.",
@@ -648,7 +670,7 @@ def weights_ahp(
                                       "weights (with --profile), else a weight file.")],
     profile: Annotated[str | None, typer.Option("--profile", help="Profile whose layers the "
                                                 "criteria are.")] = None,
-    region: Region = "peru",
+    region: Region = settings.default_region,
     force: Force = False,
 ) -> None:
     """Weights from pairwise comparisons (Saaty's AHP): each participant's, the group's, the spread."""
@@ -690,7 +712,7 @@ def evaluate_cmd(
         "reference/reference_clusters.yaml).", exists=True, dir_okay=False)] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the table: .csv or .json.")]
     = None,
-    region: Region = "peru",
+    region: Region = settings.default_region,
     force: Force = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -784,7 +806,7 @@ def plan_cmd(
                                          "instead of one plan.")] = False,
     points: Annotated[int, typer.Option(help="Points of the front.")] = 10,
     resolution: Resolution = None,
-    region: Region = "peru",
+    region: Region = settings.default_region,
     force: Force = False,
     data_dir: DataDir = None,
 ) -> None:

@@ -78,7 +78,7 @@ class Run:
 
 def run(
     *,
-    region: str | Path | Region = "peru",
+    region: str | Path | Region | None = None,
     resolution: int | None = None,
     data_dir: Path | None = None,
     layers: str | Path | None = None,
@@ -89,7 +89,7 @@ def run(
 
     Parameters
     ----------
-    region : str, pathlib.Path or Region, default "peru"
+    region : str, pathlib.Path or Region, optional
         A shipped region id or one's own region file (see :mod:`geo_engine.regions.region`).
     resolution : int, optional
         H3 resolution; the region's default (7 for Peru) when omitted.
@@ -112,7 +112,8 @@ def run(
     units = reg.units()
     matrix = with_derived(build_indicators(region=reg.id, resolution=resolution,
                                            layers=list(specs.values()), units=units,
-                                           data_dir=reg.data_dir, force=force))
+                                           data_dir=reg.data_dir, force=force,
+                                           urban_centre_weight=reg.urban_centre_weight))
     # a region without a profiles folder has no profiles: only custom profiles score it
     profs = (load_profiles(profiles or reg.profiles)
              if profiles is not None or reg.profiles.exists() else {})

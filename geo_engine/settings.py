@@ -40,6 +40,7 @@ __all__ = [
     "max_vector_bytes",
     "max_vertices",
     "region_dir",
+    "region_or_default",
     "robust_percentiles",
     "robust_skewness",
     "upload_max_age_hours",
@@ -59,8 +60,13 @@ cache_dir: Path = Path(
 )
 """Folder of derived files that can always be rebuilt from ``data_dir``."""
 
-default_region: str = "peru"
-"""Region shown when none is chosen."""
+default_region: str = os.environ.get("GEO_ENGINE_REGION", "peru")
+"""Region used when none is chosen (environment variable ``GEO_ENGINE_REGION``; Peru by default)."""
+
+
+def region_or_default(region: str | None) -> str:
+    """Return ``region``, or :data:`default_region` when it is None or empty."""
+    return region or default_region
 
 
 def region_dir(region: str | None = None) -> Path:
@@ -78,12 +84,10 @@ def region_dir(region: str | None = None) -> Path:
     """
     return data_dir / (region or default_region)
 
-urban_centre_weight: float = 90.0
-"""Weight of an urban populated centre relative to a rural one in dasymetric splits.
-
-The 2017 census counted 79.3 % of Peru's population as urban and 20.7 % as rural, living in 3,747
-urban and 91,175 rural populated centres: the mean urban centre is (0.793 / 3,747) /
-(0.207 / 91,175) ≈ 93 times as populous as the mean rural one; rounded down to 90.
+urban_centre_weight: float = 1.0
+"""Weight of an urban populated centre relative to a rural one in dasymetric splits, for a region
+whose file gives none (``urban_centre_weight`` in ``region.yaml``): 1 counts every centre alike.
+A region calibrates it from its census (Peru's file sets 90: see ``layers/peru/region.yaml``).
 """
 
 hub_reach_km: float = 100.0

@@ -411,3 +411,54 @@ def test_region_show_refuses_a_source_outside_the_region_folder(own_region):
     assert r.exit_code == 1
     assert (f"{layers}: layer 'poverty': source '../../poverty.csv' leads outside the data folder "
             f"{own_region}") in r.output
+
+
+def test_region_new_with_parent_levels_ranks_them(own_region, tmp_path):
+    units = gpd.read_file(own_region / "units.geojson")
+    units["PROV"] = units["CODE"].str[0]  # N1, N2 → N; S1, S2 → S
+    units["PROV_NAME"] = units["PROV"].map({"N": "Norte", "S": "Sur"})
+    units.to_file(own_region / "units2.geojson", driver="GeoJSON")
+    region = own_region / "region.yaml"
+    r = runner.invoke(app, ["region", "new", str(region), "--boundary", str(own_region / "units2.geojson"),
+                            "--code-column", "CODE", "--name-column", "NAME", "--unit", "comunidad",
+                            "--level", "provincia=PROV:PROV_NAME", "--layers",
+                            str(own_region / "layers.yaml"), "--resolution", "7", "--id", "mine"])
+    assert r.exit_code == 0, r.output
+    reg = load_region(region)
+    assert [(lv.slot, lv.id, lv.code, lv.name) for lv in reg.levels] == [
+        ("district", "comunidad", "CODE", "NAME"), ("province", "provincia", "PROV", "PROV_NAME")]
+    r = runner.invoke(app, ["region", "show", str(region)])
+    assert "level 1   provincia" in r.output and "2 units" in r.output, r.output
+    out = tmp_path / "prov.csv"
+    r = runner.invoke(app, ["rank", "--region", str(region), "--profile", "need", "--level",
+                            "provincia", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    table = pd.read_csv(out)
+    assert list(table["code"]) == ["S", "N"]  # Sur holds the poorest units
+    assert list(table["provincia"]) == ["Sur", "Norte"]  # the region's own word for the level
+    out = tmp_path / "units.csv"
+    r = runner.invoke(app, ["rank", "--region", str(region), "--profile", "need", "--out", str(out)])
+    table = pd.read_csv(out)
+    assert {"comunidad", "provincia"} <= set(table.columns)
+    r = runner.invoke(app, ["rank", "--region", str(region), "--profile", "need", "--level",
+                            "department", "--out", str(tmp_path / "x.csv")])
+    assert r.exit_code == 1
+    assert "has no admin level 'department'; its levels are: comunidad, provincia" in r.output
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("text", ["province", "=CODE", "Province=CODE", "province="])
+def test_bad_level_option_is_refused(own_region, text):
+    r = runner.invoke(app, ["region", "new", str(own_region / "r.yaml"), "--boundary",
+                            str(own_region / "units.geojson"), "--code-column", "CODE",
+                            "--level", text, "--layers", str(own_region / "layers.yaml")])
+    assert r.exit_code == 1
+    assert "ID=CODE_COLUMN[:NAME_COLUMN]" in r.output or "lowercase" in r.output
+    assert not (own_region / "r.yaml").exists()
+
+
+def test_levels_and_old_keys_are_not_mixed(tmp_path):
+    (tmp_path / "region.yaml").write_text(
+        "id: x\nboundary: b.geojson\ncode_column: C\nlevels: [{id: unit, code: C}]\n")
+    with pytest.raises(SpecError, match="either as `levels` or as"):
+        load_region(tmp_path / "region.yaml")

@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from geo_engine import settings
 from geo_engine._errors import SpecError, validation_lines
 from geo_engine.ingest.filters import parse_filter
 from geo_engine.io.yaml_io import load_yaml
@@ -280,9 +281,9 @@ class LayerSpec(BaseModel):
         raise SpecError(msg)
 
 
-def default_layers_path(region: str = "peru") -> Path:
+def default_layers_path(region: str | None = None) -> Path:
     """Return the folder of the shipped layer specs of a region (``layers/<region>/``)."""
-    return Path(__file__).resolve().parents[2] / "layers" / region
+    return Path(__file__).resolve().parents[2] / "layers" / settings.region_or_default(region)
 
 
 def _spec_files(path: Path) -> list[Path]:
@@ -318,7 +319,7 @@ def source_paths(specs: Iterable[LayerSpec], data_dir: Path) -> dict[str, Path]:
     return paths
 
 
-def load_layers(path: str | Path | None = None, *, region: str = "peru") -> list[LayerSpec]:
+def load_layers(path: str | Path | None = None, *, region: str | None = None) -> list[LayerSpec]:
     """Load and validate layer specs from a YAML file or a folder of YAML files.
 
     A file holds either a list of layers or a mapping with a ``layers`` list.
@@ -327,8 +328,9 @@ def load_layers(path: str | Path | None = None, *, region: str = "peru") -> list
     ----------
     path : str or pathlib.Path, optional
         A ``.yaml`` file or a folder; the shipped specs of ``region`` by default.
-    region : str, default "peru"
-        Region whose shipped specs are used when ``path`` is omitted.
+    region : str, optional
+        Region whose shipped specs are used when ``path`` is omitted;
+        :data:`geo_engine.settings.default_region` when omitted.
 
     Returns
     -------

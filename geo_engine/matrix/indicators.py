@@ -47,13 +47,14 @@ CACHE_FORMAT = 4
 Progress = Callable[[str, int, int], None]
 
 
-def region_units(region: str = "peru", *, data_dir: Path | None = None) -> gpd.GeoDataFrame:
+def region_units(region: str | None = None, *, data_dir: Path | None = None) -> gpd.GeoDataFrame:
     """Return the admin units a region's grid is built on (its curated districts).
 
     Parameters
     ----------
-    region : str, default "peru"
-        Region folder in the data folder.
+    region : str, optional
+        Region folder in the data folder; :data:`geo_engine.settings.default_region` when
+        omitted.
     data_dir : pathlib.Path, optional
         Defaults to :data:`geo_engine.settings.data_dir`.
 
@@ -62,6 +63,7 @@ def region_units(region: str = "peru", *, data_dir: Path | None = None) -> gpd.G
     geopandas.GeoDataFrame
         Districts with ``district_code``, ``province_code``, ``department_code``.
     """
+    region = settings.region_or_default(region)
     path = Path(data_dir or settings.data_dir) / region / "districts.parquet"
     if not path.is_file():
         msg = (f"region {region!r}: {path} not found; the region's data folder needs a "
@@ -174,8 +176,10 @@ def read_table(path: Path) -> pd.DataFrame:
 class _Sources:
     """Reads each source once per build and remembers derived allocations."""
 
-    def __init__(self, data_dir: Path, region: str, units: gpd.GeoDataFrame) -> None:
+    def __init__(self, data_dir: Path, region: str, units: gpd.GeoDataFrame, *,
+                 urban_weight: float) -> None:
         self.data_dir = data_dir
+        self.urban_weight = urban_weight
         self.region = region
         self.units = units
         self._frames: dict[Path, pd.DataFrame] = {}
@@ -224,7 +228,7 @@ class _Sources:
             parts.append(centre_allocation(
                 self._level_codes(pts["district_code"], level).to_numpy(),
                 point_positions(grid, pts.geometry.y.to_numpy(), pts.geometry.x.to_numpy()),
-                pts["urban"].to_numpy(dtype=bool), urban_weight=settings.urban_centre_weight))
+                pts["urban"].to_numpy(dtype=bool), urban_weight=self.urban_weight))
         elif centres:
             warnings.warn("no populated centres for the region; totals split by area instead",
                           GeoEngineWarning, stacklevel=3)
@@ -420,7 +424,8 @@ AUXILIARY_FILES = ("populated_centres.parquet", "elevation.tif", "cropland_grid.
 
 
 def cache_key(*, units_hash: str, resolution: int, specs: Sequence[LayerSpec],
-              data_dir: Path, region: str | None = None) -> str:
+              data_dir: Path, region: str | None = None,
+              urban_centre_weight: float | None = None) -> str:
     """Return the hash that identifies an indicator matrix.
 
     It covers the region's units, the resolution, every layer spec, the checksum of every source
@@ -437,7 +442,8 @@ def cache_key(*, units_hash: str, resolution: int, specs: Sequence[LayerSpec],
         "resolution": resolution,
         "specs": [s.model_dump(mode="json") for s in specs],
         "sources": {p: file_sha256(Path(p)) if Path(p).is_file() else None for p in sources},
-        "urban_centre_weight": settings.urban_centre_weight,
+        "urban_centre_weight": (settings.urban_centre_weight if urban_centre_weight is None
+                                else urban_centre_weight),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -451,7 +457,7 @@ def _units_hash(units: gpd.GeoDataFrame) -> str:
 
 def build_indicators(
     *,
-    region: str = "peru",
+    region: str | None = None,
     resolution: int = 7,
     layers: str | Path | Sequence[LayerSpec] | None = None,
     units: gpd.GeoDataFrame | None = None,
@@ -460,13 +466,15 @@ def build_indicators(
     use_cache: bool = True,
     force: bool = False,
     progress: Progress | None = None,
+    urban_centre_weight: float | None = None,
 ) -> pd.DataFrame:
     """Return the indicator matrix of a region: cells × layers of raw values.
 
     Parameters
     ----------
-    region : str, default "peru"
-        Region whose curated units and layer specs are used by default.
+    region : str, optional
+        Region whose curated units and layer specs are used by default;
+        :data:`geo_engine.settings.default_region` when omitted.
     resolution : int, default 7
         H3 resolution (3–10).
     layers : path or sequence of LayerSpec, optional
@@ -487,6 +495,10 @@ def build_indicators(
         Build grids larger than :data:`geo_engine.spatial.grid.MAX_CELLS`.
     progress : callable, optional
         Called as ``progress(layer_id, i, n)`` before each layer.
+    urban_centre_weight : float, optional
+        Weight of an urban populated centre against a rural one when totals are split over
+        populated centres (the region file's calibration, e.g. Peru's 90);
+        :data:`geo_engine.settings.urban_centre_weight` when omitted.
 
     Returns
     -------
@@ -495,18 +507,23 @@ def build_indicators(
         ``h3``; NaN where a source has no data. ``attrs`` holds ``cache_path``, ``cache_hit`` and
         ``report`` (grid figures, seconds and warnings per layer).
     """
+    region = settings.region_or_default(region)
+    weight = (settings.urban_centre_weight if urban_centre_weight is None
+              else float(urban_centre_weight))
     data_dir = Path(data_dir or settings.data_dir)
     cache_dir = Path(cache_dir or settings.cache_dir)
     specs = list(layers) if isinstance(layers, Sequence) and not isinstance(layers, str) \
         else load_layers(layers, region=region)
     units = region_units(region, data_dir=data_dir) if units is None else units
     key = cache_key(units_hash=_units_hash(units), resolution=resolution, specs=specs, region=region,
+                    urban_centre_weight=weight,
                     data_dir=data_dir)
     path = cache_dir / "indicators" / f"{region}-r{resolution}-{key[:16]}.parquet"
 
     def build() -> tuple[pd.DataFrame, dict[str, Any]]:
         return _compute_matrix(specs, units, resolution=resolution, data_dir=data_dir,
-                               region=region, force=force, progress=progress)
+                               region=region, force=force, progress=progress,
+                               urban_weight=weight)
 
     matrix, report, hit = cached(path, build) if use_cache else (*build(), False)
     matrix.attrs.update(cache_path=str(path), cache_hit=hit, report=report)
@@ -515,7 +532,7 @@ def build_indicators(
 
 def _compute_matrix(
     specs: Sequence[LayerSpec], units: gpd.GeoDataFrame, *, resolution: int, data_dir: Path,
-    region: str, force: bool, progress: Progress | None,
+    region: str, force: bool, progress: Progress | None, urban_weight: float,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Build the grid and every layer's column; return the matrix and its build report."""
     t0 = time.perf_counter()
@@ -523,7 +540,7 @@ def _compute_matrix(
     report: dict[str, Any] = {"grid": {**grid.attrs["report"],
                                        "seconds": round(time.perf_counter() - t0, 3)},
                               "layers": {}}
-    sources = _Sources(data_dir, region, units)
+    sources = _Sources(data_dir, region, units, urban_weight=urban_weight)
     columns: dict[str, np.ndarray] = {}
     for i, spec in enumerate(specs):
         if progress:

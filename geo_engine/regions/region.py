@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -32,7 +33,7 @@ from typing import Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from geo_engine import settings
 from geo_engine._errors import (
@@ -45,8 +46,8 @@ from geo_engine.ingest.specs import Title
 from geo_engine.io.atomic import atomic_output, check_output
 from geo_engine.io.yaml_io import dump_yaml, load_model
 
-__all__ = ["REGION_FILE", "Region", "RegionSpec", "admin_names", "load_region", "region_id_from",
-           "shipped_regions", "write_region"]
+__all__ = ["REGION_FILE", "SLOTS", "Level", "LevelSpec", "Region", "RegionSpec", "admin_names",
+           "load_region", "parse_level", "region_id_from", "shipped_regions", "write_region"]
 
 REGION_FILE = "region.yaml"
 """Name of the region description inside a region folder."""
@@ -54,6 +55,23 @@ REGION_FILE = "region.yaml"
 _LAYERS_ROOT = Path(__file__).resolve().parents[2] / "layers"
 _ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _PARENTS = ("province_code", "department_code")
+
+
+SLOTS = ("district", "province", "department")
+"""The platform's three admin slots, finest first: each region's levels fill them in order; the
+matrix holds ``<slot>_code`` columns and the unit tables ``<slot>`` name columns."""
+
+
+class LevelSpec(BaseModel):
+    """One admin level of a region file: its id, boundary columns and label in each language."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,30}$",
+                    description="Short id used on the command line (e.g. comuna, province, region).")
+    code: str = Field(min_length=1, description="Boundary column with the level's codes.")
+    name: str | None = Field(None, description="Boundary column with the level's names.")
+    label: Title | str | None = Field(None, description="Label shown to users (es and en).")
 
 
 class RegionSpec(BaseModel):
@@ -64,6 +82,8 @@ class RegionSpec(BaseModel):
     id: str = Field(pattern=_ID, description="Short id: lowercase letters, digits, - and _.")
     title: Title | str | None = None
     boundary: str = Field(description="Admin polygons (any vector format, or a zipped shapefile).")
+    levels: list[LevelSpec] | None = Field(None, min_length=1, max_length=len(SLOTS),
+                                           description="Admin levels, finest (the units) first.")
     code_column: str = "district_code"
     name_column: str | None = None
     parents: dict[Literal["province_code", "department_code"], str] = Field(default_factory=dict)
@@ -71,6 +91,78 @@ class RegionSpec(BaseModel):
     layers: str = "."
     profiles: str = "profiles"
     data_dir: str | None = None
+    urban_centre_weight: float | None = Field(
+        None, gt=0, description="Weight of an urban populated centre against a rural one in the "
+                                "dasymetric split of totals (the region's own calibration).")
+
+    @model_validator(mode="after")
+    def _one_way_of_naming_levels(self) -> RegionSpec:
+        given = self.model_fields_set & {"code_column", "name_column", "parents"}
+        if self.levels is not None and given:
+            msg = (f"give the admin levels either as `levels` or as {sorted(given)}, not both "
+                   "(`levels` names the code and name column of every level)")
+            raise ValueError(msg)
+        if self.levels is not None:
+            ids = [lv.id for lv in self.levels]
+            if len(set(ids)) != len(ids):
+                msg = f"`levels` repeats an id: {ids}; give each level its own id"
+                raise ValueError(msg)
+        return self
+
+    def level_specs(self) -> list[LevelSpec]:
+        """Return the levels, finest first (from ``code_column``/``parents`` when no ``levels``)."""
+        if self.levels is not None:
+            return list(self.levels)
+        out = [LevelSpec(id="district", code=self.code_column, name=self.name_column, label=None)]
+        parents = {str(k): v for k, v in self.parents.items()}
+        for slot in ("province", "department"):
+            if f"{slot}_code" in parents:
+                out.append(LevelSpec(id=slot, code=parents[f"{slot}_code"],
+                                     name=slot if self.code_column == "district_code" else None,
+                                     label=None))
+        return out
+
+
+@dataclass(frozen=True)
+class Level:
+    """An admin level of a resolved region.
+
+    Attributes
+    ----------
+    slot : str
+        The platform's slot it fills (:data:`SLOTS`): ``district``, ``province`` or ``department``.
+    id : str
+        The region's own id for it (``comuna``, ``municipio``…), accepted wherever a level is named.
+    code, name : str
+        Boundary columns with its codes and (optionally) names.
+    label_es, label_en : str
+        Its name for users.
+    """
+
+    slot: str
+    id: str
+    code: str
+    name: str | None
+    label_es: str
+    label_en: str
+
+    def label(self, lang: str = "en") -> str:
+        """Return the level's label in a language (``es`` or ``en``)."""
+        return self.label_es if lang == "es" else self.label_en
+
+
+_DEFAULT_LABELS = {"district": ("distrito", "district"), "province": ("provincia", "province"),
+                   "department": ("departamento", "department")}
+
+
+def _level(slot: str, spec: LevelSpec) -> Level:
+    if isinstance(spec.label, Title):
+        es, en = spec.label.es, spec.label.en
+    elif spec.label:
+        es = en = spec.label
+    else:
+        es, en = _DEFAULT_LABELS.get(spec.id, (spec.id.replace("_", " "),) * 2)
+    return Level(slot=slot, id=spec.id, code=spec.code, name=spec.name, label_es=es, label_en=en)
 
 
 @dataclass(frozen=True)
@@ -93,8 +185,10 @@ class Region:
         Spec file or folder, and profile folder.
     code_column, name_column : str
         Unit code and name columns of the boundary file.
-    parents : dict
-        ``province_code`` / ``department_code`` → boundary column.
+    parents : tuple
+        (``province_code`` / ``department_code``, boundary column) pairs.
+    levels : tuple of Level
+        The admin levels, finest first (the units, then their parents).
     resolution : int
         Default H3 resolution.
     shipped : bool
@@ -113,6 +207,17 @@ class Region:
     parents: tuple[tuple[str, str], ...] = ()
     resolution: int = 7
     shipped: bool = False
+    levels: tuple[Level, ...] = ()
+    urban_centre_weight: float | None = None
+
+    def level(self, name: str) -> Level:
+        """Return a level by the region's id for it or by its slot; the error lists the ids."""
+        for lv in self.levels:
+            if name in (lv.id, lv.slot):
+                return lv
+        known = ", ".join(lv.id for lv in self.levels) or "none"
+        msg = f"region {self.id!r} has no admin level {name!r}; its levels are: {known}"
+        raise SpecError(msg)
 
     def units(self) -> gpd.GeoDataFrame:
         """Return the admin units: ``district_code`` (text), ``district`` (name) and parents.
@@ -140,6 +245,8 @@ class Region:
         if self.name_column:
             wanted[self.name_column] = "name_column"
         wanted.update({col: f"parents.{level}" for level, col in self.parents})
+        wanted.update({lv.name: f"levels.{lv.id}.name" for lv in self.levels[1:]
+                       if lv.name and lv.name not in wanted and not self.shipped})
         for col, key in wanted.items():
             if col not in frame:
                 fix = (f"set `{key}` in {self.file} to one of them" if self.file
@@ -165,6 +272,7 @@ class Region:
         if self.name_column:
             rename[self.name_column] = "district"
         rename.update({col: level for level, col in self.parents})
+        rename.update({lv.name: lv.slot for lv in self.levels[1:] if lv.name and not self.shipped})
         if self.shipped and all(k == v for k, v in rename.items()):
             return frame  # curated units, already in the platform's columns
         keep = list(dict.fromkeys([*rename, frame.geometry.name]))
@@ -230,13 +338,14 @@ def _read_spec(file: Path) -> RegionSpec:
     return load_model(file, RegionSpec, what="region file", keys="id, boundary, code_column, layers…")
 
 
-def load_region(region: str | Path | Region, *, data_dir: Path | None = None) -> Region:
+def load_region(region: str | Path | Region | None = None, *, data_dir: Path | None = None) -> Region:
     """Resolve a region id, region file or region folder.
 
     Parameters
     ----------
-    region : str, pathlib.Path or Region
-        A shipped id (``"peru"``), the path of a ``region.yaml``, or a folder holding one.
+    region : str, pathlib.Path or Region, optional
+        A shipped id (``"peru"``), the path of a ``region.yaml``, or a folder holding one;
+        :data:`geo_engine.settings.default_region` when omitted.
     data_dir : pathlib.Path, optional
         Data folder of shipped regions; :data:`geo_engine.settings.data_dir` by default. For a
         user's region file it overrides the file's ``data_dir``.
@@ -252,7 +361,7 @@ def load_region(region: str | Path | Region, *, data_dir: Path | None = None) ->
     """
     if isinstance(region, Region):
         return region
-    text = str(region)
+    text = str(settings.region_or_default(None if region is None else str(region)))
     shipped = re.match(_ID, text) is not None and (_LAYERS_ROOT / text / REGION_FILE).is_file()
     if shipped:
         file = _LAYERS_ROOT / text / REGION_FILE
@@ -273,13 +382,15 @@ def load_region(region: str | Path | Region, *, data_dir: Path | None = None) ->
     else:
         root = (base / spec.data_dir).resolve() if spec.data_dir else base
     boundary = Path(spec.boundary)
+    levels = tuple(_level(slot, lv) for slot, lv in zip(SLOTS, spec.level_specs(), strict=False))
     return Region(
         id=spec.id, title=_title(spec), file=file, data_dir=root,
         boundary=boundary if boundary.is_absolute() else root / boundary,
         layers=(base / spec.layers).resolve(), profiles=(base / spec.profiles).resolve(),
-        code_column=spec.code_column, name_column=spec.name_column,
-        parents=tuple((k, v) for k, v in spec.parents.items() if k in _PARENTS),
-        resolution=spec.resolution, shipped=shipped)
+        code_column=levels[0].code, name_column=levels[0].name,
+        parents=tuple((f"{lv.slot}_code", lv.code) for lv in levels[1:]),
+        resolution=spec.resolution, shipped=shipped, levels=levels,
+        urban_centre_weight=spec.urban_centre_weight)
 
 
 def write_region(
@@ -294,10 +405,15 @@ def write_region(
     resolution: int = 7,
     title: str | None = None,
     force: bool = False,
+    unit: str = "unit",
+    parents: Sequence[LevelSpec] = (),
 ) -> Region:
     """Write a region file for one's own boundary and layers, check it, and return the region.
 
     Paths are stored relative to the file's folder when they lie below it, absolute otherwise.
+    The file names its admin levels (``levels:``): the units (id ``unit``, code and name columns)
+    and up to two ``parents``, finest first (see :func:`parse_level`), so that rankings roll up to
+    them.
 
     Raises
     ------
@@ -318,10 +434,14 @@ def write_region(
         path = Path(path).resolve()
         return str(path.relative_to(base)) if path.is_relative_to(base) else str(path)
 
+    if len(parents) > len(SLOTS) - 1:
+        msg = (f"{len(parents)} parent levels given; a region has at most {len(SLOTS) - 1} above its "
+               "units (e.g. province and region)")
+        raise SpecError(msg)
+    units_level = LevelSpec(id=unit, code=code_column, name=name_column, label=None)
     doc: dict[str, object] = {"id": region_id, "title": title or region_id, "boundary": rel(boundary),
-                              "code_column": code_column}
-    if name_column:
-        doc["name_column"] = name_column
+                              "levels": [lv.model_dump(exclude_none=True)
+                                         for lv in (units_level, *parents)]}
     doc.update({"resolution": resolution, "layers": rel(layers), "data_dir": "."})
     if profiles is not None:
         doc["profiles"] = rel(profiles)
@@ -338,3 +458,25 @@ def admin_names(districts: pd.DataFrame) -> pd.DataFrame:
     """Return district, province and department names keyed by ``district_code``."""
     cols = [c for c in ("district_code", "district", "province", "department") if c in districts]
     return pd.DataFrame(districts[cols]).drop_duplicates("district_code")
+
+
+def parse_level(text: str) -> LevelSpec:
+    """Parse a level given on the command line as ``ID=CODE_COLUMN[:NAME_COLUMN]``.
+
+    Examples
+    --------
+    >>> parse_level("province=CUT_PROV:PROVINCIA")
+    LevelSpec(id='province', code='CUT_PROV', name='PROVINCIA', label=None)
+    """
+    ident, sep, columns = text.partition("=")
+    code, _, name = columns.partition(":")
+    if not sep or not ident.strip() or not code.strip():
+        msg = (f"level {text!r}: write it as ID=CODE_COLUMN[:NAME_COLUMN], e.g. "
+               "province=CUT_PROV:PROVINCIA")
+        raise SpecError(msg)
+    try:
+        return LevelSpec(id=ident.strip(), code=code.strip(), name=name.strip() or None, label=None)
+    except ValueError as exc:
+        msg = (f"level {text!r}: the id must be lowercase letters, digits and _ starting with a "
+               f"letter (e.g. province), got {ident.strip()!r}")
+        raise SpecError(msg) from exc

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from geo_engine.matrix.derived import poor_population
 
-__all__ = ["LEVELS", "RANK_BY", "rollup", "with_labels"]
+if TYPE_CHECKING:
+    from geo_engine.regions.region import Level
+
+__all__ = ["LEVELS", "RANK_BY", "level_names", "rollup", "with_labels"]
 
 LEVELS = {"district": "district_code", "province": "province_code",
           "department": "department_code"}
@@ -142,3 +148,13 @@ def with_labels(ranked: pd.DataFrame, matrix: pd.DataFrame, names: pd.DataFrame,
     key = LEVELS[level]
     table = units[[key, *[c for c in labels if c in units]]].drop_duplicates(key)
     return ranked.merge(table.rename(columns={key: "code"}), on="code", how="left")
+
+
+def level_names(levels: Sequence[Level]) -> dict[str, str]:
+    """Return ``{slot: the region's id}`` for the levels a region names differently (column renames).
+
+    A table of :func:`with_labels` names its columns by the platform's slots (``district``,
+    ``province``, ``department``); renaming them with this mapping gives a user's region its own
+    words (``comuna``, ``region``…). Peru's levels are the slots themselves: nothing is renamed.
+    """
+    return {lv.slot: lv.id for lv in levels if lv.slot != lv.id}

@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from geo_engine import settings
 from geo_engine._errors import SpecError
 from geo_engine.ingest.specs import Title
 from geo_engine.io.yaml_io import load_model
@@ -249,9 +250,9 @@ class Profile(BaseModel):
             raise SpecError(msg)
 
 
-def default_profiles_path(region: str = "peru") -> Path:
+def default_profiles_path(region: str | None = None) -> Path:
     """Return the folder of the shipped profiles of a region (``layers/<region>/profiles``)."""
-    return Path(__file__).resolve().parents[2] / "layers" / region / "profiles"
+    return Path(__file__).resolve().parents[2] / "layers" / settings.region_or_default(region) / "profiles"
 
 
 def load_profile(path: str | Path) -> Profile:
@@ -261,7 +262,7 @@ def load_profile(path: str | Path) -> Profile:
     return profile
 
 
-def load_profiles(path: str | Path | None = None, *, region: str = "peru") -> dict[str, Profile]:
+def load_profiles(path: str | Path | None = None, *, region: str | None = None) -> dict[str, Profile]:
     """Load every profile of a folder (the region's shipped profiles by default), keyed by id."""
     root = Path(path) if path is not None else default_profiles_path(region)
     files = sorted(root.glob("*.y*ml")) if root.is_dir() else [root]

@@ -574,7 +574,8 @@ def clusters_cmd(
 def brief_cmd(
     profile: ProfileName,
     out: Annotated[Path, typer.Option("--out", help="Output .html or .pdf file.")],
-    district: Annotated[str | None, typer.Option("--district", help="District code (ubigeo).")]
+    district: Annotated[str | None, typer.Option(
+        "--district", help="Code of a unit of the region (a district's ubigeo in Peru).")]
     = None,
     cluster: Annotated[int | None, typer.Option("--cluster", help="Cluster id from "
                                                 "`geo-engine clusters` (same profile).")] = None,
@@ -599,14 +600,19 @@ def brief_cmd(
         chosen = result.profile(profile)
         m = result.matrix
         if district is not None:
-            rows = m["district_code"].astype(str).to_numpy() == district
+            rows, shares = result.unit_rows(district)
             if not rows.any():
-                _fail(KeyError(f"no cells for district {district!r} at resolution {resolution}; "
-                               "check the 6-digit code, or use a finer resolution"))
+                unit = result.region.levels[0]
+                _fail(KeyError(f"no {unit.label_en} {district!r} in region {result.region.id!r}; "
+                               f"check the code (column {unit.code!r} of {result.region.boundary})"))
             names = result.names.set_index("district_code")
             title = (" · ".join(str(names.loc[district, c]) for c in ("district", "province",
                                                                       "department") if c in names)
                      if district in names.index and "district" in names else district)
+            if shares is not None:
+                from geo_engine.i18n import t
+
+                title += f" ({t('smaller_than_cell', lang, n=int(rows.sum()))})"
         else:
             from geo_engine.clusters import hot_spots
 
@@ -649,7 +655,7 @@ def rank_cmd(
         result = _run(region, resolution, data_dir)
         chosen = result.region.level(level or result.region.levels[0].id)
         ranked = rollup(result.matrix, result.scored(profile).score, level=chosen.slot,
-                        rank_by=rank_by)
+                        rank_by=rank_by, shared=result.shared_units)
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
     ranked = with_labels(ranked, result.matrix, result.names, level=chosen.slot)

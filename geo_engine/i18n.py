@@ -53,6 +53,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "code_column": {"es": "Columna del código de cada unidad", "en": "Column of each unit's code"},
     "name_column": {"es": "Columna del nombre", "en": "Column of the name"},
     "no_name_column": {"es": "(sin nombres)", "en": "(no names)"},
+    "smaller_than_cell": {"es": "menor que una celda: cifras de las {n} celdas que cubre", "en": "smaller than one cell: figures of the {n} cells it overlaps"},
     "region_id": {"es": "Identificador de la región", "en": "Region id"},
     "region_id_help": {"es": "Minúsculas, cifras, - y _.", "en": "Lowercase letters, digits, - and _."},
     "build_region": {"es": "Construir la región", "en": "Build the region"},

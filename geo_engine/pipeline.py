@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import h3
@@ -40,6 +40,9 @@ class Run:
         The region it was computed for.
     hub_minutes : callable, optional
         Travel time to given hub cells (regions with a terrain raster only).
+    shared_units : mapping
+        Units too small to own a cell at this resolution: code → {cell hex id: share of the
+        unit's area} (:func:`geo_engine.spatial.grid.build_grid`); roll-ups and briefs use them.
     """
 
     matrix: pd.DataFrame
@@ -49,6 +52,23 @@ class Run:
     names: pd.DataFrame
     region: Region
     hub_minutes: Callable[[np.ndarray], np.ndarray] | None = None
+    shared_units: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+    def unit_rows(self, code: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Return the matrix rows of a unit and, for a unit too small to own a cell, their weights.
+
+        A unit that owns cells gives a boolean mask and ``None``; a unit of
+        :attr:`shared_units` the mask of the cells it overlaps and the share of its area in each
+        (aligned with the mask's True rows); an unknown code an all-False mask.
+        """
+        codes = self.matrix["district_code"].astype(str).to_numpy()
+        rows = codes == code
+        if rows.any() or code not in self.shared_units:
+            return rows, None
+        shares = {int(c, 16): w for c, w in self.shared_units[code].items()}
+        ids = self.matrix["h3"].to_numpy(dtype=np.uint64)
+        rows = np.isin(ids, np.fromiter(shares, np.uint64, len(shares)))
+        return rows, np.array([shares[int(c)] for c in ids[rows]])
 
     def profile(self, profile_id: str) -> Profile:
         """Return a profile by id (:data:`INCLUSION` too); the error lists the known ids."""
@@ -110,10 +130,11 @@ def run(
     resolution = reg.resolution if resolution is None else resolution
     specs = {s.id: s for s in load_layers(layers or reg.layers)}
     units = reg.units()
-    matrix = with_derived(build_indicators(region=reg.id, resolution=resolution,
-                                           layers=list(specs.values()), units=units,
-                                           data_dir=reg.data_dir, force=force,
-                                           urban_centre_weight=reg.urban_centre_weight))
+    built = build_indicators(region=reg.id, resolution=resolution, layers=list(specs.values()),
+                             units=units, data_dir=reg.data_dir, force=force,
+                             urban_centre_weight=reg.urban_centre_weight)
+    shared = built.attrs.get("report", {}).get("grid", {}).get("shared_units", {})
+    matrix = with_derived(built)
     # a region without a profiles folder has no profiles: only custom profiles score it
     profs = (load_profiles(profiles or reg.profiles)
              if profiles is not None or reg.profiles.exists() else {})
@@ -122,7 +143,7 @@ def run(
     names = (admin_names(pd.DataFrame(units)) if "district" in units
              else pd.DataFrame({"district_code": pd.Series(dtype="string")}))
     return Run(matrix=matrix, specs=specs, profiles=profs, dual=dual, names=names,
-               hub_minutes=hub_minutes, region=reg)
+               hub_minutes=hub_minutes, region=reg, shared_units=shared)
 
 
 def _hub_minutes(matrix: pd.DataFrame, *, data_dir: Path, region: str

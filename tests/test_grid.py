@@ -103,3 +103,24 @@ def test_str_ids_and_polygons(units):
     assert polys.is_valid.all()
     centre = polys.iloc[0].centroid
     assert centre.x == pytest.approx(grid["lon"].iloc[0], abs=1e-3)
+
+
+def test_unit_smaller_than_a_cell_between_single_cell_units_is_shared():
+    # units A and B are one cell each; C is a sliver on their shared edge: it holds no centre, and
+    # taking A's or B's only cell would drop them, so C owns none and is shared by area
+    x = h3.latlng_to_cell(-12.0, -77.0, 6)
+    y = h3.grid_ring(x, 1)[0]
+    cx, cy = (Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in (x, y))
+    edge = cx.intersection(cy).centroid
+    sliver = box(edge.x - 0.002, edge.y - 0.002, edge.x + 0.002, edge.y + 0.002)
+    units = gpd.GeoDataFrame({"district_code": ["A", "B", "C"]},
+                             geometry=[cx.difference(sliver), cy.difference(sliver), sliver],
+                             crs="EPSG:4326")
+    with pytest.warns(GeoEngineWarning, match=r"1 admin units are smaller than one cell .* \(C\)"):
+        grid = build_grid(units, resolution=6)
+    report = grid.attrs["report"]
+    assert set(grid["district_code"]) == {"A", "B"}
+    shares = report["shared_units"]["C"]
+    assert set(shares) == {x, y}
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert all(0.3 < w < 0.7 for w in shares.values())  # the sliver straddles the edge

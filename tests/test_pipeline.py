@@ -22,7 +22,7 @@ def peru(tmp_path_factory):
     finally:
         s.cache_dir = old
     # at resolution 5 many small districts hold no cell centre: the grid says so
-    assert any("could not get a cell" in str(w.message) for w in caught)
+    assert any("smaller than one cell" in str(w.message) for w in caught)
     return result
 
 
@@ -82,3 +82,25 @@ def test_poor_population_is_a_column_of_the_run(peru):
     m = peru.matrix
     np.testing.assert_allclose(m["poor_population"],
                                m["poverty_2018"] * m["population_2020"] / 100)
+
+
+def test_no_unit_with_a_polygon_is_dropped_from_rankings_or_briefs(peru):
+    from geo_engine.reporting.rollup import rollup
+
+    assert peru.shared_units  # at resolution 5 (~250 km² cells) many city districts own no cell
+    ranked = rollup(peru.matrix, peru.scored("need").score, level="district",
+                    shared=peru.shared_units)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GeoEngineWarning)  # the 8 units without a polygon
+        units = peru.region.units()
+    with_polygon = set(units.loc[units.geometry.notna() & ~units.geometry.is_empty,
+                                 "district_code"].astype(str))
+    assert with_polygon <= set(ranked["code"].astype(str))
+    code = next(iter(peru.shared_units))
+    rows, shares = peru.unit_rows(code)
+    assert shares is not None
+    assert rows.sum() == len(shares)
+    assert shares.sum() == pytest.approx(1.0)
+    owned, none = peru.unit_rows(str(peru.matrix["district_code"].iloc[0]))
+    assert owned.any()
+    assert none is None

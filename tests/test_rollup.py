@@ -90,3 +90,22 @@ def test_poor_population_in_the_unit_and_in_its_top_cells(matrix):
     assert out.loc["c", "poor_population"] == 0
     assert out["poor_population"].sum() == pytest.approx(95)
     assert rollup(matrix, score)["poor_population"].isna().all()  # no poverty layer: unknown
+
+
+def test_shared_units_are_ranked_through_the_cells_they_overlap():
+    matrix = pd.DataFrame({"h3": np.array([0x871, 0x872, 0x873], dtype=np.uint64),
+                           "district_code": ["a", "b", "b"], "province_code": ["p"] * 3,
+                           "department_code": ["d"] * 3, "population_2020": [10.0, 20.0, 30.0]})
+    score = np.array([0.2, 0.6, 1.0])
+    shared = {"tiny": {"871": 0.25, "872": 0.75}, "a": {"871": 1.0}}  # "a" owns a cell: ignored
+    out = rollup(matrix, score, level="district", shared=shared).set_index("code")
+    assert out.loc["tiny", "mean"] == pytest.approx(0.25 * 0.2 + 0.75 * 0.6)
+    assert out.loc["tiny", "max"] == pytest.approx(0.6)
+    assert out.loc["tiny", "via_overlap"]
+    assert out.loc["tiny", "cells"] == 0
+    assert np.isnan(out.loc["tiny", "population"])
+    assert out["population"].sum() == pytest.approx(60.0)  # nobody counted twice
+    assert not out.loc["a", "via_overlap"]
+    assert out.loc["a", "mean"] == pytest.approx(0.2)
+    prov = rollup(matrix, score, level="province", shared=shared)
+    assert len(prov) == 1  # only the unit level has shared rows

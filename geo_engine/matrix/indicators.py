@@ -41,7 +41,7 @@ __all__ = [
     "region_units",
 ]
 
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 """Bumped whenever the way values are computed changes, so old caches are not reused."""
 
 Progress = Callable[[str, int, int], None]

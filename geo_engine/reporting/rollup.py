@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,6 +31,7 @@ def rollup(
     population: str | np.ndarray = "population_2020",
     quantile: float = 0.9,
     rank_by: str = "pop_weighted_mean",
+    shared: Mapping[str, Mapping[str, float]] | None = None,
 ) -> pd.DataFrame:
     r"""Summarize a cell score per admin unit and rank the units.
 
@@ -47,13 +48,19 @@ def rollup(
         Cells at or above this quantile of the scored cells are "top" (top decile).
     rank_by : str, default "pop_weighted_mean"
         One of :data:`RANK_BY`; rank 1 is the highest.
+    shared : mapping, optional
+        Units too small to own a cell (``Run.shared_units``: code → {cell hex id: area share}).
+        At the unit level each gets a row scored through the cells it overlaps: ``mean``, ``max``
+        and ``pop_weighted_mean`` are the area-share-weighted mean and the maximum of those cells'
+        scores, ``cells`` is 0 and the population figures are NaN (those people are counted in
+        the cells' own units); ``via_overlap`` is True on those rows.
 
     Returns
     -------
     pandas.DataFrame
         One row per unit: ``code``, ``cells``, ``cells_scored``, ``population``,
         ``poor_population``, ``mean``, ``max``, ``pop_weighted_mean``, ``population_top``,
-        ``poor_population_top``, ``share_pop_top`` and ``rank``, sorted by rank.
+        ``poor_population_top``, ``share_pop_top``, ``via_overlap`` and ``rank``, sorted by rank.
 
     Notes
     -----
@@ -114,8 +121,35 @@ def rollup(
         out["share_pop_top"] = np.where(out["population"] > 0,
                                         out["population_top"] / out["population"], np.nan)
     out = out.drop(columns=["ps", "p_scored"]).reset_index()
+    out["via_overlap"] = False
+    if shared and level == "district":
+        out = pd.concat([out, _overlap_rows(matrix, s, shared, set(out["code"].astype(str)))],
+                        ignore_index=True)
     out["rank"] = out[rank_by].rank(ascending=False, method="min", na_option="bottom").astype(int)
     return out.sort_values(["rank", "code"], kind="stable").reset_index(drop=True)
+
+
+def _overlap_rows(matrix: pd.DataFrame, s: np.ndarray, shared: Mapping[str, Mapping[str, float]],
+                  present: set[str]) -> pd.DataFrame:
+    """Return one roll-up row per shared unit, scored through the cells it overlaps."""
+    pos = pd.Series(np.arange(len(matrix)), index=matrix["h3"].to_numpy(dtype=np.uint64))
+    rows = []
+    for code, cells in shared.items():
+        if code in present:
+            continue
+        ids = [np.uint64(int(c, 16)) for c in cells]
+        at = pos.reindex(ids).to_numpy()
+        ok = np.isfinite(at)
+        values = s[at[ok].astype(int)] if ok.any() else np.empty(0)
+        weights = np.array(list(cells.values()))[ok]
+        good = np.isfinite(values)
+        mean = (float(np.average(values[good], weights=weights[good]))
+                if good.any() and weights[good].sum() > 0 else np.nan)
+        rows.append({"code": code, "cells": 0, "cells_scored": 0, "mean": mean,
+                     "max": float(values[good].max()) if good.any() else np.nan,
+                     "pop_weighted_mean": mean, "via_overlap": True})
+    return pd.DataFrame(rows, columns=["code", "cells", "cells_scored", "mean", "max",
+                                       "pop_weighted_mean", "via_overlap"])
 
 
 def with_labels(ranked: pd.DataFrame, matrix: pd.DataFrame, names: pd.DataFrame, *,
@@ -146,6 +180,9 @@ def with_labels(ranked: pd.DataFrame, matrix: pd.DataFrame, names: pd.DataFrame,
     labels = {"district": ["district", "province", "department"],
               "province": ["province", "department"], "department": ["department"]}[level]
     key = LEVELS[level]
+    if level == "district":  # every unit's names, also of units that own no cell (shared units)
+        units = names.merge(matrix[codes].drop_duplicates("district_code"), on="district_code",
+                            how="left")
     table = units[[key, *[c for c in labels if c in units]]].drop_duplicates(key)
     return ranked.merge(table.rename(columns={key: "code"}), on="code", how="left")
 

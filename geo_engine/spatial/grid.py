@@ -142,8 +142,10 @@ def build_grid(
     A cell belongs to the unit whose polygon contains its centre (H3's polygon-to-cells rule), so
     cells do not overlap and cover the region. A unit whose polygon contains no cell centre gets the
     cell holding its representative point; if that cell already belongs to a neighbour, it is
-    given to the small unit, unless it is the neighbour's only cell. Every unit with a polygon thus
-    has at least one cell, but for such pathological pairs; those are counted in the report.
+    given to the small unit, unless it is the neighbour's only cell. A unit whose every candidate
+    cell is a neighbour's only cell (dense city districts at coarse resolutions) owns none; the
+    report's ``shared_units`` gives, for each, the share of its area in each cell it overlaps
+    (``{code: {cell hex id: share}}``), through which roll-ups and briefs still cover it.
     """
     _check_resolution(resolution)
     units = _prepare_units(units, code_column=code_column, repair=repair)
@@ -173,6 +175,7 @@ def build_grid(
     counts = np.bincount(owner, minlength=len(units))
     empty = np.flatnonzero(counts == 0)
     added = taken = failed = 0
+    shared: dict[str, dict[str, float]] = {}
     for idx in (int(i) for i in empty):
         geom = units.geometry.iloc[idx]
         point = geom.representative_point()
@@ -207,6 +210,7 @@ def build_grid(
                     break
         if not placed:
             failed += 1
+            shared[str(codes[idx])] = _overlap_shares(geom, candidates)
 
     lat, lon = (np.array(v) for v in zip(*map(h3n.cell_to_latlng, cell_ids), strict=True)) \
         if len(cell_ids) else (np.empty(0), np.empty(0))
@@ -225,11 +229,40 @@ def build_grid(
         "small_units_added_cell": added,
         "small_units_took_cell": taken,
         "small_units_without_cell": failed,
+        "shared_units": _in_grid(shared, cell_ids),
     }
     if failed:
-        warnings.warn(f"{failed} admin units could not get a cell of their own at resolution "
-                      f"{resolution}; use a finer resolution", GeoEngineWarning, stacklevel=2)
+        listing = ", ".join(list(shared)[:10]) + (", …" if failed > 10 else "")
+        warnings.warn(f"{failed} admin units are smaller than one cell at resolution {resolution} and "
+                      f"own none ({listing}): they are ranked and briefed through the cells they "
+                      "overlap, weighted by the share of their area in each; use a finer resolution "
+                      "for cells of their own", GeoEngineWarning, stacklevel=2)
     return grid
+
+
+def _in_grid(shared: dict[str, dict[str, float]], cell_ids: np.ndarray) -> dict[str, dict[str, float]]:
+    """Keep, for each shared unit, the overlapped cells that are in the grid (re-weighted to 1)."""
+    present = set(cell_ids.tolist())
+    out = {}
+    for code, cells in shared.items():
+        kept = {c: w for c, w in cells.items() if int(c, 16) in present}
+        total = sum(kept.values())
+        if total > 0:
+            out[code] = {c: w / total for c, w in kept.items()}
+    return out
+
+
+def _overlap_shares(geom: shapely.Geometry, cells: list[np.uint64]) -> dict[str, float]:
+    """Return ``{cell hex id: share of the unit's area in it}`` over the cells a unit overlaps."""
+    polys = cell_polygons(np.asarray(cells, dtype=np.uint64))
+    west, south, east, north = shapely.bounds(geom)
+    crs = equal_area_crs_for(float(west), float(south), float(east), float(north))
+    unit = gpd.GeoSeries([geom], crs="EPSG:4326").to_crs(crs).iloc[0]
+    areas = polys.to_crs(crs).intersection(unit).area.to_numpy()
+    total = float(areas.sum())
+    if total <= 0:
+        return {format(int(cells[0]), "x"): 1.0}
+    return {format(int(c), "x"): float(a / total) for c, a in zip(cells, areas, strict=True) if a > 0}
 
 
 def h3_to_str(cells: np.ndarray | pd.Series) -> np.ndarray:

@@ -204,3 +204,27 @@ def test_placement_priority_names_each_units_tier():
     assert best["01"] == SUITABLE_PRIORITY
     assert best["02"] == CROPLAND_PRIORITY
     assert np.isnan(best["03"])
+
+
+@pytest.mark.hostile
+def test_codes_that_lost_their_leading_zeros_get_a_precise_hint():
+    from geo_engine.ingest.table import code_mismatch_hint
+
+    grid = pd.DataFrame({"district_code": ["010101", "010102", "020101"]})
+    table = pd.DataFrame({"ubigeo": [10101, 10102, 20101], "rate": [1.0, 2.0, 3.0]})
+    with pytest.raises(SourceFormatError, match=r"3 of them match once zero-padded to 6 digits "
+                       r"\(e\.g\. '10101' → '010101'\): column 'ubigeo' lost its leading zeros"):
+        table_to_cells(grid, table, column="rate", key="ubigeo", level="district_code",
+                       method="intensive", name="rates.csv")
+    assert code_mismatch_hint(["101.0"], {"101", "102"}, column="c").startswith(
+        "; 1 of them match without their decimals (e.g. '101.0' → '101')")
+    assert code_mismatch_hint(["999"], {"101"}, column="c") == ""
+
+
+def test_some_codes_without_zeros_warn_with_the_hint():
+    grid = pd.DataFrame({"district_code": ["010101", "010102", "020101"]})
+    table = pd.DataFrame({"ubigeo": ["010101", "10102"], "rate": [1.0, 2.0]})
+    with pytest.warns(GeoEngineWarning, match="1 of them match once zero-padded"):
+        out = table_to_cells(grid, table, column="rate", key="ubigeo", level="district_code",
+                             method="intensive", name="rates.csv")
+    assert out[0] == 1.0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import warnings
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
@@ -14,6 +16,7 @@ __all__ = [
     "CROPLAND_PRIORITY",
     "SUITABLE_PRIORITY",
     "centre_allocation",
+    "code_mismatch_hint",
     "placement_priority",
     "suitable_allocation",
     "table_to_cells",
@@ -270,15 +273,17 @@ def table_to_cells(
     known = set(units) | (set(allocation["unit"]) if allocation is not None else set())
     unmatched = [c for c in per_unit.index if c not in known]
     if len(unmatched) == len(per_unit):
+        hint = code_mismatch_hint(unmatched, known, column=key) or (
+            "; check the code format and the admin level (`params.level`)")
         msg = (f"{name}: none of the {len(per_unit)} codes in {key!r} matches the grid's {level!r} "
-               f"(e.g. table {list(per_unit.index[:3])} vs grid {list(units[:3])}); check the code "
-               "format (zero-padding) and the admin level")
+               f"(e.g. table {list(per_unit.index[:3])} vs grid {list(units[:3])}){hint}")
         raise SourceFormatError(msg)
 
     if method == "intensive":
         if unmatched:
+            hint = code_mismatch_hint(unmatched, known, column=key)
             warnings.warn(f"{name}: {len(unmatched)} codes of {key!r} match no unit of the grid, "
-                          f"e.g. {unmatched[:5]}", GeoEngineWarning, stacklevel=2)
+                          f"e.g. {unmatched[:5]}{hint}", GeoEngineWarning, stacklevel=2)
         out = np.full(len(grid), np.nan)
         has_unit = unit_index >= 0
         unit_values = per_unit.reindex(units).to_numpy(dtype=float)
@@ -317,3 +322,26 @@ def table_to_cells(
     own = per_unit.reindex(cell_codes.to_numpy()).to_numpy(dtype=float)
     out[~received & ~np.isfinite(own)] = np.nan
     return out
+
+
+def code_mismatch_hint(unmatched: Sequence[str], known: Collection[str], *, column: str) -> str:
+    """Return a hint (``"; …"``) when unmatched codes match once their format is repaired, else "".
+
+    Two slips are recognised: codes that lost their leading zeros (``10101`` for ``010101``, as
+    spreadsheets and numeric columns do) and integral codes written as decimals (``101.0``).
+    """
+    known = set(map(str, known))
+    digits = {len(k) for k in known if k.isdigit()}
+    if len(digits) == 1:
+        width = digits.pop()
+        padded = [c for c in unmatched if c.isdigit() and len(c) < width and c.zfill(width) in known]
+        if padded:
+            return (f"; {len(padded)} of them match once zero-padded to {width} digits (e.g. "
+                    f"{padded[0]!r} → {padded[0].zfill(width)!r}): column {column!r} lost its leading "
+                    "zeros; store the codes as text")
+    decimals = [c for c in unmatched if re.fullmatch(r"-?\d+\.0+", c) and c.split(".")[0] in known]
+    if decimals:
+        return (f"; {len(decimals)} of them match without their decimals (e.g. {decimals[0]!r} → "
+                f"{decimals[0].split('.')[0]!r}): column {column!r} holds codes as decimal numbers; "
+                "store them as integers or text")
+    return ""

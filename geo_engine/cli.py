@@ -6,7 +6,7 @@ import contextlib
 import subprocess
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -431,7 +431,7 @@ def score(
     data_dir: DataDir = None,
 ) -> None:
     """Score every cell with a profile and write score, rank, dual model and contributions."""
-    from geo_engine.reporting.export import CELL_FORMATS, export_meta, write_cells, write_geopackage
+    from geo_engine.reporting.export import CELL_FORMATS, write_cells, write_geopackage
     from geo_engine.reporting.outputs import cell_table
 
     _check_out(out, force, CELL_FORMATS)
@@ -441,16 +441,7 @@ def score(
         chosen = result.profile(profile)
         table = cell_table(result.matrix, profile=chosen, specs=result.specs,
                            dual=result.dual, names=result.names, result=result.scored(chosen.id))
-        meta = export_meta(
-            profile=profile, weights=table.attrs["weights"], resolution=resolution,
-            datasets=[ds for lay in chosen.layers if result.region.shipped
-                      and lay.id in result.specs and (ds := result.specs[lay.id].dataset)],
-            extra={"aggregation": chosen.aggregation.method, **result.dual.thresholds,
-                   "region": result.region.id,
-                   **({} if result.region.shipped else {"layer_sources": {
-                       lay.id: result.specs[lay.id].source for lay in chosen.layers
-                       if lay.id in result.specs}})},
-            data_dir=result.region.data_dir)
+        meta = _export_meta(result, chosen.id, table.attrs["weights"])
         if out.suffix.lower() == ".gpkg":  # cells, clusters and districts in one file
             import geopandas as gpd
 
@@ -536,6 +527,24 @@ def access_cmd(
                f"{np.nanmedian(minutes):,.0f} min")
 
 
+def _export_meta(result: Run, profile_id: str, weights: Mapping[str, float],
+                 **extra: object) -> dict[str, object]:
+    """Return the ``meta`` block of an export: profile, weights, settings, sources, hash."""
+    from geo_engine.reporting.export import export_meta
+
+    chosen = result.profile(profile_id)
+    specs = result.specs
+    return export_meta(
+        profile=profile_id, weights=weights, resolution=result.resolution,
+        datasets=[ds for lay in chosen.layers if result.region.shipped
+                  and lay.id in specs and (ds := specs[lay.id].dataset)],
+        extra={"aggregation": chosen.aggregation.method, **result.dual.thresholds,
+               "region": result.region.id, **extra,
+               **({} if result.region.shipped else {"layer_sources": {
+                   lay.id: specs[lay.id].source for lay in chosen.layers if lay.id in specs}})},
+        data_dir=result.region.data_dir)
+
+
 @app.command("clusters")
 def clusters_cmd(
     profile: ProfileName,
@@ -563,9 +572,11 @@ def clusters_cmd(
                 m, scored.score, profile=profile, contributions=scored.contributions,
                 permutations=permutations, fdr=fdr, min_cells=min_cells, seed=seed,
                 names=result.names, **travel_minutes(m))
+        meta = _export_meta(result, profile, scored.weights,
+                            permutations=permutations, fdr=fdr, min_cells=min_cells, seed=seed)
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
-    _write(lambda: write_features(found, out, layer="clusters", force=force))
+    _write(lambda: write_features(found, out, layer="clusters", meta=meta, force=force))
     typer.echo(f"wrote {out}: {len(found)} clusters of {profile!r} (Gi*, {permutations} "
                f"permutations, FDR {fdr})")
 

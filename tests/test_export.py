@@ -164,3 +164,14 @@ def test_every_csv_writer_escapes_formulas(table, tmp_path):
         rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
         assert [r["typology"] for r in rows] == ["'" + f for f in FORMULAS] + ["latent"]
         assert float(rows[0]["delta"]) == -1.0  # a number, unquoted
+
+
+def test_every_geojson_carries_meta(tmp_path):
+    from geo_engine.reporting.export import write_features
+
+    frame = gpd.GeoDataFrame({"cluster_id": [1]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4326")
+    plain = json.loads(write_features(frame, tmp_path / "a.geojson", layer="clusters").read_text())
+    assert plain["meta"]["layer"] == "clusters"
+    assert plain["meta"]["software"].startswith("geo-engine ")
+    given = json.loads(write_features(frame, tmp_path / "b.geojson", meta={"profile": "x"}).read_text())
+    assert given["meta"] == {"profile": "x"}

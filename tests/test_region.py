@@ -252,6 +252,10 @@ def test_own_region_cli_end_to_end(own_region, tmp_path):
     found = gpd.read_file(clusters)
     assert len(found) >= 1
     assert found.geometry.is_valid.all()
+    meta = json.loads(clusters.read_text())["meta"]  # every GeoJSON says what made it
+    assert meta["profile"] == "engine"
+    assert meta["settings"]["permutations"] == 99
+    assert meta["settings"]["region"] == "mine"
 
     ranked = tmp_path / "out" / "rank.csv"
     r = runner.invoke(app, ["rank", "--region", str(region), "--profile", "need", "--out",

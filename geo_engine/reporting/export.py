@@ -213,7 +213,8 @@ def write_features(features: gpd.GeoDataFrame, path: str | Path, *, layer: str =
                    meta: Mapping[str, Any] | None = None, force: bool = True) -> Path:
     """Write a GeoDataFrame (e.g. dissolved clusters) by extension, atomically, in EPSG:4326.
 
-    ``.geojson`` follows RFC 7946, with ``meta`` as a top-level foreign member when given;
+    ``.geojson`` follows RFC 7946, with ``meta`` as a top-level foreign member (the software
+    and the layer name when none is given: every GeoJSON carries one);
     ``.gpkg`` holds one layer named ``layer`` (the file is replaced as a whole); ``.csv`` drops
     the geometry and keeps the attributes (made safe by :func:`csv_safe`). An existing file is
     replaced only with ``force``.
@@ -236,8 +237,11 @@ def write_features(features: gpd.GeoDataFrame, path: str | Path, *, layer: str =
             gdf.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio", **_GPKG_OPTIONS)
         else:
             options: dict[str, Any] = {"RFC7946": "YES", "COORDINATE_PRECISION": 6}
-            if meta:
-                options["FOREIGN_MEMBERS_COLLECTION"] = json.dumps({"meta": meta}, default=str)
+            if not meta:
+                from geo_engine import __version__
+
+                meta = {"software": f"geo-engine {__version__}", "layer": layer}
+            options["FOREIGN_MEMBERS_COLLECTION"] = json.dumps({"meta": meta}, default=str)
             gdf.to_file(tmp, driver="GeoJSON", engine="pyogrio", layer=path.stem,
                         layer_options=options)
     return path

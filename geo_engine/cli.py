@@ -194,12 +194,20 @@ def validate(
     file: Annotated[Path, typer.Argument(help="A layer spec YAML file (or folder) to check.")],
     data_dir: DataDir = None,
 ) -> None:
-    """Check a layer spec file: fields, methods, parameters, filters, and each source in the data folder."""
-    from geo_engine.ingest.specs import load_layers, source_paths
+    """Check a layer spec file: fields, methods, parameters, filters, and each source.
 
+    Sources are read relative to the spec's own folder (the project's data folder for the shipped
+    specs), or to --data-dir when given.
+    """
+    from geo_engine.ingest.specs import default_layers_path, load_layers, source_paths
+
+    if data_dir is None:
+        base = (file if file.is_dir() else file.parent).resolve()
+        shipped = base.is_relative_to(default_layers_path().parent.resolve())
+        data_dir = Path(settings.data_dir) if shipped else base
     try:
         specs = load_layers(file)
-        paths = source_paths(specs, Path(data_dir or settings.data_dir))
+        paths = source_paths(specs, data_dir)
     except GeoEngineError as exc:
         _fail(exc)
     missing = [f"{layer}: source {path} not found" for layer, path in paths.items() if not path.exists()]

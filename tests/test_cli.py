@@ -106,6 +106,21 @@ def test_validate_good_and_bad(tmp_path, data_dir):
     assert "bad.yaml: layer 'x': field `kind`" in result.output
 
 
+def test_validate_reads_sources_next_to_the_spec_by_default(tmp_path, monkeypatch):
+    _boundary(tmp_path)
+    monkeypatch.chdir("/")  # not the spec's folder: the spec's folder is the default all the same
+    result = runner.invoke(app, ["validate", str(tmp_path / "layers.yaml")])
+    assert result.exit_code == 0, result.output
+    (tmp_path / "t.csv").unlink()
+    result = runner.invoke(app, ["validate", str(tmp_path / "layers.yaml")])
+    assert result.exit_code == 1
+    assert str(tmp_path / "t.csv") in result.output
+    from geo_engine.ingest.specs import default_layers_path
+
+    shipped = runner.invoke(app, ["validate", str(default_layers_path("peru") / "social.yaml")])
+    assert shipped.exit_code == 0, shipped.output
+
+
 def _boundary(tmp_path):
     import geopandas as gpd
     import pandas as pd

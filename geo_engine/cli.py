@@ -18,6 +18,8 @@ from geo_engine import __version__, settings
 from geo_engine._errors import GeoEngineError, GeoEngineWarning
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+
     from geo_engine.pipeline import Run
 
 __all__ = ["app", "main"]
@@ -501,8 +503,9 @@ def sensitivity_cmd(
 
 @app.command("access")
 def access_cmd(
-    to: Annotated[str, typer.Option("--to", help="towns10k, towns50k, towns500k, ports, airports "
-                                    "or hubs (engine hubs of the dual model).")],
+    to: Annotated[str, typer.Option("--to", help="towns10k, towns50k, towns500k, ports, airports, "
+                                    "hubs (engine hubs of the dual model), the id of a point "
+                                    "layer of the region, or a point file.")],
     out: Annotated[Path, typer.Option("--out", help="Output .parquet or .csv (h3, minutes).")],
     resolution: Resolution = None,
     region: Region = settings.default_region,
@@ -523,9 +526,12 @@ def access_cmd(
         hubs = (np.isin(result.dual.typology, ["engine_hub", "dual_zone"]) if to == "hubs"
                 else None)
         with _report_warnings():
-            minutes = access_minutes(result.matrix, to=to, data_dir=result.region.data_dir,
-                                     region=result.region.id,
-                                     hubs=hubs, max_minutes=max_minutes)
+            targets = _destination_points(result, to)
+            reg = result.region
+            minutes = access_minutes(result.matrix, to=to, data_dir=reg.data_dir, region=reg.id,
+                                     hubs=hubs, max_minutes=max_minutes, targets=targets,
+                                     files=None if reg.access_files is None
+                                     else dict(reg.access_files))
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
     _write(lambda: write_matrix(pd.DataFrame({"h3": result.matrix["h3"], "minutes": minutes}), out,
@@ -533,6 +539,28 @@ def access_cmd(
     reached = np.isfinite(minutes)
     typer.echo(f"wrote {out}: {int(reached.sum()):,} of {len(minutes):,} cells reached; median "
                f"{np.nanmedian(minutes):,.0f} min")
+
+
+def _destination_points(result: Run, to: str) -> gpd.GeoDataFrame | None:
+    """Return the points of ``--to`` when it is a point layer of the region or a file, else None."""
+    from geo_engine.access import DESTINATION_SETS
+    from geo_engine.io.safe_read import read_vector
+    from geo_engine.matrix.indicators import layer_features
+
+    if to in DESTINATION_SETS:
+        return None
+    if to in result.specs:
+        spec = result.specs[to]
+        if spec.kind != "points":
+            msg = f"--to {to}: layer {to!r} holds {spec.kind}, not points; give a point layer"
+            raise ValueError(msg)
+        return layer_features(spec, result.region.data_dir)
+    if Path(to).suffix and Path(to).is_file():
+        return read_vector(Path(to))
+    points = sorted(s.id for s in result.specs.values() if s.kind == "points")
+    msg = (f"--to {to}: not a destination set ({', '.join(DESTINATION_SETS)}), nor a point layer of "
+           f"region {result.region.id!r} ({', '.join(points[:12]) or 'none'}), nor a file")
+    raise ValueError(msg)
 
 
 def _export_meta(result: Run, profile_id: str, weights: Mapping[str, float],

@@ -130,15 +130,17 @@ def run(
     resolution = reg.resolution if resolution is None else resolution
     specs = {s.id: s for s in load_layers(layers or reg.layers)}
     units = reg.units()
+    files = dict(reg.access_files) if reg.access_files is not None else None
     built = build_indicators(region=reg.id, resolution=resolution, layers=list(specs.values()),
                              units=units, data_dir=reg.data_dir, force=force,
-                             urban_centre_weight=reg.urban_centre_weight)
+                             urban_centre_weight=reg.urban_centre_weight,
+                             access_files=files)
     shared = built.attrs.get("report", {}).get("grid", {}).get("shared_units", {})
     matrix = with_derived(built)
     # a region without a profiles folder has no profiles: only custom profiles score it
     profs = (load_profiles(profiles or reg.profiles)
              if profiles is not None or reg.profiles.exists() else {})
-    hub_minutes = _hub_minutes(matrix, data_dir=reg.data_dir, region=reg.id)
+    hub_minutes = _hub_minutes(matrix, data_dir=reg.data_dir, region=reg.id, files=files)
     dual = dual_model(matrix, profs, specs=specs, hub_minutes=hub_minutes, partial=True)
     names = (admin_names(pd.DataFrame(units)) if "district" in units
              else pd.DataFrame({"district_code": pd.Series(dtype="string")}))
@@ -146,16 +148,17 @@ def run(
                hub_minutes=hub_minutes, region=reg, shared_units=shared)
 
 
-def _hub_minutes(matrix: pd.DataFrame, *, data_dir: Path, region: str
+def _hub_minutes(matrix: pd.DataFrame, *, data_dir: Path, region: str,
+                 files: Mapping[str, str] | None = None
                  ) -> Callable[[np.ndarray], np.ndarray] | None:
     """Return a function giving travel times to hub cells, or None without a region's terrain."""
-    if not (data_dir / region / "elevation.tif").is_file():
+    from geo_engine.access import access_paths, region_friction, travel_time
+
+    if not access_paths(data_dir, region, files)["elevation"].is_file():
         return None
 
     def minutes(hubs: np.ndarray) -> np.ndarray:
-        from geo_engine.access import region_friction, travel_time
-
-        friction = region_friction(matrix, data_dir=data_dir, region=region)
+        friction = region_friction(matrix, data_dir=data_dir, region=region, files=files)
         targets = matrix["h3"].to_numpy()[np.asarray(hubs, dtype=bool)]
         return travel_time(matrix, friction, targets)
 

@@ -467,3 +467,32 @@ def test_levels_and_old_keys_are_not_mixed(tmp_path):
         "id: x\nboundary: b.geojson\ncode_column: C\nlevels: [{id: unit, code: C}]\n")
     with pytest.raises(SpecError, match="either as `levels` or as"):
         load_region(tmp_path / "region.yaml")
+
+
+def test_access_for_ones_own_region_to_its_own_point_layers(own_region, tmp_path):
+    region = own_region / "region.yaml"
+    r = runner.invoke(app, ["region", "new", str(region), "--boundary", str(own_region / "units.geojson"),
+                            "--code-column", "CODE", "--layers", str(own_region / "layers.yaml"),
+                            "--resolution", "7", "--id", "mine"])
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "minutes.csv"
+    r = runner.invoke(app, ["access", "--region", str(region), "--to", "town_people", "--out", str(out)])
+    assert r.exit_code == 1  # no terrain named yet: the message says how to name it
+    assert "access: {elevation: dem.tif}" in r.output
+    region.write_text(region.read_text() + "access: {elevation: height.tif}\n")
+    r = runner.invoke(app, ["access", "--region", str(region), "--to", "town_people", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    minutes = pd.read_csv(out)["minutes"]
+    assert minutes.notna().sum() > 0
+    assert minutes.min() == 0  # a town's own cell
+    r = runner.invoke(app, ["access", "--region", str(region), "--to", str(own_region / "towns.geojson"),
+                            "--out", str(tmp_path / "file.csv")])
+    assert r.exit_code == 0, r.output
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "file.csv")["minutes"], minutes)
+    r = runner.invoke(app, ["access", "--region", str(region), "--to", "height", "--out",
+                            str(tmp_path / "x.csv")])
+    assert r.exit_code == 1
+    assert "layer 'height' holds raster, not points" in r.output
+    r = runner.invoke(app, ["access", "--region", str(region), "--to", "nowhere", "--out",
+                            str(tmp_path / "y.csv")])
+    assert "nor a point layer of region 'mine' (distance_town, market_count, town_people)" in r.output

@@ -29,7 +29,9 @@ from __future__ import annotations
 
 from geo_engine.access.destinations import (
     DESTINATION_SETS,
+    REGION_FILES,
     access_minutes,
+    access_paths,
     clear_caches,
     destinations,
     region_friction,
@@ -69,6 +71,7 @@ __all__ = [
     "LAKE_MIN_SHARE",
     "LINK_MAX_GAP_EDGES",
     "MIN_EDGE_FRACTION",
+    "REGION_FILES",
     "RIVER_BOAT_KMH",
     "RIVER_MAX_ELEVATION_M",
     "RIVER_MAX_SCALERANK",
@@ -88,6 +91,7 @@ __all__ = [
     "Friction",
     "SpeedTable",
     "access_minutes",
+    "access_paths",
     "cell_graph",
     "cell_speeds",
     "clear_caches",

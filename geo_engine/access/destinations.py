@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from geo_engine import settings
+from geo_engine._errors import MissingSourceError
 from geo_engine.access.friction import cell_speeds
 from geo_engine.access.graph import GRAPH_CACHE_SIZE, clear_graphs, grid_digest
 from geo_engine.access.speeds import FloatArray, Friction
@@ -25,7 +26,9 @@ from geo_engine.spatial.sphere import (
 
 __all__ = [
     "DESTINATION_SETS",
+    "REGION_FILES",
     "access_minutes",
+    "access_paths",
     "clear_caches",
     "destinations",
     "region_friction",
@@ -117,8 +120,24 @@ def destinations(
 
 _FRICTIONS: OrderedDict[tuple[Any, ...], Friction] = OrderedDict()
 
-_REGION_FILES = {"elevation": "elevation.tif", "roads": "roads_national.parquet",
-                 "rivers": "rivers.parquet", "lakes": "lakes.parquet", "towns": "towns.parquet"}
+REGION_FILES: Mapping[str, str] = MappingProxyType({
+    "elevation": "elevation.tif", "roads": "roads_national.parquet", "rivers": "rivers.parquet",
+    "lakes": "lakes.parquet", "towns": "towns.parquet"})
+"""File of each travel mode in a shipped region's data folder (a region file's ``access:`` names
+its own; only ``elevation`` is required)."""
+
+
+def access_paths(data_dir: Path | None = None, region: str | None = None,
+                 files: Mapping[str, str | Path] | None = None) -> dict[str, Path]:
+    """Return the file of each travel mode (:data:`REGION_FILES`).
+
+    A region's own ``files`` (relative to ``data_dir``) when given, else the shipped names in
+    ``data_dir/region/``.
+    """
+    if files is not None:
+        root = Path(data_dir or settings.data_dir)
+        return {k: (Path(v) if Path(v).is_absolute() else root / v) for k, v in files.items()}
+    return {k: _region_path(v, data_dir, region) for k, v in REGION_FILES.items()}
 
 
 def region_friction(
@@ -126,6 +145,7 @@ def region_friction(
     *,
     data_dir: Path | None = None,
     region: str | None = None,
+    files: Mapping[str, str | Path] | None = None,
 ) -> Friction:
     """Return :func:`cell_speeds` of a grid from a region's curated files, with the default table.
 
@@ -137,6 +157,9 @@ def region_friction(
         Folder of the curated data; :data:`geo_engine.settings.data_dir` when omitted.
     region : str, optional
         Region sub-folder; :data:`geo_engine.settings.default_region` when omitted.
+    files : mapping, optional
+        A region's own travel files (``elevation`` required; ``roads``, ``rivers``, ``lakes``,
+        ``towns`` optional), relative to ``data_dir`` (:func:`access_paths`).
 
     Returns
     -------
@@ -149,14 +172,22 @@ def region_friction(
     """
     from geo_engine.io.safe_read import read_vector
 
-    paths = {k: _region_path(v, data_dir, region) for k, v in _REGION_FILES.items()}
+    paths = access_paths(data_dir, region, files)
+    if not paths.get("elevation", Path()).is_file():
+        where = paths.get("elevation") or "(none given)"
+        msg = (f"travel times need an elevation raster (GeoTIFF), and there is none: {where}; "
+               "name one in the region file (`access: {elevation: dem.tif}`, relative to its data "
+               "folder), with optional roads, rivers, lakes and towns files")
+        raise MissingSourceError(msg)
     g = check_grid(grid)
     stamp = tuple((str(p), p.stat().st_mtime_ns if p.is_file() else None) for p in paths.values())
     key = (grid_digest(g), stamp)
     if key in _FRICTIONS:
         _FRICTIONS.move_to_end(key)
         return _FRICTIONS[key]
-    layers = {k: read_vector(p) for k, p in paths.items() if k != "elevation" and p.is_file()}
+    # a shipped region may lack an optional mode; a file the region names must be there
+    layers = {k: read_vector(p) for k, p in paths.items()
+              if k != "elevation" and (files is not None or p.is_file())}
     friction = cell_speeds(grid, elevation=paths["elevation"], roads=layers.get("roads"),
                            rivers=layers.get("rivers"), lakes=layers.get("lakes"),
                            towns=layers.get("towns"))
@@ -176,6 +207,8 @@ def access_minutes(
     region: str | None = None,
     hubs: npt.ArrayLike | None = None,
     max_minutes: float | None = None,
+    files: Mapping[str, str | Path] | None = None,
+    targets: gpd.GeoDataFrame | None = None,
 ) -> FloatArray:
     """Return the travel time (minutes) from every cell of a region to a named destination set.
 
@@ -194,6 +227,11 @@ def access_minutes(
         of ``matrix``.
     max_minutes : float, optional
         Cells farther than this are NaN (see :func:`travel_time`).
+    files : mapping, optional
+        The region's own travel files (see :func:`region_friction`).
+    targets : geopandas.GeoDataFrame, optional
+        Points to reach instead of a named set (e.g. a point layer of the region, or a file);
+        ``to`` then only names them in messages.
 
     Returns
     -------
@@ -206,7 +244,7 @@ def access_minutes(
     >>> m = build_indicators(resolution=5)  # doctest: +SKIP
     >>> minutes = access_minutes(m, to="towns50k")  # doctest: +SKIP
     """
-    if to not in DESTINATION_SETS:
+    if targets is None and to not in DESTINATION_SETS:
         msg = f"`to` was {to!r}; known destination sets are {', '.join(DESTINATION_SETS)}"
         raise ValueError(msg)
     if hubs is not None:
@@ -217,8 +255,9 @@ def access_minutes(
                        f"{len(matrix)} rows; give one value per row, or H3 ids")
                 raise ValueError(msg)
             hubs = matrix["h3"].to_numpy(dtype=np.uint64)[mask]
-    targets = destinations(to, data_dir=data_dir, region=region, hubs=hubs)
-    friction = region_friction(matrix, data_dir=data_dir, region=region)
+    if targets is None:
+        targets = destinations(to, data_dir=data_dir, region=region, hubs=hubs)
+    friction = region_friction(matrix, data_dir=data_dir, region=region, files=files)
     return travel_time(matrix, friction, targets, max_minutes=max_minutes)
 
 

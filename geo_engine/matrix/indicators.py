@@ -6,7 +6,7 @@ import hashlib
 import json
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ __all__ = [
     "build_indicators",
     "cache_key",
     "compute_layer",
+    "layer_features",
     "points_from_table",
     "read_table",
     "region_units",
@@ -173,12 +174,33 @@ def read_table(path: Path) -> pd.DataFrame:
     return read_table_file(path)
 
 
+def _read_features(path: Path, spec: LayerSpec) -> gpd.GeoDataFrame:
+    """Read a vector source, or points from a CSV with latitude/longitude columns."""
+    if path.suffix.lower() in TEXT_SUFFIXES:
+        return points_from_table(read_table(path), spec, path)
+    return drop_missing_geometries(read_vector(path), source=str(path))
+
+
+def layer_features(spec: LayerSpec, data_dir: Path) -> gpd.GeoDataFrame:
+    """Return the features of a vector layer as the matrix reads them (its filter applied).
+
+    Parameters
+    ----------
+    spec : LayerSpec
+        A ``points``, ``lines`` or ``polygons`` layer.
+    data_dir : pathlib.Path
+        Folder its ``source`` is relative to.
+    """
+    return _apply_filter(_read_features(spec.source_path(data_dir), spec), spec)
+
+
 class _Sources:
     """Reads each source once per build and remembers derived allocations."""
 
     def __init__(self, data_dir: Path, region: str, units: gpd.GeoDataFrame, *,
-                 urban_weight: float) -> None:
+                 urban_weight: float, access_files: Mapping[str, str] | None = None) -> None:
         self.data_dir = data_dir
+        self.access_files = access_files
         self.urban_weight = urban_weight
         self.region = region
         self.units = units
@@ -189,10 +211,7 @@ class _Sources:
     def vector(self, spec: LayerSpec) -> gpd.GeoDataFrame:
         path = spec.source_path(self.data_dir)
         if path not in self._frames:
-            if path.suffix.lower() in TEXT_SUFFIXES:
-                self._frames[path] = points_from_table(read_table(path), spec, path)
-            else:
-                self._frames[path] = drop_missing_geometries(read_vector(path), source=str(path))
+            self._frames[path] = _read_features(path, spec)
         return _apply_filter(self._frames[path], spec)
 
     def table(self, spec: LayerSpec) -> pd.DataFrame:
@@ -405,7 +424,8 @@ def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.
     if spec.method == "travel_time":
         from geo_engine import access
 
-        friction = access.region_friction(grid, data_dir=sources.data_dir, region=sources.region)
+        friction = access.region_friction(grid, data_dir=sources.data_dir, region=sources.region,
+                                          files=sources.access_files)
         return access.travel_time(grid, friction, features, max_minutes=p.get("max_minutes"))
     if spec.kind == "points":
         if spec.method == "density":
@@ -425,16 +445,19 @@ AUXILIARY_FILES = ("populated_centres.parquet", "elevation.tif", "cropland_grid.
 
 def cache_key(*, units_hash: str, resolution: int, specs: Sequence[LayerSpec],
               data_dir: Path, region: str | None = None,
-              urban_centre_weight: float | None = None) -> str:
+              urban_centre_weight: float | None = None,
+              extra_files: Sequence[Path] = ()) -> str:
     """Return the hash that identifies an indicator matrix.
 
     It covers the region's units, the resolution, every layer spec, the checksum of every source
-    file and of the region's :data:`AUXILIARY_FILES`, the dasymetric weight setting, the cache
-    format and the package version, so a change in any of them builds a new matrix.
+    file, of the region's :data:`AUXILIARY_FILES` and of ``extra_files`` (a region's own travel
+    files), the dasymetric weight setting, the cache format and the package version, so a change
+    in any of them builds a new matrix.
     """
     sources = sorted({str(s.source_path(data_dir)) for s in specs}
                      | ({str(Path(data_dir) / region / name) for name in AUXILIARY_FILES}
-                        if region else set()))
+                        if region else set())
+                     | {str(p) for p in extra_files})
     payload = {
         "format": CACHE_FORMAT,
         "version": __version__,
@@ -467,6 +490,7 @@ def build_indicators(
     force: bool = False,
     progress: Progress | None = None,
     urban_centre_weight: float | None = None,
+    access_files: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Return the indicator matrix of a region: cells × layers of raw values.
 
@@ -499,6 +523,9 @@ def build_indicators(
         Weight of an urban populated centre against a rural one when totals are split over
         populated centres (the region file's calibration, e.g. Peru's 90);
         :data:`geo_engine.settings.urban_centre_weight` when omitted.
+    access_files : mapping, optional
+        The region's own travel files (``access:`` of its region file) for ``travel_time`` layers;
+        the shipped file names in the region's data folder when omitted.
 
     Returns
     -------
@@ -516,14 +543,14 @@ def build_indicators(
         else load_layers(layers, region=region)
     units = region_units(region, data_dir=data_dir) if units is None else units
     key = cache_key(units_hash=_units_hash(units), resolution=resolution, specs=specs, region=region,
-                    urban_centre_weight=weight,
-                    data_dir=data_dir)
+                    urban_centre_weight=weight, data_dir=data_dir,
+                    extra_files=[data_dir / f for f in (access_files or {}).values()])
     path = cache_dir / "indicators" / f"{region}-r{resolution}-{key[:16]}.parquet"
 
     def build() -> tuple[pd.DataFrame, dict[str, Any]]:
         return _compute_matrix(specs, units, resolution=resolution, data_dir=data_dir,
                                region=region, force=force, progress=progress,
-                               urban_weight=weight)
+                               urban_weight=weight, access_files=access_files)
 
     matrix, report, hit = cached(path, build) if use_cache else (*build(), False)
     matrix.attrs.update(cache_path=str(path), cache_hit=hit, report=report)
@@ -533,6 +560,7 @@ def build_indicators(
 def _compute_matrix(
     specs: Sequence[LayerSpec], units: gpd.GeoDataFrame, *, resolution: int, data_dir: Path,
     region: str, force: bool, progress: Progress | None, urban_weight: float,
+    access_files: Mapping[str, str] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Build the grid and every layer's column; return the matrix and its build report."""
     t0 = time.perf_counter()
@@ -540,7 +568,8 @@ def _compute_matrix(
     report: dict[str, Any] = {"grid": {**grid.attrs["report"],
                                        "seconds": round(time.perf_counter() - t0, 3)},
                               "layers": {}}
-    sources = _Sources(data_dir, region, units, urban_weight=urban_weight)
+    sources = _Sources(data_dir, region, units, urban_weight=urban_weight,
+                       access_files=access_files)
     columns: dict[str, np.ndarray] = {}
     for i, spec in enumerate(specs):
         if progress:

@@ -296,7 +296,9 @@ def region_problem(run: Run, profile: Profile, *, options: SiteOptions, niche_mi
             msg = (f"region {run.region.id!r} has no terrain raster for travel times; give a "
                    "speed (km/h) to measure reach as distance")
             raise ValueError(msg)
-        friction = region_friction(run.matrix, data_dir=run.region.data_dir, region=run.region.id)
+        friction = region_friction(run.matrix, data_dir=run.region.data_dir, region=run.region.id,
+                                   files=None if run.region.access_files is None
+                                   else dict(run.region.access_files))
     d = run.dual
     sp = site_problem(run.matrix, score=result.score,
                       demand=poor_population(run.matrix, column=demand_column),

@@ -91,6 +91,9 @@ class RegionSpec(BaseModel):
     layers: str = "."
     profiles: str = "profiles"
     data_dir: str | None = None
+    access: dict[Literal["elevation", "roads", "rivers", "lakes", "towns"], str] | None = Field(
+        None, description="Files of the travel modes, relative to the data folder (elevation "
+                          "required for travel times).")
     urban_centre_weight: float | None = Field(
         None, gt=0, description="Weight of an urban populated centre against a rural one in the "
                                 "dasymetric split of totals (the region's own calibration).")
@@ -189,6 +192,12 @@ class Region:
         (``province_code`` / ``department_code``, boundary column) pairs.
     levels : tuple of Level
         The admin levels, finest first (the units, then their parents).
+    urban_centre_weight : float or None
+        The region's dasymetric calibration (:data:`geo_engine.settings.urban_centre_weight` when
+        None).
+    access_files : tuple or None
+        (mode, file) pairs of the region's travel files, relative to ``data_dir`` (``access:`` of
+        the file); None for the shipped names (:data:`geo_engine.access.REGION_FILES`).
     resolution : int
         Default H3 resolution.
     shipped : bool
@@ -209,6 +218,7 @@ class Region:
     shipped: bool = False
     levels: tuple[Level, ...] = ()
     urban_centre_weight: float | None = None
+    access_files: tuple[tuple[str, str], ...] | None = None
 
     def level(self, name: str) -> Level:
         """Return a level by the region's id for it or by its slot; the error lists the ids."""
@@ -390,7 +400,8 @@ def load_region(region: str | Path | Region | None = None, *, data_dir: Path | N
         code_column=levels[0].code, name_column=levels[0].name,
         parents=tuple((f"{lv.slot}_code", lv.code) for lv in levels[1:]),
         resolution=spec.resolution, shipped=shipped, levels=levels,
-        urban_centre_weight=spec.urban_centre_weight)
+        urban_centre_weight=spec.urban_centre_weight,
+        access_files=None if spec.access is None else tuple((str(k), v) for k, v in spec.access.items()))
 
 
 def write_region(

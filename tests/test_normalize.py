@@ -295,3 +295,10 @@ def test_standing_matches_pandas_rank_max():
     s[::17] = np.nan
     expected = pd.Series(s).rank(method="max", pct=True).to_numpy()
     np.testing.assert_allclose(standing(s), expected)
+
+
+def test_dominating_tail_warning_names_its_units():
+    v = np.r_[np.linspace(0.0, 1.0, 1999), 1000.0]  # one far-off cell holds the range
+    units = np.array(["mainland"] * 1999 + ["Isla de Pascua"])
+    with pytest.warns(GeoEngineWarning, match=r"\(2 of 2,000, in units Isla de Pascua, mainland\)"):
+        normalize(v, winsorize=None, name="distance_port", units=units)

@@ -315,6 +315,7 @@ def normalize(
     half: float | None = None,
     mask: np.ndarray | None = None,
     name: str = "layer",
+    units: np.ndarray | None = None,
 ) -> np.ndarray:
     r"""Scale raw values to [0, 1] with 1 = more favourable.
 
@@ -347,6 +348,9 @@ def normalize(
         percentiles, mean, sd) are computed over them only and other cells get NaN.
     name : str
         Layer name for messages.
+    units : numpy.ndarray, optional
+        Admin unit code of each cell: a warning about a dominating tail then names the units
+        that hold it (an island, a city).
 
     Returns
     -------
@@ -399,7 +403,8 @@ def normalize(
             s = np.full(v.size, CONSTANT_VALUE)
     else:
         if method == "minmax":
-            v = _winsorized(v, winsorize, name=name)
+            v = _winsorized(v, winsorize, name=name,
+                            units=None if units is None else np.asarray(units)[ok])
         spread = np.ptp(v) if method == "minmax" else np.std(v)
         if spread == 0:
             warnings.warn(f"{name}: constant over the eligible cells; scaled to {CONSTANT_VALUE}",
@@ -415,7 +420,7 @@ def normalize(
 
 
 def _winsorized(v: np.ndarray, winsorize: tuple[float, float] | str | None, *,
-                name: str) -> np.ndarray:
+                name: str, units: np.ndarray | None = None) -> np.ndarray:
     """Clip values before min–max as ``winsorize`` asks, and warn if a tail still dominates."""
     if winsorize == "auto":
         limits = robust_limits(v)
@@ -433,9 +438,15 @@ def _winsorized(v: np.ndarray, winsorize: tuple[float, float] | str | None, *,
     dominated = dominant_tail(v)
     if dominated is not None:
         end, k, part = dominated
+        where = "e.g. one island or one unit"
+        if units is not None:  # name the units holding the tail cells, the most extreme first
+            order = np.argsort(v, kind="stable")
+            tail = order[::-1][:k] if end == "top" else order[:k]
+            named = list(dict.fromkeys(str(u) for u in units[tail]))
+            where = "in units " + ", ".join(named[:5]) + (", …" if len(named) > 5 else "")
         warnings.warn(
             f"{name}: the {end} {settings.dominance_tail:.1%} of cells ({k:,} of {v.size:,}, "
-            f"e.g. one island or one unit) span {part:.0%} of its range, so min–max squeezes the "
+            f"{where}) span {part:.0%} of its range, so min–max squeezes the "
             f"other cells into {1 - part:.0%} of [0, 1]; clip it with `winsorize: [low, high]` "
             "percentiles, score it with `fuzzy` points in its own units, or use `decay` for a "
             "distance",

@@ -160,6 +160,7 @@ def prepare(
             raw = _impute_admin(raw, matrix)
         raws.append(raw)
     values = np.full((n, len(ids)), np.nan)
+    unit_codes = matrix["district_code"].to_numpy() if "district_code" in matrix else None
     for j, layer in enumerate(profile.layers):
         spec = specs.get(layer.id)
         norm = layer.normalization or profile.normalization
@@ -169,7 +170,7 @@ def prepare(
             raws[j], direction=direction, method=norm.method,
             transform_kind=t.kind if t else None, transform_percentile=t.percentile if t else None,
             winsorize=norm.winsorize, fuzzy_shape=norm.fuzzy_shape, fuzzy_points=norm.fuzzy_points,
-            half=norm.half, mask=eligible, name=layer.id,
+            half=norm.half, mask=eligible, name=layer.id, units=unit_codes,
         )
         values[:, j] = np.where(eligible & np.isnan(s), 0.0, s)
     report["eligible"] = int(eligible.sum())

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import pandas as pd
 import typer
-from rich.progress import Progress
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from geo_engine import __version__, settings
 from geo_engine._errors import GeoEngineError, GeoEngineWarning
@@ -34,6 +41,27 @@ data_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(data_app, name="data")
+
+_QUIET = {"on": False}
+
+
+@app.callback()
+def _options(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars (they are off "
+                                        "anyway when output is not a terminal).")] = False,
+) -> None:
+    """Territorial Opportunity Platform: where a niche cluster could create wealth, and for whom."""
+    _QUIET["on"] = quiet
+
+
+def _progress() -> Progress:
+    """Return a progress display with the step, a bar, the count, elapsed time and an ETA.
+
+    It is silent with ``--quiet`` or when standard error is not a terminal (logs, pipes, CI).
+    """
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), transient=True,
+                    disable=_QUIET["on"] or not sys.stderr.isatty())
 
 DataDir = Annotated[
     Path | None,
@@ -153,7 +181,7 @@ def data_prepare(
             typer.echo(line)
         verify_manifest(data_dir)
         districts = display_districts(data_dir=data_dir)
-        with _report_warnings(), Progress(transient=True) as bar:
+        with _report_warnings(), _progress() as bar:
             bar.add_task(f"indicator matrix at resolution {resolution}", total=None)
             matrix = build_indicators(resolution=resolution, data_dir=data_dir,
                                       urban_centre_weight=load_region().urban_centre_weight)
@@ -228,6 +256,23 @@ ProfileName = Annotated[str, typer.Option("--profile", help="Profile id (see `ge
 Force = Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")]
 
 
+def _print_layer_profile(report: dict, *, cached: bool) -> None:
+    """Print the build's time and memory per layer, slowest first, with the grid's own line."""
+    layers = report["layers"]
+    total = float(report.get("seconds") or 0) or sum(float(v["seconds"]) for v in layers.values())
+    rows = sorted(layers.items(), key=lambda kv: -float(kv[1]["seconds"]))
+    if cached:
+        typer.echo("(from the cache: the times and memory of the build that made it)")
+    typer.echo(f"{'layer':<36} {'seconds':>8} {'share':>6} {'peak MB':>8}")
+    typer.echo(f"{'(grid)':<36} {report['grid']['seconds']:>8.2f} "
+               f"{report['grid']['seconds'] / total if total else 0:>6.1%} {'':>8}")
+    for layer, info in rows:
+        peak = info.get("peak_rss_mb")
+        typer.echo(f"{layer:<36} {info['seconds']:>8.2f} {info['seconds'] / total if total else 0:>6.1%} "
+                   f"{'' if peak is None else f'{peak:,.0f}':>8}")
+    typer.echo(f"{'total':<36} {total:>8.2f}")
+
+
 @app.command("build")
 def build(
     resolution: Annotated[int | None, typer.Option(help="H3 resolution, 3 (coarse) to 10 (fine); "
@@ -255,6 +300,9 @@ def build(
     force: Annotated[bool, typer.Option(help="Allow very large grids; overwrite --out.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore and do not write the cache.")]
     = False,
+    profile_layers: Annotated[bool, typer.Option(
+        "--profile-layers", help="Print the time, share and peak memory of each layer (with "
+        "--no-cache to measure this build).")] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Build the indicator matrix (cells x layers of raw values) and optionally write it."""
@@ -276,7 +324,7 @@ def build(
             reg = load_region(region, data_dir=data_dir)
         units = reg.units()
         resolution = reg.resolution if resolution is None else resolution
-        with _report_warnings(), Progress(transient=True) as bar:
+        with _report_warnings(), _progress() as bar:
             task = bar.add_task("layers", total=None)
 
             def progress(layer_id: str, i: int, n: int) -> None:
@@ -293,6 +341,8 @@ def build(
     state = "from cache" if matrix.attrs["cache_hit"] else f"built in {report['seconds']:.1f} s"
     typer.echo(f"{len(matrix):,} cells x {len(report['layers'])} layers at resolution "
                f"{resolution} ({state})")
+    if profile_layers:
+        _print_layer_profile(report, cached=bool(matrix.attrs["cache_hit"]))
     if out is not None:
         _write(lambda: write_matrix(matrix, out, force=force))
         typer.echo(f"wrote {out}")
@@ -402,9 +452,14 @@ def _write(write: Callable[[], object]) -> None:
 def _run(region: str, resolution: int | None, data_dir: Path | None) -> Run:
     from geo_engine.pipeline import run
 
-    with _report_warnings(), Progress(transient=True) as bar:
-        bar.add_task(f"scoring {region}", total=None)
-        result = run(region=region, resolution=resolution, data_dir=data_dir)
+    with _report_warnings(), _progress() as bar:
+        task = bar.add_task(f"{region}: indicator matrix", total=None)
+
+        def progress(layer_id: str, i: int, n: int) -> None:
+            bar.update(task, total=n, completed=i,
+                       description=f"{region}: layer {layer_id}" if layer_id else f"{region}: scoring")
+
+        result = run(region=region, resolution=resolution, data_dir=data_dir, progress=progress)
     if result.dual.missing:
         typer.secho(f"note: region {result.region.id!r} has no profile of kind "
                     f"{', '.join(result.dual.missing)}; the dual-model scores that need "
@@ -893,13 +948,13 @@ def plan_cmd(
             _fail(ValueError("give --sites, --budget (with --cost), or both"))
         costs = (site_costs(result.matrix, read_table_file(cost), source=str(cost))
                  if cost is not None else None)
-        with _report_warnings(), Progress(transient=True) as bar:
+        with _report_warnings(), _progress() as bar:
             bar.add_task("reach of the candidate sites", total=None)
             sp, scored = region_problem(
                 result, chosen, options=options, cost=costs, demand_column=demand_column,
                 niche_min=niche_min if niche_min is not None else base.niche_min)
         if pareto:
-            with Progress(transient=True) as bar:
+            with _progress() as bar:
                 bar.add_task(f"front of {points} points (ε-constraint)", total=None)
                 front, _ = pareto_front(sp.problem, points=points)
         else:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from geo_engine.ingest.specs import LayerSpec, load_layers
 from geo_engine.matrix.derived import with_derived
-from geo_engine.matrix.indicators import build_indicators
+from geo_engine.matrix.indicators import Progress, build_indicators
 from geo_engine.regions.region import Region, admin_names, load_region
 from geo_engine.scoring.dual import INCLUSION, DualResult, dual_model, inclusion_profile, inclusion_result
 from geo_engine.scoring.profiles import Profile, load_profiles
@@ -104,6 +104,7 @@ def run(
     layers: str | Path | None = None,
     profiles: str | Path | None = None,
     force: bool = False,
+    progress: Progress | None = None,
 ) -> Run:
     """Build (or load from cache) the matrix and score every profile of a region.
 
@@ -119,6 +120,9 @@ def run(
         Spec file/folder and profile folder; the region's own by default.
     force : bool, default False
         Allow very large grids.
+    progress : callable, optional
+        Called as ``progress(layer_id, i, n)`` while the matrix is built (not when it is cached)
+        and as ``progress("", n, n)`` before scoring.
 
     Returns
     -------
@@ -134,7 +138,7 @@ def run(
     built = build_indicators(region=reg.id, resolution=resolution, layers=list(specs.values()),
                              units=units, data_dir=reg.data_dir, force=force,
                              urban_centre_weight=reg.urban_centre_weight,
-                             access_files=files)
+                             access_files=files, progress=progress)
     shared = built.attrs.get("report", {}).get("grid", {}).get("shared_units", {})
     matrix = with_derived(built)
     # a region without a profiles folder has no profiles: only custom profiles score it

@@ -163,6 +163,24 @@ def test_build_own_region_writes_matrix(tmp_path, monkeypatch):
     assert runner.invoke(app, [*args, "--force"]).exit_code == 0
 
 
+def test_build_profiles_its_layers(tmp_path, monkeypatch):
+    monkeypatch.setattr("geo_engine.settings.cache_dir", tmp_path / "cache")
+    _boundary(tmp_path)
+    args = ["--quiet", "build", "--resolution", "6", "--boundary", str(tmp_path / "region.gpkg"),
+            "--code-column", "code", "--layers", str(tmp_path / "layers.yaml"), "--profile-layers"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("layer "))
+    assert lines[header].split() == ["layer", "seconds", "share", "peak", "MB"]
+    assert lines[header + 1].startswith("(grid)")
+    assert lines[header + 2].split()[0] == "share"
+    assert float(lines[header + 2].split()[3]) > 0  # peak memory in MB
+    assert lines[-1].startswith("total")
+    cached = runner.invoke(app, args)
+    assert "(from the cache: the times and memory of the build that made it)" in cached.output
+
+
 def test_build_boundary_errors(tmp_path):
     _boundary(tmp_path)
     result = runner.invoke(app, ["build", "--boundary", str(tmp_path / "region.gpkg"),

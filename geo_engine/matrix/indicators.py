@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +34,7 @@ from geo_engine.spatial.grid import build_grid
 
 __all__ = [
     "GRID_COLUMNS",
+    "Progress",
     "build_indicators",
     "cache_key",
     "compute_layer",
@@ -557,6 +559,16 @@ def build_indicators(
     return matrix
 
 
+def _peak_rss_mb() -> float | None:
+    """Return the process's peak resident memory so far in MB (None where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
 def _compute_matrix(
     specs: Sequence[LayerSpec], units: gpd.GeoDataFrame, *, resolution: int, data_dir: Path,
     region: str, force: bool, progress: Progress | None, urban_weight: float,
@@ -589,6 +601,7 @@ def _compute_matrix(
             warnings.warn(f"layer {spec.id!r}: {message}", GeoEngineWarning, stacklevel=2)
         report["layers"][spec.id] = {
             "seconds": round(time.perf_counter() - t, 3),
+            "peak_rss_mb": _peak_rss_mb(),
             "cells_with_value": int(np.isfinite(values).sum()),
             "warnings": messages,
         }

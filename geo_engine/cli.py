@@ -677,7 +677,7 @@ def brief_cmd(
     profile: ProfileName,
     out: Annotated[Path, typer.Option("--out", help="Output .html or .pdf file.")],
     district: Annotated[str | None, typer.Option(
-        "--district", help="Code of a unit of the region (a district's ubigeo in Peru).")]
+        "--district", "--unit", help="Code of a unit of the region (a district's ubigeo in Peru).")]
     = None,
     cluster: Annotated[int | None, typer.Option("--cluster", help="Cluster id from "
                                                 "`geo-engine clusters` (same profile).")] = None,
@@ -695,7 +695,7 @@ def brief_cmd(
 
     _check_out(out, force, (".html", ".pdf"))
     if (district is None) == (cluster is None):
-        _fail(ValueError("give exactly one of --district CODE or --cluster ID"))
+        _fail(ValueError("give exactly one of --unit CODE (--district in Peru) or --cluster ID"))
     try:
         result = _run(region, resolution, data_dir)
         resolution = result.resolution

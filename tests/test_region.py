@@ -266,7 +266,7 @@ def test_own_region_cli_end_to_end(own_region, tmp_path):
 
     brief = tmp_path / "out" / "brief.html"
     r = runner.invoke(app, ["brief", "--region", str(region), "--profile", "engine",
-                            "--district", "N1", "--out", str(brief)])
+                            "--unit", "N1", "--out", str(brief)])  # --district in Peru's words
     assert r.exit_code == 0, r.output
     page = brief.read_text()
     assert "Norte &lt;b&gt;1&lt;/b&gt;" in page

@@ -518,7 +518,10 @@ def score(
                     names=result.names, districts=gpd.GeoDataFrame(result.region.units()))
             write_geopackage(layers, out, force=force)
         else:
-            write_cells(table, out, meta=meta, force=force)
+            from geo_engine.reporting.rollup import level_columns
+
+            write_cells(table.rename(columns=level_columns(result.region.levels)), out, meta=meta,
+                        force=force)
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
     scored = int(table["score"].notna().sum())

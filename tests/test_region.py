@@ -449,6 +449,12 @@ def test_region_new_with_parent_levels_ranks_them(own_region, tmp_path):
                             "department", "--out", str(tmp_path / "x.csv")])
     assert r.exit_code == 1
     assert "has no admin level 'department'; its levels are: comunidad, provincia" in r.output
+    cells = tmp_path / "cells.csv"
+    r = runner.invoke(app, ["score", "--region", str(region), "--profile", "need", "--out", str(cells)])
+    assert r.exit_code == 0, r.output
+    columns = set(pd.read_csv(cells, nrows=1).columns)
+    assert {"comunidad_code", "comunidad", "provincia_code", "provincia"} <= columns
+    assert not {"district_code", "province_code"} & columns
 
 
 @pytest.mark.hostile

@@ -13,7 +13,7 @@ from geo_engine.matrix.derived import poor_population
 if TYPE_CHECKING:
     from geo_engine.regions.region import Level
 
-__all__ = ["LEVELS", "RANK_BY", "level_names", "rollup", "with_labels"]
+__all__ = ["LEVELS", "RANK_BY", "level_columns", "level_names", "rollup", "with_labels"]
 
 LEVELS = {"district": "district_code", "province": "province_code",
           "department": "department_code"}
@@ -195,3 +195,13 @@ def level_names(levels: Sequence[Level]) -> dict[str, str]:
     words (``comuna``, ``region``…). Peru's levels are the slots themselves: nothing is renamed.
     """
     return {lv.slot: lv.id for lv in levels if lv.slot != lv.id}
+
+
+def level_columns(levels: Sequence[Level]) -> dict[str, str]:
+    """Return renames of both the name (``province``) and code (``province_code``) columns.
+
+    For cell tables and exports of a region whose levels are not Peru's: ``comuna_code`` and
+    ``comuna`` instead of ``district_code`` and ``district``.
+    """
+    names = level_names(levels)
+    return {**names, **{f"{slot}_code": f"{ident}_code" for slot, ident in names.items()}}

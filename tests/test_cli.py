@@ -312,7 +312,7 @@ def test_brief_command(tmp_path, monkeypatch):
     r = runner.invoke(app, ["brief", "--profile", "engine", "--district", "999999",
                             "--resolution", "6", "--out", str(tmp_path / "y.html")])
     assert r.exit_code == 1
-    assert "no cells for district '999999'" in r.output
+    assert "no district '999999' in region 'peru'; check the code (column 'district_code'" in r.output
     r = runner.invoke(app, ["brief", "--profile", "engine", "--district", "080101",
                             "--resolution", "6", "--out", str(tmp_path / "cusco.docx")])
     assert r.exit_code == 1

@@ -308,7 +308,7 @@ def test_brief_command(tmp_path, monkeypatch):
     assert "CUSCO · CUSCO · CUSCO" in page
     r = runner.invoke(app, ["brief", "--profile", "engine", "--resolution", "6",
                             "--out", str(tmp_path / "x.html")])
-    assert "exactly one of --district CODE or --cluster ID" in r.output
+    assert "exactly one of --unit CODE (--district in Peru) or --cluster ID" in r.output
     r = runner.invoke(app, ["brief", "--profile", "engine", "--district", "999999",
                             "--resolution", "6", "--out", str(tmp_path / "y.html")])
     assert r.exit_code == 1

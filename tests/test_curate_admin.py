@@ -3,8 +3,9 @@ import pytest
 import shapely
 from shapely.geometry import Polygon, box
 
-from curation import admin
-from curation.common import BuildContext
+from curation.common import frames
+from curation.common.context import BuildContext
+from curation.peru import admin
 
 
 def _districts():
@@ -27,7 +28,7 @@ def _districts():
 def test_repair_counts_and_fixes_a_bowtie():
     bowtie = Polygon([(0, 0), (1, 1), (1, 0), (0, 1), (0, 0)])
     series = gpd.GeoSeries([bowtie, box(0, 0, 1, 1), None], crs="EPSG:4326")
-    fixed, n = admin.repair_geometries(series)
+    fixed, n = frames.repair_geometries(series)
     assert n == 1
     assert fixed.iloc[0].is_valid
     assert fixed.iloc[0].geom_type in {"Polygon", "MultiPolygon"}

@@ -3,16 +3,15 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString, box
 
-from curation.common import (
-    BuildContext,
+from curation.common.context import BuildContext
+from curation.common.frames import (
     assign_district,
     clip_to_country,
-    describe_parents,
     normalize_name,
-    parent_2007_district,
     points_frame,
     require_columns,
 )
+from curation.peru.districts import describe_parents, parent_2007_district
 from geo_engine._errors import MissingSourceError, SourceFormatError
 
 

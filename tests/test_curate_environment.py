@@ -9,8 +9,9 @@ import rasterio
 from affine import Affine
 from shapely.geometry import LineString, box
 
-from curation import admin, environment
-from curation.common import BuildContext
+from curation.common import frames
+from curation.common.context import BuildContext
+from curation.peru import admin, environment
 from geo_engine._errors import SourceFormatError
 
 
@@ -113,11 +114,11 @@ def test_koppen_legend_lists_the_five_main_groups():
 
 def test_geodesic_length_of_one_degree_on_the_equator():
     lines = gpd.GeoSeries([LineString([(0, 0), (1, 0)]), None], crs="EPSG:4326")
-    km = environment.geodesic_length_km(lines)
+    km = frames.geodesic_length_km(lines)
     assert km.iloc[0] == pytest.approx(111.32, abs=0.01)
     assert math.isnan(km.iloc[1])
     with pytest.raises(SourceFormatError, match="EPSG:4326"):
-        environment.geodesic_length_km(lines.set_crs(3857, allow_override=True))
+        frames.geodesic_length_km(lines.set_crs(3857, allow_override=True))
 
 
 def test_build_needs_the_admin_frames(tmp_path):

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curation import admin, mining
-from curation.common import BuildContext
-from curation.mining import (
+from curation.common.context import BuildContext
+from curation.peru import admin, mining
+from curation.peru.mining import (
     COMMODITY_GROUPS,
     DISTRICT_ALIASES,
     MATERIAL_GROUP,

@@ -4,8 +4,11 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from curation import admin, places
-from curation.common import PERU_BOUNDS, BuildContext, points_frame
+from curation.common import frames, world
+from curation.common.context import BuildContext
+from curation.common.frames import points_frame
+from curation.peru import admin, places
+from curation.peru.districts import PERU_BOUNDS
 from geo_engine._errors import SourceFormatError
 
 # about 1.11 km per 0.01 degree of latitude
@@ -63,18 +66,18 @@ def test_tourism_category_keys_and_unknown_label():
 
 
 def test_name_helpers():
-    assert places.port_name_key("Puerto del Callao") == "CALLAO"
-    assert places.port_name_key("Bahía de Matarani") == "MATARANI"
-    assert places.name_similarity("Chincha Alta", "Chincha") == 1.0
-    assert places.name_similarity("Nasca", "Nazca") == pytest.approx(0.8)
-    assert places.name_similarity("Lima", "") == 0.0
-    assert places.name_similarity("Ica", "Ilo") < places.TOWN_NAME_SIMILARITY
+    assert world.port_name_key("Puerto del Callao") == "CALLAO"
+    assert world.port_name_key("Bahía de Matarani") == "MATARANI"
+    assert frames.name_similarity("Chincha Alta", "Chincha") == 1.0
+    assert frames.name_similarity("Nasca", "Nazca") == pytest.approx(0.8)
+    assert frames.name_similarity("Lima", "") == 0.0
+    assert frames.name_similarity("Ica", "Ilo") < places.TOWN_NAME_SIMILARITY
 
 
 def test_match_points_is_one_to_one_nearest_first():
     left = _points([("a", -77.0, -12.0), ("b", -77.0, -12.02)])
     right = _points([("c", -77.0, -12.01)])
-    pairs = places.match_points(left, right, near_km=5, name_km=0)
+    pairs = frames.match_points(left, right, near_km=5, name_km=0)
     # a and b are both about 1.1 km from c: only one of them gets it
     assert len(pairs) == 1
     assert pairs.loc[0, "right"] == 0
@@ -84,7 +87,7 @@ def test_match_points_is_one_to_one_nearest_first():
 
 def test_match_points_empty_input():
     left = _points([("a", -77.0, -12.0)])
-    pairs = places.match_points(left, left.iloc[:0], near_km=5, name_km=5)
+    pairs = frames.match_points(left, left.iloc[:0], near_km=5, name_km=5)
     assert pairs.empty
     assert list(pairs.columns) == ["left", "right", "distance_km", "rule"]
 
@@ -115,7 +118,7 @@ def test_dedupe_ports_by_distance_and_by_name():
         ["medium", "very small", "very small"],
         [14950, 15030, 15050],
     )
-    out = places.dedupe_ports(ne, wpi)
+    out = world.dedupe_ports(ne, wpi)
     assert len(out) == 4  # 3 + 3 - 2 merged
     assert out.crs.to_epsg() == 4326
     rows = out.set_index("name")
@@ -137,7 +140,7 @@ def test_dedupe_ports_by_distance_and_by_name():
 def test_dedupe_ports_far_different_names_stay_apart():
     ne = _points([("Mollendo", -72.01, -17.03)], scalerank=[7])
     wpi = _wpi([("Bahia De Matarani", -72.117, -17.0)], ["small"], [14860])  # ~11 km
-    out = places.dedupe_ports(ne, wpi)
+    out = world.dedupe_ports(ne, wpi)
     assert len(out) == 2
     assert out["match_rule"].isna().all()
 
@@ -146,7 +149,7 @@ def test_dedupe_ports_missing_column_names_the_source():
     ne = _points([("Callao", -77.14, -12.05)], scalerank=[8])
     wpi = _points([("Callao", -77.15, -12.05)])
     with pytest.raises(SourceFormatError, match=r"World Port Index: missing column.*harbour_size"):
-        places.dedupe_ports(ne, wpi)
+        world.dedupe_ports(ne, wpi)
 
 
 # --- towns ---------------------------------------------------------------------------------------
@@ -229,7 +232,7 @@ def test_nearest_district_within_limit_only():
     )
     pts = _points([("in", -76.95, -12.05), ("coast", -77.01, -12.05), ("sea", -77.2, -12.05)])
     pts.index = [10, 11, 12]
-    codes, dist = places.nearest_district(pts, districts, max_km=5)
+    codes, dist = frames.nearest_district(pts, districts, max_km=5)
     assert codes.tolist() == ["150101", "150101", pd.NA]
     assert dist.loc[10] == 0.0
     assert 0.9 < dist.loc[11] < 1.3

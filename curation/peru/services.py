@@ -14,14 +14,13 @@ from typing import Any
 
 import pandas as pd
 
-from curation.common import (
-    BuildContext,
-    Dataset,
+from curation.common.context import BuildContext, Dataset
+from curation.common.frames import require_columns
+from curation.peru.districts import (
     describe_parents,
     parent_2007_district,
     read_capitals,
     read_centres,
-    require_columns,
     require_districts,
 )
 from curation.sources import SOURCES

@@ -12,18 +12,9 @@ import re
 
 import pandas as pd
 
-from curation.common import (
-    BuildContext,
-    Dataset,
-    blank_to_na,
-    describe_parents,
-    normalize_name,
-    parent_2007_district,
-    read_capitals,
-    read_centres,
-    require_columns,
-    value_counts,
-)
+from curation.common.context import BuildContext, Dataset
+from curation.common.frames import blank_to_na, normalize_name, require_columns, value_counts
+from curation.peru.districts import describe_parents, parent_2007_district, read_capitals, read_centres
 from curation.sources import SOURCES
 from geo_engine._errors import SourceFormatError
 

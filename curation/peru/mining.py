@@ -16,23 +16,16 @@ Three files come out of this step:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from curation.common import (
-    PERU_BOUNDS,
-    BuildContext,
-    Dataset,
-    assign_district,
-    normalize_name,
-    points_frame,
-    require_columns,
-    require_districts,
-)
+from curation.common.context import BuildContext, Dataset
+from curation.common.frames import assign_district, normalize_name, points_frame, require_columns
+from curation.common.world import country_mines, mine_fields
+from curation.peru.districts import PERU_BOUNDS, require_districts
 from curation.sources import SOURCES, SourceRef
 from geo_engine._errors import SourceFormatError
 
@@ -55,7 +48,6 @@ __all__ = [
     "load_production",
     "locate_at_large_mines",
     "match_districts",
-    "mine_fields",
     "price_per_tonne",
     "to_tonnes",
     "unit_districts",
@@ -324,9 +316,6 @@ district name (Marcona 110304, Chavín 110203).
 
 _UNIT_COLUMNS = ["temp_fac_id", "mine_fac", "type_facility", "region", "province", "district"]
 _SHEET_COLUMNS = ["temp_fac_id", "material_id", "year", "unit_id", "value"]
-_LARGE_COLUMNS = [
-    "mine_fac", "country", "latitude", "longitude", "mine_or_processing", "commodities_products",
-]
 
 
 def _key(region: object, province: object, district: object) -> tuple[str, str, str]:
@@ -884,65 +873,14 @@ def _production_dataset(
     )
 
 
-_MINE_TEXT = {"name": "mine_fac", "other_names": "mine_other_names",
-              "facility": "mine_or_processing", "commodities": "commodities_products",
-              "facility_types": "mining_facility_types", "status": "activity_status"}
-_MINE_YEARS = {"status_year": "year_activity_status", "production_start": "production_start",
-               "production_end": "production_end"}
-
-
-def mine_fields(rows: pd.DataFrame, lon: pd.Series, lat: pd.Series, *,
-                text: Callable[[pd.Series], pd.Series], extra: Mapping[str, str]) -> pd.DataFrame:
-    """Return the curated columns of rows of the large-mines list.
-
-    Parameters
-    ----------
-    rows : pandas.DataFrame
-        Rows of the list (one country), index reset.
-    lon, lat : pandas.Series
-        Their coordinates, in the same order.
-    text : callable
-        How text columns are cleaned (e.g. blanks to missing).
-    extra : mapping
-        Further text columns, ``{curated name: source column}``, placed after the years.
-
-    Returns
-    -------
-    pandas.DataFrame
-        name, other_names, facility, commodities, facility_types, status (text), status_year,
-        production_start, production_end (integers), the ``extra`` columns, longitude and
-        latitude; a column the list lacks comes out missing.
-    """
-    def column(col: str) -> pd.Series:
-        if col in rows:
-            return text(rows[col])
-        return pd.Series(pd.NA, index=rows.index, dtype="string")
-
-    def year(col: str) -> pd.Series:
-        if col in rows:
-            return pd.to_numeric(rows[col], errors="coerce").round().astype("Int64")
-        return pd.Series(pd.NA, index=rows.index, dtype="Int64")
-
-    return pd.DataFrame({
-        **{name: column(col) for name, col in _MINE_TEXT.items()},
-        **{name: year(col) for name, col in _MINE_YEARS.items()},
-        **{name: column(col) for name, col in extra.items()},
-        "longitude": np.asarray(lon, dtype="float64"),
-        "latitude": np.asarray(lat, dtype="float64"),
-    }, index=rows.index)
-
-
 def _counts(values: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in values.value_counts().sort_index().items()}
 
 
 def _large_mines_dataset(ctx: BuildContext) -> tuple[pd.DataFrame, Dataset]:
-    raw = pd.read_csv(ctx.source("large_mines"))
-    require_columns(raw, _LARGE_COLUMNS, file=SOURCES["large_mines"].file)
-    pe = raw[raw["country"] == "Peru"].reset_index(drop=True)
+    pe = country_mines(ctx, "Peru")
     west, south, east, north = PERU_BOUNDS
-    lon = pd.to_numeric(pe["longitude"], errors="coerce")
-    lat = pd.to_numeric(pe["latitude"], errors="coerce")
+    lon, lat = pe["longitude"], pe["latitude"]
     in_box = lon.between(west, east) & lat.between(south, north)
     if not in_box.all():
         bad = pe.loc[~in_box, "mine_fac"].tolist()

@@ -20,16 +20,9 @@ from typing import Any
 
 import pandas as pd
 
-from curation.common import (
-    BuildContext,
-    Dataset,
-    describe_parents,
-    normalize_name,
-    parent_2007_district,
-    read_capitals,
-    read_centres,
-    require_columns,
-)
+from curation.common.context import BuildContext, Dataset
+from curation.common.frames import normalize_name, require_columns
+from curation.peru.districts import describe_parents, parent_2007_district, read_capitals, read_centres
 from curation.sources import SOURCES
 from geo_engine._errors import SourceFormatError
 

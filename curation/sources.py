@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -28,8 +28,11 @@ __all__ = [
     "Catalogue",
     "SourceRef",
     "load_catalogue",
+    "load_shipped",
     "package_source",
 ]
+
+M = TypeVar("M", bound=BaseModel)
 
 CATALOGUE_FILE = "sources.yaml"
 """The catalogue shipped with this package: licences, raw sources and shipped tables."""
@@ -140,10 +143,33 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
     geo_engine._errors.SpecError
         Naming the file, the key and the value when the catalogue is unreadable or invalid.
     """
-    if path is not None:
-        return load_model(path, Catalogue, what="source catalogue", keys="licences, sources, shipped")
-    with resources.as_file(resources.files("curation") / CATALOGUE_FILE) as file:
-        return load_model(file, Catalogue, what="source catalogue", keys="licences, sources, shipped")
+    return load_shipped(path or ("curation", CATALOGUE_FILE), Catalogue, what="source catalogue",
+                        keys="licences, sources, shipped")
+
+
+def load_shipped(where: str | Path | tuple[str, str], model: type[M], *, what: str, keys: str) -> M:
+    """Read a YAML file validated by a pydantic model: a path, or ``(package, file)`` shipped data.
+
+    Parameters
+    ----------
+    where : str, pathlib.Path or tuple of (str, str)
+        The file, or the package and file name of a data file shipped inside a package.
+    model : type of pydantic.BaseModel
+        The model validating the content.
+    what, keys : str
+        What the file is and the keys it expects, for messages
+        (:func:`geo_engine.io.yaml_io.load_model`).
+
+    Returns
+    -------
+    pydantic.BaseModel
+        The validated content.
+    """
+    if not isinstance(where, tuple):
+        return load_model(where, model, what=what, keys=keys)
+    package, name = where
+    with resources.as_file(resources.files(package) / name) as file:
+        return load_model(file, model, what=what, keys=keys)
 
 
 _CATALOGUE = load_catalogue()

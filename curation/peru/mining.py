@@ -28,9 +28,8 @@ from curation.common.context import BuildContext, Dataset
 from curation.common.frames import assign_district, normalize_name, points_frame, require_columns
 from curation.common.world import country_mines, mine_fields
 from curation.peru.districts import PERU_BOUNDS, require_districts
-from curation.sources import SHIPPED, SHIPPED_SUMMARIES, SOURCES
+from curation.sources import SHIPPED, SHIPPED_SUMMARIES, SOURCES, load_shipped
 from geo_engine._errors import SourceFormatError
-from geo_engine.io.yaml_io import load_model
 
 __all__ = [
     "COMMODITY_GROUPS",
@@ -276,10 +275,8 @@ def load_mine_facts(path: str | Path | None = None) -> MineFacts:
     geo_engine._errors.SpecError
         Naming the file, the key and the value when the file is unreadable or invalid.
     """
-    if path is not None:
-        return load_model(path, MineFacts, what="mine facts file", keys="status, additions")
-    with resources.as_file(resources.files("curation.peru") / MINES_FILE) as file:
-        return load_model(file, MineFacts, what="mine facts file", keys="status, additions")
+    return load_shipped(path or ("curation.peru", MINES_FILE), MineFacts, what="mine facts file",
+                        keys="status, additions")
 
 
 _FACTS = load_mine_facts()

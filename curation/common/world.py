@@ -229,8 +229,9 @@ def dedupe_ports(ne: gpd.GeoDataFrame, wpi: gpd.GeoDataFrame) -> gpd.GeoDataFram
 
     A pair is the same port when the two points are at most :data:`PORT_MATCH_KM` apart, or when
     their :func:`port_name_key` is equal and they are at most :data:`PORT_NAME_MATCH_KM` apart
-    (:func:`match_points`). A merged row keeps the WPI name, harbour size and type, index and
-    UN/LOCODE and the Natural Earth position (given to 1e-6° there, to whole minutes in the WPI).
+    (:func:`~curation.common.frames.match_points`). A merged row keeps the WPI name, harbour size
+    and type, index and UN/LOCODE and the Natural Earth position (given to 1e-6° there, to whole
+    minutes in the WPI).
 
     Parameters
     ----------

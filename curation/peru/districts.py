@@ -158,7 +158,7 @@ def _place(out: pd.DataFrame, points: pd.DataFrame, districts: gpd.GeoDataFrame,
 def require_districts(ctx: BuildContext, step: str) -> gpd.GeoDataFrame:
     """Return the admin step's districts, or raise naming the step that needs them."""
     if "districts" not in ctx.frames:
-        msg = f"the {step} step needs the districts: run curation.admin.build(ctx) first"
+        msg = f"the {step} step needs the districts: run curation.peru.admin.build(ctx) first"
         raise GeoEngineError(msg)
     districts: gpd.GeoDataFrame = ctx.frames["districts"]
     return districts

@@ -829,7 +829,7 @@ def build(ctx: BuildContext) -> list[Dataset]:
     ----------
     ctx : BuildContext
         With ``ctx.frames["districts"]`` and ``ctx.frames["country"]`` set by
-        :func:`curation.admin.build`.
+        :func:`curation.peru.admin.build`.
 
     Returns
     -------

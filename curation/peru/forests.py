@@ -3,7 +3,7 @@
 Geobosques and the MapBiomas table are keyed by the current INEI district code; the three SERFOR
 tables carry department, province and district names only and are joined through the ubigeo
 crosswalk (:func:`match_district_names`). Every district created after 2007 is folded into its
-parent district of the 2007 map (:func:`~curation.common.parent_2007_district`).
+parent district of the 2007 map (:func:`~curation.peru.districts.parent_2007_district`).
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def crosswalk_parents(ctx: BuildContext) -> pd.DataFrame:
 
     Columns: ``inei`` (current code), ``dep``, ``prov``, ``dist`` (folded names), ``district_code``
     (2007 parent, ``<NA>`` when unmapped) and ``method`` (see
-    :func:`~curation.common.parent_2007_district`).
+    :func:`~curation.peru.districts.parent_2007_district`).
     """
     xw = read_capitals(ctx).dropna(subset=["inei"]).reset_index(drop=True)
     require_columns(xw, ["departamento", "provincia"], file=SOURCES["ubigeo_crosswalk"].file)
@@ -149,7 +149,7 @@ def match_district_names(frame: pd.DataFrame, columns: list[str], crosswalk: pd.
                          ) -> pd.Series:
     """Return the current INEI code of each row from its department, province and district names.
 
-    Names are folded (:func:`~curation.common.normalize_name`) and
+    Names are folded (:func:`~curation.common.frames.normalize_name`) and
     :data:`NAME_VARIANTS` applied to province and district; a row matches when the three folded
     names equal one crosswalk row.
 

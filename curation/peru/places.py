@@ -126,7 +126,7 @@ def classify_coordinates(
     ----------
     lat, lon : pandas.Series
         The values of the source's latitude and longitude columns (text or numbers), aligned.
-    bounds : tuple of float, default :data:`~curation.common.PERU_BOUNDS`
+    bounds : tuple of float, default :data:`~curation.peru.districts.PERU_BOUNDS`
         Box (west, south, east, north) in degrees.
 
     Returns
@@ -248,7 +248,7 @@ def port_functions(ports: gpd.GeoDataFrame, wpi: pd.DataFrame, sites: gpd.GeoDat
     Parameters
     ----------
     ports : geopandas.GeoDataFrame
-        Output of :func:`dedupe_ports` (``wpi_index``, points in EPSG:4326).
+        Output of :func:`~curation.common.world.dedupe_ports` (``wpi_index``, points in EPSG:4326).
     wpi : pandas.DataFrame
         Raw World Port Index rows (``World Port Index Number``, ``Main Port Name``,
         ``Cargo Pier Depth (m)``, ``Oil Terminal Depth (m)``).
@@ -287,8 +287,9 @@ def dedupe_towns(ne: gpd.GeoDataFrame, gn: gpd.GeoDataFrame) -> gpd.GeoDataFrame
     """Merge Natural Earth populated places and GeoNames cities into one row per town.
 
     Same town: equal GeoNames id (Natural Earth carries one for most places); otherwise points at
-    most :data:`TOWN_MATCH_KM` apart with :func:`name_similarity` ≥ :data:`TOWN_NAME_SIMILARITY`,
-    or identical folded names at most :data:`TOWN_NAME_MATCH_KM` apart (:func:`match_points`).
+    most :data:`TOWN_MATCH_KM` apart with :func:`~curation.common.frames.name_similarity`
+    ≥ :data:`TOWN_NAME_SIMILARITY`, or identical folded names at most :data:`TOWN_NAME_MATCH_KM`
+    apart (:func:`~curation.common.frames.match_points`).
     Both populations are kept; ``population`` is the GeoNames figure, falling back to the
     Natural Earth ``POP_MAX`` when GeoNames has none, and ``population_source`` says which.
 

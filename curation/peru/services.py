@@ -102,7 +102,7 @@ def fold_to_parents(
     table : pandas.DataFrame
         From :func:`district_services`, indexed by current code.
     parents : pandas.DataFrame
-        From :func:`~curation.common.parent_2007_district` (indexed by ``code``,
+        From :func:`~curation.peru.districts.parent_2007_district` (indexed by ``code``,
         with ``district_code``).
     population : pandas.Series
         Population 2020 by current code, the weights.

@@ -131,7 +131,7 @@ def nearest_state(
 
     Notes
     -----
-    A thin wrapper of :func:`curation.places.nearest_district`, which takes the lowest
+    A thin wrapper of :func:`curation.common.frames.nearest_district`, which takes the lowest
     code on a shared border and measures distances in South America Albers.
     """
     units = states[["adm1_code", "geometry"]].rename(columns={"adm1_code": "district_code"})
@@ -402,7 +402,7 @@ def _ports(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataFram
             f"A Natural Earth and a WPI port at most {PORT_MATCH_KM:g} km apart, or with the same "
             "name once generic words (port, puerto, bahía…) are removed and at most "
             f"{PORT_NAME_MATCH_KM:g} km apart, are one port (pairs nearest first, one to one); the "
-            "same rules as for Peru (curation.places.dedupe_ports).",
+            "same rules as for Peru (curation.common.world.dedupe_ports).",
             "A merged port keeps the WPI name, harbour size (lower case: large, medium, small, "
             "very small), harbour type, index and UN/LOCODE (spaces removed) and the Natural "
             "Earth position; Natural Earth-only ports have no harbour size or type.",

@@ -112,9 +112,9 @@ def points_frame(
 
 
 def assign_district(points: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> pd.Series:
-    """Return the 6-digit district code of the district polygon containing each point.
+    """Return the code of the admin unit polygon containing each point.
 
-    Points on no district polygon (offshore, outside Peru, or inside one of the districts without
+    Points on no polygon (offshore, outside the country, or inside one of the units without
     geometry) get ``<NA>``; a point on a shared border takes the lowest code, so the result is
     deterministic.
 
@@ -123,7 +123,8 @@ def assign_district(points: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> pd
     points : geopandas.GeoDataFrame
         Points in EPSG:4326.
     districts : geopandas.GeoDataFrame
-        The curated districts (``district_code`` and geometry, EPSG:4326).
+        The curated units (``district_code`` and geometry, EPSG:4326): Peru's districts, or
+        Brazil's states with their ``adm1_code`` under that name.
 
     Returns
     -------

@@ -911,7 +911,8 @@ def _large_mines_dataset(ctx: BuildContext) -> tuple[pd.DataFrame, Dataset]:
         "Columns renamed (name, commodities, facility, status…); missing values stay missing (the "
         f"source gives a status for {n_status} of them only).",
         f"status_checked: {_counts(points['status_checked'])}. The {len(MINE_STATUS)} mines of "
-        "MINE_STATUS in curate/mining.py carry a reason citing its public source in status_note "
+        f"the status list in curation/peru/{MINES_FILE} carry a reason citing its public source "
+        "in status_note "
         "(Conga and Tía María never operated, Pierina and Quiruvilca closed, the Ilo "
         "smelter/refinery is processing; mines only listed in old reports are not_confirmed); "
         "the others keep 'operating' from the source alone (about 2019), not checked later.",

@@ -2,7 +2,9 @@
 
 The rebuild reads a raw-data folder (``peru/`` and ``latam/`` sub-folders, as documented in the
 project's data notes) and the data shipped in a few registry packages, runs the steps of one region
-(:data:`REGION_STEPS`: one step per dataset family for Peru, a single step for Brazil), writes every
+(:data:`REGION_STEPS`: one step per dataset family for Peru in :mod:`curation.peru`, a single step
+for Brazil in :mod:`curation.brazil`, both built on the shared readers and helpers of
+:mod:`curation.common`; the sources are catalogued in ``sources.yaml``), writes every
 file into a temporary folder next to the data folder, records checksums, counts and provenance in
 ``MANIFEST.yaml`` and ``LICENSES.md``, and only then swaps the new files in. A failing step leaves
 the committed data untouched; the manifest entries of the other regions are kept as they are.
@@ -22,7 +24,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from curation.common import BuildContext, Dataset
+from curation.common.context import BuildContext, Dataset
 from curation.sources import LICENCES
 from geo_engine import settings
 from geo_engine._errors import DataIntegrityError
@@ -44,13 +46,6 @@ __all__ = [
 Step = Callable[[BuildContext], list[Dataset]]
 
 
-def _step(name: str) -> Step:
-    """Return the ``build`` function of the step module ``curation.<name>``."""
-    module = importlib.import_module(f"curation.{name}")
-    step: Step = module.build
-    return step
-
-
 STEPS: tuple[str, ...] = ("admin", "social", "mining", "places", "environment", "agriculture",
                           "forests", "fisheries", "energy", "services", "tourism")
 """Rebuild steps of Peru in the order they run (``admin`` first: the others use its districts)."""
@@ -60,7 +55,15 @@ REGION_STEPS: dict[str, tuple[str, ...]] = {
     "brazil": ("brazil",),
 }
 """Rebuild steps of each region, in the order they run; the first one always runs (the others need
-the admin units it makes)."""
+the admin units it makes). Step ``name`` of ``region`` is the module ``curation.<region>.<name>``."""
+
+
+def _step(region: str, name: str) -> Step:
+    """Return the ``build`` function of the step module ``curation.<region>.<name>``."""
+    module = importlib.import_module(f"curation.{region}.{name}")
+    step: Step = module.build
+    return step
+
 
 STAGING_PREFIX = ".rebuild-"
 """Prefix of the temporary folder a rebuild writes in the data folder (hidden, so never data)."""
@@ -195,7 +198,7 @@ def rebuild(
             entries: list[dict[str, Any]] = []
             for name in (s for s in region_steps if s in chosen):
                 log(f"[{name}]")
-                for ds in _step(name)(ctx):
+                for ds in _step(region, name)(ctx):
                     entry = _entry(ds, tmp)
                     entries.append(entry)
                     figures = ", ".join(f"{k}={v}" for k, v in ds.report.items())

@@ -148,7 +148,8 @@ def data_rebuild(
     step: Annotated[
         list[str] | None,
         typer.Option("--step", help="Run only this step (repeatable): admin, social, mining, "
-                     "places, environment, forests, fisheries, energy for peru; brazil for brazil."),
+                     "places, environment, agriculture, forests, fisheries, energy, services, "
+                     "tourism for peru; brazil for brazil."),
     ] = None,
     region: Annotated[
         str, typer.Option(help="Region to rebuild: peru or brazil (other regions are kept).")

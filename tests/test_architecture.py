@@ -58,8 +58,9 @@ def _private_imports(path: Path) -> list[str]:
     return out
 
 
-def test_no_private_names_across_modules() -> None:
-    found = {str(p.relative_to(ROOT)): names for p in sorted(PACKAGE.rglob("*.py"))
+@pytest.mark.parametrize("package", [PACKAGE, ROOT / "curation"], ids=["geo_engine", "curation"])
+def test_no_private_names_across_modules(package: Path) -> None:
+    found = {str(p.relative_to(ROOT)): names for p in sorted(package.rglob("*.py"))
              if (names := _private_imports(p))}
     assert found == {}
 

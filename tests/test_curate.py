@@ -122,7 +122,7 @@ def fake_steps(monkeypatch):
     def use(version):
         steps = {"one": _fake_step("peru/a.parquet", version),
                  "two": _fake_step("peru/b.parquet", version)}
-        monkeypatch.setattr(curate, "_step", steps.__getitem__)
+        monkeypatch.setattr(curate, "_step", lambda region, name: steps[name])
     return use
 
 
@@ -238,7 +238,7 @@ def build(ctx):
     time.sleep(60)
 
 curate.REGION_STEPS["peru"] = ("one",)
-curate._step = lambda name: build
+curate._step = lambda region, name: build
 rebuild(Path(sys.argv[1]), data_dir=Path(sys.argv[1]), log=lambda _: None)
 """
 

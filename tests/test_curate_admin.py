@@ -1,10 +1,10 @@
 import geopandas as gpd
 import pytest
 import shapely
-from shapely.geometry import Polygon, box
+from shapely.geometry import box
 
-from curation import admin
-from curation.common import BuildContext
+from curation.common.context import BuildContext
+from curation.peru import admin
 
 
 def _districts():
@@ -22,16 +22,6 @@ def _districts():
         geometry=geoms,
         crs="EPSG:4326",
     )
-
-
-def test_repair_counts_and_fixes_a_bowtie():
-    bowtie = Polygon([(0, 0), (1, 1), (1, 0), (0, 1), (0, 0)])
-    series = gpd.GeoSeries([bowtie, box(0, 0, 1, 1), None], crs="EPSG:4326")
-    fixed, n = admin.repair_geometries(series)
-    assert n == 1
-    assert fixed.iloc[0].is_valid
-    assert fixed.iloc[0].geom_type in {"Polygon", "MultiPolygon"}
-    assert fixed.iloc[2] is None
 
 
 def test_dissolve_keeps_units_without_geometry():

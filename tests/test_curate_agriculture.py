@@ -1,7 +1,8 @@
 import pandas as pd
 import pytest
 
-from curation import agriculture, rebuild
+from curation import rebuild
+from curation.peru import agriculture
 from geo_engine._errors import SourceFormatError
 from geo_engine.io.manifest import load_manifest
 

@@ -13,8 +13,9 @@ import yaml
 from shapely.geometry import box
 
 from curation import REGION_STEPS, STEPS, rebuild
-from curation.brazil import NEAREST_STATE_KM, build, facility_flags, nearest_state
-from curation.common import BuildContext, points_frame
+from curation.brazil.brazil import NEAREST_STATE_KM, build, facility_flags, nearest_state
+from curation.common.context import BuildContext
+from curation.common.frames import points_frame
 from geo_engine._errors import GeoEngineWarning
 from geo_engine.ingest.specs import load_layers
 from geo_engine.io.manifest import load_manifest, verify_manifest

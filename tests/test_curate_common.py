@@ -1,19 +1,28 @@
+import math
+
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import LineString, box
+from shapely.geometry import LineString, Polygon, box
 
-from curation.common import (
-    BuildContext,
+from curation.common import frames
+from curation.common.context import BuildContext
+from curation.common.frames import (
     assign_district,
     clip_to_country,
-    describe_parents,
     normalize_name,
-    parent_2007_district,
     points_frame,
     require_columns,
 )
 from geo_engine._errors import MissingSourceError, SourceFormatError
+
+
+def _points(rows, **columns):
+    frame = pd.DataFrame(rows, columns=["name", "longitude", "latitude"])
+    for key, values in columns.items():
+        frame[key] = values
+    return points_frame(frame).drop(columns=["longitude", "latitude"])
 
 
 @pytest.mark.parametrize(("raw", "folded"), [
@@ -62,71 +71,60 @@ def test_context_source_and_writer(tmp_path):
         ctx.write_table(bad, "g.parquet")
 
 
-@pytest.fixture
-def map_2007():
-    """Three 2007 districts: 010101 and 010102 in province 0101, 020101 in province 0201."""
-    return gpd.GeoDataFrame(
-        {"district_code": ["010101", "010102", "020101"]},
-        geometry=[box(-75, -10, -74, -9), box(-74, -10, -73, -9), box(-73, -10, -72, -9)],
-        crs="EPSG:4326")
+def test_name_similarity():
+    assert frames.name_similarity("Chincha Alta", "Chincha") == 1.0
+    assert frames.name_similarity("Nasca", "Nazca") == pytest.approx(0.8)
+    assert frames.name_similarity("Lima", "") == 0.0
+    assert frames.name_similarity("Ica", "Ilo") < 0.8
 
 
-@pytest.fixture
-def crosswalk():
-    # 010103 was carved out of 010102 (capital inside it); 010104 has no coordinates but a
-    # namesake populated centre; 010105's capital falls just across the border, in province
-    # 0201; 010106 has populated centres in both 2007 districts, most of them in 010101
-    return pd.DataFrame({
-        "inei": ["010101", "010102", "010103", "010104", "010105", "010106"],
-        "distrito": ["UNO", "DOS", "TRES", "CUATRO", "CINCO", "SEIS"],
-        "latitude": [-9.5, -9.5, -9.5, None, -9.5, -9.5],
-        "longitude": [-74.5, -73.5, -73.3, None, -72.9, -73.5]})
+def test_match_points_is_one_to_one_nearest_first():
+    left = _points([("a", -77.0, -12.0), ("b", -77.0, -12.02)])
+    right = _points([("c", -77.0, -12.01)])
+    pairs = frames.match_points(left, right, near_km=5, name_km=0)
+    # a and b are both about 1.1 km from c: only one of them gets it
+    assert len(pairs) == 1
+    assert pairs.loc[0, "right"] == 0
+    assert pairs.loc[0, "rule"] == "distance"
+    assert pairs.loc[0, "distance_km"] == pytest.approx(1.1, abs=0.05)
 
 
-@pytest.fixture
-def centres():
-    return pd.DataFrame({
-        "inei_distrito": ["010101", "010102", "020101", "010106", "010106", "010106"],
-        "ccpp": ["Cuatro", "Pampa", "Cuatro", "Alto", "Bajo", "Medio"],
-        "longitude": [-74.2, -73.8, -72.5, -74.6, -74.4, -73.6],
-        "latitude": [-9.4, -9.4, -9.4, -9.5, -9.5, -9.5]})
+def test_match_points_empty_input():
+    left = _points([("a", -77.0, -12.0)])
+    pairs = frames.match_points(left, left.iloc[:0], near_km=5, name_km=5)
+    assert pairs.empty
+    assert list(pairs.columns) == ["left", "right", "distance_km", "rule"]
 
 
-def test_parent_2007_district_applies_one_rule_in_order(map_2007, crosswalk, centres):
-    codes = pd.Series(["010101", "010103", "010104", "010105", "010106", "010199", "010103",
-                       None])
-    out = parent_2007_district(codes, districts=map_2007, centres=centres, capitals=crosswalk)
-    assert out.index.name == "code"
-    assert out["district_code"].fillna("-").to_dict() == {
-        "010101": "010101", "010103": "010102", "010104": "010101", "010105": "010102",
-        "010106": "010101", "010199": "-"}
-    assert out["method"].to_dict() == {
-        "010101": "on_map", "010103": "capital_point", "010104": "capital_name",
-        "010105": "capital_point", "010106": "centres", "010199": "unmapped"}
-    # the capital across the border goes to the nearest district of its own province
-    assert out.loc["010105", "capital_km"] == pytest.approx(11.0, abs=0.3)
-    assert out.loc["010103", "capital_km"] == 0.0
-    assert pd.isna(out.loc["010106", "capital_km"])
+def test_nearest_district_within_limit_only():
+    districts = gpd.GeoDataFrame(
+        {"district_code": ["150101", "150102", "070105"]},
+        geometry=[box(-77.0, -12.1, -76.9, -12.0), box(-76.9, -12.1, -76.8, -12.0), None],
+        crs="EPSG:4326",
+    )
+    pts = _points([("in", -76.95, -12.05), ("coast", -77.01, -12.05), ("sea", -77.2, -12.05)])
+    pts.index = [10, 11, 12]
+    codes, dist = frames.nearest_district(pts, districts, max_km=5)
+    assert codes.tolist() == ["150101", "150101", pd.NA]
+    assert dist.loc[10] == 0.0
+    assert 0.9 < dist.loc[11] < 1.3
+    assert np.isnan(dist.loc[12])
 
 
-def test_parent_2007_district_uses_source_names_and_skips_ambiguous_namesakes(map_2007, centres):
-    capitals = pd.DataFrame({"inei": ["010101"], "distrito": ["UNO"], "latitude": [-9.5],
-                             "longitude": [-74.5]})
-    # a second Pampa in 010102's province lies in 010101: two parents, so none is chosen
-    twice = pd.concat([centres, pd.DataFrame({"inei_distrito": ["010101"], "ccpp": ["PAMPA"],
-                                              "longitude": [-74.8], "latitude": [-9.2]})])
-    out = parent_2007_district(pd.Series(["010107", "010108"]), districts=map_2007,
-                               centres=twice, capitals=capitals,
-                               names=pd.Series({"010107": "Cuatro", "010108": "Pampa"}))
-    assert (out.loc["010107", "district_code"], out.loc["010107", "method"]) == (
-        "010101", "capital_name")
-    assert out.loc["010108", "method"] == "unmapped"  # not guessed
+def test_geodesic_length_of_one_degree_on_the_equator():
+    lines = gpd.GeoSeries([LineString([(0, 0), (1, 0)]), None], crs="EPSG:4326")
+    km = frames.geodesic_length_km(lines)
+    assert km.iloc[0] == pytest.approx(111.32, abs=0.01)
+    assert math.isnan(km.iloc[1])
+    with pytest.raises(SourceFormatError, match="EPSG:4326"):
+        frames.geodesic_length_km(lines.set_crs(3857, allow_override=True))
 
 
-def test_describe_parents_counts_each_method(map_2007, crosswalk, centres):
-    out = parent_2007_district(crosswalk["inei"], districts=map_2007, centres=centres,
-                               capitals=crosswalk)
-    text = describe_parents(out)
-    assert "2 codes are on it; of the 4 created after 2007, 1 go" in text
-    assert "2 to the one holding their capital" in text
-    assert "0 could not be placed" in text
+def test_repair_counts_and_fixes_a_bowtie():
+    bowtie = Polygon([(0, 0), (1, 1), (1, 0), (0, 1), (0, 0)])
+    series = gpd.GeoSeries([bowtie, box(0, 0, 1, 1), None], crs="EPSG:4326")
+    fixed, n = frames.repair_geometries(series)
+    assert n == 1
+    assert fixed.iloc[0].is_valid
+    assert fixed.iloc[0].geom_type in {"Polygon", "MultiPolygon"}
+    assert fixed.iloc[2] is None

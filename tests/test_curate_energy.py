@@ -2,7 +2,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from curation.energy import dedupe_plants
+from curation.peru.energy import dedupe_plants
 
 
 def _plants(names, fuels, xs, ys):

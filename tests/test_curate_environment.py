@@ -1,4 +1,3 @@
-import math
 from pathlib import Path
 
 import geopandas as gpd
@@ -7,10 +6,10 @@ import pandas as pd
 import pytest
 import rasterio
 from affine import Affine
-from shapely.geometry import LineString, box
+from shapely.geometry import box
 
-from curation import admin, environment
-from curation.common import BuildContext
+from curation.common.context import BuildContext
+from curation.peru import admin, environment
 from geo_engine._errors import SourceFormatError
 
 
@@ -109,15 +108,6 @@ def test_koppen_legend_lists_the_five_main_groups():
 
 
 # --- lines and the step -------------------------------------------------------------------------
-
-
-def test_geodesic_length_of_one_degree_on_the_equator():
-    lines = gpd.GeoSeries([LineString([(0, 0), (1, 0)]), None], crs="EPSG:4326")
-    km = environment.geodesic_length_km(lines)
-    assert km.iloc[0] == pytest.approx(111.32, abs=0.01)
-    assert math.isnan(km.iloc[1])
-    with pytest.raises(SourceFormatError, match="EPSG:4326"):
-        environment.geodesic_length_km(lines.set_crs(3857, allow_override=True))
 
 
 def test_build_needs_the_admin_frames(tmp_path):

@@ -2,7 +2,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from curation.places import port_functions
+from curation.peru.places import port_functions
 
 
 def test_port_functions_oil_first_then_fishing_then_cargo():

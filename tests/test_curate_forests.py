@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from curation.forests import NAME_VARIANTS, match_district_names, parse_thousands
+from curation.peru.forests import NAME_VARIANTS, match_district_names, parse_thousands
 from geo_engine._errors import SourceFormatError
 
 

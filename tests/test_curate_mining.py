@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curation import admin, mining
-from curation.common import BuildContext
-from curation.mining import (
+from curation.common.context import BuildContext
+from curation.peru import admin, mining
+from curation.peru.mining import (
     COMMODITY_GROUPS,
     DISTRICT_ALIASES,
     MATERIAL_GROUP,
@@ -26,7 +26,7 @@ from curation.mining import (
     unit_provinces,
 )
 from curation.sources import SOURCES
-from geo_engine._errors import GeoEngineError, SourceFormatError
+from geo_engine._errors import GeoEngineError, SourceFormatError, SpecError
 
 
 @pytest.fixture
@@ -370,3 +370,35 @@ def test_build_from_raw_sources(raw_dir: Path, tmp_path: Path) -> None:
     assert mines.crs.to_epsg() == 4326
     assert set(mines["district_code"].dropna()) <= codes
     assert datasets["large_mines"].report["in_district"] == int(mines["district_code"].notna().sum())
+
+
+def test_the_shipped_mine_facts_cite_a_source_for_every_status_and_addition():
+    assert set(mining.MINE_STATUS) >= {"Conga", "Tia Maria", "Pierina"}
+    assert all(note for _, note in mining.MINE_STATUS.values())
+    assert [m["name"] for m in mining.MINE_ADDITIONS] == ["Cerro Corona", "Toromocho", "Mina Justa",
+                                                          "San Rafael"]
+    assert all(m["reference"] and isinstance(m["production_start"], int)
+               for m in mining.MINE_ADDITIONS)
+
+
+_ADDITION = ("  - name: X\n    commodities: Tin\n    operator: Y\n    production_start: 1977\n"
+             "    longitude: {lon}\n    latitude: -14.2\n    reference: a report\n")
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("status: {}\nadditions:\n" + _ADDITION.format(lon="70.3"), r"additions\.0\.longitude"),
+    ("status:\n  Conga:\n    status: dormant\n    note: x\nadditions: []\n", r"status\.Conga\.status"),
+    ("status: {}\n", r"additions"),
+])
+def test_load_mine_facts_refuses_an_invalid_file_naming_the_key(tmp_path, text, match):
+    path = tmp_path / "mines.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SpecError, match=match):
+        mining.load_mine_facts(path)
+
+
+def test_load_mine_facts_reads_a_valid_file(tmp_path):
+    path = tmp_path / "mines.yaml"
+    path.write_text("status: {}\nadditions:\n" + _ADDITION.format(lon="-70.3"), encoding="utf-8")
+    facts = mining.load_mine_facts(path)
+    assert facts.additions[0].longitude == -70.3

@@ -1,11 +1,11 @@
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import box
 
-from curation import admin, places
-from curation.common import PERU_BOUNDS, BuildContext, points_frame
+from curation.common.context import BuildContext
+from curation.common.frames import points_frame
+from curation.peru import admin, places
+from curation.peru.districts import PERU_BOUNDS
 from geo_engine._errors import SourceFormatError
 
 # about 1.11 km per 0.01 degree of latitude
@@ -62,91 +62,7 @@ def test_tourism_category_keys_and_unknown_label():
 # --- names and matching ------------------------------------------------------------------------
 
 
-def test_name_helpers():
-    assert places.port_name_key("Puerto del Callao") == "CALLAO"
-    assert places.port_name_key("Bahía de Matarani") == "MATARANI"
-    assert places.name_similarity("Chincha Alta", "Chincha") == 1.0
-    assert places.name_similarity("Nasca", "Nazca") == pytest.approx(0.8)
-    assert places.name_similarity("Lima", "") == 0.0
-    assert places.name_similarity("Ica", "Ilo") < places.TOWN_NAME_SIMILARITY
-
-
-def test_match_points_is_one_to_one_nearest_first():
-    left = _points([("a", -77.0, -12.0), ("b", -77.0, -12.02)])
-    right = _points([("c", -77.0, -12.01)])
-    pairs = places.match_points(left, right, near_km=5, name_km=0)
-    # a and b are both about 1.1 km from c: only one of them gets it
-    assert len(pairs) == 1
-    assert pairs.loc[0, "right"] == 0
-    assert pairs.loc[0, "rule"] == "distance"
-    assert pairs.loc[0, "distance_km"] == pytest.approx(1.1, abs=0.05)
-
-
-def test_match_points_empty_input():
-    left = _points([("a", -77.0, -12.0)])
-    pairs = places.match_points(left, left.iloc[:0], near_km=5, name_km=5)
-    assert pairs.empty
-    assert list(pairs.columns) == ["left", "right", "distance_km", "rule"]
-
-
 # --- ports ---------------------------------------------------------------------------------------
-
-
-def _wpi(rows, sizes, indexes):
-    return _points(
-        rows,
-        alternate_name=pd.array([pd.NA] * len(rows), dtype="string"),
-        harbour_size=sizes,
-        harbour_type=["Coastal (Breakwater)"] * len(rows),
-        wpi_index=pd.array(indexes, dtype="Int64"),
-        locode=[f"PE{i:03d}" for i in indexes],
-    )
-
-
-def test_dedupe_ports_by_distance_and_by_name():
-    ne = _points(
-        [("Callao", -77.1418, -12.0453), ("Chimbote", -78.60, -9.00), ("Pisco", -76.22, -13.73)],
-        scalerank=[8, 7, 7],
-    )
-    wpi = _wpi(
-        [("Puerto Del Callao", -77.15, -12.05),  # ~1 km: same port by distance
-         ("Puerto De Chimbote", -78.60, -9.10),  # ~11 km, same name key: same port by name
-         ("Salaverry", -78.98, -8.23)],  # WPI only
-        ["medium", "very small", "very small"],
-        [14950, 15030, 15050],
-    )
-    out = places.dedupe_ports(ne, wpi)
-    assert len(out) == 4  # 3 + 3 - 2 merged
-    assert out.crs.to_epsg() == 4326
-    rows = out.set_index("name")
-    callao = rows.loc["Puerto Del Callao"]
-    assert callao["sources"] == "natural_earth+wpi"
-    assert callao["harbour_size"] == "medium"
-    assert callao["ne_name"] == "Callao"
-    assert callao["match_rule"] == "distance"
-    assert callao["position_source"] == "natural_earth"
-    assert callao.geometry.x == pytest.approx(-77.1418)
-    assert rows.loc["Puerto De Chimbote", "match_rule"] == "name"
-    assert rows.loc["Salaverry", "sources"] == "wpi"
-    pisco = rows.loc["Pisco"]
-    assert pisco["sources"] == "natural_earth"
-    assert pd.isna(pisco["harbour_size"])  # not invented
-    assert pd.isna(pisco["wpi_index"])
-
-
-def test_dedupe_ports_far_different_names_stay_apart():
-    ne = _points([("Mollendo", -72.01, -17.03)], scalerank=[7])
-    wpi = _wpi([("Bahia De Matarani", -72.117, -17.0)], ["small"], [14860])  # ~11 km
-    out = places.dedupe_ports(ne, wpi)
-    assert len(out) == 2
-    assert out["match_rule"].isna().all()
-
-
-def test_dedupe_ports_missing_column_names_the_source():
-    ne = _points([("Callao", -77.14, -12.05)], scalerank=[8])
-    wpi = _points([("Callao", -77.15, -12.05)])
-    with pytest.raises(SourceFormatError, match=r"World Port Index: missing column.*harbour_size"):
-        places.dedupe_ports(ne, wpi)
 
 
 # --- towns ---------------------------------------------------------------------------------------
@@ -219,21 +135,6 @@ def test_dedupe_towns_needs_population_column():
 
 
 # --- districts -----------------------------------------------------------------------------------
-
-
-def test_nearest_district_within_limit_only():
-    districts = gpd.GeoDataFrame(
-        {"district_code": ["150101", "150102", "070105"]},
-        geometry=[box(-77.0, -12.1, -76.9, -12.0), box(-76.9, -12.1, -76.8, -12.0), None],
-        crs="EPSG:4326",
-    )
-    pts = _points([("in", -76.95, -12.05), ("coast", -77.01, -12.05), ("sea", -77.2, -12.05)])
-    pts.index = [10, 11, 12]
-    codes, dist = places.nearest_district(pts, districts, max_km=5)
-    assert codes.tolist() == ["150101", "150101", pd.NA]
-    assert dist.loc[10] == 0.0
-    assert 0.9 < dist.loc[11] < 1.3
-    assert np.isnan(dist.loc[12])
 
 
 def test_build_needs_admin_frames(tmp_path):

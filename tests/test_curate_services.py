@@ -3,8 +3,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from curation import admin, services
-from curation.common import BuildContext, parent_2007_district
+from curation.common.context import BuildContext
+from curation.peru import admin, services
+from curation.peru.districts import parent_2007_district
 from geo_engine._errors import GeoEngineError
 from geo_engine.io.manifest import describe_file, load_manifest
 

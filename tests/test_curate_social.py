@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from curation import admin, social
-from curation.common import BuildContext
+from curation.common.context import BuildContext
+from curation.peru import admin, social
 
 
 def _ubigeo():

@@ -2,8 +2,8 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from curation import admin, tourism
-from curation.common import BuildContext
+from curation.common.context import BuildContext
+from curation.peru import admin, tourism
 from geo_engine._errors import GeoEngineError
 from geo_engine.io.manifest import describe_file, load_manifest
 

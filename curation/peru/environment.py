@@ -27,22 +27,22 @@ import pandas as pd
 import rasterio
 import shapely
 from affine import Affine
-from pyproj import Geod
 from rasterio.crs import CRS
 from rasterio.features import geometry_mask
 from rasterio.windows import Window
 from shapely.geometry.base import BaseGeometry
 
-from curation.admin import EQUAL_AREA_CRS, repair_geometries
-from curation.common import (
-    BuildContext,
-    Dataset,
+from curation.common.context import BuildContext, Dataset
+from curation.common.frames import (
+    EQUAL_AREA_CRS,
     blank_to_na,
     clip_to_country,
+    geodesic_length_km,
     normalize_name,
-    read_geojson,
+    repair_geometries,
     require_columns,
 )
+from curation.common.world import clip_rivers, lakes_touching, read_lakes, read_rivers
 from curation.sources import SOURCES, package_source
 from geo_engine._errors import MissingSourceError, SourceFormatError
 
@@ -54,18 +54,13 @@ __all__ = [
     "KOPPEN_NODATA",
     "KOPPEN_REFERENCE_POINTS",
     "RASTER_MARGIN_DEG",
-    "RIVER_COLUMNS",
     "STRICT_CATEGORY_KEYS",
     "RasterWindow",
     "build",
     "category_key",
-    "clip_rivers",
     "fits_int16",
-    "geodesic_length_km",
     "inside_mask",
-    "lakes_touching",
     "mask_outside",
-    "read_rivers",
     "read_window",
     "strict_protection",
     "write_geotiff",
@@ -132,11 +127,6 @@ GTIFF_OPTIONS: dict[str, Any] = {
 }
 """Creation options of every GeoTIFF written (DEFLATE is readable by every GDAL build)."""
 
-_GEOD = Geod(ellps="WGS84")
-
-RIVER_COLUMNS = ["rivernum", "name", "name_en", "name_alt", "featurecla", "scalerank",
-                 "min_zoom", "min_label"]
-"""Natural Earth river columns the curated river layers keep."""
 _LAKE_COLUMNS = ["name", "name_abb", "name_alt", "featurecla", "scalerank", "min_zoom",
                  "min_label"]
 _CROPLAND_DROPPED = ["Cod_Inter", "Cod_Nac", "Nombre", "Num_Hoja", "Fuente", "Escala",
@@ -189,29 +179,6 @@ def strict_protection(category_keys: pd.Series, systems: pd.Series) -> pd.Series
     """
     keys = category_keys.astype("string")
     return (keys.isin(STRICT_CATEGORY_KEYS) & (systems.astype("string") == "national")).astype(bool)
-
-
-def geodesic_length_km(geoms: gpd.GeoSeries) -> pd.Series:
-    """Return the length of each line on the WGS84 ellipsoid, in km (``NaN`` for a missing line).
-
-    Parameters
-    ----------
-    geoms : geopandas.GeoSeries
-        Lines in EPSG:4326.
-
-    Returns
-    -------
-    pandas.Series
-        Lengths aligned with ``geoms``.
-    """
-    if geoms.crs is None or geoms.crs.to_epsg() != 4326:
-        msg = f"geodesic lengths need EPSG:4326 coordinates, got {geoms.crs}"
-        raise SourceFormatError(msg)
-    values = [
-        _GEOD.geometry_length(g) / 1000.0 if g is not None and not g.is_empty else math.nan
-        for g in geoms
-    ]
-    return pd.Series(values, index=geoms.index, dtype="float64")
 
 
 @dataclass
@@ -420,8 +387,6 @@ def write_geotiff(
 # --------------------------------------------------------------------------------------------------
 
 
-
-
 def _protected_areas(ctx: BuildContext) -> Dataset:
     ref = SOURCES["protected_areas"]
     raw = gpd.read_file(ctx.source("protected_areas"), engine="pyogrio")
@@ -511,58 +476,6 @@ def _protected_areas(ctx: BuildContext) -> Dataset:
     )
 
 
-def _read_ne(ctx: BuildContext, key: str, columns: list[str]) -> gpd.GeoDataFrame:
-    return read_geojson(ctx, key, columns)[[*columns, "geometry"]]
-
-
-def read_rivers(ctx: BuildContext) -> gpd.GeoDataFrame:
-    """Read Natural Earth rivers with the kept columns and ``length_source_km``."""
-    raw = _read_ne(ctx, "ne_rivers", RIVER_COLUMNS)
-    return raw.assign(length_source_km=geodesic_length_km(raw.geometry))
-
-
-def clip_rivers(raw: gpd.GeoDataFrame, country: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Clip :func:`read_rivers` to a national outline: lines, clean names, lengths, parts.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        :data:`RIVER_COLUMNS`, ``length_km`` (geodesic, of the clipped line),
-        ``length_source_km``, ``n_parts`` and geometry, sorted by scalerank, rivernum.
-    """
-    rivers = clip_to_country(raw, country)
-    rivers = rivers[rivers.geometry.geom_type.isin(["LineString", "MultiLineString"])].copy()
-    for col in ["name", "name_en", "name_alt", "featurecla"]:
-        rivers[col] = blank_to_na(rivers[col])
-    rivers["rivernum"] = rivers["rivernum"].astype("int64")
-    rivers["length_km"] = geodesic_length_km(rivers.geometry)
-    rivers["n_parts"] = shapely.get_num_geometries(rivers.geometry.to_numpy()).astype("int64")
-    rivers = rivers.sort_values(["scalerank", "rivernum", "featurecla"], kind="stable")
-    cols = [*RIVER_COLUMNS, "length_km", "length_source_km", "n_parts", "geometry"]
-    return rivers[cols].reset_index(drop=True)
-
-
-def lakes_touching(raw: gpd.GeoDataFrame, country: gpd.GeoDataFrame, *, text: list[str]
-                   ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, int]:
-    """Return the lakes that meet a national outline, whole (not clipped), repaired.
-
-    Returns
-    -------
-    tuple
-        ``(touching, lakes, n_repaired)``: every feature meeting the outline; its polygons with
-        the ``text`` columns cleaned and ``area_km2`` (equal-area, whole lake); how many
-        polygons were repaired.
-    """
-    touching = raw[raw.geometry.intersects(country.geometry.iloc[0])].copy()
-    lakes = touching[touching.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
-    geoms, n_repaired = repair_geometries(lakes.geometry)
-    lakes = lakes.set_geometry(geoms)
-    for col in text:
-        lakes[col] = blank_to_na(lakes[col])
-    lakes["area_km2"] = lakes.geometry.to_crs(EQUAL_AREA_CRS).area / 1e6
-    return touching, lakes, n_repaired
-
-
 def _rivers(ctx: BuildContext) -> Dataset:
     ref = SOURCES["ne_rivers"]
     raw = read_rivers(ctx)
@@ -602,7 +515,7 @@ def _rivers(ctx: BuildContext) -> Dataset:
 
 def _lakes(ctx: BuildContext) -> Dataset:
     ref = SOURCES["ne_lakes"]
-    raw = _read_ne(ctx, "ne_lakes", _LAKE_COLUMNS)
+    raw = read_lakes(ctx, _LAKE_COLUMNS)
     touching, lakes, n_repaired = lakes_touching(
         raw, ctx.frames["country"], text=["name", "name_abb", "name_alt", "featurecla"])
     slivers = clip_to_country(touching, ctx.frames["country"])
@@ -916,7 +829,7 @@ def build(ctx: BuildContext) -> list[Dataset]:
     ----------
     ctx : BuildContext
         With ``ctx.frames["districts"]`` and ``ctx.frames["country"]`` set by
-        :func:`curation.admin.build`.
+        :func:`curation.peru.admin.build`.
 
     Returns
     -------

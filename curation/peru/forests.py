@@ -3,7 +3,7 @@
 Geobosques and the MapBiomas table are keyed by the current INEI district code; the three SERFOR
 tables carry department, province and district names only and are joined through the ubigeo
 crosswalk (:func:`match_district_names`). Every district created after 2007 is folded into its
-parent district of the 2007 map (:func:`~curation.common.parent_2007_district`).
+parent district of the 2007 map (:func:`~curation.peru.districts.parent_2007_district`).
 """
 
 from __future__ import annotations
@@ -12,18 +12,9 @@ import re
 
 import pandas as pd
 
-from curation.common import (
-    BuildContext,
-    Dataset,
-    blank_to_na,
-    describe_parents,
-    normalize_name,
-    parent_2007_district,
-    read_capitals,
-    read_centres,
-    require_columns,
-    value_counts,
-)
+from curation.common.context import BuildContext, Dataset
+from curation.common.frames import blank_to_na, normalize_name, require_columns, value_counts
+from curation.peru.districts import describe_parents, parent_2007_district, read_capitals, read_centres
 from curation.sources import SOURCES
 from geo_engine._errors import SourceFormatError
 
@@ -137,7 +128,7 @@ def crosswalk_parents(ctx: BuildContext) -> pd.DataFrame:
 
     Columns: ``inei`` (current code), ``dep``, ``prov``, ``dist`` (folded names), ``district_code``
     (2007 parent, ``<NA>`` when unmapped) and ``method`` (see
-    :func:`~curation.common.parent_2007_district`).
+    :func:`~curation.peru.districts.parent_2007_district`).
     """
     xw = read_capitals(ctx).dropna(subset=["inei"]).reset_index(drop=True)
     require_columns(xw, ["departamento", "provincia"], file=SOURCES["ubigeo_crosswalk"].file)
@@ -158,7 +149,7 @@ def match_district_names(frame: pd.DataFrame, columns: list[str], crosswalk: pd.
                          ) -> pd.Series:
     """Return the current INEI code of each row from its department, province and district names.
 
-    Names are folded (:func:`~curation.common.normalize_name`) and
+    Names are folded (:func:`~curation.common.frames.normalize_name`) and
     :data:`NAME_VARIANTS` applied to province and district; a row matches when the three folded
     names equal one crosswalk row.
 

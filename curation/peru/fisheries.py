@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from curation.common import (
-    BuildContext,
-    Dataset,
-    finish_points,
-    points_frame,
-    value_counts,
-)
-from curation.places import NEAREST_DISTRICT_KM, nearest_district, read_landing_sites
+from curation.common.context import BuildContext, Dataset
+from curation.common.frames import finish_points, nearest_district, points_frame, value_counts
+from curation.peru.places import NEAREST_DISTRICT_KM, read_landing_sites
 from curation.sources import SOURCES
 
 __all__ = ["build"]
@@ -20,7 +15,7 @@ def _coves(ctx: BuildContext) -> Dataset:
     sites = read_landing_sites(ctx)
     dropped = sites[sites["drop_reason"].notna()]
     kept = points_frame(sites[sites["drop_reason"].isna()].reset_index(drop=True))
-    codes, dist = nearest_district(kept, ctx.frames["districts"])
+    codes, dist = nearest_district(kept, ctx.frames["districts"], max_km=NEAREST_DISTRICT_KM)
     kept["district_code"] = codes
     kept["district_distance_km"] = dist
     kept = kept.drop(columns=["drop_reason", "longitude", "latitude"])

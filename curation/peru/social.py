@@ -5,13 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from curation.common import (
-    BuildContext,
-    Dataset,
-    assign_district,
-    points_frame,
-    require_columns,
-)
+from curation.common.context import BuildContext, Dataset
+from curation.common.frames import assign_district, points_frame, require_columns
 from curation.sources import SOURCES
 
 __all__ = ["INDICATOR_COLUMNS", "SUCCESSORS", "build", "district_indicators", "successor_values"]

@@ -26,27 +26,36 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from curation.admin import EQUAL_AREA_CRS, repair_geometries
-from curation.common import (
+from curation.common.context import BuildContext, Dataset
+from curation.common.frames import (
+    EQUAL_AREA_CRS,
     METRIC_CRS,
-    BuildContext,
-    Dataset,
     blank_to_na,
     finish_points,
+    nearest_district,
     outline_km,
     points_frame,
     read_geojson,
-    require_columns,
+    repair_geometries,
     value_counts,
 )
-from curation.environment import clip_rivers, lakes_touching, read_rivers
-from curation.mining import mine_fields
-from curation.places import (
+from curation.common.world import (
+    NE_LICENCE,
+    NE_VINTAGE,
     PORT_MATCH_KM,
     PORT_NAME_MATCH_KM,
+    clip_rivers,
+    country_mines,
+    country_places,
     country_ports,
     dedupe_ports,
-    nearest_district,
+    heritage_sites,
+    lakes_touching,
+    listed_for,
+    mine_fields,
+    read_heritage,
+    read_lakes,
+    read_rivers,
 )
 from curation.sources import SOURCES
 from geo_engine._errors import SourceFormatError
@@ -89,21 +98,15 @@ AIRPORT_OUTLINE_KM = 5.0
 The nearest foreign airport, Guarani International (Paraguay), lies 21.7 km beyond it.
 """
 
-_NE_LICENCE = "PDDL-NaturalEarth"
-_NE_VINTAGE = "Natural Earth 5.x"
 _STATE_COLUMNS = ["adm1_code", "iso_3166_2", "name", "type_en", "postal", "code_hasc", "gn_id",
                   "adm0_a3"]
 _LAKE_COLUMNS = ["name", "name_abb", "name_alt", "dam_name", "featurecla", "scalerank",
                  "min_zoom", "min_label"]
-_MINE_COLUMNS = ["mine_fac", "country", "latitude", "longitude", "mine_or_processing",
-                 "commodities_products"]
 
 
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-
-
 
 
 def nearest_state(
@@ -128,7 +131,7 @@ def nearest_state(
 
     Notes
     -----
-    A thin wrapper of :func:`curation.places.nearest_district`, which takes the lowest
+    A thin wrapper of :func:`curation.common.frames.nearest_district`, which takes the lowest
     code on a shared border and measures distances in South America Albers.
     """
     units = states[["adm1_code", "geometry"]].rename(columns={"adm1_code": "district_code"})
@@ -164,12 +167,6 @@ def facility_flags(facility: pd.Series) -> pd.DataFrame:
                          "has_processing": has({"refinery", "smelter"})})
 
 
-
-
-
-
-
-
 def _with_state(frame: gpd.GeoDataFrame, states: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     codes, dist = nearest_state(frame, states)
     out = frame.copy()
@@ -186,8 +183,6 @@ def _state_report(frame: gpd.GeoDataFrame, label: str = "name") -> dict[str, obj
                                       outside[[label, "state_distance_km"]].itertuples(index=False)],
         "without_state": [str(n) for n in missing[label]],
     }
-
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,8 +229,8 @@ def _states(ctx: BuildContext) -> tuple[Dataset, gpd.GeoDataFrame, gpd.GeoDataFr
         title="States of Brazil (26 states and the Federal District, Natural Earth 1:50m)",
         file=ctx.write_table(states, "states.parquet"),
         sources=[ref],
-        licence=_NE_LICENCE,
-        vintage=_NE_VINTAGE,
+        licence=NE_LICENCE,
+        vintage=NE_VINTAGE,
         processing=[
             f"First-level divisions of Natural Earth 1:50m with adm0_a3 = {COUNTRY_A3}; "
             "adm1_code (Natural Earth's unique code, e.g. BRA-1311), iso_3166_2 (BR-SP…), name, "
@@ -260,25 +255,19 @@ def _states(ctx: BuildContext) -> tuple[Dataset, gpd.GeoDataFrame, gpd.GeoDataFr
 
 def _places(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataFrame) -> Dataset:
     ref = SOURCES["ne_places"]
-    cols = ["NAME", "NAME_PT", "ADM0_A3", "ADM1NAME", "FEATURECLA", "POP_MAX", "POP_MIN",
-            "GEONAMEID", "SCALERANK"]
-    raw = read_geojson(ctx, "ne_places", cols)
-    is_br = raw["ADM0_A3"].astype("string").eq(COUNTRY_A3).fillna(False)
-    br = raw[is_br].reset_index(drop=True)
-    others = raw[~is_br]
+    found = country_places(ctx, COUNTRY_A3, names=["NAME_PT"])
+    br, others = found.places, found.others
     foreign_inside = others[outline_km(others, country).eq(0)]
-    gid = pd.to_numeric(br["GEONAMEID"]).round().astype("Int64")
-    population = pd.to_numeric(br["POP_MAX"]).astype("Int64")
     places = gpd.GeoDataFrame(
         {
-            "name": br["NAME"].astype("string"),
-            "name_pt": blank_to_na(br["NAME_PT"]),
-            "population": population.mask(population <= 0),
-            "population_min": pd.to_numeric(br["POP_MIN"]).astype("Int64"),
-            "feature_class": br["FEATURECLA"].astype("string"),
-            "ne_adm1name": br["ADM1NAME"].astype("string"),
-            "geonameid": gid.mask(gid <= 0),  # Natural Earth writes -1 for "no GeoNames id"
-            "ne_scalerank": pd.to_numeric(br["SCALERANK"]).astype("Int64"),
+            "name": br["name"],
+            "name_pt": br["name_pt"],
+            "population": br["pop_max"].mask(br["pop_max"] <= 0),
+            "population_min": br["pop_min"],
+            "feature_class": br["featurecla"],
+            "ne_adm1name": br["adm1name"],
+            "geonameid": br["geonameid"],
+            "ne_scalerank": br["scalerank"],
         },
         geometry=br.geometry.to_numpy(),
         crs="EPSG:4326",
@@ -295,8 +284,8 @@ def _places(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataFra
         title="Towns and cities of Brazil with population (Natural Earth populated places)",
         file=ctx.write_table(places, "places.parquet"),
         sources=[ref],
-        licence=_NE_LICENCE,
-        vintage=_NE_VINTAGE,
+        licence=NE_LICENCE,
+        vintage=NE_VINTAGE,
         processing=[
             f"Natural Earth 1:10m populated places with ADM0_A3 = {COUNTRY_A3}: name, Portuguese "
             "name, feature class (national capital, state capital, populated place) and "
@@ -357,8 +346,8 @@ def _airports(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataF
         title="Major airports of Brazil (Natural Earth, with type and IATA/ICAO codes)",
         file=ctx.write_table(airports, "airports.parquet"),
         sources=[ref],
-        licence=_NE_LICENCE,
-        vintage=_NE_VINTAGE,
+        licence=NE_LICENCE,
+        vintage=NE_VINTAGE,
         processing=[
             "Natural Earth 1:10m airports have no country field: kept those inside Brazil's "
             f"outline or within {AIRPORT_OUTLINE_KM:g} km of it (distance in {METRIC_CRS})"
@@ -405,15 +394,15 @@ def _ports(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataFram
         title="Sea and river ports of Brazil (World Port Index and Natural Earth)",
         file=ctx.write_table(ports, "ports.parquet"),
         sources=[SOURCES["wpi"], SOURCES["ne_ports"]],
-        licence=_NE_LICENCE,
-        vintage=f"{SOURCES['wpi'].vintage}; {_NE_VINTAGE}",
+        licence=NE_LICENCE,
+        vintage=f"{SOURCES['wpi'].vintage}; {NE_VINTAGE}",
         processing=[
             f"World Port Index ports with country '{COUNTRY_NAME}'; Natural Earth ports (no "
             f"country field) within {PORT_OUTLINE_KM:g} km of Brazil's outline ({METRIC_CRS}).",
             f"A Natural Earth and a WPI port at most {PORT_MATCH_KM:g} km apart, or with the same "
             "name once generic words (port, puerto, bahía…) are removed and at most "
             f"{PORT_NAME_MATCH_KM:g} km apart, are one port (pairs nearest first, one to one); the "
-            "same rules as for Peru (curation.places.dedupe_ports).",
+            "same rules as for Peru (curation.common.world.dedupe_ports).",
             "A merged port keeps the WPI name, harbour size (lower case: large, medium, small, "
             "very small), harbour type, index and UN/LOCODE (spaces removed) and the Natural "
             "Earth position; Natural Earth-only ports have no harbour size or type.",
@@ -446,26 +435,11 @@ def _ports(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataFram
 
 def _heritage(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataFrame) -> Dataset:
     ref = SOURCES["whc"]
-    raw = pd.read_csv(ctx.source("whc"), dtype={"states_name_en": "string"})
-    cols = ["unique_number", "name_en", "category", "danger", "latitude", "longitude",
-            "states_name_en"]
-    require_columns(raw, cols, file=ref.file)
-    listed = raw["states_name_en"].fillna("").str.split(",").apply(
-        lambda s: COUNTRY_NAME in [x.strip() for x in s])
-    chosen = raw[listed].reset_index(drop=True)
+    raw = read_heritage(ctx)
+    listed = listed_for(raw, COUNTRY_NAME)
+    sites = heritage_sites(raw[listed].reset_index(drop=True))
     others = points_frame(raw[~listed])
     foreign_inside = others[outline_km(others, country).eq(0)]
-    sites = points_frame(pd.DataFrame({
-        "unique_number": pd.to_numeric(chosen["unique_number"]).astype("Int64"),
-        "name": chosen["name_en"].astype("string"),
-        "category": chosen["category"].astype("string").str.strip().str.lower(),
-        "in_danger": pd.to_numeric(chosen["danger"]).astype("Int64").eq(1).astype("boolean"),
-        "states": chosen["states_name_en"].astype("string"),
-        "transnational": chosen["states_name_en"].str.contains(",", regex=False)
-        .astype("boolean"),
-        "longitude": pd.to_numeric(chosen["longitude"]),
-        "latitude": pd.to_numeric(chosen["latitude"]),
-    })).drop(columns=["longitude", "latitude"])
     sites = _with_state(sites, states)
     sites["outline_km"] = outline_km(sites, country)
     sites = sites.sort_values("name").reset_index(drop=True)
@@ -506,14 +480,11 @@ def _heritage(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataF
 
 def _large_mines(ctx: BuildContext, states: gpd.GeoDataFrame) -> Dataset:
     ref = SOURCES["large_mines"]
-    raw = pd.read_csv(ctx.source("large_mines"))
-    require_columns(raw, _MINE_COLUMNS, file=ref.file)
-    br = raw[raw["country"].astype("string").eq(COUNTRY_NAME).fillna(False)]
-    lon = pd.to_numeric(br["longitude"], errors="coerce")
-    lat = pd.to_numeric(br["latitude"], errors="coerce")
-    located = lon.notna() & lat.notna()
+    br = country_mines(ctx, COUNTRY_NAME)
+    located = br["longitude"].notna() & br["latitude"].notna()
     no_coords = sorted(br.loc[~located, "mine_fac"].astype(str).str.strip())
-    br, lon, lat = br[located].reset_index(drop=True), lon[located], lat[located]
+    br = br[located].reset_index(drop=True)
+    lon, lat = br["longitude"], br["latitude"]
 
     frame = mine_fields(br, lon, lat, text=blank_to_na,
                         extra={"source_state": "state", "municipality": "location_municipality",
@@ -567,7 +538,7 @@ def _rivers(ctx: BuildContext, country: gpd.GeoDataFrame) -> Dataset:
         title="Rivers and lake centre-lines of Brazil (Natural Earth 1:10m)",
         file=ctx.write_table(rivers, "rivers.parquet"),
         sources=[ref],
-        licence=_NE_LICENCE,
+        licence=NE_LICENCE,
         vintage=ref.vintage,
         processing=[
             f"Natural Earth rivers and lake centre-lines ({len(raw)} features in the Latin "
@@ -591,7 +562,7 @@ def _rivers(ctx: BuildContext, country: gpd.GeoDataFrame) -> Dataset:
 
 def _lakes(ctx: BuildContext, country: gpd.GeoDataFrame) -> Dataset:
     ref = SOURCES["ne_lakes"]
-    raw = read_geojson(ctx, "ne_lakes", _LAKE_COLUMNS)[[*_LAKE_COLUMNS, "geometry"]]
+    raw = read_lakes(ctx, _LAKE_COLUMNS)
     _, lakes, n_repaired = lakes_touching(
         raw, country, text=["name", "name_abb", "name_alt", "dam_name", "featurecla"])
     inside = lakes.geometry.to_crs(EQUAL_AREA_CRS).intersection(
@@ -606,7 +577,7 @@ def _lakes(ctx: BuildContext, country: gpd.GeoDataFrame) -> Dataset:
         title="Lakes and reservoirs of Brazil (Natural Earth 1:10m), whole water bodies",
         file=ctx.write_table(lakes, "lakes.parquet"),
         sources=[ref],
-        licence=_NE_LICENCE,
+        licence=NE_LICENCE,
         vintage=ref.vintage,
         processing=[
             f"Natural Earth lakes ({len(raw)} polygons in the Latin American extract) that "

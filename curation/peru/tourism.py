@@ -20,17 +20,13 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from curation.common import (
-    BuildContext,
-    Dataset,
-    assign_district,
+from curation.common.context import BuildContext, Dataset
+from curation.common.frames import assign_district, normalize_name, points_frame, require_columns
+from curation.peru.districts import (
     describe_parents,
-    normalize_name,
     parent_2007_district,
-    points_frame,
     read_capitals,
     read_centres,
-    require_columns,
     require_districts,
 )
 from curation.sources import SOURCES

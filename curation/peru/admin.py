@@ -6,54 +6,17 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from curation.common import BuildContext, Dataset, normalize_name, require_columns
+from curation.common.context import BuildContext, Dataset
+from curation.common.frames import EQUAL_AREA_CRS, normalize_name, repair_geometries, require_columns
 from curation.sources import SOURCES
 
-__all__ = [
-    "EQUAL_AREA_CRS", "KEEP_LAYER_NAMES", "build", "dissolve_units", "official_names",
-    "repair_geometries",
-]
+__all__ = ["KEEP_LAYER_NAMES", "build", "dissolve_units", "official_names"]
 
 KEEP_LAYER_NAMES: dict[str, str] = {
     "080907": "KIMBIRI is the spelling of INEI and of the district's municipality; the ubigeo "
     "table writes QUIMBIRI",
 }
 """District codes whose layer name is kept although the ubigeo table differs, with the reason."""
-
-EQUAL_AREA_CRS = "ESRI:102033"
-"""South America Albers Equal Area Conic, used for every area computed in this step."""
-
-
-def repair_geometries(geoms: gpd.GeoSeries) -> tuple[gpd.GeoSeries, int]:
-    """Repair invalid polygons with :func:`shapely.make_valid`, keeping only polygonal parts.
-
-    Parameters
-    ----------
-    geoms : geopandas.GeoSeries
-        Polygons; missing geometries are left missing (they are not invalid, just absent).
-
-    Returns
-    -------
-    tuple of (geopandas.GeoSeries, int)
-        The repaired series and the number of geometries that were invalid.
-    """
-    present = geoms.notna()
-    invalid = present & ~geoms.is_valid
-    out = geoms.copy()
-    if invalid.any():
-        fixed = shapely.make_valid(out[invalid].to_numpy())
-        # make_valid may return a GeometryCollection with stray lines; keep the area only
-        fixed = [_polygonal(g) for g in fixed]
-        out.loc[invalid] = fixed
-    return out, int(invalid.sum())
-
-
-def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
-    if geom.geom_type in {"Polygon", "MultiPolygon"}:
-        return geom
-    parts = [g for g in shapely.get_parts(geom) if g.geom_type in {"Polygon", "MultiPolygon"}]
-    return shapely.union_all(parts)
-
 
 def official_names(
     districts: pd.DataFrame, references: dict[str, pd.Series]

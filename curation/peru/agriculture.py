@@ -5,7 +5,7 @@ production (VBP) of 2023 by crop group and for the niche crops the families scor
 Andean grains and tubers, maca, sacha inchi, camu-camu, avocado, grapes, asparagus, mango, banana,
 the agro-export crops), the tonnes of those niche crops, the agricultural area of 2018 and the
 number of agrarian producers of 2024. Districts created after 2007 are summed into the 2007
-district that holds them (:func:`~curation.common.parent_2007_district`).
+district that holds them (:func:`~curation.peru.districts.parent_2007_district`).
 
 Values are in thousands of soles at current 2023 prices (``VBP_CORRIENTE``): with a single year
 there is no growth to measure, and current prices rank crops by what they earned their growers in
@@ -20,16 +20,9 @@ from typing import Any
 
 import pandas as pd
 
-from curation.common import (
-    BuildContext,
-    Dataset,
-    describe_parents,
-    normalize_name,
-    parent_2007_district,
-    read_capitals,
-    read_centres,
-    require_columns,
-)
+from curation.common.context import BuildContext, Dataset
+from curation.common.frames import normalize_name, require_columns
+from curation.peru.districts import describe_parents, parent_2007_district, read_capitals, read_centres
 from curation.sources import SOURCES
 from geo_engine._errors import SourceFormatError
 

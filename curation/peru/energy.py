@@ -5,23 +5,19 @@ from __future__ import annotations
 import geopandas as gpd
 import pandas as pd
 
-from curation.common import (
-    BuildContext,
-    Dataset,
+from curation.common.context import BuildContext, Dataset
+from curation.common.frames import (
     blank_to_na,
     finish_points,
+    match_points,
+    nearest_district,
     normalize_name,
     points_frame,
     require_columns,
     value_counts,
 )
-from curation.forests import parse_thousands
-from curation.places import (
-    NEAREST_DISTRICT_KM,
-    classify_coordinates,
-    match_points,
-    nearest_district,
-)
+from curation.peru.forests import parse_thousands
+from curation.peru.places import NEAREST_DISTRICT_KM, classify_coordinates
 from curation.sources import SOURCES
 
 __all__ = ["FUELS", "PLANT_MATCH_KM", "build", "dedupe_plants"]
@@ -130,7 +126,7 @@ def build(ctx: BuildContext) -> list[Dataset]:
     wri, wri_dropped = _locate(wri_rows)
     other, other_dropped = _locate(geodb_rows)
     plants = dedupe_plants(wri, other)
-    codes, dist = nearest_district(plants, ctx.frames["districts"])
+    codes, dist = nearest_district(plants, ctx.frames["districts"], max_km=NEAREST_DISTRICT_KM)
     plants["district_code"] = codes
     plants["district_distance_km"] = dist
     outside = plants[plants["district_code"].isna()]

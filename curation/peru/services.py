@@ -14,14 +14,13 @@ from typing import Any
 
 import pandas as pd
 
-from curation.common import (
-    BuildContext,
-    Dataset,
+from curation.common.context import BuildContext, Dataset
+from curation.common.frames import require_columns
+from curation.peru.districts import (
     describe_parents,
     parent_2007_district,
     read_capitals,
     read_centres,
-    require_columns,
     require_districts,
 )
 from curation.sources import SOURCES
@@ -103,7 +102,7 @@ def fold_to_parents(
     table : pandas.DataFrame
         From :func:`district_services`, indexed by current code.
     parents : pandas.DataFrame
-        From :func:`~curation.common.parent_2007_district` (indexed by ``code``,
+        From :func:`~curation.peru.districts.parent_2007_district` (indexed by ``code``,
         with ``district_code``).
     population : pandas.Series
         Population 2020 by current code, the weights.

@@ -16,24 +16,19 @@ Three files come out of this step:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
-from curation.common import (
-    PERU_BOUNDS,
-    BuildContext,
-    Dataset,
-    assign_district,
-    normalize_name,
-    points_frame,
-    require_columns,
-    require_districts,
-)
-from curation.sources import SOURCES, SourceRef
+from curation.common.context import BuildContext, Dataset
+from curation.common.frames import assign_district, normalize_name, points_frame, require_columns
+from curation.common.world import country_mines, mine_fields
+from curation.peru.districts import PERU_BOUNDS, require_districts
+from curation.sources import SHIPPED, SHIPPED_SUMMARIES, SOURCES, load_shipped
 from geo_engine._errors import SourceFormatError
 
 __all__ = [
@@ -41,21 +36,25 @@ __all__ = [
     "DISTRICT_ALIASES",
     "MATERIAL_GROUP",
     "MEAN_WINDOW",
+    "MINES_FILE",
+    "MINE_ADDITIONS",
     "MINE_STATUS",
     "PRICES",
     "PRICE_FILE",
+    "PRICE_REF",
     "PRICE_SOURCE",
     "PRODUCTION_SHEETS",
     "UNIT_TO_TONNES",
+    "MineFacts",
     "build",
     "commodity_group",
     "district_lookup",
     "district_production",
+    "load_mine_facts",
     "load_prices",
     "load_production",
     "locate_at_large_mines",
     "match_districts",
-    "mine_fields",
     "price_per_tonne",
     "to_tonnes",
     "unit_districts",
@@ -143,31 +142,17 @@ TROY_OZ_PER_TONNE = 32_150.7466
 """Troy ounces in one metric tonne (1 troy ounce = 31.1034768 g)."""
 
 PRICE_FILE = "prices_worldbank_cmo.csv"
-"""Price table shipped with this module: rows of the World Bank annual price workbook."""
+"""Price table shipped with the curation package: rows of the World Bank annual price workbook."""
 
-PRICE_SOURCE = (
-    "World Bank Commodity Price Data (The Pink Sheet), annual average prices in nominal US "
-    "dollars, CMO-Historical-Data-Annual.xlsx (release of 2 June 2023), sheet 'Annual Prices "
-    "(Nominal)': gold and silver (USD/troy oz, London fixing), copper, zinc, lead, tin (USD/t, "
-    "LME), iron ore (USD/dry t, fines 62% Fe, CFR China), phosphate rock (USD/t, f.o.b. North "
-    "Africa)"
-)
-"""Where :data:`PRICES` come from."""
-
-PRICE_REF = SourceRef(
-    file=f"curation/{PRICE_FILE} (rows copied from the workbook; no raw-folder file)",
-    origin="zachjoachim7/Volume3PortfolioPorject2@e8449f01729147d6239ae8dee8f816dbb9a13c50",
-    origin_path="CMO-Historical-Data-Annual.xlsx, sheet 'Annual Prices (Nominal)' (World Bank "
-    "Pink Sheet, updated 2023-06-02); the redistributing repository states no licence",
-    licence="CC-BY-4.0",  # the World Bank's terms of use for its datasets
-    vintage="2015–2019",
-    publisher="World Bank",
-)
-"""Provenance of the price table, recorded with the production file.
+PRICE_REF = SHIPPED["world_bank_prices"]
+"""Provenance of the price table (``sources.yaml``, ``shipped``), recorded with the production file.
 
 The same 2015–2019 values are in the later release vendored by
 ``SarathSabu/A6@95a60786f4929a3efa20b5a1f5c9a7ae2edffec8`` (``CMO-Historical-Data-Annual.xlsx``).
 """
+
+PRICE_SOURCE = SHIPPED_SUMMARIES["world_bank_prices"]
+"""Where :data:`PRICES` come from, series by series with their units."""
 
 
 def load_prices() -> dict[str, dict[int, float]]:
@@ -250,83 +235,80 @@ or whose district name exists in more than one of the listed provinces (Huachoco
 and 090707) cannot be placed in one district and keep a missing code.
 """
 
-MINE_STATUS: dict[str, tuple[str, str]] = {
-    "Conga": ("project", "Newmont suspended the project on 29 November 2011 after protests "
-              "(Associated Press, Reuters 2011-11-30); it never operated"),
-    "Tia Maria": ("project", "the construction licence of July 2019 was suspended by MINEM in "
-                  "August 2019 (Reuters 2019-08-09, mining.com); it never operated"),
-    "Zafranal": ("project", "Teck/Mitsubishi copper-gold project; environmental study approved by "
-                 "SENACE in May 2023 (Teck, mining.com), not built"),
-    "Haquira": ("project", "First Quantum copper project in advanced exploration (the source's "
-                "status, 2018)"),
-    "Pierina": ("closed", "Barrick decided in August 2013 to accelerate closure; only residual "
-                "leach-pad gold since, the site under its closure plan (barrick.com, mine closure)"),
-    "La Zanja": ("not_confirmed", "restarted by Buenaventura in June 2020 after the COVID-19 "
-                 "stop (proactivo.com.pe); the end of mining could not be confirmed"),
-    "Breapampa": ("closed", "production ended 2015 (the source's production_end)"),
-    "Alpamarca": ("closed", "production ended 2018 (the source's production_end)"),
-    "Quiruvilca": ("closed", "abandoned by its operator in January 2018 without its closure plan "
-                   "(MINEM via energiminas.com; es.wikipedia.org/wiki/Mina_Quiruvilca)"),
-    "ILO": ("processing", "Southern Peru's smelter and refinery at Ilo: processing, not a mine"),
-    "Poracota": ("not_confirmed", "last listed in Buenaventura's 2013 report"),
-    "Recuperada": ("not_confirmed", "last listed in Buenaventura's 2013 report"),
-    "Antapite": ("not_confirmed", "last listed in Buenaventura's 2013 report"),
-    "Shila-Paula": ("not_confirmed", "last listed in Buenaventura's 2013 report"),
-    "Ishihuinca": ("not_confirmed", "last listed in Buenaventura's 2011 report"),
-    "Pucarrajo": ("not_confirmed", "last listed in Buenaventura's 2003 report"),
-    "Mallay": ("not_confirmed", "last listed in Buenaventura's 2017 report"),
-    "Tajo Norte": ("not_confirmed", "El Brocal's open pit; Buenaventura notified MINEM of a "
-                   "temporary suspension of its mining for up to three years (marketscreener, "
-                   "company notice)"),
-    "Cerro de Pasco": ("not_confirmed", "Volcan's Cerro de Pasco unit; current activity of the "
-                       "open pit not checked"),
-}
+MINES_FILE = "mines.yaml"
+"""Hand-checked facts about Peru's large mines, shipped with this module (status and additions)."""
+
+
+class _MineStatus(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: Literal["project", "closed", "processing", "not_confirmed"]
+    note: str = Field(min_length=1)
+
+
+class _MineAddition(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    commodities: str = Field(min_length=1)
+    operator: str = Field(min_length=1)
+    production_start: int = Field(ge=1800, le=2100)
+    longitude: float = Field(ge=PERU_BOUNDS[0], le=PERU_BOUNDS[2])
+    latitude: float = Field(ge=PERU_BOUNDS[1], le=PERU_BOUNDS[3])
+    reference: str = Field(min_length=1)
+
+
+class MineFacts(BaseModel):
+    """Validated content of :data:`MINES_FILE`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: dict[str, _MineStatus]
+    additions: list[_MineAddition]
+
+
+def load_mine_facts(path: str | Path | None = None) -> MineFacts:
+    """Read and validate the hand-checked mine facts (the shipped :data:`MINES_FILE` by default).
+
+    Raises
+    ------
+    geo_engine._errors.SpecError
+        Naming the file, the key and the value when the file is unreadable or invalid.
+    """
+    return load_shipped(path or ("curation.peru", MINES_FILE), MineFacts, what="mine facts file",
+                        keys="status, additions")
+
+
+_FACTS = load_mine_facts()
+
+MINE_STATUS: dict[str, tuple[str, str]] = {name: (s.status, s.note)
+                                           for name, s in _FACTS.status.items()}
 """Status of the listed large mines that are not operating (or not confirmed), with the reason.
 
-Each reason names the public source it rests on (news agencies, company notices, the source's
-own production years and report years). Every other mine of the list keeps ``operating``, which
-rests only on the source (company reports up to about 2019) and was not checked against a later
-document; its ``status_note`` says so. ``not_confirmed`` mines are left out of the operating
-layer: being listed in an old report is not evidence of work today.
+Read from :data:`MINES_FILE`. Each reason names the public source it rests on (news agencies,
+company notices, the source's own production years and report years). Every other mine of the
+list keeps ``operating``, which rests only on the source (company reports up to about 2019) and
+was not checked against a later document; its ``status_note`` says so. ``not_confirmed`` mines are
+left out of the operating layer: being listed in an old report is not evidence of work today.
 """
 
 _DEFAULT_NOTE = "producing about 2019 by the source's company reports; not checked later"
 
-_ADDED_COLUMNS = ("name", "commodities", "operator", "production_start", "longitude", "latitude",
-                  "reference")
-MINE_ADDITIONS: tuple[dict[str, Any], ...] = tuple(dict(zip(_ADDED_COLUMNS, row, strict=True)) for row in (
-    ("Cerro Corona", "Copper, Gold", "Gold Fields La Cima", 2008, -78.6167, -6.7500,
-     "Gold Fields Annual Report 2017, Cerro Corona asset fundamentals: deposit centred at 6°45'S, "
-     "78°37'W (goldfields.com/reports/annual-report-2017/minerals/"
-     "cerro-corona-mine-asset-fundamentals.php); given to the minute (about 1 km)"),
-    ("Toromocho", "Copper, Molybdenum, Silver", "Minera Chinalco Perú", 2013, -76.1433, -11.6089,
-     "PorterGeo deposit database, Morococha District - Toromocho: 11°36'32\"S, 76°8'36\"W "
-     "(portergeo.com.au/database/mineinfo.asp?mineid=mn1318); start of operations: Peruvian "
-     "Times, December 2013"),
-    ("Mina Justa", "Copper", "Marcobre (Minsur)", 2021, -75.0667, -15.1333,
-     "Baxter et al. (Chariot Resources), The Marcona Copper Project - Mina Justa Prospect: centre "
-     "of the project at about 15°08'S, 75°04'W (the claims, not the pit; about 2 km); commercial "
-     "production mid-2021 (Minsur interview, GBR Peru Mining 2021)"),
-    ("San Rafael", "Tin", "Minsur", 1977, -70.3217, -14.2328,
-     "PorterGeo deposit database, San Rafael: 14°13'58\"S, 70°19'18\"W "
-     "(portergeo.com.au/database/mineinfo.asp?mineid=mn714); operating since October 1977 (Minsur)"),
-))
+MINE_ADDITIONS: tuple[dict[str, Any], ...] = tuple(m.model_dump() for m in _FACTS.additions)
 """Large operating mines missing from the compilation, with coordinates from public documents.
 
-Each row cites where its point and start year come from. Cerro Corona was missing from the
-compilation; Toromocho, Mina Justa and San Rafael (Peru's only tin mine) are among the country's
-largest producers and were missing too. Marcona (Shougang's iron mine) and Cerro Lindo (Nexa),
-also missing there, are left out: no public document with their coordinates was found (only
-the town of San Juan de Marcona and the centre of the whole Marcona–Mina Justa district), and no
-point was guessed. Their output is in ``mining_production`` through the MINEM units, matched by
-district name (Marcona 110304, Chavín 110203).
+Read from :data:`MINES_FILE`; each row cites where its point and start year come from (column
+``reference``). Cerro Corona was missing from the compilation; Toromocho, Mina Justa and San
+Rafael (Peru's only tin mine) are among the country's largest producers and were missing too.
+Marcona (Shougang's iron mine) and Cerro Lindo (Nexa), also missing there, are left out: no public
+document with their coordinates was found (only the town of San Juan de Marcona and the centre of
+the whole Marcona–Mina Justa district), and no point was guessed. Their output is in
+``mining_production`` through the MINEM units, matched by district name (Marcona 110304, Chavín
+110203).
 """
 
 _UNIT_COLUMNS = ["temp_fac_id", "mine_fac", "type_facility", "region", "province", "district"]
 _SHEET_COLUMNS = ["temp_fac_id", "material_id", "year", "unit_id", "value"]
-_LARGE_COLUMNS = [
-    "mine_fac", "country", "latitude", "longitude", "mine_or_processing", "commodities_products",
-]
 
 
 def _key(region: object, province: object, district: object) -> tuple[str, str, str]:
@@ -884,65 +866,14 @@ def _production_dataset(
     )
 
 
-_MINE_TEXT = {"name": "mine_fac", "other_names": "mine_other_names",
-              "facility": "mine_or_processing", "commodities": "commodities_products",
-              "facility_types": "mining_facility_types", "status": "activity_status"}
-_MINE_YEARS = {"status_year": "year_activity_status", "production_start": "production_start",
-               "production_end": "production_end"}
-
-
-def mine_fields(rows: pd.DataFrame, lon: pd.Series, lat: pd.Series, *,
-                text: Callable[[pd.Series], pd.Series], extra: Mapping[str, str]) -> pd.DataFrame:
-    """Return the curated columns of rows of the large-mines list.
-
-    Parameters
-    ----------
-    rows : pandas.DataFrame
-        Rows of the list (one country), index reset.
-    lon, lat : pandas.Series
-        Their coordinates, in the same order.
-    text : callable
-        How text columns are cleaned (e.g. blanks to missing).
-    extra : mapping
-        Further text columns, ``{curated name: source column}``, placed after the years.
-
-    Returns
-    -------
-    pandas.DataFrame
-        name, other_names, facility, commodities, facility_types, status (text), status_year,
-        production_start, production_end (integers), the ``extra`` columns, longitude and
-        latitude; a column the list lacks comes out missing.
-    """
-    def column(col: str) -> pd.Series:
-        if col in rows:
-            return text(rows[col])
-        return pd.Series(pd.NA, index=rows.index, dtype="string")
-
-    def year(col: str) -> pd.Series:
-        if col in rows:
-            return pd.to_numeric(rows[col], errors="coerce").round().astype("Int64")
-        return pd.Series(pd.NA, index=rows.index, dtype="Int64")
-
-    return pd.DataFrame({
-        **{name: column(col) for name, col in _MINE_TEXT.items()},
-        **{name: year(col) for name, col in _MINE_YEARS.items()},
-        **{name: column(col) for name, col in extra.items()},
-        "longitude": np.asarray(lon, dtype="float64"),
-        "latitude": np.asarray(lat, dtype="float64"),
-    }, index=rows.index)
-
-
 def _counts(values: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in values.value_counts().sort_index().items()}
 
 
 def _large_mines_dataset(ctx: BuildContext) -> tuple[pd.DataFrame, Dataset]:
-    raw = pd.read_csv(ctx.source("large_mines"))
-    require_columns(raw, _LARGE_COLUMNS, file=SOURCES["large_mines"].file)
-    pe = raw[raw["country"] == "Peru"].reset_index(drop=True)
+    pe = country_mines(ctx, "Peru")
     west, south, east, north = PERU_BOUNDS
-    lon = pd.to_numeric(pe["longitude"], errors="coerce")
-    lat = pd.to_numeric(pe["latitude"], errors="coerce")
+    lon, lat = pe["longitude"], pe["latitude"]
     in_box = lon.between(west, east) & lat.between(south, north)
     if not in_box.all():
         bad = pe.loc[~in_box, "mine_fac"].tolist()
@@ -980,7 +911,8 @@ def _large_mines_dataset(ctx: BuildContext) -> tuple[pd.DataFrame, Dataset]:
         "Columns renamed (name, commodities, facility, status…); missing values stay missing (the "
         f"source gives a status for {n_status} of them only).",
         f"status_checked: {_counts(points['status_checked'])}. The {len(MINE_STATUS)} mines of "
-        "MINE_STATUS in curate/mining.py carry a reason citing its public source in status_note "
+        f"the status list in curation/peru/{MINES_FILE} carry a reason citing its public source "
+        "in status_note "
         "(Conga and Tía María never operated, Pierina and Quiruvilca closed, the Ilo "
         "smelter/refinery is processing; mines only listed in old reports are not_confirmed); "
         "the others keep 'operating' from the source alone (about 2019), not checked later.",

@@ -1,0 +1,1 @@
+"""Brazil's rebuild: one step, :mod:`curation.brazil.brazil`, over the shared world layers."""

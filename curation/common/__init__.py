@@ -1,0 +1,1 @@
+"""Steps and helpers of the rebuild shared by every region: build context, frames, world layers."""

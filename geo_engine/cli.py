@@ -26,6 +26,7 @@ from geo_engine._errors import GeoEngineError, GeoEngineWarning
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import numpy as np
 
     from geo_engine.pipeline import Run
 
@@ -887,6 +888,20 @@ def _h3_list(text: str | None) -> list[int]:
     return [int(v.strip(), 16) for v in (text or "").split(",") if v.strip()]
 
 
+def _travel_costs(result: Run, *, base: float, per_minute: float, origin: str) -> np.ndarray:
+    """Return each cell's site cost: ``base + per_minute ×`` travel minutes from ``origin``."""
+    from geo_engine.access import access_minutes
+    from geo_engine.planning.sites import travel_cost
+
+    reg = result.region
+    with _report_warnings(), _progress() as bar:
+        bar.add_task(f"travel time from {origin} (site costs)", total=None)
+        minutes = access_minutes(result.matrix, to=origin, data_dir=reg.data_dir, region=reg.id,
+                                 targets=_destination_points(result, origin),
+                                 files=None if reg.access_files is None else dict(reg.access_files))
+    return travel_cost(minutes, base=base, per_minute=per_minute)
+
+
 @app.command("plan")
 def plan_cmd(
     out: Annotated[Path, typer.Option("--out", help="Sites and covered cells (.geojson, .gpkg, "
@@ -914,6 +929,16 @@ def plan_cmd(
                                                "from poverty × population if absent).")] = "poor_population",
     speed_kmh: Annotated[float | None, typer.Option(help="Measure reach as distance at this "
                                                     "speed instead of travel time.")] = None,
+    site_level: Annotated[str, typer.Option(help="What a site is: cell, or an admin unit "
+                                            "(district, province, department: one site per "
+                                            "unit, at its best cell).")] = "cell",
+    cost_base: Annotated[float | None, typer.Option(help="Cost of a site: this fixed part plus "
+                                                    "--cost-per-minute × travel time from "
+                                                    "--cost-from (instead of --cost).")] = None,
+    cost_per_minute: Annotated[float, typer.Option(help="Cost per minute of travel from the "
+                                                   "base to the site.")] = 0.0,
+    cost_from: Annotated[str, typer.Option(help="Where programmes are run from: a destination "
+                                           "set (towns50k…) or a point layer.")] = "towns50k",
     pareto: Annotated[bool, typer.Option("--pareto", help="Write the growth–inclusion front "
                                          "instead of one plan.")] = False,
     points: Annotated[int, typer.Option(help="Points of the front.")] = 10,
@@ -947,11 +972,17 @@ def plan_cmd(
             candidates=candidates if candidates is not None else base.candidates,
             min_km=min_km if min_km is not None else base.min_km,
             per_department=per_department if per_department is not None else base.per_department,
-            include=_h3_list(include), exclude=_h3_list(exclude), speed_kmh=speed_kmh)
+            include=_h3_list(include), exclude=_h3_list(exclude), speed_kmh=speed_kmh,
+            site_level=site_level)
         if options.sites is None and options.budget is None:
-            _fail(ValueError("give --sites, --budget (with --cost), or both"))
+            _fail(ValueError("give --sites, --budget (with --cost or --cost-base), or both"))
+        if cost is not None and cost_base is not None:
+            _fail(ValueError("give the cost either as a table (--cost) or by travel time "
+                             "(--cost-base, --cost-per-minute), not both"))
         costs = (site_costs(result.matrix, read_table_file(cost), source=str(cost))
                  if cost is not None else None)
+        if cost_base is not None:
+            costs = _travel_costs(result, base=cost_base, per_minute=cost_per_minute, origin=cost_from)
         with _report_warnings(), _progress() as bar:
             bar.add_task("reach of the candidate sites", total=None)
             sp, scored = region_problem(

@@ -607,3 +607,24 @@ def test_plan_command_sites_and_front(tmp_path, monkeypatch):
                             "--out", str(tmp_path / "x.geojson")])
     assert r.exit_code == 1
     assert "give --profile" in r.output
+
+
+def test_plan_by_province_with_costs_by_travel_time(tmp_path, monkeypatch):
+    import geopandas as gpd
+
+    monkeypatch.setattr("geo_engine.settings.cache_dir", tmp_path / "cache")
+    out = tmp_path / "plan.gpkg"
+    r = runner.invoke(app, ["plan", "--profile", "agro_food", "--resolution", "5", "--reach", "180",
+                            "--site-level", "province", "--budget", "5000", "--cost-base", "1000",
+                            "--cost-per-minute", "5", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    sites = gpd.read_file(out)
+    sites = sites[sites["role"] == "site"]
+    assert sites["province"].is_unique  # one site per province
+    assert (sites["cost"] >= 1000).all()
+    assert sites["cost"].sum() <= 5000
+    r = runner.invoke(app, ["plan", "--profile", "agro_food", "--resolution", "5", "--sites", "2",
+                            "--cost", str(tmp_path / "c.csv"), "--cost-base", "1",
+                            "--out", str(tmp_path / "y.gpkg")])
+    assert r.exit_code == 1
+    assert "not both" in r.output

@@ -113,3 +113,30 @@ def test_site_options_include_exclude_and_costs():
         site_costs(g, pd.DataFrame({"h3": [1]}))
     with pytest.raises(ValueError, match="`cost` must be a number ≥ 0"):
         site_costs(g, pd.DataFrame({"h3": [1], "cost": [-1]}))
+
+
+def test_sites_by_unit_are_one_per_unit_at_its_best_cell():
+    g = grid(4)
+    g["district_code"] = np.where(g["lat"] < LAT, "A", "B")
+    score = np.linspace(0.0, 1.0, len(g))
+    niche = np.ones(len(g), bool)
+    sp = site_problem(g, score=score, demand=np.ones(len(g)), niche=niche,
+                      options=SiteOptions(sites=2, speed_kmh=20, site_level="district"))
+    assert len(sp.site_rows) == 2  # one candidate per district
+    units = g["district_code"].to_numpy()[sp.site_rows]
+    assert sorted(units) == ["A", "B"]
+    for row, unit in zip(sp.site_rows, units, strict=True):
+        assert score[row] == score[g["district_code"].to_numpy() == unit].max()
+    with pytest.raises(ValueError, match="`site_level` was 'village'"):
+        site_problem(g, score=score, demand=np.ones(len(g)), niche=niche,
+                     options=SiteOptions(sites=1, speed_kmh=20, site_level="village"))
+
+
+def test_cost_by_travel_time():
+    from geo_engine.planning.sites import travel_cost
+
+    out = travel_cost(np.array([0.0, 30.0, np.nan]), base=1000, per_minute=10)
+    assert out[:2].tolist() == [1000.0, 1300.0]
+    assert np.isnan(out[2])  # unreachable: cannot be a site
+    with pytest.raises(ValueError, match="must be finite numbers >= 0"):
+        travel_cost([1.0], base=-1)

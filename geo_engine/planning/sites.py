@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEMAND_COLUMN",
+    "SITE_LEVELS",
     "SiteOptions",
     "SiteProblem",
     "growth_value",
@@ -34,6 +35,7 @@ __all__ = [
     "site_costs",
     "site_problem",
     "site_table",
+    "travel_cost",
 ]
 
 DEMAND_COLUMN = "poor_population"
@@ -98,6 +100,9 @@ class SiteOptions:
     speed_kmh : float, optional
         Measure reach as great-circle distance at this speed instead of travel time over the
         friction surface (quicker, and for regions without a terrain raster).
+    site_level : {"cell", "district", "province", "department"}, default "cell"
+        What a site is: a cell, or an admin unit (at most one site per unit, placed at the
+        unit's best-scoring cell, from which its reach is measured).
     """
 
     sites: int | None = None
@@ -109,6 +114,42 @@ class SiteOptions:
     include: Sequence[int] = field(default_factory=tuple)
     exclude: Sequence[int] = field(default_factory=tuple)
     speed_kmh: float | None = None
+    site_level: str = "cell"
+
+
+SITE_LEVELS = {"cell": None, "district": "district_code", "province": "province_code",
+               "department": "department_code"}
+"""What a site can be, and the matrix column of the unit it stands for."""
+
+
+def _best_per_unit(matrix: pd.DataFrame, s: np.ndarray, allowed: np.ndarray, level: str
+                   ) -> np.ndarray:
+    """Return the rows of each unit's best-scoring allowed cell (one candidate per unit)."""
+    if level not in SITE_LEVELS:
+        msg = f"`site_level` was {level!r} but must be one of {list(SITE_LEVELS)}"
+        raise ValueError(msg)
+    column = SITE_LEVELS[level]
+    rows = np.flatnonzero(allowed)
+    if column is None:
+        return rows
+    if column not in matrix:
+        msg = f"sites by {level} need the matrix column {column!r}, which this region lacks"
+        raise ValueError(msg)
+    frame = pd.DataFrame({"row": rows, "unit": matrix[column].to_numpy()[rows], "s": s[rows]})
+    best = frame.sort_values(["s", "row"], ascending=[False, True]).drop_duplicates("unit")
+    return best["row"].to_numpy(dtype=np.int64)
+
+
+def travel_cost(minutes: npt.ArrayLike, *, base: float = 0.0, per_minute: float = 0.0
+                ) -> np.ndarray:
+    """Return a site's cost from its travel time to where the programme is run from.
+
+    ``base + per_minute × minutes``; NaN (not a possible site) where the minutes are unknown.
+    """
+    if base < 0 or per_minute < 0 or not (np.isfinite(base) and np.isfinite(per_minute)):
+        msg = f"cost base ({base}) and cost per minute ({per_minute}) must be finite numbers >= 0"
+        raise ValueError(msg)
+    return base + per_minute * np.asarray(minutes, dtype=float)
 
 
 @dataclass(frozen=True)
@@ -182,7 +223,8 @@ def site_problem(
     if cost is not None:  # cells without a cost cannot be sites
         allowed &= np.isfinite(np.asarray(cost, dtype=float))
     allowed[exc] = False
-    top = np.flatnonzero(allowed)[np.argsort(-s[allowed], kind="stable")[:options.candidates]]
+    pool = _best_per_unit(matrix, s, allowed, options.site_level)
+    top = pool[np.argsort(-s[pool], kind="stable")[:options.candidates]]
     site_rows = np.union1d(top, inc)
     useful = (value > 0) | (grow > 0 if grow is not None else False)
     point_rows = np.flatnonzero(useful)

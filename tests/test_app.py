@@ -419,8 +419,13 @@ def test_rankings_sort_by_poor_people_with_labels_in_the_language(cache, monkeyp
     at.session_state["tab"] = "Rankings"
     at.run()
     at.selectbox(key="rank_level").set_value("province").run()
-    assert at.selectbox(key="rank_by").value == "poor_population_top"
-    assert at.selectbox(key="rank_by").options[0] == "Población pobre en celdas del decil superior"
+    # the profile's own statistic first (agro_food.yaml `ranking: max`), with its reason
+    assert at.selectbox(key="rank_by_agro_food").value == "max"
+    assert "mejor zona agrícola" in " ".join(c.value for c in at.caption)
+    assert at.dataframe[0].value["Mejor puntaje"].is_monotonic_decreasing
+    assert at.selectbox(key="rank_by_agro_food").options[0] == (
+        "Población pobre en celdas del decil superior")
+    at.selectbox(key="rank_by_agro_food").set_value("poor_population_top").run()
     table = at.dataframe[0].value
     assert table["Puesto"].tolist()[:3] == [1, 2, 3]
     assert table["Población pobre en celdas del decil superior"].is_monotonic_decreasing

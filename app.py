@@ -762,7 +762,8 @@ def map_tab() -> None:
     top = top.assign(**{RANK_BY: top[RANK_BY].round(3)})
     columns = [c for c in ("district", "province", "department") if c in top] or ["code"]
     columns += [RANK_BY, *(["population"] if top["population"].notna().any() else [])]
-    st.dataframe(headers(top[columns].rename(columns={RANK_BY: "score"}), lang,
+    shown_as = "score" if RANK_BY == "pop_weighted_mean" else RANK_BY  # "Best score", "… km²"
+    st.dataframe(headers(top[columns].rename(columns={RANK_BY: shown_as}), lang,
                          unit_key=UNIT).rename(columns={"score": t("score", lang)}),
                  hide_index=True, width="stretch", key="top_districts")
 
@@ -810,7 +811,8 @@ def rankings_tab() -> None:
                                  if POVERTY_LAYER not in R.matrix and c in ranked])
     st.dataframe(headers(shown, lang, unit_key=UNIT), hide_index=True, width="stretch",
                  column_config={t(COLUMNS[c], lang): st.column_config.NumberColumn(
-                     format="%.3f") for c in ("mean", "max", "pop_weighted_mean", "share_pop_top")})
+                     format="%.3f") for c in ("mean", "max", "pop_weighted_mean", "share_pop_top",
+                                             "score_km2")})
     st.download_button(t("download_csv", lang), to_csv_bytes(ranked),
                        file_name=f"ranking_{level}.csv", key="dl_rank", on_click="ignore")
 

@@ -63,6 +63,7 @@ def test_moving_a_weight_changes_the_scores(cache, monkeypatch):
     at = _app(cache, monkeypatch)
     at.selectbox(key="profile").set_value("engine").run()
     before = at.dataframe[0].value.iloc[:, 3].tolist()
+    assert at.dataframe[0].value.columns[3] == "Mejor puntaje"  # engine.yaml ranks by `max`
     at.slider(key="w_engine_operating_mines").set_value(5.0).run()
     assert not at.exception
     after = at.dataframe[0].value.iloc[:, 3].tolist()

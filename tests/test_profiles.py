@@ -233,3 +233,17 @@ def test_shipped_profiles_rank_resources_by_site_or_extent_and_people_by_people(
     assert profiles["engine"].rank_by == "max"
     assert profiles["forestry_wood"].rank_by == "score_km2"
     assert all(p.ranking is not None for p in profiles.values())  # each says why
+
+
+def test_no_family_scores_the_reach_that_access_scores():
+    profiles = load_profiles(region="peru")
+    reach = {layer.id for layer in profiles["access"].layers}
+    for p in profiles.values():
+        if p.kind == "family":  # inclusion multiplies the family's niche by access already
+            assert not reach & {layer.id for layer in p.layers}, p.id
+
+
+def test_hydro_potential_is_relief_not_altitude():
+    layers = {layer.id for layer in load_profiles(region="peru")["energy_environment"].layers}
+    assert "ruggedness" in layers
+    assert "elevation_max" not in layers

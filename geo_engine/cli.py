@@ -441,7 +441,8 @@ def score(
             with _report_warnings():
                 layers = geopackage_layers(
                     result.matrix, table, result.scored(chosen.id), profile=chosen.id,
-                    names=result.names, districts=gpd.GeoDataFrame(result.region.units()))
+                    names=result.names, districts=gpd.GeoDataFrame(result.region.units()),
+                    rank_by=chosen.rank_by)
             write_geopackage(layers, out, force=force)
         else:
             write_cells(table, out, meta=meta, force=force)

@@ -182,6 +182,8 @@ def test_score_sensitivity_rank_on_peru(tmp_path, monkeypatch):
     districts = gpd.read_file(out, layer="districts")
     assert len(districts) > 1000  # districts holding cells at resolution 5
     assert {"pop_weighted_mean", "rank", "district"} <= set(districts.columns)
+    ordered = districts.sort_values("rank", kind="stable")  # tourism ranks by its best site
+    assert ordered["max"].is_monotonic_decreasing
     cells = gpd.read_file(out, layer="cells")
     for col in ("h3", "score", "rank", "engine", "inclusion", "typology", "niche_family",
                 "niche_margin", "district_code", "district", "province", "department",

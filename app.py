@@ -466,6 +466,7 @@ elif custom is not None:
     prep = prepared_custom(REGION, resolution, tuple(lay.id for lay in custom.layers), aggregation)
 else:
     prep = prepared(REGION, resolution, profile_id, enabled)
+RANK_BY = (custom or R.profile(profile_id)).rank_by  # the statistic `evaluate` checks
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", GeoEngineWarning)  # constant layers etc.: already in NOTES
     SC = scenario(R, profile_id=profile_id, weights=weights, engine_quantile=q_engine,
@@ -762,12 +763,13 @@ def map_tab() -> None:
         else:
             card_panel(row, found, frame, shown_res, chosen)
 
-    top = ranking(R, SC.score, level="district", rank_by="pop_weighted_mean", mask=MASK).head(5)
+    top = ranking(R, SC.score, level="district", rank_by=RANK_BY, mask=MASK).head(5)
     st.markdown(f"**{t('top_districts' if UNIT == 'district' else 'top_units', lang)}**")
-    top = top.assign(pop_weighted_mean=top["pop_weighted_mean"].round(3))
+    top = top.assign(**{RANK_BY: top[RANK_BY].round(3)})
     columns = [c for c in ("district", "province", "department") if c in top] or ["code"]
-    columns += ["pop_weighted_mean", *(["population"] if top["population"].notna().any() else [])]
-    st.dataframe(headers(top[columns].rename(columns={"pop_weighted_mean": "score"}), lang,
+    columns += [RANK_BY, *(["population"] if top["population"].notna().any() else [])]
+    shown_as = "score" if RANK_BY == "pop_weighted_mean" else RANK_BY  # "Best score", "… km²"
+    st.dataframe(headers(top[columns].rename(columns={RANK_BY: shown_as}), lang,
                          unit_key=UNIT).rename(columns={"score": t("score", lang)}),
                  hide_index=True, width="stretch", key="top_districts")
 
@@ -801,9 +803,13 @@ def rankings_tab() -> None:
                            on_click="ignore")
         return
     choices = [c for c in RANK_CHOICES if POVERTY_LAYER in R.matrix or "poor" not in c]
-    _settle("rank_by", choices, choices[0])
-    rank_by = c2.selectbox(t("rank_by", lang), choices, key="rank_by",
+    key = f"rank_by_{profile_id}"  # each profile opens on its own statistic
+    _settle(key, choices, RANK_BY if RANK_BY in choices else choices[0])
+    rank_by = c2.selectbox(t("rank_by", lang), choices, key=key,
                            format_func=lambda c: t(COLUMNS[c], lang))
+    own = (custom or R.profile(profile_id)).ranking
+    if own is not None and rank_by == own.by:
+        st.caption(escape_markdown(localized(own.rationale, lang)))
     ranked = ranking(R, SC.score, level=level, rank_by=rank_by, mask=MASK)
     if ranked["tie"].any():
         st.caption(t("ties_note", lang))
@@ -811,7 +817,8 @@ def rankings_tab() -> None:
                                  if POVERTY_LAYER not in R.matrix and c in ranked])
     st.dataframe(headers(shown, lang, unit_key=UNIT), hide_index=True, width="stretch",
                  column_config={t(COLUMNS[c], lang): st.column_config.NumberColumn(
-                     format="%.3f") for c in ("mean", "max", "pop_weighted_mean", "share_pop_top")})
+                     format="%.3f") for c in ("mean", "max", "pop_weighted_mean", "share_pop_top",
+                                             "score_km2")})
     st.download_button(t("download_csv", lang), to_csv_bytes(ranked),
                        file_name=f"ranking_{level}.csv", key="dl_rank", on_click="ignore")
 

@@ -517,7 +517,8 @@ def score(
             with _report_warnings():
                 layers = geopackage_layers(
                     result.matrix, table, result.scored(chosen.id), profile=chosen.id,
-                    names=result.names, districts=gpd.GeoDataFrame(result.region.units()))
+                    names=result.names, districts=gpd.GeoDataFrame(result.region.units()),
+                    rank_by=chosen.rank_by)
             write_geopackage(layers, out, force=force)
         else:
             from geo_engine.reporting.rollup import level_columns
@@ -746,8 +747,9 @@ def rank_cmd(
     level: Annotated[str | None, typer.Option(help="Admin level: one of the region's level ids "
                                               "(Peru: district, province, department; see "
                                               "`region show`); its units by default.")] = None,
-    rank_by: Annotated[str, typer.Option(help="pop_weighted_mean, mean, max or "
-                                         "share_pop_top.")] = "pop_weighted_mean",
+    rank_by: Annotated[str | None, typer.Option(
+        help="pop_weighted_mean, mean, max, share_pop_top or score_km2; the profile's own statistic "
+             "(its `ranking:`, the one `evaluate` checks) if omitted.")] = None,
     resolution: Resolution = None,
     region: Region = settings.default_region,
     force: Force = False,
@@ -761,14 +763,16 @@ def rank_cmd(
     try:
         result = _run(region, resolution, data_dir)
         chosen = result.region.level(level or result.region.levels[0].id)
+        by = rank_by or result.profile(profile).rank_by
         ranked = rollup(result.matrix, result.scored(profile).score, level=chosen.slot,
-                        rank_by=rank_by, shared=result.shared_units)
+                        rank_by=by, shared=result.shared_units)
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
     ranked = with_labels(ranked, result.matrix, result.names, level=chosen.slot)
     ranked = ranked.rename(columns=level_names(result.region.levels))
     _write(lambda: write_table(ranked, out, force=force))
-    typer.echo(f"wrote {out}: {len(ranked)} units ({chosen.label_en}) ranked by {rank_by}")
+    whose = "" if rank_by else " (the profile's statistic)"
+    typer.echo(f"wrote {out}: {len(ranked)} units ({chosen.label_en}) ranked by {by}{whose}")
 
 
 weights_app = typer.Typer(help="Weights agreed by a group: AHP pairwise comparisons.",
@@ -859,11 +863,11 @@ def _print_evaluation(table: pd.DataFrame) -> None:
     typer.echo("  spearman(inclusion, sqrt(need x access)) across cells: "
                f"{checks['spearman_inclusion_need_access_cells']:.3f}")
     stab = [c for c in table.columns if c.startswith("districts_r")]
-    typer.echo(f"{'profile':<26}{'ref':>4}{'p@10':>7}{'p@10 ind':>9}{'lift':>7}"
+    typer.echo(f"{'profile':<26}{'ranked by':<19}{'ref':>4}{'p@10':>7}{'p@10 ind':>9}{'lift':>7}"
                + "".join(f"{c.removeprefix('districts_'):>9}" for c in stab) + "  hits")
     for pid, row in table.iterrows():
         cells = [row["precision_at_10"], row["precision_at_10_independent"], row["department_lift"]]
-        typer.echo(f"{pid!s:<26}{row['reference_provinces']:>4}"
+        typer.echo(f"{pid!s:<26}{row['ranked_by']!s:<19}{row['reference_provinces']:>4}"
                    + "".join(f"{'-' if pd.isna(v) else f'{v:.2f}':>{w}}"
                              for v, w in zip(cells, (7, 9, 7), strict=True))
                    + "".join(f"{'-' if pd.isna(row[c]) else f'{row[c]:.3f}':>9}" for c in stab)

@@ -462,7 +462,7 @@ def in_focus(table: pd.DataFrame, run: Run, mask: np.ndarray, *, level: str) -> 
 
 
 RANK_CHOICES = ("poor_population_top", "poor_population", "pop_weighted_mean", "mean", "max",
-                "share_pop_top")
+                "share_pop_top", "score_km2")
 """What a targeting ranking can sort by: poor people in top cells first (see :func:`ranking`)."""
 
 
@@ -489,8 +489,8 @@ def ranking(run: Run, score: np.ndarray, *, level: str, rank_by: str = "poor_pop
     pandas.DataFrame
         Names of the unit and its parents, ``code``, ``rank``, ``tie`` (the value equals the
         next or previous unit's), ``poor_population``, ``poor_population_top``, ``population``,
-        ``mean``, ``max``, ``pop_weighted_mean``, ``share_pop_top``, ``cells``; populations as
-        whole people.
+        ``mean``, ``max``, ``pop_weighted_mean``, ``share_pop_top``, ``score_km2``, ``cells``;
+        populations as whole people.
 
     Notes
     -----
@@ -523,7 +523,8 @@ def ranking(run: Run, score: np.ndarray, *, level: str, rank_by: str = "poor_pop
     order = with_labels(order.reset_index(drop=True), run.matrix, run.names, level=level)
     names = [c for c in ("district", "province", "department") if c in order]
     first = [*names, "code", "rank", "tie", "poor_population_top", "poor_population",
-             "population", "mean", "max", "pop_weighted_mean", "share_pop_top", "cells"]
+             "population", "mean", "max", "pop_weighted_mean", "share_pop_top", "score_km2",
+             "cells"]
     return order[[c for c in first if c in order]]
 
 

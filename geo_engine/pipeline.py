@@ -167,6 +167,3 @@ def _hub_minutes(matrix: pd.DataFrame, *, data_dir: Path, region: str,
         return travel_time(matrix, friction, targets)
 
     return minutes
-
-
-

@@ -63,6 +63,7 @@ def test_moving_a_weight_changes_the_scores(cache, monkeypatch):
     at = _app(cache, monkeypatch)
     at.selectbox(key="profile").set_value("engine").run()
     before = at.dataframe[0].value.iloc[:, 3].tolist()
+    assert at.dataframe[0].value.columns[3] == "Mejor puntaje"  # engine.yaml ranks by `max`
     at.slider(key="w_engine_operating_mines").set_value(5.0).run()
     assert not at.exception
     after = at.dataframe[0].value.iloc[:, 3].tolist()
@@ -419,8 +420,13 @@ def test_rankings_sort_by_poor_people_with_labels_in_the_language(cache, monkeyp
     at.session_state["tab"] = "Rankings"
     at.run()
     at.selectbox(key="rank_level").set_value("province").run()
-    assert at.selectbox(key="rank_by").value == "poor_population_top"
-    assert at.selectbox(key="rank_by").options[0] == "Población pobre en celdas del decil superior"
+    # the profile's own statistic first (agro_food.yaml `ranking: max`), with its reason
+    assert at.selectbox(key="rank_by_agro_food").value == "max"
+    assert "mejor zona agrícola" in " ".join(c.value for c in at.caption)
+    assert at.dataframe[0].value["Mejor puntaje"].is_monotonic_decreasing
+    assert at.selectbox(key="rank_by_agro_food").options[0] == (
+        "Población pobre en celdas del decil superior")
+    at.selectbox(key="rank_by_agro_food").set_value("poor_population_top").run()
     table = at.dataframe[0].value
     assert table["Puesto"].tolist()[:3] == [1, 2, 3]
     assert table["Población pobre en celdas del decil superior"].is_monotonic_decreasing

@@ -215,6 +215,8 @@ def test_score_sensitivity_rank_on_peru(tmp_path, monkeypatch):
     districts = gpd.read_file(out, layer="districts")
     assert len(districts) > 1000  # districts holding cells at resolution 5
     assert {"pop_weighted_mean", "rank", "district"} <= set(districts.columns)
+    ordered = districts.sort_values("rank", kind="stable")  # tourism ranks by its best site
+    assert ordered["max"].is_monotonic_decreasing
     cells = gpd.read_file(out, layer="cells")
     for col in ("h3", "score", "rank", "engine", "inclusion", "typology", "niche_family",
                 "niche_margin", "district_code", "district", "province", "department",
@@ -238,6 +240,13 @@ def test_score_sensitivity_rank_on_peru(tmp_path, monkeypatch):
     assert len(prov) >= 190
     assert prov["rank"].min() == 1
     assert "province" in prov.columns
+    assert "ranked by max (the profile's statistic)" in r.output  # engine.yaml `ranking:`
+    assert prov["max"].is_monotonic_decreasing
+    r = runner.invoke(app, ["rank", "--profile", "engine", "--level", "province", "--resolution",
+                            "5", "--rank-by", "pop_weighted_mean", "--out", str(ranked), "--force"])
+    assert r.exit_code == 0, r.output
+    assert "ranked by pop_weighted_mean\n" in r.output + "\n"
+    assert pd.read_csv(ranked)["pop_weighted_mean"].is_monotonic_decreasing
 
     import json  # the validation harness on the same build
 
@@ -246,12 +255,13 @@ def test_score_sensitivity_rank_on_peru(tmp_path, monkeypatch):
                             "--out", str(report)])
     assert r.exit_code == 0, r.output
     assert "spearman(inclusion, need) across provinces" in r.output
-    assert re.search(r"^engine\s+10\s", r.output, flags=re.MULTILINE), r.output
+    assert re.search(r"^engine\s+max\s+\d+\s", r.output, flags=re.MULTILINE), r.output
     doc = json.loads(report.read_text(encoding="utf-8"))
     assert doc["resolution"] == 5
     rows = {row["profile"]: row for row in doc["profiles"]}
     assert {"engine", "inclusion", "need", "forestry_wood"} <= set(rows)
     assert 0 <= rows["engine"]["precision_at_10"] <= 1
+    assert rows["engine"]["ranked_by"] == "max"  # the profile's statistic, as `rank` uses
     assert rows["need"]["precision_at_10"] is None  # no reference for need: null, not NaN
     r = runner.invoke(app, ["evaluate", "--resolutions", "6;7", "--out", str(tmp_path / "r.csv")])
     assert r.exit_code == 1

@@ -109,6 +109,25 @@ def test_evaluate_scores_ranks_provinces_by_population_weighted_mean(matrix, ref
     assert np.isnan(table.loc["tourism", "precision_at_2"])
 
 
+def test_evaluate_scores_ranks_each_profile_by_its_own_statistic(matrix, reference):
+    # 0102 has one strong cell where few people live: the best cell ranks it first, the
+    # population-weighted mean ranks 0101 first
+    score = np.array([0.6, 0.6, 0.1, 1.0, 0.2, 0.9, 0.0, 0.0])
+    table = evaluate_scores(matrix, {"mining": score}, reference, k=1)
+    assert table.loc["mining", "ranked_by"] == "pop_weighted_mean"
+    assert table.loc["mining", "top_provinces"] == "0101"
+    by_site = evaluate_scores(matrix, {"mining": score}, reference, k=1, rank_by={"mining": "max"})
+    assert by_site.loc["mining", "ranked_by"] == "max"
+    assert by_site.loc["mining", "top_provinces"] == "0102"
+    assert by_site.loc["mining", "precision_at_1"] == 0.0
+
+
+def test_district_means_take_the_statistic(matrix):
+    score = np.array([0.5, 0.5, 0.1, 1.0, 0.2, 0.9, 0.0, 0.0])
+    assert district_means(matrix, score, rank_by="max").loc["010201"] == 1.0
+    assert district_means(matrix, score).loc["010201"] == pytest.approx(0.55)
+
+
 def test_stability_of_district_ranks_between_resolutions(matrix):
     score = np.linspace(0, 1, len(matrix))
     coarse = district_means(matrix, score)

@@ -55,6 +55,9 @@ def test_weights_are_normalized(tmp_path):
         ({"gate": [{"layer": "a", "threshold": 1, "per": "ha", "rationale": "r"}]},
          r"key `gate.0.per`: Input should be 'cell', 'km2' or 'district'"),
         ({"hubs": [{"layer": "a", "threshold": 1}]}, r"key `hubs.0.rationale`: Field required"),
+        ({"ranking": {"by": "median", "rationale": "r"}},
+         r"key `ranking.by`: .*ranking.by was 'median' but must be one of \['pop_weighted_mean'"),
+        ({"ranking": {"by": "max"}}, r"key `ranking.rationale`: Field required"),
     ],
 )
 def test_bad_profiles_name_file_and_key(tmp_path, change, message):
@@ -132,7 +135,8 @@ def test_shipped_profiles_speak_spanish_and_english(region):
     for path in sorted(folder.glob("*.yaml")):
         profile = load_profile(path)
         texts = [profile.description, *(lay.rationale for lay in profile.layers),
-                 *(c.rationale for c in profile.constraints)]
+                 *(c.rationale for c in profile.constraints),
+                 *([profile.ranking.rationale] if profile.ranking else [])]
         both = [x for x in texts if isinstance(x, Title)]
         assert all(isinstance(x, Title | str) for x in texts), path.name
         assert all(localized(x, "es") != localized(x, "en") for x in both), path.name
@@ -214,3 +218,32 @@ def test_extraction_profiles_leave_reserves_out_and_others_keep_them():
     assert "protected_national" in {layer.id for layer in profiles["nature_heritage_tourism"].layers}
     assert {"protected_communal_reserve", "protected_national_reserve"} <= {
         layer.id for layer in profiles["forestry_wood"].layers}
+
+
+def test_ranking_defaults_to_people_and_takes_the_profile_statistic(tmp_path):
+    assert load_profile(_write(tmp_path, GOOD)).rank_by == "pop_weighted_mean"
+    by_site = {**GOOD, "ranking": {"by": "max", "rationale": "Visitors go to the best site."}}
+    assert load_profile(_write(tmp_path, by_site)).rank_by == "max"
+
+
+def test_shipped_profiles_rank_resources_by_site_or_extent_and_people_by_people():
+    profiles = load_profiles(region="peru")
+    people = {p.id for p in profiles.values() if p.rank_by == "pop_weighted_mean"}
+    assert people == {"need", "access", "knowledge_services"}
+    assert profiles["engine"].rank_by == "max"
+    assert profiles["forestry_wood"].rank_by == "score_km2"
+    assert all(p.ranking is not None for p in profiles.values())  # each says why
+
+
+def test_no_family_scores_the_reach_that_access_scores():
+    profiles = load_profiles(region="peru")
+    reach = {layer.id for layer in profiles["access"].layers}
+    for p in profiles.values():
+        if p.kind == "family":  # inclusion multiplies the family's niche by access already
+            assert not reach & {layer.id for layer in p.layers}, p.id
+
+
+def test_hydro_potential_is_relief_not_altitude():
+    layers = {layer.id for layer in load_profiles(region="peru")["energy_environment"].layers}
+    assert "ruggedness" in layers
+    assert "elevation_max" not in layers

@@ -36,6 +36,22 @@ def test_other_levels_and_rank_by(matrix):
     assert dep.loc[0, "cells"] == 5
 
 
+def test_score_km2_is_score_times_area_and_ranks_extent(matrix):
+    score = np.array([0.5, 0.5, 0.2, 0.8, 0.9])
+    m = matrix.assign(area_km2=[10.0, 10.0, 5.0, 5.0, 1.0])
+    prov = rollup(m, score, level="province", rank_by="score_km2").set_index("code")
+    assert prov.loc["p", "score_km2"] == pytest.approx(5 + 5 + 1 + 4)
+    assert prov.loc["q", "score_km2"] == pytest.approx(0.9)
+    assert prov.loc["p", "rank"] == 1  # a large weak unit outweighs a small strong one
+    assert rollup(m, score, level="province", rank_by="max").set_index("code").loc["q", "rank"] == 1
+
+
+def test_score_km2_is_missing_without_cell_areas(matrix):
+    out = rollup(matrix, np.ones(5), level="province", rank_by="score_km2")
+    assert out["score_km2"].isna().all()
+    assert out["rank"].tolist() == [1, 1]
+
+
 @pytest.mark.parametrize(("kw", "message"), [
     ({"level": "region"}, "`level` was 'region'"),
     ({"rank_by": "median"}, "`rank_by` was 'median'"),

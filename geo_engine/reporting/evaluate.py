@@ -14,11 +14,12 @@ import pandas as pd
 
 from geo_engine._errors import SpecError
 from geo_engine.io.yaml_io import load_yaml
+from geo_engine.reporting.rollup import rollup, with_labels
 from geo_engine.scoring.dual import INCLUSION
+from geo_engine.scoring.profiles import DEFAULT_RANK_BY
 
 if TYPE_CHECKING:
     from geo_engine.pipeline import Run
-from geo_engine.reporting.rollup import rollup, with_labels
 
 __all__ = [
     "REFERENCE_FILE",
@@ -191,9 +192,14 @@ def _spearman(a: pd.Series, b: pd.Series) -> float:
         else float("nan")
 
 
-def district_means(matrix: pd.DataFrame, score: np.ndarray) -> pd.Series:
-    """Return each district's population-weighted mean score (by district code)."""
-    return rollup(matrix, score, level="district").set_index("code")["pop_weighted_mean"]
+def district_means(matrix: pd.DataFrame, score: np.ndarray, *,
+                   rank_by: str = DEFAULT_RANK_BY) -> pd.Series:
+    """Return each district's roll-up statistic ``rank_by`` (by district code).
+
+    The population-weighted mean by default; :func:`evaluate` passes each profile's own
+    statistic (:attr:`geo_engine.scoring.profiles.Profile.rank_by`).
+    """
+    return rollup(matrix, score, level="district").set_index("code")[rank_by]
 
 
 def resolution_stability(means: Mapping[int, Mapping[str, pd.Series]]) -> pd.DataFrame:
@@ -247,6 +253,7 @@ def evaluate_scores(
     reference: Reference,
     *,
     names: pd.DataFrame | None = None,
+    rank_by: Mapping[str, str] | None = None,
     k: int = 10,
     quantile: float = 0.9,
 ) -> pd.DataFrame:
@@ -261,7 +268,10 @@ def evaluate_scores(
         Profile id → score per cell.
     reference : Reference
     names : pandas.DataFrame, optional
-        :func:`geo_engine.reporting.outputs.admin_names`, to name the top provinces.
+        :func:`geo_engine.regions.region.admin_names`, to name the top provinces.
+    rank_by : mapping, optional
+        Profile id → the roll-up statistic that ranks its provinces (one of
+        :data:`geo_engine.reporting.rollup.RANK_BY`); the population-weighted mean for a profile not in it.
     k : int, default 10
     quantile : float, default 0.9
         Top cells for the department lift (top decile).
@@ -271,12 +281,13 @@ def evaluate_scores(
     pandas.DataFrame
         One row per profile: ``reference_provinces``, ``independent_provinces`` (not marked
         circular), ``precision_at_k``, ``precision_at_k_independent``, ``department_lift``,
-        ``top_provinces`` and ``hits`` (names; ``*`` marks a circular hit). Provinces are ranked
-        by population-weighted mean (:func:`geo_engine.reporting.rollup.rollup`).
+        ``top_provinces``, ``hits`` (names; ``*`` marks a circular hit) and ``ranked_by``, the
+        statistic of :func:`geo_engine.reporting.rollup.rollup` that ranked the provinces.
     """
     rows = []
     for pid, score in scores.items():
-        ranked = rollup(matrix, score, level="province")
+        by = (rank_by or {}).get(pid, DEFAULT_RANK_BY)
+        ranked = rollup(matrix, score, level="province", rank_by=by)
         if names is not None:
             ranked = with_labels(ranked, matrix, names, level="province")
         codes = ranked["code"].astype(str).tolist()
@@ -296,6 +307,7 @@ def evaluate_scores(
                                                reference.department_codes(pid), quantile=quantile),
             "top_provinces": "; ".join(label[c] for c in top),
             "hits": "; ".join(label[c] + ("*" if c in circular else "") for c in top if c in ref),
+            "ranked_by": by,
         })
     return pd.DataFrame(rows).set_index("profile")
 
@@ -303,6 +315,9 @@ def evaluate_scores(
 def evaluate(run: Run, reference: Reference, *, other_runs: Sequence[Run] = (), k: int = 10,
              quantile: float = 0.9) -> pd.DataFrame:
     """Evaluate every scored profile of a run (and inclusion) against a reference.
+
+    Each profile's provinces and districts are ranked by its own statistic
+    (:attr:`geo_engine.scoring.profiles.Profile.rank_by`), the one ``geo-engine rank`` and the app use.
 
     Parameters
     ----------
@@ -322,9 +337,11 @@ def evaluate(run: Run, reference: Reference, *, other_runs: Sequence[Run] = (), 
     """
     ids = _profile_ids(run)
     table = evaluate_scores(run.matrix, {pid: run.scored(pid).score for pid in ids}, reference,
-                            names=run.names, k=k, quantile=quantile)
+                            names=run.names, rank_by={pid: run.profile(pid).rank_by for pid in ids},
+                            k=k, quantile=quantile)
     if other_runs:
-        means = {r.resolution: {pid: district_means(r.matrix, r.scored(pid).score)
+        means = {r.resolution: {pid: district_means(r.matrix, r.scored(pid).score,
+                                                    rank_by=r.profile(pid).rank_by)
                                 for pid in _profile_ids(r)} for r in (run, *other_runs)}
         table = table.join(resolution_stability(means))
     d = run.dual

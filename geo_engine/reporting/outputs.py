@@ -100,6 +100,7 @@ def geopackage_layers(
     profile: str,
     names: pd.DataFrame,
     districts: gpd.GeoDataFrame | None = None,
+    rank_by: str = "pop_weighted_mean",
 ) -> dict[str, gpd.GeoDataFrame]:
     """Return the layers of a scored profile for one GeoPackage: cells, clusters, districts.
 
@@ -114,9 +115,12 @@ def geopackage_layers(
     profile : str
         Profile id.
     names : pandas.DataFrame
-        :func:`admin_names`.
+        :func:`geo_engine.regions.region.admin_names`.
     districts : geopandas.GeoDataFrame, optional
         District polygons (``district_code``); without them there is no ``districts`` layer.
+    rank_by : str, default "pop_weighted_mean"
+        Statistic that ranks the districts (the profile's
+        :attr:`~geo_engine.scoring.profiles.Profile.rank_by`).
 
     Returns
     -------
@@ -137,8 +141,8 @@ def geopackage_layers(
                                   **travel_minutes(matrix)),
     }
     if districts is not None:
-        ranked = with_labels(rollup(matrix, result.score, level="district"), matrix, names,
-                             level="district")
+        ranked = with_labels(rollup(matrix, result.score, level="district", rank_by=rank_by),
+                             matrix, names, level="district")
         polygons = districts.loc[districts.geometry.notna(), ["district_code", "geometry"]]
         layers["districts"] = polygons.rename(columns={"district_code": "code"}).merge(
             ranked, on="code", how="inner")

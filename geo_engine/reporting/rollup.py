@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from geo_engine.matrix.derived import poor_population
+from geo_engine.scoring.profiles import RANK_BY
 
 if TYPE_CHECKING:
     from geo_engine.regions.region import Level
@@ -19,8 +20,6 @@ LEVELS = {"district": "district_code", "province": "province_code",
           "department": "department_code"}
 """Admin levels and the grid column holding their code."""
 
-RANK_BY = ("pop_weighted_mean", "mean", "max", "share_pop_top")
-"""Statistics a roll-up can be ranked by."""
 
 
 def rollup(
@@ -60,12 +59,16 @@ def rollup(
     pandas.DataFrame
         One row per unit: ``code``, ``cells``, ``cells_scored``, ``population``,
         ``poor_population``, ``mean``, ``max``, ``pop_weighted_mean``, ``population_top``,
-        ``poor_population_top``, ``share_pop_top``, ``via_overlap`` and ``rank``, sorted by rank.
+        ``poor_population_top``, ``share_pop_top``, ``score_km2``, ``via_overlap`` and ``rank``,
+        sorted by rank.
 
     Notes
     -----
     ``pop_weighted_mean`` is :math:`\sum_c p_c s_c / \sum_c p_c` over scored cells;
     ``share_pop_top`` is the population living in top cells over the unit's population;
+    ``score_km2`` is :math:`\sum_c a_c s_c` with :math:`a_c` the cell's ``area_km2``: the extent
+    and strength of what the score measures, in km² at full score — the same at every H3
+    resolution, and NaN when the matrix has no ``area_km2``;
     ``poor_population`` the poor people of the unit (:func:`geo_engine.matrix.derived.poor_population`,
     poverty rate × population per cell, summed) and ``poor_population_top`` those living in its
     top cells. The population columns sum to the cells' totals: nothing is lost or added by the
@@ -95,6 +98,8 @@ def rollup(
     pop = np.where(np.isfinite(pop), pop, 0.0 if known_pop else np.nan)
     poor = poor_population(matrix)
     poor = np.where(np.isfinite(poor), poor, 0.0 if np.isfinite(poor).any() else np.nan)
+    area = (matrix["area_km2"].to_numpy(dtype=float) if "area_km2" in matrix
+            else np.full(len(matrix), np.nan))
     scored = np.isfinite(s)
     threshold = np.quantile(s[scored], quantile) if scored.any() else np.inf
     top = scored & (s >= threshold)
@@ -109,10 +114,11 @@ def rollup(
         "population_top": np.where(top, pop, 0.0 if known_pop else np.nan),
         "poor_population": poor,
         "poor_population_top": np.where(top, poor, poor * 0.0),
+        "score_km2": np.where(scored, area * np.where(scored, s, 0.0), 0.0),
     })
     g = frame.groupby("code", sort=True)
     out = g[["cells", "cells_scored", "population", "poor_population", "ps", "p_scored",
-             "population_top", "poor_population_top"]].sum(min_count=1)
+             "population_top", "poor_population_top", "score_km2"]].sum(min_count=1)
     out["mean"] = g["s"].mean()
     out["max"] = g["s"].max()
     with np.errstate(invalid="ignore", divide="ignore"):

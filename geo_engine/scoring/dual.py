@@ -333,6 +333,11 @@ def inclusion_profile() -> Profile:
         "title": {"es": "Inclusión", "en": "Inclusion"},
         "description": "Poverty-fighter potential of the dual model: niche × need × access.",
         "aggregation": {"method": "wgm"},
+        "ranking": {"by": "pop_weighted_mean", "rationale": {
+            "en": "Inclusion is about people: a unit is ranked by the score where its people "
+                  "live, so a niche far from anyone does not lift it.",
+            "es": "La inclusión es de las personas: una unidad se ordena por el puntaje donde "
+                  "vive su gente, así un nicho lejos de todos no la eleva."}},
         "layers": [{"id": part, "weight": weight, "rationale": why[part]}
                    for part, weight in _exponents().items()]})
 

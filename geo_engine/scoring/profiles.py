@@ -23,13 +23,16 @@ from geo_engine.io.yaml_io import load_model
 
 __all__ = [
     "AGGREGATIONS",
+    "DEFAULT_RANK_BY",
     "MISSING_POLICIES",
+    "RANK_BY",
     "Aggregation",
     "Constraint",
     "Evidence",
     "Normalization",
     "Profile",
     "ProfileLayer",
+    "Ranking",
     "default_profiles_path",
     "load_profile",
     "load_profiles",
@@ -191,6 +194,36 @@ class Evidence(BaseModel):
         return self
 
 
+class Ranking(BaseModel):
+    """How admin units are ranked by a profile's score: the roll-up statistic and why.
+
+    ``by`` is one of :data:`RANK_BY`: ``pop_weighted_mean`` (the score where
+    the unit's people live: need, inclusion, services) or ``max`` (the unit's best cell: a
+    resource known by its best site, wherever few people live), among others. ``geo-engine
+    rank``, the app's rankings and ``geo-engine evaluate`` all rank the profile this way unless
+    the user chooses another statistic.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    by: str
+    rationale: Text
+
+    @field_validator("by")
+    @classmethod
+    def _known_statistic(cls, value: str) -> str:
+        if value not in RANK_BY:
+            msg = f"ranking.by was {value!r} but must be one of {list(RANK_BY)}"
+            raise ValueError(msg)
+        return value
+
+
+RANK_BY = ("pop_weighted_mean", "mean", "max", "share_pop_top", "score_km2")
+"""Statistics a roll-up can rank units by (:func:`geo_engine.reporting.rollup.rollup`)."""
+
+DEFAULT_RANK_BY = "pop_weighted_mean"
+"""The roll-up statistic of a profile without a ``ranking`` section: the score where people live."""
+
+
 class Profile(BaseModel):
     """A scoring recipe (``layers/profiles/*.yaml``)."""
 
@@ -207,7 +240,13 @@ class Profile(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     gate: list[Evidence] = Field(default_factory=list)
     hubs: list[Evidence] = Field(default_factory=list)
+    ranking: Ranking | None = None
     _source: str = PrivateAttr(default="profile")
+
+    @property
+    def rank_by(self) -> str:
+        """The statistic that ranks admin units by this profile (:class:`Ranking`)."""
+        return self.ranking.by if self.ranking is not None else DEFAULT_RANK_BY
 
     @model_validator(mode="after")
     def _weights(self) -> Profile:

@@ -206,7 +206,8 @@ def test_region_file_describes_brazil():
     doc = yaml.safe_load((LAYERS / "region.yaml").read_text(encoding="utf-8"))
     assert doc["id"] == "brazil"
     assert doc["boundary"] == "brazil/states.parquet"
-    assert doc["code_column"] == "adm1_code"
+    assert doc["levels"] == [{"id": "state", "code": "adm1_code", "name": "name",
+                              "label": {"es": "estado", "en": "state"}}]
     assert doc["resolution"] == 5
 
 

@@ -311,6 +311,26 @@ def test_exact_matches_exactextract(noisy, grid7, method):
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
 
 
+def test_rasters_on_one_pixel_grid_share_the_coverage(tmp_path, noisy, grid7, monkeypatch):
+    path, data, _ = noisy
+    other = write_tif(tmp_path / "other.tif", data * 2 + 1, nodata=-9999)  # same pixel grid
+    raster_mod.clear_coverage_cache()
+    first = raster_to_cells(grid7, path, method="mean", mode="exact")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("coverage was computed again")
+
+    monkeypatch.setattr(raster_mod, "exact_extract", refuse)
+    second = raster_to_cells(grid7, other, method="mean", mode="exact")  # from the cache
+    np.testing.assert_allclose(second, exactextract_reference(other, grid7, "mean"), atol=1e-6)
+    np.testing.assert_allclose(raster_to_cells(grid7, path, method="max", mode="exact"),
+                               exactextract_reference(path, grid7, "max"), atol=1e-6)
+    assert not np.isnan(first).all()
+    raster_mod.clear_coverage_cache()
+    with pytest.raises(AssertionError, match="computed again"):
+        raster_to_cells(grid7, other, method="mean", mode="exact")
+
+
 def test_exact_on_a_continuous_raster_and_partial_cells(tmp_path):
     rng = np.random.default_rng(3)
     data = rng.normal(1000, 300, (SIZE, SIZE))

@@ -58,6 +58,7 @@ __all__ = [
     "MAX_WINDOW_PIXELS",
     "METHODS",
     "MODES",
+    "clear_coverage_cache",
     "raster_to_cells",
 ]
 
@@ -85,8 +86,16 @@ EARTH_RADIUS_KM = 6371.007180918475
 _AREA_SAMPLE = 256
 """Cells sampled to compare cell and pixel areas."""
 
-_VERTEX_CACHE_MAX_CELLS = 1_000_000
-"""Grids up to this size keep their hexagon vertices cached for the next layer."""
+_VERTEX_CACHE_MAX_CELLS = 2_000_000
+"""Grids up to this size keep their hexagon vertices cached for the next layer (Peru at
+resolution 8, 1.5 M cells, holds about 150 MB per flavour)."""
+
+_coverage_cache: dict[bytes, tuple[IntArray, IntArray, FloatArray]] = {}
+"""Coverage fractions of the last grid's hexagons over a pixel grid (keyed by the pixel grid, the
+window and a digest of the vertices): every raster on the same pixel grid reuses them."""
+
+_COVERAGE_CACHE_MAX = 64
+"""Chunks whose coverage is kept (a grid larger than :data:`MAX_WINDOW_PIXELS` has several)."""
 
 _HEXAGON_WKB_BYTES = 1 + 4 + 4 + 4 + 7 * 16
 
@@ -835,41 +844,84 @@ class _WindowSource(RasterSource):  # type: ignore[misc]
         return out
 
 
-def _exact(x: FloatArray, y: FloatArray, values: FloatArray, valid: BoolArray, win: Window,
-           layer: _Layer, method: str, classes: FloatArray | None) -> FloatArray:
-    """Coverage-weighted statistics of the hexagons with vertices ``x``, ``y`` (raster CRS)."""
+def _coverage(x: FloatArray, y: FloatArray, win: Window, layer: _Layer
+              ) -> tuple[IntArray, IntArray, FloatArray]:
+    """Return (hexagon, pixel in the window, covered fraction) for every pixel a hexagon touches.
+
+    The fractions come from exactextract (its ``cell_id`` and ``coverage``) on the pixel grid of
+    the whole raster; they depend on the hexagons and the pixel grid only, so they are computed
+    once and reused by every raster sharing that grid (elevation mean, min, max, slope…).
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (np.ascontiguousarray(x), np.ascontiguousarray(y)):
+        digest.update(part.tobytes())
+    grid_key = repr((layer.transform, layer.width, layer.height, str(layer.src.crs),
+                     int(win.col_off), int(win.row_off), int(win.width), int(win.height)))
+    key = grid_key.encode() + digest.digest()
+    cached = _coverage_cache.get(key)
+    if cached is not None:
+        return cached
     xy = np.stack([x, y], axis=-1)
     rings = np.concatenate([xy, xy[:, :1]], axis=1)
     wkbs = shapely.to_wkb(shapely.polygons(rings)).tolist()
-    # invalid pixels become NaN, which exactextract skips (its raster-sequential reader ignores
-    # the masks of masked arrays)
-    if method == "share":
-        data = np.where(valid, np.isin(values, classes), np.nan)  # type: ignore[arg-type]
-        stat = "mean"
-    else:
-        data = np.where(valid, values, np.nan)
-        stat = method
-    raster = _WindowSource(data, win, layer)
-    if method == "majority":
-        writer = _ArrayWriter(len(wkbs), ["count"], ["unique", "frac"])
-        ops = ["count", "unique", "frac"]
-    else:
-        writer = _ArrayWriter(len(wkbs), ["count", stat], [])
-        ops = ["count", stat]
-    exact_extract(raster, _CellSource(wkbs), ops, include_cols=["position"], output=writer,
-                  strategy="raster-sequential", max_cells_in_memory=max(data.size, 1))
-    count = writer.scalars["count"]
-    if method == "majority":
-        uniques = writer.arrays["unique"]
-        fracs = writer.arrays["frac"]
-        sizes = np.array([0 if u is None else len(u) for u in uniques], dtype=np.int64)
-        owner = np.repeat(np.arange(len(wkbs)), sizes)
-        v = np.concatenate([np.asarray(u, dtype=np.float64) for u in uniques if u is not None]
-                           or [np.empty(0)])
-        w = np.concatenate([np.asarray(f, dtype=np.float64) for f in fracs if f is not None]
-                           or [np.empty(0)])
-        result = _majority(owner, v, w, len(wkbs)) if len(v) else np.full(len(wkbs), np.nan)
-    else:
-        result = writer.scalars[stat]
+    ones = np.ones((int(win.height), int(win.width)))  # coverage does not depend on the values
+    writer = _ArrayWriter(len(wkbs), [], ["cell_id", "coverage"])
+    exact_extract(_WindowSource(ones, win, layer), _CellSource(wkbs), ["cell_id", "coverage"],
+                  include_cols=["position"], output=writer, strategy="raster-sequential",
+                  max_cells_in_memory=max(ones.size, 1))
+    ids = writer.arrays["cell_id"]
+    sizes = np.array([0 if c is None else len(c) for c in ids], dtype=np.int64)
+    owner = np.repeat(np.arange(len(wkbs), dtype=np.int64), sizes)
+    pixel = np.concatenate([np.asarray(c, dtype=np.int64) for c in ids if c is not None]
+                           or [np.empty(0, np.int64)])
+    frac = np.concatenate([np.asarray(c, dtype=np.float64) for c in writer.arrays["coverage"]
+                           if c is not None] or [np.empty(0)])
+    row, col = pixel // layer.width - int(win.row_off), pixel % layer.width - int(win.col_off)
+    inside = (row >= 0) & (row < win.height) & (col >= 0) & (col < win.width) & (frac > 0)
+    local = (row * int(win.width) + col)[inside]
+    out = (owner[inside], local, frac[inside])
+    for arr in out:
+        arr.setflags(write=False)
+    if len(_coverage_cache) >= _COVERAGE_CACHE_MAX:
+        _coverage_cache.pop(next(iter(_coverage_cache)))
+    _coverage_cache[key] = out
+    return out
+
+
+def clear_coverage_cache() -> None:
+    """Forget the cached coverage fractions (after a build, to free their memory)."""
+    _coverage_cache.clear()
+
+
+def _exact(x: FloatArray, y: FloatArray, values: FloatArray, valid: BoolArray, win: Window,
+           layer: _Layer, method: str, classes: FloatArray | None) -> FloatArray:
+    r"""Coverage-weighted statistics of the hexagons with vertices ``x``, ``y`` (raster CRS).
+
+    With :math:`w_{pc}` the coverage of pixel :math:`p` by hexagon :math:`c` (:func:`_coverage`)
+    over valid pixels: mean :math:`\sum w v / \sum w`, sum :math:`\sum w v`, share of ``classes``
+    :math:`\sum_{v\in K} w / \sum w`, min and max over covered pixels, majority the value of
+    largest total coverage (ties to the smallest) — exactextract's own definitions.
+    """
+    m = len(x)
+    cover, pixel, frac = _coverage(x, y, win, layer)
+    keep = valid.ravel()[pixel]
+    owner, w = cover[keep], frac[keep]
+    v = values.ravel()[pixel[keep]].astype(np.float64)
+    count = np.bincount(owner, weights=w, minlength=m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result: FloatArray
+        if method == "mean":
+            result = np.bincount(owner, weights=w * v, minlength=m) / count
+        elif method == "sum":
+            result = np.bincount(owner, weights=w * v, minlength=m).astype(np.float64)
+        elif method == "share":
+            hit = np.isin(v, classes).astype(np.float64)  # type: ignore[arg-type]
+            result = np.bincount(owner, weights=w * hit, minlength=m) / count
+        elif method in ("min", "max"):
+            result = np.full(m, np.inf if method == "min" else -np.inf)
+            (np.minimum if method == "min" else np.maximum).at(result, owner, v)
+        else:  # majority
+            result = _majority(owner, v, w, m) if len(v) else np.full(m, np.nan)
+    result = np.asarray(result, dtype=np.float64)
     result[~(count > 0)] = np.nan
     return result

@@ -607,6 +607,9 @@ def _compute_matrix(
         }
     if progress:
         progress("", len(specs), len(specs))
+    from geo_engine.ingest.raster import clear_coverage_cache
+
+    clear_coverage_cache()  # shared by the raster layers of this build only
     report["seconds"] = round(time.perf_counter() - t0, 3)
     grid_cols = [c for c in GRID_COLUMNS if c in grid]
     matrix = pd.concat([grid[grid_cols].reset_index(drop=True),

@@ -22,14 +22,20 @@ from geo_engine import __version__, settings
 from geo_engine._errors import GeoEngineError, GeoEngineWarning
 from geo_engine.brief import brief_html, brief_pdf
 from geo_engine.datasets import accent_lexicon
-from geo_engine.display import DIVERGING, SEQUENTIAL, base_map, escape_markdown, hex_layer
+from geo_engine.display import (
+    DIVERGING,
+    SEQUENTIAL,
+    Orientation,
+    base_map,
+    escape_markdown,
+    hex_layer,
+)
 from geo_engine.explore import (
     CUSTOM,
     INCLUSION,
     RANK_CHOICES,
     Clusters,
     Output,
-    boundaries,
     card_summary,
     categories,
     cell_at,
@@ -45,6 +51,7 @@ from geo_engine.explore import (
     hexagon_note,
     map_frame,
     movers,
+    orientation,
     output_options,
     parse_location,
     place_index,
@@ -55,7 +62,7 @@ from geo_engine.explore import (
     scenario_clusters,
     typology_change,
     unavailable,
-    unit_outlines,
+    unit_orientation,
     with_constraints,
 )
 from geo_engine.export import to_csv_bytes, write_cells, write_features
@@ -123,15 +130,15 @@ def prepared_custom(region: str, resolution: int, layer_ids: tuple[str, ...],
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def outlines(region: str, department: str) -> gpd.GeoDataFrame:
-    """Return the outlines drawn under the hexagons: departments (or units), or one department's units.
+def base_layers(region: str, department: str) -> Orientation:
+    """Return the offline base of the map: land, water, outlines and names over the hexagons.
 
-    Peru draws its display-ready districts; any other region its own units, simplified.
+    Peru draws its curated districts, lakes, rivers and capitals; any other region its own units.
     """
     reg = load_region(region)
     if reg.shipped and reg.id == "peru":
-        return boundaries(department or None)
-    return unit_outlines(reg.units(), department=department or None)
+        return orientation(department or None)
+    return unit_orientation(reg.units(), department=department or None)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -500,6 +507,8 @@ if not MASK.all():
     st.info(t("in_focus", lang, what=escape_markdown(focus_label(R, lang, **FOCUS))))
 show_clusters = st.sidebar.toggle(t("show_clusters", lang), value=False, key="show_clusters",
                                   help=t("clusters_help", lang))
+OPACITY = st.sidebar.slider(t("opacity", lang), 0.1, 1.0, 0.8, 0.05, key="opacity",
+                            help=t("opacity_help", lang))
 
 
 def current_clusters() -> Clusters | None:
@@ -599,10 +608,10 @@ def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vm
                    outline_tooltip={"cluster_id": t("cluster", lang),
                                     "poor_population": t("poor_population", lang)},
                    categories=cats, colors=colors, vmin=vmin, vmax=vmax,
-                   no_data_label=t("no_data", lang))
+                   no_data_label=t("no_data", lang), opacity=OPACITY)
     # the base map stays the same while only the hexagon layer changes, so the browser swaps
     # that layer instead of rebuilding the map (streamlit-folium's feature_group_to_add)
-    base = base_map(bounds=layer.bounds, boundaries=outlines(REGION, dep))
+    base = base_map(bounds=layer.bounds, orientation=base_layers(REGION, dep))
     state = st_folium(use_local_assets(base), height=620, use_container_width=True,
                       feature_group_to_add=layer.group, returned_objects=["last_clicked"], key=key)
     st.html(f'<div style="position:relative;height:96px;">{layer.legend}</div>')

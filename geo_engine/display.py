@@ -27,6 +27,7 @@ __all__ = [
     "SEQUENTIAL",
     "CategoricalLegend",
     "HexLayer",
+    "Orientation",
     "base_map",
     "display_resolution",
     "escape_markdown",
@@ -103,9 +104,14 @@ def hexagon_rings(ids: np.ndarray) -> tuple[list[list[float]], ...]:
     return _rings_cached(np.ascontiguousarray(ids, dtype=np.uint64).tobytes())
 
 
-_CELL_STYLE = folium.JsCode(
-    "function(f) { var c = f.properties._fill;"
-    " return {fillColor: c, color: c, fillOpacity: 0.8, opacity: 0.8, weight: 1}; }")
+def _cell_style(opacity: float) -> folium.JsCode:
+    """Return the hexagons' style, read from each feature's own colour, at ``opacity``."""
+    return folium.JsCode(
+        "function(f) { var c = f.properties._fill;"
+        f" return {{fillColor: c, color: c, fillOpacity: {opacity:.2f}, opacity: {opacity:.2f},"
+        " weight: 1}; }")
+
+
 _CELL_HIGHLIGHT = folium.JsCode(
     "function(f, layer) { layer.on({"
     " mouseover: function() { layer.setStyle({weight: 2, color: '#000000'}); },"
@@ -285,6 +291,7 @@ def hex_layer(
     outline_tooltip: Mapping[str, str] | None = None,
     no_data_label: str = "no data",
     bounds: tuple[float, float, float, float] | None = None,
+    opacity: float = 0.8,
 ) -> HexLayer:
     """Return a layer of hexagons coloured by one column, with its legend.
 
@@ -313,11 +320,16 @@ def hex_layer(
         Legend and tooltip text for missing values.
     bounds : tuple, optional
         (west, south, east, north) to fit; the hexagons' extent by default.
+    opacity : float, default 0.8
+        Opacity of the hexagons' fill and edge, in [0, 1] (lower shows more of the map under them).
 
     Returns
     -------
     HexLayer
     """
+    if not 0 <= opacity <= 1:
+        msg = f"`opacity` was {opacity} but must be between 0 and 1"
+        raise ValueError(msg)
     if len(frame) > MAX_POLYGONS:
         msg = (f"{len(frame):,} hexagons is more than the {MAX_POLYGONS:,} a map can draw "
                "smoothly; aggregate to a coarser resolution with to_parent()")
@@ -365,7 +377,7 @@ def hex_layer(
         collection, name="cells",
         # styles read from each feature's own colour in the browser: a Python style_function
         # would embed a lookup of every hexagon id per colour (about a third of the payload)
-        style=_CELL_STYLE, on_each_feature=_CELL_HIGHLIGHT,
+        style=_cell_style(opacity), on_each_feature=_CELL_HIGHLIGHT,
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[tooltip[f] for f in fields],
                                       sticky=True),
     ).add_to(group)
@@ -387,20 +399,164 @@ def hex_layer(
     return HexLayer(group=group, legend=legend, bounds=(west, south, east, north))
 
 
+@dataclass(frozen=True)
+class Orientation:
+    """What a map draws to find one's way without tiles: land, water, outlines, names, credits.
+
+    Attributes
+    ----------
+    land : geopandas.GeoDataFrame
+        The region's own outline (filled under everything; the country border is its edge).
+    outlines : geopandas.GeoDataFrame
+        Unit borders drawn as lines over the hexagons (departments, or one department's districts).
+    water : geopandas.GeoDataFrame, optional
+        Lakes (polygons) and rivers (lines), drawn on the land under the hexagons.
+    labels : pandas.DataFrame, optional
+        ``name``, ``lat``, ``lon`` and ``kind`` (``"capital"``: a dot and its name; ``"unit"``: a
+        unit's name in small capitals), drawn over the hexagons.
+    credits : tuple of str
+        Who made these data, shown in the map's attribution (plain text, escaped when drawn).
+    """
+
+    land: gpd.GeoDataFrame
+    outlines: gpd.GeoDataFrame
+    water: gpd.GeoDataFrame | None = None
+    labels: pd.DataFrame | None = None
+    credits: tuple[str, ...] = ()
+
+
+TILES_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+"""Background tiles tried first; without them the map shows :class:`Orientation` alone."""
+
+TILES_ATTRIBUTION = ('&copy; <a href="https://www.openstreetmap.org/copyright">'
+                     "OpenStreetMap</a> contributors")
+
+_TILE_WAIT_MS = 6000
+"""How long the browser waits for a first tile before dropping the tiles and their credit."""
+
+_MAP_CSS = """
+<style>
+.leaflet-container { background: #dfe4e8; }
+.leaflet-tooltip.ge-label { background: transparent; border: 0; box-shadow: none; padding: 0 2px;
+  font: 600 11px sans-serif; color: #1a1a1a;
+  text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff, 0 0 4px #fff; }
+.leaflet-tooltip.ge-label:before { display: none; }
+.leaflet-tooltip.ge-unit { font: italic 600 9px sans-serif; color: #3a3a3a; letter-spacing: 0.02em;
+  text-transform: uppercase; }
+.leaflet-container .leaflet-control-attribution { font-size: 10px; line-height: 1.3; max-width: 75%; }
+.ge-small .leaflet-tooltip.ge-capital { display: none; }
+</style>
+"""
+
+
+class _TileFallback(MacroElement):
+    """Drop the tile layer (and so its attribution) when no tile loads: the map is offline."""
+
+    _template = Template("""
+{% macro header(this, kwargs) %}""" + _MAP_CSS + """{% endmacro %}
+{% macro script(this, kwargs) %}
+(function() {
+  var map = {{ this._parent.get_name() }};
+  {% if this.tiles %}
+  var tiles = {{ this.tiles.get_name() }}, loaded = false;
+  var drop = function() { if (!loaded && map.hasLayer(tiles)) { map.removeLayer(tiles); } };
+  tiles.on('tileload', function() { loaded = true; });
+  tiles.on('tileerror', drop);
+  setTimeout(drop, {{ this.wait }});
+  {% endif %}
+  {% if this.credits %}map.attributionControl.addAttribution({{ this.credits | tojson }});{% endif %}
+  var small = function() {
+    map.getContainer().classList.toggle('ge-small', map.getZoom() < {{ this.label_zoom }}); };
+  map.on('zoomend', small); map.whenReady(small);
+})();
+{% endmacro %}
+""")
+
+    def __init__(self, tiles: folium.TileLayer | None, credits: str, label_zoom: int) -> None:
+        super().__init__()
+        self._name = "TileFallback"
+        self.tiles = tiles
+        self.credits = credits
+        self.wait = _TILE_WAIT_MS
+        self.label_zoom = label_zoom
+
+
+def _label(lat: float, lon: float, name: str, kind: str) -> folium.CircleMarker:
+    """Return a place name drawn over the hexagons (a tooltip always shown, never in the way)."""
+    capital = kind == "capital"
+    marker = folium.CircleMarker(
+        [lat, lon], radius=4 if capital else 0, color="#1a1a1a", weight=1.5, fill=capital,
+        fill_color="#ffffff", fill_opacity=1.0,
+        tooltip=folium.Tooltip(html.escape(name), permanent=True,
+                               direction="right" if capital else "center",
+                               class_name=f"ge-label ge-{kind}"))
+    # folium's path options know neither: over the hexagons, and clicks go through to them
+    marker.options.update(pane="ge-lines", interactive=False, bubblingMouseEvents=True)
+    if not capital:  # a name alone: no circle (folium draws radius 0 as its default size)
+        marker.options.update(stroke=False, fill=False, radius=1)
+    return marker
+
+
 def base_map(*, bounds: tuple[float, float, float, float],
-             boundaries: gpd.GeoDataFrame | None = None) -> folium.Map:
+             boundaries: gpd.GeoDataFrame | None = None,
+             orientation: Orientation | None = None, tiles: bool = True,
+             label_zoom: int = 6) -> folium.Map:
     """Return the map the hexagons are drawn on: background, view and reference outlines.
 
     Built anew on every call but identical for the same bounds and outlines, so the browser
     keeps it and only swaps the hexagon layer when scores change.
+
+    Parameters
+    ----------
+    bounds : tuple
+        (west, south, east, north) to fit.
+    boundaries : geopandas.GeoDataFrame, optional
+        Outlines drawn over the hexagons when there is no ``orientation``.
+    orientation : Orientation, optional
+        The offline base: land and water under the hexagons (and under the tiles), outlines and
+        names over them, and the credits of these data.
+    tiles : bool, default True
+        Try the OpenStreetMap tiles of :data:`TILES_URL` under everything. When none has loaded
+        after a few seconds or one fails first (no internet), the browser removes the tile layer
+        and with it the OpenStreetMap credit, so the map credits only what it shows.
+    label_zoom : int, default 6
+        Capitals' names are shown from this zoom on (their dots always).
+
+    Notes
+    -----
+    Panes order the drawing: land and water (z 150) under the tiles (200), the hexagons (400),
+    then outlines and names (450) that let clicks through to the hexagons.
     """
     west, south, east, north = bounds
-    fmap = folium.Map(tiles="OpenStreetMap", control_scale=True)
+    fmap = folium.Map(tiles=None, control_scale=True)
     fmap.fit_bounds([[south, west], [north, east]])
-    if boundaries is not None and len(boundaries):
-        folium.GeoJson(boundaries[["geometry"]], name="boundaries", interactive=False,
-                       style_function=lambda f: {"fill": False, "color": "#444444",
-                                                 "weight": 0.6}).add_to(fmap)
+    layer = None
+    if tiles:
+        layer = folium.TileLayer(TILES_URL, attr=TILES_ATTRIBUTION, name="OpenStreetMap",
+                                 max_zoom=19)
+        layer.add_to(fmap)
+    folium.map.CustomPane("ge-land", z_index=150, pointer_events=False).add_to(fmap)
+    folium.map.CustomPane("ge-lines", z_index=450, pointer_events=False).add_to(fmap)
+    lines = orientation.outlines if orientation is not None else boundaries
+    if orientation is not None and len(orientation.land):
+        folium.GeoJson(orientation.land[["geometry"]], name="land", pane="ge-land",
+                       interactive=False,
+                       style_function=lambda f: {"fillColor": "#f6f3ea", "fillOpacity": 1.0,
+                                                 "color": "#6b6b6b", "weight": 1.2}).add_to(fmap)
+    if orientation is not None and orientation.water is not None and len(orientation.water):
+        folium.GeoJson(orientation.water[["geometry"]], name="water", pane="ge-land",
+                       interactive=False,
+                       style_function=lambda f: {"fillColor": "#a8cbe0", "fillOpacity": 1.0,
+                                                 "color": "#7fb0cf", "weight": 1.0}).add_to(fmap)
+    if lines is not None and len(lines):
+        folium.GeoJson(lines[["geometry"]], name="boundaries", pane="ge-lines", interactive=False,
+                       style_function=lambda f: {"fill": False, "color": "#333333", "weight": 0.8,
+                                                 "opacity": 0.85}).add_to(fmap)
+    if orientation is not None and orientation.labels is not None:
+        for row in orientation.labels.itertuples(index=False):
+            _label(float(row.lat), float(row.lon), str(row.name), str(row.kind)).add_to(fmap)
+    credits = " · ".join(html.escape(c) for c in (orientation.credits if orientation else ()))
+    _TileFallback(layer, credits, label_zoom).add_to(fmap)
     return fmap
 
 

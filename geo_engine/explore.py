@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,11 +18,12 @@ import pandas as pd
 import shapely
 
 from geo_engine import settings
-from geo_engine.datasets import display_districts
-from geo_engine.display import CategoricalLegend, display_resolution, to_parent
+from geo_engine.datasets import DISPLAY_CRS, accent_lexicon, display_districts, read_dataset
+from geo_engine.display import CategoricalLegend, Orientation, display_resolution, to_parent
 from geo_engine.dual import TYPOLOGY, DualResult, dual_model, standing
 from geo_engine.explain import Requirement, contributions, what_it_takes, why
-from geo_engine.i18n import number, t, unit
+from geo_engine.i18n import number, proper_case, t, unit
+from geo_engine.manifest import dataset_entry
 from geo_engine.outputs import POPULATION_LAYER, POVERTY_LAYER, cell_table
 from geo_engine.pipeline import INCLUSION, Run
 from geo_engine.profiles import Profile
@@ -54,6 +56,7 @@ __all__ = [
     "in_focus",
     "map_frame",
     "movers",
+    "orientation",
     "output_options",
     "parse_location",
     "place_index",
@@ -64,6 +67,7 @@ __all__ = [
     "scenario_clusters",
     "typology_change",
     "unavailable",
+    "unit_orientation",
     "unit_outlines",
     "with_constraints",
 ]
@@ -584,6 +588,101 @@ def unit_outlines(units: gpd.GeoDataFrame, *, department: str | None = None,
         simple = shapely.simplify(metric.to_numpy(), tol, preserve_topology=True)
     return gpd.GeoDataFrame(geometry=gpd.GeoSeries(simple, crs=laea).to_crs(4326).to_numpy(),
                             crs=4326)
+
+
+RIVER_SCALERANK = 6
+"""Rivers drawn on the offline base: Natural Earth scale rank at most this (the large ones)."""
+
+
+LAND_TOLERANCE_M = 1000.0
+"""Simplification of the land outline of the offline base, in metres (it is drawn under the cells)."""
+
+
+def _names_at(frame: gpd.GeoDataFrame, column: str, accents: Mapping[str, str], *,
+              least_share: float = 0.005) -> pd.DataFrame:
+    """Return unit names (proper case) at a point inside each unit, as ``kind="unit"`` labels.
+
+    Units smaller than ``least_share`` of the total area are not named (their name would cover
+    their neighbours' and a capital's).
+    """
+    area = frame.geometry.to_crs(DISPLAY_CRS).area
+    frame = frame[area >= least_share * area.sum()]
+    points = frame.geometry.representative_point()
+    return pd.DataFrame({"name": [proper_case(str(v), accents) for v in frame[column]],
+                         "lat": points.y.to_numpy(), "lon": points.x.to_numpy(), "kind": "unit"})
+
+
+def _publishers(*dataset_ids: str, first_only: Sequence[str] = ()) -> tuple[str, ...]:
+    """Return the publishers of some curated datasets, without repeats.
+
+    Of the datasets in ``first_only`` only the first source counts (the one the geometry comes from).
+    """
+    out: list[str] = []
+    for ds in dataset_ids:
+        sources = dataset_entry(ds)["sources"]
+        for src in sources[:1] if ds in first_only else sources:
+            name = re.split(r"[,(]", str(src["publisher"]))[0].strip()
+            if name not in out:
+                out.append(name)
+    return tuple(out)
+
+
+def orientation(department: str | None = None) -> Orientation:
+    """Return Peru's offline base map from the curated data: land, water, outlines, names.
+
+    Parameters
+    ----------
+    department : str, optional
+        Focused department code: its districts are outlined and its provinces named; otherwise
+        departments are outlined and named.
+
+    Returns
+    -------
+    Orientation
+        Land: the union of the districts (its edge is the national border). Water: Lake
+        Titicaca and the large rivers (Natural Earth, scale rank ≤ :data:`RIVER_SCALERANK`).
+        Names: the capitals Natural Earth marks as such in the towns dataset (the national and
+        the 25 regional ones), and the departments (or the focused department's provinces).
+        Credits: the publishers of these datasets, from the data manifest.
+    """
+    districts = display_districts()
+    accents = accent_lexicon()
+    country = gpd.GeoSeries([shapely.coverage_union_all(districts.geometry.to_numpy())], crs=4326)
+    land = gpd.GeoDataFrame(
+        geometry=country.to_crs(DISPLAY_CRS).simplify(LAND_TOLERANCE_M).to_crs(4326))
+    rivers = read_dataset("rivers")
+    water = gpd.GeoDataFrame(pd.concat([read_dataset("lakes")[["geometry"]],
+                                        rivers[rivers["scalerank"] <= RIVER_SCALERANK][["geometry"]]]),
+                             crs=4326)
+    water = water.set_geometry(water.geometry.to_crs(DISPLAY_CRS).simplify(LAND_TOLERANCE_M / 2)
+                               .to_crs(4326))
+    towns = read_dataset("towns")
+    capitals = towns[towns["ne_featurecla"].fillna("").str.contains("capital")]
+    labels = pd.DataFrame({"name": capitals["name"].astype(str), "lat": capitals["latitude"],
+                           "lon": capitals["longitude"], "kind": "capital"})
+    if department:
+        units = districts[districts["department_code"] == department].dissolve(
+            by="province_code", as_index=False, method="coverage")
+        named = _names_at(units, "province", accents)
+    else:
+        units = districts.dissolve(by="department_code", as_index=False, method="coverage")
+        named = _names_at(units, "department", accents)
+    return Orientation(
+        land=land, outlines=boundaries(department), water=water,
+        labels=pd.concat([named, labels], ignore_index=True),
+        credits=_publishers("districts", "towns", "lakes", first_only=("districts",)))
+
+
+def unit_orientation(units: gpd.GeoDataFrame, *, department: str | None = None) -> Orientation:
+    """Return the offline base of any region from its own units: land and outlines, no names.
+
+    ``units`` and ``department`` as in :func:`unit_outlines`; the land is the union of the
+    simplified outlines of all units.
+    """
+    every = unit_outlines(units)
+    land = gpd.GeoDataFrame(geometry=[shapely.union_all(every.geometry.to_numpy())], crs=4326)
+    shown = every if not department else unit_outlines(units, department=department)
+    return Orientation(land=land, outlines=shown)
 
 
 def region_title(region: str | Path, lang: str) -> str:

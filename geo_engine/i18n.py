@@ -118,6 +118,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "place_not_found": {"es": "No se encontró «{text}». Escriba el nombre de un distrito, provincia o departamento, «lat, lon» o una celda H3.", "en": "“{text}” was not found. Type the name of a district, province or department, “lat, lon” or an H3 cell."},
     "data_notes": {"es": "Notas sobre los datos ({n})", "en": "Notes on the data ({n})"},
     "show_clusters": {"es": "Mostrar clústeres significativos", "en": "Show significant clusters"},
+    "opacity": {"es": "Opacidad de los hexágonos", "en": "Hexagon opacity"},
+    "opacity_help": {
+        "es": "Más baja deja ver el mapa de fondo: límites, ríos, lagos y nombres.",
+        "en": "Lower shows more of the map underneath: borders, rivers, lakes and names.",
+    },
     "clusters_help": {"es": "Puntos calientes Getis-Ord Gi* (999 permutaciones, FDR 5 %), agrupados en zonas contiguas de 5+ celdas.", "en": "Getis-Ord Gi* hot spots (999 permutations, FDR 5 %), grouped into contiguous zones of 5+ cells."},
     "clusters_note": {"es": "{n} clústeres significativos ({cells:,} celdas calientes) con contorno punteado. Haga clic dentro de uno para ver su perfil.", "en": "{n} significant clusters ({cells:,} hot cells), dashed outlines. Click inside one for its profile."},
     "cluster": {"es": "Clúster", "en": "Cluster"},

@@ -1,4 +1,5 @@
 import html
+import json
 import re
 
 import h3
@@ -134,3 +135,59 @@ def test_any_escaped_text_is_one_paragraph_of_itself(text):
     assert page.startswith("<p>")
     assert page.endswith("</p>")
     assert html.unescape(page[3:-4]) == " ".join(text.split())
+
+
+def _orientation():
+    import geopandas as gpd
+    from shapely.geometry import LineString, box
+
+    from geo_engine.display import Orientation
+
+    return Orientation(
+        land=gpd.GeoDataFrame(geometry=[box(-78, -13, -76, -11)], crs=4326),
+        outlines=gpd.GeoDataFrame(geometry=[box(-78, -13, -77, -11), box(-77, -13, -76, -11)],
+                                  crs=4326),
+        water=gpd.GeoDataFrame(geometry=[LineString([(-78, -12), (-76, -12.5)])], crs=4326),
+        labels=pd.DataFrame({"name": ["<b>Lima</b>", "Norte"], "lat": [-12.0, -11.5],
+                             "lon": [-77.0, -76.5], "kind": ["capital", "unit"]}),
+        credits=("INEI <script>", "Natural Earth"))
+
+
+def test_base_map_draws_the_offline_base_over_and_under_the_hexagons():
+    from geo_engine.display import base_map
+
+    page = base_map(bounds=(-78, -13, -76, -11), orientation=_orientation(),
+                    tiles=False).get_root().render()
+    # land and water under the tiles (z 150), outlines and names over the hexagons (z 450)
+    assert re.search(r'createPane\(\s*"ge-land"\);\s*\S+\.style\.zIndex = 150', page)
+    assert re.search(r'createPane\(\s*"ge-lines"\);\s*\S+\.style\.zIndex = 450', page)
+    assert page.count('"pane": "ge-lines"') >= 3  # outlines and the two names
+    assert "ge-label ge-capital" in page
+    assert "ge-label ge-unit" in page
+    assert "&lt;b&gt;Lima&lt;/b&gt;" in page
+    assert "<b>Lima</b>" not in page
+    # no tiles: nothing credits OpenStreetMap; the data drawn are credited, escaped
+    assert "openstreetmap" not in page.lower()
+    credit = re.search(r"addAttribution\((.*?)\);", page)
+    assert credit is not None
+    assert json.loads(credit.group(1)) == "INEI &lt;script&gt; · Natural Earth"
+
+
+def test_base_map_drops_the_tiles_and_their_credit_when_none_loads():
+    from geo_engine.display import TILES_URL, base_map
+
+    page = base_map(bounds=(-78, -13, -76, -11), orientation=_orientation()).get_root().render()
+    assert TILES_URL in page
+    assert "tiles.on('tileerror', drop)" in page
+    assert "map.removeLayer(tiles)" in page
+
+
+def test_hex_layer_opacity(cells):
+    layer = hex_layer(cells, column="v", caption="V", tooltip={"v": "V"}, opacity=0.35)
+    import folium
+
+    fmap = folium.Map()
+    layer.group.add_to(fmap)
+    assert "fillOpacity: 0.35" in fmap.get_root().render()
+    with pytest.raises(ValueError, match=r"`opacity` was 1\.5 but must be between 0 and 1"):
+        hex_layer(cells, column="v", caption="V", tooltip={"v": "V"}, opacity=1.5)

@@ -51,18 +51,17 @@ from geo_engine.explore import (
     hexagon_note,
     map_frame,
     movers,
-    orientation,
     output_options,
     parse_location,
     place_index,
     province_choices,
     ranking,
+    region_orientation,
     region_title,
     scenario,
     scenario_clusters,
     typology_change,
     unavailable,
-    unit_orientation,
     with_constraints,
 )
 from geo_engine.export import to_csv_bytes, write_cells, write_features
@@ -135,10 +134,7 @@ def base_layers(region: str, department: str) -> Orientation:
 
     Peru draws its curated districts, lakes, rivers and capitals; any other region its own units.
     """
-    reg = load_region(region)
-    if reg.shipped and reg.id == "peru":
-        return orientation(department or None)
-    return unit_orientation(reg.units(), department=department or None)
+    return region_orientation(load_region(region), department or None)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -561,12 +557,18 @@ def _select_typed() -> None:
 
 
 def _brief_bytes(rows: np.ndarray, title: str, fmt: str = "html") -> bytes:
-    """Return the printable brief (HTML or PDF) of some cells for the current profile (on download)."""
-    if fmt == "pdf":
-        return brief_pdf(R, profile_id=profile_id, rows=rows, title=title, lang=lang,
-                         result=SC.result)
-    return brief_html(R, profile_id=profile_id, rows=rows, title=title, lang=lang,
-                      result=SC.result).encode()
+    """Return the printable brief (HTML or PDF) of some cells for the current profile (on download).
+
+    Its map outlines the districts of the cells' department (the most frequent one).
+    """
+    department = ""
+    if "department_code" in R.matrix:
+        department = str(R.matrix["department_code"].astype(str)[rows].mode().iloc[0])
+    base = base_layers(REGION, department)
+    render = brief_pdf if fmt == "pdf" else brief_html
+    out = render(R, profile_id=profile_id, rows=rows, title=title, lang=lang, result=SC.result,
+                 base=base)
+    return out if isinstance(out, bytes) else out.encode()
 
 
 def _features_bytes(features: gpd.GeoDataFrame, suffix: str) -> bytes:

@@ -27,6 +27,7 @@ from geo_engine.manifest import dataset_entry
 from geo_engine.outputs import POPULATION_LAYER, POVERTY_LAYER, cell_table
 from geo_engine.pipeline import INCLUSION, Run
 from geo_engine.profiles import Profile
+from geo_engine.region import Region
 from geo_engine.score import Prepared, ScoreResult, prepare, score_profile
 from geo_engine.yaml_io import load_yaml
 
@@ -62,6 +63,7 @@ __all__ = [
     "place_index",
     "province_choices",
     "ranking",
+    "region_orientation",
     "region_title",
     "scenario",
     "scenario_clusters",
@@ -683,6 +685,17 @@ def unit_orientation(units: gpd.GeoDataFrame, *, department: str | None = None) 
     land = gpd.GeoDataFrame(geometry=[shapely.union_all(every.geometry.to_numpy())], crs=4326)
     shown = every if not department else unit_outlines(units, department=department)
     return Orientation(land=land, outlines=shown)
+
+
+def region_orientation(region: Region, department: str | None = None) -> Orientation:
+    """Return the offline base of a region's map.
+
+    Peru's comes from its curated data (:func:`orientation`), any other region's from its own
+    units (:func:`unit_orientation`).
+    """
+    if region.shipped and region.id == "peru":
+        return orientation(department)
+    return unit_orientation(region.units(), department=department)
 
 
 def region_title(region: str | Path, lang: str) -> str:

@@ -26,9 +26,11 @@ from geo_engine.display import (
     DIVERGING,
     SEQUENTIAL,
     Orientation,
+    bar_chart,
     base_map,
     escape_markdown,
     hex_layer,
+    histogram_chart,
 )
 from geo_engine.explore import (
     CUSTOM,
@@ -643,6 +645,14 @@ def card_panel(row: int, found: Clusters | None, frame: pd.DataFrame, shown_res:
     for start in range(0, len(items), 2):  # two a row: the card is narrow, labels stay whole
         for col, (label, value) in zip(st.columns(2), items[start:start + 2], strict=False):
             col.metric(label, number(value, lang, decimals=2))
+    score = np.asarray(SC.score, dtype=float)
+    if np.isfinite(score[row]):
+        where = t("where_all" if MASK.all() else "where_focus", lang)
+        st.caption(t("score_distribution", lang, where=where))
+        st.altair_chart(histogram_chart(score[MASK], marked=float(score[row]),
+                                        mark_label=t("this_cell", lang), x_title=_profile_title(),
+                                        y_title=t("n_cells", lang), lang=lang),
+                        width="stretch", key="card_distribution")
     facts = [f"**{t('population', lang)}:** {number(card['population'], lang)}"]
     if POVERTY_LAYER in R.matrix:
         facts.append(f"**{t('poverty', lang)}:** {number(card['poverty'], lang, decimals=1)}")
@@ -671,13 +681,10 @@ def card_panel(row: int, found: Clusters | None, frame: pd.DataFrame, shown_res:
         if card["space"] == "log":
             st.caption(t("contributions_log", lang))
         contrib = card["contributions"]
-        st.dataframe(
-            contrib[["title", "contribution"]].rename(columns={
-                "title": t("layer", lang), "contribution": t("contribution", lang)}),
-            hide_index=True, width="stretch", key="card_contributions",
-            column_config={t("contribution", lang): st.column_config.ProgressColumn(
-                format="%.3f", min_value=float(min(0.0, contrib["contribution"].min())),
-                max_value=float(max(contrib["contribution"].max(), 1e-9)))})
+        st.altair_chart(bar_chart(contrib["title"].astype(str).tolist(),
+                                  contrib["contribution"].tolist(),
+                                  title=t("contribution", lang), lang=lang),
+                        width="stretch", key="card_contributions")
         with st.expander(t("raw_values", lang)):
             st.dataframe(card["raw"].rename(columns={
                 "layer": t("layer", lang), "value": t("value", lang), "units": t("units", lang),
@@ -812,6 +819,16 @@ def rankings_tab() -> None:
     ranked = ranking(R, SC.score, level=level, rank_by=rank_by, mask=MASK)
     if ranked["tie"].any():
         st.caption(t("ties_note", lang))
+    shown_names = [c for c in ("district", "province", "department") if c in ranked]
+    first = ranked.head(15)
+    if len(first) and first[rank_by].notna().any():
+        st.caption(t("ranking_chart", lang, n=len(first), by=t(COLUMNS[rank_by], lang)))
+        names = first[shown_names[0]] if shown_names else first["code"]
+        st.altair_chart(bar_chart([f"{r}. {n}" for r, n in zip(first["rank"], names, strict=True)],
+                                  first[rank_by].astype(float).tolist(),
+                                  title=t(COLUMNS[rank_by], lang), lang=lang,
+                                  decimals=0 if "population" in rank_by else 3),
+                        width="stretch", key="ranking_chart")
     shown = ranked.drop(columns=[c for c in ("poor_population", "poor_population_top")
                                  if POVERTY_LAYER not in R.matrix and c in ranked])
     st.dataframe(headers(shown, lang, unit_key=UNIT), hide_index=True, width="stretch",

@@ -28,12 +28,15 @@ __all__ = [
     "CategoricalLegend",
     "HexLayer",
     "Orientation",
+    "axis_labels",
+    "bar_chart",
     "base_map",
     "display_resolution",
     "escape_markdown",
     "hex_layer",
     "hex_map",
     "hexagon_rings",
+    "histogram_chart",
     "to_parent",
 ]
 
@@ -576,3 +579,107 @@ def _continuous_legend_html(caption: str, colors: Sequence[str], lo: float, hi: 
         f'<div style="margin-top:4px;"><span style="display:inline-block;width:12px;height:12px;'
         f'background:{NO_DATA_COLOUR};vertical-align:middle;"></span> {html.escape(no_data)}</div>'
         "</div>")
+
+
+def axis_labels(lang: str, *, decimals: int = 0) -> str:
+    """Return a Vega expression that writes an axis label as :func:`geo_engine.i18n.number` does.
+
+    Spanish groups thousands with a point and uses a decimal comma; English the other way round.
+    """
+    text = f"format(datum.value, ',.{decimals}f')"
+    if lang != "es":
+        return text
+    return (f"replace(replace(replace({text}, regexp(',', 'g'), '~'), regexp('[.]', 'g'), ','),"
+            " regexp('~', 'g'), '.')")
+
+
+def histogram_chart(values: np.ndarray, *, marked: float | None, mark_label: str, x_title: str,
+                    y_title: str, lang: str = "es", bins: int = 30) -> Any:
+    """Return an Altair histogram of ``values`` with one value marked by a labelled rule.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        The values (NaN left out); counted in ``bins`` equal bins here, so the chart carries
+        ``bins`` rows whatever the number of values.
+    marked : float, optional
+        Value to mark (the selected cell's); nothing is marked when it is None or NaN.
+    mark_label : str
+        Text beside the mark.
+    x_title, y_title : str
+        Axis titles.
+    lang : {"es", "en"}
+        How axis numbers are written.
+    bins : int, default 30
+
+    Returns
+    -------
+    altair.LayerChart
+    """
+    import altair as alt
+
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    counts, edges = np.histogram(finite, bins=bins, range=(lo, hi if hi > lo else lo + 1.0))
+    table = pd.DataFrame({"start": edges[:-1], "end": edges[1:], "count": counts})
+    bars = alt.Chart(table).mark_bar(color=SEQUENTIAL[1]).encode(
+        x=alt.X("start:Q", title=x_title, axis=alt.Axis(labelExpr=axis_labels(lang, decimals=2))),
+        x2="end:Q",
+        # a symmetric-log count: one bin holding most cells (zeros) does not flatten the others
+        y=alt.Y("count:Q", title=y_title, scale=alt.Scale(type="symlog"),
+                axis=alt.Axis(labelExpr=axis_labels(lang))),
+        y2=alt.datum(0))
+    layers = [bars]
+    if marked is not None and np.isfinite(marked):
+        point = pd.DataFrame({"x": [float(marked)], "label": [mark_label]})
+        rule = alt.Chart(point).mark_rule(color="#d62728", strokeWidth=2).encode(x="x:Q")
+        text = alt.Chart(point).mark_text(align="left", dx=4, dy=-6, color="#d62728",
+                                          fontWeight="bold").encode(
+            x="x:Q", y=alt.value(8), text="label:N")
+        layers += [rule, text]
+    return alt.layer(*layers).properties(height=170)
+
+
+def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, lang: str = "es",
+              decimals: int = 3, colors: tuple[str, str] = (SEQUENTIAL[2], "#b2182b")) -> Any:
+    """Return a horizontal Altair bar chart, one labelled bar per item, in the order given.
+
+    Each bar carries its value written as ``lang`` writes numbers; negative values (a layer
+    pulling a score down) are drawn in the second colour.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        Bar names (shown whole on the axis, up to 170 px, then cut with an ellipsis; the
+        tooltip has them whole).
+    values : sequence of float
+    title : str
+        Axis title of the values.
+    lang : {"es", "en"}
+    decimals : int, default 3
+        Decimals of the bar labels and axis.
+    colors : (str, str)
+        Colours of positive and negative bars.
+
+    Returns
+    -------
+    altair.LayerChart
+    """
+    import altair as alt
+
+    from geo_engine.i18n import numbers
+
+    table = pd.DataFrame({"label": list(labels), "value": np.asarray(values, dtype=float)})
+    table["text"] = numbers(table["value"], lang, decimals=decimals)
+    table["sign"] = np.where(table["value"] < 0, "neg", "pos")
+    y = alt.Y("label:N", sort=None, title=None, axis=alt.Axis(labelLimit=170))
+    bars = alt.Chart(table).mark_bar().encode(
+        x=alt.X("value:Q", title=title, axis=alt.Axis(labelExpr=axis_labels(lang, decimals=decimals
+                                                                            if decimals < 3 else 2))),
+        y=y, color=alt.Color("sign:N", scale=alt.Scale(domain=["pos", "neg"], range=list(colors)),
+                             legend=None),
+        tooltip=[alt.Tooltip("label:N", title=" "), alt.Tooltip("text:N", title=title)])
+    text = alt.Chart(table).mark_text(align="left", dx=3, fontSize=11).encode(
+        x="value:Q", y=y, text="text:N")
+    return alt.layer(bars, text).properties(height=alt.Step(22))

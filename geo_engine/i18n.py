@@ -119,6 +119,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     "data_notes": {"es": "Notas sobre los datos ({n})", "en": "Notes on the data ({n})"},
     "show_clusters": {"es": "Mostrar clústeres significativos", "en": "Show significant clusters"},
     "opacity": {"es": "Opacidad de los hexágonos", "en": "Hexagon opacity"},
+    "score_distribution": {
+        "es": "Dónde queda esta celda entre las celdas {where}",
+        "en": "Where this cell stands among the cells {where}",
+    },
+    "where_focus": {"es": "en foco", "en": "in focus"},
+    "where_all": {"es": "de la región", "en": "of the region"},
+    "this_cell": {"es": "esta celda", "en": "this cell"},
+    "n_cells": {"es": "Celdas", "en": "Cells"},
+    "ranking_chart": {"es": "Los {n} primeros según «{by}»", "en": "The first {n} by “{by}”"},
     "opacity_help": {
         "es": "Más baja deja ver el mapa de fondo: límites, ríos, lagos y nombres.",
         "en": "Lower shows more of the map underneath: borders, rivers, lakes and names.",

@@ -191,3 +191,48 @@ def test_hex_layer_opacity(cells):
     assert "fillOpacity: 0.35" in fmap.get_root().render()
     with pytest.raises(ValueError, match=r"`opacity` was 1\.5 but must be between 0 and 1"):
         hex_layer(cells, column="v", caption="V", tooltip={"v": "V"}, opacity=1.5)
+
+
+@pytest.mark.parametrize(("lang", "decimals", "value", "written"), [
+    ("es", 2, 1234.5, "1.234,50"), ("en", 2, 1234.5, "1,234.50"), ("es", 0, 12345.0, "12.345")])
+def test_axis_labels_write_numbers_as_the_language_does(lang, decimals, value, written):
+    from geo_engine.display import axis_labels
+    from geo_engine.i18n import number
+
+    # the Vega expression, evaluated here with Python's equivalents of format, replace and regexp
+    expression = axis_labels(lang, decimals=decimals)
+    text = format(value, f",.{decimals}f")
+    if lang == "es":
+        assert expression.count("replace(") == 3
+        text = text.replace(",", "~").replace(".", ",").replace("~", ".")
+    assert text == written == number(value, lang, decimals=decimals)
+
+
+def test_histogram_marks_the_cell_and_counts_in_bins():
+    from geo_engine.display import histogram_chart
+
+    values = np.r_[np.linspace(0, 1, 1000), np.nan]
+    spec = histogram_chart(values, marked=0.42, mark_label="esta celda", x_title="Puntaje",
+                           y_title="Celdas", bins=20).to_dict()
+    datasets = list(spec["datasets"].values())
+    counts = next(d for d in datasets if "count" in d[0])
+    assert len(counts) == 20
+    assert sum(row["count"] for row in counts) == 1000  # NaN left out
+    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+             for layer in spec["layer"]]
+    assert marks == ["bar", "rule", "text"]
+    assert next(d for d in datasets if "label" in d[0]) == [{"x": 0.42, "label": "esta celda"}]
+    unmarked = histogram_chart(values, marked=float("nan"), mark_label="x", x_title="x",
+                               y_title="y").to_dict()
+    assert len(unmarked["layer"]) == 1
+
+
+def test_bar_chart_labels_each_bar_in_the_users_language():
+    from geo_engine.display import bar_chart
+
+    spec = bar_chart(["Pobreza", "Acceso", "Pobreza "], [0.1234, -0.05, 1234.5],
+                     title="Contribución", lang="es").to_dict()
+    rows = next(iter(spec["datasets"].values()))
+    assert [r["text"] for r in rows] == ["0,123", "-0,050", "1.234,500"]
+    assert [r["sign"] for r in rows] == ["pos", "neg", "pos"]
+    assert spec["layer"][0]["encoding"]["y"]["sort"] is None  # the order given, not alphabetical

@@ -214,3 +214,19 @@ def test_extraction_profiles_leave_reserves_out_and_others_keep_them():
     assert "protected_national" in {layer.id for layer in profiles["nature_heritage_tourism"].layers}
     assert {"protected_communal_reserve", "protected_national_reserve"} <= {
         layer.id for layer in profiles["forestry_wood"].layers}
+
+
+def test_shipped_weight_and_constraint_rationales_speak_both_languages():
+    from pathlib import Path
+
+    from geo_engine.layers import Title
+    from geo_engine.profiles import load_profile
+
+    folder = Path(__file__).resolve().parents[1] / "layers" / "peru" / "profiles"
+    for path in sorted(folder.glob("*.yaml")):
+        prof = load_profile(path)
+        shown = [lay.rationale for lay in prof.layers] + [c.rationale for c in prof.constraints]
+        for text in shown:  # what the app shows: slider help, the data tab's table
+            assert isinstance(text, Title), (path.name, text)
+            assert text.es
+            assert text.es != text.en, (path.name, text.en)

@@ -25,9 +25,11 @@ from geo_engine.datasets import accent_lexicon
 from geo_engine.display import (
     DIVERGING,
     SEQUENTIAL,
+    HexLayer,
     Orientation,
     bar_chart,
     base_map,
+    dual_map,
     escape_markdown,
     hex_layer,
     histogram_chart,
@@ -43,6 +45,7 @@ from geo_engine.explore import (
     cell_at,
     cell_card,
     clusters_in_focus,
+    comparison_table,
     custom_profile,
     default_layers,
     difference,
@@ -63,6 +66,7 @@ from geo_engine.explore import (
     scenario,
     scenario_clusters,
     typology_change,
+    typology_matrix,
     unavailable,
     with_constraints,
 )
@@ -579,9 +583,9 @@ def _features_bytes(features: gpd.GeoDataFrame, suffix: str) -> bytes:
         return write_features(features, Path(tmp) / f"clusters{suffix}").read_bytes()
 
 
-def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vmin=None,
-         vmax=None, caption: str | None = None, clusters: Clusters | None = None) -> dict | None:
-    """Draw hexagons coloured by ``value`` and return the click state."""
+def _hexagons(frame: pd.DataFrame, output: Output, *, colors=SEQUENTIAL, vmin=None, vmax=None,
+              caption: str | None = None, clusters: Clusters | None = None) -> HexLayer:
+    """Return the hexagons of a map coloured by ``value``, with tooltips in the user's language."""
     cats = categories(output, R, lang)
     # the tooltip shows numbers as the language writes them, and says when a hexagon is a mean
     nodata = t("no_data", lang)
@@ -607,12 +611,19 @@ def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vm
                           labels={v: v for v in cats.labels.values()})
     frame = frame.assign(**tips)
     outline = clusters.table if clusters is not None and len(clusters.table) else None
-    layer = hex_layer(frame, column="value", caption=caption or output.label, tooltip=tooltip,
+    return hex_layer(frame, column="value", caption=caption or output.label, tooltip=tooltip,
                    outlines=outline,
                    outline_tooltip={"cluster_id": t("cluster", lang),
                                     "poor_population": t("poor_population", lang)},
                    categories=cats, colors=colors, vmin=vmin, vmax=vmax,
                    no_data_label=t("no_data", lang), opacity=OPACITY)
+
+
+def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vmin=None,
+         vmax=None, caption: str | None = None, clusters: Clusters | None = None) -> dict | None:
+    """Draw hexagons coloured by ``value`` and return the click state."""
+    layer = _hexagons(frame, output, colors=colors, vmin=vmin, vmax=vmax, caption=caption,
+                      clusters=clusters)
     # the base map stays the same while only the hexagon layer changes, so the browser swaps
     # that layer instead of rebuilding the map (streamlit-folium's feature_group_to_add)
     base = base_map(bounds=layer.bounds, orientation=base_layers(REGION, dep))
@@ -837,8 +848,15 @@ def rankings_tab() -> None:
     st.download_button(t("download_csv", lang), to_csv_bytes(ranked),
                        file_name=f"ranking_{level}.csv", key="dl_rank", on_click="ignore")
 
+def _compare_title(other: str, defaults: str) -> str:
+    """Return scenario B's name: the same profile with its default weights, or another profile."""
+    return (t("same_profile_defaults", lang) if other == defaults
+            else t("inclusion", lang) if other == INCLUSION
+            else getattr(R.profiles[other].title, lang, other))
+
+
 def compare_tab() -> None:
-    """Compare the current scenario with another profile."""
+    """Compare the current scenario with another: A and B side by side, the change, the transitions."""
     c1, c2, c3 = st.columns(3)
     title = _profile_title()
     c1.markdown(f"**{t('compare_a', lang)}**: {escape_markdown(title)} ({t('weights', lang).lower()} ↖)")
@@ -846,11 +864,8 @@ def compare_tab() -> None:
     choices = ([defaults] if profile_id != INCLUSION else []) + [
         p for p in profile_ids if p not in (profile_id, CUSTOM)]
     _settle("compare_b", choices, choices[0] if choices else None)
-    other = c2.selectbox(
-        t("compare_b", lang), choices, key="compare_b",
-        format_func=lambda p: t("same_profile_defaults", lang) if p == defaults
-        else t("inclusion", lang) if p == INCLUSION
-        else getattr(R.profiles[p].title, lang, p))
+    other = c2.selectbox(t("compare_b", lang), choices, key="compare_b",
+                         format_func=lambda p: _compare_title(p, defaults))
     kinds = ["score", "rank", *(["typology"] if "typology" not in SKIP else [])]
     _settle("compare_by", kinds, "score")
     by = c3.radio(t("compare_what", lang), kinds, key="compare_by",
@@ -860,10 +875,26 @@ def compare_tab() -> None:
         same = other == defaults
         sc_b = scenario(R, profile_id=profile_id if same else other, engine_quantile=q_engine,
                         inclusion_quantile=q_incl, profile=custom if same else None)
+    title_b = title if same else _compare_title(other, defaults)
+    if same:
+        title_b = f"{title} · {t('same_profile_defaults', lang)}"
+    # A and B side by side, panning and zooming together, each with a legend naming it
+    side = Output("typology", t("typology", lang), "categorical") if by == "typology" \
+        else Output("score", t("score", lang), "score", "0–1")
+    frame_a, _ = map_frame(R, SC, side, values=None if by == "typology" else SC.score, **FOCUS)
+    frame_b, _ = map_frame(R, sc_b, side, values=None if by == "typology" else sc_b.score, **FOCUS)
+    scale = {} if by == "typology" else {"vmin": 0.0, "vmax": float(max(
+        np.nanmax(frame_a["value"], initial=0.0), np.nanmax(frame_b["value"], initial=0.0)) or 1.0)}
+    pair = dual_map(_hexagons(frame_a, side, caption=f"A: {title}", **scale),
+                    _hexagons(frame_b, side, caption=f"B: {title_b}", **scale),
+                    orientation=base_layers(REGION, dep))
+    st.markdown(f"**{t('compare_side_by_side', lang)}**")
+    st.iframe(pair.get_root().render(), height=470)
     if by == "typology":
         classes = typology_change(SC, sc_b)
         diff_out = Output("typology_change", t("compare_typology", lang), "categorical")
         diff_frame, _ = map_frame(R, SC, diff_out, values=classes, **FOCUS)
+        st.markdown(f"**{t('compare_change', lang)}**")
         draw(diff_frame, diff_out, key="diff_map")
         change = np.where(classes == None, np.nan, (classes != "unchanged").astype(float))  # noqa: E711
     else:
@@ -873,14 +904,43 @@ def compare_tab() -> None:
         finite = diff_frame["value"].notna().any()
         # no change anywhere (B = A) draws the scale's neutral middle, not its lowest colour
         limit = (float(np.nanmax(np.abs(diff_frame["value"]))) if finite else 0.0) or 1.0
+        st.markdown(f"**{t('compare_change', lang)}**")
         draw(diff_frame, diff_out, key="diff_map", colors=DIVERGING, vmin=-limit, vmax=limit)
+    if "typology" not in SKIP:
+        st.markdown(f"**{t('transitions', lang)}**")
+        weights = (R.matrix[POPULATION_LAYER].to_numpy(dtype=float)
+                   if POPULATION_LAYER in R.matrix else None)
+        matrix = typology_matrix(SC, sc_b, mask=MASK, weights=weights)
+        st.caption(t("transitions_help" if weights is not None else "transitions_help_cells",
+                     lang))
+        names = {k: t(k, lang) for k in matrix.index}
+        shown = matrix.rename(index=lambda k: f"A: {names[k]}", columns=lambda k: f"B: {names[k]}"
+                              ).rename_axis(index=None, columns=None)
+        st.dataframe(shown.map(lambda v: number(v, lang)), width="stretch", key="transitions")
     st.markdown(f"**{t('biggest_movers', lang)}**")
     moved = movers(R, change, mask=MASK)
-    names = [c for c in ("district", "province", "department") if c in moved]
-    moved = moved[[*names, "district_code", "change", *[c for c in moved if c == "population"]]]
+    names_cols = [c for c in ("district", "province", "department") if c in moved]
+    moved = moved[[*names_cols, "district_code", "change", *[c for c in moved if c == "population"]]]
     if "population" in moved:
         moved = moved.assign(population=moved["population"].round(0).astype("Int64"))
     st.dataframe(headers(moved, lang, unit_key=UNIT), hide_index=True, width="stretch")
+    st.download_button(t("download_comparison", lang),
+                       data=functools.partial(_comparison_bytes, sc_b, title, title_b),
+                       file_name="_".join(part for part in (
+                           "comparison", REGION if REGION in shipped else "region", profile_id,
+                           "vs", "defaults" if same else other, dep or unit, prov) if part) + ".csv",
+                       mime="text/csv",
+                       key="dl_compare", on_click="ignore")
+
+
+def _comparison_bytes(sc_b: Any, title_a: str, title_b: str) -> bytes:
+    """Return the cells of the comparison in focus as CSV, with A and B named (run on download)."""
+    table = comparison_table(R, SC, sc_b, mask=MASK)
+    table.insert(0, "h3_id", [format(int(c), "x") for c in table.pop("h3")])
+    table.insert(1, "scenario_a", title_a)
+    table.insert(2, "scenario_b", title_b)
+    return to_csv_bytes(table)
+
 
 def sensitivity_tab() -> None:
     """Probability of the top decile under uncertain weights."""

@@ -32,6 +32,7 @@ __all__ = [
     "bar_chart",
     "base_map",
     "display_resolution",
+    "dual_map",
     "escape_markdown",
     "hex_layer",
     "hex_map",
@@ -533,6 +534,13 @@ def base_map(*, bounds: tuple[float, float, float, float],
     west, south, east, north = bounds
     fmap = folium.Map(tiles=None, control_scale=True)
     fmap.fit_bounds([[south, west], [north, east]])
+    return _add_base(fmap, boundaries=boundaries, orientation=orientation, tiles=tiles,
+                     label_zoom=label_zoom)
+
+
+def _add_base(fmap: folium.Map, *, boundaries: gpd.GeoDataFrame | None,
+              orientation: Orientation | None, tiles: bool, label_zoom: int) -> folium.Map:
+    """Add :func:`base_map`'s tiles, panes, land, water, outlines, names and credits to a map."""
     layer = None
     if tiles:
         layer = folium.TileLayer(TILES_URL, attr=TILES_ATTRIBUTION, name="OpenStreetMap",
@@ -683,3 +691,73 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, lan
     text = alt.Chart(table).mark_text(align="left", dx=3, fontSize=11).encode(
         x="value:Q", y=y, text="text:N")
     return alt.layer(bars, text).properties(height=alt.Step(22))
+
+
+SYNC_JS = "/app/static/vendor/leaflet-sync-0.2.4/L.Map.Sync.js"
+"""Where the app serves its copy of Leaflet.Sync, which keeps two maps on the same view."""
+
+
+class _LegendControl(MacroElement):
+    """A legend drawn as a Leaflet control, so each of two maps side by side has its own."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function() {
+  var legend = L.control({position: 'bottomright'});
+  legend.onAdd = function() {
+    var box = L.DomUtil.create('div'); box.innerHTML = {{ this.markup | tojson }}; return box; };
+  legend.addTo({{ this._parent.get_name() }});
+})();
+{% endmacro %}
+""")
+
+    def __init__(self, markup: str) -> None:
+        super().__init__()
+        self._name = "LegendControl"
+        # in the control's corner, compact: two maps share the width of one
+        self.markup = (markup.replace("position:absolute;z-index:9999;bottom:24px;right:12px;", "")
+                       .replace("font:12px sans-serif;", "font:10px sans-serif;max-width:240px;")
+                       .replace("width:220px", "width:150px"))
+
+
+def dual_map(left: HexLayer, right: HexLayer, *, orientation: Orientation | None = None,
+             tiles: bool = True, assets: Mapping[str, str] | None = None) -> Any:
+    """Return two maps side by side that pan and zoom together (folium's ``DualMap``).
+
+    Parameters
+    ----------
+    left, right : HexLayer
+        The hexagons of each map (:func:`hex_layer`); each map shows its own legend, so the
+        captions should say which is which ("A: …", "B: …").
+    orientation : Orientation, optional
+        The offline base drawn on both (:func:`base_map`).
+    tiles : bool, default True
+        As in :func:`base_map`.
+    assets : mapping, optional
+        ``{"js": url, "css": url, "sync": url}`` of Leaflet and Leaflet.Sync; by default the
+        app's own copies (:data:`geo_engine.maps.LOCAL_ASSETS` and :data:`SYNC_JS`), so the
+        maps work offline.
+
+    Returns
+    -------
+    folium.plugins.DualMap
+        Render it with ``get_root().render()`` into a self-contained page.
+    """
+    from folium.plugins import DualMap
+
+    from geo_engine.maps import LOCAL_ASSETS, use_local_assets
+
+    urls = {**LOCAL_ASSETS, "sync": SYNC_JS, **(assets or {})}
+    dual = DualMap(tiles=None, control_scale=True)
+    dual.default_js = [("Leaflet.Sync", urls["sync"])]
+    west = min(left.bounds[0], right.bounds[0])
+    south = min(left.bounds[1], right.bounds[1])
+    east = max(left.bounds[2], right.bounds[2])
+    north = max(left.bounds[3], right.bounds[3])
+    for fmap, layer in ((dual.m1, left), (dual.m2, right)):
+        use_local_assets(fmap, {"js": urls["js"], "css": urls["css"]})
+        fmap.fit_bounds([[south, west], [north, east]])
+        _add_base(fmap, boundaries=None, orientation=orientation, tiles=tiles, label_zoom=6)
+        layer.group.add_to(fmap)
+        _LegendControl(layer.legend).add_to(fmap)
+    return dual

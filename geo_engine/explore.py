@@ -45,6 +45,7 @@ __all__ = [
     "cell_at",
     "cell_card",
     "clusters_in_focus",
+    "comparison_table",
     "custom_profile",
     "default_layers",
     "difference",
@@ -68,6 +69,7 @@ __all__ = [
     "scenario",
     "scenario_clusters",
     "typology_change",
+    "typology_matrix",
     "unavailable",
     "unit_orientation",
     "unit_outlines",
@@ -1081,6 +1083,67 @@ def typology_change(a: Scenario, b: Scenario) -> np.ndarray:
     out = np.where(ta == tb, "unchanged", np.char.add("to_", tb.astype(str))).astype(object)
     out[[x is None or y is None for x, y in zip(ta, tb, strict=True)]] = None
     return out
+
+
+def typology_matrix(a: Scenario, b: Scenario, *, mask: np.ndarray | None = None,
+                    weights: np.ndarray | None = None) -> pd.DataFrame:
+    """Return the typology transitions from A to B: rows A's class, columns B's, cells counted.
+
+    Parameters
+    ----------
+    a, b : Scenario
+    mask : numpy.ndarray, optional
+        Cells to count (the focus); all by default.
+    weights : numpy.ndarray, optional
+        What each cell counts for (its population, say); 1 by default. Missing weights count 0.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed and columned by :data:`geo_engine.dual.TYPOLOGY` in order (every class, even
+        when empty); cells without a class in A or B are left out. The diagonal holds the
+        cells that kept their class.
+    """
+    ta, tb = a.dual.typology, b.dual.typology
+    keep = np.array([x is not None and y is not None for x, y in zip(ta, tb, strict=True)])
+    if mask is not None:
+        keep &= np.asarray(mask, dtype=bool)
+    w = np.ones(len(ta)) if weights is None else np.nan_to_num(np.asarray(weights, dtype=float))
+    frame = pd.DataFrame({"a": ta[keep].astype(str), "b": tb[keep].astype(str), "w": w[keep]})
+    table = frame.pivot_table(index="a", columns="b", values="w", aggfunc="sum", fill_value=0.0)
+    return table.reindex(index=list(TYPOLOGY), columns=list(TYPOLOGY), fill_value=0.0) \
+        .rename_axis(index="a", columns="b")
+
+
+def comparison_table(run: Run, a: Scenario, b: Scenario, *,
+                     mask: np.ndarray | None = None) -> pd.DataFrame:
+    """Return the cells of a comparison: names, A's and B's score, standing and typology.
+
+    Parameters
+    ----------
+    run : Run
+    a, b : Scenario
+    mask : numpy.ndarray, optional
+        Cells to keep (the focus); all by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``h3``, ``district_code``, the unit names the run has, ``score_a``, ``score_b``,
+        ``change`` (B − A), ``standing_change`` (B's percentile standing − A's) and, when the
+        region has a typology, ``typology_a`` and ``typology_b``; sorted by ``h3``.
+    """
+    m = run.matrix
+    keep = np.ones(len(m), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    sa, sb = np.asarray(a.score, dtype=float), np.asarray(b.score, dtype=float)
+    out = pd.DataFrame({"h3": m["h3"].to_numpy(), "district_code": m["district_code"].astype(str)})
+    names = run.names.assign(district_code=run.names["district_code"].astype(str))
+    out = out.merge(names.drop_duplicates("district_code"), on="district_code", how="left")
+    out = out.assign(score_a=sa, score_b=sb, change=difference(a, b, by="score"),
+                     standing_change=difference(a, b, by="rank"))
+    if "typology" not in unavailable(run):
+        out = out.assign(typology_a=a.dual.typology, typology_b=b.dual.typology)
+    return out[keep].sort_values("h3", kind="stable").reset_index(drop=True)
 
 
 def movers(run: Run, change: np.ndarray, *, top: int = 10,

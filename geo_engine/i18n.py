@@ -225,6 +225,21 @@ MESSAGES: dict[str, dict[str, str]] = {
     "compare_score": {"es": "puntaje (B − A)", "en": "score (B − A)"},
     "compare_rank": {"es": "percentil (B − A)", "en": "percentile (B − A)"},
     "compare_typology": {"es": "tipología (A → B)", "en": "typology (A → B)"},
+    "compare_side_by_side": {
+        "es": "A y B lado a lado (se mueven y acercan juntos)",
+        "en": "A and B side by side (they pan and zoom together)",
+    },
+    "compare_change": {"es": "Qué cambia de A a B", "en": "What changes from A to B"},
+    "transitions": {"es": "Cambios de tipología de A a B", "en": "Typology transitions from A to B"},
+    "transitions_help": {
+        "es": "Personas en las celdas en foco: filas, la tipología en A; columnas, en B; la diagonal no cambia.",
+        "en": "People in the cells in focus: rows, the typology in A; columns, in B; the diagonal is unchanged.",
+    },
+    "transitions_help_cells": {
+        "es": "Celdas en foco: filas, la tipología en A; columnas, en B; la diagonal no cambia.",
+        "en": "Cells in focus: rows, the typology in A; columns, in B; the diagonal is unchanged.",
+    },
+    "download_comparison": {"es": "Descargar la comparación (CSV, por celda)", "en": "Download the comparison (CSV, per cell)"},
     "same_profile_defaults": {"es": "El mismo perfil con sus pesos por defecto", "en": "The same profile with its default weights"},
     "unchanged": {"es": "sin cambio", "en": "unchanged"},
     "biggest_movers": {"es": "Los que más cambian", "en": "Biggest movers"},

@@ -236,3 +236,19 @@ def test_bar_chart_labels_each_bar_in_the_users_language():
     assert [r["text"] for r in rows] == ["0,123", "-0,050", "1.234,500"]
     assert [r["sign"] for r in rows] == ["pos", "neg", "pos"]
     assert spec["layer"][0]["encoding"]["y"]["sort"] is None  # the order given, not alphabetical
+
+
+def test_dual_map_syncs_two_maps_from_local_assets_with_their_own_legends(cells):
+    from geo_engine.display import SYNC_JS, dual_map
+
+    a = hex_layer(cells, column="v", caption="A: Engine", tooltip={"v": "V"})
+    b = hex_layer(cells, column="v", caption="B: <i>Tourism</i>", tooltip={"v": "V"})
+    page = dual_map(a, b, orientation=_orientation(), tiles=False).get_root().render()
+    assert f'src="{SYNC_JS}"' in page
+    assert "cdn.jsdelivr.net" not in page  # offline: Leaflet and Leaflet.Sync from the app
+    assert re.search(r"(map_\w+)\.sync\((map_\w+)\);\s*\2\.sync\(\1\);", page)
+    legends = re.findall(r"box\.innerHTML = (.*?); return box;", page)
+    assert len(legends) == 2
+    assert "A: Engine" in json.loads(legends[0])
+    assert "B: &lt;i&gt;Tourism&lt;/i&gt;" in json.loads(legends[1])
+    assert len(re.findall(r'createPane\(\s*"ge-lines"\)', page)) == 2  # the base on both

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import html
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -428,6 +429,13 @@ class Orientation:
     labels: pd.DataFrame | None = None
     credits: tuple[str, ...] = ()
 
+    @functools.cached_property
+    def geojson(self) -> dict[str, dict[str, Any]]:
+        """The land, water and outlines as GeoJSON mappings, converted once (maps reuse them)."""
+        frames = {"land": self.land, "water": self.water, "outlines": self.outlines}
+        return {k: f[["geometry"]].__geo_interface__ for k, f in frames.items()
+                if f is not None and len(f)}
+
 
 TILES_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 """Background tiles tried first; without them the map shows :class:`Orientation` alone."""
@@ -445,8 +453,10 @@ _MAP_CSS = """
   font: 600 11px sans-serif; color: #1a1a1a;
   text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff, 0 0 4px #fff; }
 .leaflet-tooltip.ge-label:before { display: none; }
-.leaflet-tooltip.ge-unit { font: italic 600 9px sans-serif; color: #3a3a3a; letter-spacing: 0.02em;
-  text-transform: uppercase; }
+.ge-unit { pointer-events: none; }
+.ge-unit span { position: absolute; transform: translate(-50%, -50%); white-space: nowrap;
+  font: italic 600 9px sans-serif; color: #3a3a3a; letter-spacing: 0.02em; text-transform: uppercase;
+  text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff, 0 0 4px #fff; }
 .leaflet-container .leaflet-control-attribution { font-size: 10px; line-height: 1.3; max-width: 75%; }
 .ge-small .leaflet-tooltip.ge-capital { display: none; }
 </style>
@@ -485,20 +495,44 @@ class _TileFallback(MacroElement):
         self.label_zoom = label_zoom
 
 
-def _label(lat: float, lon: float, name: str, kind: str) -> folium.CircleMarker:
-    """Return a place name drawn over the hexagons (a tooltip always shown, never in the way)."""
-    capital = kind == "capital"
-    marker = folium.CircleMarker(
-        [lat, lon], radius=4 if capital else 0, color="#1a1a1a", weight=1.5, fill=capital,
-        fill_color="#ffffff", fill_opacity=1.0,
-        tooltip=folium.Tooltip(html.escape(name), permanent=True,
-                               direction="right" if capital else "center",
-                               class_name=f"ge-label ge-{kind}"))
-    # folium's path options know neither: over the hexagons, and clicks go through to them
-    marker.options.update(pane="ge-lines", interactive=False, bubblingMouseEvents=True)
-    if not capital:  # a name alone: no circle (folium draws radius 0 as its default size)
-        marker.options.update(stroke=False, fill=False, radius=1)
-    return marker
+class _Names(MacroElement):
+    """Place names over the hexagons: a dot and a name per capital, a name alone per unit.
+
+    One element draws them all from a list (49 folium markers with tooltips took 0.1 s to
+    render on every rerun). Names are HTML-escaped here; Leaflet shows them as HTML. They sit in
+    the ``ge-lines`` pane, not interactive and without pointer events, so clicks reach the
+    hexagons. Unit names are centred icons (a centred tooltip drifted from its point after the
+    view was fitted).
+    """
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function() {
+  var map = {{ this._parent.get_name() }};
+  {{ this.items | tojson }}.forEach(function(d) {
+    if (d.kind === 'capital') {  // a dot, its name to the right
+      L.circleMarker([d.lat, d.lon], {pane: 'ge-lines', interactive: false, radius: 4,
+          color: '#1a1a1a', weight: 1.5, fillColor: '#ffffff', fillOpacity: 1})
+        .bindTooltip(d.name, {permanent: true, direction: 'right',
+                              className: 'ge-label ge-capital'})
+        .addTo(map);
+    } else {  // a name alone, centred on its point
+      L.marker([d.lat, d.lon], {pane: 'ge-lines', interactive: false, keyboard: false,
+          icon: L.divIcon({className: 'ge-label ge-' + d.kind, iconSize: null,
+                           html: '<span>' + d.name + '</span>'})})
+        .addTo(map);
+    }
+  });
+})();
+{% endmacro %}
+""")
+
+    def __init__(self, labels: pd.DataFrame) -> None:
+        super().__init__()
+        self._name = "Names"
+        self.items = [{"name": html.escape(str(r.name)), "lat": round(float(r.lat), 5),
+                       "lon": round(float(r.lon), 5), "kind": str(r.kind)}
+                      for r in labels.itertuples(index=False)]
 
 
 def base_map(*, bounds: tuple[float, float, float, float],
@@ -538,6 +572,11 @@ def base_map(*, bounds: tuple[float, float, float, float],
                      label_zoom=label_zoom)
 
 
+def _style(**style: object) -> folium.JsCode:
+    """Return one style for every feature of a layer, as a script (no per-feature lookup)."""
+    return folium.JsCode(f"function(f) {{ return {json.dumps(style)}; }}")
+
+
 def _add_base(fmap: folium.Map, *, boundaries: gpd.GeoDataFrame | None,
               orientation: Orientation | None, tiles: bool, label_zoom: int) -> folium.Map:
     """Add :func:`base_map`'s tiles, panes, land, water, outlines, names and credits to a map."""
@@ -548,24 +587,23 @@ def _add_base(fmap: folium.Map, *, boundaries: gpd.GeoDataFrame | None,
         layer.add_to(fmap)
     folium.map.CustomPane("ge-land", z_index=150, pointer_events=False).add_to(fmap)
     folium.map.CustomPane("ge-lines", z_index=450, pointer_events=False).add_to(fmap)
-    lines = orientation.outlines if orientation is not None else boundaries
-    if orientation is not None and len(orientation.land):
-        folium.GeoJson(orientation.land[["geometry"]], name="land", pane="ge-land",
-                       interactive=False,
-                       style_function=lambda f: {"fillColor": "#f6f3ea", "fillOpacity": 1.0,
-                                                 "color": "#6b6b6b", "weight": 1.2}).add_to(fmap)
-    if orientation is not None and orientation.water is not None and len(orientation.water):
-        folium.GeoJson(orientation.water[["geometry"]], name="water", pane="ge-land",
-                       interactive=False,
-                       style_function=lambda f: {"fillColor": "#a8cbe0", "fillOpacity": 1.0,
-                                                 "color": "#7fb0cf", "weight": 1.0}).add_to(fmap)
-    if lines is not None and len(lines):
-        folium.GeoJson(lines[["geometry"]], name="boundaries", pane="ge-lines", interactive=False,
-                       style_function=lambda f: {"fill": False, "color": "#333333", "weight": 0.8,
-                                                 "opacity": 0.85}).add_to(fmap)
-    if orientation is not None and orientation.labels is not None:
-        for row in orientation.labels.itertuples(index=False):
-            _label(float(row.lat), float(row.lon), str(row.name), str(row.kind)).add_to(fmap)
+    shapes = orientation.geojson if orientation is not None else (
+        {"outlines": boundaries[["geometry"]].__geo_interface__}
+        if boundaries is not None and len(boundaries) else {})
+    if "land" in shapes:
+        folium.GeoJson(shapes["land"], name="land", pane="ge-land", interactive=False,
+                       style=_style(fillColor="#f6f3ea", fillOpacity=1.0, color="#6b6b6b",
+                                    weight=1.2)).add_to(fmap)
+    if "water" in shapes:
+        folium.GeoJson(shapes["water"], name="water", pane="ge-land", interactive=False,
+                       style=_style(fillColor="#a8cbe0", fillOpacity=1.0, color="#7fb0cf",
+                                    weight=1.0)).add_to(fmap)
+    if "outlines" in shapes:
+        folium.GeoJson(shapes["outlines"], name="boundaries", pane="ge-lines", interactive=False,
+                       style=_style(fill=False, color="#333333", weight=0.8,
+                                    opacity=0.85)).add_to(fmap)
+    if orientation is not None and orientation.labels is not None and len(orientation.labels):
+        _Names(orientation.labels).add_to(fmap)
     credits = " · ".join(html.escape(c) for c in (orientation.credits if orientation else ()))
     _TileFallback(layer, credits, label_zoom).add_to(fmap)
     return fmap

@@ -616,7 +616,7 @@ def _hexagons(frame: pd.DataFrame, output: Output, *, colors=SEQUENTIAL, vmin=No
                    outline_tooltip={"cluster_id": t("cluster", lang),
                                     "poor_population": t("poor_population", lang)},
                    categories=cats, colors=colors, vmin=vmin, vmax=vmax,
-                   no_data_label=t("no_data", lang), opacity=OPACITY)
+                   no_data_label=t("no_data", lang), opacity=OPACITY, lang=lang)
 
 
 def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vmin=None,

@@ -19,6 +19,7 @@ import pandas as pd
 from branca.element import MacroElement, Template
 
 from geo_engine.grid import cell_polygons
+from geo_engine.i18n import number, numbers
 from geo_engine.maps import NO_DATA_COLOUR
 
 __all__ = [
@@ -297,6 +298,7 @@ def hex_layer(
     no_data_label: str = "no data",
     bounds: tuple[float, float, float, float] | None = None,
     opacity: float = 0.8,
+    lang: str = "en",
 ) -> HexLayer:
     """Return a layer of hexagons coloured by one column, with its legend.
 
@@ -327,6 +329,8 @@ def hex_layer(
         (west, south, east, north) to fit; the hexagons' extent by default.
     opacity : float, default 0.8
         Opacity of the hexagons' fill and edge, in [0, 1] (lower shows more of the map under them).
+    lang : {"en", "es"}
+        How the legend writes numbers (:func:`geo_engine.i18n.number`).
 
     Returns
     -------
@@ -400,7 +404,7 @@ def hex_layer(
             if o_fields else None,
         ).add_to(group)
     legend = (_categorical_legend_html(caption, categories, no_data_label) if categories is not None
-              else _continuous_legend_html(caption, list(colors), lo, hi, no_data_label))
+              else _continuous_legend_html(caption, list(colors), lo, hi, no_data_label, lang))
     return HexLayer(group=group, legend=legend, bounds=(west, south, east, north))
 
 
@@ -610,10 +614,11 @@ def _add_base(fmap: folium.Map, *, boundaries: gpd.GeoDataFrame | None,
 
 
 def _continuous_legend_html(caption: str, colors: Sequence[str], lo: float, hi: float,
-                            no_data: str) -> str:
+                            no_data: str, lang: str = "en") -> str:
     span = abs(hi - lo)
     decimals = 0 if span >= 50 else 1 if span >= 5 else 2 if span >= 0.5 else 3
-    ticks = "".join(f"<span>{v:,.{decimals}f}</span>" for v in np.linspace(lo, hi, 5))
+    ticks = "".join(f"<span>{number(v, lang, decimals=decimals)}</span>"
+                    for v in np.linspace(lo, hi, 5))
     return (
         '<div class="ge-legend" style="position:absolute;z-index:9999;bottom:24px;right:12px;'
         "background:rgba(255,255,255,0.92);padding:6px 10px;border-radius:4px;font:12px sans-serif;"
@@ -713,8 +718,6 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, lan
     altair.LayerChart
     """
     import altair as alt
-
-    from geo_engine.i18n import numbers
 
     table = pd.DataFrame({"label": list(labels), "value": np.asarray(values, dtype=float)})
     table["text"] = numbers(table["value"], lang, decimals=decimals)

@@ -256,3 +256,14 @@ def test_dual_map_syncs_two_maps_from_local_assets_with_their_own_legends(cells)
     assert "A: Engine" in json.loads(legends[0])
     assert "B: &lt;i&gt;Tourism&lt;/i&gt;" in json.loads(legends[1])
     assert len(re.findall(r'createPane\(\s*"ge-lines"\)', page)) == 2  # the base on both
+
+
+def test_legend_numbers_are_written_as_the_language_does(cells):
+    es = hex_layer(cells.assign(v=cells["v"] * 1000), column="v", caption="V",
+                   tooltip={"v": "V"}, lang="es").legend
+    assert "<span>1.000</span>" in es
+    assert "<span>2.000</span>" in es
+    en = hex_layer(cells, column="v", caption="V", tooltip={"v": "V"}).legend
+    assert "<span>1.50</span>" in en
+    assert "<span>1,50</span>" in hex_layer(cells, column="v", caption="V", tooltip={"v": "V"},
+                                            lang="es").legend

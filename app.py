@@ -881,13 +881,17 @@ def compare_tab() -> None:
     # A and B side by side, panning and zooming together, each with a legend naming it
     side = Output("typology", t("typology", lang), "categorical") if by == "typology" \
         else Output("score", t("score", lang), "score", "0–1")
-    frame_a, _ = map_frame(R, SC, side, values=None if by == "typology" else SC.score, **FOCUS)
-    frame_b, _ = map_frame(R, sc_b, side, values=None if by == "typology" else sc_b.score, **FOCUS)
-    scale = {} if by == "typology" else {"vmin": 0.0, "vmax": float(max(
-        np.nanmax(frame_a["value"], initial=0.0), np.nanmax(frame_b["value"], initial=0.0)) or 1.0)}
-    pair = dual_map(_hexagons(frame_a, side, caption=f"A: {title}", **scale),
-                    _hexagons(frame_b, side, caption=f"B: {title_b}", **scale),
-                    orientation=base_layers(REGION, dep))
+    with st.spinner(t("busy_map", lang), show_time=True):
+        frame_a, _ = map_frame(R, SC, side, values=None if by == "typology" else SC.score,
+                               **FOCUS)
+        frame_b, _ = map_frame(R, sc_b, side, values=None if by == "typology" else sc_b.score,
+                               **FOCUS)
+        scale = {} if by == "typology" else {"vmin": 0.0, "vmax": float(max(
+            np.nanmax(frame_a["value"], initial=0.0), np.nanmax(frame_b["value"], initial=0.0))
+            or 1.0)}
+        pair = dual_map(_hexagons(frame_a, side, caption=f"A: {title}", **scale),
+                        _hexagons(frame_b, side, caption=f"B: {title_b}", **scale),
+                        orientation=base_layers(REGION, dep))
     st.markdown(f"**{t('compare_side_by_side', lang)}**")
     st.iframe(pair.get_root().render(), height=470)
     if by == "typology":

@@ -351,6 +351,12 @@ def test_every_tab_in_spanish_has_no_english_or_code_names(server):
         browser, page = _open(p, server, query="?profile=agro_food&cell=878e6e4d2ffffff")
         page.get_by_role("heading", name=re.compile("Ficha de la celda")).first.wait_for(
             timeout=120_000)
+        # chart axes and bar labels (SVG drawn by Vega) write numbers the Spanish way
+        page.locator("[data-testid='stVegaLiteChart'] svg text").first.wait_for(timeout=60_000)
+        numbers = [x for x in page.locator("[data-testid='stVegaLiteChart'] svg text").evaluate_all(
+            "ts => ts.map(t => t.textContent)") if re.fullmatch(r"[\d.,]+", x)]
+        assert any("," in x for x in numbers), numbers
+        assert all(re.fullmatch(r"\d{1,3}(\.\d{3})*(,\d+)?", x) for x in numbers), numbers
         for tab in ("Mapa", "Rankings", "Comparar escenarios", "Sensibilidad", "Plan",
                     "Datos y método"):
             _tab(page, tab)

@@ -26,12 +26,12 @@ from geo_engine.explore import (
     RANK_CHOICES,
     Clusters,
     Output,
-    boundaries,
     card_summary,
     categories,
     cell_at,
     cell_card,
     clusters_in_focus,
+    comparison_table,
     custom_profile,
     default_layers,
     difference,
@@ -51,8 +51,8 @@ from geo_engine.explore import (
     scenario,
     scenario_clusters,
     typology_change,
+    typology_matrix,
     unavailable,
-    unit_outlines,
     with_constraints,
 )
 from geo_engine.i18n import COLUMNS, LANGUAGES, headers, number, numbers, proper_names, t
@@ -74,11 +74,17 @@ from geo_engine.reporting.export import to_csv_bytes, write_cells, write_feature
 from geo_engine.reporting.maps import (
     DIVERGING,
     SEQUENTIAL,
+    HexLayer,
+    Orientation,
+    bar_chart,
     base_map,
+    dual_map,
     escape_markdown,
     hex_layer,
+    histogram_chart,
     use_local_assets,
 )
+from geo_engine.reporting.orientation import region_orientation
 from geo_engine.reporting.outputs import POPULATION_LAYER, POVERTY_LAYER
 from geo_engine.reporting.rollup import LEVELS
 from geo_engine.scoring.profiles import Profile, localized
@@ -129,15 +135,12 @@ def prepared_custom(region: str, resolution: int, layer_ids: tuple[str, ...],
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def outlines(region: str, department: str) -> gpd.GeoDataFrame:
-    """Return the outlines drawn under the hexagons: departments (or units), or one department's units.
+def base_layers(region: str, department: str) -> Orientation:
+    """Return the offline base of the map: land, water, outlines and names over the hexagons.
 
-    Peru draws its display-ready districts; any other region its own units, simplified.
+    Peru draws its curated districts, lakes, rivers and capitals; any other region its own units.
     """
-    reg = load_region(region)
-    if reg.shipped and reg.id == "peru":
-        return boundaries(department or None)
-    return unit_outlines(reg.units(), department=department or None)
+    return region_orientation(load_region(region), department or None)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -507,6 +510,8 @@ if not MASK.all():
     st.info(t("in_focus", lang, what=escape_markdown(focus_label(R, lang, **FOCUS))))
 show_clusters = st.sidebar.toggle(t("show_clusters", lang), value=False, key="show_clusters",
                                   help=t("clusters_help", lang))
+OPACITY = st.sidebar.slider(t("opacity", lang), 0.1, 1.0, 0.8, 0.05, key="opacity",
+                            help=t("opacity_help", lang))
 
 
 def current_clusters() -> Clusters | None:
@@ -559,12 +564,18 @@ def _select_typed() -> None:
 
 
 def _brief_bytes(rows: np.ndarray, title: str, fmt: str = "html") -> bytes:
-    """Return the printable brief (HTML or PDF) of some cells for the current profile (on download)."""
-    if fmt == "pdf":
-        return brief_pdf(R, profile_id=profile_id, rows=rows, title=title, lang=lang,
-                         result=SC.result)
-    return brief_html(R, profile_id=profile_id, rows=rows, title=title, lang=lang,
-                      result=SC.result).encode()
+    """Return the printable brief (HTML or PDF) of some cells for the current profile (on download).
+
+    Its map outlines the districts of the cells' department (the most frequent one).
+    """
+    department = ""
+    if "department_code" in R.matrix:
+        department = str(R.matrix["department_code"].astype(str)[rows].mode().iloc[0])
+    base = base_layers(REGION, department)
+    render = brief_pdf if fmt == "pdf" else brief_html
+    out = render(R, profile_id=profile_id, rows=rows, title=title, lang=lang, result=SC.result,
+                 base=base)
+    return out if isinstance(out, bytes) else out.encode()
 
 
 def _features_bytes(features: gpd.GeoDataFrame, suffix: str) -> bytes:
@@ -573,9 +584,9 @@ def _features_bytes(features: gpd.GeoDataFrame, suffix: str) -> bytes:
         return write_features(features, Path(tmp) / f"clusters{suffix}").read_bytes()
 
 
-def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vmin=None,
-         vmax=None, caption: str | None = None, clusters: Clusters | None = None) -> dict | None:
-    """Draw hexagons coloured by ``value`` and return the click state."""
+def _hexagons(frame: pd.DataFrame, output: Output, *, colors=SEQUENTIAL, vmin=None, vmax=None,
+              caption: str | None = None, clusters: Clusters | None = None) -> HexLayer:
+    """Return the hexagons of a map coloured by ``value``, with tooltips in the user's language."""
     cats = categories(output, R, lang)
     # the tooltip shows numbers as the language writes them, and says when a hexagon is a mean
     nodata = t("no_data", lang)
@@ -601,15 +612,22 @@ def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vm
                           labels={v: v for v in cats.labels.values()})
     frame = frame.assign(**tips)
     outline = clusters.table if clusters is not None and len(clusters.table) else None
-    layer = hex_layer(frame, column="value", caption=caption or output.label, tooltip=tooltip,
+    return hex_layer(frame, column="value", caption=caption or output.label, tooltip=tooltip,
                    outlines=outline,
                    outline_tooltip={"cluster_id": t("cluster", lang),
                                     "poor_population": t("poor_population", lang)},
                    categories=cats, colors=colors, vmin=vmin, vmax=vmax,
-                   no_data_label=t("no_data", lang))
+                   no_data_label=t("no_data", lang), opacity=OPACITY, lang=lang)
+
+
+def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vmin=None,
+         vmax=None, caption: str | None = None, clusters: Clusters | None = None) -> dict | None:
+    """Draw hexagons coloured by ``value`` and return the click state."""
+    layer = _hexagons(frame, output, colors=colors, vmin=vmin, vmax=vmax, caption=caption,
+                      clusters=clusters)
     # the base map stays the same while only the hexagon layer changes, so the browser swaps
     # that layer instead of rebuilding the map (streamlit-folium's feature_group_to_add)
-    base = base_map(bounds=layer.bounds, boundaries=outlines(REGION, dep))
+    base = base_map(bounds=layer.bounds, orientation=base_layers(REGION, dep))
     state = st_folium(use_local_assets(base), height=620, use_container_width=True,
                       feature_group_to_add=layer.group, returned_objects=["last_clicked"], key=key)
     st.html(f'<div style="position:relative;height:96px;">{layer.legend}</div>')
@@ -639,6 +657,14 @@ def card_panel(row: int, found: Clusters | None, frame: pd.DataFrame, shown_res:
     for start in range(0, len(items), 2):  # two a row: the card is narrow, labels stay whole
         for col, (label, value) in zip(st.columns(2), items[start:start + 2], strict=False):
             col.metric(label, number(value, lang, decimals=2))
+    score = np.asarray(SC.score, dtype=float)
+    if np.isfinite(score[row]):
+        where = t("where_all" if MASK.all() else "where_focus", lang)
+        st.caption(t("score_distribution", lang, where=where))
+        st.altair_chart(histogram_chart(score[MASK], marked=float(score[row]),
+                                        mark_label=t("this_cell", lang), x_title=_profile_title(),
+                                        y_title=t("n_cells", lang), lang=lang),
+                        width="stretch", key="card_distribution")
     facts = [f"**{t('population', lang)}:** {number(card['population'], lang)}"]
     if POVERTY_LAYER in R.matrix:
         facts.append(f"**{t('poverty', lang)}:** {number(card['poverty'], lang, decimals=1)}")
@@ -667,13 +693,10 @@ def card_panel(row: int, found: Clusters | None, frame: pd.DataFrame, shown_res:
         if card["space"] == "log":
             st.caption(t("contributions_log", lang))
         contrib = card["contributions"]
-        st.dataframe(
-            contrib[["title", "contribution"]].rename(columns={
-                "title": t("layer", lang), "contribution": t("contribution", lang)}),
-            hide_index=True, width="stretch", key="card_contributions",
-            column_config={t("contribution", lang): st.column_config.ProgressColumn(
-                format="%.3f", min_value=float(min(0.0, contrib["contribution"].min())),
-                max_value=float(max(contrib["contribution"].max(), 1e-9)))})
+        st.altair_chart(bar_chart(contrib["title"].astype(str).tolist(),
+                                  contrib["contribution"].tolist(),
+                                  title=t("contribution", lang), lang=lang),
+                        width="stretch", key="card_contributions")
         with st.expander(t("raw_values", lang)):
             st.dataframe(card["raw"].rename(columns={
                 "layer": t("layer", lang), "value": t("value", lang), "units": t("units", lang),
@@ -813,6 +836,16 @@ def rankings_tab() -> None:
     ranked = ranking(R, SC.score, level=level, rank_by=rank_by, mask=MASK)
     if ranked["tie"].any():
         st.caption(t("ties_note", lang))
+    shown_names = [c for c in ("district", "province", "department") if c in ranked]
+    first = ranked.head(15)
+    if len(first) and first[rank_by].notna().any():
+        st.caption(t("ranking_chart", lang, n=len(first), by=t(COLUMNS[rank_by], lang)))
+        names = first[shown_names[0]] if shown_names else first["code"]
+        st.altair_chart(bar_chart([f"{r}. {n}" for r, n in zip(first["rank"], names, strict=True)],
+                                  first[rank_by].astype(float).tolist(),
+                                  title=t(COLUMNS[rank_by], lang), lang=lang,
+                                  decimals=0 if "population" in rank_by else 3),
+                        width="stretch", key="ranking_chart")
     shown = ranked.drop(columns=[c for c in ("poor_population", "poor_population_top")
                                  if POVERTY_LAYER not in R.matrix and c in ranked])
     st.dataframe(headers(shown, lang, unit_key=UNIT), hide_index=True, width="stretch",
@@ -822,8 +855,15 @@ def rankings_tab() -> None:
     st.download_button(t("download_csv", lang), to_csv_bytes(ranked),
                        file_name=f"ranking_{level}.csv", key="dl_rank", on_click="ignore")
 
+def _compare_title(other: str, defaults: str) -> str:
+    """Return scenario B's name: the same profile with its default weights, or another profile."""
+    return (t("same_profile_defaults", lang) if other == defaults
+            else t("inclusion", lang) if other == INCLUSION
+            else getattr(R.profiles[other].title, lang, other))
+
+
 def compare_tab() -> None:
-    """Compare the current scenario with another profile."""
+    """Compare the current scenario with another: A and B side by side, the change, the transitions."""
     c1, c2, c3 = st.columns(3)
     title = _profile_title()
     c1.markdown(f"**{t('compare_a', lang)}**: {escape_markdown(title)} ({t('weights', lang).lower()} ↖)")
@@ -831,11 +871,8 @@ def compare_tab() -> None:
     choices = ([defaults] if profile_id != INCLUSION else []) + [
         p for p in profile_ids if p not in (profile_id, CUSTOM)]
     _settle("compare_b", choices, choices[0] if choices else None)
-    other = c2.selectbox(
-        t("compare_b", lang), choices, key="compare_b",
-        format_func=lambda p: t("same_profile_defaults", lang) if p == defaults
-        else t("inclusion", lang) if p == INCLUSION
-        else getattr(R.profiles[p].title, lang, p))
+    other = c2.selectbox(t("compare_b", lang), choices, key="compare_b",
+                         format_func=lambda p: _compare_title(p, defaults))
     kinds = ["score", "rank", *(["typology"] if "typology" not in SKIP else [])]
     _settle("compare_by", kinds, "score")
     by = c3.radio(t("compare_what", lang), kinds, key="compare_by",
@@ -845,10 +882,30 @@ def compare_tab() -> None:
         same = other == defaults
         sc_b = scenario(R, profile_id=profile_id if same else other, engine_quantile=q_engine,
                         inclusion_quantile=q_incl, profile=custom if same else None)
+    title_b = title if same else _compare_title(other, defaults)
+    if same:
+        title_b = f"{title} · {t('same_profile_defaults', lang)}"
+    # A and B side by side, panning and zooming together, each with a legend naming it
+    side = Output("typology", t("typology", lang), "categorical") if by == "typology" \
+        else Output("score", t("score", lang), "score", "0–1")
+    with st.spinner(t("busy_map", lang), show_time=True):
+        frame_a, _ = map_frame(R, SC, side, values=None if by == "typology" else SC.score,
+                               **FOCUS)
+        frame_b, _ = map_frame(R, sc_b, side, values=None if by == "typology" else sc_b.score,
+                               **FOCUS)
+        scale = {} if by == "typology" else {"vmin": 0.0, "vmax": float(max(
+            np.nanmax(frame_a["value"], initial=0.0), np.nanmax(frame_b["value"], initial=0.0))
+            or 1.0)}
+        pair = dual_map(_hexagons(frame_a, side, caption=f"A: {title}", **scale),
+                        _hexagons(frame_b, side, caption=f"B: {title_b}", **scale),
+                        orientation=base_layers(REGION, dep))
+    st.markdown(f"**{t('compare_side_by_side', lang)}**")
+    st.iframe(pair.get_root().render(), height=470)
     if by == "typology":
         classes = typology_change(SC, sc_b)
         diff_out = Output("typology_change", t("compare_typology", lang), "categorical")
         diff_frame, _ = map_frame(R, SC, diff_out, values=classes, **FOCUS)
+        st.markdown(f"**{t('compare_change', lang)}**")
         draw(diff_frame, diff_out, key="diff_map")
         change = np.where(classes == None, np.nan, (classes != "unchanged").astype(float))  # noqa: E711
     else:
@@ -858,14 +915,43 @@ def compare_tab() -> None:
         finite = diff_frame["value"].notna().any()
         # no change anywhere (B = A) draws the scale's neutral middle, not its lowest colour
         limit = (float(np.nanmax(np.abs(diff_frame["value"]))) if finite else 0.0) or 1.0
+        st.markdown(f"**{t('compare_change', lang)}**")
         draw(diff_frame, diff_out, key="diff_map", colors=DIVERGING, vmin=-limit, vmax=limit)
+    if "typology" not in SKIP:
+        st.markdown(f"**{t('transitions', lang)}**")
+        weights = (R.matrix[POPULATION_LAYER].to_numpy(dtype=float)
+                   if POPULATION_LAYER in R.matrix else None)
+        matrix = typology_matrix(SC, sc_b, mask=MASK, weights=weights)
+        st.caption(t("transitions_help" if weights is not None else "transitions_help_cells",
+                     lang))
+        names = {k: t(k, lang) for k in matrix.index}
+        shown = matrix.rename(index=lambda k: f"A: {names[k]}", columns=lambda k: f"B: {names[k]}"
+                              ).rename_axis(index=None, columns=None)
+        st.dataframe(shown.map(lambda v: number(v, lang)), width="stretch", key="transitions")
     st.markdown(f"**{t('biggest_movers', lang)}**")
     moved = movers(R, change, mask=MASK)
-    names = [c for c in ("district", "province", "department") if c in moved]
-    moved = moved[[*names, "district_code", "change", *[c for c in moved if c == "population"]]]
+    names_cols = [c for c in ("district", "province", "department") if c in moved]
+    moved = moved[[*names_cols, "district_code", "change", *[c for c in moved if c == "population"]]]
     if "population" in moved:
         moved = moved.assign(population=moved["population"].round(0).astype("Int64"))
     st.dataframe(headers(moved, lang, unit_key=UNIT), hide_index=True, width="stretch")
+    st.download_button(t("download_comparison", lang),
+                       data=functools.partial(_comparison_bytes, sc_b, title, title_b),
+                       file_name="_".join(part for part in (
+                           "comparison", REGION if REGION in shipped else "region", profile_id,
+                           "vs", "defaults" if same else other, dep or unit, prov) if part) + ".csv",
+                       mime="text/csv",
+                       key="dl_compare", on_click="ignore")
+
+
+def _comparison_bytes(sc_b: Any, title_a: str, title_b: str) -> bytes:
+    """Return the cells of the comparison in focus as CSV, with A and B named (run on download)."""
+    table = comparison_table(R, SC, sc_b, mask=MASK)
+    table.insert(0, "h3_id", [format(int(c), "x") for c in table.pop("h3")])
+    table.insert(1, "scenario_a", title_a)
+    table.insert(2, "scenario_b", title_b)
+    return to_csv_bytes(table)
+
 
 def sensitivity_tab() -> None:
     """Probability of the top decile under uncertain weights."""

@@ -8,25 +8,20 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import geopandas as gpd
 import h3
 import numpy as np
 import pandas as pd
-import shapely
 
 from geo_engine import settings
 from geo_engine.i18n import number, t, unit
 from geo_engine.io.yaml_io import load_yaml
-from geo_engine.regions.datasets import display_districts
-from geo_engine.scoring.dual import INCLUSION
-
-if TYPE_CHECKING:
-    from geo_engine.pipeline import Run
+from geo_engine.pipeline import Run
 from geo_engine.reporting.maps import CategoricalLegend, display_resolution, to_parent
 from geo_engine.reporting.outputs import POPULATION_LAYER, POVERTY_LAYER, cell_table
-from geo_engine.scoring.dual import TYPOLOGY, DualResult, dual_model
+from geo_engine.scoring.dual import INCLUSION, TYPOLOGY, DualResult, dual_model
 from geo_engine.scoring.explain import Requirement, contributions, what_it_takes, why
 from geo_engine.scoring.normalize import standing
 from geo_engine.scoring.profiles import Profile
@@ -40,12 +35,12 @@ __all__ = [
     "Output",
     "Place",
     "Scenario",
-    "boundaries",
     "card_summary",
     "categories",
     "cell_at",
     "cell_card",
     "clusters_in_focus",
+    "comparison_table",
     "custom_profile",
     "default_layers",
     "difference",
@@ -67,8 +62,8 @@ __all__ = [
     "scenario",
     "scenario_clusters",
     "typology_change",
+    "typology_matrix",
     "unavailable",
-    "unit_outlines",
     "with_constraints",
 ]
 
@@ -374,18 +369,6 @@ def clusters_in_focus(found: Clusters, mask: np.ndarray) -> Clusters:
     return Clusters(cells=found.cells, table=table.reset_index(drop=True))
 
 
-def boundaries(department: str | None = None) -> gpd.GeoDataFrame:
-    """Return reference outlines for the map: departments, or the districts of one department.
-
-    Built from the display-simplified districts (shared borders kept), cached on disk.
-    """
-    districts = display_districts()
-    if department:
-        return districts[districts["department_code"] == department][["district", "geometry"]]
-    merged = districts.dissolve(by="department_code", method="coverage")
-    return merged.reset_index()[["department_code", "geometry"]]
-
-
 MAX_FOCUS_UNITS = 200
 """A region without departments offers to focus on one of its units when it has at most this many."""
 
@@ -546,49 +529,6 @@ def focus_label(run: Run, lang: str, *, department: str | None = None,
     if not parts:
         return t("all_country" if "department_code" in run.matrix else "all_region", lang)
     return " · ".join(parts)
-
-
-def unit_outlines(units: gpd.GeoDataFrame, *, department: str | None = None,
-                  tolerance: float = 1 / 4000) -> gpd.GeoDataFrame:
-    """Return reference outlines of any region's units, simplified for drawing, in EPSG:4326.
-
-    Parameters
-    ----------
-    units : geopandas.GeoDataFrame
-        :meth:`geo_engine.regions.region.Region.units`.
-    department : str, optional
-        Keep the units of this ``department_code`` only; otherwise units are merged into their
-        departments when the region has department codes.
-    tolerance : float, default 1/4000
-        Simplification tolerance as a share of the region's diagonal (500 m over 2,000 km).
-
-    Notes
-    -----
-    Polygons are simplified together (:func:`shapely.coverage_simplify`, so shared borders stay
-    shared) in a Lambert azimuthal equal-area projection centred on the region, which keeps the
-    tolerance in metres anywhere on Earth. Boundaries that are not a clean coverage (overlaps)
-    are simplified one polygon at a time instead.
-    """
-    frame = units[units.geometry.notna() & ~units.geometry.is_empty]
-    if department and "department_code" in frame:
-        frame = frame[frame["department_code"].astype(str) == department]
-    elif "department_code" in frame and frame["department_code"].notna().all():
-        frame = frame.dissolve(by="department_code").reset_index()
-    frame = frame[[frame.geometry.name]].to_crs(4326)
-    if frame.empty:
-        return frame
-    west, south, east, north = frame.total_bounds
-    laea = (f"+proj=laea +lat_0={(south + north) / 2:.4f} +lon_0={(west + east) / 2:.4f} "
-            "+x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs")
-    metric = frame.geometry.to_crs(laea)
-    x0, y0, x1, y1 = metric.total_bounds
-    tol = float(np.hypot(x1 - x0, y1 - y0)) * tolerance
-    try:
-        simple = shapely.coverage_simplify(metric.to_numpy(), tol)
-    except shapely.errors.GEOSException:
-        simple = shapely.simplify(metric.to_numpy(), tol, preserve_topology=True)
-    return gpd.GeoDataFrame(geometry=gpd.GeoSeries(simple, crs=laea).to_crs(4326).to_numpy(),
-                            crs=4326)
 
 
 def region_title(region: str | Path, lang: str) -> str:
@@ -974,6 +914,67 @@ def typology_change(a: Scenario, b: Scenario) -> np.ndarray:
     out = np.where(ta == tb, "unchanged", np.char.add("to_", tb.astype(str))).astype(object)
     out[[x is None or y is None for x, y in zip(ta, tb, strict=True)]] = None
     return out
+
+
+def typology_matrix(a: Scenario, b: Scenario, *, mask: np.ndarray | None = None,
+                    weights: np.ndarray | None = None) -> pd.DataFrame:
+    """Return the typology transitions from A to B: rows A's class, columns B's, cells counted.
+
+    Parameters
+    ----------
+    a, b : Scenario
+    mask : numpy.ndarray, optional
+        Cells to count (the focus); all by default.
+    weights : numpy.ndarray, optional
+        What each cell counts for (its population, say); 1 by default. Missing weights count 0.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed and columned by :data:`geo_engine.dual.TYPOLOGY` in order (every class, even
+        when empty); cells without a class in A or B are left out. The diagonal holds the
+        cells that kept their class.
+    """
+    ta, tb = a.dual.typology, b.dual.typology
+    keep = np.array([x is not None and y is not None for x, y in zip(ta, tb, strict=True)])
+    if mask is not None:
+        keep &= np.asarray(mask, dtype=bool)
+    w = np.ones(len(ta)) if weights is None else np.nan_to_num(np.asarray(weights, dtype=float))
+    frame = pd.DataFrame({"a": ta[keep].astype(str), "b": tb[keep].astype(str), "w": w[keep]})
+    table = frame.pivot_table(index="a", columns="b", values="w", aggfunc="sum", fill_value=0.0)
+    return table.reindex(index=list(TYPOLOGY), columns=list(TYPOLOGY), fill_value=0.0) \
+        .rename_axis(index="a", columns="b")
+
+
+def comparison_table(run: Run, a: Scenario, b: Scenario, *,
+                     mask: np.ndarray | None = None) -> pd.DataFrame:
+    """Return the cells of a comparison: names, A's and B's score, standing and typology.
+
+    Parameters
+    ----------
+    run : Run
+    a, b : Scenario
+    mask : numpy.ndarray, optional
+        Cells to keep (the focus); all by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``h3``, ``district_code``, the unit names the run has, ``score_a``, ``score_b``,
+        ``change`` (B − A), ``standing_change`` (B's percentile standing − A's) and, when the
+        region has a typology, ``typology_a`` and ``typology_b``; sorted by ``h3``.
+    """
+    m = run.matrix
+    keep = np.ones(len(m), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    sa, sb = np.asarray(a.score, dtype=float), np.asarray(b.score, dtype=float)
+    out = pd.DataFrame({"h3": m["h3"].to_numpy(), "district_code": m["district_code"].astype(str)})
+    names = run.names.assign(district_code=run.names["district_code"].astype(str))
+    out = out.merge(names.drop_duplicates("district_code"), on="district_code", how="left")
+    out = out.assign(score_a=sa, score_b=sb, change=difference(a, b, by="score"),
+                     standing_change=difference(a, b, by="rank"))
+    if "typology" not in unavailable(run):
+        out = out.assign(typology_a=a.dual.typology, typology_b=b.dual.typology)
+    return out[keep].sort_values("h3", kind="stable").reset_index(drop=True)
 
 
 def movers(run: Run, change: np.ndarray, *, top: int = 10,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -175,3 +176,218 @@ def test_uploading_files_builds_a_region(server, tmp_path):
         if frame is not None:
             assert frame.evaluate("() => window.__pwned") is None
         browser.close()
+
+
+# ---------------------------------------------------------------- a planner's tasks, in Spanish
+
+def _open(p, server, *, query: str = "", width: int = 1400, height: int = 1200):
+    browser = _launch(p)
+    page = browser.new_page(viewport={"width": width, "height": height}, accept_downloads=True)
+    page.goto(f"{server}/{query}")
+    _hexagons(page).first.wait_for(timeout=240_000)
+    _idle(page)
+    return browser, page
+
+
+def _map_frame(page):
+    return next(f for f in page.frames if "st_folium" in f.url)
+
+
+def _fills(page) -> list[str]:
+    return _map_frame(page).evaluate(
+        "() => Array.from(document.querySelectorAll('path.leaflet-interactive'))"
+        ".map(p => p.getAttribute('fill'))")
+
+
+def _tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+    _idle(page)
+
+
+def _download(page, label: str) -> bytes:
+    with page.expect_download(timeout=240_000) as info:
+        page.get_by_role("button", name=label).first.click()
+    return Path(info.value.path()).read_bytes()
+
+
+def _card_names(page) -> str:
+    """The line of unit names under the card's title (district · province · department)."""
+    page.get_by_role("heading", name=re.compile("Ficha de la celda")).first.wait_for(
+        timeout=120_000)
+    text = page.locator("[data-testid='stMain']").inner_text()
+    after = text[text.index("Ficha de la celda"):]
+    return next(line for line in after.splitlines() if line.count(" · ") == 2)
+
+
+def test_the_map_credits_only_what_it_draws_offline_with_names_over_the_hexagons(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser, page = _open(p, server)
+        frame = _map_frame(page)
+        # no internet here: the tiles fail, so they and their credit are dropped
+        frame.wait_for_function("() => !document.querySelector('.leaflet-tile-pane img')"
+                                " || !document.body.innerText.includes('OpenStreetMap')",
+                                timeout=30_000)
+        credit = frame.locator(".leaflet-control-attribution").inner_text()
+        assert "OpenStreetMap" not in credit
+        assert "INEI via MINAM" in credit
+        assert frame.locator(".ge-label.ge-unit").count() >= 20  # departments named
+        assert frame.locator(".ge-label.ge-capital").count() >= 25
+        names = frame.evaluate("() => getComputedStyle(document.querySelector('.ge-label'))"
+                               ".pointerEvents")
+        assert names == "none"  # clicks go through the names to the hexagons
+        land = frame.evaluate("() => document.querySelector('.leaflet-ge-land-pane path') !== null")
+        assert land
+        browser.close()
+
+
+def test_a_weight_slider_recolours_the_map(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser, page = _open(p, server, query="?profile=agro_food")
+        before = _fills(page)
+        slider = page.locator("section[data-testid='stSidebar'] [data-testid='stSlider']",
+                              has_text="Superficie agrícola 2018").get_by_role("slider")
+        slider.focus(timeout=120_000)
+        page.keyboard.press("End")  # weight 1 → 5
+        _idle(page)
+        page.wait_for_function(
+            "before => { const f = Array.from(document.querySelectorAll('iframe'))"
+            ".find(i => i.title === 'streamlit_folium.st_folium');"
+            " const now = Array.from(f.contentDocument.querySelectorAll('path.leaflet-interactive'))"
+            ".map(p => p.getAttribute('fill'));"
+            " return now.length === before.length && now.some((c, i) => c !== before[i]); }",
+            arg=before, timeout=120_000)
+        after = _fills(page)
+        changed = sum(a != b for a, b in zip(before, after, strict=True)) / len(before)
+        assert changed > 0.05, changed
+        assert page.locator("[data-testid='stException']").count() == 0
+        browser.close()
+
+
+def test_a_place_name_opens_its_card_and_focuses_its_department(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser, page = _open(p, server)
+        box = page.get_by_label(re.compile("Buscar un lugar"))
+        box.fill("urubamba")  # case and accents ignored
+        box.press("Enter")
+        _idle(page)
+        page.get_by_text("Encontrado: Urubamba").first.wait_for(timeout=120_000)
+        # the province of Urubamba: its most populous cell's card
+        assert _card_names(page).endswith(" · Urubamba · Cusco")
+        assert page.get_by_role("combobox", name="Enfocar un departamento").input_value() == "Cusco"
+        assert "cell=" in page.url
+        assert "dep=08" in page.url
+        browser.close()
+
+
+def test_focus_filters_the_tables_and_downloads(server):
+    import io
+
+    import pandas as pd
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser, page = _open(p, server, query="?profile=agro_food")
+        # typed: the list of 25 departments is drawn a few at a time
+        page.locator("div[data-testid='stSelectbox']:has(label:has-text('Enfocar un departamento'))"
+                     ).first.click()
+        page.keyboard.type("Cusco")
+        page.get_by_role("option", name="Cusco", exact=True).first.click()
+        _idle(page)
+        page.get_by_text("En foco:").first.wait_for(timeout=120_000)
+        _tab(page, "Rankings")
+        _choose(page, "Nivel", "Provincia")
+        _idle(page)
+        ranked = pd.read_csv(io.BytesIO(_download(page, "Descargar CSV")))
+        assert len(ranked) == 13  # Cusco's provinces, not the country's 195
+        assert set(ranked["department"]) == {"Cusco"}
+        _tab(page, "Comparar escenarios")
+        compared = pd.read_csv(io.BytesIO(_download(page, "Descargar la comparación")))
+        assert set(compared["department"].dropna()) == {"Cusco"}
+        assert {"score_a", "score_b", "typology_a", "typology_b"} <= set(compared.columns)
+        assert page.locator("[data-testid='stException']").count() == 0
+        browser.close()
+
+
+def test_the_pdf_brief_downloaded_from_the_card_holds_a_map_image(server):
+    import io
+
+    from playwright.sync_api import sync_playwright
+
+    pypdf = pytest.importorskip("pypdf")
+    with sync_playwright() as p:
+        browser, page = _open(p, server, query="?profile=agro_food&cell=878e6e4d2ffffff")
+        page.get_by_role("heading", name=re.compile("Ficha de la celda")).first.wait_for(
+            timeout=120_000)
+        data = _download(page, "Ficha de la unidad (PDF, A4)")
+        reader = pypdf.PdfReader(io.BytesIO(data), strict=True)
+        assert len(reader.pages) == 1
+        images = reader.pages[0].images
+        assert len(images) == 1
+        assert images[0].image.size[0] >= 800
+        assert "Yauca del Rosario" in reader.pages[0].extract_text()
+        browser.close()
+
+
+# Streamlit's own hidden texts (a skip link, icon ligatures) are not the app's words
+_STREAMLIT_TEXT = re.compile(r"Skip to main content|keyboard_arrow_\w+|keyboard_double_arrow_\w+"
+                             r"|arrow_\w+|expand_\w+|chevron_\w+")
+_ENGLISH = re.compile(r"\b(the|of|and|with|by|score|rank|population|cells?|mean|change|layer|"
+                      r"weights?|district|province|department|share|top|poor|best|to|from|"
+                      r"minutes|download|here|none|unit|evidence|count)\b", re.IGNORECASE)
+_CODE_NAME = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
+
+
+def test_every_tab_in_spanish_has_no_english_or_code_names(server):
+    from playwright.sync_api import sync_playwright
+
+    bad = []
+    with sync_playwright() as p:
+        browser, page = _open(p, server, query="?profile=agro_food&cell=878e6e4d2ffffff")
+        page.get_by_role("heading", name=re.compile("Ficha de la celda")).first.wait_for(
+            timeout=120_000)
+        # chart axes and bar labels (SVG drawn by Vega) write numbers the Spanish way
+        page.locator("[data-testid='stVegaLiteChart'] svg text").first.wait_for(timeout=60_000)
+        numbers = [x for x in page.locator("[data-testid='stVegaLiteChart'] svg text").evaluate_all(
+            "ts => ts.map(t => t.textContent)") if re.fullmatch(r"[\d.,]+", x)]
+        assert any("," in x for x in numbers), numbers
+        assert all(re.fullmatch(r"\d{1,3}(\.\d{3})*(,\d+)?", x) for x in numbers), numbers
+        for tab in ("Mapa", "Rankings", "Comparar escenarios", "Sensibilidad", "Plan",
+                    "Datos y método"):
+            _tab(page, tab)
+            text = _STREAMLIT_TEXT.sub(" ", page.locator(
+                "[data-testid='stAppViewContainer']").inner_text())
+            assert "Plataforma de Oportunidades Territoriales" in text, tab  # the page was read
+            assert len(text.splitlines()) > 20, tab
+            for line in text.splitlines():
+                bad += [(tab, m.group(0), line) for m in _ENGLISH.finditer(line)]
+                bad += [(tab, m.group(0), line) for m in _CODE_NAME.finditer(line)]
+        browser.close()
+    assert bad == [], "\n".join(map(str, bad))
+
+
+@pytest.mark.parametrize(("width", "height"), [(1400, 1000), (390, 844)])
+def test_screenshots_desktop_and_phone(server, tmp_path, width, height):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser, page = _open(p, server, query="?profile=agro_food&cell=878e6e4d2ffffff",
+                              width=width, height=height)
+        page.get_by_role("heading", name=re.compile("Ficha de la celda")).first.wait_for(
+            timeout=120_000)
+        time.sleep(3)
+        shot = tmp_path / f"app-{width}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        # nothing wider than the window: no sideways scrolling on a phone
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, overflow
+        map_box = page.locator("iframe[title='streamlit_folium.st_folium']").first.bounding_box()
+        assert map_box["width"] <= width
+        browser.close()
+    assert shot.stat().st_size > 30_000
+    print(f"screenshot: {shot}")

@@ -1,7 +1,8 @@
 import numpy as np
+import pandas as pd
 import pytest
 
-from geo_engine.reporting.brief import brief_content, brief_html, brief_pdf, cells_svg
+from geo_engine.reporting.brief import brief_content, brief_html, brief_map, brief_pdf, cells_svg
 
 
 def test_district_brief_is_escaped_and_complete(peru):
@@ -10,8 +11,7 @@ def test_district_brief_is_escaped_and_complete(peru):
                       title="<script>alert(1)</script> Cusco", lang="en")
     assert "<script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Cusco" in page
-    assert "<svg" in page
-    assert page.count("<path ") == int(rows.sum())
+    assert '<img src="data:image/png;base64,' in page
     assert "UNESCO World Heritage sites in Peru" in page
     assert "Caveats" in page
     assert "Why, in its most populous cell:" in page  # the niche, need and reach in words
@@ -82,7 +82,7 @@ def test_pdf_brief_content_matches_the_html(peru):
     content = brief_content(peru, profile_id="engine", rows=rows, title="Cusco", lang="en",
                             extra=[("Rank among districts", "3")])
     assert content.figures[0] == ("Rank among districts", "3")
-    assert content.svg.count("<path ") == int(rows.sum())
+    assert content.map_png.startswith(b"\x89PNG")
     page = brief_html(peru, profile_id="engine", rows=rows, title="Cusco", lang="en",
                       extra=[("Rank among districts", "3")])
     _, text = _pdf_text(brief_pdf(peru, profile_id="engine", rows=rows, title="Cusco", lang="en",
@@ -120,3 +120,61 @@ def test_core_font_fallback_keeps_spanish(raw, printed):
     from geo_engine.reporting.brief import _to_cp1252
 
     assert _to_cp1252(raw) == printed
+
+
+def test_pdf_brief_holds_the_map_image(peru):
+    import io
+
+    pypdf = pytest.importorskip("pypdf")
+    rows = peru.matrix["district_code"].astype(str).to_numpy() == "080901"
+    data = brief_pdf(peru, profile_id="agro_food", rows=rows, title="Santa Ana", lang="es")
+    images = pypdf.PdfReader(io.BytesIO(data), strict=True).pages[0].images
+    assert len(images) == 1
+    width, height = images[0].image.size
+    assert width >= 800
+    assert height > width  # the map over its legend
+
+
+def _hexes():
+    import h3
+
+    return np.array(sorted(h3.str_to_int(c) for c in h3.grid_disk(h3.latlng_to_cell(-12, -77, 6), 1)),
+                    dtype=np.uint64)
+
+
+def _colours(png: bytes) -> set[tuple[int, int, int]]:
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    return {rgb for _, rgb in image.getcolors(maxcolors=1 << 20)}
+
+
+def test_brief_map_draws_cells_legend_base_and_no_data():
+    import geopandas as gpd
+    from geo_engine.display import Orientation
+    from shapely.geometry import box
+
+    base = Orientation(land=gpd.GeoDataFrame(geometry=[box(-78, -13, -76, -11)], crs=4326),
+                       outlines=gpd.GeoDataFrame(geometry=[box(-77.5, -12.5, -76.5, -11.5)],
+                                                 crs=4326),
+                       labels=pd.DataFrame({"name": ["Lima"], "lat": [-12.0], "lon": [-77.0],
+                                            "kind": ["capital"]}),
+                       credits=("INEI via MINAM",))
+    values = np.array([0.0, 1.0, np.nan, 0.5, 0.2, 0.3, 0.9])
+    png = brief_map(_hexes(), values, caption="Score", lang="en", base=base, vmin=0, vmax=1)
+    colours = _colours(png)
+    assert (0xf6, 0xf3, 0xea) in colours  # land
+    assert (0xbd, 0xbd, 0xbd) in colours  # the cell without data (and its legend entry)
+    assert (0xfd, 0xe7, 0x25) in colours  # the top of the colour bar
+    bare = brief_map(_hexes(), values[~np.isnan(values)].repeat(2)[:7], caption="Score")
+    assert (0xf6, 0xf3, 0xea) not in _colours(bare)  # no base: no land drawn
+
+
+@pytest.mark.parametrize(("km", "nice"), [(0.7, 0.5), (3.0, 2.0), (9.9, 5.0), (10.0, 10.0),
+                                          (260.0, 200.0)])
+def test_scale_bar_lengths(km, nice):
+    from geo_engine.brief import _nice_length
+
+    assert _nice_length(km) == nice

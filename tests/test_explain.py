@@ -118,3 +118,24 @@ def test_why_names_the_evidence_the_need_and_the_reach(lang):
     assert "minutes" in text
     none = why(dual, m, 0, profiles=profiles, specs={}, lang=lang)
     assert none.startswith("No evidence" if lang == "en" else "Aún no hay evidencia")
+
+
+def test_why_writes_units_and_numbers_in_spanish():
+    from geo_engine.explain import why
+    from geo_engine.layers import LayerSpec
+
+    m, profiles, dual = _why_case()
+    specs = {"minutes": LayerSpec.model_validate({
+        "id": "minutes", "title": {"en": "Travel time", "es": "Tiempo de viaje"},
+        "theme": "infrastructure",
+        "kind": "table", "source": "x.csv", "method": "intensive", "units": "minutes",
+        "direction": "cost", "params": {"column": "minutes"}})}
+    m = m.assign(minutes=m["minutes"] / 10 + 0.25)  # under 100: written with decimals
+    es = why(dual, m, 4, profiles=profiles, specs=specs, lang="es")
+    en = why(dual, m, 4, profiles=profiles, specs=specs, lang="en")
+    assert "minutos" in es
+    assert "minutes" not in es
+    assert "minutes" in en
+    value = float(m["minutes"].iloc[4])
+    assert f"{value:.3g}".replace(".", ",") in es
+    assert f"{value:.3g}" in en

@@ -3,7 +3,6 @@ import pytest
 
 from geo_engine.explore import (
     INCLUSION,
-    boundaries,
     categories,
     cell_at,
     cell_card,
@@ -16,6 +15,7 @@ from geo_engine.explore import (
     scenario,
     with_constraints,
 )
+from geo_engine.reporting.orientation import boundaries
 
 
 def test_scenario_reweights_one_profile(peru):
@@ -245,3 +245,44 @@ def test_ranking_flags_ties(peru):
     assert table["tie"].all()
     assert table["rank"].tolist() == list(range(1, 26))
     assert table["poor_population"].is_monotonic_decreasing  # ties ordered by poor people
+
+
+
+
+def test_typology_matrix_counts_transitions_in_focus(peru):
+    from geo_engine.dual import TYPOLOGY
+
+    from geo_engine.explore import typology_matrix
+
+    a = scenario(peru, profile_id="engine")
+    b = scenario(peru, profile_id="engine", weights={"operating_mines": 20})
+    cells = typology_matrix(a, b)
+    assert list(cells.index) == list(TYPOLOGY)
+    assert list(cells.columns) == list(TYPOLOGY)
+    both = np.array([x is not None and y is not None
+                     for x, y in zip(a.dual.typology, b.dual.typology, strict=True)])
+    assert cells.to_numpy().sum() == both.sum()
+    kept = np.array([x == y and x is not None
+                     for x, y in zip(a.dual.typology, b.dual.typology, strict=True)])
+    assert np.trace(cells.to_numpy()) == kept.sum()
+    same = typology_matrix(a, a)
+    assert same.to_numpy().sum() == np.trace(same.to_numpy())  # A against itself: all kept
+    cusco = peru.matrix["department_code"].to_numpy() == "08"
+    people = peru.matrix["population_2020"].to_numpy(dtype=float)
+    weighted = typology_matrix(a, b, mask=cusco, weights=people)
+    assert weighted.to_numpy().sum() == pytest.approx(np.nansum(people[cusco & both]))
+
+
+def test_comparison_table_names_cells_and_both_scenarios(peru):
+    from geo_engine.explore import comparison_table
+
+    a = scenario(peru, profile_id="engine")
+    b = scenario(peru, profile_id="agro_food")
+    cusco = peru.matrix["department_code"].to_numpy() == "08"
+    table = comparison_table(peru, a, b, mask=cusco)
+    assert len(table) == cusco.sum()
+    assert table["h3"].is_monotonic_increasing
+    assert {"district", "province", "department", "score_a", "score_b", "change",
+            "standing_change", "typology_a", "typology_b"} <= set(table.columns)
+    assert np.allclose(table["change"], table["score_b"] - table["score_a"], equal_nan=True)
+    assert set(table["department"].dropna()) == {"CUSCO"}

@@ -1,4 +1,5 @@
 import html
+import json
 import re
 
 import h3
@@ -152,3 +153,130 @@ def test_local_assets_replace_the_cdn(cells):
     assert "/app/static/vendor/leaflet-1.9.3/leaflet.js" in html
     assert "cdn.jsdelivr.net/npm/leaflet" not in html
     assert "jquery" not in html
+
+
+def _orientation():
+    import geopandas as gpd
+    from shapely.geometry import LineString, box
+
+    from geo_engine.reporting.maps import Orientation
+
+    return Orientation(
+        land=gpd.GeoDataFrame(geometry=[box(-78, -13, -76, -11)], crs=4326),
+        outlines=gpd.GeoDataFrame(geometry=[box(-78, -13, -77, -11), box(-77, -13, -76, -11)],
+                                  crs=4326),
+        water=gpd.GeoDataFrame(geometry=[LineString([(-78, -12), (-76, -12.5)])], crs=4326),
+        labels=pd.DataFrame({"name": ["<b>Lima</b>", "Norte"], "lat": [-12.0, -11.5],
+                             "lon": [-77.0, -76.5], "kind": ["capital", "unit"]}),
+        credits=("INEI <script>", "Natural Earth"))
+
+
+def test_base_map_draws_the_offline_base_over_and_under_the_hexagons():
+    from geo_engine.reporting.maps import base_map
+
+    page = base_map(bounds=(-78, -13, -76, -11), orientation=_orientation(),
+                    tiles=False).get_root().render()
+    # land and water under the tiles (z 150), outlines and names over the hexagons (z 450)
+    assert re.search(r'createPane\(\s*"ge-land"\);\s*\S+\.style\.zIndex = 150', page)
+    assert re.search(r'createPane\(\s*"ge-lines"\);\s*\S+\.style\.zIndex = 450', page)
+    assert '"pane": "ge-lines"' in page  # the outlines
+    names = re.search(r"(\[\{.*?\}\])\.forEach", page)
+    assert names is not None
+    assert json.loads(names.group(1)) == [  # names escaped: Leaflet shows tooltips as HTML
+        {"name": "&lt;b&gt;Lima&lt;/b&gt;", "lat": -12.0, "lon": -77.0, "kind": "capital"},
+        {"name": "Norte", "lat": -11.5, "lon": -76.5, "kind": "unit"}]
+    assert "<b>Lima</b>" not in page
+    assert "pane: 'ge-lines', interactive: false" in page
+    assert "switch(feature.id)" not in page  # one style a layer, no per-feature lookup
+    # no tiles: nothing credits OpenStreetMap; the data drawn are credited, escaped
+    assert "openstreetmap" not in page.lower()
+    credit = re.search(r"addAttribution\((.*?)\);", page)
+    assert credit is not None
+    assert json.loads(credit.group(1)) == "INEI &lt;script&gt; · Natural Earth"
+
+
+def test_base_map_drops_the_tiles_and_their_credit_when_none_loads():
+    from geo_engine.reporting.maps import TILES_URL, base_map
+
+    page = base_map(bounds=(-78, -13, -76, -11), orientation=_orientation()).get_root().render()
+    assert TILES_URL in page
+    assert "tiles.on('tileerror', drop)" in page
+    assert "map.removeLayer(tiles)" in page
+
+
+def test_hex_layer_opacity(cells):
+    layer = hex_layer(cells, column="v", caption="V", tooltip={"v": "V"}, opacity=0.35)
+    import folium
+
+    fmap = folium.Map()
+    layer.group.add_to(fmap)
+    assert "fillOpacity: 0.35" in fmap.get_root().render()
+    with pytest.raises(ValueError, match=r"`opacity` was 1\.5 but must be between 0 and 1"):
+        hex_layer(cells, column="v", caption="V", tooltip={"v": "V"}, opacity=1.5)
+
+
+def test_axis_labels_swap_the_marks_only_in_spanish():
+    from geo_engine.reporting.maps import axis_labels
+
+    # evaluated by Vega in the browser (test_app_browser checks the labels drawn: "20.000", "0,10")
+    assert axis_labels("en", decimals=2) == "format(datum.value, ',.2f')"
+    spanish = axis_labels("es", decimals=0)
+    assert spanish.startswith("replace(replace(replace(format(datum.value, ',.0f'),")
+    assert spanish.count("regexp(") == 3
+
+
+def test_histogram_marks_the_cell_and_counts_in_bins():
+    from geo_engine.reporting.maps import histogram_chart
+
+    values = np.r_[np.linspace(0, 1, 1000), np.nan]
+    spec = histogram_chart(values, marked=0.42, mark_label="esta celda", x_title="Puntaje",
+                           y_title="Celdas", bins=20).to_dict()
+    datasets = list(spec["datasets"].values())
+    counts = next(d for d in datasets if "count" in d[0])
+    assert len(counts) == 20
+    assert sum(row["count"] for row in counts) == 1000  # NaN left out
+    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+             for layer in spec["layer"]]
+    assert marks == ["bar", "rule", "text"]
+    assert next(d for d in datasets if "label" in d[0]) == [{"x": 0.42, "label": "esta celda"}]
+    unmarked = histogram_chart(values, marked=float("nan"), mark_label="x", x_title="x",
+                               y_title="y").to_dict()
+    assert len(unmarked["layer"]) == 1
+
+
+def test_bar_chart_labels_each_bar_in_the_users_language():
+    from geo_engine.reporting.maps import bar_chart
+
+    spec = bar_chart(["Pobreza", "Acceso", "Pobreza "], [0.1234, -0.05, 1234.5],
+                     title="Contribución", lang="es").to_dict()
+    rows = next(iter(spec["datasets"].values()))
+    assert [r["text"] for r in rows] == ["0,123", "-0,050", "1.234,500"]
+    assert [r["sign"] for r in rows] == ["pos", "neg", "pos"]
+    assert spec["layer"][0]["encoding"]["y"]["sort"] is None  # the order given, not alphabetical
+
+
+def test_dual_map_syncs_two_maps_from_local_assets_with_their_own_legends(cells):
+    from geo_engine.reporting.maps import SYNC_JS, dual_map
+
+    a = hex_layer(cells, column="v", caption="A: Engine", tooltip={"v": "V"})
+    b = hex_layer(cells, column="v", caption="B: <i>Tourism</i>", tooltip={"v": "V"})
+    page = dual_map(a, b, orientation=_orientation(), tiles=False).get_root().render()
+    assert f'src="{SYNC_JS}"' in page
+    assert "cdn.jsdelivr.net" not in page  # offline: Leaflet and Leaflet.Sync from the app
+    assert re.search(r"(map_\w+)\.sync\((map_\w+)\);\s*\2\.sync\(\1\);", page)
+    legends = re.findall(r"box\.innerHTML = (.*?); return box;", page)
+    assert len(legends) == 2
+    assert "A: Engine" in json.loads(legends[0])
+    assert "B: &lt;i&gt;Tourism&lt;/i&gt;" in json.loads(legends[1])
+    assert len(re.findall(r'createPane\(\s*"ge-lines"\)', page)) == 2  # the base on both
+
+
+def test_legend_numbers_are_written_as_the_language_does(cells):
+    es = hex_layer(cells.assign(v=cells["v"] * 1000), column="v", caption="V",
+                   tooltip={"v": "V"}, lang="es").legend
+    assert "<span>1.000</span>" in es
+    assert "<span>2.000</span>" in es
+    en = hex_layer(cells, column="v", caption="V", tooltip={"v": "V"}).legend
+    assert "<span>1.50</span>" in en
+    assert "<span>1,50</span>" in hex_layer(cells, column="v", caption="V", tooltip={"v": "V"},
+                                            lang="es").legend

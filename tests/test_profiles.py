@@ -247,3 +247,19 @@ def test_hydro_potential_is_relief_not_altitude():
     layers = {layer.id for layer in load_profiles(region="peru")["energy_environment"].layers}
     assert "ruggedness" in layers
     assert "elevation_max" not in layers
+
+
+def test_shipped_weight_and_constraint_rationales_speak_both_languages():
+    from pathlib import Path
+
+    from geo_engine.ingest.specs import Title
+    from geo_engine.scoring.profiles import load_profile
+
+    folder = Path(__file__).resolve().parents[1] / "layers" / "peru" / "profiles"
+    for path in sorted(folder.glob("*.yaml")):
+        prof = load_profile(path)
+        shown = [lay.rationale for lay in prof.layers] + [c.rationale for c in prof.constraints]
+        for text in shown:  # what the app shows: slider help, the data tab's table
+            assert isinstance(text, Title), (path.name, text)
+            assert text.es
+            assert text.es != text.en, (path.name, text.en)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import importlib.util
 import io
@@ -21,7 +22,7 @@ from geo_engine import __version__
 from geo_engine.i18n import t
 from geo_engine.io.manifest import dataset_entry
 from geo_engine.matrix.derived import poor_population
-from geo_engine.reporting.maps import SEQUENTIAL, hexagon_rings
+from geo_engine.reporting.maps import NO_DATA_COLOUR, SEQUENTIAL, Orientation, hexagon_rings
 from geo_engine.scoring.explain import why
 from geo_engine.scoring.score import ScoreResult
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
     from geo_engine.pipeline import Run
 
-__all__ = ["BriefContent", "brief_content", "brief_html", "brief_pdf", "cells_svg"]
+__all__ = ["BriefContent", "brief_content", "brief_html", "brief_map", "brief_pdf", "cells_svg"]
 
 _TEMPLATE = Environment(autoescape=select_autoescape(default=True)).from_string("""
 <!DOCTYPE html>
@@ -48,7 +49,8 @@ _TEMPLATE = Environment(autoescape=select_autoescape(default=True)).from_string(
 <div class="sub">{{ subtitle }}</div>
 {% if why %}<p><b>{{ labels.why }}:</b> {{ why }}</p>{% endif %}
 <div class="grid">
- <div>{{ svg | safe }}</div>
+ <div><img src="data:image/png;base64,{{ map_b64 }}" alt="{{ labels.map }}"
+   style="width:100%;max-width:420px"></div>
  <div>
   <h2>{{ labels.figures }}</h2>
   <table>{% for k, v in figures %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
@@ -79,7 +81,7 @@ _LABELS = {
            "port": "Mediana de viaje a un puerto (min)", "family": "Familia de nicho más frecuente",
            "typology": "Tipología más frecuente", "rank": "Puesto entre distritos",
            "district": "Distrito", "cluster": "Clúster",
-           "why": "Por qué, en su celda más poblada"},
+           "why": "Por qué, en su celda más poblada", "map": "Mapa del puntaje"},
     "en": {"figures": "Figures", "drivers": "What drives the score (mean contribution)",
            "layer": "Layer", "contribution": "Contribution", "sources": "Sources",
            "dataset": "Dataset", "vintage": "Vintage", "licence": "Licence",
@@ -89,7 +91,7 @@ _LABELS = {
            "port": "Median travel to a port (min)", "family": "Most frequent niche family",
            "typology": "Most frequent typology", "rank": "Rank among districts",
            "district": "District", "cluster": "Cluster",
-           "why": "Why, in its most populous cell"},
+           "why": "Why, in its most populous cell", "map": "Map of the score"},
 }
 
 _CAVEATS = {
@@ -165,6 +167,166 @@ def cells_svg(ids: np.ndarray, values: np.ndarray, *, width: int = 420, height: 
             f'viewBox="0 0 {width} {height}">{"".join(paths)}</svg>')
 
 
+_MAP_LABELS = {
+    "es": {"north": "N", "no_data": "sin datos", "credits": "Límites y nombres"},
+    "en": {"north": "N", "no_data": "no data", "credits": "Borders and names"},
+}
+
+
+_MAP_RATIO = 4.6 / 4.2
+"""Height over width of the brief's map (:func:`brief_map`'s default size)."""
+
+
+def _nice_length(km: float) -> float:
+    """Return the largest of 1, 2 or 5 × 10^k that is at most ``km`` (a scale bar's length)."""
+    power = 10 ** np.floor(np.log10(max(km, 1e-9)))
+    return float(max(m * power for m in (1, 2, 5) if m * power <= km))
+
+
+def brief_map(ids: np.ndarray, values: np.ndarray, *, caption: str, lang: str = "es",
+              base: Orientation | None = None, labels: pd.DataFrame | None = None,
+              colors: Sequence[str] = SEQUENTIAL, vmin: float | None = None,
+              vmax: float | None = None, most_places: int = 40,
+              size_in: tuple[float, float] = (4.2, 4.6), dpi: int = 200) -> bytes:
+    """Return a static map of cells as a PNG: boundaries, place names, legend, scale and north.
+
+    Parameters
+    ----------
+    ids : numpy.ndarray
+        H3 cells (uint64) to colour.
+    values : numpy.ndarray
+        One value per cell (NaN: no data, drawn grey and listed in the legend).
+    caption : str
+        Legend title (the score's name).
+    lang : {"es", "en"}
+    base : Orientation, optional
+        Land, water, outlines, names and their credits (:func:`geo_engine.explore.orientation`);
+        without it the cells are drawn alone.
+    labels : pandas.DataFrame, optional
+        More names to write (``name``, ``lat``, ``lon``, ``kind`` as in ``base.labels``, or
+        ``"place"``: a small name alone, e.g. the districts around the cells); those outside the
+        view are left out.
+    colors : sequence of str
+        Colour ramp, low to high.
+    vmin, vmax : float, optional
+        Ends of the colour scale; the values' range by default.
+    most_places : int, default 40
+        ``"place"`` names are written only when the view holds at most this many.
+    size_in : (float, float)
+        Figure width and height in inches.
+    dpi : int, default 200
+
+    Returns
+    -------
+    bytes
+        PNG image.
+
+    Notes
+    -----
+    Longitudes are stretched by ``1 / cos(latitude)`` at the map's centre, so shapes and the
+    scale bar are true there (111.32 km per degree of latitude). The view is the cells' extent
+    with a margin of a quarter of it (at least 0.1°) to show their surroundings.
+    """
+    import matplotlib.patheffects as pe
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.collections import PolyCollection
+    from matplotlib.colors import LinearSegmentedColormap, Normalize
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch, Rectangle
+
+    words = _MAP_LABELS.get(lang, _MAP_LABELS["en"])
+    rings = hexagon_rings(np.asarray(ids, dtype=np.uint64))
+    v = np.asarray(values, dtype=float)
+    fig = Figure(figsize=size_in, dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.02, 0.2, 0.96, 0.78))
+    ax.add_patch(Rectangle((0, 0), 1, 1, transform=ax.transAxes, facecolor="#dfe4e8", zorder=-1))
+    xs = np.array([x for r in rings for x, _ in r]) if rings else np.array([0.0])
+    ys = np.array([y for r in rings for _, y in r]) if rings else np.array([0.0])
+    pad = max(0.25 * max(np.ptp(xs), np.ptp(ys)), 0.1)
+    west, east, south, north = xs.min() - pad, xs.max() + pad, ys.min() - pad, ys.max() + pad
+    mid = (south + north) / 2
+    k = np.cos(np.radians(mid))
+    box = (size_in[0] * 0.96) / (size_in[1] * 0.78)  # the map's frame, width over height
+    if (east - west) * k / (north - south) < box:  # widen or heighten the view to the frame
+        grow = (box * (north - south) / k - (east - west)) / 2
+        west, east = west - grow, east + grow
+    else:
+        grow = ((east - west) * k / box - (north - south)) / 2
+        south, north = south - grow, north + grow
+    if base is not None:
+        base.land.plot(ax=ax, color="#f6f3ea", edgecolor="#6b6b6b", linewidth=0.8)
+        if base.water is not None and len(base.water):
+            base.water.plot(ax=ax, color="#a8cbe0", edgecolor="#7fb0cf", linewidth=0.6)
+    cmap = LinearSegmentedColormap.from_list("ramp", list(colors))
+    finite = v[np.isfinite(v)]
+    lo = vmin if vmin is not None else float(finite.min()) if finite.size else 0.0
+    hi = vmax if vmax is not None else float(finite.max()) if finite.size else 1.0
+    norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1.0)
+    faces = [cmap(norm(x)) if np.isfinite(x) else NO_DATA_COLOUR for x in v]
+    ax.add_collection(PolyCollection([np.asarray(r) for r in rings], facecolors=faces,
+                                     edgecolors=faces, linewidths=0.2))
+    halo = [pe.withStroke(linewidth=2.2, foreground="white")]
+    if base is not None:
+        base.outlines.boundary.plot(ax=ax, color="#333333", linewidth=0.5)
+    frames = [f for f in (labels, base.labels if base is not None else None)
+              if f is not None and len(f)]
+    if frames:
+        names = pd.concat(frames, ignore_index=True)
+        inside = names[names["lon"].between(west, east) & names["lat"].between(south, north)]
+        crowded = inside["kind"].eq("place").sum() > most_places
+        for row in inside.itertuples(index=False):
+            if row.kind == "place":
+                if not crowded:
+                    ax.text(row.lon, row.lat, str(row.name), fontsize=5, color="#333333",
+                            ha="center", va="center", path_effects=halo, clip_on=True)
+            elif row.kind == "capital":
+                ax.plot(row.lon, row.lat, "o", ms=3.5, mfc="white", mec="#1a1a1a", mew=0.8)
+                ax.annotate(str(row.name), (row.lon, row.lat), xytext=(3, 2),
+                            textcoords="offset points", fontsize=6.5, fontweight="bold",
+                            color="#1a1a1a", path_effects=halo, clip_on=True)
+            else:
+                ax.text(row.lon, row.lat, str(row.name).upper(), fontsize=5.5, style="italic",
+                        color="#3a3a3a", ha="center", va="center", path_effects=halo,
+                        clip_on=True)
+    ax.set_xlim(west, east)
+    ax.set_ylim(south, north)
+    ax.set_aspect(1 / k)
+    ax.set_axis_off()
+    ax.add_patch(Rectangle((0, 0), 1, 1, transform=ax.transAxes, fill=False, linewidth=0.8,
+                           edgecolor="#333333"))
+    x0, x1, y0, y1 = west, east, south, north
+    km_per_deg = 111.32 * k
+    km = _nice_length((x1 - x0) * km_per_deg / 4)
+    bar_x, bar_y, bar_w = x0 + 0.04 * (x1 - x0), y0 + 0.05 * (y1 - y0), km / km_per_deg
+    bar_h = 0.012 * (y1 - y0)
+    for i, colour in enumerate(("#1a1a1a", "white")):  # two halves, dark and light
+        left = bar_x + i * bar_w / 2
+        ax.fill([left, left + bar_w / 2, left + bar_w / 2, left],
+                [bar_y, bar_y, bar_y + bar_h, bar_y + bar_h],
+                facecolor=colour, edgecolor="#1a1a1a", linewidth=0.6)
+    ax.text(bar_x + bar_w / 2, bar_y + 0.02 * (y1 - y0), f"{km:g} km", ha="center",
+            va="bottom", fontsize=6.5, path_effects=halo)
+    ax.annotate(words["north"], xy=(0.94, 0.95), xytext=(0.94, 0.83), xycoords="axes fraction",
+                ha="center", va="center", fontsize=8, fontweight="bold",
+                arrowprops={"facecolor": "#1a1a1a", "edgecolor": "#1a1a1a", "width": 2.5,
+                            "headwidth": 8, "headlength": 7})
+    cax = fig.add_axes((0.08, 0.11, 0.6, 0.025))
+    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax, orientation="horizontal")
+    bar.set_label(caption, fontsize=7)
+    bar.ax.tick_params(labelsize=6)
+    if not np.isfinite(v).all():
+        fig.legend(handles=[Patch(facecolor=NO_DATA_COLOUR, label=words["no_data"])],
+                   loc="lower right", bbox_to_anchor=(0.98, 0.085), fontsize=6.5, frameon=False)
+    if base is not None and base.credits:
+        fig.text(0.02, 0.015, f"{words['credits']}: {' · '.join(base.credits)}", fontsize=5,
+                 color="#555555")
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=dpi, facecolor="white")
+    return out.getvalue()
+
+
 def _fmt(x: float, digits: int = 0) -> str:
     return "—" if x is None or not np.isfinite(x) else f"{x:,.{digits}f}"
 
@@ -184,8 +346,9 @@ class BriefContent:
         Language of the labels (``"es"`` or ``"en"``).
     title, subtitle : str
         Heading (district or cluster name) and the profile line under it.
-    svg : str
-        Map of the cells coloured by score (see :func:`cells_svg`).
+    map_png : bytes
+        Map of the cells coloured by score, with boundaries, names, legend, scale and north
+        (:func:`brief_map`).
     figures, drivers : tuple of (label, value)
         Key figures, then the layers' mean contributions to the score, largest first.
     sources : tuple of (dataset, vintage, licence)
@@ -203,7 +366,7 @@ class BriefContent:
     lang: str
     title: str
     subtitle: str
-    svg: str
+    map_png: bytes
     figures: tuple[tuple[str, str], ...]
     drivers: tuple[tuple[str, str], ...]
     sources: tuple[tuple[str, str, str], ...]
@@ -214,7 +377,8 @@ class BriefContent:
 
 
 def brief_content(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: str = "es",
-                  extra: Sequence[tuple[str, str]] = (), result: ScoreResult | None = None) -> BriefContent:
+                  extra: Sequence[tuple[str, str]] = (), result: ScoreResult | None = None,
+                  base: Orientation | None = None) -> BriefContent:
     """Compute what a brief about a set of cells (a district or a cluster) shows.
 
     Parameters
@@ -231,6 +395,9 @@ def brief_content(run: Run, *, profile_id: str, rows: np.ndarray, title: str, la
         Further figures to list first.
     result : ScoreResult, optional
         The profile's score with other weights (e.g. the app's sliders); the run's by default.
+    base : Orientation, optional
+        Land, water, outlines and names of the map; by default the region's, with the districts
+        of the cells' department outlined (:func:`geo_engine.reporting.orientation.region_orientation`).
 
     Returns
     -------
@@ -291,11 +458,38 @@ def brief_content(run: Run, *, profile_id: str, rows: np.ndarray, title: str, la
     subtitle = f"{t('profile', lang)}: {getattr(profile.title, lang, profile.id)}"
     footer = (f"geo-engine {__version__} · {datetime.now(UTC):%Y-%m-%d} · "
               f"{html.unescape(t('app_title', lang))}")
+    caption = f"{t('score', lang)}: {getattr(profile.title, lang, profile.id)}"
+    picture = brief_map(m["h3"].to_numpy()[idx], score, caption=caption, lang=lang,
+                        base=base if base is not None else _orientation(run, idx),
+                        labels=_places(run), vmin=0.0, vmax=1.0)
     return BriefContent(
-        lang=lang, title=title, subtitle=subtitle, svg=cells_svg(m["h3"].to_numpy()[idx], score),
+        lang=lang, title=title, subtitle=subtitle, map_png=picture,
         figures=tuple((str(k), str(v)) for k, v in figures), drivers=drivers,
         sources=tuple(sources), caveats=_caveats(run, lang),
         footer=footer, labels=labels, why=_why(run, idx, pop, lang))
+
+
+def _orientation(run: Run, idx: np.ndarray) -> Orientation:
+    """Return the region's offline base with the districts of the cells' (main) department."""
+    from geo_engine.reporting.orientation import region_orientation
+
+    department = None
+    if "department_code" in run.matrix:
+        department = _mode(list(run.matrix["department_code"].astype(str).to_numpy()[idx]))
+    return region_orientation(run.region, str(department) if department else None)
+
+
+def _places(run: Run) -> pd.DataFrame | None:
+    """Return every unit's name at the mean position of its cells (``kind="place"`` labels)."""
+    if "district" not in run.names:
+        return None
+    m = run.matrix
+    where = m.groupby(m["district_code"].astype(str))[["lat", "lon"]].mean()
+    names = run.names.assign(district_code=run.names["district_code"].astype(str)) \
+        .drop_duplicates("district_code").set_index("district_code")["district"]
+    where = where.join(names, how="inner")
+    return pd.DataFrame({"name": where["district"].astype(str), "lat": where["lat"],
+                         "lon": where["lon"], "kind": "place"}).reset_index(drop=True)
 
 
 def _why(run: Run, idx: np.ndarray, pop: np.ndarray, lang: str) -> str:
@@ -307,24 +501,26 @@ def _why(run: Run, idx: np.ndarray, pop: np.ndarray, lang: str) -> str:
 
 
 def brief_html(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: str = "es",
-               extra: Sequence[tuple[str, str]] = (), result: ScoreResult | None = None) -> str:
+               extra: Sequence[tuple[str, str]] = (), result: ScoreResult | None = None,
+               base: Orientation | None = None) -> str:
     """Return a one-page HTML brief about a set of cells (a district or a cluster).
 
     Parameters
     ----------
-    run, profile_id, rows, title, lang, extra, result
+    run, profile_id, rows, title, lang, extra, result, base
         As in :func:`brief_content`.
 
     Returns
     -------
     str
-        Self-contained HTML (inline SVG map, no script, every value HTML-escaped).
+        Self-contained HTML (the map as an inline PNG, no script, every value HTML-escaped).
     """
     c = brief_content(run, profile_id=profile_id, rows=rows, title=title, lang=lang, extra=extra,
-                      result=result)
+                      result=result, base=base)
     return _TEMPLATE.render(lang=c.lang, title=c.title, subtitle=c.subtitle, labels=c.labels,
                             figures=c.figures, drivers=c.drivers, sources=c.sources, caveats=c.caveats,
-                            svg=c.svg, footer=c.footer, why=c.why)
+                            map_b64=base64.b64encode(c.map_png).decode("ascii"), footer=c.footer,
+                            why=c.why)
 
 
 _FONT_DIRS: tuple[str, ...] = (
@@ -447,13 +643,13 @@ def _pdf_document(c: BriefContent, *, size: float) -> FPDF:
                        new_y="NEXT")
     pdf.ln(2)
     top, side, gap = pdf.get_y(), 72.0, 8.0
-    pdf.image(io.BytesIO(c.svg.encode("utf-8")), x=pdf.l_margin, y=top, w=side, h=side)
+    pdf.image(io.BytesIO(c.map_png), x=pdf.l_margin, y=top, w=side, h=side * _MAP_RATIO)
     right_x, rest = pdf.l_margin + side + gap, width - side - gap
     pdf.set_y(top)
     heading(c.labels["figures"], x=right_x)
     value_w = fit([v for _, v in c.figures], rest * 0.45)
     table(c.figures, (rest - value_w, value_w), head=False, right=1, x=right_x, span=rest)
-    pdf.set_y(max(pdf.get_y(), top + side) + 3)
+    pdf.set_y(max(pdf.get_y(), top + side * _MAP_RATIO) + 3)
     heading(c.labels["drivers"])
     table([(c.labels["layer"], c.labels["contribution"]), *c.drivers], (0.8, 0.2),
           head=True, right=1)
@@ -473,12 +669,13 @@ def _pdf_document(c: BriefContent, *, size: float) -> FPDF:
 
 
 def brief_pdf(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: str = "es",
-              extra: Sequence[tuple[str, str]] = (), result: ScoreResult | None = None) -> bytes:
+              extra: Sequence[tuple[str, str]] = (), result: ScoreResult | None = None,
+              base: Orientation | None = None) -> bytes:
     """Return a printable PDF brief (A4 portrait, one page where possible) about a set of cells.
 
     Parameters
     ----------
-    run, profile_id, rows, title, lang, extra, result
+    run, profile_id, rows, title, lang, extra, result, base
         As in :func:`brief_content`.
 
     Returns
@@ -497,7 +694,7 @@ def brief_pdf(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: 
     The body text starts at 9 pt and shrinks, down to 7 pt, while the brief does not fit one page.
     """
     c = brief_content(run, profile_id=profile_id, rows=rows, title=title, lang=lang, extra=extra,
-                      result=result)
+                      result=result, base=base)
     for size in (9.0, 8.0, 7.0):
         pdf = _pdf_document(c, size=size)
         if pdf.pages_count == 1:

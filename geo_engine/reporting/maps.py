@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import html
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import branca.colormap as cm
 import folium
@@ -16,6 +18,7 @@ import numpy as np
 import pandas as pd
 from branca.element import MacroElement, Template
 
+from geo_engine.i18n import number, numbers
 from geo_engine.spatial.grid import cell_polygons
 
 __all__ = [
@@ -27,11 +30,16 @@ __all__ = [
     "SEQUENTIAL",
     "CategoricalLegend",
     "HexLayer",
+    "Orientation",
+    "axis_labels",
+    "bar_chart",
     "base_map",
     "display_resolution",
+    "dual_map",
     "escape_markdown",
     "hex_layer",
     "hexagon_rings",
+    "histogram_chart",
     "to_parent",
     "use_local_assets",
 ]
@@ -112,9 +120,14 @@ def hexagon_rings(ids: np.ndarray) -> tuple[list[list[float]], ...]:
     return _rings_cached(np.ascontiguousarray(ids, dtype=np.uint64).tobytes())
 
 
-_CELL_STYLE = folium.JsCode(
-    "function(f) { var c = f.properties._fill;"
-    " return {fillColor: c, color: c, fillOpacity: 0.8, opacity: 0.8, weight: 1}; }")
+def _cell_style(opacity: float) -> folium.JsCode:
+    """Return the hexagons' style, read from each feature's own colour, at ``opacity``."""
+    return folium.JsCode(
+        "function(f) { var c = f.properties._fill;"
+        f" return {{fillColor: c, color: c, fillOpacity: {opacity:.2f}, opacity: {opacity:.2f},"
+        " weight: 1}; }")
+
+
 _CELL_HIGHLIGHT = folium.JsCode(
     "function(f, layer) { layer.on({"
     " mouseover: function() { layer.setStyle({weight: 2, color: '#000000'}); },"
@@ -282,6 +295,8 @@ def hex_layer(
     outline_tooltip: Mapping[str, str] | None = None,
     no_data_label: str = "no data",
     bounds: tuple[float, float, float, float] | None = None,
+    opacity: float = 0.8,
+    lang: str = "en",
 ) -> HexLayer:
     """Return a layer of hexagons coloured by one column, with its legend.
 
@@ -310,11 +325,18 @@ def hex_layer(
         Legend and tooltip text for missing values.
     bounds : tuple, optional
         (west, south, east, north) to fit; the hexagons' extent by default.
+    opacity : float, default 0.8
+        Opacity of the hexagons' fill and edge, in [0, 1] (lower shows more of the map under them).
+    lang : {"en", "es"}
+        How the legend writes numbers (:func:`geo_engine.i18n.number`).
 
     Returns
     -------
     HexLayer
     """
+    if not 0 <= opacity <= 1:
+        msg = f"`opacity` was {opacity} but must be between 0 and 1"
+        raise ValueError(msg)
     if len(frame) > MAX_POLYGONS:
         msg = (f"{len(frame):,} hexagons is more than the {MAX_POLYGONS:,} a map can draw "
                "smoothly; aggregate to a coarser resolution with to_parent()")
@@ -362,7 +384,7 @@ def hex_layer(
         collection, name="cells",
         # styles read from each feature's own colour in the browser: a Python style_function
         # would embed a lookup of every hexagon id per colour (about a third of the payload)
-        style=_CELL_STYLE, on_each_feature=_CELL_HIGHLIGHT,
+        style=_cell_style(opacity), on_each_feature=_CELL_HIGHLIGHT,
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[tooltip[f] for f in fields],
                                       sticky=True),
     ).add_to(group)
@@ -380,32 +402,221 @@ def hex_layer(
             if o_fields else None,
         ).add_to(group)
     legend = (_categorical_legend_html(caption, categories, no_data_label) if categories is not None
-              else _continuous_legend_html(caption, list(colors), lo, hi, no_data_label))
+              else _continuous_legend_html(caption, list(colors), lo, hi, no_data_label, lang))
     return HexLayer(group=group, legend=legend, bounds=(west, south, east, north))
 
 
+@dataclass(frozen=True)
+class Orientation:
+    """What a map draws to find one's way without tiles: land, water, outlines, names, credits.
+
+    Attributes
+    ----------
+    land : geopandas.GeoDataFrame
+        The region's own outline (filled under everything; the country border is its edge).
+    outlines : geopandas.GeoDataFrame
+        Unit borders drawn as lines over the hexagons (departments, or one department's districts).
+    water : geopandas.GeoDataFrame, optional
+        Lakes (polygons) and rivers (lines), drawn on the land under the hexagons.
+    labels : pandas.DataFrame, optional
+        ``name``, ``lat``, ``lon`` and ``kind`` (``"capital"``: a dot and its name; ``"unit"``: a
+        unit's name in small capitals), drawn over the hexagons.
+    credits : tuple of str
+        Who made these data, shown in the map's attribution (plain text, escaped when drawn).
+    """
+
+    land: gpd.GeoDataFrame
+    outlines: gpd.GeoDataFrame
+    water: gpd.GeoDataFrame | None = None
+    labels: pd.DataFrame | None = None
+    credits: tuple[str, ...] = ()
+
+    @functools.cached_property
+    def geojson(self) -> dict[str, dict[str, Any]]:
+        """The land, water and outlines as GeoJSON mappings, converted once (maps reuse them)."""
+        frames = {"land": self.land, "water": self.water, "outlines": self.outlines}
+        return {k: f[["geometry"]].__geo_interface__ for k, f in frames.items()
+                if f is not None and len(f)}
+
+
+TILES_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+"""Background tiles tried first; without them the map shows :class:`Orientation` alone."""
+
+TILES_ATTRIBUTION = ('&copy; <a href="https://www.openstreetmap.org/copyright">'
+                     "OpenStreetMap</a> contributors")
+
+_TILE_WAIT_MS = 6000
+"""How long the browser waits for a first tile before dropping the tiles and their credit."""
+
+_MAP_CSS = """
+<style>
+.leaflet-container { background: #dfe4e8; }
+.leaflet-tooltip.ge-label { background: transparent; border: 0; box-shadow: none; padding: 0 2px;
+  font: 600 11px sans-serif; color: #1a1a1a;
+  text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff, 0 0 4px #fff; }
+.leaflet-tooltip.ge-label:before { display: none; }
+.ge-unit { pointer-events: none; }
+.ge-unit span { position: absolute; transform: translate(-50%, -50%); white-space: nowrap;
+  font: italic 600 9px sans-serif; color: #3a3a3a; letter-spacing: 0.02em; text-transform: uppercase;
+  text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff, 0 0 4px #fff; }
+.leaflet-container .leaflet-control-attribution { font-size: 10px; line-height: 1.3; max-width: 75%; }
+.ge-small .leaflet-tooltip.ge-capital { display: none; }
+</style>
+"""
+
+
+class _TileFallback(MacroElement):
+    """Drop the tile layer (and so its attribution) when no tile loads: the map is offline."""
+
+    _template = Template("""
+{% macro header(this, kwargs) %}""" + _MAP_CSS + """{% endmacro %}
+{% macro script(this, kwargs) %}
+(function() {
+  var map = {{ this._parent.get_name() }};
+  {% if this.tiles %}
+  var tiles = {{ this.tiles.get_name() }}, loaded = false;
+  var drop = function() { if (!loaded && map.hasLayer(tiles)) { map.removeLayer(tiles); } };
+  tiles.on('tileload', function() { loaded = true; });
+  tiles.on('tileerror', drop);
+  setTimeout(drop, {{ this.wait }});
+  {% endif %}
+  {% if this.credits %}map.attributionControl.addAttribution({{ this.credits | tojson }});{% endif %}
+  var small = function() {
+    map.getContainer().classList.toggle('ge-small', map.getZoom() < {{ this.label_zoom }}); };
+  map.on('zoomend', small); map.whenReady(small);
+})();
+{% endmacro %}
+""")
+
+    def __init__(self, tiles: folium.TileLayer | None, credits: str, label_zoom: int) -> None:
+        super().__init__()
+        self._name = "TileFallback"
+        self.tiles = tiles
+        self.credits = credits
+        self.wait = _TILE_WAIT_MS
+        self.label_zoom = label_zoom
+
+
+class _Names(MacroElement):
+    """Place names over the hexagons: a dot and a name per capital, a name alone per unit.
+
+    One element draws them all from a list (49 folium markers with tooltips took 0.1 s to
+    render on every rerun). Names are HTML-escaped here; Leaflet shows them as HTML. They sit in
+    the ``ge-lines`` pane, not interactive and without pointer events, so clicks reach the
+    hexagons. Unit names are centred icons (a centred tooltip drifted from its point after the
+    view was fitted).
+    """
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function() {
+  var map = {{ this._parent.get_name() }};
+  {{ this.items | tojson }}.forEach(function(d) {
+    if (d.kind === 'capital') {  // a dot, its name to the right
+      L.circleMarker([d.lat, d.lon], {pane: 'ge-lines', interactive: false, radius: 4,
+          color: '#1a1a1a', weight: 1.5, fillColor: '#ffffff', fillOpacity: 1})
+        .bindTooltip(d.name, {permanent: true, direction: 'right',
+                              className: 'ge-label ge-capital'})
+        .addTo(map);
+    } else {  // a name alone, centred on its point
+      L.marker([d.lat, d.lon], {pane: 'ge-lines', interactive: false, keyboard: false,
+          icon: L.divIcon({className: 'ge-label ge-' + d.kind, iconSize: null,
+                           html: '<span>' + d.name + '</span>'})})
+        .addTo(map);
+    }
+  });
+})();
+{% endmacro %}
+""")
+
+    def __init__(self, labels: pd.DataFrame) -> None:
+        super().__init__()
+        self._name = "Names"
+        self.items = [{"name": html.escape(str(r.name)), "lat": round(float(r.lat), 5),
+                       "lon": round(float(r.lon), 5), "kind": str(r.kind)}
+                      for r in labels.itertuples(index=False)]
+
+
 def base_map(*, bounds: tuple[float, float, float, float],
-             boundaries: gpd.GeoDataFrame | None = None) -> folium.Map:
+             boundaries: gpd.GeoDataFrame | None = None,
+             orientation: Orientation | None = None, tiles: bool = True,
+             label_zoom: int = 6) -> folium.Map:
     """Return the map the hexagons are drawn on: background, view and reference outlines.
 
     Built anew on every call but identical for the same bounds and outlines, so the browser
     keeps it and only swaps the hexagon layer when scores change.
+
+    Parameters
+    ----------
+    bounds : tuple
+        (west, south, east, north) to fit.
+    boundaries : geopandas.GeoDataFrame, optional
+        Outlines drawn over the hexagons when there is no ``orientation``.
+    orientation : Orientation, optional
+        The offline base: land and water under the hexagons (and under the tiles), outlines and
+        names over them, and the credits of these data.
+    tiles : bool, default True
+        Try the OpenStreetMap tiles of :data:`TILES_URL` under everything. When none has loaded
+        after a few seconds or one fails first (no internet), the browser removes the tile layer
+        and with it the OpenStreetMap credit, so the map credits only what it shows.
+    label_zoom : int, default 6
+        Capitals' names are shown from this zoom on (their dots always).
+
+    Notes
+    -----
+    Panes order the drawing: land and water (z 150) under the tiles (200), the hexagons (400),
+    then outlines and names (450) that let clicks through to the hexagons.
     """
     west, south, east, north = bounds
-    fmap = folium.Map(tiles="OpenStreetMap", control_scale=True)
+    fmap = folium.Map(tiles=None, control_scale=True)
     fmap.fit_bounds([[south, west], [north, east]])
-    if boundaries is not None and len(boundaries):
-        folium.GeoJson(boundaries[["geometry"]], name="boundaries", interactive=False,
-                       style_function=lambda f: {"fill": False, "color": "#444444",
-                                                 "weight": 0.6}).add_to(fmap)
+    return _add_base(fmap, boundaries=boundaries, orientation=orientation, tiles=tiles,
+                     label_zoom=label_zoom)
+
+
+def _style(**style: object) -> folium.JsCode:
+    """Return one style for every feature of a layer, as a script (no per-feature lookup)."""
+    return folium.JsCode(f"function(f) {{ return {json.dumps(style)}; }}")
+
+
+def _add_base(fmap: folium.Map, *, boundaries: gpd.GeoDataFrame | None,
+              orientation: Orientation | None, tiles: bool, label_zoom: int) -> folium.Map:
+    """Add :func:`base_map`'s tiles, panes, land, water, outlines, names and credits to a map."""
+    layer = None
+    if tiles:
+        layer = folium.TileLayer(TILES_URL, attr=TILES_ATTRIBUTION, name="OpenStreetMap",
+                                 max_zoom=19)
+        layer.add_to(fmap)
+    folium.map.CustomPane("ge-land", z_index=150, pointer_events=False).add_to(fmap)
+    folium.map.CustomPane("ge-lines", z_index=450, pointer_events=False).add_to(fmap)
+    shapes = orientation.geojson if orientation is not None else (
+        {"outlines": boundaries[["geometry"]].__geo_interface__}
+        if boundaries is not None and len(boundaries) else {})
+    if "land" in shapes:
+        folium.GeoJson(shapes["land"], name="land", pane="ge-land", interactive=False,
+                       style=_style(fillColor="#f6f3ea", fillOpacity=1.0, color="#6b6b6b",
+                                    weight=1.2)).add_to(fmap)
+    if "water" in shapes:
+        folium.GeoJson(shapes["water"], name="water", pane="ge-land", interactive=False,
+                       style=_style(fillColor="#a8cbe0", fillOpacity=1.0, color="#7fb0cf",
+                                    weight=1.0)).add_to(fmap)
+    if "outlines" in shapes:
+        folium.GeoJson(shapes["outlines"], name="boundaries", pane="ge-lines", interactive=False,
+                       style=_style(fill=False, color="#333333", weight=0.8,
+                                    opacity=0.85)).add_to(fmap)
+    if orientation is not None and orientation.labels is not None and len(orientation.labels):
+        _Names(orientation.labels).add_to(fmap)
+    credits = " · ".join(html.escape(c) for c in (orientation.credits if orientation else ()))
+    _TileFallback(layer, credits, label_zoom).add_to(fmap)
     return fmap
 
 
 def _continuous_legend_html(caption: str, colors: Sequence[str], lo: float, hi: float,
-                            no_data: str) -> str:
+                            no_data: str, lang: str = "en") -> str:
     span = abs(hi - lo)
     decimals = 0 if span >= 50 else 1 if span >= 5 else 2 if span >= 0.5 else 3
-    ticks = "".join(f"<span>{v:,.{decimals}f}</span>" for v in np.linspace(lo, hi, 5))
+    ticks = "".join(f"<span>{number(v, lang, decimals=decimals)}</span>"
+                    for v in np.linspace(lo, hi, 5))
     return (
         '<div class="ge-legend" style="position:absolute;z-index:9999;bottom:24px;right:12px;'
         "background:rgba(255,255,255,0.92);padding:6px 10px;border-radius:4px;font:12px sans-serif;"
@@ -441,3 +652,175 @@ def use_local_assets(fmap: folium.Map, assets: dict[str, str] | None = None) -> 
     fmap.default_js = [("leaflet", assets["js"])]
     fmap.default_css = [("leaflet_css", assets["css"])]
     return fmap
+
+
+def axis_labels(lang: str, *, decimals: int = 0) -> str:
+    """Return a Vega expression that writes an axis label as :func:`geo_engine.i18n.number` does.
+
+    Spanish groups thousands with a point and uses a decimal comma; English the other way round.
+    """
+    text = f"format(datum.value, ',.{decimals}f')"
+    if lang != "es":
+        return text
+    return (f"replace(replace(replace({text}, regexp(',', 'g'), '~'), regexp('[.]', 'g'), ','),"
+            " regexp('~', 'g'), '.')")
+
+
+def histogram_chart(values: np.ndarray, *, marked: float | None, mark_label: str, x_title: str,
+                    y_title: str, lang: str = "es", bins: int = 30) -> Any:
+    """Return an Altair histogram of ``values`` with one value marked by a labelled rule.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        The values (NaN left out); counted in ``bins`` equal bins here, so the chart carries
+        ``bins`` rows whatever the number of values.
+    marked : float, optional
+        Value to mark (the selected cell's); nothing is marked when it is None or NaN.
+    mark_label : str
+        Text beside the mark.
+    x_title, y_title : str
+        Axis titles.
+    lang : {"es", "en"}
+        How axis numbers are written.
+    bins : int, default 30
+
+    Returns
+    -------
+    altair.LayerChart
+    """
+    import altair as alt
+
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    counts, edges = np.histogram(finite, bins=bins, range=(lo, hi if hi > lo else lo + 1.0))
+    table = pd.DataFrame({"start": edges[:-1], "end": edges[1:], "count": counts})
+    bars = alt.Chart(table).mark_bar(color=SEQUENTIAL[1]).encode(
+        x=alt.X("start:Q", title=x_title, axis=alt.Axis(labelExpr=axis_labels(lang, decimals=2))),
+        x2="end:Q",
+        # a symmetric-log count: one bin holding most cells (zeros) does not flatten the others
+        y=alt.Y("count:Q", title=y_title, scale=alt.Scale(type="symlog"),
+                axis=alt.Axis(labelExpr=axis_labels(lang))),
+        y2=alt.datum(0))
+    layers = [bars]
+    if marked is not None and np.isfinite(marked):
+        point = pd.DataFrame({"x": [float(marked)], "label": [mark_label]})
+        rule = alt.Chart(point).mark_rule(color="#d62728", strokeWidth=2).encode(x="x:Q")
+        text = alt.Chart(point).mark_text(align="left", dx=4, dy=-6, color="#d62728",
+                                          fontWeight="bold").encode(
+            x="x:Q", y=alt.value(8), text="label:N")
+        layers += [rule, text]
+    return alt.layer(*layers).properties(height=170)
+
+
+def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, lang: str = "es",
+              decimals: int = 3, colors: tuple[str, str] = (SEQUENTIAL[2], "#b2182b")) -> Any:
+    """Return a horizontal Altair bar chart, one labelled bar per item, in the order given.
+
+    Each bar carries its value written as ``lang`` writes numbers; negative values (a layer
+    pulling a score down) are drawn in the second colour.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        Bar names (shown whole on the axis, up to 170 px, then cut with an ellipsis; the
+        tooltip has them whole).
+    values : sequence of float
+    title : str
+        Axis title of the values.
+    lang : {"es", "en"}
+    decimals : int, default 3
+        Decimals of the bar labels and axis.
+    colors : (str, str)
+        Colours of positive and negative bars.
+
+    Returns
+    -------
+    altair.LayerChart
+    """
+    import altair as alt
+
+    table = pd.DataFrame({"label": list(labels), "value": np.asarray(values, dtype=float)})
+    table["text"] = numbers(table["value"], lang, decimals=decimals)
+    table["sign"] = np.where(table["value"] < 0, "neg", "pos")
+    y = alt.Y("label:N", sort=None, title=None, axis=alt.Axis(labelLimit=170))
+    bars = alt.Chart(table).mark_bar().encode(
+        x=alt.X("value:Q", title=title, axis=alt.Axis(labelExpr=axis_labels(lang, decimals=decimals
+                                                                            if decimals < 3 else 2))),
+        y=y, color=alt.Color("sign:N", scale=alt.Scale(domain=["pos", "neg"], range=list(colors)),
+                             legend=None),
+        tooltip=[alt.Tooltip("label:N", title=" "), alt.Tooltip("text:N", title=title)])
+    text = alt.Chart(table).mark_text(align="left", dx=3, fontSize=11).encode(
+        x="value:Q", y=y, text="text:N")
+    return alt.layer(bars, text).properties(height=alt.Step(22))
+
+
+SYNC_JS = "/app/static/vendor/leaflet-sync-0.2.4/L.Map.Sync.js"
+"""Where the app serves its copy of Leaflet.Sync, which keeps two maps on the same view."""
+
+
+class _LegendControl(MacroElement):
+    """A legend drawn as a Leaflet control, so each of two maps side by side has its own."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function() {
+  var legend = L.control({position: 'bottomright'});
+  legend.onAdd = function() {
+    var box = L.DomUtil.create('div'); box.innerHTML = {{ this.markup | tojson }}; return box; };
+  legend.addTo({{ this._parent.get_name() }});
+})();
+{% endmacro %}
+""")
+
+    def __init__(self, markup: str) -> None:
+        super().__init__()
+        self._name = "LegendControl"
+        # in the control's corner, compact: two maps share the width of one
+        self.markup = (markup.replace("position:absolute;z-index:9999;bottom:24px;right:12px;", "")
+                       .replace("font:12px sans-serif;", "font:10px sans-serif;max-width:240px;")
+                       .replace("width:220px", "width:150px"))
+
+
+def dual_map(left: HexLayer, right: HexLayer, *, orientation: Orientation | None = None,
+             tiles: bool = True, assets: Mapping[str, str] | None = None) -> Any:
+    """Return two maps side by side that pan and zoom together (folium's ``DualMap``).
+
+    Parameters
+    ----------
+    left, right : HexLayer
+        The hexagons of each map (:func:`hex_layer`); each map shows its own legend, so the
+        captions should say which is which ("A: …", "B: …").
+    orientation : Orientation, optional
+        The offline base drawn on both (:func:`base_map`).
+    tiles : bool, default True
+        As in :func:`base_map`.
+    assets : mapping, optional
+        ``{"js": url, "css": url, "sync": url}`` of Leaflet and Leaflet.Sync; by default the
+        app's own copies (:data:`geo_engine.maps.LOCAL_ASSETS` and :data:`SYNC_JS`), so the
+        maps work offline.
+
+    Returns
+    -------
+    folium.plugins.DualMap
+        Render it with ``get_root().render()`` into a self-contained page.
+    """
+    from folium.plugins import DualMap
+
+    from geo_engine.maps import LOCAL_ASSETS, use_local_assets
+
+    urls = {**LOCAL_ASSETS, "sync": SYNC_JS, **(assets or {})}
+    dual = DualMap(tiles=None, control_scale=True)
+    dual.default_js = [("Leaflet.Sync", urls["sync"])]
+    west = min(left.bounds[0], right.bounds[0])
+    south = min(left.bounds[1], right.bounds[1])
+    east = max(left.bounds[2], right.bounds[2])
+    north = max(left.bounds[3], right.bounds[3])
+    for fmap, layer in ((dual.m1, left), (dual.m2, right)):
+        use_local_assets(fmap, {"js": urls["js"], "css": urls["css"]})
+        fmap.fit_bounds([[south, west], [north, east]])
+        _add_base(fmap, boundaries=None, orientation=orientation, tiles=tiles, label_zoom=6)
+        layer.group.add_to(fmap)
+        _LegendControl(layer.legend).add_to(fmap)
+    return dual

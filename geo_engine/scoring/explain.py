@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from geo_engine.i18n import t
+from geo_engine.i18n import t, unit
 from geo_engine.scoring.evidence import evidence_measure, item_strengths
 from geo_engine.scoring.score import ScoreResult, aggregate
 
@@ -175,10 +175,18 @@ def what_it_takes(
     return sorted(out, key=lambda r: r.normalized_to - r.normalized_from)
 
 
-def _num(value: float) -> str:
+def _num(value: float, lang: str) -> str:
+    """Return a number to three significant digits (whole from 100), written as ``lang`` does."""
     if not np.isfinite(value):
         return "—"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
+    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
+    if lang == "es":  # thousands with a point, decimals with a comma
+        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    return text
+
+
+def _units(spec: LayerSpec | None, lang: str) -> str:
+    return unit(spec.units, lang) if spec is not None else ""
 
 
 def _title(spec: LayerSpec | None, layer: str, lang: str) -> str:
@@ -238,10 +246,10 @@ def why(dual: DualResult, matrix: pd.DataFrame, row: int, *, profiles: Mapping[s
         where = "here" if met or item.within_km is None else "there"
         fields = {"family": getattr(prof.title, lang, prof.title.en),
                   "layer": _title(spec, item.layer, lang),
-                  "value": _num(value if where == "here" else item.threshold),
-                  "units": spec.units if spec is not None else "",
-                  "per": t(f"why_{where}_{item.per}", lang), "threshold": _num(item.threshold),
-                  "km": _num(item.within_km or 0)}
+                  "value": _num(value if where == "here" else item.threshold, lang),
+                  "units": _units(spec, lang),
+                  "per": t(f"why_{where}_{item.per}", lang),
+                  "threshold": _num(item.threshold, lang), "km": _num(item.within_km or 0, lang)}
         first = t("why_niche" if where == "here" else "why_near", lang, **fields)
     parts = []
     for kind in ("need", "access"):
@@ -251,8 +259,8 @@ def why(dual: DualResult, matrix: pd.DataFrame, row: int, *, profiles: Mapping[s
         layer = max(of_kind.layers, key=lambda lay: lay.weight).id
         if layer in matrix:
             spec = specs.get(layer)
-            parts.append(f"{_title(spec, layer, lang)}: {_num(float(matrix[layer].iloc[row]))} "
-                          f"{spec.units if spec is not None else ''}".rstrip())
+            parts.append(f"{_title(spec, layer, lang)}: {_num(float(matrix[layer].iloc[row]), lang)} "
+                          f"{_units(spec, lang)}".rstrip())
     if np.isfinite(dual.hub_minutes[row]):
-        parts.append(t("why_hub", lang, minutes=_num(float(dual.hub_minutes[row]))))
+        parts.append(t("why_hub", lang, minutes=_num(float(dual.hub_minutes[row]), lang)))
     return f"{first}." + (f" {'; '.join(parts)}." if parts else "")

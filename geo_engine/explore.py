@@ -931,7 +931,7 @@ def typology_matrix(a: Scenario, b: Scenario, *, mask: np.ndarray | None = None,
     Returns
     -------
     pandas.DataFrame
-        Indexed and columned by :data:`geo_engine.dual.TYPOLOGY` in order (every class, even
+        Indexed and columned by :data:`geo_engine.scoring.dual.TYPOLOGY` in order (every class, even
         when empty); cells without a class in A or B are left out. The diagonal holds the
         cells that kept their class.
     """

@@ -153,8 +153,9 @@ def _colours(png: bytes) -> set[tuple[int, int, int]]:
 
 def test_brief_map_draws_cells_legend_base_and_no_data():
     import geopandas as gpd
-    from geo_engine.display import Orientation
     from shapely.geometry import box
+
+    from geo_engine.reporting.maps import Orientation
 
     base = Orientation(land=gpd.GeoDataFrame(geometry=[box(-78, -13, -76, -11)], crs=4326),
                        outlines=gpd.GeoDataFrame(geometry=[box(-77.5, -12.5, -76.5, -11.5)],
@@ -175,6 +176,6 @@ def test_brief_map_draws_cells_legend_base_and_no_data():
 @pytest.mark.parametrize(("km", "nice"), [(0.7, 0.5), (3.0, 2.0), (9.9, 5.0), (10.0, 10.0),
                                           (260.0, 200.0)])
 def test_scale_bar_lengths(km, nice):
-    from geo_engine.brief import _nice_length
+    from geo_engine.reporting.brief import _nice_length
 
     assert _nice_length(km) == nice

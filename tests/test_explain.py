@@ -121,8 +121,8 @@ def test_why_names_the_evidence_the_need_and_the_reach(lang):
 
 
 def test_why_writes_units_and_numbers_in_spanish():
-    from geo_engine.explain import why
-    from geo_engine.layers import LayerSpec
+    from geo_engine.ingest.specs import LayerSpec
+    from geo_engine.scoring.explain import why
 
     m, profiles, dual = _why_case()
     specs = {"minutes": LayerSpec.model_validate({

@@ -250,9 +250,8 @@ def test_ranking_flags_ties(peru):
 
 
 def test_typology_matrix_counts_transitions_in_focus(peru):
-    from geo_engine.dual import TYPOLOGY
-
     from geo_engine.explore import typology_matrix
+    from geo_engine.scoring.dual import TYPOLOGY
 
     a = scenario(peru, profile_id="engine")
     b = scenario(peru, profile_id="engine", weights={"operating_mines": 20})

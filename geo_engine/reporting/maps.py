@@ -798,7 +798,7 @@ def dual_map(left: HexLayer, right: HexLayer, *, orientation: Orientation | None
         As in :func:`base_map`.
     assets : mapping, optional
         ``{"js": url, "css": url, "sync": url}`` of Leaflet and Leaflet.Sync; by default the
-        app's own copies (:data:`geo_engine.maps.LOCAL_ASSETS` and :data:`SYNC_JS`), so the
+        app's own copies (:data:`geo_engine.reporting.maps.LOCAL_ASSETS` and :data:`SYNC_JS`), so the
         maps work offline.
 
     Returns
@@ -807,8 +807,6 @@ def dual_map(left: HexLayer, right: HexLayer, *, orientation: Orientation | None
         Render it with ``get_root().render()`` into a self-contained page.
     """
     from folium.plugins import DualMap
-
-    from geo_engine.maps import LOCAL_ASSETS, use_local_assets
 
     urls = {**LOCAL_ASSETS, "sync": SYNC_JS, **(assets or {})}
     dual = DualMap(tiles=None, control_scale=True)

@@ -232,7 +232,9 @@ def _build_region(folder: Path, boundary: str, layers: str) -> None:
     try:
         region = build_region(folder, region_id=str(ss.get("up_id", "")).strip(), boundary=boundary,
                               code_column=ss["up_code"], name_column=ss.get("up_name") or None,
-                              layers=layers, resolution=int(ss.get("up_res", 6)))
+                              layers=layers, resolution=int(ss.get("up_res", 6)),
+                              parent_column=ss.get("up_parent") or None,
+                              parent_name_column=ss.get("up_parent_name") or None)
     except Exception as exc:  # the user's files: any reader may fail, never show a traceback
         ss["_upload_error"] = _message(exc, folder)
         return
@@ -303,6 +305,15 @@ def uploads_panel(lang: str) -> None:
         _settle("up_name", names, guess)
         st.selectbox(t("name_column", lang), names, key="up_name",
                      format_func=lambda c: c or t("no_name_column", lang))
+        parents = ["", *[c for c in columns if c not in (ss["up_code"], ss.get("up_name"))]]
+        _settle("up_parent", parents, "")
+        st.selectbox(t("parent_column", lang), parents, key="up_parent",
+                     format_func=lambda c: c or t("no_parent_column", lang),
+                     help=t("parent_column_help", lang))
+        if ss.get("up_parent"):
+            _settle("up_parent_name", names, "")
+            st.selectbox(t("parent_name_column", lang), names, key="up_parent_name",
+                         format_func=lambda c: c or t("no_name_column", lang))
         if "up_id" not in ss or ss.get("_up_boundary") != boundary.name:
             ss["up_id"] = region_id_from(boundary.name)  # a new boundary: an id from its name
             ss["_up_boundary"] = boundary.name

@@ -312,3 +312,18 @@ def test_saving_the_same_files_again_makes_the_folder_young(files, tmp_path, mon
     assert cleanup_uploads(tmp_path / "uploads") == []
     _age(folder, 2)
     assert cleanup_uploads(tmp_path / "uploads") == [folder]
+
+
+def test_an_upload_can_name_a_parent_level(files, tmp_path):
+    folder = save_uploads(files, tmp_path / "uploads")
+    region = build_region(folder, region_id="altiplano", boundary="altiplano units.geojson",
+                          code_column="CODE", name_column="NAME", layers="layers.yaml",
+                          resolution=6, parent_column="ZONE")
+    assert [(lv.id, lv.code) for lv in region.levels] == [("unit", "CODE"), ("parent", "ZONE")]
+    plain = build_region(folder, region_id="altiplano", boundary="altiplano units.geojson",
+                         code_column="CODE", name_column="NAME", layers="layers.yaml", resolution=6)
+    assert plain.file != region.file  # another choice, another region file
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GeoEngineWarning)
+        result = run(region=region.file)
+    assert "province_code" in result.matrix  # the parent rolls up like Peru's provinces

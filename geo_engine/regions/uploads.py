@@ -31,7 +31,7 @@ import pandas as pd
 from geo_engine import settings
 from geo_engine._errors import GeoEngineError
 from geo_engine.io.manifest import file_sha256
-from geo_engine.regions.region import Region, load_region, write_region
+from geo_engine.regions.region import LevelSpec, Region, load_region, write_region
 
 __all__ = [
     "MAX_UPLOAD_BYTES",
@@ -294,8 +294,14 @@ def build_region(
     layers: str,
     name_column: str | None = None,
     resolution: int = 6,
+    parent_column: str | None = None,
+    parent_name_column: str | None = None,
 ) -> Region:
     """Write (or reuse) the region file of an upload folder and return the region.
+
+    ``parent_column`` (with ``parent_name_column``) names a parent level of the units (e.g. the
+    province of each comuna), so rankings roll up to it as ``parent`` (see
+    :func:`geo_engine.regions.region.write_region`).
 
     The file is named by the choices made (``region-<digest>.yaml``), so choosing other columns
     or another resolution gives another region rather than a stale one. The ``profiles/``
@@ -307,7 +313,8 @@ def build_region(
         As :func:`geo_engine.regions.region.write_region`: bad id, missing column, repeated codes…
     """
     folder = Path(folder)
-    choice = f"{region_id}\0{boundary}\0{code_column}\0{name_column or ''}\0{layers}\0{resolution}"
+    choice = (f"{region_id}\0{boundary}\0{code_column}\0{name_column or ''}\0{layers}\0{resolution}"
+              f"\0{parent_column or ''}\0{parent_name_column or ''}")
     out = folder / f"region-{hashlib.sha256(choice.encode()).hexdigest()[:12]}.yaml"
     if out.is_file():
         return load_region(out)
@@ -315,7 +322,10 @@ def build_region(
     return write_region(out, region_id=region_id, boundary=folder / safe_name(boundary),
                         code_column=code_column, name_column=name_column or None,
                         layers=folder / safe_name(layers),
-                        profiles=profiles if profiles.is_dir() else None, resolution=resolution)
+                        profiles=profiles if profiles.is_dir() else None, resolution=resolution,
+                        parents=[LevelSpec(id="parent", code=parent_column,
+                                           name=parent_name_column or None, label=None)]
+                        if parent_column else ())
 
 
 def uploaded_files(folder: Path) -> pd.DataFrame:

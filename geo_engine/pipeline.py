@@ -33,7 +33,8 @@ class Run:
     Attributes
     ----------
     matrix : pandas.DataFrame
-        Indicator matrix with the derived columns (:func:`geo_engine.derived.with_derived`).
+        Indicator matrix with the derived columns (:func:`geo_engine.derived.with_derived`); its
+        ``attrs`` are empty (the build report is :func:`~geo_engine.indicators.build_indicators`'s).
     specs : dict
         Layer specs by id.
     profiles : dict
@@ -119,6 +120,9 @@ def run(
     matrix = with_derived(build_indicators(region=reg.id, resolution=resolution,
                                            layers=list(specs.values()), units=units,
                                            data_dir=reg.data_dir, force=force))
+    # the build report stays with build_indicators: pandas deep-copies attrs into every column
+    # read, and the app reads the run's columns hundreds of times a second
+    matrix.attrs = {}
     # a region without a profiles folder has no profiles: only custom profiles score it
     profs = (load_profiles(profiles or reg.profiles)
              if profiles is not None or reg.profiles.exists() else {})

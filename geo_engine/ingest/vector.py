@@ -790,8 +790,9 @@ def nearest(lat: np.ndarray, lon: np.ndarray, to_lat: np.ndarray, to_lon: np.nda
         return none
     tree = cKDTree(_unit_vectors(np.asarray(to_lat, dtype=float), np.asarray(to_lon, dtype=float)))
     bound = np.inf if max_km is None else _chord(max_km)
+    # the queries are independent: every core answers a share (same answers as one core)
     chord, index = tree.query(_unit_vectors(lat, np.asarray(lon, dtype=float)),
-                              distance_upper_bound=bound)
+                              distance_upper_bound=bound, workers=-1)
     found = np.isfinite(chord)
     return (np.where(found, _arc_km(np.where(found, chord, 0.0)), np.nan),
             np.where(found, index, -1).astype(np.intp))

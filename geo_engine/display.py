@@ -125,12 +125,12 @@ def _centres(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 _CELL_STYLE = folium.JsCode(
-    "function(f) { var c = f.properties._fill;"
+    "function(f) { var c = f.properties.fill;"
     " return {fillColor: c, color: c, fillOpacity: 0.8, opacity: 0.8, weight: 1}; }")
 _CELL_HIGHLIGHT = folium.JsCode(
     "function(f, layer) { layer.on({"
     " mouseover: function() { layer.setStyle({weight: 2, color: '#000000'}); },"
-    " mouseout: function() { layer.setStyle({weight: 1, color: f.properties._fill}); } }); }")
+    " mouseout: function() { layer.setStyle({weight: 1, color: f.properties.fill}); } }); }")
 
 
 def display_resolution(n_cells: int, resolution: int, *, max_polygons: int = MAX_POLYGONS) -> int:
@@ -420,14 +420,18 @@ def hex_layer(
         msg = (f"{len(frame):,} hexagons is more than the {MAX_POLYGONS:,} a map can draw "
                "smoothly; aggregate to a coarser resolution with to_parent()")
         raise ValueError(msg)
+    # short property keys: a smaller payload, and none for streamlit-folium to rename (it
+    # rewrites every `_name` of the script, which the column names would be)
+    key = {col: f"t{i}" for i, col in enumerate(tooltip)}
     shown = pd.DataFrame(index=range(len(frame)))
     for col in tooltip:
         values = frame[col]
         spec = (formats or {}).get(col)
         if spec is not None:
-            shown[col] = [no_data_label if pd.isna(v) else format(float(v), spec) for v in values]
+            shown[key[col]] = [no_data_label if pd.isna(v) else format(float(v), spec)
+                               for v in values]
         else:
-            shown[col] = [no_data_label if v is None or (isinstance(v, float) and np.isnan(v))
+            shown[key[col]] = [no_data_label if v is None or (isinstance(v, float) and np.isnan(v))
                           else html.escape(str(v)) for v in values]
     if categories is not None:
         fill = [categories.colours.get(str(v), NO_DATA_COLOUR) if v is not None else NO_DATA_COLOUR
@@ -440,7 +444,7 @@ def hex_layer(
         if hi <= lo:
             hi = lo + 1e-9
         fill = ramp_colours(values, colors, vmin=lo, vmax=hi)
-    shown["_fill"] = fill
+    shown["fill"] = fill
     ids = np.ascontiguousarray(frame["h3"].to_numpy(dtype=np.uint64))
     rings = hexagon_rings(ids)
     names = list(shown.columns)
@@ -455,7 +459,6 @@ def hex_layer(
         pad = 0.3
         west, south, east, north = lons.min() - pad, lats.min() - pad, lons.max() + pad, lats.max() + pad
     group = folium.FeatureGroup(name="cells")
-    fields = list(tooltip)
     # the first hexagon goes in the layer itself (its tooltip checks the fields there), the
     # rest are added to it as JSON written once (see _GeoJsonFeatures)
     first = [{"type": "Feature", "properties": pr, "geometry": {"type": "Polygon",
@@ -466,7 +469,7 @@ def hex_layer(
         # styles read from each feature's own colour in the browser: a Python style_function
         # would embed a lookup of every hexagon id per colour (about a third of the payload)
         style=_CELL_STYLE, on_each_feature=_CELL_HIGHLIGHT,
-        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[tooltip[f] for f in fields],
+        tooltip=folium.GeoJsonTooltip(fields=list(key.values()), aliases=list(tooltip.values()),
                                       sticky=True),
     ).add_to(group)
     if len(props) > 1:

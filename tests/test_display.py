@@ -182,9 +182,11 @@ def test_every_hexagon_reaches_the_map_and_the_app(cells):
     app = _get_feature_group_string(layer.group, base_map(bounds=layer.bounds))
     for script in (page, app):
         found = _features(script)
-        assert [f["properties"]["name"] for f in found] == [
+        # the tooltip's fields are named in order: t0 is "name", t1 is "v"
+        assert [f["properties"]["t0"] for f in found] == [
             "&lt;b&gt;x&lt;/b&gt;", "a&#x27;b", "Áncash", "d", "e", "f", "g"]
         assert [f["geometry"]["coordinates"][0] for f in found] == [
             list(r) for r in hexagon_rings(frame["h3"].to_numpy())]
-        assert found[3]["properties"]["v"] == "no data"
+        assert found[3]["properties"]["t1"] == "no data"
+        assert found[0]["properties"]["fill"].startswith("#")
         assert "<b>x</b>" not in script

@@ -35,6 +35,7 @@ from geo_engine.explore import (
     custom_profile,
     default_layers,
     difference,
+    district_names,
     find_place,
     focus_choices,
     focus_label,
@@ -141,6 +142,18 @@ def base_layers(region: str, department: str) -> Orientation:
     Peru draws its curated districts, lakes, rivers and capitals; any other region its own units.
     """
     return region_orientation(load_region(region), department or None)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def cell_names(region: str, resolution: int) -> np.ndarray:
+    """Return the district name of every cell (labels of the map's hexagons), built once."""
+    return district_names(load_run(region, resolution)[0])
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def focus_options(region: str, resolution: int) -> tuple[str | None, dict[str, str]]:
+    """Return what the map can focus on (:func:`focus_choices`), built once."""
+    return focus_choices(load_run(region, resolution)[0])
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -498,7 +511,7 @@ tabs = st.tabs([t("tab_map", lang), t("tab_rankings", lang), t("tab_compare", la
                on_change="rerun")
 
 dep = prov = unit = ""
-focus_kind, focus_labels = focus_choices(R)
+focus_kind, focus_labels = focus_options(REGION, resolution)
 if focus_kind == "department":
     dep_labels = {"": t("all_country", lang), **focus_labels}
     _settle("dep", list(dep_labels), "")
@@ -516,6 +529,7 @@ elif focus_kind == "unit":
     unit = st.sidebar.selectbox(t("focus_unit", lang), list(unit_labels),
                                 format_func=unit_labels.get, key="focus_unit")
 FOCUS = {"department": dep or None, "province": prov or None, "unit": unit or None}
+NAMES = cell_names(REGION, resolution)
 MASK = focus_mask(R, **FOCUS)
 if not MASK.all():
     st.info(t("in_focus", lang, what=escape_markdown(focus_label(R, lang, **FOCUS))))
@@ -768,7 +782,7 @@ def map_tab() -> None:
                                     lon=f"{centre['lon']:.2f}"))
     values = sens["p_top"].to_numpy() if chosen.key == "p_top" and sens is not None else None
     with st.spinner(t("busy_map", lang), show_time=True):
-        frame, shown_res = map_frame(R, SC, chosen, values=values, **FOCUS)
+        frame, shown_res = map_frame(R, SC, chosen, values=values, **FOCUS, names=NAMES)
     found = current_clusters()
     left, right = st.columns([3, 2], gap="medium")
     with left:
@@ -915,14 +929,14 @@ def compare_tab() -> None:
     if by == "typology":
         classes = typology_change(SC, sc_b)
         diff_out = Output("typology_change", t("compare_typology", lang), "categorical")
-        diff_frame, _ = map_frame(R, SC, diff_out, values=classes, **FOCUS)
+        diff_frame, _ = map_frame(R, SC, diff_out, values=classes, **FOCUS, names=NAMES)
         st.markdown(f"**{t('compare_change', lang)}**")
         draw(diff_frame, diff_out, key="diff_map")
         change = np.where(classes == None, np.nan, (classes != "unchanged").astype(float))  # noqa: E711
     else:
         change = difference(SC, sc_b, by=by)
         diff_out = Output("difference", t(f"compare_{by}", lang), "difference")
-        diff_frame, _ = map_frame(R, SC, diff_out, values=change, **FOCUS)
+        diff_frame, _ = map_frame(R, SC, diff_out, values=change, **FOCUS, names=NAMES)
         finite = diff_frame["value"].notna().any()
         # no change anywhere (B = A) draws the scale's neutral middle, not its lowest colour
         limit = (float(np.nanmax(np.abs(diff_frame["value"]))) if finite else 0.0) or 1.0
@@ -981,7 +995,7 @@ def sensitivity_tab() -> None:
         if stored and stored[0] == profile_id:
             sens = stored[1]
             p_out = Output("p_top", t("p_top", lang), "probability")
-            p_frame, _ = map_frame(R, SC, p_out, values=sens["p_top"].to_numpy(), **FOCUS)
+            p_frame, _ = map_frame(R, SC, p_out, values=sens["p_top"].to_numpy(), **FOCUS, names=NAMES)
             draw(p_frame, p_out, key="sens_map", vmin=0, vmax=1)
             core = (sens["p_top"].to_numpy() >= 0.9) & MASK
             if POPULATION_LAYER in R.matrix:
@@ -1050,7 +1064,7 @@ def plan_tab() -> None:
     values[np.searchsorted(R.matrix["h3"].to_numpy(), table["h3"].to_numpy())] = (
         table["minutes"].fillna(0.0).to_numpy())
     out = Output("plan_minutes", t("plan_minutes", lang), "minutes", "min")
-    frame, _ = map_frame(R, SC, out, values=values, **FOCUS)
+    frame, _ = map_frame(R, SC, out, values=values, **FOCUS, names=NAMES)
     draw(frame, out, key="plan_map", vmin=0, vmax=reach)
     sites = table[table["role"] == "site"][["h3", "rank", "demand_added", "demand_reached", "lat",
                                             "lon"]]

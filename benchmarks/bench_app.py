@@ -73,18 +73,27 @@ def main() -> None:
             fills = """() => Array.from(document.querySelectorAll('path.leaflet-interactive'))
                         .map(p => p.getAttribute('fill')).join(',')"""
             inner = page.frame_locator("iframe[title='streamlit_folium.st_folium']").first
+            # the map's own page notes the moment its hexagons change colour (a mutation
+            # observer), so that asking does not compete with the drawing it measures
+            watch = f"""(b) => {{ const fills = {fills}; const before = fills();
+                window.__recoloured = null;
+                if (window.__watch) window.__watch.disconnect();
+                window.__watch = new MutationObserver(() => {{
+                    const now = fills();
+                    if (window.__recoloured === null && now && now !== before)
+                        window.__recoloured = Date.now(); }});
+                window.__watch.observe(b, {{subtree: true, childList: true, attributes: true,
+                                            attributeFilter: ["fill"]}}); }}"""
             for _ in range(args.repeat):
-                before = inner.locator("body").evaluate(f"(b) => ({fills})()")
+                inner.locator("body").evaluate(watch)
                 slider.focus()
-                t = time.perf_counter()
+                t = time.time()
                 slider.press("ArrowRight")
-                deadline = t + 30
-                while time.perf_counter() < deadline:  # until the hexagons' colours change
-                    now = inner.locator("body").evaluate(f"(b) => ({fills})()")
-                    if now and now != before:
-                        break
-                    time.sleep(0.02)
-                updates.append(time.perf_counter() - t)
+                done = None
+                while done is None and time.time() < t + 30:
+                    time.sleep(0.1)
+                    done = inner.locator("body").evaluate("() => window.__recoloured")
+                updates.append((done / 1000 if done is not None else time.time()) - t)
                 time.sleep(1.0)
             browser.close()
     finally:

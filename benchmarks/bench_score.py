@@ -2,16 +2,19 @@
 
 Run from the project root::
 
-    python benchmarks/bench_score.py [--resolution 7] [--draws 1000]
+    python benchmarks/bench_score.py [--resolution 7] [--draws 1000] [--profile]
 
 Figures to reach at resolution 7 (~218,000 cells, all default layers): re-score one profile after
 the matrix is loaded < 50 ms; all families + dual model + typology < 0.5 s; 1,000-draw
-sensitivity < 10 s; memory < 2 GB. Each figure is the best of a few runs.
+sensitivity < 10 s; memory < 2 GB. Each figure is the best of a few runs. ``--profile`` also
+prints where one dual-model run spends its time (cProfile, the costliest functions).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import time
 import warnings
 
@@ -32,6 +35,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resolution", type=int, default=7)
     parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--profile", action="store_true",
+                        help="print where one dual-model run spends its time")
     args = parser.parse_args()
     warnings.simplefilter("ignore", GeoEngineWarning)
 
@@ -52,6 +57,10 @@ def main() -> None:
     t_dual, dual = best_of(lambda: dual_model(matrix, profiles, specs=specs), 3)
     print(f"   all {len(profiles)} profiles (8 families) + dual model + typology + linkage, "
           f"from raw values: {t_dual:.3f} s   (target < 0.5 s)")
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.runcall(dual_model, matrix, profiles, specs=specs)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"geo_engine", 20)
     types, counts = np.unique(dual.typology.astype(str), return_counts=True)
     print("   typology: " + ", ".join(f"{t} {c:,}" for t, c in zip(types, counts, strict=True)))
 

@@ -284,6 +284,7 @@ def map_frame(
     province: str | None = None,
     unit: str | None = None,
     values: np.ndarray | None = None,
+    names: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """Return the hexagons to draw for an output, aggregated to a resolution the map can hold.
 
@@ -299,6 +300,9 @@ def map_frame(
         Unit (``district_code``) to focus on, likewise.
     values : numpy.ndarray, optional
         Per-cell values overriding the output's own (sensitivity, differences).
+    names : numpy.ndarray, optional
+        :func:`district_names` of ``run``, when the caller keeps them (they do not change
+        between redraws); computed otherwise.
 
     Returns
     -------
@@ -321,13 +325,20 @@ def map_frame(
     frame = to_parent(cells, resolution=res, numeric=["poverty"] if categorical else ["value", "poverty"],
                       categorical=["value"] if categorical else [], sums=["population"])
     # label each hexagon with the district at its centre
-    centre = np.array([h3.str_to_int(h3.cell_to_center_child(format(int(c), "x"), grid_res))
-                       for c in frame["h3"]], dtype=np.uint64)
+    centre = _centre_children(np.ascontiguousarray(frame["h3"].to_numpy(dtype=np.uint64)).tobytes(),
+                              grid_res)
     pos = np.clip(np.searchsorted(ids, centre), 0, len(ids) - 1)
     found = ids[pos] == centre
-    names = district_names(run)
+    names = district_names(run) if names is None else names
     frame["district"] = np.where(found, names[pos], np.array(None, dtype=object))
     return frame, res
+
+
+@functools.lru_cache(maxsize=16)
+def _centre_children(key: bytes, resolution: int) -> np.ndarray:
+    """Centre child at ``resolution`` of each hexagon (ids as bytes): the same map redraws them."""
+    return np.array([h3.str_to_int(h3.cell_to_center_child(format(int(c), "x"), resolution))
+                     for c in np.frombuffer(key, dtype=np.uint64)], dtype=np.uint64)
 
 
 @dataclass(frozen=True)

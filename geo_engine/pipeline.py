@@ -27,7 +27,9 @@ class Run:
     Attributes
     ----------
     matrix : pandas.DataFrame
-        Indicator matrix with the derived columns (:func:`geo_engine.matrix.derived.with_derived`).
+        Indicator matrix with the derived columns (:func:`geo_engine.matrix.derived.with_derived`);
+        its ``attrs`` are empty (the build report is
+        :func:`~geo_engine.matrix.indicators.build_indicators`'s).
     specs : dict
         Layer specs by id.
     profiles : dict
@@ -141,6 +143,9 @@ def run(
                              access_files=files, progress=progress)
     shared = built.attrs.get("report", {}).get("grid", {}).get("shared_units", {})
     matrix = with_derived(built)
+    # the build report stays with build_indicators: pandas deep-copies attrs into every column
+    # read, and the app reads the run's columns hundreds of times a second
+    matrix.attrs = {}
     # a region without a profiles folder has no profiles: only custom profiles score it
     profs = (load_profiles(profiles or reg.profiles)
              if profiles is not None or reg.profiles.exists() else {})

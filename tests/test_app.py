@@ -145,7 +145,11 @@ def _hexagons(at) -> int:
     """Return how many hexagons the map component was given."""
     maps = [e for e in at.main if getattr(e, "type", "") == "component_instance"]
     assert maps, "no map drawn"
-    return json.loads(maps[0].proto.json_args)["feature_group"].count('"Polygon"')
+    script = json.loads(maps[0].proto.json_args)["feature_group"]
+    # the first hexagon sits in the layer, the others are added as an array of properties
+    added = re.search(r"\}\)\(\[", script)
+    rest = json.JSONDecoder().raw_decode(script[added.end() - 1:])[0] if added else []
+    return script.count('"Polygon"') + len(rest)
 
 
 def test_own_region_without_need_profile(cache, monkeypatch, tmp_path):

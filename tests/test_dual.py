@@ -3,6 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from geo_engine.scoring import dual
 from geo_engine.scoring.dual import TYPOLOGY, dual_model, family_table, typology
 from geo_engine.scoring.normalize import standing
 from geo_engine.scoring.profiles import Profile
@@ -159,3 +160,60 @@ def test_linkage_needs_a_real_site_within_reach(matrix, profiles):
     assert (res.linkage[far] == 0).all()  # poor but far from every operation: no linkage
     near = high_need & (res.hub_distance_km < 15)
     assert (res.linkage[near] > 0).all()
+
+
+def _best_by_sorting(ev, stand, names):
+    """The best family and margin as first written: every row fully sorted by its key."""
+    ev = np.where(np.isfinite(ev), ev, 0.0)
+    filled = np.where(np.isnan(stand), -np.inf, stand)
+    tie = 9e-4 * np.where(np.isfinite(filled), filled, 0)
+    key = np.where(ev > 0, np.round(ev, 3) + tie, -np.inf)
+    order = np.argsort(-key, axis=1, kind="stable")
+    rows = np.arange(len(ev))
+    top = ev[rows, order[:, 0]]
+    second = ev[rows, order[:, 1]] if ev.shape[1] > 1 else np.zeros(len(ev))
+    return np.where(top > 0, names[order[:, 0]], np.array(None, dtype=object)), top - second
+
+
+@pytest.mark.parametrize("families", [1, 2, 5])
+def test_top_two_equals_a_stable_sort(families):
+    rng = np.random.default_rng(families)
+    key = rng.choice([-np.inf, 0.2, 0.5, 0.5000001, 1.0], size=(2000, families))
+    first, second = dual._top_two(key)
+    order = np.argsort(-key, axis=1, kind="stable")
+    np.testing.assert_array_equal(first, order[:, 0])
+    if families > 1:
+        np.testing.assert_array_equal(second, order[:, 1])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_best_family_equals_sorting_every_row(seed):
+    # many ties: evidence on a coarse grid (full strength, the threshold's 0.5, or none), some
+    # values a hair apart that round alike, missing scores and missing evidence
+    rng = np.random.default_rng(seed)
+    n, k = 3000, 6
+    ev = rng.choice([0.0, 0.0, 0.5, 0.75, 1.0, 0.7501, 0.7499], size=(n, k))
+    ev[rng.random((n, k)) < 0.02] = np.nan
+    scores = np.round(rng.random((n, k)), 2)
+    scores[rng.random((n, k)) < 0.05] = np.nan
+    stand = np.column_stack([standing(scores[:, j]) for j in range(k)])
+    names = np.array(list("abcdef"), dtype=object)
+    best, margin = dual._best_by_evidence(ev, dual._standing_at(scores), names)
+    want_best, want_margin = _best_by_sorting(ev, stand, names)
+    assert (best == want_best).all()
+    np.testing.assert_array_equal(margin, want_margin)
+
+
+def test_standing_at_rows_equals_standing():
+    rng = np.random.default_rng(3)
+    s = np.round(rng.random((400, 2)), 2)
+    s[::7, 0] = np.nan
+    rows = np.array([0, 5, 7, 399])
+    for j in range(2):
+        np.testing.assert_array_equal(dual._standing_at(s)(j, rows), standing(s[:, j])[rows])
+
+
+def test_family_standing_is_the_standing_of_each_family(matrix, profiles):
+    res = dual_model(matrix, profiles)
+    for fid in ("agro", "tourism"):
+        np.testing.assert_array_equal(res.family_standing[fid], standing(res.families[fid]))

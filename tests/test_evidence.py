@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from geo_engine.scoring import evidence
 from geo_engine.scoring.evidence import evidence_measure, evidence_met, evidence_strength, item_strengths
 from geo_engine.scoring.profiles import Evidence
 
@@ -78,3 +79,69 @@ def test_strength_in_unit_interval_and_monotone(values, t, ratio):
     s = evidence_strength(m, [_e(threshold=t, full=t * ratio)])
     assert ((s == 0) | ((s >= 0.5) & (s <= 1))).all()
     assert (np.diff(s) >= -1e-12).all()
+
+
+def _candidates_by_isin(lat, lon, src, km):
+    """Cells near a source as first written: bins compared with ``np.isin``."""
+    step_lat = km / 111.0
+    step_lon = step_lat / max(np.cos(np.radians(np.nanmax(np.abs(lat)))), 0.05)
+    i = np.floor(lat / step_lat).astype(np.int64)
+    j = np.floor(lon / step_lon).astype(np.int64)
+    span = int(j.max() - j.min()) + 3
+    key = (i - i.min() + 1) * span + (j - j.min() + 1)
+    near = np.unique((key[src][:, None]
+                      + np.array([di * span + dj for di in (-1, 0, 1) for dj in (-1, 0, 1)])).ravel())
+    return np.flatnonzero(np.isin(key, near) & ~src)
+
+
+def _strength_everywhere(value, item):
+    """Own strength as first written: the formula on every cell, then kept where met."""
+    v = np.asarray(value, dtype=float)
+    t = item.threshold
+    with np.errstate(invalid="ignore", divide="ignore"):
+        met = v >= t if item.op == ">=" else v <= t
+        if item.full is None:
+            level = np.ones_like(v)
+        else:
+            ratio = np.log(v / t) / np.log(item.full / t)
+            level = 0.5 + 0.5 * np.clip(np.nan_to_num(ratio, nan=0.0, posinf=1.0), 0, 1)
+    return np.where(met & np.isfinite(v), level, 0.0)
+
+
+@pytest.fixture
+def scattered():
+    rng = np.random.default_rng(11)
+    n = 3000
+    return pd.DataFrame({"lat": rng.uniform(-18, -3, n), "lon": rng.uniform(-81, -69, n),
+                         "v": np.where(rng.random(n) < 0.03, rng.uniform(10, 1000, n), 0.0)})
+
+
+@pytest.mark.parametrize("km", [10.0, 25.0, 150.0])
+def test_candidate_bins_equal_isin(scattered, km):
+    cells = evidence._Cells(scattered)
+    src = scattered["v"].to_numpy() >= 10
+    lat, lon = scattered["lat"].to_numpy(), scattered["lon"].to_numpy()
+    np.testing.assert_array_equal(evidence._candidates(*cells.bins(km), src),
+                                  _candidates_by_isin(lat, lon, src, km))
+
+
+@pytest.mark.parametrize("kw", [{}, {"full": 500.0}, {"op": "<=", "threshold": 50, "full": 1}])
+def test_own_strength_equals_formula_on_every_cell(kw):
+    v = np.array([np.nan, -1.0, 0.0, 0.5, 1.0, 9.99, 10.0, 50.0, 499.0, 500.0, 1e6])
+    item = _e(**kw)
+    np.testing.assert_array_equal(evidence._own_strength(v, item), _strength_everywhere(v, item))
+
+
+def test_reach_equals_brute_force_nearest_source(scattered):
+    item = _e(within_km=150.0, full=1000)
+    got = item_strengths(scattered, [item])[:, 0]
+    lat, lon = np.radians(scattered["lat"].to_numpy()), np.radians(scattered["lon"].to_numpy())
+    own = _strength_everywhere(scattered["v"].to_numpy(), item)
+    src = np.flatnonzero(own > 0)
+    h = (np.sin((lat[src][None, :] - lat[:, None]) / 2) ** 2 + np.cos(lat[:, None])
+         * np.cos(lat[src][None, :]) * np.sin((lon[src][None, :] - lon[:, None]) / 2) ** 2)
+    km = 2 * 6371.0088 * np.arcsin(np.sqrt(h))
+    near = np.argmin(km, axis=1)
+    d = km[np.arange(len(km)), near]
+    want = np.where(own > 0, own, own[src][near] * np.clip(1 - d / 150.0, 0, 1))
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)

@@ -280,3 +280,59 @@ def test_legend_numbers_are_written_as_the_language_does(cells):
     assert "<span>1.50</span>" in en
     assert "<span>1,50</span>" in hex_layer(cells, column="v", caption="V", tooltip={"v": "V"},
                                             lang="es").legend
+
+
+@pytest.mark.parametrize(("vmin", "vmax"), [(0.0, 1.0), (-3.0, 250.0), (0.5, 0.5 + 1e-9)])
+def test_ramp_colours_equal_branca(vmin, vmax):
+    import branca.colormap as cm
+
+    from geo_engine.reporting.maps import DIVERGING, NO_DATA_COLOUR, SEQUENTIAL, ramp_colours
+
+    rng = np.random.default_rng(2)
+    span = vmax - vmin
+    values = np.r_[rng.uniform(vmin - span, vmax + span, 2000), vmin, vmax,
+                   np.linspace(vmin, vmax, 9), np.nan, np.inf]
+    for colors in (SEQUENTIAL, DIVERGING):
+        scale = cm.LinearColormap(list(colors), vmin=vmin, vmax=vmax)
+        want = [scale(min(max(v, vmin), vmax)) if np.isfinite(v) else NO_DATA_COLOUR
+                for v in values]
+        assert ramp_colours(values, colors, vmin=vmin, vmax=vmax) == want
+
+
+def _features(script):
+    """Every feature of the hexagon layer in a map's script: in the layer, then added to it."""
+    decode = json.JSONDecoder().raw_decode
+    found = []
+    for start in (m.end() for m in re.finditer(r"geo_json_\w+_add\(\{\"", script)):
+        found += decode(script[start - 2:])[0]["features"]
+    for start in (m.end() for m in re.finditer(r"\}\)\(\[", script)):
+        props, end = decode(script[start - 1:])
+        rings, _ = decode(script[start - 1 + end + 2:])
+        found += [{"properties": p, "geometry": {"coordinates": [r]}}
+                  for p, r in zip(props, rings, strict=True)]
+    return found
+
+
+def test_every_hexagon_reaches_the_map_and_the_app(cells):
+    from streamlit_folium import _get_feature_group_string
+
+    from geo_engine.reporting.maps import base_map
+
+    frame = cells.assign(name=["<b>x</b>", "a'b", "Áncash", "d", "e", "f", "g"])
+    options = {"column": "v", "caption": "c", "tooltip": {"name": "Name", "v": "V"},
+               "formats": {"v": ".2f"}}
+    layer = hex_layer(frame, **options)
+    fmap = base_map(bounds=layer.bounds)
+    layer.group.add_to(fmap)
+    page = fmap.get_root().render()
+    app = _get_feature_group_string(layer.group, base_map(bounds=layer.bounds))
+    for script in (page, app):
+        found = _features(script)
+        # the tooltip's fields are named in order: t0 is "name", t1 is "v"
+        assert [f["properties"]["t0"] for f in found] == [
+            "&lt;b&gt;x&lt;/b&gt;", "a&#x27;b", "Áncash", "d", "e", "f", "g"]
+        assert [f["geometry"]["coordinates"][0] for f in found] == [
+            list(r) for r in hexagon_rings(frame["h3"].to_numpy())]
+        assert found[3]["properties"]["t1"] == "no data"
+        assert found[0]["properties"]["fill"].startswith("#")
+        assert "<b>x</b>" not in script

@@ -50,6 +50,12 @@ def test_population_preserved_and_names(peru):
     assert {"district", "province", "department"} <= set(peru.names.columns)
 
 
+def test_matrix_carries_no_build_report(peru):
+    # every column read would deep-copy it (pandas copies attrs into each Series)
+    assert peru.matrix.attrs == {}
+    assert peru.matrix["lat"].attrs == {}
+
+
 def test_unknown_profile_lists_known(peru):
     with pytest.raises(KeyError, match="known: "):
         peru.profile("nope")

@@ -155,3 +155,37 @@ def test_gate_no_resource_no_score_whatever_the_proximity():
     np.testing.assert_allclose(res.contributions.sum(axis=1), res.score)
     wgm = score_profile(m, p.model_copy(update={"aggregation": Aggregation(method="wgm")}))
     np.testing.assert_allclose(np.exp(wgm.contributions.sum(axis=1)), wgm.score)
+
+
+def _aggregate_eligible_rows_only(values, weights, aggregation, eligible):
+    """Aggregate as first written: the eligible rows alone, scattered back into NaN arrays."""
+    score = np.full(len(values), np.nan)
+    contrib = np.full(values.shape, np.nan)
+    s, c, _ = aggregate(values[eligible], weights, aggregation)
+    score[eligible], contrib[eligible] = s, c
+    return score, contrib
+
+
+@pytest.mark.parametrize("method", ["wlc", "wgm", "owa", "topsis"])
+def test_aggregating_all_rows_equals_aggregating_eligible_rows(method):
+    rng = np.random.default_rng(7)
+    values = rng.random((500, 9))
+    eligible = rng.random(500) > 0.3
+    values[~eligible] = np.nan  # as prepare leaves them
+    w = rng.random(9)
+    w /= w.sum()
+    agg = Aggregation(method=method, orness=0.7 if method == "owa" else None)
+    score, contrib, _ = aggregate(values, w, agg, eligible)
+    want_score, want_contrib = _aggregate_eligible_rows_only(values, w, agg, eligible)
+    np.testing.assert_array_equal(score, want_score)
+    np.testing.assert_array_equal(contrib, want_contrib)
+
+
+def test_prepare_ignores_attrs_and_leaves_them(matrix):
+    profile = _profile([("x", 1), ("y", 3)], missing="impute_admin")
+    plain = prepare(matrix, profile)
+    matrix.attrs["report"] = {"layers": {str(i): {"rows": i} for i in range(50)}}
+    with_attrs = prepare(matrix, profile)
+    np.testing.assert_array_equal(with_attrs.values, plain.values)
+    assert with_attrs.report == plain.report
+    assert matrix.attrs["report"]["layers"]["3"] == {"rows": 3}

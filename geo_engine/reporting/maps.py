@@ -16,7 +16,8 @@ import geopandas as gpd
 import h3.api.numpy_int as h3n
 import numpy as np
 import pandas as pd
-from branca.element import MacroElement, Template
+from branca.element import Element, Figure, MacroElement, Template
+from jinja2.utils import htmlsafe_json_dumps
 
 from geo_engine.i18n import number, numbers
 from geo_engine.spatial.grid import cell_polygons
@@ -40,6 +41,7 @@ __all__ = [
     "hex_layer",
     "hexagon_rings",
     "histogram_chart",
+    "ramp_colours",
     "to_parent",
     "use_local_assets",
 ]
@@ -108,6 +110,12 @@ def _rings_cached(key: bytes) -> tuple[list[list[float]], ...]:
     return tuple([[round(float(x), 5), round(float(y), 5)] for x, y in r] for r in rings)
 
 
+@functools.lru_cache(maxsize=16)
+def _rings_json(key: bytes) -> str:
+    """JSON array of the rings of all hexagons but the first (ids as bytes)."""
+    return _compact_json(_rings_cached(key)[1:])
+
+
 def hexagon_rings(ids: np.ndarray) -> tuple[list[list[float]], ...]:
     """Return each cell's boundary as a closed lon/lat ring (5 decimals, ~1 m), cached per id set.
 
@@ -120,10 +128,22 @@ def hexagon_rings(ids: np.ndarray) -> tuple[list[list[float]], ...]:
     return _rings_cached(np.ascontiguousarray(ids, dtype=np.uint64).tobytes())
 
 
+@functools.lru_cache(maxsize=16)
+def _centres_cached(key: bytes) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.frombuffer(key, dtype=np.uint64)
+    lat_lon = np.array([h3n.cell_to_latlng(c) for c in ids], dtype=float).reshape(-1, 2)
+    return lat_lon[:, 0], lat_lon[:, 1]
+
+
+def _centres(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the cells' centres (lat, lon), cached per id set as :func:`hexagon_rings` is."""
+    return _centres_cached(np.ascontiguousarray(ids, dtype=np.uint64).tobytes())
+
+
 def _cell_style(opacity: float) -> folium.JsCode:
     """Return the hexagons' style, read from each feature's own colour, at ``opacity``."""
     return folium.JsCode(
-        "function(f) { var c = f.properties._fill;"
+        "function(f) { var c = f.properties.fill;"
         f" return {{fillColor: c, color: c, fillOpacity: {opacity:.2f}, opacity: {opacity:.2f},"
         " weight: 1}; }")
 
@@ -131,7 +151,7 @@ def _cell_style(opacity: float) -> folium.JsCode:
 _CELL_HIGHLIGHT = folium.JsCode(
     "function(f, layer) { layer.on({"
     " mouseover: function() { layer.setStyle({weight: 2, color: '#000000'}); },"
-    " mouseout: function() { layer.setStyle({weight: 1, color: f.properties._fill}); } }); }")
+    " mouseout: function() { layer.setStyle({weight: 1, color: f.properties.fill}); } }); }")
 
 
 def display_resolution(n_cells: int, resolution: int, *, max_polygons: int = MAX_POLYGONS) -> int:
@@ -234,6 +254,83 @@ class _HtmlBlock(MacroElement):
         super().__init__()
         self._name = "HtmlBlock"
         self.markup = markup
+
+
+class _Script(Element):
+    """Script text added to a figure as it is (branca would compile it as a Jinja template)."""
+
+    _template = Template("{{ this.text }}")
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class _GeoJsonFeatures(MacroElement):
+    """Hexagons added to their parent ``folium.GeoJson`` layer, as JSON written once.
+
+    A ``folium.GeoJson`` embeds its data in its script, which branca then compiles as a Jinja
+    template on every render (a pass over megabytes of hexagons). This child sends the
+    properties (HTML-safe, as Jinja's ``tojson`` writes them) and the rings (cached per set of
+    hexagons: only colours and values change between redraws) as two arrays that the browser
+    zips into features; neither is ever compiled.
+    """
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}(function(props, rings) {"
+        " {{ this._parent.get_name() }}_add({type: 'FeatureCollection', features:"
+        " props.map(function(p, i) { return {type: 'Feature', properties: p,"
+        " geometry: {type: 'Polygon', coordinates: [rings[i]]}}; })});"
+        " })({{ this.props }}, {{ this.rings }});{% endmacro %}")
+
+    def __init__(self, props: Sequence[Mapping[str, Any]], rings: str) -> None:
+        super().__init__()
+        self._name = "GeoJsonFeatures"
+        self.props = htmlsafe_json_dumps(list(props), dumps=_compact_json)
+        self.rings = rings
+
+    def render(self, **kwargs: Any) -> str:
+        """Add the script to the figure as it is."""
+        figure = self.get_root()
+        if not isinstance(figure, Figure):
+            msg = "the hexagons can only be rendered in a map inside a figure"
+            raise TypeError(msg)
+        figure.script.add_child(_Script(self._template.module.script(self, kwargs)),
+                                name=self.get_name())
+        return ""
+
+
+def _compact_json(obj: Any, **kwargs: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), **kwargs)
+
+
+_HEX_BYTES = np.array([f"{i:02x}" for i in range(256)], dtype=object)
+
+
+def ramp_colours(values: np.ndarray, colors: Sequence[str], *, vmin: float, vmax: float
+                 ) -> list[str]:
+    """Return the ``#rrggbbaa`` colour of each value on a linear ramp, grey where missing.
+
+    The colours of ``branca.colormap.LinearColormap(colors, vmin=vmin, vmax=vmax)`` for the
+    values clipped to [vmin, vmax] (same arithmetic, one array pass instead of a Python call
+    per hexagon); :data:`~geo_engine.reporting.maps.NO_DATA_COLOUR` where a value is not finite.
+    """
+    ramp = cm.LinearColormap(list(colors), vmin=vmin, vmax=vmax)
+    index = np.asarray(ramp.index, dtype=float)
+    stops = np.asarray(ramp.colors, dtype=float)
+    x = np.asarray(values, dtype=float)
+    ok = np.isfinite(x)
+    v = np.clip(np.where(ok, x, vmin), vmin, vmax)
+    i = np.clip(np.searchsorted(index, v, side="left"), 1, len(index) - 1)
+    width = index[i] - index[i - 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(width > 0, (v - index[i - 1]) / np.where(width > 0, width, 1.0), 1.0)
+    rgba = (1.0 - p)[:, None] * stops[i - 1] + p[:, None] * stops[i]
+    rgba = np.where((v <= index[0])[:, None], stops[0], rgba)
+    rgba = np.where((v >= index[-1])[:, None], stops[-1], rgba)
+    codes = _HEX_BYTES[(rgba * 255.9999).astype(np.int64)]
+    return ["#" + r + g + b + a if good else NO_DATA_COLOUR
+            for (r, g, b, a), good in zip(codes.tolist(), ok.tolist(), strict=True)]
 
 
 @dataclass(frozen=True)
@@ -341,14 +438,18 @@ def hex_layer(
         msg = (f"{len(frame):,} hexagons is more than the {MAX_POLYGONS:,} a map can draw "
                "smoothly; aggregate to a coarser resolution with to_parent()")
         raise ValueError(msg)
+    # short property keys: a smaller payload, and none for streamlit-folium to rename (it
+    # rewrites every `_name` of the script, which the column names would be)
+    key = {col: f"t{i}" for i, col in enumerate(tooltip)}
     shown = pd.DataFrame(index=range(len(frame)))
     for col in tooltip:
         values = frame[col]
         spec = (formats or {}).get(col)
         if spec is not None:
-            shown[col] = [no_data_label if pd.isna(v) else format(float(v), spec) for v in values]
+            shown[key[col]] = [no_data_label if pd.isna(v) else format(float(v), spec)
+                               for v in values]
         else:
-            shown[col] = [no_data_label if v is None or (isinstance(v, float) and np.isnan(v))
+            shown[key[col]] = [no_data_label if v is None or (isinstance(v, float) and np.isnan(v))
                           else html.escape(str(v)) for v in values]
     if categories is not None:
         fill = [categories.colours.get(str(v), NO_DATA_COLOUR) if v is not None else NO_DATA_COLOUR
@@ -360,34 +461,37 @@ def hex_layer(
         hi = vmax if vmax is not None else (float(finite.max()) if finite.size else 1.0)
         if hi <= lo:
             hi = lo + 1e-9
-        scale = cm.LinearColormap(list(colors), vmin=lo, vmax=hi)
-        fill = [NO_DATA_COLOUR if not np.isfinite(v) else scale(min(max(v, lo), hi))
-                for v in values]
-    shown["_fill"] = fill
-    rings = hexagon_rings(frame["h3"].to_numpy(dtype=np.uint64))
-    props = shown.to_dict("records")
-    collection = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": pr, "geometry": {"type": "Polygon", "coordinates": [r]}}
-        for pr, r in zip(props, rings, strict=True)]}
+        fill = ramp_colours(values, colors, vmin=lo, vmax=hi)
+    shown["fill"] = fill
+    ids = np.ascontiguousarray(frame["h3"].to_numpy(dtype=np.uint64))
+    rings = hexagon_rings(ids)
+    names = list(shown.columns)
+    props = [dict(zip(names, row, strict=True))
+             for row in zip(*(shown[c].tolist() for c in names), strict=True)]
     if bounds is not None:
         west, south, east, north = bounds
     else:
-        lats = frame["h3"].map(lambda c: h3n.cell_to_latlng(np.uint64(c))[0]).to_numpy()
-        lons = frame["h3"].map(lambda c: h3n.cell_to_latlng(np.uint64(c))[1]).to_numpy()
+        lats, lons = _centres(frame["h3"].to_numpy(dtype=np.uint64))
         if any(x > 180 for r in rings for x, _ in r):  # drawn east of 180° (see hexagon_rings)
             lons = np.where(lons < 0, lons + 360, lons)
         pad = 0.3
         west, south, east, north = lons.min() - pad, lats.min() - pad, lons.max() + pad, lats.max() + pad
     group = folium.FeatureGroup(name="cells")
-    fields = list(tooltip)
-    folium.GeoJson(
-        collection, name="cells",
+    # the first hexagon goes in the layer itself (its tooltip checks the fields there), the
+    # rest are added to it as JSON written once (see _GeoJsonFeatures)
+    first = [{"type": "Feature", "properties": pr, "geometry": {"type": "Polygon",
+                                                                 "coordinates": [r]}}
+             for pr, r in zip(props[:1], rings[:1], strict=True)]
+    cells = folium.GeoJson(
+        {"type": "FeatureCollection", "features": first}, name="cells",
         # styles read from each feature's own colour in the browser: a Python style_function
         # would embed a lookup of every hexagon id per colour (about a third of the payload)
         style=_cell_style(opacity), on_each_feature=_CELL_HIGHLIGHT,
-        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[tooltip[f] for f in fields],
+        tooltip=folium.GeoJsonTooltip(fields=list(key.values()), aliases=list(tooltip.values()),
                                       sticky=True),
     ).add_to(group)
+    if len(props) > 1:
+        _GeoJsonFeatures(props[1:], _rings_json(ids.tobytes())).add_to(cells)
     if outlines is not None and len(outlines):
         o_fields = list(outline_tooltip or {})
         o = outlines[[*o_fields, "geometry"]].copy()

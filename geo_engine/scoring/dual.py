@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,7 @@ class DualResult:
     families : pandas.DataFrame
         Raw score of every family profile.
     family_standing : pandas.DataFrame
-        Percentile standing of the cell in every family.
+        Percentile standing of the cell in every family (computed when first asked for).
     best_family : numpy.ndarray of object
         Id of the best family per cell: the strongest evidence, standing breaking ties (None
         where no family has evidence).
@@ -66,7 +67,6 @@ class DualResult:
     niche: np.ndarray
     inclusion: np.ndarray
     families: pd.DataFrame
-    family_standing: pd.DataFrame
     best_family: np.ndarray
     niche_margin: np.ndarray
     typology: np.ndarray
@@ -76,6 +76,12 @@ class DualResult:
     thresholds: dict[str, float]
     results: dict[str, ScoreResult] = field(default_factory=dict)
     missing: tuple[str, ...] = ()
+
+    @functools.cached_property
+    def family_standing(self) -> pd.DataFrame:
+        """Percentile standing of the cell in every family (computed when first asked for)."""
+        return pd.DataFrame({k: self.results[k].standing for k in self.families.columns},
+                            index=self.families.index)
 
     def frame(self) -> pd.DataFrame:
         """Return the per-cell outputs as one DataFrame (same row order as the matrix)."""
@@ -127,22 +133,74 @@ def family_table(scores: Mapping[str, np.ndarray], index: pd.Index,
     names = np.array(table.columns, dtype=object)
     if evidence is not None:
         ev = np.column_stack([np.asarray(evidence[k], dtype=float) for k in table.columns])
-        ev = np.where(np.isfinite(ev), ev, 0.0)
-        tie = 9e-4 * np.where(np.isfinite(filled), filled, 0)  # below one step of the rounding
-        key = np.where(ev > 0, np.round(ev, 3) + tie, -np.inf)
-        order = np.argsort(-key, axis=1, kind="stable")
-        top = ev[rows, order[:, 0]]
-        second = ev[rows, order[:, 1]] if ev.shape[1] > 1 else np.zeros(len(table))
-        best = np.where(top > 0, names[order[:, 0]], np.array(None, dtype=object))
-        return table, stand, best, top - second
-    order = np.argsort(-filled, axis=1, kind="stable")
-    best_val = filled[rows, order[:, 0]]
-    second_val = (filled[rows, order[:, 1]] if values.shape[1] > 1
-                  else np.full(len(table), -np.inf))
-    best = np.where(np.isfinite(best_val), names[order[:, 0]], np.array(None, dtype=object))
+        best, margin = _best_by_evidence(ev, lambda j, at: values[at, j], names)
+        return table, stand, best, margin
+    first, second = _top_two(filled)
+    best_val = filled[rows, first]
+    second_val = filled[rows, second] if values.shape[1] > 1 else np.full(len(table), -np.inf)
+    best = np.where(np.isfinite(best_val), names[first], np.array(None, dtype=object))
     margin = np.where(np.isfinite(best_val),
                       best_val - np.where(np.isfinite(second_val), second_val, 0.0), np.nan)
     return table, stand, best, margin
+
+
+def _top_two(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return, per row, the columns of the highest and second highest ``key`` (no NaN).
+
+    The same columns as the first two of ``np.argsort(-key, axis=1, kind="stable")`` (ties go
+    to the column listed first), without sorting every row. A row of one column gets itself
+    as second.
+    """
+    rows = np.arange(len(key))
+    first = np.argmax(key, axis=1)
+    if key.shape[1] < 2:
+        return first, first
+    rest = key.copy()
+    rest[rows, first] = -np.inf
+    second = np.argmax(rest, axis=1)
+    # when the rest are all -inf, argmax may land on `first` itself: take the lowest other column
+    lowest = np.where(first == 0, 1, 0)
+    second = np.where(rest[rows, second] == -np.inf, lowest, second)
+    return first, second
+
+
+def _best_by_evidence(ev: np.ndarray, standing_at: Callable[[int, np.ndarray], np.ndarray],
+                      names: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Best family by evidence (cells × families, in [0, 1]) and its margin over the second.
+
+    Families with evidence are ranked by their evidence rounded to 0.001, their standing (given
+    by ``standing_at(column, rows)``) breaking ties; it is asked for only in the rows where the
+    first or second place is tied, since it cannot move an untied one (it adds under 0.001).
+    """
+    n = len(ev)
+    rows = np.arange(n)
+    ev = np.where(np.isfinite(ev), ev, 0.0)
+    pos = ev > 0
+    key = np.full(ev.shape, -np.inf)
+    key[pos] = np.round(ev[pos], 3)
+    first, second = _top_two(key)
+    level = key[rows, second]
+    tied = np.flatnonzero(np.isfinite(level) & ((key == level[:, None]).sum(axis=1) >= 2))
+    if tied.size:
+        sub = key[tied]
+        for j in range(ev.shape[1]):
+            st = standing_at(j, tied)
+            sub[:, j] += 9e-4 * np.where(np.isfinite(st), st, 0)  # below one step of the rounding
+        first[tied], second[tied] = _top_two(sub)
+    top = ev[rows, first]
+    runner_up = ev[rows, second] if ev.shape[1] > 1 else np.zeros(n)
+    best = np.where(top > 0, names[first], np.array(None, dtype=object))
+    return best, top - runner_up
+
+
+def _standing_at(score: np.ndarray) -> Callable[[int, np.ndarray], np.ndarray]:
+    """Return ``f(j, rows)``: :func:`standing` of column ``j`` of ``score`` at ``rows`` only."""
+    def at(j: int, rows: np.ndarray) -> np.ndarray:
+        s = score[:, j]
+        ordered = np.sort(s[np.isfinite(s)])
+        out = np.searchsorted(ordered, s[rows], side="right") / max(ordered.size, 1)
+        return np.where(np.isfinite(s[rows]), out, np.nan)
+    return at
 
 
 def _family_evidence(result: ScoreResult) -> np.ndarray:
@@ -265,11 +323,15 @@ def dual_model(
     engine, need, access = kind_score("engine"), kind_score("need"), kind_score("access")
     fams = by_kind.get("family", [])
     evidence = {p.id: _family_evidence(done[p.id]) for p in fams}
-    families, standings, best, margin = family_table(
-        {p.id: done[p.id].score for p in fams}, matrix.index,
-        {p.id: done[p.id].standing for p in fams}, evidence if fams else None)
-    niche = (np.column_stack(list(evidence.values())).max(axis=1) if fams
-             else np.full(len(matrix), np.nan))
+    families = pd.DataFrame({p.id: done[p.id].score for p in fams}, index=matrix.index)
+    if fams:
+        strengths = np.column_stack(list(evidence.values()))
+        best, margin = _best_by_evidence(strengths, _standing_at(families.to_numpy(dtype=float)),
+                                         np.array(families.columns, dtype=object))
+        niche = strengths.max(axis=1)
+    else:
+        best, margin = np.full(len(matrix), None, dtype=object), np.full(len(matrix), np.nan)
+        niche = np.full(len(matrix), np.nan)
     with np.errstate(invalid="ignore"):
         inclusion = (niche * need ** settings.inclusion_need_exponent
                      * access ** settings.inclusion_access_exponent)
@@ -304,7 +366,7 @@ def dual_model(
         "hub_cells": int(hubs.sum()),
     }
     return DualResult(engine=engine, need=need, access=access, niche=niche, inclusion=inclusion,
-                      families=families, family_standing=standings, best_family=best,
+                      families=families, best_family=best,
                       niche_margin=margin, typology=types,
                       hub_distance_km=distance, hub_minutes=minutes, linkage=linkage,
                       thresholds=thresholds,

@@ -94,6 +94,19 @@ class ScoreResult:
         return standing(self.score)
 
 
+def _bare(matrix: pd.DataFrame) -> pd.DataFrame:
+    """Return the matrix without its ``attrs`` (same data, not copied).
+
+    pandas deep-copies ``attrs`` into every column it hands out; the build report there makes
+    each column read cost milliseconds, and scoring reads hundreds of columns.
+    """
+    if not matrix.attrs:
+        return matrix
+    bare = pd.DataFrame(matrix, copy=False)  # unlike .copy(), does not deep-copy attrs either
+    bare.attrs = {}
+    return bare
+
+
 def _impute_admin(raw: np.ndarray, matrix: pd.DataFrame) -> np.ndarray:
     out = raw.copy()
     for level in ("district_code", "province_code", "department_code"):
@@ -134,6 +147,7 @@ def prepare(
     """
     specs = specs or {}
     profile.check_layers(set(matrix.columns))
+    matrix = _bare(matrix)
     n = len(matrix)
     eligible = np.ones(n, dtype=bool)
     report: dict[str, Any] = {"cells": n}
@@ -144,13 +158,13 @@ def prepare(
         report[f"excluded_by_constraint_{c.layer}"] = int((eligible & ~ok).sum())
         eligible &= ok
     ids = [layer.id for layer in profile.layers]
-    raw_all = matrix[ids].to_numpy(dtype=float)
-    no_data = ~np.isfinite(raw_all).any(axis=1)
+    raw_all = [matrix[i].to_numpy(dtype=float) for i in ids]
+    no_data = ~np.any([np.isfinite(raw) for raw in raw_all], axis=0) if ids else np.ones(n, bool)
     report["excluded_no_data"] = int((eligible & no_data).sum())
     eligible &= ~no_data
     raws: list[np.ndarray] = []
     for j, layer in enumerate(profile.layers):
-        raw = raw_all[:, j]
+        raw = raw_all[j]
         policy = layer.missing or profile.missing
         if policy == "exclude":
             ok = np.isfinite(raw)
@@ -159,7 +173,7 @@ def prepare(
         elif policy == "impute_admin":
             raw = _impute_admin(raw, matrix)
         raws.append(raw)
-    values = np.full((n, len(ids)), np.nan)
+    columns = []
     unit_codes = matrix["district_code"].to_numpy() if "district_code" in matrix else None
     for j, layer in enumerate(profile.layers):
         spec = specs.get(layer.id)
@@ -172,7 +186,9 @@ def prepare(
             winsorize=norm.winsorize, fuzzy_shape=norm.fuzzy_shape, fuzzy_points=norm.fuzzy_points,
             half=norm.half, mask=eligible, name=layer.id, units=unit_codes,
         )
-        values[:, j] = np.where(eligible & np.isnan(s), 0.0, s)
+        s[eligible & np.isnan(s)] = 0.0
+        columns.append(s)
+    values = np.column_stack(columns) if columns else np.full((n, 0), np.nan)
     report["eligible"] = int(eligible.sum())
     return Prepared(
         profile=profile, layer_ids=ids, values=values, eligible=eligible, report=report,
@@ -245,10 +261,10 @@ def aggregate(
     w = np.asarray(weights, dtype=float)
     n, k = v.shape
     ok = np.ones(n, dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
-    score = np.full(n, np.nan)
-    contrib = np.full((n, k), np.nan)
-    x = v[ok]
     method = aggregation.method
+    # every method but TOPSIS scores a row from that row alone: score all rows, blank the others
+    whole = method != "topsis" or bool(ok.all())
+    x = v if whole else v[ok]
     space = "score"
     if method == "wlc":
         c = x * w
@@ -287,8 +303,14 @@ def aggregate(
     else:  # pragma: no cover - prevented by the Aggregation model
         msg = f"unknown aggregation {method!r}"
         raise ValueError(msg)
-    score[ok] = s
-    contrib[ok] = c
+    if whole:
+        score, contrib = s, c
+        score[~ok] = np.nan
+        contrib[~ok] = np.nan
+    else:
+        score, contrib = np.full(n, np.nan), np.full((n, k), np.nan)
+        score[ok] = s
+        contrib[ok] = c
     return score, contrib, space
 
 
@@ -352,7 +374,8 @@ def score_profile(
                        else contrib + w[None, :] * np.log(prep.gate)[:, None])
     return ScoreResult(
         score=score,
-        contributions=pd.DataFrame(contrib, columns=prep.layer_ids, index=matrix.index),
+        contributions=pd.DataFrame(contrib, columns=prep.layer_ids, index=matrix.index,
+                                   copy=False),
         contribution_space=space,
         weights=dict(zip(prep.layer_ids, w.tolist(), strict=True)),
         prepared=prep,

@@ -906,6 +906,36 @@ def _travel_costs(result: Run, *, base: float, per_minute: float, origin: str) -
     return travel_cost(minutes, base=base, per_minute=per_minute)
 
 
+def _plan_brief(result: Run, profile_id: str, table: pd.DataFrame, *, best_demand: float,
+                greedy_demand: float, reachable: float, reach: float, lang: str,
+                pdf: bool) -> str | bytes:
+    """Return a one-page brief of a plan: the map of the cells it reaches, its figures, its sites."""
+    import numpy as np
+
+    from geo_engine.i18n import number, t
+    from geo_engine.reporting.brief import brief_html, brief_pdf
+
+    rows = np.isin(result.matrix["h3"].to_numpy(dtype=np.uint64),
+                   [int(h, 16) for h in table["h3"]] if table["h3"].dtype == object
+                   else table["h3"].to_numpy(dtype=np.uint64))
+    sites = table[table["role"] == "site"].sort_values("rank")
+    extra = [(t("plan_brief_sites", lang), number(len(sites), lang, decimals=0)),
+             (t("plan_reached", lang), f"{number(best_demand, lang, decimals=0)} "
+              f"({number(100 * best_demand / max(reachable, 1), lang, decimals=1)} %)"),
+             (t("plan_brief_reach", lang), f"{number(reach, lang, decimals=0)} min"),
+             (t("plan_greedy", lang), number(greedy_demand, lang, decimals=0))]
+    for _, site in sites.iterrows():
+        place = " · ".join(str(site[c]) for c in ("district", "province") if c in site
+                           and isinstance(site[c], str))
+        extra.append((f"{int(site['rank'])}. {place or site['site']}",
+                      f"+{number(site['demand_added'], lang, decimals=0)}"
+                      + (f" · {site['niche_family']}" if isinstance(site.get("niche_family"), str)
+                         else "")))
+    title = t("plan_title", lang, n=len(sites))
+    render = brief_pdf if pdf else brief_html
+    return render(result, profile_id=profile_id, rows=rows, title=title, lang=lang, extra=extra)
+
+
 @app.command("plan")
 def plan_cmd(
     out: Annotated[Path, typer.Option("--out", help="Sites and covered cells (.geojson, .gpkg, "
@@ -945,6 +975,9 @@ def plan_cmd(
                                            "set (towns50k…) or a point layer.")] = "towns50k",
     pareto: Annotated[bool, typer.Option("--pareto", help="Write the growth–inclusion front "
                                          "instead of one plan.")] = False,
+    brief: Annotated[Path | None, typer.Option("--brief", help="Also write a one-page brief of "
+                                               "the plan for a director (.html or .pdf).")] = None,
+    lang: Annotated[str, typer.Option(help="Language of the brief: es or en.")] = "es",
     points: Annotated[int, typer.Option(help="Points of the front.")] = 10,
     resolution: Resolution = None,
     region: Region = settings.default_region,
@@ -956,9 +989,17 @@ def plan_cmd(
     from geo_engine.planning.plan import greedy_cover, pareto_front, solve_cover
     from geo_engine.planning.scenario import PlanSettings, apply_scenario, load_scenario
     from geo_engine.planning.sites import SiteOptions, region_problem, site_costs, site_table
-    from geo_engine.reporting.export import CELL_FORMATS, TABLE_FORMATS, write_cells, write_table
+    from geo_engine.reporting.export import (
+        CELL_FORMATS,
+        TABLE_FORMATS,
+        write_cells,
+        write_document,
+        write_table,
+    )
 
     _check_out(out, force, TABLE_FORMATS if pareto else CELL_FORMATS)
+    if brief is not None:
+        _check_out(brief, force, (".html", ".pdf"))
     try:
         scen = load_scenario(scenario) if scenario is not None else None
         base = scen.plan if scen is not None else PlanSettings()
@@ -1018,6 +1059,12 @@ def plan_cmd(
                f"greedy: {greedy.demand:,.0f} ({gap:.1%} less); solved in {best.seconds:.1f} s")
     typer.echo(f"wrote {out}: {len(best.sites)} sites and {len(table) - len(best.sites):,} "
                "covered cells")
+    if brief is not None:
+        page = _plan_brief(result, chosen.id, table, best_demand=best.demand,
+                           greedy_demand=greedy.demand, reachable=total, reach=options.reach_minutes,
+                           lang=lang, pdf=brief.suffix.lower() == ".pdf")
+        _write(lambda: write_document(page, brief, force=force))
+        typer.echo(f"wrote {brief}: the plan's brief")
 
 
 @app.command("app")

@@ -631,6 +631,15 @@ def test_plan_by_province_with_costs_by_travel_time(tmp_path, monkeypatch):
     sites = gpd.read_file(out)
     sites = sites[sites["role"] == "site"]
     assert sites["province"].is_unique  # one site per province
+    brief = tmp_path / "plan.html"
+    r = runner.invoke(app, ["plan", "--profile", "agro_food", "--resolution", "5", "--reach", "180",
+                            "--sites", "3", "--out", str(tmp_path / "p.csv"), "--brief", str(brief),
+                            "--lang", "en"])
+    assert r.exit_code == 0, r.output
+    page = brief.read_text()
+    assert "Plan: 3 sites" in page
+    assert "Poor people with a niche reached" in page
+    assert "data:image/png;base64," in page  # the map of the cells it reaches
     assert (sites["cost"] >= 1000).all()
     assert sites["cost"].sum() <= 5000
     r = runner.invoke(app, ["plan", "--profile", "agro_food", "--resolution", "5", "--sites", "2",

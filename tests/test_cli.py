@@ -175,7 +175,7 @@ def test_build_profiles_its_layers(tmp_path, monkeypatch):
     assert lines[header].split() == ["layer", "seconds", "share", "peak", "MB"]
     assert lines[header + 1].startswith("(grid)")
     assert lines[header + 2].split()[0] == "share"
-    assert float(lines[header + 2].split()[3]) > 0  # peak memory in MB
+    assert float(lines[header + 2].split()[3].replace(",", "")) > 0  # peak memory in MB
     assert lines[-1].startswith("total")
     cached = runner.invoke(app, args)
     assert "(from the cache: the times and memory of the build that made it)" in cached.output

@@ -963,9 +963,10 @@ def plan_cmd(
                                                "from poverty × population if absent).")] = "poor_population",
     speed_kmh: Annotated[float | None, typer.Option(help="Measure reach as distance at this "
                                                     "speed instead of travel time.")] = None,
-    site_level: Annotated[str, typer.Option(help="What a site is: cell, or an admin unit "
-                                            "(district, province, department: one site per "
-                                            "unit, at its best cell).")] = "cell",
+    site_level: Annotated[str, typer.Option(help="What a site is: cell, an admin unit "
+                                            "(district, province, department) or a hot-spot "
+                                            "cluster of the profile (cluster): one site per "
+                                            "unit or cluster, at its best cell.")] = "cell",
     cost_base: Annotated[float | None, typer.Option(help="Cost of a site: this fixed part plus "
                                                     "--cost-per-minute × travel time from "
                                                     "--cost-from (instead of --cost).")] = None,

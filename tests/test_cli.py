@@ -642,6 +642,10 @@ def test_plan_by_province_with_costs_by_travel_time(tmp_path, monkeypatch):
     assert "data:image/png;base64," in page  # the map of the cells it reaches
     assert (sites["cost"] >= 1000).all()
     assert sites["cost"].sum() <= 5000
+    r = runner.invoke(app, ["plan", "--profile", "agro_food", "--resolution", "5", "--reach", "180",
+                            "--sites", "2", "--site-level", "cluster", "--out", str(tmp_path / "k.csv")])
+    assert r.exit_code == 0, r.output
+    assert "2 sites reach" in r.output or "1 sites reach" in r.output
     r = runner.invoke(app, ["plan", "--profile", "agro_food", "--resolution", "5", "--sites", "2",
                             "--cost", str(tmp_path / "c.csv"), "--cost-base", "1",
                             "--out", str(tmp_path / "y.gpkg")])

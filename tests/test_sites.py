@@ -140,3 +140,14 @@ def test_cost_by_travel_time():
     assert np.isnan(out[2])  # unreachable: cannot be a site
     with pytest.raises(ValueError, match="must be finite numbers >= 0"):
         travel_cost([1.0], base=-1)
+
+
+def test_sites_by_cluster_leave_out_cells_outside_every_cluster():
+    g = grid(4)
+    g["cluster_id"] = np.where(g["lat"] < LAT, 1.0, np.nan)  # one cluster in the south half
+    score = np.linspace(0.0, 1.0, len(g))
+    sp = site_problem(g, score=score, demand=np.ones(len(g)), niche=np.ones(len(g), bool),
+                      options=SiteOptions(sites=3, speed_kmh=20, site_level="cluster"))
+    assert len(sp.site_rows) == 1  # one cluster, one candidate
+    inside = g["cluster_id"].notna().to_numpy()
+    assert score[sp.site_rows[0]] == score[inside].max()

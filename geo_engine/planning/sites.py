@@ -100,9 +100,10 @@ class SiteOptions:
     speed_kmh : float, optional
         Measure reach as great-circle distance at this speed instead of travel time over the
         friction surface (quicker, and for regions without a terrain raster).
-    site_level : {"cell", "district", "province", "department"}, default "cell"
-        What a site is: a cell, or an admin unit (at most one site per unit, placed at the
-        unit's best-scoring cell, from which its reach is measured).
+    site_level : {"cell", "district", "province", "department", "cluster"}, default "cell"
+        What a site is: a cell, an admin unit, or a significant hot-spot cluster of the profile
+        (at most one site per unit or cluster, placed at its best-scoring cell, from which its
+        reach is measured).
     """
 
     sites: int | None = None
@@ -118,13 +119,16 @@ class SiteOptions:
 
 
 SITE_LEVELS = {"cell": None, "district": "district_code", "province": "province_code",
-               "department": "department_code"}
+               "department": "department_code", "cluster": "cluster_id"}
 """What a site can be, and the matrix column of the unit it stands for."""
 
 
 def _best_per_unit(matrix: pd.DataFrame, s: np.ndarray, allowed: np.ndarray, level: str
                    ) -> np.ndarray:
-    """Return the rows of each unit's best-scoring allowed cell (one candidate per unit)."""
+    """Return the rows of each unit's best-scoring allowed cell (one candidate per unit).
+
+    Cells outside every unit (no cluster) are no candidates.
+    """
     if level not in SITE_LEVELS:
         msg = f"`site_level` was {level!r} but must be one of {list(SITE_LEVELS)}"
         raise ValueError(msg)
@@ -136,6 +140,7 @@ def _best_per_unit(matrix: pd.DataFrame, s: np.ndarray, allowed: np.ndarray, lev
         msg = f"sites by {level} need the matrix column {column!r}, which this region lacks"
         raise ValueError(msg)
     frame = pd.DataFrame({"row": rows, "unit": matrix[column].to_numpy()[rows], "s": s[rows]})
+    frame = frame[frame["unit"].notna()]
     best = frame.sort_values(["s", "row"], ascending=[False, True]).drop_duplicates("unit")
     return best["row"].to_numpy(dtype=np.int64)
 
@@ -342,7 +347,17 @@ def region_problem(run: Run, profile: Profile, *, options: SiteOptions, niche_mi
                                    files=None if run.region.access_files is None
                                    else dict(run.region.access_files))
     d = run.dual
-    sp = site_problem(run.matrix, score=result.score,
+    matrix = run.matrix
+    if options.site_level == "cluster":
+        from geo_engine.clusters import hot_spots
+
+        cells = hot_spots(run.matrix, result.score)
+        if cells["cluster_id"].notna().sum() == 0:
+            msg = (f"profile {profile.id!r} has no significant hot-spot cluster to place sites in; "
+                   "choose cells or admin units as sites")
+            raise ValueError(msg)
+        matrix = run.matrix.assign(cluster_id=cells["cluster_id"].to_numpy())
+    sp = site_problem(matrix, score=result.score,
                       demand=poor_population(run.matrix, column=demand_column),
                       niche=np.nan_to_num(result.standing, nan=0.0) >= niche_min,
                       growth=growth_value(d.engine, d.linkage, d.typology),

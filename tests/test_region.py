@@ -502,3 +502,17 @@ def test_access_for_ones_own_region_to_its_own_point_layers(own_region, tmp_path
     r = runner.invoke(app, ["access", "--region", str(region), "--to", "nowhere", "--out",
                             str(tmp_path / "y.csv")])
     assert "nor a point layer of region 'mine' (distance_town, market_count, town_people)" in r.output
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("where", ["../outside.tif", "/etc/passwd", "link.tif"])
+def test_access_files_must_stay_in_the_region_folder(tmp_path, where):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (tmp_path / "outside.tif").write_bytes(b"x")
+    (folder / "link.tif").symlink_to(tmp_path / "outside.tif")
+    (folder / "region.yaml").write_text(
+        f"id: mine\nboundary: b.geojson\ncode_column: C\naccess: {{elevation: {where}}}\n")
+    with pytest.raises(SpecError, match=r"region.yaml: access.elevation: file .* (leads outside|is a "
+                       r"link to .*, which lies outside) the data folder"):
+        load_region(folder / "region.yaml")

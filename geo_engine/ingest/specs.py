@@ -33,6 +33,7 @@ __all__ = [
     "Transform",
     "default_layers_path",
     "load_layers",
+    "path_inside",
     "source_paths",
 ]
 
@@ -266,19 +267,7 @@ class LayerSpec(BaseModel):
             When the source leads outside ``data_dir``; the message names the spec file, the
             layer, the source, the folder and the fix.
         """
-        root = Path(data_dir).resolve()
-        given = Path(self.source)
-        path = given if given.is_absolute() else root / given
-        resolved = path.resolve()
-        if resolved.is_relative_to(root):
-            return resolved
-        if Path(os.path.normpath(path)).is_relative_to(root):
-            how = f"is a link to {str(resolved)!r}, which lies outside the data folder {root}"
-        else:
-            how = f"leads outside the data folder {root}"
-        msg = (f"{self.where}: source {self.source!r} {how}; sources are read only inside that folder: "
-               f"put the file there and write its path relative to it (e.g. {given.name!r})")
-        raise SpecError(msg)
+        return path_inside(self.source, data_dir, where=self.where)
 
 
 def default_layers_path(region: str | None = None) -> Path:
@@ -297,6 +286,33 @@ def _spec_files(path: Path) -> list[Path]:
         msg = f"{path}: layer spec file not found"
         raise SpecError(msg)
     return [path]
+
+
+def path_inside(source: str, data_dir: Path, *, where: str, what: str = "source") -> Path:
+    """Return the resolved path of a file a spec names, which must lie inside ``data_dir``.
+
+    Relative paths are under ``data_dir``; ``..``, absolute paths and links are followed and must
+    still end inside it.
+
+    Raises
+    ------
+    SpecError
+        When the path leads outside ``data_dir``; the message starts with ``where`` (the spec
+        file and entry) and names the path, the folder and the fix.
+    """
+    root = Path(data_dir).resolve()
+    given = Path(source)
+    path = given if given.is_absolute() else root / given
+    resolved = path.resolve()
+    if resolved.is_relative_to(root):
+        return resolved
+    if Path(os.path.normpath(path)).is_relative_to(root):
+        how = f"is a link to {str(resolved)!r}, which lies outside the data folder {root}"
+    else:
+        how = f"leads outside the data folder {root}"
+    msg = (f"{where}: {what} {source!r} {how}; sources are read only inside that folder: "
+           f"put the file there and write its path relative to it (e.g. {given.name!r})")
+    raise SpecError(msg)
 
 
 def source_paths(specs: Iterable[LayerSpec], data_dir: Path) -> dict[str, Path]:

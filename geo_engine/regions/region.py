@@ -42,7 +42,7 @@ from geo_engine._errors import (
     SourceFormatError,
     SpecError,
 )
-from geo_engine.ingest.specs import Title
+from geo_engine.ingest.specs import Title, path_inside
 from geo_engine.io.atomic import atomic_output, check_output
 from geo_engine.io.yaml_io import dump_yaml, load_model
 
@@ -196,8 +196,9 @@ class Region:
         The region's dasymetric calibration (:data:`geo_engine.settings.urban_centre_weight` when
         None).
     access_files : tuple or None
-        (mode, file) pairs of the region's travel files, relative to ``data_dir`` (``access:`` of
-        the file); None for the shipped names (:data:`geo_engine.access.REGION_FILES`).
+        (mode, file) pairs of the region's travel files (``access:`` of the file), resolved and
+        checked to lie inside ``data_dir``; None for the shipped names
+        (:data:`geo_engine.access.REGION_FILES`).
     resolution : int
         Default H3 resolution.
     shipped : bool
@@ -401,7 +402,9 @@ def load_region(region: str | Path | Region | None = None, *, data_dir: Path | N
         parents=tuple((f"{lv.slot}_code", lv.code) for lv in levels[1:]),
         resolution=spec.resolution, shipped=shipped, levels=levels,
         urban_centre_weight=spec.urban_centre_weight,
-        access_files=None if spec.access is None else tuple((str(k), v) for k, v in spec.access.items()))
+        access_files=None if spec.access is None else tuple(
+            (str(k), str(path_inside(v, root, where=f"{file}: access.{k}", what="file")))
+            for k, v in spec.access.items()))
 
 
 def write_region(

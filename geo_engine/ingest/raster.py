@@ -32,6 +32,7 @@ import h3.api.numpy_int as h3n
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 import shapely
 from affine import Affine
 from exactextract import exact_extract
@@ -43,14 +44,9 @@ from rasterio.windows import Window
 
 from geo_engine._errors import GeoEngineWarning, MissingSourceError, SourceFormatError
 from geo_engine.io.safe_read import open_raster
+from geo_engine.spatial.sphere import HAS_H3RONPY, cells_to_wkb
 
-try:  # optional accelerator: hexagon vertices from h3ronpy (the same vertices as the h3 loop)
-    import pyarrow as pa
-    from h3ronpy.vector import cells_to_wkb_polygons as _h3r_cells_to_wkb_polygons
-
-    _HAS_H3RONPY = True
-except ImportError:  # pragma: no cover - exercised by monkeypatching _HAS_H3RONPY in the tests
-    _HAS_H3RONPY = False
+_HAS_H3RONPY = HAS_H3RONPY  # the accelerator (spatial.sphere); the tests switch it off here
 
 __all__ = [
     "EARTH_RADIUS_KM",
@@ -515,7 +511,7 @@ def _hexagon_vertices_h3ronpy(ids: npt.NDArray[np.uint64]) -> FloatArray | None:
     A little-endian WKB hexagon is 125 bytes: byte order, type and ring count, point count, then
     seven (x, y) float64 pairs, the last closing the ring.
     """
-    wkb = pa.array(_h3r_cells_to_wkb_polygons(ids))
+    wkb = cells_to_wkb(ids)
     offsets = np.frombuffer(wkb.buffers()[1], dtype=np.int64 if pa.types.is_large_binary(wkb.type)
                             else np.int32)[wkb.offset:wkb.offset + len(wkb) + 1]
     if wkb.null_count or not (np.diff(offsets) == _HEXAGON_WKB_BYTES).all():

@@ -33,8 +33,10 @@ from geo_engine.io.safe_read import check_lonlat
 from geo_engine.spatial.crs import Projection, grid_projection
 from geo_engine.spatial.sphere import (
     EARTH_RADIUS_KM,
+    HAS_H3RONPY,
     Grid,
     arc_km,
+    cells_to_wkb,
     check_grid,
     disks,
     edge_km,
@@ -45,13 +47,7 @@ from geo_engine.spatial.sphere import (
     unit_vectors,
 )
 
-try:  # optional accelerator: vectorised H3 indexing and cell outlines (same results as h3 loops)
-    import pyarrow as pa
-    from h3ronpy.vector import cells_to_wkb_polygons as _h3r_cells_to_wkb_polygons
-
-    _HAS_H3RONPY = True
-except ImportError:  # pragma: no cover - exercised by monkeypatching _HAS_H3RONPY in the tests
-    _HAS_H3RONPY = False
+_HAS_H3RONPY = HAS_H3RONPY  # the accelerator (spatial.sphere); the tests switch it off here
 
 __all__ = [
     "LINE_TYPES",
@@ -194,7 +190,7 @@ def _cell_rings(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the boundary vertices (lon, lat) of cells, concatenated, and their number per cell."""
     if _HAS_H3RONPY and len(cells):
         # one WKB polygon per cell: byte order, type, ring count, point count, then (x, y) doubles
-        wkb = pa.array(_h3r_cells_to_wkb_polygons(pa.array(cells.astype(np.uint64))))
+        wkb = cells_to_wkb(cells)
         raw = wkb.buffers()[2]
         offsets = np.frombuffer(wkb.buffers()[1], np.int64)[wkb.offset:wkb.offset + len(wkb) + 1]
         data = np.frombuffer(raw, np.uint8)

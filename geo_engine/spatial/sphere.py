@@ -13,10 +13,11 @@ import h3
 import h3.api.numpy_int as h3n
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-try:  # optional accelerator: vectorised H3 indexing and disks (same results as h3 loops)
-    import pyarrow as pa
+try:  # optional accelerator: vectorised H3 indexing, disks and outlines (same results as h3 loops)
     from h3ronpy import grid_disk as _h3r_grid_disk
+    from h3ronpy.vector import cells_to_wkb_polygons as _h3r_cells_to_wkb_polygons
     from h3ronpy.vector import coordinates_to_cells as _h3r_coordinates_to_cells
 
     HAS_H3RONPY = True
@@ -28,6 +29,7 @@ __all__ = [
     "HAS_H3RONPY",
     "Grid",
     "arc_km",
+    "cells_to_wkb",
     "check_grid",
     "disks",
     "edge_km",
@@ -143,3 +145,8 @@ def positions(g: Grid, ids: np.ndarray) -> np.ndarray:
 def edge_km(resolution: int) -> float:
     """Return the average H3 hexagon edge length in km at a resolution."""
     return float(h3.average_hexagon_edge_length(resolution, unit="km"))
+
+
+def cells_to_wkb(cells: np.ndarray) -> pa.Array:
+    """Return each cell's polygon as little-endian WKB, from h3ronpy (only when :data:`HAS_H3RONPY`)."""
+    return pa.array(_h3r_cells_to_wkb_polygons(pa.array(np.asarray(cells, dtype=np.uint64))))

@@ -25,8 +25,6 @@ from geo_engine import __version__, settings
 from geo_engine._errors import GeoEngineError, GeoEngineWarning
 
 if TYPE_CHECKING:
-    import geopandas as gpd
-    import numpy as np
 
     from geo_engine.pipeline import Run
 
@@ -579,6 +577,7 @@ def access_cmd(
     import numpy as np
 
     from geo_engine.access import access_minutes
+    from geo_engine.planning.sites import destination_points
     from geo_engine.reporting.export import TABLE_FORMATS, write_matrix
 
     _check_out(out, force, TABLE_FORMATS)
@@ -587,7 +586,7 @@ def access_cmd(
         hubs = (np.isin(result.dual.typology, ["engine_hub", "dual_zone"]) if to == "hubs"
                 else None)
         with _report_warnings():
-            targets = _destination_points(result, to)
+            targets = destination_points(result, to)
             reg = result.region
             minutes = access_minutes(result.matrix, to=to, data_dir=reg.data_dir, region=reg.id,
                                      hubs=hubs, max_minutes=max_minutes, targets=targets,
@@ -600,28 +599,6 @@ def access_cmd(
     reached = np.isfinite(minutes)
     typer.echo(f"wrote {out}: {int(reached.sum()):,} of {len(minutes):,} cells reached; median "
                f"{np.nanmedian(minutes):,.0f} min")
-
-
-def _destination_points(result: Run, to: str) -> gpd.GeoDataFrame | None:
-    """Return the points of ``--to`` when it is a point layer of the region or a file, else None."""
-    from geo_engine.access import DESTINATION_SETS
-    from geo_engine.io.safe_read import read_vector
-    from geo_engine.matrix.indicators import layer_features
-
-    if to in DESTINATION_SETS:
-        return None
-    if to in result.specs:
-        spec = result.specs[to]
-        if spec.kind != "points":
-            msg = f"--to {to}: layer {to!r} holds {spec.kind}, not points; give a point layer"
-            raise ValueError(msg)
-        return layer_features(spec, result.region.data_dir)
-    if Path(to).suffix and Path(to).is_file():
-        return read_vector(Path(to))
-    points = sorted(s.id for s in result.specs.values() if s.kind == "points")
-    msg = (f"--to {to}: not a destination set ({', '.join(DESTINATION_SETS)}), nor a point layer of "
-           f"region {result.region.id!r} ({', '.join(points[:12]) or 'none'}), nor a file")
-    raise ValueError(msg)
 
 
 def _export_meta(result: Run, profile_id: str, weights: Mapping[str, float],
@@ -892,50 +869,6 @@ def _h3_list(text: str | None) -> list[int]:
     return [int(v.strip(), 16) for v in (text or "").split(",") if v.strip()]
 
 
-def _travel_costs(result: Run, *, base: float, per_minute: float, origin: str) -> np.ndarray:
-    """Return each cell's site cost: ``base + per_minute ×`` travel minutes from ``origin``."""
-    from geo_engine.access import access_minutes
-    from geo_engine.planning.sites import travel_cost
-
-    reg = result.region
-    with _report_warnings(), _progress() as bar:
-        bar.add_task(f"travel time from {origin} (site costs)", total=None)
-        minutes = access_minutes(result.matrix, to=origin, data_dir=reg.data_dir, region=reg.id,
-                                 targets=_destination_points(result, origin),
-                                 files=None if reg.access_files is None else dict(reg.access_files))
-    return travel_cost(minutes, base=base, per_minute=per_minute)
-
-
-def _plan_brief(result: Run, profile_id: str, table: pd.DataFrame, *, best_demand: float,
-                greedy_demand: float, reachable: float, reach: float, lang: str,
-                pdf: bool) -> str | bytes:
-    """Return a one-page brief of a plan: the map of the cells it reaches, its figures, its sites."""
-    import numpy as np
-
-    from geo_engine.i18n import number, t
-    from geo_engine.reporting.brief import brief_html, brief_pdf
-
-    rows = np.isin(result.matrix["h3"].to_numpy(dtype=np.uint64),
-                   [int(h, 16) for h in table["h3"]] if table["h3"].dtype == object
-                   else table["h3"].to_numpy(dtype=np.uint64))
-    sites = table[table["role"] == "site"].sort_values("rank")
-    extra = [(t("plan_brief_sites", lang), number(len(sites), lang, decimals=0)),
-             (t("plan_reached", lang), f"{number(best_demand, lang, decimals=0)} "
-              f"({number(100 * best_demand / max(reachable, 1), lang, decimals=1)} %)"),
-             (t("plan_brief_reach", lang), f"{number(reach, lang, decimals=0)} min"),
-             (t("plan_greedy", lang), number(greedy_demand, lang, decimals=0))]
-    for _, site in sites.iterrows():
-        place = " · ".join(str(site[c]) for c in ("district", "province") if c in site
-                           and isinstance(site[c], str))
-        extra.append((f"{int(site['rank'])}. {place or site['site']}",
-                      f"+{number(site['demand_added'], lang, decimals=0)}"
-                      + (f" · {site['niche_family']}" if isinstance(site.get("niche_family"), str)
-                         else "")))
-    title = t("plan_title", lang, n=len(sites))
-    render = brief_pdf if pdf else brief_html
-    return render(result, profile_id=profile_id, rows=rows, title=title, lang=lang, extra=extra)
-
-
 @app.command("plan")
 def plan_cmd(
     out: Annotated[Path, typer.Option("--out", help="Sites and covered cells (.geojson, .gpkg, "
@@ -989,7 +922,13 @@ def plan_cmd(
     from geo_engine.io.safe_read import read_table_file
     from geo_engine.planning.plan import greedy_cover, pareto_front, solve_cover
     from geo_engine.planning.scenario import PlanSettings, apply_scenario, load_scenario
-    from geo_engine.planning.sites import SiteOptions, region_problem, site_costs, site_table
+    from geo_engine.planning.sites import (
+        SiteOptions,
+        region_problem,
+        site_costs,
+        site_table,
+        travel_costs,
+    )
     from geo_engine.reporting.export import (
         CELL_FORMATS,
         TABLE_FORMATS,
@@ -1028,7 +967,10 @@ def plan_cmd(
         costs = (site_costs(result.matrix, read_table_file(cost), source=str(cost))
                  if cost is not None else None)
         if cost_base is not None:
-            costs = _travel_costs(result, base=cost_base, per_minute=cost_per_minute, origin=cost_from)
+            with _report_warnings(), _progress() as bar:
+                bar.add_task(f"travel time from {cost_from} (site costs)", total=None)
+                costs = travel_costs(result, base=cost_base, per_minute=cost_per_minute,
+                                     origin=cost_from)
         with _report_warnings(), _progress() as bar:
             bar.add_task("reach of the candidate sites", total=None)
             sp, scored = region_problem(
@@ -1061,9 +1003,11 @@ def plan_cmd(
     typer.echo(f"wrote {out}: {len(best.sites)} sites and {len(table) - len(best.sites):,} "
                "covered cells")
     if brief is not None:
-        page = _plan_brief(result, chosen.id, table, best_demand=best.demand,
-                           greedy_demand=greedy.demand, reachable=total, reach=options.reach_minutes,
-                           lang=lang, pdf=brief.suffix.lower() == ".pdf")
+        from geo_engine.reporting.brief import plan_brief
+
+        page = plan_brief(result, profile_id=chosen.id, table=table, best_demand=best.demand,
+                          greedy_demand=greedy.demand, reachable=total,
+                          reach=options.reach_minutes, lang=lang, pdf=brief.suffix.lower() == ".pdf")
         _write(lambda: write_document(page, brief, force=force))
         typer.echo(f"wrote {brief}: the plan's brief")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,6 +21,8 @@ from geo_engine.planning.plan import (
 )
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+
     from geo_engine.pipeline import Run
     from geo_engine.scoring.profiles import Profile
     from geo_engine.scoring.score import ScoreResult
@@ -29,6 +32,7 @@ __all__ = [
     "SITE_LEVELS",
     "SiteOptions",
     "SiteProblem",
+    "destination_points",
     "growth_value",
     "poor_population",
     "region_problem",
@@ -36,6 +40,7 @@ __all__ = [
     "site_problem",
     "site_table",
     "travel_cost",
+    "travel_costs",
 ]
 
 DEMAND_COLUMN = "poor_population"
@@ -392,3 +397,51 @@ def site_costs(matrix: pd.DataFrame, table: pd.DataFrame, *, source: str = "the 
         raise ValueError(msg) from None
     out = pd.Series(cost, index=ids).groupby(level=0).min()
     return out.reindex(matrix["h3"].to_numpy(dtype=np.uint64)).to_numpy(dtype=float)
+
+
+def destination_points(run: Run, to: str) -> gpd.GeoDataFrame | None:
+    """Return the points ``to`` names when it is a point layer of the region or a file, else None.
+
+    None means ``to`` is one of the named destination sets
+    (:data:`geo_engine.access.DESTINATION_SETS`), which :func:`geo_engine.access.access_minutes`
+    reads itself. A layer's features come with its filter applied.
+
+    Raises
+    ------
+    ValueError
+        When ``to`` names a layer that is not of points, or nothing known (the message lists the
+        sets and the region's point layers).
+    """
+    from geo_engine.access import DESTINATION_SETS
+    from geo_engine.io.safe_read import read_vector
+    from geo_engine.matrix.indicators import layer_features
+
+    if to in DESTINATION_SETS:
+        return None
+    if to in run.specs:
+        spec = run.specs[to]
+        if spec.kind != "points":
+            msg = f"--to {to}: layer {to!r} holds {spec.kind}, not points; give a point layer"
+            raise ValueError(msg)
+        return layer_features(spec, run.region.data_dir)
+    if Path(to).suffix and Path(to).is_file():
+        return read_vector(Path(to))
+    points = sorted(s.id for s in run.specs.values() if s.kind == "points")
+    msg = (f"--to {to}: not a destination set ({', '.join(DESTINATION_SETS)}), nor a point layer of "
+           f"region {run.region.id!r} ({', '.join(points[:12]) or 'none'}), nor a file")
+    raise ValueError(msg)
+
+
+def travel_costs(run: Run, *, base: float, per_minute: float, origin: str) -> np.ndarray:
+    """Return each cell's cost as a site: :func:`travel_cost` of its minutes from ``origin``.
+
+    ``origin`` is a destination set, a point layer of the region or a point file
+    (:func:`destination_points`): where the programme is run from.
+    """
+    from geo_engine.access import access_minutes
+
+    reg = run.region
+    minutes = access_minutes(run.matrix, to=origin, data_dir=reg.data_dir, region=reg.id,
+                             targets=destination_points(run, origin),
+                             files=None if reg.access_files is None else dict(reg.access_files))
+    return travel_cost(minutes, base=base, per_minute=per_minute)

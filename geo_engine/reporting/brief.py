@@ -19,7 +19,7 @@ import pandas as pd
 from jinja2 import Environment, select_autoescape
 
 from geo_engine import __version__
-from geo_engine.i18n import t
+from geo_engine.i18n import number, t
 from geo_engine.io.manifest import dataset_entry
 from geo_engine.matrix.derived import poor_population
 from geo_engine.reporting.maps import NO_DATA_COLOUR, SEQUENTIAL, Orientation, hexagon_rings
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
     from geo_engine.pipeline import Run
 
-__all__ = ["BriefContent", "brief_content", "brief_html", "brief_map", "brief_pdf", "cells_svg"]
+__all__ = ["BriefContent", "brief_content", "brief_html", "brief_map", "brief_pdf", "cells_svg",
+           "plan_brief"]
 
 _TEMPLATE = Environment(autoescape=select_autoescape(default=True)).from_string("""
 <!DOCTYPE html>
@@ -700,3 +701,43 @@ def brief_pdf(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: 
         if pdf.pages_count == 1:
             break
     return bytes(pdf.output())
+
+
+def plan_brief(run: Run, *, profile_id: str, table: pd.DataFrame, best_demand: float,
+               greedy_demand: float, reachable: float, reach: float, lang: str = "es",
+               pdf: bool = False) -> str | bytes:
+    """Return a one-page brief of a plan: the map of the cells it reaches, its figures, its sites.
+
+    Parameters
+    ----------
+    run : Run
+    profile_id : str
+        Profile whose score colours the map.
+    table : pandas.DataFrame
+        :func:`geo_engine.planning.sites.site_table` of the plan (``h3`` as integers).
+    best_demand, greedy_demand, reachable : float
+        Poor people with a niche reached by the plan, by the greedy choice, and within reach of
+        any candidate.
+    reach : float
+        Travel time (minutes) a site reaches.
+    lang : {"es", "en"}
+    pdf : bool, default False
+        A PDF (bytes) instead of HTML (text).
+    """
+    rows = np.isin(run.matrix["h3"].to_numpy(dtype=np.uint64), table["h3"].to_numpy(dtype=np.uint64))
+    sites = table[table["role"] == "site"].sort_values("rank")
+    extra = [(t("plan_brief_sites", lang), number(len(sites), lang, decimals=0)),
+             (t("plan_reached", lang), f"{number(best_demand, lang, decimals=0)} "
+              f"({number(100 * best_demand / max(reachable, 1), lang, decimals=1)} %)"),
+             (t("plan_brief_reach", lang), f"{number(reach, lang, decimals=0)} min"),
+             (t("plan_greedy", lang), number(greedy_demand, lang, decimals=0))]
+    for _, site in sites.iterrows():
+        place = " · ".join(str(site[c]) for c in ("district", "province")
+                           if c in site and isinstance(site[c], str))
+        family = site.get("niche_family")
+        extra.append((f"{int(site['rank'])}. {place or site['site']}",
+                      f"+{number(site['demand_added'], lang, decimals=0)}"
+                      + (f" · {family}" if isinstance(family, str) else "")))
+    title = t("plan_title", lang, n=len(sites))
+    render = brief_pdf if pdf else brief_html
+    return render(run, profile_id=profile_id, rows=rows, title=title, lang=lang, extra=extra)

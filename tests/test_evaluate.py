@@ -161,7 +161,8 @@ def test_the_shipped_reference_is_valid_and_names_real_provinces():
         assert ref.province_codes(pid) <= known, pid
         assert ref.department_codes(pid) <= set(provinces["province_code"].str[:2]), pid
     assert {"engine", "inclusion", "agro_food", "organic_origin", "forestry_wood",
-            "fisheries_aquaculture", "mining_materials", "energy_environment",
+            "fisheries_aquaculture", "mining_materials", "renewable_energy",
+            "environmental_services",
             "nature_heritage_tourism", "knowledge_services"} <= set(ref.profiles)
 
 
@@ -183,3 +184,42 @@ def test_the_shipped_reference_names_match_their_codes():
     for units in ref.provinces.values():
         for unit in units:
             assert plain(unit.name.split(" (")[0]) == name[unit.code], unit
+
+
+def test_the_shipped_reference_speaks_of_shipped_profiles_only():
+    from geo_engine.regions.region import load_region
+    from geo_engine.reporting.evaluate import REFERENCE_FILE
+    from geo_engine.scoring.dual import INCLUSION
+    from geo_engine.scoring.profiles import load_profiles
+
+    peru = load_region("peru")
+    ref = load_reference(peru.file.parent / REFERENCE_FILE)
+    assert set(ref.profiles) <= {*load_profiles(region="peru"), INCLUSION}
+    # renewable power lists plants, not the gas field; each new family follows its own rule
+    assert "0809" not in ref.province_codes("renewable_energy")  # Camisea
+    assert {"0907", "0212", "1507", "1103", "1801"} <= ref.province_codes("renewable_energy")
+    assert {"1701", "2208"} <= ref.province_codes("environmental_services")
+    assert all(u.source == "spda_redd_2016" for u in ref.provinces["environmental_services"])
+
+
+def test_evaluate_handles_the_shipped_energy_and_environment_lists():
+    from geo_engine.regions.region import load_region
+    from geo_engine.reporting.evaluate import REFERENCE_FILE
+
+    ref = load_reference(load_region("peru").file.parent / REFERENCE_FILE)
+    power = sorted(ref.province_codes("renewable_energy"))
+    nature = sorted(ref.province_codes("environmental_services"))
+    other = ["1501", "0401", "1301", "2001"]  # cities neither list names
+    prov = power + nature + other
+    cells = pd.DataFrame({"province_code": prov, "district_code": [p + "01" for p in prov],
+                          "department_code": [p[:2] for p in prov],
+                          "population_2020": np.ones(len(prov))})
+    on = {pid: np.array([1.0 if c in codes else 0.0 for c in prov])
+          for pid, codes in (("renewable_energy", power), ("environmental_services", nature))}
+    table = evaluate_scores(cells, on, ref, rank_by=dict.fromkeys(on, "max"))
+    assert table.loc["renewable_energy", "precision_at_10"] == 1.0
+    assert table.loc["environmental_services", "precision_at_10"] == 1.0
+    # every entry of both lists is marked circular (plants and protected areas are layers)
+    assert table.loc["renewable_energy", "independent_provinces"] == 0
+    assert table.loc["environmental_services", "reference_provinces"] == len(nature)
+    assert "*" in table.loc["environmental_services", "hits"]

@@ -52,6 +52,12 @@ def test_outputs_frames_and_card(peru):
     assert res == 5
     assert set(frame["value"].dropna()) <= {"engine_hub", "inclusion_niche", "dual_zone", "latent"}
     assert categories(typ, peru, "es").labels["dual_zone"] == "Zona dual"
+    niche = next(o for o in options if o.key == "niche_family")
+    legend = categories(niche, peru, "es")
+    fams = [p.id for p in peru.profiles.values() if p.kind == "family"]
+    assert list(legend.colours) == fams
+    assert len(set(legend.colours.values())) == len(fams) == 9
+    assert legend.labels["environmental_services"] == "Servicios ambientales"
     focus, _ = map_frame(peru, sc, options[0], department="08")
     assert 0 < len(focus) < len(frame)
     row = cell_at(peru, -13.52, -71.97)

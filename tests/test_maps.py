@@ -90,8 +90,8 @@ def test_hex_layer_refuses_too_many(cells):
     big = pd.concat([cells] * (MAX_POLYGONS // 7 + 1), ignore_index=True)
     with pytest.raises(ValueError, match="aggregate to a coarser resolution"):
         hex_layer(big, column="v", caption="c", tooltip={"v": "V"})
-    with pytest.raises(ValueError, match="at most 8 categories"):
-        CategoricalLegend.build(list("abcdefghi"))
+    with pytest.raises(ValueError, match="at most 9 categories"):
+        CategoricalLegend.build(list("abcdefghij"))
 
 
 def test_rings_across_the_antimeridian_are_drawn_in_one_piece():

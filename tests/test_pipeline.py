@@ -28,7 +28,7 @@ def peru(tmp_path_factory):
 
 def test_every_profile_scored(peru):
     assert {"engine", "need", "access"} <= set(peru.profiles)
-    assert len([p for p in peru.profiles.values() if p.kind == "family"]) == 8
+    assert len([p for p in peru.profiles.values() if p.kind == "family"]) == 9
     for pid, result in peru.dual.results.items():
         finite = result.score[np.isfinite(result.score)]
         # cells left out by a profile's constraints (protected areas) are not scored, on purpose

@@ -211,7 +211,8 @@ def test_extraction_profiles_leave_reserves_out_and_others_keep_them():
     profiles = load_profiles(region="peru")
     for pid in ("engine", "mining_materials"):
         assert {c.layer for c in profiles[pid].constraints} >= RESERVES, pid
-    for pid in ("nature_heritage_tourism", "forestry_wood", "energy_environment"):
+    for pid in ("nature_heritage_tourism", "forestry_wood", "environmental_services",
+                "renewable_energy"):
         constrained = {c.layer for c in profiles[pid].constraints}
         assert not constrained & (RESERVES | {"protected_national"}), pid
     # reserves are assets of the families that use them sustainably
@@ -244,9 +245,85 @@ def test_no_family_scores_the_reach_that_access_scores():
 
 
 def test_hydro_potential_is_relief_not_altitude():
-    layers = {layer.id for layer in load_profiles(region="peru")["energy_environment"].layers}
+    layers = {layer.id for layer in load_profiles(region="peru")["renewable_energy"].layers}
     assert "ruggedness" in layers
     assert "elevation_max" not in layers
+
+
+def test_renewable_power_and_environmental_services_are_two_families():
+    profiles = load_profiles(region="peru")
+    assert "energy_environment" not in profiles
+    power, nature = profiles["renewable_energy"], profiles["environmental_services"]
+    assert power.kind == nature.kind == "family"
+    assert power.rank_by == nature.rank_by == "max"
+    power_layers = {layer.id for layer in power.layers}
+    nature_layers = {layer.id for layer in nature.layers}
+    # power is plants and their resource; protected land and forest belong to the other family
+    assert "renewable_capacity_district" in power_layers
+    assert not power_layers & {"protected_national", "protected_regional_private",
+                               "conservation_concessions", "forest_cover"}
+    assert {"protected_national", "conservation_concessions", "forest_cover"} <= nature_layers
+    assert not nature_layers & power_layers
+    # Natural Earth's major rivers miss the Mantaro and the Rímac: no river layer stands for hydro
+    assert "river_length" not in power_layers
+    # no plant within reach, no renewable score: the gate is installed capacity
+    assert [g.layer for g in power.gate] == ["renewable_power_capacity"]
+    assert {e.layer for e in power.evidence} == {"renewable_capacity_district"}
+    assert {e.layer for e in nature.evidence} == {"conservation_concessions", "protected_national",
+                                                  "protected_regional_private"}
+
+
+def _energy_cells():
+    """Five cells: a hydro plant, its neighbour 16 km away, a remote canyon, a park, a solar park."""
+    import pandas as pd
+
+    nan = float("nan")
+    return pd.DataFrame({
+        "lat": [-12.0, -12.0, -12.0, -12.0, -17.5], "lon": [-75.0, -74.85, -72.0, -70.0, -71.0],
+        "district_code": ["090705", "090103", "040801", "170101", "180101"],
+        "area_km2": [5.0] * 5,
+        "renewable_capacity_district": [798.0, nan, nan, nan, 20.0],
+        "renewable_power_capacity": [0.9, 0.3, 0.0, 0.0, 0.02],
+        "ruggedness": [1200.0, 1200.0, 1800.0, 50.0, 100.0],
+        "climate_arid": [0.0, 0.0, 1.0, 0.0, 1.0],
+        "protected_national": [0.0, 0.0, 0.3, 1.0, 0.0],
+        "protected_regional_private": [0.0, 0.0, 0.0, 0.2, 0.0],
+        "conservation_concessions": [nan, 5.0, nan, 40.0, nan],
+        "forest_cover": [0.0, 100.0, 0.0, 500.0, 0.0],
+    })
+
+
+def test_renewable_energy_needs_a_plant_within_reach():
+    import numpy as np
+
+    from geo_engine.scoring.evidence import evidence_strength
+    from geo_engine.scoring.score import score_profile
+
+    cells = _energy_cells()
+    power = load_profiles(region="peru")["renewable_energy"]
+    score = score_profile(cells, power).score
+    # the plant's district first; the canyon with more relief and sun but no plant within 50 km: 0
+    assert score[0] > score[1] > 0
+    assert score[4] > 0  # a 20 MW solar park in the desert counts
+    assert score[2] == score[3] == 0
+    evidence = evidence_strength(cells, power.evidence)
+    assert evidence[0] == 1.0  # 798 MW is beyond `full`
+    assert 0 < evidence[1] < 1  # a neighbour 16 km away: faded, within reach
+    assert 0.5 <= evidence[4] < evidence[0]  # 20 MW: above the threshold, below `full`
+    np.testing.assert_array_equal(evidence[2:4], 0.0)
+
+
+def test_environmental_services_evidence_is_areas_and_concessions():
+    from geo_engine.scoring.evidence import evidence_strength
+    from geo_engine.scoring.score import score_profile
+
+    cells = _energy_cells()
+    nature = load_profiles(region="peru")["environmental_services"]
+    evidence = evidence_strength(cells, nature.evidence)
+    assert evidence[3] == 1.0  # inside a park with 8 ha of concession per km²
+    assert evidence[2] == 0  # a third of a cell in a park is not under its plan
+    score = score_profile(cells, nature).score
+    assert score.argmax() == 3
 
 
 def test_shipped_weight_and_constraint_rationales_speak_both_languages():

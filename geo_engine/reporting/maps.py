@@ -65,8 +65,10 @@ DIVERGING = ("#2166ac", "#92c5de", "#f7f7f7", "#f4a582", "#b2182b")
 """ColorBrewer RdBu (reversed), for differences around zero; colour-blind safe."""
 
 CATEGORICAL = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
-               "#000000")
-"""Okabe–Ito palette: eight colours distinguishable with the common colour-vision deficiencies."""
+               "#000000", "#882255")
+"""Okabe–Ito's eight colours, distinguishable with the common colour-vision deficiencies, then Paul
+Tol's wine (his colour-blind-safe "muted" scheme) for a ninth category — the nine Peru families of
+the niche-family map; darker than the reddish purple and unlike the grey of missing data."""
 
 
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=])")

@@ -339,3 +339,24 @@ def test_the_engine_gate_on_industrial_crops_does_not_depend_on_the_cell_size(ce
                            "crop_value_industrial": [5000.0 / cells] * cells})
     gate = evidence_strength(matrix, item)
     assert gate == pytest.approx([0.5 + 0.5 * np.log(5000 / 3200) / np.log(20000 / 3200)] * cells)
+
+
+def test_fisheries_density_counts_imarpe_main_landing_sites_only():
+    import pandas as pd
+
+    from geo_engine.ingest.filters import parse_filter
+    from geo_engine.ingest.specs import load_layers
+    from geo_engine.regions.region import load_region
+
+    specs = {s.id: s for s in load_layers(load_region("peru").layers)}
+    fisheries = load_profiles(region="peru")["fisheries_aquaculture"]
+    layers = {layer.id for layer in fisheries.layers}
+    assert "main_landing_site_density" in layers
+    assert "landing_site_density" not in layers  # every cove equal ranked clusters of small coves
+    spec = specs["main_landing_site_density"]
+    assert (spec.source, spec.method) == ("peru/landing_sites.parquet", "density")
+    coves = pd.DataFrame({"name": ["Paita", "Colán", "Yacila"], "important": [True, False, False]})
+    assert parse_filter(spec.filter).evaluate(coves).tolist() == [True, False, False]
+    # every cove still counts in the niche evidence and the distance layer
+    assert {"distance_landing_site"} <= layers
+    assert "distance_landing_site" in {item.layer for item in fisheries.evidence}

@@ -206,3 +206,19 @@ def test_the_shipped_inclusion_reference_keeps_only_poor_provinces():
     # sources built from production statistics are circular for inclusion, as the header says
     circular = ref.province_codes("inclusion") - ref.province_codes("inclusion", independent=True)
     assert {"0609", "0608", "2102", "0102"} <= circular
+
+
+def test_the_shipped_organic_reference_takes_every_cacao_zone_its_source_names():
+    from geo_engine.regions.region import load_region
+    from geo_engine.reporting.evaluate import REFERENCE_FILE
+
+    peru = load_region("peru")
+    ref = load_reference(peru.file.parent / REFERENCE_FILE)
+
+    def from_source(pid, source):
+        return {u.code for u in ref.provinces[pid] if u.source == source}
+
+    organic = from_source("organic_origin", "proamazonia_cacao_2003")
+    # the same zones as inclusion's before its poverty screen, and those the screen left out
+    assert from_source("inclusion", "proamazonia_cacao_2003") <= organic
+    assert {"1006", "2503", "2209", "2210"} <= organic

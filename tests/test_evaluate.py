@@ -223,3 +223,42 @@ def test_evaluate_handles_the_shipped_energy_and_environment_lists():
     assert table.loc["renewable_energy", "independent_provinces"] == 0
     assert table.loc["environmental_services", "reference_provinces"] == len(nature)
     assert "*" in table.loc["environmental_services", "hits"]
+
+
+def test_the_shipped_inclusion_reference_keeps_only_poor_provinces():
+    """The header's rule: a niche province stays only at or above the national poverty rate."""
+    from geo_engine.regions.region import load_region
+    from geo_engine.reporting.evaluate import REFERENCE_FILE
+
+    peru = load_region("peru")
+    ref = load_reference(peru.file.parent / REFERENCE_FILE)
+    table = pd.read_parquet(peru.data_dir / "peru" / "district_indicators.parquet")
+    poor = table["poverty_2018_pct"] * table["population_2020"]
+    by_province = table.assign(poor=poor).groupby(table["district_code"].str[:4])
+    rate = by_province["poor"].sum() / by_province["population_2020"].sum()
+    national = poor.sum() / table["population_2020"].sum()
+    assert round(national, 1) == 20.8  # the figure the header states
+    listed = ref.province_codes("inclusion")
+    assert len(listed) >= 20
+    assert all(rate[code] >= national for code in listed), {c: rate[c] for c in listed}
+    # the screen the header names as leaving provinces out does leave them out
+    assert not listed & {"1006", "2503", "2209", "2210"}
+    # sources built from production statistics are circular for inclusion, as the header says
+    circular = ref.province_codes("inclusion") - ref.province_codes("inclusion", independent=True)
+    assert {"0609", "0608", "2102", "0102"} <= circular
+
+
+def test_the_shipped_organic_reference_takes_every_cacao_zone_its_source_names():
+    from geo_engine.regions.region import load_region
+    from geo_engine.reporting.evaluate import REFERENCE_FILE
+
+    peru = load_region("peru")
+    ref = load_reference(peru.file.parent / REFERENCE_FILE)
+
+    def from_source(pid, source):
+        return {u.code for u in ref.provinces[pid] if u.source == source}
+
+    organic = from_source("organic_origin", "proamazonia_cacao_2003")
+    # the same zones as inclusion's before its poverty screen, and those the screen left out
+    assert from_source("inclusion", "proamazonia_cacao_2003") <= organic
+    assert {"1006", "2503", "2209", "2210"} <= organic

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import yaml
 
@@ -340,3 +341,99 @@ def test_shipped_weight_and_constraint_rationales_speak_both_languages():
             assert isinstance(text, Title), (path.name, text)
             assert text.es
             assert text.es != text.en, (path.name, text.en)
+
+
+def _engine_cells(**columns):
+    """Three cells of three districts with every layer the shipped engine reads.
+
+    The first two differ only in their resources; the third, with no resource, gives every
+    other layer a range to scale.
+    """
+    import pandas as pd
+
+    base = {"district_code": ["040127", "150601", "990101"], "area_km2": [5.0, 5.0, 5.0],
+            "mining_metals_value": [2.6e9, 1.5e5, 0.0], "operating_mines": [1.0, 0.0, 0.0],
+            "mining_copper": [2.6e9, 1.0e5, 0.0], "mining_precious_metals": [0.0, 3.0e4, 0.0],
+            "mining_base_metals": [0.0, 2.0e4, 0.0], "mining_processing": [0.0, 0.0, 0.0],
+            "crop_value_agro_export": [0.0, 1.0e4, 0.0], "crop_value_industrial": [0.0, 0.0, 1.0],
+            "distance_port_small_plus": [60.0, 60.0, 300.0],
+            "distance_major_airport": [30.0, 30.0, 200.0],
+            "distance_national_road": [5.0, 5.0, 40.0], "population_2020": [100.0, 100.0, 0.0],
+            "urban_centres": [0.0, 0.0, 1.0]}
+    base.update({c: [0.0, 0.0, 0.0] for c in ("protected_strict", "protected_national_reserve",
+                                               "protected_landscape_reserve",
+                                               "protected_communal_reserve")})
+    return pd.DataFrame({**base, **columns})
+
+
+def test_the_engine_ranks_mines_by_their_dollar_value_not_by_their_metal_count():
+    from geo_engine.ingest.specs import load_layers
+    from geo_engine.regions.region import load_region
+    from geo_engine.scoring.score import score_profile
+
+    peru = load_region("peru")
+    specs = {s.id: s for s in load_layers(peru.layers)}
+    engine = load_profiles(region="peru")["engine"]
+    layer = next(layer for layer in engine.layers if layer.id == "mining_metals_value")
+    assert layer.normalization is not None
+    assert layer.normalization.method == "fuzzy"
+    assert specs["mining_metals_value"].method == "intensive"  # the district total, not split
+    # a USD 2.6 billion copper district (Cerro Verde) against a USD 0.15 M three-metal district
+    # that passes the gate through its agro-export valley: the mine is the engine
+    score = score_profile(_engine_cells(), engine, specs=specs).score
+    assert score[0] > score[1] + 0.3
+    # the metal count earns nothing: more metals of the same small value change nothing
+    more = _engine_cells(mining_base_metals=[0.0, 9.0e4, 0.0],
+                         mining_precious_metals=[0.0, 9.0e4, 0.0])
+    assert score_profile(more, engine, specs=specs).score[1] == pytest.approx(score[1])
+
+
+def test_the_engine_counts_a_mine_once_per_cell():
+    from geo_engine.ingest.specs import load_layers
+    from geo_engine.regions.region import load_region
+    from geo_engine.scoring.score import score_profile
+
+    specs = {s.id: s for s in load_layers(load_region("peru").layers)}
+    engine = load_profiles(region="peru")["engine"]
+    one = score_profile(_engine_cells(operating_mines=[1.0, 0.0, 0.0]), engine, specs=specs).score
+    # another cell holding two mine points does not halve this one's mine (min–max did)
+    two = score_profile(_engine_cells(operating_mines=[1.0, 2.0, 0.0]), engine, specs=specs).score
+    assert two[0] == pytest.approx(one[0])
+
+
+@pytest.mark.parametrize("cells", [1, 7])
+def test_the_engine_gate_on_industrial_crops_does_not_depend_on_the_cell_size(cells):
+    import pandas as pd
+
+    from geo_engine.scoring.evidence import evidence_strength
+
+    engine = load_profiles(region="peru")["engine"]
+    item = [g for g in engine.gate if g.layer == "crop_value_industrial"]
+    assert item[0].per == "district"
+    # a district with S/ 5 M of cotton over 36 km², in one coarse cell or seven fine ones
+    matrix = pd.DataFrame({"district_code": ["110201"] * cells,
+                           "area_km2": [36.0 / cells] * cells,
+                           "crop_value_industrial": [5000.0 / cells] * cells})
+    gate = evidence_strength(matrix, item)
+    assert gate == pytest.approx([0.5 + 0.5 * np.log(5000 / 3200) / np.log(20000 / 3200)] * cells)
+
+
+def test_fisheries_density_counts_imarpe_main_landing_sites_only():
+    import pandas as pd
+
+    from geo_engine.ingest.filters import parse_filter
+    from geo_engine.ingest.specs import load_layers
+    from geo_engine.regions.region import load_region
+
+    specs = {s.id: s for s in load_layers(load_region("peru").layers)}
+    fisheries = load_profiles(region="peru")["fisheries_aquaculture"]
+    layers = {layer.id for layer in fisheries.layers}
+    assert "main_landing_site_density" in layers
+    assert "landing_site_density" not in layers  # every cove equal ranked clusters of small coves
+    spec = specs["main_landing_site_density"]
+    assert (spec.source, spec.method) == ("peru/landing_sites.parquet", "density")
+    coves = pd.DataFrame({"name": ["Paita", "Colán", "Yacila"], "important": [True, False, False]})
+    assert parse_filter(spec.filter).evaluate(coves).tolist() == [True, False, False]
+    # every cove still counts in the niche evidence and the distance layer
+    assert {"distance_landing_site"} <= layers
+    assert "distance_landing_site" in {item.layer for item in fisheries.evidence}

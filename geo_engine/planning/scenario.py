@@ -34,7 +34,10 @@ __all__ = [
 ]
 
 _NAME = r"^[A-Za-z0-9_.-]{1,64}$"
-"""Layer ids and unit codes in a scenario: letters, digits, ``_ . -``; at most 64 characters."""
+"""Profile and layer ids in a scenario: letters, digits, ``_ . -``; at most 64 characters."""
+
+_CODE = r"^[^\x00-\x1f\x7f]{0,64}$"
+"""Unit codes (a region's own may hold any printable character): at most 64, no control codes."""
 
 
 class PlanSettings(BaseModel):
@@ -62,9 +65,9 @@ class Focus(BaseModel):
     """The part of the region a view looks at: a department and province, or a unit (codes)."""
 
     model_config = ConfigDict(extra="forbid")
-    department: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]{0,64}$")
-    province: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]{0,64}$")
-    unit: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]{0,64}$")
+    department: str = Field(default="", pattern=_CODE)
+    province: str = Field(default="", pattern=_CODE)
+    unit: str = Field(default="", pattern=_CODE)
 
 
 class Scenario(BaseModel):

@@ -61,7 +61,14 @@ from geo_engine.i18n import COLUMNS, LANGUAGES, headers, number, numbers, proper
 from geo_engine.i18n import unit as unit_words
 from geo_engine.io.manifest import load_manifest
 from geo_engine.pipeline import Run, run
-from geo_engine.planning.ahp import CR_LIMIT, SAATY_SCALE, AHPResult, group_result, slider_weights
+from geo_engine.planning.ahp import (
+    CR_LIMIT,
+    SAATY_SCALE,
+    AHPResult,
+    GroupResult,
+    group_result,
+    slider_weights,
+)
 from geo_engine.planning.scenario import (
     Focus,
     PlanSettings,
@@ -1251,7 +1258,9 @@ def _saaty_label(value: str, a: str, b: str) -> str:
     return t("ahp_more", lang, layer=a if not den else b, n=den or num)
 
 
-def _short(text: str, most: int = 28) -> str:
+def _short(text: str, most: int = 26) -> str:
+    """Return a layer title short enough for a slider's ends: its part after a colon, cut."""
+    text = text.rsplit(": ", 1)[-1]
     return text if len(text) <= most else text[:most - 1] + "…"
 
 
@@ -1288,6 +1297,7 @@ def ahp_section() -> None:
     if note:
         st.warning(note)
     pairs = [(i, j) for i in range(len(criteria)) for j in range(i + 1, len(criteria))]
+    outcome = st.container()  # the weights above the many pairs, drawn once they are read
     st.caption(t("ahp_pairs", lang, n=len(pairs)))
     columns = st.columns(2)
     for k, (i, j) in enumerate(pairs):
@@ -1296,13 +1306,19 @@ def ahp_section() -> None:
         ss[key] = store["judged"].get(pair, "1")
         ta, tb = _short(_layer_title(a)), _short(_layer_title(b))
         columns[k % 2].select_slider(
-            f"{escape_markdown(ta)} — {escape_markdown(tb)}", SAATY_SCALE, key=key,
+            f"{escape_markdown(_layer_title(a))} — {escape_markdown(_layer_title(b))}",
+            SAATY_SCALE, key=key,
             format_func=functools.partial(_saaty_label, a=ta, b=tb), on_change=_ahp_keep,
             args=(store, key, pair))
     judgements = {name: {a: {b: float(Fraction(store["judged"].get((name, a, b), "1")))
                              for b in criteria[n + 1:]} for n, a in enumerate(criteria)}
                   for name in people}
-    result = group_result(list(criteria), judgements)
+    with outcome:
+        _ahp_outcome(group_result(list(criteria), judgements), people, criteria)
+
+
+def _ahp_outcome(result: GroupResult, people: list[str], criteria: tuple[str, ...]) -> None:
+    """Show the AHP weights beside the sliders', the consistency ratios and the button using them."""
     shown = result.table if len(people) > 1 else result.table[[people[0]]]
     total = sum(weights.values()) or 1.0
     shown = shown.assign(now=[weights[c] / total for c in criteria])
@@ -1331,7 +1347,7 @@ def _load_scenario(data: bytes, name: str, choices: list[str]) -> None:
     try:
         scen = read_scenario_bytes(data, name=name)
     except GeoEngineError as exc:
-        ss["_view_problems"] = [("link_problem", {"error": _message(exc)})]
+        ss["_view_problems"] = [("scenario_problem", {"error": _message(exc)})]
         return
     if scen.profile not in choices:
         ss["_view_problems"] = [("scenario_unknown_profile",

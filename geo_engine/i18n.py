@@ -414,6 +414,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "scenario_unknown_layers": {"es": "El escenario pesa capas que el perfil no tiene, ignoradas: {layers}.", "en": "The scenario weighs layers the profile does not have, ignored: {layers}."},
     "scenario_extra_constraints": {"es": "El escenario añade {n} restricciones que la app no aplica (la línea de comandos sí).", "en": "The scenario adds {n} constraints the app does not apply (the command line does)."},
     "scenario_scaled": {"es": "Los pesos del escenario pasan de 5: se escalaron para que el mayor sea 5 (las proporciones no cambian).", "en": "The scenario's weights exceed 5: they were scaled so the largest is 5 (their ratios are unchanged)."},
+    "scenario_problem": {"es": "El escenario no se pudo leer: {error}", "en": "The scenario could not be read: {error}"},
     "link_problem": {"es": "El enlace trae una vista que no se pudo leer: {error}", "en": "The link holds a view that could not be read: {error}"},
 }
 """Message id → {language: text}; texts may hold ``str.format`` fields."""

@@ -469,7 +469,8 @@ def _apply_view(pid: str) -> None:
     if view.profile != pid:
         problems.append(("scenario_unknown_profile", {"profile": escape_markdown(view.profile)}))
         return
-    ss["q_engine"], ss["q_incl"] = view.thresholds.engine, view.thresholds.inclusion
+    if "typology" not in SKIP:  # the thresholds only split the typology
+        ss["q_engine"], ss["q_incl"] = view.thresholds.engine, view.thresholds.inclusion
     if pid == INCLUSION:
         return
     if pid == CUSTOM:

@@ -402,8 +402,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ahp_used": {"es": "Pesos AHP aplicados a los deslizadores (el mayor en 5, redondeados a 0,1).", "en": "AHP weights applied to the sliders (the largest at 5, rounded to 0.1)."},
     "scenario_title": {"es": "Escenario: guardar, cargar, compartir", "en": "Scenario: save, load, share"},
     "scenario_intro": {
-        "es": "Un escenario guarda el perfil, los pesos, las restricciones, los umbrales y el foco en un pequeño YAML que también lee la línea de comandos (`geo-engine score --scenario ARCHIVO`). La dirección de esta página ya contiene la vista: cópiela para compartirla.",
-        "en": "A scenario keeps the profile, weights, constraints, thresholds and focus in a small YAML file that the command line also reads (`geo-engine score --scenario FILE`). This page's address already holds the view: copy it to share it.",
+        "es": "Un escenario guarda el perfil, los pesos, las restricciones, los umbrales y el foco en un pequeño YAML que también lee la línea de comandos (opción `--scenario ARCHIVO`). La dirección de esta página ya contiene la vista: cópiela para compartirla.",
+        "en": "A scenario keeps the profile, weights, constraints, thresholds and focus in a small YAML file that the command line also reads (option `--scenario FILE`). This page's address already holds the view: copy it to share it.",
     },
     "scenario_name": {"es": "Nombre del escenario", "en": "Scenario name"},
     "scenario_save": {"es": "Guardar esta vista como escenario (YAML)", "en": "Save this view as a scenario (YAML)"},

@@ -177,7 +177,8 @@ def test_own_region_without_need_profile(cache, monkeypatch, tmp_path):
     assert any(s.value.startswith("Card of cell") for s in at.subheader)
     assert "**Population:** —" in [m.value for m in at.markdown]
     assert [m.label for m in at.metric] == ["Score", "Engine of growth", "Market access"]
-    for tab in ("Rankings", "Compare scenarios", "Sensitivity", "Data & method"):
+    for tab in ("Rankings", "Compare scenarios", "Sensitivity", "Weights & scenarios",
+                "Data & method"):
         at.session_state["tab"] = tab
         at.run()
         assert not at.exception, tab
@@ -402,7 +403,8 @@ def test_every_tab_in_spanish_has_no_english_or_code_names(cache, monkeypatch):
     at.toggle(key="show_clusters").set_value(True).run()
     at.text_input(key="find_cell").input("Urubamba").run()
     bad = []
-    for tab in ("Mapa", "Rankings", "Comparar escenarios", "Sensibilidad", "Datos y método"):
+    for tab in ("Mapa", "Rankings", "Comparar escenarios", "Sensibilidad", "Pesos y escenarios",
+                "Datos y método"):
         at.session_state["tab"] = tab
         at.run()
         assert not at.exception, tab

@@ -716,3 +716,10 @@ def test_a_bad_scenario_ends_in_one_line(own_region_file, tmp_path, text, messag
     lines = [line for line in r.output.splitlines() if line.startswith("error:")]
     assert len(lines) == 1, r.output
     assert re.search(message, lines[0]), r.output
+
+
+@pytest.mark.parametrize("command", ["score", "rank"])
+def test_score_or_rank_without_a_profile_or_scenario_says_what_to_give(tmp_path, command):
+    r = runner.invoke(app, [command, "--out", str(tmp_path / "x.csv")])
+    assert r.exit_code == 1
+    assert "give --profile (or a --scenario that names one)" in r.output

@@ -8,6 +8,7 @@ import re
 import tempfile
 import warnings
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -60,6 +61,25 @@ from geo_engine.i18n import COLUMNS, LANGUAGES, headers, number, numbers, proper
 from geo_engine.i18n import unit as unit_words
 from geo_engine.io.manifest import load_manifest
 from geo_engine.pipeline import Run, run
+from geo_engine.planning.ahp import (
+    CR_LIMIT,
+    SAATY_SCALE,
+    AHPResult,
+    GroupResult,
+    group_result,
+    slider_weights,
+)
+from geo_engine.planning.scenario import (
+    Focus,
+    PlanSettings,
+    Scenario,
+    Thresholds,
+    read_scenario_bytes,
+    scenario_from_params,
+    scenario_id,
+    scenario_params,
+    scenario_yaml,
+)
 from geo_engine.regions.datasets import accent_lexicon
 from geo_engine.regions.region import load_region, region_id_from, shipped_regions
 from geo_engine.regions.uploads import (
@@ -370,6 +390,13 @@ if "_url_read" not in ss:  # a session's first run: the link's view, if any
         ss["_url_show"] = st.query_params["show"]
     if "cell" in st.query_params:
         ss["_url_cell"] = st.query_params["cell"]
+if "_url_view_read" not in ss:  # a link's weights, switched-off constraints and thresholds
+    ss["_url_view_read"] = True
+    if {"weights", "off", "thresholds"} & set(st.query_params):
+        try:
+            ss["_pending_view"] = scenario_from_params(st.query_params.to_dict())
+        except GeoEngineError as exc:
+            ss["_view_problems"] = [("link_problem", {"error": _message(exc)})]
 
 # ---------------------------------------------------------------- sidebar
 lang = st.sidebar.selectbox("Idioma · Language", list(LANGUAGES), format_func=LANGUAGES.get,
@@ -426,6 +453,47 @@ profile_id = st.sidebar.selectbox(
     format_func=lambda p: t("inclusion", lang) if p == INCLUSION
     else t("custom_profile", lang) if p == CUSTOM
     else getattr(R.profiles[p].title, lang, R.profiles[p].title.en))
+
+
+def _apply_view(pid: str) -> None:
+    """Put a pending scenario (a link's or an uploaded file's) into the sidebar's widgets.
+
+    Runs before the weight sliders, constraint boxes and threshold sliders are drawn, so their
+    keys may still be set. Weights above the sliders' 5 are scaled (ratios kept); layers the
+    profile lacks and added constraints (the app applies only the profile's own) are reported.
+    """
+    view: Scenario | None = ss.pop("_pending_view", None)
+    if view is None:
+        return
+    problems = ss.setdefault("_view_problems", [])
+    if view.profile != pid:
+        problems.append(("scenario_unknown_profile", {"profile": escape_markdown(view.profile)}))
+        return
+    if "typology" not in SKIP:  # the thresholds only split the typology
+        ss["q_engine"], ss["q_incl"] = view.thresholds.engine, view.thresholds.inclusion
+    if pid == INCLUSION:
+        return
+    if pid == CUSTOM:
+        ss["custom_layers"] = [i for i in view.weights if i in R.specs] or default_layers(R)
+    layers = ss["custom_layers"] if pid == CUSTOM else [lay.id for lay in R.profile(pid).layers]
+    unknown = [i for i in view.weights if i not in layers]
+    if unknown:
+        problems.append(("scenario_unknown_layers", {"layers": escape_markdown(", ".join(unknown))}))
+    top = max([w for i, w in view.weights.items() if i in layers], default=0.0)
+    scale = 5.0 / top if top > 5.0 else 1.0
+    if scale < 1.0:
+        problems.append(("scenario_scaled", {}))
+    for layer_id in layers:
+        if layer_id in view.weights:
+            ss[f"w_{pid}_{layer_id}"] = round(view.weights[layer_id] * scale, 4)
+    if pid != CUSTOM:
+        for i, c in enumerate(R.profile(pid).constraints):
+            ss[f"c_{pid}_{i}"] = c.layer not in view.drop_constraints
+    if view.constraints:
+        problems.append(("scenario_extra_constraints", {"n": len(view.constraints)}))
+
+
+_apply_view(profile_id)
 
 
 
@@ -505,9 +573,12 @@ st.caption(t("app_subtitle", lang))
 if R.dual.missing:
     st.info(t("no_profiles", lang) if not R.profiles
             else "\n\n".join(t(f"missing_{kind}", lang) for kind in R.dual.missing))
+for _key, _fields in ss.pop("_view_problems", []):  # a link's or a scenario file's view
+    st.warning(t(_key, lang, **_fields))
 # only the open tab runs (on_change="rerun"), so a hidden tab costs nothing
 tabs = st.tabs([t("tab_map", lang), t("tab_rankings", lang), t("tab_compare", lang),
-                t("tab_sensitivity", lang), t("tab_plan", lang), t("tab_data", lang)], key="tab",
+                t("tab_sensitivity", lang), t("tab_plan", lang), t("tab_decide", lang),
+                t("tab_data", lang)], key="tab",
                on_change="rerun")
 
 dep = prov = unit = ""
@@ -1120,8 +1191,211 @@ def data_tab() -> None:
                else f"geo-engine {__version__} · {escape_markdown(R.region.file)}")
 
 
+# ---------------------------------------------------------------- weights and scenarios
+def current_view(title: str = "") -> Scenario:
+    """Return the view on screen as a scenario: profile, weights, constraints, thresholds, focus."""
+    off = []
+    if profile_id not in (INCLUSION, CUSTOM):
+        off = sorted({c.layer for c, on in zip(R.profile(profile_id).constraints, enabled,
+                                               strict=False) if not on})
+    plan = {k: ss[key] for k, key in (("sites", "plan_sites"), ("reach_minutes", "plan_reach"),
+                                      ("min_km", "plan_min_km"), ("niche_min", "plan_niche"))
+            if isinstance(ss.get(key), int | float)}
+    if ss.get("plan_per_dep"):
+        plan["per_department"] = int(ss["plan_per_dep"])
+    return Scenario(id=scenario_id(title or profile_id), title=title, profile=profile_id,
+                    weights={k: round(float(v), 4) for k, v in weights.items()},
+                    drop_constraints=off,
+                    thresholds=Thresholds(engine=round(q_engine, 4), inclusion=round(q_incl, 4)),
+                    focus=Focus(department=dep, province=prov, unit=unit),
+                    plan=PlanSettings.model_validate(plan))
+
+
+def _ahp_key(pid: str, who: int, i: int, j: int) -> str:
+    return f"_ahp_{pid}_{who}_{i}_{j}"
+
+
+def _ahp_store(pid: str, criteria: tuple[str, ...]) -> dict[str, Any]:
+    """Return the AHP form's participants and judgements of a profile (kept across tabs)."""
+    forms = ss.setdefault("_ahp_forms", {})
+    return forms.setdefault((pid, criteria), {"people": [t("ahp_first", lang)], "judged": {}})
+
+
+def _ahp_keep(store: dict[str, Any], key: str, pair: tuple[str, str, str]) -> None:
+    """Copy a moved judgement slider into the store (a callback, run before the page)."""
+    store["judged"][pair] = ss[key]
+
+
+def _ahp_add(store: dict[str, Any]) -> None:
+    """Add the participant typed in the name box (a callback)."""
+    name = str(ss.get("ahp_new_name", "")).strip()[:60]
+    if name and name not in store["people"]:
+        store["people"].append(name)
+        ss["ahp_who"] = len(store["people"]) - 1
+        ss["ahp_new_name"] = ""
+    elif name:
+        ss["_ahp_note"] = t("ahp_name_taken", lang, name=escape_markdown(name))
+
+
+def _ahp_remove(store: dict[str, Any], who: int) -> None:
+    """Remove a participant and their judgements (a callback)."""
+    name = store["people"].pop(who)
+    store["judged"] = {k: v for k, v in store["judged"].items() if k[0] != name}
+    ss["ahp_who"] = 0
+
+
+def _use_weights(pid: str, new: dict[str, float]) -> None:
+    """Move the sidebar's weight sliders to ``new`` (a callback, run before they are drawn)."""
+    for layer_id, value in new.items():
+        ss[f"w_{pid}_{layer_id}"] = value
+    ss["_ahp_note_ok"] = t("ahp_used", lang)
+
+
+def _saaty_label(value: str, a: str, b: str) -> str:
+    """Return a Saaty judgement of ``a`` against ``b`` as the slider shows it."""
+    if value == "1":
+        return t("ahp_equal", lang)
+    num, _, den = value.partition("/")
+    return t("ahp_more", lang, layer=a if not den else b, n=den or num)
+
+
+def _short(text: str, most: int = 26) -> str:
+    """Return a layer title short enough for a slider's ends: its part after a colon, cut."""
+    text = text.rsplit(": ", 1)[-1]
+    return text if len(text) <= most else text[:most - 1] + "…"
+
+
+def _inconsistency(result: AHPResult, who: str) -> None:
+    """Say a participant's (or the group's) consistency ratio, warning above the limit."""
+    if result.consistent or result.worst_pair is None:
+        st.caption(t("ahp_cr", lang, who=escape_markdown(who), cr=result.cr))
+        return
+    a, b = result.worst_pair
+    st.warning(t("ahp_inconsistent", lang, who=escape_markdown(who), cr=result.cr,
+                 a=escape_markdown(_layer_title(a)), b=escape_markdown(_layer_title(b)),
+                 ratio=result.worst_ratio))
+
+
+def ahp_section() -> None:
+    """Pairwise comparisons of the profile's layers, by one or more participants, feeding the sliders."""
+    st.subheader(t("ahp_title", lang))
+    st.caption(t("ahp_intro", lang))
+    criteria = tuple(weights)
+    if profile_id == INCLUSION or len(criteria) < 2:
+        st.info(t("ahp_needs_profile", lang))
+        return
+    store = _ahp_store(profile_id, criteria)
+    people: list[str] = store["people"]
+    c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+    _settle("ahp_who", list(range(len(people))), 0)
+    who = c1.selectbox(t("ahp_participant", lang), list(range(len(people))), key="ahp_who",
+                       format_func=lambda i: people[i])
+    c2.text_input(t("ahp_new_name", lang), key="ahp_new_name")
+    c2.button(t("ahp_add", lang), key="ahp_add", on_click=_ahp_add, args=(store,))
+    c3.button(t("ahp_remove", lang), key="ahp_remove", disabled=len(people) < 2,
+              on_click=_ahp_remove, args=(store, who))
+    note = ss.pop("_ahp_note", None)
+    if note:
+        st.warning(note)
+    pairs = [(i, j) for i in range(len(criteria)) for j in range(i + 1, len(criteria))]
+    outcome = st.container()  # the weights above the many pairs, drawn once they are read
+    st.caption(t("ahp_pairs", lang, n=len(pairs)))
+    columns = st.columns(2)
+    for k, (i, j) in enumerate(pairs):
+        a, b = criteria[i], criteria[j]
+        key, pair = _ahp_key(profile_id, who, i, j), (people[who], a, b)
+        ss[key] = store["judged"].get(pair, "1")
+        ta, tb = _short(_layer_title(a)), _short(_layer_title(b))
+        columns[k % 2].select_slider(
+            f"{escape_markdown(_layer_title(a))} — {escape_markdown(_layer_title(b))}",
+            SAATY_SCALE, key=key,
+            format_func=functools.partial(_saaty_label, a=ta, b=tb), on_change=_ahp_keep,
+            args=(store, key, pair))
+    judgements = {name: {a: {b: float(Fraction(store["judged"].get((name, a, b), "1")))
+                             for b in criteria[n + 1:]} for n, a in enumerate(criteria)}
+                  for name in people}
+    with outcome:
+        _ahp_outcome(group_result(list(criteria), judgements), people, criteria)
+
+
+def _ahp_outcome(result: GroupResult, people: list[str], criteria: tuple[str, ...]) -> None:
+    """Show the AHP weights beside the sliders', the consistency ratios and the button using them."""
+    shown = result.table if len(people) > 1 else result.table[[people[0]]]
+    total = sum(weights.values()) or 1.0
+    shown = shown.assign(now=[weights[c] / total for c in criteria])
+    names = {"group": t("ahp_group", lang), "min": t("ahp_min", lang), "max": t("ahp_max", lang),
+             "sd": t("ahp_sd", lang), "now": t("ahp_now", lang)}
+    st.markdown(f"**{t('ahp_weights_table', lang)}**")
+    st.dataframe(shown.rename(index=_layer_title, columns=lambda c: names.get(c, c)).map(
+        lambda v: number(v, lang, decimals=3)), width="stretch", key="ahp_table")
+    for name, r in result.participants.items():
+        _inconsistency(r, name)
+    final = result.group if len(people) > 1 else result.participants[people[0]]
+    if len(people) > 1:
+        _inconsistency(final, t("ahp_group", lang))
+    refused = final.cr > CR_LIMIT
+    if refused:
+        st.error(t("ahp_refused", lang))
+    st.button(t("ahp_use", lang), key="ahp_use", type="primary", disabled=refused,
+              on_click=_use_weights, args=(profile_id, slider_weights(final.weights.to_dict())))
+    done = ss.pop("_ahp_note_ok", None)
+    if done:
+        st.success(done)
+
+
+def _load_scenario(data: bytes, name: str, choices: list[str]) -> None:
+    """Read an uploaded scenario and make it the pending view (a button's callback)."""
+    try:
+        scen = read_scenario_bytes(data, name=name)
+    except GeoEngineError as exc:
+        ss["_view_problems"] = [("scenario_problem", {"error": _message(exc)})]
+        return
+    if scen.profile not in choices:
+        ss["_view_problems"] = [("scenario_unknown_profile",
+                                 {"profile": escape_markdown(scen.profile)})]
+        return
+    ss["profile"], ss["_pending_view"] = scen.profile, scen
+    ss["dep"], ss["prov"], ss["focus_unit"] = (scen.focus.department, scen.focus.province,
+                                               scen.focus.unit)
+    plan = scen.plan
+    for key, value in (("plan_sites", plan.sites), ("plan_reach", plan.reach_minutes),
+                       ("plan_min_km", plan.min_km), ("plan_per_dep", plan.per_department or 0),
+                       ("plan_niche", plan.niche_min)):
+        if value is not None:
+            ss[key] = value
+    ss["_scenario_applied"] = scen.title or scen.id
+
+
+def scenario_section() -> None:
+    """Save the view as a scenario file, load one, and say that the address shares it."""
+    st.subheader(t("scenario_title", lang))
+    st.caption(t("scenario_intro", lang))
+    left, right = st.columns(2)
+    title = left.text_input(t("scenario_name", lang), key="scen_title",
+                            placeholder=_profile_title())
+    view = current_view(title.strip() or _profile_title())
+    left.download_button(t("scenario_save", lang), scenario_yaml(view).encode(),
+                         file_name=f"{view.id}.yaml", mime="application/x-yaml",
+                         key="scen_save", on_click="ignore")
+    upload = right.file_uploader(t("scenario_upload", lang), type=["yaml", "yml"],
+                                 key="scen_upload")
+    if upload is not None:
+        right.button(t("scenario_apply", lang), key="scen_apply", type="primary",
+                     on_click=_load_scenario, args=(upload.getvalue(), upload.name, profile_ids))
+    applied = ss.pop("_scenario_applied", None)
+    if applied:
+        st.success(t("scenario_applied", lang, name=escape_markdown(applied)))
+
+
+def decide_tab() -> None:
+    """Weights agreed by pairwise comparison (AHP), and named scenarios to save, load and share."""
+    ahp_section()
+    st.divider()
+    scenario_section()
+
+
 for tab, render in zip(tabs, (map_tab, rankings_tab, compare_tab, sensitivity_tab, plan_tab,
-                             data_tab), strict=True):
+                             decide_tab, data_tab), strict=True):
     if tab.open:
         with tab:
             render()
@@ -1133,4 +1407,6 @@ st.query_params.from_dict({k: v for k, v in {
     "profile": profile_id, "dep": dep, "prov": prov, "unit": unit,
     "show": ss.get("_shown_output", ""),
     "cell": format(int(R.matrix["h3"].iloc[_row]), "x") if _row is not None else "",
+    **{k: v for k, v in scenario_params(current_view()).items() if k in ("weights", "off",
+                                                                       "thresholds")},
 }.items() if v})

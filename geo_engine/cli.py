@@ -27,6 +27,10 @@ from geo_engine._errors import GeoEngineError, GeoEngineWarning
 if TYPE_CHECKING:
 
     from geo_engine.pipeline import Run
+    from geo_engine.planning.scenario import Scenario
+    from geo_engine.scoring.dual import DualResult
+    from geo_engine.scoring.profiles import Profile
+    from geo_engine.scoring.score import ScoreResult
 
 __all__ = ["app", "main"]
 
@@ -254,6 +258,12 @@ Region = Annotated[str, typer.Option(help="Region id (peru, brazil) or the path 
 ProfileName = Annotated[str, typer.Option("--profile", help="Profile id (see `geo-engine profiles`), "
                                           "or inclusion (the dual model's headline score).")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")]
+OptionalProfile = Annotated[str | None, typer.Option(
+    "--profile", help="Profile id (see `geo-engine profiles`), or inclusion; the --scenario's "
+    "profile if omitted.")]
+ScenarioFile = Annotated[Path | None, typer.Option(
+    "--scenario", help="Scenario YAML (profile, weights, constraints, thresholds; see "
+    "`geo-engine scenario new`): score with it instead of the profile's own weights.")]
 
 
 def _print_layer_profile(report: dict, *, cached: bool) -> None:
@@ -486,27 +496,64 @@ def profiles_list(region: Region = settings.default_region) -> None:
                    f"{p.title.en}")
 
 
+def _scenario_file(profile: str | None, path: Path | None) -> tuple[str, Scenario | None]:
+    """Return the profile to score and the scenario, if any (stops when neither names a profile)."""
+    from geo_engine.planning.scenario import load_scenario
+
+    scen = load_scenario(path) if path is not None else None
+    name = profile or (scen.profile if scen is not None else None)
+    if name is None:
+        _fail(ValueError("give --profile (or a --scenario that names one)"))
+    return name, scen
+
+
+def _scenario_scores(result: Run, name: str,
+                     scen: Scenario | None) -> tuple[Profile, ScoreResult, DualResult]:
+    """Return the profile, its score and the dual model, with a scenario's changes if given."""
+    if scen is None:
+        return result.profile(name), result.scored(name), result.dual
+    from geo_engine.explore import scenario
+    from geo_engine.planning.scenario import apply_scenario
+    from geo_engine.scoring.dual import INCLUSION, inclusion_result
+
+    if name == INCLUSION and (scen.weights or scen.constraints or scen.drop_constraints):
+        _fail(ValueError(f"scenario {scen.id!r}: the inclusion score has no weights or "
+                         "constraints of its own; name another profile or keep only thresholds"))
+    chosen = (result.profile(name) if name == INCLUSION
+              else apply_scenario(result.profile(name), scen))
+    with _report_warnings():
+        sc = scenario(result, profile_id=name, profile=None if name == INCLUSION else chosen,
+                      engine_quantile=scen.thresholds.engine,
+                      inclusion_quantile=scen.thresholds.inclusion)
+        dual = sc.dual
+    return chosen, sc.result if sc.result is not None else inclusion_result(dual), dual
+
+
 @app.command("score")
 def score(
-    profile: ProfileName,
     out: Annotated[Path, typer.Option("--out", help="Output file: .geojson, .gpkg, .csv or .parquet.")],
+    profile: OptionalProfile = None,
+    scenario: ScenarioFile = None,
     resolution: Resolution = None,
     region: Region = settings.default_region,
     force: Force = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Score every cell with a profile and write score, rank, dual model and contributions."""
+    """Score every cell with a profile (or a scenario) and write score, rank, dual model, contributions."""
     from geo_engine.reporting.export import CELL_FORMATS, write_cells, write_geopackage
     from geo_engine.reporting.outputs import cell_table
 
     _check_out(out, force, CELL_FORMATS)
     try:
+        profile, scen = _scenario_file(profile, scenario)
         result = _run(region, resolution, data_dir)
         resolution = result.resolution
-        chosen = result.profile(profile)
+        chosen, scored, dual = _scenario_scores(result, profile, scen)
         table = cell_table(result.matrix, profile=chosen, specs=result.specs,
-                           dual=result.dual, names=result.names, result=result.scored(chosen.id))
-        meta = _export_meta(result, chosen.id, table.attrs["weights"])
+                           dual=dual, names=result.names, result=scored)
+        meta = _export_meta(result, chosen.id, table.attrs["weights"],
+                            **({"scenario": scen.id, **dual.thresholds} if scen is not None
+                               else {}))
         if out.suffix.lower() == ".gpkg":  # cells, clusters and districts in one file
             import geopandas as gpd
 
@@ -514,7 +561,7 @@ def score(
 
             with _report_warnings():
                 layers = geopackage_layers(
-                    result.matrix, table, result.scored(chosen.id), profile=chosen.id,
+                    result.matrix, table, scored, profile=chosen.id,
                     names=result.names, districts=gpd.GeoDataFrame(result.region.units()),
                     rank_by=chosen.rank_by)
             write_geopackage(layers, out, force=force)
@@ -525,8 +572,9 @@ def score(
                         force=force)
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
-    scored = int(table["score"].notna().sum())
-    typer.echo(f"wrote {out}: {len(table):,} cells, {scored:,} scored with profile {profile!r}")
+    n_scored = int(table["score"].notna().sum())
+    what = f"scenario {scen.id!r} of profile {profile!r}" if scen is not None else f"profile {profile!r}"
+    typer.echo(f"wrote {out}: {len(table):,} cells, {n_scored:,} scored with {what}")
 
 
 @app.command("sensitivity")
@@ -719,7 +767,6 @@ def brief_cmd(
 
 @app.command("rank")
 def rank_cmd(
-    profile: ProfileName,
     out: Annotated[Path, typer.Option("--out", help="Output .csv or .parquet.")],
     level: Annotated[str | None, typer.Option(help="Admin level: one of the region's level ids "
                                               "(Peru: district, province, department; see "
@@ -727,21 +774,25 @@ def rank_cmd(
     rank_by: Annotated[str | None, typer.Option(
         help="pop_weighted_mean, mean, max, share_pop_top or score_km2; the profile's own statistic "
              "(its `ranking:`, the one `evaluate` checks) if omitted.")] = None,
+    profile: OptionalProfile = None,
+    scenario: ScenarioFile = None,
     resolution: Resolution = None,
     region: Region = settings.default_region,
     force: Force = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Rank the region's units, or the units of a parent level, by a profile's score."""
+    """Rank the region's units, or the units of a parent level, by a profile's (or scenario's) score."""
     from geo_engine.reporting.export import TABLE_FORMATS, write_table
     from geo_engine.reporting.rollup import level_names, rollup, with_labels
 
     _check_out(out, force, TABLE_FORMATS)
     try:
+        profile, scen = _scenario_file(profile, scenario)
         result = _run(region, resolution, data_dir)
         chosen = result.region.level(level or result.region.levels[0].id)
-        by = rank_by or result.profile(profile).rank_by
-        ranked = rollup(result.matrix, result.scored(profile).score, level=chosen.slot,
+        scored_profile, scored, _ = _scenario_scores(result, profile, scen)
+        by = rank_by or scored_profile.rank_by
+        ranked = rollup(result.matrix, scored.score, level=chosen.slot,
                         rank_by=by, shared=result.shared_units)
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
@@ -792,6 +843,72 @@ def weights_ahp(
         typer.echo(f"{name}: CR {r.cr:.3f}{'' if r.consistent else ' (above 0.1)'}{pair}")
     _write(lambda: write_document(text, out, force=force))
     typer.echo(f"wrote {out}")
+
+
+scenario_app = typer.Typer(help="Named scenarios: a profile with weights, constraints and "
+                            "thresholds in a small YAML file (`score --scenario`, `rank --scenario`, "
+                            "`plan --scenario`, the app's scenario section).", no_args_is_help=True)
+app.add_typer(scenario_app, name="scenario")
+
+
+@scenario_app.command("new")
+def scenario_new(
+    profile: ProfileName,
+    out: Annotated[Path, typer.Option("--out", help="Output .yaml.")],
+    title: Annotated[str, typer.Option(help="The scenario's name.")] = "",
+    region: Region = settings.default_region,
+    force: Force = False,
+) -> None:
+    """Write a scenario holding a profile's own weights, to edit and score with --scenario."""
+    from geo_engine.planning.scenario import Scenario, scenario_id, scenario_yaml
+    from geo_engine.regions.region import load_region
+    from geo_engine.reporting.export import write_document
+    from geo_engine.scoring.profiles import load_profiles
+
+    _check_out(out, force, (".yaml", ".yml"))
+    try:
+        profiles = load_profiles(load_region(region).profiles)
+        if profile not in profiles:
+            _fail(KeyError(f"no profile {profile!r}; known: {sorted(profiles)}"))
+        chosen = profiles[profile]
+        scen = Scenario(id=scenario_id(title or out.stem), title=title, profile=profile,
+                        weights={lay.id: lay.weight for lay in chosen.layers})
+    except (GeoEngineError, ValueError) as exc:
+        _fail(exc)
+    _write(lambda: write_document(scenario_yaml(scen), out, force=force))
+    typer.echo(f"wrote {out}: scenario {scen.id!r} of profile {profile!r} "
+               f"({len(scen.weights)} weights)")
+
+
+@scenario_app.command("check")
+def scenario_check(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML.")],
+    region: Region = settings.default_region,
+) -> None:
+    """Check a scenario against the region's profile; print its weights, constraints, thresholds."""
+    from geo_engine.planning.scenario import apply_scenario, load_scenario
+    from geo_engine.regions.region import load_region
+    from geo_engine.scoring.dual import INCLUSION
+    from geo_engine.scoring.profiles import load_profiles
+
+    try:
+        scen = load_scenario(scenario)
+        profiles = load_profiles(load_region(region).profiles)
+        if scen.profile != INCLUSION and scen.profile not in profiles:
+            _fail(KeyError(f"{scenario}: profile {scen.profile!r} is not a profile of region "
+                           f"{region!r}; known: {sorted([*profiles, INCLUSION])}"))
+        chosen = (apply_scenario(profiles[scen.profile], scen) if scen.profile in profiles
+                  else None)
+    except (GeoEngineError, ValueError) as exc:
+        _fail(exc)
+    typer.echo(f"scenario {scen.id}: {scen.title or '(no title)'}; profile {scen.profile}")
+    if chosen is not None:
+        for layer_id, w in chosen.weights().items():
+            typer.echo(f"  weight {layer_id:<32} {w:.3f}")
+        for c in chosen.constraints:
+            typer.echo(f"  constraint {c.layer} {c.op} {c.value:g}")
+    typer.echo(f"  thresholds engine {scen.thresholds.engine:.3f}, inclusion "
+               f"{scen.thresholds.inclusion:.3f}")
 
 
 @app.command("evaluate")

@@ -9,14 +9,17 @@ from hypothesis import strategies as st
 from geo_engine._errors import GeoEngineWarning, SpecError
 from geo_engine.planning.ahp import (
     CR_LIMIT,
+    SAATY_SCALE,
     InconsistentJudgementsError,
     ahp_weights,
     geometric_mean_matrix,
+    group_result,
     group_weights,
     load_survey,
     pairwise_matrix,
     profile_with_weights,
     random_index,
+    slider_weights,
     weights_yaml,
 )
 from geo_engine.scoring.profiles import Profile
@@ -160,3 +163,40 @@ def test_profile_and_weight_file_outputs(tmp_path):
         profile_with_weights(profile, {"z": 1})
     with pytest.raises(ValueError, match=r"the survey does not weigh layers \['c'\]"):
         profile_with_weights(profile, {"a": 1, "b": 1})
+
+
+def test_group_result_is_what_the_survey_gives_without_warnings():
+    judgements = {p["name"]: p["judgements"] for p in SURVEY["participants"]}
+    judgements["ngo"] = {"a": {"b": 1, "c": 3}, "c": {"b": 1 / 3}}
+    result = group_result(SURVEY["criteria"], judgements)
+    assert result.participants["planner"].weights.to_numpy() == pytest.approx(
+        ahp_weights(TEXTBOOK).weights.to_numpy())
+    assert result.table["sd"].ge(0).all()
+    with pytest.raises(ValueError, match="no participants"):
+        group_result(["a", "b"], {})
+
+
+def test_saaty_scale_is_reciprocal_and_ordered():
+    from fractions import Fraction
+
+    values = [float(Fraction(v)) for v in SAATY_SCALE]
+    assert values == sorted(values, reverse=True)
+    assert values == pytest.approx([1 / v for v in reversed(values)])
+    assert len(values) == 17
+
+
+@given(st.lists(st.floats(0.01, 1.0), min_size=2, max_size=12))
+def test_slider_weights_keep_ratios_within_rounding(raw):
+    w = dict(zip([f"l{i}" for i in range(len(raw))], raw, strict=True))
+    out = slider_weights(w)
+    assert max(out.values()) == pytest.approx(5.0)
+    assert min(out.values()) >= 0.1
+    scale = 5.0 / max(raw)
+    for k, v in out.items():
+        assert abs(v - max(w[k] * scale, 0.1)) <= 0.05 + 1e-9 or v == pytest.approx(0.1)
+        assert round(v * 10) == pytest.approx(v * 10)  # on the sliders' 0.1 step
+
+
+def test_slider_weights_refuse_all_zero():
+    with pytest.raises(ValueError, match="all zero"):
+        slider_weights({"a": 0.0})

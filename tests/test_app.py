@@ -177,7 +177,8 @@ def test_own_region_without_need_profile(cache, monkeypatch, tmp_path):
     assert any(s.value.startswith("Card of cell") for s in at.subheader)
     assert "**Population:** —" in [m.value for m in at.markdown]
     assert [m.label for m in at.metric] == ["Score", "Engine of growth", "Market access"]
-    for tab in ("Rankings", "Compare scenarios", "Sensitivity", "Data & method"):
+    for tab in ("Rankings", "Compare scenarios", "Sensitivity", "Weights & scenarios",
+                "Data & method"):
         at.session_state["tab"] = tab
         at.run()
         assert not at.exception, tab
@@ -402,7 +403,8 @@ def test_every_tab_in_spanish_has_no_english_or_code_names(cache, monkeypatch):
     at.toggle(key="show_clusters").set_value(True).run()
     at.text_input(key="find_cell").input("Urubamba").run()
     bad = []
-    for tab in ("Mapa", "Rankings", "Comparar escenarios", "Sensibilidad", "Datos y método"):
+    for tab in ("Mapa", "Rankings", "Comparar escenarios", "Sensibilidad", "Pesos y escenarios",
+                "Datos y método"):
         at.session_state["tab"] = tab
         at.run()
         assert not at.exception, tab
@@ -436,3 +438,114 @@ def test_rankings_sort_by_poor_people_with_labels_in_the_language(cache, monkeyp
     assert table["Población pobre en celdas del decil superior"].is_monotonic_decreasing
     assert {"Provincia", "Departamento", "Población pobre", "Puntaje medio",
             "Mejor puntaje"} <= set(table.columns)
+
+
+DECIDE = "Pesos y escenarios"
+
+
+def _judge(at, profile, pairs):
+    """Set AHP judgements of participant 0: {(i, j): "3"} for layers i < j of the profile."""
+    for (i, j), value in pairs.items():
+        at.select_slider(key=f"_ahp_{profile}_0_{i}_{j}").set_value(value)
+    return at.run()
+
+
+def test_ahp_form_feeds_the_weight_sliders(cache, monkeypatch):
+    at = _app(cache, monkeypatch)
+    at.selectbox(key="profile").set_value("engine").run()
+    before = at.dataframe[0].value.iloc[:, 3].tolist()
+    at.session_state["tab"] = DECIDE
+    at.run()
+    assert not at.exception
+    layers = [s.key.removeprefix("w_engine_") for s in at.sidebar.slider
+              if s.key.startswith("w_engine_")]
+    n = len(layers)
+    assert len(at.select_slider) == n * (n - 1) // 2
+    # the first layer 3 times as important as each other one, the rest equal: consistent
+    at = _judge(at, "engine", {(0, j): "3" for j in range(1, n)})
+    assert not at.exception
+    table = at.dataframe[0].value
+    first = float(table.iloc[0, 0].replace(",", "."))
+    assert first == pytest.approx(3 / (3 + n - 1), abs=1e-3)
+    assert any("RC de Participante 1: 0,000" in c.value for c in at.caption)
+    at.button(key="ahp_use").click().run()
+    assert not at.exception
+    assert at.slider(key=f"w_engine_{layers[0]}").value == pytest.approx(5.0)
+    assert [at.slider(key=f"w_engine_{x}").value for x in layers[1:]] == pytest.approx(
+        [1.7] * (n - 1))
+    assert any("Pesos AHP aplicados" in s.value for s in at.success)
+    at.session_state["tab"] = "Mapa"
+    at.run()
+    assert at.dataframe[0].value.iloc[:, 3].tolist() != before
+
+
+def test_ahp_inconsistent_judgements_are_refused_and_named(cache, monkeypatch):
+    at = _app(cache, monkeypatch)
+    at.selectbox(key="profile").set_value("engine").run()
+    at.session_state["tab"] = DECIDE
+    at.run()
+    at = _judge(at, "engine", {(0, 1): "9", (1, 2): "9", (0, 2): "1/9"})
+    assert at.button(key="ahp_use").disabled
+    assert any("supera 0,1" in w.value and "frente a" in w.value for w in at.warning)
+    assert any("no se aplican" in e.value for e in at.error)
+    # a second participant: the group's weights and the spread between them
+    at.text_input(key="ahp_new_name").input("ONG").run()
+    at.button(key="ahp_add").click().run()
+    assert not at.exception
+    assert at.selectbox(key="ahp_who").value == 1
+    columns = list(at.dataframe[0].value.columns)
+    assert columns[:3] == ["Participante 1", "ONG", "Grupo"]
+    assert {"Mínimo", "Máximo", "Desv. estándar", "Pesos actuales"} <= set(columns)
+    assert at.select_slider(key="_ahp_engine_1_0_1").value == "1"  # the new one starts equal
+    at.button(key="ahp_remove").click().run()
+    assert at.dataframe[0].value.columns[0] == "Participante 1"
+
+
+def test_a_link_with_weights_reproduces_the_view(cache, monkeypatch):
+    at = _app(cache, monkeypatch)
+    at.selectbox(key="profile").set_value("engine").run()
+    at.slider(key="w_engine_operating_mines").set_value(5.0).run()
+    at.slider(key="w_engine_population_2020").set_value(0.0).run()
+    at.checkbox(key="c_engine_0").uncheck().run()
+    at.slider(key="q_engine").set_value(0.8).run()
+    assert not at.exception
+    params = {k: at.query_params[k] for k in at.query_params}
+    assert "operating_mines:5" in params["weights"]
+    assert "population_2020:0" in params["weights"]
+    assert params["off"] == "protected_strict"
+    assert params["thresholds"].startswith("0.8,")
+    shown = at.dataframe[0].value
+
+    monkeypatch.setattr("geo_engine.settings.cache_dir", cache)
+    again = AppTest.from_file(str(APP), default_timeout=240)
+    again.session_state["resolution"] = 5
+    for key, value in params.items():
+        again.query_params[key] = value
+    again.run()
+    assert not again.exception
+    assert again.slider(key="w_engine_operating_mines").value == pytest.approx(5.0)
+    assert again.slider(key="w_engine_population_2020").value == 0.0
+    assert again.checkbox(key="c_engine_0").value is False
+    assert again.slider(key="q_engine").value == pytest.approx(0.8)
+    assert again.dataframe[0].value.equals(shown)
+
+
+def test_a_bad_link_says_so_in_one_line_and_keeps_the_defaults(cache, monkeypatch):
+    monkeypatch.setattr("geo_engine.settings.cache_dir", cache)
+    at = AppTest.from_file(str(APP), default_timeout=240)
+    at.session_state["resolution"] = 5
+    at.query_params["profile"] = "engine"
+    at.query_params["weights"] = "operating_mines:lots"
+    at.run()
+    assert not at.exception
+    assert any("El enlace trae una vista" in w.value and "lots" in w.value
+               for w in at.warning)
+    assert at.slider(key="w_engine_operating_mines").value == pytest.approx(
+        load_profiles_weight("engine", "operating_mines"))
+
+
+def load_profiles_weight(profile, layer):
+    from geo_engine.scoring.profiles import load_profiles
+
+    return next(x.weight for x in load_profiles(load_region("peru").profiles)[profile].layers
+                if x.id == layer)

@@ -391,3 +391,44 @@ def test_screenshots_desktop_and_phone(server, tmp_path, width, height):
         browser.close()
     assert shot.stat().st_size > 30_000
     print(f"screenshot: {shot}")
+
+
+def test_a_scenario_saved_edited_and_loaded_back_moves_the_sliders_and_the_link(server, tmp_path):
+    import yaml
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser, page = _open(p, server, query="?profile=agro_food")
+        _tab(page, "Pesos y escenarios")
+        page.get_by_label("Nombre del escenario").fill("Fruta en el sur")
+        page.keyboard.press("Enter")
+        _idle(page)
+        saved = yaml.safe_load(_download(page, "Guardar esta vista como escenario (YAML)"))
+        assert saved["id"] == "fruta_en_el_sur"
+        assert saved["profile"] == "agro_food"
+        assert saved["weights"]["crop_value_fruit"] == 1.0
+        saved["weights"]["crop_value_fruit"] = 4.5
+        saved["thresholds"] = {"engine": 0.8, "inclusion": 0.7}
+        edited = tmp_path / "fruta.yaml"
+        edited.write_text(yaml.safe_dump(saved), encoding="utf-8")
+        uploader = page.get_by_test_id("stFileUploader").filter(has_text="Cargar un escenario")
+        uploader.locator("input[type=file]").set_input_files(str(edited))
+        _idle(page)
+        page.get_by_role("button", name="Aplicar el escenario").click()
+        _idle(page)
+        page.get_by_text("Escenario «Fruta en el sur» aplicado.").wait_for(timeout=60_000)
+        assert "crop_value_fruit%3A4.5" in page.url or "crop_value_fruit:4.5" in page.url
+        assert "thresholds=0.8" in page.url
+        again = yaml.safe_load(_download(page, "Guardar esta vista como escenario (YAML)"))
+        assert again["weights"]["crop_value_fruit"] == 4.5
+        assert again["thresholds"] == {"engine": 0.8, "inclusion": 0.7}
+        bad = tmp_path / "bad.yaml"
+        bad.write_text("id: x\nprofile: agro_food\nweights: {crop_value_fruit: -1}\n")
+        uploader.locator("input[type=file]").set_input_files(str(bad))
+        _idle(page)
+        page.get_by_role("button", name="Aplicar el escenario").click()
+        _idle(page)
+        page.get_by_text(re.compile("El escenario no se pudo leer: .*weights must be")).first.wait_for(
+            timeout=60_000)
+        page.screenshot(path=str(tmp_path / "scenario.png"), full_page=True)
+        browser.close()

@@ -1,4 +1,5 @@
 import errno
+import json
 import re
 import subprocess
 import sys
@@ -651,3 +652,74 @@ def test_plan_by_province_with_costs_by_travel_time(tmp_path, monkeypatch):
                             "--out", str(tmp_path / "y.gpkg")])
     assert r.exit_code == 1
     assert "not both" in r.output
+
+
+def test_score_and_rank_with_a_scenario(own_region_file, tmp_path):
+    import pandas as pd
+    import yaml
+
+    profiles = own_region_file.parent / "profiles"
+    doc = yaml.safe_load((profiles / "family_towns.yaml").read_text(encoding="utf-8"))
+    doc["layers"].append({"id": "height", "weight": 1, "rationale": "test"})
+    (profiles / "family_towns.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    region = ["--region", str(own_region_file)]
+    scen = tmp_path / "heights.yaml"
+    r = runner.invoke(app, ["scenario", "new", *region, "--profile", "family_towns",
+                            "--title", "Alturas", "--out", str(scen)])
+    assert r.exit_code == 0, r.output
+    text = scen.read_text(encoding="utf-8")
+    assert "id: alturas" in text
+    scen.write_text(text.replace("town_people: 1.0", "town_people: 0.0") + "thresholds: "
+                    "{engine: 0.9}\n", encoding="utf-8")
+    r = runner.invoke(app, ["scenario", "check", *region, str(scen)])
+    assert r.exit_code == 0, r.output
+    assert re.search(r"weight height +1\.000", r.output)
+    assert "thresholds engine 0.900" in r.output
+    r = runner.invoke(app, ["score", *region, "--scenario", str(scen), "--out",
+                            str(tmp_path / "s.geojson")])
+    assert r.exit_code == 0, r.output
+    assert "scenario 'alturas' of profile 'family_towns'" in r.output
+    meta = json.loads((tmp_path / "s.geojson").read_text())["meta"]
+    assert meta["settings"]["scenario"] == "alturas"
+    assert meta["weights"] == {"town_people": 0.0, "height": 1.0}
+    r = runner.invoke(app, ["score", *region, "--scenario", str(scen), "--out",
+                            str(tmp_path / "s.parquet")])
+    cells = pd.read_parquet(tmp_path / "s.parquet")
+    assert cells["contrib_town_people"].abs().max() == 0  # weight 0 in the scenario
+    assert (cells["contrib_height"] - cells["score"]).abs().max() < 1e-12
+    r = runner.invoke(app, ["score", *region, "--profile", "family_towns", "--out",
+                            str(tmp_path / "p.parquet")])
+    assert r.exit_code == 0, r.output
+    assert pd.read_parquet(tmp_path / "p.parquet")["contrib_town_people"].abs().max() > 0
+    r = runner.invoke(app, ["rank", *region, "--scenario", str(scen), "--out",
+                            str(tmp_path / "r.csv")])
+    assert r.exit_code == 0, r.output
+    ranked = pd.read_csv(tmp_path / "r.csv").set_index("code")
+    best = cells.groupby("unit_code")["score"].max()  # the scenario's scores, not the profile's
+    assert ranked["max"].sort_index().to_numpy() == pytest.approx(best.sort_index().to_numpy())
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize(("text", "message"), [
+    ("id: x\nprofile: family_towns\nweights: {nowhere: 1}\n", r"weighs layers \['nowhere'\]"),
+    ("id: x\nprofile: family_towns\nweights: {height: -2}\n", "weights must be ≥ 0"),
+    ("a: &x 1\nb: *x\n", "YAML anchor"),
+    ("id: x\nprofile: nope\n", "no profile 'nope'"),
+    ("id: x\nprofile: inclusion\nweights: {height: 1}\n", "inclusion score has no weights"),
+])
+def test_a_bad_scenario_ends_in_one_line(own_region_file, tmp_path, text, message):
+    scen = tmp_path / "bad.yaml"
+    scen.write_text(text, encoding="utf-8")
+    r = runner.invoke(app, ["score", "--region", str(own_region_file), "--scenario", str(scen),
+                            "--out", str(tmp_path / "s.csv")])
+    assert r.exit_code == 1
+    lines = [line for line in r.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, r.output
+    assert re.search(message, lines[0]), r.output
+
+
+@pytest.mark.parametrize("command", ["score", "rank"])
+def test_score_or_rank_without_a_profile_or_scenario_says_what_to_give(tmp_path, command):
+    r = runner.invoke(app, [command, "--out", str(tmp_path / "x.csv")])
+    assert r.exit_code == 1
+    assert "give --profile (or a --scenario that names one)" in r.output

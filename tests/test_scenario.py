@@ -1,9 +1,20 @@
+import re
+
 import pytest
 import yaml
 
 from geo_engine._errors import SpecError
-from geo_engine.planning.scenario import apply_scenario, load_scenario, scenario_yaml
-from geo_engine.scoring.profiles import Profile
+from geo_engine.planning.scenario import (
+    Scenario,
+    apply_scenario,
+    load_scenario,
+    read_scenario_bytes,
+    scenario_from_params,
+    scenario_id,
+    scenario_params,
+    scenario_yaml,
+)
+from geo_engine.scoring.profiles import Constraint, Profile
 
 PROFILE = Profile.model_validate({
     "id": "agro_food", "title": {"es": "A", "en": "A"}, "description": "d",
@@ -52,3 +63,93 @@ def test_scenario_for_another_profile_or_layer_is_refused(tmp_path):
     scen = load_scenario(_write(tmp_path, {**GOOD, "weights": {"ports": 1}}))
     with pytest.raises(SpecError, match=r"weighs layers \['ports'\] that profile 'agro_food' lacks"):
         apply_scenario(PROFILE, scen)
+
+
+FULL = {**GOOD, "drop_constraints": ["slope"], "thresholds": {"engine": 0.8, "inclusion": 0.7},
+        "focus": {"department": "21", "province": "2101"}}
+SLOPED = PROFILE.model_copy(update={"constraints": [
+    Constraint(layer="slope", op="<", value=30, rationale="r"),
+    Constraint(layer="water", op="<", value=0.5, rationale="r")]})
+
+
+def test_full_scenario_round_trips_through_yaml_and_bytes(tmp_path):
+    scen = load_scenario(_write(tmp_path, FULL))
+    text = scenario_yaml(scen)
+    assert read_scenario_bytes(text.encode(), name="mine.yaml") == scen
+    assert scen.thresholds.engine == pytest.approx(0.8)
+    assert scen.focus.department == "21"
+    out = apply_scenario(SLOPED, scen)  # the profile's slope rule is off, the added one is on
+    assert [c.layer for c in out.constraints] == ["water", "protected_strict"]
+
+
+def test_dropping_a_constraint_the_profile_lacks_is_refused(tmp_path):
+    scen = load_scenario(_write(tmp_path, {**GOOD, "drop_constraints": ["roads"]}))
+    with pytest.raises(SpecError, match=r"drops constraints on \['roads'\] but profile "
+                                        r"'agro_food' constrains only \[\]"):
+        apply_scenario(PROFILE, scen)
+
+
+HOSTILE = [
+    (b"a: &x [1, 2]\nb: *x\n", "anchor"),
+    (b"- just\n- a list\n", "a scenario is a mapping"),
+    (b"\xff\xfe\x00", "not UTF-8"),
+    (b"id: x\nprofile: [unclosed\n", "not valid YAML"),
+    (b"id: x\nprofile: agro_food\nweights: {crops: .nan}\n", "finite number"),
+    (b"id: x\nprofile: agro_food\nweights: {crops: 1e300}\n", "at most 1e6"),
+    (b"id: x\nprofile: agro_food\nweights: {'../etc': 1}\n", "name layers by id"),
+    (b"id: x\nprofile: '<script>'\n", "key `profile`"),
+    (b"id: x\nprofile: agro_food\nthresholds: {engine: 2}\n", "key `thresholds.engine`"),
+    (b"id: x\nprofile: agro_food\nfocus: {department: \"a\\u0007b\"}\n", "key `focus.department`"),
+    (b"id: x\nprofile: agro_food\n" + b"x" * 2_000_000, "larger than"),
+    (b"id: x\nprofile: agro_food\nexec: !!python/object/apply:os.system [ls]\n", "not valid YAML"),
+]
+
+
+@pytest.mark.parametrize(("data", "message"), HOSTILE)
+def test_hostile_scenario_files_get_one_line_naming_the_file(data, message):
+    with pytest.raises(SpecError, match=re.escape(message)) as err:
+        read_scenario_bytes(data, name="bad.yaml")
+    text = str(err.value)
+    assert "\n" not in text
+    assert text.startswith(("bad.yaml", "invalid scenario: bad.yaml"))
+
+
+def test_url_parameters_round_trip_the_view():
+    scen = Scenario(id="x", profile="agro_food", weights={"crops": 2.5, "roads": 0.1},
+                    drop_constraints=["slope"], thresholds={"engine": 0.8},
+                    focus={"department": "21"})
+    params = scenario_params(scen)
+    assert params == {"profile": "agro_food", "weights": "crops:2.5,roads:0.1", "off": "slope",
+                      "thresholds": "0.8,0.666667", "dep": "21"}
+    back = scenario_from_params(params)
+    assert back.weights == scen.weights
+    assert back.drop_constraints == ["slope"]
+    assert back.thresholds.engine == pytest.approx(0.8)
+    assert back.thresholds.inclusion == pytest.approx(2 / 3, abs=1e-6)
+    assert back.focus == scen.focus
+    assert scenario_params(Scenario(id="y", profile="engine")) == {"profile": "engine"}
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"profile": "engine", "weights": "crops:abc"}, "URL parameter weights: 'crops:abc' is not"),
+    ({"profile": "engine", "weights": "crops"}, "is not layer:weight"),
+    ({"profile": "engine", "weights": "crops:inf"}, "is not layer:weight"),
+    ({"profile": "engine", "weights": "crops:-1"}, "weights must be ≥ 0"),
+    ({"profile": "engine", "thresholds": "0.7"}, "thresholds: '0.7' is not two numbers"),
+    ({"profile": "engine", "thresholds": "0.7,9"}, "parameter `thresholds.inclusion`"),
+    ({"profile": "<b>"}, "parameter `profile`"),
+    ({"profile": "engine", "dep": "x" * 65}, "parameter `dep`"),
+    ({"profile": "engine", "off": "a b"}, "drop_constraints lists layer ids"),
+])
+def test_bad_url_parameters_get_one_line(params, message):
+    with pytest.raises(SpecError, match=re.escape(message)) as err:
+        scenario_from_params(params)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(("title", "expected"), [
+    ("Agro sur, 12 sitios", "agro_sur_12_sitios"), ("Ñuñoa–Cusco", "nunoa_cusco"),
+    ("12 sites", "scenario_12_sites"), ("!!!", "scenario")])
+def test_scenario_id_from_a_title_is_valid(title, expected):
+    assert scenario_id(title) == expected
+    Scenario(id=scenario_id(title), profile="engine")

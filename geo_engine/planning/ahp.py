@@ -40,17 +40,20 @@ from geo_engine.scoring.profiles import Profile
 __all__ = [
     "CR_LIMIT",
     "SAATY_RANDOM_INDEX",
+    "SAATY_SCALE",
     "AHPResult",
     "AHPSurvey",
     "GroupResult",
     "InconsistentJudgementsError",
     "ahp_weights",
     "geometric_mean_matrix",
+    "group_result",
     "group_weights",
     "load_survey",
     "pairwise_matrix",
     "profile_with_weights",
     "random_index",
+    "slider_weights",
     "weights_yaml",
 ]
 
@@ -60,6 +63,10 @@ CR_LIMIT = 0.1
 SAATY_RANDOM_INDEX: Mapping[int, float] = {1: 0.0, 2: 0.0, 3: 0.58, 4: 0.90, 5: 1.12, 6: 1.24,
                                            7: 1.32, 8: 1.41, 9: 1.45, 10: 1.49}
 """Saaty's (1980) random index: mean consistency index of random reciprocal matrices of order n."""
+
+SAATY_SCALE: tuple[str, ...] = ("9", "8", "7", "6", "5", "4", "3", "2", "1",
+                                 "1/2", "1/3", "1/4", "1/5", "1/6", "1/7", "1/8", "1/9")
+"""Saaty's 17 judgements of ``a`` against ``b``, from ``a`` extremely more important to ``b``."""
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -397,10 +404,8 @@ def group_weights(survey: AHPSurvey) -> GroupResult:
     GeoEngineWarning
         With ``on_inconsistent: warn`` (the default), for each such participant and the group.
     """
-    crit = survey.criteria
-    mats = {p.name: pairwise_matrix(crit, p.judgements, who=p.name) for p in survey.participants}
-    each = {name: ahp_weights(m, crit) for name, m in mats.items()}
-    group = ahp_weights(geometric_mean_matrix(list(mats.values())), crit)
+    result = group_result(survey.criteria, {p.name: p.judgements for p in survey.participants})
+    each, group = result.participants, result.group
     bad = [_describe(r, f"participant {name!r}", survey.cr_limit)
            for name, r in each.items() if r.cr > survey.cr_limit]
     if group.cr > survey.cr_limit and len(each) > 1:
@@ -409,12 +414,61 @@ def group_weights(survey: AHPSurvey) -> GroupResult:
         raise InconsistentJudgementsError("; ".join(bad))
     for line in bad:
         warnings.warn(line, GeoEngineWarning, stacklevel=2)
+    return result
+
+
+def group_result(criteria: Sequence[str],
+                 judgements: Mapping[str, Mapping[str, Mapping[str, float]]]) -> GroupResult:
+    """Return each participant's weights and the group's, without judging their consistency.
+
+    Parameters
+    ----------
+    criteria : sequence of str
+        The criteria compared.
+    judgements : mapping
+        Participant name → ``{a: {b: x}}`` (see :func:`pairwise_matrix`); at least one.
+
+    Notes
+    -----
+    The group's matrix is the element-wise geometric mean of the participants' (AIJ); the
+    table's ``min``, ``max`` and ``sd`` (population standard deviation) are over participants.
+    """
+    if not judgements:
+        msg = "no participants: give at least one participant's judgements"
+        raise ValueError(msg)
+    mats = {name: pairwise_matrix(criteria, j, who=name) for name, j in judgements.items()}
+    each = {name: ahp_weights(m, criteria) for name, m in mats.items()}
+    group = ahp_weights(geometric_mean_matrix(list(mats.values())), criteria)
     table = pd.DataFrame({name: r.weights for name, r in each.items()})
     spread = table.agg(["min", "max"], axis=1)
     table["group"] = group.weights
     table["min"], table["max"] = spread["min"], spread["max"]
     table["sd"] = table[list(each)].std(axis=1, ddof=0)
     return GroupResult(group=group, participants=each, table=table)
+
+
+def slider_weights(weights: Mapping[str, float], *, top: float = 5.0,
+                   step: float = 0.1) -> dict[str, float]:
+    """Return weights scaled so the largest is ``top`` and rounded to ``step`` (the app's sliders).
+
+    A positive weight never rounds to 0 (it stays ``step``): AHP weights are all positive and
+    a zero would drop the layer. Only ratios matter to a score, so scaling changes nothing;
+    rounding moves a weight by at most ``step / 2``.
+
+    Examples
+    --------
+    >>> slider_weights({"a": 0.6, "b": 0.3, "c": 0.1})
+    {'a': 5.0, 'b': 2.5, 'c': 0.8}
+    """
+    largest = max(weights.values(), default=0.0)
+    if not largest > 0:
+        msg = "the weights are all zero (or none): nothing to scale"
+        raise ValueError(msg)
+    out = {}
+    for key, w in weights.items():
+        value = round(round(w / largest * top / step) * step, 6)
+        out[key] = max(value, step) if w > 0 else 0.0
+    return out
 
 
 # -- output -----------------------------------------------------------------------------------

@@ -1,7 +1,16 @@
-"""Named scenarios: a profile with its weights, extra constraints and plan thresholds in one YAML file."""
+"""Named scenarios: a profile with its weights, constraints and thresholds in one YAML file or URL.
+
+The same scenario is a small YAML file (``geo-engine score --scenario FILE``, the app's
+download and upload) and a set of URL parameters (the app's shareable link).
+"""
 
 from __future__ import annotations
 
+import math
+import re
+import tempfile
+import unicodedata
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -10,7 +19,25 @@ from geo_engine._errors import SpecError, validation_lines
 from geo_engine.io.yaml_io import dump_yaml, load_model
 from geo_engine.scoring.profiles import Constraint, Profile
 
-__all__ = ["PlanSettings", "Scenario", "apply_scenario", "load_scenario", "scenario_yaml"]
+__all__ = [
+    "Focus",
+    "PlanSettings",
+    "Scenario",
+    "Thresholds",
+    "apply_scenario",
+    "load_scenario",
+    "read_scenario_bytes",
+    "scenario_from_params",
+    "scenario_id",
+    "scenario_params",
+    "scenario_yaml",
+]
+
+_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
+"""Profile and layer ids in a scenario: letters, digits, ``_ . -``; at most 64 characters."""
+
+_CODE = r"^[^\x00-\x1f\x7f]{0,64}$"
+"""Unit codes (a region's own may hold any printable character): at most 64, no control codes."""
 
 
 class PlanSettings(BaseModel):
@@ -26,6 +53,23 @@ class PlanSettings(BaseModel):
     niche_min: float = Field(default=2 / 3, ge=0, le=1)
 
 
+class Thresholds(BaseModel):
+    """Typology thresholds: the quantile of the engine and inclusion scores above which a cell counts."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    engine: float = Field(default=2 / 3, ge=0.5, le=0.95)
+    inclusion: float = Field(default=2 / 3, ge=0.5, le=0.95)
+
+
+class Focus(BaseModel):
+    """The part of the region a view looks at: a department and province, or a unit (codes)."""
+
+    model_config = ConfigDict(extra="forbid")
+    department: str = Field(default="", pattern=_CODE)
+    province: str = Field(default="", pattern=_CODE)
+    unit: str = Field(default="", pattern=_CODE)
+
+
 class Scenario(BaseModel):
     """A named scenario file.
 
@@ -37,40 +81,107 @@ class Scenario(BaseModel):
         weights: {crop_value_andean_grains: 3, crop_value_coffee: 1}
         constraints:
           - {layer: protected_strict, op: "<", value: 0.5, rationale: No programs in parks.}
+        drop_constraints: [slope]
+        thresholds: {engine: 0.75, inclusion: 0.667}
+        focus: {department: "21"}
         plan: {sites: 12, reach_minutes: 90, min_km: 30, per_department: 3}
+
+    ``weights`` are relative (the app's sliders, 0–5) and need not name every layer: the others
+    keep the profile's weight. ``constraints`` are added to the profile's; ``drop_constraints``
+    names layers whose constraints of the profile are switched off. ``focus`` is the app's view
+    (the command line scores the whole region).
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    title: str = ""
-    profile: str = Field(min_length=1)
-    weights: dict[str, float] = Field(default_factory=dict)
-    constraints: list[Constraint] = Field(default_factory=list)
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    title: str = Field(default="", max_length=200)
+    profile: str = Field(pattern=_NAME)
+    weights: dict[str, float] = Field(default_factory=dict, max_length=500)
+    constraints: list[Constraint] = Field(default_factory=list, max_length=100)
+    drop_constraints: list[str] = Field(default_factory=list, max_length=100)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    focus: Focus = Field(default_factory=Focus)
     plan: PlanSettings = Field(default_factory=PlanSettings)
 
     @field_validator("weights")
     @classmethod
     def _non_negative(cls, value: dict[str, float]) -> dict[str, float]:
-        bad = {k: v for k, v in value.items() if v < 0}
+        names = [k for k in value if not re.match(_NAME, k)]
+        if names:
+            msg = f"weights name layers by id (letters, digits, _ . -): {names[:3]}"
+            raise ValueError(msg)
+        bad = {k: v for k, v in value.items() if not 0 <= v <= 1e6}
         if bad:
-            msg = f"weights must be ≥ 0 (0 leaves a layer out): {bad}"
+            msg = f"weights must be ≥ 0 and at most 1e6 (0 leaves a layer out): {bad}"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("drop_constraints")
+    @classmethod
+    def _layer_ids(cls, value: list[str]) -> list[str]:
+        names = [k for k in value if not re.match(_NAME, k)]
+        if names:
+            msg = f"drop_constraints lists layer ids (letters, digits, _ . -): {names[:3]}"
             raise ValueError(msg)
         return value
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Load and validate a scenario file; errors name the file, the key and the fix."""
-    return load_model(path, Scenario, what="scenario",
-                      keys="id, profile, weights, constraints, plan")
-
-
-def apply_scenario(profile: Profile, scenario: Scenario) -> Profile:
-    """Return the profile with the scenario's weights (for the layers it names) and constraints added.
+    """Load and validate a scenario file.
 
     Raises
     ------
     SpecError
-        If the scenario is for another profile, or weighs layers the profile does not have.
+        On one line, naming the file, the key, the value and the fix (problems joined by ``;``).
+    """
+    try:
+        return load_model(path, Scenario, what="scenario",
+                          keys="id, profile, weights, constraints, thresholds, plan")
+    except SpecError as exc:
+        raise SpecError("; ".join(line.strip() for line in str(exc).splitlines()
+                                  if line.strip()).replace("invalid scenario:; ",
+                                                           "invalid scenario: ")) from None
+
+
+def read_scenario_bytes(data: bytes, *, name: str) -> Scenario:
+    """Load a scenario uploaded as bytes, with the checks of :func:`load_scenario`.
+
+    Messages name the file as ``name`` (the uploaded file's name), not the temporary copy.
+    """
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(name).name)[:80] or "scenario.yaml"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / safe
+        path.write_bytes(data)
+        try:
+            return load_scenario(path)
+        except SpecError as exc:
+            raise SpecError(str(exc).replace(str(path), name)) from None
+
+
+def scenario_id(title: str) -> str:
+    """Return a scenario id (lower case, digits, ``_``) made from a title.
+
+    Examples
+    --------
+    >>> scenario_id("Agro-food: the South, 12 sites")
+    'agro_food_the_south_12_sites'
+    """
+    plain = "".join(c for c in unicodedata.normalize("NFKD", title)
+                    if not unicodedata.combining(c)).lower()
+    words = re.sub(r"[^a-z0-9]+", "_", plain).strip("_")[:60].strip("_")
+    return words if re.match(r"^[a-z]", words) else f"scenario_{words}".strip("_")
+
+
+def apply_scenario(profile: Profile, scenario: Scenario) -> Profile:
+    """Return the profile with the scenario's weights (for the layers it names) and constraints.
+
+    The scenario's constraints are added to the profile's, less those on ``drop_constraints``.
+
+    Raises
+    ------
+    SpecError
+        If the scenario is for another profile, weighs layers the profile does not have, or
+        drops constraints the profile does not have.
     """
     if scenario.profile != profile.id:
         msg = f"scenario {scenario.id!r} is for profile {scenario.profile!r}, not {profile.id!r}"
@@ -81,11 +192,18 @@ def apply_scenario(profile: Profile, scenario: Scenario) -> Profile:
         msg = (f"scenario {scenario.id!r} weighs layers {unknown} that profile {profile.id!r} "
                f"lacks; its layers are {ids}")
         raise SpecError(msg)
+    own = {c.layer for c in profile.constraints}
+    absent = [layer for layer in scenario.drop_constraints if layer not in own]
+    if absent:
+        msg = (f"scenario {scenario.id!r} drops constraints on {absent} but profile "
+               f"{profile.id!r} constrains only {sorted(own)}")
+        raise SpecError(msg)
     layers = [layer.model_copy(update={"weight": scenario.weights.get(layer.id, layer.weight)})
               for layer in profile.layers]
+    kept = [c for c in profile.constraints if c.layer not in scenario.drop_constraints]
     doc = profile.model_dump()
     doc.update(layers=[lay.model_dump() for lay in layers],
-               constraints=[c.model_dump() for c in [*profile.constraints, *scenario.constraints]])
+               constraints=[c.model_dump() for c in [*kept, *scenario.constraints]])
     try:
         return Profile.model_validate(doc)
     except ValidationError as exc:
@@ -96,3 +214,68 @@ def apply_scenario(profile: Profile, scenario: Scenario) -> Profile:
 def scenario_yaml(scenario: Scenario) -> str:
     """Return a scenario as the YAML text :func:`load_scenario` reads back."""
     return dump_yaml(scenario.model_dump(mode="json", exclude_defaults=True), width=100)
+
+
+def scenario_params(scenario: Scenario) -> dict[str, str]:
+    """Return the URL parameters of a scenario's view (those at their default are left out).
+
+    ``profile``, ``weights`` (``layer:weight,…``), ``off`` (layers whose constraints are off),
+    ``thresholds`` (``engine,inclusion``) and the focus as ``dep``, ``prov``, ``unit``. The id,
+    title, added constraints and plan settings stay in the file only.
+    """
+    params = {"profile": scenario.profile,
+              "weights": ",".join(f"{k}:{v:g}" for k, v in scenario.weights.items()),
+              "off": ",".join(scenario.drop_constraints)}
+    th = scenario.thresholds
+    if not (math.isclose(th.engine, 2 / 3, abs_tol=5e-3)
+            and math.isclose(th.inclusion, 2 / 3, abs_tol=5e-3)):
+        params["thresholds"] = f"{th.engine:g},{th.inclusion:g}"
+    params |= {"dep": scenario.focus.department, "prov": scenario.focus.province,
+               "unit": scenario.focus.unit}
+    return {k: v for k, v in params.items() if v}
+
+
+def scenario_from_params(params: Mapping[str, str]) -> Scenario:
+    """Return the scenario a link's URL parameters describe (:func:`scenario_params`).
+
+    Raises
+    ------
+    SpecError
+        On one line, naming the parameter, its value and the form it takes.
+    """
+    def pairs(name: str) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for item in filter(None, params.get(name, "").split(",")):
+            key, sep, value = item.partition(":")
+            try:
+                out[key] = float(value) if sep else math.nan
+            except ValueError:
+                out[key] = math.nan
+            if not math.isfinite(out[key]):
+                msg = (f"URL parameter {name}: {item[:40]!r} is not layer:weight; write e.g. "
+                       f"{name}=crops:3,roads:1")
+                raise SpecError(msg)
+        return out
+
+    text = params.get("thresholds", "")
+    parts = text.split(",") if text else []
+    try:
+        values = [float(v) for v in parts]
+    except ValueError:
+        values = []
+    if parts and len(values) != 2:
+        msg = f"URL parameter thresholds: {text[:40]!r} is not two numbers; write e.g. 0.7,0.67"
+        raise SpecError(msg)
+    doc = {"id": "link", "profile": params.get("profile", ""), "weights": pairs("weights"),
+           "drop_constraints": [v for v in params.get("off", "").split(",") if v],
+           "thresholds": dict(zip(("engine", "inclusion"), values, strict=True)) if values else {},
+           "focus": {"department": params.get("dep", ""), "province": params.get("prov", ""),
+                     "unit": params.get("unit", "")}}
+    try:
+        return Scenario.model_validate(doc)
+    except ValidationError as exc:
+        lines = validation_lines(exc, prefix="URL", whole="(link)", word="parameter")
+        for key, name in (("focus.department", "dep"), ("focus.province", "prov"),
+                          ("focus.unit", "unit"), ("drop_constraints", "off")):
+            lines = lines.replace(f"`{key}", f"`{name}")
+        raise SpecError("; ".join(lines.splitlines())) from None

@@ -205,7 +205,7 @@ def test_an_unreachable_scheduler_is_one_clear_error(region, monkeypatch):
 
 
 TUMBES_LAYERS = (
-    "protected_national", "river_length", "elevation_mean", "climate_arid", "town_population",
+    "cropland_share", "river_length", "elevation_mean", "climate_arid", "town_population",
     "settlements", "city_population_20km", "distance_port", "travel_town_10k", "poverty_2018",
     "population_2020", "crop_value_fruit",
 )

@@ -36,6 +36,7 @@ worker must see the region's data folder at the same path and run the same geo-e
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import sys
 import time
@@ -541,6 +542,7 @@ def _client(*, workers: int | None, scheduler: str | None, tasks: int) -> tuple[
                    "`dask scheduler` and workers with `dask worker <address>`, or check --scheduler")
             raise OSError(msg) from exc
     n = workers if workers is not None else min(os.cpu_count() or 1, tasks)
+    # silence_logs: a worker slow to stop on a loaded machine is killed with a log warning
     cluster = LocalCluster(n_workers=max(1, n), threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+                           dashboard_address=None, silence_logs=logging.ERROR)
     return Client(cluster), cluster

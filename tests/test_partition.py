@@ -234,3 +234,17 @@ def test_a_local_dask_cluster_of_two_workers_equals_the_in_process_build(tmp_pat
     assert _max_diff(whole, parts) <= 1e-6
     assert np.isfinite(parts["travel_town_10k"]).any()
     assert parts["population_2020"].sum() > 0
+
+
+@pytest.mark.slow
+def test_the_parts_run_on_a_running_scheduler(region):
+    """The `--scheduler` path: a cluster started elsewhere (here a LocalCluster of two workers)."""
+    distributed = pytest.importorskip("distributed")
+    units, specs, folder = region
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        whole, built = _whole_and_parts(units, specs, folder, parts=3, parent_resolution=5,
+                                        scheduler=cluster.scheduler_address)
+        assert len(cluster.workers) == 2  # the build closed its client, not the cluster
+    assert len(built.report["parts"]) == 3
+    assert _max_diff(whole, read_dataset(built.folder)) <= 1e-9

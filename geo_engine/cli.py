@@ -25,9 +25,11 @@ from geo_engine import __version__, settings
 from geo_engine._errors import GeoEngineError, GeoEngineWarning
 
 if TYPE_CHECKING:
+    import geopandas as gpd
 
     from geo_engine.pipeline import Run
     from geo_engine.planning.scenario import Scenario
+    from geo_engine.regions.region import Region as RegionFile
     from geo_engine.scoring.dual import DualResult
     from geo_engine.scoring.profiles import Profile
     from geo_engine.scoring.score import ScoreResult
@@ -313,6 +315,19 @@ def build(
     profile_layers: Annotated[bool, typer.Option(
         "--profile-layers", help="Print the time, share and peak memory of each layer (with "
         "--no-cache to measure this build).")] = False,
+    partitions: Annotated[int, typer.Option(
+        "--partitions", min=0, help="Build by this many parts of the grid (H3 parent cells) and "
+        "write a partitioned dataset that score, rank and the app read; 0 builds in one piece.")]
+    = 0,
+    parent_resolution: Annotated[int | None, typer.Option(
+        "--parent-resolution", min=0, max=15, help="Resolution of the parent cells parts are made "
+        "of (default 3, or 4 above resolution 8).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=0, help="With --partitions: processes of a local Dask cluster (default: "
+        "the CPUs); 0 runs the parts one after another without Dask.")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="With --partitions: address of a running Dask scheduler "
+        "(tcp://host:8786) instead of a local cluster.")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Build the indicator matrix (cells x layers of raw values) and optionally write it."""
@@ -334,6 +349,12 @@ def build(
             reg = load_region(region, data_dir=data_dir)
         units = reg.units()
         resolution = reg.resolution if resolution is None else resolution
+        if partitions:
+            _build_parts(reg, units, resolution=resolution, layers=layers, parts=partitions,
+                         parent_resolution=parent_resolution, workers=workers,
+                         scheduler=scheduler, rebuild=no_cache, force=force,
+                         profile_layers=profile_layers, out=out)
+            return
         with _report_warnings(), _progress() as bar:
             task = bar.add_task("layers", total=None)
 
@@ -356,6 +377,44 @@ def build(
     if out is not None:
         _write(lambda: write_matrix(matrix, out, force=force))
         typer.echo(f"wrote {out}")
+
+
+def _build_parts(reg: RegionFile, units: gpd.GeoDataFrame, *, resolution: int, layers: Path | None,
+                 parts: int, parent_resolution: int | None, workers: int | None,
+                 scheduler: str | None, rebuild: bool, force: bool, profile_layers: bool,
+                 out: Path | None) -> None:
+    """Build the matrix by parts (in process or on Dask) and say where the dataset is."""
+    from geo_engine.matrix.dataset import read_dataset
+    from geo_engine.matrix.partition import build_partitioned
+    from geo_engine.reporting.export import write_matrix
+
+    with _report_warnings(), _progress() as bar:
+        task = bar.add_task("parts", total=None)
+
+        def progress(step: str, i: int, n: int) -> None:
+            bar.update(task, total=n, completed=i, description=step)
+
+        try:
+            built = build_partitioned(
+                region=reg.id, resolution=resolution, layers=layers or reg.layers, units=units,
+                data_dir=reg.data_dir, parts=parts, parent_resolution=parent_resolution,
+                workers=workers, scheduler=scheduler, rebuild=rebuild, force=force,
+                progress=progress, urban_centre_weight=reg.urban_centre_weight,
+                access_files=dict(reg.access_files) if reg.access_files is not None else None)
+        except (ImportError, OSError) as exc:
+            _fail(exc)
+    report = built.report
+    state = "from cache" if built.hit else (f"built in {report['seconds']:.1f} s by "
+                                           f"{len(report['parts'])} parts")
+    typer.echo(f"{built.cells:,} cells x {built.layers} layers at resolution {resolution} "
+               f"({state}): {built.folder}")
+    if profile_layers:
+        _print_layer_profile(report, cached=built.hit)
+    if out is not None:
+        matrix = read_dataset(built.folder)
+        if matrix is not None:
+            _write(lambda: write_matrix(matrix, out, force=force))
+            typer.echo(f"wrote {out}")
 
 
 region_app = typer.Typer(help="Your own region: write and check a region file.",

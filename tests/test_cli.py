@@ -182,6 +182,28 @@ def test_build_profiles_its_layers(tmp_path, monkeypatch):
     assert "(from the cache: the times and memory of the build that made it)" in cached.output
 
 
+def test_build_by_parts_writes_a_dataset_that_a_plain_build_reads(tmp_path, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setattr("geo_engine.settings.cache_dir", tmp_path / "cache")
+    _boundary(tmp_path)
+    base = ["--quiet", "build", "--resolution", "7", "--boundary", str(tmp_path / "region.gpkg"),
+            "--code-column", "code", "--layers", str(tmp_path / "layers.yaml")]
+    result = runner.invoke(app, [*base, "--partitions", "3", "--parent-resolution", "5",
+                                 "--workers", "0"])
+    assert result.exit_code == 0, result.output
+    assert "by 3 parts" in result.output
+    assert ".parts" in result.output
+    out = tmp_path / "m.parquet"
+    plain = runner.invoke(app, [*base, "--out", str(out)])
+    assert plain.exit_code == 0, plain.output
+    assert "(from cache)" in plain.output
+    assert set(pd.read_parquet(out)["share"]) == {0.2, 0.6}
+    bad = runner.invoke(app, [*base, "--partitions", "2", "--parent-resolution", "7"])
+    assert bad.exit_code == 1
+    assert "`parent_resolution` was 7 but must be from 0 to 6" in bad.output
+
+
 def test_build_boundary_errors(tmp_path):
     _boundary(tmp_path)
     result = runner.invoke(app, ["build", "--boundary", str(tmp_path / "region.gpkg"),

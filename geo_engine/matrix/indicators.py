@@ -30,6 +30,7 @@ from geo_engine.ingest.table import (
 from geo_engine.io.cache import cached
 from geo_engine.io.manifest import file_sha256
 from geo_engine.io.safe_read import drop_missing_geometries, looks_swapped, read_table_file, read_vector
+from geo_engine.matrix.dataset import dataset_folder, read_dataset
 from geo_engine.spatial.grid import build_grid
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
     "cache_key",
     "compute_layer",
     "layer_features",
+    "layer_sources",
+    "matrix_path",
     "points_from_table",
     "read_table",
     "region_units",
@@ -194,6 +197,26 @@ def layer_features(spec: LayerSpec, data_dir: Path) -> gpd.GeoDataFrame:
         Folder its ``source`` is relative to.
     """
     return _apply_filter(_read_features(spec.source_path(data_dir), spec), spec)
+
+
+def layer_sources(data_dir: Path, region: str, units: gpd.GeoDataFrame, *, urban_weight: float,
+                  access_files: Mapping[str, str] | None = None) -> _Sources:
+    """Return the source reader :func:`compute_layer` takes (each file read once, allocations kept).
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        Base folder of relative layer sources.
+    region : str
+        Region folder in ``data_dir`` (populated centres, elevation, cropland, travel files).
+    units : geopandas.GeoDataFrame
+        The region's admin units.
+    urban_weight : float
+        Weight of an urban populated centre against a rural one.
+    access_files : mapping, optional
+        The region's own travel files.
+    """
+    return _Sources(data_dir, region, units, urban_weight=urban_weight, access_files=access_files)
 
 
 class _Sources:
@@ -365,9 +388,16 @@ def _swapped_points(features: gpd.GeoDataFrame, grid: pd.DataFrame) -> gpd.GeoDa
     return features.set_geometry(gpd.points_from_xy(y, x, crs=features.crs)) if swapped else None
 
 
-def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.ndarray:
-    """Return the raw values of one layer for every cell of ``grid``."""
+def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources, *,
+                  extent: pd.DataFrame | None = None) -> np.ndarray:
+    """Return the raw values of one layer for every cell of ``grid``.
+
+    ``extent`` (cells with ``h3``, ``lat``, ``lon``; ``grid`` itself by default) is the region the
+    checks of a source's position run against: a part of a grid passes the whole grid, so that
+    features outside the part but inside the region are read as in a whole build.
+    """
     p = spec.params
+    extent = grid if extent is None else extent
     if spec.kind == "raster":
         from geo_engine.ingest import raster
 
@@ -409,8 +439,8 @@ def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources) -> np.
 
     features = sources.vector(spec)
     method: Any = spec.method  # validated against the kind by LayerSpec
-    if len(features) and not _overlaps(features, grid):
-        swapped = _swapped_points(features, grid)
+    if len(features) and not _overlaps(features, extent):
+        swapped = _swapped_points(features, extent)
         if swapped is not None:
             warnings.warn(f"{spec.source}: latitude and longitude look swapped (the points fall in "
                           "the region only with them exchanged); read them exchanged. Swap the "
@@ -473,6 +503,16 @@ def cache_key(*, units_hash: str, resolution: int, specs: Sequence[LayerSpec],
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def matrix_path(*, region: str, resolution: int, specs: Sequence[LayerSpec],
+                units: gpd.GeoDataFrame, data_dir: Path, cache_dir: Path,
+                urban_centre_weight: float, access_files: Mapping[str, str] | None = None) -> Path:
+    """Return where the matrix of these inputs is cached (named by :func:`cache_key`)."""
+    key = cache_key(units_hash=_units_hash(units), resolution=resolution, specs=specs, region=region,
+                    urban_centre_weight=urban_centre_weight, data_dir=data_dir,
+                    extra_files=[data_dir / f for f in (access_files or {}).values()])
+    return cache_dir / "indicators" / f"{region}-r{resolution}-{key[:16]}.parquet"
+
+
 def _units_hash(units: gpd.GeoDataFrame) -> str:
     digest = hashlib.sha256()
     digest.update(pd.util.hash_pandas_object(units.drop(columns="geometry"), index=False).values)
@@ -516,7 +556,9 @@ def build_indicators(
         Reuse a matrix built from identical inputs; write the new one otherwise. A cached matrix
         is checked against the checksum in its sidecar: a damaged one is rebuilt with a
         :class:`GeoEngineWarning`. Concurrent builds of one matrix build it once (see
-        :mod:`geo_engine.io.cache`).
+        :mod:`geo_engine.io.cache`). The dataset of a partitioned build of the same inputs
+        (:func:`geo_engine.matrix.partition.build_partitioned`) is read when there is no matrix
+        file.
     force : bool, default False
         Build grids larger than :data:`geo_engine.spatial.grid.MAX_CELLS`.
     progress : callable, optional
@@ -544,10 +586,14 @@ def build_indicators(
     specs = list(layers) if isinstance(layers, Sequence) and not isinstance(layers, str) \
         else load_layers(layers, region=region)
     units = region_units(region, data_dir=data_dir) if units is None else units
-    key = cache_key(units_hash=_units_hash(units), resolution=resolution, specs=specs, region=region,
-                    urban_centre_weight=weight, data_dir=data_dir,
-                    extra_files=[data_dir / f for f in (access_files or {}).values()])
-    path = cache_dir / "indicators" / f"{region}-r{resolution}-{key[:16]}.parquet"
+    path = matrix_path(region=region, resolution=resolution, specs=specs, units=units,
+                       data_dir=data_dir, cache_dir=cache_dir, urban_centre_weight=weight,
+                       access_files=access_files)
+    if use_cache and not path.exists():  # a partitioned build of the same inputs
+        found = read_dataset(dataset_folder(path))
+        if found is not None:
+            found.attrs.update(cache_path=str(dataset_folder(path)), cache_hit=True)
+            return found
 
     def build() -> tuple[pd.DataFrame, dict[str, Any]]:
         return _compute_matrix(specs, units, resolution=resolution, data_dir=data_dir,

@@ -121,7 +121,7 @@ class Scenario:
         return dual_model(self.run.matrix, self.run.profiles, specs=self.run.specs,
                           results=self.results, engine_quantile=self.engine_quantile,
                           inclusion_quantile=self.inclusion_quantile,
-                          hub_minutes=self.run.hub_minutes, partial=True)
+                          hub_minutes=self.run.hub_minutes, partial=True, cache=self.run.cache)
 
     @property
     def score(self) -> np.ndarray:
@@ -186,7 +186,7 @@ def scenario(
         profile = profile or run.profile(profile_id)
         if constraints is not None:
             profile = with_constraints(profile, constraints)
-        prep = prepared or prepare(run.matrix, profile, specs=run.specs)
+        prep = prepared or prepare(run.matrix, profile, specs=run.specs, cache=run.cache)
         result = score_profile(run.matrix, profile, weights=dict(weights or {}), prepared=prep)
         results[profile_id] = result
     return Scenario(run=run, profile_id=profile_id, result=result, results=results,

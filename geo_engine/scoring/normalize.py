@@ -403,8 +403,7 @@ def normalize(
             s = np.full(v.size, CONSTANT_VALUE)
     else:
         if method == "minmax":
-            v = _winsorized(v, winsorize, name=name,
-                            units=None if units is None else np.asarray(units)[ok])
+            v = _winsorized(v, winsorize, name=name, units=units, rows=ok)
         spread = np.ptp(v) if method == "minmax" else np.std(v)
         if spread == 0:
             warnings.warn(f"{name}: constant over the eligible cells; scaled to {CONSTANT_VALUE}",
@@ -420,8 +419,13 @@ def normalize(
 
 
 def _winsorized(v: np.ndarray, winsorize: tuple[float, float] | str | None, *,
-                name: str, units: np.ndarray | None = None) -> np.ndarray:
-    """Clip values before min–max as ``winsorize`` asks, and warn if a tail still dominates."""
+                name: str, units: np.ndarray | None = None,
+                rows: np.ndarray | None = None) -> np.ndarray:
+    """Clip values before min–max as ``winsorize`` asks, and warn if a tail still dominates.
+
+    ``units`` are the unit codes of all cells and ``rows`` the cells ``v`` holds (a mask): they
+    are matched only to name the units of a warning.
+    """
     if winsorize == "auto":
         limits = robust_limits(v)
         if limits is not None:
@@ -442,7 +446,8 @@ def _winsorized(v: np.ndarray, winsorize: tuple[float, float] | str | None, *,
         if units is not None:  # name the units holding the tail cells, the most extreme first
             order = np.argsort(v, kind="stable")
             tail = order[::-1][:k] if end == "top" else order[:k]
-            named = list(dict.fromkeys(str(u) for u in units[tail]))
+            at = tail if rows is None else np.flatnonzero(rows)[tail]
+            named = list(dict.fromkeys(str(u) for u in np.asarray(units)[at]))
             where = "in units " + ", ".join(named[:5]) + (", …" if len(named) > 5 else "")
         warnings.warn(
             f"{name}: the {end} {settings.dominance_tail:.1%} of cells ({k:,} of {v.size:,}, "

@@ -191,10 +191,11 @@ def _prepare(cells: ScoringCache, profile: Profile, specs: dict[str, LayerSpec])
     digest = mask_digest(eligible)
     keys = [_layer_key(layer, profile, specs.get(layer.id), digest) for layer in profile.layers]
     kept = [cells.peek(key) for key in keys]
-    columns = [col if col is not None
-               else _normalized(raw_all[j], layer, profile, specs.get(layer.id), eligible, cells)
-               for j, (col, layer) in enumerate(zip(kept, profile.layers, strict=True))]
-    values = np.column_stack(columns) if columns else np.full((n, 0), np.nan)
+    values = np.empty((n, len(keys)))
+    for j, (col, layer) in enumerate(zip(kept, profile.layers, strict=True)):
+        # written while fresh in the processor's cache, not stacked afterwards
+        values[:, j] = col if col is not None else _normalized(
+            raw_all[j], layer, profile, specs.get(layer.id), eligible, cells)
     values.flags.writeable = False
     for j, col in enumerate(kept):  # the cache keeps views of the profile's own values: no copy
         if col is None:

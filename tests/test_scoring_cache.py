@@ -228,3 +228,24 @@ def test_the_cache_does_not_keep_attrs(matrix):
     matrix.attrs["report"] = {"big": list(range(10))}
     assert ScoringCache(matrix).matrix.attrs == {}
     assert matrix.attrs  # the caller's frame is untouched
+
+
+def test_a_small_budget_drops_the_least_recently_used(matrix, profiles):
+    cache = ScoringCache(matrix, max_bytes=3 * 8 * len(matrix))  # about three columns
+    first = cache.get("a", lambda: np.zeros(len(matrix)))
+    cache.get("b", lambda: np.ones(len(matrix)))
+    assert cache.get("a", lambda: np.full(len(matrix), 9.0)) is first  # kept, now used last
+    cache.get("c", lambda: np.ones(len(matrix)))
+    cache.get("d", lambda: np.ones(len(matrix)))
+    assert cache.peek("b") is None  # dropped: used least recently
+    assert cache.peek("a") is first
+    assert cache.nbytes <= cache.max_bytes
+
+
+def test_results_stay_right_when_the_budget_drops_them(matrix, profiles):
+    cache = ScoringCache(matrix, max_bytes=20 * 8 * len(matrix))
+    weights = {"engine": {"mines": 5.0}, "agro": {"crops": 0.2}}
+    for _ in range(2):
+        _same_dual(dual_model(matrix, profiles, weights=weights, cache=cache),
+                   dual_model(matrix, profiles, weights=weights))
+    assert 0 < cache.nbytes <= cache.max_bytes

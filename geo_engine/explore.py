@@ -265,6 +265,11 @@ def output_options(run: Run, lang: str, *, extra: Sequence[Output] = ()) -> list
     return out
 
 
+_DUAL_OUTPUTS = {"engine": "engine", "inclusion": "inclusion", "need": "need", "access": "access",
+                 "typology": "typology", "niche_family": "best_family", "linkage": "linkage"}
+"""Outputs read from the dual model itself, without building the scenario's whole cell table."""
+
+
 def _values(sc: Scenario, run: Run, output: Output) -> np.ndarray:
     if output.key.startswith("layer:"):
         return run.matrix[output.key.split(":", 1)[1]].to_numpy()
@@ -272,6 +277,10 @@ def _values(sc: Scenario, run: Run, output: Output) -> np.ndarray:
         return sc.dual.families[output.key.removeprefix("family_")].to_numpy()
     if output.key == "score":
         return sc.score
+    if output.key in _DUAL_OUTPUTS:
+        values = np.asarray(getattr(sc.dual, _DUAL_OUTPUTS[output.key]))
+        # missing labels as NaN, as in the cell table
+        return np.where(pd.isna(values), np.nan, values) if values.dtype == object else values
     return sc.table[output.key].to_numpy()
 
 

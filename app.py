@@ -141,7 +141,8 @@ def prepared(region: str, resolution: int, profile_id: str, constraints: tuple[b
     r = load_run(region, resolution)[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeoEngineWarning)  # already reported by load_run
-        return prepare(r.matrix, with_constraints(r.profile(profile_id), constraints), specs=r.specs)
+        return prepare(r.matrix, with_constraints(r.profile(profile_id), constraints), specs=r.specs,
+                       cache=r.cache)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

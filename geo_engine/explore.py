@@ -121,7 +121,7 @@ class Scenario:
         return dual_model(self.run.matrix, self.run.profiles, specs=self.run.specs,
                           results=self.results, engine_quantile=self.engine_quantile,
                           inclusion_quantile=self.inclusion_quantile,
-                          hub_minutes=self.run.hub_minutes, partial=True)
+                          hub_minutes=self.run.hub_minutes, partial=True, cache=self.run.cache)
 
     @property
     def score(self) -> np.ndarray:
@@ -186,7 +186,7 @@ def scenario(
         profile = profile or run.profile(profile_id)
         if constraints is not None:
             profile = with_constraints(profile, constraints)
-        prep = prepared or prepare(run.matrix, profile, specs=run.specs)
+        prep = prepared or prepare(run.matrix, profile, specs=run.specs, cache=run.cache)
         result = score_profile(run.matrix, profile, weights=dict(weights or {}), prepared=prep)
         results[profile_id] = result
     return Scenario(run=run, profile_id=profile_id, result=result, results=results,
@@ -265,6 +265,11 @@ def output_options(run: Run, lang: str, *, extra: Sequence[Output] = ()) -> list
     return out
 
 
+_DUAL_OUTPUTS = {"engine": "engine", "inclusion": "inclusion", "need": "need", "access": "access",
+                 "typology": "typology", "niche_family": "best_family", "linkage": "linkage"}
+"""Outputs read from the dual model itself, without building the scenario's whole cell table."""
+
+
 def _values(sc: Scenario, run: Run, output: Output) -> np.ndarray:
     if output.key.startswith("layer:"):
         return run.matrix[output.key.split(":", 1)[1]].to_numpy()
@@ -272,6 +277,10 @@ def _values(sc: Scenario, run: Run, output: Output) -> np.ndarray:
         return sc.dual.families[output.key.removeprefix("family_")].to_numpy()
     if output.key == "score":
         return sc.score
+    if output.key in _DUAL_OUTPUTS:
+        values = np.asarray(getattr(sc.dual, _DUAL_OUTPUTS[output.key]))
+        # missing labels as NaN, as in the cell table
+        return np.where(pd.isna(values), np.nan, values) if values.dtype == object else values
     return sc.table[output.key].to_numpy()
 
 

@@ -14,6 +14,7 @@ from geo_engine.ingest.specs import LayerSpec, load_layers
 from geo_engine.matrix.derived import with_derived
 from geo_engine.matrix.indicators import Progress, build_indicators
 from geo_engine.regions.region import Region, admin_names, load_region
+from geo_engine.scoring.cache import ScoringCache
 from geo_engine.scoring.dual import INCLUSION, DualResult, dual_model, inclusion_profile, inclusion_result
 from geo_engine.scoring.profiles import Profile, load_profiles
 from geo_engine.scoring.score import ScoreResult
@@ -45,6 +46,10 @@ class Run:
     shared_units : mapping
         Units too small to own a cell at this resolution: code → {cell hex id: share of the
         unit's area} (:func:`geo_engine.spatial.grid.build_grid`); roll-ups and briefs use them.
+    cache : ScoringCache, optional
+        What scoring the matrix computed that no weight changes (normalized layers, evidence,
+        distances and travel times to the hubs), for re-scoring with other weights, constraints
+        or profiles (:class:`geo_engine.scoring.cache.ScoringCache`).
     """
 
     matrix: pd.DataFrame
@@ -55,6 +60,7 @@ class Run:
     region: Region
     hub_minutes: Callable[[np.ndarray], np.ndarray] | None = None
     shared_units: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    cache: ScoringCache | None = field(default=None, repr=False, compare=False)
 
     def unit_rows(self, code: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Return the matrix rows of a unit and, for a unit too small to own a cell, their weights.
@@ -150,11 +156,13 @@ def run(
     profs = (load_profiles(profiles or reg.profiles)
              if profiles is not None or reg.profiles.exists() else {})
     hub_minutes = _hub_minutes(matrix, data_dir=reg.data_dir, region=reg.id, files=files)
-    dual = dual_model(matrix, profs, specs=specs, hub_minutes=hub_minutes, partial=True)
+    cache = ScoringCache(matrix)
+    dual = dual_model(matrix, profs, specs=specs, hub_minutes=hub_minutes, partial=True,
+                      cache=cache)
     names = (admin_names(pd.DataFrame(units)) if "district" in units
              else pd.DataFrame({"district_code": pd.Series(dtype="string")}))
     return Run(matrix=matrix, specs=specs, profiles=profs, dual=dual, names=names,
-               hub_minutes=hub_minutes, region=reg, shared_units=shared)
+               hub_minutes=hub_minutes, region=reg, shared_units=shared, cache=cache)
 
 
 def _hub_minutes(matrix: pd.DataFrame, *, data_dir: Path, region: str,

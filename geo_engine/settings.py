@@ -43,6 +43,7 @@ __all__ = [
     "region_or_default",
     "robust_percentiles",
     "robust_skewness",
+    "scoring_cache_bytes",
     "upload_max_age_hours",
     "urban_centre_weight",
 ]
@@ -205,6 +206,13 @@ hostile or mistaken file (a data dump saved as .yaml) from being parsed at all.
 
 max_filter_chars: int = 1_000
 """Longest layer ``filter`` accepted (characters); the shipped filters have at most about 110."""
+
+scoring_cache_bytes: int = 2**30
+"""Most bytes of results a :class:`geo_engine.scoring.cache.ScoringCache` keeps (1 GiB).
+
+A run's first scoring of Peru at resolution 7 keeps about 0.3 GB; constraints switched and custom
+profiles tried in the app add more, and the results used least recently are dropped beyond this.
+"""
 
 # --- uploads to the app (checked by geo_engine.regions.uploads) --------------------------------------------
 

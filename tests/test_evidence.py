@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from geo_engine.scoring import evidence
+from geo_engine.scoring.cache import ScoringCache
 from geo_engine.scoring.evidence import evidence_measure, evidence_met, evidence_strength, item_strengths
 from geo_engine.scoring.profiles import Evidence
 
@@ -118,7 +119,7 @@ def scattered():
 
 @pytest.mark.parametrize("km", [10.0, 25.0, 150.0])
 def test_candidate_bins_equal_isin(scattered, km):
-    cells = evidence._Cells(scattered)
+    cells = ScoringCache(scattered)
     src = scattered["v"].to_numpy() >= 10
     lat, lon = scattered["lat"].to_numpy(), scattered["lon"].to_numpy()
     np.testing.assert_array_equal(evidence._candidates(*cells.bins(km), src),

@@ -1,6 +1,8 @@
 import numpy as np
+import pandas as pd
 import pytest
 
+from geo_engine import explore
 from geo_engine.explore import (
     INCLUSION,
     categories,
@@ -67,6 +69,24 @@ def test_outputs_frames_and_card(peru):
     assert card["contributions"]["contribution"].sum() == pytest.approx(sc.table["score"].iloc[row])
     assert set(card["raw"].columns) == {"layer", "value", "units", "source"}
     assert cell_at(peru, 40.0, 10.0) is None
+
+
+@pytest.mark.parametrize("profile_id", ["engine", INCLUSION])
+def test_dual_outputs_equal_the_cell_table(peru, profile_id):
+    sc = scenario(peru, profile_id=profile_id, weights={"operating_mines": 4}
+                  if profile_id == "engine" else None)
+    dual_keys = {"engine", "inclusion", "need", "access", "typology", "niche_family", "linkage"}
+    outputs = [o for o in output_options(peru, "es") if o.key in dual_keys]
+    assert {o.key for o in outputs} == dual_keys
+    for output in outputs:
+        got = explore._values(sc, peru, output)
+        want = sc.table[output.key].to_numpy()
+        if output.kind == "categorical":
+            assert (pd.isna(got) == pd.isna(want)).all(), output.key
+            assert got[~pd.isna(got)].tolist() == want[~pd.isna(want)].tolist(), output.key
+            assert got.dtype == want.dtype
+        else:
+            np.testing.assert_array_equal(got, want, err_msg=output.key)
 
 
 def test_difference_and_movers(peru):

@@ -12,6 +12,7 @@ import pandas as pd
 
 from geo_engine import settings
 from geo_engine.ingest.specs import LayerSpec
+from geo_engine.scoring.cache import ScoringCache, mask_digest
 from geo_engine.scoring.normalize import standing
 from geo_engine.scoring.profiles import Profile
 from geo_engine.scoring.score import Prepared, ScoreResult, aggregate, score_profile
@@ -194,12 +195,22 @@ def _best_by_evidence(ev: np.ndarray, standing_at: Callable[[int, np.ndarray], n
 
 
 def _standing_at(score: np.ndarray) -> Callable[[int, np.ndarray], np.ndarray]:
-    """Return ``f(j, rows)``: :func:`standing` of column ``j`` of ``score`` at ``rows`` only."""
+    """Return ``f(j, rows)``: :func:`standing` of column ``j`` of ``score`` at ``rows`` only.
+
+    The standing of a value is the share of scored cells at or below it. Rather than sorting
+    every cell, the (few) values asked for are sorted and each cell is counted under the first
+    of them it does not exceed: the same counts, in a fraction of the time.
+    """
     def at(j: int, rows: np.ndarray) -> np.ndarray:
         s = score[:, j]
-        ordered = np.sort(s[np.isfinite(s)])
-        out = np.searchsorted(ordered, s[rows], side="right") / max(ordered.size, 1)
-        return np.where(np.isfinite(s[rows]), out, np.nan)
+        finite = s[np.isfinite(s)]
+        asked = s[rows]
+        levels = np.unique(asked[np.isfinite(asked)])  # sorted
+        below = np.cumsum(np.bincount(np.searchsorted(levels, finite, side="left"),
+                                      minlength=levels.size + 1))[:levels.size]
+        pos = np.minimum(np.searchsorted(levels, asked), max(levels.size - 1, 0))
+        out = (below[pos] if levels.size else np.zeros(asked.size)) / max(finite.size, 1)
+        return np.where(np.isfinite(asked), out, np.nan)
     return at
 
 
@@ -247,6 +258,7 @@ def dual_model(
     hub_minutes: Callable[[np.ndarray], np.ndarray] | None = None,
     hub_reach_minutes: float | None = None,
     partial: bool = False,
+    cache: ScoringCache | None = None,
 ) -> DualResult:
     r"""Score the engine, the need, the access and every niche family, then combine them.
 
@@ -276,6 +288,11 @@ def dual_model(
         Accept profiles lacking a kind (a region without poverty data has no ``need``): the
         missing scores are NaN, and so is everything computed from them (listed in
         ``DualResult.missing``). Otherwise a missing kind is an error.
+    cache : ScoringCache, optional
+        A cache of ``matrix`` (:class:`geo_engine.scoring.cache.ScoringCache`, as a
+        :class:`~geo_engine.pipeline.Run` keeps): normalized layers, evidence and the distances
+        and travel times to the hubs found there are reused, those computed are kept. Without
+        it, the profiles of this call still share what they have in common.
 
     Returns
     -------
@@ -312,10 +329,11 @@ def dual_model(
         msg = f"the dual model needs a profile of kind {missing[0]!r}; got kinds {sorted(by_kind)}"
         raise ValueError(msg)
     specs = dict(specs or {})
+    cells = cache if cache is not None else ScoringCache(matrix)
     done: dict[str, ScoreResult] = dict(results or {})
     for p in profiles.values():
         if p.id not in done and p.kind in {"engine", "need", "access", "family"}:
-            done[p.id] = score_profile(matrix, p, specs=specs,
+            done[p.id] = score_profile(matrix, p, specs=specs, cache=cells,
                                        weights=dict((weights or {}).get(p.id, {})) or None)
     def kind_score(kind: str) -> np.ndarray:
         return done[by_kind[kind][0].id].score if kind in by_kind else np.full(len(matrix), np.nan)
@@ -343,15 +361,19 @@ def dual_model(
     hubs = (np.asarray(sites, dtype=bool) if sites is not None
             else np.isin(types, ["engine_hub", "dual_zone"]))
     distance = np.full(len(matrix), np.nan)
+    digest = mask_digest(hubs)
     if hubs.any():
         from geo_engine.ingest.vector import nearest_km
 
-        lat, lon = matrix["lat"].to_numpy(dtype=float), matrix["lon"].to_numpy(dtype=float)
-        distance = nearest_km(lat, lon, lat[hubs], lon[hubs])
+        lat, lon = cells.latlon()
+        distance = cells.get(("hub_km", digest),
+                             lambda: nearest_km(lat, lon, lat[hubs], lon[hubs]))
     minutes = np.full(len(matrix), np.nan)
     reach_min = settings.hub_reach_minutes if hub_reach_minutes is None else hub_reach_minutes
     if hub_minutes is not None and hubs.any():
-        minutes = np.asarray(hub_minutes(hubs), dtype=float)
+        travel = hub_minutes
+        minutes = cells.get(("hub_minutes", travel, digest),
+                            lambda: np.asarray(travel(hubs), dtype=float))
     gap, limit = (minutes, reach_min) if hub_minutes is not None else (distance, reach)
     with np.errstate(invalid="ignore"):
         high_need = need >= t_n

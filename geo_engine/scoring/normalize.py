@@ -46,6 +46,15 @@ def _eligible(values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     return ok
 
 
+def _smallest(values: np.ndarray) -> float:
+    """Return the smallest finite value (+inf when there is none), without copying the values."""
+    low = float(np.fmin.reduce(values, initial=np.inf))  # fmin skips NaN
+    if low == -np.inf:  # rare: look at the finite values only
+        finite = values[np.isfinite(values)]
+        return float(finite.min()) if finite.size else np.inf
+    return low
+
+
 def transform(
     values: np.ndarray, *, kind: str | None, percentile: float | None = None,
     mask: np.ndarray | None = None,
@@ -73,9 +82,9 @@ def transform(
     if kind is None:
         return x
     if kind == "log1p":
-        finite = x[np.isfinite(x)]
-        if finite.size and finite.min() <= -1:
-            msg = f"log1p needs values > -1; the smallest is {finite.min()}"
+        low = _smallest(x)
+        if low <= -1:
+            msg = f"log1p needs values > -1; the smallest is {low}"
             raise ValueError(msg)
         return np.log1p(x)
     if kind == "cap":
@@ -184,9 +193,9 @@ def decay(values: np.ndarray, *, half: float) -> np.ndarray:
         msg = f"decay `half` was {half!r} but must be a positive number in the layer's units"
         raise ValueError(msg)
     x = np.asarray(values, dtype=float)
-    finite = x[np.isfinite(x)]
-    if finite.size and finite.min() < 0:
-        msg = (f"decay needs distances or travel times ≥ 0; the smallest value is {finite.min():g}"
+    low = _smallest(x)
+    if low < 0:
+        msg = (f"decay needs distances or travel times ≥ 0; the smallest value is {low:g}"
                "; use minmax or fuzzy for a layer that can be negative")
         raise ValueError(msg)
     return np.exp2(-x / half)
@@ -235,8 +244,9 @@ def robust_limits(values: np.ndarray, *, percentiles: tuple[float, float] | None
     if tail <= 0 or v.size == 0:
         return None
     floor = v.min()
-    inflated = np.count_nonzero(v > floor) < v.size / 2
-    judged = v[v > floor] if inflated else v
+    above = v > floor
+    inflated = np.count_nonzero(above) < v.size / 2
+    judged = v[above] if inflated else v
     if judged.size < 100 / tail:
         return None
     d = judged - judged.mean()
@@ -403,25 +413,31 @@ def normalize(
             s = np.full(v.size, CONSTANT_VALUE)
     else:
         if method == "minmax":
-            v = _winsorized(v, winsorize, name=name,
-                            units=None if units is None else np.asarray(units)[ok])
-        spread = np.ptp(v) if method == "minmax" else np.std(v)
+            v = _winsorized(v, winsorize, name=name, units=units, rows=ok)
+        low = v.min() if method == "minmax" else 0.0
+        spread = v.max() - low if method == "minmax" else np.std(v)
         if spread == 0:
             warnings.warn(f"{name}: constant over the eligible cells; scaled to {CONSTANT_VALUE}",
                           GeoEngineWarning, stacklevel=2)
             s = np.full(v.size, CONSTANT_VALUE)
         elif method == "minmax":
-            s = (v - v.min()) / spread
+            s = (v - low) / spread  # in [0, 1] as computed: rounding keeps the order
         else:
             s = ndtr((v - v.mean()) / spread)
-    s = np.clip(s, 0.0, 1.0)
+    if method != "minmax":
+        s = np.clip(s, 0.0, 1.0)
     out[ok] = 1.0 - s if direction == "cost" else s
     return out
 
 
 def _winsorized(v: np.ndarray, winsorize: tuple[float, float] | str | None, *,
-                name: str, units: np.ndarray | None = None) -> np.ndarray:
-    """Clip values before min–max as ``winsorize`` asks, and warn if a tail still dominates."""
+                name: str, units: np.ndarray | None = None,
+                rows: np.ndarray | None = None) -> np.ndarray:
+    """Clip values before min–max as ``winsorize`` asks, and warn if a tail still dominates.
+
+    ``units`` are the unit codes of all cells and ``rows`` the cells ``v`` holds (a mask): they
+    are matched only to name the units of a warning.
+    """
     if winsorize == "auto":
         limits = robust_limits(v)
         if limits is not None:
@@ -442,7 +458,8 @@ def _winsorized(v: np.ndarray, winsorize: tuple[float, float] | str | None, *,
         if units is not None:  # name the units holding the tail cells, the most extreme first
             order = np.argsort(v, kind="stable")
             tail = order[::-1][:k] if end == "top" else order[:k]
-            named = list(dict.fromkeys(str(u) for u in units[tail]))
+            at = tail if rows is None else np.flatnonzero(rows)[tail]
+            named = list(dict.fromkeys(str(u) for u in np.asarray(units)[at]))
             where = "in units " + ", ".join(named[:5]) + (", …" if len(named) > 5 else "")
         warnings.warn(
             f"{name}: the {end} {settings.dominance_tail:.1%} of cells ({k:,} of {v.size:,}, "

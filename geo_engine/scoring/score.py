@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import operator
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,9 +13,10 @@ import numpy as np
 import pandas as pd
 
 from geo_engine.ingest.specs import LayerSpec
+from geo_engine.scoring.cache import ScoringCache, mask_digest
 from geo_engine.scoring.evidence import evidence_met, evidence_strength
 from geo_engine.scoring.normalize import normalize, standing
-from geo_engine.scoring.profiles import Aggregation, Profile
+from geo_engine.scoring.profiles import Aggregation, Profile, ProfileLayer
 
 __all__ = [
     "WGM_FLOOR",
@@ -94,19 +97,6 @@ class ScoreResult:
         return standing(self.score)
 
 
-def _bare(matrix: pd.DataFrame) -> pd.DataFrame:
-    """Return the matrix without its ``attrs`` (same data, not copied).
-
-    pandas deep-copies ``attrs`` into every column it hands out; the build report there makes
-    each column read cost milliseconds, and scoring reads hundreds of columns.
-    """
-    if not matrix.attrs:
-        return matrix
-    bare = pd.DataFrame(matrix, copy=False)  # unlike .copy(), does not deep-copy attrs either
-    bare.attrs = {}
-    return bare
-
-
 def _impute_admin(raw: np.ndarray, matrix: pd.DataFrame) -> np.ndarray:
     out = raw.copy()
     for level in ("district_code", "province_code", "department_code"):
@@ -119,7 +109,8 @@ def _impute_admin(raw: np.ndarray, matrix: pd.DataFrame) -> np.ndarray:
 
 
 def prepare(
-    matrix: pd.DataFrame, profile: Profile, *, specs: dict[str, LayerSpec] | None = None
+    matrix: pd.DataFrame, profile: Profile, *, specs: dict[str, LayerSpec] | None = None,
+    cache: ScoringCache | None = None,
 ) -> Prepared:
     """Apply constraints and missing-data policies, then normalize every layer of a profile.
 
@@ -130,10 +121,19 @@ def prepare(
     profile : Profile
     specs : dict, optional
         Layer specs by id, for each layer's default direction and transform.
+    cache : ScoringCache, optional
+        A cache of ``matrix`` (:class:`geo_engine.scoring.cache.ScoringCache`): a profile
+        prepared before with the same recipe — every field but the weights, and its layers'
+        specs — is reused whole; otherwise normalized layers and evidence found there are
+        reused, and what is computed is kept. A layer is reused only
+        with the same missing-data policy, direction, transform and normalization over the same
+        eligible cells; an evidence item only with the same layer, threshold, ``full``, ``per``
+        and reach.
 
     Returns
     -------
     Prepared
+        Its arrays are read-only (they may be shared with the cache and other profiles).
 
     Notes
     -----
@@ -147,54 +147,103 @@ def prepare(
     """
     specs = specs or {}
     profile.check_layers(set(matrix.columns))
-    matrix = _bare(matrix)
+    cells = cache if cache is not None else ScoringCache(matrix)
+    recipe = ("prepared", _recipe(profile, specs))
+    kept = cells.peek(recipe)
+    if kept is None:
+        kept = cells.put(recipe, _prepare(cells, profile, specs))
+    return dataclasses.replace(kept, profile=profile, report=dict(kept.report))
+
+
+def _recipe(profile: Profile, specs: dict[str, LayerSpec]) -> str:
+    """Return all that :func:`prepare` reads of a profile and the specs of its layers (no weight)."""
+    parts = profile.model_dump(mode="json", include={
+        "normalization", "missing", "layers", "constraints", "evidence", "gate", "hubs"})
+    for layer in parts["layers"]:
+        del layer["weight"]
+    parts["specs"] = [specs[layer.id].model_dump(mode="json", include={"direction", "transform"})
+                      if layer.id in specs else None for layer in profile.layers]
+    return json.dumps(parts, sort_keys=True)
+
+
+def _prepare(cells: ScoringCache, profile: Profile, specs: dict[str, LayerSpec]) -> Prepared:
+    """Compute :func:`prepare` (its arrays read-only, as the cache keeps them)."""
+    matrix = cells.matrix
     n = len(matrix)
     eligible = np.ones(n, dtype=bool)
     report: dict[str, Any] = {"cells": n}
     for c in profile.constraints:
-        raw = matrix[c.layer].to_numpy(dtype=float)
+        raw = cells.column(c.layer)
         with np.errstate(invalid="ignore"):
             ok = _OPS[c.op](raw, c.value) & np.isfinite(raw)
         report[f"excluded_by_constraint_{c.layer}"] = int((eligible & ~ok).sum())
         eligible &= ok
     ids = [layer.id for layer in profile.layers]
-    raw_all = [matrix[i].to_numpy(dtype=float) for i in ids]
+    raw_all = [cells.column(i) for i in ids]
     no_data = ~np.any([np.isfinite(raw) for raw in raw_all], axis=0) if ids else np.ones(n, bool)
     report["excluded_no_data"] = int((eligible & no_data).sum())
     eligible &= ~no_data
-    raws: list[np.ndarray] = []
     for j, layer in enumerate(profile.layers):
-        raw = raw_all[j]
-        policy = layer.missing or profile.missing
-        if policy == "exclude":
-            ok = np.isfinite(raw)
+        if (layer.missing or profile.missing) == "exclude":
+            ok = np.isfinite(raw_all[j])
             report[f"excluded_missing_{layer.id}"] = int((eligible & ~ok).sum())
             eligible &= ok
-        elif policy == "impute_admin":
-            raw = _impute_admin(raw, matrix)
-        raws.append(raw)
-    columns = []
-    unit_codes = matrix["district_code"].to_numpy() if "district_code" in matrix else None
-    for j, layer in enumerate(profile.layers):
-        spec = specs.get(layer.id)
-        norm = layer.normalization or profile.normalization
-        direction = layer.direction or (spec.direction if spec else "benefit")
-        t = spec.transform if spec else None
-        s = normalize(
-            raws[j], direction=direction, method=norm.method,
-            transform_kind=t.kind if t else None, transform_percentile=t.percentile if t else None,
-            winsorize=norm.winsorize, fuzzy_shape=norm.fuzzy_shape, fuzzy_points=norm.fuzzy_points,
-            half=norm.half, mask=eligible, name=layer.id, units=unit_codes,
-        )
-        s[eligible & np.isnan(s)] = 0.0
-        columns.append(s)
-    values = np.column_stack(columns) if columns else np.full((n, 0), np.nan)
+    digest = mask_digest(eligible)
+    keys = [_layer_key(layer, profile, specs.get(layer.id), digest) for layer in profile.layers]
+    kept = [cells.peek(key) for key in keys]
+    values = np.empty((n, len(keys)))
+    for j, (col, layer) in enumerate(zip(kept, profile.layers, strict=True)):
+        # written while fresh in the processor's cache, not stacked afterwards
+        values[:, j] = col if col is not None else _normalized(
+            raw_all[j], layer, profile, specs.get(layer.id), eligible, cells)
+    values.flags.writeable = False
+    for j, col in enumerate(kept):  # the cache keeps views of the profile's own values: no copy
+        if col is None:
+            cells.put(keys[j], values[:, j])
     report["eligible"] = int(eligible.sum())
-    return Prepared(
+    prep = Prepared(
         profile=profile, layer_ids=ids, values=values, eligible=eligible, report=report,
-        evidence=evidence_strength(matrix, profile.evidence) if profile.evidence else None,
-        gate=evidence_strength(matrix, profile.gate) if profile.gate else None,
-        hubs=evidence_met(matrix, profile.hubs) if profile.hubs else None)
+        evidence=evidence_strength(matrix, profile.evidence, cache=cells) if profile.evidence
+        else None,
+        gate=evidence_strength(matrix, profile.gate, cache=cells) if profile.gate else None,
+        hubs=evidence_met(matrix, profile.hubs, cache=cells) if profile.hubs else None)
+    for array in (prep.eligible, prep.evidence, prep.gate, prep.hubs):
+        if array is not None:
+            array.flags.writeable = False
+    return prep
+
+
+def _layer_key(layer: ProfileLayer, profile: Profile, spec: LayerSpec | None,
+               eligible: bytes) -> tuple[Any, ...]:
+    """Return what a layer's normalized values depend on, to key the cache."""
+    norm = layer.normalization or profile.normalization
+    t = spec.transform if spec else None
+    winsorize = norm.winsorize if isinstance(norm.winsorize, str | None) else tuple(norm.winsorize)
+    return ("normalized", layer.id, layer.missing or profile.missing,
+            layer.direction or (spec.direction if spec else "benefit"),
+            t.kind if t else None, t.percentile if t else None,
+            norm.method, winsorize, norm.fuzzy_shape,
+            tuple(norm.fuzzy_points) if norm.fuzzy_points is not None else None, norm.half,
+            eligible)
+
+
+def _normalized(raw: np.ndarray, layer: ProfileLayer, profile: Profile, spec: LayerSpec | None,
+                eligible: np.ndarray, cells: ScoringCache) -> np.ndarray:
+    """Return one layer normalized over the eligible cells, missing values given their policy."""
+    if (layer.missing or profile.missing) == "impute_admin":
+        raw = _impute_admin(raw, cells.matrix)
+    norm = layer.normalization or profile.normalization
+    t = spec.transform if spec else None
+    s = normalize(
+        raw, direction=layer.direction or (spec.direction if spec else "benefit"),
+        method=norm.method,
+        transform_kind=t.kind if t else None, transform_percentile=t.percentile if t else None,
+        winsorize=norm.winsorize, fuzzy_shape=norm.fuzzy_shape, fuzzy_points=norm.fuzzy_points,
+        half=norm.half, mask=eligible, name=layer.id,
+        units=cells.codes("district_code") if "district_code" in cells.matrix else None,
+    )
+    s[eligible & np.isnan(s)] = 0.0
+    return s
 
 
 def owa_order_weights(n: int, *, orness: float) -> np.ndarray:
@@ -321,6 +370,7 @@ def score_profile(
     specs: dict[str, LayerSpec] | None = None,
     weights: dict[str, float] | None = None,
     prepared: Prepared | None = None,
+    cache: ScoringCache | None = None,
 ) -> ScoreResult:
     r"""Score every cell of an indicator matrix with a profile.
 
@@ -337,6 +387,8 @@ def score_profile(
     prepared : Prepared, optional
         Reuse a :func:`prepare` result: re-scoring with new weights then costs only the
         aggregation.
+    cache : ScoringCache, optional
+        Without ``prepared``, the cache :func:`prepare` reuses and fills.
 
     Returns
     -------
@@ -349,7 +401,7 @@ def score_profile(
     contributions with it: they still add up to the score (in log space each layer gets
     :math:`w_i \log g`, adding up to :math:`\log S`).
     """
-    prep = prepared if prepared is not None else prepare(matrix, profile, specs=specs)
+    prep = prepared if prepared is not None else prepare(matrix, profile, specs=specs, cache=cache)
     raw_w = {layer.id: layer.weight for layer in profile.layers}
     if weights:
         unknown = sorted(set(weights) - set(raw_w))

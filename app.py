@@ -1107,6 +1107,12 @@ def data_tab() -> None:
                                     t("rationale", lang): localized(lay.rationale, lang)}
                                    for lay in R.profile(profile_id).layers]),
                      hide_index=True, width="stretch")
+        for kind in ("evidence", "gate", "hubs"):  # each level and the reason for it
+            items = getattr(R.profile(profile_id), kind)
+            if items:
+                st.markdown(f"**{t(f'{kind}_items', lang)}**\n\n" + "\n".join(
+                    f"- **{escape_markdown(_layer_title(e.layer))}**: "
+                    f"{escape_markdown(localized(e.rationale, lang))}" for e in items))
     if not R.region.shipped and R.region.file is not None:
         st.subheader(t("uploaded_files", lang))
         st.dataframe(upload_listing(str(R.region.file.parent)).rename(columns={

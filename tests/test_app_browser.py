@@ -343,6 +343,18 @@ _ENGLISH = re.compile(r"\b(the|of|and|with|by|score|rank|population|cells?|mean|
 _CODE_NAME = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
 
 
+def _english_and_code_names(page, tab: str) -> list[tuple[str, str, str]]:
+    """The English words and code names in the text of the open tab."""
+    text = _STREAMLIT_TEXT.sub(" ", page.locator("[data-testid='stAppViewContainer']").inner_text())
+    assert "Plataforma de Oportunidades Territoriales" in text, tab  # the page was read
+    assert len(text.splitlines()) > 20, tab
+    bad = []
+    for line in text.splitlines():
+        bad += [(tab, m.group(0), line) for m in _ENGLISH.finditer(line)]
+        bad += [(tab, m.group(0), line) for m in _CODE_NAME.finditer(line)]
+    return bad
+
+
 def test_every_tab_in_spanish_has_no_english_or_code_names(server):
     from playwright.sync_api import sync_playwright
 
@@ -360,13 +372,18 @@ def test_every_tab_in_spanish_has_no_english_or_code_names(server):
         for tab in ("Mapa", "Rankings", "Comparar escenarios", "Sensibilidad", "Plan",
                     "Datos y método"):
             _tab(page, tab)
-            text = _STREAMLIT_TEXT.sub(" ", page.locator(
-                "[data-testid='stAppViewContainer']").inner_text())
-            assert "Plataforma de Oportunidades Territoriales" in text, tab  # the page was read
-            assert len(text.splitlines()) > 20, tab
-            for line in text.splitlines():
-                bad += [(tab, m.group(0), line) for m in _ENGLISH.finditer(line)]
-                bad += [(tab, m.group(0), line) for m in _CODE_NAME.finditer(line)]
+            bad += _english_and_code_names(page, tab)
+        # the niche evidence levels and their reasons are read too (the card and this tab)
+        assert page.get_by_text("Evidencia de nicho: dónde existe la familia").count() == 1
+        browser.close()
+        # a gated profile: the card says what opens the gate, the data tab lists gate and hubs
+        browser, page = _open(p, server, query="?profile=engine&cell=878e6e4d2ffffff")
+        page.get_by_text(re.compile("Compuerta de recurso (abierta|cerrada)")).first.wait_for(
+            timeout=120_000)
+        bad += _english_and_code_names(page, "Mapa (engine)")
+        _tab(page, "Datos y método")
+        assert page.get_by_text("Sitios motor reales, para el vínculo").count() == 1
+        bad += _english_and_code_names(page, "Datos y método (engine)")
         browser.close()
     assert bad == [], "\n".join(map(str, bad))
 

@@ -233,6 +233,15 @@ def test_the_map_credits_only_what_it_draws_offline_with_names_over_the_hexagons
         assert "OpenStreetMap" not in credit
         assert "INEI via MINAM" in credit
         assert frame.locator(".ge-label.ge-unit").count() >= 20  # departments named
+        # no two names shown cover each other: the smaller unit's name is hidden
+        boxes = frame.evaluate(
+            "() => Array.from(document.querySelectorAll('.ge-unit span'))"
+            ".filter(s => s.style.visibility !== 'hidden')"
+            ".map(s => { const r = s.getBoundingClientRect();"
+            " return [r.left, r.top, r.right, r.bottom]; })")
+        assert len(boxes) >= 12, boxes
+        assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[:i]
+                    if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]]
         assert frame.locator(".ge-label.ge-capital").count() >= 25
         names = frame.evaluate("() => getComputedStyle(document.querySelector('.ge-label'))"
                                ".pointerEvents")

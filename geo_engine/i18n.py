@@ -489,7 +489,7 @@ COLUMNS: dict[str, str] = {
     "mean_score": "col_mean", "max_score": "col_max", "poverty_rate": "poverty",
     "top_layers": "col_top_layers", "districts": "col_districts",
     "median_minutes_town50k": "col_minutes_town", "median_minutes_port": "col_minutes_port",
-    "profile": "profile", "unit": "unit", "file": "file", "bytes": "size_bytes",
+    "profile": "profile", "unit": "unit", "units": "units", "file": "file", "bytes": "size_bytes",
 }
 """Output column → catalogue message of its header."""
 

@@ -125,6 +125,22 @@ def test_switching_to_brazil_redraws_the_map_and_says_what_is_missing(server):
         browser.close()
 
 
+def _upload(page, server: str, folder: Path) -> None:
+    """Open the app in English and upload a small region of one's own from ``folder`` (not built)."""
+    from test_uploads import PROFILES
+
+    page.goto(server)
+    _hexagons(page).first.wait_for(timeout=240_000)
+    _choose(page, "Idioma", "English")
+    _idle(page)
+    page.get_by_text("Your own region").click()
+    uploads = page.locator("section[data-testid='stSidebar'] input[type='file']")
+    for index, names in enumerate((["altiplano units.geojson"], ["towns.geojson", "height.tif"],
+                                   ["layers.yaml"], list(PROFILES))):
+        uploads.nth(index).set_input_files([str(folder / n) for n in names])
+        _idle(page)
+
+
 def test_uploading_files_builds_a_region(server, tmp_path):
     from playwright.sync_api import sync_playwright
     from test_uploads import PROFILES, region_files
@@ -141,16 +157,7 @@ def test_uploading_files_builds_a_region(server, tmp_path):
         browser = _launch(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1200})
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        page.goto(server)
-        _hexagons(page).first.wait_for(timeout=240_000)
-        _choose(page, "Idioma", "English")
-        _idle(page)
-        page.get_by_text("Your own region").click()
-        uploads = page.locator("section[data-testid='stSidebar'] input[type='file']")
-        for index, names in enumerate((["altiplano units.geojson"], ["towns.geojson", "height.tif"],
-                                       ["layers.yaml"], list(PROFILES))):
-            uploads.nth(index).set_input_files([str(tmp_path / n) for n in names])
-            _idle(page)
+        _upload(page, server, tmp_path)
         page.get_by_role("button", name="Build the region").click()
         _idle(page)
         page.get_by_text("This region has no need profile").first.wait_for(timeout=240_000)
@@ -175,6 +182,43 @@ def test_uploading_files_builds_a_region(server, tmp_path):
         assert page.evaluate("() => window.__pwned") is None
         if frame is not None:
             assert frame.evaluate("() => window.__pwned") is None
+        browser.close()
+
+
+def test_an_uploaded_region_with_a_parent_level_is_ranked_by_it(server, tmp_path):
+    import io
+
+    import pandas as pd
+    from playwright.sync_api import sync_playwright
+    from test_uploads import PROFILES, region_files
+
+    for name, data in {**region_files(tmp_path), **PROFILES}.items():
+        (tmp_path / name).write_bytes(data)
+    with sync_playwright() as p:
+        browser = _launch(p)
+        page = browser.new_page(viewport={"width": 1400, "height": 1200}, accept_downloads=True)
+        _upload(page, server, tmp_path)
+        # the optional parent level: each unit's zone (N or S), two units a zone
+        _choose(page, "Column of the parent unit", "ZONE")
+        _idle(page)
+        page.get_by_role("button", name="Build the region").click()
+        _idle(page)
+        _hexagons(page).first.wait_for(timeout=240_000)
+        assert (page.get_by_role("combobox", name="Region").input_value()
+                == "altiplano-units (uploaded)")
+        page.get_by_role("tab", name="Rankings").click()
+        _idle(page)
+        levels = page.locator("div[data-testid='stSelectbox']:has(label:has-text('Level'))").first
+        levels.click()
+        options = page.get_by_role("option").all_inner_texts()
+        page.keyboard.press("Escape")
+        assert len(options) == 3, options  # clusters, the units and their zones
+        _choose(page, "Level", options[-1])
+        _idle(page)
+        ranked = pd.read_csv(io.BytesIO(_download(page, "Download CSV")))
+        assert sorted(ranked["code"].astype(str)) == ["N", "S"]  # one row a zone
+        assert ranked["cells"].sum() > 50  # every cell of the four units, in two zones
+        assert page.locator("[data-testid='stException']").count() == 0
         browser.close()
 
 

@@ -199,7 +199,8 @@ def test_an_uploaded_region_with_a_parent_level_is_ranked_by_it(server, tmp_path
         page = browser.new_page(viewport={"width": 1400, "height": 1200}, accept_downloads=True)
         _upload(page, server, tmp_path)
         # the optional parent level: each unit's zone (N or S), two units a zone
-        _choose(page, "Column of the parent unit", "ZONE")
+        page.get_by_role("combobox", name=re.compile("parent unit's code")).click()  # 2-line label
+        page.get_by_role("option", name="ZONE", exact=True).click()
         _idle(page)
         page.get_by_role("button", name="Build the region").click()
         _idle(page)

@@ -96,6 +96,23 @@ def _choose(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).first.click()
 
 
+def _pick(page, label: re.Pattern[str], option: str) -> None:
+    """Choose an option of the select box labelled ``label`` (opened by its box; tried again
+    when a rerun redraws it while open)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(3):
+        page.get_by_role("combobox", name=label).click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=15_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+            _idle(page)
+
+
 def _idle(page) -> None:
     time.sleep(1.5)  # let the rerun start before waiting for it to end
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
@@ -199,8 +216,7 @@ def test_an_uploaded_region_with_a_parent_level_is_ranked_by_it(server, tmp_path
         page = browser.new_page(viewport={"width": 1400, "height": 1200}, accept_downloads=True)
         _upload(page, server, tmp_path)
         # the optional parent level: each unit's zone (N or S), two units a zone
-        page.get_by_role("combobox", name=re.compile("parent unit's code")).click()  # 2-line label
-        page.get_by_role("option", name="ZONE", exact=True).click()
+        _pick(page, re.compile("parent unit's code"), "ZONE")
         _idle(page)
         page.get_by_role("button", name="Build the region").click()
         _idle(page)

@@ -467,6 +467,15 @@ UNITS: dict[str, str] = {
     "class code (1 A tropical, 2 B arid, 3 C temperate, 4 D cold, 5 E polar)":
         "código de clase (1 A tropical, 2 B árido, 3 C templado, 4 D frío, 5 E polar)",
     "DMSP digital number (province sum)": "número digital DMSP (suma provincial)",
+    "USD/year (2015–2019 prices)": "USD/año (precios 2015–2019)",
+    "effort-weighted resources per km²": "recursos ponderados por esfuerzo por km²",
+    "foreign visits (23 months) per km²": "visitas extranjeras (23 meses) por km²",
+    "operators 0–4": "operadores 0–4",
+    "people per km²": "personas por km²",
+    "share 0–1 of rural households": "fracción 0–1 de los hogares rurales",
+    "visits per year per km²": "visitas por año por km²",
+    "years": "años",
+    "mines per km²": "minas por km²",
 }
 """Layer units (as the layer specs write them, in English) → Spanish."""
 

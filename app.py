@@ -107,7 +107,7 @@ from geo_engine.reporting.maps import (
 )
 from geo_engine.reporting.orientation import region_orientation
 from geo_engine.reporting.outputs import POPULATION_LAYER, POVERTY_LAYER
-from geo_engine.reporting.rollup import LEVELS
+from geo_engine.reporting.rollup import LEVELS, cluster_levels
 from geo_engine.scoring.profiles import Profile, localized
 from geo_engine.scoring.score import Prepared, prepare
 from geo_engine.scoring.sensitivity import sensitivity
@@ -913,12 +913,13 @@ def rankings_tab() -> None:
         if found is None:
             st.info(t("show_clusters", lang))
             return
-        table = pd.DataFrame(found.table.drop(columns="geometry"))
+        own = cluster_levels(found.table, R.region.levels)  # the region's own level ids
+        table = pd.DataFrame(own.drop(columns="geometry"))
         st.dataframe(headers(table, lang, unit_key=UNIT), hide_index=True, width="stretch")
         st.download_button(t("download_csv", lang), to_csv_bytes(table),
                            file_name="clusters.csv", key="dl_clusters", on_click="ignore")
         st.download_button(t("download_geojson", lang),
-                           data=functools.partial(_features_bytes, found.table, ".geojson"),
+                           data=functools.partial(_features_bytes, own, ".geojson"),
                            file_name="clusters.geojson", key="dl_clusters_geojson",
                            on_click="ignore")
         return
@@ -1179,6 +1180,12 @@ def data_tab() -> None:
                                     t("rationale", lang): localized(lay.rationale, lang)}
                                    for lay in R.profile(profile_id).layers]),
                      hide_index=True, width="stretch")
+        for kind in ("evidence", "gate", "hubs"):  # each level and the reason for it
+            items = getattr(R.profile(profile_id), kind)
+            if items:
+                st.markdown(f"**{t(f'{kind}_items', lang)}**\n\n" + "\n".join(
+                    f"- **{escape_markdown(_layer_title(e.layer))}**: "
+                    f"{escape_markdown(localized(e.rationale, lang))}" for e in items))
     if not R.region.shipped and R.region.file is not None:
         st.subheader(t("uploaded_files", lang))
         st.dataframe(upload_listing(str(R.region.file.parent)).rename(columns={

@@ -622,7 +622,7 @@ def score(
                 layers = geopackage_layers(
                     result.matrix, table, scored, profile=chosen.id,
                     names=result.names, districts=gpd.GeoDataFrame(result.region.units()),
-                    rank_by=chosen.rank_by)
+                    rank_by=chosen.rank_by, levels=result.region.levels)
             write_geopackage(layers, out, force=force)
         else:
             from geo_engine.reporting.rollup import level_columns
@@ -757,7 +757,10 @@ def clusters_cmd(
                             permutations=permutations, fdr=fdr, min_cells=min_cells, seed=seed)
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
-    _write(lambda: write_features(found, out, layer="clusters", meta=meta, force=force))
+    from geo_engine.reporting.rollup import cluster_levels
+
+    shown = cluster_levels(found, result.region.levels)  # the region's own level ids
+    _write(lambda: write_features(shown, out, layer="clusters", meta=meta, force=force))
     typer.echo(f"wrote {out}: {len(found)} clusters of {profile!r} (Gi*, {permutations} "
                f"permutations, FDR {fdr})")
 

@@ -22,7 +22,7 @@ from geo_engine.pipeline import Run
 from geo_engine.reporting.maps import CategoricalLegend, display_resolution, to_parent
 from geo_engine.reporting.outputs import POPULATION_LAYER, POVERTY_LAYER, cell_table
 from geo_engine.scoring.dual import INCLUSION, TYPOLOGY, DualResult, dual_model
-from geo_engine.scoring.explain import Requirement, contributions, what_it_takes, why
+from geo_engine.scoring.explain import Requirement, contributions, gate_why, what_it_takes, why
 from geo_engine.scoring.normalize import standing
 from geo_engine.scoring.profiles import Profile
 from geo_engine.scoring.score import Prepared, ScoreResult, prepare, score_profile
@@ -850,7 +850,8 @@ def card_summary(run: Run, sc: Scenario, row: int, lang: str, *, profile_title: 
     -------
     list of str
         Markdown sentences: the profile score with its rank and largest contributions (or, for the
-        inclusion score, its three factors and the weakest), then the typology with both
+        inclusion score, its three factors and the weakest), for a gated profile the resource
+        that opens its gate and why (:func:`geo_engine.scoring.explain.gate_why`), then the typology with both
         thresholds, e.g. "its engine score 0.20 is in the top third of engine scores (threshold
         0.18)".
     """
@@ -880,6 +881,9 @@ def card_summary(run: Run, sc: Scenario, row: int, lang: str, *, profile_title: 
         lines.append(t("why_score", lang, score=two(value), profile=profile_title or sc.profile_id,
                        rank=number(rank, lang), n=number(int(scored.sum()), lang),
                        pct=number(pct, lang, decimals=1 if pct < 10 else 0), drivers=drivers))
+        gate = gate_why(sc.result.prepared.profile, run.matrix, row, specs=run.specs, lang=lang)
+        if gate:
+            lines.append(gate)
     if "typology" not in unavailable(run) and sc.dual.typology[row]:
         dual, cuts = sc.dual, sc.dual.thresholds
         e, i = float(dual.engine[row]), float(dual.inclusion[row])

@@ -216,6 +216,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "why_niche": {"es": "Nicho en {family}: {layer} es {value} {units}{per} (evidencia desde {threshold})", "en": "Niche in {family}: {layer} is {value} {units}{per} (evidence from {threshold})"},
     "why_near": {"es": "Nicho en {family}: {layer} de {value} {units}{per} o más a menos de {km} km", "en": "Niche in {family}: {layer} of {value} {units}{per} or more within {km} km"},
     "why_none": {"es": "Aún no hay evidencia de un nicho aquí: ninguna familia alcanza su umbral", "en": "No evidence of a niche here yet: no family reaches its threshold"},
+    "evidence_items": {"es": "Evidencia de nicho: dónde existe la familia", "en": "Niche evidence: where the family exists"},
+    "gate_items": {"es": "Compuerta de recurso: sin uno de estos recursos a escala, el puntaje es 0", "en": "Resource gate: without one of these resources at scale, the score is 0"},
+    "hubs_items": {"es": "Sitios motor reales, para el vínculo", "en": "Real engine sites, for linkage"},
+    "why_gate": {"es": "Compuerta de recurso abierta por {layer} (fuerza {strength} de 1): {reason}", "en": "Resource gate opened by {layer} (strength {strength} of 1): {reason}"},
+    "why_gate_closed": {"es": "Compuerta de recurso cerrada: ningún recurso a escala en la celda ni a su alcance, así que el puntaje es 0.", "en": "Resource gate closed: no resource at scale in the cell or within reach, so the score is 0."},
     "why_hub": {"es": "el sitio motor más cercano (mina, fundición, puerto, núcleo agroexportador) está a {minutes} minutos", "en": "the nearest engine site (mine, smelter, port, agro-export core) is {minutes} minutes away"},
     "why_here_cell": {"es": " aquí", "en": " here"},
     "why_here_km2": {"es": " por km² aquí", "en": " per km² here"},
@@ -508,6 +513,15 @@ UNITS: dict[str, str] = {
     "class code (1 A tropical, 2 B arid, 3 C temperate, 4 D cold, 5 E polar)":
         "código de clase (1 A tropical, 2 B árido, 3 C templado, 4 D frío, 5 E polar)",
     "DMSP digital number (province sum)": "número digital DMSP (suma provincial)",
+    "USD/year (2015–2019 prices)": "USD/año (precios 2015–2019)",
+    "effort-weighted resources per km²": "recursos ponderados por esfuerzo por km²",
+    "foreign visits (23 months) per km²": "visitas extranjeras (23 meses) por km²",
+    "operators 0–4": "operadores 0–4",
+    "people per km²": "personas por km²",
+    "share 0–1 of rural households": "fracción 0–1 de los hogares rurales",
+    "visits per year per km²": "visitas por año por km²",
+    "years": "años",
+    "mines per km²": "minas por km²",
 }
 """Layer units (as the layer specs write them, in English) → Spanish."""
 
@@ -530,7 +544,7 @@ COLUMNS: dict[str, str] = {
     "mean_score": "col_mean", "max_score": "col_max", "poverty_rate": "poverty",
     "top_layers": "col_top_layers", "districts": "col_districts",
     "median_minutes_town50k": "col_minutes_town", "median_minutes_port": "col_minutes_port",
-    "profile": "profile", "unit": "unit", "file": "file", "bytes": "size_bytes",
+    "profile": "profile", "unit": "unit", "units": "units", "file": "file", "bytes": "size_bytes",
 }
 """Output column → catalogue message of its header."""
 

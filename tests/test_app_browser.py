@@ -96,6 +96,23 @@ def _choose(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).first.click()
 
 
+def _pick(page, label: re.Pattern[str], option: str) -> None:
+    """Choose an option of the select box labelled ``label`` (opened by its box; tried again
+    when a rerun redraws it while open)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(3):
+        page.get_by_role("combobox", name=label).click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=15_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+            _idle(page)
+
+
 def _idle(page) -> None:
     time.sleep(1.5)  # let the rerun start before waiting for it to end
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
@@ -125,6 +142,22 @@ def test_switching_to_brazil_redraws_the_map_and_says_what_is_missing(server):
         browser.close()
 
 
+def _upload(page, server: str, folder: Path) -> None:
+    """Open the app in English and upload a small region of one's own from ``folder`` (not built)."""
+    from test_uploads import PROFILES
+
+    page.goto(server)
+    _hexagons(page).first.wait_for(timeout=240_000)
+    _choose(page, "Idioma", "English")
+    _idle(page)
+    page.get_by_text("Your own region").click()
+    uploads = page.locator("section[data-testid='stSidebar'] input[type='file']")
+    for index, names in enumerate((["altiplano units.geojson"], ["towns.geojson", "height.tif"],
+                                   ["layers.yaml"], list(PROFILES))):
+        uploads.nth(index).set_input_files([str(folder / n) for n in names])
+        _idle(page)
+
+
 def test_uploading_files_builds_a_region(server, tmp_path):
     from playwright.sync_api import sync_playwright
     from test_uploads import PROFILES, region_files
@@ -141,16 +174,7 @@ def test_uploading_files_builds_a_region(server, tmp_path):
         browser = _launch(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1200})
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        page.goto(server)
-        _hexagons(page).first.wait_for(timeout=240_000)
-        _choose(page, "Idioma", "English")
-        _idle(page)
-        page.get_by_text("Your own region").click()
-        uploads = page.locator("section[data-testid='stSidebar'] input[type='file']")
-        for index, names in enumerate((["altiplano units.geojson"], ["towns.geojson", "height.tif"],
-                                       ["layers.yaml"], list(PROFILES))):
-            uploads.nth(index).set_input_files([str(tmp_path / n) for n in names])
-            _idle(page)
+        _upload(page, server, tmp_path)
         page.get_by_role("button", name="Build the region").click()
         _idle(page)
         page.get_by_text("This region has no need profile").first.wait_for(timeout=240_000)
@@ -175,6 +199,43 @@ def test_uploading_files_builds_a_region(server, tmp_path):
         assert page.evaluate("() => window.__pwned") is None
         if frame is not None:
             assert frame.evaluate("() => window.__pwned") is None
+        browser.close()
+
+
+def test_an_uploaded_region_with_a_parent_level_is_ranked_by_it(server, tmp_path):
+    import io
+
+    import pandas as pd
+    from playwright.sync_api import sync_playwright
+    from test_uploads import PROFILES, region_files
+
+    for name, data in {**region_files(tmp_path), **PROFILES}.items():
+        (tmp_path / name).write_bytes(data)
+    with sync_playwright() as p:
+        browser = _launch(p)
+        page = browser.new_page(viewport={"width": 1400, "height": 1200}, accept_downloads=True)
+        _upload(page, server, tmp_path)
+        # the optional parent level: each unit's zone (N or S), two units a zone
+        _pick(page, re.compile("parent unit's code"), "ZONE")
+        _idle(page)
+        page.get_by_role("button", name="Build the region").click()
+        _idle(page)
+        _hexagons(page).first.wait_for(timeout=240_000)
+        assert (page.get_by_role("combobox", name="Region").input_value()
+                == "altiplano-units (uploaded)")
+        page.get_by_role("tab", name="Rankings").click()
+        _idle(page)
+        levels = page.locator("div[data-testid='stSelectbox']:has(label:has-text('Level'))").first
+        levels.click()
+        options = page.get_by_role("option").all_inner_texts()
+        page.keyboard.press("Escape")
+        assert len(options) == 3, options  # clusters, the units and their zones
+        _choose(page, "Level", options[-1])
+        _idle(page)
+        ranked = pd.read_csv(io.BytesIO(_download(page, "Download CSV")))
+        assert sorted(ranked["code"].astype(str)) == ["N", "S"]  # one row a zone
+        assert ranked["cells"].sum() > 50  # every cell of the four units, in two zones
+        assert page.locator("[data-testid='stException']").count() == 0
         browser.close()
 
 
@@ -233,6 +294,15 @@ def test_the_map_credits_only_what_it_draws_offline_with_names_over_the_hexagons
         assert "OpenStreetMap" not in credit
         assert "INEI via MINAM" in credit
         assert frame.locator(".ge-label.ge-unit").count() >= 20  # departments named
+        # no two names shown cover each other: the smaller unit's name is hidden
+        boxes = frame.evaluate(
+            "() => Array.from(document.querySelectorAll('.ge-unit span'))"
+            ".filter(s => s.style.visibility !== 'hidden')"
+            ".map(s => { const r = s.getBoundingClientRect();"
+            " return [r.left, r.top, r.right, r.bottom]; })")
+        assert len(boxes) >= 12, boxes
+        assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[:i]
+                    if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]]
         assert frame.locator(".ge-label.ge-capital").count() >= 25
         names = frame.evaluate("() => getComputedStyle(document.querySelector('.ge-label'))"
                                ".pointerEvents")
@@ -343,6 +413,18 @@ _ENGLISH = re.compile(r"\b(the|of|and|with|by|score|rank|population|cells?|mean|
 _CODE_NAME = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
 
 
+def _english_and_code_names(page, tab: str) -> list[tuple[str, str, str]]:
+    """The English words and code names in the text of the open tab."""
+    text = _STREAMLIT_TEXT.sub(" ", page.locator("[data-testid='stAppViewContainer']").inner_text())
+    assert "Plataforma de Oportunidades Territoriales" in text, tab  # the page was read
+    assert len(text.splitlines()) > 20, tab
+    bad = []
+    for line in text.splitlines():
+        bad += [(tab, m.group(0), line) for m in _ENGLISH.finditer(line)]
+        bad += [(tab, m.group(0), line) for m in _CODE_NAME.finditer(line)]
+    return bad
+
+
 def test_every_tab_in_spanish_has_no_english_or_code_names(server):
     from playwright.sync_api import sync_playwright
 
@@ -360,13 +442,18 @@ def test_every_tab_in_spanish_has_no_english_or_code_names(server):
         for tab in ("Mapa", "Rankings", "Comparar escenarios", "Sensibilidad", "Plan",
                     "Datos y método"):
             _tab(page, tab)
-            text = _STREAMLIT_TEXT.sub(" ", page.locator(
-                "[data-testid='stAppViewContainer']").inner_text())
-            assert "Plataforma de Oportunidades Territoriales" in text, tab  # the page was read
-            assert len(text.splitlines()) > 20, tab
-            for line in text.splitlines():
-                bad += [(tab, m.group(0), line) for m in _ENGLISH.finditer(line)]
-                bad += [(tab, m.group(0), line) for m in _CODE_NAME.finditer(line)]
+            bad += _english_and_code_names(page, tab)
+        # the niche evidence levels and their reasons are read too (the card and this tab)
+        assert page.get_by_text("Evidencia de nicho: dónde existe la familia").count() == 1
+        browser.close()
+        # a gated profile: the card says what opens the gate, the data tab lists gate and hubs
+        browser, page = _open(p, server, query="?profile=engine&cell=878e6e4d2ffffff")
+        page.get_by_text(re.compile("Compuerta de recurso (abierta|cerrada)")).first.wait_for(
+            timeout=120_000)
+        bad += _english_and_code_names(page, "Mapa (engine)")
+        _tab(page, "Datos y método")
+        assert page.get_by_text("Sitios motor reales, para el vínculo").count() == 1
+        bad += _english_and_code_names(page, "Datos y método (engine)")
         browser.close()
     assert bad == [], "\n".join(map(str, bad))
 

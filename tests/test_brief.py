@@ -22,6 +22,7 @@ def test_spanish_labels_and_empty_selection(peru):
     rows = np.flatnonzero(peru.matrix["district_code"].to_numpy() == biggest)
     page = brief_html(peru, profile_id="engine", rows=rows, title="Cusco", lang="es")
     assert "Fuentes" in page
+    assert "Compuerta de recurso" in page  # the gated profile says what opens its gate, in Spanish
     with pytest.raises(ValueError, match="has no cells"):
         brief_html(peru, profile_id="engine", rows=np.zeros(len(peru.matrix), bool), title="x")
 
@@ -171,6 +172,21 @@ def test_brief_map_draws_cells_legend_base_and_no_data():
     assert (0xfd, 0xe7, 0x25) in colours  # the top of the colour bar
     bare = brief_map(_hexes(), values[~np.isnan(values)].repeat(2)[:7], caption="Score")
     assert (0xf6, 0xf3, 0xea) not in _colours(bare)  # no base: no land drawn
+
+
+def test_brief_map_skips_a_name_that_would_cover_one_written_before():
+    def names(*rows):
+        return pd.DataFrame(rows, columns=["name", "lat", "lon", "kind"])
+
+    values = np.linspace(0, 1, 7)
+    big = ("Gran Unidad", -12.0, -77.0, "unit")
+    alone = brief_map(_hexes(), values, caption="Score", labels=names(big))
+    covered = brief_map(_hexes(), values, caption="Score",
+                        labels=names(big, ("Vecina", -12.002, -76.99, "unit")))
+    apart = brief_map(_hexes(), values, caption="Score",
+                      labels=names(big, ("Vecina", -11.9, -77.0, "unit")))
+    assert covered == alone  # the neighbour's name is not written over the larger unit's
+    assert apart != alone
 
 
 @pytest.mark.parametrize(("km", "nice"), [(0.7, 0.5), (3.0, 2.0), (9.9, 5.0), (10.0, 10.0),

@@ -512,6 +512,46 @@ def test_inclusion_scored_ranked_clustered_and_tested(own_region_file, tmp_path)
     assert "inclusion" in r.output
 
 
+def test_clusters_and_geopackage_of_a_two_level_region_use_its_level_ids(own_region, tmp_path):  # noqa: F811
+    import geopandas as gpd
+    import pandas as pd
+    import pyogrio
+
+    from geo_engine.regions.region import LevelSpec, write_region
+
+    units = gpd.read_file(own_region / "units.geojson")
+    units["PROV"] = units["CODE"].str[0]  # N1, N2 → N; S1, S2 → S
+    units["PROV_NAME"] = units["PROV"].map({"N": "Norte", "S": "Sur"})
+    units.to_file(own_region / "units2.geojson", driver="GeoJSON")
+    region = write_region(own_region / "region.yaml", region_id="mine",
+                          boundary=own_region / "units2.geojson", code_column="CODE",
+                          name_column="NAME", layers=own_region / "layers.yaml", resolution=6,
+                          unit="comuna", parents=[LevelSpec(id="provincia", code="PROV",
+                                                            name="PROV_NAME", label=None)]).file
+    args = ["--region", str(region), "--profile", "need"]
+    out = tmp_path / "clusters.csv"
+    r = runner.invoke(app, ["clusters", *args, "--permutations", "99", "--min-cells", "1",
+                            "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    found = pd.read_csv(out)
+    assert {"comuna", "provincia"} <= set(found.columns)
+    assert not {"districts", "provinces", "departments"} & set(found.columns)
+    assert set(found["provincia"].str.split(", ").explode()) <= {"Norte", "Sur"}
+    gpkg = tmp_path / "need.gpkg"
+    r = runner.invoke(app, ["score", *args, "--out", str(gpkg)])
+    assert r.exit_code == 0, r.output
+    assert sorted(name for name, _ in pyogrio.list_layers(gpkg)) == ["cells", "clusters", "comuna"]
+    ranked = pyogrio.read_dataframe(gpkg, layer="comuna")
+    assert {"code", "comuna", "provincia"} <= set(ranked.columns)
+    assert len(ranked) == 4
+    cells = pyogrio.read_dataframe(gpkg, layer="cells", max_features=1)
+    assert {"comuna_code", "provincia_code"} <= set(cells.columns)
+    assert "district_code" not in cells.columns
+    clusters = pyogrio.read_info(gpkg, layer="clusters")["fields"]
+    assert "comuna" in clusters
+    assert "districts" not in clusters
+
+
 @pytest.mark.hostile
 def test_rank_on_a_full_disk_keeps_the_old_file(own_region_file, tmp_path, monkeypatch):
     import pandas as pd

@@ -99,7 +99,8 @@ def _why_case():
             "description": "d", "layers": [{"id": layer, "weight": 1, "rationale": "r", **kw}]})
 
     coffee = prof("coffee", "family", "coffee").model_copy(update={"evidence": [Evidence(
-        layer="coffee", per="km2", threshold=40, full=200, rationale="r")]})
+        layer="coffee", per="km2", threshold=40, full=200,
+        rationale={"es": "Café de mercado", "en": "Market coffee"})]})
     profiles = {"engine": prof("engine", "engine", "ore"), "need": prof("need", "need", "poverty"),
                 "access": prof("access", "access", "minutes", direction="cost"), "coffee": coffee}
     return m, profiles, dual_model(m, profiles)
@@ -139,3 +140,44 @@ def test_why_writes_units_and_numbers_in_spanish():
     value = float(m["minutes"].iloc[4])
     assert f"{value:.3g}".replace(".", ",") in es
     assert f"{value:.3g}" in en
+
+
+@pytest.mark.parametrize(("lang", "reason", "other"), [("es", "Café de mercado.", "Market coffee"),
+                                                       ("en", "Market coffee.", "Café de mercado")])
+def test_why_gives_the_evidence_reason_in_the_users_language(lang, reason, other):
+    from geo_engine.scoring.explain import why
+
+    m, profiles, dual = _why_case()
+    text = why(dual, m, 4, profiles=profiles, specs={}, lang=lang)
+    assert reason in text
+    assert other not in text
+    assert reason not in why(dual, m, 0, profiles=profiles, specs={}, lang=lang)  # no niche
+
+
+def test_a_plain_string_reason_is_shown_in_every_language():
+    from geo_engine.scoring.explain import why
+
+    m, profiles, dual = _why_case()
+    coffee = profiles["coffee"]
+    plain = coffee.model_copy(update={"evidence": [
+        coffee.evidence[0].model_copy(update={"rationale": "Own reason"})]})
+    assert "Own reason." in why(dual, m, 4, profiles={**profiles, "coffee": plain}, specs={},
+                               lang="es")
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_gate_why_names_the_resource_that_opens_the_gate_and_its_reason(lang):
+    from geo_engine.scoring.explain import gate_why
+
+    m = pd.DataFrame({"ore": [0.0, 2e7, 1e9], "port_km": [1.0, 5.0, 9.0]})
+    p = _profile().model_copy(update={"gate": [Evidence(
+        layer="ore", threshold=1e7, full=1e9,
+        rationale={"es": "Una mina mediana", "en": "A medium mine"})]})
+    opened = gate_why(p, m, 2, specs={}, lang=lang)
+    assert ("Una mina mediana." if lang == "es" else "A medium mine.") in opened
+    assert "ore" in opened
+    assert ("1 de 1" if lang == "es" else "1 of 1") in opened  # full strength
+    closed = gate_why(p, m, 0, specs={}, lang=lang)
+    assert closed.startswith("Compuerta de recurso cerrada" if lang == "es"
+                             else "Resource gate closed")
+    assert gate_why(_profile(), m, 2, specs={}, lang=lang) == ""  # no gate, nothing to say

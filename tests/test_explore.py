@@ -217,8 +217,9 @@ def test_card_summary_states_why_with_thresholds(peru):
     assert lines[0].startswith("Score ")
     assert "rank " in lines[0]
     assert "What adds most" in lines[0]
+    assert lines[1].startswith("Resource gate ")  # a gated profile says what opens its gate
     cut = engine.dual.thresholds["engine"]
-    assert f"top third of engine scores (threshold ≥ {cut:.2f})" in lines[1]
+    assert f"top third of engine scores (threshold ≥ {cut:.2f})" in lines[2]
     es = card_summary(peru, scenario(peru, profile_id=INCLUSION), row, "es")
     assert es[0].startswith("Inclusión ")
     assert "× necesidad" in es[0]  # the formula, with its exponents

@@ -37,3 +37,15 @@ def test_numbers_are_written_the_language_s_way():
     assert number(float("nan"), "en") == "—"
     assert number("x", "en") == "—"
     assert numbers([0.5, None], "es", decimals=2, missing="sin datos") == ["0,50", "sin datos"]
+
+
+@pytest.mark.parametrize("region", ["peru", "brazil"])
+def test_every_shipped_layer_unit_is_written_in_spanish(region):
+    from geo_engine.i18n import UNITS, unit
+    from geo_engine.ingest.specs import load_layers
+    from geo_engine.regions.region import load_region
+
+    symbols = {"ha", "km", "m", "MW"}  # written alike in both languages
+    units = {s.units for s in load_layers(load_region(region).layers)}
+    assert sorted(units - set(UNITS) - symbols) == []
+    assert all(unit(u, "es") != u for u in units - symbols)

@@ -336,3 +336,50 @@ def test_every_hexagon_reaches_the_map_and_the_app(cells):
         assert found[3]["properties"]["t1"] == "no data"
         assert found[0]["properties"]["fill"].startswith("#")
         assert "<b>x</b>" not in script
+
+
+def test_declutter_skips_a_name_that_would_cover_one_placed_before():
+    import pandas as pd
+
+    from geo_engine.reporting.maps import declutter
+
+    labels = pd.DataFrame({
+        "name": ["Grande", "Vecina", "Lejana", "Pequeña"],
+        "lat": [0.0, 0.02, 0.0, -0.1], "lon": [0.0, 0.05, 5.0, 0.0],
+        "kind": ["unit", "unit", "unit", "unit"]})
+    # 100 points a degree: "Grande" is 6 × 0.62 × 5.5 ≈ 20 points wide, 7 high
+    kept = declutter(labels, points_per_degree=100)
+    assert list(kept["name"]) == ["Grande", "Lejana", "Pequeña"]  # the neighbour overlaps
+    assert list(declutter(labels.iloc[[1, 0, 2, 3]], points_per_degree=100)["name"]) == [
+        "Vecina", "Lejana", "Pequeña"]  # first come, first placed: order is the priority
+    # zoomed out ten times every name but the far one covers the first
+    assert list(declutter(labels, points_per_degree=10)["name"]) == ["Grande", "Lejana"]
+    # zoomed in, nothing overlaps
+    assert len(declutter(labels, points_per_degree=1000)) == 4
+    # a capital's name is right of its dot: a unit name left of it does not collide
+    pair = pd.DataFrame({"name": ["Lima", "Oeste"], "lat": [0.0, 0.0], "lon": [0.0, -0.12],
+                         "kind": ["capital", "unit"]})
+    assert len(declutter(pair, points_per_degree=100)) == 2
+    assert len(declutter(pair.assign(lon=[0.0, 0.15]), points_per_degree=100)) == 1
+    assert declutter(labels.iloc[:0], points_per_degree=100).empty
+
+
+def test_declutter_stretches_longitudes_by_the_latitude_scale():
+    import pandas as pd
+
+    from geo_engine.reporting.maps import declutter
+
+    two = pd.DataFrame({"name": ["Norte", "Sur"], "lat": [0.0, 0.0], "lon": [0.0, 0.2],
+                        "kind": ["unit", "unit"]})
+    assert len(declutter(two, points_per_degree=100)) == 2  # 20 points apart, 17 and 10 wide
+    assert len(declutter(two, points_per_degree=100, lat_scale=0.5)) == 1  # 10 points apart
+
+
+def test_base_map_hides_unit_names_that_cover_a_larger_units_name():
+    from geo_engine.reporting.maps import base_map
+
+    page = base_map(bounds=(-78, -13, -76, -11), orientation=_orientation(),
+                    tiles=False).get_root().render()
+    assert "getBoundingClientRect" in page  # measured in the browser at every zoom
+    assert "span.style.visibility = 'hidden'" in page
+    assert "map.on('zoomend moveend', declutter)" in page

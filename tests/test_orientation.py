@@ -18,6 +18,9 @@ def test_orientation_of_peru_comes_from_the_curated_data():
     units = set(base.labels.loc[base.labels["kind"] == "unit", "name"])
     assert {"Apurímac", "San Martín", "Madre de Dios"} <= units
     assert "Callao" not in units  # too small to name without covering Lima
+    named = base.labels[base.labels["kind"] == "unit"]["name"].tolist()
+    assert named[0] == "Loreto"  # the largest first: its name wins over a neighbour's
+    assert named.index("Ucayali") < named.index("Huánuco") < named.index("Lambayeque")
     assert len(base.outlines) == 25
     assert base.water is not None
     assert len(base.water) > 1

@@ -137,7 +137,8 @@ def test_shipped_profiles_speak_spanish_and_english(region):
         profile = load_profile(path)
         texts = [profile.description, *(lay.rationale for lay in profile.layers),
                  *(c.rationale for c in profile.constraints),
-                 *([profile.ranking.rationale] if profile.ranking else [])]
+                 *([profile.ranking.rationale] if profile.ranking else []),
+                 *(e.rationale for e in [*profile.evidence, *profile.gate, *profile.hubs])]
         both = [x for x in texts if isinstance(x, Title)]
         assert all(isinstance(x, Title | str) for x in texts), path.name
         assert all(localized(x, "es") != localized(x, "en") for x in both), path.name
@@ -325,6 +326,37 @@ def test_environmental_services_evidence_is_areas_and_concessions():
     assert evidence[2] == 0  # a third of a cell in a park is not under its plan
     score = score_profile(cells, nature).score
     assert score.argmax() == 3
+
+
+@pytest.mark.parametrize("region", ["peru", "brazil"])
+def test_shipped_evidence_gate_and_hub_rationales_speak_both_languages(region):
+    from geo_engine.ingest.specs import Title
+
+    seen = 0
+    for prof in load_profiles(region=region).values():
+        for kind in ("evidence", "gate", "hubs"):
+            for item in getattr(prof, kind):  # shown in the card, the briefs and the data tab
+                where = (region, prof.id, kind, item.layer)
+                assert isinstance(item.rationale, Title), where
+                assert item.rationale.es, where
+                assert item.rationale.es != item.rationale.en, where
+                seen += 1
+    assert seen >= (37 if region == "peru" else 0)
+
+
+def test_an_evidence_rationale_may_be_one_string_or_both_languages(tmp_path):
+    from geo_engine.scoring.profiles import localized
+
+    both = {"es": "Una mina mediana", "en": "A medium mine"}
+    doc = {**GOOD, "gate": [{"layer": "heritage_sites", "threshold": 1, "rationale": both}],
+           "hubs": [{"layer": "heritage_sites", "threshold": 1, "rationale": "Own words"}]}
+    profile = load_profile(_write(tmp_path, doc))
+    assert localized(profile.gate[0].rationale, "es") == "Una mina mediana"
+    assert localized(profile.gate[0].rationale, "en") == "A medium mine"
+    assert localized(profile.hubs[0].rationale, "es") == "Own words"
+    doc["gate"][0]["rationale"] = {"es": "Solo español"}
+    with pytest.raises(SpecError, match=r"gate\.0\.rationale"):
+        load_profile(_write(tmp_path, doc))
 
 
 def test_shipped_weight_and_constraint_rationales_speak_both_languages():

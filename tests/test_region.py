@@ -231,9 +231,9 @@ def test_own_region_cli_end_to_end(own_region, tmp_path):
                             "--out", str(gpkg)])
     assert r.exit_code == 0, r.output
     layers = [name for name, _ in pyogrio.list_layers(gpkg)]
-    assert layers == ["cells", "clusters", "districts"]
+    assert layers == ["cells", "clusters", "unit"]  # the region's own word for its units
     cells = gpd.read_file(gpkg, layer="cells")
-    units = gpd.read_file(gpkg, layer="districts")
+    units = gpd.read_file(gpkg, layer="unit")
     assert set(units["code"]) == {"N1", "N2", "S1", "S2"}
     assert cells["score"].notna().all()
 
@@ -251,6 +251,8 @@ def test_own_region_cli_end_to_end(own_region, tmp_path):
     assert r.exit_code == 0, r.output
     found = gpd.read_file(clusters)
     assert len(found) >= 1
+    assert "unit" in found.columns  # the units each cluster touches, in the region's words
+    assert not {"districts", "provinces", "departments"} & set(found.columns)
     assert found.geometry.is_valid.all()
     meta = json.loads(clusters.read_text())["meta"]  # every GeoJSON says what made it
     assert meta["profile"] == "engine"
@@ -323,7 +325,7 @@ def test_readme_worked_example_runs(tmp_path):
                           text=True, check=False, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert [name for name, _ in pyogrio.list_layers(tmp_path / "brazil_engine.gpkg")] == [
-        "cells", "clusters", "districts"]
+        "cells", "clusters", "state"]  # the ranked units under the region's word for them
     states = pd.read_csv(tmp_path / "states.csv")
     assert len(states) == 27
     assert (tmp_path / "sp.pdf").read_bytes().startswith(b"%PDF")

@@ -125,3 +125,29 @@ def test_shared_units_are_ranked_through_the_cells_they_overlap():
     assert out.loc["a", "mean"] == pytest.approx(0.2)
     prov = rollup(matrix, score, level="province", shared=shared)
     assert len(prov) == 1  # only the unit level has shared rows
+
+
+def _levels(*pairs):
+    from geo_engine.regions.region import Level
+
+    return tuple(Level(slot=slot, id=ident, code=ident.upper(), name=None, label_es=ident,
+                       label_en=ident) for slot, ident in pairs)
+
+
+def test_cluster_lists_and_the_units_layer_take_the_regions_own_level_ids():
+    from geo_engine.reporting.rollup import cluster_levels, unit_layer
+
+    table = pd.DataFrame({"cluster_id": [1], "districts": ["Ñuñoa, Providencia"],
+                          "provinces": ["Santiago"], "departments": [""]})
+    two = _levels(("district", "comuna"), ("province", "provincia"))
+    own = cluster_levels(table, two)
+    assert list(own.columns) == ["cluster_id", "comuna", "provincia"]  # no empty department list
+    assert own["comuna"].tolist() == ["Ñuñoa, Providencia"]
+    assert list(table.columns) == ["cluster_id", "districts", "provinces", "departments"]
+    assert unit_layer(two) == "comuna"
+    peru = _levels(("district", "district"), ("province", "province"),
+                   ("department", "department"))
+    assert cluster_levels(table, peru).equals(table)  # Peru's names unchanged
+    assert unit_layer(peru) == "districts"
+    assert cluster_levels(table, ()).equals(table)  # no levels declared: as it was
+    assert unit_layer(()) == "districts"

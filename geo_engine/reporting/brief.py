@@ -22,8 +22,14 @@ from geo_engine import __version__
 from geo_engine.i18n import number, t
 from geo_engine.io.manifest import dataset_entry
 from geo_engine.matrix.derived import poor_population
-from geo_engine.reporting.maps import NO_DATA_COLOUR, SEQUENTIAL, Orientation, hexagon_rings
-from geo_engine.scoring.explain import why
+from geo_engine.reporting.maps import (
+    NO_DATA_COLOUR,
+    SEQUENTIAL,
+    Orientation,
+    declutter,
+    hexagon_rings,
+)
+from geo_engine.scoring.explain import gate_why, why
 from geo_engine.scoring.score import ScoreResult
 
 if TYPE_CHECKING:
@@ -276,14 +282,18 @@ def brief_map(ids: np.ndarray, values: np.ndarray, *, caption: str, lang: str = 
     if frames:
         names = pd.concat(frames, ignore_index=True)
         inside = names[names["lon"].between(west, east) & names["lat"].between(south, north)]
-        crowded = inside["kind"].eq("place").sum() > most_places
-        for row in inside.itertuples(index=False):
+        if inside["kind"].eq("place").sum() > most_places:  # crowded: no small names at all
+            inside = inside[inside["kind"] != "place"]
+        dots = inside[inside["kind"] == "capital"]
+        ax.plot(dots["lon"], dots["lat"], "o", ms=3.5, mfc="white", mec="#1a1a1a", mew=0.8)
+        first = inside["kind"].map({"capital": 0, "unit": 1}).fillna(2).to_numpy()
+        inside = declutter(inside.iloc[np.argsort(first, kind="stable")], lat_scale=k,
+                           points_per_degree=72 * size_in[1] * 0.78 / (north - south))
+        for row in inside.itertuples(index=False):  # names that cover none written before
             if row.kind == "place":
-                if not crowded:
-                    ax.text(row.lon, row.lat, str(row.name), fontsize=5, color="#333333",
-                            ha="center", va="center", path_effects=halo, clip_on=True)
+                ax.text(row.lon, row.lat, str(row.name), fontsize=5, color="#333333",
+                        ha="center", va="center", path_effects=halo, clip_on=True)
             elif row.kind == "capital":
-                ax.plot(row.lon, row.lat, "o", ms=3.5, mfc="white", mec="#1a1a1a", mew=0.8)
                 ax.annotate(str(row.name), (row.lon, row.lat), xytext=(3, 2),
                             textcoords="offset points", fontsize=6.5, fontweight="bold",
                             color="#1a1a1a", path_effects=halo, clip_on=True)
@@ -467,7 +477,7 @@ def brief_content(run: Run, *, profile_id: str, rows: np.ndarray, title: str, la
         lang=lang, title=title, subtitle=subtitle, map_png=picture,
         figures=tuple((str(k), str(v)) for k, v in figures), drivers=drivers,
         sources=tuple(sources), caveats=_caveats(run, lang),
-        footer=footer, labels=labels, why=_why(run, idx, pop, lang))
+        footer=footer, labels=labels, why=_why(run, profile_id, idx, pop, lang))
 
 
 def _orientation(run: Run, idx: np.ndarray) -> Orientation:
@@ -493,12 +503,19 @@ def _places(run: Run) -> pd.DataFrame | None:
                          "lon": where["lon"], "kind": "place"}).reset_index(drop=True)
 
 
-def _why(run: Run, idx: np.ndarray, pop: np.ndarray, lang: str) -> str:
-    """:func:`geo_engine.scoring.explain.why` for the most populous of the cells (the first without data)."""
-    if "family" in run.dual.missing:
-        return ""
+def _why(run: Run, profile_id: str, idx: np.ndarray, pop: np.ndarray, lang: str) -> str:
+    """:func:`geo_engine.scoring.explain.why` for the most populous of the cells (the first without data).
+
+    A gated profile adds the resource that opens its gate there
+    (:func:`geo_engine.scoring.explain.gate_why`).
+    """
     row = int(idx[np.nanargmax(pop)]) if np.isfinite(pop).any() else int(idx[0])
-    return why(run.dual, run.matrix, row, profiles=run.profiles, specs=run.specs, lang=lang)
+    parts = [] if "family" in run.dual.missing else [
+        why(run.dual, run.matrix, row, profiles=run.profiles, specs=run.specs, lang=lang)]
+    if profile_id in run.profiles:
+        parts.append(gate_why(run.profiles[profile_id], run.matrix, row, specs=run.specs,
+                              lang=lang))
+    return " ".join(p for p in parts if p)
 
 
 def brief_html(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: str = "es",

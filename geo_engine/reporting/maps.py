@@ -35,6 +35,7 @@ __all__ = [
     "axis_labels",
     "bar_chart",
     "base_map",
+    "declutter",
     "display_resolution",
     "dual_map",
     "escape_markdown",
@@ -545,6 +546,58 @@ class Orientation:
                 if f is not None and len(f)}
 
 
+def declutter(labels: pd.DataFrame, *, points_per_degree: float, lat_scale: float = 1.0,
+              font_pt: Mapping[str, float] | None = None, char_em: float = 0.62,
+              line_em: float = 1.3) -> pd.DataFrame:
+    """Return the names that can be written without covering one another, in their order.
+
+    Parameters
+    ----------
+    labels : pandas.DataFrame
+        ``name``, ``lat``, ``lon`` and ``kind`` (as :attr:`Orientation.labels`), most important
+        first: capitals, then units from the largest (as :mod:`geo_engine.reporting.orientation`
+        orders them), then places.
+    points_per_degree : float
+        Scale of the drawing: points (or pixels) per degree of latitude.
+    lat_scale : float, default 1
+        Points per degree of longitude over points per degree of latitude (the cosine of the
+        map's central latitude when longitudes are stretched to true shape there).
+    font_pt : mapping of str to float, optional
+        Font size per ``kind`` in the same unit as ``points_per_degree`` (capital 6.5, unit 5.5,
+        place 5 by default, the brief's sizes).
+    char_em, line_em : float
+        Width of a character and height of a line, as a share of the font size.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``labels`` whose box overlaps no box kept before it.
+
+    Notes
+    -----
+    A name's box is ``len(name) × char_em × size`` wide and ``line_em × size`` high, centred on
+    its point; a capital's name starts right of its dot. The rule is greedy in the given order:
+    a name is skipped when its box overlaps one already placed, so a large unit keeps its name
+    and a small neighbour that would cover it loses its own.
+    """
+    sizes = {"capital": 6.5, "unit": 5.5, "place": 5.0, **(font_pt or {})}
+    placed: list[tuple[float, float, float, float]] = []
+    keep = []
+    for row in labels.itertuples(index=False):
+        size = sizes.get(str(row.kind), sizes["unit"])
+        width, height = len(str(row.name)) * char_em * size, line_em * size
+        x = float(row.lon) * points_per_degree * lat_scale
+        y = float(row.lat) * points_per_degree
+        x0 = x + size / 2 if row.kind == "capital" else x - width / 2
+        box = (x0, y - height / 2, x0 + width, y + height / 2)
+        clear = all(box[2] <= b[0] or b[2] <= box[0] or box[3] <= b[1] or b[3] <= box[1]
+                    for b in placed)
+        keep.append(clear)
+        if clear:
+            placed.append(box)
+    return labels[np.asarray(keep, dtype=bool)] if len(labels) else labels
+
+
 TILES_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 """Background tiles tried first; without them the map shows :class:`Orientation` alone."""
 
@@ -616,7 +669,7 @@ class _Names(MacroElement):
     _template = Template("""
 {% macro script(this, kwargs) %}
 (function() {
-  var map = {{ this._parent.get_name() }};
+  var map = {{ this._parent.get_name() }}, names = [];
   {{ this.items | tojson }}.forEach(function(d) {
     if (d.kind === 'capital') {  // a dot, its name to the right
       L.circleMarker([d.lat, d.lon], {pane: 'ge-lines', interactive: false, radius: 4,
@@ -625,12 +678,28 @@ class _Names(MacroElement):
                               className: 'ge-label ge-capital'})
         .addTo(map);
     } else {  // a name alone, centred on its point
-      L.marker([d.lat, d.lon], {pane: 'ge-lines', interactive: false, keyboard: false,
+      names.push(L.marker([d.lat, d.lon], {pane: 'ge-lines', interactive: false, keyboard: false,
           icon: L.divIcon({className: 'ge-label ge-' + d.kind, iconSize: null,
                            html: '<span>' + d.name + '</span>'})})
-        .addTo(map);
+        .addTo(map));
     }
   });
+  // larger units first (the order given): a name whose box overlaps a shown one is hidden
+  var declutter = function() {
+    var placed = [];
+    map.getContainer().querySelectorAll('.ge-capital').forEach(function(el) {
+      var r = el.getBoundingClientRect(); if (r.width > 0) { placed.push(r); } });
+    names.forEach(function(m) {
+      var span = m.getElement() && m.getElement().firstChild;
+      if (!span) { return; }
+      span.style.visibility = '';
+      var r = span.getBoundingClientRect();
+      var clear = placed.every(function(b) {
+        return r.right <= b.left || b.right <= r.left || r.bottom <= b.top || b.bottom <= r.top; });
+      if (clear) { placed.push(r); } else { span.style.visibility = 'hidden'; }
+    });
+  };
+  map.on('zoomend moveend', declutter); map.whenReady(function() { setTimeout(declutter, 0); });
 })();
 {% endmacro %}
 """)

@@ -92,10 +92,14 @@ def _names_at(frame: gpd.GeoDataFrame, column: str, accents: Mapping[str, str], 
     """Return unit names (proper case) at a point inside each unit, as ``kind="unit"`` labels.
 
     Units smaller than ``least_share`` of the total area are not named (their name would cover
-    their neighbours' and a capital's).
+    their neighbours' and a capital's); the others come largest first, the order in which
+    :func:`geo_engine.reporting.maps.declutter` and the map keep a name over a neighbour's.
     """
     area = frame.geometry.to_crs(DISPLAY_CRS).area
-    frame = frame[area >= least_share * area.sum()]
+    order = np.argsort(-area.to_numpy(), kind="stable")
+    area = area.iloc[order]
+    frame = frame.iloc[order]
+    frame = frame[(area >= least_share * area.sum()).to_numpy()]
     points = frame.geometry.representative_point()
     return pd.DataFrame({"name": [proper_case(str(v), accents) for v in frame[column]],
                          "lat": points.y.to_numpy(), "lon": points.x.to_numpy(), "kind": "unit"})

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -13,6 +14,9 @@ from geo_engine.matrix.derived import POPULATION_LAYER, POVERTY_LAYER, poor_popu
 from geo_engine.scoring.dual import DualResult
 from geo_engine.scoring.profiles import Profile
 from geo_engine.scoring.score import ScoreResult, score_profile
+
+if TYPE_CHECKING:
+    from geo_engine.regions.region import Level
 
 __all__ = ["POPULATION_LAYER", "POVERTY_LAYER", "cell_table", "geopackage_layers",
            "score_rank"]
@@ -101,6 +105,7 @@ def geopackage_layers(
     names: pd.DataFrame,
     districts: gpd.GeoDataFrame | None = None,
     rank_by: str = "pop_weighted_mean",
+    levels: Sequence[Level] = (),
 ) -> dict[str, gpd.GeoDataFrame]:
     """Return the layers of a scored profile for one GeoPackage: cells, clusters, districts.
 
@@ -121,29 +126,41 @@ def geopackage_layers(
     rank_by : str, default "pop_weighted_mean"
         Statistic that ranks the districts (the profile's
         :attr:`~geo_engine.scoring.profiles.Profile.rank_by`).
+    levels : sequence of Level, optional
+        The region's admin levels (:attr:`geo_engine.regions.region.Region.levels`): a region
+        whose levels are not Peru's gets its own words in every layer (``comuna_code``, a
+        ``comunas`` list in the clusters, a ``comunas`` layer instead of ``districts``).
 
     Returns
     -------
     dict
         ``cells`` (hexagons), ``clusters`` (:func:`geo_engine.clusters.find_clusters`) and, with
-        polygons, ``districts`` ranked by :func:`geo_engine.reporting.rollup.rollup`.
+        polygons, ``districts`` (or the region's own units) ranked by
+        :func:`geo_engine.reporting.rollup.rollup`.
     """
     from geo_engine.clusters import find_clusters, travel_minutes
-    from geo_engine.reporting.rollup import rollup, with_labels
+    from geo_engine.reporting.rollup import (
+        cluster_levels,
+        level_columns,
+        level_names,
+        rollup,
+        unit_layer,
+        with_labels,
+    )
     from geo_engine.spatial.grid import cell_polygons, h3_to_str
 
-    cells = table.assign(h3=h3_to_str(table["h3"]))
+    cells = table.assign(h3=h3_to_str(table["h3"])).rename(columns=level_columns(levels))
+    found = find_clusters(matrix, result.score, profile=profile, contributions=result.contributions,
+                          names=names, **travel_minutes(matrix))
     layers = {
         "cells": gpd.GeoDataFrame(cells, geometry=cell_polygons(table["h3"]).to_numpy(),
                                   crs="EPSG:4326"),
-        "clusters": find_clusters(matrix, result.score, profile=profile,
-                                  contributions=result.contributions, names=names,
-                                  **travel_minutes(matrix)),
+        "clusters": cluster_levels(found, levels),
     }
     if districts is not None:
         ranked = with_labels(rollup(matrix, result.score, level="district", rank_by=rank_by),
                              matrix, names, level="district")
         polygons = districts.loc[districts.geometry.notna(), ["district_code", "geometry"]]
-        layers["districts"] = polygons.rename(columns={"district_code": "code"}).merge(
-            ranked, on="code", how="inner")
+        layers[unit_layer(levels)] = polygons.rename(columns={"district_code": "code"}).merge(
+            ranked, on="code", how="inner").rename(columns=level_names(levels))
     return layers

@@ -14,7 +14,8 @@ from geo_engine.scoring.profiles import RANK_BY
 if TYPE_CHECKING:
     from geo_engine.regions.region import Level
 
-__all__ = ["LEVELS", "RANK_BY", "level_columns", "level_names", "rollup", "with_labels"]
+__all__ = ["LEVELS", "RANK_BY", "cluster_levels", "level_columns", "level_names", "rollup",
+           "unit_layer", "with_labels"]
 
 LEVELS = {"district": "district_code", "province": "province_code",
           "department": "department_code"}
@@ -211,3 +212,41 @@ def level_columns(levels: Sequence[Level]) -> dict[str, str]:
     """
     names = level_names(levels)
     return {**names, **{f"{slot}_code": f"{ident}_code" for slot, ident in names.items()}}
+
+
+def cluster_levels(table: pd.DataFrame, levels: Sequence[Level]) -> pd.DataFrame:
+    """Return a cluster table whose lists of units touched take the region's own level ids.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`geo_engine.clusters.find_clusters` output, with ``districts``, ``provinces`` and
+        ``departments`` (the platform's slots, plural).
+    levels : sequence of Level
+        The region's levels, finest first (:attr:`geo_engine.regions.region.Region.levels`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy whose list of a level the region names differently is named by the region's id
+        for it, as a ranking names its columns (``comuna``, ``region``: no plural is guessed
+        in a language the platform does not know), and without the lists of levels the region
+        does not have (they would be empty). Peru's levels are the slots themselves: nothing
+        changes; a region without declared levels is returned as it is.
+    """
+    if not levels:
+        return table.copy()
+    own = {f"{slot}s": ident for slot, ident in level_names(levels).items()}
+    have = {f"{lv.slot}s" for lv in levels}
+    lacking = [f"{slot}s" for slot in LEVELS if f"{slot}s" not in have and f"{slot}s" in table]
+    return table.drop(columns=lacking).rename(columns=own)
+
+
+def unit_layer(levels: Sequence[Level]) -> str:
+    """Return the name of the GeoPackage layer of ranked units.
+
+    ``districts`` for Peru (and a region without declared levels); the region's id for its
+    units otherwise (``comuna``, ``state``), as :func:`cluster_levels` names their lists.
+    """
+    names = level_names(levels[:1])
+    return names.get("district", "districts")

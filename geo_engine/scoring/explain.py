@@ -11,6 +11,7 @@ import pandas as pd
 
 from geo_engine.i18n import t, unit
 from geo_engine.scoring.evidence import evidence_measure, item_strengths
+from geo_engine.scoring.profiles import localized
 from geo_engine.scoring.score import ScoreResult, aggregate
 
 if TYPE_CHECKING:
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
     from geo_engine.scoring.dual import DualResult
     from geo_engine.scoring.profiles import Profile
 
-__all__ = ["Requirement", "contributions", "drivers", "top_threshold", "what_it_takes", "why"]
+__all__ = ["Requirement", "contributions", "drivers", "gate_why", "top_threshold", "what_it_takes",
+           "why"]
 
 
 
@@ -229,12 +231,14 @@ def why(dual: DualResult, matrix: pd.DataFrame, row: int, *, profiles: Mapping[s
     -------
     str
         The evidence that gives the cell its niche (the strongest item of its best family, with
-        the value and the threshold), then the need (the need profile's heaviest layer), the
-        reach (the access profile's heaviest layer) and the travel time to the nearest engine
-        site. Parts whose profile is missing are left out.
+        the value and the threshold) and the profile's reason for that level in ``lang``, then
+        the need (the need profile's heaviest layer), the reach (the access profile's heaviest
+        layer) and the travel time to the nearest engine site. Parts whose profile is missing
+        are left out.
     """
     family = dual.best_family[row]
     first = t("why_none", lang)
+    reason = ""
     if family is not None and family in profiles and profiles[family].evidence:
         prof = profiles[family]
         local, at = _around(matrix, row, max(e.within_km or 0 for e in prof.evidence))
@@ -251,6 +255,7 @@ def why(dual: DualResult, matrix: pd.DataFrame, row: int, *, profiles: Mapping[s
                   "per": t(f"why_{where}_{item.per}", lang),
                   "threshold": _num(item.threshold, lang), "km": _num(item.within_km or 0, lang)}
         first = t("why_niche" if where == "here" else "why_near", lang, **fields)
+        reason = _sentence(localized(item.rationale, lang))
     parts = []
     for kind in ("need", "access"):
         of_kind = next((p for p in profiles.values() if p.kind == kind), None)
@@ -263,4 +268,45 @@ def why(dual: DualResult, matrix: pd.DataFrame, row: int, *, profiles: Mapping[s
                           f"{_units(spec, lang)}".rstrip())
     if np.isfinite(dual.hub_minutes[row]):
         parts.append(t("why_hub", lang, minutes=_num(float(dual.hub_minutes[row]), lang)))
-    return f"{first}." + (f" {'; '.join(parts)}." if parts else "")
+    return f"{first}." + (f" {reason}" if reason else "") + (f" {'; '.join(parts)}." if parts else "")
+
+
+def _sentence(text: str) -> str:
+    """Return ``text`` stripped and ending with a full stop."""
+    text = text.strip()
+    return text if not text or text[-1] in ".!?" else f"{text}."
+
+
+def gate_why(profile: Profile, matrix: pd.DataFrame, row: int, *,
+             specs: Mapping[str, LayerSpec], lang: str = "en") -> str:
+    """Say which resource opens a gated profile's gate in one cell, and the profile's reason for it.
+
+    Parameters
+    ----------
+    profile : Profile
+        A profile with a ``gate`` (without one the answer is empty).
+    matrix : pandas.DataFrame
+        The indicator matrix.
+    row : int
+        Row position of the cell.
+    specs : mapping
+        Layer specs by id (titles).
+    lang : {"es", "en"}
+
+    Returns
+    -------
+    str
+        The strongest gate item with the cell's gate strength (0–1) and its rationale in
+        ``lang``, or a sentence saying the gate is closed; ``""`` for a profile without a gate.
+    """
+    if not profile.gate:
+        return ""
+    local, at = _around(matrix, row, max(e.within_km or 0 for e in profile.gate))
+    strengths = item_strengths(local, profile.gate)[at]
+    k = int(np.argmax(strengths))
+    if strengths[k] <= 0:
+        return t("why_gate_closed", lang)
+    item = profile.gate[k]
+    return t("why_gate", lang, layer=_title(specs.get(item.layer), item.layer, lang),
+             strength=_num(float(strengths[k]), lang),
+             reason=_sentence(localized(item.rationale, lang)))

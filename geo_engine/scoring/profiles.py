@@ -179,7 +179,7 @@ class Evidence(BaseModel):
     full: float | None = Field(default=None, gt=0)
     per: Literal["cell", "km2", "district"] = "cell"
     within_km: float | None = Field(default=None, gt=0)
-    rationale: str = Field(min_length=1)
+    rationale: Text
 
     @model_validator(mode="after")
     def _full_beyond_threshold(self) -> Evidence:

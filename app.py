@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import re
 import tempfile
 import warnings
@@ -456,6 +457,11 @@ profile_id = st.sidebar.selectbox(
     else getattr(R.profiles[p].title, lang, R.profiles[p].title.en))
 
 
+def _weight_max(layers: list) -> float:
+    """Return the weight sliders' top: 5, or a profile's largest default weight rounded up."""
+    return float(max(5, math.ceil(max((layer.weight for layer in layers), default=0.0))))
+
+
 def _apply_view(pid: str) -> None:
     """Put a pending scenario (a link's or an uploaded file's) into the sidebar's widgets.
 
@@ -481,7 +487,8 @@ def _apply_view(pid: str) -> None:
     if unknown:
         problems.append(("scenario_unknown_layers", {"layers": escape_markdown(", ".join(unknown))}))
     top = max([w for i, w in view.weights.items() if i in layers], default=0.0)
-    scale = 5.0 / top if top > 5.0 else 1.0
+    most = _weight_max(R.profile(pid).layers) if pid != CUSTOM else 5.0
+    scale = most / top if top > most else 1.0
     if scale < 1.0:
         problems.append(("scenario_scaled", {}))
     for layer_id in layers:
@@ -530,6 +537,7 @@ if profile_id != INCLUSION:
     for layer in profile.layers:
         theme = R.specs[layer.id].theme if layer.id in R.specs else "resource"
         by_theme.setdefault(theme, []).append(layer)
+    most = _weight_max(profile.layers)
     for theme, layers in by_theme.items():
         with st.sidebar.expander(t(f"theme_{theme}", lang), expanded=True):
             for layer in layers:
@@ -538,7 +546,7 @@ if profile_id != INCLUSION:
                 key = f"w_{profile_id}_{layer.id}"
                 if FRESH or key not in ss:
                     ss[key] = float(layer.weight)
-                weights[layer.id] = st.slider(escape_markdown(label), 0.0, 5.0, step=0.1, key=key,
+                weights[layer.id] = st.slider(escape_markdown(label), 0.0, most, step=0.1, key=key,
                                               help=escape_markdown(localized(layer.rationale, lang))
                                               or None)
     if profile.constraints:

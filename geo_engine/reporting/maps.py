@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import html
 import json
 import re
@@ -35,15 +36,20 @@ __all__ = [
     "axis_labels",
     "bar_chart",
     "base_map",
+    "cells_key",
     "display_resolution",
     "dual_map",
     "escape_markdown",
     "hex_layer",
+    "hexagon_bounds",
     "hexagon_rings",
     "histogram_chart",
+    "in_view",
     "ramp_colours",
     "to_parent",
     "use_local_assets",
+    "view_bounds",
+    "view_resolution",
 ]
 
 NO_DATA_COLOUR = "#bdbdbd"
@@ -112,8 +118,8 @@ def _rings_cached(key: bytes) -> tuple[list[list[float]], ...]:
 
 @functools.lru_cache(maxsize=16)
 def _rings_json(key: bytes) -> str:
-    """JSON array of the rings of all hexagons but the first (ids as bytes)."""
-    return _compact_json(_rings_cached(key)[1:])
+    """JSON array of the rings of all hexagons (ids as bytes)."""
+    return _compact_json(_rings_cached(key))
 
 
 def hexagon_rings(ids: np.ndarray) -> tuple[list[list[float]], ...]:
@@ -128,6 +134,28 @@ def hexagon_rings(ids: np.ndarray) -> tuple[list[list[float]], ...]:
     return _rings_cached(np.ascontiguousarray(ids, dtype=np.uint64).tobytes())
 
 
+def cells_key(ids: np.ndarray) -> str:
+    """Return a short key naming a set of hexagons (the same ids in the same order, the same key).
+
+    The browser keeps the hexagons it drew under this key and recolours them when it comes again.
+    """
+    data = np.ascontiguousarray(ids, dtype=np.uint64).tobytes()
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+def hexagon_bounds(ids: np.ndarray, *, pad: float = 0.3) -> tuple[float, float, float, float]:
+    """Return (west, south, east, north) around the hexagons' centres, padded by ``pad`` degrees.
+
+    East of 180° when the hexagons cross the antimeridian (as :func:`hexagon_rings` draws them).
+    """
+    ids = np.ascontiguousarray(ids, dtype=np.uint64)
+    lats, lons = _centres(ids)
+    if any(x > 180 for r in hexagon_rings(ids) for x, _ in r):
+        lons = np.where(lons < 0, lons + 360, lons)
+    return (float(lons.min()) - pad, float(lats.min()) - pad, float(lons.max()) + pad,
+            float(lats.max()) + pad)
+
+
 @functools.lru_cache(maxsize=16)
 def _centres_cached(key: bytes) -> tuple[np.ndarray, np.ndarray]:
     ids = np.frombuffer(key, dtype=np.uint64)
@@ -138,20 +166,6 @@ def _centres_cached(key: bytes) -> tuple[np.ndarray, np.ndarray]:
 def _centres(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the cells' centres (lat, lon), cached per id set as :func:`hexagon_rings` is."""
     return _centres_cached(np.ascontiguousarray(ids, dtype=np.uint64).tobytes())
-
-
-def _cell_style(opacity: float) -> folium.JsCode:
-    """Return the hexagons' style, read from each feature's own colour, at ``opacity``."""
-    return folium.JsCode(
-        "function(f) { var c = f.properties.fill;"
-        f" return {{fillColor: c, color: c, fillOpacity: {opacity:.2f}, opacity: {opacity:.2f},"
-        " weight: 1}; }")
-
-
-_CELL_HIGHLIGHT = folium.JsCode(
-    "function(f, layer) { layer.on({"
-    " mouseover: function() { layer.setStyle({weight: 2, color: '#000000'}); },"
-    " mouseout: function() { layer.setStyle({weight: 1, color: f.properties.fill}); } }); }")
 
 
 def display_resolution(n_cells: int, resolution: int, *, max_polygons: int = MAX_POLYGONS) -> int:
@@ -184,6 +198,7 @@ def to_parent(
     categorical: Sequence[str] = (),
     weight: str = "area_km2",
     sums: Sequence[str] = (),
+    within: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Aggregate cell values to their H3 parents at a coarser resolution.
 
@@ -201,6 +216,9 @@ def to_parent(
         Child weight.
     sums : sequence of str
         Added up (population, counts).
+    within : numpy.ndarray of bool, optional
+        Per cell: keep only the parents with at least one such child (a map's view), each still
+        aggregated over all its children.
 
     Returns
     -------
@@ -242,7 +260,71 @@ def to_parent(
     for col in sums:
         v = cells[col].to_numpy(dtype=float)
         out[col] = np.bincount(inverse, weights=np.where(np.isfinite(v), v, 0.0), minlength=n)
+    if within is not None:
+        touched = np.zeros(n, dtype=bool)
+        touched[inverse[np.asarray(within, dtype=bool)]] = True
+        out = out[touched].reset_index(drop=True)
     return out
+
+
+def view_resolution(ids: np.ndarray, inside: np.ndarray, *, coarsest: int,
+                    max_polygons: int = MAX_POLYGONS) -> int:
+    """Return the finest resolution whose hexagons touching a view number ≤ ``max_polygons``.
+
+    Parameters
+    ----------
+    ids : numpy.ndarray of uint64
+        The cells (one resolution).
+    inside : numpy.ndarray of bool
+        Per cell: its centre lies in the view (:func:`in_view`).
+    coarsest : int
+        The resolution the whole map is drawn at; returned when no finer one fits.
+    max_polygons : int, default :data:`MAX_POLYGONS`
+
+    Returns
+    -------
+    int
+        Between ``coarsest`` and the cells' own resolution.
+    """
+    ids = np.ascontiguousarray(ids, dtype=np.uint64)
+    inside = np.asarray(inside, dtype=bool)
+    if not inside.any():
+        return coarsest
+    own = int(h3n.get_resolution(ids[0]))
+    key = ids.tobytes()
+    for res in range(own, coarsest, -1):
+        # parents' count only once the cells alone fit: each step divides it by about 7
+        if int(inside.sum()) <= max_polygons * 7 ** (own - res):
+            _, inverse = _parents(key, res)
+            if np.unique(inverse[inside]).size <= max_polygons:
+                return res
+    return coarsest
+
+
+def in_view(lat: np.ndarray, lon: np.ndarray, bounds: tuple[float, float, float, float], *,
+            pad: float = 0.1) -> np.ndarray:
+    """Return which points lie in (west, south, east, north), widened by ``pad`` of its size.
+
+    The margin keeps hexagons under the edges of the map when it is panned a little.
+    """
+    west, south, east, north = bounds
+    dx, dy = (east - west) * pad, (north - south) * pad
+    lat, lon = np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)
+    return ((lat >= south - dy) & (lat <= north + dy) & (lon >= west - dx) & (lon <= east + dx))
+
+
+def view_bounds(state: Mapping[str, Any] | None) -> tuple[float, float, float, float] | None:
+    """Return (west, south, east, north) of a map's view as streamlit-folium reports it.
+
+    ``state["bounds"]`` is ``{"_southWest": {"lat", "lng"}, "_northEast": {"lat", "lng"}}``;
+    None when it is missing or incomplete.
+    """
+    try:
+        sw, ne = state["bounds"]["_southWest"], state["bounds"]["_northEast"]  # type: ignore[index]
+        out = (float(sw["lng"]), float(sw["lat"]), float(ne["lng"]), float(ne["lat"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return out if all(np.isfinite(out)) and out[0] < out[2] and out[1] < out[3] else None
 
 
 class _HtmlBlock(MacroElement):
@@ -266,28 +348,65 @@ class _Script(Element):
         self.text = text
 
 
-class _GeoJsonFeatures(MacroElement):
-    """Hexagons added to their parent ``folium.GeoJson`` layer, as JSON written once.
+_CELLS_JS = """
+function geCells(map, spec, cols, rings) {
+  var cur = map.geCells;
+  if (!rings && !(cur && cur.key === spec.key)) {
+    var S = window.Streamlit, G = window.__GLOBAL_DATA__;
+    if (S && G) { S.setComponentValue(Object.assign({}, G.previous_data,
+                                                    {missing_cells: spec.key + ':' + Date.now()})); }
+    return;
+  }
+  var style = function(i) { var c = cols.fill[i]; return {fillColor: c, color: c, weight: 1,
+      fillOpacity: spec.opacity, opacity: spec.opacity}; };
+  if (cur && cur.key === spec.key) {
+    cur.spec = spec; cur.cols = cols;
+    cur.layers.forEach(function(l, i) { l.setStyle(style(i)); });
+    return;
+  }
+  if (cur) { map.removeLayer(cur.group); }
+  var state = {key: spec.key, spec: spec, cols: cols, layers: []};
+  state.layers = rings.map(function(r, i) {
+    var poly = L.polygon(r.map(function(c) { return [c[1], c[0]]; }), style(i));
+    poly.geIndex = i; return poly; });
+  state.group = L.featureGroup(state.layers);
+  state.group.bindTooltip(function(l) {
+    var s = state.spec, rows = s.fields.map(function(f, k) {
+      return '<tr><th>' + s.aliases[k] + '</th><td>' + state.cols[f][l.geIndex] + '</td></tr>'; });
+    return '<table class="ge-tip">' + rows.join('') + '</table>'; }, {sticky: true});
+  state.group.on('mouseover', function(e) { e.layer.setStyle({weight: 2, color: '#000000'}); });
+  state.group.on('mouseout', function(e) {
+    e.layer.setStyle({weight: 1, color: state.cols.fill[e.layer.geIndex]}); });
+  state.group.addTo(map);
+  map.geCells = state;
+}
+"""
+"""The browser side of :class:`_CellLayer`: draw the hexagons once, then only restyle them."""
 
-    A ``folium.GeoJson`` embeds its data in its script, which branca then compiles as a Jinja
-    template on every render (a pass over megabytes of hexagons). This child sends the
-    properties (HTML-safe, as Jinja's ``tojson`` writes them) and the rings (cached per set of
-    hexagons: only colours and values change between redraws) as two arrays that the browser
-    zips into features; neither is ever compiled.
+
+class _CellLayer(MacroElement):
+    """Hexagons drawn by the browser from their rings and colours, kept between redraws.
+
+    The hexagons are added to the map itself (not to the layer group that holds this element),
+    under ``map.geCells`` with the key of their set of ids. Sent again with the same key, they
+    are only restyled (new colours and tooltips on the polygons already drawn), and the rings
+    may then be left out (``rings`` None): re-creating 5,000 SVG polygons took longer than
+    scoring. When rings are left out but the browser lacks them (the map was drawn anew), the
+    map asks for them through the component's value (``missing_cells``).
     """
 
     _template = Template(
-        "{% macro script(this, kwargs) %}(function(props, rings) {"
-        " {{ this._parent.get_name() }}_add({type: 'FeatureCollection', features:"
-        " props.map(function(p, i) { return {type: 'Feature', properties: p,"
-        " geometry: {type: 'Polygon', coordinates: [rings[i]]}}; })});"
-        " })({{ this.props }}, {{ this.rings }});{% endmacro %}")
+        "{% macro script(this, kwargs) %}" + _CELLS_JS.strip() + "\n"
+        "geCells({{ this._parent._parent.get_name() }}, {{ this.spec }}, {{ this.cols }},"
+        " {{ this.rings }});{% endmacro %}")
 
-    def __init__(self, props: Sequence[Mapping[str, Any]], rings: str) -> None:
+    def __init__(self, spec: Mapping[str, Any], cols: Mapping[str, Sequence[Any]],
+                 rings: str | None) -> None:
         super().__init__()
-        self._name = "GeoJsonFeatures"
-        self.props = htmlsafe_json_dumps(list(props), dumps=_compact_json)
-        self.rings = rings
+        self._name = "CellLayer"
+        self.spec = htmlsafe_json_dumps(dict(spec), dumps=_compact_json)
+        self.cols = htmlsafe_json_dumps({k: list(v) for k, v in cols.items()}, dumps=_compact_json)
+        self.rings = rings if rings is not None else "null"
 
     def render(self, **kwargs: Any) -> str:
         """Add the script to the figure as it is."""
@@ -369,11 +488,15 @@ def _categorical_legend_html(caption: str, legend: CategoricalLegend, no_data: s
 
 @dataclass(frozen=True)
 class HexLayer:
-    """Hexagons ready to draw: the folium layer, its legend (HTML) and the view to fit."""
+    """Hexagons ready to draw: the folium layer, its legend (HTML), the view, their set's key.
+
+    ``key`` names the set of hexagons (:func:`cells_key`).
+    """
 
     group: folium.FeatureGroup
     legend: str
     bounds: tuple[float, float, float, float]
+    key: str
 
 
 
@@ -394,6 +517,7 @@ def hex_layer(
     bounds: tuple[float, float, float, float] | None = None,
     opacity: float = 0.8,
     lang: str = "en",
+    send_rings: bool = True,
 ) -> HexLayer:
     """Return a layer of hexagons coloured by one column, with its legend.
 
@@ -426,6 +550,10 @@ def hex_layer(
         Opacity of the hexagons' fill and edge, in [0, 1] (lower shows more of the map under them).
     lang : {"en", "es"}
         How the legend writes numbers (:func:`geo_engine.i18n.number`).
+    send_rings : bool, default True
+        Send the hexagons' outlines. Leave them out when the map in the browser already drew
+        this set of hexagons (same :attr:`HexLayer.key`): it then only recolours them, and asks
+        for the outlines if it has lost them (see :class:`_CellLayer`).
 
     Returns
     -------
@@ -440,16 +568,16 @@ def hex_layer(
         raise ValueError(msg)
     # short property keys: a smaller payload, and none for streamlit-folium to rename (it
     # rewrites every `_name` of the script, which the column names would be)
-    key = {col: f"t{i}" for i, col in enumerate(tooltip)}
+    field = {col: f"t{i}" for i, col in enumerate(tooltip)}
     shown = pd.DataFrame(index=range(len(frame)))
     for col in tooltip:
         values = frame[col]
-        spec = (formats or {}).get(col)
-        if spec is not None:
-            shown[key[col]] = [no_data_label if pd.isna(v) else format(float(v), spec)
-                               for v in values]
+        fmt = (formats or {}).get(col)
+        if fmt is not None:
+            shown[field[col]] = [no_data_label if pd.isna(v) else format(float(v), fmt)
+                                 for v in values]
         else:
-            shown[key[col]] = [no_data_label if v is None or (isinstance(v, float) and np.isnan(v))
+            shown[field[col]] = [no_data_label if v is None or (isinstance(v, float) and np.isnan(v))
                           else html.escape(str(v)) for v in values]
     if categories is not None:
         fill = [categories.colours.get(str(v), NO_DATA_COLOUR) if v is not None else NO_DATA_COLOUR
@@ -464,34 +592,13 @@ def hex_layer(
         fill = ramp_colours(values, colors, vmin=lo, vmax=hi)
     shown["fill"] = fill
     ids = np.ascontiguousarray(frame["h3"].to_numpy(dtype=np.uint64))
-    rings = hexagon_rings(ids)
-    names = list(shown.columns)
-    props = [dict(zip(names, row, strict=True))
-             for row in zip(*(shown[c].tolist() for c in names), strict=True)]
-    if bounds is not None:
-        west, south, east, north = bounds
-    else:
-        lats, lons = _centres(frame["h3"].to_numpy(dtype=np.uint64))
-        if any(x > 180 for r in rings for x, _ in r):  # drawn east of 180° (see hexagon_rings)
-            lons = np.where(lons < 0, lons + 360, lons)
-        pad = 0.3
-        west, south, east, north = lons.min() - pad, lats.min() - pad, lons.max() + pad, lats.max() + pad
+    west, south, east, north = bounds if bounds is not None else hexagon_bounds(ids)
     group = folium.FeatureGroup(name="cells")
-    # the first hexagon goes in the layer itself (its tooltip checks the fields there), the
-    # rest are added to it as JSON written once (see _GeoJsonFeatures)
-    first = [{"type": "Feature", "properties": pr, "geometry": {"type": "Polygon",
-                                                                 "coordinates": [r]}}
-             for pr, r in zip(props[:1], rings[:1], strict=True)]
-    cells = folium.GeoJson(
-        {"type": "FeatureCollection", "features": first}, name="cells",
-        # styles read from each feature's own colour in the browser: a Python style_function
-        # would embed a lookup of every hexagon id per colour (about a third of the payload)
-        style=_cell_style(opacity), on_each_feature=_CELL_HIGHLIGHT,
-        tooltip=folium.GeoJsonTooltip(fields=list(key.values()), aliases=list(tooltip.values()),
-                                      sticky=True),
-    ).add_to(group)
-    if len(props) > 1:
-        _GeoJsonFeatures(props[1:], _rings_json(ids.tobytes())).add_to(cells)
+    key = cells_key(ids)
+    spec = {"key": key, "opacity": round(opacity, 2), "fields": list(shown.columns[:-1]),
+            "aliases": [html.escape(str(a)) for a in tooltip.values()]}
+    _CellLayer(spec, {c: shown[c].tolist() for c in shown.columns},
+               _rings_json(ids.tobytes()) if send_rings else None).add_to(group)
     if outlines is not None and len(outlines):
         o_fields = list(outline_tooltip or {})
         o = outlines[[*o_fields, "geometry"]].copy()
@@ -507,7 +614,7 @@ def hex_layer(
         ).add_to(group)
     legend = (_categorical_legend_html(caption, categories, no_data_label) if categories is not None
               else _continuous_legend_html(caption, list(colors), lo, hi, no_data_label, lang))
-    return HexLayer(group=group, legend=legend, bounds=(west, south, east, north))
+    return HexLayer(group=group, legend=legend, bounds=(west, south, east, north), key=key)
 
 
 @dataclass(frozen=True)

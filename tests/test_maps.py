@@ -179,7 +179,8 @@ def test_base_map_draws_the_offline_base_over_and_under_the_hexagons():
     # land and water under the tiles (z 150), outlines and names over the hexagons (z 450)
     assert re.search(r'createPane\(\s*"ge-land"\);\s*\S+\.style\.zIndex = 150', page)
     assert re.search(r'createPane\(\s*"ge-lines"\);\s*\S+\.style\.zIndex = 450', page)
-    assert '"pane": "ge-lines"' in page  # the outlines
+    assert 'pane: "ge-lines"' in page  # the outlines
+    assert 'pane: "ge-land"' in page  # land and water
     names = re.search(r"(\[\{.*?\}\])\.forEach", page)
     assert names is not None
     assert json.loads(names.group(1)) == [  # names escaped: Leaflet shows tooltips as HTML

@@ -147,13 +147,29 @@ def hexagon_bounds(ids: np.ndarray, *, pad: float = 0.3) -> tuple[float, float, 
     """Return (west, south, east, north) around the hexagons' centres, padded by ``pad`` degrees.
 
     East of 180° when the hexagons cross the antimeridian (as :func:`hexagon_rings` draws them).
+    Cached per set of hexagons, as their rings are.
     """
-    ids = np.ascontiguousarray(ids, dtype=np.uint64)
+    return _bounds_cached(np.ascontiguousarray(ids, dtype=np.uint64).tobytes(), pad)
+
+
+@functools.lru_cache(maxsize=16)
+def _bounds_cached(key: bytes, pad: float) -> tuple[float, float, float, float]:
+    ids = np.frombuffer(key, dtype=np.uint64)
     lats, lons = _centres(ids)
     if any(x > 180 for r in hexagon_rings(ids) for x, _ in r):
         lons = np.where(lons < 0, lons + 360, lons)
     return (float(lons.min()) - pad, float(lats.min()) - pad, float(lons.max()) + pad,
             float(lats.max()) + pad)
+
+
+@functools.lru_cache(maxsize=32)
+def _escaped(values: tuple[object, ...], no_data: str) -> tuple[str, ...]:
+    """Return tooltip texts: HTML-escaped, ``no_data`` where missing.
+
+    Cached: most columns of a map (names, populations) stay the same while the scores change.
+    """
+    return tuple(no_data if v is None or (isinstance(v, float) and np.isnan(v))
+                 else html.escape(str(v)) for v in values)
 
 
 @functools.lru_cache(maxsize=16)
@@ -348,15 +364,41 @@ class _Script(Element):
         self.text = text
 
 
+class _ScriptAsIs(MacroElement):
+    """An element whose script, holding much data, is added to the page without compiling it.
+
+    branca adds a rendered script as a new template, which it compiles on every render (a pass
+    over every byte of data the script holds).
+    """
+
+    def render(self, **kwargs: Any) -> str:
+        """Add the script to the figure as it is."""
+        figure = self.get_root()
+        if not isinstance(figure, Figure):
+            msg = f"{type(self).__name__} can only be rendered in a map inside a figure"
+            raise TypeError(msg)
+        figure.script.add_child(_Script(self._template.module.script(self, kwargs)),
+                                name=self.get_name())
+        return ""
+
+
 _CELLS_JS = """
 function geCells(map, spec, cols, rings) {
-  var cur = map.geCells;
+  var cur = map.geCells, S = window.Streamlit, G = window.__GLOBAL_DATA__;
   if (!rings && !(cur && cur.key === spec.key)) {
-    var S = window.Streamlit, G = window.__GLOBAL_DATA__;
-    if (S && G) { S.setComponentValue(Object.assign({}, G.previous_data,
-                                                    {missing_cells: spec.key + ':' + Date.now()})); }
+    if (!S || !G) { return; }
+    if (!S.geAsking) {  // every value sent while the rings are missing carries the request
+      var send = S.setComponentValue;
+      S.setComponentValue = function(v) {
+        send.call(S, window.geMissing ? Object.assign({}, v, {missing_cells: window.geMissing}) : v);
+      };
+      S.geAsking = true;
+    }
+    window.geMissing = window.geMissing || spec.key + ':' + Date.now();
+    S.setComponentValue(G.previous_data);
     return;
   }
+  window.geMissing = null;
   var style = function(i) { var c = cols.fill[i]; return {fillColor: c, color: c, weight: 1,
       fillOpacity: spec.opacity, opacity: spec.opacity}; };
   if (cur && cur.key === spec.key) {
@@ -384,7 +426,7 @@ function geCells(map, spec, cols, rings) {
 """The browser side of :class:`_CellLayer`: draw the hexagons once, then only restyle them."""
 
 
-class _CellLayer(MacroElement):
+class _CellLayer(_ScriptAsIs):
     """Hexagons drawn by the browser from their rings and colours, kept between redraws.
 
     The hexagons are added to the map itself (not to the layer group that holds this element),
@@ -392,7 +434,9 @@ class _CellLayer(MacroElement):
     are only restyled (new colours and tooltips on the polygons already drawn), and the rings
     may then be left out (``rings`` None): re-creating 5,000 SVG polygons took longer than
     scoring. When rings are left out but the browser lacks them (the map was drawn anew), the
-    map asks for them through the component's value (``missing_cells``).
+    map asks for them through the component's value: every value it sends carries
+    ``missing_cells`` (one token per request) until rings come, so a view change sent at the
+    same moment cannot hide the request.
     """
 
     _template = Template(
@@ -407,16 +451,6 @@ class _CellLayer(MacroElement):
         self.spec = htmlsafe_json_dumps(dict(spec), dumps=_compact_json)
         self.cols = htmlsafe_json_dumps({k: list(v) for k, v in cols.items()}, dumps=_compact_json)
         self.rings = rings if rings is not None else "null"
-
-    def render(self, **kwargs: Any) -> str:
-        """Add the script to the figure as it is."""
-        figure = self.get_root()
-        if not isinstance(figure, Figure):
-            msg = "the hexagons can only be rendered in a map inside a figure"
-            raise TypeError(msg)
-        figure.script.add_child(_Script(self._template.module.script(self, kwargs)),
-                                name=self.get_name())
-        return ""
 
 
 def _compact_json(obj: Any, **kwargs: Any) -> str:
@@ -569,16 +603,15 @@ def hex_layer(
     # short property keys: a smaller payload, and none for streamlit-folium to rename (it
     # rewrites every `_name` of the script, which the column names would be)
     field = {col: f"t{i}" for i, col in enumerate(tooltip)}
-    shown = pd.DataFrame(index=range(len(frame)))
+    shown: dict[str, list[str]] = {}
     for col in tooltip:
-        values = frame[col]
+        values = tuple(frame[col].to_numpy(dtype=object).tolist())  # not Arrow's slow iterator
         fmt = (formats or {}).get(col)
         if fmt is not None:
             shown[field[col]] = [no_data_label if pd.isna(v) else format(float(v), fmt)
                                  for v in values]
         else:
-            shown[field[col]] = [no_data_label if v is None or (isinstance(v, float) and np.isnan(v))
-                          else html.escape(str(v)) for v in values]
+            shown[field[col]] = list(_escaped(values, no_data_label))
     if categories is not None:
         fill = [categories.colours.get(str(v), NO_DATA_COLOUR) if v is not None else NO_DATA_COLOUR
                 for v in frame[column]]
@@ -590,14 +623,13 @@ def hex_layer(
         if hi <= lo:
             hi = lo + 1e-9
         fill = ramp_colours(values, colors, vmin=lo, vmax=hi)
-    shown["fill"] = fill
     ids = np.ascontiguousarray(frame["h3"].to_numpy(dtype=np.uint64))
     west, south, east, north = bounds if bounds is not None else hexagon_bounds(ids)
     group = folium.FeatureGroup(name="cells")
     key = cells_key(ids)
-    spec = {"key": key, "opacity": round(opacity, 2), "fields": list(shown.columns[:-1]),
+    spec = {"key": key, "opacity": round(opacity, 2), "fields": list(shown),
             "aliases": [html.escape(str(a)) for a in tooltip.values()]}
-    _CellLayer(spec, {c: shown[c].tolist() for c in shown.columns},
+    _CellLayer(spec, {**shown, "fill": fill},
                _rings_json(ids.tobytes()) if send_rings else None).add_to(group)
     if outlines is not None and len(outlines):
         o_fields = list(outline_tooltip or {})
@@ -643,11 +675,15 @@ class Orientation:
     credits: tuple[str, ...] = ()
 
     @functools.cached_property
-    def geojson(self) -> dict[str, dict[str, Any]]:
-        """The land, water and outlines as GeoJSON mappings, converted once (maps reuse them)."""
+    def geojson(self) -> dict[str, str]:
+        """The land, water and outlines as GeoJSON text, written once (every map reuses it)."""
         frames = {"land": self.land, "water": self.water, "outlines": self.outlines}
-        return {k: f[["geometry"]].__geo_interface__ for k, f in frames.items()
-                if f is not None and len(f)}
+        return {k: _geojson_text(f) for k, f in frames.items() if f is not None and len(f)}
+
+
+def _geojson_text(frame: gpd.GeoDataFrame) -> str:
+    """Return a frame's geometries as compact GeoJSON, safe inside an HTML script."""
+    return str(htmlsafe_json_dumps(frame[["geometry"]].__geo_interface__, dumps=_compact_json))
 
 
 TILES_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -785,9 +821,26 @@ def base_map(*, bounds: tuple[float, float, float, float],
                      label_zoom=label_zoom)
 
 
-def _style(**style: object) -> folium.JsCode:
-    """Return one style for every feature of a layer, as a script (no per-feature lookup)."""
-    return folium.JsCode(f"function(f) {{ return {json.dumps(style)}; }}")
+class _Shapes(_ScriptAsIs):
+    """Reference shapes (land, water, outlines) in one style, not interactive, in a pane.
+
+    Their GeoJSON is written once (:attr:`Orientation.geojson`) and added to the page as it is: a
+    ``folium.GeoJson`` re-serialises its data and branca compiles the script holding it as a
+    template on every render (two renders a rerun in the app, a fifth of a second each for
+    Peru's outlines).
+    """
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}L.geoJson({{ this.data }}, {pane: {{ this.pane }},"
+        " interactive: false, style: function() { return {{ this.style }}; }})"
+        ".addTo({{ this._parent.get_name() }});{% endmacro %}")
+
+    def __init__(self, data: str, *, pane: str, style: Mapping[str, object]) -> None:
+        super().__init__()
+        self._name = "Shapes"
+        self.data = data
+        self.pane = json.dumps(pane)
+        self.style = json.dumps(dict(style))
 
 
 def _add_base(fmap: folium.Map, *, boundaries: gpd.GeoDataFrame | None,
@@ -801,20 +854,20 @@ def _add_base(fmap: folium.Map, *, boundaries: gpd.GeoDataFrame | None,
     folium.map.CustomPane("ge-land", z_index=150, pointer_events=False).add_to(fmap)
     folium.map.CustomPane("ge-lines", z_index=450, pointer_events=False).add_to(fmap)
     shapes = orientation.geojson if orientation is not None else (
-        {"outlines": boundaries[["geometry"]].__geo_interface__}
-        if boundaries is not None and len(boundaries) else {})
+        {"outlines": _geojson_text(boundaries)} if boundaries is not None and len(boundaries)
+        else {})
     if "land" in shapes:
-        folium.GeoJson(shapes["land"], name="land", pane="ge-land", interactive=False,
-                       style=_style(fillColor="#f6f3ea", fillOpacity=1.0, color="#6b6b6b",
-                                    weight=1.2)).add_to(fmap)
+        _Shapes(shapes["land"], pane="ge-land", style={
+            "fillColor": "#f6f3ea", "fillOpacity": 1.0, "color": "#6b6b6b", "weight": 1.2,
+        }).add_to(fmap)
     if "water" in shapes:
-        folium.GeoJson(shapes["water"], name="water", pane="ge-land", interactive=False,
-                       style=_style(fillColor="#a8cbe0", fillOpacity=1.0, color="#7fb0cf",
-                                    weight=1.0)).add_to(fmap)
+        _Shapes(shapes["water"], pane="ge-land", style={
+            "fillColor": "#a8cbe0", "fillOpacity": 1.0, "color": "#7fb0cf", "weight": 1.0,
+        }).add_to(fmap)
     if "outlines" in shapes:
-        folium.GeoJson(shapes["outlines"], name="boundaries", pane="ge-lines", interactive=False,
-                       style=_style(fill=False, color="#333333", weight=0.8,
-                                    opacity=0.85)).add_to(fmap)
+        _Shapes(shapes["outlines"], pane="ge-lines", style={
+            "fill": False, "color": "#333333", "weight": 0.8, "opacity": 0.85,
+        }).add_to(fmap)
     if orientation is not None and orientation.labels is not None and len(orientation.labels):
         _Names(orientation.labels).add_to(fmap)
     credits = " · ".join(html.escape(c) for c in (orientation.credits if orientation else ()))

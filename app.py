@@ -100,11 +100,14 @@ from geo_engine.reporting.maps import (
     Orientation,
     bar_chart,
     base_map,
+    cells_key,
     dual_map,
     escape_markdown,
     hex_layer,
+    hexagon_bounds,
     histogram_chart,
     use_local_assets,
+    view_bounds,
 )
 from geo_engine.reporting.orientation import region_orientation
 from geo_engine.reporting.outputs import POPULATION_LAYER, POVERTY_LAYER
@@ -690,7 +693,9 @@ def _features_bytes(features: gpd.GeoDataFrame, suffix: str) -> bytes:
 
 
 def _hexagons(frame: pd.DataFrame, output: Output, *, colors=SEQUENTIAL, vmin=None, vmax=None,
-              caption: str | None = None, clusters: Clusters | None = None) -> HexLayer:
+              caption: str | None = None, clusters: Clusters | None = None,
+              bounds: tuple[float, float, float, float] | None = None,
+              send_rings: bool = True) -> HexLayer:
     """Return the hexagons of a map coloured by ``value``, with tooltips in the user's language."""
     cats = categories(output, R, lang)
     # the tooltip shows numbers as the language writes them, and says when a hexagon is a mean
@@ -722,19 +727,37 @@ def _hexagons(frame: pd.DataFrame, output: Output, *, colors=SEQUENTIAL, vmin=No
                    outline_tooltip={"cluster_id": t("cluster", lang),
                                     "poor_population": t("poor_population", lang)},
                    categories=cats, colors=colors, vmin=vmin, vmax=vmax,
-                   no_data_label=t("no_data", lang), opacity=OPACITY, lang=lang)
+                   no_data_label=t("no_data", lang), opacity=OPACITY, lang=lang, bounds=bounds,
+                   send_rings=send_rings)
 
 
 def draw(frame: pd.DataFrame, output: Output, *, key: str, colors=SEQUENTIAL, vmin=None,
-         vmax=None, caption: str | None = None, clusters: Clusters | None = None) -> dict | None:
-    """Draw hexagons coloured by ``value`` and return the click state."""
+         vmax=None, caption: str | None = None, clusters: Clusters | None = None,
+         bounds: tuple[float, float, float, float] | None = None,
+         follow_view: bool = False) -> dict | None:
+    """Draw hexagons coloured by ``value`` and return the click state.
+
+    With ``follow_view`` the state also carries the bounds of the view (a pan or zoom reruns).
+    The base map stays the same while only the hexagon layer changes, so the browser swaps that
+    layer instead of rebuilding the map (streamlit-folium's ``feature_group_to_add``); the
+    hexagons' outlines are sent once per set of hexagons and base map, after which the browser
+    only recolours the polygons it drew (it asks again, ``missing_cells``, when it lost them).
+    ``bounds`` fits the base map (the whole focus) when ``frame`` covers only a view.
+    """
+    ids = frame["h3"].to_numpy(dtype=np.uint64)
+    fit = bounds if bounds is not None else hexagon_bounds(ids)
+    drawn = ss.setdefault("_cells_drawn", {})
+    asked = (ss.get(key) or {}).get("missing_cells")
+    have = (REGION, dep, tuple(round(b, 4) for b in fit), cells_key(ids))
+    resend = drawn.get(key) != have or (asked is not None and asked != drawn.get(f"{key}:asked"))
     layer = _hexagons(frame, output, colors=colors, vmin=vmin, vmax=vmax, caption=caption,
-                      clusters=clusters)
-    # the base map stays the same while only the hexagon layer changes, so the browser swaps
-    # that layer instead of rebuilding the map (streamlit-folium's feature_group_to_add)
+                      clusters=clusters, bounds=fit, send_rings=resend)
     base = base_map(bounds=layer.bounds, orientation=base_layers(REGION, dep))
     state = st_folium(use_local_assets(base), height=620, use_container_width=True,
-                      feature_group_to_add=layer.group, returned_objects=["last_clicked"], key=key)
+                      feature_group_to_add=layer.group, key=key,
+                      returned_objects=["last_clicked", *(["bounds"] if follow_view
+                                                          else [])])
+    drawn[key], drawn[f"{key}:asked"] = have, asked
     st.html(f'<div style="position:relative;height:96px;">{layer.legend}</div>')
     return state
 
@@ -862,16 +885,22 @@ def map_tab() -> None:
                                     lon=f"{centre['lon']:.2f}"))
     values = sens["p_top"].to_numpy() if chosen.key == "p_top" and sens is not None else None
     with st.spinner(t("busy_map", lang), show_time=True):
-        frame, shown_res = map_frame(R, SC, chosen, values=values, **FOCUS, names=NAMES)
+        frame, coarse_res = map_frame(R, SC, chosen, values=values, **FOCUS, names=NAMES)
+        # zoomed in: finer hexagons for the view the map showed (its base map unchanged)
+        fit = hexagon_bounds(frame["h3"].to_numpy(dtype=np.uint64))
+        view = view_bounds(ss.get("main_map")) if ss.get("_main_fit") == (REGION, fit) else None
+        shown, shown_res = (map_frame(R, SC, chosen, values=values, **FOCUS, names=NAMES,
+                                      view=view) if view is not None else (frame, coarse_res))
     found = current_clusters()
     left, right = st.columns([3, 2], gap="medium")
     with left:
-        state = draw(frame, chosen, key="main_map", clusters=found)
+        state = draw(shown, chosen, key="main_map", clusters=found, bounds=fit, follow_view=True)
+        ss["_main_fit"] = (REGION, fit)
         if found is not None:
             st.caption(t("clusters_note", lang, n=len(found.table),
                          cells=int(found.cells["significant"].sum())))
-        st.caption(t("map_note", lang, n=len(frame), res=shown_res,
-                     cells=int(frame["n_children"].sum()), grid_res=resolution))
+        st.caption(t("map_note", lang, n=len(shown), res=shown_res,
+                     cells=int(shown["n_children"].sum()), grid_res=resolution))
         excluded = int(np.isnan(np.asarray(SC.score, dtype=float)[MASK]).sum())
         if excluded:
             st.caption(t("excluded", lang, n=excluded))
@@ -889,7 +918,7 @@ def map_tab() -> None:
         if row is None:
             st.info(t("card_none", lang))
         else:
-            card_panel(row, found, frame, shown_res, chosen)
+            card_panel(row, found, shown, shown_res, chosen)
 
     top = ranking(R, SC.score, level="district", rank_by=RANK_BY, mask=MASK).head(5)
     st.markdown(f"**{t('top_districts' if UNIT == 'district' else 'top_units', lang)}**")

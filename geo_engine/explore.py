@@ -19,7 +19,14 @@ from geo_engine import settings
 from geo_engine.i18n import number, t, unit
 from geo_engine.io.yaml_io import load_yaml
 from geo_engine.pipeline import Run
-from geo_engine.reporting.maps import CategoricalLegend, display_resolution, to_parent
+from geo_engine.reporting.maps import (
+    MAX_POLYGONS,
+    CategoricalLegend,
+    display_resolution,
+    in_view,
+    to_parent,
+    view_resolution,
+)
 from geo_engine.reporting.outputs import POPULATION_LAYER, POVERTY_LAYER, cell_table
 from geo_engine.scoring.dual import INCLUSION, TYPOLOGY, DualResult, dual_model
 from geo_engine.scoring.explain import Requirement, contributions, gate_why, what_it_takes, why
@@ -294,6 +301,8 @@ def map_frame(
     unit: str | None = None,
     values: np.ndarray | None = None,
     names: np.ndarray | None = None,
+    view: tuple[float, float, float, float] | None = None,
+    max_polygons: int = MAX_POLYGONS,
 ) -> tuple[pd.DataFrame, int]:
     """Return the hexagons to draw for an output, aggregated to a resolution the map can hold.
 
@@ -312,6 +321,13 @@ def map_frame(
     names : numpy.ndarray, optional
         :func:`district_names` of ``run``, when the caller keeps them (they do not change
         between redraws); computed otherwise.
+    view : tuple, optional
+        (west, south, east, north) the map shows. When the whole focus is drawn coarser than the
+        cells and the hexagons of a finer resolution touching this view (with a margin, see
+        :func:`~geo_engine.reporting.maps.in_view`) number ≤ ``max_polygons``, only those are
+        returned, at the finest such resolution (each still the mean of all its cells).
+    max_polygons : int, default :data:`~geo_engine.reporting.maps.MAX_POLYGONS`
+        Most hexagons returned.
 
     Returns
     -------
@@ -326,13 +342,21 @@ def map_frame(
         "population": _column(run, POPULATION_LAYER),
         "poverty": _column(run, POVERTY_LAYER),
     })
-    cells = cells[focus_mask(run, department=department, province=province, unit=unit)]
+    focus = focus_mask(run, department=department, province=province, unit=unit)
+    cells = cells[focus]
     ids = run.matrix["h3"].to_numpy(dtype=np.uint64)
     grid_res = run.resolution
-    res = display_resolution(len(cells), grid_res)
+    coarse = res = display_resolution(len(cells), grid_res, max_polygons=max_polygons)
+    inside = None
+    if view is not None and coarse < grid_res:  # zoomed in: finer hexagons for the view alone
+        inside = in_view(run.matrix["lat"].to_numpy()[focus], run.matrix["lon"].to_numpy()[focus],
+                         view)
+        res = view_resolution(cells["h3"].to_numpy(dtype=np.uint64), inside, coarsest=coarse,
+                              max_polygons=max_polygons)
     categorical = output.kind == "categorical"
     frame = to_parent(cells, resolution=res, numeric=["poverty"] if categorical else ["value", "poverty"],
-                      categorical=["value"] if categorical else [], sums=["population"])
+                      categorical=["value"] if categorical else [], sums=["population"],
+                      within=inside if res > coarse else None)
     # label each hexagon with the district at its centre
     centre = _centre_children(np.ascontiguousarray(frame["h3"].to_numpy(dtype=np.uint64)).tobytes(),
                               grid_res)

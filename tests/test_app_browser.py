@@ -318,6 +318,10 @@ def test_a_weight_slider_recolours_the_map(server):
     with sync_playwright() as p:
         browser, page = _open(p, server, query="?profile=agro_food")
         before = _fills(page)
+        # mark the polygons drawn: a recolouring keeps them, a redraw would make new ones
+        _map_frame(page).evaluate(
+            "() => document.querySelectorAll('path.leaflet-interactive')"
+            ".forEach(p => { p.dataset.drawn = 'first'; })")
         slider = page.locator("section[data-testid='stSidebar'] [data-testid='stSlider']",
                               has_text="Superficie agrícola 2018").get_by_role("slider")
         slider.focus(timeout=120_000)
@@ -333,6 +337,81 @@ def test_a_weight_slider_recolours_the_map(server):
         after = _fills(page)
         changed = sum(a != b for a, b in zip(before, after, strict=True)) / len(before)
         assert changed > 0.05, changed
+        kept = _map_frame(page).evaluate(
+            "() => Array.from(document.querySelectorAll('path.leaflet-interactive'))"
+            ".filter(p => p.dataset.drawn === 'first').length")
+        assert kept == len(before)  # the same polygons, recoloured
+        # colours and tooltips only: the outlines of ~4,700 hexagons (~0.6 MB) are not sent again
+        sent = _map_frame(page).evaluate(
+            "() => { const s = window.__GLOBAL_DATA__.last_feature_group;"
+            " return [s.length, /geCells\\(map_div, [^\\n]*, null\\);/.test(s)]; }")
+        assert sent[1], sent
+        assert sent[0] < 500_000, sent
+        # a tab away and back draws the map anew: it asks for the outlines it no longer has
+        _tab(page, "Rankings")
+        _tab(page, "Mapa")
+        _hexagons(page).nth(1000).wait_for(state="attached", timeout=120_000)
+        assert page.locator("[data-testid='stException']").count() == 0
+        browser.close()
+
+
+def _plain(text: str) -> str:
+    """Text without accents and case (the map and the card may write a name differently)."""
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKD", text)
+                   if not unicodedata.combining(c)).casefold()
+
+
+def test_zooming_in_draws_finer_cells_and_the_tooltip_is_the_card(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser, page = _open(p, server, query="?profile=agro_food")
+        country = _hexagons(page).count()
+        note = page.get_by_text(re.compile(r"hexágonos de resolución \d")).first
+        assert "resolución 5" in note.inner_text()
+        frame = _map_frame(page)
+        # zoom in on Cusco, as the + button or the wheel would
+        frame.evaluate("() => window.map.setView([-13.52, -71.97], 10)")
+        note = page.get_by_text(re.compile(r"hexágonos de resolución 7")).first
+        note.wait_for(timeout=120_000)
+        _idle(page)
+        page.wait_for_function(
+            "() => { const f = Array.from(document.querySelectorAll('iframe'))"
+            ".find(i => i.title === 'streamlit_folium.st_folium');"
+            " return f.contentWindow.map.geCells.spec.fields.length > 0"
+            " && f.contentDocument.querySelectorAll('path.leaflet-interactive').length > 0; }",
+            timeout=120_000)
+        fine = _hexagons(page).count()
+        assert 0 < fine <= 30_000
+        assert fine != country
+        # the hexagons drawn are the grid's cells around the view, not the country's
+        bounds = frame.evaluate("() => window.map.geCells.group.getBounds().toBBoxString()")
+        west, south, east, north = map(float, bounds.split(","))
+        assert -73.5 < west < east < -70.5
+        assert -15.0 < south < north < -12.0
+        # hover and click the middle of the hexagon in the middle of the map (a point on an
+        # edge may fall to either side): the tooltip's hexagon is the card's cell
+        box = page.locator("iframe[title='streamlit_folium.st_folium']").first.bounding_box()
+        point = frame.evaluate(
+            "() => { const s = window.map.getSize(), c = window.map.geCells;"
+            " const el = document.elementFromPoint(s.x / 2, s.y / 2);"
+            " const hit = c.layers.find(l => l._path === el);"
+            " return window.map.latLngToContainerPoint(hit.getCenter()); }")
+        x, y = box["x"] + point["x"], box["y"] + point["y"]
+        page.mouse.move(x, y)
+        tip = frame.locator(".leaflet-tooltip:not(.ge-label)").first
+        tip.wait_for(timeout=30_000)
+        tooltip = tip.inner_text()
+        page.mouse.click(x, y)
+        _idle(page)
+        names = _card_names(page)
+        district = names.split(" · ")[0]
+        assert _plain(district) in _plain(tooltip), (district, tooltip)
+        assert "Celdas promediadas" not in tooltip  # one cell, not a mean
+        population = re.search(r"Población\s+([\d.]+)", tooltip).group(1)
+        assert f"Población: {population}" in page.locator("[data-testid='stMain']").inner_text()
         assert page.locator("[data-testid='stException']").count() == 0
         browser.close()
 

@@ -1,3 +1,4 @@
+import h3
 import numpy as np
 import pandas as pd
 import pytest
@@ -312,3 +313,30 @@ def test_comparison_table_names_cells_and_both_scenarios(peru):
             "standing_change", "typology_a", "typology_b"} <= set(table.columns)
     assert np.allclose(table["change"], table["score_b"] - table["score_a"], equal_nan=True)
     assert set(table["department"].dropna()) == {"CUSCO"}
+
+
+def test_map_frame_draws_finer_hexagons_for_a_zoomed_view(peru):
+    sc = scenario(peru, profile_id="engine")
+    score = output_options(peru, "en")[0]
+    whole, coarse = map_frame(peru, sc, score, max_polygons=500)
+    assert coarse < peru.resolution
+    # the country's view keeps the coarse hexagons
+    same, res = map_frame(peru, sc, score, max_polygons=500, view=(-82.0, -19.0, -68.0, 0.5))
+    assert res == coarse
+    assert same["h3"].tolist() == whole["h3"].tolist()
+    # around Cusco: finer hexagons, only those of the view, within the budget
+    view = (-72.5, -14.0, -71.5, -13.0)
+    zoomed, fine = map_frame(peru, sc, score, max_polygons=500, view=view)
+    assert fine > coarse
+    assert 0 < len(zoomed) <= 500
+    lat = np.array([h3.cell_to_latlng(h3.int_to_str(int(c)))[0] for c in zoomed["h3"]])
+    assert lat.min() > -14.0 - 0.3
+    assert lat.max() < -13.0 + 0.3
+    # each hexagon is the mean of all its cells, as drawn for the whole country at that resolution
+    budget = int(np.ceil(len(peru.matrix) / 7 ** (peru.resolution - fine)))
+    everywhere, res = map_frame(peru, sc, score, max_polygons=budget)
+    assert res == fine
+    everywhere = everywhere.set_index("h3").loc[zoomed["h3"]]
+    np.testing.assert_allclose(zoomed["value"], everywhere["value"], equal_nan=True)
+    assert zoomed["n_children"].tolist() == everywhere["n_children"].tolist()
+    assert zoomed["district"].tolist() == everywhere["district"].tolist()

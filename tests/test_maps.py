@@ -179,7 +179,8 @@ def test_base_map_draws_the_offline_base_over_and_under_the_hexagons():
     # land and water under the tiles (z 150), outlines and names over the hexagons (z 450)
     assert re.search(r'createPane\(\s*"ge-land"\);\s*\S+\.style\.zIndex = 150', page)
     assert re.search(r'createPane\(\s*"ge-lines"\);\s*\S+\.style\.zIndex = 450', page)
-    assert '"pane": "ge-lines"' in page  # the outlines
+    assert 'pane: "ge-lines"' in page  # the outlines
+    assert 'pane: "ge-land"' in page  # land and water
     names = re.search(r"(\[\{.*?\}\])\.forEach", page)
     assert names is not None
     assert json.loads(names.group(1)) == [  # names escaped: Leaflet shows tooltips as HTML
@@ -210,7 +211,7 @@ def test_hex_layer_opacity(cells):
 
     fmap = folium.Map()
     layer.group.add_to(fmap)
-    assert "fillOpacity: 0.35" in fmap.get_root().render()
+    assert '"opacity":0.35' in fmap.get_root().render()
     with pytest.raises(ValueError, match=r"`opacity` was 1\.5 but must be between 0 and 1"):
         hex_layer(cells, column="v", caption="V", tooltip={"v": "V"}, opacity=1.5)
 
@@ -300,16 +301,16 @@ def test_ramp_colours_equal_branca(vmin, vmax):
 
 
 def _features(script):
-    """Every feature of the hexagon layer in a map's script: in the layer, then added to it."""
+    """Every feature of the hexagon layer in a map's script: its tooltip fields, colour and ring."""
     decode = json.JSONDecoder().raw_decode
     found = []
-    for start in (m.end() for m in re.finditer(r"geo_json_\w+_add\(\{\"", script)):
-        found += decode(script[start - 2:])[0]["features"]
-    for start in (m.end() for m in re.finditer(r"\}\)\(\[", script)):
-        props, end = decode(script[start - 1:])
-        rings, _ = decode(script[start - 1 + end + 2:])
-        found += [{"properties": p, "geometry": {"coordinates": [r]}}
-                  for p, r in zip(props, rings, strict=True)]
+    for m in re.finditer(r"geCells\(\w+, (?=\{)", script):
+        _spec, end = decode(script, m.end())
+        cols, end = decode(script, end + 2)
+        rings, _ = decode(script, end + 2)
+        found += [{"properties": {c: cols[c][i] for c in cols},
+                   "geometry": {"coordinates": [rings[i]] if rings else None}}
+                  for i in range(len(cols["fill"]))]
     return found
 
 
@@ -383,3 +384,73 @@ def test_base_map_hides_unit_names_that_cover_a_larger_units_name():
     assert "getBoundingClientRect" in page  # measured in the browser at every zoom
     assert "span.style.visibility = 'hidden'" in page
     assert "map.on('zoomend moveend', declutter)" in page
+
+
+def test_to_parent_within_keeps_touched_parents_whole(cells):
+    two = pd.concat([cells, cells.assign(h3=np.array(
+        sorted(h3.str_to_int(c) for c in h3.cell_to_children(h3.latlng_to_cell(-5.0, -75.0, 5), 6)),
+        dtype=np.uint64))], ignore_index=True)
+    within = np.zeros(len(two), dtype=bool)
+    within[1] = True  # one child of the first parent
+    out = to_parent(two, resolution=5, numeric=["v"], sums=["pop"], within=within)
+    full = to_parent(two, resolution=5, numeric=["v"], sums=["pop"])
+    assert len(full) == 2
+    assert len(out) == 1
+    row = full[full["h3"] == out.loc[0, "h3"]].iloc[0]
+    assert out.loc[0, "n_children"] == 7  # all its children, not only the one in view
+    assert out.loc[0, "v"] == pytest.approx(row["v"])
+    assert out.loc[0, "pop"] == row["pop"]
+
+
+def test_view_resolution_is_the_finest_that_fits():
+    from geo_engine.reporting.maps import view_resolution
+
+    parent = h3.latlng_to_cell(-12.0, -77.0, 4)
+    ids = np.array(sorted(h3.str_to_int(c) for c in h3.cell_to_children(parent, 7)), dtype=np.uint64)
+    everything = np.ones(len(ids), dtype=bool)  # 343 cells, 49 at 6, 7 at 5, 1 at 4
+    assert view_resolution(ids, everything, coarsest=4, max_polygons=343) == 7
+    assert view_resolution(ids, everything, coarsest=4, max_polygons=342) == 6
+    assert view_resolution(ids, everything, coarsest=4, max_polygons=48) == 5
+    assert view_resolution(ids, everything, coarsest=4, max_polygons=6) == 4
+    few = np.zeros(len(ids), dtype=bool)
+    few[:10] = True
+    assert view_resolution(ids, few, coarsest=4, max_polygons=10) == 7
+    assert view_resolution(ids, np.zeros(len(ids), dtype=bool), coarsest=4, max_polygons=10) == 4
+
+
+def test_in_view_and_view_bounds():
+    from geo_engine.reporting.maps import in_view, view_bounds
+
+    lat = np.array([-12.0, -12.0, -12.0, -20.0])
+    lon = np.array([-77.0, -75.95, -74.0, -77.0])
+    # (west, south, east, north) = (-78, -13, -76, -11), widened by a tenth: to -75.8 east
+    assert in_view(lat, lon, (-78.0, -13.0, -76.0, -11.0)).tolist() == [True, True, False, False]
+    state = {"bounds": {"_southWest": {"lat": -13.0, "lng": -78.0},
+                        "_northEast": {"lat": -11.0, "lng": -76.0}}}
+    assert view_bounds(state) == (-78.0, -13.0, -76.0, -11.0)
+    for bad in (None, {}, {"bounds": None}, {"bounds": {"_southWest": {"lat": None, "lng": 1},
+                                                          "_northEast": {"lat": 1, "lng": 2}}},
+                {"bounds": {"_southWest": {"lat": 0, "lng": 0}, "_northEast": {"lat": 0, "lng": 0}}}):
+        assert view_bounds(bad) is None
+
+
+def test_hexagons_are_keyed_and_can_be_sent_without_rings(cells):
+    from geo_engine.reporting.maps import cells_key
+
+    ids = cells["h3"].to_numpy()
+    assert cells_key(ids) == cells_key(ids.copy())
+    assert cells_key(ids) != cells_key(ids[:-1])
+    full = hex_layer(cells, column="v", caption="V", tooltip={"v": "V"})
+    bare = hex_layer(cells.assign(v=-cells["v"]), column="v", caption="V", tooltip={"v": "V"},
+                     send_rings=False, bounds=full.bounds)
+    assert bare.key == full.key == cells_key(ids)
+    pages = []
+    for layer in (full, bare):
+        fmap = base_map(bounds=layer.bounds)
+        layer.group.add_to(fmap)
+        pages.append(_features(fmap.get_root().render()))
+    assert [f["geometry"]["coordinates"][0] for f in pages[0]] == [
+        list(r) for r in hexagon_rings(ids)]
+    assert all(f["geometry"]["coordinates"] is None for f in pages[1])  # colours and tips only
+    assert [f["properties"]["fill"] for f in pages[0]] != [f["properties"]["fill"]
+                                                          for f in pages[1]]

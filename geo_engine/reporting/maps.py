@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import html
 import json
 import re
@@ -35,16 +36,21 @@ __all__ = [
     "axis_labels",
     "bar_chart",
     "base_map",
+    "cells_key",
     "declutter",
     "display_resolution",
     "dual_map",
     "escape_markdown",
     "hex_layer",
+    "hexagon_bounds",
     "hexagon_rings",
     "histogram_chart",
+    "in_view",
     "ramp_colours",
     "to_parent",
     "use_local_assets",
+    "view_bounds",
+    "view_resolution",
 ]
 
 NO_DATA_COLOUR = "#bdbdbd"
@@ -115,8 +121,8 @@ def _rings_cached(key: bytes) -> tuple[list[list[float]], ...]:
 
 @functools.lru_cache(maxsize=16)
 def _rings_json(key: bytes) -> str:
-    """JSON array of the rings of all hexagons but the first (ids as bytes)."""
-    return _compact_json(_rings_cached(key)[1:])
+    """JSON array of the rings of all hexagons (ids as bytes)."""
+    return _compact_json(_rings_cached(key))
 
 
 def hexagon_rings(ids: np.ndarray) -> tuple[list[list[float]], ...]:
@@ -131,6 +137,44 @@ def hexagon_rings(ids: np.ndarray) -> tuple[list[list[float]], ...]:
     return _rings_cached(np.ascontiguousarray(ids, dtype=np.uint64).tobytes())
 
 
+def cells_key(ids: np.ndarray) -> str:
+    """Return a short key naming a set of hexagons (the same ids in the same order, the same key).
+
+    The browser keeps the hexagons it drew under this key and recolours them when it comes again.
+    """
+    data = np.ascontiguousarray(ids, dtype=np.uint64).tobytes()
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+def hexagon_bounds(ids: np.ndarray, *, pad: float = 0.3) -> tuple[float, float, float, float]:
+    """Return (west, south, east, north) around the hexagons' centres, padded by ``pad`` degrees.
+
+    East of 180° when the hexagons cross the antimeridian (as :func:`hexagon_rings` draws them).
+    Cached per set of hexagons, as their rings are.
+    """
+    return _bounds_cached(np.ascontiguousarray(ids, dtype=np.uint64).tobytes(), pad)
+
+
+@functools.lru_cache(maxsize=16)
+def _bounds_cached(key: bytes, pad: float) -> tuple[float, float, float, float]:
+    ids = np.frombuffer(key, dtype=np.uint64)
+    lats, lons = _centres(ids)
+    if any(x > 180 for r in hexagon_rings(ids) for x, _ in r):
+        lons = np.where(lons < 0, lons + 360, lons)
+    return (float(lons.min()) - pad, float(lats.min()) - pad, float(lons.max()) + pad,
+            float(lats.max()) + pad)
+
+
+@functools.lru_cache(maxsize=32)
+def _escaped(values: tuple[object, ...], no_data: str) -> tuple[str, ...]:
+    """Return tooltip texts: HTML-escaped, ``no_data`` where missing.
+
+    Cached: most columns of a map (names, populations) stay the same while the scores change.
+    """
+    return tuple(no_data if v is None or (isinstance(v, float) and np.isnan(v))
+                 else html.escape(str(v)) for v in values)
+
+
 @functools.lru_cache(maxsize=16)
 def _centres_cached(key: bytes) -> tuple[np.ndarray, np.ndarray]:
     ids = np.frombuffer(key, dtype=np.uint64)
@@ -141,20 +185,6 @@ def _centres_cached(key: bytes) -> tuple[np.ndarray, np.ndarray]:
 def _centres(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the cells' centres (lat, lon), cached per id set as :func:`hexagon_rings` is."""
     return _centres_cached(np.ascontiguousarray(ids, dtype=np.uint64).tobytes())
-
-
-def _cell_style(opacity: float) -> folium.JsCode:
-    """Return the hexagons' style, read from each feature's own colour, at ``opacity``."""
-    return folium.JsCode(
-        "function(f) { var c = f.properties.fill;"
-        f" return {{fillColor: c, color: c, fillOpacity: {opacity:.2f}, opacity: {opacity:.2f},"
-        " weight: 1}; }")
-
-
-_CELL_HIGHLIGHT = folium.JsCode(
-    "function(f, layer) { layer.on({"
-    " mouseover: function() { layer.setStyle({weight: 2, color: '#000000'}); },"
-    " mouseout: function() { layer.setStyle({weight: 1, color: f.properties.fill}); } }); }")
 
 
 def display_resolution(n_cells: int, resolution: int, *, max_polygons: int = MAX_POLYGONS) -> int:
@@ -187,6 +217,7 @@ def to_parent(
     categorical: Sequence[str] = (),
     weight: str = "area_km2",
     sums: Sequence[str] = (),
+    within: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Aggregate cell values to their H3 parents at a coarser resolution.
 
@@ -204,6 +235,9 @@ def to_parent(
         Child weight.
     sums : sequence of str
         Added up (population, counts).
+    within : numpy.ndarray of bool, optional
+        Per cell: keep only the parents with at least one such child (a map's view), each still
+        aggregated over all its children.
 
     Returns
     -------
@@ -245,7 +279,71 @@ def to_parent(
     for col in sums:
         v = cells[col].to_numpy(dtype=float)
         out[col] = np.bincount(inverse, weights=np.where(np.isfinite(v), v, 0.0), minlength=n)
+    if within is not None:
+        touched = np.zeros(n, dtype=bool)
+        touched[inverse[np.asarray(within, dtype=bool)]] = True
+        out = out[touched].reset_index(drop=True)
     return out
+
+
+def view_resolution(ids: np.ndarray, inside: np.ndarray, *, coarsest: int,
+                    max_polygons: int = MAX_POLYGONS) -> int:
+    """Return the finest resolution whose hexagons touching a view number ≤ ``max_polygons``.
+
+    Parameters
+    ----------
+    ids : numpy.ndarray of uint64
+        The cells (one resolution).
+    inside : numpy.ndarray of bool
+        Per cell: its centre lies in the view (:func:`in_view`).
+    coarsest : int
+        The resolution the whole map is drawn at; returned when no finer one fits.
+    max_polygons : int, default :data:`MAX_POLYGONS`
+
+    Returns
+    -------
+    int
+        Between ``coarsest`` and the cells' own resolution.
+    """
+    ids = np.ascontiguousarray(ids, dtype=np.uint64)
+    inside = np.asarray(inside, dtype=bool)
+    if not inside.any():
+        return coarsest
+    own = int(h3n.get_resolution(ids[0]))
+    key = ids.tobytes()
+    for res in range(own, coarsest, -1):
+        # parents' count only once the cells alone fit: each step divides it by about 7
+        if int(inside.sum()) <= max_polygons * 7 ** (own - res):
+            _, inverse = _parents(key, res)
+            if np.unique(inverse[inside]).size <= max_polygons:
+                return res
+    return coarsest
+
+
+def in_view(lat: np.ndarray, lon: np.ndarray, bounds: tuple[float, float, float, float], *,
+            pad: float = 0.1) -> np.ndarray:
+    """Return which points lie in (west, south, east, north), widened by ``pad`` of its size.
+
+    The margin keeps hexagons under the edges of the map when it is panned a little.
+    """
+    west, south, east, north = bounds
+    dx, dy = (east - west) * pad, (north - south) * pad
+    lat, lon = np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)
+    return ((lat >= south - dy) & (lat <= north + dy) & (lon >= west - dx) & (lon <= east + dx))
+
+
+def view_bounds(state: Mapping[str, Any] | None) -> tuple[float, float, float, float] | None:
+    """Return (west, south, east, north) of a map's view as streamlit-folium reports it.
+
+    ``state["bounds"]`` is ``{"_southWest": {"lat", "lng"}, "_northEast": {"lat", "lng"}}``;
+    None when it is missing or incomplete.
+    """
+    try:
+        sw, ne = state["bounds"]["_southWest"], state["bounds"]["_northEast"]  # type: ignore[index]
+        out = (float(sw["lng"]), float(sw["lat"]), float(ne["lng"]), float(ne["lat"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return out if all(np.isfinite(out)) and out[0] < out[2] and out[1] < out[3] else None
 
 
 class _HtmlBlock(MacroElement):
@@ -269,38 +367,93 @@ class _Script(Element):
         self.text = text
 
 
-class _GeoJsonFeatures(MacroElement):
-    """Hexagons added to their parent ``folium.GeoJson`` layer, as JSON written once.
+class _ScriptAsIs(MacroElement):
+    """An element whose script, holding much data, is added to the page without compiling it.
 
-    A ``folium.GeoJson`` embeds its data in its script, which branca then compiles as a Jinja
-    template on every render (a pass over megabytes of hexagons). This child sends the
-    properties (HTML-safe, as Jinja's ``tojson`` writes them) and the rings (cached per set of
-    hexagons: only colours and values change between redraws) as two arrays that the browser
-    zips into features; neither is ever compiled.
+    branca adds a rendered script as a new template, which it compiles on every render (a pass
+    over every byte of data the script holds).
     """
-
-    _template = Template(
-        "{% macro script(this, kwargs) %}(function(props, rings) {"
-        " {{ this._parent.get_name() }}_add({type: 'FeatureCollection', features:"
-        " props.map(function(p, i) { return {type: 'Feature', properties: p,"
-        " geometry: {type: 'Polygon', coordinates: [rings[i]]}}; })});"
-        " })({{ this.props }}, {{ this.rings }});{% endmacro %}")
-
-    def __init__(self, props: Sequence[Mapping[str, Any]], rings: str) -> None:
-        super().__init__()
-        self._name = "GeoJsonFeatures"
-        self.props = htmlsafe_json_dumps(list(props), dumps=_compact_json)
-        self.rings = rings
 
     def render(self, **kwargs: Any) -> str:
         """Add the script to the figure as it is."""
         figure = self.get_root()
         if not isinstance(figure, Figure):
-            msg = "the hexagons can only be rendered in a map inside a figure"
+            msg = f"{type(self).__name__} can only be rendered in a map inside a figure"
             raise TypeError(msg)
         figure.script.add_child(_Script(self._template.module.script(self, kwargs)),
                                 name=self.get_name())
         return ""
+
+
+_CELLS_JS = """
+function geCells(map, spec, cols, rings) {
+  var cur = map.geCells, S = window.Streamlit, G = window.__GLOBAL_DATA__;
+  if (!rings && !(cur && cur.key === spec.key)) {
+    if (!S || !G) { return; }
+    if (!S.geAsking) {  // every value sent while the rings are missing carries the request
+      var send = S.setComponentValue;
+      S.setComponentValue = function(v) {
+        send.call(S, window.geMissing ? Object.assign({}, v, {missing_cells: window.geMissing}) : v);
+      };
+      S.geAsking = true;
+    }
+    window.geMissing = window.geMissing || spec.key + ':' + Date.now();
+    S.setComponentValue(G.previous_data);
+    return;
+  }
+  window.geMissing = null;
+  var style = function(i) { var c = cols.fill[i]; return {fillColor: c, color: c, weight: 1,
+      fillOpacity: spec.opacity, opacity: spec.opacity}; };
+  if (cur && cur.key === spec.key) {
+    cur.spec = spec; cur.cols = cols;
+    cur.layers.forEach(function(l, i) { l.setStyle(style(i)); });
+    return;
+  }
+  if (cur) { map.removeLayer(cur.group); }
+  var state = {key: spec.key, spec: spec, cols: cols, layers: []};
+  state.layers = rings.map(function(r, i) {
+    var poly = L.polygon(r.map(function(c) { return [c[1], c[0]]; }), style(i));
+    poly.geIndex = i; return poly; });
+  state.group = L.featureGroup(state.layers);
+  state.group.bindTooltip(function(l) {
+    var s = state.spec, rows = s.fields.map(function(f, k) {
+      return '<tr><th>' + s.aliases[k] + '</th><td>' + state.cols[f][l.geIndex] + '</td></tr>'; });
+    return '<table class="ge-tip">' + rows.join('') + '</table>'; }, {sticky: true});
+  state.group.on('mouseover', function(e) { e.layer.setStyle({weight: 2, color: '#000000'}); });
+  state.group.on('mouseout', function(e) {
+    e.layer.setStyle({weight: 1, color: state.cols.fill[e.layer.geIndex]}); });
+  state.group.addTo(map);
+  map.geCells = state;
+}
+"""
+"""The browser side of :class:`_CellLayer`: draw the hexagons once, then only restyle them."""
+
+
+class _CellLayer(_ScriptAsIs):
+    """Hexagons drawn by the browser from their rings and colours, kept between redraws.
+
+    The hexagons are added to the map itself (not to the layer group that holds this element),
+    under ``map.geCells`` with the key of their set of ids. Sent again with the same key, they
+    are only restyled (new colours and tooltips on the polygons already drawn), and the rings
+    may then be left out (``rings`` None): re-creating 5,000 SVG polygons took longer than
+    scoring. When rings are left out but the browser lacks them (the map was drawn anew), the
+    map asks for them through the component's value: every value it sends carries
+    ``missing_cells`` (one token per request) until rings come, so a view change sent at the
+    same moment cannot hide the request.
+    """
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}" + _CELLS_JS.strip() + "\n"
+        "geCells({{ this._parent._parent.get_name() }}, {{ this.spec }}, {{ this.cols }},"
+        " {{ this.rings }});{% endmacro %}")
+
+    def __init__(self, spec: Mapping[str, Any], cols: Mapping[str, Sequence[Any]],
+                 rings: str | None) -> None:
+        super().__init__()
+        self._name = "CellLayer"
+        self.spec = htmlsafe_json_dumps(dict(spec), dumps=_compact_json)
+        self.cols = htmlsafe_json_dumps({k: list(v) for k, v in cols.items()}, dumps=_compact_json)
+        self.rings = rings if rings is not None else "null"
 
 
 def _compact_json(obj: Any, **kwargs: Any) -> str:
@@ -372,11 +525,15 @@ def _categorical_legend_html(caption: str, legend: CategoricalLegend, no_data: s
 
 @dataclass(frozen=True)
 class HexLayer:
-    """Hexagons ready to draw: the folium layer, its legend (HTML) and the view to fit."""
+    """Hexagons ready to draw: the folium layer, its legend (HTML), the view, their set's key.
+
+    ``key`` names the set of hexagons (:func:`cells_key`).
+    """
 
     group: folium.FeatureGroup
     legend: str
     bounds: tuple[float, float, float, float]
+    key: str
 
 
 
@@ -397,6 +554,7 @@ def hex_layer(
     bounds: tuple[float, float, float, float] | None = None,
     opacity: float = 0.8,
     lang: str = "en",
+    send_rings: bool = True,
 ) -> HexLayer:
     """Return a layer of hexagons coloured by one column, with its legend.
 
@@ -429,6 +587,10 @@ def hex_layer(
         Opacity of the hexagons' fill and edge, in [0, 1] (lower shows more of the map under them).
     lang : {"en", "es"}
         How the legend writes numbers (:func:`geo_engine.i18n.number`).
+    send_rings : bool, default True
+        Send the hexagons' outlines. Leave them out when the map in the browser already drew
+        this set of hexagons (same :attr:`HexLayer.key`): it then only recolours them, and asks
+        for the outlines if it has lost them (see :class:`_CellLayer`).
 
     Returns
     -------
@@ -443,17 +605,16 @@ def hex_layer(
         raise ValueError(msg)
     # short property keys: a smaller payload, and none for streamlit-folium to rename (it
     # rewrites every `_name` of the script, which the column names would be)
-    key = {col: f"t{i}" for i, col in enumerate(tooltip)}
-    shown = pd.DataFrame(index=range(len(frame)))
+    field = {col: f"t{i}" for i, col in enumerate(tooltip)}
+    shown: dict[str, list[str]] = {}
     for col in tooltip:
-        values = frame[col]
-        spec = (formats or {}).get(col)
-        if spec is not None:
-            shown[key[col]] = [no_data_label if pd.isna(v) else format(float(v), spec)
-                               for v in values]
+        values = tuple(frame[col].to_numpy(dtype=object).tolist())  # not Arrow's slow iterator
+        fmt = (formats or {}).get(col)
+        if fmt is not None:
+            shown[field[col]] = [no_data_label if pd.isna(v) else format(float(v), fmt)
+                                 for v in values]
         else:
-            shown[key[col]] = [no_data_label if v is None or (isinstance(v, float) and np.isnan(v))
-                          else html.escape(str(v)) for v in values]
+            shown[field[col]] = list(_escaped(values, no_data_label))
     if categories is not None:
         fill = [categories.colours.get(str(v), NO_DATA_COLOUR) if v is not None else NO_DATA_COLOUR
                 for v in frame[column]]
@@ -465,36 +626,14 @@ def hex_layer(
         if hi <= lo:
             hi = lo + 1e-9
         fill = ramp_colours(values, colors, vmin=lo, vmax=hi)
-    shown["fill"] = fill
     ids = np.ascontiguousarray(frame["h3"].to_numpy(dtype=np.uint64))
-    rings = hexagon_rings(ids)
-    names = list(shown.columns)
-    props = [dict(zip(names, row, strict=True))
-             for row in zip(*(shown[c].tolist() for c in names), strict=True)]
-    if bounds is not None:
-        west, south, east, north = bounds
-    else:
-        lats, lons = _centres(frame["h3"].to_numpy(dtype=np.uint64))
-        if any(x > 180 for r in rings for x, _ in r):  # drawn east of 180° (see hexagon_rings)
-            lons = np.where(lons < 0, lons + 360, lons)
-        pad = 0.3
-        west, south, east, north = lons.min() - pad, lats.min() - pad, lons.max() + pad, lats.max() + pad
+    west, south, east, north = bounds if bounds is not None else hexagon_bounds(ids)
     group = folium.FeatureGroup(name="cells")
-    # the first hexagon goes in the layer itself (its tooltip checks the fields there), the
-    # rest are added to it as JSON written once (see _GeoJsonFeatures)
-    first = [{"type": "Feature", "properties": pr, "geometry": {"type": "Polygon",
-                                                                 "coordinates": [r]}}
-             for pr, r in zip(props[:1], rings[:1], strict=True)]
-    cells = folium.GeoJson(
-        {"type": "FeatureCollection", "features": first}, name="cells",
-        # styles read from each feature's own colour in the browser: a Python style_function
-        # would embed a lookup of every hexagon id per colour (about a third of the payload)
-        style=_cell_style(opacity), on_each_feature=_CELL_HIGHLIGHT,
-        tooltip=folium.GeoJsonTooltip(fields=list(key.values()), aliases=list(tooltip.values()),
-                                      sticky=True),
-    ).add_to(group)
-    if len(props) > 1:
-        _GeoJsonFeatures(props[1:], _rings_json(ids.tobytes())).add_to(cells)
+    key = cells_key(ids)
+    spec = {"key": key, "opacity": round(opacity, 2), "fields": list(shown),
+            "aliases": [html.escape(str(a)) for a in tooltip.values()]}
+    _CellLayer(spec, {**shown, "fill": fill},
+               _rings_json(ids.tobytes()) if send_rings else None).add_to(group)
     if outlines is not None and len(outlines):
         o_fields = list(outline_tooltip or {})
         o = outlines[[*o_fields, "geometry"]].copy()
@@ -510,7 +649,7 @@ def hex_layer(
         ).add_to(group)
     legend = (_categorical_legend_html(caption, categories, no_data_label) if categories is not None
               else _continuous_legend_html(caption, list(colors), lo, hi, no_data_label, lang))
-    return HexLayer(group=group, legend=legend, bounds=(west, south, east, north))
+    return HexLayer(group=group, legend=legend, bounds=(west, south, east, north), key=key)
 
 
 @dataclass(frozen=True)
@@ -539,11 +678,15 @@ class Orientation:
     credits: tuple[str, ...] = ()
 
     @functools.cached_property
-    def geojson(self) -> dict[str, dict[str, Any]]:
-        """The land, water and outlines as GeoJSON mappings, converted once (maps reuse them)."""
+    def geojson(self) -> dict[str, str]:
+        """The land, water and outlines as GeoJSON text, written once (every map reuses it)."""
         frames = {"land": self.land, "water": self.water, "outlines": self.outlines}
-        return {k: f[["geometry"]].__geo_interface__ for k, f in frames.items()
-                if f is not None and len(f)}
+        return {k: _geojson_text(f) for k, f in frames.items() if f is not None and len(f)}
+
+
+def _geojson_text(frame: gpd.GeoDataFrame) -> str:
+    """Return a frame's geometries as compact GeoJSON, safe inside an HTML script."""
+    return str(htmlsafe_json_dumps(frame[["geometry"]].__geo_interface__, dumps=_compact_json))
 
 
 def declutter(labels: pd.DataFrame, *, points_per_degree: float, lat_scale: float = 1.0,
@@ -749,9 +892,26 @@ def base_map(*, bounds: tuple[float, float, float, float],
                      label_zoom=label_zoom)
 
 
-def _style(**style: object) -> folium.JsCode:
-    """Return one style for every feature of a layer, as a script (no per-feature lookup)."""
-    return folium.JsCode(f"function(f) {{ return {json.dumps(style)}; }}")
+class _Shapes(_ScriptAsIs):
+    """Reference shapes (land, water, outlines) in one style, not interactive, in a pane.
+
+    Their GeoJSON is written once (:attr:`Orientation.geojson`) and added to the page as it is: a
+    ``folium.GeoJson`` re-serialises its data and branca compiles the script holding it as a
+    template on every render (two renders a rerun in the app, a fifth of a second each for
+    Peru's outlines).
+    """
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}L.geoJson({{ this.data }}, {pane: {{ this.pane }},"
+        " interactive: false, style: function() { return {{ this.style }}; }})"
+        ".addTo({{ this._parent.get_name() }});{% endmacro %}")
+
+    def __init__(self, data: str, *, pane: str, style: Mapping[str, object]) -> None:
+        super().__init__()
+        self._name = "Shapes"
+        self.data = data
+        self.pane = json.dumps(pane)
+        self.style = json.dumps(dict(style))
 
 
 def _add_base(fmap: folium.Map, *, boundaries: gpd.GeoDataFrame | None,
@@ -765,20 +925,20 @@ def _add_base(fmap: folium.Map, *, boundaries: gpd.GeoDataFrame | None,
     folium.map.CustomPane("ge-land", z_index=150, pointer_events=False).add_to(fmap)
     folium.map.CustomPane("ge-lines", z_index=450, pointer_events=False).add_to(fmap)
     shapes = orientation.geojson if orientation is not None else (
-        {"outlines": boundaries[["geometry"]].__geo_interface__}
-        if boundaries is not None and len(boundaries) else {})
+        {"outlines": _geojson_text(boundaries)} if boundaries is not None and len(boundaries)
+        else {})
     if "land" in shapes:
-        folium.GeoJson(shapes["land"], name="land", pane="ge-land", interactive=False,
-                       style=_style(fillColor="#f6f3ea", fillOpacity=1.0, color="#6b6b6b",
-                                    weight=1.2)).add_to(fmap)
+        _Shapes(shapes["land"], pane="ge-land", style={
+            "fillColor": "#f6f3ea", "fillOpacity": 1.0, "color": "#6b6b6b", "weight": 1.2,
+        }).add_to(fmap)
     if "water" in shapes:
-        folium.GeoJson(shapes["water"], name="water", pane="ge-land", interactive=False,
-                       style=_style(fillColor="#a8cbe0", fillOpacity=1.0, color="#7fb0cf",
-                                    weight=1.0)).add_to(fmap)
+        _Shapes(shapes["water"], pane="ge-land", style={
+            "fillColor": "#a8cbe0", "fillOpacity": 1.0, "color": "#7fb0cf", "weight": 1.0,
+        }).add_to(fmap)
     if "outlines" in shapes:
-        folium.GeoJson(shapes["outlines"], name="boundaries", pane="ge-lines", interactive=False,
-                       style=_style(fill=False, color="#333333", weight=0.8,
-                                    opacity=0.85)).add_to(fmap)
+        _Shapes(shapes["outlines"], pane="ge-lines", style={
+            "fill": False, "color": "#333333", "weight": 0.8, "opacity": 0.85,
+        }).add_to(fmap)
     if orientation is not None and orientation.labels is not None and len(orientation.labels):
         _Names(orientation.labels).add_to(fmap)
     credits = " · ".join(html.escape(c) for c in (orientation.credits if orientation else ()))

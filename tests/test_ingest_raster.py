@@ -627,3 +627,15 @@ def test_polygon_coverage_drops_pixels_a_hexagon_only_touches():
     assert sorted(pixel.tolist()) == [6, 7, 11, 12]
     np.testing.assert_array_equal(frac, 1.0)
     assert (owner == 0).all()
+
+
+def test_polygon_coverage_keeps_a_vertex_just_inside_a_pixel():
+    # a diamond whose top vertex pokes 3e-7 pixel into the row above: exactextract keeps that
+    # pixel (it can hold the cell's maximum), with the tip's area h² as its fraction
+    h = 3e-7
+    col = np.array([[2.5, 3.5, 2.5, 1.5]])
+    row = np.array([[1.0 - h, 2.0, 3.0, 2.0]])
+    _, pixel, frac = raster_mod._polygon_coverage(col, row, width=5, height=5)
+    tip = frac[pixel == 2]
+    assert len(tip) == 1
+    assert tip[0] == pytest.approx(h * h, rel=1e-3)

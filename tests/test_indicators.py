@@ -15,7 +15,7 @@ from shapely.geometry import box
 from geo_engine._errors import GeoEngineWarning, MissingSourceError, SourceFormatError, SpecError
 from geo_engine.ingest.specs import LayerSpec
 from geo_engine.io.safe_read import read_vector
-from geo_engine.matrix.indicators import GRID_COLUMNS, build_indicators, read_table
+from geo_engine.matrix.indicators import GRID_COLUMNS, LAYER_DTYPE, build_indicators, read_table
 
 TITLE = {"es": "x", "en": "x"}
 
@@ -66,6 +66,21 @@ def test_matrix_columns_and_values(region, tmp_path):
     assert (m.loc[m["district_code"] == "010102", "rate_b"] == 30.0).all()
     assert m.attrs["cache_hit"] is False
     assert set(m.attrs["report"]["layers"]) == {"rate", "people", "rate_b"}
+    # layers share one type, grid columns keep their own; the cache reads them back
+    assert (m[["rate", "people", "rate_b"]].dtypes == LAYER_DTYPE).all()
+    assert m["lat"].dtype == np.float64
+    assert m["h3"].dtype == np.uint64
+    assert m["district_code"].dtype == units["district_code"].dtype
+    again = build_indicators(region="t", resolution=6, layers=_specs(), units=units, data_dir=data,
+                             cache_dir=tmp_path / "cache")
+    assert again.attrs["cache_hit"] is True
+    pd.testing.assert_frame_equal(again, m)
+    # a repeated id keeps one column, with the values of its last spec
+    twice = build_indicators(region="t", resolution=6, use_cache=False, units=units, data_dir=data,
+                             layers=[_spec(), _spec(params={"column": "people", "key": "code",
+                                                            "level": "district_code"})])
+    assert list(twice.columns) == [*GRID_COLUMNS, "rate"]
+    assert twice.groupby("district_code")["rate"].first().tolist() == [1000.0, 3000.0]
 
 
 def test_cache_reuse_and_invalidation(region, tmp_path):

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+import shapely
 from affine import Affine
 from exactextract import exact_extract
 from hypothesis import HealthCheck, given, settings
@@ -320,7 +321,7 @@ def test_rasters_on_one_pixel_grid_share_the_coverage(tmp_path, noisy, grid7, mo
     def refuse(*args, **kwargs):
         raise AssertionError("coverage was computed again")
 
-    monkeypatch.setattr(raster_mod, "exact_extract", refuse)
+    monkeypatch.setattr(raster_mod, "_polygon_coverage", refuse)
     second = raster_to_cells(grid7, other, method="mean", mode="exact")  # from the cache
     np.testing.assert_allclose(second, exactextract_reference(other, grid7, "mean"), atol=1e-6)
     np.testing.assert_allclose(raster_to_cells(grid7, path, method="max", mode="exact"),
@@ -524,6 +525,30 @@ def test_vertices_match_cell_polygons(monkeypatch, grid7, accelerated):
     np.testing.assert_array_equal(precise, expected)
 
 
+@pytest.mark.parametrize("precise", [True, False])
+def test_vertices_of_a_subset_come_from_the_cached_grid(monkeypatch, grid7, precise):
+    monkeypatch.setattr(raster_mod, "_vertex_cache", {})
+    ids = grid7["h3"].to_numpy()
+    pentagon = np.uint64(sorted(h3n.get_pentagons(7))[0])
+    full = np.sort(np.r_[ids, pentagon])
+    fresh = [raster_mod._cell_vertices(full[:3], precise=precise),
+             raster_mod._cell_vertices(full[-3:], precise=precise)]
+    whole = raster_mod._cell_vertices(full, precise=precise)
+    assert whole.shape[1] == 10  # the pentagon's distortion vertices: hexagons are padded
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("vertices computed again")
+
+    monkeypatch.setattr(raster_mod, "_hexagon_vertices_h3ronpy", refuse)
+    monkeypatch.setattr(raster_mod.h3n, "cell_to_boundary", refuse)
+    assert raster_mod._cell_vertices(full.copy(), precise=precise) is whole
+    for part, expected in zip((full[:3], full[-3:]), fresh, strict=True):
+        got = raster_mod._cell_vertices(part, precise=precise)
+        assert got.shape == expected.shape
+        # without `precise`, a grid holding a pentagon takes h3's vertices, h3ronpy's elsewhere
+        np.testing.assert_allclose(got, expected, rtol=0, atol=0 if precise else 1e-12)
+
+
 @pytest.mark.parametrize("resolution", [4, 5])
 def test_pentagons_and_distorted_cells_are_padded(resolution):
     # pentagons have 5 vertices (10 with distortion vertices at odd resolutions)
@@ -562,3 +587,55 @@ def test_properties(scratch, seed, levels, missing, resolution, mode):
     np.testing.assert_array_equal(np.isnan(share), ~known)
     assert (lo[known] <= mean[known] + 1e-9).all()
     assert (mean[known] <= hi[known] + 1e-9).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), size=st.floats(0.3, 6.0), sides=st.integers(3, 8),
+       clockwise=st.booleans())
+def test_polygon_coverage_is_the_exact_intersection_area(seed, size, sides, clockwise):
+    # random convex polygons on a 6 x 5 pixel grid, some hanging over its edges
+    rng = np.random.default_rng(seed)
+    angles = np.sort(rng.uniform(0, 2 * np.pi, (4, sides)), axis=1)
+    if clockwise:
+        angles = angles[:, ::-1]
+    centre = rng.uniform(-1, 7, (4, 2))
+    col = centre[:, :1] + size / 2 * np.cos(angles)
+    row = centre[:, 1:] + size / 2 * np.sin(angles)
+    owner, pixel, frac = raster_mod._polygon_coverage(col, row, width=6, height=5)
+    assert frac.dtype == np.float32
+    assert (np.diff(owner) >= 0).all()
+    assert (frac > 0).all()
+    expected = {}
+    for k in range(4):
+        poly = shapely.Polygon(np.column_stack([col[k], row[k]]))
+        for i in range(5):
+            for j in range(6):
+                area = poly.intersection(shapely.box(j, i, j + 1, i + 1)).area
+                if area > 1e-9:
+                    expected[(k, i * 6 + j)] = area
+    got = dict(zip(zip(owner.tolist(), pixel.tolist(), strict=True), frac.tolist(), strict=True))
+    assert {key for key, value in got.items() if value > 1e-9} == set(expected)
+    for key, area in expected.items():
+        assert got[key] == pytest.approx(area, rel=1e-6, abs=1e-9)
+
+
+def test_polygon_coverage_drops_pixels_a_hexagon_only_touches():
+    # a square exactly on pixel edges covers four whole pixels and touches their neighbours
+    col = np.array([[1.0, 3.0, 3.0, 1.0]])
+    row = np.array([[1.0, 1.0, 3.0, 3.0]])
+    owner, pixel, frac = raster_mod._polygon_coverage(col, row, width=5, height=5)
+    assert sorted(pixel.tolist()) == [6, 7, 11, 12]
+    np.testing.assert_array_equal(frac, 1.0)
+    assert (owner == 0).all()
+
+
+def test_polygon_coverage_keeps_a_vertex_just_inside_a_pixel():
+    # a diamond whose top vertex pokes 3e-7 pixel into the row above: exactextract keeps that
+    # pixel (it can hold the cell's maximum), with the tip's area h² as its fraction
+    h = 3e-7
+    col = np.array([[2.5, 3.5, 2.5, 1.5]])
+    row = np.array([[1.0 - h, 2.0, 3.0, 2.0]])
+    _, pixel, frac = raster_mod._polygon_coverage(col, row, width=5, height=5)
+    tip = frac[pixel == 2]
+    assert len(tip) == 1
+    assert tip[0] == pytest.approx(h * h, rel=1e-3)

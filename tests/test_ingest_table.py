@@ -11,6 +11,7 @@ from geo_engine.ingest.table import (
     CROPLAND_PRIORITY,
     SUITABLE_PRIORITY,
     centre_allocation,
+    combine_allocations,
     placement_priority,
     suitable_allocation,
     table_to_cells,
@@ -204,6 +205,39 @@ def test_placement_priority_names_each_units_tier():
     assert best["01"] == SUITABLE_PRIORITY
     assert best["02"] == CROPLAND_PRIORITY
     assert np.isnan(best["03"])
+
+
+def test_categorical_codes_give_the_same_cells_as_text():
+    # the build hands table layers a grid whose codes are categorical, and allocations whose
+    # units are: the values must be those of plain text codes
+    grid = pd.DataFrame({"h3": np.arange(6, dtype=np.uint64), "area_km2": _AREA,
+                         "district_code": _UNITS})
+    coded = grid.assign(district_code=grid["district_code"].astype("category"))
+    table = pd.DataFrame({"code": ["01", "02", "09"], "v": [100.0, 200.0, 5.0]})
+    text_alloc = pd.DataFrame({"unit": ["09"], "cell": [5], "weight": [1.0], "priority": [2]})
+    for method in ("intensive", "extensive"):
+        alloc = combine_allocations([
+            suitable_allocation(coded["district_code"], area=_AREA,
+                                suitable=np.array([0, 1, 1, 0, 0, 1], bool)),
+            text_alloc])
+        assert isinstance(alloc["unit"].dtype, pd.CategoricalDtype)
+        assert alloc["unit"].astype(str).tolist() == ["01", "01", "02", "09"]
+        plain = alloc.assign(unit=alloc["unit"].astype(str))
+        got = table_to_cells(coded, table, column="v", key="code", level="district_code",
+                             method=method, allocation=alloc)
+        expected = table_to_cells(grid, table, column="v", key="code", level="district_code",
+                                  method=method, allocation=plain)
+        np.testing.assert_array_equal(got, expected)
+    assert placement_priority(alloc, pd.Index(["01", "09", "03"])).tolist()[:2] == [
+        SUITABLE_PRIORITY, 2]
+
+
+def test_numeric_codes_match_as_text():
+    grid = pd.DataFrame({"h3": np.arange(3, dtype=np.uint64), "area_km2": [1.0, 1.0, 2.0],
+                         "code": [7, 7, 8]})
+    table = pd.DataFrame({"code": ["7", "8"], "v": [10.0, 4.0]})
+    out = table_to_cells(grid, table, column="v", key="code", level="code", method="extensive")
+    np.testing.assert_allclose(out, [5.0, 5.0, 4.0])
 
 
 @pytest.mark.hostile

@@ -8,9 +8,11 @@ Two ways of attributing pixels to cells are offered, chosen per call by ``mode``
     prefix sums along raster rows make this cost about one pass over the pixels of the grid's
     bounding box. Cells holding no pixel centre take the value of the pixel under their centre.
 ``exact``
-    Coverage-weighted statistics computed by the `exactextract <https://isciences.github.io/
-    exactextract/>`_ library: every pixel counts with the fraction of its area covered by the
-    hexagon.
+    Coverage-weighted statistics, as the `exactextract <https://isciences.github.io/exactextract/>`_
+    library defines them: every pixel counts with the fraction of its area covered by the hexagon.
+    The fractions are computed here, in numpy, by Green's theorem over the hexagon's edges (one
+    vectorised pass for all cells, about 10× faster than exactextract's per-feature Python
+    callbacks on a million cells); the tests hold them to exactextract's.
 
 ``auto`` takes ``fast`` when a cell holds at least :data:`FAST_MIN_PIXELS_PER_CELL` pixels on
 average, ``exact`` otherwise. The hexagons are the straight-edged polygons through the H3 vertices
@@ -33,12 +35,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
-import shapely
 from affine import Affine
-from exactextract import exact_extract
-from exactextract.feature import Feature, FeatureSource
-from exactextract.raster import RasterSource
-from exactextract.writer import Writer
 from pyproj import CRS, Transformer
 from rasterio.windows import Window
 
@@ -86,7 +83,7 @@ _VERTEX_CACHE_MAX_CELLS = 2_000_000
 """Grids up to this size keep their hexagon vertices cached for the next layer (Peru at
 resolution 8, 1.5 M cells, holds about 150 MB per flavour)."""
 
-_coverage_cache: dict[bytes, tuple[IntArray, IntArray, FloatArray]] = {}
+_coverage_cache: dict[bytes, tuple[IntArray, IntArray, Float32Array]] = {}
 """Coverage fractions of the last grid's hexagons over a pixel grid (keyed by the pixel grid, the
 window and a digest of the vertices): every raster on the same pixel grid reuses them."""
 
@@ -95,10 +92,12 @@ _COVERAGE_CACHE_MAX = 64
 
 _HEXAGON_WKB_BYTES = 1 + 4 + 4 + 4 + 7 * 16
 
-_vertex_cache: dict[bytes, npt.NDArray[np.float64]] = {}
-"""Vertices of the last grid seen (keyed by a digest of its ids), fast and precise flavours."""
+_vertex_cache: dict[bool, tuple[npt.NDArray[np.uint64], npt.NDArray[np.float64]]] = {}
+"""Ids and vertices of the last sorted grid seen, per flavour (``precise`` or not); subsets of it
+(the cells along roads, the river cells…) take their rows."""
 
 FloatArray = npt.NDArray[np.float64]
+Float32Array = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
@@ -192,7 +191,7 @@ def raster_to_cells(
     :math:`\rho \ge` :data:`FAST_MIN_PIXELS_PER_CELL` and ``exact`` otherwise.
 
     **Exact** (coverage weights). With :math:`w_{pc}\in[0,1]` the fraction of pixel :math:`p`
-    covered by the hexagon of :math:`c`, as computed by exactextract,
+    covered by the hexagon of :math:`c` (exact polygon–pixel areas, see :func:`_polygon_coverage`),
 
     .. math::
 
@@ -206,8 +205,8 @@ def raster_to_cells(
     majority ties towards the larger value; here they go to the smallest, as in fast mode).
 
     **CRS.** Fast mode transforms the hexagon vertices (and cell centres) to the raster CRS and
-    rasterises there; exact mode transforms the hexagon vertices to the raster CRS before handing
-    the polygons to exactextract. Edges stay straight in the raster CRS, which at H3 cell sizes
+    rasterises there; exact mode transforms the hexagon vertices to the raster CRS before measuring
+    their overlap with the pixels. Edges stay straight in the raster CRS, which at H3 cell sizes
     moves them by far less than a pixel. Grids crossing the antimeridian are not supported.
 
     Only the raster window covering the grid is read, in chunks of at most
@@ -239,7 +238,7 @@ def raster_to_cells(
         ratio = _pixels_per_cell(ids[cells], fp.vertices[cells], layer)
         if mode == "auto":
             mode = "fast" if ratio >= FAST_MIN_PIXELS_PER_CELL else "exact"
-            if mode == "exact" and _HAS_H3RONPY:  # exactextract gets the vertices of cell_polygons
+            if mode == "exact" and _HAS_H3RONPY:  # the vertices of cell_polygons, bit for bit
                 fp = _Footprint.of(_cell_vertices(ids, precise=True), layer)
                 cells = np.flatnonzero(fp.hit)
         if mode == "exact" and not layer.north_up:
@@ -477,13 +476,12 @@ def _cell_vertices(ids: npt.NDArray[np.uint64], *, precise: bool = False) -> Flo
     vertex.
 
     ``precise`` insists on the h3 library's own vertices, bit for bit those of
-    :func:`geo_engine.spatial.grid.cell_polygons` (h3ronpy's differ by ~1e-14°, which moves exactextract's
+    :func:`geo_engine.spatial.grid.cell_polygons` (h3ronpy's differ by ~1e-14°, which moves the float32
     coverage-weighted means by up to ~1e-6).
     """
-    key = hashlib.blake2b(ids.tobytes(), digest_size=16).digest() + bytes([precise])
-    cached = _vertex_cache.get(key)
-    if cached is not None:
-        return cached
+    known = _cached_vertices(ids, precise=precise)
+    if known is not None:
+        return known
     vertices = _hexagon_vertices_h3ronpy(ids) if _HAS_H3RONPY and not precise else None
     if vertices is None:
         bounds = [h3n.cell_to_boundary(c) for c in ids]
@@ -498,11 +496,33 @@ def _cell_vertices(ids: npt.NDArray[np.uint64], *, precise: bool = False) -> Flo
     wraps = np.ptp(lon, axis=1) > 180  # crossing the antimeridian: keep the polygon in one piece
     lon[wraps] = np.where(lon[wraps] < 0, lon[wraps] + 360, lon[wraps])
     vertices.setflags(write=False)
-    if len(ids) <= _VERTEX_CACHE_MAX_CELLS:
-        for stale in [old for old in _vertex_cache if old[:-1] != key[:-1]]:  # one grid only
-            del _vertex_cache[stale]
-        _vertex_cache[key] = vertices
+    if len(ids) <= _VERTEX_CACHE_MAX_CELLS and _is_sorted(ids):
+        _vertex_cache[precise] = (ids.copy(), vertices)  # one grid per flavour
     return vertices
+
+
+def _cached_vertices(ids: npt.NDArray[np.uint64], *, precise: bool) -> FloatArray | None:
+    """Return the vertices of ``ids`` from the cached grid when it holds every one, else None.
+
+    A subset of the cached grid (the cells a road crosses…) takes its rows, without the padding
+    columns that only other cells needed.
+    """
+    cached = _vertex_cache.get(precise)
+    if cached is None or len(ids) == 0:
+        return None
+    known_ids, vertices = cached
+    if len(ids) == len(known_ids) and np.array_equal(ids, known_ids):
+        return vertices
+    pos = np.minimum(np.searchsorted(known_ids, ids), len(known_ids) - 1)
+    if not np.array_equal(known_ids[pos], ids):
+        return None
+    rows = vertices[pos]
+    k = rows.shape[1]
+    while k > 1 and np.array_equal(rows[:, k - 1], rows[:, k - 2]):
+        k -= 1  # only repeats of the last vertex remain beyond k
+    rows = np.ascontiguousarray(rows[:, :k])
+    rows.setflags(write=False)
+    return rows
 
 
 def _hexagon_vertices_h3ronpy(ids: npt.NDArray[np.uint64]) -> FloatArray | None:
@@ -694,159 +714,25 @@ def _centre_sample(ids: npt.NDArray[np.uint64], values: FloatArray, valid: BoolA
 # --- exact mode -------------------------------------------------------------------------------
 
 
-class _CellFeature(Feature):  # type: ignore[misc]
-    """A hexagon handed to exactextract as WKB, carrying its position in the chunk."""
+_COVERAGE_CHUNK = 1 << 21
+"""Corner evaluations per numpy step of :func:`_polygon_coverage` (bounds its temporary memory)."""
 
-    def __init__(self, position: int, wkb: bytes) -> None:
-        Feature.__init__(self)
-        self._position = position
-        self._wkb = wkb
+_COVERAGE_NOISE = 4 * float(np.finfo(np.float64).eps)
+"""Fractions below this times the corners of a polygon's pixel box are rounding noise, not overlap.
 
-    def geometry(self) -> bytes:
-        return self._wkb
-
-    def set_geometry_format(self) -> str:
-        return "wkb"
-
-    def get(self, name: str) -> int:
-        return self._position
-
-    def fields(self) -> list[str]:
-        return ["position"]
-
-    def set(self, name: str, value: Any) -> None:
-        """Output goes to :class:`_ArrayWriter`, never back to the input."""
-
-    def set_geometry(self, geometry: Any) -> None:
-        """Output goes to :class:`_ArrayWriter`, never back to the input."""
-
-
-class _CellSource(FeatureSource):  # type: ignore[misc]
-    """Hexagons as WKB, much cheaper for exactextract to read than a GeoDataFrame's GeoJSON."""
-
-    def __init__(self, wkbs: Sequence[bytes]) -> None:
-        super().__init__()
-        self._wkbs = wkbs
-
-    def count(self) -> int:
-        return len(self._wkbs)
-
-    def __iter__(self) -> Iterator[_CellFeature]:
-        for position, wkb in enumerate(self._wkbs):
-            yield _CellFeature(position, wkb)
-
-    def srs_wkt(self) -> None:
-        return None
-
-
-class _Record(Feature):  # type: ignore[misc]
-    """Receives the fields of one result feature."""
-
-    def __init__(self) -> None:
-        Feature.__init__(self)
-        self.values: dict[str, Any] = {}
-
-    def set(self, name: str, value: Any) -> None:
-        self.values[name] = value
-
-    def get(self, name: str) -> Any:
-        return self.values[name]
-
-    def fields(self) -> list[str]:
-        return list(self.values)
-
-    def geometry(self) -> None:
-        return None
-
-    def set_geometry(self, geometry: Any) -> None:
-        """Geometries are not kept."""
-
-    def set_geometry_format(self) -> str:
-        return "wkb"
-
-
-class _ArrayWriter(Writer):  # type: ignore[misc]
-    """Writes exactextract results straight into arrays (scalar stats) or lists (array stats)."""
-
-    def __init__(self, size: int, scalars: Sequence[str], arrays: Sequence[str]) -> None:
-        super().__init__()
-        self._record = _Record()
-        self.scalars = {name: np.full(size, np.nan) for name in scalars}
-        self.arrays: dict[str, list[Any]] = {name: [None] * size for name in arrays}
-
-    def add_operation(self, op: Any) -> None:
-        """Columns are fixed at construction."""
-
-    def add_column(self, name: str) -> None:
-        """Columns are fixed at construction."""
-
-    def add_geometry(self) -> None:
-        """Geometries are not kept."""
-
-    def write(self, feature: Any) -> None:
-        self._record.values.clear()
-        feature.copy_to(self._record)
-        values = self._record.values
-        position = int(values["position"])
-        for name, column in self.scalars.items():
-            value = values.get(name)
-            if value is not None:
-                column[position] = value
-        for name, column_list in self.arrays.items():
-            column_list[position] = values.get(name)
-
-    def features(self) -> None:
-        return None
-
-
-class _WindowSource(RasterSource):  # type: ignore[misc]
-    """A window of the band that exactextract sees on the grid of the whole raster.
-
-    Declaring the extent and resolution of the file (rather than of the window) makes exactextract
-    place pixel edges exactly where it does when it reads the file itself. Pixels outside the
-    window are reported as NaN (no data).
-    """
-
-    def __init__(self, data: FloatArray, win: Window, layer: _Layer) -> None:
-        super().__init__()
-        self._data = data
-        self._row_off, self._col_off = int(win.row_off), int(win.col_off)
-        b = layer.src.bounds
-        self._extent = (b.left, b.bottom, b.right, b.top)
-        self._res = ((b.right - b.left) / layer.width, (b.top - b.bottom) / layer.height)
-
-    def res(self) -> tuple[float, float]:
-        return self._res
-
-    def extent(self) -> tuple[float, float, float, float]:
-        return self._extent
-
-    def srs_wkt(self) -> None:
-        return None
-
-    def nodata_value(self) -> None:
-        return None
-
-    def read_window(self, x0: int, y0: int, nx: int, ny: int) -> FloatArray:
-        r0, c0 = y0 - self._row_off, x0 - self._col_off
-        height, width = self._data.shape
-        if r0 >= 0 and c0 >= 0 and r0 + ny <= height and c0 + nx <= width:
-            return self._data[r0:r0 + ny, c0:c0 + nx]
-        out = np.full((ny, nx), np.nan)
-        rs, re = max(r0, 0), min(r0 + ny, height)
-        cs, ce = max(c0, 0), min(c0 + nx, width)
-        if rs < re and cs < ce:
-            out[rs - r0:re - r0, cs - c0:ce - c0] = self._data[rs:re, cs:ce]
-        return out
+On Peru at resolution 8 the noise of pixels a hexagon does not reach stays below 1e-15, while a
+hexagon vertex 3e-7 pixel inside a pixel covers 1.2e-13 of it, which exactextract keeps (and
+which decides the cell's maximum): the threshold, 5e-14 for a 3 × 4 corner box, lies between."""
 
 
 def _coverage(x: FloatArray, y: FloatArray, win: Window, layer: _Layer
-              ) -> tuple[IntArray, IntArray, FloatArray]:
-    """Return (hexagon, pixel in the window, covered fraction) for every pixel a hexagon touches.
+              ) -> tuple[IntArray, IntArray, Float32Array]:
+    """Return (hexagon, pixel in the window, covered fraction) for every pixel a hexagon covers.
 
-    The fractions come from exactextract (its ``cell_id`` and ``coverage``) on the pixel grid of
-    the whole raster; they depend on the hexagons and the pixel grid only, so they are computed
-    once and reused by every raster sharing that grid (elevation mean, min, max, slope…).
+    The fractions (:func:`_polygon_coverage`) depend on the hexagons and the pixel grid only, so
+    they are computed once and reused by every raster sharing that grid (elevation mean, min, max,
+    slope…). They are kept as float32, as exactextract stores its coverage fractions, so the
+    statistics equal exactextract's own.
     """
     digest = hashlib.blake2b(digest_size=16)
     for part in (np.ascontiguousarray(x), np.ascontiguousarray(y)):
@@ -857,31 +743,106 @@ def _coverage(x: FloatArray, y: FloatArray, win: Window, layer: _Layer
     cached = _coverage_cache.get(key)
     if cached is not None:
         return cached
-    xy = np.stack([x, y], axis=-1)
-    rings = np.concatenate([xy, xy[:, :1]], axis=1)
-    wkbs = shapely.to_wkb(shapely.polygons(rings)).tolist()
-    ones = np.ones((int(win.height), int(win.width)))  # coverage does not depend on the values
-    writer = _ArrayWriter(len(wkbs), [], ["cell_id", "coverage"])
-    exact_extract(_WindowSource(ones, win, layer), _CellSource(wkbs), ["cell_id", "coverage"],
-                  include_cols=["position"], output=writer, strategy="raster-sequential",
-                  max_cells_in_memory=max(ones.size, 1))
-    ids = writer.arrays["cell_id"]
-    sizes = np.array([0 if c is None else len(c) for c in ids], dtype=np.int64)
-    owner = np.repeat(np.arange(len(wkbs), dtype=np.int64), sizes)
-    pixel = np.concatenate([np.asarray(c, dtype=np.int64) for c in ids if c is not None]
-                           or [np.empty(0, np.int64)])
-    frac = np.concatenate([np.asarray(c, dtype=np.float64) for c in writer.arrays["coverage"]
-                           if c is not None] or [np.empty(0)])
-    row, col = pixel // layer.width - int(win.row_off), pixel % layer.width - int(win.col_off)
-    inside = (row >= 0) & (row < win.height) & (col >= 0) & (col < win.width) & (frac > 0)
-    local = (row * int(win.width) + col)[inside]
-    out = (owner[inside], local, frac[inside])
+    col, row = layer.xy_to_pixel(x, y)
+    out = _polygon_coverage(col - int(win.col_off), row - int(win.row_off),
+                            width=int(win.width), height=int(win.height))
     for arr in out:
         arr.setflags(write=False)
     if len(_coverage_cache) >= _COVERAGE_CACHE_MAX:
         _coverage_cache.pop(next(iter(_coverage_cache)))
     _coverage_cache[key] = out
     return out
+
+
+def _polygon_coverage(col: FloatArray, row: FloatArray, *, width: int, height: int
+                      ) -> tuple[IntArray, IntArray, Float32Array]:
+    r"""Return (polygon, pixel, covered fraction) of convex polygons over a ``height × width`` grid.
+
+    ``col``/``row`` are (m, k) vertex positions in pixel units (pixel (i, j) spans
+    [j, j+1) × [i, i+1)); rings shorter than ``k`` repeat a vertex. Pixels are ``i * width + j``;
+    pairs come sorted by polygon, then pixel.
+
+    Notes
+    -----
+    With :math:`Q_{UV} = \{u \le U, v \le V\}`, the area of a polygon :math:`P` in the quadrant
+    is, by Green's theorem with the form :math:`(u - U)\,dv` (which vanishes on both sides of the
+    quadrant),
+
+    .. math::
+
+        F(U, V) = |P \cap Q_{UV}| = \oint_{\partial P \cap Q_{UV}} (u - U)\,dv,
+
+    a sum over the edges of :math:`P`, each clipped to the quadrant (a linear integral over the
+    clipped parameter interval). The fraction of pixel (i, j) covered is then
+    :math:`F(j{+}1, i{+}1) - F(j, i{+}1) - F(j{+}1, i) + F(j, i)`, evaluated at the pixel corners
+    of each polygon's bounding box. This is the exact intersection area, the quantity exactextract
+    computes; it is rounded to float32 as exactextract stores it, and fractions within rounding
+    noise of zero (:data:`_COVERAGE_NOISE`) are dropped, as pixels the polygon only touches.
+    """
+    j0 = np.clip(np.floor(col.min(axis=1)), 0, width).astype(np.int64)
+    j1 = np.clip(np.ceil(col.max(axis=1)), 0, width).astype(np.int64)
+    i0 = np.clip(np.floor(row.min(axis=1)), 0, height).astype(np.int64)
+    i1 = np.clip(np.ceil(row.max(axis=1)), 0, height).astype(np.int64)
+    nc, nr = j1 - j0, i1 - i0
+    live = np.flatnonzero((nc > 0) & (nr > 0))
+    shape = nc[live] * (int(nr.max(initial=0)) + 1) + nr[live]
+    owners: list[IntArray] = []
+    pixels: list[IntArray] = []
+    fracs: list[Float32Array] = []
+    for same in np.unique(shape):  # polygons with the same box size are evaluated together
+        group = live[shape == same]
+        a_n, b_n = int(nc[group[0]]), int(nr[group[0]])
+        step = max(1, _COVERAGE_CHUNK // ((a_n + 1) * (b_n + 1) * col.shape[1]))
+        for s in range(0, len(group), step):
+            idx = group[s:s + step]
+            u, v = col[idx] - j0[idx, None], row[idx] - i0[idx, None]
+            f = _quadrant_areas(u, v, a_n, b_n)
+            frac = f[:, 1:, 1:] - f[:, :-1, 1:] - f[:, 1:, :-1] + f[:, :-1, :-1]
+            turn = np.sum(u * np.roll(v, -1, axis=1) - np.roll(u, -1, axis=1) * v, axis=1)
+            frac *= np.sign(turn)[:, None, None]  # a clockwise ring gives negative areas
+            poly, a, b = np.nonzero(frac > _COVERAGE_NOISE * (a_n + 1) * (b_n + 1))
+            owners.append(idx[poly])
+            pixels.append((i0[idx[poly]] + b) * width + j0[idx[poly]] + a)
+            fracs.append(frac[poly, a, b].astype(np.float32))
+    if not owners:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
+    owner, pixel = np.concatenate(owners), np.concatenate(pixels)
+    order = np.lexsort((pixel, owner))
+    return owner[order], pixel[order], np.concatenate(fracs)[order]
+
+
+def _quadrant_areas(u: FloatArray, v: FloatArray, a_n: int, b_n: int) -> FloatArray:
+    """Return the signed area of each polygon in the quadrants {u ≤ a, v ≤ b}, a ≤ a_n, b ≤ b_n."""
+    n, k = u.shape
+    big_u = np.arange(a_n + 1, dtype=np.float64)
+    big_v = np.arange(b_n + 1, dtype=np.float64)
+    out = np.zeros((n, a_n + 1, b_n + 1))
+    for e in range(k):
+        ua, va = u[:, e], v[:, e]
+        du, dv = u[:, (e + 1) % k] - ua, v[:, (e + 1) % k] - va
+        lo_u, hi_u = _below(ua, du, big_u)
+        lo_v, hi_v = _below(va, dv, big_v)
+        t0 = np.maximum(lo_u[:, :, None], lo_v[:, None, :])
+        t1 = np.minimum(hi_u[:, :, None], hi_v[:, None, :])
+        span = np.maximum(t1 - t0, 0.0)
+        t0 += t1
+        t0 *= (0.5 * du)[:, None, None]
+        t0 += (ua[:, None] - big_u)[:, :, None]
+        span *= dv[:, None, None]
+        span *= t0
+        out += span
+    return out
+
+
+def _below(p: FloatArray, d: FloatArray, bounds: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Return the interval [lo, hi] ⊂ [0, 1] of t where ``p + t d ≤ bound``, for every bound."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.clip((bounds - p[:, None]) / d[:, None], 0.0, 1.0)
+    rising, falling = (d > 0)[:, None], (d < 0)[:, None]
+    level = p[:, None] <= bounds  # d == 0: all or nothing
+    lo = np.where(rising, 0.0, np.where(falling, t, np.where(level, 0.0, 1.0)))
+    hi = np.where(rising, t, np.where(falling, 1.0, np.where(level, 1.0, 0.0)))
+    return lo, hi
 
 
 def clear_coverage_cache() -> None:
@@ -901,7 +862,7 @@ def _exact(x: FloatArray, y: FloatArray, values: FloatArray, valid: BoolArray, w
     m = len(x)
     cover, pixel, frac = _coverage(x, y, win, layer)
     keep = valid.ravel()[pixel]
-    owner, w = cover[keep], frac[keep]
+    owner, w = cover[keep], frac[keep].astype(np.float64)
     v = values.ravel()[pixel[keep]].astype(np.float64)
     count = np.bincount(owner, weights=w, minlength=m)
     with np.errstate(invalid="ignore", divide="ignore"):

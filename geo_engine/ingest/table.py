@@ -8,6 +8,7 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from geo_engine._errors import GeoEngineWarning, SourceFormatError
 
@@ -17,6 +18,7 @@ __all__ = [
     "SUITABLE_PRIORITY",
     "centre_allocation",
     "code_mismatch_hint",
+    "combine_allocations",
     "placement_priority",
     "suitable_allocation",
     "table_to_cells",
@@ -108,7 +110,7 @@ before the cells a unit owns by area (1, added by :func:`table_to_cells`)."""
 
 
 def suitable_allocation(
-    units: np.ndarray,
+    units: np.ndarray | pd.Series,
     *,
     area: np.ndarray,
     suitable: np.ndarray,
@@ -119,8 +121,9 @@ def suitable_allocation(
 
     Parameters
     ----------
-    units : numpy.ndarray
-        Admin code of each grid cell (the cell's own unit; missing codes are skipped).
+    units : numpy.ndarray or pandas.Series
+        Admin code of each grid cell (the cell's own unit; missing codes are skipped); a
+        categorical Series is used as it is, without spelling out a code per cell.
     area : numpy.ndarray
         Area of each cell (km²).
     suitable : numpy.ndarray of bool
@@ -140,7 +143,7 @@ def suitable_allocation(
         :data:`ALLOCATION_COLUMNS` with the tiers as priorities: qualifying cells with centres
         (0), qualifying cells (:data:`SUITABLE_PRIORITY`), cropland cells
         (:data:`CROPLAND_PRIORITY`); a unit with none of them falls to its cells by area
-        (priority 1) in :func:`table_to_cells`.
+        (priority 1) in :func:`table_to_cells`. ``unit`` is categorical (text codes).
 
     Notes
     -----
@@ -149,7 +152,7 @@ def suitable_allocation(
     the first tier. A unit's total :math:`V_u` is split as :math:`V_u w_c / \sum_{c' \in S_u}
     w_{c'}` over the cells :math:`S_u` of the first tier it has, so the total is kept.
     """
-    codes = pd.Series(np.asarray(units), dtype="string")
+    codes = _text_categories(units)
     weight = np.asarray(area, dtype=float)
     qualifies = np.asarray(suitable, dtype=bool)
     tiers = []
@@ -162,19 +165,44 @@ def suitable_allocation(
     if centres is not None:
         count = np.asarray(centres, dtype=float)
         tiers.insert(0, (qualifies & (count > 0), count, 0.0))
+    known = codes.codes >= 0
     parts = []
     for mask, tier_weight, priority in tiers:
-        keep = mask & (tier_weight > 0) & codes.notna().to_numpy()
-        parts.append(pd.DataFrame({"unit": codes[keep].to_numpy(),
+        keep = mask & (tier_weight > 0) & known
+        parts.append(pd.DataFrame({"unit": codes[keep],
                                    "cell": np.flatnonzero(keep).astype(np.int64),
                                    "weight": tier_weight[keep], "priority": priority}))
-    return pd.concat(parts, ignore_index=True)
+    return combine_allocations(parts)
+
+
+def combine_allocations(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Return allocation tables (:data:`ALLOCATION_COLUMNS`) one after the other, in one table.
+
+    The ``unit`` columns become one categorical column of text codes, so that tables of a
+    million cells are joined without spelling out a code per cell.
+    """
+    units = union_categoricals([_text_categories(p["unit"]) for p in parts], ignore_order=True)
+    frame = pd.concat([p[list(ALLOCATION_COLUMNS[1:])] for p in parts], ignore_index=True)
+    frame.insert(0, "unit", units)
+    return frame
+
+
+def _text_categories(codes: np.ndarray | pd.Series | pd.Categorical) -> pd.Categorical:
+    """Return codes as a categorical of text (missing codes stay missing)."""
+    values = codes.array if isinstance(codes, pd.Series) else codes
+    if isinstance(values, pd.Categorical):
+        text = values.categories.astype("string")
+        if text.is_unique:
+            return pd.Categorical.from_codes(values.codes, categories=text)
+        values = np.asarray(values)
+    return pd.Categorical(pd.array(np.asarray(values, dtype=object), dtype="string"))
 
 
 def placement_priority(allocation: pd.DataFrame, units: pd.Index) -> pd.Series:
     """Return, for each unit, the lowest allocation priority with a positive weight (NaN: none)."""
     pairs = allocation[allocation["weight"] > 0]
-    best = pairs.groupby(pairs["unit"].astype("string"))["priority"].min()
+    best = pairs["priority"].groupby(_text_categories(pairs["unit"]), observed=True).min()
+    best.index = pd.Index(best.index, dtype="string")
     return best.reindex(units.astype("string"))
 
 
@@ -268,9 +296,12 @@ def table_to_cells(
                       GeoEngineWarning, stacklevel=2)
         return np.full(len(grid), np.nan)
 
-    cell_codes = grid[level].astype("string")
-    unit_index, units = pd.factorize(cell_codes, use_na_sentinel=True)
-    known = set(units) | (set(allocation["unit"]) if allocation is not None else set())
+    names = pd.Index(per_unit.index, dtype="string")
+    cell_unit, units = _unit_ids(grid[level], names)
+    alloc_unit = alloc_names = None
+    if allocation is not None:
+        alloc_unit, alloc_names = _unit_ids(_allocation_units(allocation), names)
+    known = set(units) | (set(alloc_names) if alloc_names is not None else set())
     unmatched = [c for c in per_unit.index if c not in known]
     if len(unmatched) == len(per_unit):
         hint = code_mismatch_hint(unmatched, known, column=key) or (
@@ -279,49 +310,80 @@ def table_to_cells(
                f"(e.g. table {list(per_unit.index[:3])} vs grid {list(units[:3])}){hint}")
         raise SourceFormatError(msg)
 
+    unit_values = per_unit.to_numpy(dtype=float)
+    own = np.where(cell_unit >= 0, unit_values[np.maximum(cell_unit, 0)], np.nan)
     if method == "intensive":
         if unmatched:
             hint = code_mismatch_hint(unmatched, known, column=key)
             warnings.warn(f"{name}: {len(unmatched)} codes of {key!r} match no unit of the grid, "
                           f"e.g. {unmatched[:5]}{hint}", GeoEngineWarning, stacklevel=2)
-        out = np.full(len(grid), np.nan)
-        has_unit = unit_index >= 0
-        unit_values = per_unit.reindex(units).to_numpy(dtype=float)
-        out[has_unit] = unit_values[unit_index[has_unit]]
-        return out
+        return own
 
-    pairs = _owned_cells(grid, level)
-    if allocation is not None:
+    unit = cell_unit
+    cell = np.arange(len(grid), dtype=np.int64)
+    weight = grid["area_km2"].to_numpy(dtype=float)
+    priority = np.ones(len(grid))
+    if allocation is not None and alloc_unit is not None:
         missing_cols = [c for c in ALLOCATION_COLUMNS if c not in allocation]
         if missing_cols:
             msg = f"`allocation` lacks columns {missing_cols}"
             raise ValueError(msg)
-        if (allocation["weight"] < 0).any() or not np.isfinite(allocation["weight"]).all():
+        alloc_weight = allocation["weight"].to_numpy(dtype=float)
+        if (alloc_weight < 0).any() or not np.isfinite(alloc_weight).all():
             msg = "`allocation` weights must be finite and non-negative"
             raise ValueError(msg)
-        pairs = pd.concat([allocation[list(ALLOCATION_COLUMNS)], pairs], ignore_index=True)
-    pairs = pairs[pairs["weight"] > 0]
-    pairs = pairs.assign(unit=pairs["unit"].astype("string"))
-    pairs = pairs[pairs["unit"].isin(per_unit.index)]
-    best = pairs.groupby("unit")["priority"].transform("min")
-    pairs = pairs[pairs["priority"] == best]
-    share = pairs["weight"] / pairs.groupby("unit")["weight"].transform("sum")
-    amount = per_unit.reindex(pairs["unit"].to_numpy()).to_numpy(dtype=float) * share.to_numpy()
-    placed_units = set(pairs["unit"])
-    lost = [c for c in per_unit.index if c not in placed_units and np.isfinite(per_unit[c])]
-    if lost:
-        total = float(np.nansum(per_unit.loc[lost]))
+        unit = np.concatenate([alloc_unit, unit])
+        cell = np.concatenate([allocation["cell"].to_numpy(dtype=np.int64), cell])
+        weight = np.concatenate([alloc_weight, weight])
+        priority = np.concatenate([allocation["priority"].to_numpy(dtype=float), priority])
+    keep = (weight > 0) & (unit >= 0)
+    unit, cell, weight, priority = unit[keep], cell[keep], weight[keep], priority[keep]
+    best = np.full(len(names), np.inf)
+    np.minimum.at(best, unit, priority)
+    chosen = priority == best[unit]
+    unit, cell, weight = unit[chosen], cell[chosen], weight[chosen]
+    total = np.bincount(unit, weights=weight, minlength=len(names))
+    amount = unit_values[unit] * (weight / total[unit])
+    placed = np.bincount(unit, minlength=len(names)) > 0
+    lost_at = np.flatnonzero(~placed & np.isfinite(unit_values))
+    if len(lost_at):
+        lost = names[lost_at].tolist()
+        total_lost = float(np.nansum(unit_values[lost_at]))
         warnings.warn(f"{name}: {len(lost)} codes of {key!r} have no cell to receive their value, "
-                      f"e.g. {lost[:5]} (a total of {total:,.6g} not placed)", GeoEngineWarning,
+                      f"e.g. {lost[:5]} (a total of {total_lost:,.6g} not placed)", GeoEngineWarning,
                       stacklevel=2)
-    cells = pairs["cell"].to_numpy(dtype=np.int64)
     ok = np.isfinite(amount)
-    out = np.bincount(cells[ok], weights=amount[ok], minlength=len(grid)).astype(float)
+    out = np.bincount(cell[ok], weights=amount[ok], minlength=len(grid)).astype(float)
     # a cell that received nothing and whose own unit has no value stays unknown, not 0
-    received = np.bincount(cells[ok], minlength=len(grid)) > 0
-    own = per_unit.reindex(cell_codes.to_numpy()).to_numpy(dtype=float)
+    received = np.bincount(cell[ok], minlength=len(grid)) > 0
     out[~received & ~np.isfinite(own)] = np.nan
     return out
+
+
+def _allocation_units(allocation: pd.DataFrame) -> pd.Series:
+    if "unit" not in allocation:
+        msg = f"`allocation` lacks columns {[c for c in ALLOCATION_COLUMNS if c not in allocation]}"
+        raise ValueError(msg)
+    return allocation["unit"]
+
+
+def _unit_ids(codes: pd.Series, names: pd.Index) -> tuple[np.ndarray, list[str]]:
+    """Return the position in ``names`` of every code (-1 when absent) and the distinct codes.
+
+    Codes are compared as text (as ``astype("string")`` writes them); a categorical column is
+    matched through its categories, so a million cells cost one look-up per distinct code.
+    """
+    if isinstance(codes.dtype, pd.CategoricalDtype):
+        index, uniques = codes.cat.codes.to_numpy(), codes.cat.categories
+        present = np.unique(index[index >= 0])
+        uniques_text = pd.Index(uniques).astype("string")
+        seen = uniques_text[present].tolist()
+    else:
+        index, uniques = pd.factorize(codes, use_na_sentinel=True)
+        uniques_text = pd.Index(uniques).astype("string")
+        seen = uniques_text.tolist()
+    lookup = np.append(names.get_indexer(uniques_text), -1)  # the last slot serves index -1
+    return lookup[index], [c for c in seen if c is not pd.NA]
 
 
 def code_mismatch_hint(unmatched: Sequence[str], known: Collection[str], *, column: str) -> str:

@@ -146,10 +146,14 @@ def _hexagons(at) -> int:
     maps = [e for e in at.main if getattr(e, "type", "") == "component_instance"]
     assert maps, "no map drawn"
     script = json.loads(maps[0].proto.json_args)["feature_group"]
-    # the first hexagon sits in the layer, the others are added as an array of properties
-    added = re.search(r"\}\)\(\[", script)
-    rest = json.JSONDecoder().raw_decode(script[added.end() - 1:])[0] if added else []
-    return script.count('"Polygon"') + len(rest)
+    # the cell layer's call: geCells(map, spec, cols, rings); one fill colour per hexagon
+    decode = json.JSONDecoder().raw_decode
+    count = 0
+    for m in re.finditer(r"geCells\(\w+, (?=\{)", script):
+        _spec, end = decode(script, m.end())
+        cols, _ = decode(script, end + 2)
+        count += len(cols["fill"])
+    return count
 
 
 def test_own_region_without_need_profile(cache, monkeypatch, tmp_path):

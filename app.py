@@ -937,14 +937,24 @@ def map_tab() -> None:
         col.download_button(t(label, lang), data=functools.partial(_file_bytes, out, suffix),
                             file_name=f"map{suffix}", key=f"dl{suffix}", on_click="ignore")
 
+def _level_label(slot: str) -> str:
+    """Return an admin slot's name in the region's own words (Peru: Distrito, Provincia…)."""
+    own = next((lv for lv in R.region.levels if lv.slot == slot), None)
+    if own is None:
+        return t(UNIT if slot == "district" else slot, lang)
+    if own.id in ("unit", "parent"):  # an upload's levels: words from the catalogue
+        return t(own.id, lang)
+    label = own.label_es if lang == "es" else own.label_en
+    return label[:1].upper() + label[1:]
+
+
 def rankings_tab() -> None:
     """Rank districts, provinces or departments by the current score."""
     c1, c2 = st.columns(2)
     levels = [k for k, col in LEVELS.items() if col in R.matrix]
     _settle("rank_level", ["cluster", *levels], "cluster")
     level = c1.selectbox(t("rank_level", lang), ["cluster", *levels],
-                         format_func=lambda k: t(UNIT if k == "district" else k, lang),
-                         key="rank_level")
+                         format_func=_level_label, key="rank_level")
     if level == "cluster":
         found = current_clusters()
         if found is None:

@@ -171,6 +171,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "poverty": {"es": "Pobreza 2018 (%)", "en": "Poverty 2018 (%)"},
     "district": {"es": "Distrito", "en": "District"},
     "unit": {"es": "Unidad", "en": "Unit"},
+    "parent": {"es": "Unidad mayor", "en": "Parent unit"},
     "code": {"es": "Código", "en": "Code"},
     "province": {"es": "Provincia", "en": "Province"},
     "department": {"es": "Departamento", "en": "Department"},

@@ -121,12 +121,12 @@ def test_custom_profile_and_probability_output(cache, monkeypatch):
 # ---------------------------------------------------------------- other regions
 
 
-def _own(tmp_path, *, profiles=True, files=None) -> str:
+def _own(tmp_path, *, profiles=True, files=None, parent=None) -> str:
     folder = save_uploads(files or region_files(tmp_path), tmp_path / "uploads",
                           profiles=PROFILES if profiles else None)
     region = build_region(folder, region_id="altiplano", boundary="altiplano units.geojson",
                           code_column="CODE", name_column="NAME", layers="layers.yaml",
-                          resolution=6)
+                          resolution=6, parent_column=parent)
     return str(region.file)
 
 
@@ -154,6 +154,17 @@ def _hexagons(at) -> int:
         cols, _ = decode(script, end + 2)
         count += len(cols["fill"])
     return count
+
+
+def test_rankings_name_an_uploaded_regions_levels_in_the_users_language(cache, monkeypatch,
+                                                                       tmp_path):
+    region = _own(tmp_path, parent="ZONE")
+    at = _own_app(cache, monkeypatch, region, tab="Rankings")
+    assert not at.exception
+    assert at.selectbox(key="rank_level").options == ["Cluster", "Unit", "Parent unit"]
+    at.session_state["tab"] = "Rankings"
+    at.selectbox(key="lang").set_value("es").run()
+    assert at.selectbox(key="rank_level").options[1:] == ["Unidad", "Unidad mayor"]
 
 
 def test_own_region_without_need_profile(cache, monkeypatch, tmp_path):

@@ -230,6 +230,7 @@ def test_an_uploaded_region_with_a_parent_level_is_ranked_by_it(server, tmp_path
         options = page.get_by_role("option").all_inner_texts()
         page.keyboard.press("Escape")
         assert len(options) == 3, options  # clusters, the units and their zones
+        assert options[1:] == ["Unit", "Parent unit"], options  # not Peru's district and province
         _choose(page, "Level", options[-1])
         _idle(page)
         ranked = pd.read_csv(io.BytesIO(_download(page, "Download CSV")))

@@ -138,7 +138,8 @@ def main() -> None:
           f"re-score with new weights {t_rescore * 1e3:6.1f} ms   (target < 50 ms)")
 
     t_dual, dual = best_of(lambda: dual_model(matrix, profiles, specs=specs), 3)
-    print(f"   all {len(profiles)} profiles (8 families) + dual model + typology + linkage, "
+    print(f"   all {len(profiles)} profiles ({sum(p.kind == 'family' for p in profiles.values())} "
+          "families) + dual model + typology + linkage, "
           f"from raw values: {t_dual:.3f} s   (target < 0.5 s)")
     t_first, t_warm, bad = with_cache(matrix, profiles, specs)
     print(f"   the same with a run's cache: first {t_first:.3f} s, then with new weights for "

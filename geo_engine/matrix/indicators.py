@@ -43,6 +43,7 @@ __all__ = [
     "compute_layer",
     "layer_features",
     "layer_sources",
+    "matrix_inputs",
     "matrix_path",
     "points_from_table",
     "read_table",
@@ -528,6 +529,36 @@ def _units_hash(units: gpd.GeoDataFrame) -> str:
     return digest.hexdigest()
 
 
+def matrix_inputs(
+    *,
+    region: str | None,
+    resolution: int,
+    layers: str | Path | Sequence[LayerSpec] | None,
+    units: gpd.GeoDataFrame | None,
+    data_dir: Path | None,
+    cache_dir: Path | None,
+    urban_centre_weight: float | None,
+    access_files: Mapping[str, str] | None,
+) -> tuple[str, float, Path, list[LayerSpec], gpd.GeoDataFrame, Path]:
+    """Resolve a build's defaults and say where its matrix is cached.
+
+    Returns the region id, the urban-centre weight, the data folder, the layer specs, the units
+    and the cache path (:func:`matrix_path`): the one place :func:`build_indicators` and the
+    partitioned build read ``settings`` and the region's defaults, so both name the same matrix.
+    """
+    region = settings.region_or_default(region)
+    weight = (settings.urban_centre_weight if urban_centre_weight is None
+              else float(urban_centre_weight))
+    data_dir = Path(data_dir or settings.data_dir)
+    specs = list(layers) if isinstance(layers, Sequence) and not isinstance(layers, str) \
+        else load_layers(layers, region=region)
+    units = region_units(region, data_dir=data_dir) if units is None else units
+    path = matrix_path(region=region, resolution=resolution, specs=specs, units=units,
+                       data_dir=data_dir, cache_dir=Path(cache_dir or settings.cache_dir),
+                       urban_centre_weight=weight, access_files=access_files)
+    return region, weight, data_dir, specs, units, path
+
+
 def build_indicators(
     *,
     region: str | None = None,
@@ -587,17 +618,9 @@ def build_indicators(
         ``cache_path``, ``cache_hit`` and ``report`` (grid figures, seconds and warnings per
         layer).
     """
-    region = settings.region_or_default(region)
-    weight = (settings.urban_centre_weight if urban_centre_weight is None
-              else float(urban_centre_weight))
-    data_dir = Path(data_dir or settings.data_dir)
-    cache_dir = Path(cache_dir or settings.cache_dir)
-    specs = list(layers) if isinstance(layers, Sequence) and not isinstance(layers, str) \
-        else load_layers(layers, region=region)
-    units = region_units(region, data_dir=data_dir) if units is None else units
-    path = matrix_path(region=region, resolution=resolution, specs=specs, units=units,
-                       data_dir=data_dir, cache_dir=cache_dir, urban_centre_weight=weight,
-                       access_files=access_files)
+    region, weight, data_dir, specs, units, path = matrix_inputs(
+        region=region, resolution=resolution, layers=layers, units=units, data_dir=data_dir,
+        cache_dir=cache_dir, urban_centre_weight=urban_centre_weight, access_files=access_files)
     if use_cache and not path.exists():  # a partitioned build of the same inputs
         found = read_dataset(dataset_folder(path))
         if found is not None:

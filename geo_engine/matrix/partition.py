@@ -52,17 +52,15 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from geo_engine import settings
 from geo_engine._errors import GeoEngineWarning
-from geo_engine.ingest.specs import GRID_COLUMNS, LayerSpec, load_layers
+from geo_engine.ingest.specs import GRID_COLUMNS, LayerSpec
 from geo_engine.ingest.vector import SNAP_KM
 from geo_engine.matrix.dataset import DatasetWriter, dataset_folder, parent_cells, read_dataset
 from geo_engine.matrix.indicators import (
     Progress,
     compute_layer,
     layer_sources,
-    matrix_path,
-    region_units,
+    matrix_inputs,
 )
 from geo_engine.spatial.grid import build_grid
 from geo_engine.spatial.sphere import edge_km, km_to_chord, unit_vectors
@@ -357,17 +355,10 @@ def build_partitioned(
     ImportError
         When Dask is asked for and ``distributed`` is not installed.
     """
-    region = settings.region_or_default(region)
-    weight = (settings.urban_centre_weight if urban_centre_weight is None
-              else float(urban_centre_weight))
-    data_dir = Path(data_dir or settings.data_dir)
-    cache_dir = Path(cache_dir or settings.cache_dir)
-    specs = list(layers) if isinstance(layers, Sequence) and not isinstance(layers, str) \
-        else load_layers(layers, region=region)
-    units = region_units(region, data_dir=data_dir) if units is None else units
-    folder = dataset_folder(matrix_path(region=region, resolution=resolution, specs=specs,
-                                        units=units, data_dir=data_dir, cache_dir=cache_dir,
-                                        urban_centre_weight=weight, access_files=access_files))
+    region, weight, data_dir, specs, units, path = matrix_inputs(
+        region=region, resolution=resolution, layers=layers, units=units, data_dir=data_dir,
+        cache_dir=cache_dir, urban_centre_weight=urban_centre_weight, access_files=access_files)
+    folder = dataset_folder(path)
     parent_res = (default_parent_resolution(resolution) if parent_resolution is None
                   else parent_resolution)
     if not 0 <= parent_res < resolution:

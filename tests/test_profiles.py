@@ -469,3 +469,46 @@ def test_fisheries_density_counts_imarpe_main_landing_sites_only():
     # every cove still counts in the niche evidence and the distance layer
     assert {"distance_landing_site"} <= layers
     assert "distance_landing_site" in {item.layer for item in fisheries.evidence}
+
+
+def _city_cells():
+    """Four districts: a city's poor rim, a university district, a city centre, a sawmill town."""
+    import pandas as pd
+
+    nan = float("nan")
+    return pd.DataFrame({
+        "lat": [-12.10, -12.12, -12.05, -16.40], "lon": [-76.95, -77.03, -77.04, -71.54],
+        "district_code": ["150132", "150122", "150101", "040101"],
+        "area_km2": [5.0] * 4,
+        # a metropolis within reach of every cell
+        "city_population_20km": [900.0, 1200.0, 1500.0, 400.0],
+        "schooling_years": [8.9, 14.5, 12.0, 13.6],
+        "forest_processing_centres": [nan, nan, 3.0, 90.0],
+        "timber_nut_concessions": [nan] * 4,
+        "community_forest_permits": [nan] * 4,
+    })
+
+
+def test_knowledge_services_evidence_is_skills_not_a_city_within_reach():
+    from geo_engine.scoring.evidence import evidence_strength
+
+    knowledge = load_profiles(region="peru")["knowledge_services"]
+    assert {e.layer for e in knowledge.evidence} == {"schooling_years"}
+    evidence = evidence_strength(_city_cells(), knowledge.evidence)
+    assert evidence[0] == 0  # a poor district of a metropolis whose people did not finish school
+    assert evidence[1] == 1.0  # a university district
+    assert 0.5 <= evidence[2] < 1  # complete secondary and more: above the threshold, below `full`
+
+
+def test_forestry_evidence_is_the_forest_in_use_not_an_urban_sawmill():
+    from geo_engine.scoring.evidence import evidence_strength
+
+    forestry = load_profiles(region="peru")["forestry_wood"]
+    assert {e.layer for e in forestry.evidence} == {"timber_nut_concessions",
+                                                    "community_forest_permits"}
+    # the sawmills still raise the family's score: they stay a weighted layer
+    assert "forest_processing_centres" in {layer.id for layer in forestry.layers}
+    cells = _city_cells()
+    np.testing.assert_array_equal(evidence_strength(cells, forestry.evidence), 0.0)
+    cells.loc[3, "community_forest_permits"] = 2.0  # a native community's permit in the district
+    assert evidence_strength(cells, forestry.evidence)[3] > 0.5

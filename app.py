@@ -75,6 +75,7 @@ from geo_engine.planning.scenario import (
     PlanSettings,
     Scenario,
     Thresholds,
+    custom_extras,
     read_scenario_bytes,
     scenario_from_params,
     scenario_id,
@@ -500,6 +501,10 @@ def _apply_view(pid: str) -> None:
         ss["custom_layers"] = [i for i in chosen if i in R.specs] or default_layers(R)
         if view.custom is not None:
             ss["custom_agg"] = view.custom.aggregation.method
+            extras = custom_extras(view.custom)
+            if extras:
+                problems.append(("scenario_custom_extras",
+                                 {"keys": escape_markdown(", ".join(extras[:6]))}))
     _keep_added(pid, view.constraints, problems)
     layers = ss["custom_layers"] if pid == CUSTOM else [lay.id for lay in R.profile(pid).layers]
     unknown = [i for i in view.weights if i not in layers]

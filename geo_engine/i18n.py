@@ -420,6 +420,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "scenario_unknown_profile": {"es": "El escenario es del perfil «{profile}», que esta región no tiene.", "en": "The scenario is for profile “{profile}”, which this region does not have."},
     "scenario_unknown_layers": {"es": "El escenario pesa capas que el perfil no tiene, ignoradas: {layers}.", "en": "The scenario weighs layers the profile does not have, ignored: {layers}."},
     "scenario_extra_constraints": {"es": "El escenario añade {n} restricciones al perfil: se aplican y se pueden desactivar en la barra lateral.", "en": "The scenario adds {n} constraints to the profile: they apply, and can be switched off in the sidebar."},
+    "scenario_custom_extras": {"es": "El perfil propio del escenario define además {keys}, que la app no aplica (la línea de comandos sí).", "en": "The scenario's custom profile also sets {keys}, which the app does not apply (the command line does)."},
     "scenario_unknown_constraints": {"es": "El escenario restringe capas que esta región no tiene, ignoradas: {layers}.", "en": "The scenario constrains layers this region does not have, ignored: {layers}."},
     "scenario_scaled": {"es": "Los pesos del escenario pasan de 5: se escalaron para que el mayor sea 5 (las proporciones no cambian).", "en": "The scenario's weights exceed 5: they were scaled so the largest is 5 (their ratios are unchanged)."},
     "scenario_problem": {"es": "El escenario no se pudo leer: {error}", "en": "The scenario could not be read: {error}"},

@@ -621,8 +621,8 @@ def test_a_custom_profile_scenario_loads_and_its_link_reproduces_it(cache, monke
     from geo_engine.planning.scenario import custom_profile
 
     doc = {"id": "mine", "profile": "custom", "weights": {"hdi_2019": 1, "travel_port": 3},
-           "custom": custom_profile(["hdi_2019", "travel_port"], aggregation="wgm").model_dump(
-               mode="json", exclude_defaults=True)}
+           "custom": {**custom_profile(["hdi_2019", "travel_port"], aggregation="wgm").model_dump(
+               mode="json", exclude_defaults=True), "missing": "exclude"}}
     at = _app(cache, monkeypatch)
     at.session_state["tab"] = DECIDE
     at.run()
@@ -633,6 +633,7 @@ def test_a_custom_profile_scenario_loads_and_its_link_reproduces_it(cache, monke
     assert at.selectbox(key="custom_agg").value == "wgm"
     assert at.multiselect(key="custom_layers").value == ["hdi_2019", "travel_port"]
     assert at.slider(key="w_custom_travel_port").value == 3.0
+    assert any("define además missing" in w.value for w in at.warning)  # said, not applied
     params = {k: at.query_params[k] for k in at.query_params}
     assert params["agg"] == "wgm"
     at.session_state["tab"] = "Mapa"

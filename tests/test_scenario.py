@@ -8,6 +8,7 @@ from geo_engine.planning.scenario import (
     Scenario,
     apply_scenario,
     constraint_text,
+    custom_extras,
     custom_profile,
     load_scenario,
     read_scenario_bytes,
@@ -238,3 +239,12 @@ def test_bad_added_constraints_or_aggregation_in_a_link_get_one_line(params, mes
     with pytest.raises(SpecError, match=re.escape(message)) as err:
         scenario_from_params(params)
     assert "\n" not in str(err.value)
+
+
+def test_custom_extras_name_what_the_app_cannot_show():
+    mine = custom_profile(["crops", "roads"], aggregation="owa")
+    assert custom_extras(mine) == []
+    doc = mine.model_dump()
+    doc["layers"][1]["normalization"] = {"method": "percentile"}
+    doc["aggregation"]["orness"] = 0.9
+    assert custom_extras(Profile.model_validate(doc)) == ["aggregation", "layers.1.normalization"]

@@ -36,6 +36,7 @@ __all__ = [
     "apply_scenario",
     "check_scenario_layers",
     "constraint_text",
+    "custom_extras",
     "custom_profile",
     "load_scenario",
     "read_scenario_bytes",
@@ -235,6 +236,27 @@ def custom_profile(layer_ids: Sequence[str], *, aggregation: str = "wlc",
         "description": "Layers and weights chosen by the user.", "aggregation": agg,
         "layers": [{"id": lid, "weight": 1.0, "rationale": "chosen by the user"}
                    for lid in layer_ids]})
+
+
+def custom_extras(profile: Profile) -> list[str]:
+    """Return the keys of a custom profile beyond what :func:`custom_profile` sets.
+
+    The app builds its custom profile from layers, weights and an aggregation method only; the
+    keys returned (``missing``, ``evidence``, ``layers.0.normalization``…) are those a scenario's
+    custom profile sets that the app cannot show (the command line scores them).
+
+    Examples
+    --------
+    >>> mine = custom_profile(["roads"], aggregation="wgm")
+    >>> custom_extras(mine), custom_extras(mine.model_copy(update={"missing": "exclude"}))
+    ([], ['missing'])
+    """
+    built = custom_profile([lay.id for lay in profile.layers], aggregation=profile.aggregation.method)
+    ours, plain = profile.model_dump(), built.model_dump()
+    keys = [k for k in ours if k not in ("title", "description", "layers") and ours[k] != plain[k]]
+    return keys + [f"layers.{i}.{key}" for i, lay in enumerate(profile.layers)
+                   for key in ("direction", "normalization", "missing")
+                   if getattr(lay, key) is not None]
 
 
 def scenario_profile(scenario: Scenario, profiles: Mapping[str, Profile], *,

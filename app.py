@@ -75,6 +75,7 @@ from geo_engine.planning.scenario import (
     PlanSettings,
     Scenario,
     Thresholds,
+    custom_extras,
     read_scenario_bytes,
     scenario_from_params,
     scenario_id,
@@ -112,7 +113,7 @@ from geo_engine.reporting.maps import (
 from geo_engine.reporting.orientation import region_orientation
 from geo_engine.reporting.outputs import POPULATION_LAYER, POVERTY_LAYER
 from geo_engine.reporting.rollup import LEVELS, cluster_levels
-from geo_engine.scoring.profiles import Profile, localized
+from geo_engine.scoring.profiles import Constraint, Profile, localized
 from geo_engine.scoring.score import Prepared, prepare
 from geo_engine.scoring.sensitivity import sensitivity
 
@@ -139,25 +140,37 @@ def load_run(region: str, resolution: int) -> tuple[Run, list[str]]:
     return dataclasses.replace(result, names=proper_names(result.names, lexicon)), notes
 
 
+def with_added(profile: Profile, added: tuple[str, ...]) -> Profile:
+    """Return ``profile`` with a scenario's added constraints (each as its JSON text) after its own."""
+    if not added:
+        return profile
+    extra = [Constraint.model_validate_json(text) for text in added]
+    return profile.model_copy(update={"constraints": [*profile.constraints, *extra]})
+
+
 @st.cache_resource(show_spinner=False, max_entries=32)
-def prepared(region: str, resolution: int, profile_id: str, constraints: tuple[bool, ...]) -> Prepared:
-    """Return normalized layers of a profile with the chosen constraints (kept while sliding weights)."""
+def prepared(region: str, resolution: int, profile_id: str, constraints: tuple[bool, ...],
+             added: tuple[str, ...] = ()) -> Prepared:
+    """Return normalized layers of a profile with the chosen constraints (kept while sliding weights).
+
+    ``added`` are a scenario's constraints beyond the profile's own (:func:`with_added`).
+    """
     r = load_run(region, resolution)[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeoEngineWarning)  # already reported by load_run
-        return prepare(r.matrix, with_constraints(r.profile(profile_id), constraints), specs=r.specs,
-                       cache=r.cache)
+        return prepare(r.matrix, with_added(with_constraints(r.profile(profile_id), constraints),
+                                            added), specs=r.specs, cache=r.cache)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def prepared_custom(region: str, resolution: int, layer_ids: tuple[str, ...],
-                    aggregation: str) -> Prepared:
+                    aggregation: str, added: tuple[str, ...] = ()) -> Prepared:
     """Return normalized layers of a custom profile (kept while sliding its weights)."""
     r = load_run(region, resolution)[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeoEngineWarning)
-        return prepare(r.matrix, custom_profile(list(layer_ids), aggregation=aggregation),
-                       specs=r.specs)
+        return prepare(r.matrix, with_added(custom_profile(list(layer_ids), aggregation=aggregation),
+                                            added), specs=r.specs)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -395,9 +408,9 @@ if "_url_read" not in ss:  # a session's first run: the link's view, if any
         ss["_url_show"] = st.query_params["show"]
     if "cell" in st.query_params:
         ss["_url_cell"] = st.query_params["cell"]
-if "_url_view_read" not in ss:  # a link's weights, switched-off constraints and thresholds
+if "_url_view_read" not in ss:  # a link's weights, constraints (off, added) and thresholds
     ss["_url_view_read"] = True
-    if {"weights", "off", "thresholds"} & set(st.query_params):
+    if {"weights", "off", "add", "agg", "thresholds"} & set(st.query_params):
         try:
             ss["_pending_view"] = scenario_from_params(st.query_params.to_dict())
         except GeoEngineError as exc:
@@ -469,8 +482,8 @@ def _apply_view(pid: str) -> None:
     """Put a pending scenario (a link's or an uploaded file's) into the sidebar's widgets.
 
     Runs before the weight sliders, constraint boxes and threshold sliders are drawn, so their
-    keys may still be set. Weights above the sliders' 5 are scaled (ratios kept); layers the
-    profile lacks and added constraints (the app applies only the profile's own) are reported.
+    keys may still be set. Weights above the sliders' 5 are scaled (ratios kept) and layers the
+    profile lacks are reported; constraints the scenario adds become switches of their own.
     """
     view: Scenario | None = ss.pop("_pending_view", None)
     if view is None:
@@ -484,7 +497,15 @@ def _apply_view(pid: str) -> None:
     if pid == INCLUSION:
         return
     if pid == CUSTOM:
-        ss["custom_layers"] = [i for i in view.weights if i in R.specs] or default_layers(R)
+        chosen = [lay.id for lay in view.custom.layers] if view.custom else list(view.weights)
+        ss["custom_layers"] = [i for i in chosen if i in R.specs] or default_layers(R)
+        if view.custom is not None:
+            ss["custom_agg"] = view.custom.aggregation.method
+            extras = custom_extras(view.custom)
+            if extras:
+                problems.append(("scenario_custom_extras",
+                                 {"keys": escape_markdown(", ".join(extras[:6]))}))
+    _keep_added(pid, view.constraints, problems)
     layers = ss["custom_layers"] if pid == CUSTOM else [lay.id for lay in R.profile(pid).layers]
     unknown = [i for i in view.weights if i not in layers]
     if unknown:
@@ -500,8 +521,25 @@ def _apply_view(pid: str) -> None:
     if pid != CUSTOM:
         for i, c in enumerate(R.profile(pid).constraints):
             ss[f"c_{pid}_{i}"] = c.layer not in view.drop_constraints
-    if view.constraints:
-        problems.append(("scenario_extra_constraints", {"n": len(view.constraints)}))
+
+
+def _keep_added(pid: str, constraints: list[Constraint], problems: list) -> None:
+    """Keep a scenario's added constraints for profile ``pid`` (on), reporting unknown layers."""
+    known = [c for c in constraints if c.layer in R.matrix.columns]
+    unknown = [c.layer for c in constraints if c.layer not in R.matrix.columns]
+    if unknown:
+        problems.append(("scenario_unknown_constraints",
+                         {"layers": escape_markdown(", ".join(unknown))}))
+    ss.setdefault("_added", {})[(REGION, pid)] = [c.model_dump_json() for c in known]
+    for i in range(len(known)):
+        ss[f"ca_{pid}_{i}"] = True
+    if known:
+        problems.append(("scenario_extra_constraints", {"n": len(known)}))
+
+
+def _constraint_label(c: Constraint) -> str:
+    """Return a constraint as its switch reads: layer title, operator, value."""
+    return f"{_layer_title(c.layer)} {c.op} {number(c.value, lang, decimals=2)}"
 
 
 _apply_view(profile_id)
@@ -516,6 +554,7 @@ def _layer_title(layer_id: str) -> str:
 
 weights: dict[str, float] = {}
 enabled: tuple[bool, ...] = ()
+ADDED: tuple[str, ...] = ()  # a scenario's constraints beyond the profile's, switched on
 custom: Profile | None = None
 if profile_id == CUSTOM:
     start = default_layers(R)
@@ -552,15 +591,22 @@ if profile_id != INCLUSION:
                 weights[layer.id] = st.slider(escape_markdown(label), 0.0, most, step=0.1, key=key,
                                               help=escape_markdown(localized(layer.rationale, lang))
                                               or None)
-    if profile.constraints:
+    added = [Constraint.model_validate_json(text)
+             for text in ss.get("_added", {}).get((REGION, profile_id), [])]
+    if profile.constraints or added:
         st.sidebar.subheader(t("constraints", lang))
         for i in range(len(profile.constraints)):
             if FRESH or f"c_{profile_id}_{i}" not in ss:
                 ss[f"c_{profile_id}_{i}"] = True
         enabled = tuple(st.sidebar.checkbox(
-            escape_markdown(f"{_layer_title(c.layer)} {c.op} {number(c.value, lang, decimals=2)}"),
+            escape_markdown(_constraint_label(c)),
             key=f"c_{profile_id}_{i}", help=escape_markdown(localized(c.rationale, lang)) or None)
             for i, c in enumerate(profile.constraints))
+        for i in range(len(added)):
+            ss.setdefault(f"ca_{profile_id}_{i}", True)
+        ADDED = tuple(c.model_dump_json() for i, c in enumerate(added) if st.sidebar.checkbox(
+            escape_markdown(t("added_constraint", lang, rule=_constraint_label(c))),
+            key=f"ca_{profile_id}_{i}", help=escape_markdown(localized(c.rationale, lang)) or None))
 q_engine = q_incl = 2 / 3
 if "typology" not in SKIP:  # the thresholds only split the typology
     st.sidebar.subheader(t("thresholds", lang))
@@ -568,16 +614,19 @@ if "typology" not in SKIP:  # the thresholds only split the typology
     q_incl = st.sidebar.slider(t("inclusion_threshold", lang), 0.5, 0.95, 2 / 3, 0.01, key="q_incl")
 
 if profile_id == INCLUSION:
-    prep = None
+    prep, PROFILE = None, None
 elif custom is not None:
-    prep = prepared_custom(REGION, resolution, tuple(lay.id for lay in custom.layers), aggregation)
+    prep = prepared_custom(REGION, resolution, tuple(lay.id for lay in custom.layers), aggregation,
+                           ADDED)
+    PROFILE = with_added(custom, ADDED)
 else:
-    prep = prepared(REGION, resolution, profile_id, enabled)
+    prep = prepared(REGION, resolution, profile_id, enabled, ADDED)
+    PROFILE = with_added(with_constraints(R.profile(profile_id), enabled), ADDED)
 RANK_BY = (custom or R.profile(profile_id)).rank_by  # the statistic `evaluate` checks
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", GeoEngineWarning)  # constant layers etc.: already in NOTES
     SC = scenario(R, profile_id=profile_id, weights=weights, engine_quantile=q_engine,
-                  inclusion_quantile=q_incl, prepared=prep, profile=custom)
+                  inclusion_quantile=q_incl, prepared=prep, profile=PROFILE)
 
 # ---------------------------------------------------------------- header
 st.title(t("app_title", lang))
@@ -626,7 +675,7 @@ def current_clusters() -> Clusters | None:
     """Return the clusters of the current scenario, computed once per weights and constraints."""
     if not show_clusters:
         return None
-    key = (REGION, resolution, profile_id, tuple(sorted(weights.items())), enabled)
+    key = (REGION, resolution, profile_id, tuple(sorted(weights.items())), enabled, ADDED)
     store = st.session_state.setdefault("_clusters", {})
     if key not in store:
         with warnings.catch_warnings(), st.spinner(t("busy_clusters", lang), show_time=True):
@@ -682,7 +731,7 @@ def _brief_bytes(rows: np.ndarray, title: str, fmt: str = "html") -> bytes:
     base = base_layers(REGION, department)
     render = brief_pdf if fmt == "pdf" else brief_html
     out = render(R, profile_id=profile_id, rows=rows, title=title, lang=lang, result=SC.result,
-                 base=base)
+                 base=base, profile=SC.profile)
     return out if isinstance(out, bytes) else out.encode()
 
 
@@ -1135,7 +1184,7 @@ def plan_tab() -> None:
     if profile_id == INCLUSION:
         st.info(t("plan_needs_profile", lang))
         return
-    base = custom or R.profile(profile_id)
+    base = PROFILE or R.profile(profile_id)
     prof = profile_with_weights(base, weights) if sum(weights.values()) > 0 else base
     c1, c2, c3, c4, c5 = st.columns(5)
     n = int(c1.number_input(t("plan_sites", lang), 1, 50, 12, key="plan_sites"))
@@ -1260,7 +1309,8 @@ def current_view(title: str = "") -> Scenario:
         plan["per_department"] = int(ss["plan_per_dep"])
     return Scenario(id=scenario_id(title or profile_id), title=title, profile=profile_id,
                     weights={k: round(float(v), 4) for k, v in weights.items()},
-                    drop_constraints=off,
+                    drop_constraints=off, custom=custom,
+                    constraints=[Constraint.model_validate_json(text) for text in ADDED],
                     thresholds=Thresholds(engine=round(q_engine, 4), inclusion=round(q_incl, 4)),
                     focus=Focus(department=dep, province=prov, unit=unit),
                     plan=PlanSettings.model_validate(plan))
@@ -1462,6 +1512,6 @@ st.query_params.from_dict({k: v for k, v in {
     "profile": profile_id, "dep": dep, "prov": prov, "unit": unit,
     "show": ss.get("_shown_output", ""),
     "cell": format(int(R.matrix["h3"].iloc[_row]), "x") if _row is not None else "",
-    **{k: v for k, v in scenario_params(current_view()).items() if k in ("weights", "off",
-                                                                       "thresholds")},
+    **{k: v for k, v in scenario_params(current_view()).items() if k in ("weights", "off", "add",
+                                                                       "agg", "thresholds")},
 }.items() if v})

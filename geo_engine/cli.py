@@ -265,7 +265,8 @@ OptionalProfile = Annotated[str | None, typer.Option(
     "profile if omitted.")]
 ScenarioFile = Annotated[Path | None, typer.Option(
     "--scenario", help="Scenario YAML (profile, weights, constraints, thresholds; see "
-    "`geo-engine scenario new`): score with it instead of the profile's own weights.")]
+    "`geo-engine scenario new`; a custom profile saved by the app too): score with it instead "
+    "of the profile's own weights.")]
 
 
 def _print_layer_profile(report: dict, *, cached: bool) -> None:
@@ -566,20 +567,27 @@ def _scenario_file(profile: str | None, path: Path | None) -> tuple[str, Scenari
     return name, scen
 
 
+def _scenario_profile(result: Run, name: str, scen: Scenario) -> Profile:
+    """Return the profile ``name`` with a scenario's changes (its custom profile if it has one)."""
+    from geo_engine.planning.scenario import apply_scenario, scenario_profile
+
+    if name != scen.profile:  # --profile names another: refused, naming both
+        return apply_scenario(result.profile(name), scen)
+    return scenario_profile(scen, result.profiles, layers=result.matrix.columns)
+
+
 def _scenario_scores(result: Run, name: str,
                      scen: Scenario | None) -> tuple[Profile, ScoreResult, DualResult]:
     """Return the profile, its score and the dual model, with a scenario's changes if given."""
     if scen is None:
         return result.profile(name), result.scored(name), result.dual
     from geo_engine.explore import scenario
-    from geo_engine.planning.scenario import apply_scenario
     from geo_engine.scoring.dual import INCLUSION, inclusion_result
 
     if name == INCLUSION and (scen.weights or scen.constraints or scen.drop_constraints):
         _fail(ValueError(f"scenario {scen.id!r}: the inclusion score has no weights or "
                          "constraints of its own; name another profile or keep only thresholds"))
-    chosen = (result.profile(name) if name == INCLUSION
-              else apply_scenario(result.profile(name), scen))
+    chosen = result.profile(name) if name == INCLUSION else _scenario_profile(result, name, scen)
     with _report_warnings():
         sc = scenario(result, profile_id=name, profile=None if name == INCLUSION else chosen,
                       engine_quantile=scen.thresholds.engine,
@@ -610,7 +618,7 @@ def score(
         chosen, scored, dual = _scenario_scores(result, profile, scen)
         table = cell_table(result.matrix, profile=chosen, specs=result.specs,
                            dual=dual, names=result.names, result=scored)
-        meta = _export_meta(result, chosen.id, table.attrs["weights"],
+        meta = _export_meta(result, chosen, table.attrs["weights"],
                             **({"scenario": scen.id, **dual.thresholds} if scen is not None
                                else {}))
         if out.suffix.lower() == ".gpkg":  # cells, clusters and districts in one file
@@ -708,15 +716,14 @@ def access_cmd(
                f"{np.nanmedian(minutes):,.0f} min")
 
 
-def _export_meta(result: Run, profile_id: str, weights: Mapping[str, float],
+def _export_meta(result: Run, chosen: Profile, weights: Mapping[str, float],
                  **extra: object) -> dict[str, object]:
     """Return the ``meta`` block of an export: profile, weights, settings, sources, hash."""
     from geo_engine.reporting.export import export_meta
 
-    chosen = result.profile(profile_id)
     specs = result.specs
     return export_meta(
-        profile=profile_id, weights=weights, resolution=result.resolution,
+        profile=chosen.id, weights=weights, resolution=result.resolution,
         datasets=[ds for lay in chosen.layers if result.region.shipped
                   and lay.id in specs and (ds := specs[lay.id].dataset)],
         extra={"aggregation": chosen.aggregation.method, **result.dual.thresholds,
@@ -753,7 +760,7 @@ def clusters_cmd(
                 m, scored.score, profile=profile, contributions=scored.contributions,
                 permutations=permutations, fdr=fdr, min_cells=min_cells, seed=seed,
                 names=result.names, **travel_minutes(m))
-        meta = _export_meta(result, profile, scored.weights,
+        meta = _export_meta(result, result.profile(profile), scored.weights,
                             permutations=permutations, fdr=fdr, min_cells=min_cells, seed=seed)
     except (GeoEngineError, KeyError, ValueError) as exc:
         _fail(exc)
@@ -948,22 +955,28 @@ def scenario_check(
     region: Region = settings.default_region,
 ) -> None:
     """Check a scenario against the region's profile; print its weights, constraints, thresholds."""
-    from geo_engine.planning.scenario import apply_scenario, load_scenario
+    from geo_engine.ingest.specs import load_layers
+    from geo_engine.matrix.derived import DERIVED
+    from geo_engine.planning.scenario import CUSTOM, load_scenario, scenario_profile
     from geo_engine.regions.region import load_region
     from geo_engine.scoring.dual import INCLUSION
     from geo_engine.scoring.profiles import load_profiles
 
     try:
         scen = load_scenario(scenario)
-        profiles = load_profiles(load_region(region).profiles)
-        if scen.profile != INCLUSION and scen.profile not in profiles:
+        reg = load_region(region)
+        profiles = load_profiles(reg.profiles) if reg.profiles.exists() else {}
+        if scen.profile not in (INCLUSION, CUSTOM) and scen.profile not in profiles:
             _fail(KeyError(f"{scenario}: profile {scen.profile!r} is not a profile of region "
-                           f"{region!r}; known: {sorted([*profiles, INCLUSION])}"))
-        chosen = (apply_scenario(profiles[scen.profile], scen) if scen.profile in profiles
+                           f"{region!r}; known: {sorted([*profiles, INCLUSION, CUSTOM])}"))
+        layers = {s.id for s in load_layers(reg.layers)} | set(DERIVED)
+        chosen = (scenario_profile(scen, profiles, layers=layers) if scen.profile != INCLUSION
                   else None)
     except (GeoEngineError, ValueError) as exc:
         _fail(exc)
-    typer.echo(f"scenario {scen.id}: {scen.title or '(no title)'}; profile {scen.profile}")
+    typer.echo(f"scenario {scen.id}: {scen.title or '(no title)'}; profile {scen.profile}"
+               + (f" ({chosen.aggregation.method})" if chosen is not None and chosen.id == CUSTOM
+                  else ""))
     if chosen is not None:
         for layer_id, w in chosen.weights().items():
             typer.echo(f"  weight {layer_id:<32} {w:.3f}")
@@ -1054,8 +1067,9 @@ def plan_cmd(
                                       ".parquet, .csv); with --pareto the front (.csv, .parquet).")],
     profile: Annotated[str | None, typer.Option("--profile", help="Profile ranking the candidate "
                                                 "sites and marking niche evidence.")] = None,
-    scenario: Annotated[Path | None, typer.Option("--scenario", help="Scenario YAML (profile, "
-                                                  "weights, constraints, plan settings).")] = None,
+    scenario: Annotated[Path | None, typer.Option("--scenario", help="Scenario YAML (profile or "
+                                                  "custom profile, weights, constraints, plan "
+                                                  "settings).")] = None,
     sites: Annotated[int | None, typer.Option(help="At most this many sites.")] = None,
     budget: Annotated[float | None, typer.Option(help="At most this total cost.")] = None,
     cost: Annotated[Path | None, typer.Option(help="Cost per site: .csv/.parquet with h3 and "
@@ -1100,7 +1114,7 @@ def plan_cmd(
     """Where to act under a budget: sites reaching the most poor people with a niche (exact MILP)."""
     from geo_engine.io.safe_read import read_table_file
     from geo_engine.planning.plan import greedy_cover, pareto_front, solve_cover
-    from geo_engine.planning.scenario import PlanSettings, apply_scenario, load_scenario
+    from geo_engine.planning.scenario import PlanSettings, load_scenario
     from geo_engine.planning.sites import (
         SiteOptions,
         region_problem,
@@ -1126,9 +1140,7 @@ def plan_cmd(
         if name is None:
             _fail(ValueError("give --profile (or a --scenario that names one)"))
         result = _run(region, resolution, data_dir)
-        chosen = result.profile(name)
-        if scen is not None:
-            chosen = apply_scenario(chosen, scen)
+        chosen = _scenario_profile(result, name, scen) if scen is not None else result.profile(name)
         options = SiteOptions(
             sites=sites if sites is not None else base.sites,
             budget=budget if budget is not None else base.budget,
@@ -1186,7 +1198,8 @@ def plan_cmd(
 
         page = plan_brief(result, profile_id=chosen.id, table=table, best_demand=best.demand,
                           greedy_demand=greedy.demand, reachable=total,
-                          reach=options.reach_minutes, lang=lang, pdf=brief.suffix.lower() == ".pdf")
+                          reach=options.reach_minutes, lang=lang, pdf=brief.suffix.lower() == ".pdf",
+                          profile=chosen, result=scored)
         _write(lambda: write_document(page, brief, force=force))
         typer.echo(f"wrote {brief}: the plan's brief")
 

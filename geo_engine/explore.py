@@ -19,6 +19,7 @@ from geo_engine import settings
 from geo_engine.i18n import number, t, unit
 from geo_engine.io.yaml_io import load_yaml
 from geo_engine.pipeline import Run
+from geo_engine.planning.scenario import CUSTOM, custom_profile
 from geo_engine.reporting.maps import (
     MAX_POLYGONS,
     CategoricalLegend,
@@ -200,23 +201,6 @@ def scenario(
                     engine_quantile=engine_quantile, inclusion_quantile=inclusion_quantile,
                     weights=dict(result.weights) if result is not None else {},
                     profile=profile if profile_id != INCLUSION else None)
-
-
-CUSTOM = "custom"
-"""Id of the profile a user assembles in the app from any layers."""
-
-
-def custom_profile(layer_ids: Sequence[str], *, aggregation: str = "wlc",
-                   title: str = "Custom") -> Profile:
-    """Return a profile of the given layers with equal weights (changed later by the sliders)."""
-    agg: dict[str, Any] = {"method": aggregation}
-    if aggregation == "owa":
-        agg["orness"] = 0.5
-    return Profile.model_validate({
-        "id": CUSTOM, "kind": "custom", "title": {"es": title, "en": title},
-        "description": "Layers and weights chosen by the user.", "aggregation": agg,
-        "layers": [{"id": lid, "weight": 1.0, "rationale": "chosen by the user"}
-                   for lid in layer_ids]})
 
 
 def default_layers(run: Run, *, most: int = 3) -> list[str]:

@@ -516,6 +516,18 @@ def test_ahp_inconsistent_judgements_are_refused_and_named(cache, monkeypatch):
     assert at.dataframe[0].value.columns[0] == "Participante 1"
 
 
+def _from_link(cache, monkeypatch, params: dict[str, str]) -> AppTest:
+    """Return the app opened from a link holding ``params`` (run once, without an exception)."""
+    monkeypatch.setattr("geo_engine.settings.cache_dir", cache)
+    at = AppTest.from_file(str(APP), default_timeout=240)
+    at.session_state["resolution"] = 5
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception
+    return at
+
+
 def test_a_link_with_weights_reproduces_the_view(cache, monkeypatch):
     at = _app(cache, monkeypatch)
     at.selectbox(key="profile").set_value("engine").run()
@@ -531,13 +543,7 @@ def test_a_link_with_weights_reproduces_the_view(cache, monkeypatch):
     assert params["thresholds"].startswith("0.8,")
     shown = at.dataframe[0].value
 
-    monkeypatch.setattr("geo_engine.settings.cache_dir", cache)
-    again = AppTest.from_file(str(APP), default_timeout=240)
-    again.session_state["resolution"] = 5
-    for key, value in params.items():
-        again.query_params[key] = value
-    again.run()
-    assert not again.exception
+    again = _from_link(cache, monkeypatch, params)
     assert again.slider(key="w_engine_operating_mines").value == pytest.approx(5.0)
     assert again.slider(key="w_engine_population_2020").value == 0.0
     assert again.checkbox(key="c_engine_0").value is False
@@ -564,3 +570,76 @@ def load_profiles_weight(profile, layer):
 
     return next(x.weight for x in load_profiles(load_region("peru").profiles)[profile].layers
                 if x.id == layer)
+
+
+def _card_score(at) -> str:
+    """Return the score the selected cell's card shows ("—" when the cell has none)."""
+    return next(m.value for m in at.metric if m.label == "Puntaje")
+
+
+HIGHLANDS = ("id: lowlands\nprofile: engine\nconstraints:\n"
+             "  - {layer: elevation_mean, op: '<', value: 2500, rationale: Below the highlands.}\n")
+
+
+def test_an_uploaded_scenario_adding_a_constraint_excludes_its_cells(cache, monkeypatch):
+    at = _app(cache, monkeypatch)
+    at.selectbox(key="profile").set_value("engine").run()
+    at.text_input(key="find_cell").input("-13.52, -71.97").run()  # Cusco, 3,400 m
+    assert _card_score(at) != "—"
+    at.session_state["tab"] = DECIDE
+    at.run()
+    at.file_uploader(key="scen_upload").upload("lowlands.yaml", HIGHLANDS.encode()).run()
+    at.button(key="scen_apply").click().run()
+    assert not at.exception
+    assert any("añade 1 restricciones" in w.value for w in at.warning)
+    switch = at.checkbox(key="ca_engine_0")
+    assert switch.value is True
+    assert switch.label.endswith(r"\(del escenario\)")
+    params = {k: at.query_params[k] for k in at.query_params}
+    assert params["add"] == "elevation_mean<2500.0"
+    at.session_state["tab"] = "Mapa"
+    at.run()
+    assert _card_score(at) == "—"  # above 2,500 m: excluded by the scenario's constraint
+    shown = at.dataframe[0].value
+    at.text_input(key="find_cell").input("-5.19, -80.63").run()  # Piura, on the coast
+    assert _card_score(at) != "—"
+
+    # the link reproduces the added constraint
+    again = _from_link(cache, monkeypatch, params)
+    assert again.checkbox(key="ca_engine_0").value is True
+    assert again.dataframe[0].value.equals(shown)
+    again.text_input(key="find_cell").input("-13.52, -71.97").run()
+    assert _card_score(again) == "—"
+    again.checkbox(key="ca_engine_0").uncheck().run()  # switched off: Cusco scores again
+    assert _card_score(again) != "—"
+    assert "add" not in again.query_params
+
+
+def test_a_custom_profile_scenario_loads_and_its_link_reproduces_it(cache, monkeypatch):
+    import yaml
+
+    from geo_engine.planning.scenario import custom_profile
+
+    doc = {"id": "mine", "profile": "custom", "weights": {"hdi_2019": 1, "travel_port": 3},
+           "custom": {**custom_profile(["hdi_2019", "travel_port"], aggregation="wgm").model_dump(
+               mode="json", exclude_defaults=True), "missing": "exclude"}}
+    at = _app(cache, monkeypatch)
+    at.session_state["tab"] = DECIDE
+    at.run()
+    at.file_uploader(key="scen_upload").upload("mine.yaml", yaml.safe_dump(doc).encode()).run()
+    at.button(key="scen_apply").click().run()
+    assert not at.exception
+    assert at.selectbox(key="profile").value == "custom"
+    assert at.selectbox(key="custom_agg").value == "wgm"
+    assert at.multiselect(key="custom_layers").value == ["hdi_2019", "travel_port"]
+    assert at.slider(key="w_custom_travel_port").value == 3.0
+    assert any("define además missing" in w.value for w in at.warning)  # said, not applied
+    params = {k: at.query_params[k] for k in at.query_params}
+    assert params["agg"] == "wgm"
+    at.session_state["tab"] = "Mapa"
+    at.run()
+    shown = at.dataframe[0].value
+
+    again = _from_link(cache, monkeypatch, params)
+    assert again.selectbox(key="custom_agg").value == "wgm"
+    assert again.dataframe[0].value.equals(shown)

@@ -716,6 +716,15 @@ def test_plan_by_province_with_costs_by_travel_time(tmp_path, monkeypatch):
     assert "not both" in r.output
 
 
+def _check_and_score(region: list[str], scen: Path, out: Path) -> tuple[str, str]:
+    """Run `scenario check` and `score --scenario` and return their outputs (both must succeed)."""
+    checked = runner.invoke(app, ["scenario", "check", *region, str(scen)])
+    assert checked.exit_code == 0, checked.output
+    scored = runner.invoke(app, ["score", *region, "--scenario", str(scen), "--out", str(out)])
+    assert scored.exit_code == 0, scored.output
+    return checked.output, scored.output
+
+
 def test_score_and_rank_with_a_scenario(own_region_file, tmp_path):
     import pandas as pd
     import yaml
@@ -733,14 +742,10 @@ def test_score_and_rank_with_a_scenario(own_region_file, tmp_path):
     assert "id: alturas" in text
     scen.write_text(text.replace("town_people: 1.0", "town_people: 0.0") + "thresholds: "
                     "{engine: 0.9}\n", encoding="utf-8")
-    r = runner.invoke(app, ["scenario", "check", *region, str(scen)])
-    assert r.exit_code == 0, r.output
-    assert re.search(r"weight height +1\.000", r.output)
-    assert "thresholds engine 0.900" in r.output
-    r = runner.invoke(app, ["score", *region, "--scenario", str(scen), "--out",
-                            str(tmp_path / "s.geojson")])
-    assert r.exit_code == 0, r.output
-    assert "scenario 'alturas' of profile 'family_towns'" in r.output
+    checked, scored = _check_and_score(region, scen, tmp_path / "s.geojson")
+    assert re.search(r"weight height +1\.000", checked)
+    assert "thresholds engine 0.900" in checked
+    assert "scenario 'alturas' of profile 'family_towns'" in scored
     meta = json.loads((tmp_path / "s.geojson").read_text())["meta"]
     assert meta["settings"]["scenario"] == "alturas"
     assert meta["weights"] == {"town_people": 0.0, "height": 1.0}
@@ -785,3 +790,90 @@ def test_score_or_rank_without_a_profile_or_scenario_says_what_to_give(tmp_path,
     r = runner.invoke(app, [command, "--out", str(tmp_path / "x.csv")])
     assert r.exit_code == 1
     assert "give --profile (or a --scenario that names one)" in r.output
+
+
+CUSTOM_SCENARIO = {
+    "id": "mixed", "title": "Height and markets", "profile": "custom",
+    "weights": {"height": 3, "market_count": 1},
+    "constraints": [{"layer": "poverty", "op": ">=", "value": 40, "rationale": "Poor units only."}],
+    "custom": {"id": "custom", "title": {"es": "Propio", "en": "Own"}, "description": "Mine.",
+               "aggregation": {"method": "wgm"},
+               "layers": [{"id": "height", "weight": 1, "rationale": "r"},
+                          {"id": "market_count", "weight": 1, "rationale": "r"}]},
+}
+
+
+def test_score_rank_and_plan_with_a_custom_profile_scenario(own_region_file, tmp_path):
+    import numpy as np
+    import pandas as pd
+    import yaml
+
+    region = ["--region", str(own_region_file)]
+    scen = tmp_path / "mixed.yaml"
+    scen.write_text(yaml.safe_dump(CUSTOM_SCENARIO), encoding="utf-8")
+    checked, scored = _check_and_score(region, scen, tmp_path / "s.parquet")
+    assert "profile custom (wgm)" in checked
+    assert re.search(r"weight height +0\.750", checked)
+    assert "constraint poverty >= 40" in checked
+    assert "scenario 'mixed' of profile 'custom'" in scored
+    cells = pd.read_parquet(tmp_path / "s.parquet")
+    poor = cells["unit_code"].isin(["N2", "S1"])  # the units of 45 % and 60 % poverty
+    assert 0 < poor.sum() < len(cells)
+    assert cells.loc[~poor, "score"].isna().all()  # the scenario's constraint excludes them
+    assert cells.loc[poor, "score"].notna().all()
+    # a weighted geometric mean, not the linear combination of the same weights
+    assert not np.allclose(cells.loc[poor, "score"], cells.loc[poor, ["contrib_height",
+                                                                      "contrib_market_count"]].sum(axis=1))
+    r = runner.invoke(app, ["rank", *region, "--scenario", str(scen), "--out",
+                            str(tmp_path / "r.csv")])
+    assert r.exit_code == 0, r.output
+    ranked = pd.read_csv(tmp_path / "r.csv").set_index("code")
+    best = cells.groupby("unit_code")["score"].max()
+    assert ranked["max"].sort_index().to_numpy() == pytest.approx(best.sort_index().to_numpy(),
+                                                                  nan_ok=True)
+    r = runner.invoke(app, ["plan", *region, "--scenario", str(scen), "--sites", "1",
+                            "--speed-kmh", "40", "--reach", "60", "--niche-min", "0",
+                            "--demand-column", "town_people",
+                            "--out", str(tmp_path / "p.csv"), "--brief", str(tmp_path / "p.html"),
+                            "--lang", "en"])
+    assert r.exit_code == 0, r.output
+    plan = pd.read_csv(tmp_path / "p.csv")
+    site = plan[plan["role"] == "site"]
+    assert len(site) == 1
+    chosen = cells.set_index("h3").loc[site["h3"].iloc[0], "unit_code"]
+    assert chosen in {"N2", "S1"}  # only cells the scenario scores can be sites
+    assert "Own" in (tmp_path / "p.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize(("change", "message"), [
+    ({"custom": {**CUSTOM_SCENARIO["custom"],
+                 "layers": [{"id": "nowhere", "weight": 1, "rationale": "r"}]},
+      "weights": {}}, r"scenario 'mixed': profile 'custom' names layers that the region does not have: "
+                  r"layers\.0\.id = 'nowhere'"),
+    ({"custom": {**CUSTOM_SCENARIO["custom"],
+                 "layers": [{"id": "../../etc/passwd", "weight": 1, "rationale": "r"}]}},
+     r"`custom` names layers by id"),
+    ({"custom": {**CUSTOM_SCENARIO["custom"], "id": "engine"}}, r"`custom` defines the profile"),
+    ({"custom": {**CUSTOM_SCENARIO["custom"], "source": "/etc/passwd"}},
+     r"key `custom.source`: Extra inputs are not permitted"),
+    ({"custom": {**CUSTOM_SCENARIO["custom"], "aggregation": {"method": "eval"}}},
+     r"key `custom.aggregation.method`"),
+    ({"custom": None, "weights": {}}, "neither carries it"),
+    ({"constraints": [{"layer": "nowhere", "op": "<", "value": 1, "rationale": "r"}]},
+     r"constraints\.0\.layer = 'nowhere'"),
+    ({"weights": {"poverty": 1}}, r"weighs layers \['poverty'\] that profile 'custom' lacks"),
+])
+def test_a_bad_custom_scenario_ends_in_one_line(own_region_file, tmp_path, change, message):
+    import yaml
+
+    scen = tmp_path / "bad.yaml"
+    scen.write_text(yaml.safe_dump({**CUSTOM_SCENARIO, **change}), encoding="utf-8")
+    for command in (["score", "--out", str(tmp_path / "s.csv")], ["scenario", "check"]):
+        args = [*command, "--region", str(own_region_file)]
+        r = runner.invoke(app, [*args, "--scenario", str(scen)] if command[0] == "score"
+                          else [*args, str(scen)])
+        assert r.exit_code == 1
+        lines = [line for line in r.output.splitlines() if line.startswith("error:")]
+        assert len(lines) == 1, r.output
+        assert re.search(message, lines[0]), r.output

@@ -7,11 +7,15 @@ from geo_engine._errors import SpecError
 from geo_engine.planning.scenario import (
     Scenario,
     apply_scenario,
+    constraint_text,
+    custom_extras,
+    custom_profile,
     load_scenario,
     read_scenario_bytes,
     scenario_from_params,
     scenario_id,
     scenario_params,
+    scenario_profile,
     scenario_yaml,
 )
 from geo_engine.scoring.profiles import Constraint, Profile
@@ -153,3 +157,94 @@ def test_bad_url_parameters_get_one_line(params, message):
 def test_scenario_id_from_a_title_is_valid(title, expected):
     assert scenario_id(title) == expected
     Scenario(id=scenario_id(title), profile="engine")
+
+
+CUSTOM_DOC = {"id": "mix", "profile": "custom", "weights": {"crops": 2},
+              "constraints": [{"layer": "slope", "op": "<=", "value": 15, "rationale": "flat"}],
+              "custom": custom_profile(["crops", "roads"], aggregation="owa").model_dump(
+                  mode="json", exclude_defaults=True)}
+
+
+def test_a_custom_profile_scenario_carries_its_profile(tmp_path):
+    scen = load_scenario(_write(tmp_path, CUSTOM_DOC))
+    assert read_scenario_bytes(scenario_yaml(scen).encode(), name="mix.yaml") == scen
+    out = scenario_profile(scen, {"agro_food": PROFILE}, layers=["crops", "roads", "slope"])
+    assert out.aggregation.method == "owa"
+    assert out.weights() == pytest.approx({"crops": 2 / 3, "roads": 1 / 3})
+    assert [(c.layer, c.op, c.value) for c in out.constraints] == [("slope", "<=", 15)]
+    # without its profile, the layers its weights name, combined linearly
+    bare = Scenario(id="bare", profile="custom", weights={"roads": 1})
+    assert [lay.id for lay in scenario_profile(bare, {}, layers=["roads"]).layers] == ["roads"]
+    # a region's profile by id
+    plain = scenario_profile(Scenario(id="p", profile="agro_food"), {"agro_food": PROFILE},
+                             layers=["crops", "roads"])
+    assert plain == PROFILE
+
+
+@pytest.mark.parametrize(("change", "layers", "message"), [
+    ({}, ["crops", "roads"], r"scenario 'mix': profile 'custom' names layers that the region does "
+                             r"not have: constraints\.0\.layer = 'slope'"),
+    ({"custom": None, "weights": {}}, ["crops"], "neither carries it"),
+    ({"profile": "engine", "custom": None}, ["crops"], r"no profile 'engine' in the region"),
+])
+def test_a_custom_scenario_the_region_cannot_score_is_refused(change, layers, message):
+    scen = Scenario.model_validate({**CUSTOM_DOC, **change})
+    with pytest.raises(SpecError, match=message):
+        scenario_profile(scen, {"agro_food": PROFILE}, layers=layers)
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize(("change", "message"), [
+    ({"profile": "agro_food"}, "`custom` defines the profile 'custom'"),
+    ({"custom": {**CUSTOM_DOC["custom"], "layers": [
+        {"id": "/etc/passwd", "weight": 1, "rationale": "r"}]}}, "`custom` names layers by id"),
+    ({"custom": {**CUSTOM_DOC["custom"], "layers": [
+        {"id": f"l{i}", "weight": 1, "rationale": "r"} for i in range(201)]}}, "at most 200"),
+    ({"custom": {**CUSTOM_DOC["custom"], "path": "../x.yaml"}}, "key `custom.path`"),
+    ({"custom": {**CUSTOM_DOC["custom"], "aggregation": {"method": "owa"}}}, "owa needs `orness`"),
+    ({"constraints": [{"layer": "a/b", "op": "<", "value": 1, "rationale": "r"}]},
+     "constraints name layers by id"),
+])
+def test_hostile_custom_scenarios_get_one_line(tmp_path, change, message):
+    path = _write(tmp_path, {**CUSTOM_DOC, **change})
+    with pytest.raises(SpecError, match=re.escape(message)) as err:
+        load_scenario(path)
+    assert "\n" not in str(err.value)
+
+
+def test_url_parameters_carry_added_constraints_and_the_custom_aggregation():
+    scen = Scenario.model_validate(CUSTOM_DOC)
+    params = scenario_params(scen)
+    assert params == {"profile": "custom", "weights": "crops:2", "add": "slope<=15.0",
+                      "agg": "owa"}
+    back = scenario_from_params(params)
+    assert [(c.layer, c.op, c.value) for c in back.constraints] == [("slope", "<=", 15.0)]
+    assert back.custom is not None
+    assert back.custom.aggregation.method == "owa"
+    assert [lay.id for lay in back.custom.layers] == ["crops"]
+    odd = Constraint(layer="share", op=">", value=0.1 + 0.2, rationale="r")
+    assert scenario_from_params({"profile": "engine", "add": constraint_text(odd)}
+                                ).constraints[0].value == odd.value  # exactly, not rounded
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize(("params", "message"), [
+    ({"profile": "engine", "add": "slope=<15"}, "URL parameter add: 'slope=<15' is not layer"),
+    ({"profile": "engine", "add": "slope<nan"}, "is not layer, operator, number"),
+    ({"profile": "engine", "add": "../x<1"}, "URL parameter add: '../x<1' is not"),
+    ({"profile": "engine", "agg": "owa"}, "URL parameter agg: 'owa' is the custom profile's"),
+    ({"profile": "custom", "weights": "a:1", "agg": "sum"}, "one of ['wlc', 'wgm', 'owa'"),
+])
+def test_bad_added_constraints_or_aggregation_in_a_link_get_one_line(params, message):
+    with pytest.raises(SpecError, match=re.escape(message)) as err:
+        scenario_from_params(params)
+    assert "\n" not in str(err.value)
+
+
+def test_custom_extras_name_what_the_app_cannot_show():
+    mine = custom_profile(["crops", "roads"], aggregation="owa")
+    assert custom_extras(mine) == []
+    doc = mine.model_dump()
+    doc["layers"][1]["normalization"] = {"method": "percentile"}
+    doc["aggregation"]["orness"] = 0.9
+    assert custom_extras(Profile.model_validate(doc)) == ["aggregation", "layers.1.normalization"]

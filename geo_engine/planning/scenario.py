@@ -10,31 +10,56 @@ import math
 import re
 import tempfile
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from geo_engine._errors import SpecError, validation_lines
 from geo_engine.io.yaml_io import dump_yaml, load_model
-from geo_engine.scoring.profiles import Constraint, Profile
+from geo_engine.scoring.profiles import AGGREGATIONS, Constraint, Profile
 
 __all__ = [
+    "CUSTOM",
     "Focus",
     "PlanSettings",
     "Scenario",
     "Thresholds",
     "apply_scenario",
+    "check_scenario_layers",
+    "constraint_text",
+    "custom_extras",
+    "custom_profile",
     "load_scenario",
     "read_scenario_bytes",
     "scenario_from_params",
     "scenario_id",
     "scenario_params",
+    "scenario_profile",
     "scenario_yaml",
 ]
 
+CUSTOM = "custom"
+"""Id of the profile a user assembles from any layers (the app's custom profile)."""
+
 _NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 """Profile and layer ids in a scenario: letters, digits, ``_ . -``; at most 64 characters."""
+
+_RULE = re.compile(r"^([A-Za-z0-9_.-]{1,64})(<=|>=|==|!=|<|>)(.{1,32})$")
+"""A constraint in a link: ``layer``, operator, value (``protected_strict<0.5``)."""
+
+_MOST_LAYERS = 200
+"""At most this many layers in a scenario's custom profile."""
+
+_LINK_RATIONALE = "Added by a scenario (the link does not carry its rationale)."
 
 _CODE = r"^[^\x00-\x1f\x7f]{0,64}$"
 """Unit codes (a region's own may hold any printable character): at most 64, no control codes."""
@@ -90,6 +115,11 @@ class Scenario(BaseModel):
     keep the profile's weight. ``constraints`` are added to the profile's; ``drop_constraints``
     names layers whose constraints of the profile are switched off. ``focus`` is the app's view
     (the command line scores the whole region).
+
+    A scenario of the app's custom profile (``profile: custom``) carries that profile under
+    ``custom``: a profile document checked like the region's profile files (its id ``custom``,
+    its layers by id, no file paths); without it, the layers its ``weights`` name are combined
+    by weighted linear combination.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -102,6 +132,7 @@ class Scenario(BaseModel):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     focus: Focus = Field(default_factory=Focus)
     plan: PlanSettings = Field(default_factory=PlanSettings)
+    custom: Profile | None = None
 
     @field_validator("weights")
     @classmethod
@@ -124,6 +155,28 @@ class Scenario(BaseModel):
             msg = f"drop_constraints lists layer ids (letters, digits, _ . -): {names[:3]}"
             raise ValueError(msg)
         return value
+
+    @model_validator(mode="after")
+    def _layer_names(self) -> Scenario:
+        names = [c.layer for c in self.constraints if not re.match(_NAME, c.layer)]
+        if names:
+            msg = f"constraints name layers by id (letters, digits, _ . -): {names[:3]}"
+            raise ValueError(msg)
+        if self.custom is None:
+            return self
+        if self.profile != CUSTOM or self.custom.id != CUSTOM:
+            msg = (f"`custom` defines the profile {CUSTOM!r}: write `profile: {CUSTOM}` and "
+                   f"`custom: {{id: {CUSTOM}, …}}` (found profile {self.profile!r}, custom id "
+                   f"{self.custom.id!r})")
+            raise ValueError(msg)
+        if len(self.custom.layers) > _MOST_LAYERS:
+            msg = f"`custom` has {len(self.custom.layers)} layers; at most {_MOST_LAYERS}"
+            raise ValueError(msg)
+        names = [i for i in _profile_layer_ids(self.custom) if not re.match(_NAME, i)]
+        if names:
+            msg = f"`custom` names layers by id (letters, digits, _ . -): {names[:3]}"
+            raise ValueError(msg)
+        return self
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -172,6 +225,103 @@ def scenario_id(title: str) -> str:
     return words if re.match(r"^[a-z]", words) else f"scenario_{words}".strip("_")
 
 
+def custom_profile(layer_ids: Sequence[str], *, aggregation: str = "wlc",
+                   title: str = "Custom") -> Profile:
+    """Return a profile of the given layers with equal weights (changed later by the sliders)."""
+    agg: dict[str, Any] = {"method": aggregation}
+    if aggregation == "owa":
+        agg["orness"] = 0.5
+    return Profile.model_validate({
+        "id": CUSTOM, "kind": "custom", "title": {"es": title, "en": title},
+        "description": "Layers and weights chosen by the user.", "aggregation": agg,
+        "layers": [{"id": lid, "weight": 1.0, "rationale": "chosen by the user"}
+                   for lid in layer_ids]})
+
+
+def custom_extras(profile: Profile) -> list[str]:
+    """Return the keys of a custom profile beyond what :func:`custom_profile` sets.
+
+    The app builds its custom profile from layers, weights and an aggregation method only; the
+    keys returned (``missing``, ``evidence``, ``layers.0.normalization``…) are those a scenario's
+    custom profile sets that the app cannot show (the command line scores them).
+
+    Examples
+    --------
+    >>> mine = custom_profile(["roads"], aggregation="wgm")
+    >>> custom_extras(mine), custom_extras(mine.model_copy(update={"missing": "exclude"}))
+    ([], ['missing'])
+    """
+    built = custom_profile([lay.id for lay in profile.layers], aggregation=profile.aggregation.method)
+    ours, plain = profile.model_dump(), built.model_dump()
+    keys = [k for k in ours if k not in ("title", "description", "layers") and ours[k] != plain[k]]
+    return keys + [f"layers.{i}.{key}" for i, lay in enumerate(profile.layers)
+                   for key in ("direction", "normalization", "missing")
+                   if getattr(lay, key) is not None]
+
+
+def scenario_profile(scenario: Scenario, profiles: Mapping[str, Profile], *,
+                     layers: Collection[str]) -> Profile:
+    """Return the profile a scenario scores: its base profile with the scenario's changes.
+
+    The base is the region's profile the scenario names, or for ``profile: custom`` the
+    custom profile it carries (or, without one, the layers its weights name, combined by
+    weighted linear combination).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    profiles : mapping of str to Profile
+        The region's profiles by id.
+    layers : collection of str
+        The layers the region has (the indicator matrix's columns).
+
+    Raises
+    ------
+    SpecError
+        If the region lacks the profile, or a layer the scenario's profile or constraints name;
+        and as :func:`apply_scenario`.
+    """
+    if scenario.profile == CUSTOM and CUSTOM not in profiles:
+        if scenario.custom is None and not scenario.weights:
+            msg = (f"scenario {scenario.id!r} is for the custom profile but neither carries it "
+                   "(`custom:`) nor names its layers (`weights:`); add either")
+            raise SpecError(msg)
+        base = scenario.custom or custom_profile(list(scenario.weights))
+    elif scenario.profile in profiles:
+        base = profiles[scenario.profile]
+    else:
+        msg = (f"scenario {scenario.id!r}: no profile {scenario.profile!r} in the region; "
+               f"known: {sorted(profiles)} or {CUSTOM!r} (with a `custom:` profile)")
+        raise SpecError(msg)
+    profile = apply_scenario(base, scenario)
+    check_scenario_layers(scenario, profile, layers=layers)
+    return profile
+
+
+def check_scenario_layers(scenario: Scenario, profile: Profile, *, layers: Collection[str]) -> None:
+    """Raise :class:`SpecError` if the scenario's profile names layers the region does not have.
+
+    The message names the scenario, each unknown layer with its key in the profile
+    (``layers.2.id``, ``constraints.0.layer``…) and the region's layers.
+    """
+    try:
+        profile.check_layers(set(layers), source="the region")
+    except SpecError as exc:
+        raise SpecError(f"scenario {scenario.id!r}: "
+                        + str(exc).split(": ", 1)[-1]) from None
+
+
+def constraint_text(constraint: Constraint) -> str:
+    """Return a constraint as a link writes it: layer, operator and value.
+
+    Examples
+    --------
+    >>> constraint_text(Constraint(layer="slope", op="<=", value=15, rationale="r"))
+    'slope<=15.0'
+    """
+    return f"{constraint.layer}{constraint.op}{float(constraint.value)!r}"
+
+
 def apply_scenario(profile: Profile, scenario: Scenario) -> Profile:
     """Return the profile with the scenario's weights (for the layers it names) and constraints.
 
@@ -211,6 +361,12 @@ def apply_scenario(profile: Profile, scenario: Scenario) -> Profile:
             exc, prefix=scenario.id, whole="(profile)")) from exc
 
 
+def _profile_layer_ids(profile: Profile) -> list[str]:
+    """Return every layer id a profile names: layers, constraints, evidence, gate, hubs."""
+    return [*(lay.id for lay in profile.layers), *(c.layer for c in profile.constraints),
+            *(e.layer for e in [*profile.evidence, *profile.gate, *profile.hubs])]
+
+
 def scenario_yaml(scenario: Scenario) -> str:
     """Return a scenario as the YAML text :func:`load_scenario` reads back."""
     return dump_yaml(scenario.model_dump(mode="json", exclude_defaults=True), width=100)
@@ -220,12 +376,17 @@ def scenario_params(scenario: Scenario) -> dict[str, str]:
     """Return the URL parameters of a scenario's view (those at their default are left out).
 
     ``profile``, ``weights`` (``layer:weight,…``), ``off`` (layers whose constraints are off),
-    ``thresholds`` (``engine,inclusion``) and the focus as ``dep``, ``prov``, ``unit``. The id,
-    title, added constraints and plan settings stay in the file only.
+    ``add`` (added constraints, ``layer<value,…``: :func:`constraint_text`), ``agg`` (the custom
+    profile's aggregation), ``thresholds`` (``engine,inclusion``) and the focus as ``dep``,
+    ``prov``, ``unit``. The id, title, the rationale of added constraints, plan settings and
+    anything of a custom profile beyond its layers and aggregation stay in the file only.
     """
+    agg = scenario.custom.aggregation.method if scenario.custom is not None else "wlc"
     params = {"profile": scenario.profile,
               "weights": ",".join(f"{k}:{v:g}" for k, v in scenario.weights.items()),
-              "off": ",".join(scenario.drop_constraints)}
+              "off": ",".join(scenario.drop_constraints),
+              "add": ",".join(constraint_text(c) for c in scenario.constraints),
+              "agg": agg if agg != "wlc" else ""}
     th = scenario.thresholds
     if not (math.isclose(th.engine, 2 / 3, abs_tol=5e-3)
             and math.isclose(th.inclusion, 2 / 3, abs_tol=5e-3)):
@@ -266,16 +427,48 @@ def scenario_from_params(params: Mapping[str, str]) -> Scenario:
     if parts and len(values) != 2:
         msg = f"URL parameter thresholds: {text[:40]!r} is not two numbers; write e.g. 0.7,0.67"
         raise SpecError(msg)
-    doc = {"id": "link", "profile": params.get("profile", ""), "weights": pairs("weights"),
+    weights = pairs("weights")
+    doc = {"id": "link", "profile": params.get("profile", ""), "weights": weights,
            "drop_constraints": [v for v in params.get("off", "").split(",") if v],
+           "constraints": [_link_constraint(item) for item in params.get("add", "").split(",")
+                           if item],
            "thresholds": dict(zip(("engine", "inclusion"), values, strict=True)) if values else {},
            "focus": {"department": params.get("dep", ""), "province": params.get("prov", ""),
                      "unit": params.get("unit", "")}}
+    agg = params.get("agg", "")
+    if agg and (doc["profile"] != CUSTOM or agg not in AGGREGATIONS):
+        msg = (f"URL parameter agg: {agg[:40]!r} is the custom profile's aggregation, one of "
+               f"{list(AGGREGATIONS)}, with profile={CUSTOM}")
+        raise SpecError(msg)
+    if doc["profile"] == CUSTOM and weights:
+        doc["custom"] = custom_profile(list(weights), aggregation=agg or "wlc").model_dump()
     try:
         return Scenario.model_validate(doc)
     except ValidationError as exc:
         lines = validation_lines(exc, prefix="URL", whole="(link)", word="parameter")
         for key, name in (("focus.department", "dep"), ("focus.province", "prov"),
-                          ("focus.unit", "unit"), ("drop_constraints", "off")):
+                          ("focus.unit", "unit"), ("drop_constraints", "off"),
+                          ("constraints", "add"), ("custom", "weights")):
             lines = lines.replace(f"`{key}", f"`{name}")
         raise SpecError("; ".join(lines.splitlines())) from None
+
+
+def _link_constraint(item: str) -> dict[str, Any]:
+    """Return a constraint written in a link (:func:`constraint_text`) as a document.
+
+    Raises
+    ------
+    SpecError
+        If ``item`` is not a layer id, an operator and a finite number.
+    """
+    match = _RULE.match(item)
+    try:
+        value = float(match.group(3)) if match else math.nan
+    except ValueError:
+        value = math.nan
+    if match is None or not math.isfinite(value):
+        msg = (f"URL parameter add: {item[:40]!r} is not layer, operator, number; write e.g. "
+               "add=protected_strict<0.5,slope<=15")
+        raise SpecError(msg)
+    return {"layer": match.group(1), "op": match.group(2), "value": value,
+            "rationale": _LINK_RATIONALE}

@@ -30,6 +30,7 @@ from geo_engine.reporting.maps import (
     hexagon_rings,
 )
 from geo_engine.scoring.explain import gate_why, why
+from geo_engine.scoring.profiles import Profile
 from geo_engine.scoring.score import ScoreResult
 
 if TYPE_CHECKING:
@@ -389,7 +390,7 @@ class BriefContent:
 
 def brief_content(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: str = "es",
                   extra: Sequence[tuple[str, str]] = (), result: ScoreResult | None = None,
-                  base: Orientation | None = None) -> BriefContent:
+                  base: Orientation | None = None, profile: Profile | None = None) -> BriefContent:
     """Compute what a brief about a set of cells (a district or a cluster) shows.
 
     Parameters
@@ -409,6 +410,9 @@ def brief_content(run: Run, *, profile_id: str, rows: np.ndarray, title: str, la
     base : Orientation, optional
         Land, water, outlines and names of the map; by default the region's, with the districts
         of the cells' department outlined (:func:`geo_engine.reporting.orientation.region_orientation`).
+    profile : Profile, optional
+        The profile as scored (a scenario's, or a custom one the region does not have); the
+        run's ``profile_id`` by default.
 
     Returns
     -------
@@ -425,7 +429,7 @@ def brief_content(run: Run, *, profile_id: str, rows: np.ndarray, title: str, la
     if idx.size == 0:
         msg = "the brief has no cells: check the district code or cluster id"
         raise ValueError(msg)
-    profile = run.profile(profile_id)
+    profile = profile if profile is not None else run.profile(profile_id)
     result = result if result is not None else run.dual.results[profile_id]
     score = result.score[idx]
     nan = np.full(idx.size, np.nan)
@@ -520,12 +524,12 @@ def _why(run: Run, profile_id: str, idx: np.ndarray, pop: np.ndarray, lang: str)
 
 def brief_html(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: str = "es",
                extra: Sequence[tuple[str, str]] = (), result: ScoreResult | None = None,
-               base: Orientation | None = None) -> str:
+               base: Orientation | None = None, profile: Profile | None = None) -> str:
     """Return a one-page HTML brief about a set of cells (a district or a cluster).
 
     Parameters
     ----------
-    run, profile_id, rows, title, lang, extra, result, base
+    run, profile_id, rows, title, lang, extra, result, base, profile
         As in :func:`brief_content`.
 
     Returns
@@ -534,7 +538,7 @@ def brief_html(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang:
         Self-contained HTML (the map as an inline PNG, no script, every value HTML-escaped).
     """
     c = brief_content(run, profile_id=profile_id, rows=rows, title=title, lang=lang, extra=extra,
-                      result=result, base=base)
+                      result=result, base=base, profile=profile)
     return _TEMPLATE.render(lang=c.lang, title=c.title, subtitle=c.subtitle, labels=c.labels,
                             figures=c.figures, drivers=c.drivers, sources=c.sources, caveats=c.caveats,
                             map_b64=base64.b64encode(c.map_png).decode("ascii"), footer=c.footer,
@@ -688,12 +692,12 @@ def _pdf_document(c: BriefContent, *, size: float) -> FPDF:
 
 def brief_pdf(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: str = "es",
               extra: Sequence[tuple[str, str]] = (), result: ScoreResult | None = None,
-              base: Orientation | None = None) -> bytes:
+              base: Orientation | None = None, profile: Profile | None = None) -> bytes:
     """Return a printable PDF brief (A4 portrait, one page where possible) about a set of cells.
 
     Parameters
     ----------
-    run, profile_id, rows, title, lang, extra, result, base
+    run, profile_id, rows, title, lang, extra, result, base, profile
         As in :func:`brief_content`.
 
     Returns
@@ -712,7 +716,7 @@ def brief_pdf(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: 
     The body text starts at 9 pt and shrinks, down to 7 pt, while the brief does not fit one page.
     """
     c = brief_content(run, profile_id=profile_id, rows=rows, title=title, lang=lang, extra=extra,
-                      result=result, base=base)
+                      result=result, base=base, profile=profile)
     for size in (9.0, 8.0, 7.0):
         pdf = _pdf_document(c, size=size)
         if pdf.pages_count == 1:
@@ -722,7 +726,8 @@ def brief_pdf(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: 
 
 def plan_brief(run: Run, *, profile_id: str, table: pd.DataFrame, best_demand: float,
                greedy_demand: float, reachable: float, reach: float, lang: str = "es",
-               pdf: bool = False) -> str | bytes:
+               pdf: bool = False, profile: Profile | None = None,
+               result: ScoreResult | None = None) -> str | bytes:
     """Return a one-page brief of a plan: the map of the cells it reaches, its figures, its sites.
 
     Parameters
@@ -740,6 +745,8 @@ def plan_brief(run: Run, *, profile_id: str, table: pd.DataFrame, best_demand: f
     lang : {"es", "en"}
     pdf : bool, default False
         A PDF (bytes) instead of HTML (text).
+    profile, result : Profile, ScoreResult, optional
+        The profile as the plan scored it (a scenario's) and its score; the run's by default.
     """
     rows = np.isin(run.matrix["h3"].to_numpy(dtype=np.uint64), table["h3"].to_numpy(dtype=np.uint64))
     sites = table[table["role"] == "site"].sort_values("rank")
@@ -757,4 +764,5 @@ def plan_brief(run: Run, *, profile_id: str, table: pd.DataFrame, best_demand: f
                       + (f" · {family}" if isinstance(family, str) else "")))
     title = t("plan_title", lang, n=len(sites))
     render = brief_pdf if pdf else brief_html
-    return render(run, profile_id=profile_id, rows=rows, title=title, lang=lang, extra=extra)
+    return render(run, profile_id=profile_id, rows=rows, title=title, lang=lang, extra=extra,
+                  result=result, profile=profile)

@@ -498,3 +498,16 @@ def test_fisheries_density_counts_imarpe_main_landing_sites_only():
     # every cove still counts in the niche evidence and the distance layer
     assert {"distance_landing_site"} <= layers
     assert "distance_landing_site" in {item.layer for item in fisheries.evidence}
+
+
+def test_tourism_counts_the_colca_visitors_that_sernanp_cannot_see():
+    from geo_engine.ingest.specs import load_layers
+    from geo_engine.regions.region import load_region
+
+    specs = {s.id: s for s in load_layers(load_region("peru").layers)}
+    tourism = load_profiles(region="peru")["nature_heritage_tourism"]
+    weights = {layer.id: layer.weight for layer in tourism.layers}
+    assert weights["attraction_visits"] == weights["protected_area_visits"]
+    spec = specs["attraction_visits"]
+    assert (spec.source, spec.method) == ("peru/attraction_visits.parquet", "density")
+    assert spec.params["column"] == "visits_per_year"

@@ -9,8 +9,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curation.common.context import BuildContext, Dataset
-from curation.common.frames import normalize_name
-from curation.sources import SHIPPED, load_shipped
+from curation.peru.districts import district_codes_by_name, fold_names
+from curation.sources import SHIPPED, PageCitation, load_shipped
 from geo_engine._errors import DataIntegrityError
 
 __all__ = [
@@ -28,15 +28,6 @@ HYDROCARBONS_FILE = "hydrocarbons.yaml"
 
 DAYS_PER_YEAR = 365.0
 """A daily production rate times this is the yearly output."""
-
-
-class _Citation(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    title: str = Field(min_length=1)
-    publisher: str = Field(min_length=1)
-    year: int = Field(ge=1990, le=2100)
-    url: str = Field(pattern=r"^https?://")
 
 
 class _Series(BaseModel):
@@ -79,7 +70,7 @@ class HydrocarbonFacts(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     prices: _Prices
-    sources: dict[str, _Citation]
+    sources: dict[str, PageCitation]
     lots: list[_Lot] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -160,17 +151,13 @@ def district_values(facts: HydrocarbonFacts, districts: pd.DataFrame) -> pd.Data
     geo_engine._errors.DataIntegrityError
         When a lot names a district that is not in ``districts``.
     """
-    key = districts.assign(
-        _k=[(normalize_name(a), normalize_name(b), normalize_name(c)) for a, b, c in
-            zip(districts["department"], districts["province"], districts["district"],
-                strict=True)])
-    codes = dict(zip(key["_k"], key["district_code"], strict=True))
+    codes = district_codes_by_name(districts)
     values = lot_values(facts).set_index("lot")
     parts = []
     for lot in facts.lots:
         share = 1.0 / len(lot.districts)
         for names in lot.districts:
-            folded = tuple(normalize_name(n) for n in names)
+            folded = fold_names(names)
             if folded not in codes:
                 msg = (f"{HYDROCARBONS_FILE}: lot {lot.lot!r} names district {list(names)!r}, which "
                        f"is not in districts.parquet; write it as [department, province, district] "

@@ -26,6 +26,7 @@ __all__ = [
     "SHIPPED_SUMMARIES",
     "SOURCES",
     "Catalogue",
+    "PageCitation",
     "SourceRef",
     "load_catalogue",
     "load_shipped",
@@ -69,6 +70,17 @@ class SourceRef:
     def to_dict(self) -> dict[str, Any]:
         """Return the reference as a plain dictionary (for YAML)."""
         return asdict(self)
+
+
+class PageCitation(BaseModel):
+    """A public page a hand-checked figure is quoted from: title, publisher, year and address."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(min_length=1)
+    publisher: str = Field(min_length=1)
+    year: int = Field(ge=1990, le=2100)
+    url: str = Field(pattern=r"^https?://")
 
 
 class _Source(BaseModel):

@@ -61,12 +61,14 @@ def test_build_needs_the_districts(tmp_path):
 def test_real_visits_reproduce_the_committed_file(raw_dir, data_dir, tmp_path):
     ctx = BuildContext(src=raw_dir, out=tmp_path)
     admin.build(ctx)
-    (ds,) = tourism.build(ctx)
+    ds, colca = tourism.build(ctx)
     points = gpd.read_parquet(tmp_path / ds.file).set_index("name_key")
     assert ds.report["polygon_match_rate"] == 1.0
     assert points.loc["MACHUPICCHU", "district_code"] == "081304"
     assert points.loc["MACHUPICCHU", "foreign_share"] > 0.9
     assert points.loc["PARACAS", "placed_at"] == "area_point"
     assert ds.report["visits_total"] == 4_231_325
-    committed = {e["file"]: e for e in load_manifest(data_dir)["datasets"]}[ds.file]
-    assert describe_file(tmp_path / ds.file)["sha256"] == committed["sha256"]
+    committed = {e["file"]: e for e in load_manifest(data_dir)["datasets"]}
+    assert describe_file(tmp_path / ds.file)["sha256"] == committed[ds.file]["sha256"]
+    assert colca.id == "attraction_visits"
+    assert describe_file(tmp_path / colca.file)["sha256"] == committed[colca.file]["sha256"]

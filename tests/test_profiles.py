@@ -385,6 +385,7 @@ def _engine_cells(**columns):
 
     base = {"district_code": ["040127", "150601", "990101"], "area_km2": [5.0, 5.0, 5.0],
             "mining_metals_value": [2.6e9, 1.5e5, 0.0], "operating_mines": [1.0, 0.0, 0.0],
+            "hydrocarbons_value": [0.0, 0.0, 0.0],
             "mining_copper": [2.6e9, 1.0e5, 0.0], "mining_precious_metals": [0.0, 3.0e4, 0.0],
             "mining_base_metals": [0.0, 2.0e4, 0.0], "mining_processing": [0.0, 0.0, 0.0],
             "crop_value_agro_export": [0.0, 1.0e4, 0.0], "crop_value_industrial": [0.0, 0.0, 1.0],
@@ -418,6 +419,34 @@ def test_the_engine_ranks_mines_by_their_dollar_value_not_by_their_metal_count()
     more = _engine_cells(mining_base_metals=[0.0, 9.0e4, 0.0],
                          mining_precious_metals=[0.0, 9.0e4, 0.0])
     assert score_profile(more, engine, specs=specs).score[1] == pytest.approx(score[1])
+
+
+def test_the_engine_finds_a_remote_gas_field_that_proximity_alone_cannot_replace():
+    from geo_engine.ingest.specs import load_layers
+    from geo_engine.regions.region import load_region
+    from geo_engine.scoring.evidence import evidence_strength
+    from geo_engine.scoring.score import score_profile
+
+    specs = {s.id: s for s in load_layers(load_region("peru").layers)}
+    engine = load_profiles(region="peru")["engine"]
+    assert specs["hydrocarbons_value"].method == "intensive"  # the district total, not split
+    item = next(g for g in engine.gate if g.layer == "hydrocarbons_value")
+    # Camisea's Echarate (USD 1.48 billion of gas, 500 km from a port) against a district with
+    # USD 26 M of oil (a third of Loreto's Lote 8) and a resource-less cell beside the port
+    cells = _engine_cells(hydrocarbons_value=[1.48e9, 2.6e7, 0.0],
+                          mining_metals_value=[0.0, 0.0, 0.0], operating_mines=[0.0, 0.0, 0.0],
+                          mining_copper=[0.0, 0.0, 0.0], mining_precious_metals=[0.0, 0.0, 0.0],
+                          mining_base_metals=[0.0, 0.0, 0.0],
+                          crop_value_agro_export=[0.0, 1.0, 0.0],
+                          distance_port_small_plus=[500.0, 300.0, 1.0])
+    gate = evidence_strength(cells, [item])
+    assert gate[0] > 0.9
+    assert gate[1] == 0.0
+    assert gate[2] == 0.0
+    score = score_profile(cells, engine, specs=specs).score
+    assert score[0] > 0.3
+    assert score[1] == 0.0  # no resource at scale, no engine
+    assert score[2] == 0.0
 
 
 def test_the_engine_counts_a_mine_once_per_cell():
@@ -512,3 +541,16 @@ def test_forestry_evidence_is_the_forest_in_use_not_an_urban_sawmill():
     np.testing.assert_array_equal(evidence_strength(cells, forestry.evidence), 0.0)
     cells.loc[3, "community_forest_permits"] = 2.0  # a native community's permit in the district
     assert evidence_strength(cells, forestry.evidence)[3] > 0.5
+
+
+def test_tourism_counts_the_colca_visitors_that_sernanp_cannot_see():
+    from geo_engine.ingest.specs import load_layers
+    from geo_engine.regions.region import load_region
+
+    specs = {s.id: s for s in load_layers(load_region("peru").layers)}
+    tourism = load_profiles(region="peru")["nature_heritage_tourism"]
+    weights = {layer.id: layer.weight for layer in tourism.layers}
+    assert weights["attraction_visits"] == weights["protected_area_visits"]
+    spec = specs["attraction_visits"]
+    assert (spec.source, spec.method) == ("peru/attraction_visits.parquet", "density")
+    assert spec.params["column"] == "visits_per_year"

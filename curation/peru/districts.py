@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -15,6 +17,8 @@ __all__ = [
     "PARENT_METHODS",
     "PERU_BOUNDS",
     "describe_parents",
+    "district_codes_by_name",
+    "fold_names",
     "parent_2007_district",
     "read_capitals",
     "read_centres",
@@ -162,6 +166,32 @@ def require_districts(ctx: BuildContext, step: str) -> gpd.GeoDataFrame:
         raise GeoEngineError(msg)
     districts: gpd.GeoDataFrame = ctx.frames["districts"]
     return districts
+
+
+def district_codes_by_name(districts: pd.DataFrame) -> dict[tuple[str, str, str], str]:
+    """Return district codes keyed by folded (department, province, district) names.
+
+    Parameters
+    ----------
+    districts : pandas.DataFrame
+        ``district_code``, ``department``, ``province`` and ``district``.
+
+    Returns
+    -------
+    dict
+        ``{(department, province, district): district_code}``, names folded by
+        :func:`~curation.common.frames.normalize_name` (so ``Pariñas`` finds ``PARIÑAS``).
+    """
+    return {(normalize_name(a), normalize_name(b), normalize_name(c)): str(code)
+            for a, b, c, code in zip(districts["department"], districts["province"],
+                                     districts["district"], districts["district_code"],
+                                     strict=True)}
+
+
+def fold_names(names: Sequence[str]) -> tuple[str, str, str]:
+    """Fold a [department, province, district] triple the way :func:`district_codes_by_name` keys."""
+    department, province, district = names
+    return normalize_name(department), normalize_name(province), normalize_name(district)
 
 
 def read_capitals(ctx: BuildContext) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Rebuild step for energy: power plants of the Global Power Plant Database with coordinates."""
+"""Rebuild step for energy: power plants with coordinates, and producing oil and gas lots."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from curation.common.frames import (
     value_counts,
 )
 from curation.peru.forests import parse_thousands
+from curation.peru.hydrocarbons import build_dataset
 from curation.peru.places import NEAREST_DISTRICT_KM, classify_coordinates
 from curation.sources import SOURCES
 
@@ -92,7 +93,11 @@ def dedupe_plants(wri: gpd.GeoDataFrame, other: gpd.GeoDataFrame) -> gpd.GeoData
 
     A WRI plant and a GEODB/CDM plant with the same fuel at most :data:`PLANT_MATCH_KM` apart
     are one plant (pairs taken nearest first, one to one); the WRI row (MINEM 2015 capacity) is
-    kept and ``also_in`` names the other source's id.
+    kept and ``also_in`` names the other source's id. Pairs where one name is the other plus
+    whole words (:func:`~curation.common.frames.name_similarity` of 1) are taken first: two solar
+    plants 1.2 and 1.3 km from WRI's "Panamericana" (the CDM rows "PANAMERICANA SOLAR 20 TS" and
+    "MOQUEGUA FV") would otherwise pair by distance alone with the wrong one, leaving Panamericana
+    counted twice and Moquegua FV merged away.
 
     Parameters
     ----------
@@ -107,13 +112,15 @@ def dedupe_plants(wri: gpd.GeoDataFrame, other: gpd.GeoDataFrame) -> gpd.GeoData
     wri = wri.assign(also_in=pd.Series(pd.NA, index=wri.index, dtype="string"))
     used: set[int] = set()
     for fuel in sorted(set(wri["fuel"].dropna()) & set(other["fuel"].dropna())):
-        left = wri[wri["fuel"] == fuel]
-        right = other[other["fuel"] == fuel]
-        pairs = match_points(left.reset_index(drop=True), right.reset_index(drop=True),
-                             near_km=PLANT_MATCH_KM, name_km=0.0)
-        for i, j in pairs[["left", "right"]].itertuples(index=False):
-            wri.loc[left.index[i], "also_in"] = right["source_id"].iloc[j]
-            used.add(int(right.index[j]))
+        for by_name in (True, False):
+            left = wri[(wri["fuel"] == fuel) & wri["also_in"].isna()]
+            right = other[(other["fuel"] == fuel) & ~other.index.isin(used)]
+            pairs = match_points(left.reset_index(drop=True), right.reset_index(drop=True),
+                                 near_km=PLANT_MATCH_KM, name_km=0.0,
+                                 min_similarity=1.0 if by_name else None)
+            for i, j in pairs[["left", "right"]].itertuples(index=False):
+                wri.loc[left.index[i], "also_in"] = right["source_id"].iloc[j]
+                used.add(int(right.index[j]))
     rest = other[~other.index.isin(used)].assign(
         also_in=pd.Series(pd.NA, index=other.index, dtype="string")[~other.index.isin(used)])
     merged = pd.concat([wri, rest], ignore_index=True)
@@ -137,7 +144,7 @@ def build(ctx: BuildContext) -> list[Dataset]:
                            ["name", "fuel", "capacity_mw", "district_code", "source", "source_id",
                             "also_in"])
     refs = [SOURCES["gppd_wri"], SOURCES["gppd_geodb_cdm"]]
-    return [Dataset(
+    return [build_dataset(ctx), Dataset(
         id="power_plants",
         title="Power plants with coordinates: capacity (MW) and fuel (Global Power Plant Database)",
         file=ctx.write_table(plants, "power_plants.parquet"),
@@ -152,7 +159,9 @@ def build(ctx: BuildContext) -> list[Dataset]:
             "biomass; a CDM row without fuel (Huaycoloro landfill gas) keeps fuel empty. WRI's "
             "generation is written with thousands commas ('2,890' GWh).",
             f"A WRI plant and a GEODB/CDM plant with the same fuel within {PLANT_MATCH_KM:g} km "
-            "are one plant: the WRI row is kept (also_in = the other id). GEODB's 1,008 MW "
+            "are one plant: the WRI row is kept (also_in = the other id); pairs whose names "
+            "contain each other's words are matched first (WRI's Panamericana with the CDM's "
+            "Panamericana Solar 20 TS, not with Moquegua FV 1.2 km away). GEODB's 1,008 MW "
             "'Mantaro-Tablachaca' thus merges with Restitución (210 MW) beside WRI's Antúnez de "
             "Mayolo (798 MW), the two plants of the Mantaro complex.",
             "district_code: the district polygon holding the plant or the nearest within "

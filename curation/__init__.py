@@ -53,6 +53,7 @@ STEPS: tuple[str, ...] = ("admin", "social", "mining", "places", "environment", 
 REGION_STEPS: dict[str, tuple[str, ...]] = {
     "peru": STEPS,
     "brazil": ("brazil",),
+    "latam": ("latam",),
 }
 """Rebuild steps of each region, in the order they run; the first one always runs (the others need
 the admin units it makes). Step ``name`` of ``region`` is the module ``curation.<region>.<name>``."""

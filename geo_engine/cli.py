@@ -154,10 +154,10 @@ def data_rebuild(
         list[str] | None,
         typer.Option("--step", help="Run only this step (repeatable): admin, social, mining, "
                      "places, environment, agriculture, forests, fisheries, energy, services, "
-                     "tourism for peru; brazil for brazil."),
+                     "tourism for peru; brazil for brazil; latam for latam."),
     ] = None,
     region: Annotated[
-        str, typer.Option(help="Region to rebuild: peru or brazil (other regions are kept).")
+        str, typer.Option(help="Region to rebuild: peru, brazil or latam (other regions are kept).")
     ] = "peru",
 ) -> None:
     """Rebuild a region's curated data from the raw sources; the old files stay until all succeed."""

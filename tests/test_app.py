@@ -643,3 +643,16 @@ def test_a_custom_profile_scenario_loads_and_its_link_reproduces_it(cache, monke
     again = _from_link(cache, monkeypatch, params)
     assert again.selectbox(key="custom_agg").value == "wgm"
     assert again.dataframe[0].value.equals(shown)
+
+
+@pytest.mark.skipif("latam" not in shipped_regions(), reason="layers/latam not curated here")
+def test_switching_to_latin_america(cache, monkeypatch):
+    at = _app(cache, monkeypatch)
+    at.selectbox(key="lang").set_value("en").run()
+    at.selectbox(key="region").set_value("latam").run()
+    assert not at.exception
+    assert [o.split(" ")[0] for o in at.selectbox(key="resolution").options] == ["5", "4", "3"]
+    at.selectbox(key="resolution").set_value(3).run()
+    assert not at.exception
+    assert any("no need profile" in i.value for i in at.info)
+    assert _hexagons(at) > 1000  # 33 countries at about 12,400 km² a cell

@@ -53,7 +53,7 @@ def test_region_steps_keep_peru_and_add_brazil():
 
 
 def test_unknown_region_and_foreign_step_are_refused(tmp_path):
-    with pytest.raises(ValueError, match=r"unknown region 'chile'; known: \['brazil', 'peru'\]"):
+    with pytest.raises(ValueError, match=r"unknown region 'chile'; known: \['brazil', 'latam', 'peru'\]"):
         rebuild(tmp_path, data_dir=tmp_path / "data", region="chile")
     with pytest.raises(ValueError, match=r"unknown step\(s\) \['admin'\]; known: \['brazil'\]"):
         rebuild(tmp_path, data_dir=tmp_path / "data", region="brazil", steps=["admin"])

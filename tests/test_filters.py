@@ -142,7 +142,7 @@ def test_unknown_and_unfit_columns_at_evaluation(frame):
 
 def _shipped_filters() -> list[tuple[str, str, str, str]]:
     out = []
-    for region in ("peru", "brazil"):
+    for region in ("peru", "brazil", "latam"):
         for spec in load_layers(default_layers_path(region)):
             if spec.filter:
                 out.append((region, spec.id, spec.source, spec.filter))

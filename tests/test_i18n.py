@@ -39,7 +39,7 @@ def test_numbers_are_written_the_language_s_way():
     assert numbers([0.5, None], "es", decimals=2, missing="sin datos") == ["0,50", "sin datos"]
 
 
-@pytest.mark.parametrize("region", ["peru", "brazil"])
+@pytest.mark.parametrize("region", ["peru", "brazil", "latam"])
 def test_every_shipped_layer_unit_is_written_in_spanish(region):
     from geo_engine.i18n import UNITS, unit
     from geo_engine.ingest.specs import load_layers

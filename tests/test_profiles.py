@@ -125,7 +125,7 @@ def test_other_numbers_must_be_finite(tmp_path, change, key):
         load_profile(path)
 
 
-@pytest.mark.parametrize("region", ["peru", "brazil"])
+@pytest.mark.parametrize("region", ["peru", "brazil", "latam"])
 def test_shipped_profiles_speak_spanish_and_english(region):
     from pathlib import Path
 
@@ -183,7 +183,7 @@ def test_normalization_defaults_and_per_layer_decay(tmp_path):
 DISTANCE_METHODS = ("distance", "travel_time")
 
 
-@pytest.mark.parametrize("region", ["peru", "brazil"])
+@pytest.mark.parametrize("region", ["peru", "brazil", "latam"])
 def test_shipped_distances_decay_with_a_reason(region):
     from geo_engine.ingest.specs import load_layers
     from geo_engine.regions.region import load_region
@@ -328,7 +328,7 @@ def test_environmental_services_evidence_is_areas_and_concessions():
     assert score.argmax() == 3
 
 
-@pytest.mark.parametrize("region", ["peru", "brazil"])
+@pytest.mark.parametrize("region", ["peru", "brazil", "latam"])
 def test_shipped_evidence_gate_and_hub_rationales_speak_both_languages(region):
     from geo_engine.ingest.specs import Title
 

@@ -518,3 +518,12 @@ def test_access_files_must_stay_in_the_region_folder(tmp_path, where):
     with pytest.raises(SpecError, match=r"region.yaml: access.elevation: file .* (leads outside|is a "
                        r"link to .*, which lies outside) the data folder"):
         load_region(folder / "region.yaml")
+
+
+
+@pytest.mark.skipif("latam" not in shipped_regions(), reason="layers/latam not curated here")
+def test_a_shipped_region_names_its_parent_level_from_its_own_column():
+    reg = load_region("latam")  # levels: province (adm1_code, name), country (country_code, country)
+    units = reg.units()
+    assert units.loc[units["province_code"].eq("PER"), "province"].unique().tolist() == ["Peru"]
+    assert set(reg.names()["province"]) >= {"Peru", "Brazil", "Mexico"}

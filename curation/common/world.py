@@ -60,6 +60,7 @@ __all__ = [
     "read_heritage",
     "read_lakes",
     "read_rivers",
+    "wpi_ports",
 ]
 
 NE_LICENCE = SOURCES["ne_places"].licence
@@ -328,6 +329,30 @@ _WPI_COLUMNS = ["World Port Index Number", "Main Port Name", "Alternate Port Nam
                 "Country Code", "Harbor Size", "Harbor Type", "Latitude", "Longitude"]
 
 
+def wpi_ports(rows: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Return rows of the World Port Index as points with the curated columns.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``name``, ``alternate_name``, ``harbour_size`` (lower case), ``harbour_type``,
+        ``wpi_index``, ``locode`` (spaces removed) and the point, in EPSG:4326.
+    """
+    require_columns(rows, _WPI_COLUMNS, file=SOURCES["wpi"].file)
+    return points_frame(
+        pd.DataFrame({
+            "name": blank_to_na(rows["Main Port Name"]),
+            "alternate_name": blank_to_na(rows["Alternate Port Name"]),
+            "harbour_size": blank_to_na(rows["Harbor Size"]).str.lower(),
+            "harbour_type": blank_to_na(rows["Harbor Type"]),
+            "wpi_index": pd.to_numeric(rows["World Port Index Number"]).astype("Int64"),
+            "locode": blank_to_na(rows["UN/LOCODE"]).str.replace(" ", "", regex=False),
+            "longitude": pd.to_numeric(rows["Longitude"]),
+            "latitude": pd.to_numeric(rows["Latitude"]),
+        }),
+    ).drop(columns=["longitude", "latitude"])
+
+
 def country_ports(ctx: BuildContext, country: gpd.GeoDataFrame, country_name: str, *,
                   keep_km: float, near_km: float) -> CountryPorts:
     """Read Natural Earth and World Port Index ports of one country.
@@ -344,19 +369,7 @@ def country_ports(ctx: BuildContext, country: gpd.GeoDataFrame, country_name: st
     raw = pd.read_csv(ctx.source("wpi"), low_memory=False)
     require_columns(raw, _WPI_COLUMNS, file=SOURCES["wpi"].file)
     ours = blank_to_na(raw["Country Code"]).eq(country_name).fillna(False)
-    rows = raw[ours].reset_index(drop=True)
-    wpi = points_frame(
-        pd.DataFrame({
-            "name": blank_to_na(rows["Main Port Name"]),
-            "alternate_name": blank_to_na(rows["Alternate Port Name"]),
-            "harbour_size": blank_to_na(rows["Harbor Size"]).str.lower(),
-            "harbour_type": blank_to_na(rows["Harbor Type"]),
-            "wpi_index": pd.to_numeric(rows["World Port Index Number"]).astype("Int64"),
-            "locode": blank_to_na(rows["UN/LOCODE"]).str.replace(" ", "", regex=False),
-            "longitude": pd.to_numeric(rows["Longitude"]),
-            "latitude": pd.to_numeric(rows["Latitude"]),
-        }),
-    ).drop(columns=["longitude", "latitude"])
+    wpi = wpi_ports(raw[ours].reset_index(drop=True))
     foreign = points_frame(raw[~ours], lon="Longitude", lat="Latitude")
     foreign_near = foreign[outline_km(foreign, country) <= near_km]
     return CountryPorts(ne=ne, ne_near=ne_near, wpi=wpi, foreign_near=foreign_near)

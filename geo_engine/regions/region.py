@@ -257,7 +257,7 @@ class Region:
             wanted[self.name_column] = "name_column"
         wanted.update({col: f"parents.{level}" for level, col in self.parents})
         wanted.update({lv.name: f"levels.{lv.id}.name" for lv in self.levels[1:]
-                       if lv.name and lv.name not in wanted and not self.shipped})
+                       if lv.name and lv.name not in wanted})
         for col, key in wanted.items():
             if col not in frame:
                 fix = (f"set `{key}` in {self.file} to one of them" if self.file
@@ -283,7 +283,7 @@ class Region:
         if self.name_column:
             rename[self.name_column] = "district"
         rename.update({col: level for level, col in self.parents})
-        rename.update({lv.name: lv.slot for lv in self.levels[1:] if lv.name and not self.shipped})
+        rename.update({lv.name: lv.slot for lv in self.levels[1:] if lv.name})
         if self.shipped and all(k == v for k, v in rename.items()):
             return frame  # curated units, already in the platform's columns
         keep = list(dict.fromkeys([*rename, frame.geometry.name]))

@@ -1,0 +1,1 @@
+"""Rebuild step of Latin America and the Caribbean at admin-1 level (:mod:`curation.latam.latam`)."""

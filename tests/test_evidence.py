@@ -146,3 +146,17 @@ def test_reach_equals_brute_force_nearest_source(scattered):
     d = km[np.arange(len(km)), near]
     want = np.where(own > 0, own, own[src][near] * np.clip(1 - d / 150.0, 0, 1))
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_unless_leaves_out_the_cells_meeting_its_level_even_within_reach(matrix):
+    m = matrix.assign(city=[9000.0, 9000.0, 0.0, 0.0, 0.0])  # the source and its neighbour: a metropolis
+    metro = _e(layer="city", threshold=5000)
+    plain = item_strengths(m, [_e(within_km=20)])[:, 0]
+    cut = item_strengths(m, [_e(within_km=20, unless=[metro])])[:, 0]
+    assert cut[:2].tolist() == [0, 0]  # a site in the metropolis is nobody's niche there...
+    assert cut[2] == plain[2] > 0  # ...but still reaches a cell outside it
+    assert evidence_met(m, [_e(unless=[metro])]).tolist() == [False] * 5
+    # one cache, two items differing only by `unless`: each keeps its own strengths
+    cache = ScoringCache(m)
+    both = item_strengths(m, [_e(within_km=20), _e(within_km=20, unless=[metro])], cache=cache)
+    np.testing.assert_array_equal(both, np.column_stack([plain, cut]))

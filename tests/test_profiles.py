@@ -167,6 +167,11 @@ def test_evidence_layers_are_checked_too(tmp_path):
     profile = load_profile(_write(tmp_path, doc))
     with pytest.raises(SpecError, match=r"evidence\.0\.layer = 'visits'"):
         profile.check_layers({"heritage_sites", "distance_town_50k"})
+    metro = {"layer": "city", "threshold": 5000, "rationale": "r"}
+    doc["evidence"] = [{"layer": "heritage_sites", "threshold": 1, "unless": [metro], "rationale": "r"}]
+    profile = load_profile(_write(tmp_path, doc))
+    with pytest.raises(SpecError, match=r"evidence\.0\.unless\.0\.layer = 'city'"):
+        profile.check_layers({"heritage_sites", "distance_town_50k"})
 
 
 def test_normalization_defaults_and_per_layer_decay(tmp_path):
@@ -292,6 +297,7 @@ def _energy_cells():
         "protected_regional_private": [0.0, 0.0, 0.0, 0.2, 0.0],
         "conservation_concessions": [nan, 5.0, nan, 40.0, nan],
         "forest_cover": [0.0, 100.0, 0.0, 500.0, 0.0],
+        "city_population_20km": [300.0, 300.0, 10.0, 10.0, 50.0],  # no metropolis
     })
 
 
@@ -335,13 +341,14 @@ def test_shipped_evidence_gate_and_hub_rationales_speak_both_languages(region):
     seen = 0
     for prof in load_profiles(region=region).values():
         for kind in ("evidence", "gate", "hubs"):
-            for item in getattr(prof, kind):  # shown in the card, the briefs and the data tab
+            for item in [e for top in getattr(prof, kind) for e in (top, *top.unless)]:
+                # shown in the card, the briefs and the data tab
                 where = (region, prof.id, kind, item.layer)
                 assert isinstance(item.rationale, Title), where
                 assert item.rationale.es, where
                 assert item.rationale.es != item.rationale.en, where
                 seen += 1
-    assert seen >= (37 if region == "peru" else 0)
+    assert seen >= (39 if region == "peru" else 0)
 
 
 def test_an_evidence_rationale_may_be_one_string_or_both_languages(tmp_path):
@@ -554,3 +561,51 @@ def test_tourism_counts_the_colca_visitors_that_sernanp_cannot_see():
     spec = specs["attraction_visits"]
     assert (spec.source, spec.method) == ("peru/attraction_visits.parquet", "density")
     assert spec.params["column"] == "visits_per_year"
+
+
+def test_agro_food_evidence_is_produce_with_a_premium_not_staples():
+    agro = load_profiles(region="peru")["agro_food"]
+    layers = {e.layer for e in agro.evidence}
+    assert {"crop_value_andean_grains", "crop_value_andean_tubers"} <= layers  # indigenous produce
+    assert not layers & {"crop_value_tubers", "crop_value_pulses", "crop_value_fruit",
+                         "crop_value_cereals"}  # potato, beans, plantain, maize: staples
+    # staples still raise the family's score: they stay weighted layers
+    assert {"crop_value_tubers", "crop_value_pulses"} <= {layer.id for layer in agro.layers}
+
+
+def test_tourism_evidence_is_the_site_nearby_and_not_a_metropolis():
+    import h3
+    import pandas as pd
+
+    from geo_engine.scoring.evidence import evidence_strength
+
+    tourism = load_profiles(region="peru")["nature_heritage_tourism"]
+    # a gateway with 100,000 visits a year; cells 10 and 50 km east; a metropolis cell 10 km west
+    lat = np.array([-9.5, -9.5, -9.5, -9.5])
+    lon = np.array([-77.5, -77.409, -77.045, -77.591])
+    cells = pd.DataFrame({
+        "h3": np.array([h3.str_to_int(h3.latlng_to_cell(a, b, 7))
+                        for a, b in zip(lat, lon, strict=True)], dtype=np.uint64),
+        "lat": lat, "lon": lon, "area_km2": 5.0,
+        "protected_area_gateway_visits": [100_000.0, 0, 0, 0],
+        "protected_area_gateway_visits_foreign": [0.0, 0, 0, 0],
+        "heritage_sites": [0.0, 0, 0, 0],
+        "city_population_20km": [300.0, 300, 300, 12_000],
+    })
+    s = evidence_strength(cells, tourism.evidence)
+    assert s[0] == pytest.approx(0.5 + 0.5 * np.log10(5))  # the gateway: 20,000 → 0.5, 200,000 → 1
+    assert 0 < s[1] < s[0]  # within reach, faded
+    assert s[2] == 0  # 50 km away: the kernel of the score reaches it, the niche does not
+    assert s[3] == 0  # in a metropolis of millions
+
+
+def test_one_metropolis_level_for_every_unless():
+    levels = {(u.layer, u.op, u.threshold, u.per)
+              for prof in load_profiles(region="peru").values()
+              for item in prof.evidence for u in item.unless}
+    # Lima–Callao only: over two million people within about 20 km (Arequipa, Trujillo stay below)
+    assert levels == {("city_population_20km", ">=", 5000, "cell")}
+    uses = {prof.id for prof in load_profiles(region="peru").values()
+            for item in prof.evidence if item.unless}
+    assert uses == {"nature_heritage_tourism", "fisheries_aquaculture", "renewable_energy",
+                    "mining_materials"}

@@ -54,7 +54,7 @@ def evidence_measure(matrix: pd.DataFrame, item: Evidence, *,
 def _key(item: Evidence, *, reach: bool = True) -> tuple[Any, ...]:
     """Return what an item's strength depends on (its rationale aside), to key the cache."""
     return (item.layer, item.op, item.threshold, item.full, item.per,
-            item.within_km if reach else None)
+            item.within_km if reach else None, tuple(_key(u, reach=False) for u in item.unless))
 
 
 def _own_strength(value: np.ndarray, item: Evidence) -> np.ndarray:
@@ -91,6 +91,7 @@ def item_strengths(matrix: pd.DataFrame, items: Sequence[Evidence], *,
     With ``within_km`` :math:`R`, a cell that does not meet the level itself takes the strength
     :math:`s_j` of the nearest cell :math:`j` that does, faded by distance:
     :math:`s_j \max(0, 1 - d/R)` — a resource within reach, but never more than the resource.
+    A cell that meets a level of the item's ``unless`` list has strength 0.
     """
     cells = cache if cache is not None else ScoringCache(matrix)
     out = np.zeros((len(matrix), len(items)))
@@ -120,7 +121,16 @@ def _item_strength(cells: ScoringCache, item: Evidence) -> np.ndarray:
         km, idx = nearest(lat[todo], lon[todo], lat[src], lon[src], max_km=item.within_km)
         near = own[src][np.maximum(idx, 0)] * np.clip(1 - km / item.within_km, 0, 1)
         own[todo] = np.where(idx >= 0, near, 0.0)
+    own[_excluded(cells, item)] = 0.0
     return own
+
+
+def _excluded(cells: ScoringCache, item: Evidence) -> np.ndarray:
+    """Return the cells where the item counts nowhere: those meeting a level of its ``unless``."""
+    out = np.zeros(len(cells.matrix), dtype=bool)
+    for cond in item.unless:
+        out[cells.get(("met", _key(cond, reach=False)), functools.partial(_met_at, cells, cond))] = True
+    return out
 
 
 def _candidates(key: np.ndarray, span: int, src: np.ndarray) -> np.ndarray:
@@ -163,5 +173,6 @@ def evidence_met(matrix: pd.DataFrame, items: Sequence[Evidence], *,
 
 
 def _met_at(cells: ScoringCache, item: Evidence) -> np.ndarray:
-    """Return the positions of the cells that meet an item's level themselves."""
-    return np.flatnonzero(_own_strength(evidence_measure(cells.matrix, item, cache=cells), item) > 0)
+    """Return the positions of the cells that meet an item's level themselves, and no ``unless``."""
+    met = _own_strength(evidence_measure(cells.matrix, item, cache=cells), item) > 0
+    return np.flatnonzero(met & ~_excluded(cells, item))

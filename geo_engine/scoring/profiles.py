@@ -169,6 +169,11 @@ class Evidence(BaseModel):
     - ``district``: the sum of the layer over the cell's district — the district total of the
       source, for counts spread among cells (centres, permits, mining units).
 
+    ``unless`` lists levels of other layers (each an :class:`Evidence`, its ``full`` and
+    ``within_km`` unused) under which the item counts nowhere: a cell that meets one of them
+    takes no strength from the item, even within reach of a cell that has it (a site's visitors
+    are not the niche of a metropolis of millions).
+
     See :func:`geo_engine.scoring.evidence.evidence_strength` for the strength in [0, 1].
     """
 
@@ -179,6 +184,7 @@ class Evidence(BaseModel):
     full: float | None = Field(default=None, gt=0)
     per: Literal["cell", "km2", "district"] = "cell"
     within_km: float | None = Field(default=None, gt=0)
+    unless: list[Evidence] = Field(default_factory=list)
     rationale: Text
 
     @model_validator(mode="after")
@@ -279,10 +285,13 @@ class Profile(BaseModel):
                    if layer.id not in available]
         unknown += [f"constraints.{i}.layer = {c.layer!r}" for i, c in enumerate(self.constraints)
                     if c.layer not in available]
-        unknown += [f"{key}.{i}.layer = {e.layer!r}"
+        unknown += [f"{key}.{i}.{sub}layer = {e.layer!r}"
                     for key, items in (("evidence", self.evidence), ("gate", self.gate),
                                        ("hubs", self.hubs))
-                    for i, e in enumerate(items) if e.layer not in available]
+                    for i, item in enumerate(items)
+                    for sub, e in [("", item), *((f"unless.{j}.", u)
+                                                 for j, u in enumerate(item.unless))]
+                    if e.layer not in available]
         if unknown:
             msg = (f"{self._source}: profile {self.id!r} names layers that {source} does not have: "
                    f"{'; '.join(unknown)}; available: {sorted(available)}")

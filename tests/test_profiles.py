@@ -609,3 +609,77 @@ def test_one_metropolis_level_for_every_unless():
             for item in prof.evidence if item.unless}
     assert uses == {"nature_heritage_tourism", "fisheries_aquaculture", "renewable_energy",
                     "mining_materials"}
+
+
+def _latam_units(profile, units, far):
+    """Score a tiny matrix of admin-1 units with a shipped Latin America profile and rank them.
+
+    ``units`` maps a unit code to its cells (dicts of layer values overriding ``far``); every cell
+    is 36 km², about a resolution-6 hexagon. Returns the rollup indexed by unit code for the
+    profile's own statistic and for the best cell.
+    """
+    import pandas as pd
+
+    from geo_engine.ingest.specs import load_layers
+    from geo_engine.regions.region import load_region
+    from geo_engine.reporting.rollup import rollup
+    from geo_engine.scoring.score import score_profile
+
+    specs = {s.id: s for s in load_layers(load_region("latam").layers)}
+    rows = [{**far, **cell, "province_code": code} for code, cells in units.items() for cell in cells]
+    m = pd.DataFrame(rows).assign(area_km2=36.0, population_2020=np.nan)
+    score = score_profile(m, profile, specs=specs).score
+    return ({by: rollup(m, score, level="province", rank_by=by).set_index("code")["rank"]
+             for by in (profile.rank_by, "max")})
+
+
+def test_latam_engine_ranks_units_by_the_extraction_they_hold_not_their_best_cell():
+    # No production figures in the large-mines list: a unit with five large mines must outrank
+    # a unit whose single refinery sits beside a port, an airport, a city and a town.
+    profile = load_profiles(region="latam")["engine"]
+    far = {"mine_density": 0.0, "distance_large_mine": 400.0, "distance_processing_plant": 400.0,
+           "distance_port": 400.0, "distance_port_medium_plus": 600.0, "distance_airport": 300.0,
+           "distance_city_500k": 300.0, "town_population": 0.0}
+    mine = {"mine_density": 5e-5, "distance_large_mine": 0.0, "distance_processing_plant": 200.0,
+            "distance_port": 300.0, "distance_airport": 150.0, "distance_city_500k": 200.0,
+            "town_population": 2000.0}
+    refinery = {"mine_density": 1e-6, "distance_large_mine": 120.0,
+                "distance_processing_plant": 0.0, "distance_port": 0.0,
+                "distance_port_medium_plus": 0.0, "distance_airport": 0.0,
+                "distance_city_500k": 0.0, "town_population": 300_000.0}
+    ranks = _latam_units(profile, {"mines": [mine] * 5, "refinery": [refinery], "none": [{}] * 2},
+                         far)
+    assert profile.rank_by == "score_km2"
+    assert ranks["max"]["refinery"] == 1  # its best cell is the better cell …
+    assert ranks["score_km2"]["mines"] == 1  # … but five large mines are the larger engine
+    assert ranks["score_km2"]["none"] == 3  # no mine or plant within reach: no engine at all
+
+
+def test_latam_mining_and_tourism_count_every_site_a_unit_holds():
+    profiles = load_profiles(region="latam")
+    mining = profiles["mining_materials"]
+    far = {"mine_density": 0.0, "distance_large_mine": 400.0, "distance_processing_plant": 400.0,
+           "distance_town_50k": 300.0}
+    ranks = _latam_units(mining, {
+        "mines": [{"mine_density": 5e-5, "distance_large_mine": 0.0, "distance_town_50k": 80.0}] * 5,
+        "refinery": [{"distance_processing_plant": 0.0, "distance_large_mine": 5.0,
+                      "distance_town_50k": 0.0, "mine_density": 1e-5}],  # one mine, its plant
+        "town": [{"distance_town_50k": 0.0}] * 8}, far)
+    assert ranks["max"]["refinery"] == 1
+    assert ranks[mining.rank_by]["mines"] == 1
+    assert ranks[mining.rank_by]["town"] == 3  # a town far from any operation buys nothing
+    tourism = profiles["nature_heritage_tourism"]
+    far = {"distance_heritage_site": 400.0, "distance_natural_heritage": 400.0,
+           "distance_cultural_heritage": 400.0, "distance_river": 200.0, "distance_lake": 200.0,
+           "distance_airport": 300.0}
+    site = {"distance_heritage_site": 0.0, "distance_cultural_heritage": 0.0,
+            "distance_airport": 150.0}
+    parish = {"distance_heritage_site": 0.0, "distance_natural_heritage": 0.0,
+              "distance_cultural_heritage": 0.0, "distance_river": 0.0, "distance_lake": 0.0,
+              "distance_airport": 0.0}
+    ranks = _latam_units(tourism, {"sites": [site] * 3, "parish": [parish],
+                                   "riverside": [{"distance_river": 0.0, "distance_airport": 0.0}] * 9},
+                         far)
+    assert ranks["max"]["parish"] == 1  # one mixed site beside an airport has the best cell …
+    assert ranks[tourism.rank_by]["sites"] == 1  # … three sites make the larger destination
+    assert ranks[tourism.rank_by]["riverside"] == 3  # no site within a day trip: no destination

@@ -149,6 +149,12 @@ class ScoringCache:
         """Return the cell centres (degrees)."""
         return self.column("lat"), self.column("lon")
 
+    def unit_vectors(self) -> np.ndarray:
+        """Return the cell centres as unit vectors (cells × 3), for nearest-neighbour searches."""
+        from geo_engine.spatial.sphere import unit_vectors
+
+        return self.get("unit_vectors", lambda: unit_vectors(*self.latlon()))
+
     def bins(self, km: float) -> tuple[np.ndarray, int]:
         """Return the bin of every cell on a lat/lon grid at least ``km`` wide, and a row length.
 

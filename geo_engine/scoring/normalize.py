@@ -79,25 +79,49 @@ def transform(
         A new float64 array.
     """
     x = np.array(values, dtype=float)
-    if kind is None:
-        return x
+    _check_transform(x, kind, percentile)
+    if kind == "log1p":
+        return np.log1p(x)
+    if kind == "cap":
+        ok = _eligible(x, mask)
+        if ok.any():
+            x = np.where(np.isfinite(x), _capped(x[ok], x, percentile), x)
+    return x
+
+
+def _check_transform(x: np.ndarray, kind: str | None, percentile: float | None) -> None:
+    """Raise when a transform cannot apply to the values (see :func:`transform`)."""
     if kind == "log1p":
         low = _smallest(x)
         if low <= -1:
             msg = f"log1p needs values > -1; the smallest is {low}"
             raise ValueError(msg)
-        return np.log1p(x)
-    if kind == "cap":
+    elif kind == "cap":
         if percentile is None or not 0 < percentile <= 100:
             msg = f"`percentile` was {percentile!r} but cap needs a value in (0, 100]"
             raise ValueError(msg)
-        ok = _eligible(x, mask)
-        if ok.any():
-            limit = np.percentile(x[ok], percentile)
-            x = np.where(np.isfinite(x), np.minimum(x, limit), x)
-        return x
-    msg = f"transform `kind` was {kind!r} but must be None, 'log1p' or 'cap'"
-    raise ValueError(msg)
+    elif kind is not None:
+        msg = f"transform `kind` was {kind!r} but must be None, 'log1p' or 'cap'"
+        raise ValueError(msg)
+
+
+def _capped(eligible: np.ndarray, x: np.ndarray, percentile: float | None) -> np.ndarray:
+    """Return ``x`` capped at the ``percentile``-th percentile of the ``eligible`` values."""
+    return np.minimum(x, np.percentile(eligible, float(percentile or 100)))
+
+
+def _transformed(values: np.ndarray, ok: np.ndarray, kind: str | None,
+                 percentile: float | None) -> np.ndarray:
+    """Return ``transform(values, ...)[ok]`` (``ok``: eligible finite cells) in a new array.
+
+    Only the eligible cells are transformed: the same values, without a pass over the others.
+    """
+    v = values[ok]
+    if kind == "log1p":
+        return np.log1p(v, out=v)
+    if kind == "cap" and v.size:
+        return _capped(v, v, percentile)
+    return v
 
 
 def fuzzy_membership(values: np.ndarray, *, shape: str, points: Sequence[float]) -> np.ndarray:
@@ -386,19 +410,21 @@ def normalize(
     if method not in METHODS:
         msg = f"`method` was {method!r} but must be one of {METHODS}"
         raise ValueError(msg)
-    x = transform(values, kind=transform_kind, percentile=transform_percentile, mask=mask)
+    x = np.asarray(values, dtype=float)
+    _check_transform(x, transform_kind, transform_percentile)
+    # a transform keeps finite values finite: the eligible cells are found on the raw values
     ok = _eligible(x, mask)
+    v = _transformed(x, ok, transform_kind, transform_percentile)
     out = np.full(x.shape, np.nan)
     if method == "decay":
         if half is None:
             msg = f"{name}: decay normalization needs `half`, the half-distance in the layer's units"
             raise ValueError(msg)
-        d = decay(x[ok], half=half)
+        d = decay(v, half=half)
         out[ok] = d if direction == "cost" else 1.0 - d
         return out
-    if not ok.any():
+    if not v.size:
         return out
-    v = x[ok]
     if method == "fuzzy":
         if fuzzy_points is None:
             msg = f"{name}: fuzzy normalization needs `fuzzy_points` in the layer's units"
@@ -421,12 +447,13 @@ def normalize(
                           GeoEngineWarning, stacklevel=2)
             s = np.full(v.size, CONSTANT_VALUE)
         elif method == "minmax":
-            s = (v - low) / spread  # in [0, 1] as computed: rounding keeps the order
+            # in [0, 1] as computed: rounding keeps the order (v is this call's own copy)
+            s = np.divide(np.subtract(v, low, out=v), spread, out=v)
         else:
             s = ndtr((v - v.mean()) / spread)
     if method != "minmax":
         s = np.clip(s, 0.0, 1.0)
-    out[ok] = 1.0 - s if direction == "cost" else s
+    out[ok] = np.subtract(1.0, s, out=s) if direction == "cost" else s
     return out
 
 

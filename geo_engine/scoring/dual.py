@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,9 @@ from geo_engine.scoring.score import Prepared, ScoreResult, aggregate, score_pro
 
 __all__ = ["INCLUSION", "TYPOLOGY", "DualResult", "dual_model", "family_table", "inclusion_profile",
            "inclusion_result", "typology"]
+
+S = TypeVar("S")
+T = TypeVar("T")
 
 TYPOLOGY = ("engine_hub", "inclusion_niche", "dual_zone", "latent")
 """The four classes of the typology, from the engine and inclusion scores."""
@@ -175,13 +179,14 @@ def _top_two(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _best_by_evidence(ev: np.ndarray, standing_at: Callable[[int, np.ndarray], np.ndarray],
-                      names: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                      names: np.ndarray, *, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Best family by evidence (cells × families, in [0, 1]) and its margin over the second.
 
     Families with evidence are ranked by their evidence rounded to 0.001, their standing (given
     by ``standing_at(column, rows)``) breaking ties; it is asked for only in the rows where the
     first or second place is tied, since it cannot move an untied one (it adds under 0.001).
-    Columns are read one at a time: a table stored by column (Fortran order) is read fastest.
+    The families' standings are found in ``threads`` threads. Columns are read one at a time: a
+    table stored by column (Fortran order) is read fastest.
     """
     n = len(ev)
     rows = np.arange(n)
@@ -196,14 +201,22 @@ def _best_by_evidence(ev: np.ndarray, standing_at: Callable[[int, np.ndarray], n
     tied = np.flatnonzero(np.isfinite(level) & (at_level >= 2))
     if tied.size:
         sub = key[tied]
-        for j in range(ev.shape[1]):
-            st = standing_at(j, tied)
+        for j, st in enumerate(_in_threads(lambda j: standing_at(j, tied), range(ev.shape[1]),
+                                           threads)):
             sub[:, j] += 9e-4 * np.where(np.isfinite(st), st, 0)  # below one step of the rounding
         first[tied], second[tied] = _top_two(sub)
     top = ev[rows, first]
     runner_up = ev[rows, second] if ev.shape[1] > 1 else np.zeros(n)
     best = np.where(top > 0, names[first], np.array(None, dtype=object))
     return best, top - runner_up
+
+
+def _in_threads(task: Callable[[S], T], items: Iterable[S], threads: int) -> list[T]:
+    """Return ``[task(i) for i in items]``, computed in ``threads`` threads when more than one."""
+    if threads <= 1:
+        return [task(i) for i in items]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(task, items))
 
 
 def _standing_at(score: np.ndarray) -> Callable[[int, np.ndarray], np.ndarray]:
@@ -219,6 +232,31 @@ def _standing_at(score: np.ndarray) -> Callable[[int, np.ndarray], np.ndarray]:
         out = np.searchsorted(finite, asked, side="right") / max(finite.size, 1)
         return np.where(np.isfinite(asked), out, np.nan)
     return at
+
+
+def _score_profiles(matrix: pd.DataFrame, todo: list[Profile], *, specs: dict[str, LayerSpec],
+                    cache: ScoringCache, weights: Mapping[str, Mapping[str, float]],
+                    ) -> dict[str, ScoreResult]:
+    """Score profiles, side by side in :data:`geo_engine.settings.scoring_threads` threads.
+
+    Each profile is scored as :func:`~geo_engine.scoring.score.score_profile` alone would (the
+    threads share ``cache``), so the results do not depend on the threads; they are returned in
+    the order of ``todo``, and the first profile in that order that fails raises its error.
+    """
+    def one(p: Profile) -> ScoreResult:
+        return score_profile(matrix, p, specs=specs, cache=cache,
+                             weights=dict(weights.get(p.id, {})) or None)
+
+    threads = min(settings.scoring_threads, len(todo))
+    if threads <= 1:
+        return {p.id: one(p) for p in todo}
+    # the costliest first (evidence searched within a reach, then layers), so no thread idles at the end
+    order = sorted(todo, key=lambda p: -(10 * sum(e.within_km is not None
+                                                   for e in (*p.evidence, *p.gate))
+                                         + len(p.layers)))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        running = {p.id: pool.submit(one, p) for p in order}
+        return {p.id: running[p.id].result() for p in todo}
 
 
 def _by_column(columns: list[np.ndarray]) -> np.ndarray:
@@ -347,10 +385,9 @@ def dual_model(
     specs = dict(specs or {})
     cells = cache if cache is not None else ScoringCache(matrix)
     done: dict[str, ScoreResult] = dict(results or {})
-    for p in profiles.values():
-        if p.id not in done and p.kind in {"engine", "need", "access", "family"}:
-            done[p.id] = score_profile(matrix, p, specs=specs, cache=cells,
-                                       weights=dict((weights or {}).get(p.id, {})) or None)
+    todo = [p for p in profiles.values()
+            if p.id not in done and p.kind in {"engine", "need", "access", "family"}]
+    done |= _score_profiles(matrix, todo, specs=specs, cache=cells, weights=weights or {})
     def kind_score(kind: str) -> np.ndarray:
         return done[by_kind[kind][0].id].score if kind in by_kind else np.full(len(matrix), np.nan)
 
@@ -363,7 +400,8 @@ def dual_model(
     if fams:
         strengths = _by_column(list(evidence.values()))
         best, margin = _best_by_evidence(strengths, _standing_at(families.to_numpy(dtype=float)),
-                                         np.array(families.columns, dtype=object))
+                                         np.array(families.columns, dtype=object),
+                                         threads=settings.scoring_threads)
         niche = strengths.max(axis=1)
     else:
         best, margin = np.full(len(matrix), None, dtype=object), np.full(len(matrix), np.nan)

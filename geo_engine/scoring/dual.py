@@ -14,7 +14,7 @@ import pandas as pd
 from geo_engine import settings
 from geo_engine.ingest.specs import LayerSpec
 from geo_engine.scoring.cache import ScoringCache, mask_digest
-from geo_engine.scoring.normalize import standing
+from geo_engine.scoring.normalize import standing, standing_at
 from geo_engine.scoring.profiles import Profile
 from geo_engine.scoring.score import Prepared, ScoreResult, aggregate, score_profile
 
@@ -220,17 +220,9 @@ def _in_threads(task: Callable[[S], T], items: Iterable[S], threads: int) -> lis
 
 
 def _standing_at(score: np.ndarray) -> Callable[[int, np.ndarray], np.ndarray]:
-    """Return ``f(j, rows)``: :func:`standing` of column ``j`` of ``score`` at ``rows`` only.
-
-    The standing of a value is the share of scored cells at or below it: the cells of a column
-    are sorted once (no ranks, no ties to resolve) and the values asked for are looked up in them.
-    """
+    """Return ``f(j, rows)``: :func:`standing` of column ``j`` of ``score`` at ``rows`` only."""
     def at(j: int, rows: np.ndarray) -> np.ndarray:
-        s = score[:, j]
-        finite = np.sort(s[np.isfinite(s)])
-        asked = s[rows]
-        out = np.searchsorted(finite, asked, side="right") / max(finite.size, 1)
-        return np.where(np.isfinite(asked), out, np.nan)
+        return standing_at(score[:, j], rows)
     return at
 
 

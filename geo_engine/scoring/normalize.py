@@ -22,6 +22,7 @@ __all__ = [
     "normalize",
     "robust_limits",
     "standing",
+    "standing_at",
     "transform",
 ]
 
@@ -514,3 +515,47 @@ def standing(score: np.ndarray) -> np.ndarray:
         runs = np.diff(np.r_[0, ends])
         out[ok[order]] = np.repeat(ends, runs) / ordered.size
     return out
+
+
+def standing_at(score: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    r"""Return :func:`standing` at ``rows`` only: the same values, without ranking every cell.
+
+    Notes
+    -----
+    The standing of a value :math:`a` is :math:`\#\{s \le a\} / n` over the :math:`n` scored
+    cells. The cells are counted in :math:`B` equal buckets between the lowest and the highest
+    score (one pass; a bucket index is a non-decreasing function of the score, so every score in
+    a lower bucket is below :math:`a` and every score in a higher one above it); only the scores
+    that share a bucket with a value asked for are sorted, to count those at or below it. The
+    counts are exact: the same as sorting every cell, at a fraction of the cost.
+    """
+    s = np.asarray(score, dtype=float)
+    finite = s[np.isfinite(s)]
+    asked = s[rows]
+    out = np.full(asked.shape, np.nan)
+    known = np.isfinite(asked)
+    if finite.size:
+        out[known] = _count_at_or_below(finite, asked[known]) / finite.size
+    return out
+
+
+def _count_at_or_below(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Return how many ``values`` are at or below each of ``levels`` (all finite), exactly."""
+    lo, hi = float(values.min()), float(values.max())
+    buckets = max(1, values.size)  # one value per bucket on average: few values to sort
+    scale = buckets / (hi - lo) if hi > lo else 0.0  # 0 also when the range overflows
+
+    def bucket(x: np.ndarray) -> np.ndarray:
+        if scale == 0:
+            return np.zeros(x.shape, dtype=np.intp)
+        return np.clip((x - lo) * scale, 0, buckets - 1).astype(np.intp)
+
+    of_value, of_level = bucket(values), bucket(levels)
+    per = np.bincount(of_value, minlength=buckets)
+    below = np.cumsum(per) - per  # values in lower buckets, all below the level
+    wanted = np.zeros(buckets, dtype=bool)
+    wanted[of_level] = True
+    shared = np.sort(values[wanted[of_value]])  # the values in the levels' buckets
+    shared_below = np.cumsum(np.where(wanted, per, 0)) - np.where(wanted, per, 0)
+    return below[of_level] + np.searchsorted(shared, levels, side="right") - shared_below[of_level]
+

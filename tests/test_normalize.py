@@ -298,9 +298,12 @@ def test_standing_matches_pandas_rank_max():
     np.testing.assert_allclose(standing(s), expected)
 
 
-def test_dominating_tail_warning_names_its_units():
+@pytest.mark.parametrize("as_column", [False, True])
+def test_dominating_tail_warning_names_its_units(as_column):
     v = np.r_[np.linspace(0.0, 1.0, 1999), 1000.0]  # one far-off cell holds the range
     units = np.array(["mainland"] * 1999 + ["Isla de Pascua"])
+    if as_column:  # a matrix column (Arrow strings, another index), read only at the named cells
+        units = pd.Series(units, dtype="string[pyarrow]", index=np.arange(2000) + 7)
     with pytest.warns(GeoEngineWarning, match=r"\(2 of 2,000, in units Isla de Pascua, mainland\)"):
         normalize(v, winsorize=None, name="distance_port", units=units)
 

@@ -142,10 +142,6 @@ class ScoringCache:
             self.put(("column", name), kept, size=0 if kept.base is not None else kept.nbytes)
         return kept  # type: ignore[no-any-return]
 
-    def codes(self, name: str) -> np.ndarray:
-        """Return a code column of the matrix as a numpy array (read once)."""
-        return self.get(("codes", name), lambda: self.matrix[name].to_numpy())
-
     def districts(self) -> tuple[np.ndarray, int]:
         """Return the district number of every cell (-1 without one) and how many there are."""
         def factorize() -> tuple[np.ndarray, int]:

@@ -242,6 +242,8 @@ def _score_profiles(matrix: pd.DataFrame, todo: list[Profile], *, specs: dict[st
     threads = min(settings.scoring_threads, len(todo))
     if threads <= 1:
         return {p.id: one(p) for p in todo}
+    if "lat" in matrix and "lon" in matrix:
+        cache.unit_vectors()  # the reach searches of every thread need them: computed once
     # the costliest first (evidence searched within a reach, then layers), so no thread idles at the end
     order = sorted(todo, key=lambda p: -(10 * sum(e.within_km is not None
                                                    for e in (*p.evidence, *p.gate))

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 from scipy.special import ndtr
 
 from geo_engine import settings
@@ -350,7 +351,7 @@ def normalize(
     half: float | None = None,
     mask: np.ndarray | None = None,
     name: str = "layer",
-    units: np.ndarray | None = None,
+    units: np.ndarray | pd.Series | None = None,
 ) -> np.ndarray:
     r"""Scale raw values to [0, 1] with 1 = more favourable.
 
@@ -383,8 +384,9 @@ def normalize(
         percentiles, mean, sd) are computed over them only and other cells get NaN.
     name : str
         Layer name for messages.
-    units : numpy.ndarray, optional
-        Admin unit code of each cell: a warning about a dominating tail then names the units
+    units : numpy.ndarray or pandas.Series, optional
+        Admin unit code of each cell (a matrix column is read only for the cells a warning
+        names): a warning about a dominating tail then names the units
         that hold it (an island, a city).
 
     Returns
@@ -459,7 +461,7 @@ def normalize(
 
 
 def _winsorized(v: np.ndarray, winsorize: tuple[float, float] | str | None, *,
-                name: str, units: np.ndarray | None = None,
+                name: str, units: np.ndarray | pd.Series | None = None,
                 rows: np.ndarray | None = None) -> np.ndarray:
     """Clip values before min–max as ``winsorize`` asks, and warn if a tail still dominates.
 
@@ -487,7 +489,8 @@ def _winsorized(v: np.ndarray, winsorize: tuple[float, float] | str | None, *,
             order = np.argsort(v, kind="stable")
             tail = order[::-1][:k] if end == "top" else order[:k]
             at = tail if rows is None else np.flatnonzero(rows)[tail]
-            named = list(dict.fromkeys(str(u) for u in np.asarray(units)[at]))
+            codes = units.iloc[at] if isinstance(units, pd.Series) else np.asarray(units)[at]
+            named = list(dict.fromkeys(str(u) for u in codes))
             where = "in units " + ", ".join(named[:5]) + (", …" if len(named) > 5 else "")
         warnings.warn(
             f"{name}: the {end} {settings.dominance_tail:.1%} of cells ({k:,} of {v.size:,}, "

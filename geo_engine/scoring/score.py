@@ -241,7 +241,7 @@ def _normalized(raw: np.ndarray, layer: ProfileLayer, profile: Profile, spec: La
         transform_kind=t.kind if t else None, transform_percentile=t.percentile if t else None,
         winsorize=norm.winsorize, fuzzy_shape=norm.fuzzy_shape, fuzzy_points=norm.fuzzy_points,
         half=norm.half, mask=eligible, name=layer.id,
-        units=cells.codes("district_code") if "district_code" in cells.matrix else None,
+        units=cells.matrix.get("district_code"),
     )
     s[eligible & np.isnan(s)] = 0.0
     return s

@@ -44,6 +44,7 @@ __all__ = [
     "robust_percentiles",
     "robust_skewness",
     "scoring_cache_bytes",
+    "scoring_threads",
     "upload_max_age_hours",
     "urban_centre_weight",
 ]
@@ -214,6 +215,14 @@ scoring_cache_bytes: int = 2**30
 
 A run's first scoring of Peru at resolution 7 keeps about 0.3 GB; constraints switched and custom
 profiles tried in the app add more, and the results used least recently are dropped beyond this.
+"""
+
+scoring_threads: int = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                   else os.cpu_count() or 1))
+"""Threads that score the profiles of a dual model side by side (1: one after another).
+
+Scoring is numpy work that mostly runs outside Python's global lock, so profiles scored in
+threads share the cores; the results are the same whatever the number. At most 4 by default.
 """
 
 # --- uploads to the app (checked by geo_engine.regions.uploads) --------------------------------------------

@@ -34,6 +34,10 @@ def test_per_cell_km2_and_district(matrix):
     # a district total spread over cells: each cell sees the district's sum
     np.testing.assert_allclose(evidence_measure(matrix, _e(per="district")),
                                [100, 100, 8, 8, np.nan])
+    # a cell without a district has no district total
+    no_code = matrix.assign(district_code=["a", None, "b", "b", "c"])
+    np.testing.assert_allclose(evidence_measure(no_code, _e(per="district")),
+                               [100, np.nan, 8, 8, np.nan])
 
 
 def test_strength_binary_and_graded(matrix):
@@ -160,3 +164,16 @@ def test_unless_leaves_out_the_cells_meeting_its_level_even_within_reach(matrix)
     cache = ScoringCache(m)
     both = item_strengths(m, [_e(within_km=20), _e(within_km=20, unless=[metro])], cache=cache)
     np.testing.assert_array_equal(both, np.column_stack([plain, cut]))
+
+
+def test_strongest_item_equals_the_maximum_of_the_table(scattered):
+    # evidence_strength keeps the strongest item per cell without a cells × items table
+    scattered = scattered.assign(w=np.where(np.arange(len(scattered)) % 5 == 0, 40.0, 0.0))
+    items = [_e(within_km=150.0, full=1000), _e(threshold=300), _e(layer="w", within_km=25.0),
+             _e(layer="w", threshold=30, full=60)]
+    cache = ScoringCache(scattered)
+    table = item_strengths(scattered, items)
+    np.testing.assert_array_equal(evidence_strength(scattered, items), table.max(axis=1))
+    np.testing.assert_array_equal(evidence_strength(scattered, items, cache=cache),
+                                  table.max(axis=1))
+    assert cache.unit_vectors().shape == (len(scattered), 3)

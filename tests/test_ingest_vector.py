@@ -639,3 +639,21 @@ def test_nearest_gives_distance_and_position():
     none_km, none_idx = vector.nearest(np.array([1.0]), np.array([1.0]), np.array([]), np.array([]))
     assert np.isnan(none_km[0])
     assert none_idx[0] == -1
+
+
+def test_nearest_vectors_equals_haversine_brute_force():
+    rng = np.random.default_rng(5)
+    lat, lon = rng.uniform(-18, -3, 300), rng.uniform(-81, -69, 300)
+    to_lat, to_lon = rng.uniform(-18, -3, 40), rng.uniform(-81, -69, 40)
+    km, idx = sphere.nearest_vectors(sphere.unit_vectors(lat, lon),
+                                     sphere.unit_vectors(to_lat, to_lon), max_km=150)
+    every = sphere.haversine_km(lat[:, None], lon[:, None], to_lat[None, :], to_lon[None, :])
+    near = every.min(axis=1)
+    within = near <= 150
+    assert 0 < within.sum() < len(lat)  # some points have a target within reach, some none
+    assert (idx[within] == every.argmin(axis=1)[within]).all()
+    np.testing.assert_allclose(km[within], near[within], rtol=1e-9)
+    assert (idx[~within] == -1).all()
+    assert np.isnan(km[~within]).all()
+    # the same answers as from latitudes and longitudes
+    np.testing.assert_array_equal(idx, vector.nearest(lat, lon, to_lat, to_lon, max_km=150)[1])

@@ -13,6 +13,7 @@ from geo_engine.scoring.normalize import (
     normalize,
     robust_limits,
     standing,
+    standing_at,
     transform,
 )
 
@@ -297,8 +298,31 @@ def test_standing_matches_pandas_rank_max():
     np.testing.assert_allclose(standing(s), expected)
 
 
-def test_dominating_tail_warning_names_its_units():
+@pytest.mark.parametrize("as_column", [False, True])
+def test_dominating_tail_warning_names_its_units(as_column):
     v = np.r_[np.linspace(0.0, 1.0, 1999), 1000.0]  # one far-off cell holds the range
     units = np.array(["mainland"] * 1999 + ["Isla de Pascua"])
+    if as_column:  # a matrix column (Arrow strings, another index), read only at the named cells
+        units = pd.Series(units, dtype="string[pyarrow]", index=np.arange(2000) + 7)
     with pytest.warns(GeoEngineWarning, match=r"\(2 of 2,000, in units Isla de Pascua, mainland\)"):
         normalize(v, winsorize=None, name="distance_port", units=units)
+
+
+@given(arrays(float, st.integers(1, 400),
+              elements=st.one_of(st.sampled_from([0.0, 0.25, 1.0, -3.0, np.nan, 1e308, -1e308]),
+                                 st.floats(-1e6, 1e6))),
+       st.data())
+def test_standing_at_equals_the_standing_of_every_cell(score, data):
+    rows = np.array(data.draw(st.lists(st.integers(0, score.size - 1), max_size=50)), dtype=np.intp)
+    np.testing.assert_array_equal(standing_at(score, rows), standing(score)[rows])
+
+
+@pytest.mark.parametrize("n", [1, 7, 70_000])
+def test_standing_at_with_many_ties_and_missing(n):
+    rng = np.random.default_rng(n)
+    score = np.round(rng.random(n), 2)
+    score[rng.random(n) < 0.1] = np.nan
+    score[: n // 3] = 0.5  # a third of the cells tied
+    rows = rng.integers(0, n, size=min(n, 5000))
+    np.testing.assert_array_equal(standing_at(score, rows), standing(score)[rows])
+

@@ -189,3 +189,32 @@ def test_prepare_ignores_attrs_and_leaves_them(matrix):
     np.testing.assert_array_equal(with_attrs.values, plain.values)
     assert with_attrs.report == plain.report
     assert matrix.attrs["report"]["layers"]["3"] == {"rows": 3}
+
+
+@pytest.mark.parametrize("k", [*range(1, 21), 40, 130])
+def test_row_sum_equals_numpy_row_sums_bit_for_bit(k):
+    from geo_engine.scoring.score import _row_sum
+
+    rng = np.random.default_rng(k)
+    # magnitudes over 16 orders, so that any other order of the additions rounds differently
+    table = rng.random((5000, k)) * 10.0 ** rng.integers(-8, 8, (5000, k))
+    want = np.ascontiguousarray(table).sum(axis=1)
+    np.testing.assert_array_equal(_row_sum(table), want)
+    np.testing.assert_array_equal(_row_sum(np.asfortranarray(table)), want)
+
+
+@pytest.mark.parametrize("method", ["wlc", "wgm", "owa", "topsis"])
+@pytest.mark.parametrize("k", [3, 9, 12])
+def test_aggregate_is_the_same_whatever_the_memory_order(method, k):
+    # prepare stores the layers by column (Fortran order); scores and contributions must not change
+    rng = np.random.default_rng(k)
+    v = rng.random((3000, k))
+    w = rng.random(k)
+    w /= w.sum()
+    eligible = rng.random(3000) > 0.1
+    agg = Aggregation(method=method, orness=0.7 if method == "owa" else None)
+    for ok in (None, eligible):
+        s_c, c_c, _ = aggregate(np.ascontiguousarray(v), w, agg, ok)
+        s_f, c_f, _ = aggregate(np.asfortranarray(v), w, agg, ok)
+        np.testing.assert_array_equal(s_f, s_c)
+        np.testing.assert_array_equal(c_f, c_c)

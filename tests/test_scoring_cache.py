@@ -249,3 +249,45 @@ def test_results_stay_right_when_the_budget_drops_them(matrix, profiles):
         _same_dual(dual_model(matrix, profiles, weights=weights, cache=cache),
                    dual_model(matrix, profiles, weights=weights))
     assert 0 < cache.nbytes <= cache.max_bytes
+
+
+@pytest.mark.parametrize("threads", [2, 5])
+def test_profiles_scored_in_threads_give_the_same_dual_model(matrix, profiles, monkeypatch, threads):
+    from geo_engine import settings
+
+    monkeypatch.setattr(settings, "scoring_threads", 1)
+    alone = dual_model(matrix, profiles)
+    monkeypatch.setattr(settings, "scoring_threads", threads)
+    for cache in (None, ScoringCache(matrix), ScoringCache(matrix, max_bytes=20 * 8 * len(matrix))):
+        side_by_side = dual_model(matrix, profiles, cache=cache)
+        _same_dual(side_by_side, alone)
+        assert list(side_by_side.results) == list(alone.results)  # the profiles' order
+
+
+def test_the_first_failing_profile_in_order_raises_in_threads(matrix, profiles, monkeypatch):
+    from geo_engine import settings
+    from geo_engine._errors import SpecError
+
+    monkeypatch.setattr(settings, "scoring_threads", 3)
+    broken = {**profiles, "need": _p("need", "need", ["no_such_layer"]),
+              "agro": _p("agro", "family", ["nor_this_one"])}
+    with pytest.raises(SpecError, match="no_such_layer"):
+        dual_model(matrix, broken)
+
+
+def test_a_cache_shared_by_threads_keeps_its_accounting(matrix):
+    from concurrent.futures import ThreadPoolExecutor
+
+    cache = ScoringCache(matrix, max_bytes=10 * 8 * len(matrix))
+
+    def work(i):
+        for j in range(200):
+            key = (i + j) % 25
+            got = cache.get(key, lambda key=key: np.full(len(matrix), float(key)))
+            assert got[0] == key  # never another key's value
+        return True
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert all(pool.map(work, range(12)))
+    assert cache.nbytes == sum(cache._sizes.values()) <= cache.max_bytes
+    assert set(cache._sizes) == set(cache._store)

@@ -43,6 +43,7 @@ from geo_engine.spatial.sphere import (
     haversine_km,
     km_to_chord,
     latlng_to_cells,
+    nearest_vectors,
     positions,
     unit_vectors,
 )
@@ -638,18 +639,9 @@ def nearest(lat: np.ndarray, lon: np.ndarray, to_lat: np.ndarray, to_lon: np.nda
     As :func:`nearest_km`; the position is -1 (and the distance NaN) when there is no target,
     or none within ``max_km`` (a bounded search, much faster when few points are near).
     """
-    lat = np.asarray(lat, dtype=float)
-    none = np.full(len(lat), np.nan), np.full(len(lat), -1, dtype=np.intp)
-    if len(to_lat) == 0:
-        return none
-    tree = cKDTree(unit_vectors(np.asarray(to_lat, dtype=float), np.asarray(to_lon, dtype=float)))
-    bound = np.inf if max_km is None else km_to_chord(max_km)
-    # the queries are independent: every core answers a share (same answers as one core)
-    chord, index = tree.query(unit_vectors(lat, np.asarray(lon, dtype=float)),
-                              distance_upper_bound=bound, workers=-1)
-    found = np.isfinite(chord)
-    return (np.where(found, arc_km(np.where(found, chord, 0.0)), np.nan),
-            np.where(found, index, -1).astype(np.intp))
+    return nearest_vectors(unit_vectors(np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)),
+                           unit_vectors(np.asarray(to_lat, dtype=float),
+                                        np.asarray(to_lon, dtype=float)), max_km=max_km)
 
 
 SNAP_KM = 10.0

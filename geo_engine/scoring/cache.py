@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
@@ -80,7 +81,10 @@ class ScoringCache:
 
     Notes
     -----
-    Cached arrays are read-only: a caller that needs to change one copies it first.
+    Cached arrays are read-only: a caller that needs to change one copies it first. Threads may
+    share a cache (:func:`geo_engine.scoring.dual.dual_model` scores profiles side by side): what
+    is kept and dropped changes under a lock, and two threads needing the same missing result at
+    once may both compute it (the same value).
     """
 
     def __init__(self, matrix: pd.DataFrame, *, max_bytes: int | None = None) -> None:
@@ -88,6 +92,7 @@ class ScoringCache:
         self.max_bytes = settings.scoring_cache_bytes if max_bytes is None else max_bytes
         self._store: OrderedDict[Hashable, Any] = OrderedDict()
         self._sizes: dict[Hashable, int] = {}
+        self._lock = threading.Lock()
         self.nbytes = 0
         """Bytes of the arrays kept (a view of another kept array counts again)."""
 
@@ -106,20 +111,23 @@ class ScoringCache:
         ``size`` is what it costs in bytes (its arrays' by default); beyond :attr:`max_bytes`,
         the values used least recently are dropped.
         """
-        self._drop(key)
-        self._store[key] = _frozen(value)
-        self._sizes[key] = _nbytes(value) if size is None else size
-        self.nbytes += self._sizes[key]
-        while self.nbytes > self.max_bytes and len(self._store) > 1:
-            self._drop(next(iter(self._store)))
+        cost = _nbytes(value) if size is None else size
+        with self._lock:
+            self._drop(key)
+            self._store[key] = _frozen(value)
+            self._sizes[key] = cost
+            self.nbytes += cost
+            while self.nbytes > self.max_bytes and len(self._store) > 1:
+                self._drop(next(iter(self._store)))
         return value
 
     def peek(self, key: Hashable) -> Any:
         """Return the value kept under ``key`` (now the most recently used), or None."""
-        if key not in self._store:
-            return None
-        self._store.move_to_end(key)
-        return self._store[key]
+        with self._lock:
+            if key not in self._store:
+                return None
+            self._store.move_to_end(key)
+            return self._store[key]
 
     def _drop(self, key: Hashable) -> None:
         if key in self._store:
@@ -134,10 +142,6 @@ class ScoringCache:
             self.put(("column", name), kept, size=0 if kept.base is not None else kept.nbytes)
         return kept  # type: ignore[no-any-return]
 
-    def codes(self, name: str) -> np.ndarray:
-        """Return a code column of the matrix as a numpy array (read once)."""
-        return self.get(("codes", name), lambda: self.matrix[name].to_numpy())
-
     def districts(self) -> tuple[np.ndarray, int]:
         """Return the district number of every cell (-1 without one) and how many there are."""
         def factorize() -> tuple[np.ndarray, int]:
@@ -148,6 +152,12 @@ class ScoringCache:
     def latlon(self) -> tuple[np.ndarray, np.ndarray]:
         """Return the cell centres (degrees)."""
         return self.column("lat"), self.column("lon")
+
+    def unit_vectors(self) -> np.ndarray:
+        """Return the cell centres as unit vectors (cells × 3), for nearest-neighbour searches."""
+        from geo_engine.spatial.sphere import unit_vectors
+
+        return self.get("unit_vectors", lambda: unit_vectors(*self.latlon()))
 
     def bins(self, km: float) -> tuple[np.ndarray, int]:
         """Return the bin of every cell on a lat/lon grid at least ``km`` wide, and a row length.

@@ -42,12 +42,13 @@ def evidence_measure(matrix: pd.DataFrame, item: Evidence, *,
             return raw / cells.column("area_km2")
     if item.per == "district":
         codes, size = cells.districts()
-        sums = np.bincount(codes[codes >= 0], weights=np.nan_to_num(raw[codes >= 0]),
-                           minlength=size)
-        seen = np.bincount(codes[codes >= 0], weights=np.isfinite(raw[codes >= 0]),
-                           minlength=size) > 0
+        inside = codes >= 0
+        whole = bool(inside.all())  # the common case: every cell has a district, nothing to pick
+        at, values = (codes, raw) if whole else (codes[inside], raw[inside])
+        sums = np.bincount(at, weights=np.nan_to_num(values), minlength=size)
+        seen = np.bincount(at, weights=np.isfinite(values), minlength=size) > 0
         total = np.where(seen, sums, np.nan)
-        return np.where(codes >= 0, total[np.maximum(codes, 0)], np.nan)
+        return total[codes] if whole else np.where(inside, total[np.maximum(codes, 0)], np.nan)
     return raw.copy()
 
 
@@ -96,10 +97,14 @@ def item_strengths(matrix: pd.DataFrame, items: Sequence[Evidence], *,
     cells = cache if cache is not None else ScoringCache(matrix)
     out = np.zeros((len(matrix), len(items)))
     for k, item in enumerate(items):
-        at, strength = cells.get(("evidence", _key(item)),
-                                 functools.partial(_sparse_strength, cells, item))
+        at, strength = _kept_strength(cells, item)
         out[at, k] = strength
     return out
+
+
+def _kept_strength(cells: ScoringCache, item: Evidence) -> tuple[np.ndarray, np.ndarray]:
+    """Return :func:`_sparse_strength` of an item, from the cache when it was computed before."""
+    return cells.get(("evidence", _key(item)), functools.partial(_sparse_strength, cells, item))
 
 
 def _sparse_strength(cells: ScoringCache, item: Evidence) -> tuple[np.ndarray, np.ndarray]:
@@ -113,12 +118,12 @@ def _item_strength(cells: ScoringCache, item: Evidence) -> np.ndarray:
     """Return one item's strength per cell (see :func:`item_strengths`)."""
     own = _own_strength(evidence_measure(cells.matrix, item, cache=cells), item)
     if item.within_km is not None and (own > 0).any() and "lat" in cells.matrix:
-        from geo_engine.ingest.vector import nearest
+        from geo_engine.spatial.sphere import nearest_vectors
 
-        lat, lon = cells.latlon()
+        xyz = cells.unit_vectors()
         src = np.flatnonzero(own > 0)
         todo = _candidates(*cells.bins(item.within_km), own > 0)
-        km, idx = nearest(lat[todo], lon[todo], lat[src], lon[src], max_km=item.within_km)
+        km, idx = nearest_vectors(xyz[todo], xyz[src], max_km=item.within_km)
         near = own[src][np.maximum(idx, 0)] * np.clip(1 - km / item.within_km, 0, 1)
         own[todo] = np.where(idx >= 0, near, 0.0)
     own[_excluded(cells, item)] = 0.0
@@ -154,9 +159,12 @@ def evidence_strength(matrix: pd.DataFrame, items: Sequence[Evidence], *,
     Any one item suffices: a cell with a coffee harvest *or* a cacao harvest has an organic
     niche. See :func:`item_strengths` (and its ``cache``).
     """
-    if not items:
-        return np.zeros(len(matrix))
-    return item_strengths(matrix, items, cache=cache).max(axis=1)
+    out = np.zeros(len(matrix))
+    cells = cache if cache is not None else ScoringCache(matrix)
+    for item in items:  # the cells where an item has strength are few: no cells × items table
+        at, strength = _kept_strength(cells, item)
+        out[at] = np.maximum(out[at], strength)
+    return out
 
 
 def evidence_met(matrix: pd.DataFrame, items: Sequence[Evidence], *,

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 from scipy.special import ndtr
 
 from geo_engine import settings
@@ -22,6 +23,7 @@ __all__ = [
     "normalize",
     "robust_limits",
     "standing",
+    "standing_at",
     "transform",
 ]
 
@@ -79,25 +81,49 @@ def transform(
         A new float64 array.
     """
     x = np.array(values, dtype=float)
-    if kind is None:
-        return x
+    _check_transform(x, kind, percentile)
+    if kind == "log1p":
+        return np.log1p(x)
+    if kind == "cap":
+        ok = _eligible(x, mask)
+        if ok.any():
+            x = np.where(np.isfinite(x), _capped(x[ok], x, percentile), x)
+    return x
+
+
+def _check_transform(x: np.ndarray, kind: str | None, percentile: float | None) -> None:
+    """Raise when a transform cannot apply to the values (see :func:`transform`)."""
     if kind == "log1p":
         low = _smallest(x)
         if low <= -1:
             msg = f"log1p needs values > -1; the smallest is {low}"
             raise ValueError(msg)
-        return np.log1p(x)
-    if kind == "cap":
+    elif kind == "cap":
         if percentile is None or not 0 < percentile <= 100:
             msg = f"`percentile` was {percentile!r} but cap needs a value in (0, 100]"
             raise ValueError(msg)
-        ok = _eligible(x, mask)
-        if ok.any():
-            limit = np.percentile(x[ok], percentile)
-            x = np.where(np.isfinite(x), np.minimum(x, limit), x)
-        return x
-    msg = f"transform `kind` was {kind!r} but must be None, 'log1p' or 'cap'"
-    raise ValueError(msg)
+    elif kind is not None:
+        msg = f"transform `kind` was {kind!r} but must be None, 'log1p' or 'cap'"
+        raise ValueError(msg)
+
+
+def _capped(eligible: np.ndarray, x: np.ndarray, percentile: float | None) -> np.ndarray:
+    """Return ``x`` capped at the ``percentile``-th percentile of the ``eligible`` values."""
+    return np.minimum(x, np.percentile(eligible, float(percentile or 100)))
+
+
+def _transformed(values: np.ndarray, ok: np.ndarray, kind: str | None,
+                 percentile: float | None) -> np.ndarray:
+    """Return ``transform(values, ...)[ok]`` (``ok``: eligible finite cells) in a new array.
+
+    Only the eligible cells are transformed: the same values, without a pass over the others.
+    """
+    v = values[ok]
+    if kind == "log1p":
+        return np.log1p(v, out=v)
+    if kind == "cap" and v.size:
+        return _capped(v, v, percentile)
+    return v
 
 
 def fuzzy_membership(values: np.ndarray, *, shape: str, points: Sequence[float]) -> np.ndarray:
@@ -325,7 +351,7 @@ def normalize(
     half: float | None = None,
     mask: np.ndarray | None = None,
     name: str = "layer",
-    units: np.ndarray | None = None,
+    units: np.ndarray | pd.Series | None = None,
 ) -> np.ndarray:
     r"""Scale raw values to [0, 1] with 1 = more favourable.
 
@@ -358,8 +384,9 @@ def normalize(
         percentiles, mean, sd) are computed over them only and other cells get NaN.
     name : str
         Layer name for messages.
-    units : numpy.ndarray, optional
-        Admin unit code of each cell: a warning about a dominating tail then names the units
+    units : numpy.ndarray or pandas.Series, optional
+        Admin unit code of each cell (a matrix column is read only for the cells a warning
+        names): a warning about a dominating tail then names the units
         that hold it (an island, a city).
 
     Returns
@@ -386,19 +413,21 @@ def normalize(
     if method not in METHODS:
         msg = f"`method` was {method!r} but must be one of {METHODS}"
         raise ValueError(msg)
-    x = transform(values, kind=transform_kind, percentile=transform_percentile, mask=mask)
+    x = np.asarray(values, dtype=float)
+    _check_transform(x, transform_kind, transform_percentile)
+    # a transform keeps finite values finite: the eligible cells are found on the raw values
     ok = _eligible(x, mask)
+    v = _transformed(x, ok, transform_kind, transform_percentile)
     out = np.full(x.shape, np.nan)
     if method == "decay":
         if half is None:
             msg = f"{name}: decay normalization needs `half`, the half-distance in the layer's units"
             raise ValueError(msg)
-        d = decay(x[ok], half=half)
+        d = decay(v, half=half)
         out[ok] = d if direction == "cost" else 1.0 - d
         return out
-    if not ok.any():
+    if not v.size:
         return out
-    v = x[ok]
     if method == "fuzzy":
         if fuzzy_points is None:
             msg = f"{name}: fuzzy normalization needs `fuzzy_points` in the layer's units"
@@ -421,17 +450,18 @@ def normalize(
                           GeoEngineWarning, stacklevel=2)
             s = np.full(v.size, CONSTANT_VALUE)
         elif method == "minmax":
-            s = (v - low) / spread  # in [0, 1] as computed: rounding keeps the order
+            # in [0, 1] as computed: rounding keeps the order (v is this call's own copy)
+            s = np.divide(np.subtract(v, low, out=v), spread, out=v)
         else:
             s = ndtr((v - v.mean()) / spread)
     if method != "minmax":
         s = np.clip(s, 0.0, 1.0)
-    out[ok] = 1.0 - s if direction == "cost" else s
+    out[ok] = np.subtract(1.0, s, out=s) if direction == "cost" else s
     return out
 
 
 def _winsorized(v: np.ndarray, winsorize: tuple[float, float] | str | None, *,
-                name: str, units: np.ndarray | None = None,
+                name: str, units: np.ndarray | pd.Series | None = None,
                 rows: np.ndarray | None = None) -> np.ndarray:
     """Clip values before min–max as ``winsorize`` asks, and warn if a tail still dominates.
 
@@ -459,7 +489,8 @@ def _winsorized(v: np.ndarray, winsorize: tuple[float, float] | str | None, *,
             order = np.argsort(v, kind="stable")
             tail = order[::-1][:k] if end == "top" else order[:k]
             at = tail if rows is None else np.flatnonzero(rows)[tail]
-            named = list(dict.fromkeys(str(u) for u in np.asarray(units)[at]))
+            codes = units.iloc[at] if isinstance(units, pd.Series) else np.asarray(units)[at]
+            named = list(dict.fromkeys(str(u) for u in codes))
             where = "in units " + ", ".join(named[:5]) + (", …" if len(named) > 5 else "")
         warnings.warn(
             f"{name}: the {end} {settings.dominance_tail:.1%} of cells ({k:,} of {v.size:,}, "
@@ -487,3 +518,47 @@ def standing(score: np.ndarray) -> np.ndarray:
         runs = np.diff(np.r_[0, ends])
         out[ok[order]] = np.repeat(ends, runs) / ordered.size
     return out
+
+
+def standing_at(score: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    r"""Return :func:`standing` at ``rows`` only: the same values, without ranking every cell.
+
+    Notes
+    -----
+    The standing of a value :math:`a` is :math:`\#\{s \le a\} / n` over the :math:`n` scored
+    cells. The cells are counted in :math:`B` equal buckets between the lowest and the highest
+    score (one pass; a bucket index is a non-decreasing function of the score, so every score in
+    a lower bucket is below :math:`a` and every score in a higher one above it); only the scores
+    that share a bucket with a value asked for are sorted, to count those at or below it. The
+    counts are exact: the same as sorting every cell, at a fraction of the cost.
+    """
+    s = np.asarray(score, dtype=float)
+    finite = s[np.isfinite(s)]
+    asked = s[rows]
+    out = np.full(asked.shape, np.nan)
+    known = np.isfinite(asked)
+    if finite.size:
+        out[known] = _count_at_or_below(finite, asked[known]) / finite.size
+    return out
+
+
+def _count_at_or_below(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Return how many ``values`` are at or below each of ``levels`` (all finite), exactly."""
+    lo, hi = float(values.min()), float(values.max())
+    buckets = max(1, values.size)  # one value per bucket on average: few values to sort
+    scale = buckets / (hi - lo) if hi > lo else 0.0  # 0 also when the range overflows
+
+    def bucket(x: np.ndarray) -> np.ndarray:
+        if scale == 0:
+            return np.zeros(x.shape, dtype=np.intp)
+        return np.clip((x - lo) * scale, 0, buckets - 1).astype(np.intp)
+
+    of_value, of_level = bucket(values), bucket(levels)
+    per = np.bincount(of_value, minlength=buckets)
+    below = np.cumsum(per) - per  # values in lower buckets, all below the level
+    wanted = np.zeros(buckets, dtype=bool)
+    wanted[of_level] = True
+    shared = np.sort(values[wanted[of_value]])  # the values in the levels' buckets
+    shared_below = np.cumsum(np.where(wanted, per, 0)) - np.where(wanted, per, 0)
+    return below[of_level] + np.searchsorted(shared, levels, side="right") - shared_below[of_level]
+

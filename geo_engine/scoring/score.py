@@ -180,7 +180,9 @@ def _prepare(cells: ScoringCache, profile: Profile, specs: dict[str, LayerSpec])
         eligible &= ok
     ids = [layer.id for layer in profile.layers]
     raw_all = [cells.column(i) for i in ids]
-    no_data = ~np.any([np.isfinite(raw) for raw in raw_all], axis=0) if ids else np.ones(n, bool)
+    no_data = np.ones(n, dtype=bool)
+    for raw in raw_all:
+        no_data &= ~np.isfinite(raw)
     report["excluded_no_data"] = int((eligible & no_data).sum())
     eligible &= ~no_data
     for j, layer in enumerate(profile.layers):
@@ -191,9 +193,8 @@ def _prepare(cells: ScoringCache, profile: Profile, specs: dict[str, LayerSpec])
     digest = mask_digest(eligible)
     keys = [_layer_key(layer, profile, specs.get(layer.id), digest) for layer in profile.layers]
     kept = [cells.peek(key) for key in keys]
-    values = np.empty((n, len(keys)))
+    values = np.empty((n, len(keys)), order="F")  # by column: each layer's values contiguous
     for j, (col, layer) in enumerate(zip(kept, profile.layers, strict=True)):
-        # written while fresh in the processor's cache, not stacked afterwards
         values[:, j] = col if col is not None else _normalized(
             raw_all[j], layer, profile, specs.get(layer.id), eligible, cells)
     values.flags.writeable = False
@@ -240,7 +241,7 @@ def _normalized(raw: np.ndarray, layer: ProfileLayer, profile: Profile, spec: La
         transform_kind=t.kind if t else None, transform_percentile=t.percentile if t else None,
         winsorize=norm.winsorize, fuzzy_shape=norm.fuzzy_shape, fuzzy_points=norm.fuzzy_points,
         half=norm.half, mask=eligible, name=layer.id,
-        units=cells.codes("district_code") if "district_code" in cells.matrix else None,
+        units=cells.matrix.get("district_code"),
     )
     s[eligible & np.isnan(s)] = 0.0
     return s
@@ -317,10 +318,10 @@ def aggregate(
     space = "score"
     if method == "wlc":
         c = x * w
-        s = c.sum(axis=1)
+        s = _row_sum(c)
     elif method == "wgm":
         c = w * np.log(np.maximum(x, WGM_FLOOR))
-        s = np.exp(c.sum(axis=1))
+        s = np.exp(_row_sum(c))
         space = "log"
     elif method == "owa":
         order_w = (np.asarray(aggregation.order_weights, dtype=float)
@@ -331,22 +332,22 @@ def aggregate(
         order = np.argsort(-x, axis=1, kind="stable")
         rows = np.arange(len(x))[:, None]
         u = w[order] * order_w[None, :]
-        total = u.sum(axis=1, keepdims=True)
+        total = _row_sum(u)[:, None]
         u = np.divide(u, total, out=np.zeros_like(u), where=total > 0)
         c = np.empty_like(x)
         c[rows, order] = u * x[rows, order]
-        s = c.sum(axis=1)
+        s = _row_sum(c)
     elif method == "topsis":
         xw = x * w
         best, worst = xw.max(axis=0) if len(xw) else w, xw.min(axis=0) if len(xw) else 0 * w
         d_plus2 = (xw - best) ** 2
         d_minus2 = (xw - worst) ** 2
-        dp, dm = np.sqrt(d_plus2.sum(axis=1)), np.sqrt(d_minus2.sum(axis=1))
+        dp, dm = np.sqrt(_row_sum(d_plus2)), np.sqrt(_row_sum(d_minus2))
         denom = dp + dm
         s = np.divide(dm, denom, out=np.full(len(x), 0.5), where=denom > 0)
         both = d_plus2 + d_minus2
         g = w * np.divide(d_minus2, both, out=np.zeros_like(both), where=both > 0)
-        gsum = g.sum(axis=1, keepdims=True)
+        gsum = _row_sum(g)[:, None]
         share = np.divide(g, gsum, out=np.full_like(g, 1.0 / k), where=gsum > 0)
         c = share * s[:, None]
     else:  # pragma: no cover - prevented by the Aggregation model
@@ -361,6 +362,38 @@ def aggregate(
         score[ok] = s
         contrib[ok] = c
     return score, contrib, space
+
+
+_PAIRWISE_BLOCK = 128
+"""Rows longer than this are summed by numpy in halves (its pairwise summation)."""
+
+
+def _row_sum(table: np.ndarray) -> np.ndarray:
+    """Return ``table.sum(axis=1)`` as numpy computes it on a C-ordered table, column by column.
+
+    numpy sums a row of fewer than eight values from left to right, and a longer one (up to
+    :data:`_PAIRWISE_BLOCK`) in eight running sums combined pairwise, then the remainder from
+    left to right. Doing the same over whole columns gives the very same rounding, whatever the
+    table's memory order, without reducing hundreds of thousands of short rows one by one.
+    """
+    k = table.shape[1]
+    if k == 0 or k > _PAIRWISE_BLOCK:
+        return np.ascontiguousarray(table).sum(axis=1)
+    if k < 8:
+        total = table[:, 0].copy()
+        for j in range(1, k):
+            total += table[:, j]
+        return total
+    runs = [table[:, j].copy() for j in range(8)]
+    done = 8
+    while done + 8 <= k:
+        for j in range(8):
+            runs[j] += table[:, done + j]
+        done += 8
+    total = ((runs[0] + runs[1]) + (runs[2] + runs[3])) + ((runs[4] + runs[5]) + (runs[6] + runs[7]))
+    for j in range(done, k):
+        total += table[:, j]
+    return total
 
 
 def score_profile(

@@ -14,6 +14,7 @@ import h3.api.numpy_int as h3n
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from scipy.spatial import cKDTree
 
 try:  # optional accelerator: vectorised H3 indexing, disks and outlines (same results as h3 loops)
     from h3ronpy import grid_disk as _h3r_grid_disk
@@ -36,6 +37,7 @@ __all__ = [
     "haversine_km",
     "km_to_chord",
     "latlng_to_cells",
+    "nearest_vectors",
     "positions",
     "unit_vectors",
 ]
@@ -102,6 +104,27 @@ def km_to_chord(km: float) -> float:
 def arc_km(chord: np.ndarray) -> np.ndarray:
     """Great-circle distance in km of chords on the unit sphere."""
     return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.minimum(chord, 2.0) / 2.0)
+
+
+def nearest_vectors(points: np.ndarray, targets: np.ndarray, *,
+                    max_km: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return the great-circle distance (km) from each point to the nearest target, and its position.
+
+    Points and targets are :func:`unit_vectors` (n × 3): a caller that searches often among the
+    same points computes them once. A KD-tree on the targets (chord distances turned into arcs);
+    the position is -1 and the distance NaN when there is no target, or none within ``max_km``
+    (a bounded search, much faster when few targets are near).
+    """
+    none = np.full(len(points), np.nan), np.full(len(points), -1, dtype=np.intp)
+    if len(targets) == 0:
+        return none
+    tree = cKDTree(targets)
+    bound = np.inf if max_km is None else km_to_chord(max_km)
+    # the queries are independent: every core answers a share (same answers as one core)
+    chord, index = tree.query(points, distance_upper_bound=bound, workers=-1)
+    found = np.isfinite(chord)
+    return (np.where(found, arc_km(np.where(found, chord, 0.0)), np.nan),
+            np.where(found, index, -1).astype(np.intp))
 
 
 def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:

@@ -460,7 +460,7 @@ ss["_shown_region"] = REGION
 if "_url_cell" in ss:  # a shared link's cell: selected once the region is known
     ss["selected"] = parse_location(ss.pop("_url_cell")) or ss.get("selected")
 SKIP = unavailable(R)
-UNIT = "district" if {"province_code", "department_code"} & set(R.matrix.columns) else "unit"
+UNIT = "district" if {"parent_code", "grandparent_code"} & set(R.matrix.columns) else "unit"
 
 # the default first: inclusion, or else the engine profile, or else a custom one
 profile_ids = [*([INCLUSION] if "inclusion" not in SKIP else []),
@@ -726,8 +726,8 @@ def _brief_bytes(rows: np.ndarray, title: str, fmt: str = "html") -> bytes:
     Its map outlines the districts of the cells' department (the most frequent one).
     """
     department = ""
-    if "department_code" in R.matrix:
-        department = str(R.matrix["department_code"].astype(str)[rows].mode().iloc[0])
+    if "grandparent_code" in R.matrix:
+        department = str(R.matrix["grandparent_code"].astype(str)[rows].mode().iloc[0])
     base = base_layers(REGION, department)
     render = brief_pdf if fmt == "pdf" else brief_html
     out = render(R, profile_id=profile_id, rows=rows, title=title, lang=lang, result=SC.result,
@@ -750,7 +750,7 @@ def _hexagons(frame: pd.DataFrame, output: Output, *, colors=SEQUENTIAL, vmin=No
     # the tooltip shows numbers as the language writes them, and says when a hexagon is a mean
     nodata = t("no_data", lang)
     averaged = bool((frame["n_children"] > 1).any())
-    tooltip = {"district": t(UNIT, lang),
+    tooltip = {"unit": t(UNIT, lang),
                "tip_value": output.label + (f" ({t('mean', lang)})" if averaged and cats is None
                                             else "")}
     decimals = 3 if output.kind != "layer" else 1
@@ -852,9 +852,9 @@ def card_panel(row: int, found: Clusters | None, frame: pd.DataFrame, shown_res:
     if card["why"]:
         st.markdown(escape_markdown(card["why"]))
     if profile_id in R.profiles:
-        code = str(R.matrix["district_code"].iloc[row])
+        code = str(R.matrix["unit_code"].iloc[row])
         title = " · ".join(card["names"].values())
-        unit = R.matrix["district_code"].astype(str).to_numpy() == code
+        unit = R.matrix["unit_code"].astype(str).to_numpy() == code
         left, right = st.columns(2)
         left.download_button(
             t("download_brief", lang), data=functools.partial(_brief_bytes, unit, title),
@@ -898,7 +898,7 @@ def card_panel(row: int, found: Clusters | None, frame: pd.DataFrame, shown_res:
                   layers=escape_markdown(c["top_layers"]),
                   town=number(float(c["median_minutes_town50k"]), lang),
                   port=number(float(c["median_minutes_port"]), lang),
-                  districts=escape_markdown(_shorten(str(c["districts"])))))
+                  districts=escape_markdown(_shorten(str(c["units"])))))
     if profile_id in R.profiles:
         members = (found.cells["cluster_id"] == cluster_id).fillna(False).to_numpy(dtype=bool)
         name = t("cluster_brief_title", lang, id=int(cluster_id))
@@ -969,10 +969,10 @@ def map_tab() -> None:
         else:
             card_panel(row, found, shown, shown_res, chosen)
 
-    top = ranking(R, SC.score, level="district", rank_by=RANK_BY, mask=MASK).head(5)
+    top = ranking(R, SC.score, level="unit", rank_by=RANK_BY, mask=MASK).head(5)
     st.markdown(f"**{t('top_districts' if UNIT == 'district' else 'top_units', lang)}**")
     top = top.assign(**{RANK_BY: top[RANK_BY].round(3)})
-    columns = [c for c in ("district", "province", "department") if c in top] or ["code"]
+    columns = [c for c in ("unit", "parent", "grandparent") if c in top] or ["code"]
     columns += [RANK_BY, *(["population"] if top["population"].notna().any() else [])]
     shown_as = "score" if RANK_BY == "pop_weighted_mean" else RANK_BY  # "Best score", "… km²"
     st.dataframe(headers(top[columns].rename(columns={RANK_BY: shown_as}), lang,
@@ -1030,7 +1030,7 @@ def rankings_tab() -> None:
     ranked = ranking(R, SC.score, level=level, rank_by=rank_by, mask=MASK)
     if ranked["tie"].any():
         st.caption(t("ties_note", lang))
-    shown_names = [c for c in ("district", "province", "department") if c in ranked]
+    shown_names = [c for c in ("unit", "parent", "grandparent") if c in ranked]
     first = ranked.head(15)
     if len(first) and first[rank_by].notna().any():
         st.caption(t("ranking_chart", lang, n=len(first), by=t(COLUMNS[rank_by], lang)))
@@ -1124,8 +1124,8 @@ def compare_tab() -> None:
         st.dataframe(shown.map(lambda v: number(v, lang)), width="stretch", key="transitions")
     st.markdown(f"**{t('biggest_movers', lang)}**")
     moved = movers(R, change, mask=MASK)
-    names_cols = [c for c in ("district", "province", "department") if c in moved]
-    moved = moved[[*names_cols, "district_code", "change", *[c for c in moved if c == "population"]]]
+    names_cols = [c for c in ("unit", "parent", "grandparent") if c in moved]
+    moved = moved[[*names_cols, "unit_code", "change", *[c for c in moved if c == "population"]]]
     if "population" in moved:
         moved = moved.assign(population=moved["population"].round(0).astype("Int64"))
     st.dataframe(headers(moved, lang, unit_key=UNIT), hide_index=True, width="stretch")

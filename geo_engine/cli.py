@@ -807,10 +807,10 @@ def brief_cmd(
                 unit = result.region.levels[0]
                 _fail(KeyError(f"no {unit.label_en} {district!r} in region {result.region.id!r}; "
                                f"check the code (column {unit.code!r} of {result.region.boundary})"))
-            names = result.names.set_index("district_code")
-            title = (" · ".join(str(names.loc[district, c]) for c in ("district", "province",
-                                                                      "department") if c in names)
-                     if district in names.index and "district" in names else district)
+            names = result.names.set_index("unit_code")
+            title = (" · ".join(str(names.loc[district, c]) for c in ("unit", "parent",
+                                                                      "grandparent") if c in names)
+                     if district in names.index and "unit" in names else district)
             if shares is not None:
                 from geo_engine.i18n import t
 
@@ -1182,8 +1182,8 @@ def plan_cmd(
         typer.echo(f"wrote {out}: {len(front)} plans from most inclusion to most growth")
         return
     extra = pd.DataFrame({"score": scored.score, "niche_family": result.dual.best_family,
-                          "district_code": result.matrix.get("district_code")})
-    extra = extra.merge(result.names, on="district_code", how="left")
+                          "unit_code": result.matrix.get("unit_code")})
+    extra = extra.merge(result.names, on="unit_code", how="left")
     table = site_table(sp, best, result.matrix, extra=extra)
     _write(lambda: write_cells(table, out, force=force))
     total = float(sp.problem.demand.sum())

@@ -299,7 +299,7 @@ def map_frame(
     province : str, optional
         Province code to focus on, likewise.
     unit : str, optional
-        Unit (``district_code``) to focus on, likewise.
+        Unit (``unit_code``) to focus on, likewise.
     values : numpy.ndarray, optional
         Per-cell values overriding the output's own (sensitivity, differences).
     names : numpy.ndarray, optional
@@ -316,7 +316,7 @@ def map_frame(
     Returns
     -------
     tuple of (pandas.DataFrame, int)
-        Hexagons with ``h3``, ``value``, ``population``, ``poverty``, ``district`` and the display
+        Hexagons with ``h3``, ``value``, ``population``, ``poverty``, ``unit`` and the display
         resolution.
     """
     cells = pd.DataFrame({
@@ -347,7 +347,7 @@ def map_frame(
     pos = np.clip(np.searchsorted(ids, centre), 0, len(ids) - 1)
     found = ids[pos] == centre
     names = district_names(run) if names is None else names
-    frame["district"] = np.where(found, names[pos], np.array(None, dtype=object))
+    frame["unit"] = np.where(found, names[pos], np.array(None, dtype=object))
     return frame, res
 
 
@@ -408,17 +408,17 @@ def focus_choices(run: Run) -> tuple[str | None, dict[str, str]]:
     region with at most :data:`MAX_FOCUS_UNITS` of them; labels sorted alphabetically.
     """
     m = run.matrix
-    if "department_code" in m:
-        deps = (m[["district_code", "department_code"]].drop_duplicates("district_code")
-                .merge(run.names, on="district_code", how="left").drop_duplicates("department_code"))
-        shown = (deps["department"] if "department" in deps
-                 else deps["department_code"]).fillna(deps["department_code"])
-        pairs = zip(deps["department_code"].astype(str), shown.astype(str), strict=True)
+    if "grandparent_code" in m:
+        deps = (m[["unit_code", "grandparent_code"]].drop_duplicates("unit_code")
+                .merge(run.names, on="unit_code", how="left").drop_duplicates("grandparent_code"))
+        shown = (deps["grandparent"] if "grandparent" in deps
+                 else deps["grandparent_code"]).fillna(deps["grandparent_code"])
+        pairs = zip(deps["grandparent_code"].astype(str), shown.astype(str), strict=True)
         return "department", dict(sorted(pairs, key=lambda kv: kv[1]))
-    if m["district_code"].nunique() <= MAX_FOCUS_UNITS:
-        codes = sorted(m["district_code"].astype(str).unique())
-        named = (run.names.set_index(run.names["district_code"].astype(str))["district"].to_dict()
-                 if "district" in run.names else {})
+    if m["unit_code"].nunique() <= MAX_FOCUS_UNITS:
+        codes = sorted(m["unit_code"].astype(str).unique())
+        named = (run.names.set_index(run.names["unit_code"].astype(str))["unit"].to_dict()
+                 if "unit" in run.names else {})
         return "unit", dict(sorted(((c, str(named.get(c, c))) for c in codes),
                                    key=lambda kv: kv[1]))
     return None, {}
@@ -427,13 +427,13 @@ def focus_choices(run: Run) -> tuple[str | None, dict[str, str]]:
 def province_choices(run: Run, department: str) -> dict[str, str]:
     """Return the provinces of one department, ``{code: name}`` sorted by name (empty without any)."""
     m = run.matrix
-    if not department or "province_code" not in m or "department_code" not in m:
+    if not department or "parent_code" not in m or "grandparent_code" not in m:
         return {}
-    rows = m.loc[m["department_code"].astype(str) == department, ["district_code", "province_code"]]
-    rows = rows.drop_duplicates("province_code").merge(run.names, on="district_code", how="left")
-    shown = (rows["province"] if "province" in rows else rows["province_code"]).fillna(
-        rows["province_code"])
-    pairs = zip(rows["province_code"].astype(str), shown.astype(str), strict=True)
+    rows = m.loc[m["grandparent_code"].astype(str) == department, ["unit_code", "parent_code"]]
+    rows = rows.drop_duplicates("parent_code").merge(run.names, on="unit_code", how="left")
+    shown = (rows["parent"] if "parent" in rows else rows["parent_code"]).fillna(
+        rows["parent_code"])
+    pairs = zip(rows["parent_code"].astype(str), shown.astype(str), strict=True)
     return dict(sorted(pairs, key=lambda kv: kv[1]))
 
 
@@ -441,12 +441,12 @@ def focus_mask(run: Run, *, department: str | None = None, province: str | None 
                unit: str | None = None) -> np.ndarray:
     """Return which cells of the run are in focus (all of them when nothing is focused).
 
-    A province narrows its department; a unit (``district_code``) narrows both.
+    A province narrows its department; a unit (``unit_code``) narrows both.
     """
     m = run.matrix
     mask = np.ones(len(m), dtype=bool)
-    for column, code in (("department_code", department), ("province_code", province),
-                         ("district_code", unit)):
+    for column, code in (("grandparent_code", department), ("parent_code", province),
+                         ("unit_code", unit)):
         if code:
             if column not in m:
                 msg = f"the grid has no {column!r} column to focus on {code!r}"
@@ -486,7 +486,7 @@ def ranking(run: Run, score: np.ndarray, *, level: str, rank_by: str = "poor_pop
     run : Run
     score : numpy.ndarray
         One score per cell.
-    level : {"district", "province", "department"}
+    level : {"unit", "parent", "grandparent"}
     rank_by : str, default "poor_population_top"
         One of :data:`RANK_CHOICES`; rank 1 is the highest.
     mask : numpy.ndarray, optional
@@ -532,7 +532,7 @@ def ranking(run: Run, score: np.ndarray, *, level: str, rank_by: str = "poor_pop
     for column in ("population", "poor_population", "poor_population_top", "population_top"):
         order[column] = order[column].round(0).astype("Int64")
     order = with_labels(order.reset_index(drop=True), run.matrix, run.names, level=level)
-    names = [c for c in ("district", "province", "department") if c in order]
+    names = [c for c in ("unit", "parent", "grandparent") if c in order]
     first = [*names, "code", "rank", "tie", "poor_population_top", "poor_population",
              "population", "mean", "max", "pop_weighted_mean", "share_pop_top", "score_km2",
              "cells"]
@@ -555,7 +555,7 @@ def focus_label(run: Run, lang: str, *, department: str | None = None,
     if unit:
         parts.append(t("focus_unit_is", lang, name=labels.get(unit, unit)))
     if not parts:
-        return t("all_country" if "department_code" in run.matrix else "all_region", lang)
+        return t("all_country" if "grandparent_code" in run.matrix else "all_region", lang)
     return " · ".join(parts)
 
 
@@ -578,10 +578,10 @@ def _column(run: Run, layer: str) -> np.ndarray:
 
 def district_names(run: Run) -> np.ndarray:
     """Return the district name of every cell of the run (its code where no name is known)."""
-    codes = run.matrix["district_code"].astype("string")
-    if "district" not in run.names:
+    codes = run.matrix["unit_code"].astype("string")
+    if "unit" not in run.names:
         return codes.to_numpy(dtype=object)
-    lookup = run.names.set_index("district_code")["district"]
+    lookup = run.names.set_index("unit_code")["unit"]
     return codes.map(lookup).fillna(codes).to_numpy(dtype=object)
 
 
@@ -649,24 +649,24 @@ def place_index(run: Run) -> pd.DataFrame:
 
     Columns: ``kind``, ``code``, ``name``, ``plain`` (the name without accents or case),
     ``plain_province`` and ``plain_department`` (its parents, for ``"name, parent"`` queries),
-    ``department_code``, ``province_code``, ``district_code``, ``population`` and ``row`` (the
+    ``grandparent_code``, ``parent_code``, ``unit_code``, ``population`` and ``row`` (the
     matrix row of its most populous cell). Empty for a region without names.
     """
     m = run.matrix
-    if "district" not in run.names:
+    if "unit" not in run.names:
         return pd.DataFrame(columns=["kind", "code", "name", "plain", "population", "row"])
     pop = _column(run, POPULATION_LAYER)
     cells = pd.DataFrame({"pop": np.where(np.isfinite(pop), pop, 0.0),
                           "rank": np.where(np.isfinite(pop), pop, -1.0)})
-    codes = [c for c in ("department_code", "province_code", "district_code") if c in m]
+    codes = [c for c in ("grandparent_code", "parent_code", "unit_code") if c in m]
     for c in codes:
         cells[c] = m[c].astype(str).to_numpy()
-    names = run.names.astype({"district_code": str}).drop_duplicates("district_code")
-    units = cells.drop_duplicates("district_code")[codes].merge(names, on="district_code",
+    names = run.names.astype({"unit_code": str}).drop_duplicates("unit_code")
+    units = cells.drop_duplicates("unit_code")[codes].merge(names, on="unit_code",
                                                                  how="left")
     frames = []
-    for kind, column in (("department", "department_code"), ("province", "province_code"),
-                         ("district", "district_code")):
+    for kind, column in (("department", "grandparent_code"), ("province", "parent_code"),
+                         ("district", "unit_code")):
         if column not in cells or kind not in units:
             continue
         g = cells.groupby(column)
@@ -675,11 +675,11 @@ def place_index(run: Run) -> pd.DataFrame:
         rows = rows.reset_index()
         frames.append(pd.DataFrame({
             "kind": kind, "code": rows[column], "name": rows[kind].astype(str),
-            "department_code": rows.get("department_code"),
-            "province_code": rows.get("province_code") if kind != "department" else None,
-            "district_code": rows["district_code"] if kind == "district" else None,
-            "plain_province": rows["province"].map(_plain) if "province" in rows else "",
-            "plain_department": rows["department"].map(_plain) if "department" in rows else "",
+            "grandparent_code": rows.get("grandparent_code"),
+            "parent_code": rows.get("parent_code") if kind != "department" else None,
+            "unit_code": rows["unit_code"] if kind == "district" else None,
+            "plain_province": rows["parent"].map(_plain) if "parent" in rows else "",
+            "plain_department": rows["grandparent"].map(_plain) if "grandparent" in rows else "",
             "population": rows["population"], "row": rows["row"]}))
     index = pd.concat(frames, ignore_index=True)
     index["plain"] = index["name"].map(_plain)
@@ -741,8 +741,8 @@ def find_place(run: Run, text: str, *, cutoff: float = 0.75,
         return str(value) if isinstance(value, str) and value else None
 
     return Place(str(hit["kind"]), str(hit["name"]), float(run.matrix["lat"].iloc[at]),
-                 float(run.matrix["lon"].iloc[at]), department=code("department_code"),
-                 province=code("province_code"), district=code("district_code"))
+                 float(run.matrix["lon"].iloc[at]), department=code("grandparent_code"),
+                 province=code("parent_code"), district=code("unit_code"))
 
 
 def cell_at(run: Run, lat: float, lon: float) -> int | None:
@@ -789,7 +789,7 @@ def cell_card(run: Run, sc: Scenario, row: int, lang: str) -> dict[str, Any]:
             scores[t(key, lang)] = float(values[row])
     card: dict[str, Any] = {
         "h3": h3_id,
-        "names": {k: str(table[k]) for k in ("district", "province", "department") if k in table},
+        "names": {k: str(table[k]) for k in ("unit", "parent", "grandparent") if k in table},
         "scores": scores,
         "typology": t(dual.typology[row], lang) if dual.typology[row] else None,
         "family": fam_title,
@@ -992,16 +992,16 @@ def comparison_table(run: Run, a: Scenario, b: Scenario, *,
     Returns
     -------
     pandas.DataFrame
-        ``h3``, ``district_code``, the unit names the run has, ``score_a``, ``score_b``,
+        ``h3``, ``unit_code``, the unit names the run has, ``score_a``, ``score_b``,
         ``change`` (B − A), ``standing_change`` (B's percentile standing − A's) and, when the
         region has a typology, ``typology_a`` and ``typology_b``; sorted by ``h3``.
     """
     m = run.matrix
     keep = np.ones(len(m), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     sa, sb = np.asarray(a.score, dtype=float), np.asarray(b.score, dtype=float)
-    out = pd.DataFrame({"h3": m["h3"].to_numpy(), "district_code": m["district_code"].astype(str)})
-    names = run.names.assign(district_code=run.names["district_code"].astype(str))
-    out = out.merge(names.drop_duplicates("district_code"), on="district_code", how="left")
+    out = pd.DataFrame({"h3": m["h3"].to_numpy(), "unit_code": m["unit_code"].astype(str)})
+    names = run.names.assign(unit_code=run.names["unit_code"].astype(str))
+    out = out.merge(names.drop_duplicates("unit_code"), on="unit_code", how="left")
     out = out.assign(score_a=sa, score_b=sb, change=difference(a, b, by="score"),
                      standing_change=difference(a, b, by="rank"))
     if "typology" not in unavailable(run):
@@ -1016,15 +1016,15 @@ def movers(run: Run, change: np.ndarray, *, top: int = 10,
     Only the cells in ``mask`` (:func:`focus_mask`) count when it is given. Without a population
     layer the table has no population column.
     """
-    frame = pd.DataFrame({"district_code": run.matrix["district_code"].to_numpy(), "change": change})
+    frame = pd.DataFrame({"unit_code": run.matrix["unit_code"].to_numpy(), "change": change})
     sums = {}
     if POPULATION_LAYER in run.matrix:
         frame["population"] = run.matrix[POPULATION_LAYER].to_numpy()
         sums["population"] = ("population", "sum")
     if mask is not None:
         frame = frame[mask]
-    g = frame.groupby("district_code").agg(change=("change", "mean"), **sums).reset_index()
-    g = g.merge(run.names, on="district_code", how="left")
+    g = frame.groupby("unit_code").agg(change=("change", "mean"), **sums).reset_index()
+    g = g.merge(run.names, on="unit_code", how="left")
     g["abs"] = g["change"].abs()
     return g.sort_values("abs", ascending=False).drop(columns="abs").head(top).reset_index(drop=True)
 

@@ -537,7 +537,7 @@ def unit(text: str, lang: str) -> str:
 
 COLUMNS: dict[str, str] = {
     "code": "code", "district": "district", "province": "province", "department": "department",
-    "district_code": "code", "cells": "col_cells", "cells_scored": "col_cells_scored",
+    "unit_code": "code", "cells": "col_cells", "cells_scored": "col_cells_scored",
     "population": "population", "mean": "col_mean", "max": "col_max",
     "pop_weighted_mean": "col_pop_weighted_mean", "population_top": "col_population_top",
     "share_pop_top": "col_share_pop_top", "score_km2": "col_score_km2", "rank": "col_rank", "change": "col_change",

@@ -69,7 +69,7 @@ class Run:
         :attr:`shared_units` the mask of the cells it overlaps and the share of its area in each
         (aligned with the mask's True rows); an unknown code an all-False mask.
         """
-        codes = self.matrix["district_code"].astype(str).to_numpy()
+        codes = self.matrix["unit_code"].astype(str).to_numpy()
         rows = codes == code
         if rows.any() or code not in self.shared_units:
             return rows, None
@@ -159,8 +159,8 @@ def run(
     cache = ScoringCache(matrix)
     dual = dual_model(matrix, profs, specs=specs, hub_minutes=hub_minutes, partial=True,
                       cache=cache)
-    names = (admin_names(pd.DataFrame(units)) if "district" in units
-             else pd.DataFrame({"district_code": pd.Series(dtype="string")}))
+    names = (admin_names(pd.DataFrame(units)) if "unit" in units
+             else pd.DataFrame({"unit_code": pd.Series(dtype="string")}))
     return Run(matrix=matrix, specs=specs, profiles=profs, dual=dual, names=names,
                hub_minutes=hub_minutes, region=reg, shared_units=shared, cache=cache)
 

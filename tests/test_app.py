@@ -271,7 +271,7 @@ def test_switching_to_brazil(cache, monkeypatch):
     assert whole > 100
     assert at.selectbox(key="focus_unit").options[0] == "Whole region"
     units = load_region("brazil").units()
-    code = units.loc[units["district"] == "Minas Gerais", "district_code"].iloc[0]
+    code = units.loc[units["unit"] == "Minas Gerais", "unit_code"].iloc[0]
     at.selectbox(key="focus_unit").set_value(code).run()
     assert not at.exception
     assert 0 < _hexagons(at) < whole
@@ -365,7 +365,7 @@ def test_focus_filters_the_tables_and_lives_in_the_url(cache, monkeypatch):
     assert at.query_params["profile"] == "engine"
     at.session_state["tab"] = "Rankings"
     at.run()
-    at.selectbox(key="rank_level").set_value("district").run()
+    at.selectbox(key="rank_level").set_value("unit").run()
     assert set(at.dataframe[0].value["Provincia"]) == {"Urubamba"}
 
 
@@ -424,7 +424,7 @@ def test_every_tab_in_spanish_has_no_english_or_code_names(cache, monkeypatch):
         at.run()
         assert not at.exception, tab
         if tab == "Rankings":
-            for level in ("cluster", "district", "province", "department"):
+            for level in ("cluster", "unit", "parent", "grandparent"):
                 at.selectbox(key="rank_level").set_value(level).run()
                 bad += [(tab, level, x) for x in _visible_headers(at)
                         if CODE_NAME.match(x) or ENGLISH.search(x)]
@@ -440,7 +440,7 @@ def test_rankings_sort_by_poor_people_with_labels_in_the_language(cache, monkeyp
     at.selectbox(key="profile").set_value("agro_food").run()
     at.session_state["tab"] = "Rankings"
     at.run()
-    at.selectbox(key="rank_level").set_value("province").run()
+    at.selectbox(key="rank_level").set_value("parent").run()
     # the profile's own statistic first (agro_food.yaml `ranking: max`), with its reason
     assert at.selectbox(key="rank_by_agro_food").value == "max"
     assert "mejor zona agrícola" in " ".join(c.value for c in at.caption)

@@ -6,7 +6,7 @@ from geo_engine.reporting.brief import brief_content, brief_html, brief_map, bri
 
 
 def test_district_brief_is_escaped_and_complete(peru):
-    rows = peru.matrix["department_code"].to_numpy() == "08"
+    rows = peru.matrix["grandparent_code"].to_numpy() == "08"
     page = brief_html(peru, profile_id="nature_heritage_tourism", rows=rows,
                       title="<script>alert(1)</script> Cusco", lang="en")
     assert "<script>" not in page
@@ -18,8 +18,8 @@ def test_district_brief_is_escaped_and_complete(peru):
 
 
 def test_spanish_labels_and_empty_selection(peru):
-    biggest = peru.matrix["district_code"].value_counts().index[0]
-    rows = np.flatnonzero(peru.matrix["district_code"].to_numpy() == biggest)
+    biggest = peru.matrix["unit_code"].value_counts().index[0]
+    rows = np.flatnonzero(peru.matrix["unit_code"].to_numpy() == biggest)
     page = brief_html(peru, profile_id="engine", rows=rows, title="Cusco", lang="es")
     assert "Fuentes" in page
     assert "Compuerta de recurso" in page  # the gated profile says what opens its gate, in Spanish
@@ -49,12 +49,12 @@ def _pdf_text(data: bytes) -> tuple[int, str]:
 
 
 def _district_title(run, code: str) -> str:
-    names = run.names.set_index("district_code")
-    return " · ".join(str(names.loc[code, c]) for c in ("district", "province", "department"))
+    names = run.names.set_index("unit_code")
+    return " · ".join(str(names.loc[code, c]) for c in ("unit", "parent", "grandparent"))
 
 
 def test_pdf_brief_of_a_district_is_one_readable_page(peru):
-    rows = peru.matrix["district_code"].astype(str).to_numpy() == "040206"
+    rows = peru.matrix["unit_code"].astype(str).to_numpy() == "040206"
     title = _district_title(peru, "040206")
     assert title == "OCOÑA · CAMANA · AREQUIPA"
     data = brief_pdf(peru, profile_id="nature_heritage_tourism", rows=rows, title=title, lang="es")
@@ -69,7 +69,7 @@ def test_pdf_brief_of_a_district_is_one_readable_page(peru):
 
 
 def test_pdf_brief_writes_names_as_plain_text(peru):
-    rows = peru.matrix["department_code"].to_numpy() == "08"
+    rows = peru.matrix["grandparent_code"].to_numpy() == "08"
     title = "<script>alert(1)</script> **Cusco** — Ñuñoa"
     data = brief_pdf(peru, profile_id="engine", rows=rows, title=title, lang="en")
     assert b"/JavaScript" not in data
@@ -79,7 +79,7 @@ def test_pdf_brief_writes_names_as_plain_text(peru):
 
 
 def test_pdf_brief_content_matches_the_html(peru):
-    rows = peru.matrix["district_code"].astype(str).to_numpy() == "040206"
+    rows = peru.matrix["unit_code"].astype(str).to_numpy() == "040206"
     content = brief_content(peru, profile_id="engine", rows=rows, title="Cusco", lang="en",
                             extra=[("Rank among districts", "3")])
     assert content.figures[0] == ("Rank among districts", "3")
@@ -103,7 +103,7 @@ def test_pdf_brief_without_a_unicode_font_uses_helvetica(peru, monkeypatch):
     import geo_engine.reporting.brief as brief
 
     monkeypatch.setattr(brief, "_dejavu", lambda: None)
-    rows = peru.matrix["district_code"].astype(str).to_numpy() == "040206"
+    rows = peru.matrix["unit_code"].astype(str).to_numpy() == "040206"
     data = brief_pdf(peru, profile_id="engine", rows=rows, title="OCOÑA — Łódź ″", lang="es")
     assert b"/Helvetica" in data
     assert b"/FontFile2" not in data  # no embedded TrueType font
@@ -127,7 +127,7 @@ def test_pdf_brief_holds_the_map_image(peru):
     import io
 
     pypdf = pytest.importorskip("pypdf")
-    rows = peru.matrix["district_code"].astype(str).to_numpy() == "080901"
+    rows = peru.matrix["unit_code"].astype(str).to_numpy() == "080901"
     data = brief_pdf(peru, profile_id="agro_food", rows=rows, title="Santa Ana", lang="es")
     images = pypdf.PdfReader(io.BytesIO(data), strict=True).pages[0].images
     assert len(images) == 1

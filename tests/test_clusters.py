@@ -46,7 +46,7 @@ def _matrix(ids: np.ndarray, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({
         "h3": ids, "lat": lat, "lon": lon,
         "area_km2": [h3.cell_area(h3.int_to_str(int(c)), unit="km^2") for c in ids],
-        "district_code": dist, "province_code": prov, "department_code": dept,
+        "unit_code": dist, "parent_code": prov, "grandparent_code": dept,
         "population_2020": rng.gamma(2.0, 500.0, len(ids)),
         "poverty_2018": rng.uniform(5, 80, len(ids)),
     })
@@ -317,8 +317,8 @@ def test_cluster_statistics_add_up(
         assert np.isnan(row.median_minutes_port)
         top = contributions[mask].sum().sort_values(ascending=False).index[:3]
         assert row.top_layers == ", ".join(top)
-        assert row.districts == ", ".join(sorted(cells["district_code"].unique()))
-        assert row.departments == ", ".join(sorted(cells["department_code"].unique()))
+        assert row.units == ", ".join(sorted(cells["unit_code"].unique()))
+        assert row.grandparents == ", ".join(sorted(cells["grandparent_code"].unique()))
         assert row.profile == "agro_food"
         assert row.fdr == 0.05
         assert row.permutations == 999
@@ -342,18 +342,18 @@ def test_clusters_are_ranked_by_poor_reach(grid: pd.DataFrame) -> None:
 
 
 def test_names_replace_codes(grid: pd.DataFrame, planted_cells: pd.DataFrame) -> None:
-    codes = sorted(grid["district_code"].unique())
+    codes = sorted(grid["unit_code"].unique())
     names = pd.DataFrame({
-        "district_code": codes, "district": [f"District {c}" for c in codes],
-        "province": [f"Province {c[:4]}" for c in codes], "department": [f"Dept {c[:2]}" for c in codes],
+        "unit_code": codes, "unit": [f"District {c}" for c in codes],
+        "parent": [f"Province {c[:4]}" for c in codes], "grandparent": [f"Dept {c[:2]}" for c in codes],
     })
     out = summarize_clusters(grid, planted_cells, profile="p", names=names)
     row = out.iloc[0]
     mask = planted_cells["cluster_id"].eq(row["cluster_id"]).fillna(False).to_numpy(dtype=bool)
-    expected = sorted({f"District {c}" for c in grid.loc[mask, "district_code"]})
-    assert row["districts"] == ", ".join(expected)
-    assert row["provinces"].startswith("Province ")
-    assert row["departments"].startswith("Dept ")
+    expected = sorted({f"District {c}" for c in grid.loc[mask, "unit_code"]})
+    assert row["units"] == ", ".join(expected)
+    assert row["parents"].startswith("Province ")
+    assert row["grandparents"].startswith("Dept ")
 
 
 def test_dissolved_polygons_are_valid(grid: pd.DataFrame, planted_cells: pd.DataFrame) -> None:
@@ -402,7 +402,7 @@ def test_cluster_with_a_hole_keeps_it(grid: pd.DataFrame) -> None:
         ({"profile": ""}, r"`profile` was '' but must be a non-empty"),
         ({"adjacency": sparse.eye(3, format="csr")}, r"`adjacency` has shape \(3, 3\)"),
         ({"minutes_to_port": np.ones(3)}, r"`minutes_to_port` has shape \(3,\)"),
-        ({"names": pd.DataFrame({"code": ["1"]})}, r"`names` must be a DataFrame with a 'district_code'"),
+        ({"names": pd.DataFrame({"code": ["1"]})}, r"`names` must be a DataFrame with a 'unit_code'"),
         ({"contributions": pd.DataFrame({"a": [1.0]})}, r"`contributions` must be a DataFrame with one row"),
     ],
 )
@@ -456,5 +456,5 @@ def test_summary_without_population_columns(grid: pd.DataFrame, planted_cells: p
     assert out["cluster_id"].tolist() == [7]
     assert out["population"].isna().all()
     assert out["poor_population"].isna().all()
-    assert out["districts"].tolist() == [""]
+    assert out["units"].tolist() == [""]
     assert out["top_layers"].tolist() == [""]

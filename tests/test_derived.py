@@ -12,7 +12,7 @@ def _districts(rows):
     cells = []
     for code, (rate, people, weights) in enumerate(rows):
         w = np.asarray(weights, dtype=float) / sum(weights)
-        cells += [{"district_code": f"d{code}", "poverty_2018": rate, "population_2020": people * x}
+        cells += [{"unit_code": f"d{code}", "poverty_2018": rate, "population_2020": people * x}
                   for x in w]
     return pd.DataFrame(cells)
 
@@ -23,7 +23,7 @@ def _districts(rows):
                 min_size=1, max_size=8))
 def test_cells_add_up_to_district_rate_times_population(rows):
     m = _districts(rows)
-    per_district = pd.Series(poor_population(m)).groupby(m["district_code"].to_numpy()).sum()
+    per_district = pd.Series(poor_population(m)).groupby(m["unit_code"].to_numpy()).sum()
     for code, (rate, people, _) in enumerate(rows):
         assert per_district[f"d{code}"] == pytest.approx(rate * people / 100, rel=1e-9, abs=1e-6)
 

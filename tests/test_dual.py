@@ -26,7 +26,7 @@ def matrix():
     lat, lon = zip(*(h3.cell_to_latlng(h3.int_to_str(int(c))) for c in cells), strict=True)
     return pd.DataFrame({
         "h3": cells, "lat": lat, "lon": lon,
-        "district_code": ["d"] * n,
+        "unit_code": ["d"] * n,
         "mines": rng.random(n), "poverty": rng.random(n), "road_km": rng.random(n) * 50,
         "crops": rng.random(n), "sites": rng.random(n),
     }).sort_values("h3", ignore_index=True)

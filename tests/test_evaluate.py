@@ -42,8 +42,8 @@ def matrix():
     """Eight cells: provinces 0101, 0102 (department 01) and 0201, 0202 (department 02)."""
     prov = ["0101", "0101", "0102", "0102", "0201", "0201", "0202", "0202"]
     return pd.DataFrame({
-        "district_code": [p + "01" for p in prov], "province_code": prov,
-        "department_code": [p[:2] for p in prov],
+        "unit_code": [p + "01" for p in prov], "parent_code": prov,
+        "grandparent_code": [p[:2] for p in prov],
         "population_2020": [100.0, 50, 10, 10, 80, 20, 5, 5],
     })
 
@@ -156,10 +156,10 @@ def test_the_shipped_reference_is_valid_and_names_real_provinces():
     peru = load_region("peru")
     ref = load_reference(peru.file.parent / REFERENCE_FILE)
     provinces = gpd.read_parquet(peru.data_dir / "peru" / "provinces.parquet")
-    known = set(provinces["province_code"])
+    known = set(provinces["parent_code"])
     for pid in ref.profiles:
         assert ref.province_codes(pid) <= known, pid
-        assert ref.department_codes(pid) <= set(provinces["province_code"].str[:2]), pid
+        assert ref.department_codes(pid) <= set(provinces["parent_code"].str[:2]), pid
     assert {"engine", "inclusion", "agro_food", "organic_origin", "forestry_wood",
             "fisheries_aquaculture", "mining_materials", "renewable_energy",
             "environmental_services",
@@ -180,7 +180,7 @@ def test_the_shipped_reference_names_match_their_codes():
     peru = load_region("peru")
     ref = load_reference(peru.file.parent / REFERENCE_FILE)
     provinces = gpd.read_parquet(peru.data_dir / "peru" / "provinces.parquet")
-    name = dict(zip(provinces["province_code"], provinces["province"].map(plain), strict=True))
+    name = dict(zip(provinces["parent_code"], provinces["parent"].map(plain), strict=True))
     for units in ref.provinces.values():
         for unit in units:
             assert plain(unit.name.split(" (")[0]) == name[unit.code], unit
@@ -211,8 +211,8 @@ def test_evaluate_handles_the_shipped_energy_and_environment_lists():
     nature = sorted(ref.province_codes("environmental_services"))
     other = ["1501", "0401", "1301", "2001"]  # cities neither list names
     prov = power + nature + other
-    cells = pd.DataFrame({"province_code": prov, "district_code": [p + "01" for p in prov],
-                          "department_code": [p[:2] for p in prov],
+    cells = pd.DataFrame({"parent_code": prov, "unit_code": [p + "01" for p in prov],
+                          "grandparent_code": [p[:2] for p in prov],
                           "population_2020": np.ones(len(prov))})
     on = {pid: np.array([1.0 if c in codes else 0.0 for c in prov])
           for pid, codes in (("renewable_energy", power), ("environmental_services", nature))}
@@ -234,7 +234,7 @@ def test_the_shipped_inclusion_reference_keeps_only_poor_provinces():
     ref = load_reference(peru.file.parent / REFERENCE_FILE)
     table = pd.read_parquet(peru.data_dir / "peru" / "district_indicators.parquet")
     poor = table["poverty_2018_pct"] * table["population_2020"]
-    by_province = table.assign(poor=poor).groupby(table["district_code"].str[:4])
+    by_province = table.assign(poor=poor).groupby(table["unit_code"].str[:4])
     rate = by_province["poor"].sum() / by_province["population_2020"].sum()
     national = poor.sum() / table["population_2020"].sum()
     assert round(national, 1) == 20.8  # the figure the header states

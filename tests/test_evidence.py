@@ -23,7 +23,7 @@ def matrix():
     return pd.DataFrame({
         "h3": np.array(cells, dtype=np.uint64), "lat": lat, "lon": lon,
         "area_km2": [5.0, 5.0, 5.0, 5.0, 5.0],
-        "district_code": ["a", "a", "b", "b", "c"],
+        "unit_code": ["a", "a", "b", "b", "c"],
         "v": [100.0, 0.0, 4.0, 4.0, np.nan],
     })
 
@@ -35,7 +35,7 @@ def test_per_cell_km2_and_district(matrix):
     np.testing.assert_allclose(evidence_measure(matrix, _e(per="district")),
                                [100, 100, 8, 8, np.nan])
     # a cell without a district has no district total
-    no_code = matrix.assign(district_code=["a", None, "b", "b", "c"])
+    no_code = matrix.assign(unit_code=["a", None, "b", "b", "c"])
     np.testing.assert_allclose(evidence_measure(no_code, _e(per="district")),
                                [100, np.nan, 8, 8, np.nan])
 

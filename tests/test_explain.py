@@ -89,7 +89,7 @@ def _why_case():
     n = 12
     m = pd.DataFrame({
         "lat": np.linspace(-12, -11.5, n), "lon": np.full(n, -77.0), "area_km2": 5.0,
-        "district_code": ["a"] * 6 + ["b"] * 6,
+        "unit_code": ["a"] * 6 + ["b"] * 6,
         "coffee": [0, 0, 0, 500, 1000, 0, 0, 0, 0, 0, 0, 0], "poverty": np.linspace(10, 70, n),
         "minutes": np.linspace(30, 300, n), "ore": np.arange(n, dtype=float)})
 

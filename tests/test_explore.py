@@ -65,7 +65,7 @@ def test_outputs_frames_and_card(peru):
     assert 0 < len(focus) < len(frame)
     row = cell_at(peru, -13.52, -71.97)
     card = cell_card(peru, sc, row, "en")
-    assert card["names"]["department"] == "CUSCO"
+    assert card["names"]["grandparent"] == "CUSCO"
     assert "Monetary poverty 2018" in card["why"]
     assert card["contributions"]["contribution"].sum() == pytest.approx(sc.table["score"].iloc[row])
     assert set(card["raw"].columns) == {"layer", "value", "units", "source"}
@@ -158,17 +158,17 @@ def test_rankings_movers_and_clusters_follow_the_focus(peru):
 
     sc = scenario(peru, profile_id="engine")
     mask = focus_mask(peru, department="08")
-    ranked = rollup(peru.matrix, np.asarray(sc.score, dtype=float), level="district")
-    local = in_focus(ranked, peru, mask, level="district")
+    ranked = rollup(peru.matrix, np.asarray(sc.score, dtype=float), level="unit")
+    local = in_focus(ranked, peru, mask, level="unit")
     assert local["code"].str.startswith("08").all()
     assert local["rank"].iloc[0] == 1
-    assert in_focus(ranked, peru, np.ones(len(mask), dtype=bool), level="district") is ranked
-    provinces = in_focus(rollup(peru.matrix, np.asarray(sc.score, dtype=float), level="province"),
-                         peru, mask, level="province")
+    assert in_focus(ranked, peru, np.ones(len(mask), dtype=bool), level="unit") is ranked
+    provinces = in_focus(rollup(peru.matrix, np.asarray(sc.score, dtype=float), level="parent"),
+                         peru, mask, level="parent")
     assert len(provinces) == 13  # Cusco's provinces
     b = scenario(peru, profile_id="engine", weights={"population_2020": 10})
     top = movers(peru, difference(sc, b), mask=mask)
-    assert top["district_code"].str.startswith("08").all()
+    assert top["unit_code"].str.startswith("08").all()
     import geopandas as gpd
     import pandas as pd
 
@@ -246,7 +246,7 @@ def test_ranking_for_targeting_counts_poor_people(peru):
     from geo_engine.explore import RANK_CHOICES, focus_mask, ranking
 
     sc = scenario(peru, profile_id="agro_food")
-    table = ranking(peru, sc.score, level="department")
+    table = ranking(peru, sc.score, level="grandparent")
     assert table["rank"].tolist() == list(range(1, 26))  # unique ranks, ties broken
     assert table["poor_population_top"].is_monotonic_decreasing
     pop = peru.matrix["population_2020"].to_numpy(dtype=float)
@@ -255,21 +255,21 @@ def test_ranking_for_targeting_counts_poor_people(peru):
     assert abs(int(table["poor_population"].sum()) - expected) <= 25  # rounded per unit
     assert (table["poor_population_top"] <= table["poor_population"]).all()
     assert str(table["population"].dtype) == "Int64"
-    local = ranking(peru, sc.score, level="province", rank_by="max",
+    local = ranking(peru, sc.score, level="parent", rank_by="max",
                     mask=focus_mask(peru, department="08"))
-    assert set(local["department"]) == {"CUSCO"}
+    assert set(local["grandparent"]) == {"CUSCO"}
     assert local["max"].is_monotonic_decreasing
     assert local["rank"].iloc[0] == 1
     assert set(RANK_CHOICES) <= set(local.columns)
     with pytest.raises(ValueError, match="`rank_by` was 'nope'"):
-        ranking(peru, sc.score, level="district", rank_by="nope")
+        ranking(peru, sc.score, level="unit", rank_by="nope")
 
 
 def test_ranking_flags_ties(peru):
     from geo_engine.explore import ranking
 
     flat = np.full(len(peru.matrix), 0.5)
-    table = ranking(peru, flat, level="department", rank_by="mean")
+    table = ranking(peru, flat, level="grandparent", rank_by="mean")
     assert table["tie"].all()
     assert table["rank"].tolist() == list(range(1, 26))
     assert table["poor_population"].is_monotonic_decreasing  # ties ordered by poor people
@@ -294,7 +294,7 @@ def test_typology_matrix_counts_transitions_in_focus(peru):
     assert np.trace(cells.to_numpy()) == kept.sum()
     same = typology_matrix(a, a)
     assert same.to_numpy().sum() == np.trace(same.to_numpy())  # A against itself: all kept
-    cusco = peru.matrix["department_code"].to_numpy() == "08"
+    cusco = peru.matrix["grandparent_code"].to_numpy() == "08"
     people = peru.matrix["population_2020"].to_numpy(dtype=float)
     weighted = typology_matrix(a, b, mask=cusco, weights=people)
     assert weighted.to_numpy().sum() == pytest.approx(np.nansum(people[cusco & both]))
@@ -305,14 +305,14 @@ def test_comparison_table_names_cells_and_both_scenarios(peru):
 
     a = scenario(peru, profile_id="engine")
     b = scenario(peru, profile_id="agro_food")
-    cusco = peru.matrix["department_code"].to_numpy() == "08"
+    cusco = peru.matrix["grandparent_code"].to_numpy() == "08"
     table = comparison_table(peru, a, b, mask=cusco)
     assert len(table) == cusco.sum()
     assert table["h3"].is_monotonic_increasing
-    assert {"district", "province", "department", "score_a", "score_b", "change",
+    assert {"unit", "parent", "grandparent", "score_a", "score_b", "change",
             "standing_change", "typology_a", "typology_b"} <= set(table.columns)
     assert np.allclose(table["change"], table["score_b"] - table["score_a"], equal_nan=True)
-    assert set(table["department"].dropna()) == {"CUSCO"}
+    assert set(table["grandparent"].dropna()) == {"CUSCO"}
 
 
 def test_map_frame_draws_finer_hexagons_for_a_zoomed_view(peru):
@@ -339,4 +339,4 @@ def test_map_frame_draws_finer_hexagons_for_a_zoomed_view(peru):
     everywhere = everywhere.set_index("h3").loc[zoomed["h3"]]
     np.testing.assert_allclose(zoomed["value"], everywhere["value"], equal_nan=True)
     assert zoomed["n_children"].tolist() == everywhere["n_children"].tolist()
-    assert zoomed["district"].tolist() == everywhere["district"].tolist()
+    assert zoomed["unit"].tolist() == everywhere["unit"].tolist()

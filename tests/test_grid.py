@@ -12,7 +12,7 @@ from geo_engine.spatial.grid import build_grid, cell_polygons, estimate_cells, h
 def units():
     # two 0.2° squares near Lima plus a tiny unit between them
     return gpd.GeoDataFrame(
-        {"district_code": ["150101", "150102", "150103"], "province_code": ["1501"] * 3},
+        {"unit_code": ["150101", "150102", "150103"], "parent_code": ["1501"] * 3},
         geometry=[box(-77.2, -12.2, -77.0, -12.0), box(-77.0, -12.2, -76.8, -12.0),
                   box(-76.9999, -12.1, -76.9995, -12.0996)],
         crs="EPSG:4326",
@@ -24,8 +24,8 @@ def test_cells_sorted_unique_and_complete(units):
     assert grid["h3"].dtype == np.uint64
     assert grid["h3"].is_monotonic_increasing
     assert grid["h3"].is_unique
-    assert set(grid["district_code"]) == {"150101", "150102", "150103"}
-    assert (grid["province_code"] == "1501").all()
+    assert set(grid["unit_code"]) == {"150101", "150102", "150103"}
+    assert (grid["parent_code"] == "1501").all()
     # centre-inside cells are exactly H3's own polygon_to_cells result
     expected = set()
     for geom in units.geometry[:2]:
@@ -37,7 +37,7 @@ def test_cells_sorted_unique_and_complete(units):
 
 def test_tiny_unit_gets_one_cell(units):
     grid = build_grid(units, resolution=7)
-    tiny = grid[grid["district_code"] == "150103"]
+    tiny = grid[grid["unit_code"] == "150103"]
     assert len(tiny) == 1
     assert not tiny["centre_inside"].iloc[0]
     assert grid.attrs["report"]["small_units_without_cell"] == 0
@@ -73,8 +73,8 @@ def test_missing_crs(units):
 
 
 def test_duplicate_codes(units):
-    units.loc[1, "district_code"] = "150101"
-    with pytest.raises(ValueError, match="duplicate 'district_code'"):
+    units.loc[1, "unit_code"] = "150101"
+    with pytest.raises(ValueError, match="duplicate 'unit_code'"):
         build_grid(units, resolution=7)
 
 
@@ -85,7 +85,7 @@ def test_invalid_geometry_policy(units):
         build_grid(units, resolution=7)
     with pytest.warns(GeoEngineWarning, match="repaired 1 invalid"):
         grid = build_grid(units, resolution=7, repair=True)
-    assert "150101" in set(grid["district_code"])
+    assert "150101" in set(grid["unit_code"])
 
 
 def test_too_many_cells_is_refused_before_building(units):
@@ -113,13 +113,13 @@ def test_unit_smaller_than_a_cell_between_single_cell_units_is_shared():
     cx, cy = (Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in (x, y))
     edge = cx.intersection(cy).centroid
     sliver = box(edge.x - 0.002, edge.y - 0.002, edge.x + 0.002, edge.y + 0.002)
-    units = gpd.GeoDataFrame({"district_code": ["A", "B", "C"]},
+    units = gpd.GeoDataFrame({"unit_code": ["A", "B", "C"]},
                              geometry=[cx.difference(sliver), cy.difference(sliver), sliver],
                              crs="EPSG:4326")
     with pytest.warns(GeoEngineWarning, match=r"1 admin units are smaller than one cell .* \(C\)"):
         grid = build_grid(units, resolution=6)
     report = grid.attrs["report"]
-    assert set(grid["district_code"]) == {"A", "B"}
+    assert set(grid["unit_code"]) == {"A", "B"}
     shares = report["shared_units"]["C"]
     assert set(shares) == {x, y}
     assert sum(shares.values()) == pytest.approx(1.0)

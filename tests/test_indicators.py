@@ -23,8 +23,8 @@ TITLE = {"es": "x", "en": "x"}
 @pytest.fixture
 def region(tmp_path):
     units = gpd.GeoDataFrame(
-        {"district_code": ["010101", "010102"], "province_code": ["0101", "0101"],
-         "department_code": ["01", "01"]},
+        {"unit_code": ["010101", "010102"], "parent_code": ["0101", "0101"],
+         "grandparent_code": ["01", "01"]},
         geometry=[box(-77.3, -12.3, -77.0, -12.0), box(-77.0, -12.3, -76.7, -12.0)],
         crs="EPSG:4326",
     )
@@ -38,7 +38,7 @@ def region(tmp_path):
 def _spec(**kw):
     base = {"id": "rate", "title": TITLE, "theme": "social", "kind": "table",
             "source": "table.parquet", "method": "intensive",
-            "params": {"column": "rate", "key": "code", "level": "district_code"},
+            "params": {"column": "rate", "key": "code", "level": "unit_code"},
             "units": "%", "direction": "benefit"}
     return LayerSpec(**{**base, **kw})
 
@@ -47,7 +47,7 @@ def _specs():
     return [
         _spec(),
         _spec(id="people", method="extensive",
-              params={"column": "people", "key": "code", "level": "district_code",
+              params={"column": "people", "key": "code", "level": "unit_code",
                       "weights": "area"}),
         _spec(id="rate_b", filter="kind == 'b'", source="table.csv"),
     ]
@@ -59,18 +59,18 @@ def test_matrix_columns_and_values(region, tmp_path):
                          cache_dir=tmp_path / "cache")
     assert list(m.columns) == [*GRID_COLUMNS, "rate", "people", "rate_b"]
     assert m["h3"].is_monotonic_increasing
-    by_unit = m.groupby("district_code")
+    by_unit = m.groupby("unit_code")
     assert by_unit["rate"].first().tolist() == [10.0, 30.0]
     assert by_unit["people"].sum().tolist() == pytest.approx([1000.0, 3000.0])
-    assert m.loc[m["district_code"] == "010101", "rate_b"].isna().all()
-    assert (m.loc[m["district_code"] == "010102", "rate_b"] == 30.0).all()
+    assert m.loc[m["unit_code"] == "010101", "rate_b"].isna().all()
+    assert (m.loc[m["unit_code"] == "010102", "rate_b"] == 30.0).all()
     assert m.attrs["cache_hit"] is False
     assert set(m.attrs["report"]["layers"]) == {"rate", "people", "rate_b"}
     # layers share one type, grid columns keep their own; the cache reads them back
     assert (m[["rate", "people", "rate_b"]].dtypes == LAYER_DTYPE).all()
     assert m["lat"].dtype == np.float64
     assert m["h3"].dtype == np.uint64
-    assert m["district_code"].dtype == units["district_code"].dtype
+    assert m["unit_code"].dtype == units["unit_code"].dtype
     again = build_indicators(region="t", resolution=6, layers=_specs(), units=units, data_dir=data,
                              cache_dir=tmp_path / "cache")
     assert again.attrs["cache_hit"] is True
@@ -78,9 +78,9 @@ def test_matrix_columns_and_values(region, tmp_path):
     # a repeated id keeps one column, with the values of its last spec
     twice = build_indicators(region="t", resolution=6, use_cache=False, units=units, data_dir=data,
                              layers=[_spec(), _spec(params={"column": "people", "key": "code",
-                                                            "level": "district_code"})])
+                                                            "level": "unit_code"})])
     assert list(twice.columns) == [*GRID_COLUMNS, "rate"]
-    assert twice.groupby("district_code")["rate"].first().tolist() == [1000.0, 3000.0]
+    assert twice.groupby("unit_code")["rate"].first().tolist() == [1000.0, 3000.0]
 
 
 def test_cache_reuse_and_invalidation(region, tmp_path):
@@ -96,7 +96,7 @@ def test_cache_reuse_and_invalidation(region, tmp_path):
                   "kind": ["a", "b"]}).to_parquet(data / "table.parquet")
     changed = build_indicators(layers=_specs(), **kw)
     assert changed.attrs["cache_hit"] is False
-    assert changed.groupby("district_code")["rate"].first().tolist() == [11.0, 30.0]
+    assert changed.groupby("unit_code")["rate"].first().tolist() == [11.0, 30.0]
     # a changed spec builds anew
     other = build_indicators(layers=[_spec(units="per cent")], **kw)
     assert other.attrs["cache_hit"] is False
@@ -134,7 +134,7 @@ def test_read_table_non_utf8_csv_warns(tmp_path):
 
 def test_read_vector_reads_a_zipped_shapefile_and_refuses_a_bomb(region, tmp_path):
     units, _ = region
-    units[["district_code", "geometry"]].rename(columns={"district_code": "code"}).to_file(
+    units[["unit_code", "geometry"]].rename(columns={"unit_code": "code"}).to_file(
         tmp_path / "units.shp")
     with zipfile.ZipFile(tmp_path / "units.zip", "w") as zf:
         for part in tmp_path.glob("units.*"):
@@ -161,11 +161,11 @@ def test_rows_per_unit_are_aggregated_when_asked(region, tmp_path):
     pd.DataFrame({"code": ["010101", "010101", "010102"], "t": [1.0, 2.0, 5.0]}).to_parquet(
         data / "long.parquet")
     spec = _spec(id="t", source="long.parquet", method="extensive",
-                 params={"column": "t", "key": "code", "level": "district_code",
+                 params={"column": "t", "key": "code", "level": "unit_code",
                          "weights": "area", "aggregate": "sum"})
     m = build_indicators(region="t", resolution=6, layers=[spec], units=units, data_dir=data,
                          cache_dir=tmp_path / "cache")
-    assert m.groupby("district_code")["t"].sum().tolist() == pytest.approx([3.0, 5.0])
+    assert m.groupby("unit_code")["t"].sum().tolist() == pytest.approx([3.0, 5.0])
     with pytest.raises(ValueError, match=r"params.aggregate was 'median'"):
         _spec(params={"column": "t", "key": "code", "aggregate": "median"})
 
@@ -184,7 +184,7 @@ def test_count_aggregate_and_raster_range(region, tmp_path):
         ds.write(elev, 1)
     specs = [
         _spec(id="n_units", source="units.parquet", method="extensive",
-              params={"column": "name", "key": "code", "level": "district_code",
+              params={"column": "name", "key": "code", "level": "unit_code",
                       "weights": "area", "aggregate": "count"}),
         LayerSpec(id="relief", title=TITLE, theme="environment", kind="raster", source="dem.tif",
                   method="range", units="m", direction="benefit"),
@@ -193,7 +193,7 @@ def test_count_aggregate_and_raster_range(region, tmp_path):
     ]
     m = build_indicators(region="t", resolution=6, layers=specs, units=units, data_dir=data,
                          cache_dir=tmp_path / "cache")
-    assert m.groupby("district_code")["n_units"].sum().tolist() == pytest.approx([2.0, 1.0])
+    assert m.groupby("unit_code")["n_units"].sum().tolist() == pytest.approx([2.0, 1.0])
     ok = m["relief"].notna()
     assert ok.any()
     assert (m.loc[ok, "relief"] >= 0).all()
@@ -372,18 +372,18 @@ def test_suitable_weights_place_totals_in_the_band_and_warn_on_fallback(region, 
     gpd.GeoDataFrame({"urban": [False]}, geometry=gpd.points_from_xy([-76.75], [-12.15]),
                      crs="EPSG:4326").to_parquet(folder / "populated_centres.parquet")
     spec = _spec(id="crop", method="extensive",
-                 params={"column": "people", "key": "code", "level": "district_code",
+                 params={"column": "people", "key": "code", "level": "unit_code",
                          "weights": "suitable",
                          "suitability": {"elevation_m": [1500, 2800], "cropland": True,
                                          "centres": True, "source": "a test band, 1,500-2,800 m"}})
     with pytest.warns(GeoEngineWarning, match=r"1 of 2 districts .* cropland at any elevation"):
         m = build_indicators(region="t", resolution=7, layers=[spec], units=units, data_dir=data,
                              cache_dir=tmp_path / "cache")
-    sums = m.groupby("district_code")["crop"].sum()
+    sums = m.groupby("unit_code")["crop"].sum()
     assert sums.tolist() == pytest.approx([1000.0, 3000.0])
-    east = m[m["district_code"] == "010102"]
+    east = m[m["unit_code"] == "010102"]
     assert (east["crop"] > 0).sum() == 1  # all of it on the one cell with a centre in the band
-    west = m[m["district_code"] == "010101"]
+    west = m[m["unit_code"] == "010101"]
     assert (west["crop"] > 0).all()  # no cell in the band: over its cropland
 
 

@@ -23,7 +23,7 @@ def grid():
     return pd.DataFrame({
         "h3": np.arange(5, dtype=np.uint64),
         "area_km2": [1.0, 1.0, 2.0, 1.0, 1.0],
-        "district_code": ["01", "01", "01", "02", "03"],
+        "unit_code": ["01", "01", "01", "02", "03"],
     })
 
 
@@ -34,12 +34,12 @@ def table():
 
 
 def test_intensive_copies(grid, table):
-    out = table_to_cells(grid, table, column="rate", key="code", level="district_code")
+    out = table_to_cells(grid, table, column="rate", key="code", level="unit_code")
     np.testing.assert_array_equal(out, [10, 10, 10, 20, np.nan])
 
 
 def test_extensive_by_area(grid, table):
-    out = table_to_cells(grid, table, column="pop", key="code", level="district_code",
+    out = table_to_cells(grid, table, column="pop", key="code", level="unit_code",
                          method="extensive")
     np.testing.assert_allclose(out, [25, 25, 50, 50, 7])
 
@@ -48,7 +48,7 @@ def test_extensive_by_centres_falls_back_to_area(grid, table):
     # unit 01 has a rural centre in cell 1 and an urban one in cell 2; 02 and 03 have none
     alloc = centre_allocation(np.array(["01", "01", "01"]), np.array([1, 2, -1]),
                               np.array([False, True, True]), urban_weight=3)
-    out = table_to_cells(grid, table, column="pop", key="code", level="district_code",
+    out = table_to_cells(grid, table, column="pop", key="code", level="unit_code",
                          method="extensive", allocation=alloc)
     np.testing.assert_allclose(out, [0, 25, 75, 50, 7])
 
@@ -57,7 +57,7 @@ def test_small_unit_places_its_total_on_its_centres_cell(grid):
     # unit 04 owns no cell but has a centre in cell 0 (owned by 01)
     table = pd.DataFrame({"code": ["01", "04"], "pop": [10.0, 5.0]})
     alloc = centre_allocation(np.array(["04"]), np.array([0]), np.array([False]), urban_weight=9)
-    out = table_to_cells(grid, table, column="pop", key="code", level="district_code",
+    out = table_to_cells(grid, table, column="pop", key="code", level="unit_code",
                          method="extensive", allocation=alloc)
     assert np.nansum(out) == pytest.approx(15.0)
     assert out[0] == pytest.approx(5.0 + 10.0 / 4)
@@ -67,7 +67,7 @@ def test_small_unit_places_its_total_on_its_centres_cell(grid):
 def test_representative_point_is_the_last_resort(grid):
     table = pd.DataFrame({"code": ["09"], "pop": [4.0]})
     alloc = pd.DataFrame({"unit": ["09"], "cell": [4], "weight": [1.0], "priority": [2]})
-    out = table_to_cells(grid, table, column="pop", key="code", level="district_code",
+    out = table_to_cells(grid, table, column="pop", key="code", level="unit_code",
                          method="extensive", allocation=alloc)
     assert out[4] == 4.0
 
@@ -83,18 +83,18 @@ def test_centre_allocation():
 def test_unmatched_codes_warn_with_examples(grid, table):
     extra = pd.concat([table, pd.DataFrame({"code": ["99"], "rate": [1.0], "pop": [5.0]})])
     with pytest.warns(GeoEngineWarning, match=r"1 codes of 'code' have no cell.*'99'.*5 not placed"):
-        table_to_cells(grid, extra, column="pop", key="code", level="district_code",
+        table_to_cells(grid, extra, column="pop", key="code", level="unit_code",
                        method="extensive")
 
 
 def test_empty_table_warns_and_is_nan(grid, table):
     with pytest.warns(GeoEngineWarning, match="no rows"):
-        out = table_to_cells(grid, table.iloc[:0], column="rate", key="code", level="district_code")
+        out = table_to_cells(grid, table.iloc[:0], column="rate", key="code", level="unit_code")
     assert np.isnan(out).all()
 
 
 def test_units_without_row_are_nan(grid, table):
-    out = table_to_cells(grid, table.iloc[:1], column="rate", key="code", level="district_code")
+    out = table_to_cells(grid, table.iloc[:1], column="rate", key="code", level="unit_code")
     assert np.isnan(out[3:]).all()
 
 
@@ -109,16 +109,16 @@ def test_units_without_row_are_nan(grid, table):
 )
 def test_bad_tables(grid, table, change, message):
     with pytest.raises(SourceFormatError, match=message):
-        table_to_cells(grid, change(table), column="rate", key="code", level="district_code")
+        table_to_cells(grid, change(table), column="rate", key="code", level="unit_code")
 
 
 def test_bad_method_and_weights(grid, table):
     with pytest.raises(ValueError, match="must be 'intensive' or 'extensive'"):
-        table_to_cells(grid, table, column="rate", key="code", level="district_code",
+        table_to_cells(grid, table, column="rate", key="code", level="unit_code",
                        method="sum")
     bad = pd.DataFrame({"unit": ["01"], "cell": [0], "weight": [-1.0], "priority": [0]})
     with pytest.raises(ValueError, match="non-negative"):
-        table_to_cells(grid, table, column="pop", key="code", level="district_code",
+        table_to_cells(grid, table, column="pop", key="code", level="unit_code",
                        method="extensive", allocation=bad)
 
 
@@ -131,16 +131,16 @@ def test_bad_method_and_weights(grid, table):
 def test_dasymetric_totals_preserved(units, weights, totals):
     n = len(units)
     grid = pd.DataFrame({"area_km2": np.linspace(1, 2, n),
-                         "district_code": [f"u{u}" for u in units]})
+                         "unit_code": [f"u{u}" for u in units]})
     table = pd.DataFrame({"code": [f"u{i}" for i in range(5)], "v": totals})
     present = sorted(set(units))
     # centres of each unit in its own cells, with the drawn weights (some zero)
-    alloc = pd.DataFrame({"unit": grid["district_code"], "cell": np.arange(n),
+    alloc = pd.DataFrame({"unit": grid["unit_code"], "cell": np.arange(n),
                           "weight": weights[:n], "priority": 0})
     with pytest.warns(GeoEngineWarning) if len(present) < 5 else contextlib.nullcontext():
-        out = table_to_cells(grid, table, column="v", key="code", level="district_code",
+        out = table_to_cells(grid, table, column="v", key="code", level="unit_code",
                              method="extensive", allocation=alloc)
-    sums = pd.Series(out).groupby(grid["district_code"]).sum()
+    sums = pd.Series(out).groupby(grid["unit_code"]).sum()
     for u in present:
         assert sums[f"u{u}"] == pytest.approx(totals[u], rel=1e-9, abs=1e-6)
     assert (out >= 0).all()
@@ -186,13 +186,13 @@ _AREA = np.array([1.0, 1.0, 2.0, 1.0, 1.0, 3.0])
 )
 def test_suitable_allocation_keeps_each_district_total(suitable, cropland, centres, expected):
     grid = pd.DataFrame({"h3": np.arange(6, dtype=np.uint64), "area_km2": _AREA,
-                         "district_code": _UNITS})
+                         "unit_code": _UNITS})
     table = pd.DataFrame({"code": ["01", "02"], "v": [100.0, 200.0]})
     alloc = suitable_allocation(
         _UNITS, area=_AREA, suitable=np.array(suitable, dtype=bool),
         cropland=None if cropland is None else np.array(cropland, dtype=float),
         centres=None if centres is None else np.array(centres))
-    out = table_to_cells(grid, table, column="v", key="code", level="district_code",
+    out = table_to_cells(grid, table, column="v", key="code", level="unit_code",
                          method="extensive", allocation=alloc)
     np.testing.assert_allclose(out, expected)
     np.testing.assert_allclose([out[:4].sum(), out[4:].sum()], [100.0, 200.0])
@@ -211,21 +211,21 @@ def test_categorical_codes_give_the_same_cells_as_text():
     # the build hands table layers a grid whose codes are categorical, and allocations whose
     # units are: the values must be those of plain text codes
     grid = pd.DataFrame({"h3": np.arange(6, dtype=np.uint64), "area_km2": _AREA,
-                         "district_code": _UNITS})
-    coded = grid.assign(district_code=grid["district_code"].astype("category"))
+                         "unit_code": _UNITS})
+    coded = grid.assign(unit_code=grid["unit_code"].astype("category"))
     table = pd.DataFrame({"code": ["01", "02", "09"], "v": [100.0, 200.0, 5.0]})
     text_alloc = pd.DataFrame({"unit": ["09"], "cell": [5], "weight": [1.0], "priority": [2]})
     for method in ("intensive", "extensive"):
         alloc = combine_allocations([
-            suitable_allocation(coded["district_code"], area=_AREA,
+            suitable_allocation(coded["unit_code"], area=_AREA,
                                 suitable=np.array([0, 1, 1, 0, 0, 1], bool)),
             text_alloc])
         assert isinstance(alloc["unit"].dtype, pd.CategoricalDtype)
         assert alloc["unit"].astype(str).tolist() == ["01", "01", "02", "09"]
         plain = alloc.assign(unit=alloc["unit"].astype(str))
-        got = table_to_cells(coded, table, column="v", key="code", level="district_code",
+        got = table_to_cells(coded, table, column="v", key="code", level="unit_code",
                              method=method, allocation=alloc)
-        expected = table_to_cells(grid, table, column="v", key="code", level="district_code",
+        expected = table_to_cells(grid, table, column="v", key="code", level="unit_code",
                                   method=method, allocation=plain)
         np.testing.assert_array_equal(got, expected)
     assert placement_priority(alloc, pd.Index(["01", "09", "03"])).tolist()[:2] == [
@@ -244,11 +244,11 @@ def test_numeric_codes_match_as_text():
 def test_codes_that_lost_their_leading_zeros_get_a_precise_hint():
     from geo_engine.ingest.table import code_mismatch_hint
 
-    grid = pd.DataFrame({"district_code": ["010101", "010102", "020101"]})
+    grid = pd.DataFrame({"unit_code": ["010101", "010102", "020101"]})
     table = pd.DataFrame({"ubigeo": [10101, 10102, 20101], "rate": [1.0, 2.0, 3.0]})
     with pytest.raises(SourceFormatError, match=r"3 of them match once zero-padded to 6 digits "
                        r"\(e\.g\. '10101' → '010101'\): column 'ubigeo' lost its leading zeros"):
-        table_to_cells(grid, table, column="rate", key="ubigeo", level="district_code",
+        table_to_cells(grid, table, column="rate", key="ubigeo", level="unit_code",
                        method="intensive", name="rates.csv")
     assert code_mismatch_hint(["101.0"], {"101", "102"}, column="c").startswith(
         "; 1 of them match without their decimals (e.g. '101.0' → '101')")
@@ -256,9 +256,9 @@ def test_codes_that_lost_their_leading_zeros_get_a_precise_hint():
 
 
 def test_some_codes_without_zeros_warn_with_the_hint():
-    grid = pd.DataFrame({"district_code": ["010101", "010102", "020101"]})
+    grid = pd.DataFrame({"unit_code": ["010101", "010102", "020101"]})
     table = pd.DataFrame({"ubigeo": ["010101", "10102"], "rate": [1.0, 2.0]})
     with pytest.warns(GeoEngineWarning, match="1 of them match once zero-padded"):
-        out = table_to_cells(grid, table, column="rate", key="ubigeo", level="district_code",
+        out = table_to_cells(grid, table, column="rate", key="ubigeo", level="unit_code",
                              method="intensive", name="rates.csv")
     assert out[0] == 1.0

@@ -60,7 +60,7 @@ def seven():
 
 @pytest.fixture(scope="module")
 def region_grid():
-    units = gpd.GeoDataFrame({"district_code": ["150101"]}, geometry=[REGION], crs="EPSG:4326")
+    units = gpd.GeoDataFrame({"unit_code": ["150101"]}, geometry=[REGION], crs="EPSG:4326")
     return build_grid(units, resolution=7)
 
 

@@ -36,7 +36,7 @@ def test_unit_orientation_of_any_region():
 
     from geo_engine.reporting.orientation import unit_orientation
 
-    units = gpd.GeoDataFrame({"district_code": ["1", "2", "3"], "department_code": ["A", "A", "B"]},
+    units = gpd.GeoDataFrame({"unit_code": ["1", "2", "3"], "grandparent_code": ["A", "A", "B"]},
                              geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1), box(2, 0, 3, 1)],
                              crs=4326)
     base = unit_orientation(units)

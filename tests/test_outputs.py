@@ -12,15 +12,15 @@ def test_score_rank_ties_and_nan():
 
 def test_cell_table_columns_and_contributions():
     m = pd.DataFrame({"h3": np.array([1, 2, 3], dtype=np.uint64), "lat": [0.0] * 3,
-                      "lon": [0.0] * 3, "district_code": ["a", "a", "b"],
+                      "lon": [0.0] * 3, "unit_code": ["a", "a", "b"],
                       "x": [1.0, 2.0, 3.0], "population_2020": [10.0, 20.0, 30.0],
                       "poverty_2018": [50.0, 50.0, 10.0]})
     p = Profile.model_validate({"id": "p", "title": {"es": "p", "en": "p"}, "description": "d",
                                 "layers": [{"id": "x", "weight": 1, "rationale": "r"}]})
-    names = admin_names(pd.DataFrame({"district_code": ["a", "b"], "district": ["A", "B"],
-                                      "province": ["P", "P"], "department": ["D", "D"]}))
+    names = admin_names(pd.DataFrame({"unit_code": ["a", "b"], "unit": ["A", "B"],
+                                      "parent": ["P", "P"], "grandparent": ["D", "D"]}))
     t = cell_table(m, profile=p, names=names)
-    assert t["district"].tolist() == ["A", "A", "B"]
+    assert t["unit"].tolist() == ["A", "A", "B"]
     assert t["rank"].tolist() == [3, 2, 1]
     np.testing.assert_allclose(t["contrib_x"], t["score"])
     assert t["population"].sum() == 60

@@ -37,11 +37,11 @@ def region(tmp_path):
     """Four districts near Lima with a table, points around and outside them, polygons, a raster."""
     xs = np.linspace(WEST, EAST, 5)
     units = gpd.GeoDataFrame(
-        {"district_code": ["150101", "150102", "150103", "150104"],
-         "province_code": "1501", "department_code": "15"},
+        {"unit_code": ["150101", "150102", "150103", "150104"],
+         "parent_code": "1501", "grandparent_code": "15"},
         geometry=[box(a, SOUTH, b, NORTH) for a, b in itertools.pairwise(xs)],
         crs="EPSG:4326")
-    pd.DataFrame({"code": units["district_code"], "rate": [10.0, 20.0, 30.0, 40.0],
+    pd.DataFrame({"code": units["unit_code"], "rate": [10.0, 20.0, 30.0, 40.0],
                   "people": [1e3, 2e3, 3e3, 4e3]}).to_parquet(tmp_path / "table.parquet")
     rng = np.random.default_rng(7)
     inside = [Point(x, y) for x, y in zip(rng.uniform(WEST, EAST, 150),
@@ -61,9 +61,9 @@ def region(tmp_path):
         dst.write(data, 1)
     specs = [
         _spec("rate", "table", "table.parquet", "intensive", column="rate", key="code",
-              level="district_code"),
+              level="unit_code"),
         _spec("people", "table", "table.parquet", "extensive", column="people", key="code",
-              level="district_code", weights="area"),
+              level="unit_code", weights="area"),
         _spec("count", "points", "points.gpkg", "count"),
         _spec("total", "points", "points.gpkg", "sum", column="value"),
         _spec("density", "points", "points.gpkg", "density", bandwidth_km=8.0),
@@ -113,7 +113,7 @@ def test_layer_scopes(kind, method, scope):
     params = {"column": "v"} if method in ("sum", "extensive") else {}
     params |= {"bandwidth_km": 5} if method == "density" else {}
     params |= {"classes": [1]} if method == "share" and kind == "raster" else {}
-    params |= {"key": "c", "level": "district_code", "column": "v"} if kind == "table" else {}
+    params |= {"key": "c", "level": "unit_code", "column": "v"} if kind == "table" else {}
     assert layer_scope(_spec("x", kind, "x.gpkg", method, **params)) == scope
 
 
@@ -222,7 +222,7 @@ def test_a_local_dask_cluster_of_two_workers_equals_the_in_process_build(tmp_pat
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeoEngineWarning)
         units = reg.units()
-        units = units[units["department_code"] == "24"]
+        units = units[units["grandparent_code"] == "24"]
         common = {"region": "peru", "resolution": 7, "layers": specs, "units": units,
                   "data_dir": reg.data_dir, "urban_centre_weight": reg.urban_centre_weight,
                   "access_files": dict(reg.access_files) if reg.access_files else None}

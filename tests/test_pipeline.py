@@ -47,7 +47,7 @@ def test_population_preserved_and_names(peru):
     # cells hold the districts' population except districts without a cell at this resolution
     total = peru.matrix["population_2020"].sum()
     assert 3.0e7 < total < 3.45e7
-    assert {"district", "province", "department"} <= set(peru.names.columns)
+    assert {"unit", "parent", "grandparent"} <= set(peru.names.columns)
 
 
 def test_matrix_carries_no_build_report(peru):
@@ -94,19 +94,19 @@ def test_no_unit_with_a_polygon_is_dropped_from_rankings_or_briefs(peru):
     from geo_engine.reporting.rollup import rollup
 
     assert peru.shared_units  # at resolution 5 (~250 km² cells) many city districts own no cell
-    ranked = rollup(peru.matrix, peru.scored("need").score, level="district",
+    ranked = rollup(peru.matrix, peru.scored("need").score, level="unit",
                     shared=peru.shared_units)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeoEngineWarning)  # the 8 units without a polygon
         units = peru.region.units()
     with_polygon = set(units.loc[units.geometry.notna() & ~units.geometry.is_empty,
-                                 "district_code"].astype(str))
+                                 "unit_code"].astype(str))
     assert with_polygon <= set(ranked["code"].astype(str))
     code = next(iter(peru.shared_units))
     rows, shares = peru.unit_rows(code)
     assert shares is not None
     assert rows.sum() == len(shares)
     assert shares.sum() == pytest.approx(1.0)
-    owned, none = peru.unit_rows(str(peru.matrix["district_code"].iloc[0]))
+    owned, none = peru.unit_rows(str(peru.matrix["unit_code"].iloc[0]))
     assert owned.any()
     assert none is None

@@ -287,7 +287,7 @@ def _energy_cells():
     nan = float("nan")
     return pd.DataFrame({
         "lat": [-12.0, -12.0, -12.0, -12.0, -17.5], "lon": [-75.0, -74.85, -72.0, -70.0, -71.0],
-        "district_code": ["090705", "090103", "040801", "170101", "180101"],
+        "unit_code": ["090705", "090103", "040801", "170101", "180101"],
         "area_km2": [5.0] * 5,
         "renewable_capacity_district": [798.0, nan, nan, nan, 20.0],
         "renewable_power_capacity": [0.9, 0.3, 0.0, 0.0, 0.02],
@@ -390,7 +390,7 @@ def _engine_cells(**columns):
     """
     import pandas as pd
 
-    base = {"district_code": ["040127", "150601", "990101"], "area_km2": [5.0, 5.0, 5.0],
+    base = {"unit_code": ["040127", "150601", "990101"], "area_km2": [5.0, 5.0, 5.0],
             "mining_metals_value": [2.6e9, 1.5e5, 0.0], "operating_mines": [1.0, 0.0, 0.0],
             "hydrocarbons_value": [0.0, 0.0, 0.0],
             "mining_copper": [2.6e9, 1.0e5, 0.0], "mining_precious_metals": [0.0, 3.0e4, 0.0],
@@ -479,7 +479,7 @@ def test_the_engine_gate_on_industrial_crops_does_not_depend_on_the_cell_size(ce
     item = [g for g in engine.gate if g.layer == "crop_value_industrial"]
     assert item[0].per == "district"
     # a district with S/ 5 M of cotton over 36 km², in one coarse cell or seven fine ones
-    matrix = pd.DataFrame({"district_code": ["110201"] * cells,
+    matrix = pd.DataFrame({"unit_code": ["110201"] * cells,
                            "area_km2": [36.0 / cells] * cells,
                            "crop_value_industrial": [5000.0 / cells] * cells})
     gate = evidence_strength(matrix, item)
@@ -514,7 +514,7 @@ def _city_cells():
     nan = float("nan")
     return pd.DataFrame({
         "lat": [-12.10, -12.12, -12.05, -16.40], "lon": [-76.95, -77.03, -77.04, -71.54],
-        "district_code": ["150132", "150122", "150101", "040101"],
+        "unit_code": ["150132", "150122", "150101", "040101"],
         "area_km2": [5.0] * 4,
         # a metropolis within reach of every cell
         "city_population_20km": [900.0, 1200.0, 1500.0, 400.0],
@@ -626,10 +626,10 @@ def _latam_units(profile, units, far):
     from geo_engine.scoring.score import score_profile
 
     specs = {s.id: s for s in load_layers(load_region("latam").layers)}
-    rows = [{**far, **cell, "province_code": code} for code, cells in units.items() for cell in cells]
+    rows = [{**far, **cell, "parent_code": code} for code, cells in units.items() for cell in cells]
     m = pd.DataFrame(rows).assign(area_km2=36.0, population_2020=np.nan)
     score = score_profile(m, profile, specs=specs).score
-    return ({by: rollup(m, score, level="province", rank_by=by).set_index("code")["rank"]
+    return ({by: rollup(m, score, level="parent", rank_by=by).set_index("code")["rank"]
              for by in (profile.rank_by, "max")})
 
 

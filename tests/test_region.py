@@ -38,7 +38,7 @@ _LAYERS = UPLOAD_LAYERS + """\
     kind: table
     source: poverty.csv
     method: intensive
-    params: {column: poor_pct, key: code, level: district_code}
+    params: {column: poor_pct, key: code, level: unit_code}
     units: "%"
     direction: benefit
 """
@@ -155,7 +155,7 @@ def test_units_without_geometry_are_named_and_get_no_cells(own_region):
     with pytest.warns(GeoEngineWarning) as caught:  # the southern towns fall outside too
         result = run(region=own_region / "region.yaml")
     assert any("3 units have no geometry" in str(w.message) for w in caught)
-    assert set(result.matrix["district_code"]) == {"N1", "N2"}
+    assert set(result.matrix["unit_code"]) == {"N1", "N2"}
 
 
 def test_write_region_refuses_overwrite_and_leaves_nothing_on_error(own_region):
@@ -191,15 +191,15 @@ def test_own_region_pipeline(own_region):
     m = result.matrix
     assert result.region.id == "mine"
     assert not result.region.shipped
-    assert set(m["district_code"]) == {"N1", "N2", "S1", "S2"}
+    assert set(m["unit_code"]) == {"N1", "N2", "S1", "S2"}
     assert m["town_people"].sum() == pytest.approx(85_200)
-    by_unit = m.groupby("district_code")["poverty"].first()
+    by_unit = m.groupby("unit_code")["poverty"].first()
     assert by_unit.to_dict() == {"N1": 20.0, "N2": 45.0, "S1": 60.0, "S2": 35.0}
     assert m["height"].between(3000, 4200).all()
     assert m["market_count"].sum() == 2  # 2 markets of 10+ stalls; the one without a place left out
     assert result.dual.missing == ()
     assert np.isfinite(result.dual.inclusion).all()
-    assert set(result.names["district"]) == {"Norte <b>1</b>", "Norte 2", "Sur 1", "Sur 2"}
+    assert set(result.names["unit"]) == {"Norte <b>1</b>", "Norte 2", "Sur 1", "Sur 2"}
 
 
 def test_region_without_need_profile_leaves_inclusion_missing(own_region):
@@ -296,7 +296,7 @@ def test_brief_of_own_region_says_what_is_missing(own_region):
                  code_column="CODE", name_column="NAME", layers=own_region / "layers.yaml",
                  resolution=6)
     result = run(region=own_region / "region.yaml")
-    rows = result.matrix["district_code"].to_numpy() == "S1"
+    rows = result.matrix["unit_code"].to_numpy() == "S1"
     page = brief_html(result, profile_id="engine", rows=rows, title="Sur 1", lang="en")
     assert "This region has no need profile" in page
     assert "height.tif" in page
@@ -374,7 +374,7 @@ def test_region_across_the_antimeridian_in_0_to_360_longitudes(tmp_path, monkeyp
     with pytest.warns(GeoEngineWarning, match="run beyond 180"):
         result = run(region=tmp_path / "region.yaml")
     m = result.matrix
-    assert set(m["district_code"]) == {"W", "E"}
+    assert set(m["unit_code"]) == {"W", "E"}
     assert m["lon"].min() < -179.5
     assert m["lon"].max() > 179.5  # cells on both sides of 180°
     assert m["town_people"].sum() == 150
@@ -388,7 +388,7 @@ def test_numeric_codes_of_a_boundary_match_the_text_codes_of_a_table(own_region)
     reg = write_region(own_region / "region.yaml", region_id="mine",
                        boundary=own_region / "num.geojson", code_column="NUM",
                        layers=own_region / "layers.yaml")
-    assert reg.units()["district_code"].tolist() == ["1", "2", "3", "4"]
+    assert reg.units()["unit_code"].tolist() == ["1", "2", "3", "4"]
 
 
 def test_region_show_finds_a_profile_naming_an_unknown_layer(own_region):
@@ -432,7 +432,7 @@ def test_region_new_with_parent_levels_ranks_them(own_region, tmp_path):
     assert r.exit_code == 0, r.output
     reg = load_region(region)
     assert [(lv.slot, lv.id, lv.code, lv.name) for lv in reg.levels] == [
-        ("district", "comunidad", "CODE", "NAME"), ("province", "provincia", "PROV", "PROV_NAME")]
+        ("unit", "comunidad", "CODE", "NAME"), ("parent", "provincia", "PROV", "PROV_NAME")]
     r = runner.invoke(app, ["region", "show", str(region)])
     assert "level 1   provincia" in r.output, r.output
     assert "2 units" in r.output
@@ -448,19 +448,19 @@ def test_region_new_with_parent_levels_ranks_them(own_region, tmp_path):
     table = pd.read_csv(out)
     assert {"comunidad", "provincia"} <= set(table.columns)
     r = runner.invoke(app, ["rank", "--region", str(region), "--profile", "need", "--level",
-                            "department", "--out", str(tmp_path / "x.csv")])
+                            "grandparent", "--out", str(tmp_path / "x.csv")])
     assert r.exit_code == 1
-    assert "has no admin level 'department'; its levels are: comunidad, provincia" in r.output
+    assert "has no admin level 'grandparent'; its levels are: comunidad, provincia" in r.output
     cells = tmp_path / "cells.csv"
     r = runner.invoke(app, ["score", "--region", str(region), "--profile", "need", "--out", str(cells)])
     assert r.exit_code == 0, r.output
     columns = set(pd.read_csv(cells, nrows=1).columns)
     assert {"comunidad_code", "comunidad", "provincia_code", "provincia"} <= columns
-    assert not {"district_code", "province_code"} & columns
+    assert not {"unit_code", "parent_code"} & columns
 
 
 @pytest.mark.hostile
-@pytest.mark.parametrize("text", ["province", "=CODE", "Province=CODE", "province="])
+@pytest.mark.parametrize("text", ["parent", "=CODE", "Province=CODE", "province="])
 def test_bad_level_option_is_refused(own_region, text):
     r = runner.invoke(app, ["region", "new", str(own_region / "r.yaml"), "--boundary",
                             str(own_region / "units.geojson"), "--code-column", "CODE",
@@ -525,5 +525,5 @@ def test_access_files_must_stay_in_the_region_folder(tmp_path, where):
 def test_a_shipped_region_names_its_parent_level_from_its_own_column():
     reg = load_region("latam")  # levels: province (adm1_code, name), country (country_code, country)
     units = reg.units()
-    assert units.loc[units["province_code"].eq("PER"), "province"].unique().tolist() == ["Peru"]
-    assert set(reg.names()["province"]) >= {"Peru", "Brazil", "Mexico"}
+    assert units.loc[units["parent_code"].eq("PER"), "parent"].unique().tolist() == ["Peru"]
+    assert set(reg.names()["parent"]) >= {"Peru", "Brazil", "Mexico"}

@@ -10,16 +10,16 @@ from geo_engine.reporting.rollup import rollup
 @pytest.fixture
 def matrix():
     return pd.DataFrame({
-        "district_code": ["a", "a", "b", "b", "c"],
-        "province_code": ["p", "p", "p", "p", "q"],
-        "department_code": ["d"] * 5,
+        "unit_code": ["a", "a", "b", "b", "c"],
+        "parent_code": ["p", "p", "p", "p", "q"],
+        "grandparent_code": ["d"] * 5,
         "population_2020": [100.0, 300.0, 50.0, np.nan, 10.0],
     })
 
 
 def test_district_rollup_by_hand(matrix):
     score = np.array([0.2, 0.6, 1.0, np.nan, 0.1])
-    out = rollup(matrix, score, level="district").set_index("code")
+    out = rollup(matrix, score, level="unit").set_index("code")
     assert out.loc["a", "mean"] == pytest.approx(0.4)
     assert out.loc["a", "pop_weighted_mean"] == pytest.approx((20 + 180) / 400)
     assert out.loc["b", "cells_scored"] == 1
@@ -30,24 +30,24 @@ def test_district_rollup_by_hand(matrix):
 
 def test_other_levels_and_rank_by(matrix):
     score = np.array([0.2, 0.6, 1.0, 0.5, 0.1])
-    prov = rollup(matrix, score, level="province", rank_by="max")
+    prov = rollup(matrix, score, level="parent", rank_by="max")
     assert prov["code"].tolist() == ["p", "q"]
-    dep = rollup(matrix, score, level="department")
+    dep = rollup(matrix, score, level="grandparent")
     assert dep.loc[0, "cells"] == 5
 
 
 def test_score_km2_is_score_times_area_and_ranks_extent(matrix):
     score = np.array([0.5, 0.5, 0.2, 0.8, 0.9])
     m = matrix.assign(area_km2=[10.0, 10.0, 5.0, 5.0, 1.0])
-    prov = rollup(m, score, level="province", rank_by="score_km2").set_index("code")
+    prov = rollup(m, score, level="parent", rank_by="score_km2").set_index("code")
     assert prov.loc["p", "score_km2"] == pytest.approx(5 + 5 + 1 + 4)
     assert prov.loc["q", "score_km2"] == pytest.approx(0.9)
     assert prov.loc["p", "rank"] == 1  # a large weak unit outweighs a small strong one
-    assert rollup(m, score, level="province", rank_by="max").set_index("code").loc["q", "rank"] == 1
+    assert rollup(m, score, level="parent", rank_by="max").set_index("code").loc["q", "rank"] == 1
 
 
 def test_score_km2_is_missing_without_cell_areas(matrix):
-    out = rollup(matrix, np.ones(5), level="province", rank_by="score_km2")
+    out = rollup(matrix, np.ones(5), level="parent", rank_by="score_km2")
     assert out["score_km2"].isna().all()
     assert out["rank"].tolist() == [1, 1]
 
@@ -66,7 +66,7 @@ def test_errors(matrix, kw, message):
 @given(st.lists(st.tuples(st.sampled_from("abc"), st.floats(0, 1e5), st.floats(0, 1)),
                 min_size=1, max_size=30))
 def test_population_totals_preserved(rows):
-    m = pd.DataFrame({"district_code": [r[0] for r in rows],
+    m = pd.DataFrame({"unit_code": [r[0] for r in rows],
                       "population_2020": [r[1] for r in rows]})
     out = rollup(m, np.array([r[2] for r in rows]))
     assert out["population"].sum() == pytest.approx(m["population_2020"].sum())
@@ -77,18 +77,18 @@ def test_population_totals_preserved(rows):
 def test_with_labels(matrix):
     from geo_engine.reporting.rollup import with_labels
 
-    names = pd.DataFrame({"district_code": ["a", "b", "c"], "district": ["A", "B", "C"],
-                          "province": ["P", "P", "Q"], "department": ["D", "D", "D"]})
-    ranked = rollup(matrix, np.array([0.2, 0.6, 1.0, 0.5, 0.1]), level="province")
-    out = with_labels(ranked, matrix, names, level="province")
-    assert out.set_index("code")["province"].to_dict() == {"p": "P", "q": "Q"}
-    assert "district" not in out
-    assert with_labels(ranked, matrix, names[["district_code"]], level="province") is ranked
+    names = pd.DataFrame({"unit_code": ["a", "b", "c"], "unit": ["A", "B", "C"],
+                          "parent": ["P", "P", "Q"], "grandparent": ["D", "D", "D"]})
+    ranked = rollup(matrix, np.array([0.2, 0.6, 1.0, 0.5, 0.1]), level="parent")
+    out = with_labels(ranked, matrix, names, level="parent")
+    assert out.set_index("code")["parent"].to_dict() == {"p": "P", "q": "Q"}
+    assert "unit" not in out
+    assert with_labels(ranked, matrix, names[["unit_code"]], level="parent") is ranked
 
 
 def test_without_population_layer_counts_stay_missing(matrix):
     out = rollup(matrix.drop(columns="population_2020"), np.array([0.2, 0.8, 0.5, np.nan, 0.1]),
-                 level="district")
+                 level="unit")
     assert out["population"].isna().all()
     assert out["population_top"].isna().all()
     assert out["share_pop_top"].isna().all()
@@ -98,7 +98,7 @@ def test_without_population_layer_counts_stay_missing(matrix):
 def test_poor_population_in_the_unit_and_in_its_top_cells(matrix):
     m = matrix.assign(poverty_2018=[10.0, 20.0, 50.0, 50.0, np.nan])
     score = np.array([0.2, 0.6, 1.0, np.nan, 0.1])
-    out = rollup(m, score, level="district", quantile=0.5).set_index("code")
+    out = rollup(m, score, level="unit", quantile=0.5).set_index("code")
     assert out.loc["a", "poor_population"] == pytest.approx(10 + 60)
     assert out.loc["b", "poor_population"] == pytest.approx(25)  # the NaN cell adds nobody
     assert out.loc["a", "poor_population_top"] == pytest.approx(60)  # its 0.6 cell is top
@@ -110,11 +110,11 @@ def test_poor_population_in_the_unit_and_in_its_top_cells(matrix):
 
 def test_shared_units_are_ranked_through_the_cells_they_overlap():
     matrix = pd.DataFrame({"h3": np.array([0x871, 0x872, 0x873], dtype=np.uint64),
-                           "district_code": ["a", "b", "b"], "province_code": ["p"] * 3,
-                           "department_code": ["d"] * 3, "population_2020": [10.0, 20.0, 30.0]})
+                           "unit_code": ["a", "b", "b"], "parent_code": ["p"] * 3,
+                           "grandparent_code": ["d"] * 3, "population_2020": [10.0, 20.0, 30.0]})
     score = np.array([0.2, 0.6, 1.0])
     shared = {"tiny": {"871": 0.25, "872": 0.75}, "a": {"871": 1.0}}  # "a" owns a cell: ignored
-    out = rollup(matrix, score, level="district", shared=shared).set_index("code")
+    out = rollup(matrix, score, level="unit", shared=shared).set_index("code")
     assert out.loc["tiny", "mean"] == pytest.approx(0.25 * 0.2 + 0.75 * 0.6)
     assert out.loc["tiny", "max"] == pytest.approx(0.6)
     assert out.loc["tiny", "via_overlap"]
@@ -123,7 +123,7 @@ def test_shared_units_are_ranked_through_the_cells_they_overlap():
     assert out["population"].sum() == pytest.approx(60.0)  # nobody counted twice
     assert not out.loc["a", "via_overlap"]
     assert out.loc["a", "mean"] == pytest.approx(0.2)
-    prov = rollup(matrix, score, level="province", shared=shared)
+    prov = rollup(matrix, score, level="parent", shared=shared)
     assert len(prov) == 1  # only the unit level has shared rows
 
 
@@ -137,17 +137,17 @@ def _levels(*pairs):
 def test_cluster_lists_and_the_units_layer_take_the_regions_own_level_ids():
     from geo_engine.reporting.rollup import cluster_levels, unit_layer
 
-    table = pd.DataFrame({"cluster_id": [1], "districts": ["Ñuñoa, Providencia"],
-                          "provinces": ["Santiago"], "departments": [""]})
-    two = _levels(("district", "comuna"), ("province", "provincia"))
+    table = pd.DataFrame({"cluster_id": [1], "units": ["Ñuñoa, Providencia"],
+                          "parents": ["Santiago"], "grandparents": [""]})
+    two = _levels(("unit", "comuna"), ("parent", "provincia"))
     own = cluster_levels(table, two)
     assert list(own.columns) == ["cluster_id", "comuna", "provincia"]  # no empty department list
     assert own["comuna"].tolist() == ["Ñuñoa, Providencia"]
-    assert list(table.columns) == ["cluster_id", "districts", "provinces", "departments"]
+    assert list(table.columns) == ["cluster_id", "units", "parents", "grandparents"]
     assert unit_layer(two) == "comuna"
-    peru = _levels(("district", "district"), ("province", "province"),
-                   ("department", "department"))
+    peru = _levels(("unit", "unit"), ("parent", "parent"),
+                   ("grandparent", "grandparent"))
     assert cluster_levels(table, peru).equals(table)  # Peru's names unchanged
-    assert unit_layer(peru) == "districts"
+    assert unit_layer(peru) == "units"
     assert cluster_levels(table, ()).equals(table)  # no levels declared: as it was
-    assert unit_layer(()) == "districts"
+    assert unit_layer(()) == "units"

@@ -20,8 +20,8 @@ def _profile(layers, **kw):
 @pytest.fixture
 def matrix():
     return pd.DataFrame({
-        "district_code": ["a", "a", "b", "b"],
-        "province_code": ["p"] * 4,
+        "unit_code": ["a", "a", "b", "b"],
+        "parent_code": ["p"] * 4,
         "x": [0.0, 5.0, 10.0, np.nan],
         "y": [10.0, 0.0, 5.0, 5.0],
         "z": [np.nan, np.nan, np.nan, np.nan],
@@ -143,7 +143,7 @@ def test_per_layer_decay_override(matrix):
 
 def test_gate_no_resource_no_score_whatever_the_proximity():
     m = pd.DataFrame({"ore": [0.0, 0.0, 5e7, 2e9], "port_km": [0.0, 1.0, 300.0, 500.0],
-                      "district_code": ["a", "b", "c", "d"]})
+                      "unit_code": ["a", "b", "c", "d"]})
     p = Profile(id="engine", title=TITLE, description="t", layers=[
         {"id": "ore", "weight": 1, "rationale": "r"},
         {"id": "port_km", "weight": 5, "rationale": "r", "direction": "cost"}],

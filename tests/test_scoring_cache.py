@@ -33,7 +33,7 @@ def matrix():
     crops[rng.random(n) < 0.05] = np.nan
     return pd.DataFrame({
         "h3": cells, "lat": lat, "lon": lon, "area_km2": np.full(n, 5.0),
-        "district_code": rng.choice(["a", "b", "c", "d"], n),
+        "unit_code": rng.choice(["a", "b", "c", "d"], n),
         "mines": rng.random(n) ** 3, "poverty": rng.random(n), "road_km": rng.random(n) * 50,
         "crops": crops, "sites": rng.random(n), "reserve": rng.random(n),
     })

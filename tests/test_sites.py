@@ -22,7 +22,7 @@ def grid(k: int = 6) -> pd.DataFrame:
     ll = np.array([h3n.cell_to_latlng(c) for c in cells])
     n = len(cells)
     return pd.DataFrame({"h3": cells, "lat": ll[:, 0], "lon": ll[:, 1],
-                         "department_code": np.where(ll[:, 1] < LON, "08", "03"),
+                         "grandparent_code": np.where(ll[:, 1] < LON, "08", "03"),
                          "poverty_2018": np.full(n, 50.0),
                          "population_2020": np.arange(n, dtype=float)})
 
@@ -78,13 +78,13 @@ def test_site_problem_end_to_end(by_distance):
     best = solve_cover(p)
     assert best.demand == pytest.approx(brute_force_cover(p).demand)
     assert greedy_cover(p).demand <= best.demand + 1e-9
-    table = site_table(sp, best, g, extra=g[["department_code"]])
+    table = site_table(sp, best, g, extra=g[["grandparent_code"]])
     sites = table[table["role"] == "site"]
     assert len(sites) == len(best.sites)
     assert sites["demand_added"].sum() == pytest.approx(best.demand)
     assert table.loc[table["role"] == "covered", "demand"].sum() + sites["demand"].sum() \
         >= best.demand - 1e-6
-    assert "department_code" in table
+    assert "grandparent_code" in table
 
 
 def test_site_options_include_exclude_and_costs():
@@ -117,16 +117,16 @@ def test_site_options_include_exclude_and_costs():
 
 def test_sites_by_unit_are_one_per_unit_at_its_best_cell():
     g = grid(4)
-    g["district_code"] = np.where(g["lat"] < LAT, "A", "B")
+    g["unit_code"] = np.where(g["lat"] < LAT, "A", "B")
     score = np.linspace(0.0, 1.0, len(g))
     niche = np.ones(len(g), bool)
     sp = site_problem(g, score=score, demand=np.ones(len(g)), niche=niche,
                       options=SiteOptions(sites=2, speed_kmh=20, site_level="district"))
     assert len(sp.site_rows) == 2  # one candidate per district
-    units = g["district_code"].to_numpy()[sp.site_rows]
+    units = g["unit_code"].to_numpy()[sp.site_rows]
     assert sorted(units) == ["A", "B"]
     for row, unit in zip(sp.site_rows, units, strict=True):
-        assert score[row] == score[g["district_code"].to_numpy() == unit].max()
+        assert score[row] == score[g["unit_code"].to_numpy() == unit].max()
     with pytest.raises(ValueError, match="`site_level` was 'village'"):
         site_problem(g, score=score, demand=np.ones(len(g)), niche=niche,
                      options=SiteOptions(sites=1, speed_kmh=20, site_level="village"))

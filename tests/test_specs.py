@@ -101,8 +101,8 @@ def test_model_can_be_built_in_code():
 
 
 @pytest.mark.hostile
-@pytest.mark.parametrize("layer_id", ["h3", "lat", "lon", "area_km2", "district_code", "province_code",
-                                      "department_code", "centre_inside", "geometry"])
+@pytest.mark.parametrize("layer_id", ["h3", "lat", "lon", "area_km2", "unit_code", "parent_code",
+                                      "grandparent_code", "centre_inside", "geometry"])
 def test_an_id_clashing_with_a_grid_column_is_refused(tmp_path, layer_id):
     path = _write(tmp_path, [{**GOOD, "id": layer_id}])
     with pytest.raises(SpecError, match=rf"{path}: layer '{layer_id}': field `id`: .*id '{layer_id}' is the "

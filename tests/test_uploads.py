@@ -184,7 +184,7 @@ def test_region_without_profiles_runs_with_the_custom_profile_only(files, tmp_pa
     assert result.profiles == {}
     assert result.dual.missing == ("engine", "need", "access", "family")
     assert np.isnan(result.dual.engine).all()
-    assert set(result.matrix["district_code"]) == {"N1", "N2", "S1", "S2"}
+    assert set(result.matrix["unit_code"]) == {"N1", "N2", "S1", "S2"}
     assert result.matrix["height"].between(3000, 4200).all()
 
 
@@ -217,7 +217,7 @@ def test_zipped_shapefile_boundary(files, tmp_path):
     assert sorted(p.name for p in folder.iterdir())[-1] == "units.zip"  # stored, not extracted
     region = build_region(folder, region_id="zipped", boundary="units.zip", code_column="CODE",
                           name_column="NAME", layers="layers.yaml", resolution=5)
-    assert set(region.units()["district_code"]) == {"N1", "N2", "S1", "S2"}
+    assert set(region.units()["unit_code"]) == {"N1", "N2", "S1", "S2"}
 
 
 def test_wrong_column_is_refused_with_the_columns(files, tmp_path):
@@ -326,4 +326,4 @@ def test_an_upload_can_name_a_parent_level(files, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeoEngineWarning)
         result = run(region=region.file)
-    assert "province_code" in result.matrix  # the parent rolls up like Peru's provinces
+    assert "parent_code" in result.matrix  # the parent rolls up like Peru's provinces

@@ -45,15 +45,15 @@ CELL_COLUMNS = ("h3", "score", "z", "p_value", "q_value", "significant", "cluste
 
 CLUSTER_COLUMNS = (
     "cluster_id", "profile", "n_cells", "area_km2", "population", "poor_population", "mean_score",
-    "top_layers", "median_minutes_town50k", "median_minutes_port", "districts", "provinces",
-    "departments", "centroid_lat", "centroid_lon", "rank", "fdr", "permutations", "geometry",
+    "top_layers", "median_minutes_town50k", "median_minutes_port", "units", "parents",
+    "grandparents", "centroid_lat", "centroid_lon", "rank", "fdr", "permutations", "geometry",
 )
 """Columns of :func:`find_clusters` and :func:`summarize_clusters`, one row per cluster."""
 
 RANK_CRITERIA = ("poor_reach", "poor_population", "population", "mean_score", "n_cells", "area_km2")
 """Accepted ``rank_by`` values; ``poor_reach`` is poor population × mean score."""
 
-STRING_COLUMNS = ("profile", "top_layers", "districts", "provinces", "departments")
+STRING_COLUMNS = ("profile", "top_layers", "units", "parents", "grandparents")
 INT_COLUMNS = ("cluster_id", "n_cells", "rank", "permutations")
 JOIN = ", "
 CHUNK_CELLS = 8192  # cells tested together: about 8192 × permutations × 8 bytes (65 MB at 999)

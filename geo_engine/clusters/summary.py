@@ -164,15 +164,15 @@ def _joined(labels: np.ndarray, values: np.ndarray, n_clusters: int) -> list[str
 def _admin_values(matrix: pd.DataFrame, names: pd.DataFrame | None, rows: np.ndarray
                   ) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
-    levels = {"districts": ("district_code", "district"), "provinces": ("province_code", "province"),
-              "departments": ("department_code", "department")}
-    district = (matrix["district_code"].to_numpy(dtype=object)[rows] if "district_code" in matrix
+    levels = {"units": ("unit_code", "unit"), "parents": ("parent_code", "parent"),
+              "grandparents": ("grandparent_code", "grandparent")}
+    district = (matrix["unit_code"].to_numpy(dtype=object)[rows] if "unit_code" in matrix
                 else None)
     for key, (code_col, name_col) in levels.items():
         codes = (matrix[code_col].to_numpy(dtype=object)[rows] if code_col in matrix
                  else np.full(len(rows), None, dtype=object))
         if names is not None and name_col in names and district is not None:
-            lookup = dict(zip(names["district_code"].astype(str), names[name_col], strict=False))
+            lookup = dict(zip(names["unit_code"].astype(str), names[name_col], strict=False))
             named = np.array([lookup.get(str(d)) for d in district], dtype=object)
             missing = pd.isna(named)
             named[missing] = codes[missing]  # unknown codes keep the code
@@ -230,7 +230,7 @@ def summarize_clusters(
         Travel time per cell to the nearest town of 50,000 people and to the nearest port; NaN or
         omitted gives NaN medians.
     names : pandas.DataFrame, optional
-        ``district_code`` with ``district``, ``province``, ``department`` names
+        ``unit_code`` with ``unit``, ``parent``, ``grandparent`` names
         (``Run.names``); admin units are then listed by name instead of code.
     rank_by : str, default "poor_reach"
         Ranking criterion, one of :data:`RANK_CRITERIA`, descending; ``poor_reach`` is
@@ -251,7 +251,7 @@ def summarize_clusters(
     ------
     ValueError
         If ``cells`` is not a :func:`hot_spots` result for ``matrix``, a per-cell argument has the
-        wrong length, ``names`` lacks ``district_code`` or ``rank_by`` is unknown.
+        wrong length, ``names`` lacks ``unit_code`` or ``rank_by`` is unknown.
 
     Notes
     -----
@@ -310,8 +310,8 @@ def _summarize(
         msg = (f"`contributions` must be a DataFrame with one row per cell ({n} rows, e.g. "
                "ScoreResult.contributions)")
         raise ValueError(msg)
-    if names is not None and (not isinstance(names, pd.DataFrame) or "district_code" not in names):
-        msg = "`names` must be a DataFrame with a 'district_code' column (e.g. Run.names)"
+    if names is not None and (not isinstance(names, pd.DataFrame) or "unit_code" not in names):
+        msg = "`names` must be a DataFrame with a 'unit_code' column (e.g. Run.names)"
         raise ValueError(msg)
     town = (np.full(n, np.nan) if minutes_to_town50k is None
             else per_cell(minutes_to_town50k, name="minutes_to_town50k", n=n))
@@ -401,9 +401,9 @@ def _summarize(
         "top_layers": pd.Series(top, dtype="str"),
         "median_minutes_town50k": medians["town"].to_numpy(dtype=float),
         "median_minutes_port": medians["port"].to_numpy(dtype=float),
-        "districts": pd.Series(_joined(labels, admin["districts"], m), dtype="str"),
-        "provinces": pd.Series(_joined(labels, admin["provinces"], m), dtype="str"),
-        "departments": pd.Series(_joined(labels, admin["departments"], m), dtype="str"),
+        "units": pd.Series(_joined(labels, admin["units"], m), dtype="str"),
+        "parents": pd.Series(_joined(labels, admin["parents"], m), dtype="str"),
+        "grandparents": pd.Series(_joined(labels, admin["grandparents"], m), dtype="str"),
         "centroid_lat": clat,
         "centroid_lon": clon,
     })

@@ -37,7 +37,7 @@ __all__ = [
     "source_paths",
 ]
 
-GRID_COLUMNS = ("h3", "lat", "lon", "area_km2", "district_code", "province_code", "department_code",
+GRID_COLUMNS = ("h3", "lat", "lon", "area_km2", "unit_code", "parent_code", "grandparent_code",
                 "centre_inside")
 """Columns of the indicator matrix that describe the cells rather than a layer."""
 

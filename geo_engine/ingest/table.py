@@ -237,8 +237,8 @@ def table_to_cells(
     key : str
         Column of ``table`` holding the admin code.
     level : str
-        Column of ``grid`` holding the codes ``key`` refers to (``district_code``,
-        ``province_code``…).
+        Column of ``grid`` holding the codes ``key`` refers to (``unit_code``,
+        ``parent_code``…).
     method : {"intensive", "extensive"}
         ``intensive`` copies the unit's value to each cell it owns (rates, indices). ``extensive``
         splits the unit's total among cells (counts, amounts).

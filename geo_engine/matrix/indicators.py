@@ -76,7 +76,7 @@ def region_units(region: str | None = None, *, data_dir: Path | None = None) -> 
     Returns
     -------
     geopandas.GeoDataFrame
-        Districts with ``district_code``, ``province_code``, ``department_code``.
+        Districts with ``unit_code``, ``parent_code``, ``grandparent_code``.
     """
     region = settings.region_or_default(region)
     path = Path(data_dir or settings.data_dir) / region / "districts.parquet"
@@ -257,9 +257,9 @@ class _Sources:
     def _level_codes(self, district_codes: pd.Series, level: str) -> pd.Series:
         """Map district codes to codes of ``level`` (by the units' table, else by prefix)."""
         codes = district_codes.astype("string")
-        if level == "district_code" or level not in self.units:
+        if level == "unit_code" or level not in self.units:
             return codes
-        lookup = self.units.set_index("district_code")[level].astype("string")
+        lookup = self.units.set_index("unit_code")[level].astype("string")
         lookup = lookup[~lookup.index.duplicated()]
         mapped = codes.map(lookup)
         lengths = lookup.str.len().unique()
@@ -279,7 +279,7 @@ class _Sources:
         if centres and path.is_file():
             pts = read_vector(path)
             parts.append(centre_allocation(
-                self._level_codes(pts["district_code"], level).to_numpy(),
+                self._level_codes(pts["unit_code"], level).to_numpy(),
                 point_positions(grid, pts.geometry.y.to_numpy(), pts.geometry.x.to_numpy()),
                 pts["urban"].to_numpy(dtype=bool), urban_weight=self.urban_weight))
         elif centres:
@@ -290,7 +290,7 @@ class _Sources:
         units = self.units[has_geom]
         rep = units.geometry.representative_point()
         parts.append(pd.DataFrame({
-            "unit": self._level_codes(units["district_code"], level).to_numpy(),
+            "unit": self._level_codes(units["unit_code"], level).to_numpy(),
             "cell": point_positions(grid, rep.y.to_numpy(), rep.x.to_numpy()),
             "weight": 1.0, "priority": 2}).query("cell >= 0"))
         self._allocations[key] = pd.concat(parts, ignore_index=True)
@@ -585,7 +585,7 @@ def build_indicators(
     layers : path or sequence of LayerSpec, optional
         A YAML file/folder of specs, or specs; the region's shipped specs by default.
     units : geopandas.GeoDataFrame, optional
-        Admin units of a custom region (``district_code`` column); the region's districts by
+        Admin units of a custom region (``unit_code`` column); the region's districts by
         default.
     data_dir : pathlib.Path, optional
         Base folder for relative layer sources; :data:`geo_engine.settings.data_dir` by default.

@@ -123,8 +123,8 @@ class SiteOptions:
     site_level: str = "cell"
 
 
-SITE_LEVELS = {"cell": None, "district": "district_code", "province": "province_code",
-               "department": "department_code", "cluster": "cluster_id"}
+SITE_LEVELS = {"cell": None, "district": "unit_code", "province": "parent_code",
+               "department": "grandparent_code", "cluster": "cluster_id"}
 """What a site can be, and the matrix column of the unit it stands for."""
 
 
@@ -199,7 +199,7 @@ def site_problem(
     Parameters
     ----------
     matrix : pandas.DataFrame
-        Indicator matrix (``h3`` sorted, ``lat``, ``lon``, ``department_code`` for the per-department
+        Indicator matrix (``h3`` sorted, ``lat``, ``lon``, ``grandparent_code`` for the per-department
         cap).
     score : array_like
         Score per row; the ``options.candidates`` best cells are the candidate sites.
@@ -255,7 +255,7 @@ def site_problem(
                                   max_minutes=options.reach_minutes)
     groups = None
     if options.per_department is not None:
-        groups = matrix["department_code"].astype(str).to_numpy(dtype=object)[site_rows]
+        groups = matrix["grandparent_code"].astype(str).to_numpy(dtype=object)[site_rows]
     lat_s, lon_s = matrix["lat"].to_numpy(float)[site_rows], matrix["lon"].to_numpy(float)[site_rows]
     problem = CoverProblem(
         coverage=cov, demand=value[point_rows],

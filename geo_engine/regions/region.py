@@ -54,10 +54,10 @@ REGION_FILE = "region.yaml"
 
 _LAYERS_ROOT = Path(__file__).resolve().parents[2] / "layers"
 _ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-_PARENTS = ("province_code", "department_code")
+_PARENTS = ("parent_code", "grandparent_code")
 
 
-SLOTS = ("district", "province", "department")
+SLOTS = ("unit", "parent", "grandparent")
 """The platform's three admin slots, finest first: each region's levels fill them in order; the
 matrix holds ``<slot>_code`` columns and the unit tables ``<slot>`` name columns."""
 
@@ -133,7 +133,7 @@ class Level:
     Attributes
     ----------
     slot : str
-        The platform's slot it fills (:data:`SLOTS`): ``district``, ``province`` or ``department``.
+        The platform's slot it fills (:data:`SLOTS`): ``unit``, ``parent`` or ``grandparent``.
     id : str
         The region's own id for it (``comuna``, ``municipio``…), accepted wherever a level is named.
     code, name : str
@@ -189,7 +189,7 @@ class Region:
     code_column, name_column : str
         Unit code and name columns of the boundary file.
     parents : tuple
-        (``province_code`` / ``department_code``, boundary column) pairs.
+        (``parent_code`` / ``grandparent_code``, boundary column) pairs.
     levels : tuple of Level
         The admin levels, finest first (the units, then their parents).
     urban_centre_weight : float or None
@@ -231,7 +231,7 @@ class Region:
         raise SpecError(msg)
 
     def units(self) -> gpd.GeoDataFrame:
-        """Return the admin units: ``district_code`` (text), ``district`` (name) and parents.
+        """Return the admin units: ``unit_code`` (text), ``unit`` (name) and parents.
 
         Raises
         ------
@@ -279,22 +279,22 @@ class Region:
                    "codes must be unique (dissolve the units first, or choose another `code_column`)")
             raise SourceFormatError(msg)
         _check_unit_geometries(frame.geometry, codes, self.boundary)
-        rename = {self.code_column: "district_code"}
+        rename = {self.code_column: "unit_code"}
         if self.name_column:
-            rename[self.name_column] = "district"
+            rename[self.name_column] = "unit"
         rename.update({col: level for level, col in self.parents})
         rename.update({lv.name: lv.slot for lv in self.levels[1:] if lv.name})
         if self.shipped and all(k == v for k, v in rename.items()):
             return frame  # curated units, already in the platform's columns
         keep = list(dict.fromkeys([*rename, frame.geometry.name]))
         out = frame[keep].rename(columns=rename)
-        out["district_code"] = codes.to_numpy()
+        out["unit_code"] = codes.to_numpy()
         for level, _ in self.parents:
             out[level] = out[level].astype("string")
         return gpd.GeoDataFrame(out, geometry=frame.geometry.name, crs=frame.crs)
 
     def names(self, units: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Return unit names keyed by ``district_code`` (:func:`geo_engine.reporting.outputs.admin_names`)."""
+        """Return unit names keyed by ``unit_code`` (:func:`geo_engine.reporting.outputs.admin_names`)."""
         return admin_names(pd.DataFrame(self.units() if units is None else units))
 
 
@@ -469,9 +469,9 @@ def write_region(
     return dataclasses.replace(region, file=out, id=spec.id)
 
 def admin_names(districts: pd.DataFrame) -> pd.DataFrame:
-    """Return district, province and department names keyed by ``district_code``."""
-    cols = [c for c in ("district_code", "district", "province", "department") if c in districts]
-    return pd.DataFrame(districts[cols]).drop_duplicates("district_code")
+    """Return district, province and department names keyed by ``unit_code``."""
+    cols = [c for c in ("unit_code", "unit", "parent", "grandparent") if c in districts]
+    return pd.DataFrame(districts[cols]).drop_duplicates("unit_code")
 
 
 def parse_level(text: str) -> LevelSpec:

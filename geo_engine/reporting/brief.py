@@ -489,21 +489,21 @@ def _orientation(run: Run, idx: np.ndarray) -> Orientation:
     from geo_engine.reporting.orientation import region_orientation
 
     department = None
-    if "department_code" in run.matrix:
-        department = _mode(list(run.matrix["department_code"].astype(str).to_numpy()[idx]))
+    if "grandparent_code" in run.matrix:
+        department = _mode(list(run.matrix["grandparent_code"].astype(str).to_numpy()[idx]))
     return region_orientation(run.region, str(department) if department else None)
 
 
 def _places(run: Run) -> pd.DataFrame | None:
     """Return every unit's name at the mean position of its cells (``kind="place"`` labels)."""
-    if "district" not in run.names:
+    if "unit" not in run.names:
         return None
     m = run.matrix
-    where = m.groupby(m["district_code"].astype(str))[["lat", "lon"]].mean()
-    names = run.names.assign(district_code=run.names["district_code"].astype(str)) \
-        .drop_duplicates("district_code").set_index("district_code")["district"]
+    where = m.groupby(m["unit_code"].astype(str))[["lat", "lon"]].mean()
+    names = run.names.assign(unit_code=run.names["unit_code"].astype(str)) \
+        .drop_duplicates("unit_code").set_index("unit_code")["unit"]
     where = where.join(names, how="inner")
-    return pd.DataFrame({"name": where["district"].astype(str), "lat": where["lat"],
+    return pd.DataFrame({"name": where["unit"].astype(str), "lat": where["lat"],
                          "lon": where["lon"], "kind": "place"}).reset_index(drop=True)
 
 
@@ -756,7 +756,7 @@ def plan_brief(run: Run, *, profile_id: str, table: pd.DataFrame, best_demand: f
              (t("plan_brief_reach", lang), f"{number(reach, lang, decimals=0)} min"),
              (t("plan_greedy", lang), number(greedy_demand, lang, decimals=0))]
     for _, site in sites.iterrows():
-        place = " · ".join(str(site[c]) for c in ("district", "province")
+        place = " · ".join(str(site[c]) for c in ("unit", "parent")
                            if c in site and isinstance(site[c], str))
         family = site.get("niche_family")
         extra.append((f"{int(site['rank'])}. {place or site['site']}",

@@ -199,7 +199,7 @@ def district_means(matrix: pd.DataFrame, score: np.ndarray, *,
     The population-weighted mean by default; :func:`evaluate` passes each profile's own
     statistic (:attr:`geo_engine.scoring.profiles.Profile.rank_by`).
     """
-    return rollup(matrix, score, level="district").set_index("code")[rank_by]
+    return rollup(matrix, score, level="unit").set_index("code")[rank_by]
 
 
 def resolution_stability(means: Mapping[int, Mapping[str, pd.Series]]) -> pd.DataFrame:
@@ -237,7 +237,7 @@ def inclusion_checks(matrix: pd.DataFrame, *, inclusion: np.ndarray, need: np.nd
     without its niche term. Values near 1 say the niche adds nothing to the ranking.
     """
     def provinces(score: np.ndarray) -> pd.Series:
-        return rollup(matrix, score, level="province").set_index("code")["pop_weighted_mean"]
+        return rollup(matrix, score, level="parent").set_index("code")["pop_weighted_mean"]
 
     with np.errstate(invalid="ignore"):
         reach = np.sqrt(np.asarray(need, dtype=float) * np.asarray(access, dtype=float))
@@ -262,7 +262,7 @@ def evaluate_scores(
     Parameters
     ----------
     matrix : pandas.DataFrame
-        Indicator matrix with ``district_code``, ``province_code``, ``department_code`` (and
+        Indicator matrix with ``unit_code``, ``parent_code``, ``grandparent_code`` (and
         ``population_2020`` for population-weighted means).
     scores : mapping
         Profile id → score per cell.
@@ -287,12 +287,12 @@ def evaluate_scores(
     rows = []
     for pid, score in scores.items():
         by = (rank_by or {}).get(pid, DEFAULT_RANK_BY)
-        ranked = rollup(matrix, score, level="province", rank_by=by)
+        ranked = rollup(matrix, score, level="parent", rank_by=by)
         if names is not None:
-            ranked = with_labels(ranked, matrix, names, level="province")
+            ranked = with_labels(ranked, matrix, names, level="parent")
         codes = ranked["code"].astype(str).tolist()
-        label = (dict(zip(codes, ranked["province"].astype(str).str.title(), strict=True))
-                 if "province" in ranked else {c: c for c in codes})
+        label = (dict(zip(codes, ranked["parent"].astype(str).str.title(), strict=True))
+                 if "parent" in ranked else {c: c for c in codes})
         ref = reference.province_codes(pid)
         indep = reference.province_codes(pid, independent=True)
         circular = ref - indep
@@ -303,7 +303,7 @@ def evaluate_scores(
             "independent_provinces": len(indep),
             f"precision_at_{k}": precision_at(codes, ref, k=k),
             f"precision_at_{k}_independent": precision_at(codes, indep, k=k),
-            "department_lift": department_lift(matrix["department_code"].to_numpy(), score,
+            "department_lift": department_lift(matrix["grandparent_code"].to_numpy(), score,
                                                reference.department_codes(pid), quantile=quantile),
             "top_provinces": "; ".join(label[c] for c in top),
             "hits": "; ".join(label[c] + ("*" if c in circular else "") for c in top if c in ref),

@@ -35,9 +35,9 @@ def boundaries(department: str | None = None) -> gpd.GeoDataFrame:
     """
     districts = display_districts()
     if department:
-        return districts[districts["department_code"] == department][["district", "geometry"]]
-    merged = districts.dissolve(by="department_code", method="coverage")
-    return merged.reset_index()[["department_code", "geometry"]]
+        return districts[districts["grandparent_code"] == department][["unit", "geometry"]]
+    merged = districts.dissolve(by="grandparent_code", method="coverage")
+    return merged.reset_index()[["grandparent_code", "geometry"]]
 
 def unit_outlines(units: gpd.GeoDataFrame, *, department: str | None = None,
                   tolerance: float = 1 / 4000) -> gpd.GeoDataFrame:
@@ -48,7 +48,7 @@ def unit_outlines(units: gpd.GeoDataFrame, *, department: str | None = None,
     units : geopandas.GeoDataFrame
         :meth:`geo_engine.regions.region.Region.units`.
     department : str, optional
-        Keep the units of this ``department_code`` only; otherwise units are merged into their
+        Keep the units of this ``grandparent_code`` only; otherwise units are merged into their
         departments when the region has department codes.
     tolerance : float, default 1/4000
         Simplification tolerance as a share of the region's diagonal (500 m over 2,000 km).
@@ -61,10 +61,10 @@ def unit_outlines(units: gpd.GeoDataFrame, *, department: str | None = None,
     are simplified one polygon at a time instead.
     """
     frame = units[units.geometry.notna() & ~units.geometry.is_empty]
-    if department and "department_code" in frame:
-        frame = frame[frame["department_code"].astype(str) == department]
-    elif "department_code" in frame and frame["department_code"].notna().all():
-        frame = frame.dissolve(by="department_code").reset_index()
+    if department and "grandparent_code" in frame:
+        frame = frame[frame["grandparent_code"].astype(str) == department]
+    elif "grandparent_code" in frame and frame["grandparent_code"].notna().all():
+        frame = frame.dissolve(by="grandparent_code").reset_index()
     frame = frame[[frame.geometry.name]].to_crs(4326)
     if frame.empty:
         return frame
@@ -152,12 +152,12 @@ def orientation(department: str | None = None) -> Orientation:
     labels = pd.DataFrame({"name": capitals["name"].astype(str), "lat": capitals["latitude"],
                            "lon": capitals["longitude"], "kind": "capital"})
     if department:
-        units = districts[districts["department_code"] == department].dissolve(
-            by="province_code", as_index=False, method="coverage")
-        named = _names_at(units, "province", accents)
+        units = districts[districts["grandparent_code"] == department].dissolve(
+            by="parent_code", as_index=False, method="coverage")
+        named = _names_at(units, "parent", accents)
     else:
-        units = districts.dissolve(by="department_code", as_index=False, method="coverage")
-        named = _names_at(units, "department", accents)
+        units = districts.dissolve(by="grandparent_code", as_index=False, method="coverage")
+        named = _names_at(units, "grandparent", accents)
     return Orientation(
         land=land, outlines=boundaries(department), water=water,
         labels=pd.concat([named, labels], ignore_index=True),
@@ -166,7 +166,7 @@ def orientation(department: str | None = None) -> Orientation:
 def unit_orientation(units: gpd.GeoDataFrame, *, department: str | None = None) -> Orientation:
     """Return the offline base of any region from its own units: land and outlines, no names.
 
-    ``units`` and ``department`` as in :func:`unit_outlines`; the land is the union of the
+    ``units`` and ``grandparent`` as in :func:`unit_outlines`; the land is the union of the
     simplified outlines of all units.
     """
     every = unit_outlines(units)

@@ -53,7 +53,7 @@ def cell_table(
         Adds ``engine``, ``inclusion``, ``need``, ``access``, ``typology``, ``niche_family``,
         ``niche_margin``, ``hub_distance_km``, ``hub_minutes`` and ``linkage``.
     names : pandas.DataFrame, optional
-        :func:`admin_names` output, adds ``district``, ``province``, ``department``.
+        :func:`admin_names` output, adds ``unit``, ``parent``, ``grandparent``.
     result : ScoreResult, optional
         Reuse a score result of ``profile``.
 
@@ -69,11 +69,11 @@ def cell_table(
         result = dual.results.get(profile.id) if dual is not None else None
     if result is None:
         result = score_profile(matrix, profile, specs=dict(specs or {}))
-    base = [c for c in ("h3", "lat", "lon", "area_km2", "district_code", "province_code",
-                        "department_code") if c in matrix]
+    base = [c for c in ("h3", "lat", "lon", "area_km2", "unit_code", "parent_code",
+                        "grandparent_code") if c in matrix]
     out = matrix[base].copy()
     if names is not None:
-        out = out.merge(names, on="district_code", how="left", validate="many_to_one")
+        out = out.merge(names, on="unit_code", how="left", validate="many_to_one")
         out.index = matrix.index
     out["score"] = result.score
     out["rank"] = score_rank(result.score)
@@ -122,7 +122,7 @@ def geopackage_layers(
     names : pandas.DataFrame
         :func:`geo_engine.regions.region.admin_names`.
     districts : geopandas.GeoDataFrame, optional
-        District polygons (``district_code``); without them there is no ``districts`` layer.
+        District polygons (``unit_code``); without them there is no ``districts`` layer.
     rank_by : str, default "pop_weighted_mean"
         Statistic that ranks the districts (the profile's
         :attr:`~geo_engine.scoring.profiles.Profile.rank_by`).
@@ -158,9 +158,9 @@ def geopackage_layers(
         "clusters": cluster_levels(found, levels),
     }
     if districts is not None:
-        ranked = with_labels(rollup(matrix, result.score, level="district", rank_by=rank_by),
-                             matrix, names, level="district")
-        polygons = districts.loc[districts.geometry.notna(), ["district_code", "geometry"]]
-        layers[unit_layer(levels)] = polygons.rename(columns={"district_code": "code"}).merge(
+        ranked = with_labels(rollup(matrix, result.score, level="unit", rank_by=rank_by),
+                             matrix, names, level="unit")
+        polygons = districts.loc[districts.geometry.notna(), ["unit_code", "geometry"]]
+        layers[unit_layer(levels)] = polygons.rename(columns={"unit_code": "code"}).merge(
             ranked, on="code", how="inner").rename(columns=level_names(levels))
     return layers

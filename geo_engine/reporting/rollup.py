@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 __all__ = ["LEVELS", "RANK_BY", "cluster_levels", "level_columns", "level_names", "rollup",
            "unit_layer", "with_labels"]
 
-LEVELS = {"district": "district_code", "province": "province_code",
-          "department": "department_code"}
+LEVELS = {"unit": "unit_code", "parent": "parent_code",
+          "grandparent": "grandparent_code"}
 """Admin levels and the grid column holding their code."""
 
 
@@ -27,7 +27,7 @@ def rollup(
     matrix: pd.DataFrame,
     score: np.ndarray,
     *,
-    level: str = "district",
+    level: str = "unit",
     population: str | np.ndarray = "population_2020",
     quantile: float = 0.9,
     rank_by: str = "pop_weighted_mean",
@@ -41,7 +41,7 @@ def rollup(
         Indicator matrix with the admin code columns of :data:`LEVELS`.
     score : numpy.ndarray
         One score per cell (NaN = not scored).
-    level : {"district", "province", "department"}
+    level : {"unit", "parent", "grandparent"}
     population : str or numpy.ndarray, default "population_2020"
         Column of ``matrix`` or array with the population of each cell.
     quantile : float, default 0.9
@@ -129,7 +129,7 @@ def rollup(
                                         out["population_top"] / out["population"], np.nan)
     out = out.drop(columns=["ps", "p_scored"]).reset_index()
     out["via_overlap"] = False
-    if shared and level == "district":
+    if shared and level == "unit":
         out = pd.concat([out, _overlap_rows(matrix, s, shared, set(out["code"].astype(str)))],
                         ignore_index=True)
     out["rank"] = out[rank_by].rank(ascending=False, method="min", na_option="bottom").astype(int)
@@ -170,25 +170,25 @@ def with_labels(ranked: pd.DataFrame, matrix: pd.DataFrame, names: pd.DataFrame,
     matrix : pandas.DataFrame
         The matrix rolled up (for the codes of each level).
     names : pandas.DataFrame
-        ``district_code`` with ``district``, ``province``, ``department`` names; returned
+        ``unit_code`` with ``unit``, ``parent``, ``grandparent`` names; returned
         unchanged when it has no names (custom regions).
-    level : {"district", "province", "department"}
+    level : {"unit", "parent", "grandparent"}
 
     Returns
     -------
     pandas.DataFrame
         ``ranked`` with the name columns of ``level`` and the levels above it.
     """
-    if "district" not in names:
+    if "unit" not in names:
         return ranked
     codes = [c for c in LEVELS.values() if c in matrix]
-    units = matrix[codes].drop_duplicates("district_code").merge(names, on="district_code",
+    units = matrix[codes].drop_duplicates("unit_code").merge(names, on="unit_code",
                                                                  how="left")
-    labels = {"district": ["district", "province", "department"],
-              "province": ["province", "department"], "department": ["department"]}[level]
+    labels = {"unit": ["unit", "parent", "grandparent"],
+              "parent": ["parent", "grandparent"], "grandparent": ["grandparent"]}[level]
     key = LEVELS[level]
-    if level == "district":  # every unit's names, also of units that own no cell (shared units)
-        units = names.merge(matrix[codes].drop_duplicates("district_code"), on="district_code",
+    if level == "unit":  # every unit's names, also of units that own no cell (shared units)
+        units = names.merge(matrix[codes].drop_duplicates("unit_code"), on="unit_code",
                             how="left")
     table = units[[key, *[c for c in labels if c in units]]].drop_duplicates(key)
     return ranked.merge(table.rename(columns={key: "code"}), on="code", how="left")
@@ -197,18 +197,18 @@ def with_labels(ranked: pd.DataFrame, matrix: pd.DataFrame, names: pd.DataFrame,
 def level_names(levels: Sequence[Level]) -> dict[str, str]:
     """Return ``{slot: the region's id}`` for the levels a region names differently (column renames).
 
-    A table of :func:`with_labels` names its columns by the platform's slots (``district``,
-    ``province``, ``department``); renaming them with this mapping gives a user's region its own
+    A table of :func:`with_labels` names its columns by the platform's slots (``unit``,
+    ``parent``, ``grandparent``); renaming them with this mapping gives a user's region its own
     words (``comuna``, ``region``…). Peru's levels are the slots themselves: nothing is renamed.
     """
     return {lv.slot: lv.id for lv in levels if lv.slot != lv.id}
 
 
 def level_columns(levels: Sequence[Level]) -> dict[str, str]:
-    """Return renames of both the name (``province``) and code (``province_code``) columns.
+    """Return renames of both the name (``parent``) and code (``parent_code``) columns.
 
     For cell tables and exports of a region whose levels are not Peru's: ``comuna_code`` and
-    ``comuna`` instead of ``district_code`` and ``district``.
+    ``comuna`` instead of ``unit_code`` and ``unit``.
     """
     names = level_names(levels)
     return {**names, **{f"{slot}_code": f"{ident}_code" for slot, ident in names.items()}}
@@ -249,4 +249,4 @@ def unit_layer(levels: Sequence[Level]) -> str:
     units otherwise (``comuna``, ``state``), as :func:`cluster_levels` names their lists.
     """
     names = level_names(levels[:1])
-    return names.get("district", "districts")
+    return names.get("unit", "districts")

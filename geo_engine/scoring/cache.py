@@ -145,7 +145,7 @@ class ScoringCache:
     def districts(self) -> tuple[np.ndarray, int]:
         """Return the district number of every cell (-1 without one) and how many there are."""
         def factorize() -> tuple[np.ndarray, int]:
-            codes, uniques = pd.factorize(self.matrix["district_code"])
+            codes, uniques = pd.factorize(self.matrix["unit_code"])
             return codes, len(uniques)
         return self.get("districts", factorize)
 

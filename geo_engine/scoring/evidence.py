@@ -20,7 +20,7 @@ def evidence_measure(matrix: pd.DataFrame, item: Evidence, *,
     """Return the value of an evidence item's layer per cell, in the units of its threshold.
 
     ``per="cell"`` is the matrix value; ``"km2"`` divides it by the cell's ``area_km2``;
-    ``"district"`` sums it over the cell's ``district_code`` (the source's district total for a
+    ``"district"`` sums it over the cell's ``unit_code`` (the source's district total for a
     layer spread over cells). A missing value is NaN (and never meets a threshold). ``cache``
     (a :class:`~geo_engine.scoring.cache.ScoringCache` of ``matrix``) shares the columns read.
 
@@ -30,7 +30,7 @@ def evidence_measure(matrix: pd.DataFrame, item: Evidence, *,
         If the layer, or the column ``per`` needs, is not in the matrix.
     """
     cells = cache if cache is not None else ScoringCache(matrix)
-    need = {"cell": item.layer, "km2": "area_km2", "district": "district_code"}[item.per]
+    need = {"cell": item.layer, "km2": "area_km2", "district": "unit_code"}[item.per]
     for col in {item.layer, need}:
         if col not in cells.matrix:
             msg = (f"evidence on {item.layer!r} (per {item.per!r}) needs column {col!r}, "

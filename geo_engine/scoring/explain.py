@@ -201,13 +201,13 @@ def _around(matrix: pd.DataFrame, row: int, km: float) -> tuple[pd.DataFrame, in
     Those within ``km`` (a lat/lon box) and every row of their districts (district totals stay
     whole).
     """
-    if "lat" not in matrix or "district_code" not in matrix:
+    if "lat" not in matrix or "unit_code" not in matrix:
         return matrix, row
     lat, lon = matrix["lat"].to_numpy(dtype=float), matrix["lon"].to_numpy(dtype=float)
     dlat = km / 111.0 + 0.01
     dlon = dlat / max(np.cos(np.radians(abs(lat[row]) + dlat)), 0.05)
     box = (np.abs(lat - lat[row]) <= dlat) & (np.abs(lon - lon[row]) <= dlon)
-    codes = matrix["district_code"].to_numpy()
+    codes = matrix["unit_code"].to_numpy()
     keep = np.isin(codes, np.unique(codes[box])) | box
     return matrix.iloc[np.flatnonzero(keep)], int(np.count_nonzero(keep[:row]))
 

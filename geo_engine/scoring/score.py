@@ -99,7 +99,7 @@ class ScoreResult:
 
 def _impute_admin(raw: np.ndarray, matrix: pd.DataFrame) -> np.ndarray:
     out = raw.copy()
-    for level in ("district_code", "province_code", "department_code"):
+    for level in ("unit_code", "parent_code", "grandparent_code"):
         missing = np.isnan(out)
         if not missing.any() or level not in matrix:
             break
@@ -241,7 +241,7 @@ def _normalized(raw: np.ndarray, layer: ProfileLayer, profile: Profile, spec: La
         transform_kind=t.kind if t else None, transform_percentile=t.percentile if t else None,
         winsorize=norm.winsorize, fuzzy_shape=norm.fuzzy_shape, fuzzy_points=norm.fuzzy_points,
         half=norm.half, mask=eligible, name=layer.id,
-        units=cells.matrix.get("district_code"),
+        units=cells.matrix.get("unit_code"),
     )
     s[eligible & np.isnan(s)] = 0.0
     return s

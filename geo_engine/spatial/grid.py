@@ -98,8 +98,8 @@ def build_grid(
     units: gpd.GeoDataFrame,
     *,
     resolution: int,
-    code_column: str = "district_code",
-    keep_columns: tuple[str, ...] = ("province_code", "department_code"),
+    code_column: str = "unit_code",
+    keep_columns: tuple[str, ...] = ("parent_code", "grandparent_code"),
     max_cells: int = MAX_CELLS,
     force: bool = False,
     repair: bool = False,
@@ -113,7 +113,7 @@ def build_grid(
         skipped.
     resolution : int
         H3 resolution from 3 to 10.
-    code_column : str, default "district_code"
+    code_column : str, default "unit_code"
         Unique code of each unit, copied to the cells.
     keep_columns : tuple of str
         Further unit columns copied to the cells (e.g. parent codes); missing ones are ignored.

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from geo_engine._errors import SpecError
+from geo_engine.ingest.specs import slot_columns
 from geo_engine.reporting.evaluate import (
     department_lift,
     district_means,
@@ -155,7 +156,7 @@ def test_the_shipped_reference_is_valid_and_names_real_provinces():
 
     peru = load_region("peru")
     ref = load_reference(peru.file.parent / REFERENCE_FILE)
-    provinces = gpd.read_parquet(peru.data_dir / "peru" / "provinces.parquet")
+    provinces = slot_columns(gpd.read_parquet(peru.data_dir / "peru" / "provinces.parquet"))
     known = set(provinces["parent_code"])
     for pid in ref.profiles:
         assert ref.province_codes(pid) <= known, pid
@@ -179,7 +180,7 @@ def test_the_shipped_reference_names_match_their_codes():
 
     peru = load_region("peru")
     ref = load_reference(peru.file.parent / REFERENCE_FILE)
-    provinces = gpd.read_parquet(peru.data_dir / "peru" / "provinces.parquet")
+    provinces = slot_columns(gpd.read_parquet(peru.data_dir / "peru" / "provinces.parquet"))
     name = dict(zip(provinces["parent_code"], provinces["parent"].map(plain), strict=True))
     for units in ref.provinces.values():
         for unit in units:
@@ -232,7 +233,7 @@ def test_the_shipped_inclusion_reference_keeps_only_poor_provinces():
 
     peru = load_region("peru")
     ref = load_reference(peru.file.parent / REFERENCE_FILE)
-    table = pd.read_parquet(peru.data_dir / "peru" / "district_indicators.parquet")
+    table = slot_columns(pd.read_parquet(peru.data_dir / "peru" / "district_indicators.parquet"))
     poor = table["poverty_2018_pct"] * table["population_2020"]
     by_province = table.assign(poor=poor).groupby(table["unit_code"].str[:4])
     rate = by_province["poor"].sum() / by_province["population_2020"].sum()

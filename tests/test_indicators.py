@@ -398,3 +398,39 @@ def test_cache_key_covers_the_files_that_place_totals(tmp_path):
         changed = cache_key(**kw)
         assert changed != before, name
         before = changed
+
+
+PROV, DIST = "province_code", "district_code"  # Peru's names, as curated tables keep them
+
+
+@pytest.mark.parametrize("level", [PROV, "parent_code"])
+def test_a_table_names_its_level_by_the_slot_or_by_perus_name(region, tmp_path, level):
+    units, data = region
+    pd.DataFrame({PROV: ["0101"], "rate": [7.0]}).to_parquet(data / "prov.parquet")
+    spec = _spec(source="prov.parquet", params={"column": "rate", "key": PROV, "level": level})
+    m = build_indicators(region="t", resolution=6, layers=[spec], units=units, data_dir=data,
+                         use_cache=False)
+    assert (m["rate"] == 7.0).all()
+    assert PROV not in m  # the grid keeps the slot's name
+
+
+def test_the_default_level_is_perus_unit_code_and_keys_the_table_by_it(region, tmp_path):
+    units, data = region
+    pd.DataFrame({DIST: ["010101", "010102"], "rate": [1.0, 2.0]}).to_parquet(data / "d.parquet")
+    spec = _spec(source="d.parquet", params={"column": "rate"})
+    m = build_indicators(region="t", resolution=6, layers=[spec], units=units, data_dir=data,
+                         use_cache=False)
+    assert m.groupby("unit_code")["rate"].first().tolist() == [1.0, 2.0]
+
+
+def test_curated_units_are_read_under_the_slots_names(tmp_path):
+    from geo_engine.matrix.indicators import region_units
+
+    (tmp_path / "t").mkdir()
+    names = {DIST: ["010101"], DIST[:-5]: ["A"], PROV: ["0101"], PROV[:-5]: ["P"],
+             "department": ["D"], "note": ["x"]}  # Peru's names; a name without its code
+    gpd.GeoDataFrame(names, geometry=[box(0, 0, 1, 1)], crs=4326).to_parquet(
+        tmp_path / "t" / "districts.parquet")
+    units = region_units("t", data_dir=tmp_path)
+    assert list(units.columns) == ["unit_code", "unit", "parent_code", "parent",
+                                   "department", "note", "geometry"]  # Peru's names: it stays

@@ -229,3 +229,18 @@ def test_suitability_band_may_be_open_ended():
                               "source": "an open lower end"}}
     assert LayerSpec(**{**TABLE, "params": params}).params["suitability"]["elevation_m"] == [
         None, 1200]
+
+
+def test_slot_column_maps_perus_code_columns_and_keeps_the_slots():
+    from geo_engine.ingest.specs import LEGACY_CODE_COLUMNS, slot_column
+
+    assert [slot_column(c) for c in LEGACY_CODE_COLUMNS] == [
+        "unit_code", "parent_code", "grandparent_code"]
+    assert slot_column("parent_code") == "parent_code"
+    assert slot_column("comuna_code") == "comuna_code"
+
+
+def test_perus_code_columns_may_not_be_layer_ids():
+    from geo_engine.ingest.specs import LEGACY_CODE_COLUMNS, RESERVED_IDS
+
+    assert set(LEGACY_CODE_COLUMNS) <= set(RESERVED_IDS)  # exports use them for Peru

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -26,6 +27,7 @@ from geo_engine.io.yaml_io import load_yaml
 __all__ = [
     "GRID_COLUMNS",
     "KINDS",
+    "LEGACY_CODE_COLUMNS",
     "METHODS",
     "LayerSpec",
     "Suitability",
@@ -34,6 +36,8 @@ __all__ = [
     "default_layers_path",
     "load_layers",
     "path_inside",
+    "slot_column",
+    "slot_columns",
     "source_paths",
 ]
 
@@ -41,8 +45,47 @@ GRID_COLUMNS = ("h3", "lat", "lon", "area_km2", "unit_code", "parent_code", "gra
                 "centre_inside")
 """Columns of the indicator matrix that describe the cells rather than a layer."""
 
-RESERVED_IDS = (*GRID_COLUMNS, "geometry")
-"""Names a layer id may not take: the matrix's cell columns, and the geometry of exported cells."""
+LEGACY_CODE_COLUMNS = {"district_code": "unit_code", "province_code": "parent_code",
+                       "department_code": "grandparent_code"}
+"""Peru's names of the admin code columns, as curated files and layer specs still write them, and
+the grid column (slot) each stands for."""
+
+RESERVED_IDS = (*GRID_COLUMNS, *LEGACY_CODE_COLUMNS, "geometry")
+"""Names a layer id may not take: the matrix's cell columns (and Peru's names of its code columns,
+which exports use), and the geometry of exported cells."""
+
+
+def slot_column(name: str) -> str:
+    """Return the grid column a layer spec's admin ``level`` names.
+
+    Layer specs name the admin level of a table either by the grid's own column (``unit_code``,
+    ``parent_code``, ``grandparent_code``) or by Peru's name for it (``district_code``…), which
+    the curated files and the shipped specs keep.
+
+    Examples
+    --------
+    >>> slot_column("province_code")
+    'parent_code'
+    >>> slot_column("unit_code")
+    'unit_code'
+    """
+    return LEGACY_CODE_COLUMNS.get(name, name)
+
+
+def slot_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return a curated frame whose admin columns take the grid's slot names.
+
+    Curated files keep Peru's names of the code columns
+    (:data:`LEGACY_CODE_COLUMNS`), each with a name column beside it
+    named as the level; the grid names the slots ``unit``, ``parent`` and ``grandparent``. A
+    name column is renamed only where its code column is.
+    """
+    rename = {old: new for old, new in LEGACY_CODE_COLUMNS.items() if old in frame}
+    rename.update({old.removesuffix("_code"): new.removesuffix("_code")
+                   for old, new in LEGACY_CODE_COLUMNS.items()
+                   if old in frame and old.removesuffix("_code") in frame})
+    return frame.rename(columns=rename) if rename else frame
+
 
 KINDS = ("raster", "points", "lines", "polygons", "table")
 """Kinds of source a layer can read."""

@@ -18,7 +18,14 @@ import pandas as pd
 from geo_engine import __version__, settings
 from geo_engine._errors import GeoEngineWarning, MissingSourceError, SourceFormatError, SpecError
 from geo_engine.ingest.filters import parse_filter
-from geo_engine.ingest.specs import GRID_COLUMNS, LayerSpec, Suitability, load_layers
+from geo_engine.ingest.specs import (
+    GRID_COLUMNS,
+    LayerSpec,
+    Suitability,
+    load_layers,
+    slot_column,
+    slot_columns,
+)
 from geo_engine.ingest.table import (
     CROPLAND_PRIORITY,
     centre_allocation,
@@ -50,7 +57,7 @@ __all__ = [
     "region_units",
 ]
 
-CACHE_FORMAT = 6
+CACHE_FORMAT = 7
 """Bumped whenever the way values are computed or stored changes, so old caches are not reused."""
 
 LAYER_DTYPE = np.float64
@@ -76,7 +83,8 @@ def region_units(region: str | None = None, *, data_dir: Path | None = None) -> 
     Returns
     -------
     geopandas.GeoDataFrame
-        Districts with ``unit_code``, ``parent_code``, ``grandparent_code``.
+        Districts with ``unit_code``, ``parent_code``, ``grandparent_code`` and the names
+        ``unit``, ``parent``, ``grandparent`` (the curated file's Peru columns, renamed).
     """
     region = settings.region_or_default(region)
     path = Path(data_dir or settings.data_dir) / region / "districts.parquet"
@@ -84,7 +92,7 @@ def region_units(region: str | None = None, *, data_dir: Path | None = None) -> 
         msg = (f"region {region!r}: {path} not found; the region's data folder needs a "
                "districts.parquet (or build from a boundary file)")
         raise MissingSourceError(msg)
-    return gpd.read_parquet(path)
+    return slot_columns(gpd.read_parquet(path))
 
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -277,7 +285,7 @@ class _Sources:
         parts = []
         path = self.data_dir / self.region / "populated_centres.parquet"
         if centres and path.is_file():
-            pts = read_vector(path)
+            pts = slot_columns(read_vector(path))
             parts.append(centre_allocation(
                 self._level_codes(pts["unit_code"], level).to_numpy(),
                 point_positions(grid, pts.geometry.y.to_numpy(), pts.geometry.x.to_numpy()),
@@ -422,7 +430,8 @@ def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources, *,
                                       **options)
     if spec.kind == "table":
         table = sources.table(spec)
-        level = p.get("level", "district_code")
+        named = p.get("level", "district_code")  # the table's key column by default
+        level = slot_column(named)
         allocation = None
         weights = p.get("weights", "centres")
         if spec.method == "extensive" and weights == "suitable":
@@ -430,7 +439,7 @@ def compute_layer(spec: LayerSpec, grid: pd.DataFrame, sources: _Sources, *,
                 grid, level, Suitability.model_validate(p["suitability"]))
         elif spec.method == "extensive":
             allocation = sources.allocation(grid, level, centres=weights == "centres")
-        key = p.get("key", level)
+        key = p.get("key", named)
         if "aggregate" in p:  # several rows per unit (e.g. one per crop): combine them first
             if p["aggregate"] == "count":  # rows per unit with a value in the column
                 values = table[p["column"]].notna().astype(float)

@@ -283,9 +283,9 @@ class Region:
         if self.name_column:
             rename[self.name_column] = "unit"
         rename.update({col: level for level, col in self.parents})
-        rename.update({lv.name: lv.slot for lv in self.levels[1:] if lv.name})
-        if self.shipped and all(k == v for k, v in rename.items()):
-            return frame  # curated units, already in the platform's columns
+        rename.update({lv.name: lv.slot for lv in self.levels[1:] if lv.name and lv.name in frame})
+        if self.shipped:  # curated units: every column kept, the admin ones under the slots' names
+            return frame.rename(columns=rename)
         keep = list(dict.fromkeys([*rename, frame.geometry.name]))
         out = frame[keep].rename(columns=rename)
         out["unit_code"] = codes.to_numpy()

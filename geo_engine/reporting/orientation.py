@@ -15,6 +15,7 @@ import pandas as pd
 import shapely
 
 from geo_engine.i18n import proper_case
+from geo_engine.ingest.specs import slot_columns
 from geo_engine.io.manifest import dataset_entry
 from geo_engine.regions.datasets import accent_lexicon, display_districts, read_dataset
 from geo_engine.regions.region import Region
@@ -33,7 +34,7 @@ def boundaries(department: str | None = None) -> gpd.GeoDataFrame:
 
     Built from the display-simplified districts (shared borders kept), cached on disk.
     """
-    districts = display_districts()
+    districts = slot_columns(display_districts())
     if department:
         return districts[districts["grandparent_code"] == department][["unit", "geometry"]]
     merged = districts.dissolve(by="grandparent_code", method="coverage")
@@ -136,7 +137,7 @@ def orientation(department: str | None = None) -> Orientation:
         the 25 regional ones), and the departments (or the focused department's provinces).
         Credits: the publishers of these datasets, from the data manifest.
     """
-    districts = display_districts()
+    districts = slot_columns(display_districts())
     accents = accent_lexicon()
     country = gpd.GeoSeries([shapely.coverage_union_all(districts.geometry.to_numpy())], crs=4326)
     land = gpd.GeoDataFrame(

@@ -112,7 +112,7 @@ from geo_engine.reporting.maps import (
 )
 from geo_engine.reporting.orientation import region_orientation
 from geo_engine.reporting.outputs import POPULATION_LAYER, POVERTY_LAYER
-from geo_engine.reporting.rollup import LEVELS, cluster_levels
+from geo_engine.reporting.rollup import LEVELS, cluster_levels, level_columns
 from geo_engine.scoring.profiles import Constraint, Profile, localized
 from geo_engine.scoring.score import Prepared, prepare
 from geo_engine.scoring.sensitivity import sensitivity
@@ -685,10 +685,15 @@ def current_clusters() -> Clusters | None:
     return clusters_in_focus(store[key], MASK)
 
 
+def _own_words(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return a table whose admin columns take the region's level names (Peru: district…)."""
+    return frame.rename(columns=level_columns(R.region.levels))
+
+
 def _file_bytes(frame: pd.DataFrame, suffix: str) -> bytes:
     """Write the drawn hexagons in one format and return the bytes (run on download only)."""
     with tempfile.TemporaryDirectory() as tmp:
-        return write_cells(frame, Path(tmp) / f"map{suffix}").read_bytes()
+        return write_cells(_own_words(frame), Path(tmp) / f"map{suffix}").read_bytes()
 
 
 def _shorten(names: str, most: int = 8) -> str:
@@ -1046,8 +1051,8 @@ def rankings_tab() -> None:
                  column_config={t(COLUMNS[c], lang): st.column_config.NumberColumn(
                      format="%.3f") for c in ("mean", "max", "pop_weighted_mean", "share_pop_top",
                                              "score_km2")})
-    st.download_button(t("download_csv", lang), to_csv_bytes(ranked),
-                       file_name=f"ranking_{level}.csv", key="dl_rank", on_click="ignore")
+    st.download_button(t("download_csv", lang), to_csv_bytes(_own_words(ranked)),
+                       file_name=f"ranking_{R.region.level(level).id}.csv", key="dl_rank", on_click="ignore")
 
 def _compare_title(other: str, defaults: str) -> str:
     """Return scenario B's name: the same profile with its default weights, or another profile."""
@@ -1144,7 +1149,7 @@ def _comparison_bytes(sc_b: Any, title_a: str, title_b: str) -> bytes:
     table.insert(0, "h3_id", [format(int(c), "x") for c in table.pop("h3")])
     table.insert(1, "scenario_a", title_a)
     table.insert(2, "scenario_b", title_b)
-    return to_csv_bytes(table)
+    return to_csv_bytes(_own_words(table))
 
 
 def sensitivity_tab() -> None:
@@ -1239,8 +1244,8 @@ def plan_tab() -> None:
                                             "lon"]]
     st.dataframe(sites.assign(h3=[format(int(c), "x") for c in sites["h3"]]), hide_index=True,
                  width="stretch")
-    st.download_button("CSV", to_csv_bytes(table.assign(h3=[format(int(c), "x")
-                                                            for c in table["h3"]])),
+    st.download_button("CSV", to_csv_bytes(_own_words(table).assign(h3=[format(int(c), "x")
+                                                                        for c in table["h3"]])),
                        file_name="plan.csv", key="plan_csv")
 
 

@@ -376,7 +376,10 @@ def build(
     if profile_layers:
         _print_layer_profile(report, cached=bool(matrix.attrs["cache_hit"]))
     if out is not None:
-        _write(lambda: write_matrix(matrix, out, force=force))
+        from geo_engine.reporting.rollup import level_columns
+
+        named = matrix.rename(columns=level_columns(reg.levels))  # the region's own level names
+        _write(lambda: write_matrix(named, out, force=force))
         typer.echo(f"wrote {out}")
 
 
@@ -414,7 +417,10 @@ def _build_parts(reg: RegionFile, units: gpd.GeoDataFrame, *, resolution: int, l
     if out is not None:
         matrix = read_dataset(built.folder)
         if matrix is not None:
-            _write(lambda: write_matrix(matrix, out, force=force))
+            from geo_engine.reporting.rollup import level_columns
+
+            named = matrix.rename(columns=level_columns(reg.levels))
+            _write(lambda: write_matrix(named, out, force=force))
             typer.echo(f"wrote {out}")
 
 
@@ -1129,6 +1135,7 @@ def plan_cmd(
         write_document,
         write_table,
     )
+    from geo_engine.reporting.rollup import level_columns
 
     _check_out(out, force, TABLE_FORMATS if pareto else CELL_FORMATS)
     if brief is not None:
@@ -1184,7 +1191,8 @@ def plan_cmd(
     extra = pd.DataFrame({"score": scored.score, "niche_family": result.dual.best_family,
                           "unit_code": result.matrix.get("unit_code")})
     extra = extra.merge(result.names, on="unit_code", how="left")
-    table = site_table(sp, best, result.matrix, extra=extra)
+    table = site_table(sp, best, result.matrix, extra=extra).rename(
+        columns=level_columns(result.region.levels))
     _write(lambda: write_cells(table, out, force=force))
     total = float(sp.problem.demand.sum())
     gap = (best.demand - greedy.demand) / best.demand if best.demand else 0.0

@@ -624,6 +624,10 @@ def parse_location(text: str) -> tuple[float, float] | None:
     return None
 
 
+_PLACE_KINDS = {"grandparent": "department", "parent": "province", "unit": "district"}  # Peru's names
+"""Kind of place each admin slot gives, coarsest first (catalogue keys of the app)."""
+
+
 @dataclass(frozen=True)
 class Place:
     """A place found by :func:`find_place`: a unit (with its codes) or a point, and where to look."""
@@ -665,16 +669,16 @@ def place_index(run: Run) -> pd.DataFrame:
     units = cells.drop_duplicates("unit_code")[codes].merge(names, on="unit_code",
                                                                  how="left")
     frames = []
-    for kind, column in (("department", "grandparent_code"), ("province", "parent_code"),
-                         ("district", "unit_code")):
-        if column not in cells or kind not in units:
+    for slot, kind in _PLACE_KINDS.items():
+        column = f"{slot}_code"
+        if column not in cells or slot not in units:
             continue
         g = cells.groupby(column)
         stats = pd.DataFrame({"population": g["pop"].sum(), "row": g["rank"].idxmax()})
         rows = units.drop_duplicates(column).set_index(column).join(stats, how="inner")
         rows = rows.reset_index()
         frames.append(pd.DataFrame({
-            "kind": kind, "code": rows[column], "name": rows[kind].astype(str),
+            "kind": kind, "code": rows[column], "name": rows[slot].astype(str),
             "grandparent_code": rows.get("grandparent_code"),
             "parent_code": rows.get("parent_code") if kind != "department" else None,
             "unit_code": rows["unit_code"] if kind == "district" else None,

@@ -549,8 +549,11 @@ COLUMNS: dict[str, str] = {
     "top_layers": "col_top_layers", "districts": "col_districts",
     "median_minutes_town50k": "col_minutes_town", "median_minutes_port": "col_minutes_port",
     "profile": "profile", "unit": "unit", "units": "units", "file": "file", "bytes": "size_bytes",
+    "parent": "province", "grandparent": "department", "parents": "col_provinces",
+    "grandparents": "col_departments",
 }
-"""Output column → catalogue message of its header."""
+"""Output column → catalogue message of its header (the platform's slots ``unit``, ``parent``,
+``grandparent`` and Peru's level names alike)."""
 
 
 def headers(frame: pd.DataFrame, lang: str, *, unit_key: str = "district") -> pd.DataFrame:
@@ -558,7 +561,7 @@ def headers(frame: pd.DataFrame, lang: str, *, unit_key: str = "district") -> pd
 
     ``unit_key`` names the finest level (``"unit"`` for a region without districts).
     """
-    keys = {**COLUMNS, "district": unit_key}
+    keys = {**COLUMNS, "district": unit_key, "unit": unit_key}
     return frame.rename(columns={c: t(keys[c], lang) for c in frame.columns if c in keys})
 
 
@@ -605,7 +608,7 @@ def proper_case(name: str, accents: Mapping[str, str] | None = None) -> str:
 def proper_names(names: pd.DataFrame, accents: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Return a copy of a names table with its name columns (not codes) in :func:`proper_case`."""
     out = names.copy()
-    for column in ("district", "province", "department"):
+    for column in ("unit", "parent", "grandparent", "district", "province", "department"):
         if column in out:
             out[column] = [proper_case(v, accents) for v in out[column]]
     return out

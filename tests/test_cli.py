@@ -534,22 +534,22 @@ def test_clusters_and_geopackage_of_a_two_level_region_use_its_level_ids(own_reg
                             "--out", str(out)])
     assert r.exit_code == 0, r.output
     found = pd.read_csv(out)
-    assert {"comuna", "provincia"} <= set(found.columns)
+    assert {"comunas", "provincias"} <= set(found.columns)
     assert not {"districts", "provinces", "departments"} & set(found.columns)
-    assert set(found["provincia"].str.split(", ").explode()) <= {"Norte", "Sur"}
+    assert set(found["provincias"].str.split(", ").explode()) <= {"Norte", "Sur"}
     gpkg = tmp_path / "need.gpkg"
     r = runner.invoke(app, ["score", *args, "--out", str(gpkg)])
     assert r.exit_code == 0, r.output
-    assert sorted(name for name, _ in pyogrio.list_layers(gpkg)) == ["cells", "clusters", "comuna"]
-    ranked = pyogrio.read_dataframe(gpkg, layer="comuna")
+    assert sorted(name for name, _ in pyogrio.list_layers(gpkg)) == ["cells", "clusters", "comunas"]
+    ranked = pyogrio.read_dataframe(gpkg, layer="comunas")
     assert {"code", "comuna", "provincia"} <= set(ranked.columns)
     assert len(ranked) == 4
     cells = pyogrio.read_dataframe(gpkg, layer="cells", max_features=1)
     assert {"comuna_code", "provincia_code"} <= set(cells.columns)
-    assert "district_code" not in cells.columns
+    assert not {"district_code", "unit_code"} & set(cells.columns)
     clusters = pyogrio.read_info(gpkg, layer="clusters")["fields"]
-    assert "comuna" in clusters
-    assert "districts" not in clusters
+    assert "comunas" in clusters
+    assert not {"districts", "units"} & set(clusters)
 
 
 @pytest.mark.hostile

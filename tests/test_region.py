@@ -231,9 +231,10 @@ def test_own_region_cli_end_to_end(own_region, tmp_path):
                             "--out", str(gpkg)])
     assert r.exit_code == 0, r.output
     layers = [name for name, _ in pyogrio.list_layers(gpkg)]
-    assert layers == ["cells", "clusters", "unit"]  # the region's own word for its units
+    assert layers == ["cells", "clusters", "units"]  # the region's own word for its units
     cells = gpd.read_file(gpkg, layer="cells")
-    units = gpd.read_file(gpkg, layer="unit")
+    units = gpd.read_file(gpkg, layer="units")
+    assert {"unit_code", "unit"} <= set(cells.columns)  # an upload's levels: unit, parent
     assert set(units["code"]) == {"N1", "N2", "S1", "S2"}
     assert cells["score"].notna().all()
 
@@ -251,7 +252,7 @@ def test_own_region_cli_end_to_end(own_region, tmp_path):
     assert r.exit_code == 0, r.output
     found = gpd.read_file(clusters)
     assert len(found) >= 1
-    assert "unit" in found.columns  # the units each cluster touches, in the region's words
+    assert "units" in found.columns  # the units each cluster touches, in the region's words
     assert not {"districts", "provinces", "departments"} & set(found.columns)
     assert found.geometry.is_valid.all()
     meta = json.loads(clusters.read_text())["meta"]  # every GeoJSON says what made it
@@ -325,7 +326,7 @@ def test_readme_worked_example_runs(tmp_path):
                           text=True, check=False, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert [name for name, _ in pyogrio.list_layers(tmp_path / "brazil_engine.gpkg")] == [
-        "cells", "clusters", "state"]  # the ranked units under the region's word for them
+        "cells", "clusters", "states"]  # the ranked units under the region's word for them
     states = pd.read_csv(tmp_path / "states.csv")
     assert len(states) == 27
     assert (tmp_path / "sp.pdf").read_bytes().startswith(b"%PDF")
@@ -527,3 +528,17 @@ def test_a_shipped_region_names_its_parent_level_from_its_own_column():
     units = reg.units()
     assert units.loc[units["parent_code"].eq("PER"), "parent"].unique().tolist() == ["Peru"]
     assert set(reg.names()["parent"]) >= {"Peru", "Brazil", "Mexico"}
+
+
+def test_perus_curated_units_take_the_slots_names_and_keep_their_other_columns():
+    from geo_engine.ingest.specs import LEGACY_CODE_COLUMNS
+    from geo_engine.regions.region import load_region
+
+    peru = load_region("peru")
+    with pytest.warns(GeoEngineWarning, match="no geometry"):  # eight curated units lack one
+        units = peru.units()
+    slots = {"unit_code", "unit", "parent_code", "parent", "grandparent_code", "grandparent"}
+    assert slots <= set(units.columns)
+    assert not set(LEGACY_CODE_COLUMNS) & set(units.columns)
+    assert len(units.columns) == len(gpd.read_parquet(peru.boundary).columns)  # nothing dropped
+    assert [lv.slot for lv in peru.levels] == ["unit", "parent", "grandparent"]

@@ -134,20 +134,48 @@ def _levels(*pairs):
                        label_en=ident) for slot, ident in pairs)
 
 
-def test_cluster_lists_and_the_units_layer_take_the_regions_own_level_ids():
+def test_cluster_lists_and_the_units_layer_take_the_regions_own_level_names():
     from geo_engine.reporting.rollup import cluster_levels, unit_layer
 
     table = pd.DataFrame({"cluster_id": [1], "units": ["Ñuñoa, Providencia"],
                           "parents": ["Santiago"], "grandparents": [""]})
     two = _levels(("unit", "comuna"), ("parent", "provincia"))
     own = cluster_levels(table, two)
-    assert list(own.columns) == ["cluster_id", "comuna", "provincia"]  # no empty department list
-    assert own["comuna"].tolist() == ["Ñuñoa, Providencia"]
+    assert list(own.columns) == ["cluster_id", "comunas", "provincias"]  # no empty top list
+    assert own["comunas"].tolist() == ["Ñuñoa, Providencia"]
     assert list(table.columns) == ["cluster_id", "units", "parents", "grandparents"]
-    assert unit_layer(two) == "comuna"
-    peru = _levels(("unit", "unit"), ("parent", "parent"),
-                   ("grandparent", "grandparent"))
-    assert cluster_levels(table, peru).equals(table)  # Peru's names unchanged
-    assert unit_layer(peru) == "units"
-    assert cluster_levels(table, ()).equals(table)  # no levels declared: as it was
+    assert unit_layer(two) == "comunas"
+    peru = _levels(*zip(("unit", "parent", "grandparent"),
+                        ("district", "province", "department"), strict=True))  # Peru's names
+    assert list(cluster_levels(table, peru).columns) == [
+        "cluster_id", "districts", "provinces", "departments"]  # Peru's names
+    assert unit_layer(peru) == "districts"  # Peru's names
+    assert unit_layer(_levels(("unit", "state"))) == "states"
+    upload = _levels(("unit", "unit"), ("parent", "parent"))
+    assert list(cluster_levels(table, upload).columns) == ["cluster_id", "units", "parents"]
+    assert unit_layer(upload) == "units"
+    assert cluster_levels(table, ()).equals(table)  # no levels declared: the platform's names
     assert unit_layer(()) == "units"
+
+
+def test_level_columns_give_peru_its_own_column_names_and_leave_an_upload_as_it_is():
+    from geo_engine.reporting.rollup import level_columns
+
+    peru = _levels(*zip(("unit", "parent", "grandparent"),
+                        ("district", "province", "department"), strict=True))  # Peru's names
+    assert level_columns(peru) == {
+        "unit": "district", "parent": "province", "grandparent": "department",  # Peru's names
+        "unit_code": "district_code", "parent_code": "province_code",  # Peru's names
+        "grandparent_code": "department_code"}  # Peru's names
+    assert level_columns(_levels(("unit", "unit"), ("parent", "parent"))) == {}
+    assert level_columns(_levels(("unit", "state"))) == {"unit": "state",
+                                                         "unit_code": "state_code"}
+
+
+@pytest.mark.parametrize(("word", "expected"), [("state", "states"), ("comuna", "comunas"),
+                                                ("county", "counties"), ("parish", "parishes"),
+                                                ("key", "keys"), ("municipio", "municipios")])
+def test_plural_of_level_ids(word, expected):
+    from geo_engine.reporting.rollup import plural
+
+    assert plural(word) == expected

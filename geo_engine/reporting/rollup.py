@@ -1,4 +1,4 @@
-"""Roll cell scores up to districts, provinces and departments, and rank them."""
+"""Roll cell scores up to a region's admin units and their parents, and rank them."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from geo_engine.scoring.profiles import RANK_BY
 if TYPE_CHECKING:
     from geo_engine.regions.region import Level
 
-__all__ = ["LEVELS", "RANK_BY", "cluster_levels", "level_columns", "level_names", "rollup",
+__all__ = ["LEVELS", "RANK_BY", "cluster_levels", "level_columns", "level_names", "plural", "rollup",
            "unit_layer", "with_labels"]
 
 LEVELS = {"unit": "unit_code", "parent": "parent_code",
@@ -198,8 +198,9 @@ def level_names(levels: Sequence[Level]) -> dict[str, str]:
     """Return ``{slot: the region's id}`` for the levels a region names differently (column renames).
 
     A table of :func:`with_labels` names its columns by the platform's slots (``unit``,
-    ``parent``, ``grandparent``); renaming them with this mapping gives a user's region its own
-    words (``comuna``, ``region``…). Peru's levels are the slots themselves: nothing is renamed.
+    ``parent``, ``grandparent``); renaming them with this mapping gives every region its own
+    words: district, province and department for Peru, state for Brazil, comuna or region for
+    a user's region (an uploaded region's unit stays unit).
     """
     return {lv.slot: lv.id for lv in levels if lv.slot != lv.id}
 
@@ -207,46 +208,59 @@ def level_names(levels: Sequence[Level]) -> dict[str, str]:
 def level_columns(levels: Sequence[Level]) -> dict[str, str]:
     """Return renames of both the name (``parent``) and code (``parent_code``) columns.
 
-    For cell tables and exports of a region whose levels are not Peru's: ``comuna_code`` and
-    ``comuna`` instead of ``unit_code`` and ``unit``.
+    For cell tables, rankings and exports: ``comuna_code`` and ``comuna`` for a region of
+    comunas instead of ``unit_code`` and ``unit`` (and Peru's district code and name).
     """
     names = level_names(levels)
     return {**names, **{f"{slot}_code": f"{ident}_code" for slot, ident in names.items()}}
 
 
+def plural(word: str) -> str:
+    """Return the English plural of a level id (``districts``, ``comunas``, ``counties``).
+
+    Examples
+    --------
+    >>> [plural(w) for w in ("state", "comuna", "county", "parish", "unit", "region")]
+    ['states', 'comunas', 'counties', 'parishes', 'units', 'regions']
+    """
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        return f"{word}es"
+    if len(word) > 1 and word.endswith("y") and word[-2] not in "aeiou":
+        return f"{word[:-1]}ies"
+    return f"{word}s"
+
+
 def cluster_levels(table: pd.DataFrame, levels: Sequence[Level]) -> pd.DataFrame:
-    """Return a cluster table whose lists of units touched take the region's own level ids.
+    """Return a cluster table whose lists of units touched take the region's own level names.
 
     Parameters
     ----------
     table : pandas.DataFrame
-        :func:`geo_engine.clusters.find_clusters` output, with ``districts``, ``provinces`` and
-        ``departments`` (the platform's slots, plural).
+        :func:`geo_engine.clusters.find_clusters` output, with ``units``, ``parents`` and
+        ``grandparents`` (the platform's slots, plural).
     levels : sequence of Level
         The region's levels, finest first (:attr:`geo_engine.regions.region.Region.levels`).
 
     Returns
     -------
     pandas.DataFrame
-        A copy whose list of a level the region names differently is named by the region's id
-        for it, as a ranking names its columns (``comuna``, ``region``: no plural is guessed
-        in a language the platform does not know), and without the lists of levels the region
-        does not have (they would be empty). Peru's levels are the slots themselves: nothing
-        changes; a region without declared levels is returned as it is.
+        A copy whose list of each level is named by the plural (:func:`plural`) of the region's
+        id for it (``districts``, ``provinces`` and ``departments`` for Peru, ``states`` for
+        Brazil, ``comunas``), without the lists of levels the region does not have (they would be
+        empty); a region without declared levels is returned as it is.
     """
     if not levels:
         return table.copy()
-    own = {f"{slot}s": ident for slot, ident in level_names(levels).items()}
-    have = {f"{lv.slot}s" for lv in levels}
-    lacking = [f"{slot}s" for slot in LEVELS if f"{slot}s" not in have and f"{slot}s" in table]
+    own = {f"{lv.slot}s": plural(lv.id) for lv in levels}
+    lacking = [f"{slot}s" for slot in LEVELS if f"{slot}s" not in own and f"{slot}s" in table]
     return table.drop(columns=lacking).rename(columns=own)
 
 
 def unit_layer(levels: Sequence[Level]) -> str:
     """Return the name of the GeoPackage layer of ranked units.
 
-    ``districts`` for Peru (and a region without declared levels); the region's id for its
-    units otherwise (``comuna``, ``state``), as :func:`cluster_levels` names their lists.
+    The plural of the region's id for its units, as :func:`cluster_levels` names their lists:
+    ``districts`` for Peru, ``states`` for Brazil, ``units`` for an uploaded region (and a
+    region without declared levels).
     """
-    names = level_names(levels[:1])
-    return names.get("unit", "districts")
+    return plural(levels[0].id) if levels else "units"

@@ -28,6 +28,7 @@ from geo_engine.explore import (
     RANK_CHOICES,
     Clusters,
     Output,
+    Units,
     card_summary,
     categories,
     cell_at,
@@ -38,6 +39,7 @@ from geo_engine.explore import (
     default_layers,
     difference,
     district_names,
+    drawn_resolution,
     find_place,
     focus_choices,
     focus_label,
@@ -53,11 +55,14 @@ from geo_engine.explore import (
     region_title,
     scenario,
     scenario_clusters,
+    top_units,
     typology_change,
     typology_matrix,
     unavailable,
+    unit_groups,
     with_constraints,
 )
+from geo_engine.explore import Scenario as ExploreScenario
 from geo_engine.i18n import COLUMNS, LANGUAGES, headers, number, numbers, proper_names, t
 from geo_engine.i18n import unit as unit_words
 from geo_engine.io.manifest import load_manifest
@@ -160,6 +165,23 @@ def prepared_custom(region: str, resolution: int, layer_ids: tuple[str, ...],
                        specs=r.specs)
 
 
+@st.cache_resource(show_spinner=False, max_entries=12)
+def scored(region: str, resolution: int, profile_id: str, weights: tuple[tuple[str, float], ...],
+           constraints: tuple[bool, ...], q_engine: float, q_incl: float, custom_key: str,
+           _prep: Prepared | None, _custom: Profile | None) -> ExploreScenario:
+    """Return the scenario of one weight vector (a step back to a weight already seen costs nothing).
+
+    ``custom_key`` names a custom profile (its JSON); ``_prep`` and ``_custom`` follow from the
+    other arguments, so they are not hashed. The scenario's dual model, computed when first
+    asked, is kept with it.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GeoEngineWarning)  # constant layers etc.: already in NOTES
+        return scenario(load_run(region, resolution)[0], profile_id=profile_id,
+                        weights=dict(weights), engine_quantile=q_engine,
+                        inclusion_quantile=q_incl, prepared=_prep, profile=_custom)
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
 def base_layers(region: str, department: str) -> Orientation:
     """Return the offline base of the map: land, water, outlines and names over the hexagons.
@@ -173,6 +195,12 @@ def base_layers(region: str, department: str) -> Orientation:
 def cell_names(region: str, resolution: int) -> np.ndarray:
     """Return the district name of every cell (labels of the map's hexagons), built once."""
     return district_names(load_run(region, resolution)[0])
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def districts(region: str, resolution: int) -> Units:
+    """Return the cells grouped by district, for the top table that follows every weight (built once)."""
+    return unit_groups(load_run(region, resolution)[0], level="district")
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -574,10 +602,8 @@ elif custom is not None:
 else:
     prep = prepared(REGION, resolution, profile_id, enabled)
 RANK_BY = (custom or R.profile(profile_id)).rank_by  # the statistic `evaluate` checks
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", GeoEngineWarning)  # constant layers etc.: already in NOTES
-    SC = scenario(R, profile_id=profile_id, weights=weights, engine_quantile=q_engine,
-                  inclusion_quantile=q_incl, prepared=prep, profile=custom)
+SC = scored(REGION, resolution, profile_id, tuple(weights.items()), enabled, q_engine, q_incl,
+            custom.model_dump_json() if custom is not None else "", prep, custom)
 
 # ---------------------------------------------------------------- header
 st.title(t("app_title", lang))
@@ -884,13 +910,41 @@ def map_tab() -> None:
                       placeholder=t("find_placeholder", lang, lat=f"{centre['lat']:.2f}",
                                     lon=f"{centre['lon']:.2f}"))
     values = sens["p_top"].to_numpy() if chosen.key == "p_top" and sens is not None else None
+    map_area(chosen, values)
+
+
+def _whole_frame(chosen: Output, values: np.ndarray | None) -> tuple[pd.DataFrame, int, tuple]:
+    """Return the hexagons of the whole focus, their resolution and extent (kept while unchanged).
+
+    The scenario is cached per weight vector, so the same one means the same scores: a click,
+    pan or zoom reuses the hexagons instead of aggregating 218,678 cells again.
+    """
+    key = (chosen.key, dep, prov, unit)
+    kept = ss.get("_whole_frame")
+    if kept is not None and kept[0] is SC and kept[1] is values and kept[2] == key:
+        return kept[3]
+    frame, res = map_frame(R, SC, chosen, values=values, **FOCUS, names=NAMES)
+    out = frame, res, hexagon_bounds(frame["h3"].to_numpy(dtype=np.uint64))
+    ss["_whole_frame"] = (SC, values, key, out)
+    return out
+
+
+@st.fragment
+def map_area(chosen: Output, values: np.ndarray | None) -> None:
+    """Draw the map with the selected cell's card beside it, then the top units and downloads.
+
+    A fragment: a click, pan or zoom on the map reruns this part alone, not the sidebar and the
+    scoring. A pan or zoom that keeps the hexagons' resolution (the whole focus) draws the same
+    hexagons; one that calls for finer ones draws those of the view.
+    """
     with st.spinner(t("busy_map", lang), show_time=True):
-        frame, coarse_res = map_frame(R, SC, chosen, values=values, **FOCUS, names=NAMES)
+        frame, coarse_res, fit = _whole_frame(chosen, values)
         # zoomed in: finer hexagons for the view the map showed (its base map unchanged)
-        fit = hexagon_bounds(frame["h3"].to_numpy(dtype=np.uint64))
         view = view_bounds(ss.get("main_map")) if ss.get("_main_fit") == (REGION, fit) else None
-        shown, shown_res = (map_frame(R, SC, chosen, values=values, **FOCUS, names=NAMES,
-                                      view=view) if view is not None else (frame, coarse_res))
+        shown, shown_res = frame, coarse_res
+        if view is not None and drawn_resolution(R, view=view, **FOCUS) != coarse_res:
+            shown, shown_res = map_frame(R, SC, chosen, values=values, **FOCUS, names=NAMES,
+                                         view=view)
     found = current_clusters()
     left, right = st.columns([3, 2], gap="medium")
     with left:
@@ -920,7 +974,7 @@ def map_tab() -> None:
         else:
             card_panel(row, found, shown, shown_res, chosen)
 
-    top = ranking(R, SC.score, level="district", rank_by=RANK_BY, mask=MASK).head(5)
+    top = top_units(districts(REGION, resolution), SC.score, rank_by=RANK_BY, mask=MASK)
     st.markdown(f"**{t('top_districts' if UNIT == 'district' else 'top_units', lang)}**")
     top = top.assign(**{RANK_BY: top[RANK_BY].round(3)})
     columns = [c for c in ("district", "province", "department") if c in top] or ["code"]
@@ -936,6 +990,7 @@ def map_tab() -> None:
                                   ("download_csv", "download_geojson", "download_gpkg"), strict=True):
         col.download_button(t(label, lang), data=functools.partial(_file_bytes, out, suffix),
                             file_name=f"map{suffix}", key=f"dl{suffix}", on_click="ignore")
+    share_view()
 
 def _level_label(slot: str) -> str:
     """Return an admin slot's name in the region's own words (Peru: Distrito, Provincia…)."""
@@ -1449,6 +1504,19 @@ def decide_tab() -> None:
     scenario_section()
 
 
+def share_view() -> None:
+    """Write the view to the address (a link reopens it); the map's part calls it after a click."""
+    row = cell_at(R, *ss["selected"]) if ss.get("selected") else None
+    st.query_params.from_dict({k: v for k, v in {
+        "lang": lang, "region": REGION if REGION in shipped else "", "res": str(resolution),
+        "profile": profile_id, "dep": dep, "prov": prov, "unit": unit,
+        "show": ss.get("_shown_output", ""),
+        "cell": format(int(R.matrix["h3"].iloc[row]), "x") if row is not None else "",
+        **{k: v for k, v in scenario_params(current_view()).items() if k in ("weights", "off",
+                                                                           "thresholds")},
+    }.items() if v})
+
+
 for tab, render in zip(tabs, (map_tab, rankings_tab, compare_tab, sensitivity_tab, plan_tab,
                              decide_tab, data_tab), strict=True):
     if tab.open:
@@ -1456,12 +1524,4 @@ for tab, render in zip(tabs, (map_tab, rankings_tab, compare_tab, sensitivity_ta
             render()
 
 # ---------------------------------------------------------------- state to the URL
-_row = cell_at(R, *ss["selected"]) if ss.get("selected") else None
-st.query_params.from_dict({k: v for k, v in {
-    "lang": lang, "region": REGION if REGION in shipped else "", "res": str(resolution),
-    "profile": profile_id, "dep": dep, "prov": prov, "unit": unit,
-    "show": ss.get("_shown_output", ""),
-    "cell": format(int(R.matrix["h3"].iloc[_row]), "x") if _row is not None else "",
-    **{k: v for k, v in scenario_params(current_view()).items() if k in ("weights", "off",
-                                                                       "thresholds")},
-}.items() if v})
+share_view()

@@ -8,6 +8,7 @@ import string
 import unicodedata
 from collections.abc import Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["COLUMNS", "LANGUAGES", "MESSAGES", "UNITS", "headers", "number", "numbers", "proper_case", "proper_names", "t", "unit"]
@@ -488,8 +489,20 @@ def numbers(values: Iterable[object], lang: str, *, decimals: int = 0,
     >>> numbers([1234.5, None], "es", decimals=1, missing="sin datos")
     ['1.234,5', 'sin datos']
     """
-    out = [number(v, lang, decimals=decimals) for v in values]  # type: ignore[arg-type]
-    return [missing if text == "—" else text for text in out]
+    items = values if isinstance(values, pd.Series | np.ndarray) else list(values)
+    try:
+        floats = np.asarray(items, dtype=float)
+    except (TypeError, ValueError):  # text among the values: one at a time
+        out = [number(v, lang, decimals=decimals) for v in items]  # type: ignore[arg-type]
+        return [missing if text == "—" else text for text in out]
+    # one format per value and one swap of marks for all (a map's thousands of tooltips)
+    text = "\n".join(f"{v:,.{decimals}f}" if math.isfinite(v) else "" for v in floats.tolist())
+    if lang == "es":
+        text = text.translate(_SPANISH_MARKS)
+    return [part or missing for part in text.split("\n")] if len(floats) else []
+
+
+_SPANISH_MARKS = str.maketrans({",": ".", ".": ","})
 
 
 UNITS: dict[str, str] = {

@@ -718,6 +718,27 @@ def _features_bytes(features: gpd.GeoDataFrame, suffix: str) -> bytes:
         return write_features(features, Path(tmp) / f"clusters{suffix}").read_bytes()
 
 
+def _people_tips(frame: pd.DataFrame, nodata: str) -> dict[str, list[str]]:
+    """Return the tooltips' population and poverty texts of a set of hexagons.
+
+    Kept per set of hexagons, focus and language: they do not follow the weights, so a slider
+    step formats only the scores.
+    """
+    key = (REGION, resolution, dep, prov, unit, lang,
+           cells_key(frame["h3"].to_numpy(dtype=np.uint64)))
+    kept = ss.setdefault("_people_tips", {})
+    if key not in kept:
+        tips: dict[str, list[str]] = {}
+        if POPULATION_LAYER in R.matrix:
+            tips["tip_population"] = numbers(frame["population"], lang, missing=nodata)
+        if POVERTY_LAYER in R.matrix:
+            tips["tip_poverty"] = numbers(frame["poverty"], lang, decimals=1, missing=nodata)
+        if len(kept) >= 4:  # a few sets: the main map's, the compare maps', the zoomed view's
+            kept.clear()
+        kept[key] = tips
+    return kept[key]
+
+
 def _hexagons(frame: pd.DataFrame, output: Output, *, colors=SEQUENTIAL, vmin=None, vmax=None,
               caption: str | None = None, clusters: Clusters | None = None,
               bounds: tuple[float, float, float, float] | None = None,
@@ -735,10 +756,9 @@ def _hexagons(frame: pd.DataFrame, output: Output, *, colors=SEQUENTIAL, vmin=No
             else numbers(frame["value"], lang, decimals=decimals, missing=nodata)}
     if POPULATION_LAYER in R.matrix:
         tooltip["tip_population"] = t("population", lang)
-        tips["tip_population"] = numbers(frame["population"], lang, missing=nodata)
     if POVERTY_LAYER in R.matrix:
         tooltip["tip_poverty"] = t("poverty", lang)
-        tips["tip_poverty"] = numbers(frame["poverty"], lang, decimals=1, missing=nodata)
+    tips |= _people_tips(frame, nodata)
     if averaged:
         tooltip["n_children"] = t("cells_in_hexagon", lang)
     if cats is not None:

@@ -592,12 +592,12 @@ class Units:
         ``"district"``, ``"province"`` or ``"department"``.
     codes : numpy.ndarray
         The units' codes, sorted (as :func:`~geo_engine.reporting.rollup.rollup` orders them).
-    group : numpy.ndarray
-        The unit (index into ``codes``) of every cell; -1 for a cell without a code.
     order, starts : numpy.ndarray
-        Cells sorted by unit, and where each unit's run of cells starts in that order.
+        The cells with a code sorted by unit, and where each unit's run of cells starts in that
+        order.
     population, poor, area : numpy.ndarray
-        People, poor people and km² of every cell, missing values as the roll-up counts them.
+        People, poor people and km² of the cells in ``order``, missing values as the roll-up
+        counts them.
     known_population : bool
         Whether the run has any population figure.
     labels : pandas.DataFrame
@@ -607,7 +607,6 @@ class Units:
 
     level: str
     codes: np.ndarray
-    group: np.ndarray
     order: np.ndarray
     starts: np.ndarray
     population: np.ndarray
@@ -634,23 +633,21 @@ def unit_groups(run: Run, *, level: str = "district") -> Units:
     columns = [c for c in LEVELS.values() if c in m]
     named = with_labels(pd.DataFrame({"code": codes}), m[columns].drop_duplicates("district_code"),
                         run.names, level=level)
+    area = m["area_km2"].to_numpy(dtype=float) if "area_km2" in m else np.full(len(m), np.nan)
     return Units(
-        level=level, codes=np.asarray(codes), group=group.astype(np.int64), order=order,
-        starts=starts,
-        population=np.where(np.isfinite(pop), pop, 0.0 if known else np.nan),
-        poor=np.where(np.isfinite(poor), poor, 0.0 if np.isfinite(poor).any() else np.nan),
-        area=(m["area_km2"].to_numpy(dtype=float) if "area_km2" in m
-              else np.full(len(m), np.nan)),
-        known_population=known, labels=named.drop(columns="code").reset_index(drop=True))
+        level=level, codes=np.asarray(codes, dtype=object), order=order, starts=starts,
+        population=np.where(np.isfinite(pop), pop, 0.0 if known else np.nan)[order],
+        poor=np.where(np.isfinite(poor), poor, 0.0 if np.isfinite(poor).any() else np.nan)[order],
+        area=area[order], known_population=known,
+        labels=named.drop(columns="code").reset_index(drop=True))
 
 
 def _unit_sum(units: Units, values: np.ndarray) -> np.ndarray:
-    """Sum ``values`` per unit, skipping NaN; NaN for a unit with no value (pandas' ``min_count=1``)."""
-    ok = (units.group >= 0) & np.isfinite(values)
-    n = len(units.codes)
-    total = np.bincount(units.group[ok], weights=values[ok], minlength=n)
-    counted = np.bincount(units.group[ok], minlength=n)
-    return np.where(counted > 0, total, np.nan)
+    """Sum cell values (in unit order) per unit, skipping NaN; NaN for a unit with none (``min_count=1``)."""
+    finite = np.isfinite(values)
+    totals = np.add.reduceat(np.where(finite, values, 0.0), units.starts)
+    counts = np.add.reduceat(finite, units.starts, dtype=np.int64)
+    return np.where(counts > 0, totals, np.nan)
 
 
 def top_units(units: Units, score: np.ndarray, *, rank_by: str,
@@ -686,36 +683,36 @@ def top_units(units: Units, score: np.ndarray, *, rank_by: str,
     if rank_by not in RANK_CHOICES:
         msg = f"`rank_by` was {rank_by!r} but must be one of {list(RANK_CHOICES)}"
         raise ValueError(msg)
-    s = np.asarray(score, dtype=float)
+    every = np.asarray(score, dtype=float)
+    ok = np.isfinite(every)
+    threshold = np.quantile(every[ok], quantile) if ok.any() else np.inf
+    s = every[units.order]  # the cells in unit order from here on
     scored = np.isfinite(s)
-    threshold = np.quantile(s[scored], quantile) if scored.any() else np.inf
     top = scored & (s >= threshold)
     pop, poor = units.population, units.poor
-    zero = 0.0 if units.known_population else np.nan
     values = np.where(scored, s, 0.0)
     stats = {
-        "cells": np.bincount(units.group[units.group >= 0], minlength=len(units.codes)),
-        "population": _unit_sum(units, pop),
-        "poor_population": _unit_sum(units, poor),
-        "population_top": _unit_sum(units, np.where(top, pop, zero)),
+        "population": _unit_sum(units, pop), "poor_population": _unit_sum(units, poor),
+        "population_top": _unit_sum(units, np.where(top, pop, 0.0 if units.known_population
+                                                    else np.nan)),
         "poor_population_top": _unit_sum(units, np.where(top, poor, poor * 0.0)),
         "score_km2": _unit_sum(units, np.where(scored, units.area * values, 0.0)),
+        "cells": np.diff(np.append(units.starts, len(units.order))),
     }
-    scored_per_unit = _unit_sum(units, scored.astype(float))
     with np.errstate(invalid="ignore", divide="ignore"):
-        stats["mean"] = _unit_sum(units, np.where(scored, s, np.nan)) / scored_per_unit
+        stats["mean"] = (_unit_sum(units, np.where(scored, s, np.nan))
+                         / np.add.reduceat(scored, units.starts, dtype=np.int64))
         ps = _unit_sum(units, np.where(scored, pop * values, 0.0))
         p_scored = _unit_sum(units, np.where(scored, pop, 0.0))
         stats["pop_weighted_mean"] = np.where(p_scored > 0, ps / p_scored, stats["mean"])
         stats["share_pop_top"] = np.where(stats["population"] > 0,
                                           stats["population_top"] / stats["population"], np.nan)
-    best = np.fmax.reduceat(np.where(scored, s, -np.inf)[units.order], units.starts)
+    best = np.fmax.reduceat(np.where(scored, s, -np.inf), units.starts)
     stats["max"] = np.where(np.isfinite(best), best, np.nan)
     kept = np.arange(len(units.codes))
     if mask is not None:
-        kept = kept[np.bincount(units.group[units.group >= 0],
-                                weights=np.asarray(mask, dtype=float)[units.group >= 0],
-                                minlength=len(units.codes)) > 0]
+        kept = np.flatnonzero(np.add.reduceat(np.asarray(mask, dtype=bool)[units.order],
+                                              units.starts, dtype=np.int64) > 0)
 
     def down(column: str) -> np.ndarray:  # descending, missing last
         v = stats[column][kept]
@@ -729,11 +726,13 @@ def top_units(units: Units, score: np.ndarray, *, rank_by: str,
         same[1:] |= equal
         same[:-1] |= equal
     first = order[:n]
-    table = pd.DataFrame({"code": units.codes[first], **{k: v[first] for k, v in stats.items()}})
-    table = table.assign(rank=np.arange(1, len(first) + 1), tie=same[:n])
-    for column in ("population", "poor_population", "poor_population_top", "population_top"):
-        table[column] = table[column].round(0).astype("Int64")
-    table = pd.concat([table, units.labels.iloc[first].reset_index(drop=True)], axis=1)
+    people = ("population", "poor_population", "poor_population_top", "population_top")
+    table = pd.DataFrame({
+        **{c: units.labels[c].iloc[first].reset_index(drop=True) for c in units.labels},
+        "code": pd.Series(units.codes[first], dtype=object),
+        "rank": np.arange(1, len(first) + 1), "tie": same[:n],
+        **{k: pd.array(np.round(v[first]), dtype="Int64") if k in people else v[first]
+           for k, v in stats.items()}})
     names = [c for c in ("district", "province", "department") if c in table]
     columns = [*names, "code", "rank", "tie", "poor_population_top", "poor_population",
                "population", "mean", "max", "pop_weighted_mean", "share_pop_top", "score_km2",

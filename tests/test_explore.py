@@ -280,7 +280,7 @@ def test_top_units_are_the_first_rows_of_the_ranking(peru, rank_by, department):
     fast = top_units(units, score, rank_by=rank_by, mask=mask, n=5)
     slow = ranking(peru, score, level="district", rank_by=rank_by, mask=mask).head(5)
     pd.testing.assert_frame_equal(fast.reset_index(drop=True), slow.reset_index(drop=True),
-                                  check_dtype=False, rtol=1e-9)
+                                  rtol=1e-9)
 
 
 def test_top_units_of_a_flat_score_are_ties_ordered_by_poor_people(peru):

@@ -21,7 +21,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from geo_engine import __version__, settings
-from geo_engine._errors import GeoEngineError, GeoEngineWarning
+from geo_engine._errors import GeoEngineError, GeoEngineWarning, ScenarioError
 from geo_engine.explore import (
     CUSTOM,
     INCLUSION,
@@ -259,6 +259,17 @@ def _message(exc: Exception, folder: Path | None = None) -> str:
     return escape_markdown(text.replace(f"{folder}/", "") if folder is not None else text)
 
 
+def _scenario_error(exc: GeoEngineError, lang: str) -> str:
+    """Return why a scenario file or link does not load, in the user's language (escaped).
+
+    A :class:`ScenarioError` names each problem by message id; any other error keeps its text.
+    """
+    if not isinstance(exc, ScenarioError) or not exc.problems:
+        return _message(exc)
+    return "; ".join(t(key, lang, **{k: escape_markdown(v) for k, v in fields.items()})
+                     for key, fields in exc.problems)
+
+
 def _area(res: int) -> str:
     area = h3.average_hexagon_area(res, "km^2")
     return f"{area:,.0f}" if area >= 10 else f"{area:.1f}"
@@ -429,7 +440,8 @@ if "_url_view_read" not in ss:  # a link's weights, switched-off constraints and
         try:
             ss["_pending_view"] = scenario_from_params(st.query_params.to_dict())
         except GeoEngineError as exc:
-            ss["_view_problems"] = [("link_problem", {"error": _message(exc)})]
+            ss["_view_problems"] = [("link_problem", {"error": _scenario_error(
+                exc, ss.get("lang", next(iter(LANGUAGES))))})]  # the language of the link
 
 # ---------------------------------------------------------------- sidebar
 lang = st.sidebar.selectbox("Idioma · Language", list(LANGUAGES), format_func=LANGUAGES.get,
@@ -1478,7 +1490,7 @@ def _load_scenario(data: bytes, name: str, choices: list[str]) -> None:
     try:
         scen = read_scenario_bytes(data, name=name)
     except GeoEngineError as exc:
-        ss["_view_problems"] = [("scenario_problem", {"error": _message(exc)})]
+        ss["_view_problems"] = [("scenario_problem", {"error": _scenario_error(exc, lang)})]
         return
     if scen.profile not in choices:
         ss["_view_problems"] = [("scenario_unknown_profile",

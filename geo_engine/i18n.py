@@ -423,6 +423,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "scenario_scaled": {"es": "Los pesos del escenario pasan de 5: se escalaron para que el mayor sea 5 (las proporciones no cambian).", "en": "The scenario's weights exceed 5: they were scaled so the largest is 5 (their ratios are unchanged)."},
     "scenario_problem": {"es": "El escenario no se pudo leer: {error}", "en": "The scenario could not be read: {error}"},
     "link_problem": {"es": "El enlace trae una vista que no se pudo leer: {error}", "en": "The link holds a view that could not be read: {error}"},
+    "scenario_err_yaml": {"es": "{where}, línea {line}: no es YAML válido; revise la sangría, los dos puntos y las comillas de esa línea o de la anterior", "en": "{where}, line {line}: not valid YAML; check the indentation, colons and quotes on that line or the one before"},
+    "scenario_err_anchor": {"es": "{where}, línea {line}: usa un ancla (&) o un alias (*) de YAML, que no se aceptan; escriba cada valor completo", "en": "{where}, line {line}: uses a YAML anchor (&) or alias (*), which are not accepted; write each value out in full"},
+    "scenario_err_unreadable": {"es": "{where}: no se puede leer como escenario (debe ser un texto YAML corto en UTF-8, sin anclas & ni alias *); guárdelo de nuevo desde esta pestaña", "en": "{where}: cannot be read as a scenario (it must be a short UTF-8 YAML text, without anchors & or aliases *); save it again from this tab"},
+    "scenario_err_not_mapping": {"es": "{where}: un escenario es una lista de claves con valor ({keys})", "en": "{where}: a scenario is a mapping of keys to values ({keys})"},
+    "scenario_err_missing": {"es": "{where}: falta la clave obligatoria «{field}»; añádala", "en": "{where}: the required key “{field}” is missing; add it"},
+    "scenario_err_unknown_key": {"es": "{where}: la clave «{field}» no existe en un escenario; las claves son {keys}", "en": "{where}: there is no key “{field}” in a scenario; the keys are {keys}"},
+    "scenario_err_number": {"es": "{where}: «{field}» = {value} debe ser un número ({limits}); corríjalo", "en": "{where}: “{field}” = {value} must be a number ({limits}); correct it"},
+    "scenario_err_text": {"es": "{where}: «{field}» = {value} no es un texto válido (letras, cifras y _ . -, sin espacios, no demasiado largo); corríjalo", "en": "{where}: “{field}” = {value} is not valid text (letters, digits and _ . -, no spaces, not too long); correct it"},
+    "scenario_err_weights": {"es": "{where}: «weights» nombra capas por su id y cada peso va de 0 a 1e6 (0 deja fuera la capa); corrija {value}", "en": "{where}: “weights” names layers by id and each weight is from 0 to 1e6 (0 leaves the layer out); correct {value}"},
+    "scenario_err_value": {"es": "{where}: «{field}» tiene un valor no válido {value}; compárelo con un escenario guardado desde esta pestaña", "en": "{where}: “{field}” holds an invalid value {value}; compare it with a scenario saved from this tab"},
+    "link_err_pairs": {"es": "parámetro {name}: {value} no es capa:peso; escriba p. ej. {name}=crops:3,roads:1", "en": "parameter {name}: {value} is not layer:weight; write e.g. {name}=crops:3,roads:1"},
+    "link_err_thresholds": {"es": "parámetro thresholds: {value} no son dos números; escriba p. ej. 0.7,0.67", "en": "parameter thresholds: {value} is not two numbers; write e.g. 0.7,0.67"},
 }
 """Message id → {language: text}; texts may hold ``str.format`` fields."""
 

@@ -554,7 +554,7 @@ def test_a_bad_link_says_so_in_one_line_and_keeps_the_defaults(cache, monkeypatc
     at.run()
     assert not at.exception
     assert any("El enlace trae una vista" in w.value and "lots" in w.value
-               for w in at.warning)
+               and "no es capa:peso" in w.value for w in at.warning), [w.value for w in at.warning]
     assert at.slider(key="w_engine_operating_mines").value == pytest.approx(
         load_profiles_weight("engine", "operating_mines"))
 
@@ -564,3 +564,26 @@ def load_profiles_weight(profile, layer):
 
     return next(x.weight for x in load_profiles(load_region("peru").profiles)[profile].layers
                 if x.id == layer)
+
+
+@pytest.mark.parametrize(("data", "spanish", "english"), [
+    (b"profile: engine\nweights: {operating_mines: 2}\n", "falta la clave obligatoria «id»",
+     "is missing"),
+    (b"id: x\nprofile: engine\nthresholds: {engine: 3}\n",
+     "«thresholds.engine» = 3 debe ser un número (≤ 0.95)", "must be"),
+    (b"id: x\nprofile: [engine\n", "malo.yaml, línea 3: no es YAML válido", "not valid YAML"),
+])
+def test_a_bad_scenario_upload_on_the_spanish_page_says_why_in_spanish(cache, monkeypatch, data,
+                                                                      spanish, english):
+    at = _app(cache, monkeypatch)
+    at.session_state["tab"] = "Pesos y escenarios"
+    at.run()
+    at.file_uploader(key="scen_upload").upload("malo.yaml", data).run()
+    at.button(key="scen_apply").click().run()
+    assert not at.exception
+    said = [w.value.replace("\\", "") for w in at.warning
+            if "El escenario no se pudo leer" in w.value]
+    assert len(said) == 1, [w.value for w in at.warning]
+    assert spanish in said[0]
+    assert english not in said[0]
+    assert "\n" not in said[0]

@@ -370,3 +370,11 @@ def test_map_frame_draws_finer_hexagons_for_a_zoomed_view(peru):
     np.testing.assert_allclose(zoomed["value"], everywhere["value"], equal_nan=True)
     assert zoomed["n_children"].tolist() == everywhere["n_children"].tolist()
     assert zoomed["district"].tolist() == everywhere["district"].tolist()
+    # the resolution is known without drawing: the same as map_frame's, for either view
+    from geo_engine.explore import drawn_resolution
+
+    assert drawn_resolution(peru, max_polygons=500) == coarse
+    assert drawn_resolution(peru, view=(-82.0, -19.0, -68.0, 0.5), max_polygons=500) == coarse
+    assert drawn_resolution(peru, view=view, max_polygons=500) == fine
+    cusco = drawn_resolution(peru, view=view, department="08", max_polygons=500)
+    assert cusco == map_frame(peru, sc, score, department="08", max_polygons=500, view=view)[1]

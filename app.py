@@ -21,13 +21,14 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from geo_engine import __version__, settings
-from geo_engine._errors import GeoEngineError, GeoEngineWarning
+from geo_engine._errors import GeoEngineError, GeoEngineWarning, ScenarioError
 from geo_engine.explore import (
     CUSTOM,
     INCLUSION,
     RANK_CHOICES,
     Clusters,
     Output,
+    Units,
     card_summary,
     categories,
     cell_at,
@@ -38,6 +39,7 @@ from geo_engine.explore import (
     default_layers,
     difference,
     district_names,
+    drawn_resolution,
     find_place,
     focus_choices,
     focus_label,
@@ -53,11 +55,14 @@ from geo_engine.explore import (
     region_title,
     scenario,
     scenario_clusters,
+    top_units,
     typology_change,
     typology_matrix,
     unavailable,
+    unit_groups,
     with_constraints,
 )
+from geo_engine.explore import Scenario as ExploreScenario
 from geo_engine.i18n import COLUMNS, LANGUAGES, headers, number, numbers, proper_names, t
 from geo_engine.i18n import unit as unit_words
 from geo_engine.io.manifest import load_manifest
@@ -173,6 +178,24 @@ def prepared_custom(region: str, resolution: int, layer_ids: tuple[str, ...],
                                             added), specs=r.specs)
 
 
+@st.cache_resource(show_spinner=False, max_entries=12)
+def scored(region: str, resolution: int, profile_id: str, weights: tuple[tuple[str, float], ...],
+           constraints: tuple[bool, ...], q_engine: float, q_incl: float, custom_key: str,
+           _prep: Prepared | None, _custom: Profile | None) -> ExploreScenario:
+    """Return the scenario of one weight vector (a step back to a weight already seen costs nothing).
+
+    ``custom_key`` names a custom profile (its JSON) and a scenario's added constraints switched
+    on; ``_prep`` and ``_custom`` (the profile as scored, constraints included) follow from the
+    other arguments, so they are not hashed. The scenario's dual model, computed when first
+    asked, is kept with it.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GeoEngineWarning)  # constant layers etc.: already in NOTES
+        return scenario(load_run(region, resolution)[0], profile_id=profile_id,
+                        weights=dict(weights), engine_quantile=q_engine,
+                        inclusion_quantile=q_incl, prepared=_prep, profile=_custom)
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
 def base_layers(region: str, department: str) -> Orientation:
     """Return the offline base of the map: land, water, outlines and names over the hexagons.
@@ -186,6 +209,12 @@ def base_layers(region: str, department: str) -> Orientation:
 def cell_names(region: str, resolution: int) -> np.ndarray:
     """Return the district name of every cell (labels of the map's hexagons), built once."""
     return district_names(load_run(region, resolution)[0])
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def districts(region: str, resolution: int) -> Units:
+    """Return the cells grouped by district, for the top table that follows every weight (built once)."""
+    return unit_groups(load_run(region, resolution)[0], level="unit")
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -242,6 +271,17 @@ def _message(exc: Exception, folder: Path | None = None) -> str:
     """
     text = str(exc) if isinstance(exc, GeoEngineError) else f"{type(exc).__name__}: {exc}"
     return escape_markdown(text.replace(f"{folder}/", "") if folder is not None else text)
+
+
+def _scenario_error(exc: GeoEngineError, lang: str) -> str:
+    """Return why a scenario file or link does not load, in the user's language (escaped).
+
+    A :class:`ScenarioError` names each problem by message id; any other error keeps its text.
+    """
+    if not isinstance(exc, ScenarioError) or not exc.problems:
+        return _message(exc)
+    return "; ".join(t(key, lang, **{k: escape_markdown(v) for k, v in fields.items()})
+                     for key, fields in exc.problems)
 
 
 def _area(res: int) -> str:
@@ -414,7 +454,8 @@ if "_url_view_read" not in ss:  # a link's weights, constraints (off, added) and
         try:
             ss["_pending_view"] = scenario_from_params(st.query_params.to_dict())
         except GeoEngineError as exc:
-            ss["_view_problems"] = [("link_problem", {"error": _message(exc)})]
+            ss["_view_problems"] = [("link_problem", {"error": _scenario_error(
+                exc, ss.get("lang", next(iter(LANGUAGES))))})]  # the language of the link
 
 # ---------------------------------------------------------------- sidebar
 lang = st.sidebar.selectbox("Idioma · Language", list(LANGUAGES), format_func=LANGUAGES.get,
@@ -623,10 +664,8 @@ else:
     prep = prepared(REGION, resolution, profile_id, enabled, ADDED)
     PROFILE = with_added(with_constraints(R.profile(profile_id), enabled), ADDED)
 RANK_BY = (custom or R.profile(profile_id)).rank_by  # the statistic `evaluate` checks
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", GeoEngineWarning)  # constant layers etc.: already in NOTES
-    SC = scenario(R, profile_id=profile_id, weights=weights, engine_quantile=q_engine,
-                  inclusion_quantile=q_incl, prepared=prep, profile=PROFILE)
+SC = scored(REGION, resolution, profile_id, tuple(weights.items()), enabled, q_engine, q_incl,
+            "|".join([custom.model_dump_json() if custom is not None else "", *ADDED]), prep, PROFILE)
 
 # ---------------------------------------------------------------- header
 st.title(t("app_title", lang))
@@ -746,6 +785,27 @@ def _features_bytes(features: gpd.GeoDataFrame, suffix: str) -> bytes:
         return write_features(features, Path(tmp) / f"clusters{suffix}").read_bytes()
 
 
+def _people_tips(frame: pd.DataFrame, nodata: str) -> dict[str, list[str]]:
+    """Return the tooltips' population and poverty texts of a set of hexagons.
+
+    Kept per set of hexagons, focus and language: they do not follow the weights, so a slider
+    step formats only the scores.
+    """
+    key = (REGION, resolution, dep, prov, unit, lang,
+           cells_key(frame["h3"].to_numpy(dtype=np.uint64)))
+    kept = ss.setdefault("_people_tips", {})
+    if key not in kept:
+        tips: dict[str, list[str]] = {}
+        if POPULATION_LAYER in R.matrix:
+            tips["tip_population"] = numbers(frame["population"], lang, missing=nodata)
+        if POVERTY_LAYER in R.matrix:
+            tips["tip_poverty"] = numbers(frame["poverty"], lang, decimals=1, missing=nodata)
+        if len(kept) >= 4:  # a few sets: the main map's, the compare maps', the zoomed view's
+            kept.clear()
+        kept[key] = tips
+    return kept[key]
+
+
 def _hexagons(frame: pd.DataFrame, output: Output, *, colors=SEQUENTIAL, vmin=None, vmax=None,
               caption: str | None = None, clusters: Clusters | None = None,
               bounds: tuple[float, float, float, float] | None = None,
@@ -763,10 +823,9 @@ def _hexagons(frame: pd.DataFrame, output: Output, *, colors=SEQUENTIAL, vmin=No
             else numbers(frame["value"], lang, decimals=decimals, missing=nodata)}
     if POPULATION_LAYER in R.matrix:
         tooltip["tip_population"] = t("population", lang)
-        tips["tip_population"] = numbers(frame["population"], lang, missing=nodata)
     if POVERTY_LAYER in R.matrix:
         tooltip["tip_poverty"] = t("poverty", lang)
-        tips["tip_poverty"] = numbers(frame["poverty"], lang, decimals=1, missing=nodata)
+    tips |= _people_tips(frame, nodata)
     if averaged:
         tooltip["n_children"] = t("cells_in_hexagon", lang)
     if cats is not None:
@@ -938,13 +997,41 @@ def map_tab() -> None:
                       placeholder=t("find_placeholder", lang, lat=f"{centre['lat']:.2f}",
                                     lon=f"{centre['lon']:.2f}"))
     values = sens["p_top"].to_numpy() if chosen.key == "p_top" and sens is not None else None
+    map_area(chosen, values)
+
+
+def _whole_frame(chosen: Output, values: np.ndarray | None) -> tuple[pd.DataFrame, int, tuple]:
+    """Return the hexagons of the whole focus, their resolution and extent (kept while unchanged).
+
+    The scenario is cached per weight vector, so the same one means the same scores: a click,
+    pan or zoom reuses the hexagons instead of aggregating 218,678 cells again.
+    """
+    key = (chosen.key, dep, prov, unit)
+    kept = ss.get("_whole_frame")
+    if kept is not None and kept[0] is SC and kept[1] is values and kept[2] == key:
+        return kept[3]
+    frame, res = map_frame(R, SC, chosen, values=values, **FOCUS, names=NAMES)
+    out = frame, res, hexagon_bounds(frame["h3"].to_numpy(dtype=np.uint64))
+    ss["_whole_frame"] = (SC, values, key, out)
+    return out
+
+
+@st.fragment
+def map_area(chosen: Output, values: np.ndarray | None) -> None:
+    """Draw the map with the selected cell's card beside it, then the top units and downloads.
+
+    A fragment: a click, pan or zoom on the map reruns this part alone, not the sidebar and the
+    scoring. A pan or zoom that keeps the hexagons' resolution (the whole focus) draws the same
+    hexagons; one that calls for finer ones draws those of the view.
+    """
     with st.spinner(t("busy_map", lang), show_time=True):
-        frame, coarse_res = map_frame(R, SC, chosen, values=values, **FOCUS, names=NAMES)
+        frame, coarse_res, fit = _whole_frame(chosen, values)
         # zoomed in: finer hexagons for the view the map showed (its base map unchanged)
-        fit = hexagon_bounds(frame["h3"].to_numpy(dtype=np.uint64))
         view = view_bounds(ss.get("main_map")) if ss.get("_main_fit") == (REGION, fit) else None
-        shown, shown_res = (map_frame(R, SC, chosen, values=values, **FOCUS, names=NAMES,
-                                      view=view) if view is not None else (frame, coarse_res))
+        shown, shown_res = frame, coarse_res
+        if view is not None and drawn_resolution(R, view=view, **FOCUS) != coarse_res:
+            shown, shown_res = map_frame(R, SC, chosen, values=values, **FOCUS, names=NAMES,
+                                         view=view)
     found = current_clusters()
     left, right = st.columns([3, 2], gap="medium")
     with left:
@@ -974,7 +1061,7 @@ def map_tab() -> None:
         else:
             card_panel(row, found, shown, shown_res, chosen)
 
-    top = ranking(R, SC.score, level="unit", rank_by=RANK_BY, mask=MASK).head(5)
+    top = top_units(districts(REGION, resolution), SC.score, rank_by=RANK_BY, mask=MASK)
     st.markdown(f"**{t('top_districts' if UNIT == 'district' else 'top_units', lang)}**")
     top = top.assign(**{RANK_BY: top[RANK_BY].round(3)})
     columns = [c for c in ("unit", "parent", "grandparent") if c in top] or ["code"]
@@ -990,6 +1077,7 @@ def map_tab() -> None:
                                   ("download_csv", "download_geojson", "download_gpkg"), strict=True):
         col.download_button(t(label, lang), data=functools.partial(_file_bytes, out, suffix),
                             file_name=f"map{suffix}", key=f"dl{suffix}", on_click="ignore")
+    share_view()
 
 def _level_label(slot: str) -> str:
     """Return an admin slot's name in the region's own words (Peru: Distrito, Provincia…)."""
@@ -1458,7 +1546,7 @@ def _load_scenario(data: bytes, name: str, choices: list[str]) -> None:
     try:
         scen = read_scenario_bytes(data, name=name)
     except GeoEngineError as exc:
-        ss["_view_problems"] = [("scenario_problem", {"error": _message(exc)})]
+        ss["_view_problems"] = [("scenario_problem", {"error": _scenario_error(exc, lang)})]
         return
     if scen.profile not in choices:
         ss["_view_problems"] = [("scenario_unknown_profile",
@@ -1504,6 +1592,19 @@ def decide_tab() -> None:
     scenario_section()
 
 
+def share_view() -> None:
+    """Write the view to the address (a link reopens it); the map's part calls it after a click."""
+    row = cell_at(R, *ss["selected"]) if ss.get("selected") else None
+    st.query_params.from_dict({k: v for k, v in {
+        "lang": lang, "region": REGION if REGION in shipped else "", "res": str(resolution),
+        "profile": profile_id, "dep": dep, "prov": prov, "unit": unit,
+        "show": ss.get("_shown_output", ""),
+        "cell": format(int(R.matrix["h3"].iloc[row]), "x") if row is not None else "",
+        **{k: v for k, v in scenario_params(current_view()).items() if k in ("weights", "off", "add",
+                                                                           "agg", "thresholds")},
+    }.items() if v})
+
+
 for tab, render in zip(tabs, (map_tab, rankings_tab, compare_tab, sensitivity_tab, plan_tab,
                              decide_tab, data_tab), strict=True):
     if tab.open:
@@ -1511,12 +1612,4 @@ for tab, render in zip(tabs, (map_tab, rankings_tab, compare_tab, sensitivity_ta
             render()
 
 # ---------------------------------------------------------------- state to the URL
-_row = cell_at(R, *ss["selected"]) if ss.get("selected") else None
-st.query_params.from_dict({k: v for k, v in {
-    "lang": lang, "region": REGION if REGION in shipped else "", "res": str(resolution),
-    "profile": profile_id, "dep": dep, "prov": prov, "unit": unit,
-    "show": ss.get("_shown_output", ""),
-    "cell": format(int(R.matrix["h3"].iloc[_row]), "x") if _row is not None else "",
-    **{k: v for k, v in scenario_params(current_view()).items() if k in ("weights", "off", "add",
-                                                                       "agg", "thresholds")},
-}.items() if v})
+share_view()

@@ -84,11 +84,13 @@ def main() -> None:
                         window.__recoloured = Date.now(); }});
                 window.__watch.observe(b, {{subtree: true, childList: true, attributes: true,
                                             attributeFilter: ["fill"]}}); }}"""
-            for _ in range(args.repeat):
+            # left then right: a weight may start at the slider's top (engine's first: 7 of 7),
+            # where a press to the right would change nothing
+            for i in range(args.repeat):
                 inner.locator("body").evaluate(watch)
                 slider.focus()
                 t = time.time()
-                slider.press("ArrowRight")
+                slider.press("ArrowLeft" if i % 2 == 0 else "ArrowRight")
                 done = None
                 while done is None and time.time() < t + 30:
                     time.sleep(0.1)

@@ -10,6 +10,7 @@ __all__ = [
     "MissingSourceError",
     "OutputError",
     "OutputExistsError",
+    "ScenarioError",
     "SourceFormatError",
     "SpecError",
     "validation_lines",
@@ -50,6 +51,18 @@ class OutputExistsError(OutputError, FileExistsError):
 
 class SpecError(GeoEngineError, ValueError):
     """A layer or profile spec file is invalid; the message names the file, layer and field."""
+
+
+class ScenarioError(SpecError):
+    """A scenario file or link cannot be read; the message (English) names the file, key and value.
+
+    ``problems`` holds each problem as a message id of :data:`geo_engine.i18n.MESSAGES` and its
+    fields, so that the app can say them in the user's language.
+    """
+
+    def __init__(self, message: str, problems: tuple[tuple[str, dict[str, str]], ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 def validation_lines(exc: Any, *, prefix: str, whole: str, word: str = "key",

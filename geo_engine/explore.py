@@ -43,6 +43,7 @@ __all__ = [
     "Output",
     "Place",
     "Scenario",
+    "Units",
     "card_summary",
     "categories",
     "cell_at",
@@ -53,6 +54,7 @@ __all__ = [
     "default_layers",
     "difference",
     "district_names",
+    "drawn_resolution",
     "find_place",
     "focus_choices",
     "focus_label",
@@ -69,9 +71,11 @@ __all__ = [
     "region_title",
     "scenario",
     "scenario_clusters",
+    "top_units",
     "typology_change",
     "typology_matrix",
     "unavailable",
+    "unit_groups",
     "with_constraints",
 ]
 
@@ -333,10 +337,7 @@ def map_frame(
     coarse = res = display_resolution(len(cells), grid_res, max_polygons=max_polygons)
     inside = None
     if view is not None and coarse < grid_res:  # zoomed in: finer hexagons for the view alone
-        inside = in_view(run.matrix["lat"].to_numpy()[focus], run.matrix["lon"].to_numpy()[focus],
-                         view)
-        res = view_resolution(cells["h3"].to_numpy(dtype=np.uint64), inside, coarsest=coarse,
-                              max_polygons=max_polygons)
+        res, inside = _view_cells(run, focus, view, coarse, max_polygons)
     categorical = output.kind == "categorical"
     frame = to_parent(cells, resolution=res, numeric=["poverty"] if categorical else ["value", "poverty"],
                       categorical=["value"] if categorical else [], sums=["population"],
@@ -349,6 +350,30 @@ def map_frame(
     names = district_names(run) if names is None else names
     frame["unit"] = np.where(found, names[pos], np.array(None, dtype=object))
     return frame, res
+
+
+def _view_cells(run: Run, focus: np.ndarray, view: tuple[float, float, float, float],
+                coarse: int, max_polygons: int) -> tuple[int, np.ndarray]:
+    """Return the resolution to draw a view at and which cells in focus lie in it."""
+    inside = in_view(run.matrix["lat"].to_numpy()[focus], run.matrix["lon"].to_numpy()[focus], view)
+    ids = run.matrix["h3"].to_numpy(dtype=np.uint64)[focus]
+    return view_resolution(ids, inside, coarsest=coarse, max_polygons=max_polygons), inside
+
+
+def drawn_resolution(run: Run, *, view: tuple[float, float, float, float] | None = None,
+                     department: str | None = None, province: str | None = None,
+                     unit: str | None = None, max_polygons: int = MAX_POLYGONS) -> int:
+    """Return the resolution :func:`map_frame` draws the focus at for ``view``, without drawing.
+
+    When it is the resolution of the whole focus (the view is too large for finer hexagons),
+    ``map_frame(..., view=view)`` returns the same hexagons as without a view, so a map panned
+    or zoomed within it keeps the hexagons it drew.
+    """
+    focus = focus_mask(run, department=department, province=province, unit=unit)
+    coarse = display_resolution(int(focus.sum()), run.resolution, max_polygons=max_polygons)
+    if view is None or coarse >= run.resolution:
+        return coarse
+    return _view_cells(run, focus, view, coarse, max_polygons)[0]
 
 
 @functools.lru_cache(maxsize=16)
@@ -537,6 +562,166 @@ def ranking(run: Run, score: np.ndarray, *, level: str, rank_by: str = "poor_pop
              "population", "mean", "max", "pop_weighted_mean", "share_pop_top", "score_km2",
              "cells"]
     return order[[c for c in first if c in order]]
+
+
+@dataclass(frozen=True)
+class Units:
+    """The cells of a run grouped by admin unit once, so that a new score ranks in milliseconds.
+
+    Built by :func:`unit_groups`; :func:`top_units` uses it.
+
+    Attributes
+    ----------
+    level : str
+        ``"district"``, ``"province"`` or ``"department"``.
+    codes : numpy.ndarray
+        The units' codes, sorted (as :func:`~geo_engine.reporting.rollup.rollup` orders them).
+    order, starts : numpy.ndarray
+        The cells with a code sorted by unit, and where each unit's run of cells starts in that
+        order.
+    population, poor, area : numpy.ndarray
+        People, poor people and km² of the cells in ``order``, missing values as the roll-up
+        counts them.
+    known_population : bool
+        Whether the run has any population figure.
+    labels : pandas.DataFrame
+        The names of each unit and of the units above it, in the order of ``codes`` (no columns
+        when the run has no names).
+    """
+
+    level: str
+    codes: np.ndarray
+    order: np.ndarray
+    starts: np.ndarray
+    population: np.ndarray
+    poor: np.ndarray
+    area: np.ndarray
+    known_population: bool
+    labels: pd.DataFrame
+
+
+def unit_groups(run: Run, *, level: str = "unit") -> Units:
+    """Return the cells of ``run`` grouped by the units of ``level`` (see :class:`Units`)."""
+    from geo_engine.matrix.derived import poor_population
+    from geo_engine.reporting.rollup import LEVELS, with_labels
+
+    m = run.matrix
+    group, codes = pd.factorize(m[LEVELS[level]].to_numpy(), sort=True)
+    pop = (m[POPULATION_LAYER].to_numpy(dtype=float) if POPULATION_LAYER in m
+           else np.full(len(m), np.nan))
+    known = bool(np.isfinite(pop).any())
+    poor = poor_population(m)
+    order = np.argsort(group, kind="stable")
+    order = order[group[order] >= 0]
+    starts = np.searchsorted(group[order], np.arange(len(codes)))
+    columns = [c for c in LEVELS.values() if c in m]
+    named = with_labels(pd.DataFrame({"code": codes}), m[columns].drop_duplicates("unit_code"),
+                        run.names, level=level)
+    area = m["area_km2"].to_numpy(dtype=float) if "area_km2" in m else np.full(len(m), np.nan)
+    return Units(
+        level=level, codes=np.asarray(codes, dtype=object), order=order, starts=starts,
+        population=np.where(np.isfinite(pop), pop, 0.0 if known else np.nan)[order],
+        poor=np.where(np.isfinite(poor), poor, 0.0 if np.isfinite(poor).any() else np.nan)[order],
+        area=area[order], known_population=known,
+        labels=named.drop(columns="code").reset_index(drop=True))
+
+
+def _unit_sum(units: Units, values: np.ndarray) -> np.ndarray:
+    """Sum cell values (in unit order) per unit, skipping NaN; NaN for a unit with none (``min_count=1``)."""
+    finite = np.isfinite(values)
+    totals = np.add.reduceat(np.where(finite, values, 0.0), units.starts)
+    counts = np.add.reduceat(finite, units.starts, dtype=np.int64)
+    return np.where(counts > 0, totals, np.nan)
+
+
+def top_units(units: Units, score: np.ndarray, *, rank_by: str,
+              mask: np.ndarray | None = None, n: int = 5, quantile: float = 0.9) -> pd.DataFrame:
+    """Return the first ``n`` rows of :func:`ranking`, computed with array sums instead of tables.
+
+    Parameters
+    ----------
+    units : Units
+        :func:`unit_groups` of the run, at the level to rank.
+    score : numpy.ndarray
+        One score per cell.
+    rank_by : str
+        One of :data:`RANK_CHOICES`.
+    mask : numpy.ndarray, optional
+        Cells in focus: only units with a cell in it are ranked.
+    n : int, default 5
+    quantile : float, default 0.9
+        As in :func:`ranking`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same rows and columns as ``ranking(run, score, ...).head(n)`` for the run of ``units``.
+
+    Notes
+    -----
+    The unit figures follow :func:`~geo_engine.reporting.rollup.rollup` (per-unit sums by
+    ``numpy.bincount``, maxima by ``numpy.fmax.reduceat``) and the order follows :func:`ranking`
+    (``rank_by``, then poor people, then people, descending, then code), so the app's top table
+    redraws in milliseconds when a weight moves. Only the ``n`` rows shown are named.
+    """
+    if rank_by not in RANK_CHOICES:
+        msg = f"`rank_by` was {rank_by!r} but must be one of {list(RANK_CHOICES)}"
+        raise ValueError(msg)
+    every = np.asarray(score, dtype=float)
+    ok = np.isfinite(every)
+    threshold = np.quantile(every[ok], quantile) if ok.any() else np.inf
+    s = every[units.order]  # the cells in unit order from here on
+    scored = np.isfinite(s)
+    top = scored & (s >= threshold)
+    pop, poor = units.population, units.poor
+    values = np.where(scored, s, 0.0)
+    stats = {
+        "population": _unit_sum(units, pop), "poor_population": _unit_sum(units, poor),
+        "population_top": _unit_sum(units, np.where(top, pop, 0.0 if units.known_population
+                                                    else np.nan)),
+        "poor_population_top": _unit_sum(units, np.where(top, poor, poor * 0.0)),
+        "score_km2": _unit_sum(units, np.where(scored, units.area * values, 0.0)),
+        "cells": np.diff(np.append(units.starts, len(units.order))),
+    }
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stats["mean"] = (_unit_sum(units, np.where(scored, s, np.nan))
+                         / np.add.reduceat(scored, units.starts, dtype=np.int64))
+        ps = _unit_sum(units, np.where(scored, pop * values, 0.0))
+        p_scored = _unit_sum(units, np.where(scored, pop, 0.0))
+        stats["pop_weighted_mean"] = np.where(p_scored > 0, ps / p_scored, stats["mean"])
+        stats["share_pop_top"] = np.where(stats["population"] > 0,
+                                          stats["population_top"] / stats["population"], np.nan)
+    best = np.fmax.reduceat(np.where(scored, s, -np.inf), units.starts)
+    stats["max"] = np.where(np.isfinite(best), best, np.nan)
+    kept = np.arange(len(units.codes))
+    if mask is not None:
+        kept = np.flatnonzero(np.add.reduceat(np.asarray(mask, dtype=bool)[units.order],
+                                              units.starts, dtype=np.int64) > 0)
+
+    def down(column: str) -> np.ndarray:  # descending, missing last
+        v = stats[column][kept]
+        return np.where(np.isnan(v), np.inf, -v)
+
+    order = kept[np.lexsort((kept, down("population"), down("poor_population"), down(rank_by)))]
+    ranked = stats[rank_by][order]
+    same = np.zeros(len(order), dtype=bool)
+    if len(order) > 1:
+        equal = np.isclose(ranked[1:], ranked[:-1], rtol=0, atol=1e-12)
+        same[1:] |= equal
+        same[:-1] |= equal
+    first = order[:n]
+    people = ("population", "poor_population", "poor_population_top", "population_top")
+    table = pd.DataFrame({
+        **{c: units.labels[c].iloc[first].reset_index(drop=True) for c in units.labels},
+        "code": pd.Series(units.codes[first], dtype=object),
+        "rank": np.arange(1, len(first) + 1), "tie": same[:n],
+        **{k: pd.array(np.round(v[first]), dtype="Int64") if k in people else v[first]
+           for k, v in stats.items()}})
+    names = [c for c in ("unit", "parent", "grandparent") if c in table]
+    columns = [*names, "code", "rank", "tie", "poor_population_top", "poor_population",
+               "population", "mean", "max", "pop_weighted_mean", "share_pop_top", "score_km2",
+               "cells"]
+    return table[[c for c in columns if c in table]]
 
 
 def focus_label(run: Run, lang: str, *, department: str | None = None,

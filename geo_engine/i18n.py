@@ -8,6 +8,7 @@ import string
 import unicodedata
 from collections.abc import Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["COLUMNS", "LANGUAGES", "MESSAGES", "UNITS", "headers", "number", "numbers", "proper_case", "proper_names", "t", "unit"]
@@ -425,6 +426,20 @@ MESSAGES: dict[str, dict[str, str]] = {
     "scenario_scaled": {"es": "Los pesos del escenario pasan de 5: se escalaron para que el mayor sea 5 (las proporciones no cambian).", "en": "The scenario's weights exceed 5: they were scaled so the largest is 5 (their ratios are unchanged)."},
     "scenario_problem": {"es": "El escenario no se pudo leer: {error}", "en": "The scenario could not be read: {error}"},
     "link_problem": {"es": "El enlace trae una vista que no se pudo leer: {error}", "en": "The link holds a view that could not be read: {error}"},
+    "scenario_err_yaml": {"es": "{where}, línea {line}: no es YAML válido; revise la sangría, los dos puntos y las comillas de esa línea o de la anterior", "en": "{where}, line {line}: not valid YAML; check the indentation, colons and quotes on that line or the one before"},
+    "scenario_err_anchor": {"es": "{where}, línea {line}: usa un ancla (&) o un alias (*) de YAML, que no se aceptan; escriba cada valor completo", "en": "{where}, line {line}: uses a YAML anchor (&) or alias (*), which are not accepted; write each value out in full"},
+    "scenario_err_unreadable": {"es": "{where}: no se puede leer como escenario (debe ser un texto YAML corto en UTF-8, sin anclas & ni alias *); guárdelo de nuevo desde esta pestaña", "en": "{where}: cannot be read as a scenario (it must be a short UTF-8 YAML text, without anchors & or aliases *); save it again from this tab"},
+    "scenario_err_not_mapping": {"es": "{where}: un escenario es una lista de claves con valor ({keys})", "en": "{where}: a scenario is a mapping of keys to values ({keys})"},
+    "scenario_err_missing": {"es": "{where}: falta la clave obligatoria «{field}»; añádala", "en": "{where}: the required key “{field}” is missing; add it"},
+    "scenario_err_unknown_key": {"es": "{where}: la clave «{field}» no existe en un escenario; las claves son {keys}", "en": "{where}: there is no key “{field}” in a scenario; the keys are {keys}"},
+    "scenario_err_number": {"es": "{where}: «{field}» = {value} debe ser un número ({limits}); corríjalo", "en": "{where}: “{field}” = {value} must be a number ({limits}); correct it"},
+    "scenario_err_text": {"es": "{where}: «{field}» = {value} no es un texto válido (letras, cifras y _ . -, sin espacios, no demasiado largo); corríjalo", "en": "{where}: “{field}” = {value} is not valid text (letters, digits and _ . -, no spaces, not too long); correct it"},
+    "scenario_err_weights": {"es": "{where}: «weights» nombra capas por su id y cada peso va de 0 a 1e6 (0 deja fuera la capa); corrija {value}", "en": "{where}: “weights” names layers by id and each weight is from 0 to 1e6 (0 leaves the layer out); correct {value}"},
+    "scenario_err_value": {"es": "{where}: «{field}» tiene un valor no válido {value}; compárelo con un escenario guardado desde esta pestaña", "en": "{where}: “{field}” holds an invalid value {value}; compare it with a scenario saved from this tab"},
+    "link_err_pairs": {"es": "parámetro {name}: {value} no es capa:peso; escriba p. ej. {name}=crops:3,roads:1", "en": "parameter {name}: {value} is not layer:weight; write e.g. {name}=crops:3,roads:1"},
+    "link_err_thresholds": {"es": "parámetro thresholds: {value} no son dos números; escriba p. ej. 0.7,0.67", "en": "parameter thresholds: {value} is not two numbers; write e.g. 0.7,0.67"},
+    "link_err_agg": {"es": "parámetro agg: {value} es la agregación del perfil personalizado, una de {options}, con profile=custom", "en": "parameter agg: {value} is the custom profile's aggregation, one of {options}, with profile=custom"},
+    "link_err_add": {"es": "parámetro add: {value} no es capa, operador, número; escriba p. ej. add=protected_strict<0.5,slope<=15", "en": "parameter add: {value} is not layer, operator, number; write e.g. add=protected_strict<0.5,slope<=15"},
 }
 """Message id → {language: text}; texts may hold ``str.format`` fields."""
 
@@ -491,8 +506,20 @@ def numbers(values: Iterable[object], lang: str, *, decimals: int = 0,
     >>> numbers([1234.5, None], "es", decimals=1, missing="sin datos")
     ['1.234,5', 'sin datos']
     """
-    out = [number(v, lang, decimals=decimals) for v in values]  # type: ignore[arg-type]
-    return [missing if text == "—" else text for text in out]
+    items = values if isinstance(values, pd.Series | np.ndarray) else list(values)
+    try:
+        floats = np.asarray(items, dtype=float)
+    except (TypeError, ValueError):  # text among the values: one at a time
+        out = [number(v, lang, decimals=decimals) for v in items]  # type: ignore[arg-type]
+        return [missing if text == "—" else text for text in out]
+    # one format per value and one swap of marks for all (a map's thousands of tooltips)
+    text = "\n".join(f"{v:,.{decimals}f}" if math.isfinite(v) else "" for v in floats.tolist())
+    if lang == "es":
+        text = text.translate(_SPANISH_MARKS)
+    return [part or missing for part in text.split("\n")] if len(floats) else []
+
+
+_SPANISH_MARKS = str.maketrans({",": ".", ".": ","})
 
 
 UNITS: dict[str, str] = {
@@ -524,6 +551,8 @@ UNITS: dict[str, str] = {
     "people per km²": "personas por km²",
     "share 0–1 of rural households": "fracción 0–1 de los hogares rurales",
     "visits per year per km²": "visitas por año por km²",
+    "visits per year": "visitas por año",
+    "foreign visits (23 months)": "visitas extranjeras (23 meses)",
     "years": "años",
     "mines per km²": "minas por km²",
 }

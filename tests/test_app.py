@@ -560,7 +560,7 @@ def test_a_bad_link_says_so_in_one_line_and_keeps_the_defaults(cache, monkeypatc
     at.run()
     assert not at.exception
     assert any("El enlace trae una vista" in w.value and "lots" in w.value
-               for w in at.warning)
+               and "no es capa:peso" in w.value for w in at.warning), [w.value for w in at.warning]
     assert at.slider(key="w_engine_operating_mines").value == pytest.approx(
         load_profiles_weight("engine", "operating_mines"))
 
@@ -656,3 +656,26 @@ def test_switching_to_latin_america(cache, monkeypatch):
     assert not at.exception
     assert any("no need profile" in i.value for i in at.info)
     assert _hexagons(at) > 1000  # 33 countries at about 12,400 km² a cell
+
+
+@pytest.mark.parametrize(("data", "spanish", "english"), [
+    (b"profile: engine\nweights: {operating_mines: 2}\n", "falta la clave obligatoria «id»",
+     "is missing"),
+    (b"id: x\nprofile: engine\nthresholds: {engine: 3}\n",
+     "«thresholds.engine» = 3 debe ser un número (≤ 0.95)", "must be"),
+    (b"id: x\nprofile: [engine\n", "malo.yaml, línea 3: no es YAML válido", "not valid YAML"),
+])
+def test_a_bad_scenario_upload_on_the_spanish_page_says_why_in_spanish(cache, monkeypatch, data,
+                                                                      spanish, english):
+    at = _app(cache, monkeypatch)
+    at.session_state["tab"] = "Pesos y escenarios"
+    at.run()
+    at.file_uploader(key="scen_upload").upload("malo.yaml", data).run()
+    at.button(key="scen_apply").click().run()
+    assert not at.exception
+    said = [w.value.replace("\\", "") for w in at.warning
+            if "El escenario no se pudo leer" in w.value]
+    assert len(said) == 1, [w.value for w in at.warning]
+    assert spanish in said[0]
+    assert english not in said[0]
+    assert "\n" not in said[0]

@@ -595,7 +595,9 @@ def test_a_scenario_saved_edited_and_loaded_back_moves_the_sliders_and_the_link(
         _idle(page)
         page.get_by_role("button", name="Aplicar el escenario").click()
         _idle(page)
-        page.get_by_text(re.compile("El escenario no se pudo leer: .*weights must be")).first.wait_for(
+        # said in the page's language, naming the file and the fix
+        page.get_by_text(re.compile("El escenario no se pudo leer: bad.yaml: «weights» nombra "
+                                    "capas .*cada peso va de 0 a 1e6")).first.wait_for(
             timeout=60_000)
         page.screenshot(path=str(tmp_path / "scenario.png"), full_page=True)
         browser.close()

@@ -265,6 +265,35 @@ def test_ranking_for_targeting_counts_poor_people(peru):
         ranking(peru, sc.score, level="unit", rank_by="nope")
 
 
+@pytest.mark.parametrize("rank_by", ["poor_population_top", "poor_population", "pop_weighted_mean",
+                                     "mean", "max", "share_pop_top", "score_km2"])
+@pytest.mark.parametrize("department", [None, "08"])  # Peru's names: focus_mask's argument
+def test_top_units_are_the_first_rows_of_the_ranking(peru, rank_by, department):
+    from geo_engine.explore import focus_mask, ranking, top_units, unit_groups
+
+    sc = scenario(peru, profile_id="engine", weights={"operating_mines": 4})
+    score = np.asarray(sc.score, dtype=float).copy()
+    score[::7] = np.nan  # unscored cells count as the roll-up counts them
+    mask = focus_mask(peru, department=department)
+    units = unit_groups(peru, level="unit")
+    fast = top_units(units, score, rank_by=rank_by, mask=mask, n=5)
+    slow = ranking(peru, score, level="unit", rank_by=rank_by, mask=mask).head(5)
+    pd.testing.assert_frame_equal(fast.reset_index(drop=True), slow.reset_index(drop=True),
+                                  rtol=1e-9)
+
+
+def test_top_units_of_a_flat_score_are_ties_ordered_by_poor_people(peru):
+    from geo_engine.explore import ranking, top_units, unit_groups
+
+    flat = np.full(len(peru.matrix), 0.5)
+    units = unit_groups(peru, level="grandparent")
+    fast = top_units(units, flat, rank_by="mean", n=3)
+    assert fast["tie"].all()
+    assert fast["code"].tolist() == ranking(peru, flat, level="grandparent",
+                                            rank_by="mean")["code"].head(3).tolist()
+    with pytest.raises(ValueError, match="`rank_by` was 'nope'"):
+        top_units(units, flat, rank_by="nope")
+
 def test_ranking_flags_ties(peru):
     from geo_engine.explore import ranking
 
@@ -340,3 +369,11 @@ def test_map_frame_draws_finer_hexagons_for_a_zoomed_view(peru):
     np.testing.assert_allclose(zoomed["value"], everywhere["value"], equal_nan=True)
     assert zoomed["n_children"].tolist() == everywhere["n_children"].tolist()
     assert zoomed["unit"].tolist() == everywhere["unit"].tolist()
+    # the resolution is known without drawing: the same as map_frame's, for either view
+    from geo_engine.explore import drawn_resolution
+
+    assert drawn_resolution(peru, max_polygons=500) == coarse
+    assert drawn_resolution(peru, view=(-82.0, -19.0, -68.0, 0.5), max_polygons=500) == coarse
+    assert drawn_resolution(peru, view=view, max_polygons=500) == fine
+    cusco = drawn_resolution(peru, view=view, department="08", max_polygons=500)
+    assert cusco == map_frame(peru, sc, score, department="08", max_polygons=500, view=view)[1]

@@ -39,6 +39,28 @@ def test_numbers_are_written_the_language_s_way():
     assert numbers([0.5, None], "es", decimals=2, missing="sin datos") == ["0,50", "sin datos"]
 
 
+@pytest.mark.parametrize("lang", ["es", "en"])
+@pytest.mark.parametrize("decimals", [0, 1, 3])
+def test_numbers_of_many_values_match_number_one_by_one(lang, decimals):
+    import numpy as np
+    import pandas as pd
+
+    from geo_engine.i18n import number, numbers
+
+    rng = np.random.default_rng(7)
+    values = rng.normal(0, 1, 300) * 10.0 ** rng.integers(-3, 8, 300)
+    values[::11] = np.nan
+    values[5] = np.inf
+    expected = [number(v, lang, decimals=decimals) for v in values]
+    expected = ["x" if e == "—" else e for e in expected]
+    assert numbers(values, lang, decimals=decimals, missing="x") == expected
+    assert numbers(pd.Series(values), lang, decimals=decimals, missing="x") == expected
+    assert numbers(iter(values.tolist()), lang, decimals=decimals, missing="x") == expected
+    assert numbers(["12.5", "n/a", None], lang, decimals=decimals, missing="x") == [
+        number(12.5, lang, decimals=decimals), "x", "x"]
+    assert numbers([], lang) == []
+
+
 @pytest.mark.parametrize("region", ["peru", "brazil", "latam"])
 def test_every_shipped_layer_unit_is_written_in_spanish(region):
     from geo_engine.i18n import UNITS, unit

@@ -151,6 +151,60 @@ def test_bad_url_parameters_get_one_line(params, message):
     assert "\n" not in str(err.value)
 
 
+
+@pytest.mark.parametrize(("data", "key", "field"), [
+    (b"id: x\nprofile: [unclosed\n", "scenario_err_yaml", "line"),
+    (b"a: &x [1, 2]\nb: *x\n", "scenario_err_anchor", "line"),
+    (b"\xff\xfe\x00", "scenario_err_unreadable", "where"),
+    (b"- just\n- a list\n", "scenario_err_not_mapping", "keys"),
+    (b"profile: agro_food\n", "scenario_err_missing", "field"),
+    (b"id: x\nprofile: agro_food\ncolour: red\n", "scenario_err_unknown_key", "keys"),
+    (b"id: x\nprofile: agro_food\nweights: {crops: .nan}\n", "scenario_err_number", "limits"),
+    (b"id: x\nprofile: agro_food\nthresholds: {engine: 2}\n", "scenario_err_number", "limits"),
+    (b"id: x\nprofile: '<script>'\n", "scenario_err_text", "value"),
+    (b"id: x\nprofile: agro_food\nweights: {crops: 1e300}\n", "scenario_err_weights", "value"),
+    (b"id: x\nprofile: agro_food\nfocus: [1]\n", "scenario_err_value", "value"),
+])
+def test_scenario_file_problems_carry_message_ids_in_both_languages(data, key, field):
+    from geo_engine._errors import ScenarioError
+    from geo_engine.i18n import LANGUAGES, MESSAGES, t
+
+    with pytest.raises(ScenarioError) as err:
+        read_scenario_bytes(data, name="mío.yaml")
+    problems = err.value.problems
+    assert [k for k, _ in problems] == [key]
+    fields = problems[0][1]
+    assert fields["where"] == "mío.yaml"
+    assert fields[field]
+    for lang in LANGUAGES:
+        text = t(key, lang, **fields)
+        assert "{" not in text.replace("{crops", "").replace("{'", "")
+        assert "mío.yaml" in text
+    assert key in MESSAGES
+    if key == "scenario_err_number" and b"engine: 2" in data:
+        assert fields["limits"] == "≤ 0.95"
+        assert fields["field"] == "thresholds.engine"
+        assert t(key, "es", **fields).startswith("mío.yaml: «thresholds.engine» = 2 debe ser")
+
+
+@pytest.mark.parametrize(("params", "key"), [
+    ({"profile": "engine", "weights": "crops:abc"}, "link_err_pairs"),
+    ({"profile": "engine", "thresholds": "0.7"}, "link_err_thresholds"),
+    ({"profile": "engine", "thresholds": "0.7,9"}, "scenario_err_number"),
+    ({"profile": "engine", "dep": "x" * 65}, "scenario_err_text"),
+    ({"profile": "engine", "off": "a b"}, "scenario_err_value"),
+])
+def test_link_problems_carry_message_ids(params, key):
+    from geo_engine._errors import ScenarioError
+    from geo_engine.i18n import t
+
+    with pytest.raises(ScenarioError) as err:
+        scenario_from_params(params)
+    (got, fields), = err.value.problems
+    assert got == key
+    assert "focus." not in t(got, "es", **fields)  # the parameter's own name (dep, off)
+
+
 @pytest.mark.parametrize(("title", "expected"), [
     ("Agro sur, 12 sitios", "agro_sur_12_sitios"), ("Ñuñoa–Cusco", "nunoa_cusco"),
     ("12 sites", "scenario_12_sites"), ("!!!", "scenario")])

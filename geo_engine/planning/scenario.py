@@ -23,8 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from geo_engine._errors import SpecError, validation_lines
-from geo_engine.io.yaml_io import dump_yaml, load_model
+from geo_engine._errors import ScenarioError, SpecError, validation_lines
+from geo_engine.io.yaml_io import dump_yaml, load_model, load_yaml
 from geo_engine.scoring.profiles import AGGREGATIONS, Constraint, Profile
 
 __all__ = [
@@ -200,6 +200,11 @@ def read_scenario_bytes(data: bytes, *, name: str) -> Scenario:
     """Load a scenario uploaded as bytes, with the checks of :func:`load_scenario`.
 
     Messages name the file as ``name`` (the uploaded file's name), not the temporary copy.
+
+    Raises
+    ------
+    ScenarioError
+        With the message of :func:`load_scenario` and its ``problems`` (:func:`_problems`).
     """
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(name).name)[:80] or "scenario.yaml"
     with tempfile.TemporaryDirectory() as tmp:
@@ -208,7 +213,70 @@ def read_scenario_bytes(data: bytes, *, name: str) -> Scenario:
         try:
             return load_scenario(path)
         except SpecError as exc:
-            raise SpecError(str(exc).replace(str(path), name)) from None
+            raise ScenarioError(str(exc).replace(str(path), name),
+                                _problems(path, name)) from None
+
+
+SCENARIO_KEYS = "id, title, profile, weights, constraints, drop_constraints, thresholds, focus, plan"
+"""The keys a scenario file may hold."""
+
+_NUMBER_ERRORS = {"float_parsing", "float_type", "int_parsing", "int_type", "finite_number",
+                  "greater_than", "greater_than_equal", "less_than", "less_than_equal",
+                  "int_from_float"}
+_LIMITS = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<"}
+
+
+def _problems(path: Path, name: str) -> tuple[tuple[str, dict[str, str]], ...]:
+    """Return why a scenario file does not load, as message ids and fields (see :class:`ScenarioError`).
+
+    The file is read again (it is small) to find the kind of each problem: not readable as YAML
+    (with the line), not a mapping, or a key with a missing, unknown or invalid value.
+    """
+    try:
+        doc = load_yaml(path, what="scenario")
+    except SpecError as exc:
+        mark = (getattr(exc.__cause__, "problem_mark", None)
+                or getattr(exc.__cause__, "context_mark", None))
+        if mark is not None:  # an anchor or alias is refused as such, else the YAML is broken
+            anchor = "anchor" in str(getattr(exc.__cause__, "problem", ""))
+            return (("scenario_err_anchor" if anchor else "scenario_err_yaml",
+                     {"where": name, "line": str(mark.line + 1)}),)
+        return (("scenario_err_unreadable", {"where": name}),)
+    if not isinstance(doc, dict):
+        return (("scenario_err_not_mapping", {"where": name, "keys": SCENARIO_KEYS}),)
+    try:
+        Scenario.model_validate(doc)
+    except ValidationError as exc:
+        return _field_problems(exc, name)
+    return ()
+
+
+def _field_problems(exc: ValidationError, where: str, *,
+                    names: Mapping[str, str] | None = None) -> tuple[tuple[str, dict[str, str]], ...]:
+    """Return each problem of a validation as a message id and its fields (``names`` renames keys)."""
+    out = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(scenario)"
+        for key, new in (names or {}).items():
+            field = field.replace(key, new)
+        value = err.get("input")
+        fields = {"where": where, "field": field, "value": repr(value)[:60]}
+        kind = err["type"]
+        if kind == "missing":
+            out.append(("scenario_err_missing", fields))
+        elif kind == "extra_forbidden":
+            out.append(("scenario_err_unknown_key", {**fields, "keys": SCENARIO_KEYS}))
+        elif kind in _NUMBER_ERRORS:
+            limits = " ".join(f"{_LIMITS[k]} {v}" for k, v in (err.get("ctx") or {}).items()
+                              if k in _LIMITS)
+            out.append(("scenario_err_number", {**fields, "limits": limits or "—"}))
+        elif kind.startswith("string_"):
+            out.append(("scenario_err_text", fields))
+        elif kind == "value_error" and field.split(".")[0] == "weights":
+            out.append(("scenario_err_weights", fields))
+        else:
+            out.append(("scenario_err_value", fields))
+    return tuple(out)
 
 
 def scenario_id(title: str) -> str:
@@ -401,8 +469,9 @@ def scenario_from_params(params: Mapping[str, str]) -> Scenario:
 
     Raises
     ------
-    SpecError
-        On one line, naming the parameter, its value and the form it takes.
+    ScenarioError
+        On one line, naming the parameter, its value and the form it takes; its ``problems``
+        say the same by message id.
     """
     def pairs(name: str) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -415,7 +484,8 @@ def scenario_from_params(params: Mapping[str, str]) -> Scenario:
             if not math.isfinite(out[key]):
                 msg = (f"URL parameter {name}: {item[:40]!r} is not layer:weight; write e.g. "
                        f"{name}=crops:3,roads:1")
-                raise SpecError(msg)
+                raise ScenarioError(msg, (("link_err_pairs", {"name": name,
+                                                               "value": repr(item[:40])}),))
         return out
 
     text = params.get("thresholds", "")
@@ -426,7 +496,7 @@ def scenario_from_params(params: Mapping[str, str]) -> Scenario:
         values = []
     if parts and len(values) != 2:
         msg = f"URL parameter thresholds: {text[:40]!r} is not two numbers; write e.g. 0.7,0.67"
-        raise SpecError(msg)
+        raise ScenarioError(msg, (("link_err_thresholds", {"value": repr(text[:40])}),))
     weights = pairs("weights")
     doc = {"id": "link", "profile": params.get("profile", ""), "weights": weights,
            "drop_constraints": [v for v in params.get("off", "").split(",") if v],
@@ -439,18 +509,20 @@ def scenario_from_params(params: Mapping[str, str]) -> Scenario:
     if agg and (doc["profile"] != CUSTOM or agg not in AGGREGATIONS):
         msg = (f"URL parameter agg: {agg[:40]!r} is the custom profile's aggregation, one of "
                f"{list(AGGREGATIONS)}, with profile={CUSTOM}")
-        raise SpecError(msg)
+        raise ScenarioError(msg, (("link_err_agg", {"value": repr(agg[:40]),
+                                                    "options": ", ".join(AGGREGATIONS)}),))
     if doc["profile"] == CUSTOM and weights:
         doc["custom"] = custom_profile(list(weights), aggregation=agg or "wlc").model_dump()
     try:
         return Scenario.model_validate(doc)
     except ValidationError as exc:
         lines = validation_lines(exc, prefix="URL", whole="(link)", word="parameter")
-        for key, name in (("focus.department", "dep"), ("focus.province", "prov"),
-                          ("focus.unit", "unit"), ("drop_constraints", "off"),
-                          ("constraints", "add"), ("custom", "weights")):
+        names = {"focus.department": "dep", "focus.province": "prov", "focus.unit": "unit",
+                 "drop_constraints": "off", "constraints": "add", "custom": "weights"}
+        for key, name in names.items():
             lines = lines.replace(f"`{key}", f"`{name}")
-        raise SpecError("; ".join(lines.splitlines())) from None
+        raise ScenarioError("; ".join(lines.splitlines()),
+                            _field_problems(exc, "URL", names=names)) from None
 
 
 def _link_constraint(item: str) -> dict[str, Any]:
@@ -458,7 +530,7 @@ def _link_constraint(item: str) -> dict[str, Any]:
 
     Raises
     ------
-    SpecError
+    ScenarioError
         If ``item`` is not a layer id, an operator and a finite number.
     """
     match = _RULE.match(item)
@@ -469,6 +541,6 @@ def _link_constraint(item: str) -> dict[str, Any]:
     if match is None or not math.isfinite(value):
         msg = (f"URL parameter add: {item[:40]!r} is not layer, operator, number; write e.g. "
                "add=protected_strict<0.5,slope<=15")
-        raise SpecError(msg)
+        raise ScenarioError(msg, (("link_err_add", {"value": repr(item[:40])}),))
     return {"layer": match.group(1), "op": match.group(2), "value": value,
             "rationale": _LINK_RATIONALE}

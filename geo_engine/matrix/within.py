@@ -7,12 +7,9 @@ of its units), and each layer is computed on the cells it needs (the scopes of
 ``cell``
     Rasters, lines, polygons, point densities and distances: on the unit's cells alone, exact.
 ``snap`` and admin tables
-    On a *context* grid (:func:`context_grid`): the unit's cells, the whole units (at every level
-    a table is given at) that lie within :func:`context_km` of it, and the cells of the other
-    units within that distance of those. A
-    table's total is spread over all cells of its unit and its populated centres, and a point
-    outside every cell goes to a cell up to ``SNAP_KM`` away, so every unit that can put a value
-    in one of the unit's cells is whole in the context, with the cells its own values can reach:
+    On the *context* of the unit (:mod:`geo_engine.matrix.context`): its cells, the whole units
+    within :func:`context_km` of it and a rim of cells around those, so that every unit that can
+    put a value in one of the unit's cells is whole, with the cells its own values can reach:
     exact.
 ``travel_time``
     On the context grid, started from its edge cells with the times of the region's whole grid
@@ -30,7 +27,6 @@ percentile of the unit, not of the region, so a cell's score compares it with th
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Unpack
 
@@ -38,9 +34,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo_engine._errors import GeoEngineWarning, SpecError
+from geo_engine._errors import SpecError
 from geo_engine.ingest.specs import LayerSpec
 from geo_engine.io.cache import cached
+from geo_engine.matrix.context import context_grid, table_layer, table_levels
 from geo_engine.matrix.dataset import dataset_folder, parent_cells
 from geo_engine.matrix.indicators import (
     MatrixOptions,
@@ -53,10 +50,8 @@ from geo_engine.matrix.indicators import (
     matrix_inputs,
 )
 from geo_engine.matrix.partition import layer_scope, snap_halo_km
-from geo_engine.spatial.crs import equal_area_crs_for
-from geo_engine.spatial.grid import build_grid
 
-__all__ = ["SEED_RESOLUTION", "build_within", "context_grid", "context_km", "context_units"]
+__all__ = ["SEED_RESOLUTION", "build_within", "context_km"]
 
 SEED_RESOLUTION = 7
 """Resolution of the whole grid whose travel times start the unit's (its own if coarser)."""
@@ -65,69 +60,6 @@ SEED_RESOLUTION = 7
 def context_km(resolution: int) -> float:
     """Return how far (km) around the unit the context reaches: :func:`snap_halo_km`, at least 5."""
     return max(5.0, snap_halo_km(resolution))
-
-
-def context_units(units: gpd.GeoDataFrame, inside: np.ndarray, *, km: float,
-                  levels: Sequence[str] = ()) -> tuple[np.ndarray, gpd.GeoDataFrame]:
-    """Return the whole units of the context of the ``inside`` ones and the rim around them.
-
-    Parameters
-    ----------
-    units : geopandas.GeoDataFrame
-        The region's units.
-    inside : numpy.ndarray of bool
-        The units of the focus.
-    km : float
-        Distance around the focus, then around the whole units.
-    levels : sequence of str
-        Code columns of the levels admin tables are given at: a unit within ``km`` of the focus
-        brings every unit sharing its code at each of them.
-
-    Returns
-    -------
-    whole : numpy.ndarray of bool
-        The focus's units and the units within ``km`` of them (with their fellows at ``levels``).
-    rim : geopandas.GeoDataFrame
-        The other units within ``km`` of those, cut to that distance (EPSG:4326).
-    """
-    west, south, east, north = units.to_crs(4326).total_bounds
-    metric = units.geometry.to_crs(equal_area_crs_for(west, south, east, north))
-    has = (metric.notna() & ~metric.is_empty).to_numpy()
-    whole = _near(metric, has, np.asarray(inside, dtype=bool), km)
-    for level in levels:
-        if level in units:
-            whole |= units[level].isin(units.loc[whole, level].dropna()).to_numpy()
-    around = metric[whole & has].union_all().buffer(km * 1000.0)
-    outer = _near(metric, has, whole, km) & ~whole & has
-    cut = metric[outer].intersection(around)
-    rim = units[outer].set_geometry(cut.to_crs(4326).to_numpy()).set_crs(4326, allow_override=True)
-    return whole, rim[~rim.geometry.is_empty]
-
-
-def _near(metric: gpd.GeoSeries, has: np.ndarray, chosen: np.ndarray, km: float) -> np.ndarray:
-    """Return the units within ``km`` of the chosen ones (the chosen included)."""
-    around = metric[chosen & has].union_all().buffer(km * 1000.0)
-    hits = np.zeros(len(metric), dtype=bool)
-    hits[metric.sindex.query(around, predicate="intersects")] = True
-    return (hits & has) | chosen
-
-
-def context_grid(units: gpd.GeoDataFrame, inside: np.ndarray, *, resolution: int, km: float,
-                 levels: Sequence[str] = (), force: bool = False) -> pd.DataFrame:
-    """Return the grid of the context: the cells of its whole units, then those of the rim.
-
-    A rim cell that a whole unit holds too stays the whole unit's. ``attrs["report"]`` is the
-    report of the whole units' grid.
-    """
-    whole, rim = context_units(units, inside, km=km, levels=levels)
-    grid = build_grid(units[whole], resolution=resolution, force=force, repair=True)
-    report = grid.attrs["report"]
-    if len(rim):
-        outer = build_grid(rim, resolution=resolution, force=force, repair=True)
-        outer = outer[~np.isin(outer["h3"].to_numpy(), grid["h3"].to_numpy())]
-        grid = pd.concat([grid, outer], ignore_index=True).sort_values("h3", ignore_index=True)
-    grid.attrs = {"report": report}
-    return grid
 
 
 def build_within(*, within: tuple[str, str], **options: Unpack[MatrixOptions]) -> pd.DataFrame:
@@ -188,7 +120,7 @@ def _compute(specs: Sequence[LayerSpec], *, within: tuple[str, str], resolution:
     units: gpd.GeoDataFrame = inputs["units"]
     column, code = within
     inside = (units[column].astype("string") == code).fillna(False).to_numpy(dtype=bool)
-    levels = sorted({str(s.params.get("level", "district_code")) for s in specs if s.kind == "table"})
+    levels = table_levels(specs)
     context = context_grid(units, inside, resolution=resolution, km=context_km(resolution),
                            levels=levels, force=force)
     core = (context[column].astype("string") == code).fillna(False).to_numpy(dtype=bool)
@@ -216,7 +148,7 @@ def _compute(specs: Sequence[LayerSpec], *, within: tuple[str, str], resolution:
         if spec.method == "travel_time":
             return _travel(spec, context, on_context, seeds.start(spec))[core]
         if spec.kind == "table":
-            return _table(spec, coded_context, on_context, extent)[core]
+            return table_layer(spec, coded_context, on_context, extent)[core]
         return np.asarray(compute_layer(spec, coded_context, on_context, extent=extent))[core]
 
     matrix, report = layer_matrix(specs, grid, compute, progress=progress)
@@ -228,33 +160,6 @@ def _extent(units: gpd.GeoDataFrame, context: pd.DataFrame) -> pd.DataFrame:
     west, south, east, north = units.to_crs(4326).total_bounds
     first = context["h3"].iloc[:1].to_numpy() if len(context) else np.zeros(1, np.uint64)
     return pd.DataFrame({"h3": np.repeat(first, 2), "lat": [south, north], "lon": [west, east]})
-
-
-_OTHER_UNITS = "match no unit of the grid"
-"""Words of the warning on a table's codes outside the grid: most of them, in a unit's build."""
-
-
-def _table(spec: LayerSpec, context: pd.DataFrame, sources: Any, extent: pd.DataFrame
-           ) -> np.ndarray:
-    """Return an admin-table layer on the context grid, without the warning on the other units.
-
-    A table without a row for any unit of the context gives NaN (what the whole build gives
-    those cells) instead of the error a whole grid with no matching code deserves.
-    """
-    level = str(spec.params.get("level", "district_code"))
-    key = str(spec.params.get("key", level))
-    table = sources.table(spec)
-    if key == level and key in table and level in context:
-        codes = set(table[key].dropna().astype(str).str.strip())
-        if not codes & set(context[level].astype(str)):
-            return np.full(len(context), np.nan)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", GeoEngineWarning)
-        values = np.asarray(compute_layer(spec, context, sources, extent=extent), dtype=float)
-    for w in caught:
-        if not (issubclass(w.category, GeoEngineWarning) and _OTHER_UNITS in str(w.message)):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return values
 
 
 def _travel(spec: LayerSpec, context: pd.DataFrame, sources: Any, start: np.ndarray) -> np.ndarray:

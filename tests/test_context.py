@@ -75,20 +75,28 @@ def two_departments(tmp_path):
     return units, specs, tmp_path
 
 
-def test_the_context_holds_whole_neighbours_and_a_cut_rim(two_departments):
+def test_the_context_holds_the_neighbours_with_a_centre_in_the_focus_whole(two_departments):
     units, _, _ = two_departments
     inside = (units["department_code"] == "01").to_numpy()
-    whole, rim = context_units(units, inside, km=5.0)
-    # the department and its one neighbouring district are whole; the next one is cut to 5 km
+    core = build_grid(units[inside], resolution=7)
+    # a centre of district 020101 inside a cell of department 01 makes 020101 whole
+    lat, lon = core["lat"].iloc[-1], core["lon"].iloc[-1]
+    centres = gpd.GeoDataFrame({"district_code": ["020101"]}, geometry=[Point(lon, lat)],
+                               crs="EPSG:4326")
+    whole, rim = context_units(units, inside, core=core, km=5.0, margin_km=3.0, centres=centres)
     assert whole.tolist() == [True, True, True, True, False, False]
-    assert rim["district_code"].tolist() == ["020102"]
-    assert rim.geometry.iloc[0].area < units.geometry.iloc[4].area / 2
-    grid = context_grid(units, inside, resolution=7, km=5.0)
+    assert rim["district_code"].tolist() == ["020102"]  # 3 km of it, around 020101
+    assert rim.geometry.iloc[0].area < units.geometry.iloc[4].area / 4
+    alone, rim = context_units(units, inside, core=core, km=5.0, margin_km=3.0)
+    assert alone.tolist() == [True, True, True, False, False, False]
+    assert rim["district_code"].tolist() == ["020101"]  # 5 km of it, where points snap
+    grid = context_grid(units, inside, resolution=7, km=5.0, centres=centres)
     full = build_grid(units, resolution=7)
     assert grid["h3"].is_monotonic_increasing
     assert np.isin(grid["h3"], full["h3"]).all()
     own = full[full["district_code"].isin(units["district_code"][whole])]
     assert np.isin(own["h3"], grid["h3"]).all()
+    assert len(grid) < len(full)
 
 
 def test_table_levels_of_the_specs(two_departments):

@@ -1,20 +1,23 @@
 """The context of a part of a region's grid: whole neighbouring units, on which admin tables are exact.
 
 An admin table's total is spread over all cells of its unit and its populated centres (points in
-cells, :func:`geo_engine.ingest.vector.point_positions`), so the value of a cell can come from
-its own unit or from a neighbour whose centre lies in it. The context of some units (a department,
-the units of a part of the grid) is those units, the units within a distance of them (whole, with
-every unit sharing their code at the levels tables are given at) and the cells of the units within
-that distance of those (a rim, cut to the distance): every unit that can put a value in one of
-the given units' cells is then whole, with the cells its own centres can fall in, and a table
-computed on the context gives those cells the whole grid's values, as long as a unit's
-populated centres lie within that distance of it (the curated centres lie in their district).
+cells, :func:`geo_engine.ingest.vector.point_positions`, with weights normalised over the unit),
+so the value of a cell can come from its own unit or from a neighbour with a centre in it. The
+context of some units (a department, the units of a part of the grid) is those units, whole; the
+units with a populated centre (or their representative point) in one of their cells, whole too,
+with every unit sharing their code at the levels tables are given at; and the cells around them
+(a rim: every cell within a distance of the focus, where points snap, and within a margin of the
+whole units, where their centres lie). Every unit that can put a value in one of the focus's cells
+is then whole, with every cell its own centres lie in, and a table computed on the context gives
+the focus's cells the whole grid's values, as long as a unit's populated centres lie within the
+margin of it (the curated centres lie in their district).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -23,11 +26,14 @@ import pandas as pd
 
 from geo_engine._errors import GeoEngineWarning
 from geo_engine.ingest.specs import LayerSpec
+from geo_engine.io.safe_read import read_vector
 from geo_engine.matrix.indicators import compute_layer
 from geo_engine.spatial.crs import equal_area_crs_for
 from geo_engine.spatial.grid import build_grid
+from geo_engine.spatial.sphere import edge_km
 
-__all__ = ["OTHER_UNITS", "context_grid", "context_units", "table_layer", "table_levels"]
+__all__ = ["OTHER_UNITS", "context_grid", "context_units", "region_centres", "table_layer",
+           "table_levels"]
 
 
 def table_levels(specs: Sequence[LayerSpec]) -> list[str]:
@@ -35,8 +41,9 @@ def table_levels(specs: Sequence[LayerSpec]) -> list[str]:
     return sorted({str(s.params.get("level", "district_code")) for s in specs if s.kind == "table"})
 
 
-def context_units(units: gpd.GeoDataFrame, inside: np.ndarray, *, km: float,
-                  levels: Sequence[str] = ()) -> tuple[np.ndarray, gpd.GeoDataFrame]:
+def context_units(units: gpd.GeoDataFrame, inside: np.ndarray, *, core: pd.DataFrame, km: float,
+                  margin_km: float, levels: Sequence[str] = (),
+                  centres: gpd.GeoDataFrame | None = None) -> tuple[np.ndarray, gpd.GeoDataFrame]:
     """Return the whole units of the context of the ``inside`` ones and the rim around them.
 
     Parameters
@@ -45,49 +52,69 @@ def context_units(units: gpd.GeoDataFrame, inside: np.ndarray, *, km: float,
         The region's units.
     inside : numpy.ndarray of bool
         The units of the focus.
+    core : pandas.DataFrame
+        Their grid (:func:`geo_engine.spatial.grid.build_grid`).
     km : float
-        Distance around the focus, then around the whole units.
+        Distance around the focus whose cells the context holds (point counts snap that far).
+    margin_km : float
+        Distance around the whole units whose cells the context holds (a unit's populated centres
+        lie within it).
     levels : sequence of str
-        Code columns of the levels admin tables are given at: a unit within ``km`` of the focus
-        brings every unit sharing its code at each of them.
+        Code columns of the levels admin tables are given at: a whole unit brings every unit
+        sharing its code at each of them.
+    centres : geopandas.GeoDataFrame, optional
+        Populated centres with the ``district_code`` of their unit.
 
     Returns
     -------
     whole : numpy.ndarray of bool
-        The focus's units and the units within ``km`` of them (with their fellows at ``levels``).
+        The focus's units and the units with a populated centre or their representative point in
+        one of its cells (with their fellows at ``levels``).
     rim : geopandas.GeoDataFrame
-        The other units within ``km`` of those, cut to that distance (EPSG:4326).
+        The other units within ``km`` of the focus or ``margin_km`` of the whole units, cut to
+        those distances (EPSG:4326).
     """
+    from geo_engine.ingest.vector import point_positions
+
+    inside = np.asarray(inside, dtype=bool)
     west, south, east, north = units.to_crs(4326).total_bounds
     metric = units.geometry.to_crs(equal_area_crs_for(west, south, east, north))
     has = (metric.notna() & ~metric.is_empty).to_numpy()
-    whole = _near(metric, has, np.asarray(inside, dtype=bool), km)
+    rep = units.geometry[has].to_crs(4326).representative_point()
+    codes = [units["district_code"][has].astype(str).to_numpy()]
+    lats, lons = [rep.y.to_numpy()], [rep.x.to_numpy()]
+    if centres is not None and len(centres):
+        points = centres.geometry.to_crs(4326)
+        codes.append(centres["district_code"].astype(str).to_numpy())
+        lats.append(points.y.to_numpy())
+        lons.append(points.x.to_numpy())
+    held = point_positions(core, np.concatenate(lats), np.concatenate(lons)) >= 0
+    whole = inside | units["district_code"].astype(str).isin(np.concatenate(codes)[held]).to_numpy()
     for level in levels:
         if level in units:
             whole |= units[level].isin(units.loc[whole, level].dropna()).to_numpy()
-    around = metric[whole & has].union_all().buffer(km * 1000.0)
-    outer = _near(metric, has, whole, km) & ~whole & has
+    around = (metric[inside & has].union_all().buffer(km * 1000.0)
+              .union(metric[whole & has].union_all().buffer(margin_km * 1000.0)))
+    hits = np.zeros(len(metric), dtype=bool)
+    hits[metric.sindex.query(around, predicate="intersects")] = True
+    outer = hits & has & ~whole
     cut = metric[outer].intersection(around)
     rim = units[outer].set_geometry(cut.to_crs(4326).to_numpy()).set_crs(4326, allow_override=True)
     return whole, rim[~rim.geometry.is_empty]
 
 
-def _near(metric: gpd.GeoSeries, has: np.ndarray, chosen: np.ndarray, km: float) -> np.ndarray:
-    """Return the units within ``km`` of the chosen ones (the chosen included)."""
-    around = metric[chosen & has].union_all().buffer(km * 1000.0)
-    hits = np.zeros(len(metric), dtype=bool)
-    hits[metric.sindex.query(around, predicate="intersects")] = True
-    return (hits & has) | chosen
-
-
 def context_grid(units: gpd.GeoDataFrame, inside: np.ndarray, *, resolution: int, km: float,
-                 levels: Sequence[str] = (), force: bool = False) -> pd.DataFrame:
-    """Return the grid of the context: the cells of its whole units, then those of the rim.
+                 levels: Sequence[str] = (), centres: gpd.GeoDataFrame | None = None,
+                 force: bool = False) -> pd.DataFrame:
+    """Return the grid of the context (:func:`context_units`): its whole units' cells, then the rim's.
 
-    A rim cell that a whole unit holds too stays the whole unit's. ``attrs["report"]`` is the
-    report of the whole units' grid.
+    The margin around the whole units is two cell edges and a kilometre. A rim cell that a whole
+    unit holds too stays the whole unit's. ``attrs["report"]`` is the report of the whole units'
+    grid.
     """
-    whole, rim = context_units(units, inside, km=km, levels=levels)
+    core = build_grid(units[inside], resolution=resolution, force=force, repair=True)
+    whole, rim = context_units(units, inside, core=core, km=km, levels=levels, centres=centres,
+                               margin_km=2.0 * edge_km(resolution) + 1.0)
     grid = build_grid(units[whole], resolution=resolution, force=force, repair=True)
     report = grid.attrs["report"]
     if len(rim):
@@ -96,6 +123,12 @@ def context_grid(units: gpd.GeoDataFrame, inside: np.ndarray, *, resolution: int
         grid = pd.concat([grid, outer], ignore_index=True).sort_values("h3", ignore_index=True)
     grid.attrs = {"report": report}
     return grid
+
+
+def region_centres(data_dir: Path, region: str) -> gpd.GeoDataFrame | None:
+    """Return a region's populated centres (where admin totals are placed), or None without them."""
+    path = Path(data_dir) / region / "populated_centres.parquet"
+    return read_vector(path) if path.is_file() else None
 
 
 OTHER_UNITS = "match no unit of the grid"

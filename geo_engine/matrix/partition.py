@@ -19,9 +19,9 @@ needs. What a layer needs decides how it is computed (:func:`layer_scope`):
 ``units``
     Admin tables: a unit's total is split over all its cells and populated centres, which cross
     parts, with weights normalised over the unit. A part computes them on the context of the units
-    holding its cells (:mod:`geo_engine.matrix.context`: those units and their neighbours whole,
-    and a rim of cells around them) and keeps its own cells: exact, with memory that grows with
-    the part and its neighbouring units, not with the whole grid.
+    holding its cells (:mod:`geo_engine.matrix.context`: those units and the neighbours with a
+    centre in their cells, whole, and the cells around them) and keeps its own cells: exact, with
+    memory that grows with the part, not with the whole grid.
 ``global``
     Travel times (least-cost paths cross parts: a halo gives only upper bounds). They are computed
     over the whole grid in one task that runs on a worker beside the parts: exact, but the memory
@@ -59,7 +59,7 @@ from scipy.spatial import cKDTree
 from geo_engine._errors import GeoEngineWarning
 from geo_engine.ingest.specs import GRID_COLUMNS, LayerSpec
 from geo_engine.ingest.vector import SNAP_KM
-from geo_engine.matrix.context import context_grid, table_layer, table_levels
+from geo_engine.matrix.context import context_grid, region_centres, table_layer, table_levels
 from geo_engine.matrix.dataset import DatasetWriter, dataset_folder, parent_cells, read_dataset
 from geo_engine.matrix.indicators import (
     Progress,
@@ -240,8 +240,9 @@ def _units_context(own: pd.DataFrame, specs: Sequence[LayerSpec], inputs: _Input
     codes = own["district_code"].astype("string") if "district_code" in own else pd.Series([], dtype="string")
     inside = units["district_code"].astype("string").isin(codes.dropna()).to_numpy(dtype=bool)
     resolution = int(h3n.get_resolution(int(own["h3"].iloc[0]))) if len(own) else 0
-    context = context_grid(units, inside, resolution=resolution,
-                           km=snap_halo_km(resolution), levels=table_levels(specs), force=True)
+    context = context_grid(units, inside, resolution=resolution, km=0.0,
+                           levels=table_levels(specs), force=True,
+                           centres=region_centres(inputs.data_dir, inputs.region))
     ids = context["h3"].to_numpy(dtype=np.uint64)
     at = np.searchsorted(ids, own["h3"].to_numpy(dtype=np.uint64))
     return coded_grid(context), at

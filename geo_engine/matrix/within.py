@@ -7,18 +7,17 @@ of its units), and each layer is computed on the cells it needs (the scopes of
 ``cell``
     Rasters, lines, polygons, point densities and distances: on the unit's cells alone, exact.
 ``snap`` and admin tables
-    On the *context* of the unit (:mod:`geo_engine.matrix.context`): its cells, the whole units
-    within :func:`context_km` of it and a rim of cells around those, so that every unit that can
-    put a value in one of the unit's cells is whole, with the cells its own values can reach:
-    exact.
+    On the *context* of the unit (:mod:`geo_engine.matrix.context`): its cells, the cells within
+    :func:`context_km` of it (where points snap), and the neighbouring units that can place a
+    table's total in its cells, whole: exact.
 ``travel_time``
     On the context grid, started from its edge cells with the times of the region's whole grid
     at :data:`SEED_RESOLUTION` (at the parent of each edge cell; see the ``start`` of
     :func:`geo_engine.access.travel_time`). A shortest path that leaves the context passes an
     edge cell, so at the resolution of the whole grid's times the unit's times are the whole
-    build's (up to road and river links the context's edge cuts); at a finer resolution the
-    part of a path outside the context is timed at the coarser one (a few minutes at most on
-    a journey of hours).
+    build's up to the road and river links the context's edge cuts (Cusco at resolution 7: at
+    most 1.5 minutes, 0.3 %, in under 3 % of its cells); at a finer resolution the part of a path
+    outside the context is timed at the coarser one.
 
 Scores of such a matrix are normalised over the unit's cells: a minimum, a maximum or a
 percentile of the unit, not of the region, so a cell's score compares it with the rest of the unit.
@@ -37,7 +36,7 @@ import pandas as pd
 from geo_engine._errors import SpecError
 from geo_engine.ingest.specs import LayerSpec
 from geo_engine.io.cache import cached
-from geo_engine.matrix.context import context_grid, table_layer, table_levels
+from geo_engine.matrix.context import context_grid, region_centres, table_layer, table_levels
 from geo_engine.matrix.dataset import dataset_folder, parent_cells
 from geo_engine.matrix.indicators import (
     MatrixOptions,
@@ -122,7 +121,8 @@ def _compute(specs: Sequence[LayerSpec], *, within: tuple[str, str], resolution:
     inside = (units[column].astype("string") == code).fillna(False).to_numpy(dtype=bool)
     levels = table_levels(specs)
     context = context_grid(units, inside, resolution=resolution, km=context_km(resolution),
-                           levels=levels, force=force)
+                           levels=levels, force=force,
+                           centres=region_centres(inputs["data_dir"], inputs["region"]))
     core = (context[column].astype("string") == code).fillna(False).to_numpy(dtype=bool)
     grid = context[core].reset_index(drop=True)
     grid_report = {**context.attrs["report"], "cells": len(grid), "context_cells": len(context),

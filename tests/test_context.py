@@ -78,16 +78,15 @@ def two_departments(tmp_path):
 def test_the_context_holds_the_neighbours_with_a_centre_in_the_focus_whole(two_departments):
     units, _, _ = two_departments
     inside = (units["department_code"] == "01").to_numpy()
-    core = build_grid(units[inside], resolution=7)
-    # a centre of district 020101 inside a cell of department 01 makes 020101 whole
-    lat, lon = core["lat"].iloc[-1], core["lon"].iloc[-1]
-    centres = gpd.GeoDataFrame({"district_code": ["020101"]}, geometry=[Point(lon, lat)],
+    # a centre of district 020101 just inside department 01 makes 020101 whole
+    centres = gpd.GeoDataFrame({"district_code": ["020101"]},
+                               geometry=[Point(units.geometry.iloc[2].bounds[2] - 0.01, -12.1)],
                                crs="EPSG:4326")
-    whole, rim = context_units(units, inside, core=core, km=5.0, margin_km=3.0, centres=centres)
+    whole, rim = context_units(units, inside, km=5.0, margin_km=3.0, centres=centres)
     assert whole.tolist() == [True, True, True, True, False, False]
     assert rim["district_code"].tolist() == ["020102"]  # 3 km of it, around 020101
     assert rim.geometry.iloc[0].area < units.geometry.iloc[4].area / 4
-    alone, rim = context_units(units, inside, core=core, km=5.0, margin_km=3.0)
+    alone, rim = context_units(units, inside, km=5.0, margin_km=3.0)
     assert alone.tolist() == [True, True, True, False, False, False]
     assert rim["district_code"].tolist() == ["020101"]  # 5 km of it, where points snap
     grid = context_grid(units, inside, resolution=7, km=5.0, centres=centres)

@@ -32,7 +32,7 @@ from geo_engine.spatial.crs import equal_area_crs_for
 from geo_engine.spatial.grid import build_grid
 from geo_engine.spatial.sphere import edge_km
 
-__all__ = ["OTHER_UNITS", "context_grid", "context_units", "region_centres", "table_layer",
+__all__ = ["OTHER_UNITS", "context_grid", "context_layer", "context_units", "region_centres",
            "table_levels"]
 
 
@@ -41,9 +41,9 @@ def table_levels(specs: Sequence[LayerSpec]) -> list[str]:
     return sorted({str(s.params.get("level", "district_code")) for s in specs if s.kind == "table"})
 
 
-def context_units(units: gpd.GeoDataFrame, inside: np.ndarray, *, core: pd.DataFrame, km: float,
-                  margin_km: float, levels: Sequence[str] = (),
-                  centres: gpd.GeoDataFrame | None = None) -> tuple[np.ndarray, gpd.GeoDataFrame]:
+def context_units(units: gpd.GeoDataFrame, inside: np.ndarray, *, km: float, margin_km: float,
+                  levels: Sequence[str] = (), centres: gpd.GeoDataFrame | None = None
+                  ) -> tuple[np.ndarray, gpd.GeoDataFrame]:
     """Return the whole units of the context of the ``inside`` ones and the rim around them.
 
     Parameters
@@ -52,13 +52,13 @@ def context_units(units: gpd.GeoDataFrame, inside: np.ndarray, *, core: pd.DataF
         The region's units.
     inside : numpy.ndarray of bool
         The units of the focus.
-    core : pandas.DataFrame
-        Their grid (:func:`geo_engine.spatial.grid.build_grid`).
     km : float
         Distance around the focus whose cells the context holds (point counts snap that far).
     margin_km : float
         Distance around the whole units whose cells the context holds (a unit's populated centres
-        lie within it).
+        lie within it), and around the focus within which a neighbour's populated centre or
+        representative point makes the neighbour whole (a cell whose centre is in the focus
+        reaches that far out of it).
     levels : sequence of str
         Code columns of the levels admin tables are given at: a whole unit brings every unit
         sharing its code at each of them.
@@ -68,33 +68,30 @@ def context_units(units: gpd.GeoDataFrame, inside: np.ndarray, *, core: pd.DataF
     Returns
     -------
     whole : numpy.ndarray of bool
-        The focus's units and the units with a populated centre or their representative point in
-        one of its cells (with their fellows at ``levels``).
+        The focus's units and the units with a populated centre or their representative point
+        within ``margin_km`` of it (with their fellows at ``levels``).
     rim : geopandas.GeoDataFrame
         The other units within ``km`` of the focus or ``margin_km`` of the whole units, cut to
         those distances (EPSG:4326).
     """
-    from geo_engine.ingest.vector import point_positions
-
     inside = np.asarray(inside, dtype=bool)
     west, south, east, north = units.to_crs(4326).total_bounds
-    metric = units.geometry.to_crs(equal_area_crs_for(west, south, east, north))
+    crs = equal_area_crs_for(west, south, east, north)
+    metric = units.geometry.to_crs(crs)
     has = (metric.notna() & ~metric.is_empty).to_numpy()
-    rep = units.geometry[has].to_crs(4326).representative_point()
+    focus = metric[inside & has].union_all()
+    points = [metric[has].representative_point()]
     codes = [units["district_code"][has].astype(str).to_numpy()]
-    lats, lons = [rep.y.to_numpy()], [rep.x.to_numpy()]
     if centres is not None and len(centres):
-        points = centres.geometry.to_crs(4326)
+        points.append(centres.geometry.to_crs(crs))
         codes.append(centres["district_code"].astype(str).to_numpy())
-        lats.append(points.y.to_numpy())
-        lons.append(points.x.to_numpy())
-    held = point_positions(core, np.concatenate(lats), np.concatenate(lons)) >= 0
+    near = gpd.GeoSeries(pd.concat(points, ignore_index=True), crs=crs)
+    held = near.sindex.query(focus.buffer(margin_km * 1000.0), predicate="intersects")
     whole = inside | units["district_code"].astype(str).isin(np.concatenate(codes)[held]).to_numpy()
     for level in levels:
         if level in units:
             whole |= units[level].isin(units.loc[whole, level].dropna()).to_numpy()
-    around = (metric[inside & has].union_all().buffer(km * 1000.0)
-              .union(metric[whole & has].union_all().buffer(margin_km * 1000.0)))
+    around = focus.buffer(km * 1000.0).union(metric[whole & has].union_all().buffer(margin_km * 1000.0))
     hits = np.zeros(len(metric), dtype=bool)
     hits[metric.sindex.query(around, predicate="intersects")] = True
     outer = hits & has & ~whole
@@ -108,12 +105,12 @@ def context_grid(units: gpd.GeoDataFrame, inside: np.ndarray, *, resolution: int
                  force: bool = False) -> pd.DataFrame:
     """Return the grid of the context (:func:`context_units`): its whole units' cells, then the rim's.
 
-    The margin around the whole units is two cell edges and a kilometre. A rim cell that a whole
-    unit holds too stays the whole unit's. ``attrs["report"]`` is the report of the whole units'
-    grid.
+    The margin is two cell edges and a kilometre. The whole units' grid is built together (so a
+    neighbour too small to hold a cell centre takes a focus's cell as in the whole grid), then the
+    rim's; a rim cell that a whole unit holds stays the whole unit's. ``attrs["report"]`` is the
+    report of the whole units' grid.
     """
-    core = build_grid(units[inside], resolution=resolution, force=force, repair=True)
-    whole, rim = context_units(units, inside, core=core, km=km, levels=levels, centres=centres,
+    whole, rim = context_units(units, inside, km=km, levels=levels, centres=centres,
                                margin_km=2.0 * edge_km(resolution) + 1.0)
     grid = build_grid(units[whole], resolution=resolution, force=force, repair=True)
     report = grid.attrs["report"]
@@ -131,28 +128,32 @@ def region_centres(data_dir: Path, region: str) -> gpd.GeoDataFrame | None:
     return read_vector(path) if path.is_file() else None
 
 
-OTHER_UNITS = "match no unit of the grid"
-"""Words of the warning on a table's codes outside the grid: most of them, on a context."""
+OTHER_UNITS = ("match no unit of the grid", "have no cell to receive their value",
+               "fall outside the grid's cells")
+"""Words of the warnings on values outside the grid (a table's other units' codes, points far from
+the grid): most of a region's, on a context, so they do not describe the source."""
 
 
-def table_layer(spec: LayerSpec, context: pd.DataFrame, sources: Any, extent: pd.DataFrame
-           ) -> np.ndarray:
-    """Return an admin-table layer on a context grid, without the warning on the other units.
+def context_layer(spec: LayerSpec, context: pd.DataFrame, sources: Any, extent: pd.DataFrame
+                  ) -> np.ndarray:
+    """Return a layer on a context grid, without the warnings on what lies outside the context.
 
-    A table without a row for any unit of the context gives NaN (what the whole build gives
-    those cells) instead of the error a whole grid with no matching code deserves.
+    An admin table without a row for any unit of the context gives NaN (what the whole build
+    gives those cells) instead of the error a whole grid with no matching code deserves.
     """
-    level = str(spec.params.get("level", "district_code"))
-    key = str(spec.params.get("key", level))
-    table = sources.table(spec)
-    if key == level and key in table and level in context:
-        codes = set(table[key].dropna().astype(str).str.strip())
-        if not codes & set(context[level].astype(str)):
-            return np.full(len(context), np.nan)
+    if spec.kind == "table":
+        level = str(spec.params.get("level", "district_code"))
+        key = str(spec.params.get("key", level))
+        table = sources.table(spec)
+        if key == level and key in table and level in context:
+            codes = set(table[key].dropna().astype(str).str.strip())
+            if not codes & set(context[level].astype(str)):
+                return np.full(len(context), np.nan)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", GeoEngineWarning)
         values = np.asarray(compute_layer(spec, context, sources, extent=extent), dtype=float)
     for w in caught:
-        if not (issubclass(w.category, GeoEngineWarning) and OTHER_UNITS in str(w.message)):
+        outside = any(words in str(w.message) for words in OTHER_UNITS)
+        if not (issubclass(w.category, GeoEngineWarning) and outside):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return values

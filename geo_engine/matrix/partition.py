@@ -59,7 +59,7 @@ from scipy.spatial import cKDTree
 from geo_engine._errors import GeoEngineWarning
 from geo_engine.ingest.specs import GRID_COLUMNS, LayerSpec
 from geo_engine.ingest.vector import SNAP_KM
-from geo_engine.matrix.context import context_grid, region_centres, table_layer, table_levels
+from geo_engine.matrix.context import context_grid, context_layer, region_centres, table_levels
 from geo_engine.matrix.dataset import DatasetWriter, dataset_folder, parent_cells, read_dataset
 from geo_engine.matrix.indicators import (
     Progress,
@@ -277,7 +277,7 @@ def _columns(specs: Sequence[LayerSpec], grids: Mapping[str, pd.DataFrame], core
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", GeoEngineWarning)
             if scope == "units":
-                values = table_layer(spec, grid, context_sources, inputs.extent)[context_rows]
+                values = context_layer(spec, grid, context_sources, inputs.extent)[context_rows]
             else:
                 values = np.asarray(compute_layer(spec, grid, sources, extent=inputs.extent),
                                     dtype=float)

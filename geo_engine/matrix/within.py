@@ -36,7 +36,7 @@ import pandas as pd
 from geo_engine._errors import SpecError
 from geo_engine.ingest.specs import LayerSpec
 from geo_engine.io.cache import cached
-from geo_engine.matrix.context import context_grid, region_centres, table_layer, table_levels
+from geo_engine.matrix.context import context_grid, context_layer, region_centres, table_levels
 from geo_engine.matrix.dataset import dataset_folder, parent_cells
 from geo_engine.matrix.indicators import (
     MatrixOptions,
@@ -147,9 +147,7 @@ def _compute(specs: Sequence[LayerSpec], *, within: tuple[str, str], resolution:
             return compute_layer(spec, coded, on_grid, extent=extent)
         if spec.method == "travel_time":
             return _travel(spec, context, on_context, seeds.start(spec))[core]
-        if spec.kind == "table":
-            return table_layer(spec, coded_context, on_context, extent)[core]
-        return np.asarray(compute_layer(spec, coded_context, on_context, extent=extent))[core]
+        return context_layer(spec, coded_context, on_context, extent)[core]
 
     matrix, report = layer_matrix(specs, grid, compute, progress=progress)
     return matrix, {"grid": grid_report, **report, "seconds": round(time.perf_counter() - t0, 3)}

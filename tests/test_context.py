@@ -119,3 +119,18 @@ def test_parts_compute_tables_on_their_context_as_the_whole_build(two_department
     for spec in tables:
         np.testing.assert_allclose(parts[spec.id], whole[spec.id], rtol=0, atol=1e-9)
     assert whole["people"].sum() == pytest.approx(21e3)
+
+
+def test_a_centre_far_out_of_its_unit_brings_its_cell(two_departments):
+    units, _, _ = two_departments
+    inside = (units["department_code"] == "01").to_numpy()
+    # a centre of district 010101 recorded in department 02, 60 km east of its district
+    far = Point(units.geometry.iloc[4].centroid.x, -12.1)
+    centres = gpd.GeoDataFrame({"district_code": ["010101"]}, geometry=[far], crs="EPSG:4326")
+    _, rim = context_units(units, inside, km=5.0, margin_km=3.0, centres=centres)
+    assert "020102" in set(rim["district_code"])
+    assert rim.to_crs(3857).intersects(gpd.GeoSeries([far], crs=4326).to_crs(3857).iloc[0]).any()
+    grid = context_grid(units, inside, resolution=7, km=5.0, centres=centres)
+    import h3
+
+    assert h3.str_to_int(h3.latlng_to_cell(far.y, far.x, 7)) in set(grid["h3"].tolist())

@@ -8,9 +8,9 @@ units with a populated centre (or their representative point) in one of their ce
 with every unit sharing their code at the levels tables are given at; and the cells around them
 (a rim: every cell within a distance of the focus, where points snap, and within a margin of the
 whole units, where their centres lie). Every unit that can put a value in one of the focus's cells
-is then whole, with every cell its own centres lie in, and a table computed on the context gives
-the focus's cells the whole grid's values, as long as a unit's populated centres lie within the
-margin of it (the curated centres lie in their district).
+is then whole, with every cell its own centres lie in (those lying far out of their unit bring
+the cells around them), and a table computed on the context gives the focus's cells the whole
+grid's values.
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ def context_units(units: gpd.GeoDataFrame, inside: np.ndarray, *, km: float, mar
         The focus's units and the units with a populated centre or their representative point
         within ``margin_km`` of it (with their fellows at ``levels``).
     rim : geopandas.GeoDataFrame
-        The other units within ``km`` of the focus or ``margin_km`` of the whole units, cut to
-        those distances (EPSG:4326).
+        The other units within ``km`` of the focus or ``margin_km`` of the whole units or of
+        their populated centres, cut to those distances (EPSG:4326).
     """
     inside = np.asarray(inside, dtype=bool)
     west, south, east, north = units.to_crs(4326).total_bounds
@@ -92,6 +92,11 @@ def context_units(units: gpd.GeoDataFrame, inside: np.ndarray, *, km: float, mar
         if level in units:
             whole |= units[level].isin(units.loc[whole, level].dropna()).to_numpy()
     around = focus.buffer(km * 1000.0).union(metric[whole & has].union_all().buffer(margin_km * 1000.0))
+    if centres is not None and len(centres):  # centres lying farther out of their unit
+        mine = near[len(points[0]):][np.isin(codes[1], units["district_code"][whole].astype(str))]
+        stray = mine[~mine.intersects(around)]
+        if len(stray):
+            around = around.union(stray.buffer(margin_km * 1000.0).union_all())
     hits = np.zeros(len(metric), dtype=bool)
     hits[metric.sindex.query(around, predicate="intersects")] = True
     outer = hits & has & ~whole
@@ -129,7 +134,7 @@ def region_centres(data_dir: Path, region: str) -> gpd.GeoDataFrame | None:
 
 
 OTHER_UNITS = ("match no unit of the grid", "have no cell to receive their value",
-               "fall outside the grid's cells")
+               "fall outside the grid's cells", "have no cell where the crop can grow")
 """Words of the warnings on values outside the grid (a table's other units' codes, points far from
 the grid): most of a region's, on a context, so they do not describe the source."""
 

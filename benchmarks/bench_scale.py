@@ -3,7 +3,7 @@
 Run from the project root::
 
     python benchmarks/bench_scale.py [--skip-8] [--resolutions 6 7 8] [--top 8] [--json out.json]
-                                     [--out-dir DIR]
+                                     [--out-dir DIR] [--within department=Cusco [--within-resolution 9]]
 
 Each resolution is built in a fresh interpreter with a fresh cache folder (nothing is reused
 between them, and each peak memory is that build's own). For each it prints the cells, the wall
@@ -15,6 +15,10 @@ cells: between the smallest and the largest resolution, and the least-squares fi
 Resolution 8 (1.5 M cells) takes minutes and gigabytes: ``--skip-8`` leaves it out. Run it
 with ``nice`` on a shared machine, one at a time. ``--out-dir`` also writes each matrix there
 (``peru-r{res}.parquet``, after the timing) to compare builds of two versions.
+
+``--within department=Cusco`` adds one row: the build of that unit alone (``geo-engine build
+--within``) at ``--within-resolution`` (default 9), also in a fresh cache, so its time includes the
+whole grid's travel times at resolution 7 that start the unit's. It is left out by default (minutes).
 """
 
 from __future__ import annotations
@@ -39,15 +43,25 @@ weight = load_region().urban_centre_weight
 usage = resource.getrusage(resource.RUSAGE_SELF)
 cpu0 = usage.ru_utime + usage.ru_stime
 t = time.perf_counter()
-m = build_indicators(resolution={res}, use_cache=False, cache_dir={cache!r}, force=True,
+if {within!r}:
+    from geo_engine.matrix.within import build_within
+    from geo_engine.regions.focus import parse_focus
+    reg = load_region()
+    units = reg.units()
+    m = build_within(within=parse_focus({within!r}, reg, units).within, resolution={res},
+                     units=units, use_cache=False, cache_dir={cache!r}, force=True,
                      urban_centre_weight=weight)
+else:
+    m = build_indicators(resolution={res}, use_cache=False, cache_dir={cache!r}, force=True,
+                         urban_centre_weight=weight)
 wall = time.perf_counter() - t
 usage = resource.getrusage(resource.RUSAGE_SELF)
 report = m.attrs["report"]
 if {out!r}:
     m.attrs = {{}}
     m.to_parquet({out!r}, index=False)
-print(json.dumps({{"resolution": {res}, "cells": len(m), "layers": len(report["layers"]),
+print(json.dumps({{"resolution": {res}, "within": {within!r}, "cells": len(m),
+                  "layers": len(report["layers"]),
                   "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime - cpu0,
                   "peak_rss_gb": usage.ru_maxrss / 1024 / 1024,
                   "matrix_gb": float(m.memory_usage(deep=True).sum()) / 1024**3,
@@ -55,11 +69,12 @@ print(json.dumps({{"resolution": {res}, "cells": len(m), "layers": len(report["l
 """
 
 
-def build(resolution: int, out_dir: Path | None = None) -> dict:
-    """Build Peru at ``resolution`` in a fresh interpreter and cache folder; return its figures."""
-    matrix = str(out_dir / f"peru-r{resolution}.parquet") if out_dir else ""
+def build(resolution: int, out_dir: Path | None = None, within: str = "") -> dict:
+    """Build Peru (or one unit of it) at ``resolution`` in a fresh interpreter and cache folder."""
+    name = f"peru-{within.replace('=', '-').lower()}" if within else "peru"
+    matrix = str(out_dir / f"{name}-r{resolution}.parquet") if out_dir else ""
     with tempfile.TemporaryDirectory(prefix=f"bench-scale-r{resolution}-") as cache:
-        code = BUILD.format(res=resolution, cache=cache, out=matrix)
+        code = BUILD.format(res=resolution, cache=cache, out=matrix, within=within)
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              check=False)
     if out.returncode != 0:
@@ -83,12 +98,14 @@ def report(figures: list[dict], top: int) -> None:
     for f in figures:
         print(f"{f['resolution']:>3} {f['cells']:>11,} {f['layers']:>6} {f['wall_s']:>8.1f} "
               f"{f['cpu_s']:>8.1f} {f['peak_rss_gb']:>8.2f} {f['matrix_gb']:>9.2f} "
-              f"{f['grid_s']:>7.1f}")
+              f"{f['grid_s']:>7.1f}  {f.get('within') or ''}")
     for f in figures:
-        print(f"\nresolution {f['resolution']}: the {top} costliest layers (seconds, peak MB after)")
+        print(f"\nresolution {f['resolution']} {f.get('within') or ''}: the {top} costliest layers "
+              "(seconds, peak MB after)")
         slowest = sorted(f["per_layer"].items(), key=lambda kv: -kv[1]["seconds"])[:top]
         for layer_id, info in slowest:
             print(f"   {layer_id:<32} {info['seconds']:8.2f} s {info.get('peak_rss_mb') or 0:>9,.0f}")
+    figures = [f for f in figures if not f.get("within")]  # the slope is the whole region's
     if len(figures) < 2:
         return
     first, last = figures[0], figures[-1]
@@ -108,12 +125,20 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=8, help="costliest layers shown per build")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--out-dir", type=Path, help="also write each matrix to this folder")
+    parser.add_argument("--within", default="", help="also build this unit alone (LEVEL=VALUE, "
+                        "e.g. department=Cusco); left out by default")
+    parser.add_argument("--within-resolution", type=int, default=9,
+                        help="resolution of the --within build")
     args = parser.parse_args()
     resolutions = sorted({r for r in args.resolutions if not (args.skip_8 and r == 8)})
     figures = []
     for res in resolutions:
         print(f"building resolution {res}…", file=sys.stderr, flush=True)
         figures.append(build(res, args.out_dir))
+    if args.within:
+        print(f"building {args.within} at resolution {args.within_resolution}…", file=sys.stderr,
+              flush=True)
+        figures.append(build(args.within_resolution, args.out_dir, within=args.within))
     report(figures, args.top)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1), encoding="utf-8")

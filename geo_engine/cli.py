@@ -260,6 +260,9 @@ Region = Annotated[str, typer.Option(help="Region id (peru, brazil) or the path 
 ProfileName = Annotated[str, typer.Option("--profile", help="Profile id (see `geo-engine profiles`), "
                                           "or inclusion (the dual model's headline score).")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")]
+Within = Annotated[str | None, typer.Option(
+    "--within", help="Only one admin unit's cells: LEVEL=VALUE, a level of the region and a unit's "
+    "code or name (department=Cusco; accents and case ignored). Scores are normalised over them.")]
 OptionalProfile = Annotated[str | None, typer.Option(
     "--profile", help="Profile id (see `geo-engine profiles`), or inclusion; the --scenario's "
     "profile if omitted.")]
@@ -329,10 +332,13 @@ def build(
     scheduler: Annotated[str | None, typer.Option(
         "--scheduler", help="With --partitions: address of a running Dask scheduler "
         "(tcp://host:8786) instead of a local cluster.")] = None,
+    within: Within = None,
     data_dir: DataDir = None,
 ) -> None:
     """Build the indicator matrix (cells x layers of raw values) and optionally write it."""
     from geo_engine.matrix.indicators import build_indicators
+    from geo_engine.matrix.within import build_within
+    from geo_engine.regions.focus import parse_focus
     from geo_engine.regions.region import Region, load_region, region_id_from
     from geo_engine.reporting.export import TABLE_FORMATS, write_matrix
 
@@ -348,8 +354,12 @@ def build(
                          code_column=code_column, name_column=name_column)
         else:
             reg = load_region(region, data_dir=data_dir)
-        units = reg.units()
+        with _report_warnings():  # units without geometry, said once as a plain line
+            units = reg.units()
         resolution = reg.resolution if resolution is None else resolution
+        if within is not None and partitions:
+            _fail(ValueError(f"--within {within!r} builds one unit in one piece: leave out "
+                             "--partitions (or build the whole region by parts)"))
         if partitions:
             _build_parts(reg, units, resolution=resolution, layers=layers, parts=partitions,
                          parent_resolution=parent_resolution, workers=workers,
@@ -362,17 +372,21 @@ def build(
             def progress(layer_id: str, i: int, n: int) -> None:
                 bar.update(task, total=n, completed=i, description=f"layer {layer_id}")
 
-            matrix = build_indicators(region=reg.id, resolution=resolution,
-                                      layers=layers or reg.layers, units=units,
-                                      data_dir=reg.data_dir, use_cache=not no_cache, force=force,
-                                      progress=progress,
-                                      urban_centre_weight=reg.urban_centre_weight)
+            options = {"region": reg.id, "resolution": resolution, "layers": layers or reg.layers,
+                       "units": units, "data_dir": reg.data_dir, "use_cache": not no_cache,
+                       "force": force, "progress": progress,
+                       "urban_centre_weight": reg.urban_centre_weight,
+                       "access_files": (dict(reg.access_files) if reg.access_files is not None
+                                        else None)}
+            matrix = (build_indicators(**options) if within is None else
+                      build_within(within=parse_focus(within, reg, units).within, **options))
     except (GeoEngineError, ValueError) as exc:
         _fail(exc)
     report = matrix.attrs["report"]
     state = "from cache" if matrix.attrs["cache_hit"] else f"built in {report['seconds']:.1f} s"
+    where = "" if within is None else f" within {within}"
     typer.echo(f"{len(matrix):,} cells x {len(report['layers'])} layers at resolution "
-               f"{resolution} ({state})")
+               f"{resolution}{where} ({state})")
     if profile_layers:
         _print_layer_profile(report, cached=bool(matrix.attrs["cache_hit"]))
     if out is not None:
@@ -525,7 +539,8 @@ def _write(write: Callable[[], object]) -> None:
         _fail(exc)
 
 
-def _run(region: str, resolution: int | None, data_dir: Path | None) -> Run:
+def _run(region: str, resolution: int | None, data_dir: Path | None, within: str | None = None
+         ) -> Run:
     from geo_engine.pipeline import run
 
     with _report_warnings(), _progress() as bar:
@@ -535,7 +550,8 @@ def _run(region: str, resolution: int | None, data_dir: Path | None) -> Run:
             bar.update(task, total=n, completed=i,
                        description=f"{region}: layer {layer_id}" if layer_id else f"{region}: scoring")
 
-        result = run(region=region, resolution=resolution, data_dir=data_dir, progress=progress)
+        result = run(region=region, resolution=resolution, data_dir=data_dir, progress=progress,
+                     within=within)
     if result.dual.missing:
         typer.secho(f"note: region {result.region.id!r} has no profile of kind "
                     f"{', '.join(result.dual.missing)}; the dual-model scores that need "
@@ -609,6 +625,7 @@ def score(
     scenario: ScenarioFile = None,
     resolution: Resolution = None,
     region: Region = settings.default_region,
+    within: Within = None,
     force: Force = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -619,7 +636,7 @@ def score(
     _check_out(out, force, CELL_FORMATS)
     try:
         profile, scen = _scenario_file(profile, scenario)
-        result = _run(region, resolution, data_dir)
+        result = _run(region, resolution, data_dir, within)
         resolution = result.resolution
         chosen, scored, dual = _scenario_scores(result, profile, scen)
         table = cell_table(result.matrix, profile=chosen, specs=result.specs,
@@ -853,6 +870,7 @@ def rank_cmd(
     scenario: ScenarioFile = None,
     resolution: Resolution = None,
     region: Region = settings.default_region,
+    within: Within = None,
     force: Force = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -863,7 +881,7 @@ def rank_cmd(
     _check_out(out, force, TABLE_FORMATS)
     try:
         profile, scen = _scenario_file(profile, scenario)
-        result = _run(region, resolution, data_dir)
+        result = _run(region, resolution, data_dir, within)
         chosen = result.region.level(level or result.region.levels[0].id)
         scored_profile, scored, _ = _scenario_scores(result, profile, scen)
         by = rank_by or scored_profile.rank_by

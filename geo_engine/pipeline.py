@@ -13,6 +13,8 @@ import pandas as pd
 from geo_engine.ingest.specs import LayerSpec, load_layers
 from geo_engine.matrix.derived import with_derived
 from geo_engine.matrix.indicators import Progress, build_indicators
+from geo_engine.matrix.within import build_within
+from geo_engine.regions.focus import parse_focus
 from geo_engine.regions.region import Region, admin_names, load_region
 from geo_engine.scoring.cache import ScoringCache
 from geo_engine.scoring.dual import INCLUSION, DualResult, dual_model, inclusion_profile, inclusion_result
@@ -113,6 +115,7 @@ def run(
     profiles: str | Path | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    within: str | None = None,
 ) -> Run:
     """Build (or load from cache) the matrix and score every profile of a region.
 
@@ -131,6 +134,9 @@ def run(
     progress : callable, optional
         Called as ``progress(layer_id, i, n)`` while the matrix is built (not when it is cached)
         and as ``progress("", n, n)`` before scoring.
+    within : str, optional
+        ``LEVEL=VALUE`` (``department=Cusco``): the matrix of that unit's cells only
+        (:func:`geo_engine.matrix.within.build_within`); scores are then normalised over them.
 
     Returns
     -------
@@ -143,10 +149,12 @@ def run(
     specs = {s.id: s for s in load_layers(layers or reg.layers)}
     units = reg.units()
     files = dict(reg.access_files) if reg.access_files is not None else None
-    built = build_indicators(region=reg.id, resolution=resolution, layers=list(specs.values()),
-                             units=units, data_dir=reg.data_dir, force=force,
-                             urban_centre_weight=reg.urban_centre_weight,
-                             access_files=files, progress=progress)
+    options = {"region": reg.id, "resolution": resolution, "layers": list(specs.values()),
+               "units": units, "data_dir": reg.data_dir, "force": force,
+               "urban_centre_weight": reg.urban_centre_weight, "access_files": files,
+               "progress": progress}
+    built = (build_indicators(**options) if within is None
+             else build_within(within=parse_focus(within, reg, units).within, **options))
     shared = built.attrs.get("report", {}).get("grid", {}).get("shared_units", {})
     matrix = with_derived(built)
     # the build report stays with build_indicators: pandas deep-copies attrs into every column

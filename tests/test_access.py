@@ -523,3 +523,40 @@ def test_peru_resolution_5_towns_and_ports(peru5, data_dir):
     hub_mask[lima] = True
     np.testing.assert_array_equal(access_minutes(peru5, to="hubs", hubs=hub_mask, data_dir=data_dir) == 0,
                                   hub_mask)
+
+
+# ---------------------------------------------------------------------------------------------
+# start minutes: the part of a larger grid
+
+
+def test_start_minutes_on_the_edge_of_a_part_give_the_whole_grids_times():
+    big = disk(8)
+    rng = np.random.default_rng(5)
+    speeds = rng.uniform(2.0, 30.0, len(big))
+    target = big["h3"].to_numpy(np.uint64)[[0]]  # a destination far from the part
+    whole = travel_time(big, speeds, target)
+    centre = h3n.latlng_to_cell(LAT, LON, 7)
+    part_cells = np.asarray(h3n.grid_disk(centre, 4), dtype=np.uint64)
+    inside = np.isin(big["h3"].to_numpy(np.uint64), part_cells)
+    part = big[inside].reset_index(drop=True)
+    edge = np.isin(part["h3"].to_numpy(np.uint64), np.asarray(h3n.grid_ring(centre, 4), np.uint64))
+    start = np.where(edge, whole[inside], np.nan)
+    got = travel_time(part, speeds[inside], target, start=start)
+    np.testing.assert_allclose(got, whole[inside], rtol=1e-12)
+    assert not np.isin(target, part_cells).any()
+
+
+def test_start_minutes_alone_need_no_destination_in_the_grid_and_zero_starts_a_cell():
+    grid = disk(2)
+    start = np.full(len(grid), np.nan)
+    start[0] = 0.0
+    start[1] = 5.0
+    far = points([(LON + 5, LAT)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GeoEngineWarning)  # no "destinations dropped" warning
+        got = travel_time(grid, np.full(len(grid), FLAT_KMH), far, start=start)
+    assert got[0] == 0.0
+    assert got[1] <= 5.0
+    assert np.isfinite(got).all()
+    with pytest.raises(ValueError, match=r"`start` has shape \(3,\) or negative minutes"):
+        travel_time(grid, np.full(len(grid), FLAT_KMH), far, start=np.zeros(3))

@@ -204,6 +204,32 @@ def test_build_by_parts_writes_a_dataset_that_a_plain_build_reads(tmp_path, monk
     assert "`parent_resolution` was 7 but must be from 0 to 6" in bad.output
 
 
+def test_build_score_and_rank_within_one_department(tmp_path, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setattr("geo_engine.settings.cache_dir", tmp_path / "cache")
+    base = ["--quiet", "build", "--resolution", "5"]
+    wrong = runner.invoke(app, [*base, "--within", "department=Tumbez"])
+    assert wrong.exit_code == 1
+    assert "region 'peru' has no department 'Tumbez'; did you mean TUMBES?" in wrong.output
+    parts = runner.invoke(app, [*base, "--within", "department=Tumbes", "--partitions", "2"])
+    assert parts.exit_code == 1
+    assert "builds one unit in one piece" in parts.output
+    out = tmp_path / "m.parquet"
+    built = runner.invoke(app, [*base, "--within", "department=tumbes", "--out", str(out)])
+    assert built.exit_code == 0, built.output
+    assert "at resolution 5 within department=tumbes (built in" in built.output
+    matrix = pd.read_parquet(out)
+    assert set(matrix["department_code"]) == {"24"}
+    assert matrix["travel_port"].notna().all()
+    ranked = tmp_path / "r.csv"
+    r = runner.invoke(app, ["rank", "--within", "department=24", "--resolution", "5", "--level",
+                            "province", "--profile", "fisheries_aquaculture", "--out", str(ranked)])
+    assert r.exit_code == 0, r.output
+    table = pd.read_csv(ranked, dtype={"code": str})
+    assert set(table["code"]) == {"2401", "2402", "2403"}  # Tumbes' three provinces
+
+
 def test_build_boundary_errors(tmp_path):
     _boundary(tmp_path)
     result = runner.invoke(app, ["build", "--boundary", str(tmp_path / "region.gpkg"),

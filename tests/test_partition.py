@@ -106,7 +106,7 @@ def _max_diff(a: pd.DataFrame, b: pd.DataFrame) -> float:
     ("raster", "mean", "cell"), ("raster", "share", "cell"), ("lines", "length", "cell"),
     ("polygons", "extensive", "cell"), ("points", "density", "cell"),
     ("points", "distance", "cell"), ("points", "count", "snap"), ("points", "sum", "snap"),
-    ("table", "intensive", "global"), ("table", "extensive", "global"),
+    ("table", "intensive", "units"), ("table", "extensive", "units"),
     ("points", "travel_time", "global"),
 ])
 def test_layer_scopes(kind, method, scope):
@@ -156,7 +156,8 @@ def test_parts_in_process_equal_the_whole_build(region):
     assert _max_diff(whole, parts) <= 1e-9
     assert whole["count"].sum() == 210  # every point counted once, the outside ones too
     assert len(built.report["parts"]) == 3
-    assert {v["scope"] for v in built.report["layers"].values()} == {"cell", "snap", "global"}
+    assert {v["scope"] for v in built.report["layers"].values()} == {"cell", "snap", "units"}
+    assert "global" not in built.report  # the tables run in the parts
 
 
 def test_without_the_halo_outside_points_are_counted_twice(region, monkeypatch):

@@ -81,8 +81,13 @@ def cell_centres(ids: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
 
 
 def _destination_rows(grid: pd.DataFrame, g: Grid, graph: Graph,
-                      targets: gpd.GeoDataFrame | npt.ArrayLike, snap_km: float | None) -> IntArray:
-    """Grid rows of the cells holding the destinations (snapped if just outside; see travel_time)."""
+                      targets: gpd.GeoDataFrame | npt.ArrayLike, snap_km: float | None, *,
+                      outside_ok: bool = False) -> IntArray:
+    """Grid rows of the cells holding the destinations (snapped if just outside; see travel_time).
+
+    With ``outside_ok`` destinations outside the grid are left out silently (the grid is part of
+    a larger one whose times reach it through known start minutes).
+    """
     if isinstance(targets, gpd.GeoDataFrame | gpd.GeoSeries):
         frame = targets if isinstance(targets, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=targets)
         if len(frame) == 0:
@@ -112,6 +117,8 @@ def _destination_rows(grid: pd.DataFrame, g: Grid, graph: Graph,
         near = np.isfinite(chord) & (arc_km(np.where(np.isfinite(chord), chord, 0.0)) <= snap)
         rows[np.flatnonzero(out)[near]] = nearest[near]
     dropped = int((rows < 0).sum())
+    if outside_ok:
+        return np.unique(rows[rows >= 0])
     if dropped == total:
         msg = (f"none of the {total} destinations lies in the grid or within {snap:.1f} km of one of its "
                "cells; check that they are in the region and have the right CRS (or raise `snap_km`)")
@@ -228,6 +235,7 @@ def travel_time(
     *,
     max_minutes: float | None = None,
     snap_km: float | None = None,
+    start: npt.ArrayLike | None = None,
 ) -> FloatArray:
     r"""Return the travel time (minutes) from every cell to the nearest destination.
 
@@ -247,6 +255,10 @@ def travel_time(
         Destinations outside the grid but within this distance of a cell centre are moved to that
         cell (coastal ports, border towns); default :data:`SNAP_EDGES` average cell edges, 0 turns
         snapping off.
+    start : array_like, optional
+        Minutes already known for some grid rows (NaN elsewhere), e.g. the border cells of a part
+        of a larger grid: a search also starts from those cells with those minutes. Destinations
+        outside the grid are then left out without a warning.
 
     Returns
     -------
@@ -286,18 +298,59 @@ def travel_time(
     (:func:`scipy.sparse.csgraph.dijkstra` with ``min_only=True``). Times are symmetric (the graph is
     undirected), never shorter than :math:`60\,d(c, s) / \max v` over cell and link speeds (the
     triangle inequality on the sphere) and never shorter with lower speeds.
+
+    With ``start`` minutes :math:`m_b` on cells :math:`B`, a further node joined to each
+    :math:`b \in B` by an edge of :math:`m_b` minutes is a source too, so
+    :math:`T_c = \min(\min_{s \in S} d(c, s), \min_{b \in B} d(c, b) + m_b)`. When :math:`B` is the
+    edge of a part of a larger grid and :math:`m_b` the larger grid's times, a shortest path of
+    the larger grid leaves the part through some :math:`b`, so :math:`T_c` is its time (up to
+    the links cut by the part's edge).
     """
     if max_minutes is not None and not (isinstance(max_minutes, int | float) and max_minutes > 0):
         msg = f"`max_minutes` was {max_minutes!r} but must be a positive number of minutes (or None)"
         raise ValueError(msg)
     g = check_grid(grid)
     graph = neighbour_graph(g)
-    sources = _destination_rows(grid, g, graph, destinations, snap_km)
+    known = None if start is None else _check_start(start, g.size)
+    sources = _destination_rows(grid, g, graph, destinations, snap_km, outside_ok=known is not None)
     matrix, passable = _minutes_graph(g, graph, speeds)
     if not passable[sources].all():
         stuck = int((~passable[sources]).sum())
         warnings.warn(f"{stuck} destination cells are impassable (speed 0 or NaN); they reach only "
                       "their own cell", GeoEngineWarning, stacklevel=2)
     limit = np.inf if max_minutes is None else float(max_minutes)
-    dist = dijkstra(matrix, directed=True, indices=sources, min_only=True, limit=limit)
+    if known is not None:
+        matrix, sources = _with_start(matrix, sources, known)
+    if not len(sources):
+        return np.full(g.size, np.nan)
+    dist = dijkstra(matrix, directed=True, indices=sources, min_only=True, limit=limit)[:g.size]
     return np.where(np.isfinite(dist), dist, np.nan)
+
+
+def _check_start(start: npt.ArrayLike, n: int) -> FloatArray:
+    """Return known start minutes per grid row (NaN for none), checked."""
+    m = np.asarray(start, dtype=float)
+    if m.shape != (n,) or (m < 0).any():
+        msg = (f"`start` has shape {m.shape} or negative minutes; give one number of minutes >= 0 "
+               f"(or NaN) per grid row, {n} rows")
+        raise ValueError(msg)
+    return m
+
+
+def _with_start(matrix: csr_array, sources: IntArray, known: FloatArray
+                ) -> tuple[csr_array, IntArray]:
+    """Return the graph with one more node joined to the cells of known minutes, and the sources.
+
+    The new node (the last) is a source; an edge from it to a cell costs the cell's minutes. Cells
+    with 0 minutes are sources themselves.
+    """
+    n = matrix.shape[0]
+    given = np.isfinite(known)
+    zero = np.flatnonzero(given & (known == 0))
+    rows = np.flatnonzero(given & (known > 0))
+    indptr = np.append(matrix.indptr, matrix.indptr[-1] + len(rows))
+    indices = np.concatenate([matrix.indices, rows]).astype(matrix.indices.dtype)
+    data = np.concatenate([matrix.data, known[rows]])
+    grown = csr_array((data, indices, indptr), shape=(n + 1, n + 1))
+    extra = np.array([n]) if len(rows) else np.empty(0, np.int64)
+    return grown, np.unique(np.concatenate([sources, zero, extra])).astype(np.int64)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import geopandas as gpd
 import numpy as np
@@ -44,11 +45,14 @@ from geo_engine.spatial.grid import build_grid
 __all__ = [
     "GRID_COLUMNS",
     "LAYER_DTYPE",
+    "MatrixOptions",
     "Progress",
     "build_indicators",
     "cache_key",
+    "coded_grid",
     "compute_layer",
     "layer_features",
+    "layer_matrix",
     "layer_sources",
     "matrix_inputs",
     "matrix_path",
@@ -67,6 +71,22 @@ instead of 1.35 GB) and keeps every profile's scores within 3e-8, but exported v
 without a copy instead, which keeps a resolution-8 build under 4 GB."""
 
 Progress = Callable[[str, int, int], None]
+
+
+class MatrixOptions(TypedDict, total=False):
+    """The options of :func:`build_indicators`, for builds that take the same ones."""
+
+    region: str | None
+    resolution: int
+    layers: str | Path | Sequence[LayerSpec] | None
+    units: gpd.GeoDataFrame | None
+    data_dir: Path | None
+    cache_dir: Path | None
+    use_cache: bool
+    force: bool
+    progress: Progress | None
+    urban_centre_weight: float | None
+    access_files: Mapping[str, str] | None
 
 
 def region_units(region: str | None = None, *, data_dir: Path | None = None) -> gpd.GeoDataFrame:
@@ -496,13 +516,13 @@ AUXILIARY_FILES = ("populated_centres.parquet", "elevation.tif", "cropland_grid.
 def cache_key(*, units_hash: str, resolution: int, specs: Sequence[LayerSpec],
               data_dir: Path, region: str | None = None,
               urban_centre_weight: float | None = None,
-              extra_files: Sequence[Path] = ()) -> str:
+              extra_files: Sequence[Path] = (), within: tuple[str, str] | None = None) -> str:
     """Return the hash that identifies an indicator matrix.
 
     It covers the region's units, the resolution, every layer spec, the checksum of every source
     file, of the region's :data:`AUXILIARY_FILES` and of ``extra_files`` (a region's own travel
-    files), the dasymetric weight setting, the cache format and the package version, so a change
-    in any of them builds a new matrix.
+    files), the dasymetric weight setting, the unit a build is restricted to (``within``), the
+    cache format and the package version, so a change in any of them builds a new matrix.
     """
     sources = sorted({str(s.source_path(data_dir)) for s in specs}
                      | ({str(Path(data_dir) / region / name) for name in AUXILIARY_FILES}
@@ -518,17 +538,23 @@ def cache_key(*, units_hash: str, resolution: int, specs: Sequence[LayerSpec],
         "urban_centre_weight": (settings.urban_centre_weight if urban_centre_weight is None
                                 else urban_centre_weight),
     }
+    if within is not None:  # absent for whole builds: their keys stay as they were
+        payload["within"] = list(within)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 def matrix_path(*, region: str, resolution: int, specs: Sequence[LayerSpec],
                 units: gpd.GeoDataFrame, data_dir: Path, cache_dir: Path,
-                urban_centre_weight: float, access_files: Mapping[str, str] | None = None) -> Path:
+                urban_centre_weight: float, access_files: Mapping[str, str] | None = None,
+                within: tuple[str, str] | None = None) -> Path:
     """Return where the matrix of these inputs is cached (named by :func:`cache_key`)."""
     key = cache_key(units_hash=_units_hash(units), resolution=resolution, specs=specs, region=region,
                     urban_centre_weight=urban_centre_weight, data_dir=data_dir,
-                    extra_files=[data_dir / f for f in (access_files or {}).values()])
-    return cache_dir / "indicators" / f"{region}-r{resolution}-{key[:16]}.parquet"
+                    extra_files=[data_dir / f for f in (access_files or {}).values()],
+                    within=within)
+    part = ("" if within is None else
+            "-" + re.sub(r"[^A-Za-z0-9_-]", "_", f"{within[0].removesuffix('_code')}{within[1]}"))
+    return cache_dir / "indicators" / f"{region}{part}-r{resolution}-{key[:16]}.parquet"
 
 
 def _units_hash(units: gpd.GeoDataFrame) -> str:
@@ -548,12 +574,14 @@ def matrix_inputs(
     cache_dir: Path | None,
     urban_centre_weight: float | None,
     access_files: Mapping[str, str] | None,
+    within: tuple[str, str] | None = None,
 ) -> tuple[str, float, Path, list[LayerSpec], gpd.GeoDataFrame, Path]:
     """Resolve a build's defaults and say where its matrix is cached.
 
     Returns the region id, the urban-centre weight, the data folder, the layer specs, the units
     and the cache path (:func:`matrix_path`): the one place :func:`build_indicators` and the
     partitioned build read ``settings`` and the region's defaults, so both name the same matrix.
+    ``within`` (``(column, code)`` of the unit a build is restricted to) is part of the name.
     """
     region = settings.region_or_default(region)
     weight = (settings.urban_centre_weight if urban_centre_weight is None
@@ -564,7 +592,7 @@ def matrix_inputs(
     units = region_units(region, data_dir=data_dir) if units is None else units
     path = matrix_path(region=region, resolution=resolution, specs=specs, units=units,
                        data_dir=data_dir, cache_dir=Path(cache_dir or settings.cache_dir),
-                       urban_centre_weight=weight, access_files=access_files)
+                       urban_centre_weight=weight, access_files=access_files, within=within)
     return region, weight, data_dir, specs, units, path
 
 
@@ -656,7 +684,7 @@ def _peak_rss_mb() -> float | None:
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
-def _coded(grid: pd.DataFrame) -> pd.DataFrame:
+def coded_grid(grid: pd.DataFrame) -> pd.DataFrame:
     """Return the grid with its text columns (admin codes) as categoricals, for the layers.
 
     A table layer then matches its few thousand codes against the categories instead of a code
@@ -677,22 +705,36 @@ def _compute_matrix(
     """Build the grid and every layer's column; return the matrix and its build report."""
     t0 = time.perf_counter()
     grid = build_grid(units, resolution=resolution, force=force, repair=True)
-    report: dict[str, Any] = {"grid": {**grid.attrs["report"],
-                                       "seconds": round(time.perf_counter() - t0, 3)},
-                              "layers": {}}
+    grid_report = {**grid.attrs["report"], "seconds": round(time.perf_counter() - t0, 3)}
     sources = _Sources(data_dir, region, units, urban_weight=urban_weight,
                        access_files=access_files)
-    work = _coded(grid)
+    work = coded_grid(grid)
+    matrix, report = layer_matrix(specs, grid, lambda spec: compute_layer(spec, work, sources),
+                                  progress=progress)
+    report = {"grid": grid_report, **report, "seconds": round(time.perf_counter() - t0, 3)}
+    return matrix, report
+
+
+def layer_matrix(specs: Sequence[LayerSpec], grid: pd.DataFrame,
+                 compute: Callable[[LayerSpec], np.ndarray], *, progress: Progress | None = None,
+                 ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Return the matrix of a grid's cells whose layers ``compute`` gives, and its layers' report.
+
+    Each layer's values (one per grid row) fill one row of a preallocated block that the frame
+    takes without a copy; its seconds, the peak memory after it, its cells with a value and its
+    warnings (re-emitted with the layer's id) go to ``report["layers"]``.
+    """
     ids = list(dict.fromkeys(spec.id for spec in specs))  # a repeated id keeps its last values
     block = np.empty((len(ids), len(grid)), dtype=LAYER_DTYPE)  # one row per layer, filled in turn
     row = {layer_id: k for k, layer_id in enumerate(ids)}
+    layers: dict[str, Any] = {}
     for i, spec in enumerate(specs):
         if progress:
             progress(spec.id, i, len(specs))
         t = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", GeoEngineWarning)
-            values = np.asarray(compute_layer(spec, work, sources), dtype=float)
+            values = np.asarray(compute(spec), dtype=float)
         if values.shape != (len(grid),):
             msg = f"layer {spec.id!r}: got {values.shape} values for {len(grid)} cells"
             raise RuntimeError(msg)
@@ -702,7 +744,7 @@ def _compute_matrix(
             warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
         for message in messages:
             warnings.warn(f"layer {spec.id!r}: {message}", GeoEngineWarning, stacklevel=2)
-        report["layers"][spec.id] = {
+        layers[spec.id] = {
             "seconds": round(time.perf_counter() - t, 3),
             "peak_rss_mb": _peak_rss_mb(),
             "cells_with_value": int(np.isfinite(values).sum()),
@@ -713,9 +755,8 @@ def _compute_matrix(
     from geo_engine.ingest.raster import clear_coverage_cache
 
     clear_coverage_cache()  # shared by the raster layers of this build only
-    report["seconds"] = round(time.perf_counter() - t0, 3)
     grid_cols = [c for c in GRID_COLUMNS if c in grid]
     # the block's transpose is taken as the frame's own storage: no copy of the layer values
-    layers = pd.DataFrame(block.T, columns=ids, index=range(len(grid)), copy=False)
-    matrix = pd.concat([grid[grid_cols].reset_index(drop=True), layers], axis=1)
-    return matrix, report
+    values_frame = pd.DataFrame(block.T, columns=ids, index=range(len(grid)), copy=False)
+    matrix = pd.concat([grid[grid_cols].reset_index(drop=True), values_frame], axis=1)
+    return matrix, {"layers": layers}

@@ -16,12 +16,16 @@ needs. What a layer needs decides how it is computed (:func:`layer_scope`):
     within :data:`~geo_engine.ingest.vector.SNAP_KM` (plus one edge), which may lie in another
     part. A part computes them on its cells plus a halo of the grid cells within
     :func:`snap_halo_km` of them and keeps its own cells: exact (see the function's notes).
+``units``
+    Admin tables: a unit's total is split over all its cells and populated centres, which cross
+    parts, with weights normalised over the unit. A part computes them on the context of the units
+    holding its cells (:mod:`geo_engine.matrix.context`: those units and the neighbours with a
+    centre in their cells, whole, and the cells around them) and keeps its own cells: exact, with
+    memory that grows with the part, not with the whole grid.
 ``global``
-    Admin tables (a unit's total is split over all its cells and populated centres, which cross
-    parts, with weights normalised over the unit) and travel times (least-cost paths cross parts:
-    a halo gives only upper bounds). They are computed over the whole grid, in tasks that run on
-    the workers beside the parts (the travel times in one, the tables split into as many tasks as
-    there are parts): exact, but the memory of those tasks grows with the whole grid.
+    Travel times (least-cost paths cross parts: a halo gives only upper bounds). They are computed
+    over the whole grid in one task that runs on a worker beside the parts: exact, but the memory
+    of that task grows with the whole grid.
 
 So the parts' matrix equals the whole build's (up to the order of floating-point sums in kernel
 densities, about 1e-15 relative). Scores are computed from the whole matrix as before: the
@@ -35,7 +39,6 @@ worker must see the region's data folder at the same path and run the same geo-e
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import sys
@@ -48,6 +51,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
+import h3.api.numpy_int as h3n
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
@@ -55,9 +59,11 @@ from scipy.spatial import cKDTree
 from geo_engine._errors import GeoEngineWarning
 from geo_engine.ingest.specs import GRID_COLUMNS, LayerSpec
 from geo_engine.ingest.vector import SNAP_KM
+from geo_engine.matrix.context import context_grid, context_layer, region_centres, table_levels
 from geo_engine.matrix.dataset import DatasetWriter, dataset_folder, parent_cells, read_dataset
 from geo_engine.matrix.indicators import (
     Progress,
+    coded_grid,
     compute_layer,
     layer_sources,
     matrix_inputs,
@@ -75,20 +81,22 @@ __all__ = [
     "snap_halo_km",
 ]
 
-Scope = Literal["cell", "snap", "global"]
+Scope = Literal["cell", "snap", "units", "global"]
 
 _CONNECT_SECONDS = 20
 """How long to try reaching a Dask scheduler before giving up."""
 
 
 def layer_scope(spec: LayerSpec) -> Scope:
-    """Return what a layer's value of a cell depends on: the cell, a halo, or the whole grid.
+    """Return what a layer's value of a cell depends on: the cell, a halo, whole units, the grid.
 
-    ``global`` for admin tables and travel times, ``snap`` for point counts, sums and maxima,
-    ``cell`` for the rest (see the module's description).
+    ``global`` for travel times, ``units`` for admin tables, ``snap`` for point counts, sums and
+    maxima, ``cell`` for the rest (see the module's description).
     """
-    if spec.kind == "table" or spec.method == "travel_time":
+    if spec.method == "travel_time":
         return "global"
+    if spec.kind == "table":
+        return "units"
     if spec.kind == "points" and spec.method in ("count", "sum", "max"):
         return "snap"
     return "cell"
@@ -212,14 +220,32 @@ class _Inputs:
 
 def _part_task(cells: pd.DataFrame, core: np.ndarray, inputs: _Inputs
                ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Compute the ``cell`` and ``snap`` layers of one part; return its own rows."""
+    """Compute the ``cell``, ``snap`` and ``units`` layers of one part; return its own rows."""
     own = cells[core].reset_index(drop=True)
     grids = {"cell": own, "snap": cells.reset_index(drop=True)}
     specs = [s for s in inputs.specs if layer_scope(s) != "global"]
-    columns, report = _columns(specs, grids, core, inputs)
+    rows = None
+    if any(layer_scope(s) == "units" for s in specs):
+        grids["units"], rows = _units_context(own, specs, inputs)
+    columns, report = _columns(specs, grids, core, inputs, context_rows=rows)
     grid_cols = [c for c in GRID_COLUMNS if c in own]
     frame = pd.concat([own[grid_cols], pd.DataFrame(columns, index=own.index)], axis=1)
     return frame, report
+
+
+def _units_context(own: pd.DataFrame, specs: Sequence[LayerSpec], inputs: _Inputs
+                   ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Return the context grid of the units holding a part's cells, and the rows of those cells."""
+    units = inputs.units
+    codes = own["district_code"].astype("string") if "district_code" in own else pd.Series([], dtype="string")
+    inside = units["district_code"].astype("string").isin(codes.dropna()).to_numpy(dtype=bool)
+    resolution = int(h3n.get_resolution(int(own["h3"].iloc[0]))) if len(own) else 0
+    context = context_grid(units, inside, resolution=resolution, km=0.0,
+                           levels=table_levels(specs), force=True,
+                           centres=region_centres(inputs.data_dir, inputs.region))
+    ids = context["h3"].to_numpy(dtype=np.uint64)
+    at = np.searchsorted(ids, own["h3"].to_numpy(dtype=np.uint64))
+    return coded_grid(context), at
 
 
 def _global_task(grid: pd.DataFrame, specs: Sequence[LayerSpec], inputs: _Inputs
@@ -230,11 +256,18 @@ def _global_task(grid: pd.DataFrame, specs: Sequence[LayerSpec], inputs: _Inputs
 
 
 def _columns(specs: Sequence[LayerSpec], grids: Mapping[str, pd.DataFrame], core: np.ndarray,
-             inputs: _Inputs) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Compute each layer on the grid of its scope and keep the ``core`` rows of halo grids."""
+             inputs: _Inputs, *, context_rows: np.ndarray | None = None,
+             ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Compute each layer on the grid of its scope; keep the part's rows of halo and context grids.
+
+    ``core`` marks the part's rows of the ``snap`` grid, ``context_rows`` are its rows in the
+    ``units`` grid.
+    """
     t0, cpu0 = time.perf_counter(), time.process_time()
-    sources = layer_sources(inputs.data_dir, inputs.region, inputs.units,
-                            urban_weight=inputs.urban_weight, access_files=inputs.access_files)
+    sources, context_sources = (  # allocations are kept per grid
+        layer_sources(inputs.data_dir, inputs.region, inputs.units,
+                      urban_weight=inputs.urban_weight, access_files=inputs.access_files)
+        for _ in range(2))
     columns: dict[str, np.ndarray] = {}
     layers: dict[str, Any] = {}
     for spec in specs:
@@ -243,8 +276,11 @@ def _columns(specs: Sequence[LayerSpec], grids: Mapping[str, pd.DataFrame], core
         grid = grids[scope]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", GeoEngineWarning)
-            values = np.asarray(compute_layer(spec, grid, sources, extent=inputs.extent),
-                                dtype=float)
+            if scope == "units":
+                values = context_layer(spec, grid, context_sources, inputs.extent)[context_rows]
+            else:
+                values = np.asarray(compute_layer(spec, grid, sources, extent=inputs.extent),
+                                    dtype=float)
         columns[spec.id] = values[core] if scope == "snap" else values
         layers[spec.id] = {"seconds": round(time.perf_counter() - t, 3), "scope": scope,
                            "warnings": [str(w.message) for w in caught
@@ -397,25 +433,17 @@ def _extent(grid: pd.DataFrame) -> pd.DataFrame:
                          "lon": [grid["lon"].min(), grid["lon"].max()]})
 
 
-def _global_groups(specs: Sequence[LayerSpec], *, tasks: int) -> list[list[LayerSpec]]:
-    """Return the global layers as tasks: the travel times in one, the tables in ``tasks``.
-
-    The travel times share one friction surface and graph; a table task reads the allocation
-    weights it needs (populated centres, elevation, cropland) once for its tables.
-    """
-    travel = [s for s in specs if layer_scope(s) == "global" and s.method == "travel_time"]
-    tables = [s for s in specs if layer_scope(s) == "global" and s.method != "travel_time"]
-    n = max(1, min(tasks, len(tables)))
-    bounds = np.linspace(0, len(tables), n + 1).round().astype(int)
-    chunks = [tables[a:b] for a, b in itertools.pairwise(bounds)]
-    return [g for g in (travel, *chunks) if g]
+def _global_groups(specs: Sequence[LayerSpec]) -> list[list[LayerSpec]]:
+    """Return the global layers as tasks: the travel times in one (they share a friction surface)."""
+    travel = [s for s in specs if layer_scope(s) == "global"]
+    return [travel] if travel else []
 
 
 def _run(grid: pd.DataFrame, plan: Sequence[Part], inputs: _Inputs, writer: DatasetWriter,
          report: dict[str, Any], *, workers: int | None, scheduler: str | None,
          progress: Progress | None) -> None:
     """Run the global tasks and the parts, and write each part once the global layers are in."""
-    groups = _global_groups(inputs.specs, tasks=len(plan))
+    groups = _global_groups(inputs.specs)
     calls: list[tuple[Callable[..., Any], tuple[Any, ...]]] = [
         (_global_task, (grid, group, inputs)) for group in groups]
     rows = [part.rows() for part in plan]

@@ -31,8 +31,8 @@ def two_departments(tmp_path):
     codes = [f"{d}01{k:02d}" for d, k in (("01", 1), ("01", 2), ("01", 3),
                                             ("02", 1), ("02", 2), ("02", 3))]
     units = gpd.GeoDataFrame(
-        {"district_code": codes, "province_code": [c[:4] for c in codes],
-         "department_code": [c[:2] for c in codes]},
+        {"unit_code": codes, "parent_code": [c[:4] for c in codes],
+         "grandparent_code": [c[:2] for c in codes]},
         geometry=[box(a, SOUTH, b, NORTH) for a, b in itertools.pairwise(xs)], crs="EPSG:4326")
     pd.DataFrame({"code": codes, "rate": np.arange(1.0, 7.0),
                   "people": np.arange(1.0, 7.0) * 1e3}).to_parquet(tmp_path / "table.parquet")
@@ -57,14 +57,14 @@ def two_departments(tmp_path):
         dst.write(dem, 1)
     # three centres in each district, one urban; some near its borders, whose cells a neighbour owns
     west = np.repeat(xs[:-1], 3) + rng.uniform(0.0, 0.2, 18)
-    gpd.GeoDataFrame({"district_code": np.repeat(codes, 3), "urban": [True, False, False] * 6},
+    gpd.GeoDataFrame({"unit_code": np.repeat(codes, 3), "urban": [True, False, False] * 6},
                      geometry=gpd.points_from_xy(west, rng.uniform(SOUTH, NORTH, 18)),
                      crs="EPSG:4326").to_parquet(folder / "populated_centres.parquet")
     specs = [
         _spec("rate", "table", "table.parquet", "intensive", column="rate", key="code",
-              level="district_code"),
+              level="unit_code"),
         _spec("people", "table", "table.parquet", "extensive", column="people", key="code",
-              level="district_code"),
+              level="unit_code"),
         _spec("count", "points", "points.gpkg", "count"),
         _spec("density", "points", "points.gpkg", "density", bandwidth_km=8.0),
         _spec("distance", "points", "points.gpkg", "distance"),
@@ -77,30 +77,30 @@ def two_departments(tmp_path):
 
 def test_the_context_holds_the_neighbours_with_a_centre_in_the_focus_whole(two_departments):
     units, _, _ = two_departments
-    inside = (units["department_code"] == "01").to_numpy()
+    inside = (units["grandparent_code"] == "01").to_numpy()
     # a centre of district 020101 just inside department 01 makes 020101 whole
-    centres = gpd.GeoDataFrame({"district_code": ["020101"]},
+    centres = gpd.GeoDataFrame({"unit_code": ["020101"]},
                                geometry=[Point(units.geometry.iloc[2].bounds[2] - 0.01, -12.1)],
                                crs="EPSG:4326")
     whole, rim = context_units(units, inside, km=5.0, margin_km=3.0, centres=centres)
     assert whole.tolist() == [True, True, True, True, False, False]
-    assert rim["district_code"].tolist() == ["020102"]  # 3 km of it, around 020101
+    assert rim["unit_code"].tolist() == ["020102"]  # 3 km of it, around 020101
     assert rim.geometry.iloc[0].area < units.geometry.iloc[4].area / 4
     alone, rim = context_units(units, inside, km=5.0, margin_km=3.0)
     assert alone.tolist() == [True, True, True, False, False, False]
-    assert rim["district_code"].tolist() == ["020101"]  # 5 km of it, where points snap
+    assert rim["unit_code"].tolist() == ["020101"]  # 5 km of it, where points snap
     grid = context_grid(units, inside, resolution=7, km=5.0, centres=centres)
     full = build_grid(units, resolution=7)
     assert grid["h3"].is_monotonic_increasing
     assert np.isin(grid["h3"], full["h3"]).all()
-    own = full[full["district_code"].isin(units["district_code"][whole])]
+    own = full[full["unit_code"].isin(units["unit_code"][whole])]
     assert np.isin(own["h3"], grid["h3"]).all()
     assert len(grid) < len(full)
 
 
 def test_table_levels_of_the_specs(two_departments):
     _, specs, _ = two_departments
-    assert table_levels(specs) == ["district_code"]
+    assert table_levels(specs) == ["unit_code"]
     assert table_levels(specs[2:]) == []
 
 
@@ -123,12 +123,12 @@ def test_parts_compute_tables_on_their_context_as_the_whole_build(two_department
 
 def test_a_centre_far_out_of_its_unit_brings_its_cell(two_departments):
     units, _, _ = two_departments
-    inside = (units["department_code"] == "01").to_numpy()
+    inside = (units["grandparent_code"] == "01").to_numpy()
     # a centre of district 010101 recorded in department 02, 60 km east of its district
     far = Point(units.geometry.iloc[4].centroid.x, -12.1)
-    centres = gpd.GeoDataFrame({"district_code": ["010101"]}, geometry=[far], crs="EPSG:4326")
+    centres = gpd.GeoDataFrame({"unit_code": ["010101"]}, geometry=[far], crs="EPSG:4326")
     _, rim = context_units(units, inside, km=5.0, margin_km=3.0, centres=centres)
-    assert "020102" in set(rim["district_code"])
+    assert "020102" in set(rim["unit_code"])
     assert rim.to_crs(3857).intersects(gpd.GeoSeries([far], crs=4326).to_crs(3857).iloc[0]).any()
     grid = context_grid(units, inside, resolution=7, km=5.0, centres=centres)
     import h3

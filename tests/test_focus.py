@@ -14,29 +14,29 @@ from geo_engine.regions.region import Level, Region
 
 @pytest.fixture
 def region() -> tuple[Region, pd.DataFrame]:
-    levels = (Level("district", "district", "district_code", "district", "distrito", "district"),
-              Level("province", "province", "province_code", "province", "provincia", "province"),
-              Level("department", "department", "department_code", "department", "departamento",
-                    "department"))
+    levels = (Level("unit", "district", "unit_code", "unit", "distrito", "district"),  # Peru's names
+              Level("parent", "province", "parent_code", "parent", "provincia", "province"),  # Peru's names
+              Level("grandparent", "department", "grandparent_code", "grandparent",  # Peru's names
+                    "departamento", "department"))  # Peru's names
     reg = Region(id="t", title="t", file=None, data_dir=Path(), boundary=Path("b.parquet"),
                  layers=Path(), profiles=Path(), levels=levels)
     units = pd.DataFrame({
-        "district_code": ["080101", "080102", "030101", "031101", "050101"],
-        "district": ["CUSCO", "CCORCA", "ABANCAY", "SANTA ROSA", "SANTA ROSA"],
-        "province_code": ["0801", "0801", "0301", "0311", "0501"],
-        "province": ["CUSCO", "CUSCO", "ABANCAY", "X", "Y"],
-        "department_code": ["08", "08", "03", "03", "05"],
-        "department": ["CUSCO", "CUSCO", "APURÍMAC", "APURÍMAC", "AYACUCHO"]})
+        "unit_code": ["080101", "080102", "030101", "031101", "050101"],
+        "unit": ["CUSCO", "CCORCA", "ABANCAY", "SANTA ROSA", "SANTA ROSA"],
+        "parent_code": ["0801", "0801", "0301", "0311", "0501"],
+        "parent": ["CUSCO", "CUSCO", "ABANCAY", "X", "Y"],
+        "grandparent_code": ["08", "08", "03", "03", "05"],
+        "grandparent": ["CUSCO", "CUSCO", "APURÍMAC", "APURÍMAC", "AYACUCHO"]})
     return reg, units
 
 
 @pytest.mark.parametrize(("text", "column", "code", "name"), [
-    ("department=Cusco", "department_code", "08", "CUSCO"),
-    ("department=08", "department_code", "08", "CUSCO"),
-    ("department = apurimac ", "department_code", "03", "APURÍMAC"),
-    ("DEPARTMENT=Apurímac".lower(), "department_code", "03", "APURÍMAC"),
-    ("province=Cusco", "province_code", "0801", "CUSCO"),
-    ("district=080102", "district_code", "080102", "CCORCA"),
+    ("department=Cusco", "grandparent_code", "08", "CUSCO"),
+    ("department=08", "grandparent_code", "08", "CUSCO"),
+    ("department = apurimac ", "grandparent_code", "03", "APURÍMAC"),
+    ("DEPARTMENT=Apurímac".lower(), "grandparent_code", "03", "APURÍMAC"),
+    ("province=Cusco", "parent_code", "0801", "CUSCO"),
+    ("district=080102", "unit_code", "080102", "CCORCA"),
 ])
 def test_a_unit_is_named_by_code_or_name(region, text, column, code, name):
     focus = parse_focus(text, *region)

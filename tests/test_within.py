@@ -19,14 +19,14 @@ def _builds(units, specs, folder, resolution=7):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeoEngineWarning)
         whole = build_indicators(resolution=7, **common)
-        part = build_within(within=("department_code", "01"), resolution=resolution, **common)
+        part = build_within(within=("grandparent_code", "01"), resolution=resolution, **common)
     return whole, part
 
 
 def test_the_unit_build_equals_the_whole_build_on_its_cells(two_departments):  # noqa: F811
     units, specs, folder = two_departments
     whole, part = _builds(units, specs, folder)
-    ref = whole[whole["department_code"] == "01"].reset_index(drop=True)
+    ref = whole[whole["grandparent_code"] == "01"].reset_index(drop=True)
     assert len(part) == len(ref) > 0
     assert (part["h3"].to_numpy() == ref["h3"].to_numpy()).all()
     for spec in specs:
@@ -47,7 +47,7 @@ def test_a_finer_unit_build_starts_its_travel_times_from_the_coarser_whole_grid(
         warnings.simplefilter("ignore", GeoEngineWarning)
         fine = build_indicators(region="t", resolution=8, layers=travel, units=units,
                                 data_dir=folder, cache_dir=folder / "cache")
-    ref = fine[fine["department_code"] == "01"]["town"].to_numpy()
+    ref = fine[fine["grandparent_code"] == "01"]["town"].to_numpy()
     got = part["town"].to_numpy()
     assert np.isfinite(got).all()
     rel = np.abs(got - ref) / ref
@@ -60,14 +60,14 @@ def test_the_cache_name_and_key_hold_the_unit(two_departments):  # noqa: F811
     kw = {"region": "t", "resolution": 7, "specs": specs, "units": units, "data_dir": folder,
           "cache_dir": folder / "cache", "urban_centre_weight": 10.0}
     whole = matrix_path(**kw)
-    one = matrix_path(**kw, within=("department_code", "01"))
-    other = matrix_path(**kw, within=("department_code", "02"))
+    one = matrix_path(**kw, within=("grandparent_code", "01"))
+    other = matrix_path(**kw, within=("grandparent_code", "02"))
     assert len({whole, one, other}) == 3
-    assert one.name.startswith("t-department01-r7-")
+    assert one.name.startswith("t-grandparent01-r7-")
     _, part = _builds(units, specs[:1], folder)
     assert part.attrs["cache_path"].endswith(".parquet")
-    assert "department01" in part.attrs["cache_path"]
-    again = build_within(within=("department_code", "01"), region="t", resolution=7,
+    assert "grandparent01" in part.attrs["cache_path"]
+    again = build_within(within=("grandparent_code", "01"), region="t", resolution=7,
                          layers=specs[:1], units=units, data_dir=folder,
                          cache_dir=folder / "cache", urban_centre_weight=10.0)
     assert again.attrs["cache_hit"] is True
@@ -75,6 +75,6 @@ def test_the_cache_name_and_key_hold_the_unit(two_departments):  # noqa: F811
 
 def test_an_unknown_unit_is_an_error(two_departments):  # noqa: F811
     units, specs, folder = two_departments
-    with pytest.raises(SpecError, match=r"no unit with department_code '09'"):
-        build_within(within=("department_code", "09"), region="t", layers=specs, units=units,
+    with pytest.raises(SpecError, match=r"no unit with grandparent_code '09'"):
+        build_within(within=("grandparent_code", "09"), region="t", layers=specs, units=units,
                      data_dir=folder, cache_dir=folder / "cache")

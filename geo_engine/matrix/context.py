@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from geo_engine._errors import GeoEngineWarning
-from geo_engine.ingest.specs import LayerSpec
+from geo_engine.ingest.specs import LayerSpec, slot_column, slot_columns
 from geo_engine.io.safe_read import read_vector
 from geo_engine.matrix.indicators import compute_layer
 from geo_engine.spatial.crs import equal_area_crs_for
@@ -38,7 +38,8 @@ __all__ = ["OTHER_UNITS", "context_grid", "context_layer", "context_units", "reg
 
 def table_levels(specs: Sequence[LayerSpec]) -> list[str]:
     """Return the code columns of the levels the admin tables among ``specs`` are given at."""
-    return sorted({str(s.params.get("level", "district_code")) for s in specs if s.kind == "table"})
+    named = (str(s.params.get("level", "district_code")) for s in specs if s.kind == "table")  # Peru's names
+    return sorted({slot_column(level) for level in named})
 
 
 def context_units(units: gpd.GeoDataFrame, inside: np.ndarray, *, km: float, margin_km: float,
@@ -63,7 +64,7 @@ def context_units(units: gpd.GeoDataFrame, inside: np.ndarray, *, km: float, mar
         Code columns of the levels admin tables are given at: a whole unit brings every unit
         sharing its code at each of them.
     centres : geopandas.GeoDataFrame, optional
-        Populated centres with the ``district_code`` of their unit.
+        Populated centres with the ``unit_code`` of their unit.
 
     Returns
     -------
@@ -81,19 +82,19 @@ def context_units(units: gpd.GeoDataFrame, inside: np.ndarray, *, km: float, mar
     has = (metric.notna() & ~metric.is_empty).to_numpy()
     focus = metric[inside & has].union_all()
     points = [metric[has].representative_point()]
-    codes = [units["district_code"][has].astype(str).to_numpy()]
+    codes = [units["unit_code"][has].astype(str).to_numpy()]
     if centres is not None and len(centres):
         points.append(centres.geometry.to_crs(crs))
-        codes.append(centres["district_code"].astype(str).to_numpy())
+        codes.append(centres["unit_code"].astype(str).to_numpy())
     near = gpd.GeoSeries(pd.concat(points, ignore_index=True), crs=crs)
     held = near.sindex.query(focus.buffer(margin_km * 1000.0), predicate="intersects")
-    whole = inside | units["district_code"].astype(str).isin(np.concatenate(codes)[held]).to_numpy()
+    whole = inside | units["unit_code"].astype(str).isin(np.concatenate(codes)[held]).to_numpy()
     for level in levels:
         if level in units:
             whole |= units[level].isin(units.loc[whole, level].dropna()).to_numpy()
     around = focus.buffer(km * 1000.0).union(metric[whole & has].union_all().buffer(margin_km * 1000.0))
     if centres is not None and len(centres):  # centres lying farther out of their unit
-        mine = near[len(points[0]):][np.isin(codes[1], units["district_code"][whole].astype(str))]
+        mine = near[len(points[0]):][np.isin(codes[1], units["unit_code"][whole].astype(str))]
         stray = mine[~mine.intersects(around)]
         if len(stray):
             around = around.union(stray.buffer(margin_km * 1000.0).union_all())
@@ -130,7 +131,7 @@ def context_grid(units: gpd.GeoDataFrame, inside: np.ndarray, *, resolution: int
 def region_centres(data_dir: Path, region: str) -> gpd.GeoDataFrame | None:
     """Return a region's populated centres (where admin totals are placed), or None without them."""
     path = Path(data_dir) / region / "populated_centres.parquet"
-    return read_vector(path) if path.is_file() else None
+    return slot_columns(read_vector(path)) if path.is_file() else None
 
 
 OTHER_UNITS = ("match no unit of the grid", "have no cell to receive their value",
@@ -147,8 +148,9 @@ def context_layer(spec: LayerSpec, context: pd.DataFrame, sources: Any, extent: 
     gives those cells) instead of the error a whole grid with no matching code deserves.
     """
     if spec.kind == "table":
-        level = str(spec.params.get("level", "district_code"))
-        key = str(spec.params.get("key", level))
+        named = str(spec.params.get("level", "district_code"))  # Peru's names: the specs' default
+        level = slot_column(named)
+        key = str(spec.params.get("key", named))
         table = sources.table(spec)
         if key == level and key in table and level in context:
             codes = set(table[key].dropna().astype(str).str.strip())

@@ -237,8 +237,8 @@ def _units_context(own: pd.DataFrame, specs: Sequence[LayerSpec], inputs: _Input
                    ) -> tuple[pd.DataFrame, np.ndarray]:
     """Return the context grid of the units holding a part's cells, and the rows of those cells."""
     units = inputs.units
-    codes = own["district_code"].astype("string") if "district_code" in own else pd.Series([], dtype="string")
-    inside = units["district_code"].astype("string").isin(codes.dropna()).to_numpy(dtype=bool)
+    codes = own["unit_code"].astype("string") if "unit_code" in own else pd.Series([], dtype="string")
+    inside = units["unit_code"].astype("string").isin(codes.dropna()).to_numpy(dtype=bool)
     resolution = int(h3n.get_resolution(int(own["h3"].iloc[0]))) if len(own) else 0
     context = context_grid(units, inside, resolution=resolution, km=0.0,
                            levels=table_levels(specs), force=True,

@@ -62,7 +62,7 @@ def context_km(resolution: int) -> float:
 
 
 def build_within(*, within: tuple[str, str], **options: Unpack[MatrixOptions]) -> pd.DataFrame:
-    """Return the indicator matrix of one admin unit's cells (``within=("department_code", "08")``).
+    """Return the indicator matrix of one admin unit's cells (``within=("grandparent_code", "08")``).
 
     Parameters
     ----------
@@ -130,7 +130,7 @@ def _compute(specs: Sequence[LayerSpec], *, within: tuple[str, str], resolution:
                    "seconds": round(time.perf_counter() - t0, 3)}
     shared = grid_report.get("shared_units")
     if isinstance(shared, dict):
-        own = set(units.loc[inside, "district_code"].astype(str))
+        own = set(units.loc[inside, "unit_code"].astype(str))
         grid_report["shared_units"] = {k: v for k, v in shared.items() if k in own}
     extent = _extent(units, context)
 

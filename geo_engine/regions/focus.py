@@ -21,9 +21,9 @@ class Focus:
     Attributes
     ----------
     level : str
-        The region's id of the unit's level (``department``).
+        The region's id of the unit's level (``grandparent``).
     column : str
-        The units' column holding that level's codes (``department_code``).
+        The units' column holding that level's codes (``grandparent_code``).
     code : str
         The unit's code (``08``).
     name : str
@@ -78,7 +78,7 @@ def parse_focus(text: str, region: Region, units: pd.DataFrame) -> Focus:
                f"{region.id!r}: {', '.join(lv.id for lv in region.levels)})")
         raise SpecError(msg)
     level = region.level(level_name.strip())
-    column = "district_code" if level.slot == "district" else f"{level.slot}_code"
+    column = "unit_code" if level.slot == "unit" else f"{level.slot}_code"
     name_col = level.slot if level.slot in units else None
     if column not in units:
         msg = f"--within {text!r}: the units of region {region.id!r} have no {column!r} column"

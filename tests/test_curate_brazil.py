@@ -243,7 +243,7 @@ def test_brazil_layers_build_without_missing_values(data_dir, tmp_path):
 
     specs = _specs()
     units = gpd.read_parquet(data_dir / "brazil" / "states.parquet")
-    units = units.rename(columns={"adm1_code": "district_code"})
+    units = units.rename(columns={"adm1_code": "unit_code"})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeoEngineWarning)  # shore points off the grid's cells
         matrix = build_indicators(region="brazil", resolution=4, layers=specs, units=units,

@@ -37,7 +37,7 @@ def _specs() -> list:
 def test_region_file_loads_with_units_rolling_up_to_countries():
     region = load_region("latam")
     assert [lv.id for lv in region.levels] == ["province", "country"]
-    assert [lv.slot for lv in region.levels] == ["district", "province"]
+    assert [lv.slot for lv in region.levels] == ["unit", "parent"]
     assert region.level("province").code == "adm1_code"  # the admin-1 units, not the countries
     assert region.level("country").code == "country_code"
     assert region.resolution == 5  # the app's default; the command line goes to 6 and 7
@@ -70,8 +70,8 @@ def test_specs_and_profiles_validate_and_use_only_latam_layers():
 def test_shipped_units_cover_the_33_states():
     units = load_region("latam").units()
     assert len(units) == 557
-    assert units["province_code"].nunique() == len(latam.COUNTRIES) == 33
-    assert units["district_code"].is_unique
+    assert units["parent_code"].nunique() == len(latam.COUNTRIES) == 33
+    assert units["unit_code"].is_unique
 
 
 # --- a tiny synthetic rebuild and matrix -----------------------------------------------------
@@ -197,7 +197,7 @@ def test_tiny_synthetic_rebuild_and_matrix(tmp_path, monkeypatch):
     assert rivers["length_km"].iloc[0] < rivers["length_source_km"].iloc[0]  # clipped at Texas
 
     region = load_region("latam")
-    frame = units.rename(columns={"adm1_code": "district_code", "country_code": "province_code"})
+    frame = units.rename(columns={"adm1_code": "unit_code", "country_code": "parent_code"})
     specs = _specs()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeoEngineWarning)
@@ -205,11 +205,11 @@ def test_tiny_synthetic_rebuild_and_matrix(tmp_path, monkeypatch):
                                   data_dir=out, cache_dir=tmp_path / "cache", use_cache=False)
     assert region.id == "latam"
     assert 60 < len(matrix) < 120  # three 2° × 2° squares at about 1,770 km² a cell
-    assert set(matrix["province_code"]) == {"PER", "CHL"}
+    assert set(matrix["parent_code"]) == {"PER", "CHL"}
     values = matrix[[s.id for s in specs]]
     assert not values.isna().any().any()
     near = matrix.loc[matrix["distance_large_mine"].idxmin()]
-    assert near["district_code"] in {"PER-2", "CHL-1"}
+    assert near["unit_code"] in {"PER-2", "CHL-1"}
     assert matrix["large_mines"].sum() == 2
     assert matrix["processing_plants"].sum() == 1
 

@@ -152,7 +152,7 @@ def context_layer(spec: LayerSpec, context: pd.DataFrame, sources: Any, extent: 
         level = slot_column(named)
         key = str(spec.params.get("key", named))
         table = sources.table(spec)
-        if key == level and key in table and level in context:
+        if slot_column(key) == level and key in table and level in context:
             codes = set(table[key].dropna().astype(str).str.strip())
             if not codes & set(context[level].astype(str)):
                 return np.full(len(context), np.nan)

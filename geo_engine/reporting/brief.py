@@ -637,8 +637,8 @@ def _pdf_document(c: BriefContent, *, size: float) -> FPDF:
         return min(longest + 2.5, most)
 
     def table(rows: Sequence[Sequence[str]], shares: Sequence[float], *, head: bool, right: int | None = None,
-              x: float | None = None, span: float = width) -> None:
-        pdf.set_font(family, "", size)
+              x: float | None = None, span: float = width, small: bool = False) -> None:
+        pdf.set_font(family, "", size - 1 if small else size)
         pdf.set_draw_color(210)
         pdf.set_line_width(0.2)
         align = ["LEFT"] * len(shares)
@@ -648,7 +648,8 @@ def _pdf_document(c: BriefContent, *, size: float) -> FPDF:
             pdf.set_x(x)
         with pdf.table(width=span, col_widths=tuple(shares), align="LEFT",
                        text_align=tuple(align), borders_layout="HORIZONTAL_LINES",
-                       first_row_as_headings=head, headings_style=bold_face, line_height=line,
+                       first_row_as_headings=head, headings_style=bold_face,
+                       line_height=line * 0.88 if small else line,
                        padding=(0.6, 1.5, 0.6, 0), markdown=False) as grid:
             for values in rows:
                 grid.row([text(v) for v in values])
@@ -659,12 +660,14 @@ def _pdf_document(c: BriefContent, *, size: float) -> FPDF:
     pdf.set_font(family, "", size + 1)
     pdf.set_text_color(90)
     pdf.multi_cell(0, line + 1, text(c.subtitle), align="L", new_x="LMARGIN", new_y="NEXT")
-    if c.why:
+    if c.why:  # the reasons quote their rationales in full: a size smaller keeps the page one
         pdf.set_text_color(30)
-        pdf.multi_cell(0, line, text(f"{c.labels['why']}: {c.why}"), align="L", new_x="LMARGIN",
-                       new_y="NEXT")
+        pdf.set_font(family, "", size - 1)
+        pdf.multi_cell(0, line * 0.88, text(f"{c.labels['why']}: {c.why}"), align="L",
+                       new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(family, "", size)
     pdf.ln(2)
-    top, side, gap = pdf.get_y(), 72.0, 8.0
+    top, side, gap = pdf.get_y(), 66.0, 8.0
     pdf.image(io.BytesIO(c.map_png), x=pdf.l_margin, y=top, w=side, h=side * _MAP_RATIO)
     right_x, rest = pdf.l_margin + side + gap, width - side - gap
     pdf.set_y(top)
@@ -679,14 +682,15 @@ def _pdf_document(c: BriefContent, *, size: float) -> FPDF:
     heading(c.labels["sources"])
     licence_w = fit([c.labels["licence"], *(s[2] for s in c.sources)], width * 0.2, bold=True)
     table([(c.labels["dataset"], c.labels["vintage"], c.labels["licence"]), *c.sources],
-          (width * 0.72 - licence_w, width * 0.28, licence_w), head=True)
+          (width * 0.72 - licence_w, width * 0.28, licence_w), head=True, small=True)
     pdf.ln(3)
     heading(c.labels["caveats"])
     pdf.set_text_color(30)
+    pdf.set_font(family, "", size - 1)
     for caveat in c.caveats:
-        pdf.cell(4, line, text("•"))
-        pdf.multi_cell(0, line, text(caveat), align="L", new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(0.6)
+        pdf.cell(4, line * 0.88, text("•"))
+        pdf.multi_cell(0, line * 0.88, text(caveat), align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(0.4)
     return pdf
 
 
@@ -713,11 +717,11 @@ def brief_pdf(run: Run, *, profile_id: str, rows: np.ndarray, title: str, lang: 
     package ``fonts-dejavu-core``). Without it the PDF uses the core Helvetica font in Windows-1252,
     which covers Spanish (á, ñ, ü, ·, —); other characters are replaced by a look-alike or "?".
 
-    The body text starts at 9 pt and shrinks, down to 7 pt, while the brief does not fit one page.
+    The body text starts at 9 pt and shrinks, down to 6.5 pt, while the brief does not fit one page.
     """
     c = brief_content(run, profile_id=profile_id, rows=rows, title=title, lang=lang, extra=extra,
                       result=result, base=base, profile=profile)
-    for size in (9.0, 8.0, 7.0):
+    for size in (9.0, 8.0, 7.5, 7.0, 6.5):
         pdf = _pdf_document(c, size=size)
         if pdf.pages_count == 1:
             break

@@ -53,6 +53,7 @@ from curation.common.world import (
     lakes_touching,
     listed_for,
     mine_fields,
+    ne_airports_frame,
     read_heritage,
     read_lakes,
     read_rivers,
@@ -323,20 +324,7 @@ def _airports(ctx: BuildContext, states: gpd.GeoDataFrame, country: gpd.GeoDataF
     raw["outline_km"] = outline_km(raw, country)
     chosen = raw[raw["outline_km"] <= AIRPORT_OUTLINE_KM].reset_index(drop=True)
     near = raw[(raw["outline_km"] > AIRPORT_OUTLINE_KM) & (raw["outline_km"] <= 50)]
-    airports = gpd.GeoDataFrame(
-        {
-            "name": chosen["name"].astype("string"),
-            "iata": blank_to_na(chosen["iata_code"]),
-            "icao": blank_to_na(chosen["gps_code"]),
-            "type": blank_to_na(chosen["type"]),
-            "location": blank_to_na(chosen["location"]),
-            "ne_scalerank": pd.to_numeric(chosen["scalerank"]).astype("Int64"),
-            "wikipedia": blank_to_na(chosen["wikipedia"]),
-        },
-        geometry=chosen.geometry.to_numpy(),
-        crs="EPSG:4326",
-    )
-    airports = _with_state(airports, states)
+    airports = _with_state(ne_airports_frame(chosen, extra=["wikipedia"]), states)
     airports = airports.sort_values(["icao", "name"]).reset_index(drop=True)
     airports = finish_points(airports, ["name", "iata", "icao", "type", "adm1_code"])
     excluded = "; ".join(f"{n} ({k:.1f} km)" for n, k in

@@ -56,6 +56,7 @@ __all__ = [
     "lakes_touching",
     "listed_for",
     "mine_fields",
+    "ne_airports_frame",
     "port_name_key",
     "read_heritage",
     "read_lakes",
@@ -99,6 +100,24 @@ MINE_COLUMNS = ["mine_fac", "country", "latitude", "longitude", "mine_or_process
 
 
 # ---- rivers and lakes
+
+
+def ne_airports_frame(raw: gpd.GeoDataFrame, *, extra: Sequence[str] = ()) -> gpd.GeoDataFrame:
+    """Return Natural Earth airports with the curated fields, one row per airport.
+
+    Name, IATA, ICAO (``gps_code``), type, location and scalerank (``ne_scalerank``), plus the
+    ``extra`` text columns as given.
+    """
+    fields = {
+        "name": raw["name"].astype("string"),
+        "iata": blank_to_na(raw["iata_code"]),
+        "icao": blank_to_na(raw["gps_code"]),
+        "type": blank_to_na(raw["type"]),
+        "location": blank_to_na(raw["location"]),
+        "ne_scalerank": pd.to_numeric(raw["scalerank"]).astype("Int64"),
+        **{col: blank_to_na(raw[col]) for col in extra},
+    }
+    return gpd.GeoDataFrame(fields, geometry=raw.geometry.to_numpy(), crs="EPSG:4326")
 
 
 def read_lakes(ctx: BuildContext, columns: list[str]) -> gpd.GeoDataFrame:

@@ -49,6 +49,7 @@ from curation.common.world import (
     heritage_sites,
     lakes_touching,
     mine_fields,
+    ne_airports_frame,
     read_heritage,
     read_lakes,
     read_rivers,
@@ -256,15 +257,7 @@ def _airports(ctx: BuildContext, units: gpd.GeoDataFrame) -> Dataset:
     ref = SOURCES["ne_airports"]
     raw = read_geojson(ctx, "ne_airports", ["type", "name", "location", "gps_code", "iata_code",
                                              "scalerank"])
-    airports = gpd.GeoDataFrame({
-        "name": raw["name"].astype("string"),
-        "iata": blank_to_na(raw["iata_code"]),
-        "icao": blank_to_na(raw["gps_code"]),
-        "type": blank_to_na(raw["type"]),
-        "location": blank_to_na(raw["location"]),
-        "ne_scalerank": pd.to_numeric(raw["scalerank"]).astype("Int64"),
-    }, geometry=raw.geometry.to_numpy(), crs="EPSG:4326")
-    airports, dropped = _located(airports, units, max_km=AIRPORT_NEAREST_KM)
+    airports, dropped = _located(ne_airports_frame(raw), units, max_km=AIRPORT_NEAREST_KM)
     airports = airports.sort_values(["country_code", "name"]).reset_index(drop=True)
     airports = finish_points(airports, ["name", "iata", "icao", "type", "adm1_code",
                                         "country_code"])
